@@ -1,0 +1,119 @@
+# orderfs — plain GNU make. `make`, `make test`, `make check-asan`, `make install`.
+#
+# Layout: client/ (provider APIs, no FUSE), cache/ (uses client/), fs/ (uses cache/).
+# Each layer becomes a static library; unit tests link only the layers they test.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+# Debian's interpreter: the test scripts need python3-openpyxl from Debian's archive.
+PYTHON ?= /usr/bin/python3
+
+VERSION := 0.1.0
+PKGS := fuse3 libcurl libcjson libcrypto
+
+# SANITIZE=1 builds everything (tests too) with ASan + UBSan into a separate tree.
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build/release
+SAN_FLAGS :=
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+	-Wwrite-strings -Wundef -Wno-unused-parameter
+WERROR ?= -Werror
+OPT ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -DORDERFS_VERSION=\"$(VERSION)\"
+CFLAGS_ALL = -std=c11 $(OPT) $(WARN) $(WERROR) $(SAN_FLAGS) -MMD -MP \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LDLIBS_CLIENT = $(shell $(PKG_CONFIG) --libs libcurl libcjson libcrypto 2>/dev/null) -lpthread
+LDLIBS_FUSE = $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
+LDLIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
+
+CLIENT_SRC := $(sort $(wildcard client/*.c))
+CACHE_SRC := $(sort $(wildcard cache/*.c))
+FS_SRC := $(sort $(filter-out fs/main.c,$(wildcard fs/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_SUPPORT := $(sort $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c)))
+ITEST_SRC := $(sort $(wildcard tests/integration/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+LIBCLIENT := $(BUILD)/libclient.a
+LIBCACHE := $(BUILD)/libcache.a
+LIBFS := $(BUILD)/libfs.a
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/bin/%,$(ITEST_SRC))
+
+.PHONY: all deps test test-unit test-integration check-asan install uninstall clean tests-build
+
+all: orderfs
+
+orderfs: $(BUILD)/orderfs
+	@if [ "$(BUILD)" = "build/release" ]; then cp -f $< $@; fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+
+$(LIBCLIENT): $(call obj,$(CLIENT_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(LIBCACHE): $(call obj,$(CACHE_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(LIBFS): $(call obj,$(FS_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/orderfs: $(call obj,fs/main.c) $(LIBFS) $(LIBCACHE) $(LIBCLIENT)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_FUSE) $(LDLIBS_CLIENT)
+
+# Unit tests: test_client_* link client/ only, test_cache_* add cache/, test_fs_* add fs/.
+UNIT_SUPPORT_OBJS := $(call obj,$(UNIT_SUPPORT))
+$(BUILD)/tests/test_client_%: $(call obj,tests/unit/test_client_%.c) $(UNIT_SUPPORT_OBJS) $(LIBCLIENT)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
+$(BUILD)/tests/test_cache_%: $(call obj,tests/unit/test_cache_%.c) $(UNIT_SUPPORT_OBJS) $(LIBCACHE) $(LIBCLIENT)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
+$(BUILD)/tests/test_fs_%: $(call obj,tests/unit/test_fs_%.c) $(UNIT_SUPPORT_OBJS) $(LIBFS) $(LIBCACHE) $(LIBCLIENT)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_FUSE) $(LDLIBS_CLIENT)
+# Integration helpers (small C drivers the Python tests run) link every layer but FUSE.
+$(BUILD)/tests/bin/%: $(call obj,tests/integration/%.c) $(LIBCACHE) $(LIBCLIENT)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CLIENT)
+
+tests-build: $(BUILD)/orderfs $(UNIT_BINS) $(ITEST_BINS)
+
+deps:
+	@sh contrib/install-deps.sh
+
+# The README's test command: install what is missing, build, run every test, one summary.
+test: deps
+	$(MAKE) tests-build
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+
+test-unit: tests-build
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) ONLY=unit sh tests/run.sh
+
+test-integration: tests-build
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) ONLY=integration sh tests/run.sh
+
+check-asan: deps
+	$(MAKE) SANITIZE=1 test
+
+install: orderfs
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 orderfs $(DESTDIR)$(BINDIR)/orderfs
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/orderfs
+
+clean:
+	rm -rf build orderfs
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,117 @@
+/*
+ * The export cache: "give me the file for this range" becomes exactly one export on the
+ * server and one verified file on disk, shared by every reader, kept until the server's
+ * expiry, never lost or duplicated by a crash.
+ *
+ * Talks to the provider only through client/provider.h; knows nothing of HTTP or FUSE.
+ * All functions are thread-safe. Errors are 0 or -errno.
+ */
+#ifndef ORDERFS_CACHE_H
+#define ORDERFS_CACHE_H
+
+#include <stdint.h>
+
+#include "../client/date.h"
+#include "../client/provider.h"
+
+struct cache;
+struct cache_handle;
+
+struct cache_config {
+	const char *dir;	  /* cache_dir; created 0700 if missing */
+	uint64_t max_size;	  /* cache_max_size in bytes; 0 = unlimited */
+	int max_exports;	  /* fills running at once; 0 = default 2 */
+	int export_timeout_s;	  /* give up polling after this; 0 = default 1800 */
+	int nodata_ttl_s;	  /* remember "no data" this long; 0 = default 3600 */
+	const char *report_type;  /* part of the cache key, sent to the provider ("order") */
+	const char *language;	  /* part of the cache key ("en-US") */
+	int poll_initial_ms;	  /* first status poll delay; 0 = default 500 */
+	int poll_max_ms;	  /* poll backoff cap; 0 = default 10000 */
+	int retry_initial_ms;	  /* first retry delay after a transient fault; 0 = default 500 */
+	int retry_max_ms;	  /* retry backoff cap; 0 = default 8000 */
+	int retry_limit;	  /* transient faults in a row before a fill fails; 0 = default 5 */
+	int sweep_interval_s;	  /* how often expired files are deleted; 0 = default 60 */
+	int64_t (*now_ms)(void);  /* wall clock; NULL = real time. Tests pin it. */
+};
+
+enum cache_state {
+	CACHE_ABSENT = 0,  /* nothing known */
+	CACHE_QUEUED,	   /* requested, waiting for a fill slot (not persisted) */
+	CACHE_APPLIED,	   /* task id persisted; server says pending */
+	CACHE_GENERATING,  /* server is generating */
+	CACHE_DOWNLOADING, /* partial file on disk */
+	CACHE_READY,	   /* verified file on disk, before its expiry */
+	CACHE_EXPIRED,	   /* past the server's expiry: re-exported on next open */
+	CACHE_FAILED,	   /* last fill failed; re-applied on next open */
+	CACHE_NO_DATA,	   /* server said no data; remembered for nodata_ttl_s */
+};
+
+const char *cache_state_name(enum cache_state s);
+
+/* A snapshot of one entry, for stat and .status. Never causes network traffic. */
+struct cache_info {
+	enum cache_state state;
+	char task_id[PROVIDER_ID_MAX];
+	char server_name[PROVIDER_NAME_MAX]; /* display only */
+	int progress;			     /* provider's percent, -1 unknown */
+	uint64_t size;			     /* ready: file size; downloading: total if known */
+	uint64_t bytes_done;		     /* downloading: bytes on disk so far */
+	int64_t finish_time;		     /* server's finish time, unix s, 0 unknown */
+	int64_t expires;		     /* server's file expiry, unix s, 0 unknown */
+	int64_t ready_time;		     /* when the file turned ready here, unix s */
+	int64_t last_access;		     /* unix s */
+	int64_t learned_time;		     /* when FAILED/NO_DATA was learned, unix s */
+	char sha256[65];		     /* hex, ready only */
+	int last_errno;			     /* errno of the last failure, 0 if none */
+	struct client_error last_error;	     /* provider's code and message of that failure */
+};
+
+/* Start the cache: create dirs, start the fill pool and, in the background, the recovery scan
+ * of what a previous run left (so a big cache never delays the mount). NULL + *err = -errno.
+ * The provider must outlive the cache. */
+struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, int *err);
+
+/* Stop fills (their persisted state stays for the next run), join threads, free. Open handles
+ * must be closed first. */
+void cache_free(struct cache *c);
+
+/* Snapshot of the entry for a range; state CACHE_ABSENT if unknown. Always 0. */
+int cache_lookup(struct cache *c, const struct date_range *r, struct cache_info *out);
+
+typedef int (*cache_cancel_fn)(void *arg);
+
+/*
+ * Start or join the fill for a range and block until its file is ready, the fill fails, or
+ * cancelled(arg) returns non-zero (polled at least every 100 ms). On success *h is a handle on
+ * the ready file: it stays readable even if the entry expires or is evicted meanwhile.
+ * Errors: -EINTR cancelled (the fill goes on), -ENODATA no data, -EIO failed or unreachable,
+ * -ETIMEDOUT export_timeout passed, -ENOSPC disk full, -EINVAL range refused by the provider,
+ * -EAGAIN provider closed for now. The cause is in the entry's cache_info.last_error.
+ */
+int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn cancelled,
+	       void *arg, struct cache_handle **h);
+
+int cache_handle_fd(const struct cache_handle *h);
+uint64_t cache_handle_size(const struct cache_handle *h);
+/* Close the fd and drop the reference that protects the file from eviction. */
+void cache_handle_close(struct cache_handle *h);
+
+/* Forget a range: delete its files and metadata (open handles stay readable). A fill in
+ * flight for it is cancelled. 0, or -ENOENT if nothing was known. */
+int cache_forget(struct cache *c, const struct date_range *r);
+
+/* Call fn for every range the cache knows (any state but ABSENT), in no particular order.
+ * fn must not call back into the cache. */
+void cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
+		   void *arg);
+
+struct cache_stats {
+	uint64_t applies, fills_running, fills_queued;
+	uint64_t hits, misses;
+	uint64_t bytes_downloaded;
+	uint64_t total_size, entries;
+	uint64_t errors;
+};
+void cache_get_stats(struct cache *c, struct cache_stats *out);
+
+#endif

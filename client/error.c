@@ -1,0 +1,107 @@
+/* Client errors: the typed error every provider call returns, and the one errno table. */
+#include "provider.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void client_error_clear(struct client_error *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = CLIENT_OK;
+	e->retry_after_ms = -1;
+}
+
+void client_error_set(struct client_error *e, enum client_errkind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}
+
+int client_error_to_errno(const struct client_error *e)
+{
+	switch (e->kind) {
+	case CLIENT_OK:
+		return 0;
+	case CLIENT_E_RATE_LIMIT:
+	case CLIENT_E_UNAVAILABLE:
+		return EAGAIN;
+	case CLIENT_E_INVALID:
+		return EINVAL;
+	case CLIENT_E_LOCAL:
+		return e->sys_errno > 0 ? e->sys_errno : EIO;
+	case CLIENT_E_CANCELLED:
+		return EINTR;
+	case CLIENT_E_TRANSIENT:
+	case CLIENT_E_BUSINESS:
+	case CLIENT_E_URL_EXPIRED:
+	case CLIENT_E_FILE_EXPIRED:
+	case CLIENT_E_NOT_FOUND:
+	case CLIENT_E_PROTOCOL:
+	case CLIENT_E_AUTH:
+		/* The server could not give us the file: to a reader that is an I/O error. */
+		return EIO;
+	}
+	return EIO;
+}
+
+int client_error_retryable(const struct client_error *e)
+{
+	return e->kind == CLIENT_E_TRANSIENT || e->kind == CLIENT_E_RATE_LIMIT ||
+	       e->kind == CLIENT_E_UNAVAILABLE;
+}
+
+const char *client_errkind_name(enum client_errkind kind)
+{
+	switch (kind) {
+	case CLIENT_OK:
+		return "ok";
+	case CLIENT_E_TRANSIENT:
+		return "transient";
+	case CLIENT_E_RATE_LIMIT:
+		return "rate-limited";
+	case CLIENT_E_UNAVAILABLE:
+		return "unavailable";
+	case CLIENT_E_BUSINESS:
+		return "refused";
+	case CLIENT_E_URL_EXPIRED:
+		return "url-expired";
+	case CLIENT_E_FILE_EXPIRED:
+		return "file-expired";
+	case CLIENT_E_NOT_FOUND:
+		return "not-found";
+	case CLIENT_E_PROTOCOL:
+		return "protocol";
+	case CLIENT_E_INVALID:
+		return "invalid";
+	case CLIENT_E_AUTH:
+		return "auth";
+	case CLIENT_E_LOCAL:
+		return "local";
+	case CLIENT_E_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+const char *export_state_name(enum export_state s)
+{
+	switch (s) {
+	case EXPORT_PENDING:
+		return "pending";
+	case EXPORT_GENERATING:
+		return "generating";
+	case EXPORT_GENERATED:
+		return "generated";
+	case EXPORT_FAILED:
+		return "failed";
+	case EXPORT_NO_DATA:
+		return "no-data";
+	}
+	return "unknown";
+}

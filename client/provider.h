@@ -1,0 +1,157 @@
+/*
+ * The provider interface: what orderfs needs from any merchant export API.
+ *
+ * Design note. Every provider orderfs speaks to fits one shape:
+ *   apply(range)      -> a server task id            (Vexora apply, Clover POST exports,
+ *                                                      Mogujie: a local sync job)
+ *   query(task id)    -> state, progress, name(s), expiry
+ *   get_urls(task id) -> one or more temporary download URLs (Vexora: one; Clover: several)
+ *   download(url)     -> bytes to a sink, resumable from an offset
+ * The cache drives this interface and never sees HTTP; implementations never see the cache
+ * or FUSE. All calls are synchronous and may block for up to the configured timeouts; they
+ * are thread-safe (one provider is shared by every fill thread).
+ *
+ * Errors: every call returns 0 on success or -1 with *err filled. client_error_to_errno() is
+ * the one place a client error becomes an errno.
+ */
+#ifndef ORDERFS_PROVIDER_H
+#define ORDERFS_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "date.h"
+
+#define PROVIDER_ID_MAX 128
+#define PROVIDER_NAME_MAX 256
+#define PROVIDER_MSG_MAX 256
+#define PROVIDER_CODE_MAX 32
+#define PROVIDER_URL_MAX 4096
+#define PROVIDER_URLS_MAX 64
+
+enum export_state {
+	EXPORT_PENDING = 0,    /* accepted, not started (Vexora status 0) */
+	EXPORT_GENERATING = 1, /* being generated (Vexora 1) */
+	EXPORT_GENERATED = 2,  /* ready to download (Vexora 2) */
+	EXPORT_FAILED = 3,     /* generation failed (Vexora 3): re-apply on the next request */
+	EXPORT_NO_DATA = 4,    /* nothing in that range (Vexora 4) */
+};
+
+enum client_errkind {
+	CLIENT_OK = 0,
+	CLIENT_E_TRANSIENT,    /* connect/timeout/reset, HTTP 5xx, truncated body: retry with backoff */
+	CLIENT_E_RATE_LIMIT,   /* 429, or 503 with Retry-After: retry after retry_after_ms */
+	CLIENT_E_UNAVAILABLE,  /* provider closed for now (service hours, capacity); retry_after_ms */
+	CLIENT_E_BUSINESS,     /* the provider refused: code and msg carry its words */
+	CLIENT_E_URL_EXPIRED,  /* the temporary download URL is dead (403/410, or past its expiry) */
+	CLIENT_E_FILE_EXPIRED, /* the server file itself expired: the task must be re-applied */
+	CLIENT_E_NOT_FOUND,    /* the task id is unknown to the server: re-apply */
+	CLIENT_E_PROTOCOL,     /* malformed, oversized or unexpected response; bad URL scheme */
+	CLIENT_E_INVALID,      /* request refused locally before sending (range rules, config) */
+	CLIENT_E_AUTH,         /* signature/token refused */
+	CLIENT_E_LOCAL,        /* local failure: sink write error, ENOMEM; sys_errno says which */
+	CLIENT_E_CANCELLED,    /* the sink asked to stop */
+};
+
+struct client_error {
+	enum client_errkind kind;
+	int http_status;		 /* 0 when there was no HTTP answer */
+	int sys_errno;			 /* set for CLIENT_E_LOCAL */
+	long retry_after_ms;		 /* -1 when the server gave no hint */
+	char code[PROVIDER_CODE_MAX];	 /* provider's business code, "" if none */
+	char msg[PROVIDER_MSG_MAX];	 /* what went wrong; never contains a secret */
+};
+
+/* Reset to CLIENT_OK with empty strings and retry_after_ms = -1. */
+void client_error_clear(struct client_error *e);
+/* Set kind and a formatted message (truncated to fit); leaves code/http_status alone. */
+void client_error_set(struct client_error *e, enum client_errkind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The one table from client errors to errno (0 for CLIENT_OK). */
+int client_error_to_errno(const struct client_error *e);
+/* Whether retrying the same call later can succeed (transient, rate limit, unavailable). */
+int client_error_retryable(const struct client_error *e);
+const char *client_errkind_name(enum client_errkind kind);
+const char *export_state_name(enum export_state s);
+
+struct export_request {
+	const char *report_type; /* "order" (Vexora), "ORDERS"/"PAYMENTS" (Clover) */
+	const char *language;	 /* "en-US"; NULL or "" = provider default */
+	struct date_range range; /* inclusive days */
+};
+
+struct export_task {
+	char id[PROVIDER_ID_MAX];
+	enum export_state state;
+	int progress;			  /* 0..100, -1 when the provider does not say */
+	char file_name[PROVIDER_NAME_MAX]; /* the server's file name: for display, never a path */
+	int64_t finish_time;		  /* unix seconds, 0 when unknown */
+	int64_t expires;		  /* unix seconds the server file stops existing, 0 unknown */
+	char msg[PROVIDER_MSG_MAX];	  /* provider's status description */
+};
+
+struct download_url {
+	char url[PROVIDER_URL_MAX]; /* http(s) only; may embed a short-lived token: never log */
+	int64_t expires_ms;	    /* absolute ms since epoch after which it is dead; 0 unknown */
+};
+
+/*
+ * Where download bytes go. The client calls begin() once per HTTP response, before any body
+ * byte, with the offset the body starts at and the whole file's size (UINT64_MAX if unknown).
+ * When a resume from offset > 0 comes back as a full 200 body, begin() is called with
+ * offset 0: the sink must start over (truncate and reset its digest). write() gets body bytes
+ * in order at increasing offsets. Either returns 0 to go on or -errno to abort, which the
+ * download reports as CLIENT_E_LOCAL (or CLIENT_E_CANCELLED for -ECANCELED).
+ */
+struct download_sink {
+	int (*begin)(void *ctx, uint64_t offset, uint64_t total);
+	int (*write)(void *ctx, const void *buf, size_t len, uint64_t offset);
+	void *ctx;
+};
+
+struct provider;
+
+struct provider_ops {
+	/* Refuse a request the provider would refuse, without any network: CLIENT_E_INVALID. */
+	int (*check)(struct provider *p, const struct export_request *req, int64_t now_s,
+		     struct client_error *err);
+	/* Create the export task. On success out->id is set and out->state is its first state. */
+	int (*apply)(struct provider *p, const struct export_request *req, struct export_task *out,
+		     struct client_error *err);
+	/* Current state of a task. Unknown status codes are CLIENT_E_PROTOCOL, never guessed. */
+	int (*query)(struct provider *p, const char *task_id, struct export_task *out,
+		     struct client_error *err);
+	/* Download URL(s) of a generated task: up to max written, *n set to how many. */
+	int (*get_urls)(struct provider *p, const char *task_id, struct download_url *urls,
+			size_t max, size_t *n, struct client_error *err);
+	/*
+	 * Fetch url into sink starting at offset (Range when offset > 0). Sends no secret or
+	 * provider header. Succeeds only when the whole file arrived and its length matches the
+	 * server's Content-Length/Content-Range; a drop mid-body is CLIENT_E_TRANSIENT and the sink
+	 * has every byte received so far, so the caller resumes from there. *total is set to the
+	 * file's size when known.
+	 */
+	int (*download)(struct provider *p, const struct download_url *url, uint64_t offset,
+			const struct download_sink *sink, uint64_t *total,
+			struct client_error *err);
+	/* Free everything, wiping secrets. */
+	void (*destroy)(struct provider *p);
+};
+
+struct provider {
+	const struct provider_ops *ops;
+	const char *name;	 /* "vexora": part of cache keys */
+	char account[128];	 /* merchant number: part of cache keys; not a secret */
+	int max_range_days;	 /* longest range one export may cover (7 for Vexora) */
+	int window_months;	 /* how far back exports reach (3 for Vexora) */
+	const char *file_ext;	 /* extension of exported files, "xlsx" */
+	void *priv;		 /* implementation state */
+};
+
+static inline void provider_destroy(struct provider *p)
+{
+	if (p)
+		p->ops->destroy(p);
+}
+
+#endif

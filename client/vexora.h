@@ -1,0 +1,28 @@
+/*
+ * Vexora order export: POST {base_url}/v1/vexora/orderExport/{apply,status,downloadUrl}
+ * with an MD5-signed JSON body (see sign.h and README "Signing").
+ */
+#ifndef ORDERFS_VEXORA_H
+#define ORDERFS_VEXORA_H
+
+#include <stdint.h>
+
+#include "provider.h"
+
+struct vexora_config {
+	const char *base_url;	 /* http(s)://host[:port][/path]; a path prefix is kept */
+	const char *merchant_no; /* sent as header merchantNo */
+	const char *secret;	 /* signing secret; copied and wiped on destroy */
+	long connect_timeout_ms; /* 0 = default 10 s */
+	long request_timeout_ms; /* whole API call; 0 = default 30 s */
+	long download_stall_s;	 /* abort a download that moves < 1 byte/s for this long; 0 = 60 */
+	int tls_insecure;	 /* skip TLS verification: simulator only, logged loudly */
+	/* Clock for the signed timestamp; NULL = real time. Tests pin it. */
+	int64_t (*now_ms)(void);
+};
+
+/* Returns a provider, or NULL with *err set (CLIENT_E_INVALID for a bad base_url, which must
+ * be http:// or https://; CLIENT_E_LOCAL for out of memory). */
+struct provider *vexora_new(const struct vexora_config *cfg, struct client_error *err);
+
+#endif

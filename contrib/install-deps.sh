@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages orderfs needs to build, test and demo; only what is missing.
+set -e
+PKGS="build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev \
+libssl-dev libcmocka-dev python3 python3-openpyxl attr"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "orderfs: missing packages:$missing" >&2
+	echo "orderfs: run 'sudo make deps' (installing packages needs root)" >&2
+	exit 1
+fi
+echo "orderfs: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Runs every tests/integration/test_*.py with unittest and writes "PASSED FAILED" to
+--summary-file. Skipped tests are reported and never counted as passed."""
+import argparse
+import os
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--summary-file")
+    ap.add_argument("-k", dest="pattern", help="only tests whose id contains this")
+    ap.add_argument("modules", nargs="*")
+    args = ap.parse_args()
+    sys.path.insert(0, HERE)
+    loader = unittest.TestLoader()
+    if args.modules:
+        suite = unittest.TestSuite(loader.loadTestsFromName(m) for m in args.modules)
+    else:
+        suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    if args.pattern:
+        def flatten(s):
+            for t in s:
+                if isinstance(t, unittest.TestSuite):
+                    yield from flatten(t)
+                else:
+                    yield t
+        suite = unittest.TestSuite(t for t in flatten(suite) if args.pattern in t.id())
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    passed = result.testsRun - failed - len(result.skipped) - len(result.expectedFailures)
+    print(f"integration: {passed} passed, {failed} failed, {len(result.skipped)} skipped")
+    if args.summary_file:
+        with open(args.summary_file, "w") as f:
+            f.write(f"{passed} {failed}\n")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

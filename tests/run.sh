@@ -1,0 +1,51 @@
+#!/bin/sh
+# Runs every unit test binary and the integration suite; prints one summary line at the end.
+# A binary that crashes or exits non-zero without reporting counts as one failure.
+# Env: BUILD (build dir), PYTHON, ONLY=unit|integration.
+BUILD=${BUILD:-build/release}
+PYTHON=${PYTHON:-/usr/bin/python3}
+passed=0
+failed=0
+failed_names=""
+
+if [ "${ONLY:-unit}" = unit ] || [ -z "$ONLY" ]; then
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] || continue
+		out=$("$t" 2>&1)
+		rc=$?
+		printf '%s\n' "$out"
+		p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
+		f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
+		p=${p:-0}
+		f=${f:-0}
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			f=1
+		fi
+		[ "$f" -gt 0 ] && failed_names="$failed_names $(basename "$t")"
+		passed=$((passed + p))
+		failed=$((failed + f))
+	done
+fi
+
+if [ "${ONLY:-integration}" = integration ] || [ -z "$ONLY" ]; then
+	summary=$(mktemp)
+	BUILD="$BUILD" "$PYTHON" tests/integration/run.py --summary-file "$summary"
+	rc=$?
+	if [ -s "$summary" ]; then
+		read -r ip if_ < "$summary"
+	else
+		ip=0
+		if_=1
+	fi
+	rm -f "$summary"
+	if [ "$rc" -ne 0 ] && [ "$if_" -eq 0 ]; then
+		if_=1
+	fi
+	[ "$if_" -gt 0 ] && failed_names="$failed_names integration"
+	passed=$((passed + ip))
+	failed=$((failed + if_))
+fi
+
+[ -n "$failed_names" ] && echo "failing:$failed_names"
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
