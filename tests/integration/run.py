@@ -30,7 +30,9 @@ def main():
                     yield t
         suite = unittest.TestSuite(t for t in flatten(suite) if args.pattern in t.id())
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    # A test can both fail and error (e.g. in tearDown): count each test once.
+    failed = len({t.id() for t, _ in result.failures + result.errors}) + \
+        len(result.unexpectedSuccesses)
     passed = result.testsRun - failed - len(result.skipped) - len(result.expectedFailures)
     print(f"integration: {passed} passed, {failed} failed, {len(result.skipped)} skipped")
     if args.summary_file:

@@ -1,0 +1,484 @@
+/*
+ * The public cache API and single-flight.
+ *
+ * Design note.
+ *
+ * One entry per key (provider|account|type|language|range) lives in memory from the first
+ * time it is seen until cache_free. Its truth on disk is <hash>.meta plus <hash>.data/.part
+ * (store.h). Memory is authoritative while the process runs; the disk is what a crash leaves,
+ * and every step that matters (task id, DOWNLOADING, READY) is made durable before the next
+ * step starts, so a restart resumes a task instead of applying twice.
+ *
+ * Single-flight: at most one flight (fill) per entry is queued or running (entry->filling).
+ * cache_open starts one if none runs, or joins the running one, then waits on cache->wake
+ * until entry->flight changes; every waiter of that flight sees the same entry->result. A
+ * waiter's cancellation only ends its own wait. cache_forget bumps entry->gen, which makes the
+ * running flight stop at its next check and never touch the disk again.
+ *
+ * Consistency: a reader gets a handle on the .data inode; the file is replaced by rename and
+ * deleted by unlink, never truncated, so a handle keeps reading the bytes it opened even when
+ * the entry expires, is re-exported, forgotten or evicted meanwhile.
+ *
+ * Expiry: READY is served until the server's fileExpires (cache_info.expires, unix s, clock
+ * cfg.now_ms); from then on the entry reads as EXPIRED, the next cache_open starts a new
+ * export, and the sweeper deletes expired files every sweep_interval_s. NO_DATA is served as
+ * -ENODATA for nodata_ttl_s after it was learned; FAILED is retried on the next open.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../client/log.h"
+
+struct cache_handle {
+	struct cache *c;
+	struct entry *e;
+	int fd;
+	uint64_t size;
+};
+
+const char *cache_state_name(enum cache_state s)
+{
+	switch (s) {
+	case CACHE_ABSENT:
+		return "absent";
+	case CACHE_QUEUED:
+		return "queued";
+	case CACHE_APPLIED:
+		return "applied";
+	case CACHE_GENERATING:
+		return "generating";
+	case CACHE_DOWNLOADING:
+		return "downloading";
+	case CACHE_READY:
+		return "ready";
+	case CACHE_EXPIRED:
+		return "expired";
+	case CACHE_FAILED:
+		return "failed";
+	case CACHE_NO_DATA:
+		return "no-data";
+	}
+	return "unknown";
+}
+
+static int def(int v, int d)
+{
+	return v > 0 ? v : d;
+}
+
+static void cache_stop(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stopping = 1;
+	pthread_cond_broadcast(&c->wake);
+	pthread_cond_broadcast(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	pool_join(c);
+	if (c->sweeper_started)
+		pthread_join(c->sweeper, NULL);
+	if (c->recoverer_started)
+		pthread_join(c->recoverer, NULL);
+	c->sweeper_started = c->recoverer_started = 0;
+}
+
+struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, int *err)
+{
+	struct cache *c = NULL;
+	pthread_condattr_t ca;
+	int rc = -EINVAL, locks = 0;
+
+	if (!cfg || !prov || !prov->ops || !cfg->dir || !cfg->report_type ||
+	    !key_field_ok(cfg->report_type) ||
+	    (cfg->language && !key_field_ok(cfg->language)) || !key_field_ok(prov->name) ||
+	    !key_field_ok(prov->account))
+		goto fail;
+	rc = -ENOMEM;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	c->cfg = *cfg;
+	c->prov = prov;
+	c->dir = strdup(cfg->dir);
+	c->report_type = strdup(cfg->report_type);
+	c->language = strdup(cfg->language ? cfg->language : "");
+	if (!c->dir || !c->report_type || !c->language)
+		goto fail;
+	c->cfg.dir = c->dir;
+	c->cfg.report_type = c->report_type;
+	c->cfg.language = c->language;
+	c->cfg.max_exports = def(cfg->max_exports, 2);
+	c->cfg.export_timeout_s = def(cfg->export_timeout_s, 1800);
+	c->cfg.nodata_ttl_s = def(cfg->nodata_ttl_s, 3600);
+	c->cfg.poll_initial_ms = def(cfg->poll_initial_ms, 500);
+	c->cfg.poll_max_ms = def(cfg->poll_max_ms, 10000);
+	if (c->cfg.poll_max_ms < c->cfg.poll_initial_ms)
+		c->cfg.poll_max_ms = c->cfg.poll_initial_ms;
+	c->cfg.retry_initial_ms = def(cfg->retry_initial_ms, 500);
+	c->cfg.retry_max_ms = def(cfg->retry_max_ms, 8000);
+	if (c->cfg.retry_max_ms < c->cfg.retry_initial_ms)
+		c->cfg.retry_max_ms = c->cfg.retry_initial_ms;
+	c->cfg.retry_limit = def(cfg->retry_limit, 5);
+	c->cfg.sweep_interval_s = def(cfg->sweep_interval_s, 60);
+	atomic_init(&c->n_bytes, 0);
+
+	if ((rc = store_init(&c->store, c->dir)) != 0)
+		goto fail;
+	rc = -ENOMEM;
+	if (pthread_mutex_init(&c->lock, NULL) != 0)
+		goto fail;
+	locks = 1;
+	if (pthread_condattr_init(&ca) != 0)
+		goto fail;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_cond_init(&c->wake, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		goto fail;
+	}
+	locks = 2;
+	if (pthread_cond_init(&c->work, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		goto fail;
+	}
+	pthread_condattr_destroy(&ca);
+	locks = 3;
+	if ((rc = pool_start(c)) != 0 || (rc = sweep_start(c)) != 0 ||
+	    (rc = recover_start(c)) != 0)
+		goto fail;
+	return c;
+fail:
+	if (c) {
+		if (locks == 3)
+			cache_stop(c);
+		if (locks >= 3)
+			pthread_cond_destroy(&c->work);
+		if (locks >= 2)
+			pthread_cond_destroy(&c->wake);
+		if (locks >= 1)
+			pthread_mutex_destroy(&c->lock);
+		entry_free_all(c);
+		free(c->dir);
+		free(c->report_type);
+		free(c->language);
+		free(c);
+	}
+	if (err)
+		*err = rc;
+	return NULL;
+}
+
+void cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	cache_stop(c);
+	entry_free_all(c);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	free(c->dir);
+	free(c->report_type);
+	free(c->language);
+	free(c);
+}
+
+int cache_lookup(struct cache *c, const struct date_range *r, struct cache_info *out)
+{
+	struct entry *e;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->state = CACHE_ABSENT;
+	out->progress = -1;
+	client_error_clear(&out->last_error);
+	pthread_mutex_lock(&c->lock);
+	e = entry_get(c, r, 0, &err);
+	if (e) {
+		*out = e->info;
+		out->state = entry_state(c, e);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* Wait on cache->wake for at most 100 ms. cache->lock held. */
+static void cache_wait_tick(struct cache *c)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += 100 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+}
+
+/* Open the data file of a READY entry whose open_refs we hold. cache->lock NOT held. */
+static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle **h)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	struct cache_handle *hd;
+	int fd;
+
+	store_path(&c->store, e->hash, ".data", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	hd = calloc(1, sizeof(*hd));
+	if (!hd) {
+		close(fd);
+		return -ENOMEM;
+	}
+	hd->c = c;
+	hd->e = e;
+	hd->fd = fd;
+	hd->size = (uint64_t)st.st_size;
+	*h = hd;
+	return 0;
+}
+
+int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn cancelled,
+	       void *arg, struct cache_handle **h)
+{
+	struct entry *e;
+	unsigned my_flight = 0;
+	int joined = 0, counted = 0, reopened = 0, rc = 0;
+
+	*h = NULL;
+	pthread_mutex_lock(&c->lock);
+	e = entry_get(c, r, 1, &rc);
+	if (!e) {
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
+	e->waiters++;
+	for (;;) {
+		enum cache_state st;
+
+		if (c->stopping) {
+			rc = -EINTR;
+			break;
+		}
+		if (joined && e->flight != my_flight) {
+			joined = 0; /* our flight ended: its result is ours */
+			if (e->result != 0) {
+				rc = e->result == -ECANCELED ? -EINTR : e->result;
+				break;
+			}
+		}
+		st = entry_state(c, e);
+		if (!e->filling && st == CACHE_READY) {
+			if (!counted)
+				c->n_hits++;
+			e->open_refs++;
+			pthread_mutex_unlock(&c->lock);
+			rc = cache_open_data(c, e, h);
+			pthread_mutex_lock(&c->lock);
+			if (rc == 0) {
+				entry_touch(c, e);
+				break;
+			}
+			e->open_refs--;
+			if (rc != -ENOENT || reopened++)
+				break;
+			/* The data file vanished under us: forget it and fetch it again. */
+			log_warn("cache: %s: data file missing, exporting again", e->range_str);
+			if (e->info.state == CACHE_READY && !e->filling)
+				entry_reset(e);
+			counted = 1;
+			continue;
+		}
+		if (!e->filling && st == CACHE_NO_DATA &&
+		    cache_now_ms(c) / 1000 - e->info.learned_time < c->cfg.nodata_ttl_s) {
+			rc = -ENODATA;
+			break;
+		}
+		if (!e->filling) {
+			if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
+				e->info.task_id[0] = '\0'; /* a new export, not the old task */
+			pool_enqueue(c, e);
+			joined = 1;
+			my_flight = e->flight;
+		} else if (!joined && e->fill_gen == e->gen) {
+			joined = 1;
+			my_flight = e->flight;
+		}
+		if (joined && !counted) {
+			c->n_misses++;
+			counted = 1;
+		}
+		cache_wait_tick(c);
+		if (cancelled) {
+			pthread_mutex_unlock(&c->lock);
+			int stop = cancelled(arg);
+			pthread_mutex_lock(&c->lock);
+			if (stop) {
+				rc = -EINTR;
+				break;
+			}
+		}
+	}
+	e->waiters--;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int cache_handle_fd(const struct cache_handle *h)
+{
+	return h->fd;
+}
+
+uint64_t cache_handle_size(const struct cache_handle *h)
+{
+	return h->size;
+}
+
+void cache_handle_close(struct cache_handle *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->c->lock);
+	h->e->open_refs--;
+	pthread_mutex_unlock(&h->c->lock);
+	close(h->fd);
+	free(h);
+}
+
+int cache_forget(struct cache *c, const struct date_range *r)
+{
+	struct entry *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = entry_get(c, r, 0, &rc);
+	if (!e || (e->info.state == CACHE_ABSENT && !(e->filling && e->fill_gen == e->gen))) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOENT;
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	pthread_mutex_lock(&e->io_lock);
+	pthread_mutex_lock(&c->lock);
+	e->gen++; /* the flight in progress, if any, is now stale */
+	entry_reset(e);
+	pthread_cond_broadcast(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	store_remove(&c->store, e->hash);
+	pthread_mutex_unlock(&e->io_lock);
+	log_info("cache: %s: forgotten", e->range_str);
+	return 0;
+}
+
+struct range_list {
+	struct date_range *v;
+	char (*hash)[KEY_HASH_LEN];
+	size_t n, cap;
+};
+
+static int range_list_add(struct range_list *l, const struct date_range *r, const char *hash)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct date_range *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		char(*hs)[KEY_HASH_LEN] = realloc(l->hash, cap * sizeof(*hs));
+		if (!hs)
+			return -ENOMEM;
+		l->hash = hs;
+		l->cap = cap;
+	}
+	l->v[l->n] = *r;
+	memcpy(l->hash[l->n], hash, KEY_HASH_LEN);
+	l->n++;
+	return 0;
+}
+
+/* Before the recovery scan has finished, add the ranges only the disk knows. */
+static void foreach_disk(struct cache *c, struct range_list *known)
+{
+	size_t nmem = known->n;
+	DIR *d = opendir(c->store.vdir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char hash[KEY_HASH_LEN], kind;
+		struct store_meta m;
+		int own, dup = 0;
+
+		if (!store_name_parse(&c->store, de->d_name, hash, &kind, &own) || kind != 'm')
+			continue;
+		for (size_t i = 0; i < nmem && !dup; i++)
+			dup = strcmp(known->hash[i], hash) == 0;
+		if (dup || store_meta_read(&c->store, hash, &m) != 0 ||
+		    entry_meta_usable(c, hash, &m) <= 0)
+			continue;
+		if (range_list_add(known, &m.key.range, hash) != 0)
+			break;
+	}
+	closedir(d);
+}
+
+void cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
+		   void *arg)
+{
+	struct range_list l = {0};
+	int scanned;
+
+	pthread_mutex_lock(&c->lock);
+	scanned = c->scan_done;
+	for (struct entry *e = c->entries; e; e = e->next) {
+		/* Include ABSENT entries' hashes so the disk pass skips them, then drop them. */
+		if (range_list_add(&l, &e->key.range, e->hash) != 0)
+			break;
+		if (e->info.state == CACHE_ABSENT && !e->filling)
+			l.v[l.n - 1].start.year = 0; /* marker: known to be absent */
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!scanned)
+		foreach_disk(c, &l);
+	for (size_t i = 0; i < l.n; i++)
+		if (l.v[i].start.year != 0)
+			fn(arg, &l.v[i]);
+	free(l.v);
+	free(l.hash);
+}
+
+void cache_get_stats(struct cache *c, struct cache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->lock);
+	out->applies = c->n_applies;
+	out->fills_running = c->n_running;
+	out->fills_queued = c->n_queued;
+	out->hits = c->n_hits;
+	out->misses = c->n_misses;
+	out->errors = c->n_errors;
+	for (struct entry *e = c->entries; e; e = e->next) {
+		if (e->info.state == CACHE_ABSENT)
+			continue;
+		out->entries++;
+		if (e->info.state == CACHE_READY)
+			out->total_size += e->info.size;
+	}
+	pthread_mutex_unlock(&c->lock);
+	out->bytes_downloaded = atomic_load(&c->n_bytes);
+}

@@ -1,0 +1,229 @@
+/* The entry table: find, load on demand, insert from metadata. See internal.h for locking. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../client/log.h"
+
+int64_t cache_now_ms(const struct cache *c)
+{
+	struct timespec ts;
+
+	if (c->cfg.now_ms)
+		return c->cfg.now_ms();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cache_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int make_key(const struct cache *c, const struct date_range *r, struct cache_key *k)
+{
+	return key_init(k, c->prov->name, c->prov->account, c->cfg.report_type,
+			c->cfg.language, r);
+}
+
+struct entry *entry_find(struct cache *c, const struct date_range *r)
+{
+	for (struct entry *e = c->entries; e; e = e->next)
+		if (date_cmp(&e->key.range.start, &r->start) == 0 &&
+		    date_cmp(&e->key.range.end, &r->end) == 0)
+			return e;
+	return NULL;
+}
+
+void entry_reset(struct entry *e)
+{
+	memset(&e->info, 0, sizeof(e->info));
+	e->info.state = CACHE_ABSENT;
+	e->info.progress = -1;
+	client_error_clear(&e->info.last_error);
+	e->total = 0;
+	e->access_dirty = 0;
+	e->warned_big = 0;
+}
+
+static struct entry *entry_new(struct cache *c, const struct cache_key *k)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->key = *k;
+	if (key_hash(k, e->hash) != 0 || pthread_mutex_init(&e->io_lock, NULL) != 0) {
+		free(e);
+		return NULL;
+	}
+	date_range_format(&k->range, e->range_str);
+	entry_reset(e);
+	e->next = c->entries;
+	c->entries = e;
+	return e;
+}
+
+static void entry_load(struct entry *e, const struct store_meta *m)
+{
+	struct cache_info *i = &e->info;
+
+	entry_reset(e);
+	i->state = m->state;
+	snprintf(i->task_id, sizeof(i->task_id), "%s", m->task_id);
+	snprintf(i->server_name, sizeof(i->server_name), "%s", m->server_name);
+	i->finish_time = m->finish_time;
+	i->expires = m->expires;
+	i->ready_time = m->ready_time;
+	i->learned_time = m->learned_time;
+	i->last_access = m->last_access_ms / 1000;
+	e->last_access_ms = m->last_access_ms;
+	i->size = m->state == CACHE_READY ? m->size : m->total;
+	e->total = m->total;
+	if (m->state == CACHE_READY)
+		snprintf(i->sha256, sizeof(i->sha256), "%s", m->sha256);
+	i->last_errno = m->last_errno;
+	i->last_error.kind = m->err_kind;
+	snprintf(i->last_error.code, sizeof(i->last_error.code), "%s", m->err_code);
+	snprintf(i->last_error.msg, sizeof(i->last_error.msg), "%s", m->err_msg);
+}
+
+struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created)
+{
+	struct entry *e = entry_find(c, &m->key.range);
+
+	*created = 0;
+	if (e && e->info.state != CACHE_ABSENT)
+		return e;
+	if (!e) {
+		e = entry_new(c, &m->key);
+		if (!e)
+			return NULL;
+	} else if (e->filling) {
+		return e; /* a flight owns it now */
+	}
+	*created = 1;
+	entry_load(e, m);
+	e->access_seq = ++c->access_seq;
+	return e;
+}
+
+int entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	struct cache_key k;
+
+	if (make_key(c, &m->key.range, &k) != 0 || !key_equal(&k, &m->key))
+		return -1;
+	if (m->state != CACHE_READY)
+		return 1;
+	store_path(&c->store, hash, ".data", path);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == m->size;
+}
+
+struct entry *entry_find_hash(struct cache *c, const char *hash)
+{
+	for (struct entry *e = c->entries; e; e = e->next)
+		if (strcmp(e->hash, hash) == 0)
+			return e;
+	return NULL;
+}
+
+struct entry *entry_get(struct cache *c, const struct date_range *r, int create, int *err)
+{
+	struct cache_key k;
+	struct store_meta m;
+	char hash[KEY_HASH_LEN];
+	struct entry *e = entry_find(c, r);
+	int rc;
+
+	if (e)
+		return e;
+	if ((rc = make_key(c, r, &k)) != 0 || (rc = key_hash(&k, hash)) != 0) {
+		*err = rc;
+		return NULL;
+	}
+	if (c->scan_done && !create) {
+		*err = -ENOENT; /* after the scan, memory knows every usable .meta */
+		return NULL;
+	}
+	/* Not in memory (the recovery scan may not have reached it): read its .meta unlocked. */
+	pthread_mutex_unlock(&c->lock);
+	rc = store_meta_read(&c->store, hash, &m);
+	if (rc == 0 && entry_meta_usable(c, hash, &m) <= 0)
+		rc = -ENOENT; /* the scan will clean it up */
+	pthread_mutex_lock(&c->lock);
+	e = entry_find(c, r);
+	if (e)
+		return e;
+	if (rc == 0) {
+		int created;
+		e = entry_insert_meta(c, &m, &created);
+	} else if (create) {
+		e = entry_new(c, &k);
+	}
+	if (!e)
+		*err = create || rc == 0 ? -ENOMEM : -ENOENT;
+	return e;
+}
+
+enum cache_state entry_state(const struct cache *c, const struct entry *e)
+{
+	if (e->info.state == CACHE_READY && e->info.expires > 0 &&
+	    cache_now_ms(c) / 1000 >= e->info.expires)
+		return CACHE_EXPIRED;
+	return e->info.state;
+}
+
+void entry_to_meta(const struct entry *e, struct store_meta *m)
+{
+	const struct cache_info *i = &e->info;
+
+	memset(m, 0, sizeof(*m));
+	m->key = e->key;
+	m->state = i->state;
+	snprintf(m->task_id, sizeof(m->task_id), "%s", i->task_id);
+	snprintf(m->server_name, sizeof(m->server_name), "%s", i->server_name);
+	m->finish_time = i->finish_time;
+	m->expires = i->expires;
+	m->ready_time = i->ready_time;
+	m->learned_time = i->learned_time;
+	m->last_access_ms = e->last_access_ms;
+	m->size = i->state == CACHE_READY ? i->size : 0;
+	m->total = e->total;
+	snprintf(m->sha256, sizeof(m->sha256), "%s", i->sha256);
+	m->last_errno = i->last_errno;
+	m->err_kind = i->last_error.kind;
+	snprintf(m->err_code, sizeof(m->err_code), "%s", i->last_error.code);
+	snprintf(m->err_msg, sizeof(m->err_msg), "%s", i->last_error.msg);
+}
+
+void entry_touch(struct cache *c, struct entry *e)
+{
+	e->last_access_ms = cache_now_ms(c);
+	e->info.last_access = e->last_access_ms / 1000;
+	e->access_seq = ++c->access_seq;
+	e->access_dirty = 1;
+}
+
+void entry_free_all(struct cache *c)
+{
+	struct entry *e = c->entries;
+
+	while (e) {
+		struct entry *n = e->next;
+		pthread_mutex_destroy(&e->io_lock);
+		free(e);
+		e = n;
+	}
+	c->entries = NULL;
+}

@@ -1,0 +1,158 @@
+/*
+ * Eviction and expiry. evict_run keeps the READY total under max_size by deleting the least
+ * recently used files that no handle or waiter pins (a single file bigger than the cap is
+ * kept, with a warning). sweep_run deletes expired files and writes lazy last_access updates
+ * without fsync. Both take entry->io_lock then cache->lock (internal.h) and re-check the entry
+ * after taking them, since it may have changed while no lock was held.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../client/log.h"
+
+static int evictable(const struct cache *c, const struct entry *e)
+{
+	return e->info.state == CACHE_READY && !e->filling && e->open_refs == 0 &&
+	       e->waiters == 0 && e->info.size <= c->cfg.max_size;
+}
+
+/* One victim at a time; 0 when done. */
+static int evict_one(struct cache *c)
+{
+	struct entry *best = NULL;
+	uint64_t total = 0, seq;
+	int gone = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct entry *e = c->entries; e; e = e->next)
+		if (e->info.state == CACHE_READY)
+			total += e->info.size;
+	if (c->stopping || total <= c->cfg.max_size) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	for (struct entry *e = c->entries; e; e = e->next) {
+		if (e->info.state == CACHE_READY && e->info.size > c->cfg.max_size &&
+		    !e->warned_big) {
+			log_warn("cache: %s: file of %llu bytes alone exceeds cache_max_size %llu; "
+				 "keeping it",
+				 e->range_str, (unsigned long long)e->info.size,
+				 (unsigned long long)c->cfg.max_size);
+			e->warned_big = 1;
+		}
+		if (!evictable(c, e))
+			continue;
+		if (!best || e->last_access_ms < best->last_access_ms ||
+		    (e->last_access_ms == best->last_access_ms && e->access_seq < best->access_seq))
+			best = e;
+	}
+	if (!best) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	seq = best->access_seq;
+	pthread_mutex_unlock(&c->lock);
+
+	pthread_mutex_lock(&best->io_lock);
+	pthread_mutex_lock(&c->lock);
+	if (evictable(c, best) && best->access_seq == seq) {
+		entry_reset(best);
+		gone = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (gone)
+		store_remove(&c->store, best->hash);
+	pthread_mutex_unlock(&best->io_lock);
+	if (gone)
+		log_info("cache: %s: evicted (least recently used)", best->range_str);
+	return 1;
+}
+
+void evict_run(struct cache *c)
+{
+	if (c->cfg.max_size == 0)
+		return;
+	while (evict_one(c))
+		;
+}
+
+void sweep_run(struct cache *c)
+{
+	struct entry *e;
+
+	/* Entries are only ever added at the head and never freed, so ->next stays valid while
+	 * the lock is dropped. */
+	pthread_mutex_lock(&c->lock);
+	e = c->entries;
+	pthread_mutex_unlock(&c->lock);
+	while (e) {
+		struct store_meta m;
+		int expired, dirty, done = 0;
+
+		pthread_mutex_lock(&e->io_lock);
+		pthread_mutex_lock(&c->lock);
+		if (c->stopping) {
+			pthread_mutex_unlock(&c->lock);
+			pthread_mutex_unlock(&e->io_lock);
+			break;
+		}
+		expired = !e->filling && entry_state(c, e) == CACHE_EXPIRED;
+		dirty = !e->filling && e->info.state == CACHE_READY && e->access_dirty;
+		if (expired) {
+			entry_reset(e);
+		} else if (dirty) {
+			entry_to_meta(e, &m);
+			e->access_dirty = 0;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (expired) {
+			store_remove(&c->store, e->hash);
+			done = 1;
+		} else if (dirty) {
+			store_meta_write(&c->store, e->hash, &m, 0);
+		}
+		pthread_mutex_unlock(&e->io_lock);
+		if (done)
+			log_info("cache: %s: expired file deleted", e->range_str);
+		pthread_mutex_lock(&c->lock);
+		e = e->next;
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+static void *sweep_main(void *arg)
+{
+	struct cache *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		struct timespec ts;
+		int64_t until = cache_mono_ms() + (int64_t)c->cfg.sweep_interval_s * 1000;
+
+		while (!c->stopping && cache_mono_ms() < until) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += (until - cache_mono_ms()) / 1000 + 1;
+			pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+		}
+		if (c->stopping)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		sweep_run(c);
+		evict_run(c);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int sweep_start(struct cache *c)
+{
+	int rc = pthread_create(&c->sweeper, NULL, sweep_main, c);
+
+	if (rc != 0)
+		return -rc;
+	c->sweeper_started = 1;
+	return 0;
+}

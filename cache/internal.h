@@ -1,0 +1,137 @@
+/*
+ * Private to cache/: the cache and entry structures shared by its modules.
+ *
+ * Locks, in the order they nest (take the left one first, never the reverse):
+ *
+ *     entry->io_lock  ->  cache->lock
+ *
+ *   cache->lock   protects ALL in-memory state: the entry table and every entry's fields
+ *                 (except io_lock itself), the fill queue, the counters, stopping/scan_done.
+ *                 Held only for memory work and the odd open()/unlink() of one file; never
+ *                 across a provider call, a download, an fsync or a scan.
+ *   entry->io_lock serializes changes to one entry's files (.meta/.data/.part) between the fill,
+ *                 cache_forget, the sweeper and eviction. Held across small metadata writes
+ *                 (with their fsync) and unlinks; never across a provider call or a download.
+ *
+ * A writer of an entry's files takes io_lock, then checks under cache->lock that the entry is
+ * still what it expects (entry_gen_ok for fills; state/refs for sweep and eviction), then does
+ * the disk work with only io_lock held. cache_forget bumps entry->gen under both locks, so a
+ * fill that outlived its entry can never write over a newer state.
+ *
+ * Entries are never freed before cache_free: forgetting, sweeping and evicting reset them to
+ * ABSENT. That keeps pointers held by handles and fills valid without refcounts; the table
+ * only grows with the number of distinct ranges ever asked for.
+ */
+#ifndef ORDERFS_CACHE_INTERNAL_H
+#define ORDERFS_CACHE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "key.h"
+#include "store.h"
+
+struct entry {
+	struct entry *next;  /* cache->entries */
+	struct entry *qnext; /* cache->queue_head while queued */
+	struct cache_key key;
+	char hash[KEY_HASH_LEN];
+	char range_str[DATE_RANGE_STR_LEN]; /* for log lines */
+	pthread_mutex_t io_lock;
+
+	/* The rest is protected by cache->lock. */
+	struct cache_info info;	 /* state and what cache_lookup reports */
+	uint64_t total;		 /* download size if known, for DOWNLOADING meta */
+	int64_t last_access_ms;	 /* LRU order, with access_seq as tie-break */
+	uint64_t access_seq;
+	int access_dirty;	 /* last_access changed since the .meta was written */
+	unsigned gen;		 /* bumped by cache_forget: stale fills must not touch disk */
+	int filling;		 /* a flight is queued or running */
+	unsigned fill_gen;	 /* gen the current flight was started for */
+	unsigned flight;	 /* count of flights ended; waiters wait for it to change */
+	int result;		 /* 0 or -errno of the last flight that ended */
+	int waiters;		 /* cache_open calls waiting on this entry: pins against eviction */
+	int open_refs;		 /* open handles: pin against eviction */
+	int warned_big;		 /* logged once that the file alone exceeds max_size */
+};
+
+struct cache {
+	struct cache_config cfg; /* defaults applied; strings point into the owned copies */
+	char *dir, *report_type, *language;
+	struct provider *prov;
+	struct store store;
+
+	pthread_mutex_t lock; /* see above */
+	pthread_cond_t wake;  /* CLOCK_MONOTONIC; broadcast when a flight ends, on forget, on stop:
+			       * waiters in cache_open and sleeping fills re-check */
+	pthread_cond_t work;  /* CLOCK_MONOTONIC; workers, sweeper: queue non-empty or stop */
+	struct entry *entries;
+	struct entry *queue_head, *queue_tail;
+	int stopping;
+	int scan_done;
+	uint64_t access_seq;
+
+	pthread_t *workers;
+	int nworkers;
+	pthread_t sweeper, recoverer;
+	int sweeper_started, recoverer_started;
+
+	/* counters (cache->lock) */
+	uint64_t n_applies, n_running, n_queued, n_hits, n_misses, n_errors;
+	atomic_uint_least64_t n_bytes; /* bumped by download sinks without the lock */
+};
+
+/* --- entry.c: the table (caller holds cache->lock unless said otherwise) --- */
+
+int64_t cache_now_ms(const struct cache *c);
+int64_t cache_mono_ms(void);
+/* Find the entry for r; NULL if not in memory. */
+struct entry *entry_find(struct cache *c, const struct date_range *r);
+struct entry *entry_find_hash(struct cache *c, const char *hash);
+/* Find the entry for r, else load its .meta from disk (dropping the lock meanwhile), else
+ * (create != 0) create an ABSENT one. NULL with *err: -EINVAL invalid range, -ENOMEM, or
+ * -ENOENT when nothing is known and create is 0. */
+struct entry *entry_get(struct cache *c, const struct date_range *r, int create, int *err);
+/* Insert an entry built from a .meta if the key is not in memory yet. Returns the entry
+ * (new or existing), *created says which; NULL on ENOMEM. */
+struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created);
+/* Whether a .meta read from disk belongs to this cache (provider, account, type, language)
+ * and, for READY, its .data exists with the recorded size: 1 usable, 0 inconsistent (drop it),
+ * -1 belongs to another provider/account/type/language (leave it). Does a stat. */
+int entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m);
+/* The state cache_lookup reports: READY past its expiry is EXPIRED. */
+enum cache_state entry_state(const struct cache *c, const struct entry *e);
+/* Fill a store_meta from the entry's current info. */
+void entry_to_meta(const struct entry *e, struct store_meta *m);
+/* Reset to ABSENT, keeping the key. */
+void entry_reset(struct entry *e);
+void entry_touch(struct cache *c, struct entry *e);
+void entry_free_all(struct cache *c);
+
+/* --- pool.c: fill workers --- */
+
+/* Queue a flight for e (caller holds cache->lock, e->filling is 0). Sets QUEUED. */
+void pool_enqueue(struct cache *c, struct entry *e);
+int pool_start(struct cache *c);
+/* Join the workers; cache->stopping must be set and broadcast first. */
+void pool_join(struct cache *c);
+
+/* --- fill.c: one flight. Called by a worker without locks. Returns 0 when the entry turned
+ * READY, else -errno (the entry records the failure). --- */
+int fill_run(struct cache *c, struct entry *e);
+
+/* --- evict.c: LRU eviction and the expiry sweeper --- */
+
+/* Evict READY files with no handle, least recently used first, until the total fits
+ * max_size. Takes the locks itself (none held on entry). */
+void evict_run(struct cache *c);
+/* Delete expired data files and flush lazy last_access; no locks held on entry. */
+void sweep_run(struct cache *c);
+int sweep_start(struct cache *c);
+
+/* --- recover.c: the background scan of what an earlier run left --- */
+int recover_start(struct cache *c);
+
+#endif

@@ -1,0 +1,96 @@
+/* The fill pool: max_exports worker threads taking flights from one FIFO queue. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../client/log.h"
+
+void pool_enqueue(struct cache *c, struct entry *e)
+{
+	e->filling = 1;
+	e->fill_gen = e->gen;
+	e->info.state = CACHE_QUEUED;
+	e->qnext = NULL;
+	if (c->queue_tail)
+		c->queue_tail->qnext = e;
+	else
+		c->queue_head = e;
+	c->queue_tail = e;
+	c->n_queued++;
+	pthread_cond_signal(&c->work);
+}
+
+static struct entry *pool_pop(struct cache *c)
+{
+	struct entry *e = c->queue_head;
+
+	c->queue_head = e->qnext;
+	if (!c->queue_head)
+		c->queue_tail = NULL;
+	e->qnext = NULL;
+	c->n_queued--;
+	return e;
+}
+
+static void *pool_worker(void *arg)
+{
+	struct cache *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct entry *e;
+		int rc;
+
+		while (!c->stopping && !c->queue_head)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->stopping)
+			break;
+		e = pool_pop(c);
+		c->n_running++;
+		pthread_mutex_unlock(&c->lock);
+
+		rc = fill_run(c, e);
+
+		pthread_mutex_lock(&c->lock);
+		c->n_running--;
+		e->filling = 0;
+		e->result = rc;
+		e->flight++;
+		pthread_cond_broadcast(&c->wake);
+		if (rc == 0 && c->cfg.max_size > 0 && !c->stopping) {
+			pthread_mutex_unlock(&c->lock);
+			evict_run(c);
+			pthread_mutex_lock(&c->lock);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int pool_start(struct cache *c)
+{
+	int n = c->cfg.max_exports;
+
+	c->workers = calloc((size_t)n, sizeof(*c->workers));
+	if (!c->workers)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		int rc = pthread_create(&c->workers[i], NULL, pool_worker, c);
+		if (rc != 0) {
+			log_err("cache: cannot start fill worker: %d", rc);
+			return -rc;
+		}
+		c->nworkers++;
+	}
+	return 0;
+}
+
+void pool_join(struct cache *c)
+{
+	for (int i = 0; i < c->nworkers; i++)
+		pthread_join(c->workers[i], NULL);
+	free(c->workers);
+	c->workers = NULL;
+	c->nworkers = 0;
+}

@@ -1,0 +1,725 @@
+/* libcurl behind http.h: the easy-handle pool, API POSTs and resumable downloads. */
+#include "http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+#ifndef ORDERFS_VERSION
+#define ORDERFS_VERSION "dev"
+#endif
+
+#define HEADER_LINE_MAX 512
+#define HOST_MAX 256
+#define PATH_MAX_LOG 512
+
+struct http_client {
+	struct http_options opt;
+	pthread_mutex_t lock; /* protects idle[] and nidle; never held across a transfer */
+	CURL *idle[HTTP_POOL_MAX];
+	size_t nidle;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+	/* Process-wide and not thread-safe itself, hence pthread_once. Never cleaned up: other
+	 * code in the process may use curl too. */
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct http_client *http_client_new(const struct http_options *opt, struct client_error *err)
+{
+	struct http_client *c;
+
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK) {
+		client_error_set(err, CLIENT_E_LOCAL, "curl_global_init failed: %s",
+				 curl_easy_strerror(global_rc));
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		err->sys_errno = ENOMEM;
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		return NULL;
+	}
+	if (opt)
+		c->opt = *opt;
+	if (c->opt.connect_timeout_ms <= 0)
+		c->opt.connect_timeout_ms = HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+	if (c->opt.request_timeout_ms <= 0)
+		c->opt.request_timeout_ms = HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
+	if (c->opt.download_stall_s <= 0)
+		c->opt.download_stall_s = HTTP_DEFAULT_STALL_S;
+	if (c->opt.max_response_bytes == 0)
+		c->opt.max_response_bytes = HTTP_DEFAULT_MAX_RESPONSE;
+	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		free(c);
+		err->sys_errno = EAGAIN;
+		client_error_set(err, CLIENT_E_LOCAL, "pthread_mutex_init failed");
+		return NULL;
+	}
+	if (c->opt.tls_insecure)
+		log_warn("TLS VERIFICATION IS DISABLED (tls_insecure): certificates and host "
+			 "names are NOT checked. Use this only against a local simulator.");
+	return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nidle; i++)
+		curl_easy_cleanup(c->idle[i]);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* Take an idle handle (keeping its live connections) or make a new one; reset options. */
+static CURL *pool_take(struct http_client *c)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nidle > 0)
+		h = c->idle[--c->nidle];
+	pthread_mutex_unlock(&c->lock);
+	if (h)
+		curl_easy_reset(h); /* clears options and headers, keeps the connection cache */
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+static void pool_give(struct http_client *c, CURL *h)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->nidle < HTTP_POOL_MAX) {
+		c->idle[c->nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+int http_url_scheme_ok(const char *url)
+{
+	size_t skip;
+
+	if (!url)
+		return 0;
+	if (strncasecmp(url, "http://", 7) == 0)
+		skip = 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		skip = 8;
+	else
+		return 0;
+	return url[skip] != '\0' && url[skip] != '/';
+}
+
+/* Host (and for API calls the path) of url for logging; never the query. */
+static void url_describe(const char *url, int with_path, char *out, size_t cap)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *path = NULL;
+
+	snprintf(out, cap, "?");
+	if (!u)
+		return;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (with_path && curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK)
+			snprintf(out, cap, "%s%s", host, path);
+		else
+			snprintf(out, cap, "%s", host);
+	}
+	curl_free(host);
+	curl_free(path);
+	curl_url_cleanup(u);
+}
+
+static int parse_u64(const char **pp, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*pp = p;
+	*out = v;
+	return 0;
+}
+
+long http_parse_retry_after(const char *value, time_t now)
+{
+	const char *p = value;
+	uint64_t secs;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (isdigit((unsigned char)*p)) {
+		if (parse_u64(&p, &secs) != 0)
+			return -1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '\0')
+			return -1;
+		/* A day is already "much later"; the cap keeps the ms value in range. */
+		if (secs > 86400)
+			secs = 86400;
+		return (long)secs * 1000L;
+	}
+	time_t t = curl_getdate(p, NULL);
+	if (t == (time_t)-1)
+		return -1;
+	return t > now ? (long)(t - now) * 1000L : 0;
+}
+
+int http_parse_content_range(const char *value, uint64_t *start, uint64_t *end,
+			     uint64_t *total)
+{
+	const char *p = value;
+	uint64_t a, b, t = UINT64_MAX;
+
+	while (*p == ' ')
+		p++;
+	if (strncasecmp(p, "bytes ", 6) != 0)
+		return -1;
+	p += 6;
+	while (*p == ' ')
+		p++;
+	if (parse_u64(&p, &a) || *p++ != '-' || parse_u64(&p, &b) || *p++ != '/')
+		return -1;
+	if (*p == '*')
+		p++;
+	else if (parse_u64(&p, &t))
+		return -1;
+	while (*p == ' ')
+		p++;
+	if (*p != '\0' || a > b || (t != UINT64_MAX && b >= t))
+		return -1;
+	*start = a;
+	*end = b;
+	*total = t;
+	return 0;
+}
+
+/* Copy a raw header line without CR/LF into out; returns the value after "Name:" or NULL. */
+static const char *header_value(const char *buf, size_t len, const char *name, char *out,
+				size_t cap)
+{
+	size_t nlen = strlen(name);
+
+	while (len > 0 && (buf[len - 1] == '\r' || buf[len - 1] == '\n'))
+		len--;
+	if (len <= nlen || len >= cap || strncasecmp(buf, name, nlen) != 0 || buf[nlen] != ':')
+		return NULL;
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	const char *v = out + nlen + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return v;
+}
+
+/* Options every request gets. Returns CURLE_OK or the first failure. */
+static CURLcode setup_common(struct http_client *c, CURL *h, const char *url)
+{
+	CURLcode rc = CURLE_OK;
+	long verify = c->opt.tls_insecure ? 0L : 1L;
+
+#define SET(opt, val)                                                                      \
+	do {                                                                               \
+		if (rc == CURLE_OK)                                                        \
+			rc = curl_easy_setopt(h, opt, val);                                \
+	} while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM-based DNS timeouts */
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_CONNECTTIMEOUT_MS, c->opt.connect_timeout_ms);
+	SET(CURLOPT_SSL_VERIFYPEER, verify);
+	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_USERAGENT, "orderfs/" ORDERFS_VERSION);
+#undef SET
+	return rc;
+}
+
+/* Transport failures: what a retry may fix is TRANSIENT, the rest PROTOCOL or LOCAL. */
+static void curl_error(CURLcode rc, struct client_error *err)
+{
+	enum client_errkind kind;
+
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_READ_ERROR:
+	case CURLE_AGAIN:
+		kind = CLIENT_E_TRANSIENT;
+		break;
+	case CURLE_OUT_OF_MEMORY:
+		err->sys_errno = ENOMEM;
+		kind = CLIENT_E_LOCAL;
+		break;
+	default:
+		/* Bad scheme, malformed URL, too many redirects, TLS verification, weird
+		 * replies: repeating the same request will not help. */
+		kind = CLIENT_E_PROTOCOL;
+		break;
+	}
+	client_error_set(err, kind, "%s", curl_easy_strerror(rc));
+}
+
+/* ---- API POST ---- */
+
+struct post_ctx {
+	char *buf;
+	size_t len, cap, max;
+	int too_big;
+	int oom;
+	long retry_after_ms;
+	time_t now;
+};
+
+static size_t post_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct post_ctx *pc = arg;
+	size_t n = size * nmemb;
+
+	if (n > pc->max - pc->len) {
+		pc->too_big = 1;
+		return 0;
+	}
+	if (pc->len + n + 1 > pc->cap) {
+		size_t ncap = pc->cap ? pc->cap : 4096;
+		while (ncap < pc->len + n + 1)
+			ncap *= 2;
+		if (ncap > pc->max + 1)
+			ncap = pc->max + 1;
+		char *nb = realloc(pc->buf, ncap);
+		if (!nb) {
+			pc->oom = 1;
+			return 0;
+		}
+		pc->buf = nb;
+		pc->cap = ncap;
+	}
+	memcpy(pc->buf + pc->len, data, n);
+	pc->len += n;
+	pc->buf[pc->len] = '\0';
+	return n;
+}
+
+static size_t post_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct post_ctx *pc = arg;
+	size_t n = size * nmemb;
+	char line[HEADER_LINE_MAX];
+	const char *v;
+
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+		pc->retry_after_ms = -1;
+	else if ((v = header_value(data, n, "Retry-After", line, sizeof(line))))
+		pc->retry_after_ms = http_parse_retry_after(v, pc->now);
+	return n;
+}
+
+int http_post_json(struct http_client *c, const char *url, const char *const *headers,
+		   size_t nheaders, const char *body, struct http_response *resp,
+		   struct client_error *err)
+{
+	struct post_ctx pc = {.max = c->opt.max_response_bytes, .retry_after_ms = -1,
+			      .now = time(NULL)};
+	struct curl_slist *hl = NULL, *tmp;
+	char where[HOST_MAX + PATH_MAX_LOG];
+	CURL *h = NULL;
+	CURLcode rc;
+	long status = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_ms = -1;
+	if (!http_url_scheme_ok(url)) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "refusing non-http(s) URL");
+		return -1;
+	}
+	url_describe(url, 1, where, sizeof(where));
+	log_debug("POST %s", where);
+
+	/* "Expect:" off: no 100-continue round trip for our small bodies. */
+	const char *fixed[] = {"Content-Type: application/json", "Accept: application/json",
+			       "Expect:"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + nheaders; i++) {
+		const char *line = i < 3 ? fixed[i] : headers[i - 3];
+		tmp = curl_slist_append(hl, line);
+		if (!tmp)
+			goto oom;
+		hl = tmp;
+	}
+	h = pool_take(c);
+	if (!h)
+		goto oom;
+	rc = setup_common(c, h, url);
+#define SET(opt, val)                                                                      \
+	do {                                                                               \
+		if (rc == CURLE_OK)                                                        \
+			rc = curl_easy_setopt(h, opt, val);                                \
+	} while (0)
+	SET(CURLOPT_HTTPHEADER, hl);
+	SET(CURLOPT_POST, 1L);
+	SET(CURLOPT_POSTFIELDS, body);
+	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	SET(CURLOPT_TIMEOUT_MS, c->opt.request_timeout_ms);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_WRITEFUNCTION, post_write);
+	SET(CURLOPT_WRITEDATA, &pc);
+	SET(CURLOPT_HEADERFUNCTION, post_header);
+	SET(CURLOPT_HEADERDATA, &pc);
+#undef SET
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	err->http_status = (int)status;
+	if (pc.too_big) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "response larger than %zu bytes from %s",
+				 pc.max, where);
+		goto fail;
+	}
+	if (pc.oom)
+		goto oom;
+	if (rc != CURLE_OK) {
+		curl_error(rc, err);
+		goto fail;
+	}
+	pool_give(c, h);
+	curl_slist_free_all(hl);
+	if (!pc.buf) {
+		pc.buf = malloc(1);
+		if (!pc.buf) {
+			err->sys_errno = ENOMEM;
+			client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+			return -1;
+		}
+		pc.buf[0] = '\0';
+	}
+	resp->status = status;
+	resp->body = pc.buf;
+	resp->len = pc.len;
+	resp->retry_after_ms = pc.retry_after_ms;
+	log_debug("POST %s -> HTTP %ld, %zu bytes", where, status, pc.len);
+	return 0;
+oom:
+	err->sys_errno = ENOMEM;
+	client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+fail:
+	if (h)
+		pool_give(c, h);
+	curl_slist_free_all(hl);
+	free(pc.buf);
+	return -1;
+}
+
+void http_response_free(struct http_response *r)
+{
+	if (!r)
+		return;
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+	r->retry_after_ms = -1;
+}
+
+/* ---- downloads ---- */
+
+struct dl_ctx {
+	const struct download_sink *sink;
+	uint64_t offset; /* asked for */
+	time_t now;
+	/* headers of the response being read (reset at each status line) */
+	long status;
+	int has_location;
+	int has_length;
+	uint64_t length;
+	int has_range;
+	char range[HEADER_LINE_MAX];
+	long retry_after_ms;
+	/* the final response, once its headers ended */
+	int decided;
+	uint64_t body_start; /* file offset of the first body byte */
+	uint64_t expected;   /* body bytes declared, UINT64_MAX unknown */
+	uint64_t received;
+	uint64_t total; /* whole file size, UINT64_MAX unknown */
+	int range_refused; /* got 416 */
+	int failed;	   /* err is set: our callbacks aborted the transfer */
+	struct client_error *err;
+};
+
+/* The final response's headers are complete: accept it (begin the sink) or fail. */
+static int dl_decide(struct dl_ctx *d)
+{
+	struct client_error *err = d->err;
+	uint64_t a, b, t;
+
+	d->decided = 1;
+	err->http_status = (int)d->status;
+	if (d->status == 206) {
+		if (!d->has_range || http_parse_content_range(d->range, &a, &b, &t) != 0) {
+			client_error_set(err, CLIENT_E_PROTOCOL, "206 without a valid Content-Range");
+			return -1;
+		}
+		if (a != d->offset) {
+			client_error_set(err, CLIENT_E_PROTOCOL,
+					 "Content-Range starts at %" PRIu64 ", asked for %" PRIu64,
+					 a, d->offset);
+			return -1;
+		}
+		if (d->has_length && d->length != b - a + 1) {
+			client_error_set(err, CLIENT_E_PROTOCOL,
+					 "Content-Length %" PRIu64 " disagrees with Content-Range",
+					 d->length);
+			return -1;
+		}
+		d->body_start = a;
+		d->expected = b - a + 1;
+		d->total = t;
+	} else if (d->status == 200) {
+		if (d->offset > 0)
+			log_debug("download: server ignored Range, taking the whole body");
+		d->body_start = 0;
+		d->expected = d->has_length ? d->length : UINT64_MAX;
+		d->total = d->expected;
+	} else if (d->status == 416) {
+		d->range_refused = 1;
+		client_error_set(err, CLIENT_E_PROTOCOL, "range not satisfiable (HTTP 416)");
+		return -1;
+	} else if (d->status == 403 || d->status == 404 || d->status == 410) {
+		client_error_set(err, CLIENT_E_URL_EXPIRED, "download URL refused (HTTP %ld)",
+				 d->status);
+		return -1;
+	} else if (d->status == 429 || (d->status == 503 && d->retry_after_ms >= 0)) {
+		err->retry_after_ms = d->retry_after_ms;
+		client_error_set(err, CLIENT_E_RATE_LIMIT, "download rate limited (HTTP %ld)",
+				 d->status);
+		return -1;
+	} else if (d->status >= 500 && d->status <= 599) {
+		client_error_set(err, CLIENT_E_TRANSIENT, "download server error (HTTP %ld)",
+				 d->status);
+		return -1;
+	} else {
+		client_error_set(err, CLIENT_E_PROTOCOL, "unexpected HTTP %ld to a download",
+				 d->status);
+		return -1;
+	}
+	int rc = d->sink->begin(d->sink->ctx, d->body_start, d->total);
+	if (rc < 0) {
+		if (rc == -ECANCELED) {
+			client_error_set(err, CLIENT_E_CANCELLED, "download cancelled");
+		} else {
+			err->sys_errno = -rc;
+			client_error_set(err, CLIENT_E_LOCAL, "download sink: %s", strerror(-rc));
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static size_t dl_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct dl_ctx *d = arg;
+	size_t n = size * nmemb;
+	char line[HEADER_LINE_MAX];
+	const char *v;
+
+	if (d->decided)
+		return n; /* trailers */
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		const char *sp = memchr(data, ' ', n);
+		d->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		d->has_location = d->has_length = d->has_range = 0;
+		d->retry_after_ms = -1;
+		return n;
+	}
+	if ((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n')) {
+		/* End of one response's headers: interim and followed redirects are skipped. */
+		if (d->status >= 100 && d->status < 200)
+			return n;
+		if (d->status >= 300 && d->status < 400 && d->has_location)
+			return n;
+		if (dl_decide(d) != 0) {
+			d->failed = 1;
+			return 0;
+		}
+		return n;
+	}
+	if ((v = header_value(data, n, "Content-Length", line, sizeof(line)))) {
+		const char *p = v;
+		d->has_length = parse_u64(&p, &d->length) == 0 && *p == '\0';
+	} else if ((v = header_value(data, n, "Content-Range", line, sizeof(line)))) {
+		d->has_range = 1;
+		snprintf(d->range, sizeof(d->range), "%s", v);
+	} else if ((v = header_value(data, n, "Retry-After", line, sizeof(line)))) {
+		d->retry_after_ms = http_parse_retry_after(v, d->now);
+	} else if (header_value(data, n, "Location", line, sizeof(line))) {
+		d->has_location = 1;
+	}
+	return n;
+}
+
+static size_t dl_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct dl_ctx *d = arg;
+	size_t n = size * nmemb;
+
+	if (!d->decided) {
+		client_error_set(d->err, CLIENT_E_PROTOCOL, "download body before headers");
+		goto abort;
+	}
+	if (d->expected != UINT64_MAX && n > d->expected - d->received) {
+		client_error_set(d->err, CLIENT_E_PROTOCOL,
+				 "download sent more than the %" PRIu64 " bytes declared",
+				 d->expected);
+		goto abort;
+	}
+	int rc = d->sink->write(d->sink->ctx, data, n, d->body_start + d->received);
+	if (rc < 0) {
+		if (rc == -ECANCELED) {
+			client_error_set(d->err, CLIENT_E_CANCELLED, "download cancelled");
+		} else {
+			d->err->sys_errno = -rc;
+			client_error_set(d->err, CLIENT_E_LOCAL, "download sink: %s",
+					 strerror(-rc));
+		}
+		goto abort;
+	}
+	d->received += n;
+	return n;
+abort:
+	d->failed = 1;
+	return 0;
+}
+
+/* One GET from offset. Returns 0, or -1 with *err (and d->range_refused for a 416). */
+static int dl_once(struct http_client *c, const char *url, uint64_t offset,
+		   const struct download_sink *sink, struct dl_ctx *d, struct client_error *err)
+{
+	char range[32];
+	CURL *h;
+	CURLcode rc;
+
+	memset(d, 0, sizeof(*d));
+	d->sink = sink;
+	d->offset = offset;
+	d->now = time(NULL);
+	d->retry_after_ms = -1;
+	d->total = UINT64_MAX;
+	d->expected = UINT64_MAX;
+	d->err = err;
+
+	h = pool_take(c);
+	if (!h) {
+		err->sys_errno = ENOMEM;
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		return -1;
+	}
+	rc = setup_common(c, h, url);
+#define SET(opt, val)                                                                      \
+	do {                                                                               \
+		if (rc == CURLE_OK)                                                        \
+			rc = curl_easy_setopt(h, opt, val);                                \
+	} while (0)
+	SET(CURLOPT_HTTPGET, 1L);
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, HTTP_MAX_REDIRS);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, c->opt.download_stall_s);
+	SET(CURLOPT_WRITEFUNCTION, dl_write);
+	SET(CURLOPT_WRITEDATA, d);
+	SET(CURLOPT_HEADERFUNCTION, dl_header);
+	SET(CURLOPT_HEADERDATA, d);
+	if (offset > 0) {
+		snprintf(range, sizeof(range), "%" PRIu64 "-", offset);
+		SET(CURLOPT_RANGE, range);
+	}
+#undef SET
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(h);
+	pool_give(c, h);
+
+	if (d->failed)
+		return -1;
+	if (rc != CURLE_OK) {
+		curl_error(rc, err);
+		if (d->decided && d->expected != UINT64_MAX)
+			client_error_set(err, err->kind,
+					 "%s after %" PRIu64 " of %" PRIu64 " bytes",
+					 curl_easy_strerror(rc), d->received, d->expected);
+		return -1;
+	}
+	if (!d->decided) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "download ended without a response");
+		return -1;
+	}
+	if (d->expected != UINT64_MAX && d->received != d->expected) {
+		client_error_set(err, CLIENT_E_TRANSIENT,
+				 "download short: %" PRIu64 " of %" PRIu64 " bytes", d->received,
+				 d->expected);
+		return -1;
+	}
+	return 0;
+}
+
+int http_download(struct http_client *c, const char *url, uint64_t offset,
+		  const struct download_sink *sink, uint64_t *total, struct client_error *err)
+{
+	char host[HOST_MAX];
+	struct dl_ctx d;
+	int rc;
+
+	if (total)
+		*total = UINT64_MAX;
+	if (!http_url_scheme_ok(url)) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "refusing non-http(s) download URL");
+		return -1;
+	}
+	url_describe(url, 0, host, sizeof(host));
+	log_debug("GET %s (download from %" PRIu64 ")", host, offset);
+	rc = dl_once(c, url, offset, sink, &d, err);
+	if (rc != 0 && d.range_refused && offset > 0) {
+		/* Our idea of the file disagrees with the server's: start over, once. */
+		log_debug("download: 416 for offset %" PRIu64 ", restarting from 0", offset);
+		client_error_clear(err);
+		rc = dl_once(c, url, 0, sink, &d, err);
+	}
+	if (total)
+		*total = d.total;
+	if (rc == 0)
+		log_debug("GET %s done: %" PRIu64 " bytes from %" PRIu64, host, d.received,
+			  d.body_start);
+	return rc;
+}

@@ -1,0 +1,98 @@
+/*
+ * HTTP for providers: JSON API calls and resumable streaming downloads over libcurl.
+ * The only file that includes curl. Knows the provider error kinds, nothing of any API.
+ *
+ * Design note. One struct http_client is shared by every thread of a provider. It keeps a
+ * small mutex-protected pool of idle curl easy handles: a call takes one, uses it without any
+ * lock held, and gives it back, so keep-alive connections (each easy handle owns its
+ * connection cache) are reused across calls and threads. Only http and https are ever
+ * spoken, also on redirects. TLS is verified unless tls_insecure, which is logged loudly.
+ * Nothing here logs a body, a header value or a download URL's path or query (they carry
+ * tokens): API calls log method, host and path at debug level, downloads only the host.
+ */
+#ifndef ORDERFS_HTTP_H
+#define ORDERFS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "provider.h"
+
+#define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define HTTP_DEFAULT_REQUEST_TIMEOUT_MS 30000L
+#define HTTP_DEFAULT_STALL_S 60L
+#define HTTP_DEFAULT_MAX_RESPONSE (1024u * 1024u)
+#define HTTP_POOL_MAX 16
+#define HTTP_MAX_REDIRS 5L
+
+struct http_options {
+	long connect_timeout_ms;   /* 0 = HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
+	long request_timeout_ms;   /* whole API call; 0 = HTTP_DEFAULT_REQUEST_TIMEOUT_MS */
+	long download_stall_s;	   /* abort a download below 1 byte/s this long; 0 = 60 */
+	int tls_insecure;	   /* skip certificate and host verification */
+	size_t max_response_bytes; /* API response cap; 0 = 1 MiB. Downloads are uncapped. */
+};
+
+struct http_client;
+
+/* A complete API response, whatever its status. */
+struct http_response {
+	long status;	     /* HTTP status code */
+	char *body;	     /* NUL-terminated; owned, free with http_response_free() */
+	size_t len;	     /* body bytes, not counting the NUL */
+	long retry_after_ms; /* parsed Retry-After, -1 when absent or unparseable */
+};
+
+/* Returns a client, or NULL with *err set (CLIENT_E_LOCAL). opt may be NULL for defaults.
+ * Initialises libcurl once per process (thread-safe). */
+struct http_client *http_client_new(const struct http_options *opt, struct client_error *err);
+/* Frees the client and its idle handles. No call may be in flight. NULL is a no-op. */
+void http_client_free(struct http_client *c);
+
+/*
+ * POST body (JSON) to url with Content-Type: application/json plus headers ("Name: value",
+ * nheaders of them). Does not follow redirects. Returns 0 when a response arrived, whatever
+ * its status (the caller interprets it; *resp is then owned by the caller), or -1 with *err:
+ * CLIENT_E_PROTOCOL for a non-http(s) URL or a body over max_response_bytes ("response
+ * larger than ..."), CLIENT_E_TRANSIENT for connect/timeout/reset/resolve failures,
+ * CLIENT_E_LOCAL for out of memory; *resp is then empty. Thread-safe.
+ */
+int http_post_json(struct http_client *c, const char *url, const char *const *headers,
+		   size_t nheaders, const char *body, struct http_response *resp,
+		   struct client_error *err);
+void http_response_free(struct http_response *r);
+
+/*
+ * GET url into sink from offset (sends "Range: bytes=offset-" when offset > 0), following up
+ * to 5 http(s) redirects, with no extra header at all. Memory use is flat whatever the size.
+ * Calls sink->begin once per accepted response: (offset, total) for a 206 whose
+ * Content-Range starts at offset; (0, total) for a 200, also when a Range was ignored (the
+ * sink starts over). A 416 to a Range restarts once from 0. *total (if not NULL) is set to
+ * the file size whenever it became known, UINT64_MAX otherwise.
+ * Returns 0 when every declared byte arrived, or -1 with *err:
+ *   CLIENT_E_TRANSIENT  fewer bytes than declared (the sink has all received: resume), 5xx,
+ *                       connect/timeout/stall/reset/resolve errors
+ *   CLIENT_E_PROTOCOL   more bytes than declared, bad Content-Range, non-http(s) URL,
+ *                       unexpected status, too many redirects, TLS verification failure
+ *   CLIENT_E_URL_EXPIRED 403/404/410
+ *   CLIENT_E_RATE_LIMIT 429, or 503 with Retry-After (retry_after_ms set)
+ *   CLIENT_E_CANCELLED  the sink returned -ECANCELED
+ *   CLIENT_E_LOCAL      the sink returned another -errno (sys_errno) or out of memory
+ * Thread-safe.
+ */
+int http_download(struct http_client *c, const char *url, uint64_t offset,
+		  const struct download_sink *sink, uint64_t *total, struct client_error *err);
+
+/* Whether url starts with http:// or https:// (case-insensitive) and has a host. */
+int http_url_scheme_ok(const char *url);
+
+/* Retry-After value (delta seconds or HTTP-date, relative to now) in ms; -1 if unparseable. */
+long http_parse_retry_after(const char *value, time_t now);
+
+/* "bytes A-B/T", or with "*" for T (total = UINT64_MAX). Returns 0, or -1 when malformed or
+ * A > B or B >= T. Outputs untouched on error. */
+int http_parse_content_range(const char *value, uint64_t *start, uint64_t *end,
+			     uint64_t *total);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * The Vexora provider: provider_ops over http.c, with vexora_parse.c doing the wire format.
+ *
+ * Every API call is POST {base_url}/v1/vexora/orderExport/{apply,status,downloadUrl} with
+ * headers Content-Type and merchantNo and a JSON body carrying a millisecond timestamp and an
+ * MD5 signature (sign.h). The secret lives only in struct vexora and the signing buffer, both
+ * wiped; no log line or error message ever contains it. Downloads go to the temporary URL
+ * with nothing of ours attached. State is read-only after vexora_new(), so every op is
+ * thread-safe; the http client carries its own lock.
+ */
+#include "vexora.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "http.h"
+#include "log.h"
+#include "vexora_parse.h"
+
+#define VEXORA_MAX_RANGE_DAYS 7
+#define VEXORA_WINDOW_MONTHS 3
+
+struct vexora {
+	struct provider base;
+	char base_url[VEXORA_BASE_URL_MAX];
+	char merchant_header[160]; /* "merchantNo: <merchant_no>" */
+	char *secret;		   /* owned, wiped on destroy */
+	size_t secret_len;
+	struct http_client *http;
+	int64_t (*now_ms)(void);
+};
+
+static struct vexora *vx(struct provider *p)
+{
+	return p->priv;
+}
+
+static int64_t real_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t vexora_now_ms(const struct vexora *v)
+{
+	return v->now_ms ? v->now_ms() : real_now_ms();
+}
+
+static int vexora_check(struct provider *p, const struct export_request *req, int64_t now_s,
+			struct client_error *err)
+{
+	char r[DATE_RANGE_STR_LEN];
+	const char *why = NULL;
+	struct date today = date_from_time((time_t)now_s);
+
+	client_error_clear(err);
+	if (vexora_check_report_type(req->report_type, err) != 0 ||
+	    !vexora_language(req->language, err))
+		return -1;
+	if (date_range_check(&req->range, &today, VEXORA_MAX_RANGE_DAYS, VEXORA_WINDOW_MONTHS,
+			     &why) != 0) {
+		date_range_format(&req->range, r);
+		client_error_set(err, CLIENT_E_INVALID,
+				 "%s: %s (Vexora exports at most %d days, within the last %d "
+				 "months, ending today at the latest)",
+				 r, why, VEXORA_MAX_RANGE_DAYS, VEXORA_WINDOW_MONTHS);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Non-2xx API answers. 429/503 and 5xx are the transport's fault; anything else may still
+ * carry a Vexora envelope worth reporting. Always returns -1 with *err.
+ */
+static int status_error(enum vexora_endpoint ep, const struct http_response *resp,
+			struct client_error *err)
+{
+	const char *name = vexora_endpoint_name(ep);
+	struct export_task t;
+	struct download_url u;
+	int rc;
+
+	if (resp->status == 429 || resp->status == 503) {
+		client_error_set(err, CLIENT_E_RATE_LIMIT, "HTTP %ld from %s", resp->status, name);
+		err->retry_after_ms = resp->retry_after_ms;
+		return -1;
+	}
+	if (resp->status >= 500 && resp->status <= 599) {
+		client_error_set(err, CLIENT_E_TRANSIENT, "HTTP %ld from %s", resp->status, name);
+		return -1;
+	}
+	if (ep == VEXORA_EP_APPLY)
+		rc = vexora_parse_apply(resp->body, resp->len, &t, err);
+	else if (ep == VEXORA_EP_STATUS)
+		rc = vexora_parse_status(resp->body, resp->len, NULL, &t, err);
+	else
+		rc = vexora_parse_download_url(resp->body, resp->len, 0, &u, err);
+	if (rc == 0 || err->code[0] == '\0')
+		client_error_set(err, CLIENT_E_PROTOCOL, "HTTP %ld from %s", resp->status, name);
+	return -1;
+}
+
+/* Sign and POST body to the endpoint. On 0, *resp holds a 2xx answer (caller frees). */
+static int vexora_call(struct vexora *v, enum vexora_endpoint ep, cJSON *body,
+		       struct http_response *resp, struct client_error *err)
+{
+	char url[VEXORA_URL_MAX];
+	const char *headers[1] = {v->merchant_header};
+	char *text = NULL;
+	int rc = -1;
+
+	memset(resp, 0, sizeof(*resp));
+	if (vexora_endpoint_url(v->base_url, ep, url, sizeof(url)) != 0) {
+		client_error_set(err, CLIENT_E_INVALID, "base_url too long");
+		return -1;
+	}
+	text = vexora_body_finish(body, v->secret, err);
+	if (!text)
+		return -1;
+	if (http_post_json(v->http, url, headers, 1, text, resp, err) != 0)
+		goto out;
+	if (resp->status < 200 || resp->status > 299) {
+		err->http_status = (int)resp->status;
+		status_error(ep, resp, err);
+		http_response_free(resp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+static int vexora_apply(struct provider *p, const struct export_request *req,
+			struct export_task *out, struct client_error *err)
+{
+	struct vexora *v = vx(p);
+	struct http_response resp;
+	char r[DATE_RANGE_STR_LEN];
+	int rc = -1;
+
+	client_error_clear(err);
+	cJSON *body = vexora_apply_body(req, vexora_now_ms(v), err);
+	if (!body)
+		return -1;
+	if (vexora_call(v, VEXORA_EP_APPLY, body, &resp, err) != 0)
+		goto out;
+	rc = vexora_parse_apply(resp.body, resp.len, out, err);
+	http_response_free(&resp);
+	if (rc == 0) {
+		date_range_format(&req->range, r);
+		log_debug("vexora: applied %s -> task %s (%s)", r, out->id,
+			  export_state_name(out->state));
+	}
+out:
+	cJSON_Delete(body);
+	return rc;
+}
+
+static int vexora_query(struct provider *p, const char *task_id, struct export_task *out,
+			struct client_error *err)
+{
+	struct vexora *v = vx(p);
+	struct http_response resp;
+	int rc = -1;
+
+	client_error_clear(err);
+	cJSON *body = vexora_task_body(task_id, vexora_now_ms(v), err);
+	if (!body)
+		return -1;
+	if (vexora_call(v, VEXORA_EP_STATUS, body, &resp, err) != 0)
+		goto out;
+	rc = vexora_parse_status(resp.body, resp.len, task_id, out, err);
+	http_response_free(&resp);
+out:
+	cJSON_Delete(body);
+	return rc;
+}
+
+static int vexora_get_urls(struct provider *p, const char *task_id, struct download_url *urls,
+			   size_t max, size_t *n, struct client_error *err)
+{
+	struct vexora *v = vx(p);
+	struct http_response resp;
+	int rc = -1;
+
+	client_error_clear(err);
+	*n = 0;
+	if (max < 1) {
+		client_error_set(err, CLIENT_E_INVALID, "no room for a download URL");
+		return -1;
+	}
+	cJSON *body = vexora_task_body(task_id, vexora_now_ms(v), err);
+	if (!body)
+		return -1;
+	if (vexora_call(v, VEXORA_EP_DOWNLOAD_URL, body, &resp, err) != 0)
+		goto out;
+	/* The validity counts from when the answer arrived. */
+	rc = vexora_parse_download_url(resp.body, resp.len, vexora_now_ms(v), &urls[0], err);
+	http_response_free(&resp);
+	if (rc == 0)
+		*n = 1;
+out:
+	cJSON_Delete(body);
+	return rc;
+}
+
+static int vexora_download(struct provider *p, const struct download_url *url, uint64_t offset,
+			   const struct download_sink *sink, uint64_t *total,
+			   struct client_error *err)
+{
+	struct vexora *v = vx(p);
+
+	client_error_clear(err);
+	if (total)
+		*total = UINT64_MAX;
+	if (url->expires_ms > 0 && vexora_now_ms(v) >= url->expires_ms) {
+		client_error_set(err, CLIENT_E_URL_EXPIRED, "download URL is past its expiry");
+		return -1;
+	}
+	return http_download(v->http, url->url, offset, sink, total, err);
+}
+
+static void vexora_destroy(struct provider *p)
+{
+	struct vexora *v;
+
+	if (!p)
+		return;
+	v = vx(p);
+	http_client_free(v->http);
+	if (v->secret) {
+		OPENSSL_cleanse(v->secret, v->secret_len);
+		free(v->secret);
+	}
+	OPENSSL_cleanse(v, sizeof(*v));
+	free(v);
+}
+
+static const struct provider_ops vexora_ops = {
+	.check = vexora_check,
+	.apply = vexora_apply,
+	.query = vexora_query,
+	.get_urls = vexora_get_urls,
+	.download = vexora_download,
+	.destroy = vexora_destroy,
+};
+
+/* Merchant numbers go into a header and cache keys: printable, no spaces, bounded. */
+static int merchant_ok(const char *m)
+{
+	size_t len = m ? strlen(m) : 0;
+	if (len == 0 || len >= sizeof(((struct provider *)0)->account))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)m[i] <= ' ' || (unsigned char)m[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+struct provider *vexora_new(const struct vexora_config *cfg, struct client_error *err)
+{
+	struct http_options ho = {0};
+	struct vexora *v;
+
+	client_error_clear(err);
+	if (!merchant_ok(cfg->merchant_no)) {
+		client_error_set(err, CLIENT_E_INVALID,
+				 "merchant_no must be 1..127 printable characters without spaces");
+		return NULL;
+	}
+	if (!cfg->secret || !*cfg->secret) {
+		client_error_set(err, CLIENT_E_INVALID, "the signing secret is empty");
+		return NULL;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		goto oom;
+	v->base.priv = v; /* first: the fail path destroys through it */
+	if (vexora_base_url(cfg->base_url, v->base_url, sizeof(v->base_url), err) != 0)
+		goto fail;
+	snprintf(v->merchant_header, sizeof(v->merchant_header), "merchantNo: %s",
+		 cfg->merchant_no);
+	v->secret_len = strlen(cfg->secret);
+	v->secret = malloc(v->secret_len + 1);
+	if (!v->secret)
+		goto oom;
+	memcpy(v->secret, cfg->secret, v->secret_len + 1);
+	v->now_ms = cfg->now_ms;
+
+	ho.connect_timeout_ms = cfg->connect_timeout_ms;
+	ho.request_timeout_ms = cfg->request_timeout_ms;
+	ho.download_stall_s = cfg->download_stall_s;
+	ho.tls_insecure = cfg->tls_insecure;
+	v->http = http_client_new(&ho, err);
+	if (!v->http)
+		goto fail;
+
+	v->base.ops = &vexora_ops;
+	v->base.name = "vexora";
+	snprintf(v->base.account, sizeof(v->base.account), "%s", cfg->merchant_no);
+	v->base.max_range_days = VEXORA_MAX_RANGE_DAYS;
+	v->base.window_months = VEXORA_WINDOW_MONTHS;
+	v->base.file_ext = "xlsx";
+	return &v->base;
+oom:
+	err->sys_errno = ENOMEM;
+	client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+fail:
+	if (v)
+		vexora_destroy(&v->base);
+	return NULL;
+}

@@ -1,0 +1,381 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define SECRET_MAX 4096
+
+void config_init(struct fs_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->cache_max_size = 4ULL << 30;
+	c->max_exports = 2;
+	c->export_timeout_s = 1800;
+	c->nodata_ttl_s = 3600;
+	c->connect_timeout_s = 10;
+	c->request_timeout_s = 30;
+	c->download_stall_s = 60;
+	c->poll_initial_ms = 500;
+	c->poll_max_ms = 10000;
+	c->retry_limit = 5;
+	c->max_threads = 256;
+	c->attr_timeout_s = 1.0;
+	c->log_level = LOG_INFO;
+}
+
+void config_free(struct fs_config *c)
+{
+	free(c->provider);
+	free(c->base_url);
+	free(c->merchant_no);
+	free(c->secret_file);
+	free(c->cache_dir);
+	free(c->language);
+	free(c->report_type);
+	memset(c, 0, sizeof(*c));
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	unsigned shift = 0;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -1;
+	}
+	if (*end) {
+		end++;
+		if (toupper((unsigned char)*end) == 'I')
+			end++;
+		if (toupper((unsigned char)*end) == 'B')
+			end++;
+		if (*end)
+			return -1;
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int config_parse_duration(const char *s, int *seconds)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	long mult = 1;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mult = 60, end++;
+	else if (*end == 'h')
+		mult = 3600, end++;
+	else if (*end == 'd')
+		mult = 86400, end++;
+	if (*end || v > 0x7fffffffL / mult)
+		return -1;
+	*seconds = (int)(v * mult);
+	return 0;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	if (!strcmp(s, "1") || !strcasecmp(s, "yes") || !strcasecmp(s, "true") || !strcasecmp(s, "on"))
+		*out = 1;
+	else if (!strcmp(s, "0") || !strcasecmp(s, "no") || !strcasecmp(s, "false") ||
+		 !strcasecmp(s, "off"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_level(const char *s, int *out)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {{"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+		      {"info", LOG_INFO},  {"debug", LOG_DEBUG}};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (!strcasecmp(s, levels[i].name)) {
+			*out = levels[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+enum key_type { K_STR, K_SIZE, K_DURATION, K_INT, K_BOOL, K_LEVEL, K_SECONDS_F };
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	int lo, hi; /* K_INT bounds */
+};
+
+#define OFF(field) offsetof(struct fs_config, field)
+static const struct key_def keys[] = {
+	{"provider", K_STR, OFF(provider), 0, 0},
+	{"base_url", K_STR, OFF(base_url), 0, 0},
+	{"merchant_no", K_STR, OFF(merchant_no), 0, 0},
+	{"secret_file", K_STR, OFF(secret_file), 0, 0},
+	{"cache_dir", K_STR, OFF(cache_dir), 0, 0},
+	{"language", K_STR, OFF(language), 0, 0},
+	{"report_type", K_STR, OFF(report_type), 0, 0},
+	{"cache_max_size", K_SIZE, OFF(cache_max_size), 0, 0},
+	{"max_exports", K_INT, OFF(max_exports), 1, 64},
+	{"export_timeout", K_DURATION, OFF(export_timeout_s), 1, 0},
+	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0},
+	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0},
+	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0},
+	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0},
+	{"poll_initial_ms", K_INT, OFF(poll_initial_ms), 1, 3600000},
+	{"poll_max_ms", K_INT, OFF(poll_max_ms), 1, 3600000},
+	{"retry_limit", K_INT, OFF(retry_limit), 1, 100},
+	{"max_threads", K_INT, OFF(max_threads), 4, 10000},
+	{"attr_timeout", K_SECONDS_F, OFF(attr_timeout_s), 0, 0},
+	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0},
+	{"log_level", K_LEVEL, OFF(log_level), 0, 0},
+};
+
+static const struct key_def *find_key(const char *name)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
+}
+
+int config_is_key(const char *key)
+{
+	return find_key(key) != NULL;
+}
+
+int config_set(struct fs_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	const struct key_def *k = find_key(key);
+	char *base = (char *)c;
+	int bad = 0;
+
+	if (!k) {
+		snprintf(err, errlen, "unknown key '%s'", key);
+		return -1;
+	}
+	switch (k->type) {
+	case K_STR: {
+		char **slot = (char **)(base + k->offset);
+		if (!*value) {
+			bad = 1;
+			break;
+		}
+		char *dup = strdup(value);
+		if (!dup) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		free(*slot);
+		*slot = dup;
+		break;
+	}
+	case K_SIZE:
+		bad = config_parse_size(value, (uint64_t *)(base + k->offset));
+		break;
+	case K_DURATION: {
+		int *slot = (int *)(base + k->offset);
+		int v;
+		bad = config_parse_duration(value, &v) || v < k->lo;
+		if (!bad)
+			*slot = v;
+		break;
+	}
+	case K_INT:
+		bad = parse_int(value, k->lo, k->hi, (int *)(base + k->offset));
+		break;
+	case K_BOOL:
+		bad = parse_bool(value, (int *)(base + k->offset));
+		break;
+	case K_LEVEL:
+		bad = parse_level(value, (int *)(base + k->offset));
+		break;
+	case K_SECONDS_F: {
+		char *end;
+		double v = strtod(value, &end);
+		bad = end == value || *end || !(v > 0 && v <= 3600);
+		if (!bad)
+			*(double *)(base + k->offset) = v;
+		break;
+	}
+	}
+	if (bad) {
+		snprintf(err, errlen, "bad value for '%s'", key);
+		return -1;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_load_file(struct fs_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char line[4096];
+	char why[256];
+	int lineno = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			goto fail;
+		}
+		char *s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		char *key = trim(s);
+		char *value = trim(eq + 1);
+		if (config_set(c, key, value, why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			goto fail;
+		}
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+int config_validate(const struct fs_config *c, char *err, size_t errlen)
+{
+	static const char *required[] = {"provider", "base_url", "merchant_no", "secret_file",
+					 "cache_dir"};
+	const char *values[] = {c->provider, c->base_url, c->merchant_no, c->secret_file,
+				c->cache_dir};
+
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (!values[i]) {
+			snprintf(err, errlen, "missing required key '%s'", required[i]);
+			return -1;
+		}
+	}
+	if (strcmp(c->provider, "vexora")) {
+		snprintf(err, errlen, "bad value for 'provider': '%s' is not supported (vexora)",
+			 c->provider);
+		return -1;
+	}
+	if (strncmp(c->base_url, "http://", 7) && strncmp(c->base_url, "https://", 8)) {
+		snprintf(err, errlen, "bad value for 'base_url': must start with http:// or https://");
+		return -1;
+	}
+	if (c->poll_initial_ms > c->poll_max_ms) {
+		snprintf(err, errlen, "'poll_initial_ms' is larger than 'poll_max_ms'");
+		return -1;
+	}
+	return 0;
+}
+
+int config_read_secret(const char *path, char **out, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "secret_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "secret_file %s: not a regular file", path);
+		goto fail;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen,
+			 "secret_file %s: readable by group or others (mode %03o); run chmod 600",
+			 path, (unsigned)(st.st_mode & 0777));
+		goto fail;
+	}
+	buf = calloc(1, SECRET_MAX + 1);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	ssize_t n = read(fd, buf, SECRET_MAX);
+	if (n < 0) {
+		snprintf(err, errlen, "secret_file %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!*buf) {
+		snprintf(err, errlen, "secret_file %s: empty", path);
+		goto fail;
+	}
+	close(fd);
+	*out = buf;
+	return 0;
+fail:
+	if (buf) {
+		explicit_bzero(buf, SECRET_MAX + 1);
+		free(buf);
+	}
+	close(fd);
+	return -1;
+}

@@ -1,0 +1,63 @@
+/*
+ * orderfs configuration: a `key = value` file (`#` comments) plus `-o key=value` overrides,
+ * which win. Every key is documented in README.md "Configuration". Pure: no FUSE, no network.
+ */
+#ifndef ORDERFS_CONFIG_H
+#define ORDERFS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fs_config {
+	char *provider;	   /* "vexora" */
+	char *base_url;	   /* http(s)://host[:port][/path] */
+	char *merchant_no; /* Vexora merchant number */
+	char *secret_file; /* path of the one-line signing secret; must be 0600 or stricter */
+	char *cache_dir;
+	char *language;	   /* default en-US */
+	char *report_type; /* default order */
+	uint64_t cache_max_size;   /* bytes; default 4 GiB; 0 = no cap */
+	int max_exports;	   /* default 2 */
+	int export_timeout_s;	   /* default 1800 */
+	int nodata_ttl_s;	   /* default 3600 */
+	int connect_timeout_s;	   /* default 10 */
+	int request_timeout_s;	   /* default 30 */
+	int download_stall_s;	   /* default 60 */
+	int poll_initial_ms;	   /* default 500 */
+	int poll_max_ms;	   /* default 10000 */
+	int retry_limit;	   /* default 5 */
+	int max_threads;	   /* FUSE worker threads; default 256 (blocked opens each hold one) */
+	double attr_timeout_s;	   /* default 1.0, must be > 0 */
+	int tls_insecure;	   /* default 0; simulator only */
+	int log_level;		   /* syslog level; default LOG_INFO */
+};
+
+/* Defaults for every optional key; strings NULL. */
+void config_init(struct fs_config *c);
+void config_free(struct fs_config *c);
+
+/* Set one key. 0, or -1 with a message naming the key in err (unknown key, bad value). */
+int config_set(struct fs_config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Whether key is an orderfs key (as opposed to a FUSE mount option). */
+int config_is_key(const char *key);
+
+/* Read a config file into c. 0, or -1 with "PATH:LINE: problem" in err. Apply -o overrides
+ * after this call so they win. */
+int config_load_file(struct fs_config *c, const char *path, char *err, size_t errlen);
+
+/* Check required keys and consistency once everything is loaded. 0 or -1 with err. */
+int config_validate(const struct fs_config *c, char *err, size_t errlen);
+
+/*
+ * Read a secret file: refuses a file readable or writable by group or others, or not a
+ * regular file; returns the first line without its newline in *out (caller wipes and frees).
+ * 0 or -1 with err (which never contains the secret).
+ */
+int config_read_secret(const char *path, char **out, char *err, size_t errlen);
+
+/* Parse "10G", "512M", "1048576" (bytes, binary units) and "30", "30s", "5m", "2h". */
+int config_parse_size(const char *s, uint64_t *out);
+int config_parse_duration(const char *s, int *seconds);
+
+#endif

@@ -1,0 +1,450 @@
+/*
+ * orderfs: mount a merchant's order-export API as files.
+ *
+ *   orderfs [-f] [-d] [-s] [-o key=value[,...]] CONFIG MOUNTPOINT
+ *
+ * Start-up order matters: options and config are checked in the foreground so mistakes print
+ * to the terminal; then, unless -f, we fork and the parent waits until the child reports that
+ * the mount is live (exit 0) or failed (exit 1, the child has printed why). Threads (cache
+ * workers, FUSE workers) start only in the process that keeps running.
+ */
+#define FUSE_USE_VERSION 314
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../client/log.h"
+#include "../client/vexora.h"
+#include "config.h"
+#include "orderfs.h"
+
+extern char **environ;
+
+struct cmdline {
+	int foreground;
+	int debug;
+	int single_thread;
+	const char *config_path;
+	const char *mountpoint;
+	int no_auto_unmount;  /* -o no_auto_unmount: leave a dead mount behind if we die */
+	char *fuse_opts;      /* comma-separated options passed to libfuse */
+	char **overrides;     /* "key=value" config overrides from -o, applied after the file */
+	size_t n_overrides;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: orderfs [-f] [-d] [-s] [-o key=value[,...]] CONFIG MOUNTPOINT\n"
+		"       fusermount3 -u MOUNTPOINT\n"
+		"\n"
+		"Mounts a merchant's order-export API as files under MOUNTPOINT/exports/.\n"
+		"\n"
+		"  -f             stay in the foreground, log to stderr\n"
+		"  -d             debug: log HTTP-level detail and FUSE requests (implies -f)\n"
+		"  -s             single-threaded FUSE loop\n"
+		"  -o key=value   set a config key (wins over CONFIG) or a FUSE mount option\n"
+		"  -h, --help     this help\n"
+		"  -V, --version  print the version\n"
+		"\n"
+		"Config keys: provider base_url merchant_no secret_file cache_dir language\n"
+		"  report_type cache_max_size max_exports export_timeout nodata_ttl connect_timeout\n"
+		"  request_timeout download_stall_timeout poll_initial_ms poll_max_ms retry_limit\n"
+		"  max_threads attr_timeout tls_insecure log_level   (see README.md)\n");
+}
+
+/* Generic mount(8) options that mean nothing to orderfs and are dropped (fstab passes them). */
+static int is_ignored_mount_opt(const char *o)
+{
+	static const char *ignored[] = {"defaults", "_netdev", "nofail", "auto", "noauto",
+					"user",	    "users",   "nouser", "rw",	 "x-systemd"};
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		if (!strcmp(o, ignored[i]) || !strncmp(o, "x-systemd.", 10))
+			return 1;
+	return 0;
+}
+
+static int append_opt(char **list, const char *opt)
+{
+	size_t old = *list ? strlen(*list) : 0;
+	char *n = realloc(*list, old + strlen(opt) + 2);
+	if (!n)
+		return -1;
+	if (old)
+		n[old++] = ',';
+	strcpy(n + old, opt);
+	*list = n;
+	return 0;
+}
+
+/* Split one -o argument into config overrides and FUSE options. */
+static int take_opts(struct cmdline *cl, const char *arg)
+{
+	char *copy = strdup(arg);
+	char *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return -1;
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		char key[64];
+		size_t klen = strcspn(o, "=");
+		if (klen < sizeof(key)) {
+			memcpy(key, o, klen);
+			key[klen] = '\0';
+		} else {
+			key[0] = '\0';
+		}
+		if (config_is_key(key)) {
+			char **n = realloc(cl->overrides, (cl->n_overrides + 1) * sizeof(*n));
+			if (!n || !(n[cl->n_overrides] = strdup(o))) {
+				free(n);
+				rc = -1;
+				break;
+			}
+			cl->overrides = n;
+			cl->n_overrides++;
+		} else if (!strcmp(o, "no_auto_unmount")) {
+			cl->no_auto_unmount = 1;
+		} else if (!is_ignored_mount_opt(o)) {
+			if (append_opt(&cl->fuse_opts, o)) {
+				rc = -1;
+				break;
+			}
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+/* Returns 0 to go on, 1 to exit successfully (help/version), -1 on a usage error. */
+static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 1;
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("orderfs %s (libfuse %d)\n", ORDERFS_VERSION, fuse_version());
+			return 1;
+		} else if (!strcmp(a, "-f")) {
+			cl->foreground = 1;
+		} else if (!strcmp(a, "-d")) {
+			cl->debug = 1;
+			cl->foreground = 1;
+		} else if (!strcmp(a, "-s")) {
+			cl->single_thread = 1;
+		} else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
+			const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!v) {
+				fprintf(stderr, "orderfs: -o needs an argument\n");
+				return -1;
+			}
+			if (take_opts(cl, v)) {
+				fprintf(stderr, "orderfs: out of memory\n");
+				return -1;
+			}
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "orderfs: unknown option '%s'\n", a);
+			return -1;
+		} else if (!cl->config_path) {
+			cl->config_path = a;
+		} else if (!cl->mountpoint) {
+			cl->mountpoint = a;
+		} else {
+			fprintf(stderr, "orderfs: unexpected argument '%s'\n", a);
+			return -1;
+		}
+	}
+	if (!cl->config_path || !cl->mountpoint) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_config(const struct cmdline *cl, struct fs_config *cfg)
+{
+	char err[512];
+
+	config_init(cfg);
+	if (config_load_file(cfg, cl->config_path, err, sizeof(err)))
+		goto fail;
+	for (size_t i = 0; i < cl->n_overrides; i++) {
+		char *eq = strchr(cl->overrides[i], '=');
+		if (!eq) {
+			snprintf(err, sizeof(err), "-o %s: expected key=value", cl->overrides[i]);
+			goto fail;
+		}
+		*eq = '\0';
+		int rc = config_set(cfg, cl->overrides[i], eq + 1, err, sizeof(err));
+		*eq = '=';
+		if (rc)
+			goto fail;
+	}
+	if (config_validate(cfg, err, sizeof(err)))
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "orderfs: config: %s\n", err);
+	return -1;
+}
+
+/* A previous orderfs that died leaves "Transport endpoint is not connected": clear it. */
+static void clear_dead_mount(const char *mountpoint)
+{
+	/* statfs always reaches the daemon; stat may be answered from cached attributes. */
+	struct statvfs st;
+	if (statvfs(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return;
+	log_warn("%s: a previous mount is dead (not connected); unmounting it", mountpoint);
+	char *args[] = {(char *)"fusermount3", (char *)"-u", (char *)"-z", (char *)mountpoint, NULL};
+	pid_t pid;
+	int status;
+	if (posix_spawnp(&pid, "fusermount3", NULL, NULL, args, environ) == 0)
+		waitpid(pid, &status, 0);
+}
+
+static int check_cache_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (access(dir, R_OK | W_OK | X_OK)) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static struct provider *make_provider(const struct fs_config *cfg)
+{
+	char err[512];
+	char *secret = NULL;
+	struct client_error cerr;
+
+	if (config_read_secret(cfg->secret_file, &secret, err, sizeof(err))) {
+		fprintf(stderr, "orderfs: config: %s\n", err);
+		return NULL;
+	}
+	struct vexora_config vc = {
+		.base_url = cfg->base_url,
+		.merchant_no = cfg->merchant_no,
+		.secret = secret,
+		.connect_timeout_ms = cfg->connect_timeout_s * 1000L,
+		.request_timeout_ms = cfg->request_timeout_s * 1000L,
+		.download_stall_s = cfg->download_stall_s,
+		.tls_insecure = cfg->tls_insecure,
+	};
+	client_error_clear(&cerr);
+	struct provider *p = vexora_new(&vc, &cerr);
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	if (!p)
+		fprintf(stderr, "orderfs: provider: %s\n", cerr.msg);
+	return p;
+}
+
+/* Fork; the parent waits for the child's verdict on the pipe and exits with it. */
+static int daemon_fork(int *report_fd)
+{
+	int p[2];
+	if (pipe(p)) {
+		perror("orderfs: pipe");
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("orderfs: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		char ok = 1;
+		close(p[1]);
+		ssize_t n = read(p[0], &ok, 1);
+		_exit(n == 1 && ok == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	*report_fd = p[1];
+	return 0;
+}
+
+static void daemon_ready(int report_fd)
+{
+	int null = open("/dev/null", O_RDWR);
+	if (chdir("/")) {
+		/* keep going: the mount works whatever our cwd */
+	}
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	char ok = 0;
+	if (write(report_fd, &ok, 1) != 1) {
+		/* the parent is gone; nothing to tell */
+	}
+	close(report_fd);
+}
+
+static int run(const struct cmdline *cl, struct fs_config *cfg)
+{
+	struct orderfs o;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse *f = NULL;
+	struct fuse_loop_config *lc = NULL;
+	int report_fd = -1;
+	int rc = 1;
+	int mounted = 0;
+	int cache_err = 0;
+
+	memset(&o, 0, sizeof(o));
+	pthread_mutex_init(&o.files_lock, NULL);
+	if (check_cache_dir(cfg->cache_dir))
+		goto out;
+	if (!cl->foreground && daemon_fork(&report_fd))
+		goto out;
+
+	o.prov = make_provider(cfg);
+	if (!o.prov)
+		goto out;
+	o.layout.max_range_days = o.prov->max_range_days;
+	o.layout.base_name = "orders";
+	o.layout.ext = o.prov->file_ext;
+	o.window_months = o.prov->window_months;
+	o.cache_dir = cfg->cache_dir;
+	o.attr_timeout_s = cfg->attr_timeout_s;
+	o.mount_time = time(NULL);
+	o.notes = range_map_new();
+	if (!o.notes)
+		goto out;
+
+	/* Safe defaults first so an explicit -o can still add to them. */
+	char fsname[200];
+	snprintf(fsname, sizeof(fsname), "fsname=orderfs:%s,subtype=orderfs", cfg->merchant_no);
+	if (fuse_opt_add_arg(&args, "orderfs") || fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, cl->no_auto_unmount ? "default_permissions"
+							: "default_permissions,auto_unmount") ||
+	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, fsname))
+		goto out;
+	if (cl->fuse_opts && (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, cl->fuse_opts)))
+		goto out;
+	if (cl->debug && fuse_opt_add_arg(&args, "-d"))
+		goto out;
+
+	f = fuse_new(&args, orderfs_operations(), sizeof(struct fuse_operations), &o);
+	if (!f) {
+		fprintf(stderr, "orderfs: bad FUSE options\n");
+		goto out;
+	}
+	o.fuse = f;
+	clear_dead_mount(cl->mountpoint);
+	if (fuse_mount(f, cl->mountpoint)) {
+		fprintf(stderr, "orderfs: cannot mount on %s\n", cl->mountpoint);
+		goto out;
+	}
+	mounted = 1;
+	if (fuse_set_signal_handlers(fuse_get_session(f)))
+		goto out;
+
+	struct cache_config cc = {
+		.dir = cfg->cache_dir,
+		.max_size = cfg->cache_max_size,
+		.max_exports = cfg->max_exports,
+		.export_timeout_s = cfg->export_timeout_s,
+		.nodata_ttl_s = cfg->nodata_ttl_s,
+		.report_type = cfg->report_type ? cfg->report_type : "order",
+		.language = cfg->language ? cfg->language : "en-US",
+		.poll_initial_ms = cfg->poll_initial_ms,
+		.poll_max_ms = cfg->poll_max_ms,
+		.retry_limit = cfg->retry_limit,
+	};
+	o.cache = cache_new(&cc, o.prov, &cache_err);
+	if (!o.cache) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
+		goto out;
+	}
+
+	log_notice("mounted %s on %s (provider %s, merchant %s)", cl->config_path, cl->mountpoint,
+		   o.prov->name, o.prov->account);
+	if (report_fd >= 0) {
+		log_init(1, cfg->log_level);
+		daemon_ready(report_fd);
+		report_fd = -1;
+	}
+
+	if (cl->single_thread) {
+		rc = fuse_loop(f) ? 1 : 0;
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc)
+			goto out;
+		fuse_loop_cfg_set_max_threads(lc, (unsigned)cfg->max_threads);
+		rc = fuse_loop_mt(f, lc) ? 1 : 0;
+	}
+	log_notice("unmounting %s", cl->mountpoint);
+
+out:
+	if (f) {
+		fuse_remove_signal_handlers(fuse_get_session(f));
+		if (mounted)
+			fuse_unmount(f);
+	}
+	orderfs_close_all(&o);
+	cache_free(o.cache);
+	if (f)
+		fuse_destroy(f);
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	fuse_opt_free_args(&args);
+	range_map_free(o.notes);
+	provider_destroy(o.prov);
+	pthread_mutex_destroy(&o.files_lock);
+	if (report_fd >= 0)
+		close(report_fd); /* the parent reads EOF: failure */
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline cl;
+	struct fs_config cfg;
+	int rc;
+
+	memset(&cl, 0, sizeof(cl));
+	rc = parse_cmdline(argc, argv, &cl);
+	if (rc) {
+		rc = rc > 0 ? 0 : 2;
+		goto out;
+	}
+	if (load_config(&cl, &cfg)) {
+		rc = 1;
+		goto out_cfg;
+	}
+	log_init(0, cl.debug ? LOG_DEBUG : cfg.log_level);
+	rc = run(&cl, &cfg);
+out_cfg:
+	config_free(&cfg);
+out:
+	for (size_t i = 0; i < cl.n_overrides; i++)
+		free(cl.overrides[i]);
+	free(cl.overrides);
+	free(cl.fuse_opts);
+	return rc;
+}

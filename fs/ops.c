@@ -1,0 +1,672 @@
+/*
+ * FUSE operations: thin adapters from paths to the cache.
+ *
+ * Consistency with the kernel. A file's size is unknown until it has been exported, so stat
+ * shows 0 before that. The kernel keeps that size for attr_timeout, and a page-cache read never
+ * goes past the size it knows, so the open that fetches a file (or any open whose size differs
+ * from the last one stat reported) uses direct I/O, which reads to EOF whatever size the kernel
+ * holds, and invalidates the cached attributes so the next stat shows the real size. Later
+ * opens use the page cache; keep_cache is set only when the kernel's cached pages are known to
+ * hold the same content (same SHA-256), because a re-export after expiry may change it.
+ */
+#define FUSE_USE_VERSION 314
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include "orderfs.h"
+#include "status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "../client/log.h"
+
+#define XATTR_PREFIX "user.orderfs."
+
+enum fs_file_kind { FILE_EXPORT, FILE_STATUS };
+
+struct fs_file {
+	enum fs_file_kind kind;
+	struct cache_handle *handle; /* FILE_EXPORT */
+	uint64_t size;
+	char *text;		     /* FILE_STATUS */
+	struct fs_file *prev, *next; /* orderfs.files, under files_lock */
+};
+
+static struct orderfs *fs_get(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static struct date today_local(void)
+{
+	return date_from_time(time(NULL));
+}
+
+/* Track open files so teardown can close what the kernel never released. */
+static void files_add(struct orderfs *o, struct fs_file *f)
+{
+	pthread_mutex_lock(&o->files_lock);
+	f->prev = NULL;
+	f->next = o->files;
+	if (o->files)
+		o->files->prev = f;
+	o->files = f;
+	pthread_mutex_unlock(&o->files_lock);
+}
+
+static void files_remove(struct orderfs *o, struct fs_file *f)
+{
+	pthread_mutex_lock(&o->files_lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		o->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&o->files_lock);
+}
+
+static void fs_file_free(struct fs_file *f)
+{
+	if (f->handle)
+		cache_handle_close(f->handle);
+	free(f->text);
+	free(f);
+}
+
+void orderfs_close_all(struct orderfs *o)
+{
+	pthread_mutex_lock(&o->files_lock);
+	struct fs_file *f = o->files;
+	o->files = NULL;
+	pthread_mutex_unlock(&o->files_lock);
+	while (f) {
+		struct fs_file *next = f->next;
+		fs_file_free(f);
+		f = next;
+	}
+}
+
+/* Whether any file of range r is known to the cache. */
+static int range_cached(struct orderfs *o, const struct date_range *r)
+{
+	size_t n = path_file_count(r, &o->layout);
+	for (size_t i = 0; i < n; i++) {
+		char name[PATH_NAME_MAX];
+		struct date_range chunk;
+		struct cache_info info;
+		path_file_name(r, &o->layout, i, name, &chunk);
+		cache_lookup(o->cache, &chunk, &info);
+		if (info.state != CACHE_ABSENT)
+			return 1;
+	}
+	return 0;
+}
+
+static int range_in_window(struct orderfs *o, const struct date_range *r, const char **why)
+{
+	struct date today = today_local();
+	struct date earliest = date_sub_months(&today, o->window_months);
+	if (date_cmp(&r->start, &earliest) < 0) {
+		*why = "starts before the exportable window";
+		return 0;
+	}
+	if (date_cmp(&r->end, &today) > 0) {
+		*why = "ends in the future";
+		return 0;
+	}
+	return 1;
+}
+
+/* Resolve a path to a node that exists: syntax, then the window (a range the cache already
+ * holds stays reachable after it leaves the window). 0 or -ENOENT with one debug line. */
+static int resolve(struct orderfs *o, const char *path, struct path_node *node)
+{
+	const char *why = NULL;
+	if (path_resolve(path, &o->layout, node, &why))
+		goto enoent;
+	if (node->kind == PATH_ROOT || node->kind == PATH_EXPORTS)
+		return 0;
+	if (range_in_window(o, &node->range, &why) || range_cached(o, &node->range))
+		return 0;
+enoent:
+	log_debug("lookup %s: ENOENT: %s", path, why);
+	return -ENOENT;
+}
+
+static void fill_dir_stat(struct orderfs *o, struct stat *st)
+{
+	st->st_mode = S_IFDIR | 0555;
+	st->st_nlink = 2;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_mtime = st->st_ctime = st->st_atime = o->mount_time;
+}
+
+static void note_shown_size(struct orderfs *o, const struct date_range *chunk, uint64_t size)
+{
+	struct range_note n;
+	range_map_get(o->notes, chunk, &n);
+	if (n.size_shown && n.shown_size == size)
+		return;
+	n.size_shown = 1;
+	n.shown_size = size;
+	range_map_put(o->notes, chunk, &n);
+}
+
+/* Render .status for a range from cache snapshots. NULL on ENOMEM. */
+static char *render_status(struct orderfs *o, const struct date_range *r, size_t *len)
+{
+	size_t n = path_file_count(r, &o->layout);
+	char(*names)[PATH_NAME_MAX] = calloc(n, sizeof(*names));
+	struct date_range *chunks = calloc(n, sizeof(*chunks));
+	struct cache_info *infos = calloc(n, sizeof(*infos));
+	char *text = NULL;
+
+	if (!names || !chunks || !infos)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		path_file_name(r, &o->layout, i, names[i], &chunks[i]);
+		cache_lookup(o->cache, &chunks[i], &infos[i]);
+	}
+	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos, len);
+out:
+	free(names);
+	free(chunks);
+	free(infos);
+	return text;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct orderfs *o = fs_get();
+	struct path_node node;
+	int rc = resolve(o, path, &node);
+	if (rc)
+		return rc;
+
+	memset(st, 0, sizeof(*st));
+	fill_dir_stat(o, st);
+	switch (node.kind) {
+	case PATH_ROOT:
+	case PATH_EXPORTS:
+		return 0;
+	case PATH_RANGE_DIR: {
+		/* A range someone used stays in the listing (see README: mkdir). */
+		struct range_note n;
+		if (date_range_days(&node.range) > 1) {
+			range_map_get(o->notes, &node.range, &n);
+			if (!n.made_by_mkdir) {
+				n.made_by_mkdir = 1;
+				range_map_put(o->notes, &node.range, &n);
+			}
+		}
+		return 0;
+	}
+	case PATH_STATUS: {
+		size_t len = 0;
+		char *text = render_status(o, &node.range, &len);
+		if (!text)
+			return -ENOMEM;
+		free(text);
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)len;
+		st->st_mtime = st->st_ctime = time(NULL);
+		return 0;
+	}
+	case PATH_EXPORT_FILE: {
+		struct cache_info info;
+		cache_lookup(o->cache, &node.chunk, &info);
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		if (info.state == CACHE_READY) {
+			st->st_size = (off_t)info.size;
+			st->st_blocks = (blkcnt_t)((info.size + 511) / 512);
+			if (info.ready_time)
+				st->st_mtime = st->st_ctime = (time_t)info.ready_time;
+		}
+		note_shown_size(o, &node.chunk, (uint64_t)st->st_size);
+		return 0;
+	}
+	}
+	return -ENOENT;
+}
+
+struct name_list {
+	char (*names)[DATE_RANGE_STR_LEN];
+	size_t n, cap;
+};
+
+static void name_list_add_range(void *arg, const struct date_range *r)
+{
+	struct name_list *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		void *p = realloc(l->names, cap * sizeof(*l->names));
+		if (!p)
+			return;
+		l->names = p;
+		l->cap = cap;
+	}
+	date_range_format(r, l->names[l->n++]);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
+{
+	struct name_list l = {NULL, 0, 0};
+	struct date today = today_local();
+	struct date d = date_sub_months(&today, o->window_months);
+
+	for (; date_cmp(&d, &today) <= 0; d = date_add_days(&d, 1)) {
+		struct date_range day = {d, d};
+		name_list_add_range(&l, &day);
+	}
+	cache_foreach(o->cache, name_list_add_range, &l);
+	range_map_foreach_mkdir(o->notes, name_list_add_range, &l);
+	qsort(l.names, l.n, sizeof(*l.names), cmp_names);
+	for (size_t i = 0; i < l.n; i++) {
+		if (i > 0 && !strcmp(l.names[i], l.names[i - 1]))
+			continue;
+		if (filler(buf, l.names[i], NULL, 0, 0))
+			break;
+	}
+	free(l.names);
+	return 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct orderfs *o = fs_get();
+	struct path_node node;
+	int rc = resolve(o, path, &node);
+	if (rc)
+		return rc;
+
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	switch (node.kind) {
+	case PATH_ROOT:
+		filler(buf, "exports", NULL, 0, 0);
+		return 0;
+	case PATH_EXPORTS:
+		return readdir_exports(o, buf, filler);
+	case PATH_RANGE_DIR: {
+		size_t n = path_file_count(&node.range, &o->layout);
+		for (size_t i = 0; i < n; i++) {
+			char name[PATH_NAME_MAX];
+			path_file_name(&node.range, &o->layout, i, name, NULL);
+			if (filler(buf, name, NULL, 0, 0))
+				return 0;
+		}
+		filler(buf, ".status", NULL, 0, 0);
+		return 0;
+	}
+	default:
+		return -ENOTDIR;
+	}
+}
+
+/* The waiting open polls this: Ctrl-C on the reader, or the mount going away. */
+static int open_cancelled(void *arg)
+{
+	struct fuse *f = arg;
+	return fuse_interrupted() || fuse_session_exited(fuse_get_session(f));
+}
+
+static int open_export(struct orderfs *o, const char *path, const struct path_node *node,
+		       struct fuse_file_info *fi)
+{
+	struct cache_handle *h = NULL;
+	struct cache_info info;
+	struct range_note note;
+	char rs[DATE_RANGE_STR_LEN];
+
+	int rc = cache_open(o->cache, &node->chunk, open_cancelled, o->fuse, &h);
+	if (rc) {
+		date_range_format(&node->chunk, rs);
+		if (rc == -EINTR)
+			log_debug("open %s: interrupted; the export goes on", rs);
+		return rc;
+	}
+	struct fs_file *f = calloc(1, sizeof(*f));
+	if (!f) {
+		cache_handle_close(h);
+		return -ENOMEM;
+	}
+	f->kind = FILE_EXPORT;
+	f->handle = h;
+	f->size = cache_handle_size(h);
+
+	cache_lookup(o->cache, &node->chunk, &info);
+	range_map_get(o->notes, &node->chunk, &note);
+	if (!note.size_shown || note.shown_size != f->size) {
+		/* The kernel may hold a stale size: read to EOF directly, refresh its attrs. */
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+		fuse_invalidate_path(o->fuse, path);
+	} else {
+		fi->keep_cache = info.sha256[0] && !strcmp(note.cached_sha, info.sha256);
+		if (!fi->keep_cache) {
+			memcpy(note.cached_sha, info.sha256, sizeof(note.cached_sha));
+			range_map_put(o->notes, &node->chunk, &note);
+		}
+	}
+	fi->fh = (uintptr_t)f;
+	files_add(o, f);
+	return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct orderfs *o = fs_get();
+	struct path_node node;
+	int rc = resolve(o, path, &node);
+	if (rc)
+		return rc;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return -EROFS;
+
+	if (node.kind == PATH_EXPORT_FILE)
+		return open_export(o, path, &node, fi);
+	if (node.kind != PATH_STATUS)
+		return -EISDIR;
+
+	struct fs_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	size_t len = 0;
+	f->kind = FILE_STATUS;
+	f->text = render_status(o, &node.range, &len);
+	if (!f->text) {
+		free(f);
+		return -ENOMEM;
+	}
+	f->size = len;
+	fi->direct_io = 1; /* generated text: its size changes between opens */
+	fi->fh = (uintptr_t)f;
+	files_add(o, f);
+	return 0;
+}
+
+static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct fuse_bufvec *bv = malloc(sizeof(*bv));
+	if (!bv)
+		return -ENOMEM;
+
+	if (off < 0 || (uint64_t)off >= f->size)
+		size = 0;
+	else if (size > f->size - (uint64_t)off)
+		size = (size_t)(f->size - (uint64_t)off);
+	*bv = FUSE_BUFVEC_INIT(size);
+
+	if (f->kind == FILE_EXPORT) {
+		/* Zero-copy: libfuse splices straight from the cache file when it can. */
+		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
+		bv->buf[0].fd = cache_handle_fd(f->handle);
+		bv->buf[0].pos = off;
+	} else {
+		/* libfuse frees mem buffers after replying, so hand it a copy. */
+		void *mem = malloc(size ? size : 1);
+		if (!mem) {
+			free(bv);
+			return -ENOMEM;
+		}
+		if (size)
+			memcpy(mem, f->text + off, size);
+		bv->buf[0].mem = mem;
+	}
+	*bufp = bv;
+	return 0;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct orderfs *o = fs_get();
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	files_remove(o, f);
+	fs_file_free(f);
+	return 0;
+}
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+	struct orderfs *o = fs_get();
+	struct path_node node;
+	const char *why = NULL;
+
+	/* The kernel answers EEXIST itself for every range that resolves; what reaches us is a
+	 * name that did not. */
+	if (path_resolve(path, &o->layout, &node, &why) || node.kind != PATH_RANGE_DIR) {
+		if (strncmp(path, "/exports/", 9))
+			return -EROFS;
+		log_debug("mkdir %s: EINVAL: %s", path, why ? why : "not a range");
+		return -EINVAL;
+	}
+	if (!range_in_window(o, &node.range, &why)) {
+		log_debug("mkdir %s: EINVAL: %s", path, why);
+		return -EINVAL;
+	}
+	struct range_note n;
+	range_map_get(o->notes, &node.range, &n);
+	n.made_by_mkdir = 1;
+	return range_map_put(o->notes, &node.range, &n);
+}
+
+static int fs_rmdir(const char *path)
+{
+	struct orderfs *o = fs_get();
+	struct path_node node;
+	int rc = resolve(o, path, &node);
+	if (rc)
+		return rc;
+	if (node.kind != PATH_RANGE_DIR)
+		return node.kind == PATH_EXPORT_FILE || node.kind == PATH_STATUS ? -ENOTDIR : -EROFS;
+
+	size_t n = path_file_count(&node.range, &o->layout);
+	for (size_t i = 0; i < n; i++) {
+		char name[PATH_NAME_MAX];
+		struct date_range chunk;
+		path_file_name(&node.range, &o->layout, i, name, &chunk);
+		cache_forget(o->cache, &chunk);
+		range_map_del(o->notes, &chunk);
+	}
+	range_map_del(o->notes, &node.range);
+	return 0;
+}
+
+static int xattr_value(const struct cache_info *in, const char *name, char *out, size_t len)
+{
+	if (!strcmp(name, "state"))
+		return snprintf(out, len, "%s", cache_state_name(in->state));
+	if (!strcmp(name, "task_id"))
+		return snprintf(out, len, "%s", in->task_id);
+	if (!strcmp(name, "server_name"))
+		return snprintf(out, len, "%s", in->server_name);
+	if (!strcmp(name, "sha256"))
+		return snprintf(out, len, "%s", in->sha256);
+	if (!strcmp(name, "expires"))
+		return snprintf(out, len, "%lld", (long long)in->expires);
+	if (!strcmp(name, "progress"))
+		return snprintf(out, len, "%d", in->progress);
+	if (!strcmp(name, "size"))
+		return snprintf(out, len, "%llu", (unsigned long long)in->size);
+	return -1;
+}
+
+static const char *const xattr_names[] = {"state", "task_id", "server_name", "sha256",
+					  "expires", "progress", "size"};
+
+static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	struct orderfs *o = fs_get();
+	struct path_node node;
+	struct cache_info info;
+	char buf[PROVIDER_NAME_MAX + 8];
+	int rc = resolve(o, path, &node);
+	if (rc)
+		return rc;
+	if (node.kind != PATH_EXPORT_FILE || strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
+		return -ENODATA;
+	cache_lookup(o->cache, &node.chunk, &info);
+	int len = xattr_value(&info, name + strlen(XATTR_PREFIX), buf, sizeof(buf));
+	if (len < 0)
+		return -ENODATA;
+	if ((size_t)len >= sizeof(buf))
+		len = (int)sizeof(buf) - 1;
+	if (size == 0)
+		return len;
+	if ((size_t)len > size)
+		return -ERANGE;
+	memcpy(value, buf, (size_t)len);
+	return len;
+}
+
+static int fs_listxattr(const char *path, char *list, size_t size)
+{
+	struct orderfs *o = fs_get();
+	struct path_node node;
+	size_t need = 0;
+	int rc = resolve(o, path, &node);
+	if (rc)
+		return rc;
+	if (node.kind != PATH_EXPORT_FILE)
+		return 0;
+	for (size_t i = 0; i < sizeof(xattr_names) / sizeof(xattr_names[0]); i++)
+		need += strlen(XATTR_PREFIX) + strlen(xattr_names[i]) + 1;
+	if (size == 0)
+		return (int)need;
+	if (size < need)
+		return -ERANGE;
+	char *p = list;
+	for (size_t i = 0; i < sizeof(xattr_names) / sizeof(xattr_names[0]); i++)
+		p += sprintf(p, "%s%s", XATTR_PREFIX, xattr_names[i]) + 1;
+	return (int)need;
+}
+
+static int fs_statfs(const char *path, struct statvfs *st)
+{
+	struct orderfs *o = fs_get();
+	if (statvfs(o->cache_dir, st))
+		return -errno;
+	st->f_namemax = 255;
+	return 0;
+}
+
+/* Everything that would change the tree is refused: orderfs is read-only but for mkdir/rmdir. */
+static int fs_erofs_path(const char *path)
+{
+	return -EROFS;
+}
+static int fs_erofs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	return -EROFS;
+}
+static int fs_erofs_two(const char *from, const char *to)
+{
+	return -EROFS;
+}
+static int fs_erofs_rename(const char *from, const char *to, unsigned int flags)
+{
+	return -EROFS;
+}
+static int fs_erofs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return -EROFS;
+}
+static int fs_erofs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	return -EROFS;
+}
+static int fs_erofs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	return -EROFS;
+}
+static int fs_erofs_write(const char *path, const char *buf, size_t size, off_t off,
+			  struct fuse_file_info *fi)
+{
+	return -EROFS;
+}
+static int fs_erofs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return -EROFS;
+}
+static int fs_erofs_utimens(const char *path, const struct timespec tv[2],
+			    struct fuse_file_info *fi)
+{
+	return -EROFS;
+}
+static int fs_erofs_setxattr(const char *path, const char *name, const char *value, size_t size,
+			     int flags)
+{
+	return -EROFS;
+}
+static int fs_erofs_removexattr(const char *path, const char *name)
+{
+	return -EROFS;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct orderfs *o = fs_get();
+
+	cfg->entry_timeout = o->attr_timeout_s;
+	cfg->attr_timeout = o->attr_timeout_s;
+	cfg->negative_timeout = 0;
+	cfg->use_ino = 0;
+	cfg->kernel_cache = 0;
+	cfg->auto_cache = 0;
+	cfg->direct_io = 0;
+	cfg->hard_remove = 1;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	conn->max_readahead = conn->max_readahead > (1u << 20) ? conn->max_readahead : (1u << 20);
+	return o;
+}
+
+static const struct fuse_operations orderfs_ops = {
+	.init = fs_init,
+	.getattr = fs_getattr,
+	.readdir = fs_readdir,
+	.open = fs_open,
+	.read_buf = fs_read_buf,
+	.release = fs_release,
+	.mkdir = fs_mkdir,
+	.rmdir = fs_rmdir,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.statfs = fs_statfs,
+	.mknod = fs_erofs_mknod,
+	.unlink = fs_erofs_path,
+	.symlink = fs_erofs_two,
+	.link = fs_erofs_two,
+	.rename = fs_erofs_rename,
+	.chmod = fs_erofs_chmod,
+	.chown = fs_erofs_chown,
+	.truncate = fs_erofs_truncate,
+	.write = fs_erofs_write,
+	.create = fs_erofs_create,
+	.utimens = fs_erofs_utimens,
+	.setxattr = fs_erofs_setxattr,
+	.removexattr = fs_erofs_removexattr,
+};
+
+const struct fuse_operations *orderfs_operations(void)
+{
+	return &orderfs_ops;
+}

@@ -1,0 +1,37 @@
+/*
+ * The state every FUSE op reaches through fuse_get_context()->private_data.
+ */
+#ifndef ORDERFS_ORDERFS_H
+#define ORDERFS_ORDERFS_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "../cache/cache.h"
+#include "path.h"
+#include "range_map.h"
+
+struct fuse;
+struct fs_file;
+
+struct orderfs {
+	struct cache *cache;
+	struct provider *prov;
+	struct fuse *fuse;
+	struct path_layout layout;
+	int window_months;
+	struct range_map *notes; /* pinned ranges and what the kernel was shown per file */
+	const char *cache_dir;
+	double attr_timeout_s;
+	time_t mount_time;
+	pthread_mutex_t files_lock; /* protects files */
+	struct fs_file *files;	    /* open files, closed at teardown if the kernel did not */
+};
+
+/* The fuse_operations table of orderfs. */
+const struct fuse_operations *orderfs_operations(void);
+
+/* Close every file the kernel left open (called after the FUSE loop has ended). */
+void orderfs_close_all(struct orderfs *o);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * A small thread-safe map from date ranges to what fs/ remembers about them: which ranges were
+ * created with mkdir, and what size and content the kernel was last shown for each file (to
+ * choose between the page cache and direct I/O on open). Sorted array, binary search.
+ */
+#ifndef ORDERFS_RANGE_MAP_H
+#define ORDERFS_RANGE_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../client/date.h"
+
+struct range_map;
+
+struct range_note {
+	int made_by_mkdir;     /* range directory created with mkdir */
+	int size_shown;	       /* getattr has reported shown_size for this file */
+	uint64_t shown_size;   /* last st_size given to the kernel */
+	char cached_sha[65];   /* content the kernel may hold in its page cache, "" if none */
+};
+
+struct range_map *range_map_new(void);
+void range_map_free(struct range_map *m);
+
+/* Copy the note for r into *out; 0 if present, -1 if not (then *out is zeroed). */
+int range_map_get(struct range_map *m, const struct date_range *r, struct range_note *out);
+/* Insert or replace. 0, or -ENOMEM. */
+int range_map_put(struct range_map *m, const struct date_range *r, const struct range_note *n);
+/* Remove; 0 if it was there, -1 if not. */
+int range_map_del(struct range_map *m, const struct date_range *r);
+/* Call fn for each range whose note has made_by_mkdir (under the map lock: fn must not call
+ * back into the map). */
+void range_map_foreach_mkdir(struct range_map *m,
+			     void (*fn)(void *arg, const struct date_range *r), void *arg);
+
+#endif

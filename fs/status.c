@@ -1,0 +1,114 @@
+#include "status.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ISO 8601 with the local offset, or JSON null for "unknown". */
+static cJSON *time_json(int64_t t)
+{
+	char buf[40];
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0 || !localtime_r(&tt, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", &tm))
+		return cJSON_CreateNull();
+	return cJSON_CreateString(buf);
+}
+
+static cJSON *error_json(const struct cache_info *in)
+{
+	if (!in->last_errno && in->last_error.kind == CLIENT_OK)
+		return cJSON_CreateNull();
+	cJSON *e = cJSON_CreateObject();
+	if (!e)
+		return NULL;
+	cJSON_AddNumberToObject(e, "errno", in->last_errno);
+	cJSON_AddStringToObject(e, "error", in->last_errno ? strerror(in->last_errno) : "");
+	cJSON_AddStringToObject(e, "kind", client_errkind_name(in->last_error.kind));
+	cJSON_AddStringToObject(e, "code", in->last_error.code);
+	cJSON_AddStringToObject(e, "msg", in->last_error.msg);
+	if (in->last_error.http_status)
+		cJSON_AddNumberToObject(e, "http_status", in->last_error.http_status);
+	return e;
+}
+
+static void add_file_fields(cJSON *o, const char *name, const struct date_range *chunk,
+			    const struct cache_info *in)
+{
+	char rs[DATE_RANGE_STR_LEN];
+
+	date_range_format(chunk, rs);
+	cJSON_AddStringToObject(o, "file", name);
+	cJSON_AddStringToObject(o, "chunk", rs);
+	cJSON_AddStringToObject(o, "state", cache_state_name(in->state));
+	if (in->task_id[0])
+		cJSON_AddStringToObject(o, "task_id", in->task_id);
+	else
+		cJSON_AddNullToObject(o, "task_id");
+	if (in->server_name[0])
+		cJSON_AddStringToObject(o, "server_file_name", in->server_name);
+	else
+		cJSON_AddNullToObject(o, "server_file_name");
+	if (in->progress >= 0)
+		cJSON_AddNumberToObject(o, "progress", in->progress);
+	else
+		cJSON_AddNullToObject(o, "progress");
+	cJSON_AddNumberToObject(o, "bytes_done", (double)in->bytes_done);
+	if (in->size)
+		cJSON_AddNumberToObject(o, "size", (double)in->size);
+	else
+		cJSON_AddNullToObject(o, "size");
+	cJSON_AddItemToObject(o, "finish_time", time_json(in->finish_time));
+	cJSON_AddItemToObject(o, "expires", time_json(in->expires));
+	cJSON_AddItemToObject(o, "ready_time", time_json(in->ready_time));
+	cJSON_AddItemToObject(o, "last_access", time_json(in->last_access));
+	if (in->sha256[0])
+		cJSON_AddStringToObject(o, "sha256", in->sha256);
+	else
+		cJSON_AddNullToObject(o, "sha256");
+	cJSON_AddItemToObject(o, "last_error", error_json(in));
+}
+
+char *status_render(const struct date_range *r, size_t n, const char (*names)[PATH_NAME_MAX],
+		    const struct date_range *chunks, const struct cache_info *infos, size_t *len)
+{
+	char rs[DATE_RANGE_STR_LEN];
+	cJSON *root = cJSON_CreateObject();
+	char *text = NULL;
+
+	if (!root)
+		return NULL;
+	date_range_format(r, rs);
+	cJSON_AddStringToObject(root, "range", rs);
+	if (n == 1) {
+		/* The common case: one file, its fields at the top level. */
+		add_file_fields(root, names[0], &chunks[0], &infos[0]);
+	} else {
+		cJSON *files = cJSON_AddArrayToObject(root, "files");
+		for (size_t i = 0; files && i < n; i++) {
+			cJSON *o = cJSON_CreateObject();
+			if (!o)
+				break;
+			add_file_fields(o, names[i], &chunks[i], &infos[i]);
+			cJSON_AddItemToArray(files, o);
+		}
+	}
+	char *printed = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!printed)
+		return NULL;
+	/* A trailing newline so `cat .status` ends cleanly in a terminal. */
+	size_t l = strlen(printed);
+	text = malloc(l + 2);
+	if (text) {
+		memcpy(text, printed, l);
+		text[l] = '\n';
+		text[l + 1] = '\0';
+		*len = l + 1;
+	}
+	cJSON_free(printed);
+	return text;
+}

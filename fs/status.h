@@ -1,0 +1,21 @@
+/*
+ * The text of /exports/A..B/.status: JSON describing the state of each file of a range, built
+ * from cache snapshots only (reading it never starts an export).
+ */
+#ifndef ORDERFS_STATUS_H
+#define ORDERFS_STATUS_H
+
+#include <stddef.h>
+
+#include "../cache/cache.h"
+#include "path.h"
+
+/*
+ * Render the .status JSON for range r. names[i]/chunks[i]/infos[i] describe its n files.
+ * Returns a malloc'd NUL-terminated string (caller frees) and its length in *len, or NULL on
+ * out of memory.
+ */
+char *status_render(const struct date_range *r, size_t n, const char (*names)[PATH_NAME_MAX],
+		    const struct date_range *chunks, const struct cache_info *infos, size_t *len);
+
+#endif

@@ -1,0 +1,937 @@
+/* The fill engine and single-flight: cache_open end to end against the scripted fake. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "../../cache/cache.h"
+#include "../../client/log.h"
+#include "fake_provider.h"
+
+#define UNUSED __attribute__((unused))
+
+/* --- shared test scaffolding (each test_cache_*.c carries its own copy) --- */
+
+#define FILE_SIZE 100000
+#define WAIT_MS 5000
+
+struct env {
+	char dir[256];
+	struct provider *p;
+	struct cache *c;
+	struct cache_config cfg;
+};
+
+static UNUSED atomic_llong pinned_ms;
+static UNUSED int64_t pinned_now(void)
+{
+	return (int64_t)atomic_load(&pinned_ms);
+}
+static UNUSED void clock_advance_s(int64_t s)
+{
+	atomic_fetch_add(&pinned_ms, s * 1000);
+}
+
+static pthread_mutex_t logs_lock = PTHREAD_MUTEX_INITIALIZER;
+static UNUSED char logs[16384];
+static UNUSED void log_capture(int level, const char *line, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&logs_lock);
+	size_t n = strlen(logs);
+	if (n + strlen(line) + 16 < sizeof(logs))
+		snprintf(logs + n, sizeof(logs) - n, "%d:%s\n", level, line);
+	pthread_mutex_unlock(&logs_lock);
+}
+static UNUSED int logs_have(const char *s)
+{
+	pthread_mutex_lock(&logs_lock);
+	int r = strstr(logs, s) != NULL;
+	pthread_mutex_unlock(&logs_lock);
+	return r;
+}
+
+static UNUSED int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	fake_tmpdir(e->dir, sizeof(e->dir));
+	assert_true(e->dir[0]);
+	e->p = fake_provider_new();
+	assert_non_null(e->p);
+	e->cfg.dir = e->dir;
+	e->cfg.report_type = "order";
+	e->cfg.language = "en-US";
+	e->cfg.poll_initial_ms = 2;
+	e->cfg.poll_max_ms = 8;
+	e->cfg.retry_initial_ms = 2;
+	e->cfg.retry_max_ms = 8;
+	e->cfg.retry_limit = 3;
+	e->cfg.export_timeout_s = 20;
+	e->cfg.sweep_interval_s = 3600;
+	e->cfg.now_ms = pinned_now;
+	atomic_store(&pinned_ms, 1779170000000LL); /* 2026-05-19 */
+	pthread_mutex_lock(&logs_lock);
+	logs[0] = '\0';
+	pthread_mutex_unlock(&logs_lock);
+	log_set_hook(log_capture, NULL);
+	*state = e;
+	return 0;
+}
+
+static UNUSED void start(struct env *e)
+{
+	int err = 0;
+	e->c = cache_new(&e->cfg, e->p, &err);
+	assert_non_null(e->c);
+	assert_int_equal(err, 0);
+}
+
+static UNUSED void stop(struct env *e)
+{
+	cache_free(e->c);
+	e->c = NULL;
+}
+
+static UNUSED int teardown(void **state)
+{
+	struct env *e = *state;
+	if (e->c)
+		cache_free(e->c);
+	provider_destroy(e->p);
+	fake_rmrf(e->dir);
+	log_set_hook(NULL, NULL);
+	free(e);
+	return 0;
+}
+
+/* Wait (polling, bounded) until cond holds; fail the test otherwise. */
+#define WAIT_UNTIL(cond)                                                                   \
+	do {                                                                               \
+		int64_t until_ = fake_mono_ms() + WAIT_MS;                                 \
+		while (!(cond) && fake_mono_ms() < until_)                                 \
+			usleep(1000);                                                      \
+		assert_true(cond);                                                         \
+	} while (0)
+
+/* Read a whole handle into a malloc'd buffer. */
+static UNUSED unsigned char *handle_read(struct cache_handle *h, size_t *len)
+{
+	uint64_t size = cache_handle_size(h);
+	unsigned char *buf = malloc(size ? size : 1);
+	size_t off = 0;
+	assert_non_null(buf);
+	while (off < size) {
+		ssize_t n = pread(cache_handle_fd(h), buf + off, size - off, (off_t)off);
+		assert_true(n > 0);
+		off += (size_t)n;
+	}
+	*len = (size_t)size;
+	return buf;
+}
+
+/* Open, check the bytes equal what the provider serves for r, close. Returns open's rc. */
+static UNUSED int open_check(struct env *e, const struct date_range *r)
+{
+	struct cache_handle *h = NULL;
+	int rc = cache_open(e->c, r, NULL, NULL, &h);
+	if (rc != 0) {
+		assert_null(h);
+		return rc;
+	}
+	size_t len;
+	unsigned char *got = handle_read(h, &len);
+	unsigned char *want = malloc(len + 1);
+	assert_non_null(want);
+	assert_int_equal(fake_range_content(e->p, r, want, len + 1), (long)len);
+	assert_memory_equal(got, want, len);
+	free(got);
+	free(want);
+	cache_handle_close(h);
+	return 0;
+}
+
+static UNUSED struct cache_info info_of(struct env *e, const struct date_range *r)
+{
+	struct cache_info i;
+	assert_int_equal(cache_lookup(e->c, r, &i), 0);
+	return i;
+}
+
+static UNUSED void sha_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	static const char hx[] = "0123456789abcdef";
+	assert_true(EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL));
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[md[i] >> 4];
+		out[2 * i + 1] = hx[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static UNUSED void key_path(struct env *e, const struct date_range *r, const char *suffix, char *out,
+		     size_t n)
+{
+	char a[DATE_STR_LEN], b[DATE_STR_LEN], key[256], hex[65];
+	date_format(&r->start, a);
+	date_format(&r->end, b);
+	snprintf(key, sizeof(key), "vexora|M100200|order|en-US|%s|%s", a, b);
+	sha_hex(key, strlen(key), hex);
+	snprintf(out, n, "%s/v1/%s%s", e->dir, hex, suffix);
+}
+
+static UNUSED int exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* A cache_open in its own thread. */
+struct opener {
+	struct env *e;
+	struct date_range r;
+	pthread_t th;
+	atomic_int cancel;
+	int rc;
+	unsigned char *data;
+	size_t len;
+	int64_t returned_ms;
+};
+
+static UNUSED int opener_cancelled(void *arg)
+{
+	struct opener *o = arg;
+	return atomic_load(&o->cancel);
+}
+
+static UNUSED void *opener_main(void *arg)
+{
+	struct opener *o = arg;
+	struct cache_handle *h = NULL;
+	o->rc = cache_open(o->e->c, &o->r, opener_cancelled, o, &h);
+	o->returned_ms = fake_mono_ms();
+	if (o->rc == 0) {
+		o->data = handle_read(h, &o->len);
+		cache_handle_close(h);
+	}
+	return NULL;
+}
+
+static UNUSED void opener_start(struct opener *o, struct env *e, const struct date_range *r)
+{
+	memset(o, 0, sizeof(*o));
+	o->e = e;
+	o->r = *r;
+	atomic_init(&o->cancel, 0);
+	assert_int_equal(pthread_create(&o->th, NULL, opener_main, o), 0);
+}
+
+static UNUSED int opener_join(struct opener *o)
+{
+	pthread_join(o->th, NULL);
+	free(o->data);
+	o->data = NULL;
+	return o->rc;
+}
+
+static UNUSED struct cache_stats stats_of(struct env *e)
+{
+	struct cache_stats s;
+	cache_get_stats(e->c, &s);
+	return s;
+}
+
+/* --- end of scaffolding --- */
+
+static const struct date_range *R1(void)
+{
+	static struct date_range r;
+	r = fake_range("2026-05-18", "2026-05-19");
+	return &r;
+}
+
+static int meta_has(struct env *e, const struct date_range *r, const char *needle)
+{
+	char path[512], buf[8192];
+	key_path(e, r, ".meta", path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* apply -> applied (persisted) -> generating (persisted) -> downloading -> ready. */
+static void test_fill_state_machine_step_by_step(void **state)
+{
+	struct env *e = *state;
+	struct opener o;
+	struct cache_info i;
+	char path[512], sha[65];
+	unsigned char *want = malloc(FILE_SIZE);
+
+	start(e);
+	fake_hold(e->p, FAKE_APPLY, NULL);
+	opener_start(&o, e, R1());
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	assert_int_equal(info_of(e, R1()).state, CACHE_QUEUED);
+
+	fake_hold(e->p, FAKE_QUERY, NULL);
+	fake_release(e->p, FAKE_APPLY);
+	WAIT_UNTIL(fake_count(e->p, FAKE_QUERY) == 1 && fake_held(e->p) == 1);
+	i = info_of(e, R1());
+	assert_int_equal(i.state, CACHE_APPLIED);
+	assert_string_equal(i.task_id, "task-1");
+	assert_true(meta_has(e, R1(), "\"task_id\":\"task-1\""));
+	assert_true(meta_has(e, R1(), "\"state\":\"applied\""));
+
+	fake_step(e->p, FAKE_QUERY); /* PENDING */
+	WAIT_UNTIL(fake_count(e->p, FAKE_QUERY) == 2 && fake_held(e->p) == 1);
+	assert_int_equal(info_of(e, R1()).state, CACHE_APPLIED);
+	fake_step(e->p, FAKE_QUERY); /* GENERATING */
+	WAIT_UNTIL(fake_count(e->p, FAKE_QUERY) == 3 && fake_held(e->p) == 1);
+	i = info_of(e, R1());
+	assert_int_equal(i.state, CACHE_GENERATING);
+	assert_int_equal(i.progress, 50);
+	assert_true(meta_has(e, R1(), "\"state\":\"generating\""));
+
+	fake_hold(e->p, FAKE_URLS, NULL);
+	fake_step(e->p, FAKE_QUERY); /* GENERATED */
+	WAIT_UNTIL(fake_count(e->p, FAKE_URLS) == 1 && fake_held(e->p) == 1);
+	assert_int_equal(info_of(e, R1()).state, CACHE_DOWNLOADING);
+	assert_true(meta_has(e, R1(), "\"state\":\"downloading\""));
+	fake_release(e->p, FAKE_QUERY);
+	fake_release(e->p, FAKE_URLS);
+
+	pthread_join(o.th, NULL);
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(o.len, FILE_SIZE);
+	assert_int_equal(fake_range_content(e->p, R1(), want, FILE_SIZE), FILE_SIZE);
+	assert_memory_equal(o.data, want, FILE_SIZE);
+	free(o.data);
+
+	i = info_of(e, R1());
+	assert_int_equal(i.state, CACHE_READY);
+	assert_int_equal(i.size, FILE_SIZE);
+	sha_hex(want, FILE_SIZE, sha);
+	assert_string_equal(i.sha256, sha);
+	assert_string_equal(i.server_name, "Merchant Order List-task-1.xlsx");
+	assert_true(meta_has(e, R1(), "\"state\":\"ready\""));
+	assert_true(meta_has(e, R1(), sha));
+	key_path(e, R1(), ".part", path, sizeof(path));
+	assert_false(exists(path));
+	key_path(e, R1(), ".data", path, sizeof(path));
+	assert_true(exists(path));
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+	assert_int_equal(fake_count(e->p, FAKE_CHECK), 1);
+	free(want);
+}
+
+static void test_fill_single_flight_32_threads(void **state)
+{
+	struct env *e = *state;
+	struct opener o[32];
+	unsigned char *want = malloc(FILE_SIZE);
+
+	start(e);
+	fake_hold(e->p, FAKE_QUERY, NULL);
+	for (int i = 0; i < 32; i++)
+		opener_start(&o[i], e, R1());
+	WAIT_UNTIL(stats_of(e).misses == 32);
+	fake_release(e->p, FAKE_QUERY);
+	assert_int_equal(fake_range_content(e->p, R1(), want, FILE_SIZE), FILE_SIZE);
+	for (int i = 0; i < 32; i++) {
+		pthread_join(o[i].th, NULL);
+		assert_int_equal(o[i].rc, 0);
+		assert_int_equal(o[i].len, FILE_SIZE);
+		assert_memory_equal(o[i].data, want, FILE_SIZE);
+		free(o[i].data);
+	}
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+	assert_int_equal(fake_bytes(e->p), FILE_SIZE);
+	free(want);
+}
+
+static void test_fill_keys_are_independent(void **state)
+{
+	struct env *e = *state;
+	struct date_range slow = fake_range("2026-05-10", "2026-05-11");
+	struct opener o;
+
+	e->cfg.max_exports = 2;
+	start(e);
+	fake_hold(e->p, FAKE_QUERY, &slow);
+	opener_start(&o, e, &slow);
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	assert_int_equal(open_check(e, R1()), 0); /* not blocked by the slow key */
+	assert_int_equal(info_of(e, &slow).state, CACHE_APPLIED);
+	fake_release(e->p, FAKE_QUERY);
+	assert_int_equal(opener_join(&o), 0);
+}
+
+static void test_fill_max_exports_queue(void **state)
+{
+	struct env *e = *state;
+	struct opener o[4];
+	struct date_range r[4];
+	struct cache_stats s;
+	int queued = 0;
+
+	e->cfg.max_exports = 2;
+	start(e);
+	fake_hold(e->p, FAKE_APPLY, NULL);
+	for (int i = 0; i < 4; i++) {
+		char a[16];
+		snprintf(a, sizeof(a), "2026-05-%02d", 10 + i);
+		r[i] = fake_range(a, a);
+		opener_start(&o[i], e, &r[i]);
+	}
+	assert_int_equal(fake_wait_held(e->p, 2, WAIT_MS), 0);
+	WAIT_UNTIL(stats_of(e).fills_queued == 2);
+	s = stats_of(e);
+	assert_int_equal(s.fills_running, 2);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	for (int i = 0; i < 4; i++)
+		queued += info_of(e, &r[i]).state == CACHE_QUEUED;
+	assert_int_equal(queued, 4); /* 2 waiting for a slot, 2 blocked before their apply */
+	fake_release(e->p, FAKE_APPLY);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(opener_join(&o[i]), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 4);
+	assert_int_equal(stats_of(e).fills_running, 0);
+}
+
+static void test_fill_cancel_one_waiter(void **state)
+{
+	struct env *e = *state;
+	struct opener a, b;
+
+	start(e);
+	fake_hold(e->p, FAKE_QUERY, NULL);
+	opener_start(&a, e, R1());
+	opener_start(&b, e, R1());
+	WAIT_UNTIL(stats_of(e).misses == 2 && fake_held(e->p) == 1);
+	int64_t t0 = fake_mono_ms();
+	atomic_store(&a.cancel, 1);
+	pthread_join(a.th, NULL);
+	assert_int_equal(a.rc, -EINTR);
+	assert_true(a.returned_ms - t0 < 300);
+	fake_release(e->p, FAKE_QUERY);
+	pthread_join(b.th, NULL);
+	assert_int_equal(b.rc, 0);
+	assert_int_equal(b.len, FILE_SIZE);
+	free(b.data);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+}
+
+static void test_fill_cancelled_then_rejoin(void **state)
+{
+	struct env *e = *state;
+	struct opener a;
+
+	start(e);
+	fake_hold(e->p, FAKE_QUERY, NULL);
+	opener_start(&a, e, R1());
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	atomic_store(&a.cancel, 1);
+	assert_int_equal(opener_join(&a), -EINTR);
+	fake_release(e->p, FAKE_QUERY);
+	assert_int_equal(open_check(e, R1()), 0); /* joins or finds the same fill */
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+}
+
+static void test_fill_nodata_remembered(void **state)
+{
+	struct env *e = *state;
+	enum export_state seq[] = {EXPORT_PENDING, EXPORT_NO_DATA};
+	struct cache_handle *h = NULL;
+
+	e->cfg.nodata_ttl_s = 60;
+	start(e);
+	fake_set_statuses(e->p, R1(), seq, 2);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENODATA);
+	assert_null(h);
+	struct cache_info i = info_of(e, R1());
+	assert_int_equal(i.state, CACHE_NO_DATA);
+	assert_int_equal(i.learned_time, pinned_now() / 1000);
+	assert_true(meta_has(e, R1(), "\"state\":\"no-data\""));
+	uint64_t q = fake_count(e->p, FAKE_QUERY);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENODATA);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+	assert_int_equal(fake_count(e->p, FAKE_QUERY), q);
+	clock_advance_s(61);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENODATA);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+}
+
+static void test_fill_failed_reapplied_next_open(void **state)
+{
+	struct env *e = *state;
+	enum export_state failed[] = {EXPORT_GENERATING, EXPORT_FAILED};
+	enum export_state ok[] = {EXPORT_GENERATED};
+	struct cache_handle *h = NULL;
+
+	start(e);
+	fake_set_statuses(e->p, R1(), failed, 2);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	struct cache_info i = info_of(e, R1());
+	assert_int_equal(i.state, CACHE_FAILED);
+	assert_int_equal(i.last_errno, EIO);
+	assert_int_equal(i.task_id[0], '\0');
+	assert_true(i.learned_time > 0);
+	assert_true(meta_has(e, R1(), "\"state\":\"failed\""));
+	fake_set_statuses(e->p, R1(), ok, 1);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	assert_int_equal(stats_of(e).errors, 1);
+}
+
+static void test_fill_transient_faults_retried(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault t = {.kind = CLIENT_E_TRANSIENT, .times = 2, .retry_after_ms = -1};
+
+	start(e);
+	fake_inject(e->p, FAKE_APPLY, &t);
+	fake_inject(e->p, FAKE_QUERY, &t);
+	fake_inject(e->p, FAKE_URLS, &t);
+	fake_inject(e->p, FAKE_DOWNLOAD, &t);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 3);
+	assert_int_equal(fake_count(e->p, FAKE_DOWNLOAD), 3);
+	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
+}
+
+static void test_fill_retry_limit_gives_eio(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault t = {.kind = CLIENT_E_TRANSIENT,
+			       .times = 4, /* 1 + retry_limit */
+			       .retry_after_ms = -1,
+			       .code = "E503",
+			       .msg = "gateway down"};
+	struct cache_handle *h = NULL;
+
+	start(e);
+	fake_inject(e->p, FAKE_QUERY, &t);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(fake_count(e->p, FAKE_QUERY), 4); /* 1 + retry_limit */
+	struct cache_info i = info_of(e, R1());
+	assert_int_equal(i.state, CACHE_FAILED);
+	assert_int_equal(i.last_errno, EIO);
+	assert_int_equal(i.last_error.kind, CLIENT_E_TRANSIENT);
+	assert_string_equal(i.last_error.code, "E503");
+	assert_string_equal(i.last_error.msg, "gateway down");
+	assert_string_equal(i.task_id, "task-1"); /* kept: the next open polls it again */
+	assert_true(logs_have("2026-05-18..2026-05-19"));
+	assert_true(logs_have("transient"));
+	assert_true(logs_have("E503"));
+	assert_true(logs_have("gateway down"));
+	assert_int_equal(open_check(e, R1()), 0); /* resumes the task, no second apply */
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+}
+
+static void test_fill_business_error_not_retried(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault b = {.kind = CLIENT_E_BUSINESS,
+			       .times = 1,
+			       .retry_after_ms = -1,
+			       .code = "1001",
+			       .msg = "range too long"};
+	struct cache_handle *h = NULL;
+
+	start(e);
+	fake_inject(e->p, FAKE_APPLY, &b);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+	struct cache_info i = info_of(e, R1());
+	assert_int_equal(i.last_error.kind, CLIENT_E_BUSINESS);
+	assert_string_equal(i.last_error.code, "1001");
+	assert_true(logs_have("range too long"));
+}
+
+static void test_fill_check_refused_einval(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault inv = {.kind = CLIENT_E_INVALID, .times = 1, .msg = "too old"};
+	struct cache_handle *h = NULL;
+
+	start(e);
+	fake_inject(e->p, FAKE_CHECK, &inv);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EINVAL);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 0);
+	assert_string_equal(info_of(e, R1()).last_error.msg, "too old");
+}
+
+static void test_fill_rate_limit_not_counted(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault rl = {.kind = CLIENT_E_RATE_LIMIT, .times = 6, .retry_after_ms = 3};
+
+	start(e);
+	fake_inject(e->p, FAKE_QUERY, &rl); /* more than retry_limit (3) */
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_true(fake_count(e->p, FAKE_QUERY) >= 7);
+}
+
+static void test_fill_unavailable_past_timeout_eagain(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault u = {.kind = CLIENT_E_UNAVAILABLE,
+			       .times = 1,
+			       .retry_after_ms = 3600000,
+			       .msg = "service hours"};
+	struct cache_handle *h = NULL;
+
+	e->cfg.export_timeout_s = 1;
+	start(e);
+	fake_inject(e->p, FAKE_APPLY, &u);
+	int64_t t0 = fake_mono_ms();
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
+	assert_true(fake_mono_ms() - t0 < 1000);
+	assert_string_equal(info_of(e, R1()).last_error.msg, "service hours");
+}
+
+static void test_fill_poll_timeout(void **state)
+{
+	struct env *e = *state;
+	enum export_state gen[] = {EXPORT_GENERATING};
+	struct cache_handle *h = NULL;
+
+	e->cfg.export_timeout_s = 1;
+	start(e);
+	fake_set_statuses(e->p, R1(), gen, 1);
+	int64_t t0 = fake_mono_ms();
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ETIMEDOUT);
+	assert_true(fake_mono_ms() - t0 < 2000);
+	struct cache_info i = info_of(e, R1());
+	assert_int_equal(i.last_errno, ETIMEDOUT);
+	assert_non_null(strstr(i.last_error.msg, "not generated"));
+	assert_string_equal(i.task_id, "task-1");
+}
+
+static void test_fill_download_drop_resumed(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault drop = {.kind = CLIENT_E_TRANSIENT, .times = 2, .after_bytes = 30000};
+
+	start(e);
+	fake_inject(e->p, FAKE_DOWNLOAD, &drop);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(fake_count(e->p, FAKE_DOWNLOAD), 3);
+	assert_int_equal(fake_bytes(e->p), FILE_SIZE); /* every byte fetched once */
+	assert_int_equal(stats_of(e).bytes_downloaded, FILE_SIZE);
+}
+
+static void test_fill_resume_answered_with_full_body(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault drop = {.kind = CLIENT_E_TRANSIENT, .times = 1, .after_bytes = 30000};
+	char sha[65];
+	unsigned char *want = malloc(FILE_SIZE);
+
+	start(e);
+	fake_inject(e->p, FAKE_DOWNLOAD, &drop);
+	fake_set_ignore_offset(e->p, 1);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(fake_bytes(e->p), FILE_SIZE + 30000);
+	assert_int_equal(fake_range_content(e->p, R1(), want, FILE_SIZE), FILE_SIZE);
+	sha_hex(want, FILE_SIZE, sha);
+	assert_string_equal(info_of(e, R1()).sha256, sha); /* digest restarted with the file */
+	free(want);
+}
+
+static void test_fill_url_expired_new_url_resume(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault ue = {.kind = CLIENT_E_URL_EXPIRED, .times = 1, .after_bytes = 40000};
+
+	start(e);
+	fake_inject(e->p, FAKE_DOWNLOAD, &ue);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(fake_count(e->p, FAKE_URLS), 2);
+	assert_int_equal(fake_bytes(e->p), FILE_SIZE);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+}
+
+static void test_fill_url_past_expiry_refreshed(void **state)
+{
+	struct env *e = *state;
+
+	start(e);
+	/* The first URL is already dead by the pinned clock; later ones never expire. */
+	fake_set_url_expires_ms(e->p, pinned_now() - 1);
+	fake_hold(e->p, FAKE_URLS, NULL);
+	struct opener o;
+	opener_start(&o, e, R1());
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	fake_step(e->p, FAKE_URLS); /* hands out the dead URL */
+	WAIT_UNTIL(fake_count(e->p, FAKE_URLS) == 2 && fake_held(e->p) == 1);
+	fake_set_url_expires_ms(e->p, 0);
+	fake_release(e->p, FAKE_URLS);
+	assert_int_equal(opener_join(&o), 0);
+	assert_int_equal(fake_count(e->p, FAKE_DOWNLOAD), 1);
+	assert_int_equal(fake_count(e->p, FAKE_URLS), 2);
+}
+
+static void test_fill_file_expired_reapplied_once(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault fe = {.kind = CLIENT_E_FILE_EXPIRED, .times = 1};
+
+	start(e);
+	fake_inject(e->p, FAKE_URLS, &fe);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	assert_string_equal(info_of(e, R1()).task_id, "task-2");
+}
+
+static void test_fill_file_expired_no_apply_storm(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault fe = {.kind = CLIENT_E_FILE_EXPIRED, .times = 10, .msg = "please re-export"};
+	struct cache_handle *h = NULL;
+
+	start(e);
+	fake_inject(e->p, FAKE_QUERY, &fe);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	struct cache_info i = info_of(e, R1());
+	assert_int_equal(i.last_error.kind, CLIENT_E_FILE_EXPIRED);
+	assert_int_equal(i.task_id[0], '\0');
+}
+
+static void test_fill_task_expired_before_download(void **state)
+{
+	struct env *e = *state;
+	struct opener o;
+
+	start(e);
+	fake_set_file_expires(e->p, pinned_now() / 1000 - 10); /* task-1 already expired */
+	fake_hold(e->p, FAKE_QUERY, NULL);
+	opener_start(&o, e, R1());
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	fake_set_file_expires(e->p, pinned_now() / 1000 + 3600);
+	fake_release(e->p, FAKE_QUERY);
+	assert_int_equal(opener_join(&o), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	assert_int_equal(fake_count(e->p, FAKE_DOWNLOAD), 1);
+}
+
+static void test_fill_disk_full(void **state)
+{
+	struct env *e = *state;
+	struct fake_fault nospc = {.kind = CLIENT_E_LOCAL,
+				   .times = 1,
+				   .after_bytes = 20000,
+				   .sys_errno = ENOSPC,
+				   .msg = "No space left on device"};
+	struct cache_handle *h = NULL;
+	char path[512];
+
+	start(e);
+	fake_inject(e->p, FAKE_DOWNLOAD, &nospc);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENOSPC);
+	key_path(e, R1(), ".part", path, sizeof(path));
+	assert_false(exists(path));
+	key_path(e, R1(), ".data", path, sizeof(path));
+	assert_false(exists(path));
+	struct cache_info i = info_of(e, R1());
+	assert_int_equal(i.state, CACHE_FAILED);
+	assert_int_equal(i.last_errno, ENOSPC);
+	assert_true(meta_has(e, R1(), "\"task_id\":\"task-1\""));
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+}
+
+static void test_fill_many_urls_is_protocol_error(void **state)
+{
+	struct env *e = *state;
+	struct cache_handle *h = NULL;
+
+	start(e);
+	fake_set_urls_n(e->p, 2);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(info_of(e, R1()).last_error.kind, CLIENT_E_PROTOCOL);
+}
+
+static void test_fill_forget_cancels_fill(void **state)
+{
+	struct env *e = *state;
+	struct opener o;
+	char path[512];
+
+	start(e);
+	fake_hold(e->p, FAKE_QUERY, NULL);
+	opener_start(&o, e, R1());
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	assert_int_equal(cache_forget(e->c, R1()), 0);
+	assert_int_equal(info_of(e, R1()).state, CACHE_ABSENT);
+	fake_release(e->p, FAKE_QUERY);
+	assert_int_equal(opener_join(&o), -EINTR);
+	key_path(e, R1(), ".meta", path, sizeof(path));
+	assert_false(exists(path));
+	assert_int_equal(cache_forget(e->c, R1()), -ENOENT);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	assert_int_equal(cache_forget(e->c, R1()), 0);
+	assert_int_equal(info_of(e, R1()).state, CACHE_ABSENT);
+	key_path(e, R1(), ".data", path, sizeof(path));
+	assert_false(exists(path));
+}
+
+static void test_fill_forget_keeps_open_handle(void **state)
+{
+	struct env *e = *state;
+	struct cache_handle *h = NULL;
+	size_t len;
+
+	start(e);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), 0);
+	assert_int_equal(cache_forget(e->c, R1()), 0);
+	unsigned char *got = handle_read(h, &len);
+	assert_int_equal(len, FILE_SIZE);
+	free(got);
+	cache_handle_close(h);
+}
+
+static void test_fill_expiry_reexport_old_handle_reads(void **state)
+{
+	struct env *e = *state;
+	struct cache_handle *h1 = NULL, *h2 = NULL;
+	unsigned char *old = malloc(FILE_SIZE);
+	size_t len;
+
+	start(e);
+	fake_set_file_expires(e->p, pinned_now() / 1000 + 600);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h1), 0);
+	assert_int_equal(fake_range_content(e->p, R1(), old, FILE_SIZE), FILE_SIZE);
+	assert_int_equal(info_of(e, R1()).expires, pinned_now() / 1000 + 600);
+	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
+
+	clock_advance_s(601);
+	assert_int_equal(info_of(e, R1()).state, CACHE_EXPIRED);
+	fake_set_file_expires(e->p, pinned_now() / 1000 + 600);
+	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h2), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	unsigned char *now = handle_read(h2, &len);
+	assert_memory_not_equal(now, old, FILE_SIZE);
+	unsigned char *then = handle_read(h1, &len);
+	assert_memory_equal(then, old, FILE_SIZE); /* the old handle still reads the old bytes */
+	free(now);
+	free(then);
+	free(old);
+	cache_handle_close(h1);
+	cache_handle_close(h2);
+	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
+}
+
+static void test_fill_hits_and_stats(void **state)
+{
+	struct env *e = *state;
+
+	start(e);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(open_check(e, R1()), 0);
+	struct cache_stats s = stats_of(e);
+	assert_int_equal(s.misses, 1);
+	assert_int_equal(s.hits, 1);
+	assert_int_equal(s.applies, 1);
+	assert_int_equal(s.entries, 1);
+	assert_int_equal(s.total_size, FILE_SIZE);
+	assert_int_equal(s.bytes_downloaded, FILE_SIZE);
+	assert_int_equal(s.errors, 0);
+	assert_int_equal(info_of(e, R1()).last_access, pinned_now() / 1000);
+}
+
+static int cancel_after_join(void *arg)
+{
+	struct env *e = arg;
+	return stats_of(e).applies >= 1;
+}
+
+static void test_fill_free_stops_promptly_keeps_state(void **state)
+{
+	struct env *e = *state;
+	enum export_state gen[] = {EXPORT_GENERATING};
+	struct cache_handle *h = NULL;
+
+	e->cfg.poll_initial_ms = 60000; /* the fill sleeps for a minute between polls */
+	e->cfg.poll_max_ms = 60000;
+	start(e);
+	fake_set_statuses(e->p, R1(), gen, 1);
+	assert_int_equal(cache_open(e->c, R1(), cancel_after_join, e, &h), -EINTR);
+	WAIT_UNTIL(info_of(e, R1()).state == CACHE_APPLIED);
+	int64_t t0 = fake_mono_ms();
+	stop(e);
+	assert_true(fake_mono_ms() - t0 < 1000);
+	assert_true(meta_has(e, R1(), "\"task_id\":\"task-1\""));
+	assert_true(meta_has(e, R1(), "\"state\":\"applied\""));
+}
+
+static void test_fill_invalid_config(void **state)
+{
+	struct env *e = *state;
+	int err = 0;
+
+	e->cfg.report_type = "ord|er";
+	assert_null(cache_new(&e->cfg, e->p, &err));
+	assert_int_equal(err, -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_fill_state_machine_step_by_step),
+		T(test_fill_single_flight_32_threads),
+		T(test_fill_keys_are_independent),
+		T(test_fill_max_exports_queue),
+		T(test_fill_cancel_one_waiter),
+		T(test_fill_cancelled_then_rejoin),
+		T(test_fill_nodata_remembered),
+		T(test_fill_failed_reapplied_next_open),
+		T(test_fill_transient_faults_retried),
+		T(test_fill_retry_limit_gives_eio),
+		T(test_fill_business_error_not_retried),
+		T(test_fill_check_refused_einval),
+		T(test_fill_rate_limit_not_counted),
+		T(test_fill_unavailable_past_timeout_eagain),
+		T(test_fill_poll_timeout),
+		T(test_fill_download_drop_resumed),
+		T(test_fill_resume_answered_with_full_body),
+		T(test_fill_url_expired_new_url_resume),
+		T(test_fill_url_past_expiry_refreshed),
+		T(test_fill_file_expired_reapplied_once),
+		T(test_fill_file_expired_no_apply_storm),
+		T(test_fill_task_expired_before_download),
+		T(test_fill_disk_full),
+		T(test_fill_many_urls_is_protocol_error),
+		T(test_fill_forget_cancels_fill),
+		T(test_fill_forget_keeps_open_handle),
+		T(test_fill_expiry_reexport_old_handle_reads),
+		T(test_fill_hits_and_stats),
+		T(test_fill_free_stops_promptly_keeps_state),
+		T(test_fill_invalid_config),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

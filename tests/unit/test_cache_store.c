@@ -1,0 +1,509 @@
+/* The on-disk store: keys, metadata, atomic writes, permissions, partial files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "../../cache/cache.h"
+#include "../../client/log.h"
+#include "fake_provider.h"
+
+#define UNUSED __attribute__((unused))
+
+/* --- shared test scaffolding (each test_cache_*.c carries its own copy) --- */
+
+#define FILE_SIZE 100000
+#define WAIT_MS 5000
+
+struct env {
+	char dir[256];
+	struct provider *p;
+	struct cache *c;
+	struct cache_config cfg;
+};
+
+static UNUSED atomic_llong pinned_ms;
+static UNUSED int64_t pinned_now(void)
+{
+	return (int64_t)atomic_load(&pinned_ms);
+}
+static UNUSED void clock_advance_s(int64_t s)
+{
+	atomic_fetch_add(&pinned_ms, s * 1000);
+}
+
+static pthread_mutex_t logs_lock = PTHREAD_MUTEX_INITIALIZER;
+static UNUSED char logs[16384];
+static UNUSED void log_capture(int level, const char *line, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&logs_lock);
+	size_t n = strlen(logs);
+	if (n + strlen(line) + 16 < sizeof(logs))
+		snprintf(logs + n, sizeof(logs) - n, "%d:%s\n", level, line);
+	pthread_mutex_unlock(&logs_lock);
+}
+static UNUSED int logs_have(const char *s)
+{
+	pthread_mutex_lock(&logs_lock);
+	int r = strstr(logs, s) != NULL;
+	pthread_mutex_unlock(&logs_lock);
+	return r;
+}
+
+static UNUSED int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	fake_tmpdir(e->dir, sizeof(e->dir));
+	assert_true(e->dir[0]);
+	e->p = fake_provider_new();
+	assert_non_null(e->p);
+	e->cfg.dir = e->dir;
+	e->cfg.report_type = "order";
+	e->cfg.language = "en-US";
+	e->cfg.poll_initial_ms = 2;
+	e->cfg.poll_max_ms = 8;
+	e->cfg.retry_initial_ms = 2;
+	e->cfg.retry_max_ms = 8;
+	e->cfg.retry_limit = 3;
+	e->cfg.export_timeout_s = 20;
+	e->cfg.sweep_interval_s = 3600;
+	e->cfg.now_ms = pinned_now;
+	atomic_store(&pinned_ms, 1779170000000LL); /* 2026-05-19 */
+	pthread_mutex_lock(&logs_lock);
+	logs[0] = '\0';
+	pthread_mutex_unlock(&logs_lock);
+	log_set_hook(log_capture, NULL);
+	*state = e;
+	return 0;
+}
+
+static UNUSED void start(struct env *e)
+{
+	int err = 0;
+	e->c = cache_new(&e->cfg, e->p, &err);
+	assert_non_null(e->c);
+	assert_int_equal(err, 0);
+}
+
+static UNUSED void stop(struct env *e)
+{
+	cache_free(e->c);
+	e->c = NULL;
+}
+
+static UNUSED int teardown(void **state)
+{
+	struct env *e = *state;
+	if (e->c)
+		cache_free(e->c);
+	provider_destroy(e->p);
+	fake_rmrf(e->dir);
+	log_set_hook(NULL, NULL);
+	free(e);
+	return 0;
+}
+
+/* Wait (polling, bounded) until cond holds; fail the test otherwise. */
+#define WAIT_UNTIL(cond)                                                                   \
+	do {                                                                               \
+		int64_t until_ = fake_mono_ms() + WAIT_MS;                                 \
+		while (!(cond) && fake_mono_ms() < until_)                                 \
+			usleep(1000);                                                      \
+		assert_true(cond);                                                         \
+	} while (0)
+
+/* Read a whole handle into a malloc'd buffer. */
+static UNUSED unsigned char *handle_read(struct cache_handle *h, size_t *len)
+{
+	uint64_t size = cache_handle_size(h);
+	unsigned char *buf = malloc(size ? size : 1);
+	size_t off = 0;
+	assert_non_null(buf);
+	while (off < size) {
+		ssize_t n = pread(cache_handle_fd(h), buf + off, size - off, (off_t)off);
+		assert_true(n > 0);
+		off += (size_t)n;
+	}
+	*len = (size_t)size;
+	return buf;
+}
+
+/* Open, check the bytes equal what the provider serves for r, close. Returns open's rc. */
+static UNUSED int open_check(struct env *e, const struct date_range *r)
+{
+	struct cache_handle *h = NULL;
+	int rc = cache_open(e->c, r, NULL, NULL, &h);
+	if (rc != 0) {
+		assert_null(h);
+		return rc;
+	}
+	size_t len;
+	unsigned char *got = handle_read(h, &len);
+	unsigned char *want = malloc(len + 1);
+	assert_non_null(want);
+	assert_int_equal(fake_range_content(e->p, r, want, len + 1), (long)len);
+	assert_memory_equal(got, want, len);
+	free(got);
+	free(want);
+	cache_handle_close(h);
+	return 0;
+}
+
+static UNUSED struct cache_info info_of(struct env *e, const struct date_range *r)
+{
+	struct cache_info i;
+	assert_int_equal(cache_lookup(e->c, r, &i), 0);
+	return i;
+}
+
+static UNUSED void sha_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	static const char hx[] = "0123456789abcdef";
+	assert_true(EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL));
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[md[i] >> 4];
+		out[2 * i + 1] = hx[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static UNUSED void key_path(struct env *e, const struct date_range *r, const char *suffix, char *out,
+		     size_t n)
+{
+	char a[DATE_STR_LEN], b[DATE_STR_LEN], key[256], hex[65];
+	date_format(&r->start, a);
+	date_format(&r->end, b);
+	snprintf(key, sizeof(key), "vexora|M100200|order|en-US|%s|%s", a, b);
+	sha_hex(key, strlen(key), hex);
+	snprintf(out, n, "%s/v1/%s%s", e->dir, hex, suffix);
+}
+
+static UNUSED int exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* A cache_open in its own thread. */
+struct opener {
+	struct env *e;
+	struct date_range r;
+	pthread_t th;
+	atomic_int cancel;
+	int rc;
+	unsigned char *data;
+	size_t len;
+	int64_t returned_ms;
+};
+
+static UNUSED int opener_cancelled(void *arg)
+{
+	struct opener *o = arg;
+	return atomic_load(&o->cancel);
+}
+
+static UNUSED void *opener_main(void *arg)
+{
+	struct opener *o = arg;
+	struct cache_handle *h = NULL;
+	o->rc = cache_open(o->e->c, &o->r, opener_cancelled, o, &h);
+	o->returned_ms = fake_mono_ms();
+	if (o->rc == 0) {
+		o->data = handle_read(h, &o->len);
+		cache_handle_close(h);
+	}
+	return NULL;
+}
+
+static UNUSED void opener_start(struct opener *o, struct env *e, const struct date_range *r)
+{
+	memset(o, 0, sizeof(*o));
+	o->e = e;
+	o->r = *r;
+	atomic_init(&o->cancel, 0);
+	assert_int_equal(pthread_create(&o->th, NULL, opener_main, o), 0);
+}
+
+static UNUSED int opener_join(struct opener *o)
+{
+	pthread_join(o->th, NULL);
+	free(o->data);
+	o->data = NULL;
+	return o->rc;
+}
+
+static UNUSED struct cache_stats stats_of(struct env *e)
+{
+	struct cache_stats s;
+	cache_get_stats(e->c, &s);
+	return s;
+}
+
+/* --- end of scaffolding --- */
+#include <dirent.h>
+
+#include "../../cache/key.h"
+#include "../../cache/part.h"
+#include "../../cache/store.h"
+
+static const struct date_range *R1(void)
+{
+	static struct date_range r;
+	r = fake_range("2026-05-18", "2026-05-19");
+	return &r;
+}
+
+static void test_store_key_canonical_and_hash(void **state)
+{
+	struct cache_key k;
+	char s[KEY_STR_MAX], h[KEY_HASH_LEN], want[65];
+	(void)state;
+
+	assert_int_equal(key_init(&k, "vexora", "M100200", "order", "en-US", R1()), 0);
+	key_format(&k, s);
+	assert_string_equal(s, "vexora|M100200|order|en-US|2026-05-18|2026-05-19");
+	assert_int_equal(key_hash(&k, h), 0);
+	sha_hex(s, strlen(s), want);
+	assert_string_equal(h, want);
+}
+
+static void test_store_key_rejects_ambiguous_fields(void **state)
+{
+	struct cache_key k;
+	struct date_range bad = fake_range("2026-05-19", "2026-05-18");
+	(void)state;
+
+	assert_int_equal(key_init(&k, "vexora", "M1|00", "order", "en-US", R1()), -EINVAL);
+	assert_int_equal(key_init(&k, "vexora", "M100", "or\nder", "en-US", R1()), -EINVAL);
+	assert_int_equal(key_init(&k, "vexora", "M100", "order", "en-US", &bad), -EINVAL);
+}
+
+static void test_store_meta_roundtrip(void **state)
+{
+	struct env *e = *state;
+	struct store s;
+	struct store_meta m, got;
+	char hash[KEY_HASH_LEN];
+
+	assert_int_equal(store_init(&s, e->dir), 0);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(key_init(&m.key, "vexora", "M100200", "order", "en-US", R1()), 0);
+	assert_int_equal(key_hash(&m.key, hash), 0);
+	m.state = CACHE_READY;
+	snprintf(m.task_id, sizeof(m.task_id), "f1f06916c29509c77aaf59e23b423123");
+	snprintf(m.server_name, sizeof(m.server_name), "../../etc/passwd \"quoted\".xlsx");
+	m.finish_time = 1779170114;
+	m.expires = 1779774914;
+	m.ready_time = 1779170200;
+	m.last_access_ms = 1779170200123LL;
+	m.size = 123456789;
+	sha_hex("x", 1, m.sha256);
+	m.last_errno = ENOSPC;
+	m.err_kind = CLIENT_E_LOCAL;
+	snprintf(m.err_code, sizeof(m.err_code), "0000");
+	snprintf(m.err_msg, sizeof(m.err_msg), "disk full");
+	assert_int_equal(store_meta_write(&s, hash, &m, 1), 0);
+	assert_int_equal(store_meta_read(&s, hash, &got), 0);
+	assert_true(key_equal(&got.key, &m.key));
+	assert_int_equal(got.state, CACHE_READY);
+	assert_string_equal(got.task_id, m.task_id);
+	assert_string_equal(got.server_name, m.server_name);
+	assert_int_equal(got.finish_time, m.finish_time);
+	assert_int_equal(got.expires, m.expires);
+	assert_int_equal(got.last_access_ms, m.last_access_ms);
+	assert_int_equal(got.size, m.size);
+	assert_string_equal(got.sha256, m.sha256);
+	assert_int_equal(got.last_errno, ENOSPC);
+	assert_int_equal(got.err_kind, CLIENT_E_LOCAL);
+	assert_string_equal(got.err_msg, "disk full");
+}
+
+static void test_store_meta_corrupt_or_misplaced(void **state)
+{
+	struct env *e = *state;
+	struct store s;
+	struct store_meta m;
+	char hash[KEY_HASH_LEN], other[KEY_HASH_LEN], path[PATH_MAX], to[PATH_MAX];
+
+	assert_int_equal(store_init(&s, e->dir), 0);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(key_init(&m.key, "vexora", "M100200", "order", "en-US", R1()), 0);
+	assert_int_equal(key_hash(&m.key, hash), 0);
+	m.state = CACHE_FAILED;
+	assert_int_equal(store_meta_read(&s, hash, &m), -ENOENT);
+	assert_int_equal(store_meta_write(&s, hash, &m, 1), 0);
+	/* Renamed to another key's name: its key no longer hashes to its name. */
+	memset(other, 'a', 64);
+	other[64] = '\0';
+	store_path(&s, hash, ".meta", path);
+	store_path(&s, other, ".meta", to);
+	assert_int_equal(rename(path, to), 0);
+	assert_int_equal(store_meta_read(&s, other, &m), -EBADMSG);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"version\":1}", f);
+	fclose(f);
+	assert_int_equal(store_meta_read(&s, hash, &m), -EBADMSG);
+}
+
+static void test_store_atomic_write_leaves_no_temp(void **state)
+{
+	struct env *e = *state;
+	struct store s;
+	struct store_meta m;
+	char hash[KEY_HASH_LEN], v1[300];
+	DIR *d;
+	struct dirent *de;
+	int files = 0;
+
+	assert_int_equal(store_init(&s, e->dir), 0);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(key_init(&m.key, "vexora", "M100200", "order", "en-US", R1()), 0);
+	assert_int_equal(key_hash(&m.key, hash), 0);
+	m.state = CACHE_NO_DATA;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(store_meta_write(&s, hash, &m, i & 1), 0);
+	snprintf(v1, sizeof(v1), "%s/v1", e->dir);
+	d = opendir(v1);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' || strncmp(de->d_name, ".tmp", 4) == 0)
+			files++;
+	closedir(d);
+	assert_int_equal(files, 1);
+}
+
+static void assert_mode(const char *path, mode_t want)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, want);
+}
+
+static void test_store_permissions(void **state)
+{
+	struct env *e = *state;
+	char top[256], sub[512], v1[600], path[512];
+	struct env view;
+
+	umask(022);
+	memcpy(top, e->dir, sizeof(top));
+	fake_rmrf(top); /* let the cache create every level */
+	snprintf(sub, sizeof(sub), "%s/sub", top);
+	e->cfg.dir = sub;
+	start(e);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_mode(top, 0700);
+	assert_mode(sub, 0700);
+	snprintf(v1, sizeof(v1), "%s/v1", sub);
+	assert_mode(v1, 0700);
+	memset(&view, 0, sizeof(view));
+	assert_true(strlen(top) + 4 < sizeof(view.dir));
+	memcpy(view.dir, top, strlen(top));
+	memcpy(view.dir + strlen(top), "/sub", 5);
+	key_path(&view, R1(), ".data", path, sizeof(path));
+	assert_mode(path, 0600);
+	key_path(&view, R1(), ".meta", path, sizeof(path));
+	assert_mode(path, 0600);
+}
+
+static void test_store_name_parse(void **state)
+{
+	struct env *e = *state;
+	struct store s;
+	char hash[KEY_HASH_LEN], name[128], kind;
+	int own;
+	char h64[65];
+
+	assert_int_equal(store_init(&s, e->dir), 0);
+	memset(h64, 'b', 64);
+	h64[64] = '\0';
+	snprintf(name, sizeof(name), "%s.meta", h64);
+	assert_true(store_name_parse(&s, name, hash, &kind, &own));
+	assert_int_equal(kind, 'm');
+	assert_string_equal(hash, h64);
+	snprintf(name, sizeof(name), "%s.part", h64);
+	assert_true(store_name_parse(&s, name, hash, &kind, &own));
+	assert_int_equal(kind, 'p');
+	snprintf(name, sizeof(name), ".tmp-%s-%s.7", h64, s.run);
+	assert_true(store_name_parse(&s, name, hash, &kind, &own));
+	assert_int_equal(kind, 't');
+	assert_true(own);
+	snprintf(name, sizeof(name), ".tmp-%s-0000000000000000.7", h64);
+	assert_true(store_name_parse(&s, name, hash, &kind, &own));
+	assert_false(own);
+	assert_false(store_name_parse(&s, "Merchant Order List.xlsx", hash, &kind, &own));
+	assert_false(store_name_parse(&s, "abc.meta", hash, &kind, &own));
+}
+
+static void test_store_part_resume_and_restart(void **state)
+{
+	struct env *e = *state;
+	struct part pt;
+	char path[512], hex[65], want[65];
+	const char *all = "hello, resumable world";
+	size_t n = strlen(all);
+
+	snprintf(path, sizeof(path), "%s/x.part", e->dir);
+	assert_int_equal(part_open(&pt, path), 0);
+	assert_int_equal(pt.sink.begin(pt.sink.ctx, 0, n), 0);
+	assert_int_equal(pt.sink.write(pt.sink.ctx, all, 7, 0), 0);
+	part_close(&pt);
+	/* Reopen: resumes from 7 with the digest of what is on disk. */
+	assert_int_equal(part_open(&pt, path), 0);
+	assert_int_equal(pt.size, 7);
+	assert_int_equal(pt.sink.begin(pt.sink.ctx, 7, n), 0);
+	assert_int_equal(pt.sink.write(pt.sink.ctx, all + 7, n - 7, 7), 0);
+	assert_int_equal(pt.sink.write(pt.sink.ctx, all, 1, 3), -EIO); /* out of order */
+	assert_int_equal(part_finish(&pt, hex), 0);
+	sha_hex(all, n, want);
+	assert_string_equal(hex, want);
+	part_close(&pt);
+	/* A full body in answer to a resume: begin(0) starts over. */
+	assert_int_equal(part_open(&pt, path), 0);
+	assert_int_equal(pt.sink.begin(pt.sink.ctx, 0, 5), 0);
+	assert_int_equal(pt.size, 0);
+	assert_int_equal(pt.sink.write(pt.sink.ctx, "abcde", 5, 0), 0);
+	assert_int_equal(part_finish(&pt, hex), 0);
+	sha_hex("abcde", 5, want);
+	assert_string_equal(hex, want);
+	part_close(&pt);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_store_key_canonical_and_hash),
+		T(test_store_key_rejects_ambiguous_fields),
+		T(test_store_meta_roundtrip),
+		T(test_store_meta_corrupt_or_misplaced),
+		T(test_store_atomic_write_leaves_no_temp),
+		T(test_store_permissions),
+		T(test_store_name_parse),
+		T(test_store_part_resume_and_restart),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
