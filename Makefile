@@ -50,7 +50,8 @@ LIBFS := $(BUILD)/libfs.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/bin/%,$(ITEST_SRC))
 
-.PHONY: all deps test test-unit test-integration check-asan install uninstall clean tests-build
+.PHONY: all deps test test-unit test-integration check-asan check-valgrind install uninstall \
+	clean tests-build bench soak fuzz demo demo-stop
 
 all: orderfs
 
@@ -106,12 +107,43 @@ test-integration: tests-build
 check-asan: deps
 	$(MAKE) SANITIZE=1 test
 
+# The same tests with the daemon and unit tests under valgrind memcheck (slow; not in CI).
+check-valgrind: deps
+	$(MAKE) tests-build
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) VALGRIND=1 sh tests/run.sh
+
+# Benchmarks: ratios against local disk, curl and rclone (not part of `make test`).
+bench: deps
+	$(MAKE) all
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh bench/run.sh
+
+# Long load test with faults on (the short version runs inside `make test`).
+soak: deps
+	$(MAKE) tests-build
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) SOAK_SECONDS=$${SOAK_SECONDS:-300} sh tests/soak.sh
+
+# libFuzzer targets (clang) for the parsers, each run for a bounded time.
+fuzz: deps
+	@PYTHON=$(PYTHON) sh tests/fuzz/run.sh
+
+# A mounted demo against the bundled simulator; `make demo-stop` undoes it.
+demo: deps
+	$(MAKE) all
+	@PYTHON=$(PYTHON) sh contrib/demo.sh start
+
+demo-stop:
+	@PYTHON=$(PYTHON) sh contrib/demo.sh stop
+
+MANDIR ?= $(PREFIX)/share/man
 install: orderfs
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 orderfs $(DESTDIR)$(BINDIR)/orderfs
+	@if [ -f man/orderfs.1 ]; then \
+		install -d $(DESTDIR)$(MANDIR)/man1 && \
+		install -m 0644 man/orderfs.1 $(DESTDIR)$(MANDIR)/man1/orderfs.1; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/orderfs
+	rm -f $(DESTDIR)$(BINDIR)/orderfs $(DESTDIR)$(MANDIR)/man1/orderfs.1
 
 clean:
 	rm -rf build orderfs
