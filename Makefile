@@ -76,12 +76,17 @@ $(BUILD)/orderfs: $(call obj,fs/main.c) $(LIBFS) $(LIBCACHE) $(LIBCLIENT)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_FUSE) $(LDLIBS_CLIENT)
 
 # Unit tests: test_client_* link client/ only, test_cache_* add cache/, test_fs_* add fs/.
-UNIT_SUPPORT_OBJS := $(call obj,$(UNIT_SUPPORT))
-$(BUILD)/tests/test_client_%: $(call obj,tests/unit/test_client_%.c) $(UNIT_SUPPORT_OBJS) $(LIBCLIENT)
+# Support files (fake provider, cache harness) form an archive, so each test pulls only the
+# pieces it uses and a client test never needs cache symbols.
+LIBTESTSUPPORT := $(BUILD)/libtestsupport.a
+$(LIBTESTSUPPORT): $(call obj,$(UNIT_SUPPORT))
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/tests/test_client_%: $(call obj,tests/unit/test_client_%.c) $(LIBTESTSUPPORT) $(LIBCLIENT)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
-$(BUILD)/tests/test_cache_%: $(call obj,tests/unit/test_cache_%.c) $(UNIT_SUPPORT_OBJS) $(LIBCACHE) $(LIBCLIENT)
+$(BUILD)/tests/test_cache_%: $(call obj,tests/unit/test_cache_%.c) $(LIBTESTSUPPORT) $(LIBCACHE) $(LIBCLIENT)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
-$(BUILD)/tests/test_fs_%: $(call obj,tests/unit/test_fs_%.c) $(UNIT_SUPPORT_OBJS) $(LIBFS) $(LIBCACHE) $(LIBCLIENT)
+$(BUILD)/tests/test_fs_%: $(call obj,tests/unit/test_fs_%.c) $(LIBTESTSUPPORT) $(LIBFS) $(LIBCACHE) $(LIBCLIENT)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_FUSE) $(LDLIBS_CLIENT)
 # Integration helpers (small C drivers the Python tests run) link every layer but FUSE.
 $(BUILD)/tests/bin/%: $(call obj,tests/integration/%.c) $(LIBCACHE) $(LIBCLIENT)

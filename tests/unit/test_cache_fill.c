@@ -19,244 +19,11 @@
 
 #include "../../cache/cache.h"
 #include "../../client/log.h"
-#include "fake_provider.h"
+#include "cache_harness.h"
 
 #define UNUSED __attribute__((unused))
 
-/* --- shared test scaffolding (each test_cache_*.c carries its own copy) --- */
 
-#define FILE_SIZE 100000
-#define WAIT_MS 5000
-
-struct env {
-	char dir[256];
-	struct provider *p;
-	struct cache *c;
-	struct cache_config cfg;
-};
-
-static UNUSED atomic_llong pinned_ms;
-static UNUSED int64_t pinned_now(void)
-{
-	return (int64_t)atomic_load(&pinned_ms);
-}
-static UNUSED void clock_advance_s(int64_t s)
-{
-	atomic_fetch_add(&pinned_ms, s * 1000);
-}
-
-static pthread_mutex_t logs_lock = PTHREAD_MUTEX_INITIALIZER;
-static UNUSED char logs[16384];
-static UNUSED void log_capture(int level, const char *line, void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&logs_lock);
-	size_t n = strlen(logs);
-	if (n + strlen(line) + 16 < sizeof(logs))
-		snprintf(logs + n, sizeof(logs) - n, "%d:%s\n", level, line);
-	pthread_mutex_unlock(&logs_lock);
-}
-static UNUSED int logs_have(const char *s)
-{
-	pthread_mutex_lock(&logs_lock);
-	int r = strstr(logs, s) != NULL;
-	pthread_mutex_unlock(&logs_lock);
-	return r;
-}
-
-static UNUSED int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	assert_non_null(e);
-	fake_tmpdir(e->dir, sizeof(e->dir));
-	assert_true(e->dir[0]);
-	e->p = fake_provider_new();
-	assert_non_null(e->p);
-	e->cfg.dir = e->dir;
-	e->cfg.report_type = "order";
-	e->cfg.language = "en-US";
-	e->cfg.poll_initial_ms = 2;
-	e->cfg.poll_max_ms = 8;
-	e->cfg.retry_initial_ms = 2;
-	e->cfg.retry_max_ms = 8;
-	e->cfg.retry_limit = 3;
-	e->cfg.export_timeout_s = 20;
-	e->cfg.sweep_interval_s = 3600;
-	e->cfg.now_ms = pinned_now;
-	atomic_store(&pinned_ms, 1779170000000LL); /* 2026-05-19 */
-	pthread_mutex_lock(&logs_lock);
-	logs[0] = '\0';
-	pthread_mutex_unlock(&logs_lock);
-	log_set_hook(log_capture, NULL);
-	*state = e;
-	return 0;
-}
-
-static UNUSED void start(struct env *e)
-{
-	int err = 0;
-	e->c = cache_new(&e->cfg, e->p, &err);
-	assert_non_null(e->c);
-	assert_int_equal(err, 0);
-}
-
-static UNUSED void stop(struct env *e)
-{
-	cache_free(e->c);
-	e->c = NULL;
-}
-
-static UNUSED int teardown(void **state)
-{
-	struct env *e = *state;
-	if (e->c)
-		cache_free(e->c);
-	provider_destroy(e->p);
-	fake_rmrf(e->dir);
-	log_set_hook(NULL, NULL);
-	free(e);
-	return 0;
-}
-
-/* Wait (polling, bounded) until cond holds; fail the test otherwise. */
-#define WAIT_UNTIL(cond)                                                                   \
-	do {                                                                               \
-		int64_t until_ = fake_mono_ms() + WAIT_MS;                                 \
-		while (!(cond) && fake_mono_ms() < until_)                                 \
-			usleep(1000);                                                      \
-		assert_true(cond);                                                         \
-	} while (0)
-
-/* Read a whole handle into a malloc'd buffer. */
-static UNUSED unsigned char *handle_read(struct cache_handle *h, size_t *len)
-{
-	uint64_t size = cache_handle_size(h);
-	unsigned char *buf = malloc(size ? size : 1);
-	size_t off = 0;
-	assert_non_null(buf);
-	while (off < size) {
-		ssize_t n = pread(cache_handle_fd(h), buf + off, size - off, (off_t)off);
-		assert_true(n > 0);
-		off += (size_t)n;
-	}
-	*len = (size_t)size;
-	return buf;
-}
-
-/* Open, check the bytes equal what the provider serves for r, close. Returns open's rc. */
-static UNUSED int open_check(struct env *e, const struct date_range *r)
-{
-	struct cache_handle *h = NULL;
-	int rc = cache_open(e->c, r, NULL, NULL, &h);
-	if (rc != 0) {
-		assert_null(h);
-		return rc;
-	}
-	size_t len;
-	unsigned char *got = handle_read(h, &len);
-	unsigned char *want = malloc(len + 1);
-	assert_non_null(want);
-	assert_int_equal(fake_range_content(e->p, r, want, len + 1), (long)len);
-	assert_memory_equal(got, want, len);
-	free(got);
-	free(want);
-	cache_handle_close(h);
-	return 0;
-}
-
-static UNUSED struct cache_info info_of(struct env *e, const struct date_range *r)
-{
-	struct cache_info i;
-	assert_int_equal(cache_lookup(e->c, r, &i), 0);
-	return i;
-}
-
-static UNUSED void sha_hex(const void *buf, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-	static const char hx[] = "0123456789abcdef";
-	assert_true(EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL));
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[md[i] >> 4];
-		out[2 * i + 1] = hx[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
-static UNUSED void key_path(struct env *e, const struct date_range *r, const char *suffix, char *out,
-		     size_t n)
-{
-	char a[DATE_STR_LEN], b[DATE_STR_LEN], key[256], hex[65];
-	date_format(&r->start, a);
-	date_format(&r->end, b);
-	snprintf(key, sizeof(key), "vexora|M100200|order|en-US|%s|%s", a, b);
-	sha_hex(key, strlen(key), hex);
-	snprintf(out, n, "%s/v1/%s%s", e->dir, hex, suffix);
-}
-
-static UNUSED int exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
-/* A cache_open in its own thread. */
-struct opener {
-	struct env *e;
-	struct date_range r;
-	pthread_t th;
-	atomic_int cancel;
-	int rc;
-	unsigned char *data;
-	size_t len;
-	int64_t returned_ms;
-};
-
-static UNUSED int opener_cancelled(void *arg)
-{
-	struct opener *o = arg;
-	return atomic_load(&o->cancel);
-}
-
-static UNUSED void *opener_main(void *arg)
-{
-	struct opener *o = arg;
-	struct cache_handle *h = NULL;
-	o->rc = cache_open(o->e->c, &o->r, opener_cancelled, o, &h);
-	o->returned_ms = fake_mono_ms();
-	if (o->rc == 0) {
-		o->data = handle_read(h, &o->len);
-		cache_handle_close(h);
-	}
-	return NULL;
-}
-
-static UNUSED void opener_start(struct opener *o, struct env *e, const struct date_range *r)
-{
-	memset(o, 0, sizeof(*o));
-	o->e = e;
-	o->r = *r;
-	atomic_init(&o->cancel, 0);
-	assert_int_equal(pthread_create(&o->th, NULL, opener_main, o), 0);
-}
-
-static UNUSED int opener_join(struct opener *o)
-{
-	pthread_join(o->th, NULL);
-	free(o->data);
-	o->data = NULL;
-	return o->rc;
-}
-
-static UNUSED struct cache_stats stats_of(struct env *e)
-{
-	struct cache_stats s;
-	cache_get_stats(e->c, &s);
-	return s;
-}
-
-/* --- end of scaffolding --- */
 
 static const struct date_range *R1(void)
 {
@@ -287,7 +54,7 @@ static void test_fill_state_machine_step_by_step(void **state)
 	char path[512], sha[65];
 	unsigned char *want = malloc(FILE_SIZE);
 
-	start(e);
+	env_start(e);
 	fake_hold(e->p, FAKE_APPLY, NULL);
 	opener_start(&o, e, R1());
 	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
@@ -350,7 +117,7 @@ static void test_fill_single_flight_32_threads(void **state)
 	struct opener o[32];
 	unsigned char *want = malloc(FILE_SIZE);
 
-	start(e);
+	env_start(e);
 	fake_hold(e->p, FAKE_QUERY, NULL);
 	for (int i = 0; i < 32; i++)
 		opener_start(&o[i], e, R1());
@@ -376,7 +143,7 @@ static void test_fill_keys_are_independent(void **state)
 	struct opener o;
 
 	e->cfg.max_exports = 2;
-	start(e);
+	env_start(e);
 	fake_hold(e->p, FAKE_QUERY, &slow);
 	opener_start(&o, e, &slow);
 	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
@@ -395,7 +162,7 @@ static void test_fill_max_exports_queue(void **state)
 	int queued = 0;
 
 	e->cfg.max_exports = 2;
-	start(e);
+	env_start(e);
 	fake_hold(e->p, FAKE_APPLY, NULL);
 	for (int i = 0; i < 4; i++) {
 		char a[16];
@@ -423,7 +190,7 @@ static void test_fill_cancel_one_waiter(void **state)
 	struct env *e = *state;
 	struct opener a, b;
 
-	start(e);
+	env_start(e);
 	fake_hold(e->p, FAKE_QUERY, NULL);
 	opener_start(&a, e, R1());
 	opener_start(&b, e, R1());
@@ -446,7 +213,7 @@ static void test_fill_cancelled_then_rejoin(void **state)
 	struct env *e = *state;
 	struct opener a;
 
-	start(e);
+	env_start(e);
 	fake_hold(e->p, FAKE_QUERY, NULL);
 	opener_start(&a, e, R1());
 	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
@@ -464,7 +231,7 @@ static void test_fill_nodata_remembered(void **state)
 	struct cache_handle *h = NULL;
 
 	e->cfg.nodata_ttl_s = 60;
-	start(e);
+	env_start(e);
 	fake_set_statuses(e->p, R1(), seq, 2);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENODATA);
 	assert_null(h);
@@ -488,7 +255,7 @@ static void test_fill_failed_reapplied_next_open(void **state)
 	enum export_state ok[] = {EXPORT_GENERATED};
 	struct cache_handle *h = NULL;
 
-	start(e);
+	env_start(e);
 	fake_set_statuses(e->p, R1(), failed, 2);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
 	struct cache_info i = info_of(e, R1());
@@ -508,7 +275,7 @@ static void test_fill_transient_faults_retried(void **state)
 	struct env *e = *state;
 	struct fake_fault t = {.kind = CLIENT_E_TRANSIENT, .times = 2, .retry_after_ms = -1};
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_APPLY, &t);
 	fake_inject(e->p, FAKE_QUERY, &t);
 	fake_inject(e->p, FAKE_URLS, &t);
@@ -529,7 +296,7 @@ static void test_fill_retry_limit_gives_eio(void **state)
 			       .msg = "gateway down"};
 	struct cache_handle *h = NULL;
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_QUERY, &t);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(fake_count(e->p, FAKE_QUERY), 4); /* 1 + retry_limit */
@@ -558,7 +325,7 @@ static void test_fill_business_error_not_retried(void **state)
 			       .msg = "range too long"};
 	struct cache_handle *h = NULL;
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_APPLY, &b);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
@@ -574,7 +341,7 @@ static void test_fill_check_refused_einval(void **state)
 	struct fake_fault inv = {.kind = CLIENT_E_INVALID, .times = 1, .msg = "too old"};
 	struct cache_handle *h = NULL;
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_CHECK, &inv);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EINVAL);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 0);
@@ -586,7 +353,7 @@ static void test_fill_rate_limit_not_counted(void **state)
 	struct env *e = *state;
 	struct fake_fault rl = {.kind = CLIENT_E_RATE_LIMIT, .times = 6, .retry_after_ms = 3};
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_QUERY, &rl); /* more than retry_limit (3) */
 	assert_int_equal(open_check(e, R1()), 0);
 	assert_true(fake_count(e->p, FAKE_QUERY) >= 7);
@@ -602,7 +369,7 @@ static void test_fill_unavailable_past_timeout_eagain(void **state)
 	struct cache_handle *h = NULL;
 
 	e->cfg.export_timeout_s = 1;
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_APPLY, &u);
 	int64_t t0 = fake_mono_ms();
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
@@ -617,7 +384,7 @@ static void test_fill_poll_timeout(void **state)
 	struct cache_handle *h = NULL;
 
 	e->cfg.export_timeout_s = 1;
-	start(e);
+	env_start(e);
 	fake_set_statuses(e->p, R1(), gen, 1);
 	int64_t t0 = fake_mono_ms();
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ETIMEDOUT);
@@ -633,7 +400,7 @@ static void test_fill_download_drop_resumed(void **state)
 	struct env *e = *state;
 	struct fake_fault drop = {.kind = CLIENT_E_TRANSIENT, .times = 2, .after_bytes = 30000};
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_DOWNLOAD, &drop);
 	assert_int_equal(open_check(e, R1()), 0);
 	assert_int_equal(fake_count(e->p, FAKE_DOWNLOAD), 3);
@@ -648,7 +415,7 @@ static void test_fill_resume_answered_with_full_body(void **state)
 	char sha[65];
 	unsigned char *want = malloc(FILE_SIZE);
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_DOWNLOAD, &drop);
 	fake_set_ignore_offset(e->p, 1);
 	assert_int_equal(open_check(e, R1()), 0);
@@ -664,7 +431,7 @@ static void test_fill_url_expired_new_url_resume(void **state)
 	struct env *e = *state;
 	struct fake_fault ue = {.kind = CLIENT_E_URL_EXPIRED, .times = 1, .after_bytes = 40000};
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_DOWNLOAD, &ue);
 	assert_int_equal(open_check(e, R1()), 0);
 	assert_int_equal(fake_count(e->p, FAKE_URLS), 2);
@@ -676,7 +443,7 @@ static void test_fill_url_past_expiry_refreshed(void **state)
 {
 	struct env *e = *state;
 
-	start(e);
+	env_start(e);
 	/* The first URL is already dead by the pinned clock; later ones never expire. */
 	fake_set_url_expires_ms(e->p, pinned_now() - 1);
 	fake_hold(e->p, FAKE_URLS, NULL);
@@ -697,7 +464,7 @@ static void test_fill_file_expired_reapplied_once(void **state)
 	struct env *e = *state;
 	struct fake_fault fe = {.kind = CLIENT_E_FILE_EXPIRED, .times = 1};
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_URLS, &fe);
 	assert_int_equal(open_check(e, R1()), 0);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
@@ -710,7 +477,7 @@ static void test_fill_file_expired_no_apply_storm(void **state)
 	struct fake_fault fe = {.kind = CLIENT_E_FILE_EXPIRED, .times = 10, .msg = "please re-export"};
 	struct cache_handle *h = NULL;
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_QUERY, &fe);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
@@ -724,7 +491,7 @@ static void test_fill_task_expired_before_download(void **state)
 	struct env *e = *state;
 	struct opener o;
 
-	start(e);
+	env_start(e);
 	fake_set_file_expires(e->p, pinned_now() / 1000 - 10); /* task-1 already expired */
 	fake_hold(e->p, FAKE_QUERY, NULL);
 	opener_start(&o, e, R1());
@@ -747,7 +514,7 @@ static void test_fill_disk_full(void **state)
 	struct cache_handle *h = NULL;
 	char path[512];
 
-	start(e);
+	env_start(e);
 	fake_inject(e->p, FAKE_DOWNLOAD, &nospc);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENOSPC);
 	key_path(e, R1(), ".part", path, sizeof(path));
@@ -767,7 +534,7 @@ static void test_fill_many_urls_is_protocol_error(void **state)
 	struct env *e = *state;
 	struct cache_handle *h = NULL;
 
-	start(e);
+	env_start(e);
 	fake_set_urls_n(e->p, 2);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(info_of(e, R1()).last_error.kind, CLIENT_E_PROTOCOL);
@@ -779,7 +546,7 @@ static void test_fill_forget_cancels_fill(void **state)
 	struct opener o;
 	char path[512];
 
-	start(e);
+	env_start(e);
 	fake_hold(e->p, FAKE_QUERY, NULL);
 	opener_start(&o, e, R1());
 	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
@@ -804,7 +571,7 @@ static void test_fill_forget_keeps_open_handle(void **state)
 	struct cache_handle *h = NULL;
 	size_t len;
 
-	start(e);
+	env_start(e);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), 0);
 	assert_int_equal(cache_forget(e->c, R1()), 0);
 	unsigned char *got = handle_read(h, &len);
@@ -820,7 +587,7 @@ static void test_fill_expiry_reexport_old_handle_reads(void **state)
 	unsigned char *old = malloc(FILE_SIZE);
 	size_t len;
 
-	start(e);
+	env_start(e);
 	fake_set_file_expires(e->p, pinned_now() / 1000 + 600);
 	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h1), 0);
 	assert_int_equal(fake_range_content(e->p, R1(), old, FILE_SIZE), FILE_SIZE);
@@ -848,7 +615,7 @@ static void test_fill_hits_and_stats(void **state)
 {
 	struct env *e = *state;
 
-	start(e);
+	env_start(e);
 	assert_int_equal(open_check(e, R1()), 0);
 	assert_int_equal(open_check(e, R1()), 0);
 	struct cache_stats s = stats_of(e);
@@ -876,12 +643,12 @@ static void test_fill_free_stops_promptly_keeps_state(void **state)
 
 	e->cfg.poll_initial_ms = 60000; /* the fill sleeps for a minute between polls */
 	e->cfg.poll_max_ms = 60000;
-	start(e);
+	env_start(e);
 	fake_set_statuses(e->p, R1(), gen, 1);
 	assert_int_equal(cache_open(e->c, R1(), cancel_after_join, e, &h), -EINTR);
 	WAIT_UNTIL(info_of(e, R1()).state == CACHE_APPLIED);
 	int64_t t0 = fake_mono_ms();
-	stop(e);
+	env_stop(e);
 	assert_true(fake_mono_ms() - t0 < 1000);
 	assert_true(meta_has(e, R1(), "\"task_id\":\"task-1\""));
 	assert_true(meta_has(e, R1(), "\"state\":\"applied\""));
@@ -900,7 +667,7 @@ static void test_fill_invalid_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 		T(test_fill_state_machine_step_by_step),
 		T(test_fill_single_flight_32_threads),
 		T(test_fill_keys_are_independent),
