@@ -172,6 +172,23 @@ class TestReadPath(FsTestCase):
                 self.assertEqual(sha(mm[:]), sha(want))
         m.close(self)
 
+    def test_slow_range_does_not_block_others(self):
+        self.sim.configure(generating_s=60.0)
+        m = self.mount()
+        slow = rng(60, 60)
+        cat = subprocess.Popen(["cat", m.path("exports", slow, "orders.xlsx")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.sim.stats()["apply"] == 1, what="slow export to start")
+        self.sim.configure(generating_s=0.1)
+        fast = rng(61, 61)
+        with open(m.path("exports", fast, "orders.xlsx"), "rb") as f:
+            self.assertEqual(sha(f.read()), sha(self.task_bytes(fast)))
+        self.assertGreater(len(os.listdir(m.path("exports"))), 80)
+        self.assertIsNone(cat.poll(), "the slow reader should still be waiting")
+        cat.send_signal(signal.SIGINT)
+        cat.wait(10)
+        m.close(self)
+
     def test_long_range_split_into_chunks(self):
         m = self.mount()
         today = datetime.date.today()
