@@ -479,6 +479,46 @@ void cache_get_stats(struct cache *c, struct cache_stats *out)
 		if (e->info.state == CACHE_READY)
 			out->total_size += e->info.size;
 	}
+	out->err_io = c->n_err_io;
+	out->err_timeout = c->n_err_timeout;
+	out->err_nospc = c->n_err_nospc;
+	out->err_invalid = c->n_err_invalid;
+	out->err_again = c->n_err_again;
+	out->err_other = c->n_err_other;
+	out->nodata = c->n_nodata;
+	out->prefetches = c->n_prefetches;
 	pthread_mutex_unlock(&c->lock);
 	out->bytes_downloaded = atomic_load(&c->n_bytes);
+}
+
+int cache_prefetch(struct cache *c, const struct date_range *r)
+{
+	struct entry *e;
+	enum cache_state st;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = entry_get(c, r, 1, &rc);
+	if (!e)
+		goto out;
+	if (c->stopping || e->filling) {
+		rc = 0;
+		goto out;
+	}
+	st = entry_state(c, e);
+	rc = 0;
+	if (st == CACHE_READY)
+		goto out;
+	if (st == CACHE_NO_DATA &&
+	    cache_now_ms(c) / 1000 - e->info.learned_time < c->cfg.nodata_ttl_s)
+		goto out;
+	/* The same start as cache_open's, without a waiter. */
+	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
+		e->info.task_id[0] = '\0';
+	pool_enqueue(c, e);
+	c->n_prefetches++;
+	rc = 1;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }

@@ -25,8 +25,8 @@ struct cache_config {
 	int nodata_ttl_s;	  /* remember "no data" this long; 0 = default 3600 */
 	const char *report_type;  /* part of the cache key, sent to the provider ("order") */
 	const char *language;	  /* part of the cache key ("en-US") */
-	int poll_initial_ms;	  /* first status poll delay; 0 = default 500 */
-	int poll_max_ms;	  /* poll backoff cap; 0 = default 10000 */
+	int poll_initial_ms;	  /* first status poll delay and shortest wait; 0 = default 500 */
+	int poll_max_ms;	  /* longest wait (others: elapsed / 10); 0 = default 10000 */
 	int retry_initial_ms;	  /* first retry delay after a transient fault; 0 = default 500 */
 	int retry_max_ms;	  /* retry backoff cap; 0 = default 8000 */
 	int retry_limit;	  /* transient faults in a row before a fill fails; 0 = default 5 */
@@ -111,7 +111,20 @@ struct cache_stats {
 	uint64_t bytes_downloaded;
 	uint64_t total_size, entries;
 	uint64_t errors;
+	/* Failed flights by the errno their readers got (errors is their sum), and flights that
+	 * ended in "no data" (not counted in errors). */
+	uint64_t err_io, err_timeout, err_nospc, err_invalid, err_again, err_other;
+	uint64_t nodata;
+	uint64_t prefetches; /* flights started by cache_prefetch */
 };
 void cache_get_stats(struct cache *c, struct cache_stats *out);
+
+/*
+ * Start the fill for a range in the background without waiting for it (prefetch). Does
+ * nothing when the file is ready, a flight is already queued or running, or "no data" is still
+ * remembered. 1 if a flight was queued, 0 if nothing was needed, -errno (-EINVAL bad range,
+ * -ENOMEM) otherwise. Counts neither a hit nor a miss.
+ */
+int cache_prefetch(struct cache *c, const struct date_range *r);
 
 #endif

@@ -34,9 +34,20 @@ static int make_key(const struct cache *c, const struct date_range *r, struct ca
 			c->cfg.language, r);
 }
 
+static unsigned entry_bucket(const struct date_range *r)
+{
+	unsigned h = 2166136261u;
+	const int v[6] = {r->start.year, r->start.month, r->start.day,
+			  r->end.year,	 r->end.month,	 r->end.day};
+
+	for (int i = 0; i < 6; i++)
+		h = (h ^ (unsigned)v[i]) * 16777619u; /* FNV-1a over the six fields */
+	return h & (ENTRY_BUCKETS - 1);
+}
+
 struct entry *entry_find(struct cache *c, const struct date_range *r)
 {
-	for (struct entry *e = c->entries; e; e = e->next)
+	for (struct entry *e = c->by_range[entry_bucket(r)]; e; e = e->hnext)
 		if (date_cmp(&e->key.range.start, &r->start) == 0 &&
 		    date_cmp(&e->key.range.end, &r->end) == 0)
 			return e;
@@ -69,6 +80,8 @@ static struct entry *entry_new(struct cache *c, const struct cache_key *k)
 	entry_reset(e);
 	e->next = c->entries;
 	c->entries = e;
+	e->hnext = c->by_range[entry_bucket(&k->range)];
+	c->by_range[entry_bucket(&k->range)] = e;
 	return e;
 }
 
@@ -226,4 +239,5 @@ void entry_free_all(struct cache *c)
 		e = n;
 	}
 	c->entries = NULL;
+	memset(c->by_range, 0, sizeof(c->by_range));
 }

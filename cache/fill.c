@@ -28,6 +28,7 @@ struct fill {
 	struct provider *p;
 	unsigned gen;			/* e->gen this flight belongs to */
 	int64_t deadline;		/* monotonic ms: export_timeout_s from the start */
+	int64_t start_ms;		/* monotonic ms at the start of the flight */
 	int retries;			/* transient faults in a row */
 	int reapplied;			/* re-applies done this flight (max 1) */
 	int unreachable;		/* gave up after retry_limit transient faults */
@@ -158,6 +159,10 @@ static int fill_retry(struct fill *f, const struct client_error *err)
 	default:
 		return 1;
 	}
+	/* One line per fault, so a log shows what the provider did and what we did about it. */
+	log_notice("cache: %s: %s: %s; retrying in %ld ms%s", f->e->range_str,
+		   client_errkind_name(err->kind), err->msg, ms,
+		   err->kind == CLIENT_E_TRANSIENT ? "" : " (as the server asked)");
 	return fill_sleep(f, ms);
 }
 
@@ -262,7 +267,14 @@ static int fill_poll(struct fill *f, int fresh)
 				ms = left > 0 ? (long)left : 0;
 			if ((r = fill_sleep(f, ms)) != 0)
 				return r;
-			delay = delay * 2 < c->cfg.poll_max_ms ? delay * 2 : c->cfg.poll_max_ms;
+			/* Next wait: a tenth of the time the export has taken so far, so the poll
+			 * that sees it generated comes at most ~10% (plus jitter) after it was;
+			 * doubling would overshoot by up to 100% (polls at 0.5, 1.5, 3.5, 7.5 s). */
+			delay = (long)((cache_mono_ms() - f->start_ms) / 10);
+			if (delay < c->cfg.poll_initial_ms)
+				delay = c->cfg.poll_initial_ms;
+			if (delay > c->cfg.poll_max_ms)
+				delay = c->cfg.poll_max_ms;
 		}
 		fresh = 1;
 		memset(&f->task, 0, sizeof(f->task));
@@ -455,6 +467,39 @@ static int fill_commit(struct fill *f, struct part *pt)
 	return rc;
 }
 
+/*
+ * Whether the file in pt is whole as far as its format tells: a provider's zip files (xlsx)
+ * must end with their end record. 0 = whole (or a format we cannot check). Otherwise -1
+ * with *err TRANSIENT, and pt emptied so the retry downloads from the start.
+ */
+static int fill_check_whole(struct fill *f, struct part *pt, struct client_error *err)
+{
+	int rc;
+
+	if (!f->p->zip_files)
+		return 0;
+	rc = part_check_zip_end(pt);
+	if (rc == 0)
+		return 0;
+	client_error_clear(err);
+	if (rc != -EBADMSG) {
+		client_error_set(err, CLIENT_E_LOCAL, "cannot read partial file: %s", strerror(-rc));
+		err->sys_errno = -rc;
+		return -1;
+	}
+	client_error_set(err, CLIENT_E_TRANSIENT,
+			 "download incomplete: %llu bytes arrived as the server declared, but "
+			 "the file has no zip end record (server sent a wrong length)",
+			 (unsigned long long)pt->size);
+	rc = pt->sink.begin(pt->sink.ctx, 0, UINT64_MAX); /* truncate, reset the digest */
+	if (rc) {
+		client_error_set(err, CLIENT_E_LOCAL, "cannot truncate partial file: %s",
+				 strerror(-rc));
+		err->sys_errno = -rc;
+	}
+	return -1;
+}
+
 /* Download the generated file: 0 (READY), FILL_REAPPLY or -errno. */
 static int fill_download(struct fill *f)
 {
@@ -502,8 +547,21 @@ static int fill_download(struct fill *f)
 	for (;;) {
 		uint64_t before = pt.size, got = UINT64_MAX;
 
-		if (total != UINT64_MAX && pt.size == total)
-			break; /* a resumed .part was already complete */
+		if (total != UINT64_MAX && pt.size == total) {
+			/* a resumed .part was already complete */
+			if (fill_check_whole(f, &pt, &err) == 0)
+				break;
+			total = UINT64_MAX;
+			if (err.kind == CLIENT_E_LOCAL) {
+				r = fill_fail(f, &err);
+				goto out;
+			}
+			if ((r = fill_retry(f, &err)) == 0)
+				continue;
+			if (r > 0)
+				r = fill_fail(f, &err);
+			goto out;
+		}
 		if (url.expires_ms > 0 && cache_now_ms(c) >= url.expires_ms) {
 			if (++url_refreshes > c->cfg.retry_limit + 1) {
 				client_error_set(&f->err, CLIENT_E_URL_EXPIRED,
@@ -519,8 +577,12 @@ static int fill_download(struct fill *f)
 		r = f->p->ops->download(f->p, &url, pt.size, &pt.sink, &got, &err);
 		if (got != UINT64_MAX && got != 0)
 			total = got;
-		if (r == 0)
-			break;
+		if (r == 0) {
+			if (fill_check_whole(f, &pt, &err) == 0)
+				break;
+			total = UINT64_MAX;
+			r = -1;
+		}
 		if (pt.size > before) {
 			f->retries = 0;
 			url_refreshes = 0;
@@ -611,6 +673,18 @@ static void fill_record_failure(struct fill *f, int rc)
 		return;
 	}
 	c->n_errors++;
+	if (eno == EIO)
+		c->n_err_io++;
+	else if (eno == ETIMEDOUT)
+		c->n_err_timeout++;
+	else if (eno == ENOSPC)
+		c->n_err_nospc++;
+	else if (eno == EINVAL)
+		c->n_err_invalid++;
+	else if (eno == EAGAIN)
+		c->n_err_again++;
+	else
+		c->n_err_other++;
 	f->e->info.state = CACHE_FAILED;
 	f->e->info.learned_time = cache_now_ms(c) / 1000;
 	f->e->info.last_errno = eno;
@@ -636,7 +710,8 @@ int fill_run(struct cache *c, struct entry *e)
 	f.c = c;
 	f.e = e;
 	f.p = c->prov;
-	f.deadline = cache_mono_ms() + (int64_t)c->cfg.export_timeout_s * 1000;
+	f.start_ms = cache_mono_ms();
+	f.deadline = f.start_ms + (int64_t)c->cfg.export_timeout_s * 1000;
 	f.seed = (unsigned)cache_mono_ms() ^ (unsigned)(uintptr_t)e;
 	client_error_clear(&f.err);
 	pthread_mutex_lock(&c->lock);
@@ -652,8 +727,21 @@ int fill_run(struct cache *c, struct entry *e)
 	pthread_mutex_unlock(&c->lock);
 
 	rc = fill_main(&f);
-	if (rc == 0 || rc == -ENODATA)
+	if (rc == 0) {
+		uint64_t size;
+		pthread_mutex_lock(&c->lock);
+		size = e->info.size;
+		pthread_mutex_unlock(&c->lock);
+		log_info("cache: %s: export ready: %llu bytes in %.1f s", e->range_str,
+			 (unsigned long long)size, (double)(cache_mono_ms() - f.start_ms) / 1000.0);
 		return rc;
+	}
+	if (rc == -ENODATA) {
+		pthread_mutex_lock(&c->lock);
+		c->n_nodata++;
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
 	if (rc == -ECANCELED || !fill_alive(&f))
 		return -ECANCELED;
 	if (f.unreachable)

@@ -33,8 +33,11 @@
 #include "key.h"
 #include "store.h"
 
+#define ENTRY_BUCKETS 4096 /* power of two */
+
 struct entry {
 	struct entry *next;  /* cache->entries */
+	struct entry *hnext; /* cache->by_range[entry_bucket(range)] */
 	struct entry *qnext; /* cache->queue_head while queued */
 	struct cache_key key;
 	char hash[KEY_HASH_LEN];
@@ -68,6 +71,9 @@ struct cache {
 			       * waiters in cache_open and sleeping fills re-check */
 	pthread_cond_t work;  /* CLOCK_MONOTONIC; workers, sweeper: queue non-empty or stop */
 	struct entry *entries;
+	/* The same entries hashed by range: lookups stay O(1) with tens of thousands cached
+	 * (a list scan per insert made the recovery scan quadratic). */
+	struct entry *by_range[ENTRY_BUCKETS];
 	struct entry *queue_head, *queue_tail;
 	int stopping;
 	int scan_done;
@@ -81,6 +87,9 @@ struct cache {
 	/* counters (cache->lock) */
 	uint64_t n_applies, n_running, n_queued, n_hits, n_misses, n_errors;
 	atomic_uint_least64_t n_bytes; /* bumped by download sinks without the lock */
+	/* failed flights by errno, "no data" answers, cache_prefetch flights (cache->lock) */
+	uint64_t n_err_io, n_err_timeout, n_err_nospc, n_err_invalid, n_err_again, n_err_other;
+	uint64_t n_nodata, n_prefetches;
 };
 
 /* --- entry.c: the table (caller holds cache->lock unless said otherwise) --- */

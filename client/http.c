@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -26,6 +27,10 @@ struct http_client {
 	pthread_mutex_t lock; /* protects idle[] and nidle; never held across a transfer */
 	CURL *idle[HTTP_POOL_MAX];
 	size_t nidle;
+	/* Token bucket of max_requests_per_s (burst one second's worth), under rate_lock. */
+	pthread_mutex_t rate_lock;
+	double tokens;
+	struct timespec rate_last;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -64,7 +69,18 @@ struct http_client *http_client_new(const struct http_options *opt, struct clien
 		c->opt.download_stall_s = HTTP_DEFAULT_STALL_S;
 	if (c->opt.max_response_bytes == 0)
 		c->opt.max_response_bytes = HTTP_DEFAULT_MAX_RESPONSE;
+	if (c->opt.max_requests_per_s < 0)
+		c->opt.max_requests_per_s = 0;
+	c->tokens = c->opt.max_requests_per_s > 1 ? c->opt.max_requests_per_s : 1;
+	clock_gettime(CLOCK_MONOTONIC, &c->rate_last);
+	if (pthread_mutex_init(&c->rate_lock, NULL) != 0) {
+		free(c);
+		err->sys_errno = EAGAIN;
+		client_error_set(err, CLIENT_E_LOCAL, "pthread_mutex_init failed");
+		return NULL;
+	}
 	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		pthread_mutex_destroy(&c->rate_lock);
 		free(c);
 		err->sys_errno = EAGAIN;
 		client_error_set(err, CLIENT_E_LOCAL, "pthread_mutex_init failed");
@@ -83,7 +99,40 @@ void http_client_free(struct http_client *c)
 	for (size_t i = 0; i < c->nidle; i++)
 		curl_easy_cleanup(c->idle[i]);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->rate_lock);
 	free(c);
+}
+
+/*
+ * The global cap on requests to this provider, shared by every thread: take a token, or
+ * reserve the next one and sleep until it is due (the lock is never held while sleeping;
+ * reservations make the waiters go in turn). A burst of one second's worth is allowed.
+ */
+static void rate_wait(struct http_client *c)
+{
+	double rate = c->opt.max_requests_per_s, burst = rate > 1 ? rate : 1, wait_s = 0;
+	struct timespec now, ts;
+
+	if (rate <= 0)
+		return;
+	pthread_mutex_lock(&c->rate_lock);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	c->tokens += ((double)(now.tv_sec - c->rate_last.tv_sec) +
+		      (double)(now.tv_nsec - c->rate_last.tv_nsec) / 1e9) * rate;
+	if (c->tokens > burst)
+		c->tokens = burst;
+	c->rate_last = now;
+	c->tokens -= 1;
+	if (c->tokens < 0)
+		wait_s = -c->tokens / rate;
+	pthread_mutex_unlock(&c->rate_lock);
+	if (wait_s <= 0)
+		return;
+	log_debug("request rate cap (%.3g/s): waiting %ld ms", rate, (long)(wait_s * 1000));
+	ts.tv_sec = (time_t)wait_s;
+	ts.tv_nsec = (long)((wait_s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 /* Take an idle handle (keeping its live connections) or make a new one; reset options. */
@@ -190,6 +239,9 @@ long http_parse_retry_after(const char *value, time_t now)
 	time_t t = curl_getdate(p, NULL);
 	if (t == (time_t)-1)
 		return -1;
+	/* Same cap as above: a date centuries ahead must not overflow the ms value. */
+	if (t > now && t - now > 86400)
+		return 86400L * 1000L;
 	return t > now ? (long)(t - now) * 1000L : 0;
 }
 
@@ -246,6 +298,7 @@ static CURLcode setup_common(struct http_client *c, CURL *h, const char *url)
 	CURLcode rc = CURLE_OK;
 	long verify = c->opt.tls_insecure ? 0L : 1L;
 
+	rate_wait(c);
 #define SET(opt, val)                                                                      \
 	do {                                                                               \
 		if (rc == CURLE_OK)                                                        \
@@ -654,6 +707,8 @@ static int dl_once(struct http_client *c, const char *url, uint64_t offset,
 			rc = curl_easy_setopt(h, opt, val);                                \
 	} while (0)
 	SET(CURLOPT_HTTPGET, 1L);
+	/* Bigger reads than the 16 KiB default: fewer sink calls (pwrite + hash) per file. */
+	SET(CURLOPT_BUFFERSIZE, 256L * 1024);
 	SET(CURLOPT_FOLLOWLOCATION, 1L);
 	SET(CURLOPT_MAXREDIRS, HTTP_MAX_REDIRS);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);

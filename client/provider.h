@@ -145,6 +145,8 @@ struct provider {
 	int max_range_days;	 /* longest range one export may cover (7 for Vexora) */
 	int window_months;	 /* how far back exports reach (3 for Vexora) */
 	const char *file_ext;	 /* extension of exported files, "xlsx" */
+	int zip_files;		 /* exported files are zip archives (xlsx): the cache refuses one
+				  * without its end record, whatever Content-Length said */
 	void *priv;		 /* implementation state */
 };
 

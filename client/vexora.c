@@ -299,6 +299,7 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	ho.request_timeout_ms = cfg->request_timeout_ms;
 	ho.download_stall_s = cfg->download_stall_s;
 	ho.tls_insecure = cfg->tls_insecure;
+	ho.max_requests_per_s = cfg->max_requests_per_s;
 	v->http = http_client_new(&ho, err);
 	if (!v->http)
 		goto fail;
@@ -309,6 +310,7 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	v->base.max_range_days = VEXORA_MAX_RANGE_DAYS;
 	v->base.window_months = VEXORA_WINDOW_MONTHS;
 	v->base.file_ext = "xlsx";
+	v->base.zip_files = 1;
 	return &v->base;
 oom:
 	err->sys_errno = ENOMEM;

@@ -17,6 +17,7 @@ struct vexora_config {
 	long request_timeout_ms; /* whole API call; 0 = default 30 s */
 	long download_stall_s;	 /* abort a download that moves < 1 byte/s for this long; 0 = 60 */
 	int tls_insecure;	 /* skip TLS verification: simulator only, logged loudly */
+	double max_requests_per_s; /* cap on HTTP requests per second, all threads; 0 = none */
 	/* Clock for the signed timestamp; NULL = real time. Tests pin it. */
 	int64_t (*now_ms)(void);
 };

@@ -1059,19 +1059,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         chunk = CHUNK if not rate else max(1, min(CHUNK, rate // 20))
         t0 = time.monotonic()
         sent = 0
-        try:
-            while sent < limit:
-                data = f.read(min(chunk, limit - sent))
-                if not data:
-                    break
+        while sent < limit:
+            data = f.read(min(chunk, limit - sent))
+            if not data:
+                break
+            # Count before handing bytes to the socket, so a client that has received them
+            # never sees a stale counter; take them back if the write fails.
+            sim.bump("download_bytes", len(data))
+            try:
                 self.wfile.write(data)
-                sent += len(data)
-                if rate:
-                    ahead = sent / rate - (time.monotonic() - t0)
-                    if ahead > 0:
-                        time.sleep(ahead)
-        finally:
-            sim.bump("download_bytes", sent)
+            except OSError:
+                sim.bump("download_bytes", -len(data))
+                raise
+            sent += len(data)
+            if rate:
+                ahead = sent / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
         if limit != length or declared != length:
             self.close_connection = True  # the declared length was not (or over-) delivered
 

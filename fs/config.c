@@ -25,6 +25,7 @@ void config_init(struct fs_config *c)
 	c->poll_initial_ms = 500;
 	c->poll_max_ms = 10000;
 	c->retry_limit = 5;
+	c->max_requests_per_s = 10;
 	c->max_threads = 256;
 	c->attr_timeout_s = 1.0;
 	c->log_level = LOG_INFO;
@@ -172,10 +173,13 @@ static const struct key_def keys[] = {
 	{"poll_initial_ms", K_INT, OFF(poll_initial_ms), 1, 3600000},
 	{"poll_max_ms", K_INT, OFF(poll_max_ms), 1, 3600000},
 	{"retry_limit", K_INT, OFF(retry_limit), 1, 100},
+	{"max_requests_per_second", K_INT, OFF(max_requests_per_s), 0, 100000},
 	{"max_threads", K_INT, OFF(max_threads), 4, 10000},
 	{"attr_timeout", K_SECONDS_F, OFF(attr_timeout_s), 0, 0},
 	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0},
 	{"log_level", K_LEVEL, OFF(log_level), 0, 0},
+	{"prefetch", K_INT, OFF(prefetch_days), 0, 92},
+	{"prefetch_interval", K_DURATION, OFF(prefetch_interval_s), 0, 0},
 };
 
 static const struct key_def *find_key(const char *name)

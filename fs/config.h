@@ -26,10 +26,14 @@ struct fs_config {
 	int poll_initial_ms;	   /* default 500 */
 	int poll_max_ms;	   /* default 10000 */
 	int retry_limit;	   /* default 5 */
+	int max_requests_per_s;	   /* HTTP requests per second to the provider; default 10; 0 = no cap */
 	int max_threads;	   /* FUSE worker threads; default 256 (blocked opens each hold one) */
 	double attr_timeout_s;	   /* default 1.0, must be > 0 */
 	int tls_insecure;	   /* default 0; simulator only */
 	int log_level;		   /* syslog level; default LOG_INFO */
+	int prefetch_days;	   /* prefetch: export the last N complete days; default 0 (off) */
+	int prefetch_interval_s;   /* 0 (default): prefetch at start and after local midnight;
+				    * > 0: every this many seconds instead (for tests) */
 };
 
 /* Defaults for every optional key; strings NULL. */

@@ -2,6 +2,7 @@
  * orderfs: mount a merchant's order-export API as files.
  *
  *   orderfs [-f] [-d] [-s] [-o key=value[,...]] CONFIG MOUNTPOINT
+ *   orderfs get [-d] CONFIG A..B [-o FILE]   (no FUSE; see get.h)
  *
  * Start-up order matters: options and config are checked in the foreground so mistakes print
  * to the terminal; then, unless -f, we fork and the parent waits until the child reports that
@@ -27,7 +28,12 @@
 #include "../client/log.h"
 #include "../client/vexora.h"
 #include "config.h"
+#include "dirlock.h"
+#include "get.h"
+#include "notify.h"
 #include "orderfs.h"
+#include "prefetch.h"
+#include "stats.h"
 
 extern char **environ;
 
@@ -47,6 +53,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: orderfs [-f] [-d] [-s] [-o key=value[,...]] CONFIG MOUNTPOINT\n"
+		"       orderfs get [-d] CONFIG A..B [-o FILE]\n"
 		"       fusermount3 -u MOUNTPOINT\n"
 		"\n"
 		"Mounts a merchant's order-export API as files under MOUNTPOINT/exports/.\n"
@@ -61,7 +68,8 @@ static void usage(FILE *out)
 		"Config keys: provider base_url merchant_no secret_file cache_dir language\n"
 		"  report_type cache_max_size max_exports export_timeout nodata_ttl connect_timeout\n"
 		"  request_timeout download_stall_timeout poll_initial_ms poll_max_ms retry_limit\n"
-		"  max_threads attr_timeout tls_insecure log_level   (see README.md)\n");
+		"  max_requests_per_second max_threads attr_timeout tls_insecure log_level\n"
+		"  prefetch prefetch_interval   (see orderfs(1))\n");
 }
 
 /* Generic mount(8) options that mean nothing to orderfs and are dropped (fstab passes them). */
@@ -248,6 +256,7 @@ static struct provider *make_provider(const struct fs_config *cfg)
 		.request_timeout_ms = cfg->request_timeout_s * 1000L,
 		.download_stall_s = cfg->download_stall_s,
 		.tls_insecure = cfg->tls_insecure,
+		.max_requests_per_s = cfg->max_requests_per_s,
 	};
 	client_error_clear(&cerr);
 	struct provider *p = vexora_new(&vc, &cerr);
@@ -303,15 +312,92 @@ static void daemon_ready(int report_fd)
 	close(report_fd);
 }
 
+static void make_cache_config(const struct fs_config *cfg, struct cache_config *cc)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->dir = cfg->cache_dir;
+	cc->max_size = cfg->cache_max_size;
+	cc->max_exports = cfg->max_exports;
+	cc->export_timeout_s = cfg->export_timeout_s;
+	cc->nodata_ttl_s = cfg->nodata_ttl_s;
+	cc->report_type = cfg->report_type ? cfg->report_type : "order";
+	cc->language = cfg->language ? cfg->language : "en-US";
+	cc->poll_initial_ms = cfg->poll_initial_ms;
+	cc->poll_max_ms = cfg->poll_max_ms;
+	cc->retry_limit = cfg->retry_limit;
+}
+
+/* orderfs get [-d] CONFIG A..B [-o FILE]: argv[0] is "get". Returns the exit status. */
+static int get_main(int argc, char **argv)
+{
+	const char *config = NULL, *range = NULL, *out = NULL;
+	struct cmdline cl;
+	struct fs_config cfg;
+	struct provider *prov = NULL;
+	int debug = 0, rc = GET_USAGE;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-d")) {
+			debug = 1;
+		} else if (!strcmp(a, "-o")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "orderfs get: -o needs a file name\n");
+				return GET_USAGE;
+			}
+			out = argv[++i];
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			printf("usage: orderfs get [-d] CONFIG A..B [-o FILE]\n"
+			       "Fetches the export of A..B (at most one export long) into FILE, or\n"
+			       "to stdout, through CONFIG's cache. Exit status: 0 done, 1 the export\n"
+			       "failed, 2 usage, config or range error, 3 no data in that range.\n");
+			return GET_OK;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "orderfs get: unknown option '%s'\n", a);
+			return GET_USAGE;
+		} else if (!config) {
+			config = a;
+		} else if (!range) {
+			range = a;
+		} else {
+			fprintf(stderr, "orderfs get: unexpected argument '%s'\n", a);
+			return GET_USAGE;
+		}
+	}
+	if (!config || !range) {
+		fprintf(stderr, "usage: orderfs get [-d] CONFIG A..B [-o FILE]\n");
+		return GET_USAGE;
+	}
+	memset(&cl, 0, sizeof(cl));
+	cl.config_path = config;
+	if (load_config(&cl, &cfg))
+		goto out;
+	/* A command: stderr says only what went wrong unless -d. */
+	log_init(0, debug ? LOG_DEBUG : (cfg.log_level < LOG_WARNING ? cfg.log_level : LOG_WARNING));
+	if (check_cache_dir(cfg.cache_dir))
+		goto out;
+	prov = make_provider(&cfg);
+	if (!prov)
+		goto out;
+	struct cache_config cc;
+	make_cache_config(&cfg, &cc);
+	rc = get_run(&cc, prov, range, out);
+out:
+	provider_destroy(prov);
+	config_free(&cfg);
+	return rc;
+}
+
 static int run(const struct cmdline *cl, struct fs_config *cfg)
 {
 	struct orderfs o;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse *f = NULL;
 	struct fuse_loop_config *lc = NULL;
-	int report_fd = -1;
+	struct stats_watch *sw = NULL;
+	int report_fd = -1, lock_fd = -1;
 	int rc = 1;
-	int mounted = 0;
+	int mounted = 0, handlers = 0;
 	int cache_err = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -320,6 +406,14 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		goto out;
 	if (!cl->foreground && daemon_fork(&report_fd))
 		goto out;
+	/* In the process that keeps running: the lock lives as long as this process. */
+	lock_fd = dirlock_take(cfg->cache_dir);
+	if (lock_fd < 0) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir,
+			lock_fd == -EBUSY ? "in use by another orderfs (a mount or orderfs get)"
+					  : strerror(-lock_fd));
+		goto out;
+	}
 
 	o.prov = make_provider(cfg);
 	if (!o.prov)
@@ -332,7 +426,8 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	o.attr_timeout_s = cfg->attr_timeout_s;
 	o.mount_time = time(NULL);
 	o.notes = range_map_new();
-	if (!o.notes)
+	o.kview = kernel_view_new();
+	if (!o.notes || !o.kview)
 		goto out;
 
 	/* Safe defaults first so an explicit -o can still add to them. */
@@ -362,31 +457,33 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	mounted = 1;
 	if (fuse_set_signal_handlers(fuse_get_session(f)))
 		goto out;
+	handlers = 1;
 
-	struct cache_config cc = {
-		.dir = cfg->cache_dir,
-		.max_size = cfg->cache_max_size,
-		.max_exports = cfg->max_exports,
-		.export_timeout_s = cfg->export_timeout_s,
-		.nodata_ttl_s = cfg->nodata_ttl_s,
-		.report_type = cfg->report_type ? cfg->report_type : "order",
-		.language = cfg->language ? cfg->language : "en-US",
-		.poll_initial_ms = cfg->poll_initial_ms,
-		.poll_max_ms = cfg->poll_max_ms,
-		.retry_limit = cfg->retry_limit,
-	};
+	struct cache_config cc;
+	make_cache_config(cfg, &cc);
 	o.cache = cache_new(&cc, o.prov, &cache_err);
 	if (!o.cache) {
 		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
 		goto out;
 	}
+	sw = stats_watch_start(&o, 10);
 
-	log_notice("mounted %s on %s (provider %s, merchant %s)", cl->config_path, cl->mountpoint,
-		   o.prov->name, o.prov->account);
 	if (report_fd >= 0) {
+		/* Success is silent on the terminal (like mount(8)); the line goes to syslog. */
 		log_init(1, cfg->log_level);
 		daemon_ready(report_fd);
 		report_fd = -1;
+	}
+	log_notice("mounted %s on %s (provider %s, merchant %s)", cl->config_path, cl->mountpoint,
+		   o.prov->name, o.prov->account);
+	notify_send("READY=1");
+	notify_status("mounted on %s", cl->mountpoint);
+	/* After daemon_ready, so its log lines go where the daemon's go. */
+	if (cfg->prefetch_days > 0) {
+		o.prefetch = prefetch_start(o.cache, cfg->prefetch_days, cfg->prefetch_interval_s,
+					    o.window_months);
+		if (!o.prefetch)
+			log_err("cannot start prefetch: %s", strerror(errno));
 	}
 
 	if (cl->single_thread) {
@@ -399,10 +496,15 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		rc = fuse_loop_mt(f, lc) ? 1 : 0;
 	}
 	log_notice("unmounting %s", cl->mountpoint);
+	notify_send("STOPPING=1");
 
 out:
+	stats_watch_stop(sw);
+	prefetch_stop(o.prefetch);
+	o.prefetch = NULL;
 	if (f) {
-		fuse_remove_signal_handlers(fuse_get_session(f));
+		if (handlers)
+			fuse_remove_signal_handlers(fuse_get_session(f));
 		if (mounted)
 			fuse_unmount(f);
 	}
@@ -414,10 +516,13 @@ out:
 		fuse_loop_cfg_destroy(lc);
 	fuse_opt_free_args(&args);
 	range_map_free(o.notes);
+	kernel_view_free(o.kview);
 	provider_destroy(o.prov);
 	pthread_mutex_destroy(&o.files_lock);
 	if (report_fd >= 0)
 		close(report_fd); /* the parent reads EOF: failure */
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }
 
@@ -427,6 +532,11 @@ int main(int argc, char **argv)
 	struct fs_config cfg;
 	int rc;
 
+	/* Before any thread exists, so every thread inherits the mask: the stats thread takes
+	 * SIGUSR1 with sigwait (stats.h). */
+	stats_block_signals();
+	if (argc > 1 && !strcmp(argv[1], "get"))
+		return get_main(argc - 1, argv + 1);
 	memset(&cl, 0, sizeof(cl));
 	rc = parse_cmdline(argc, argv, &cl);
 	if (rc) {

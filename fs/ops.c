@@ -14,6 +14,7 @@
 #include <fuse_lowlevel.h>
 
 #include "orderfs.h"
+#include "stats.h"
 #include "status.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "../client/log.h"
 
 #define XATTR_PREFIX "user.orderfs."
+#define STATS_PATH "/.stats"
 
 enum fs_file_kind { FILE_EXPORT, FILE_STATUS };
 
@@ -34,7 +36,7 @@ struct fs_file {
 	enum fs_file_kind kind;
 	struct cache_handle *handle; /* FILE_EXPORT */
 	uint64_t size;
-	char *text;		     /* FILE_STATUS */
+	char *text;		     /* FILE_STATUS: .status or /.stats text */
 	struct fs_file *prev, *next; /* orderfs.files, under files_lock */
 };
 
@@ -149,15 +151,15 @@ static void fill_dir_stat(struct orderfs *o, struct stat *st)
 	st->st_mtime = st->st_ctime = st->st_atime = o->mount_time;
 }
 
-static void note_shown_size(struct orderfs *o, const struct date_range *chunk, uint64_t size)
+static void note_shown_size(struct orderfs *o, const char *path, uint64_t size)
 {
-	struct range_note n;
-	range_map_get(o->notes, chunk, &n);
-	if (n.size_shown && n.shown_size == size)
+	struct kernel_file_view v;
+	kernel_view_get(o->kview, path, &v);
+	if (v.size_shown && v.shown_size == size)
 		return;
-	n.size_shown = 1;
-	n.shown_size = size;
-	range_map_put(o->notes, chunk, &n);
+	v.size_shown = 1;
+	v.shown_size = size;
+	kernel_view_put(o->kview, path, &v);
 }
 
 /* Render .status for a range from cache snapshots. NULL on ENOMEM. */
@@ -183,10 +185,29 @@ out:
 	return text;
 }
 
+/* /.stats: regular, read-only, regenerated at every open like .status. */
+static int getattr_stats(struct orderfs *o, struct stat *st)
+{
+	size_t len = 0;
+	char *text = stats_render(o, 1, &len);
+	if (!text)
+		return -ENOMEM;
+	free(text);
+	memset(st, 0, sizeof(*st));
+	fill_dir_stat(o, st);
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = (off_t)len;
+	st->st_mtime = st->st_ctime = time(NULL);
+	return 0;
+}
+
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct orderfs *o = fs_get();
 	struct path_node node;
+	if (!strcmp(path, STATS_PATH))
+		return getattr_stats(o, st);
 	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
@@ -232,7 +253,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 			if (info.ready_time)
 				st->st_mtime = st->st_ctime = (time_t)info.ready_time;
 		}
-		note_shown_size(o, &node.chunk, (uint64_t)st->st_size);
+		note_shown_size(o, path, (uint64_t)st->st_size);
 		return 0;
 	}
 	}
@@ -300,6 +321,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	switch (node.kind) {
 	case PATH_ROOT:
 		filler(buf, "exports", NULL, 0, 0);
+		filler(buf, STATS_PATH + 1, NULL, 0, 0);
 		return 0;
 	case PATH_EXPORTS:
 		return readdir_exports(o, buf, filler);
@@ -331,7 +353,7 @@ static int open_export(struct orderfs *o, const char *path, const struct path_no
 {
 	struct cache_handle *h = NULL;
 	struct cache_info info;
-	struct range_note note;
+	struct kernel_file_view view;
 	char rs[DATE_RANGE_STR_LEN];
 
 	int rc = cache_open(o->cache, &node->chunk, open_cancelled, o->fuse, &h);
@@ -351,17 +373,17 @@ static int open_export(struct orderfs *o, const char *path, const struct path_no
 	f->size = cache_handle_size(h);
 
 	cache_lookup(o->cache, &node->chunk, &info);
-	range_map_get(o->notes, &node->chunk, &note);
-	if (!note.size_shown || note.shown_size != f->size) {
+	kernel_view_get(o->kview, path, &view);
+	if (!view.size_shown || view.shown_size != f->size) {
 		/* The kernel may hold a stale size: read to EOF directly, refresh its attrs. */
 		fi->direct_io = 1;
 		fi->keep_cache = 0;
 		fuse_invalidate_path(o->fuse, path);
 	} else {
-		fi->keep_cache = info.sha256[0] && !strcmp(note.cached_sha, info.sha256);
+		fi->keep_cache = info.sha256[0] && !strcmp(view.cached_sha, info.sha256);
 		if (!fi->keep_cache) {
-			memcpy(note.cached_sha, info.sha256, sizeof(note.cached_sha));
-			range_map_put(o->notes, &node->chunk, &note);
+			memcpy(view.cached_sha, info.sha256, sizeof(view.cached_sha));
+			kernel_view_put(o->kview, path, &view);
 		}
 	}
 	fi->fh = (uintptr_t)f;
@@ -373,15 +395,16 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct orderfs *o = fs_get();
 	struct path_node node;
-	int rc = resolve(o, path, &node);
+	int is_stats = !strcmp(path, STATS_PATH);
+	int rc = is_stats ? 0 : resolve(o, path, &node);
 	if (rc)
 		return rc;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		return -EROFS;
 
-	if (node.kind == PATH_EXPORT_FILE)
+	if (!is_stats && node.kind == PATH_EXPORT_FILE)
 		return open_export(o, path, &node, fi);
-	if (node.kind != PATH_STATUS)
+	if (!is_stats && node.kind != PATH_STATUS)
 		return -EISDIR;
 
 	struct fs_file *f = calloc(1, sizeof(*f));
@@ -389,7 +412,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return -ENOMEM;
 	size_t len = 0;
 	f->kind = FILE_STATUS;
-	f->text = render_status(o, &node.range, &len);
+	f->text = is_stats ? stats_render(o, 1, &len) : render_status(o, &node.range, &len);
 	if (!f->text) {
 		free(f);
 		return -ENOMEM;
@@ -420,6 +443,7 @@ static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
 		bv->buf[0].fd = cache_handle_fd(f->handle);
 		bv->buf[0].pos = off;
+		atomic_fetch_add_explicit(&fs_get()->bytes_served, size, memory_order_relaxed);
 	} else {
 		/* libfuse frees mem buffers after replying, so hand it a copy. */
 		void *mem = malloc(size ? size : 1);
@@ -484,7 +508,6 @@ static int fs_rmdir(const char *path)
 		struct date_range chunk;
 		path_file_name(&node.range, &o->layout, i, name, &chunk);
 		cache_forget(o->cache, &chunk);
-		range_map_del(o->notes, &chunk);
 	}
 	range_map_del(o->notes, &node.range);
 	return 0;
@@ -518,6 +541,8 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
 	struct path_node node;
 	struct cache_info info;
 	char buf[PROVIDER_NAME_MAX + 8];
+	if (!strcmp(path, STATS_PATH))
+		return -ENODATA;
 	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
@@ -542,6 +567,8 @@ static int fs_listxattr(const char *path, char *list, size_t size)
 	struct orderfs *o = fs_get();
 	struct path_node node;
 	size_t need = 0;
+	if (!strcmp(path, STATS_PATH))
+		return 0;
 	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
@@ -635,6 +662,10 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/* The kernel then caches "no ACL" per inode instead of asking for system.posix_acl_*
+	 * on every `ls -l` (two round trips per entry); there are no ACLs to serve. */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 	conn->max_readahead = conn->max_readahead > (1u << 20) ? conn->max_readahead : (1u << 20);
 	return o;
 }

@@ -5,14 +5,17 @@
 #define ORDERFS_ORDERFS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "../cache/cache.h"
+#include "kernel_view.h"
 #include "path.h"
 #include "range_map.h"
 
 struct fuse;
 struct fs_file;
+struct prefetch;
 
 struct orderfs {
 	struct cache *cache;
@@ -20,12 +23,15 @@ struct orderfs {
 	struct fuse *fuse;
 	struct path_layout layout;
 	int window_months;
-	struct range_map *notes; /* pinned ranges and what the kernel was shown per file */
+	struct range_map *notes;	 /* ranges pinned into the listing (mkdir, use) */
+	struct kernel_view *kview; /* per path: size and content the kernel was shown */
 	const char *cache_dir;
 	double attr_timeout_s;
 	time_t mount_time;
 	pthread_mutex_t files_lock; /* protects files */
 	struct fs_file *files;	    /* open files, closed at teardown if the kernel did not */
+	atomic_uint_least64_t bytes_served; /* export bytes handed to readers (/.stats) */
+	struct prefetch *prefetch;	    /* NULL when prefetch is off */
 };
 
 /* The fuse_operations table of orderfs. */

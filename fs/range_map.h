@@ -1,7 +1,6 @@
 /*
  * A small thread-safe map from date ranges to what fs/ remembers about them: which ranges were
- * created with mkdir, and what size and content the kernel was last shown for each file (to
- * choose between the page cache and direct I/O on open). Sorted array, binary search.
+ * pinned into the /exports listing (by mkdir or by use). Sorted array, binary search.
  */
 #ifndef ORDERFS_RANGE_MAP_H
 #define ORDERFS_RANGE_MAP_H
@@ -14,10 +13,7 @@
 struct range_map;
 
 struct range_note {
-	int made_by_mkdir;     /* range directory created with mkdir */
-	int size_shown;	       /* getattr has reported shown_size for this file */
-	uint64_t shown_size;   /* last st_size given to the kernel */
-	char cached_sha[65];   /* content the kernel may hold in its page cache, "" if none */
+	int made_by_mkdir; /* listed in /exports until rmdir */
 };
 
 struct range_map *range_map_new(void);

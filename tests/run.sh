@@ -1,9 +1,20 @@
 #!/bin/sh
 # Runs every unit test binary and the integration suite; prints one summary line at the end.
 # A binary that crashes or exits non-zero without reporting counts as one failure.
-# Env: BUILD (build dir), PYTHON, ONLY=unit|integration.
+# Env: BUILD (build dir), PYTHON, ONLY=unit|integration, VALGRIND=1 (unit tests and the
+# mounted orderfs under valgrind memcheck: any error or definite leak fails; exit code 99).
 BUILD=${BUILD:-build/release}
 PYTHON=${PYTHON:-/usr/bin/python3}
+WRAP=""
+if [ "${VALGRIND:-0}" = 1 ]; then
+	if ! command -v valgrind >/dev/null 2>&1; then
+		echo "installing valgrind"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null ||
+			{ echo "valgrind is missing and could not be installed" >&2; exit 1; }
+	fi
+	WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	export VALGRIND
+fi
 passed=0
 failed=0
 failed_names=""
@@ -11,7 +22,8 @@ failed_names=""
 if [ "${ONLY:-unit}" = unit ] || [ -z "$ONLY" ]; then
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
-		out=$("$t" 2>&1)
+		# shellcheck disable=SC2086
+		out=$($WRAP "$t" 2>&1)
 		rc=$?
 		printf '%s\n' "$out"
 		p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)

@@ -26,14 +26,13 @@ static void test_put_get_del(void **state)
 	memset(&n, 0, sizeof(n));
 	for (int d = 28; d >= 1; d--) {
 		struct date_range r = day(d);
-		n.shown_size = (uint64_t)d;
 		n.made_by_mkdir = d % 2;
 		assert_int_equal(range_map_put(m, &r, &n), 0);
 	}
 	for (int d = 1; d <= 28; d++) {
 		struct date_range r = day(d);
 		assert_int_equal(range_map_get(m, &r, &got), 0);
-		assert_int_equal(got.shown_size, d);
+		assert_int_equal(got.made_by_mkdir, d % 2);
 	}
 	int count = 0;
 	range_map_foreach_mkdir(m, count_mkdir, &count);
@@ -42,7 +41,7 @@ static void test_put_get_del(void **state)
 	assert_int_equal(range_map_del(m, &r5), 0);
 	assert_int_equal(range_map_del(m, &r5), -1);
 	assert_int_equal(range_map_get(m, &r5, &got), -1);
-	assert_int_equal(got.shown_size, 0);
+	assert_int_equal(got.made_by_mkdir, 0);
 	range_map_free(m);
 }
 

@@ -1,0 +1,27 @@
+/*
+ * `orderfs get CONFIG A..B [-o FILE]`: one export to a file or stdout through the same cache
+ * as the mount, without FUSE (containers and CI runners without /dev/fuse).
+ */
+#ifndef ORDERFS_GET_H
+#define ORDERFS_GET_H
+
+#include "../cache/cache.h"
+
+/* Exit statuses of `orderfs get` (also in the man page). */
+enum get_status {
+	GET_OK = 0,
+	GET_FAILED = 1,	   /* the export failed: provider error, unreachable, timeout, disk */
+	GET_USAGE = 2,	   /* bad command line, config or range */
+	GET_NO_DATA = 3,   /* the provider has no data in that range */
+};
+
+/*
+ * Fetch range_str ("A..B", at most prov->max_range_days days, inside the window) into out_path
+ * (written to a temp file next to it, then renamed: never a partial file under that name) or
+ * to stdout when out_path is NULL or "-". Prints one line saying what failed on stderr.
+ * Returns an enum get_status.
+ */
+int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
+	    const char *out_path);
+
+#endif

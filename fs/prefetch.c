@@ -1,0 +1,145 @@
+#include "prefetch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../client/log.h"
+
+/* After midnight, wait this long so "yesterday" is really complete at the provider too. */
+#define PREFETCH_AFTER_MIDNIGHT_S 300
+
+struct prefetch {
+	struct cache *cache;
+	int days, interval_s, window_months;
+	pthread_t thread;
+	pthread_mutex_t lock; /* protects everything below */
+	pthread_cond_t wake;  /* CLOCK_MONOTONIC; signalled on stop */
+	int stopping;
+	struct prefetch_stats st;
+};
+
+/* Queue exports for the last p->days complete days. No lock held. */
+static void prefetch_pass(struct prefetch *p)
+{
+	struct date today = date_from_time(time(NULL));
+	uint64_t started = 0;
+
+	for (int i = 1; i <= p->days; i++) {
+		struct date d = date_add_days(&today, -i);
+		struct date_range r = {d, d};
+		char rs[DATE_RANGE_STR_LEN];
+		const char *why;
+		if (date_range_check(&r, &today, 1, p->window_months, &why))
+			break; /* older days are outside the window too */
+		int rc = cache_prefetch(p->cache, &r);
+		date_range_format(&r, rs);
+		if (rc > 0) {
+			started++;
+			log_info("prefetch: %s: export queued", rs);
+		} else if (rc < 0) {
+			log_warn("prefetch: %s: %s", rs, strerror(-rc));
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	p->st.runs++;
+	p->st.started += started;
+	p->st.last_run = time(NULL);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Seconds from now to the next pass. */
+static long prefetch_delay(const struct prefetch *p)
+{
+	if (p->interval_s > 0)
+		return p->interval_s;
+	time_t now = time(NULL);
+	struct date today = date_from_time(now);
+	struct date tomorrow = date_add_days(&today, 1);
+	long d = (long)(date_start_time(&tomorrow) - now) + PREFETCH_AFTER_MIDNIGHT_S;
+	return d > 0 ? d : 1;
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct prefetch *p = arg;
+
+	for (;;) {
+		prefetch_pass(p);
+		long delay = prefetch_delay(p);
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += delay;
+		pthread_mutex_lock(&p->lock);
+		p->st.next_run = time(NULL) + delay;
+		while (!p->stopping) {
+			if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) == ETIMEDOUT)
+				break;
+		}
+		int stop = p->stopping;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+struct prefetch *prefetch_start(struct cache *c, int days, int interval_s, int window_months)
+{
+	struct prefetch *p;
+	pthread_condattr_t ca;
+	int rc;
+
+	if (days <= 0)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->cache = c;
+	p->days = days;
+	p->interval_s = interval_s;
+	p->window_months = window_months;
+	p->st.days = days;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = pthread_create(&p->thread, NULL, prefetch_main, p);
+	if (rc) {
+		pthread_cond_destroy(&p->wake);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		errno = rc;
+		return NULL;
+	}
+	log_info("prefetch: the last %d day(s), %s", days,
+		 interval_s > 0 ? "on an interval" : "at start and after each midnight");
+	return p;
+}
+
+void prefetch_stop(struct prefetch *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+void prefetch_get_stats(struct prefetch *p, struct prefetch_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	*out = p->st;
+	pthread_mutex_unlock(&p->lock);
+}

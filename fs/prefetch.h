@@ -1,0 +1,35 @@
+/*
+ * Prefetch: export the last N complete days (yesterday back) before anyone asks, so the
+ * morning's `cp` is served from the cache. Runs once at start and again shortly after each
+ * local midnight (or every interval_s seconds when that is set: tests), in its own thread,
+ * through cache_prefetch (never waits for an export; the fill pool does the work).
+ */
+#ifndef ORDERFS_PREFETCH_H
+#define ORDERFS_PREFETCH_H
+
+#include <stdint.h>
+
+#include "../cache/cache.h"
+
+struct prefetch;
+
+struct prefetch_stats {
+	int days;	     /* the prefetch setting; 0 = off */
+	uint64_t runs;	     /* passes made */
+	uint64_t started;    /* exports this module started */
+	int64_t last_run;    /* unix s of the last pass, 0 if none */
+	int64_t next_run;    /* unix s of the next pass, 0 if off */
+};
+
+/* Start the thread (days > 0). Days before the provider's window (window_months back from
+ * today) are skipped. NULL with errno on failure; NULL without error when days is 0. The
+ * cache must outlive the prefetcher. */
+struct prefetch *prefetch_start(struct cache *c, int days, int interval_s, int window_months);
+
+/* Stop and join the thread; NULL is fine. */
+void prefetch_stop(struct prefetch *p);
+
+/* Counters; zeros for NULL. Thread-safe. */
+void prefetch_get_stats(struct prefetch *p, struct prefetch_stats *out);
+
+#endif
