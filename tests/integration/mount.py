@@ -19,6 +19,18 @@ VALGRIND_EXIT = 99
 EXPECTED_ERRORS = ()
 
 
+def vm_rss_kb(pid):
+    """Resident memory of a process, from /proc (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def wait_for(cond, timeout=20, what="condition", interval=0.01):
     deadline = time.monotonic() + timeout
     while True:

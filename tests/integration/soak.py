@@ -19,19 +19,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from mount import VALGRIND, Mount, wait_for  # noqa: E402
+from mount import VALGRIND, Mount, vm_rss_kb, wait_for  # noqa: E402
 from simulator import Simulator  # noqa: E402
 
 READERS = 64
 RANGES = 20
-
-
-def vm_rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def fds(pid):

@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from mount import VALGRIND, Mount, wait_for
+from mount import VALGRIND, Mount, vm_rss_kb, wait_for
 from simulator import Simulator
 from test_fs import FsTestCase, api_calls, rng, sha
 
@@ -28,19 +28,6 @@ def read(path):
 def figure(text):
     """A measured figure, shown in the verbose test output (for the record, not a check)."""
     print("\n  " + text, end=" ")
-
-
-def status(m, r):
-    with open(m.path("exports", r, ".status")) as f:
-        return json.load(f)
-
-
-def vm_rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class FaultCase(FsTestCase):
@@ -271,7 +258,7 @@ class TestDownloadFaults(FaultCase):
         r = rng(80, 80)
         cat = subprocess.Popen(["cat", m.path("exports", r, "orders.xlsx")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: status(m, r)["bytes_done"] > 20000, what="download under way")
+        wait_for(lambda: self.status(m, r)["bytes_done"] > 20000, what="download under way")
         m.kill9()
         cat.wait(30)
         self.sim.configure(download_rate_bps=0)
@@ -294,7 +281,7 @@ class TestDownloadFaults(FaultCase):
         r = rng(76, 76)
         cat = subprocess.Popen(["cat", m.path("exports", r, "orders.xlsx")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: status(m, r)["bytes_done"] > 5000, what="download under way")
+        wait_for(lambda: self.status(m, r)["bytes_done"] > 5000, what="download under way")
         m.kill9()
         cat.wait(30)
         self.sim.configure(download_rate_bps=0, expire_files_now=True)

@@ -1,0 +1,137 @@
+#include "str_map.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct str_slot {
+	char *key;
+	void *value;
+};
+
+struct str_map {
+	pthread_mutex_t lock; /* protects slots, n, cap */
+	size_t value_size;
+	struct str_slot *slots; /* sorted by key */
+	size_t n, cap;
+};
+
+struct str_map *str_map_new(size_t value_size)
+{
+	struct str_map *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	pthread_mutex_init(&m->lock, NULL);
+	m->value_size = value_size;
+	return m;
+}
+
+void str_map_free(struct str_map *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->slots[i].key);
+		free(m->slots[i].value);
+	}
+	free(m->slots);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* Index of key, or of where it would go; *found says which. Lock held. */
+static size_t find_slot(const struct str_map *m, const char *key, int *found)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->slots[mid].key, key);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = 0;
+	return lo;
+}
+
+int str_map_get(struct str_map *m, const char *key, void *out)
+{
+	int found;
+	pthread_mutex_lock(&m->lock);
+	size_t i = find_slot(m, key, &found);
+	if (found)
+		memcpy(out, m->slots[i].value, m->value_size);
+	else
+		memset(out, 0, m->value_size);
+	pthread_mutex_unlock(&m->lock);
+	return found ? 0 : -1;
+}
+
+int str_map_put(struct str_map *m, const char *key, const void *value)
+{
+	int found, rc = 0;
+	char *k = NULL;
+	void *v = NULL;
+
+	pthread_mutex_lock(&m->lock);
+	size_t i = find_slot(m, key, &found);
+	if (found) {
+		memcpy(m->slots[i].value, value, m->value_size);
+		goto out;
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		struct str_slot *s = realloc(m->slots, cap * sizeof(*s));
+		if (!s)
+			goto nomem;
+		m->slots = s;
+		m->cap = cap;
+	}
+	k = strdup(key);
+	v = malloc(m->value_size ? m->value_size : 1);
+	if (!k || !v)
+		goto nomem;
+	memcpy(v, value, m->value_size);
+	memmove(&m->slots[i + 1], &m->slots[i], (m->n - i) * sizeof(*m->slots));
+	m->slots[i].key = k;
+	m->slots[i].value = v;
+	m->n++;
+	goto out;
+nomem:
+	free(k);
+	free(v);
+	rc = -ENOMEM;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int str_map_del(struct str_map *m, const char *key)
+{
+	int found;
+	pthread_mutex_lock(&m->lock);
+	size_t i = find_slot(m, key, &found);
+	if (found) {
+		free(m->slots[i].key);
+		free(m->slots[i].value);
+		memmove(&m->slots[i], &m->slots[i + 1], (m->n - i - 1) * sizeof(*m->slots));
+		m->n--;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return found ? 0 : -1;
+}
+
+void str_map_foreach(struct str_map *m,
+		     void (*fn)(void *arg, const char *key, const void *value), void *arg)
+{
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n; i++)
+		fn(arg, m->slots[i].key, m->slots[i].value);
+	pthread_mutex_unlock(&m->lock);
+}
