@@ -101,7 +101,7 @@ deps:
 # The README's test command: install what is missing, build, run every test, one summary.
 test: deps
 	$(MAKE) tests-build
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) sh tests/run.sh
 
 test-unit: tests-build
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) ONLY=unit sh tests/run.sh

@@ -13,6 +13,8 @@ ORDERFS = os.path.join(ROOT, BUILD, "orderfs")
 # VALGRIND=1 (make check-valgrind): orderfs runs under memcheck; an error or a definite leak
 # makes it exit 99, which umount() turns into a failure with the valgrind report.
 VALGRIND = os.environ.get("VALGRIND") == "1"
+# SANITIZE=1 (make check-asan): orderfs is built with ASan/UBSan; reports land in its log.
+SANITIZED = os.environ.get("SANITIZE") == "1"
 VALGRIND_EXIT = 99
 
 # Log lines that are expected in some tests and never a sign of a bug by themselves.
