@@ -88,6 +88,8 @@ cache_dir   = $DEMO/cache
 poll_initial_ms = 200
 poll_max_ms = 1000
 EOF
+	# `orderfs get` needs a cache of its own: a running mount locks its cache_dir.
+	sed "s|^cache_dir .*|cache_dir   = $DEMO/get-cache|" "$DEMO/orderfs.conf" >"$DEMO/get.conf"
 	# Foreground in the background so its log lands in demo/orderfs.log (a daemonized
 	# orderfs logs to syslog).
 	"$bin" -f "$DEMO/orderfs.conf" "$MNT" >"$DEMO/orderfs.log" 2>&1 &
@@ -117,8 +119,8 @@ Try next:
   cat $MNT/exports/$range/.status
   getfattr -d $MNT/exports/$range/orders.xlsx
   cat $MNT/.stats
-  mkdir $MNT/exports/$(date -d '9 days ago' +%F)..$(date +%F)     # any range: split in 7-day files
-  $bin get $DEMO/orderfs.conf $range -o /tmp/orders.xlsx   # no FUSE needed
+  ls $MNT/exports/$(date -d '9 days ago' +%F)..$(date +%F)/     # any range: split in 7-day files
+  $bin get $DEMO/get.conf $range -o /tmp/orders.xlsx   # no FUSE needed (its own cache)
   tail $DEMO/orderfs.log
 Stop: make demo-stop   (or: fusermount3 -u $MNT)
 EOF
