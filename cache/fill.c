@@ -175,6 +175,23 @@ static int fill_fail(struct fill *f, const struct client_error *err)
 	return -client_error_to_errno(err);
 }
 
+/*
+ * After a failed query or get_urls of the current task: 0 = a fault already waited out, call
+ * again; FILL_REAPPLY = the server no longer knows the task or its file; else the flight's
+ * final -errno (f->err is set).
+ */
+static int fill_task_error(struct fill *f, const struct client_error *err)
+{
+	int r = fill_retry(f, err);
+	if (r <= 0)
+		return r;
+	if (err->kind == CLIENT_E_FILE_EXPIRED || err->kind == CLIENT_E_NOT_FOUND) {
+		f->err = *err;
+		return FILL_REAPPLY;
+	}
+	return fill_fail(f, err);
+}
+
 static void fill_set_state(struct fill *f, enum cache_state st)
 {
 	pthread_mutex_lock(&f->c->lock);
@@ -280,17 +297,11 @@ static int fill_poll(struct fill *f, int fresh)
 		memset(&f->task, 0, sizeof(f->task));
 		client_error_clear(&err);
 		if (f->p->ops->query(f->p, f->task_id, &f->task, &err) != 0) {
-			if ((r = fill_retry(f, &err)) == 0) {
+			if ((r = fill_task_error(f, &err)) == 0) {
 				fresh = 0;
 				continue;
 			}
-			if (r < 0)
-				return r;
-			if (err.kind == CLIENT_E_FILE_EXPIRED || err.kind == CLIENT_E_NOT_FOUND) {
-				f->err = err;
-				return FILL_REAPPLY;
-			}
-			return fill_fail(f, &err);
+			return r;
 		}
 		f->retries = 0;
 		pthread_mutex_lock(&c->lock);
@@ -364,15 +375,8 @@ static int fill_get_url(struct fill *f, struct download_url *url)
 		client_error_clear(&err);
 		if (f->p->ops->get_urls(f->p, f->task_id, urls, 2, &n, &err) == 0)
 			break;
-		if ((r = fill_retry(f, &err)) == 0)
-			continue;
-		if (r < 0)
+		if ((r = fill_task_error(f, &err)) != 0)
 			return r;
-		if (err.kind == CLIENT_E_FILE_EXPIRED || err.kind == CLIENT_E_NOT_FOUND) {
-			f->err = err;
-			return FILL_REAPPLY;
-		}
-		return fill_fail(f, &err);
 	}
 	f->retries = 0;
 	if (n != 1) {
