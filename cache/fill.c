@@ -472,29 +472,21 @@ static int fill_commit(struct fill *f, struct part *pt)
 }
 
 /*
- * Whether the file in pt is whole as far as its format tells: a provider's zip files (xlsx)
- * must end with their end record. 0 = whole (or a format we cannot check). Otherwise -1
- * with *err TRANSIENT, and pt emptied so the retry downloads from the start.
+ * Whether the file in pt is whole as far as the provider's format tells (provider verify op).
+ * 0 = whole, or nothing to check. Otherwise -1 with *err; when the file is incomplete
+ * (TRANSIENT), pt is emptied so the retry downloads from the start.
  */
 static int fill_check_whole(struct fill *f, struct part *pt, struct client_error *err)
 {
 	int rc;
 
-	if (!f->p->zip_files)
-		return 0;
-	rc = part_check_zip_end(pt);
-	if (rc == 0)
+	if (!f->p->ops->verify)
 		return 0;
 	client_error_clear(err);
-	if (rc != -EBADMSG) {
-		client_error_set(err, CLIENT_E_LOCAL, "cannot read partial file: %s", strerror(-rc));
-		err->sys_errno = -rc;
+	if (f->p->ops->verify(f->p, pt->fd, pt->size, err) == 0)
+		return 0;
+	if (err->kind != CLIENT_E_TRANSIENT)
 		return -1;
-	}
-	client_error_set(err, CLIENT_E_TRANSIENT,
-			 "download incomplete: %llu bytes arrived as the server declared, but "
-			 "the file has no zip end record (server sent a wrong length)",
-			 (unsigned long long)pt->size);
 	rc = pt->sink.begin(pt->sink.ctx, 0, UINT64_MAX); /* truncate, reset the digest */
 	if (rc) {
 		client_error_set(err, CLIENT_E_LOCAL, "cannot truncate partial file: %s",

@@ -28,13 +28,6 @@ struct part {
 int part_open(struct part *pt, const char *path);
 /* fsync and return the SHA-256 hex of the whole file. 0 or -errno. */
 int part_finish(struct part *pt, char hex[65]);
-/*
- * Whether the bytes on disk end like a complete zip archive (xlsx is one): an end-of-central-
- * directory record that ends exactly at EOF and a central directory that ends where it
- * starts. A server that declares a short Content-Length makes a cut file look complete; this
- * catches it. 0 when complete, -EBADMSG when not, other -errno on read failure.
- */
-int part_check_zip_end(struct part *pt);
 /* Close the fd and free the digest; safe on a part that failed to open. */
 void part_close(struct part *pt);
 

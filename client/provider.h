@@ -134,6 +134,14 @@ struct provider_ops {
 	int (*download)(struct provider *p, const struct download_url *url, uint64_t offset,
 			const struct download_sink *sink, uint64_t *total,
 			struct client_error *err);
+	/*
+	 * Optional (NULL = nothing to check): whether the size bytes at fd are a whole file of
+	 * the provider's format, after download() reported success. Catches what HTTP cannot,
+	 * such as a server that declared too short a Content-Length. 0, or -1 with *err:
+	 * CLIENT_E_TRANSIENT when the file is incomplete (download it again), CLIENT_E_LOCAL
+	 * when it cannot be read.
+	 */
+	int (*verify)(struct provider *p, int fd, uint64_t size, struct client_error *err);
 	/* Free everything, wiping secrets. */
 	void (*destroy)(struct provider *p);
 };
@@ -145,8 +153,6 @@ struct provider {
 	int max_range_days;	 /* longest range one export may cover (7 for Vexora) */
 	int window_months;	 /* how far back exports reach (3 for Vexora) */
 	const char *file_ext;	 /* extension of exported files, "xlsx" */
-	int zip_files;		 /* exported files are zip archives (xlsx): the cache refuses one
-				  * without its end record, whatever Content-Length said */
 	void *priv;		 /* implementation state */
 };
 

@@ -21,6 +21,7 @@
 #include "http.h"
 #include "log.h"
 #include "vexora_parse.h"
+#include "zip_check.h"
 
 #define VEXORA_MAX_RANGE_DAYS 7
 #define VEXORA_WINDOW_MONTHS 3
@@ -228,6 +229,26 @@ static int vexora_download(struct provider *p, const struct download_url *url, u
 	return http_download(v->http, url->url, offset, sink, total, err);
 }
 
+/* Vexora exports are xlsx, i.e. zip archives: whole only with their end record at EOF. */
+static int vexora_verify(struct provider *p, int fd, uint64_t size, struct client_error *err)
+{
+	int rc = zip_check_end(fd, size);
+
+	if (rc == 0)
+		return 0;
+	if (rc == -EBADMSG) {
+		client_error_set(err, CLIENT_E_TRANSIENT,
+				 "download incomplete: %llu bytes arrived as the server declared, "
+				 "but the file has no zip end record (server sent a wrong length)",
+				 (unsigned long long)size);
+	} else {
+		client_error_set(err, CLIENT_E_LOCAL, "cannot read downloaded file: %s",
+				 strerror(-rc));
+		err->sys_errno = -rc;
+	}
+	return -1;
+}
+
 static void vexora_destroy(struct provider *p)
 {
 	struct vexora *v;
@@ -250,6 +271,7 @@ static const struct provider_ops vexora_ops = {
 	.query = vexora_query,
 	.get_urls = vexora_get_urls,
 	.download = vexora_download,
+	.verify = vexora_verify,
 	.destroy = vexora_destroy,
 };
 
@@ -310,7 +332,6 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	v->base.max_range_days = VEXORA_MAX_RANGE_DAYS;
 	v->base.window_months = VEXORA_WINDOW_MONTHS;
 	v->base.file_ext = "xlsx";
-	v->base.zip_files = 1;
 	return &v->base;
 oom:
 	err->sys_errno = ENOMEM;
