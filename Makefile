@@ -12,7 +12,7 @@ PKG_CONFIG ?= pkg-config
 PYTHON ?= /usr/bin/python3
 
 VERSION := 0.1.0
-PKGS := fuse3 libcurl libcjson libcrypto
+PKGS := fuse3 libcurl libcjson libcrypto xlsxwriter
 
 # SANITIZE=1 builds everything (tests too) with ASan + UBSan into a separate tree.
 ifeq ($(SANITIZE),1)
@@ -30,7 +30,7 @@ OPT ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DORDERFS_VERSION=\"$(VERSION)\"
 CFLAGS_ALL = -std=c11 $(OPT) $(WARN) $(WERROR) $(SAN_FLAGS) -MMD -MP \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
-LDLIBS_CLIENT = $(shell $(PKG_CONFIG) --libs libcurl libcjson libcrypto 2>/dev/null) -lpthread
+LDLIBS_CLIENT = $(shell $(PKG_CONFIG) --libs libcurl libcjson libcrypto xlsxwriter 2>/dev/null) -lpthread
 LDLIBS_FUSE = $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
 LDLIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
@@ -131,10 +131,12 @@ soak: deps
 fuzz: deps
 	@PYTHON=$(PYTHON) sh tests/fuzz/run.sh
 
-# A mounted demo against the bundled simulator; `make demo-stop` undoes it.
+# A mounted demo against a bundled simulator (PROVIDER=vexora|clover|mogujie); `make demo-stop`
+# undoes it.
+PROVIDER ?= vexora
 demo: deps
 	$(MAKE) all
-	@PYTHON=$(PYTHON) sh contrib/demo.sh start
+	@PYTHON=$(PYTHON) PROVIDER=$(PROVIDER) sh contrib/demo.sh start
 
 demo-stop:
 	@PYTHON=$(PYTHON) sh contrib/demo.sh stop

@@ -65,6 +65,8 @@ const char *cache_state_name(enum cache_state s)
 		return "failed";
 	case CACHE_NO_DATA:
 		return "no-data";
+	case CACHE_WAITING:
+		return "waiting";
 	}
 	return "unknown";
 }
@@ -203,6 +205,12 @@ int cache_lookup(struct cache *c, const struct date_range *r, struct cache_info 
 	if (e) {
 		*out = e->info;
 		out->state = entry_state(c, e);
+		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
+			/* Queued behind the waiting flight: it waits for the same opening. */
+			out->wait_until = (c->closed_until_ms + 999) / 1000;
+			out->last_error = c->closed_err;
+			out->last_errno = EAGAIN;
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return 0;
@@ -282,6 +290,13 @@ int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn canc
 			}
 		}
 		st = entry_state(c, e);
+		if (e->filling && e->fill_gen == e->gen && st == CACHE_WAITING) {
+			/* The provider is closed for now: say so at once; the flight waits on. */
+			c->n_errors++;
+			c->n_err_again++;
+			rc = -EAGAIN;
+			break;
+		}
 		if (!e->filling && st == CACHE_READY) {
 			if (!counted)
 				c->n_hits++;
@@ -336,6 +351,36 @@ int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn canc
 	e->waiters--;
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+int cache_peek(struct cache *c, const struct date_range *r, int *fd, uint64_t *size)
+{
+	char path[PATH_MAX];
+	struct entry *e;
+	struct stat st;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	/* entry_get, not entry_find: before the recovery scan has loaded a READY entry, read its
+	 * .meta as cache_lookup does, or a bundle is invisible for a while after a restart. */
+	e = entry_get(c, r, 0, &rc);
+	if (!e || entry_state(c, e) != CACHE_READY) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOENT;
+	}
+	store_path(&c->store, e->hash, ".data", path);
+	pthread_mutex_unlock(&c->lock);
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	if (fstat(*fd, &st) != 0) {
+		rc = -errno;
+		close(*fd);
+		*fd = -1;
+		return rc;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
 }
 
 int cache_handle_fd(const struct cache_handle *h)

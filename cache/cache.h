@@ -44,6 +44,8 @@ enum cache_state {
 	CACHE_EXPIRED,	   /* past the server's expiry: re-exported on next open */
 	CACHE_FAILED,	   /* last fill failed; re-applied on next open */
 	CACHE_NO_DATA,	   /* server said no data; remembered for nodata_ttl_s */
+	CACHE_WAITING,	   /* provider closed for now (service hours, capacity): the flight
+			    * sleeps until wait_until, then goes on; readers get -EAGAIN at once */
 };
 
 const char *cache_state_name(enum cache_state s);
@@ -56,6 +58,9 @@ struct cache_info {
 	int progress;			     /* provider's percent, -1 unknown */
 	uint64_t size;			     /* ready: file size; downloading: total if known */
 	uint64_t bytes_done;		     /* downloading: bytes on disk so far */
+	uint64_t items_done, items_total;    /* provider's own progress (orders synced of total);
+					      * items_total 0 = not reported */
+	int64_t wait_until;		     /* WAITING: when the flight tries again, unix s */
 	int64_t finish_time;		     /* server's finish time, unix s, 0 unknown */
 	int64_t expires;		     /* server's file expiry, unix s, 0 unknown */
 	int64_t ready_time;		     /* when the file turned ready here, unix s */
@@ -86,13 +91,19 @@ typedef int (*cache_cancel_fn)(void *arg);
  * the ready file: it stays readable even if the entry expires or is evicted meanwhile.
  * Errors: -EINTR cancelled (the fill goes on), -ENODATA no data, -EIO failed or unreachable,
  * -ETIMEDOUT export_timeout passed, -ENOSPC disk full, -EINVAL range refused by the provider,
- * -EAGAIN provider closed for now. The cause is in the entry's cache_info.last_error.
+ * -EAGAIN provider closed for now: returned as soon as the flight learns it (state WAITING);
+ * the flight stays queued and runs when the provider opens (cache_info.wait_until), so a later
+ * open finds the file. The cause is in the entry's cache_info.last_error.
  */
 int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn cancelled,
 	       void *arg, struct cache_handle **h);
 
 int cache_handle_fd(const struct cache_handle *h);
 uint64_t cache_handle_size(const struct cache_handle *h);
+/* A read-only fd on the READY file of a range, without a hit, a miss or an access time: for
+ * looking inside the file (a bundle's index) to answer stat. -ENOENT when not READY. */
+int cache_peek(struct cache *c, const struct date_range *r, int *fd, uint64_t *size);
+
 /* Close the fd and drop the reference that protects the file from eviction. */
 void cache_handle_close(struct cache_handle *h);
 
@@ -111,8 +122,9 @@ struct cache_stats {
 	uint64_t bytes_downloaded;
 	uint64_t total_size, entries;
 	uint64_t errors;
-	/* Failed flights by the errno their readers got (errors is their sum), and flights that
-	 * ended in "no data" (not counted in errors). */
+	/* Failed flights by the errno their readers got (errors is their sum; err_again also
+	 * counts each reader told EAGAIN while a flight waits for the provider to open), and
+	 * flights that ended in "no data" (not counted in errors). */
 	uint64_t err_io, err_timeout, err_nospc, err_invalid, err_again, err_other;
 	uint64_t nodata;
 	uint64_t prefetches; /* flights started by cache_prefetch */

@@ -194,6 +194,9 @@ enum cache_state entry_state(const struct cache *c, const struct entry *e)
 	if (e->info.state == CACHE_READY && e->info.expires > 0 &&
 	    cache_now_ms(c) / 1000 >= e->info.expires)
 		return CACHE_EXPIRED;
+	/* Queued behind a flight that waits for the provider to open: waiting too. */
+	if (e->info.state == CACHE_QUEUED && e->filling && cache_now_ms(c) < c->closed_until_ms)
+		return CACHE_WAITING;
 	return e->info.state;
 }
 

@@ -1,12 +1,13 @@
 /*
- * The fill engine: one flight for one entry, apply -> poll -> get_urls -> download -> verify
- * -> READY, run by a pool worker with no lock held. See internal.h for the locking rules and
+ * The fill engine: one flight for one entry, apply -> poll -> get_urls -> download (or the
+ * provider's own fetch of a bundle) -> verify -> READY, run by a pool worker with no lock held. See internal.h for the locking rules and
  * store.h for the order in which the files change.
  *
  * Faults: CLIENT_E_TRANSIENT is retried with backoff (retry_initial_ms doubling to
  * retry_max_ms) at most retry_limit times in a row, then the fill fails -EIO ("unreachable");
- * RATE_LIMIT/UNAVAILABLE wait retry_after_ms (or the backoff) without counting against
- * retry_limit but within export_timeout_s; FILE_EXPIRED/NOT_FOUND drop the task and re-apply
+ * RATE_LIMIT waits retry_after_ms (or the backoff) without counting against retry_limit but
+ * within export_timeout_s; UNAVAILABLE (closed for now) shows the entry WAITING, answers
+ * readers EAGAIN and waits as long as the provider says; FILE_EXPIRED/NOT_FOUND drop the task and re-apply
  * once per flight; everything else ends the flight with the provider's error kept.
  */
 #include "internal.h"
@@ -15,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../client/bundle.h"
 #include "../client/log.h"
 #include "part.h"
 
@@ -32,6 +35,7 @@ struct fill {
 	int retries;			/* transient faults in a row */
 	int reapplied;			/* re-applies done this flight (max 1) */
 	int unreachable;		/* gave up after retry_limit transient faults */
+	int waits;			/* closed-provider waits without a hint, for backoff */
 	int drop_task;			/* the task is dead: do not keep its id */
 	unsigned seed;			/* poll jitter */
 	char task_id[PROVIDER_ID_MAX];	/* "" = apply first */
@@ -131,6 +135,54 @@ static long fill_backoff(const struct fill *f, int n)
 }
 
 /*
+ * The provider is closed for now (outside its service hours, or at its concurrency limit).
+ * The flight stays queued: the entry shows WAITING with the time it tries again, readers get
+ * EAGAIN at once (cache_open), and after the wait the flight goes on where it was. Waiting
+ * does not count against export_timeout_s: a window may open hours later.
+ */
+static int fill_wait_closed(struct fill *f, const struct client_error *err)
+{
+	struct cache *c = f->c;
+	long ms = err->retry_after_ms >= 0 ? err->retry_after_ms : fill_backoff(f, ++f->waits);
+	enum cache_state before = CACHE_QUEUED;
+	int64_t until_s = (cache_now_ms(c) + ms + 999) / 1000;
+	char when[32] = "?";
+	time_t t = (time_t)until_s;
+	struct tm tm;
+	int r;
+
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
+	pthread_mutex_lock(&c->lock);
+	if (fill_alive_locked(f)) {
+		before = f->e->info.state;
+		f->e->info.state = CACHE_WAITING;
+		f->e->info.wait_until = until_s;
+		f->e->info.last_error = *err;
+		f->e->info.last_errno = EAGAIN;
+		if (until_s * 1000 > c->closed_until_ms) {
+			c->closed_until_ms = until_s * 1000;
+			c->closed_err = *err;
+		}
+		pthread_cond_broadcast(&c->wake); /* waiters answer EAGAIN now */
+	}
+	pthread_mutex_unlock(&c->lock);
+	log_notice("cache: %s: provider closed for now (%s); export queued, trying again at %s",
+		   f->e->range_str, err->msg, when);
+	r = fill_sleep(f, ms);
+	f->deadline += ms;
+	pthread_mutex_lock(&c->lock);
+	if (fill_alive_locked(f) && f->e->info.state == CACHE_WAITING) {
+		f->e->info.state = before == CACHE_WAITING ? CACHE_QUEUED : before;
+		f->e->info.wait_until = 0;
+		f->e->info.last_errno = 0;
+		client_error_clear(&f->e->info.last_error);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/*
  * After a failed provider call: 0 = slept, call again; 1 = not a retryable fault, the caller
  * decides; <0 = give up with this errno (f->err is set).
  */
@@ -148,7 +200,6 @@ static int fill_retry(struct fill *f, const struct client_error *err)
 		ms = fill_backoff(f, f->retries);
 		break;
 	case CLIENT_E_RATE_LIMIT:
-	case CLIENT_E_UNAVAILABLE:
 		ms = err->retry_after_ms >= 0 ? err->retry_after_ms
 					      : fill_backoff(f, f->retries + 1);
 		if (cache_mono_ms() + ms > f->deadline) {
@@ -156,6 +207,8 @@ static int fill_retry(struct fill *f, const struct client_error *err)
 			return -client_error_to_errno(err);
 		}
 		break;
+	case CLIENT_E_UNAVAILABLE:
+		return fill_wait_closed(f, err);
 	default:
 		return 1;
 	}
@@ -172,6 +225,11 @@ static int fill_fail(struct fill *f, const struct client_error *err)
 	f->err = *err;
 	if (err->kind == CLIENT_E_CANCELLED)
 		return -ECANCELED;
+	if (err->kind == CLIENT_OK) {
+		/* -1 without a kind: errno 0 here would read as success (READY, nothing stored) */
+		client_error_set(&f->err, CLIENT_E_PROTOCOL, "provider failed without an error");
+		return -EIO;
+	}
 	return -client_error_to_errno(err);
 }
 
@@ -240,6 +298,7 @@ static int fill_apply(struct fill *f)
 	f->e->info.progress = t.progress;
 	f->e->info.finish_time = f->e->info.expires = 0;
 	f->e->info.bytes_done = f->e->info.size = 0;
+	f->e->info.items_done = f->e->info.items_total = 0; /* the old task's count is not ours */
 	f->e->total = 0;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
@@ -496,6 +555,135 @@ static int fill_check_whole(struct fill *f, struct part *pt, struct client_error
 	return -1;
 }
 
+/* Sink hook: the provider's own progress (orders synced so far of total). */
+static void fill_items_hook(void *arg, uint64_t done, uint64_t total)
+{
+	struct fill *f = arg;
+
+	pthread_mutex_lock(&f->c->lock);
+	if (fill_alive_locked(f)) {
+		f->e->info.items_done = done;
+		f->e->info.items_total = total;
+		if (total > 0 && done <= total)
+			f->e->info.progress = (int)(done * 100 / total);
+	}
+	pthread_mutex_unlock(&f->c->lock);
+}
+
+/* Open (or resume) the entry's .part with the fill's hooks. 0 or -errno (f->err set). */
+static int fill_open_part(struct fill *f, struct part *pt)
+{
+	char path[PATH_MAX];
+	int r;
+
+	pthread_mutex_lock(&f->e->io_lock);
+	if (!fill_alive(f)) {
+		pthread_mutex_unlock(&f->e->io_lock);
+		return -ECANCELED;
+	}
+	store_path(&f->c->store, f->e->hash, ".part", path);
+	r = part_open(pt, path);
+	pthread_mutex_unlock(&f->e->io_lock);
+	if (r) {
+		client_error_set(&f->err, CLIENT_E_LOCAL, "cannot open partial file: %s",
+				 strerror(-r));
+		f->err.sys_errno = -r;
+		return r;
+	}
+	pt->hook = fill_hook;
+	pt->items_hook = fill_items_hook;
+	pt->hook_arg = f;
+	return 0;
+}
+
+/* What a fetch wrote must be a whole bundle, whatever the provider's own verify says. */
+static int fill_check_bundle(struct part *pt, struct client_error *err)
+{
+	struct bundle_index ix;
+	int rc = bundle_index_read(pt->fd, pt->size, &ix);
+
+	if (rc == 0) {
+		bundle_index_free(&ix);
+		return 0;
+	}
+	if (rc == -EBADMSG)
+		client_error_set(err, CLIENT_E_PROTOCOL, "provider wrote an incomplete bundle");
+	else {
+		client_error_set(err, CLIENT_E_LOCAL, "cannot read the bundle back: %s",
+				 strerror(-rc));
+		err->sys_errno = -rc;
+	}
+	return -1;
+}
+
+/*
+ * Providers with fetch: the provider writes the whole bundle itself, from scratch on every
+ * try. 0 (READY), FILL_REAPPLY or -errno.
+ */
+static int fill_fetch(struct fill *f)
+{
+	struct cache *c = f->c;
+	struct export_request req = {c->cfg.report_type, c->cfg.language, f->e->key.range};
+	struct client_error err;
+	struct part pt = {.fd = -1};
+	int r;
+
+	if (f->task.expires > 0 && f->task.expires <= cache_now_ms(c) / 1000) {
+		client_error_set(&f->err, CLIENT_E_FILE_EXPIRED,
+				 "server files expired before they were fetched");
+		return FILL_REAPPLY;
+	}
+	fill_set_state(f, CACHE_DOWNLOADING);
+	if ((r = fill_persist(f)) != 0)
+		return r;
+	if ((r = fill_open_part(f, &pt)) != 0)
+		return r;
+	for (;;) {
+		uint64_t got = UINT64_MAX;
+
+		client_error_clear(&err);
+		fill_items_hook(f, 0, 0); /* a new try counts afresh */
+		r = f->p->ops->fetch(f->p, f->task_id, &req, &pt.sink, &got, &err);
+		if (r == 0 && got != UINT64_MAX && got != pt.size) {
+			client_error_set(&err, CLIENT_E_PROTOCOL,
+					 "provider wrote %llu bytes but says %llu",
+					 (unsigned long long)pt.size, (unsigned long long)got);
+			r = -1;
+		}
+		if (r == 0 && (r = fill_check_bundle(&pt, &err)) != 0)
+			r = -1;
+		if (r == 0) {
+			if (fill_check_whole(f, &pt, &err) == 0)
+				break;
+			r = -1;
+		}
+		switch (err.kind) {
+		case CLIENT_E_FILE_EXPIRED:
+		case CLIENT_E_NOT_FOUND:
+			f->err = err;
+			r = FILL_REAPPLY;
+			goto drop;
+		case CLIENT_E_LOCAL:
+			f->err = err;
+			r = err.sys_errno > 0 ? -err.sys_errno : -EIO;
+			goto drop;
+		default:
+			if ((r = fill_retry(f, &err)) == 0)
+				continue;
+			if (r > 0)
+				r = fill_fail(f, &err);
+			goto drop;
+		}
+	}
+	return fill_commit(f, &pt);
+drop:
+	/* A fetch always starts over: what it left behind is never kept or shown. */
+	part_close(&pt);
+	if (r != -ECANCELED)
+		fill_drop_part(f);
+	return r;
+}
+
 /* Download the generated file: 0 (READY), FILL_REAPPLY or -errno. */
 static int fill_download(struct fill *f)
 {
@@ -503,7 +691,6 @@ static int fill_download(struct fill *f)
 	struct download_url url;
 	struct client_error err;
 	struct part pt = {.fd = -1};
-	char path[PATH_MAX];
 	uint64_t total = UINT64_MAX;
 	int url_refreshes = 0, r;
 
@@ -517,23 +704,8 @@ static int fill_download(struct fill *f)
 		return r;
 	if ((r = fill_get_url(f, &url)) != 0)
 		return r;
-
-	pthread_mutex_lock(&f->e->io_lock);
-	if (!fill_alive(f)) {
-		pthread_mutex_unlock(&f->e->io_lock);
-		return -ECANCELED;
-	}
-	store_path(&c->store, f->e->hash, ".part", path);
-	r = part_open(&pt, path);
-	pthread_mutex_unlock(&f->e->io_lock);
-	if (r) {
-		client_error_set(&f->err, CLIENT_E_LOCAL, "cannot open partial file: %s",
-				 strerror(-r));
-		f->err.sys_errno = -r;
+	if ((r = fill_open_part(f, &pt)) != 0)
 		return r;
-	}
-	pt.hook = fill_hook;
-	pt.hook_arg = f;
 	pthread_mutex_lock(&c->lock);
 	f->e->info.bytes_done = pt.size;
 	if (f->e->total)
@@ -639,7 +811,7 @@ static int fill_main(struct fill *f)
 		}
 		r = fill_poll(f, fresh);
 		if (r == 0)
-			r = fill_download(f);
+			r = f->p->ops->fetch ? fill_fetch(f) : fill_download(f);
 		if (r != FILL_REAPPLY)
 			return r;
 		log_notice("cache: %s: export task %s is gone (%s), applying again",

@@ -77,6 +77,10 @@ struct cache {
 	struct entry *queue_head, *queue_tail;
 	int stopping;
 	int scan_done;
+	/* The provider said it is closed (service hours, capacity) until this wall time (ms):
+	 * flights queued behind the waiting one show WAITING and their readers get EAGAIN. */
+	int64_t closed_until_ms;
+	struct client_error closed_err;
 	uint64_t access_seq;
 
 	pthread_t *workers;
@@ -110,7 +114,8 @@ struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int
  * and, for READY, its .data exists with the recorded size: 1 usable, 0 inconsistent (drop it),
  * -1 belongs to another provider/account/type/language (leave it). Does a stat. */
 int entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m);
-/* The state cache_lookup reports: READY past its expiry is EXPIRED. */
+/* The state cache_lookup reports: READY past its expiry is EXPIRED; QUEUED while the
+ * provider is closed is WAITING. */
 enum cache_state entry_state(const struct cache *c, const struct entry *e);
 /* Fill a store_meta from the entry's current info. */
 void entry_to_meta(const struct entry *e, struct store_meta *m);

@@ -94,6 +94,35 @@ static int part_write(void *ctx, const void *buf, size_t len, uint64_t offset)
 	return pt->hook ? pt->hook(pt->hook_arg, pt->size, UINT64_MAX, len) : 0;
 }
 
+/* Read back bytes already written, for providers that derive files from what they fetched. */
+static int part_read(void *ctx, void *buf, size_t len, uint64_t offset)
+{
+	struct part *pt = ctx;
+	size_t done = 0;
+
+	if (offset > pt->size || len > pt->size - offset)
+		return -EIO;
+	while (done < len) {
+		ssize_t n = pread(pt->fd, (char *)buf + done, len - done, (off_t)(offset + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static void part_items(void *ctx, uint64_t done, uint64_t total)
+{
+	struct part *pt = ctx;
+
+	if (pt->items_hook)
+		pt->items_hook(pt->hook_arg, done, total);
+}
+
 int part_open(struct part *pt, const char *path)
 {
 	struct stat st;
@@ -102,9 +131,12 @@ int part_open(struct part *pt, const char *path)
 	pt->md = NULL;
 	pt->size = 0;
 	pt->hook = NULL; /* the owner sets it after a successful open */
+	pt->items_hook = NULL;
 	pt->hook_arg = NULL;
 	pt->sink.begin = part_begin;
 	pt->sink.write = part_write;
+	pt->sink.read = part_read;
+	pt->sink.items = part_items;
 	pt->sink.ctx = pt;
 	pt->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (pt->fd < 0)

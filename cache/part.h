@@ -18,8 +18,10 @@ struct part {
 	uint64_t size; /* bytes on disk, all of them hashed */
 	/* Called after every begin/write; non-zero (e.g. -ECANCELED) aborts the download. */
 	int (*hook)(void *arg, uint64_t size, uint64_t total, size_t added);
+	/* Optional: the provider's item progress (sink->items), with hook_arg. */
+	void (*items_hook)(void *arg, uint64_t done, uint64_t total);
 	void *hook_arg;
-	struct download_sink sink; /* points at this part */
+	struct download_sink sink; /* points at this part; read-back supported */
 };
 
 /* Open or create path (O_RDWR, 0600) and hash the bytes already there, so a download resumes

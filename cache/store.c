@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +29,29 @@ static int mkdir_0700(const char *path)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+/*
+ * The run id names this process's temp files; the recovery scan deletes temp files of other
+ * runs (a crash's leftovers). One id per process, not per cache: several caches share a
+ * directory (one per export type) and must not delete each other's files in flight.
+ */
+static pthread_once_t run_once = PTHREAD_ONCE_INIT;
+static char process_run[17];
+
+static void run_id_init(void)
+{
+	unsigned char rnd[8];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* Not fatal: the run id only has to differ from earlier runs. */
+		uint64_t v = (uint64_t)getpid() ^ (uint64_t)time(NULL) << 20;
+		memcpy(rnd, &v, sizeof(rnd));
+	}
+	key_hex(rnd, sizeof(rnd), process_run);
+}
+
 int store_init(struct store *s, const char *dir)
 {
 	char tmp[PATH_MAX];
-	unsigned char rnd[8];
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -54,12 +74,8 @@ int store_init(struct store *s, const char *dir)
 	snprintf(s->vdir, sizeof(s->vdir), "%s/%s", dir, STORE_VDIR);
 	if ((rc = mkdir_0700(s->vdir)))
 		return rc;
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		/* Not fatal: the run id only has to differ from earlier runs. */
-		uint64_t v = (uint64_t)getpid() ^ (uint64_t)time(NULL) << 20;
-		memcpy(rnd, &v, sizeof(rnd));
-	}
-	key_hex(rnd, sizeof(rnd), s->run);
+	pthread_once(&run_once, run_id_init);
+	memcpy(s->run, process_run, sizeof(s->run));
 	return 0;
 }
 

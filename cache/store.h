@@ -10,7 +10,7 @@
  *                                   never truncated in place, so open handles keep old bytes
  *   <dir>/v1/<hash>.part            download in progress; resumed from its length
  *   <dir>/v1/.tmp-<hash>-<run>.<n>  temp file of an atomic write (O_EXCL|O_CREAT, 0600,
- *                                   fsync, rename, fsync dir); <run> is random per cache_new,
+ *                                   fsync, rename, fsync dir); <run> is random per process,
  *                                   so the recovery scan deletes only temps of earlier runs
  *
  * <hash> is the SHA-256 hex of the canonical key "provider|account|type|lang|start|end"

@@ -405,14 +405,16 @@ static size_t post_header(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-int http_post_json(struct http_client *c, const char *url, const char *const *headers,
-		   size_t nheaders, const char *body, struct http_response *resp,
-		   struct client_error *err)
+int http_request(struct http_client *c, const struct http_request *rq,
+		 struct http_response *resp, struct client_error *err)
 {
 	struct post_ctx pc = {.max = c->opt.max_response_bytes, .retry_after_ms = -1,
 			      .now = time(NULL)};
 	struct curl_slist *hl = NULL, *tmp;
 	char where[HOST_MAX + PATH_MAX_LOG];
+	char ctype[128];
+	const char *url = rq->url;
+	const char *method = rq->body ? "POST" : "GET";
 	CURL *h = NULL;
 	CURLcode rc;
 	long status = 0;
@@ -424,13 +426,15 @@ int http_post_json(struct http_client *c, const char *url, const char *const *he
 		return -1;
 	}
 	url_describe(url, 1, where, sizeof(where));
-	log_debug("POST %s", where);
+	log_debug("%s %s", method, where);
 
 	/* "Expect:" off: no 100-continue round trip for our small bodies. */
-	const char *fixed[] = {"Content-Type: application/json", "Accept: application/json",
-			       "Expect:"};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + nheaders; i++) {
-		const char *line = i < 3 ? fixed[i] : headers[i - 3];
+	snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+		 rq->content_type ? rq->content_type : "application/json");
+	const char *fixed[] = {"Accept: application/json", "Expect:", ctype};
+	size_t nfixed = rq->body ? 3 : 1;
+	for (size_t i = 0; i < nfixed + rq->nheaders; i++) {
+		const char *line = i < nfixed ? fixed[i] : rq->headers[i - nfixed];
 		tmp = curl_slist_append(hl, line);
 		if (!tmp)
 			goto oom;
@@ -446,9 +450,13 @@ int http_post_json(struct http_client *c, const char *url, const char *const *he
 			rc = curl_easy_setopt(h, opt, val);                                \
 	} while (0)
 	SET(CURLOPT_HTTPHEADER, hl);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_POSTFIELDS, body);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	if (rq->body) {
+		SET(CURLOPT_POST, 1L);
+		SET(CURLOPT_POSTFIELDS, rq->body);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(rq->body));
+	} else {
+		SET(CURLOPT_HTTPGET, 1L);
+	}
 	SET(CURLOPT_TIMEOUT_MS, c->opt.request_timeout_ms);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_WRITEFUNCTION, post_write);
@@ -486,7 +494,7 @@ int http_post_json(struct http_client *c, const char *url, const char *const *he
 	resp->body = pc.buf;
 	resp->len = pc.len;
 	resp->retry_after_ms = pc.retry_after_ms;
-	log_debug("POST %s -> HTTP %ld, %zu bytes", where, status, pc.len);
+	log_debug("%s %s -> HTTP %ld, %zu bytes", method, where, status, pc.len);
 	return 0;
 oom:
 	err->sys_errno = ENOMEM;
@@ -497,6 +505,14 @@ fail:
 	curl_slist_free_all(hl);
 	free(pc.buf);
 	return -1;
+}
+
+int http_post_json(struct http_client *c, const char *url, const char *const *headers,
+		   size_t nheaders, const char *body, struct http_response *resp,
+		   struct client_error *err)
+{
+	struct http_request rq = {url, headers, nheaders, body, "application/json"};
+	return http_request(c, &rq, resp, err);
 }
 
 void http_response_free(struct http_response *r)

@@ -55,6 +55,22 @@ struct http_client *http_client_new(const struct http_options *opt, struct clien
 /* Frees the client and its idle handles. No call may be in flight. NULL is a no-op. */
 void http_client_free(struct http_client *c);
 
+/* One API call: GET when body is NULL, else POST of body with content_type. */
+struct http_request {
+	const char *url;
+	const char *const *headers; /* "Name: value" lines; may carry a token: never logged */
+	size_t nheaders;
+	const char *body;	  /* NULL: GET */
+	const char *content_type; /* POST only; NULL = application/json */
+};
+
+/*
+ * Send rq and read the whole answer, with the rules of http_post_json below (no redirects,
+ * max_response_bytes, the same errors). Thread-safe.
+ */
+int http_request(struct http_client *c, const struct http_request *rq,
+		 struct http_response *resp, struct client_error *err);
+
 /*
  * POST body (JSON) to url with Content-Type: application/json plus headers ("Name: value",
  * nheaders of them). Does not follow redirects. Returns 0 when a response arrived, whatever

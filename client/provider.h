@@ -7,6 +7,9 @@
  *   query(task id)    -> state, progress, name(s), expiry
  *   get_urls(task id) -> one or more temporary download URLs (Vexora: one; Clover: several)
  *   download(url)     -> bytes to a sink, resumable from an offset
+ * or, for providers whose files orderfs assembles itself (Clover's several JSON files plus
+ * derived .jsonl/.csv, Mogujie's paged sync), fetch(task) -> one bundle (client/bundle.h) of
+ * named members written to the sink.
  * The cache drives this interface and never sees HTTP; implementations never see the cache
  * or FUSE. All calls are synchronous and may block for up to the configured timeouts; they
  * are thread-safe (one provider is shared by every fill thread).
@@ -107,6 +110,12 @@ struct download_sink {
 	int (*begin)(void *ctx, uint64_t offset, uint64_t total);
 	int (*write)(void *ctx, const void *buf, size_t len, uint64_t offset);
 	void *ctx;
+	/* Optional (NULL when the sink cannot): read back len bytes the sink already holds at
+	 * offset, so fetch() can derive files from what it wrote. 0 or -errno (-EIO short). */
+	int (*read)(void *ctx, void *buf, size_t len, uint64_t offset);
+	/* Optional: progress in the provider's own units (orders synced so far out of total;
+	 * total 0 = unknown), for .status. */
+	void (*items)(void *ctx, uint64_t done, uint64_t total);
 };
 
 struct provider;
@@ -142,8 +151,32 @@ struct provider_ops {
 	 * when it cannot be read.
 	 */
 	int (*verify)(struct provider *p, int fd, uint64_t size, struct client_error *err);
+	/*
+	 * Optional (NULL = the cache uses get_urls + download). Produce a generated task's whole
+	 * data into sink as one bundle (client/bundle.h), fetching whatever the task needs.
+	 * Always starts from scratch with sink->begin(ctx, 0, UINT64_MAX); sink->read is
+	 * available. After a retryable error the cache sleeps and calls it again from scratch.
+	 * *total is set to the bytes written. req is the request the task was applied for.
+	 */
+	int (*fetch)(struct provider *p, const char *task_id, const struct export_request *req,
+		     const struct download_sink *sink, uint64_t *total, struct client_error *err);
 	/* Free everything, wiping secrets. */
 	void (*destroy)(struct provider *p);
+};
+
+/*
+ * One kind of export a provider offers; orderfs keeps one cache entry per (type, range).
+ * A whole-file type (ext set) is one downloaded file, shown as base_name.ext. A bundle type
+ * (ext NULL, the provider has fetch) is a bundle whose members are shown under their own
+ * names, which all start with base_name: the fixed ones (base_name + each of suffixes) are
+ * listed before the export ran; numbered ones (base_name-0001.numbered_ext, ...) once it has.
+ */
+struct provider_type {
+	const char *report_type;	/* sent to the provider, part of the cache key */
+	const char *base_name;		/* "orders", "payments" */
+	const char *ext;		/* whole-file: "xlsx"; NULL for a bundle */
+	const char *const *suffixes;	/* bundle: {".jsonl", ".csv", NULL} */
+	const char *numbered_ext;	/* bundle: "json" for base-NNNN.json members, or NULL */
 };
 
 struct provider {
@@ -152,7 +185,8 @@ struct provider {
 	char account[128];	 /* merchant number: part of cache keys; not a secret */
 	int max_range_days;	 /* longest range one export may cover (7 for Vexora) */
 	int window_months;	 /* how far back exports reach (3 for Vexora) */
-	const char *file_ext;	 /* extension of exported files, "xlsx" */
+	const struct provider_type *types; /* what it exports; types[0] is the default */
+	size_t ntypes;
 	void *priv;		 /* implementation state */
 };
 

@@ -287,6 +287,9 @@ static int merchant_ok(const char *m)
 	return 1;
 }
 
+/* One whole-file type: the order export, an xlsx shown as orders.xlsx. */
+static const struct provider_type vexora_types[] = {{"order", "orders", "xlsx", NULL, NULL}};
+
 struct provider *vexora_new(const struct vexora_config *cfg, struct client_error *err)
 {
 	struct http_options ho = {0};
@@ -331,7 +334,8 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	snprintf(v->base.account, sizeof(v->base.account), "%s", cfg->merchant_no);
 	v->base.max_range_days = VEXORA_MAX_RANGE_DAYS;
 	v->base.window_months = VEXORA_WINDOW_MONTHS;
-	v->base.file_ext = "xlsx";
+	v->base.types = vexora_types;
+	v->base.ntypes = 1;
 	return &v->base;
 oom:
 	err->sys_errno = ENOMEM;

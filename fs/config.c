@@ -34,6 +34,14 @@ void config_init(struct fs_config *c)
 void config_free(struct fs_config *c)
 {
 	free(c->provider);
+	free(c->merchant_id);
+	free(c->token_file);
+	free(c->region);
+	free(c->app_key);
+	free(c->refresh_token_file);
+	free(c->oauth_url);
+	free(c->decrypt_mode);
+	free(c->redact);
 	free(c->base_url);
 	free(c->merchant_no);
 	free(c->secret_file);
@@ -160,6 +168,15 @@ static const struct key_def keys[] = {
 	{"base_url", K_STR, OFF(base_url), 0, 0},
 	{"merchant_no", K_STR, OFF(merchant_no), 0, 0},
 	{"secret_file", K_STR, OFF(secret_file), 0, 0},
+	{"merchant_id", K_STR, OFF(merchant_id), 0, 0},
+	{"token_file", K_STR, OFF(token_file), 0, 0},
+	{"region", K_STR, OFF(region), 0, 0},
+	{"app_key", K_STR, OFF(app_key), 0, 0},
+	{"refresh_token_file", K_STR, OFF(refresh_token_file), 0, 0},
+	{"oauth_url", K_STR, OFF(oauth_url), 0, 0},
+	{"decrypt_mode", K_STR, OFF(decrypt_mode), 0, 0},
+	{"redact", K_STR, OFF(redact), 0, 0},
+	{"sync_ttl", K_DURATION, OFF(sync_ttl_s), 1, 0},
 	{"cache_dir", K_STR, OFF(cache_dir), 0, 0},
 	{"language", K_STR, OFF(language), 0, 0},
 	{"report_type", K_STR, OFF(report_type), 0, 0},
@@ -307,22 +324,92 @@ fail:
 	return -1;
 }
 
-int config_validate(const struct fs_config *c, char *err, size_t errlen)
+/* The first of the n keys that has no value, or NULL. */
+static const char *first_missing(const char *const *names, const char *const *values, size_t n)
 {
-	static const char *required[] = {"provider", "base_url", "merchant_no", "secret_file",
-					 "cache_dir"};
-	const char *values[] = {c->provider, c->base_url, c->merchant_no, c->secret_file,
-				c->cache_dir};
+	for (size_t i = 0; i < n; i++)
+		if (!values[i])
+			return names[i];
+	return NULL;
+}
 
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-		if (!values[i]) {
-			snprintf(err, errlen, "missing required key '%s'", required[i]);
+static int one_of(const char *v, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (!strcmp(v, *allowed))
+			return 1;
+	return 0;
+}
+
+/* Keys each provider needs, and values only some keys accept. */
+static int validate_provider(const struct fs_config *c, char *err, size_t errlen)
+{
+	static const char *const regions[] = {"us", "eu", "la", "sandbox", NULL};
+	static const char *const modes[] = {"ecb", "cbc", NULL};
+	static const char *const redactions[] = {"receiver", "none", NULL};
+	const char *missing = NULL;
+
+	if (!strcmp(c->provider, "vexora")) {
+		const char *n[] = {"base_url", "merchant_no", "secret_file"};
+		const char *v[] = {c->base_url, c->merchant_no, c->secret_file};
+		missing = first_missing(n, v, 3);
+	} else if (!strcmp(c->provider, "clover")) {
+		const char *n[] = {"base_url", "merchant_id", "token_file"};
+		const char *v[] = {c->base_url, c->merchant_id, c->token_file};
+		missing = first_missing(n, v, 3);
+		if (!missing && c->region && !one_of(c->region, regions)) {
+			snprintf(err, errlen, "bad value for 'region': '%s' (us, eu, la, sandbox)",
+				 c->region);
 			return -1;
 		}
-	}
-	if (strcmp(c->provider, "vexora")) {
-		snprintf(err, errlen, "bad value for 'provider': '%s' is not supported (vexora)",
+	} else if (!strcmp(c->provider, "mogujie")) {
+		const char *n[] = {"base_url", "app_key", "secret_file", "token_file"};
+		const char *v[] = {c->base_url, c->app_key, c->secret_file, c->token_file};
+		missing = first_missing(n, v, 4);
+		if (!missing && c->decrypt_mode && !one_of(c->decrypt_mode, modes)) {
+			snprintf(err, errlen, "bad value for 'decrypt_mode': '%s' (ecb, cbc)",
+				 c->decrypt_mode);
+			return -1;
+		}
+		if (!missing && c->redact && !one_of(c->redact, redactions)) {
+			snprintf(err, errlen, "bad value for 'redact': '%s' (receiver, none)",
+				 c->redact);
+			return -1;
+		}
+		if (!missing && c->oauth_url && strncmp(c->oauth_url, "http://", 7) &&
+		    strncmp(c->oauth_url, "https://", 8)) {
+			snprintf(err, errlen,
+				 "bad value for 'oauth_url': must start with http:// or https://");
+			return -1;
+		}
+	} else {
+		snprintf(err, errlen,
+			 "bad value for 'provider': '%s' is not supported (vexora, clover, mogujie)",
 			 c->provider);
+		return -1;
+	}
+	if (missing) {
+		snprintf(err, errlen, "missing required key '%s' (provider %s)", missing,
+			 c->provider);
+		return -1;
+	}
+	if (c->report_type && strcmp(c->provider, "vexora")) {
+		snprintf(err, errlen, "'report_type' applies to provider vexora only");
+		return -1;
+	}
+	return 0;
+}
+
+int config_validate(const struct fs_config *c, char *err, size_t errlen)
+{
+	if (!c->provider) {
+		snprintf(err, errlen, "missing required key 'provider'");
+		return -1;
+	}
+	if (validate_provider(c, err, errlen))
+		return -1;
+	if (!c->cache_dir) {
+		snprintf(err, errlen, "missing required key 'cache_dir'");
 		return -1;
 	}
 	if (strncmp(c->base_url, "http://", 7) && strncmp(c->base_url, "https://", 8)) {
@@ -338,22 +425,28 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 
 int config_read_secret(const char *path, char **out, char *err, size_t errlen)
 {
+	return config_read_secret_key("secret_file", path, out, err, errlen);
+}
+
+int config_read_secret_key(const char *key, const char *path, char **out, char *err,
+			   size_t errlen)
+{
 	struct stat st;
 	char *buf = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0) {
-		snprintf(err, errlen, "secret_file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", key, path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "secret_file %s: not a regular file", path);
+		snprintf(err, errlen, "%s %s: not a regular file", key, path);
 		goto fail;
 	}
 	if (st.st_mode & 077) {
 		snprintf(err, errlen,
-			 "secret_file %s: readable by group or others (mode %03o); run chmod 600",
-			 path, (unsigned)(st.st_mode & 0777));
+			 "%s %s: readable by group or others (mode %03o); run chmod 600",
+			 key, path, (unsigned)(st.st_mode & 0777));
 		goto fail;
 	}
 	buf = calloc(1, SECRET_MAX + 1);
@@ -363,13 +456,13 @@ int config_read_secret(const char *path, char **out, char *err, size_t errlen)
 	}
 	ssize_t n = read(fd, buf, SECRET_MAX);
 	if (n < 0) {
-		snprintf(err, errlen, "secret_file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", key, path, strerror(errno));
 		goto fail;
 	}
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (!*buf) {
-		snprintf(err, errlen, "secret_file %s: empty", path);
+		snprintf(err, errlen, "%s %s: empty", key, path);
 		goto fail;
 	}
 	close(fd);

@@ -9,10 +9,19 @@
 #include <stdint.h>
 
 struct fs_config {
-	char *provider;	   /* "vexora" */
+	char *provider;	   /* "vexora", "clover" or "mogujie" */
 	char *base_url;	   /* http(s)://host[:port][/path] */
 	char *merchant_no; /* Vexora merchant number */
 	char *secret_file; /* path of the one-line signing secret; must be 0600 or stricter */
+	char *merchant_id; /* Clover mId */
+	char *token_file;  /* Clover Bearer token, Mogujie access token (0600 like secrets) */
+	char *region;	   /* Clover: us (default), eu, la, sandbox: sets the service hours */
+	char *app_key;	   /* Mogujie app_key */
+	char *refresh_token_file; /* Mogujie: optional OAuth refresh token (0600) */
+	char *oauth_url;	  /* Mogujie refresh endpoint; default https://oauth.mogujie.com/token */
+	char *decrypt_mode;	  /* Mogujie: ecb (default) or cbc */
+	char *redact;		  /* Mogujie: "receiver" masks receiver fields; default off */
+	int sync_ttl_s;		  /* Mogujie: expiry of ranges touching today; default 3600 */
 	char *cache_dir;
 	char *language;	   /* default en-US */
 	char *report_type; /* default order */
@@ -59,6 +68,9 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen);
  * 0 or -1 with err (which never contains the secret).
  */
 int config_read_secret(const char *path, char **out, char *err, size_t errlen);
+/* The same for another key's file (token_file): messages name that key. */
+int config_read_secret_key(const char *key, const char *path, char **out, char *err,
+			   size_t errlen);
 
 /* Parse "10G", "512M", "1048576" (bytes, binary units) and "30", "30s", "5m", "2h". */
 int config_parse_size(const char *s, uint64_t *out);

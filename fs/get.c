@@ -1,6 +1,8 @@
 #include "get.h"
 #include "dirlock.h"
 
+#include "../client/bundle.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,21 +12,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Copy all of in to out from offset 0. 0 or -errno. */
-static int copy_fd(int in, int out)
+/* Copy len bytes of in from offset base to out. 0 or -errno (-EIO if in is shorter). */
+static int copy_fd(int in, int out, uint64_t base, uint64_t len)
 {
 	char buf[1 << 16];
-	off_t off = 0;
+	off_t off = (off_t)base;
 
 	for (;;) {
-		ssize_t n = pread(in, buf, sizeof(buf), off);
+		uint64_t left = base + len - (uint64_t)off;
+		if (left == 0)
+			return 0;
+		ssize_t n = pread(in, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf), off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
 		if (n == 0)
-			return 0;
+			return -EIO;
 		off += n;
 		for (ssize_t done = 0; done < n;) {
 			ssize_t w = write(out, buf + done, (size_t)(n - done));
@@ -39,7 +44,7 @@ static int copy_fd(int in, int out)
 }
 
 /* Write the handle's file to path atomically (temp + fsync + rename). 0 or -errno. */
-static int write_file(int in, const char *path)
+static int write_file(int in, uint64_t base, uint64_t len, const char *path)
 {
 	char tmp[PATH_MAX];
 	int fd, rc;
@@ -49,7 +54,7 @@ static int write_file(int in, const char *path)
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return -errno;
-	rc = copy_fd(in, fd);
+	rc = copy_fd(in, fd, base, len);
 	if (rc == 0 && fchmod(fd, 0644) != 0)
 		rc = -errno;
 	if (rc == 0 && fsync(fd) != 0)
@@ -63,9 +68,31 @@ static int write_file(int in, const char *path)
 	return rc;
 }
 
-int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
-	    const char *out_path)
+/* Where member lies in the bundle h has open ("" = the whole file). 0 or -errno. */
+static int extent(struct cache_handle *h, const char *member, uint64_t *base, uint64_t *len)
 {
+	struct bundle_index ix;
+	int rc;
+
+	*base = 0;
+	*len = cache_handle_size(h);
+	if (!member[0])
+		return 0;
+	if ((rc = bundle_index_read(cache_handle_fd(h), cache_handle_size(h), &ix)) != 0)
+		return rc;
+	const struct bundle_member *m = bundle_index_find(&ix, member);
+	if (m) {
+		*base = m->offset;
+		*len = m->size;
+	}
+	bundle_index_free(&ix);
+	return m ? 0 : -ENOENT;
+}
+
+int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
+	    const char *member, const char *out_path)
+{
+	uint64_t base = 0, len = 0;
 	struct date_range r;
 	struct date today = date_from_time(time(NULL));
 	struct cache *cache = NULL;
@@ -110,10 +137,16 @@ int get_run(const struct cache_config *cc, struct provider *prov, const char *ra
 		}
 		goto out;
 	}
+	if ((rc = extent(h, member, &base, &len)) != 0) {
+		fprintf(stderr, "orderfs get: %s: %s%s\n", range_str,
+			rc == -ENOENT ? "the export has no file " : "unreadable export: ",
+			rc == -ENOENT ? member : strerror(-rc));
+		goto out;
+	}
 	if (!out_path || !strcmp(out_path, "-"))
-		rc = copy_fd(cache_handle_fd(h), STDOUT_FILENO);
+		rc = copy_fd(cache_handle_fd(h), STDOUT_FILENO, base, len);
 	else
-		rc = write_file(cache_handle_fd(h), out_path);
+		rc = write_file(cache_handle_fd(h), base, len, out_path);
 	if (rc) {
 		fprintf(stderr, "orderfs get: %s: %s\n", out_path ? out_path : "stdout",
 			strerror(-rc));
@@ -121,8 +154,9 @@ int get_run(const struct cache_config *cc, struct provider *prov, const char *ra
 	}
 	cache_lookup(cache, &r, &info);
 	if (out_path && strcmp(out_path, "-"))
-		fprintf(stderr, "orderfs get: %s: %llu bytes, sha256 %s\n", out_path,
-			(unsigned long long)cache_handle_size(h), info.sha256);
+		fprintf(stderr, "orderfs get: %s: %llu bytes, %s %s\n", out_path,
+			(unsigned long long)len, member[0] ? "bundle sha256" : "sha256",
+			info.sha256);
 	status = GET_OK;
 out:
 	cache_handle_close(h);

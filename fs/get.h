@@ -17,11 +17,11 @@ enum get_status {
 
 /*
  * Fetch range_str ("A..B", at most prov->max_range_days days, inside the window) into out_path
- * (written to a temp file next to it, then renamed: never a partial file under that name) or
+ * (member: that file of a bundle export; "" for a whole-file export), written to a temp file next to it, then renamed: never a partial file under that name) or
  * to stdout when out_path is NULL or "-". Prints one line saying what failed on stderr.
  * Returns an enum get_status.
  */
 int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
-	    const char *out_path);
+	    const char *member, const char *out_path);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -26,7 +27,6 @@
 #include <unistd.h>
 
 #include "../client/log.h"
-#include "../client/vexora.h"
 #include "config.h"
 #include "dirlock.h"
 #include "get.h"
@@ -66,6 +66,8 @@ static void usage(FILE *out)
 		"  -V, --version  print the version\n"
 		"\n"
 		"Config keys: provider base_url merchant_no secret_file cache_dir language\n"
+		"  merchant_id token_file region (clover) app_key refresh_token_file oauth_url\n"
+		"  decrypt_mode redact sync_ttl (mogujie)\n"
 		"  report_type cache_max_size max_exports export_timeout nodata_ttl connect_timeout\n"
 		"  request_timeout download_stall_timeout poll_initial_ms poll_max_ms retry_limit\n"
 		"  max_requests_per_second max_threads attr_timeout tls_insecure log_level\n"
@@ -238,35 +240,6 @@ static int check_cache_dir(const char *dir)
 	return 0;
 }
 
-static struct provider *make_provider(const struct fs_config *cfg)
-{
-	char err[512];
-	char *secret = NULL;
-	struct client_error cerr;
-
-	if (config_read_secret(cfg->secret_file, &secret, err, sizeof(err))) {
-		fprintf(stderr, "orderfs: config: %s\n", err);
-		return NULL;
-	}
-	struct vexora_config vc = {
-		.base_url = cfg->base_url,
-		.merchant_no = cfg->merchant_no,
-		.secret = secret,
-		.connect_timeout_ms = cfg->connect_timeout_s * 1000L,
-		.request_timeout_ms = cfg->request_timeout_s * 1000L,
-		.download_stall_s = cfg->download_stall_s,
-		.tls_insecure = cfg->tls_insecure,
-		.max_requests_per_s = cfg->max_requests_per_s,
-	};
-	client_error_clear(&cerr);
-	struct provider *p = vexora_new(&vc, &cerr);
-	explicit_bzero(secret, strlen(secret));
-	free(secret);
-	if (!p)
-		fprintf(stderr, "orderfs: provider: %s\n", cerr.msg);
-	return p;
-}
-
 /* Fork; the parent waits for the child's verdict on the pipe and exits with it. */
 static int daemon_fork(int *report_fd)
 {
@@ -312,22 +285,72 @@ static void daemon_ready(int report_fd)
 	close(report_fd);
 }
 
-static void make_cache_config(const struct fs_config *cfg, struct cache_config *cc)
+/*
+ * The cache of export type t. A provider with several types (Clover: orders and payments) gets
+ * one cache per type in the same cache_dir; cache_max_size and max_exports are shared out
+ * between them evenly, so together they stay within what was configured.
+ */
+static void make_cache_config(const struct fs_config *cfg, const struct provider *prov, size_t t,
+			      struct cache_config *cc)
 {
+	size_t n = prov->ntypes;
+
 	memset(cc, 0, sizeof(*cc));
 	cc->dir = cfg->cache_dir;
-	cc->max_size = cfg->cache_max_size;
-	cc->max_exports = cfg->max_exports;
+	cc->max_size = cfg->cache_max_size / n;
+	if (cfg->cache_max_size && !cc->max_size)
+		cc->max_size = 1;
+	cc->max_exports = cfg->max_exports / (int)n > 0 ? cfg->max_exports / (int)n : 1;
 	cc->export_timeout_s = cfg->export_timeout_s;
 	cc->nodata_ttl_s = cfg->nodata_ttl_s;
-	cc->report_type = cfg->report_type ? cfg->report_type : "order";
+	/* report_type (Vexora only, config_validate makes sure) overrides the type sent. */
+	cc->report_type = cfg->report_type ? cfg->report_type : prov->types[t].report_type;
 	cc->language = cfg->language ? cfg->language : "en-US";
 	cc->poll_initial_ms = cfg->poll_initial_ms;
 	cc->poll_max_ms = cfg->poll_max_ms;
 	cc->retry_limit = cfg->retry_limit;
 }
 
-/* orderfs get [-d] CONFIG A..B [-o FILE]: argv[0] is "get". Returns the exit status. */
+/*
+ * What `orderfs get` fetches: "A..B" is the provider's default file (Vexora's orders.xlsx, the
+ * first fixed file of a bundle type: Clover's orders.jsonl, Mogujie's orders.xlsx) and
+ * "A..B/NAME" any file the mount shows in that range. 0, or -1 after saying why.
+ */
+static int get_target(const struct provider *prov, const char *arg,
+		      char range[DATE_RANGE_STR_LEN], size_t *t, char member[PATH_NAME_MAX])
+{
+	struct path_layout l = {prov->max_range_days, prov->types, prov->ntypes};
+	const char *slash = strchr(arg, '/');
+	size_t rlen = slash ? (size_t)(slash - arg) : strlen(arg);
+	char path[PATH_MAX];
+	struct path_node node;
+
+	*t = 0;
+	member[0] = '\0';
+	if (rlen != DATE_RANGE_STR_LEN - 1) {
+		fprintf(stderr, "orderfs get: %s: bad range: not YYYY-MM-DD..YYYY-MM-DD\n", arg);
+		return -1;
+	}
+	snprintf(range, DATE_RANGE_STR_LEN, "%.*s", (int)rlen, arg);
+	if (!slash) {
+		const struct provider_type *pt = &prov->types[0];
+		if (!pt->ext && pt->suffixes && pt->suffixes[0])
+			snprintf(member, PATH_NAME_MAX, "%s%s", pt->base_name, pt->suffixes[0]);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/exports/%s", arg);
+	if (path_resolve(path, &l, &node, NULL) || node.kind != PATH_EXPORT_FILE) {
+		fprintf(stderr, "orderfs get: %s: no such file in a range of provider %s\n", arg,
+			prov->name);
+		return -1;
+	}
+	*t = node.type;
+	snprintf(member, PATH_NAME_MAX, "%s", node.member);
+	date_range_format(&node.chunk, range); /* a chunk's file names the chunk's export */
+	return 0;
+}
+
+/* orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]: argv[0] is "get". Returns the exit status. */
 static int get_main(int argc, char **argv)
 {
 	const char *config = NULL, *range = NULL, *out = NULL;
@@ -347,9 +370,9 @@ static int get_main(int argc, char **argv)
 			}
 			out = argv[++i];
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: orderfs get [-d] CONFIG A..B [-o FILE]\n"
-			       "Fetches the export of A..B (at most one export long) into FILE, or\n"
-			       "to stdout, through CONFIG's cache. Exit status: 0 done, 1 the export\n"
+			printf("usage: orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]\n"
+			       "Fetches the export of A..B (at most one export long), or its file\n"
+			       "NAME, into FILE or to stdout, through CONFIG's cache. Exit status: 0 done, 1 the export\n"
 			       "failed, 2 usage, config or range error, 3 no data in that range.\n");
 			return GET_OK;
 		} else if (a[0] == '-' && a[1]) {
@@ -365,7 +388,7 @@ static int get_main(int argc, char **argv)
 		}
 	}
 	if (!config || !range) {
-		fprintf(stderr, "usage: orderfs get [-d] CONFIG A..B [-o FILE]\n");
+		fprintf(stderr, "usage: orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]\n");
 		return GET_USAGE;
 	}
 	memset(&cl, 0, sizeof(cl));
@@ -376,12 +399,18 @@ static int get_main(int argc, char **argv)
 	log_init(0, debug ? LOG_DEBUG : (cfg.log_level < LOG_WARNING ? cfg.log_level : LOG_WARNING));
 	if (check_cache_dir(cfg.cache_dir))
 		goto out;
-	prov = make_provider(&cfg);
+	prov = provider_from_config(&cfg);
 	if (!prov)
 		goto out;
 	struct cache_config cc;
-	make_cache_config(&cfg, &cc);
-	rc = get_run(&cc, prov, range, out);
+	size_t t;
+	char member[PATH_NAME_MAX], range_only[DATE_RANGE_STR_LEN];
+	if (get_target(prov, range, range_only, &t, member)) {
+		rc = GET_USAGE;
+		goto out;
+	}
+	make_cache_config(&cfg, prov, t, &cc);
+	rc = get_run(&cc, prov, range_only, member, out);
 out:
 	provider_destroy(prov);
 	config_free(&cfg);
@@ -415,12 +444,15 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		goto out;
 	}
 
-	o.prov = make_provider(cfg);
+	o.prov = provider_from_config(cfg);
 	if (!o.prov)
 		goto out;
 	o.layout.max_range_days = o.prov->max_range_days;
-	o.layout.base_name = "orders";
-	o.layout.ext = o.prov->file_ext;
+	o.layout.types = o.prov->types;
+	o.layout.ntypes = o.prov->ntypes;
+	o.bundles = bundle_memo_new();
+	if (!o.bundles)
+		goto out;
 	o.window_months = o.prov->window_months;
 	o.cache_dir = cfg->cache_dir;
 	o.attr_timeout_s = cfg->attr_timeout_s;
@@ -432,7 +464,7 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 
 	/* Safe defaults first so an explicit -o can still add to them. */
 	char fsname[200];
-	snprintf(fsname, sizeof(fsname), "fsname=orderfs:%s,subtype=orderfs", cfg->merchant_no);
+	snprintf(fsname, sizeof(fsname), "fsname=orderfs:%s,subtype=orderfs", o.prov->account);
 	if (fuse_opt_add_arg(&args, "orderfs") || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, cl->no_auto_unmount ? "default_permissions"
 							: "default_permissions,auto_unmount") ||
@@ -459,12 +491,17 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		goto out;
 	handlers = 1;
 
-	struct cache_config cc;
-	make_cache_config(cfg, &cc);
-	o.cache = cache_new(&cc, o.prov, &cache_err);
-	if (!o.cache) {
-		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
-		goto out;
+	for (size_t t = 0; t < o.prov->ntypes; t++) {
+		struct cache_config cc;
+		make_cache_config(cfg, o.prov, t, &cc);
+		o.kinds[t].type = &o.prov->types[t];
+		o.kinds[t].cache = cache_new(&cc, o.prov, &cache_err);
+		if (!o.kinds[t].cache) {
+			fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir,
+				strerror(-cache_err));
+			goto out;
+		}
+		o.nkinds = t + 1;
 	}
 	sw = stats_watch_start(&o, 10);
 
@@ -480,8 +517,11 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	notify_status("mounted on %s", cl->mountpoint);
 	/* After daemon_ready, so its log lines go where the daemon's go. */
 	if (cfg->prefetch_days > 0) {
-		o.prefetch = prefetch_start(o.cache, cfg->prefetch_days, cfg->prefetch_interval_s,
-					    o.window_months);
+		struct cache *caches[FS_KINDS_MAX];
+		for (size_t t = 0; t < o.nkinds; t++)
+			caches[t] = o.kinds[t].cache;
+		o.prefetch = prefetch_start(caches, o.nkinds, cfg->prefetch_days,
+					    cfg->prefetch_interval_s, o.window_months);
 		if (!o.prefetch)
 			log_err("cannot start prefetch: %s", strerror(errno));
 	}
@@ -509,7 +549,9 @@ out:
 			fuse_unmount(f);
 	}
 	orderfs_close_all(&o);
-	cache_free(o.cache);
+	for (size_t t = 0; t < o.nkinds; t++)
+		cache_free(o.kinds[t].cache);
+	bundle_memo_free(o.bundles);
 	if (f)
 		fuse_destroy(f);
 	if (lc)

@@ -25,6 +25,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "../client/bundle.h"
 #include "../client/log.h"
 
 #define XATTR_PREFIX "user.orderfs."
@@ -35,6 +36,8 @@ enum fs_file_kind { FILE_EXPORT, FILE_STATUS };
 struct fs_file {
 	enum fs_file_kind kind;
 	struct cache_handle *handle; /* FILE_EXPORT */
+	uint64_t base;		     /* FILE_EXPORT: where the file starts in the cache file (a
+				      * bundle member's offset; 0 for a whole file) */
 	uint64_t size;
 	char *text;		     /* FILE_STATUS: .status or /.stats text */
 	struct fs_file *prev, *next; /* orderfs.files, under files_lock */
@@ -95,20 +98,89 @@ void orderfs_close_all(struct orderfs *o)
 	}
 }
 
-/* Whether any file of range r is known to the cache. */
+void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t t = 0; t < o->nkinds; t++) {
+		struct cache_stats s;
+		cache_get_stats(o->kinds[t].cache, &s);
+#define ADD(f) out->f += s.f
+		ADD(applies), ADD(fills_running), ADD(fills_queued), ADD(hits), ADD(misses);
+		ADD(bytes_downloaded), ADD(total_size), ADD(entries), ADD(errors), ADD(err_io);
+		ADD(err_timeout), ADD(err_nospc), ADD(err_invalid), ADD(err_again), ADD(err_other);
+		ADD(nodata), ADD(prefetches);
+#undef ADD
+	}
+}
+
+/* Whether any export of range r is known to the cache. */
 static int range_cached(struct orderfs *o, const struct date_range *r)
 {
 	size_t n = path_file_count(r, &o->layout);
-	for (size_t i = 0; i < n; i++) {
-		char name[PATH_NAME_MAX];
-		struct date_range chunk;
-		struct cache_info info;
-		path_file_name(r, &o->layout, i, name, &chunk);
-		cache_lookup(o->cache, &chunk, &info);
-		if (info.state != CACHE_ABSENT)
-			return 1;
-	}
+	for (size_t t = 0; t < o->nkinds; t++)
+		for (size_t i = 0; i < n; i++) {
+			struct date_range chunk;
+			struct cache_info info;
+			path_chunk(r, &o->layout, i, &chunk);
+			cache_lookup(o->kinds[t].cache, &chunk, &info);
+			if (info.state != CACHE_ABSENT)
+				return 1;
+		}
 	return 0;
+}
+
+/*
+ * The member index of the READY bundle of type t for chunk, whose snapshot is info (a copy:
+ * free with bundle_index_free). 0, or -errno (-ENOENT not READY, -EBADMSG not a bundle).
+ */
+static int bundle_of(struct orderfs *o, size_t t, const struct date_range *chunk,
+		     const struct cache_info *info, struct bundle_index *ix)
+{
+	uint64_t size;
+	int fd, rc;
+
+	if (info->state != CACHE_READY)
+		return -ENOENT;
+	if (bundle_memo_get(o->bundles, info->sha256, ix) == 0)
+		return 0;
+	if ((rc = cache_peek(o->kinds[t].cache, chunk, &fd, &size)) != 0)
+		return rc;
+	rc = bundle_index_read(fd, size, ix);
+	close(fd);
+	if (rc == 0)
+		bundle_memo_put(o->bundles, info->sha256, ix);
+	else
+		log_warn("bundle of %s: unreadable index: %s", o->layout.types[t].base_name,
+			 strerror(-rc));
+	return rc;
+}
+
+/*
+ * Size of the export file a node names, as far as the cache knows without fetching: 0 before
+ * its export is READY. -ENOENT when the export is READY and has no such member (a numbered
+ * file past the last one).
+ */
+static int export_size(struct orderfs *o, const struct path_node *node, struct cache_info *info,
+		       uint64_t *size)
+{
+	struct bundle_index ix;
+
+	*size = 0;
+	cache_lookup(o->kinds[node->type].cache, &node->chunk, info);
+	if (info->state != CACHE_READY)
+		return 0;
+	if (!node->member[0]) {
+		*size = info->size;
+		return 0;
+	}
+	if (bundle_of(o, node->type, &node->chunk, info, &ix))
+		return 0;
+	const struct bundle_member *m = bundle_index_find(&ix, node->member);
+	int rc = m ? 0 : -ENOENT;
+	if (m)
+		*size = m->size;
+	bundle_index_free(&ix);
+	return rc;
 }
 
 static int range_in_window(struct orderfs *o, const struct date_range *r, const char **why)
@@ -165,7 +237,7 @@ static void note_shown_size(struct orderfs *o, const char *path, uint64_t size)
 /* Render .status for a range from cache snapshots. NULL on ENOMEM. */
 static char *render_status(struct orderfs *o, const struct date_range *r, size_t *len)
 {
-	size_t n = path_file_count(r, &o->layout);
+	size_t nchunks = path_file_count(r, &o->layout), n = nchunks * o->nkinds;
 	char(*names)[PATH_NAME_MAX] = calloc(n, sizeof(*names));
 	struct date_range *chunks = calloc(n, sizeof(*chunks));
 	struct cache_info *infos = calloc(n, sizeof(*infos));
@@ -173,10 +245,12 @@ static char *render_status(struct orderfs *o, const struct date_range *r, size_t
 
 	if (!names || !chunks || !infos)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		path_file_name(r, &o->layout, i, names[i], &chunks[i]);
-		cache_lookup(o->cache, &chunks[i], &infos[i]);
-	}
+	for (size_t t = 0, k = 0; t < o->nkinds; t++)
+		for (size_t i = 0; i < nchunks; i++, k++) {
+			path_export_label(r, &o->layout, t, i, names[k]);
+			path_chunk(r, &o->layout, i, &chunks[k]);
+			cache_lookup(o->kinds[t].cache, &chunks[k], &infos[k]);
+		}
 	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos, len);
 out:
 	free(names);
@@ -244,12 +318,14 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	}
 	case PATH_EXPORT_FILE: {
 		struct cache_info info;
-		cache_lookup(o->cache, &node.chunk, &info);
+		uint64_t size;
+		if ((rc = export_size(o, &node, &info, &size)) != 0)
+			return rc;
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
 		if (info.state == CACHE_READY) {
-			st->st_size = (off_t)info.size;
-			st->st_blocks = (blkcnt_t)((info.size + 511) / 512);
+			st->st_size = (off_t)size;
+			st->st_blocks = (blkcnt_t)((size + 511) / 512);
 			if (info.ready_time)
 				st->st_mtime = st->st_ctime = (time_t)info.ready_time;
 		}
@@ -294,7 +370,8 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 		struct date_range day = {d, d};
 		name_list_add_range(&l, &day);
 	}
-	cache_foreach(o->cache, name_list_add_range, &l);
+	for (size_t t = 0; t < o->nkinds; t++)
+		cache_foreach(o->kinds[t].cache, name_list_add_range, &l);
 	range_map_foreach_mkdir(o->notes, name_list_add_range, &l);
 	qsort(l.names, l.n, sizeof(*l.names), cmp_names);
 	for (size_t i = 0; i < l.n; i++) {
@@ -305,6 +382,53 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 	}
 	free(l.names);
 	return 0;
+}
+
+/* The files of one export: a whole file, or a bundle's members (its fixed ones until it has
+ * been exported, then exactly what it holds). 0, or 1 when the listing buffer is full. */
+static int readdir_export(struct orderfs *o, const struct date_range *r, size_t t, size_t i,
+			  void *buf, fuse_fill_dir_t filler)
+{
+	const struct provider_type *pt = &o->layout.types[t];
+	char name[PATH_NAME_MAX], suffix[16];
+	struct date_range chunk;
+	struct cache_info info;
+	struct bundle_index ix;
+	int full = 0;
+
+	if (pt->ext) {
+		path_whole_suffix(&o->layout, t, suffix);
+		return !path_file_name(r, &o->layout, t, i, suffix, name) &&
+		       filler(buf, name, NULL, 0, 0);
+	}
+	path_chunk(r, &o->layout, i, &chunk);
+	cache_lookup(o->kinds[t].cache, &chunk, &info);
+	if (bundle_of(o, t, &chunk, &info, &ix) == 0) {
+		size_t blen = strlen(pt->base_name);
+		for (size_t k = 0; k < ix.n && !full; k++) {
+			const char *m = ix.members[k].name;
+			if (strncmp(m, pt->base_name, blen))
+				continue; /* not a name this type shows */
+			full = !path_file_name(r, &o->layout, t, i, m + blen, name) &&
+			       filler(buf, name, NULL, 0, 0);
+		}
+		bundle_index_free(&ix);
+		return full;
+	}
+	for (const char *const *sfx = pt->suffixes; sfx && *sfx && !full; sfx++)
+		full = !path_file_name(r, &o->layout, t, i, *sfx, name) &&
+		       filler(buf, name, NULL, 0, 0);
+	return full;
+}
+
+static void readdir_range(struct orderfs *o, const struct date_range *r, void *buf,
+			  fuse_fill_dir_t filler)
+{
+	size_t n = path_file_count(r, &o->layout);
+	for (size_t t = 0; t < o->nkinds; t++)
+		for (size_t i = 0; i < n; i++)
+			if (readdir_export(o, r, t, i, buf, filler))
+				return;
 }
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
@@ -325,17 +449,10 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		return 0;
 	case PATH_EXPORTS:
 		return readdir_exports(o, buf, filler);
-	case PATH_RANGE_DIR: {
-		size_t n = path_file_count(&node.range, &o->layout);
-		for (size_t i = 0; i < n; i++) {
-			char name[PATH_NAME_MAX];
-			path_file_name(&node.range, &o->layout, i, name, NULL);
-			if (filler(buf, name, NULL, 0, 0))
-				return 0;
-		}
+	case PATH_RANGE_DIR:
+		readdir_range(o, &node.range, buf, filler);
 		filler(buf, ".status", NULL, 0, 0);
 		return 0;
-	}
 	default:
 		return -ENOTDIR;
 	}
@@ -348,6 +465,27 @@ static int open_cancelled(void *arg)
 	return fuse_interrupted() || fuse_session_exited(fuse_get_session(f));
 }
 
+/* Where member lies in the bundle h has open. 0, -ENOENT no such member, -EIO not a bundle. */
+static int member_extent(struct cache_handle *h, const char *path, const char *member,
+			 uint64_t *base, uint64_t *size)
+{
+	struct bundle_index ix;
+	int rc = bundle_index_read(cache_handle_fd(h), cache_handle_size(h), &ix);
+	if (rc) {
+		log_err("open %s: the cached bundle is unreadable: %s", path, strerror(-rc));
+		return rc == -ENOMEM ? rc : -EIO;
+	}
+	const struct bundle_member *m = bundle_index_find(&ix, member);
+	if (m) {
+		*base = m->offset;
+		*size = m->size;
+	} else {
+		log_debug("open %s: ENOENT: the export has no such file", path);
+	}
+	bundle_index_free(&ix);
+	return m ? 0 : -ENOENT;
+}
+
 static int open_export(struct orderfs *o, const char *path, const struct path_node *node,
 		       struct fuse_file_info *fi)
 {
@@ -356,11 +494,18 @@ static int open_export(struct orderfs *o, const char *path, const struct path_no
 	struct kernel_file_view view;
 	char rs[DATE_RANGE_STR_LEN];
 
-	int rc = cache_open(o->cache, &node->chunk, open_cancelled, o->fuse, &h);
+	struct cache *cache = o->kinds[node->type].cache;
+	uint64_t base = 0, size;
+	int rc = cache_open(cache, &node->chunk, open_cancelled, o->fuse, &h);
 	if (rc) {
 		date_range_format(&node->chunk, rs);
 		if (rc == -EINTR)
 			log_debug("open %s: interrupted; the export goes on", rs);
+		return rc;
+	}
+	size = cache_handle_size(h);
+	if (node->member[0] && (rc = member_extent(h, path, node->member, &base, &size)) != 0) {
+		cache_handle_close(h);
 		return rc;
 	}
 	struct fs_file *f = calloc(1, sizeof(*f));
@@ -370,9 +515,10 @@ static int open_export(struct orderfs *o, const char *path, const struct path_no
 	}
 	f->kind = FILE_EXPORT;
 	f->handle = h;
-	f->size = cache_handle_size(h);
+	f->base = base;
+	f->size = size;
 
-	cache_lookup(o->cache, &node->chunk, &info);
+	cache_lookup(cache, &node->chunk, &info);
 	kernel_view_get(o->kview, path, &view);
 	if (!view.size_shown || view.shown_size != f->size) {
 		/* The kernel may hold a stale size: read to EOF directly, refresh its attrs. */
@@ -442,7 +588,7 @@ static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 		/* Zero-copy: libfuse splices straight from the cache file when it can. */
 		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
 		bv->buf[0].fd = cache_handle_fd(f->handle);
-		bv->buf[0].pos = off;
+		bv->buf[0].pos = off + (off_t)f->base;
 		atomic_fetch_add_explicit(&fs_get()->bytes_served, size, memory_order_relaxed);
 	} else {
 		/* libfuse frees mem buffers after replying, so hand it a copy. */
@@ -503,17 +649,18 @@ static int fs_rmdir(const char *path)
 		return node.kind == PATH_EXPORT_FILE || node.kind == PATH_STATUS ? -ENOTDIR : -EROFS;
 
 	size_t n = path_file_count(&node.range, &o->layout);
-	for (size_t i = 0; i < n; i++) {
-		char name[PATH_NAME_MAX];
-		struct date_range chunk;
-		path_file_name(&node.range, &o->layout, i, name, &chunk);
-		cache_forget(o->cache, &chunk);
-	}
+	for (size_t t = 0; t < o->nkinds; t++)
+		for (size_t i = 0; i < n; i++) {
+			struct date_range chunk;
+			path_chunk(&node.range, &o->layout, i, &chunk);
+			cache_forget(o->kinds[t].cache, &chunk);
+		}
 	range_map_del(o->notes, &node.range);
 	return 0;
 }
 
-static int xattr_value(const struct cache_info *in, const char *name, char *out, size_t len)
+static int xattr_value(const struct cache_info *in, uint64_t size, const char *name, char *out,
+		       size_t len)
 {
 	if (!strcmp(name, "state"))
 		return snprintf(out, len, "%s", cache_state_name(in->state));
@@ -528,7 +675,7 @@ static int xattr_value(const struct cache_info *in, const char *name, char *out,
 	if (!strcmp(name, "progress"))
 		return snprintf(out, len, "%d", in->progress);
 	if (!strcmp(name, "size"))
-		return snprintf(out, len, "%llu", (unsigned long long)in->size);
+		return snprintf(out, len, "%llu", (unsigned long long)size);
 	return -1;
 }
 
@@ -548,8 +695,12 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
 		return rc;
 	if (node.kind != PATH_EXPORT_FILE || strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
 		return -ENODATA;
-	cache_lookup(o->cache, &node.chunk, &info);
-	int len = xattr_value(&info, name + strlen(XATTR_PREFIX), buf, sizeof(buf));
+	uint64_t file_size;
+	if ((rc = export_size(o, &node, &info, &file_size)) != 0)
+		return rc;
+	if (!node.member[0])
+		file_size = info.size; /* a whole file: its total also while downloading */
+	int len = xattr_value(&info, file_size, name + strlen(XATTR_PREFIX), buf, sizeof(buf));
 	if (len < 0)
 		return -ENODATA;
 	if ((size_t)len >= sizeof(buf))

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "../cache/cache.h"
+#include "bundle_memo.h"
+#include "providers.h"
 #include "kernel_view.h"
 #include "path.h"
 #include "range_map.h"
@@ -17,8 +19,19 @@ struct fuse;
 struct fs_file;
 struct prefetch;
 
-struct orderfs {
+#define FS_KINDS_MAX FS_TYPES_MAX
+
+/* One of the provider's types and the cache holding its exports (one cache per type, all in
+ * cache_dir: each keeps to the entries whose key carries its type). */
+struct fs_kind {
+	const struct provider_type *type;
 	struct cache *cache;
+};
+
+struct orderfs {
+	struct fs_kind kinds[FS_KINDS_MAX]; /* kinds[t] is layout.types[t] */
+	size_t nkinds;
+	struct bundle_memo *bundles; /* indexes of READY bundles, for stat and readdir */
 	struct provider *prov;
 	struct fuse *fuse;
 	struct path_layout layout;
@@ -36,6 +49,9 @@ struct orderfs {
 
 /* The fuse_operations table of orderfs. */
 const struct fuse_operations *orderfs_operations(void);
+
+/* The stats of every kind's cache added up. */
+void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out);
 
 /* Close every file the kernel left open (called after the FUSE loop has ended). */
 void orderfs_close_all(struct orderfs *o);

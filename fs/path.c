@@ -10,62 +10,127 @@ size_t path_file_count(const struct date_range *r, const struct path_layout *l)
 	return date_range_split(r, l->max_range_days, NULL, 0);
 }
 
-int path_file_name(const struct date_range *r, const struct path_layout *l, size_t i,
-		   char name[PATH_NAME_MAX], struct date_range *chunk)
+int path_chunk(const struct date_range *r, const struct path_layout *l, size_t i,
+	       struct date_range *chunk)
 {
-	size_t n = path_file_count(r, l);
 	struct date_range c;
 
-	if (i >= n)
+	if (i >= path_file_count(r, l))
 		return -1;
 	c.start = date_add_days(&r->start, (int64_t)i * l->max_range_days);
 	c.end = date_add_days(&c.start, l->max_range_days - 1);
 	if (date_cmp(&c.end, &r->end) > 0)
 		c.end = r->end;
-	if (n == 1) {
-		snprintf(name, PATH_NAME_MAX, "%s.%s", l->base_name, l->ext);
-	} else {
-		char rs[DATE_RANGE_STR_LEN];
-		date_range_format(&c, rs);
-		snprintf(name, PATH_NAME_MAX, "%s-%s.%s", l->base_name, rs, l->ext);
-	}
-	if (chunk)
-		*chunk = c;
+	*chunk = c;
 	return 0;
 }
 
-/* Find which file of range r is called name. */
+int path_file_name(const struct date_range *r, const struct path_layout *l, size_t t, size_t i,
+		   const char *suffix, char name[PATH_NAME_MAX])
+{
+	struct date_range c;
+	int len;
+
+	if (t >= l->ntypes || path_chunk(r, l, i, &c))
+		return -1;
+	if (path_file_count(r, l) == 1) {
+		len = snprintf(name, PATH_NAME_MAX, "%s%s", l->types[t].base_name, suffix);
+	} else {
+		char rs[DATE_RANGE_STR_LEN];
+		date_range_format(&c, rs);
+		len = snprintf(name, PATH_NAME_MAX, "%s-%s%s", l->types[t].base_name, rs, suffix);
+	}
+	return len > 0 && len < PATH_NAME_MAX ? 0 : -1;
+}
+
+void path_whole_suffix(const struct path_layout *l, size_t t, char suffix[16])
+{
+	snprintf(suffix, 16, ".%s", l->types[t].ext ? l->types[t].ext : "");
+}
+
+void path_export_label(const struct date_range *r, const struct path_layout *l, size_t t,
+		       size_t i, char name[PATH_NAME_MAX])
+{
+	char suffix[16] = "";
+
+	if (l->types[t].ext)
+		path_whole_suffix(l, t, suffix);
+	if (path_file_name(r, l, t, i, suffix, name))
+		name[0] = '\0';
+}
+
+/* Whether tail ("-0002.json") names a numbered member of bundle type pt. */
+static int numbered_tail(const struct provider_type *pt, const char *tail)
+{
+	if (!pt->numbered_ext || tail[0] != '-')
+		return 0;
+	for (int k = 1; k <= 4; k++)
+		if (tail[k] < '0' || tail[k] > '9')
+			return 0;
+	if (!strncmp(tail + 1, "0000", 4) || tail[5] != '.')
+		return 0;
+	return !strcmp(tail + 6, pt->numbered_ext);
+}
+
+/* Whether tail is a suffix type pt shows: ".ext", a fixed member suffix or a numbered one. */
+static int tail_ok(const struct provider_type *pt, const char *tail)
+{
+	if (pt->ext)
+		return tail[0] == '.' && !strcmp(tail + 1, pt->ext);
+	for (const char *const *sfx = pt->suffixes; sfx && *sfx; sfx++)
+		if (!strcmp(tail, *sfx))
+			return 1;
+	return numbered_tail(pt, tail);
+}
+
+/* Find which file of range r is called name: its type, chunk and member. */
 static int resolve_file(const struct date_range *r, const struct path_layout *l, const char *name,
-			struct date_range *chunk)
+			struct path_node *node)
 {
 	size_t n = path_file_count(r, l);
-	char candidate[PATH_NAME_MAX];
-
-	if (strlen(name) >= PATH_NAME_MAX)
-		return -1;
-	if (n == 1)
-		return path_file_name(r, l, 0, candidate, chunk) == 0 && !strcmp(candidate, name)
-			       ? 0
-			       : -1;
-	/* "orders-C..D.xlsx": parse C..D and check it is the chunk at its position. */
-	size_t blen = strlen(l->base_name);
-	size_t elen = strlen(l->ext);
 	size_t len = strlen(name);
-	if (len != blen + 1 + 22 + 1 + elen || strncmp(name, l->base_name, blen) ||
-	    name[blen] != '-' || name[blen + 23] != '.' || strcmp(name + blen + 24, l->ext))
+
+	if (len >= PATH_NAME_MAX)
 		return -1;
-	char rs[23];
-	memcpy(rs, name + blen + 1, 22);
-	rs[22] = '\0';
-	struct date_range c;
-	if (date_range_parse(rs, &c, NULL))
-		return -1;
-	int64_t off = date_to_days(&c.start) - date_to_days(&r->start);
-	if (off < 0 || off % l->max_range_days)
-		return -1;
-	if (path_file_name(r, l, (size_t)(off / l->max_range_days), candidate, chunk))
-		return -1;
-	return strcmp(candidate, name) ? -1 : 0;
+	for (size_t t = 0; t < l->ntypes; t++) {
+		const struct provider_type *pt = &l->types[t];
+		size_t blen = strlen(pt->base_name);
+		const char *tail = name + blen;
+		size_t i = 0;
+
+		if (strncmp(name, pt->base_name, blen))
+			continue;
+		if (n > 1) {
+			/* "-C..D" then the tail: C..D must be the chunk at its position. */
+			char rs[DATE_RANGE_STR_LEN];
+			struct date_range c;
+			if (len < blen + DATE_RANGE_STR_LEN || tail[0] != '-')
+				continue;
+			memcpy(rs, tail + 1, DATE_RANGE_STR_LEN - 1);
+			rs[DATE_RANGE_STR_LEN - 1] = '\0';
+			if (date_range_parse(rs, &c, NULL))
+				continue;
+			int64_t off = date_to_days(&c.start) - date_to_days(&r->start);
+			if (off < 0 || off % l->max_range_days)
+				continue;
+			i = (size_t)(off / l->max_range_days);
+			if (path_chunk(r, l, i, &node->chunk) ||
+			    date_cmp(&node->chunk.end, &c.end))
+				continue;
+			tail += DATE_RANGE_STR_LEN;
+		} else {
+			node->chunk = *r;
+		}
+		if (!tail_ok(pt, tail))
+			continue;
+		node->type = t;
+		if (pt->ext)
+			node->member[0] = '\0';
+		else
+			snprintf(node->member, sizeof(node->member), "%s%s", pt->base_name, tail);
+		return 0;
+	}
+	return -1;
 }
 
 int path_resolve(const char *path, const struct path_layout *l, struct path_node *out,
@@ -114,7 +179,7 @@ int path_resolve(const char *path, const struct path_layout *l, struct path_node
 		node.kind = PATH_STATUS;
 		goto done;
 	}
-	if (resolve_file(&node.range, l, name, &node.chunk)) {
+	if (resolve_file(&node.range, l, name, &node)) {
 		reason = "no such file in this range";
 		goto fail;
 	}

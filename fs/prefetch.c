@@ -12,7 +12,8 @@
 #define PREFETCH_AFTER_MIDNIGHT_S 300
 
 struct prefetch {
-	struct cache *cache;
+	struct cache *caches[PREFETCH_CACHES_MAX];
+	size_t ncaches;
 	int days, interval_s, window_months;
 	pthread_t thread;
 	pthread_mutex_t lock; /* protects everything below */
@@ -34,13 +35,15 @@ static void prefetch_pass(struct prefetch *p)
 		const char *why;
 		if (date_range_check(&r, &today, 1, p->window_months, &why))
 			break; /* older days are outside the window too */
-		int rc = cache_prefetch(p->cache, &r);
 		date_range_format(&r, rs);
-		if (rc > 0) {
-			started++;
-			log_info("prefetch: %s: export queued", rs);
-		} else if (rc < 0) {
-			log_warn("prefetch: %s: %s", rs, strerror(-rc));
+		for (size_t k = 0; k < p->ncaches; k++) {
+			int rc = cache_prefetch(p->caches[k], &r);
+			if (rc > 0) {
+				started++;
+				log_info("prefetch: %s: export queued", rs);
+			} else if (rc < 0) {
+				log_warn("prefetch: %s: %s", rs, strerror(-rc));
+			}
 		}
 	}
 	pthread_mutex_lock(&p->lock);
@@ -86,7 +89,8 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
-struct prefetch *prefetch_start(struct cache *c, int days, int interval_s, int window_months)
+struct prefetch *prefetch_start(struct cache *const *caches, size_t n, int days, int interval_s,
+				int window_months)
 {
 	struct prefetch *p;
 	pthread_condattr_t ca;
@@ -97,7 +101,8 @@ struct prefetch *prefetch_start(struct cache *c, int days, int interval_s, int w
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->cache = c;
+	p->ncaches = n < PREFETCH_CACHES_MAX ? n : PREFETCH_CACHES_MAX;
+	memcpy(p->caches, caches, p->ncaches * sizeof(*caches));
 	p->days = days;
 	p->interval_s = interval_s;
 	p->window_months = window_months;

@@ -27,7 +27,7 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 
 	if (!out)
 		return NULL;
-	cache_get_stats(o->cache, &cs);
+	orderfs_cache_stats(o, &cs);
 	prefetch_get_stats(o->prefetch, &ps);
 	n = snprintf(out, STATS_MAX,
 		     "{%s\"exports\": {\"applied\": %llu, \"in_flight\": %llu, \"queued\": %llu},"
@@ -78,7 +78,7 @@ static void stats_status_line(struct orderfs *o)
 	struct cache_stats cs;
 	if (!getenv("NOTIFY_SOCKET"))
 		return; /* not under systemd: nobody to tell */
-	cache_get_stats(o->cache, &cs);
+	orderfs_cache_stats(o, &cs);
 	notify_status("%llu exports running, %llu queued, %llu files cached (%llu bytes), "
 		      "%llu failed",
 		      (unsigned long long)cs.fills_running, (unsigned long long)cs.fills_queued,

@@ -35,6 +35,28 @@ static cJSON *error_json(const struct cache_info *in)
 	return e;
 }
 
+/*
+ * What a WAITING export waits for: the provider's service hours (it said when they open, as
+ * code "service_hours"), or just the provider (a concurrency limit, capacity).
+ */
+static void waiting_message(const struct cache_info *in, char *out, size_t len)
+{
+	char when[16] = "?";
+	time_t t = (time_t)in->wait_until;
+	struct tm tm;
+
+	if (!strcmp(in->last_error.code, "service_hours")) {
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%H:%M", &tm);
+		snprintf(out, len, "waiting for service hours (opens %s UTC)", when);
+		return;
+	}
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	snprintf(out, len, "waiting for the provider (%s); trying again at %s UTC",
+		 in->last_error.msg[0] ? in->last_error.msg : "closed for now", when);
+}
+
 static void add_file_fields(cJSON *o, const char *name, const struct date_range *chunk,
 			    const struct cache_info *in)
 {
@@ -57,6 +79,17 @@ static void add_file_fields(cJSON *o, const char *name, const struct date_range 
 	else
 		cJSON_AddNullToObject(o, "progress");
 	cJSON_AddNumberToObject(o, "bytes_done", (double)in->bytes_done);
+	if (in->items_total) {
+		/* The provider's own count, e.g. orders synced so far out of the range's total. */
+		cJSON_AddNumberToObject(o, "items_done", (double)in->items_done);
+		cJSON_AddNumberToObject(o, "items_total", (double)in->items_total);
+	}
+	if (in->state == CACHE_WAITING) {
+		char msg[PROVIDER_MSG_MAX + 64];
+		waiting_message(in, msg, sizeof(msg));
+		cJSON_AddStringToObject(o, "message", msg);
+		cJSON_AddItemToObject(o, "wait_until", time_json(in->wait_until));
+	}
 	if (in->size)
 		cJSON_AddNumberToObject(o, "size", (double)in->size);
 	else

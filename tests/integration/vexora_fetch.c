@@ -181,7 +181,7 @@ static int cmd_fetch(struct provider *p, const char *range, const char *outfile,
 	struct download_url url;
 	struct client_error err;
 	struct file_sink sink = {-1};
-	struct download_sink ds = {fs_begin, fs_write, &sink};
+	struct download_sink ds = {.begin = fs_begin, .write = fs_write, .ctx = &sink};
 	uint64_t total = 0, offset = 0;
 	size_t n;
 	int attempt = 0, rc = EXIT_FAIL;
@@ -262,7 +262,7 @@ static int cmd_download(struct provider *p, const char *u, const char *off, cons
 	struct download_url url;
 	struct client_error err;
 	struct file_sink sink;
-	struct download_sink ds = {fs_begin, fs_write, &sink};
+	struct download_sink ds = {.begin = fs_begin, .write = fs_write, .ctx = &sink};
 	uint64_t total = 0;
 	char *end;
 	int rc;

@@ -11,11 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../client/bundle.h"
+
 #define FAKE_RANGES 64
 #define FAKE_TASKS 512
 #define FAKE_FAULTS 64
 #define FAKE_HOLDS 8
 #define FAKE_SEQ 16
+#define FAKE_MEMBERS 16
 
 struct fake_range_cfg {
 	int used;
@@ -53,6 +56,12 @@ struct fake_hold_s {
 	struct date_range r;
 };
 
+struct fake_member_s {
+	char name[BUNDLE_NAME_MAX];
+	unsigned char *data;
+	size_t len;
+};
+
 struct fake {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -73,6 +82,11 @@ struct fake {
 	int passes[FAKE_NCALLS];
 	uint64_t counts[FAKE_NCALLS];
 	uint64_t bytes;
+	/* fetch mode */
+	struct fake_member_s members[FAKE_MEMBERS];
+	size_t nmembers;
+	char derived[BUNDLE_NAME_MAX]; /* "" = none */
+	uint64_t readback;
 };
 
 static struct fake *F(struct provider *p)
@@ -412,6 +426,184 @@ out:
 	return rc;
 }
 
+/* The sink fetch writes through: passes everything to the cache's sink, counts bytes, and
+ * cuts the bundle after limit bytes (an injected mid-bundle fault). */
+struct cut_sink {
+	struct fake *f;
+	const struct download_sink *inner;
+	uint64_t limit; /* UINT64_MAX = no cut */
+	int cut;
+};
+
+static int cut_begin(void *ctx, uint64_t offset, uint64_t total)
+{
+	struct cut_sink *cs = ctx;
+
+	return cs->inner->begin(cs->inner->ctx, offset, total);
+}
+
+static int cut_write(void *ctx, const void *buf, size_t len, uint64_t offset)
+{
+	struct cut_sink *cs = ctx;
+	size_t n = len;
+	int rc;
+
+	if (cs->limit != UINT64_MAX && offset + len > cs->limit)
+		n = offset < cs->limit ? (size_t)(cs->limit - offset) : 0;
+	if (n > 0) {
+		if ((rc = cs->inner->write(cs->inner->ctx, buf, n, offset)) != 0)
+			return rc;
+		pthread_mutex_lock(&cs->f->lock);
+		cs->f->bytes += n;
+		pthread_mutex_unlock(&cs->f->lock);
+	}
+	if (n < len) {
+		cs->cut = 1;
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static int cut_read(void *ctx, void *buf, size_t len, uint64_t offset)
+{
+	struct cut_sink *cs = ctx;
+
+	return cs->inner->read(cs->inner->ctx, buf, len, offset);
+}
+
+/* Write one member in FAKE_CHUNK pieces. 0 or the bundle/sink -errno. */
+static int fetch_member(struct bundle_writer *w, const char *name, const unsigned char *data,
+			size_t len)
+{
+	int rc = bundle_member_start(w, name);
+
+	for (size_t off = 0; rc == 0 && off < len; off += FAKE_CHUNK)
+		rc = bundle_write(w, data + off, len - off < FAKE_CHUNK ? len - off : FAKE_CHUNK);
+	return rc ? rc : bundle_member_end(w);
+}
+
+static int fake_fetch(struct provider *p, const char *task_id, const struct export_request *req,
+		      const struct download_sink *sink, uint64_t *total, struct client_error *err)
+{
+	struct fake *f = F(p);
+	struct fake_task *t;
+	struct fake_fault_q q;
+	struct fake_member_s m[FAKE_MEMBERS];
+	char derived[BUNDLE_NAME_MAX];
+	struct date_range r;
+	struct cut_sink cs = {f, sink, UINT64_MAX, 0};
+	struct download_sink s = {.begin = cut_begin,
+				  .write = cut_write,
+				  .ctx = &cs,
+				  .read = sink->read ? cut_read : NULL,
+				  .items = NULL};
+	struct bundle_writer w;
+	unsigned char *back = NULL;
+	size_t n, nitems;
+	int faulted, begun = 0, rc = -1, srv = 0;
+
+	(void)req;
+	pthread_mutex_lock(&f->lock);
+	t = task_find(f, task_id);
+	faulted = call_enter(f, FAKE_FETCH, t ? t->range : -1, &q);
+	if (faulted && q.f.after_bytes == 0) {
+		fault_to_err(&q, err);
+		pthread_mutex_unlock(&f->lock);
+		return -1;
+	}
+	if (!t) {
+		client_error_set(err, CLIENT_E_NOT_FOUND, "no such task %s", task_id);
+		pthread_mutex_unlock(&f->lock);
+		return -1;
+	}
+	r = f->ranges[t->range].r;
+	n = f->nmembers;
+	memcpy(m, f->members, n * sizeof(*m)); /* the data stays put until destroy */
+	snprintf(derived, sizeof(derived), "%s", f->derived);
+	pthread_mutex_unlock(&f->lock);
+	if (faulted)
+		cs.limit = q.f.after_bytes;
+	nitems = n + (derived[0] != '\0');
+
+	if ((srv = bundle_begin(&w, &s)) != 0)
+		goto sink_err;
+	begun = 1;
+	if (sink->items)
+		sink->items(sink->ctx, 0, nitems);
+	for (size_t i = 0; i < nitems; i++) {
+		const char *name = i < n ? m[i].name : derived;
+		const unsigned char *data = i < n ? m[i].data : back;
+		size_t len = i < n ? m[i].len : (n ? m[0].len : 0);
+		unsigned char *chk;
+
+		if (i == n && n > 0) {
+			/* the derived member: member 0 as read back from the sink */
+			back = malloc(m[0].len ? m[0].len : 1);
+			if (!back) {
+				srv = -ENOMEM;
+				goto sink_err;
+			}
+			if ((srv = bundle_member_read(&w, 0, 0, back, m[0].len)) != 0)
+				goto sink_err;
+			data = back;
+			pthread_mutex_lock(&f->lock);
+			f->readback += m[0].len;
+			pthread_mutex_unlock(&f->lock);
+		}
+		if ((srv = fetch_member(&w, name, data, len)) != 0)
+			goto sink_err;
+		chk = malloc(len ? len : 1);
+		if (!chk) {
+			srv = -ENOMEM;
+			goto sink_err;
+		}
+		if ((srv = bundle_member_read(&w, w.n - 1, 0, chk, len)) != 0) {
+			free(chk);
+			goto sink_err;
+		}
+		if (len && memcmp(chk, data, len) != 0) {
+			free(chk);
+			client_error_set(err, CLIENT_E_PROTOCOL, "read-back mismatch in %s", name);
+			goto out;
+		}
+		free(chk);
+		pthread_mutex_lock(&f->lock);
+		f->readback += len;
+		pthread_mutex_unlock(&f->lock);
+		if (sink->items)
+			sink->items(sink->ctx, i + 1, nitems);
+		pthread_mutex_lock(&f->lock);
+		f->counts[FAKE_FETCH_MID]++;
+		f->ranges[t->range].counts[FAKE_FETCH_MID]++;
+		hold_wait(f, FAKE_FETCH_MID, &r);
+		pthread_mutex_unlock(&f->lock);
+	}
+	if ((srv = bundle_finish(&w, total)) != 0)
+		goto sink_err;
+	if (faulted) { /* the fault's byte count lies past the end: fail after the whole bundle */
+		fault_to_err(&q, err);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+sink_err:
+	if (cs.cut)
+		fault_to_err(&q, err);
+	else if (srv == -ECANCELED)
+		client_error_set(err, CLIENT_E_CANCELLED, "sink: %s", strerror(-srv));
+	else if (srv == -EINVAL || srv == -E2BIG || srv == -ENOTSUP)
+		client_error_set(err, CLIENT_E_PROTOCOL, "bundle: %s", strerror(-srv));
+	else {
+		client_error_set(err, CLIENT_E_LOCAL, "sink: %s", strerror(-srv));
+		err->sys_errno = -srv;
+	}
+out:
+	if (begun)
+		bundle_writer_free(&w);
+	free(back);
+	return rc;
+}
+
 static void fake_destroy(struct provider *p)
 {
 	struct fake *f = F(p);
@@ -420,6 +612,8 @@ static void fake_destroy(struct provider *p)
 		free(f->tasks[i].content);
 	for (int i = 0; i < FAKE_RANGES; i++)
 		free(f->ranges[i].content);
+	for (size_t i = 0; i < f->nmembers; i++)
+		free(f->members[i].data);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
 	free(f);
@@ -434,6 +628,19 @@ static const struct provider_ops fake_ops = {
 	.download = fake_download,
 	.destroy = fake_destroy,
 };
+
+/* The same provider with fetch (fake_set_fetch): the cache fetches bundles instead. */
+static const struct provider_ops fake_fetch_ops = {
+	.check = fake_check,
+	.apply = fake_apply,
+	.query = fake_query,
+	.get_urls = fake_get_urls,
+	.download = fake_download,
+	.fetch = fake_fetch,
+	.destroy = fake_destroy,
+};
+
+static const struct provider_type fake_types[] = {{"order", "orders", "xlsx", NULL, NULL}};
 
 struct provider *fake_provider_new(void)
 {
@@ -458,9 +665,48 @@ struct provider *fake_provider_new(void)
 	snprintf(p->account, sizeof(p->account), "M100200");
 	p->max_range_days = 7;
 	p->window_months = 3;
-	p->file_ext = "xlsx";
+	p->types = fake_types;
+	p->ntypes = 1;
 	p->priv = f;
 	return p;
+}
+
+void fake_set_fetch(struct provider *p, const struct fake_member *m, size_t n,
+		    const char *derived)
+{
+	struct fake *f = F(p);
+
+	if (n > FAKE_MEMBERS)
+		n = FAKE_MEMBERS;
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < f->nmembers; i++)
+		free(f->members[i].data);
+	f->nmembers = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct fake_member_s *d = &f->members[f->nmembers];
+		d->data = malloc(m[i].len ? m[i].len : 1);
+		if (!d->data)
+			break;
+		if (m[i].len)
+			memcpy(d->data, m[i].data, m[i].len);
+		d->len = m[i].len;
+		snprintf(d->name, sizeof(d->name), "%s", m[i].name);
+		f->nmembers++;
+	}
+	snprintf(f->derived, sizeof(f->derived), "%s", derived ? derived : "");
+	p->ops = &fake_fetch_ops;
+	pthread_mutex_unlock(&f->lock);
+}
+
+uint64_t fake_fetch_readback(struct provider *p)
+{
+	struct fake *f = F(p);
+	uint64_t n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->readback;
+	pthread_mutex_unlock(&f->lock);
+	return n;
 }
 
 void fake_set_default_size(struct provider *p, size_t len)

@@ -21,12 +21,25 @@
 
 #define FAKE_CHUNK 4096
 
-enum fake_call { FAKE_CHECK, FAKE_APPLY, FAKE_QUERY, FAKE_URLS, FAKE_DOWNLOAD, FAKE_NCALLS };
+/* FAKE_FETCH: calls of fetch (fetch mode only). FAKE_FETCH_MID is not a call: a fetch passes
+ * that point after each member it wrote (and its items report), so fake_hold/fake_step on it
+ * freeze a fetch halfway through a bundle; its count is how many members were passed. */
+enum fake_call {
+	FAKE_CHECK,
+	FAKE_APPLY,
+	FAKE_QUERY,
+	FAKE_URLS,
+	FAKE_DOWNLOAD,
+	FAKE_FETCH,
+	FAKE_FETCH_MID,
+	FAKE_NCALLS
+};
 
 struct fake_fault {
 	enum client_errkind kind;
 	int times;	      /* how many calls in a row fail (>= 1) */
-	uint64_t after_bytes; /* download only: deliver this many bytes first */
+	uint64_t after_bytes; /* download, fetch: deliver this many bytes first (for fetch,
+			       * bytes of the bundle; 0 = fail before writing anything) */
 	long retry_after_ms;  /* -1 = no hint */
 	int sys_errno;	      /* for CLIENT_E_LOCAL */
 	const char *code;     /* provider code, may be NULL */
@@ -62,6 +75,27 @@ void fake_add_task(struct provider *p, const char *id, const struct date_range *
 long fake_task_content(struct provider *p, const char *id, void *out, size_t max);
 /* Content the most recent task of a range serves (as above). */
 long fake_range_content(struct provider *p, const struct date_range *r, void *out, size_t max);
+
+/*
+ * Fetch mode (off by default: the provider then has no fetch op and the cache downloads).
+ * From this call on the provider has ops->fetch, which writes a bundle (client/bundle.h) of
+ * these members (copied; names must be bundle names) into the sink in FAKE_CHUNK pieces:
+ * begin, then per member start/write/end, a read-back of the member through sink->read that
+ * must match what was written (else CLIENT_E_PROTOCOL "read-back mismatch"), and
+ * sink->items(members done, n), then the index. If derived is not NULL, a last member of that
+ * name is appended holding member 0's bytes as read back through sink->read (the way a real
+ * provider derives orders.csv from the JSON it fetched). Faults injected for FAKE_FETCH fail
+ * the call after after_bytes bytes of the bundle. Unknown task ids are CLIENT_E_NOT_FOUND.
+ * n <= 16. */
+struct fake_member {
+	const char *name;
+	const void *data;
+	size_t len;
+};
+void fake_set_fetch(struct provider *p, const struct fake_member *m, size_t n,
+		    const char *derived);
+/* Bytes the fetch read back through sink->read, in all. */
+uint64_t fake_fetch_readback(struct provider *p);
 
 /* Block calls of a kind (for range r, or any range if NULL) until fake_release. */
 void fake_hold(struct provider *p, enum fake_call call, const struct date_range *r);

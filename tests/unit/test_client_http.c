@@ -77,7 +77,7 @@ static int never_write(void *ctx, const void *b, size_t l, uint64_t o)
 static void test_download_refuses_bad_scheme(void **state)
 {
 	struct client_error e;
-	struct download_sink sink = {never_begin, never_write, NULL};
+	struct download_sink sink = {.begin = never_begin, .write = never_write};
 	uint64_t total = 0;
 	client_error_clear(&e);
 	struct http_client *c = http_client_new(NULL, &e);

@@ -55,7 +55,9 @@ static void test_provider_fields(void **state)
 	assert_string_equal(p->account, "M100200");
 	assert_int_equal(p->max_range_days, 7);
 	assert_int_equal(p->window_months, 3);
-	assert_string_equal(p->file_ext, "xlsx");
+	assert_int_equal(p->ntypes, 1);
+	assert_string_equal(p->types[0].ext, "xlsx");
+	assert_string_equal(p->types[0].base_name, "orders");
 	provider_destroy(p);
 }
 

@@ -136,6 +136,56 @@ static void test_bad_url_and_provider(void **state)
 	config_free(&c);
 }
 
+/* Each provider names the key it misses, and its own keys refuse bad values. */
+static void test_clover_and_mogujie_keys(void **state)
+{
+	struct fs_config c;
+	char err[256];
+
+	config_init(&c);
+	assert_int_equal(config_load_file(&c, write_file("cl.conf",
+							 "provider = clover\nbase_url = http://x\n"
+							 "merchant_id = M1\ncache_dir = /tmp/c\n",
+							 0644),
+					  err, sizeof(err)),
+			 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "token_file"));
+	assert_int_equal(config_set(&c, "token_file", "/tmp/t", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "region", "mars", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "region"));
+	assert_int_equal(config_set(&c, "region", "eu", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	config_free(&c);
+
+	config_init(&c);
+	assert_int_equal(config_load_file(&c, write_file("mo.conf",
+							 "provider = mogujie\nbase_url = http://x\n"
+							 "app_key = 1\nsecret_file = /tmp/s\n"
+							 "cache_dir = /tmp/c\n",
+							 0644),
+					  err, sizeof(err)),
+			 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "token_file"));
+	assert_int_equal(config_set(&c, "token_file", "/tmp/t", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "decrypt_mode", "gcm", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "decrypt_mode"));
+	assert_int_equal(config_set(&c, "decrypt_mode", "cbc", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "redact", "everything", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "redact"));
+	assert_int_equal(config_set(&c, "redact", "receiver", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "sync_ttl", "2h", err, sizeof(err)), 0);
+	assert_int_equal(c.sync_ttl_s, 7200);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	config_free(&c);
+}
+
 static void test_sizes_and_durations(void **state)
 {
 	uint64_t v;
@@ -195,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_missing_key_named),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_bad_url_and_provider),
+		cmocka_unit_test(test_clover_and_mogujie_keys),
 		cmocka_unit_test(test_sizes_and_durations),
 		cmocka_unit_test(test_secret_good),
 		cmocka_unit_test(test_secret_group_readable_refused),

@@ -1,0 +1,41 @@
+/*
+ * Clover Merchant Data Export: POST/GET {base_url}/v3/merchants/{mId}/exports/ with a Bearer
+ * token; a DONE export lists pre-signed JSON files of at most 1000 elements each, which
+ * fetch() assembles into one bundle (client/bundle.h) together with derived .jsonl and .csv
+ * members (see clover_csv.h and README "Clover").
+ */
+#ifndef ORDERFS_CLOVER_H
+#define ORDERFS_CLOVER_H
+
+#include <stdint.h>
+
+#include "clover_hours.h"
+#include "provider.h"
+
+struct clover_config {
+	const char *base_url;	 /* http(s)://host[:port][/path]; a path prefix is kept */
+	const char *merchant_id; /* mId; also the provider's account */
+	const char *token;	 /* Bearer token; copied, wiped on destroy; never logged */
+	const char *region;	 /* "us", "eu", "la", "sandbox" (NULL = sandbox: any time) */
+	long connect_timeout_ms; /* 0 = default 10 s */
+	long request_timeout_ms; /* whole API call; 0 = default 30 s */
+	long download_stall_s;	 /* abort a file download < 1 byte/s this long; 0 = 60 */
+	int tls_insecure;	 /* skip TLS verification: simulator only, logged loudly */
+	double max_requests_per_s; /* cap on HTTP requests per second, all threads; 0 = none */
+	int64_t (*now_ms)(void);   /* NULL = real clock; tests pin it */
+};
+
+/*
+ * Returns a provider (name "clover", account = merchant_id, 30-day exports within 12 months,
+ * types ORDERS and PAYMENTS as bundles), or NULL with *err: CLIENT_E_INVALID for a bad
+ * base_url, merchant_id (1..127 of [A-Za-z0-9._-]), token (empty, spaces or control
+ * characters) or region; CLIENT_E_LOCAL for out of memory.
+ */
+struct provider *clover_new(const struct clover_config *cfg, struct client_error *err);
+
+/* err->code of a CLIENT_E_UNAVAILABLE that waits for service hours (closed by our timetable,
+ * or a 503 with Retry-After, which Clover sends only outside hours), so the filesystem can
+ * say "waiting for service hours"; a 503 at the concurrency cap carries no code. */
+#define CLOVER_CODE_SERVICE_HOURS "service_hours"
+
+#endif

@@ -1,0 +1,244 @@
+/* Clover elements as CSV rows and JSON lines (clover_csv.h). */
+#include "clover_csv.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "date.h"
+
+/* The largest magnitude a double holds exactly as an integer: beyond it cents are not exact. */
+#define EXACT_INT_MAX 9007199254740992.0
+
+int clover_buf_add(struct clover_buf *b, const void *p, size_t len)
+{
+	if (len > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap - b->len < len) {
+			if (cap > SIZE_MAX / 2)
+				return -1;
+			cap *= 2;
+		}
+		char *d = realloc(b->data, cap);
+		if (!d)
+			return -1;
+		b->data = d;
+		b->cap = cap;
+	}
+	if (len)
+		memcpy(b->data + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
+void clover_buf_free(struct clover_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+static int add_str(struct clover_buf *b, const char *s)
+{
+	return clover_buf_add(b, s, strlen(s));
+}
+
+void clover_csv_money(int64_t cents, char out[CLOVER_MONEY_LEN])
+{
+	/* Unsigned magnitude: INT64_MIN has no positive twin. */
+	uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+	snprintf(out, CLOVER_MONEY_LEN, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", a / 100,
+		 a % 100);
+}
+
+int clover_csv_time(int64_t ms, char out[CLOVER_TIME_LEN])
+{
+	int64_t day = ms / 86400000, rem = ms % 86400000;
+	if (rem < 0) {
+		rem += 86400000;
+		day--;
+	}
+	struct date d = date_from_days(day);
+	if (d.year < 0 || d.year > 9999)
+		return -1;
+	int64_t s = rem / 1000;
+	snprintf(out, CLOVER_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", d.year, d.month,
+		 d.day, (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60), (int)(rem % 1000));
+	return 0;
+}
+
+/* A JSON number that is an exact integer: 1 with *out set, else 0. */
+static int exact_int(const cJSON *v, int64_t *out)
+{
+	if (!cJSON_IsNumber(v))
+		return 0;
+	double d = v->valuedouble;
+	if (!(d >= -EXACT_INT_MAX && d <= EXACT_INT_MAX) || d != (double)(int64_t)d)
+		return 0;
+	*out = (int64_t)d;
+	return 1;
+}
+
+/* One field, quoted per RFC 4180 when it must be. */
+static int add_field(struct clover_buf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n"))
+		return add_str(b, s);
+	if (clover_buf_add(b, "\"", 1))
+		return -1;
+	for (const char *q; (q = strchr(s, '"')); s = q + 1)
+		if (clover_buf_add(b, s, (size_t)(q - s + 1)) || clover_buf_add(b, "\"", 1))
+			return -1;
+	return add_str(b, s) || clover_buf_add(b, "\"", 1) ? -1 : 0;
+}
+
+enum fmt {
+	F_PLAIN, /* strings as is, integers in decimal, booleans true/false */
+	F_MONEY, /* integer cents -> units with two decimals */
+	F_TIME,	 /* integer ms -> ISO 8601 UTC */
+	F_COUNT, /* number of elements of the array found */
+};
+
+/* Value of a dotted path ("employee.id"), or NULL when any step is absent or not an object. */
+static const cJSON *lookup(const cJSON *obj, const char *path)
+{
+	char key[64];
+	while (obj) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		if (!cJSON_IsObject(obj))
+			return NULL;
+		obj = cJSON_GetObjectItemCaseSensitive(obj, key);
+		if (!dot)
+			return obj;
+		path = dot + 1;
+	}
+	return NULL;
+}
+
+/* Text of v formatted as f, into the field; absent and null are empty. */
+static int add_value(struct clover_buf *b, const cJSON *v, enum fmt f)
+{
+	char tmp[CLOVER_TIME_LEN > CLOVER_MONEY_LEN ? CLOVER_TIME_LEN : CLOVER_MONEY_LEN];
+	int64_t n;
+
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (f == F_COUNT && cJSON_IsArray(v)) {
+		snprintf(tmp, sizeof(tmp), "%d", cJSON_GetArraySize(v));
+		return add_str(b, tmp);
+	}
+	if (f == F_MONEY && exact_int(v, &n)) {
+		clover_csv_money(n, tmp);
+		return add_str(b, tmp);
+	}
+	if (f == F_TIME && exact_int(v, &n) && clover_csv_time(n, tmp) == 0)
+		return add_str(b, tmp);
+	if (cJSON_IsString(v))
+		return add_field(b, v->valuestring);
+	if (cJSON_IsBool(v))
+		return add_str(b, cJSON_IsTrue(v) ? "true" : "false");
+	if (exact_int(v, &n)) {
+		snprintf(tmp, sizeof(tmp), "%" PRId64, n);
+		return add_str(b, tmp);
+	}
+	/* Anything else (fractions, objects, arrays): keep it, as JSON text. */
+	char *text = cJSON_PrintUnformatted(v);
+	if (!text)
+		return -1;
+	int rc = add_field(b, text);
+	free(text);
+	return rc;
+}
+
+struct column {
+	const char *name; /* header */
+	const char *path; /* dotted path in the element */
+	enum fmt fmt;
+};
+
+static const struct column order_cols[] = {
+	{"id", "id", F_PLAIN},
+	{"currency", "currency", F_PLAIN},
+	{"total", "total", F_MONEY},
+	{"paymentState", "paymentState", F_PLAIN},
+	{"state", "state", F_PLAIN},
+	{"payType", "payType", F_PLAIN},
+	{"title", "title", F_PLAIN},
+	{"note", "note", F_PLAIN},
+	{"employee_id", "employee.id", F_PLAIN},
+	{"device_id", "device.id", F_PLAIN},
+	{"orderType_id", "orderType.id", F_PLAIN},
+	{"taxRemoved", "taxRemoved", F_PLAIN},
+	{"isVat", "isVat", F_PLAIN},
+	{"manualTransaction", "manualTransaction", F_PLAIN},
+	{"groupLineItems", "groupLineItems", F_PLAIN},
+	{"testMode", "testMode", F_PLAIN},
+	{"lineItems_count", "lineItems.elements", F_COUNT},
+	{"createdTime", "createdTime", F_TIME},
+	{"clientCreatedTime", "clientCreatedTime", F_TIME},
+	{"modifiedTime", "modifiedTime", F_TIME},
+};
+
+static const struct column payment_cols[] = {
+	{"id", "id", F_PLAIN},
+	{"order_id", "order.id", F_PLAIN},
+	{"amount", "amount", F_MONEY},
+	{"tipAmount", "tipAmount", F_MONEY},
+	{"taxAmount", "taxAmount", F_MONEY},
+	{"cashbackAmount", "cashbackAmount", F_MONEY},
+	{"cashTendered", "cashTendered", F_MONEY},
+	{"result", "result", F_PLAIN},
+	{"offline", "offline", F_PLAIN},
+	{"tender_id", "tender.id", F_PLAIN},
+	{"tender_label", "tender.label", F_PLAIN},
+	{"employee_id", "employee.id", F_PLAIN},
+	{"device_id", "device.id", F_PLAIN},
+	{"externalPaymentId", "externalPaymentId", F_PLAIN},
+	{"card_type", "cardTransaction.cardType", F_PLAIN},
+	{"card_last4", "cardTransaction.last4", F_PLAIN},
+	{"createdTime", "createdTime", F_TIME},
+	{"clientCreatedTime", "clientCreatedTime", F_TIME},
+	{"modifiedTime", "modifiedTime", F_TIME},
+};
+
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *clover_csv_header(enum clover_kind kind)
+{
+	if (kind == CLOVER_PAYMENTS)
+		return "id,order_id,amount,tipAmount,taxAmount,cashbackAmount,cashTendered,result,"
+		       "offline,tender_id,tender_label,employee_id,device_id,externalPaymentId,"
+		       "card_type,card_last4,createdTime,clientCreatedTime,modifiedTime\r\n";
+	return "id,currency,total,paymentState,state,payType,title,note,employee_id,device_id,"
+	       "orderType_id,taxRemoved,isVat,manualTransaction,groupLineItems,testMode,"
+	       "lineItems_count,createdTime,clientCreatedTime,modifiedTime\r\n";
+}
+
+int clover_csv_row(enum clover_kind kind, const cJSON *element, struct clover_buf *out)
+{
+	const struct column *cols = kind == CLOVER_PAYMENTS ? payment_cols : order_cols;
+	size_t n = kind == CLOVER_PAYMENTS ? NCOLS(payment_cols) : NCOLS(order_cols);
+
+	for (size_t i = 0; i < n; i++) {
+		if ((i > 0 && clover_buf_add(out, ",", 1)) ||
+		    add_value(out, lookup(element, cols[i].path), cols[i].fmt))
+			return -1;
+	}
+	return clover_buf_add(out, "\r\n", 2);
+}
+
+int clover_jsonl_line(const cJSON *element, struct clover_buf *out)
+{
+	char *text = cJSON_PrintUnformatted(element);
+	if (!text)
+		return -1;
+	int rc = add_str(out, text) || clover_buf_add(out, "\n", 1) ? -1 : 0;
+	free(text);
+	return rc;
+}
