@@ -93,13 +93,13 @@ import math
 import os
 import re
 import secrets
-import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
+
+from sim_serve import serve
 
 DAY_MS = 86400000
 MAX_RANGE_MS = 30 * DAY_MS
@@ -941,12 +941,6 @@ class Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def write_port_file(path, port):
-    """Temp + rename, so a reader never sees a half-written port."""
-    fd, tmp = tempfile.mkstemp(prefix=".port", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)
 
 
 def parse_args(argv):
@@ -998,19 +992,7 @@ def main(argv=None):
     sim.port = server.server_address[1]
     if args.host not in ("", "0.0.0.0", "::"):
         sim.public_host = f"[{args.host}]" if ":" in args.host else args.host
-    write_port_file(args.port_file, sim.port)
-    print(f"PORT {sim.port}", flush=True)
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.port_file)
 
 
 if __name__ == "__main__":

@@ -112,16 +112,16 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aes128  # noqa: E402  (sibling module, found through the path set above)
+
+from sim_serve import serve
 
 METHOD = "xiaodian.trade.sold.encrypted.get"
 FIXED_FIELDS = {"method": METHOD, "format": "json", "sign_method": "md5", "version": "1.0"}
@@ -931,14 +931,6 @@ def parse_args(argv):
     return args
 
 
-def write_port_file(path, port):
-    """Temp file + rename, so a waiting test never reads a half-written port."""
-    fd, tmp = tempfile.mkstemp(prefix=".port", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.data_dir, exist_ok=True)
@@ -946,20 +938,7 @@ def main(argv=None):
     server = Server((args.host, args.port), Handler)
     server.sim = Sim(args, args.secret)
     server.quiet = args.quiet
-    port = server.server_address[1]
-    write_port_file(args.port_file, port)
-    print(f"PORT {port}", flush=True)
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.port_file)
 
 
 if __name__ == "__main__":

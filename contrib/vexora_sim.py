@@ -126,7 +126,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import socket
 import sys
 import tempfile
@@ -134,6 +133,8 @@ import threading
 import time
 import urllib.parse
 import zipfile
+
+from sim_serve import serve
 
 API_RE = re.compile(r"^(?:/.*)?/v1/vexora/orderExport/(apply|status|downloadUrl)$")
 DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -1189,23 +1190,7 @@ def main(argv=None):
     if args.host not in ("", "0.0.0.0", "::"):
         sim.public_host = f"[{args.host}]" if ":" in args.host else args.host
 
-    pdir = os.path.dirname(os.path.abspath(args.port_file))
-    fd, tmp = tempfile.mkstemp(prefix=".port", dir=pdir)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{sim.port}\n")
-    os.replace(tmp, args.port_file)
-    print(f"PORT {sim.port}", flush=True)
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.port_file)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@
 #include "../../client/clover.h"
 #include "../../client/log.h"
 #include "../../client/provider.h"
+#include "file_sink.h"
 
 #define EXIT_FAIL 2
 #define EXIT_FAILED_EXPORT 3
@@ -70,85 +71,6 @@ static int fail(const struct client_error *e)
 	return EXIT_FAIL;
 }
 
-/* First line of path, without the newline, into out. 0 or -1. */
-static int read_token(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(out, (int)cap, f)) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
-	return out[0] ? 0 : -1;
-}
-
-/* ---- a file sink that can read back, as the cache's is ---- */
-
-struct file_sink {
-	int fd;
-	uint64_t items, items_total;
-	int begins;
-};
-
-static int fs_begin(void *ctx, uint64_t offset, uint64_t total)
-{
-	struct file_sink *s = ctx;
-	s->begins++;
-	return ftruncate(s->fd, (off_t)offset) == 0 ? 0 : -errno;
-}
-
-static int fs_write(void *ctx, const void *buf, size_t len, uint64_t offset)
-{
-	struct file_sink *s = ctx;
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t w = pwrite(s->fd, p, len, (off_t)offset);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-		offset += (uint64_t)w;
-	}
-	return 0;
-}
-
-static int fs_read(void *ctx, void *buf, size_t len, uint64_t offset)
-{
-	struct file_sink *s = ctx;
-	char *p = buf;
-	while (len > 0) {
-		ssize_t r = pread(s->fd, p, len, (off_t)offset);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO;
-		p += r;
-		len -= (size_t)r;
-		offset += (uint64_t)r;
-	}
-	return 0;
-}
-
-static void fs_items(void *ctx, uint64_t done, uint64_t total)
-{
-	struct file_sink *s = ctx;
-	s->items = done;
-	s->items_total = total;
-}
-
-static uint64_t file_size(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
 
 /* ---- commands ---- */
 
@@ -210,7 +132,7 @@ static int do_fetch(struct provider *p, const char *task_id, const struct export
 		    const char *outfile, const struct opts *o)
 {
 	struct client_error err;
-	struct file_sink fs = {-1, 0, 0, 0};
+	struct file_sink fs = {.fd = -1};
 	struct download_sink ds = {fs_begin, fs_write, &fs, fs_read, fs_items};
 	uint64_t total = UINT64_MAX;
 	int attempt = 0, rc = EXIT_FAIL;
@@ -289,7 +211,7 @@ static int cmd_download(struct provider *p, const char *u, const char *outfile)
 {
 	struct download_url url;
 	struct client_error err;
-	struct file_sink fs = {-1, 0, 0, 0};
+	struct file_sink fs = {.fd = -1};
 	struct download_sink ds = {fs_begin, fs_write, &fs, NULL, NULL};
 	uint64_t total = 0;
 
@@ -416,7 +338,7 @@ int main(int argc, char **argv)
 	if (!cfg.base_url || !cfg.merchant_id || !token_file || ncmd == 0 || o.tries < 1 ||
 	    o.poll_ms < 1)
 		return usage();
-	if (read_token(token_file, token, sizeof(token)) != 0) {
+	if (read_first_line(token_file, token, sizeof(token)) != 0) {
 		fprintf(stderr, "error: invalid http=0 retry_after_ms=-1 code= "
 				"msg=cannot read a token from %s\n",
 			token_file);

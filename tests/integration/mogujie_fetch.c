@@ -29,6 +29,7 @@
 #include "../../client/log.h"
 #include "../../client/mogujie.h"
 #include "../../client/provider.h"
+#include "file_sink.h"
 
 #define EXIT_FAIL 2
 #define EXIT_USAGE 64
@@ -47,79 +48,6 @@ static int fail(const struct client_error *e)
 	fprintf(stderr, "error: %s code=%s msg=%s\n", client_errkind_name(e->kind), e->code,
 		e->msg);
 	return EXIT_FAIL;
-}
-
-static int read_secret(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(out, (int)cap, f)) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
-	return out[0] ? 0 : -1;
-}
-
-/* ---- a file sink that can read back and counts progress reports ---- */
-
-struct file_sink {
-	int fd;
-	uint64_t done, total, calls;
-};
-
-static int fs_begin(void *ctx, uint64_t offset, uint64_t total)
-{
-	struct file_sink *s = ctx;
-	return ftruncate(s->fd, (off_t)offset) == 0 ? 0 : -errno;
-}
-
-static int fs_write(void *ctx, const void *buf, size_t len, uint64_t offset)
-{
-	struct file_sink *s = ctx;
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t w = pwrite(s->fd, p, len, (off_t)offset);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-		offset += (uint64_t)w;
-	}
-	return 0;
-}
-
-static int fs_read(void *ctx, void *buf, size_t len, uint64_t offset)
-{
-	struct file_sink *s = ctx;
-	char *p = buf;
-	while (len > 0) {
-		ssize_t r = pread(s->fd, p, len, (off_t)offset);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return -EIO;
-		p += r;
-		len -= (size_t)r;
-		offset += (uint64_t)r;
-	}
-	return 0;
-}
-
-static void fs_items(void *ctx, uint64_t done, uint64_t total)
-{
-	struct file_sink *s = ctx;
-	s->done = done;
-	s->total = total;
-	s->calls++;
 }
 
 /* ---- commands ---- */
@@ -156,7 +84,7 @@ static int cmd_fetch(struct provider *p, const char *range, const char *outfile,
 	struct export_request req;
 	struct export_task task;
 	struct client_error err;
-	struct file_sink fs = {-1, 0, 0, 0};
+	struct file_sink fs = {.fd = -1};
 	struct download_sink ds = {fs_begin, fs_write, &fs, fs_read, fs_items};
 	struct bundle_index ix = {0};
 	uint64_t total = 0;
@@ -186,9 +114,9 @@ static int cmd_fetch(struct provider *p, const char *range, const char *outfile,
 	cJSON *mem = cJSON_AddObjectToObject(res, "members");
 	cJSON_AddStringToObject(res, "task", task.id);
 	cJSON_AddNumberToObject(res, "size", (double)total);
-	cJSON_AddNumberToObject(res, "items_done", (double)fs.done);
-	cJSON_AddNumberToObject(res, "items_total", (double)fs.total);
-	cJSON_AddNumberToObject(res, "items_calls", (double)fs.calls);
+	cJSON_AddNumberToObject(res, "items_done", (double)fs.items);
+	cJSON_AddNumberToObject(res, "items_total", (double)fs.items_total);
+	cJSON_AddNumberToObject(res, "items_calls", (double)fs.item_calls);
 	for (size_t i = 0; i < ix.n; i++) {
 		double pair[2] = {(double)ix.members[i].offset, (double)ix.members[i].size};
 		cJSON_AddItemToObject(mem, ix.members[i].name, cJSON_CreateDoubleArray(pair, 2));
@@ -279,7 +207,7 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.base_url || !cfg.app_key || !secret_file || ncmd == 0)
 		return usage();
-	if (read_secret(secret_file, secret, sizeof(secret)) != 0) {
+	if (read_first_line(secret_file, secret, sizeof(secret)) != 0) {
 		fprintf(stderr, "error: invalid code= msg=cannot read a secret from %s\n",
 			secret_file);
 		return EXIT_FAIL;

@@ -29,6 +29,7 @@
 #include "../../client/log.h"
 #include "../../client/provider.h"
 #include "../../client/vexora.h"
+#include "file_sink.h"
 
 #define EXIT_FAIL 2
 #define EXIT_NODATA 3
@@ -68,55 +69,6 @@ static int fail(const struct client_error *e)
 }
 
 /* First line of path, without the newline, into out. 0 or -1. */
-static int read_secret(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(out, (int)cap, f)) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
-	return out[0] ? 0 : -1;
-}
-
-/* ---- a file sink: pwrite at the offsets given, truncate where a response begins ---- */
-
-struct file_sink {
-	int fd;
-};
-
-static int fs_begin(void *ctx, uint64_t offset, uint64_t total)
-{
-	struct file_sink *s = ctx;
-	return ftruncate(s->fd, (off_t)offset) == 0 ? 0 : -errno;
-}
-
-static int fs_write(void *ctx, const void *buf, size_t len, uint64_t offset)
-{
-	struct file_sink *s = ctx;
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t w = pwrite(s->fd, p, len, (off_t)offset);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-		offset += (uint64_t)w;
-	}
-	return 0;
-}
-
-static uint64_t file_size(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
 
 /* ---- commands ---- */
 
@@ -180,7 +132,7 @@ static int cmd_fetch(struct provider *p, const char *range, const char *outfile,
 	struct export_task task, st;
 	struct download_url url;
 	struct client_error err;
-	struct file_sink sink = {-1};
+	struct file_sink sink = {.fd = -1};
 	struct download_sink ds = {.begin = fs_begin, .write = fs_write, .ctx = &sink};
 	uint64_t total = 0, offset = 0;
 	size_t n;
@@ -373,7 +325,7 @@ int main(int argc, char **argv)
 	if (!cfg.base_url || !cfg.merchant_no || !secret_file || ncmd == 0 || o.tries < 1 ||
 	    o.poll_ms < 1)
 		return usage();
-	if (read_secret(secret_file, secret, sizeof(secret)) != 0) {
+	if (read_first_line(secret_file, secret, sizeof(secret)) != 0) {
 		fprintf(stderr, "error: invalid code= msg=cannot read a secret from %s\n",
 			secret_file);
 		return EXIT_FAIL;

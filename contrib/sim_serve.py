@@ -1,0 +1,33 @@
+"""What the provider simulators in contrib/ share: announcing the port and serving until
+SIGTERM.
+
+The port goes to --port-file through a temp file and a rename, so a test waiting on that file
+never reads half a number; "PORT n" also goes to stdout for a human starting one by hand."""
+import os
+import signal
+import tempfile
+
+
+def write_port_file(path, port):
+    fd, tmp = tempfile.mkstemp(prefix=".port", dir=os.path.dirname(os.path.abspath(path)))
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def serve(server, port_file):
+    """Announce server's port, then serve until SIGTERM or Ctrl-C; returns the exit status."""
+    port = server.server_address[1]
+    write_port_file(port_file, port)
+    print(f"PORT {port}", flush=True)
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.server_close()
+    return 0
