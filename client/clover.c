@@ -158,7 +158,7 @@ static int status_error(const struct clover *c, const char *what, int export_get
 		/* Service hours, not the concurrency cap: our timetable says closed, or the answer
 		 * names the hours ("Exports are available 10:00-15:00 UTC"). */
 		if (closed || strcasestr(msg, "available"))
-			snprintf(err->code, sizeof(err->code), "%s", CLOVER_CODE_SERVICE_HOURS);
+			snprintf(err->code, sizeof(err->code), "%s", PROVIDER_CODE_SERVICE_HOURS);
 		break;
 	default:
 		kind = resp->status >= 500 && resp->status <= 599 ? CLIENT_E_TRANSIENT
@@ -246,7 +246,7 @@ static int clover_apply(struct provider *p, const struct export_request *req,
 		/* The server would only answer 503: do not spend a request (or the rate cap). */
 		client_error_set(err, CLIENT_E_UNAVAILABLE, "outside service hours; opens %s UTC",
 				 hhmm);
-		snprintf(err->code, sizeof(err->code), "%s", CLOVER_CODE_SERVICE_HOURS);
+		snprintf(err->code, sizeof(err->code), "%s", PROVIDER_CODE_SERVICE_HOURS);
 		err->retry_after_ms = wait;
 		return -1;
 	}

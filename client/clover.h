@@ -33,9 +33,4 @@ struct clover_config {
  */
 struct provider *clover_new(const struct clover_config *cfg, struct client_error *err);
 
-/* err->code of a CLIENT_E_UNAVAILABLE that waits for service hours (closed by our timetable,
- * or a 503 with Retry-After, which Clover sends only outside hours), so the filesystem can
- * say "waiting for service hours"; a 503 at the concurrency cap carries no code. */
-#define CLOVER_CODE_SERVICE_HOURS "service_hours"
-
 #endif

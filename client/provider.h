@@ -56,6 +56,10 @@ enum client_errkind {
 	CLIENT_E_CANCELLED,    /* the sink asked to stop */
 };
 
+/* code of a CLIENT_E_UNAVAILABLE that means "outside the provider's service hours" (as
+ * opposed to a capacity limit): .status then says it waits for service hours. */
+#define PROVIDER_CODE_SERVICE_HOURS "service_hours"
+
 struct client_error {
 	enum client_errkind kind;
 	int http_status;		 /* 0 when there was no HTTP answer */

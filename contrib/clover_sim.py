@@ -99,7 +99,7 @@ import threading
 import time
 import urllib.parse
 
-from sim_serve import serve
+from sim_serve import read_sized_body, serve
 
 DAY_MS = 86400000
 MAX_RANGE_MS = 30 * DAY_MS
@@ -717,22 +717,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """The request body (at most MAX_BODY), or None after answering 400/413."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             return self._read_chunked()
-        cl = self.headers.get("Content-Length")
-        if cl is None:
-            return b""
-        try:
-            n = int(cl)
-            if n < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            self.send_bytes(400, b"bad Content-Length\n")
-            return None
-        if n > MAX_BODY:
-            self.close_connection = True  # the unread body would poison the connection
-            self.send_bytes(413, b"request body too large\n")
-            return None
-        return self.rfile.read(n)
+        return read_sized_body(self, MAX_BODY)
 
     def _read_chunked(self):
         data = bytearray()

@@ -121,7 +121,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aes128  # noqa: E402  (sibling module, found through the path set above)
 
-from sim_serve import serve
+from sim_serve import read_sized_body, serve
 
 METHOD = "xiaodian.trade.sold.encrypted.get"
 FIXED_FIELDS = {"method": METHOD, "format": "json", "sign_method": "md5", "version": "1.0"}
@@ -779,26 +779,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def read_body(self):
         """The request body, or None after answering 400/411/413 (chunked is not needed by
         any client of this simulator)."""
-        cl = self.headers.get("Content-Length")
-        if cl is None:
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                self.close_connection = True
-                self.send_bytes(411, b"Content-Length required\n")
-                return None
-            return b""
-        try:
-            n = int(cl)
-            if n < 0:
-                raise ValueError
-        except ValueError:
+        if self.headers.get("Content-Length") is None and \
+                "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             self.close_connection = True
-            self.send_bytes(400, b"bad Content-Length\n")
+            self.send_bytes(411, b"Content-Length required\n")
             return None
-        if n > MAX_BODY:
-            self.close_connection = True
-            self.send_bytes(413, b"request body too large\n")
-            return None
-        return self.rfile.read(n)
+        return read_sized_body(self, MAX_BODY)
 
     def _dispatch(self, method):
         path = urllib.parse.urlsplit(self.path).path

@@ -134,7 +134,7 @@ import time
 import urllib.parse
 import zipfile
 
-from sim_serve import serve
+from sim_serve import read_sized_body, serve
 
 API_RE = re.compile(r"^(?:/.*)?/v1/vexora/orderExport/(apply|status|downloadUrl)$")
 DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -841,23 +841,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return None
                 data += self.rfile.read(n)
                 self.rfile.readline(1024)
-        cl = self.headers.get("Content-Length")
-        if cl is None:
-            return b""
-        try:
-            n = int(cl)
-            if n < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            self.send_bytes(400, b"bad Content-Length\n")
-            return None
-        if n > MAX_BODY:
-            self.close_connection = True
-            self.send_bytes(413, b"request body too large\n")
-            self._discard(n)
-            return None
-        return self.rfile.read(n)
+        return read_sized_body(self, MAX_BODY, self._discard)
 
     def _discard(self, n):
         """Read and drop up to n body bytes (never more than 64 MiB, a few seconds at most)

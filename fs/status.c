@@ -37,7 +37,7 @@ static cJSON *error_json(const struct cache_info *in)
 
 /*
  * What a WAITING export waits for: the provider's service hours (it said when they open, as
- * code "service_hours"), or just the provider (a concurrency limit, capacity).
+ * code PROVIDER_CODE_SERVICE_HOURS), or just the provider (a concurrency limit, capacity).
  */
 static void waiting_message(const struct cache_info *in, char *out, size_t len)
 {
@@ -45,7 +45,7 @@ static void waiting_message(const struct cache_info *in, char *out, size_t len)
 	time_t t = (time_t)in->wait_until;
 	struct tm tm;
 
-	if (!strcmp(in->last_error.code, "service_hours")) {
+	if (!strcmp(in->last_error.code, PROVIDER_CODE_SERVICE_HOURS)) {
 		if (gmtime_r(&t, &tm))
 			strftime(when, sizeof(when), "%H:%M", &tm);
 		snprintf(out, len, "waiting for service hours (opens %s UTC)", when);

@@ -29,7 +29,7 @@
 #include "../../client/log.h"
 #include "../../client/mogujie.h"
 #include "../../client/provider.h"
-#include "file_sink.h"
+#include "fetch_tool.h"
 
 #define EXIT_FAIL 2
 #define EXIT_USAGE 64
@@ -62,21 +62,6 @@ static int parse_range(const char *s, struct export_request *req, struct client_
 		return -1;
 	}
 	return 0;
-}
-
-static void print_task(const struct export_task *t)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "id", t->id);
-	cJSON_AddStringToObject(o, "state", export_state_name(t->state));
-	cJSON_AddNumberToObject(o, "progress", t->progress);
-	cJSON_AddNumberToObject(o, "finish_time", (double)t->finish_time);
-	cJSON_AddNumberToObject(o, "expires", (double)t->expires);
-	char *s = cJSON_PrintUnformatted(o);
-	if (s)
-		printf("%s\n", s);
-	free(s);
-	cJSON_Delete(o);
 }
 
 static int cmd_fetch(struct provider *p, const char *range, const char *outfile, int no_check)

@@ -29,7 +29,7 @@
 #include "../../client/log.h"
 #include "../../client/provider.h"
 #include "../../client/vexora.h"
-#include "file_sink.h"
+#include "fetch_tool.h"
 
 #define EXIT_FAIL 2
 #define EXIT_NODATA 3
@@ -43,13 +43,6 @@ static int64_t offset_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset_ms;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 static int usage(void)
@@ -84,44 +77,6 @@ static int parse_range(const char *s, struct export_request *req, struct client_
 				 s);
 		return -1;
 	}
-	return 0;
-}
-
-static void print_task(const struct export_task *t)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *s;
-	cJSON_AddStringToObject(o, "id", t->id);
-	cJSON_AddStringToObject(o, "state", export_state_name(t->state));
-	cJSON_AddNumberToObject(o, "status", (double)t->state);
-	cJSON_AddStringToObject(o, "file_name", t->file_name);
-	cJSON_AddNumberToObject(o, "finish_time", (double)t->finish_time);
-	cJSON_AddNumberToObject(o, "expires", (double)t->expires);
-	cJSON_AddStringToObject(o, "msg", t->msg);
-	s = cJSON_PrintUnformatted(o);
-	if (s)
-		printf("%s\n", s);
-	free(s);
-	cJSON_Delete(o);
-}
-
-struct opts {
-	int no_check;
-	long poll_ms;
-	int tries;
-};
-
-/* Backoff before retrying a retryable error; returns 0 to retry, -1 when out of tries. */
-static int backoff(const struct client_error *e, int *attempt, int tries)
-{
-	if (!client_error_retryable(e) || ++*attempt >= tries)
-		return -1;
-	long ms = e->retry_after_ms >= 0 ? e->retry_after_ms : 100L * *attempt;
-	if (ms > 5000)
-		ms = 5000;
-	fprintf(stderr, "retrying after %s (%s) in %ld ms\n", client_errkind_name(e->kind),
-		e->msg, ms);
-	sleep_ms(ms);
 	return 0;
 }
 

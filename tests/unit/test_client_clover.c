@@ -172,7 +172,7 @@ static void test_apply_outside_hours_sends_nothing(void **state)
 	assert_int_equal(e.kind, CLIENT_E_UNAVAILABLE);
 	assert_int_equal(e.retry_after_ms, 13 * HOUR);
 	assert_string_equal(e.msg, "outside service hours; opens 01:00 UTC");
-	assert_string_equal(e.code, CLOVER_CODE_SERVICE_HOURS);
+	assert_string_equal(e.code, PROVIDER_CODE_SERVICE_HOURS);
 	assert_int_equal(e.http_status, 0);
 	provider_destroy(p);
 

@@ -94,4 +94,51 @@ static inline int read_first_line(const char *path, char *out, size_t cap)
 	return out[0] ? 0 : -1;
 }
 
+static inline void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A task as one JSON line on stdout, for the Python tests to parse. */
+static inline void print_task(const struct export_task *t)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+	cJSON_AddStringToObject(o, "id", t->id);
+	cJSON_AddStringToObject(o, "state", export_state_name(t->state));
+	cJSON_AddNumberToObject(o, "status", (double)t->state);
+	cJSON_AddNumberToObject(o, "progress", t->progress);
+	cJSON_AddStringToObject(o, "file_name", t->file_name);
+	cJSON_AddNumberToObject(o, "finish_time", (double)t->finish_time);
+	cJSON_AddNumberToObject(o, "expires", (double)t->expires);
+	cJSON_AddStringToObject(o, "msg", t->msg);
+	s = cJSON_PrintUnformatted(o);
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	cJSON_Delete(o);
+}
+
+struct opts {
+	int no_check; /* skip the provider's local check */
+	long poll_ms; /* between status polls */
+	int tries;    /* attempts of a retryable call */
+};
+
+/* Wait before retrying a retryable error; 0 to retry, -1 when out of tries. */
+static inline int backoff(const struct client_error *e, int *attempt, int tries)
+{
+	if (!client_error_retryable(e) || ++*attempt >= tries)
+		return -1;
+	long ms = e->retry_after_ms >= 0 ? e->retry_after_ms : 100L * *attempt;
+	if (ms > 5000)
+		ms = 5000;
+	fprintf(stderr, "retrying after %s (%s) in %ld ms\n", client_errkind_name(e->kind),
+		e->msg, ms);
+	sleep_ms(ms);
+	return 0;
+}
+
 #endif
