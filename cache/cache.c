@@ -41,7 +41,7 @@ struct cache_handle {
 	struct cache *c;
 	struct entry *e;
 	int fd;
-	uint64_t size;
+	struct cache_file_info info; /* snapshot taken with the open */
 };
 
 const char *cache_state_name(enum cache_state s)
@@ -230,22 +230,41 @@ static void cache_wait_tick(struct cache *c)
 	pthread_cond_timedwait(&c->wake, &c->lock, &ts);
 }
 
-/* Open the data file of a READY entry whose open_refs we hold. cache->lock NOT held. */
+/*
+ * Open the data file of a READY entry whose open_refs we hold, with a snapshot of what it is.
+ * The entry's io_lock is held across both, so a fill cannot commit a new .data (it renames
+ * under io_lock) between the snapshot and the open: they always describe the same file.
+ * cache->lock NOT held.
+ */
 static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle **h)
 {
 	char path[PATH_MAX];
+	struct cache_file_info info;
 	struct stat st;
 	struct cache_handle *hd;
 	int fd;
 
+	pthread_mutex_lock(&e->io_lock);
+	pthread_mutex_lock(&c->lock);
+	info.size = e->info.size;
+	info.ready_time = e->info.ready_time;
+	memcpy(info.sha256, e->info.sha256, sizeof(info.sha256));
+	if (e->info.state != CACHE_READY)
+		info.sha256[0] = '\0';
+	pthread_mutex_unlock(&c->lock);
 	store_path(&c->store, e->hash, ".data", path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	pthread_mutex_unlock(&e->io_lock);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) != 0) {
 		int rc = -errno;
 		close(fd);
 		return rc;
+	}
+	if ((uint64_t)st.st_size != info.size) {
+		info.size = (uint64_t)st.st_size;
+		info.sha256[0] = '\0'; /* not the file the entry describes: vouch for nothing */
 	}
 	hd = calloc(1, sizeof(*hd));
 	if (!hd) {
@@ -255,7 +274,7 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 	hd->c = c;
 	hd->e = e;
 	hd->fd = fd;
-	hd->size = (uint64_t)st.st_size;
+	hd->info = info;
 	*h = hd;
 	return 0;
 }
@@ -390,7 +409,12 @@ int cache_handle_fd(const struct cache_handle *h)
 
 uint64_t cache_handle_size(const struct cache_handle *h)
 {
-	return h->size;
+	return h->info.size;
+}
+
+void cache_handle_info(const struct cache_handle *h, struct cache_file_info *out)
+{
+	*out = h->info;
 }
 
 void cache_handle_close(struct cache_handle *h)
@@ -455,16 +479,18 @@ static int range_list_add(struct range_list *l, const struct date_range *r, cons
 	return 0;
 }
 
-/* Before the recovery scan has finished, add the ranges only the disk knows. */
-static void foreach_disk(struct cache *c, struct range_list *known)
+/* Before the recovery scan has finished, add the ranges only the disk knows. 0 or -errno
+ * (the directory cannot be read, or -ENOMEM). */
+static int foreach_disk(struct cache *c, struct range_list *known)
 {
 	size_t nmem = known->n;
 	DIR *d = opendir(c->store.vdir);
 	struct dirent *de;
+	int rc = 0;
 
 	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL) {
+		return -errno;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
 		char hash[KEY_HASH_LEN], kind;
 		struct store_meta m;
 		int own, dup = 0;
@@ -474,37 +500,38 @@ static void foreach_disk(struct cache *c, struct range_list *known)
 		for (size_t i = 0; i < nmem && !dup; i++)
 			dup = strcmp(known->hash[i], hash) == 0;
 		if (dup || store_meta_read(&c->store, hash, &m) != 0 ||
-		    entry_meta_usable(c, hash, &m) <= 0)
+		    entry_meta_usable(c, hash, &m) != META_USABLE)
 			continue;
-		if (range_list_add(known, &m.key.range, hash) != 0)
-			break;
+		rc = range_list_add(known, &m.key.range, hash);
 	}
 	closedir(d);
+	return rc;
 }
 
-void cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
-		   void *arg)
+int cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
+		  void *arg)
 {
 	struct range_list l = {0};
-	int scanned;
+	int scanned, rc = 0;
 
 	pthread_mutex_lock(&c->lock);
 	scanned = c->scan_done;
-	for (struct entry *e = c->entries; e; e = e->next) {
+	for (struct entry *e = c->entries; e && rc == 0; e = e->next) {
 		/* Include ABSENT entries' hashes so the disk pass skips them, then drop them. */
-		if (range_list_add(&l, &e->key.range, e->hash) != 0)
+		if ((rc = range_list_add(&l, &e->key.range, e->hash)) != 0)
 			break;
 		if (e->info.state == CACHE_ABSENT && !e->filling)
 			l.v[l.n - 1].start.year = 0; /* marker: known to be absent */
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!scanned)
-		foreach_disk(c, &l);
-	for (size_t i = 0; i < l.n; i++)
+	if (rc == 0 && !scanned)
+		rc = foreach_disk(c, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		if (l.v[i].start.year != 0)
 			fn(arg, &l.v[i]);
 	free(l.v);
 	free(l.hash);
+	return rc;
 }
 
 void cache_get_stats(struct cache *c, struct cache_stats *out)

@@ -100,6 +100,15 @@ int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn canc
 
 int cache_handle_fd(const struct cache_handle *h);
 uint64_t cache_handle_size(const struct cache_handle *h);
+
+/* What a handle has open, taken when it was opened and never changed after: a re-export of
+ * the range meanwhile does not touch it, so it always describes the bytes the handle reads. */
+struct cache_file_info {
+	uint64_t size;
+	char sha256[65];    /* hex; "" when it cannot be vouched for */
+	int64_t ready_time; /* unix s */
+};
+void cache_handle_info(const struct cache_handle *h, struct cache_file_info *out);
 /* A read-only fd on the READY file of a range, without a hit, a miss or an access time: for
  * looking inside the file (a bundle's index) to answer stat. -ENOENT when not READY. */
 int cache_peek(struct cache *c, const struct date_range *r, int *fd, uint64_t *size);
@@ -112,9 +121,11 @@ void cache_handle_close(struct cache_handle *h);
 int cache_forget(struct cache *c, const struct date_range *r);
 
 /* Call fn for every range the cache knows (any state but ABSENT), in no particular order.
- * fn must not call back into the cache. */
-void cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
-		   void *arg);
+ * fn must not call back into the cache. 0, or -errno (-ENOMEM, or the cache directory could
+ * not be read before the recovery scan finished): then fn was not called at all, so a caller
+ * never mistakes part of the ranges for all of them. */
+int cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
+		  void *arg);
 
 struct cache_stats {
 	uint64_t applies, fills_running, fills_queued;

@@ -129,18 +129,20 @@ struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int
 	return e;
 }
 
-int entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m)
+enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m)
 {
 	char path[PATH_MAX];
 	struct stat st;
 	struct cache_key k;
 
 	if (make_key(c, &m->key.range, &k) != 0 || !key_equal(&k, &m->key))
-		return -1;
+		return META_FOREIGN;
 	if (m->state != CACHE_READY)
-		return 1;
+		return META_USABLE;
 	store_path(&c->store, hash, ".data", path);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == m->size;
+	if (stat(path, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? META_STALE : META_UNCHECKED;
+	return S_ISREG(st.st_mode) && (uint64_t)st.st_size == m->size ? META_USABLE : META_STALE;
 }
 
 struct entry *entry_find_hash(struct cache *c, const char *hash)
@@ -172,12 +174,30 @@ struct entry *entry_get(struct cache *c, const struct date_range *r, int create,
 	/* Not in memory (the recovery scan may not have reached it): read its .meta unlocked. */
 	pthread_mutex_unlock(&c->lock);
 	rc = store_meta_read(&c->store, hash, &m);
-	if (rc == 0 && entry_meta_usable(c, hash, &m) <= 0)
-		rc = -ENOENT; /* the scan will clean it up */
+	if (rc == 0) {
+		enum meta_use use = entry_meta_usable(c, hash, &m);
+		if (use == META_UNCHECKED)
+			rc = -EIO;
+		else if (use != META_USABLE)
+			rc = -ENOENT; /* the scan will clean it up */
+	} else if (rc == -EBADMSG) {
+		rc = -ENOENT; /* corrupt: as good as absent; the scan deletes it */
+	}
 	pthread_mutex_lock(&c->lock);
 	e = entry_find(c, r);
 	if (e)
 		return e;
+	if (rc != 0 && rc != -ENOENT) {
+		/* Could not read what the disk holds: never start over a file that may be fine. */
+		if (create) {
+			char rs[DATE_RANGE_STR_LEN];
+			date_range_format(r, rs);
+			log_warn("cache: %s: cannot read its metadata (%s); not exporting it again",
+				 rs, strerror(-rc));
+		}
+		*err = rc;
+		return NULL;
+	}
 	if (rc == 0) {
 		int created;
 		e = entry_insert_meta(c, &m, &created);

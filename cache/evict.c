@@ -1,9 +1,11 @@
 /*
  * Eviction and expiry. evict_run keeps the READY total under max_size by deleting the least
- * recently used files that no handle or waiter pins (a single file bigger than the cap is
- * kept, with a warning). sweep_run deletes expired files and writes lazy last_access updates
- * without fsync. Both take entry->io_lock then cache->lock (internal.h) and re-check the entry
- * after taking them, since it may have changed while no lock was held.
+ * recently used files that no handle or waiter pins. A single file bigger than the cap is
+ * kept, with a warning, and does not count against the others: counting it would keep the
+ * total over the cap for good and evict every other file after each fill. sweep_run deletes
+ * expired files and writes lazy last_access updates without fsync. Both take entry->io_lock
+ * then cache->lock (internal.h) and re-check the entry after taking them, since it may have
+ * changed while no lock was held.
  */
 #include "internal.h"
 
@@ -18,30 +20,41 @@ static int evictable(const struct cache *c, const struct entry *e)
 	       e->waiters == 0 && e->info.size <= c->cfg.max_size;
 }
 
-/* One victim at a time; 0 when done. */
-static int evict_one(struct cache *c)
+/* Warn once per file that alone exceeds the cap; the sum of the READY files that do not.
+ * cache->lock held. */
+static uint64_t counted_total(struct cache *c)
 {
-	struct entry *best = NULL;
-	uint64_t total = 0, seq;
-	int gone = 0;
+	uint64_t total = 0;
 
-	pthread_mutex_lock(&c->lock);
-	for (struct entry *e = c->entries; e; e = e->next)
-		if (e->info.state == CACHE_READY)
-			total += e->info.size;
-	if (c->stopping || total <= c->cfg.max_size) {
-		pthread_mutex_unlock(&c->lock);
-		return 0;
-	}
 	for (struct entry *e = c->entries; e; e = e->next) {
-		if (e->info.state == CACHE_READY && e->info.size > c->cfg.max_size &&
-		    !e->warned_big) {
+		if (e->info.state != CACHE_READY)
+			continue;
+		if (e->info.size <= c->cfg.max_size) {
+			total += e->info.size;
+		} else if (!e->warned_big) {
 			log_warn("cache: %s: file of %llu bytes alone exceeds cache_max_size %llu; "
 				 "keeping it",
 				 e->range_str, (unsigned long long)e->info.size,
 				 (unsigned long long)c->cfg.max_size);
 			e->warned_big = 1;
 		}
+	}
+	return total;
+}
+
+/* One victim at a time; 0 when done. */
+static int evict_one(struct cache *c)
+{
+	struct entry *best = NULL;
+	uint64_t seq;
+	int gone = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->stopping || counted_total(c) <= c->cfg.max_size) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	for (struct entry *e = c->entries; e; e = e->next) {
 		if (!evictable(c, e))
 			continue;
 		if (!best || e->last_access_ms < best->last_access_ms ||

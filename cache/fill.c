@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../client/bundle.h"
+#include "../client/interrupt.h"
 #include "../client/log.h"
 #include "part.h"
 
@@ -869,9 +870,22 @@ static void fill_record_failure(struct fill *f, int rc)
 	fill_persist(f);
 }
 
+/* The provider's sleeps and transfers wake when the flight must stop (interrupt.h). */
+static int fill_interrupt_sleep(void *arg, long ms)
+{
+	return fill_sleep(arg, ms) != 0;
+}
+
+static int fill_interrupt_stopped(void *arg)
+{
+	return !fill_alive(arg);
+}
+
 int fill_run(struct cache *c, struct entry *e)
 {
 	struct fill f;
+	struct client_interrupt in = {fill_interrupt_sleep, fill_interrupt_stopped, &f};
+	const struct client_interrupt *outer;
 	int rc;
 
 	memset(&f, 0, sizeof(f));
@@ -894,7 +908,9 @@ int fill_run(struct cache *c, struct entry *e)
 		e->info.progress = -1;
 	pthread_mutex_unlock(&c->lock);
 
+	outer = client_interrupt_bind(&in);
 	rc = fill_main(&f);
+	client_interrupt_bind(outer);
 	if (rc == 0) {
 		uint64_t size;
 		pthread_mutex_lock(&c->lock);

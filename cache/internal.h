@@ -76,6 +76,8 @@ struct cache {
 	struct entry *by_range[ENTRY_BUCKETS];
 	struct entry *queue_head, *queue_tail;
 	int stopping;
+	/* The recovery scan has read every .meta: memory knows every usable entry. Stays 0 when
+	 * the scan could not read some (EMFILE, EIO), so lookups keep asking the disk. */
 	int scan_done;
 	/* The provider said it is closed (service hours, capacity) until this wall time (ms):
 	 * flights queued behind the waiting one show WAITING and their readers get EAGAIN. */
@@ -104,16 +106,24 @@ int64_t cache_mono_ms(void);
 struct entry *entry_find(struct cache *c, const struct date_range *r);
 struct entry *entry_find_hash(struct cache *c, const char *hash);
 /* Find the entry for r, else load its .meta from disk (dropping the lock meanwhile), else
- * (create != 0) create an ABSENT one. NULL with *err: -EINVAL invalid range, -ENOMEM, or
- * -ENOENT when nothing is known and create is 0. */
+ * (create != 0) create an ABSENT one. NULL with *err: -EINVAL invalid range, -ENOMEM,
+ * -ENOENT when nothing is known and create is 0, or the -errno of a .meta or .data that could
+ * not be read (EMFILE, EIO): then nothing is created, so a file that may be fine is never
+ * exported over. */
 struct entry *entry_get(struct cache *c, const struct date_range *r, int create, int *err);
 /* Insert an entry built from a .meta if the key is not in memory yet. Returns the entry
  * (new or existing), *created says which; NULL on ENOMEM. */
 struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created);
+/* What entry_meta_usable found. */
+enum meta_use {
+	META_UNCHECKED = -2, /* the .data could not be stat'ed (EIO, ...): leave everything */
+	META_FOREIGN = -1,   /* another provider's/account's/type's/language's: leave it */
+	META_STALE = 0,	     /* READY but its .data is missing or has the wrong size: drop it */
+	META_USABLE = 1,
+};
 /* Whether a .meta read from disk belongs to this cache (provider, account, type, language)
- * and, for READY, its .data exists with the recorded size: 1 usable, 0 inconsistent (drop it),
- * -1 belongs to another provider/account/type/language (leave it). Does a stat. */
-int entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m);
+ * and, for READY, its .data exists with the recorded size. Does a stat. */
+enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m);
 /* The state cache_lookup reports: READY past its expiry is EXPIRED; QUEUED while the
  * provider is closed is WAITING. */
 enum cache_state entry_state(const struct cache *c, const struct entry *e);

@@ -2,7 +2,9 @@
  * The recovery scan: what an earlier run left in <dir>/v1, read in the background so a big
  * cache never delays the mount. Per file:
  *   .tmp-*            of an earlier run: deleted (an interrupted atomic write)
- *   <hash>.meta       corrupt/unreadable: dropped with its files, one log line;
+ *   <hash>.meta       corrupt (store_meta_read says -EBADMSG): dropped with its files, one
+ *                     log line; unreadable for any other reason (EMFILE, EIO): left as is
+ *                     with one log line, and lookups keep reading the disk (scan_done 0);
  *                     READY: kept if .data exists with the recorded size, else dropped;
  *                     APPLIED/GENERATING/DOWNLOADING: a flight is queued that polls the saved
  *                     task id (never re-applies) and resumes the .part;
@@ -47,31 +49,47 @@ static int recover_drop(struct cache *c, const char *hash, const char *only)
 	return dropped;
 }
 
-static void recover_meta(struct cache *c, const char *hash, int *kept, int *dropped)
+/* What the scan counts and whether it saw everything. */
+struct scan_tally {
+	int kept, dropped, temps, unread;
+};
+
+static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t)
 {
 	struct store_meta m;
 	struct entry *e;
-	int rc = store_meta_read(&c->store, hash, &m), usable, created;
+	enum meta_use usable;
+	int rc = store_meta_read(&c->store, hash, &m), created;
 
 	if (rc == -ENOENT)
 		return;
-	if (rc != 0) {
+	if (rc == -EBADMSG) {
 		if (recover_drop(c, hash, NULL)) {
-			log_warn("cache: dropping unreadable metadata %s.meta: %s", hash,
-				 strerror(-rc));
-			(*dropped)++;
+			log_warn("cache: dropping corrupt metadata %s.meta", hash);
+			t->dropped++;
 		}
 		return;
 	}
+	if (rc != 0) {
+		/* EMFILE, EIO...: the file may be fine; deleting it would lose a good export. */
+		log_warn("cache: cannot read %s.meta (%s); leaving its files", hash, strerror(-rc));
+		t->unread++;
+		return;
+	}
 	usable = entry_meta_usable(c, hash, &m);
-	if (usable < 0)
+	if (usable == META_FOREIGN)
 		return; /* another provider's or account's: not ours to judge */
-	if (usable == 0) {
+	if (usable == META_UNCHECKED) {
+		log_warn("cache: cannot check the data file of %s.meta; leaving its files", hash);
+		t->unread++;
+		return;
+	}
+	if (usable == META_STALE) {
 		if (recover_drop(c, hash, NULL)) {
 			log_warn("cache: dropping %s.meta: its data file is missing or has the "
 				 "wrong size",
 				 hash);
-			(*dropped)++;
+			t->dropped++;
 		}
 		return;
 	}
@@ -84,7 +102,7 @@ static void recover_meta(struct cache *c, const char *hash, int *kept, int *drop
 		pool_enqueue(c, e);
 	}
 	pthread_mutex_unlock(&c->lock);
-	(*kept)++;
+	t->kept++;
 }
 
 static void *recover_main(void *arg)
@@ -92,12 +110,14 @@ static void *recover_main(void *arg)
 	struct cache *c = arg;
 	DIR *d = opendir(c->store.vdir);
 	struct dirent *de;
-	int kept = 0, dropped = 0, temps = 0;
+	struct scan_tally t = {0, 0, 0, 0};
+	int complete = 0;
 
 	if (!d) {
 		log_err("cache: cannot scan %s: %s", c->store.vdir, strerror(errno));
 		goto out;
 	}
+	complete = 1;
 	while ((de = readdir(d)) != NULL) {
 		char hash[KEY_HASH_LEN], kind, path[PATH_MAX];
 		struct stat st;
@@ -106,35 +126,38 @@ static void *recover_main(void *arg)
 		pthread_mutex_lock(&c->lock);
 		stop = c->stopping;
 		pthread_mutex_unlock(&c->lock);
-		if (stop)
+		if (stop) {
+			complete = 0;
 			break;
+		}
 		if (!store_name_parse(&c->store, de->d_name, hash, &kind, &own))
 			continue;
 		switch (kind) {
 		case 't':
 			if (!own) {
 				if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-					temps++;
+					t.temps++;
 			}
 			break;
 		case 'm':
-			recover_meta(c, hash, &kept, &dropped);
+			recover_meta(c, hash, &t);
 			break;
 		default:
 			store_path(&c->store, hash, ".meta", path);
 			if (stat(path, &st) != 0 && errno == ENOENT &&
 			    recover_drop(c, hash, kind == 'd' ? ".data" : ".part"))
-				dropped++;
+				t.dropped++;
 			break;
 		}
 	}
 	closedir(d);
 out:
 	pthread_mutex_lock(&c->lock);
-	c->scan_done = 1;
+	c->scan_done = complete && t.unread == 0;
 	pthread_mutex_unlock(&c->lock);
-	log_info("cache: scan of %s done: %d entries kept, %d dropped, %d temp files deleted",
-		 c->store.vdir, kept, dropped, temps);
+	log_info("cache: scan of %s done: %d entries kept, %d dropped, %d temp files deleted%s",
+		 c->store.vdir, t.kept, t.dropped, t.temps,
+		 t.unread ? ", some metadata unreadable (left as is)" : "");
 	return NULL;
 }
 

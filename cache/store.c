@@ -292,7 +292,7 @@ int store_meta_read(const struct store *s, const char *hash, struct store_meta *
 	store_path(s, hash, ".meta", path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -EBADMSG;
+		return -errno; /* EMFILE, EIO, EACCES...: says nothing about the file's content */
 	buf = malloc(STORE_META_MAX + 1);
 	if (!buf) {
 		close(fd);
@@ -303,7 +303,7 @@ int store_meta_read(const struct store *s, const char *hash, struct store_meta *
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = -EBADMSG;
+			rc = -errno;
 			goto out;
 		}
 		if (n == 0)

@@ -66,8 +66,10 @@ void store_path(const struct store *s, const char *hash, const char *suffix, cha
 int store_meta_write(struct store *s, const char *hash, const struct store_meta *m,
 		     int durable);
 
-/* Read and validate .meta. 0; -ENOENT if absent; -EBADMSG if unreadable, malformed or its key
- * does not hash to hash (corrupt); other -errno for I/O errors. */
+/* Read and validate .meta. 0; -ENOENT if absent; -EBADMSG only when the content is proven
+ * corrupt (not JSON, wrong version, a field missing or out of range, oversized, or its key does
+ * not hash to hash); any other -errno (-EMFILE, -EIO, -EACCES, -ENOMEM) is an error reading it
+ * that says nothing about the file, which must then be left alone. */
 int store_meta_read(const struct store *s, const char *hash, struct store_meta *m);
 
 /* Delete .data, .part, then .meta; fsync the directory. Missing files are fine. */

@@ -1,5 +1,6 @@
 /* libcurl behind http.h: the easy-handle pool, API POSTs and resumable downloads. */
 #include "http.h"
+#include "interrupt.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -107,14 +108,15 @@ void http_client_free(struct http_client *c)
  * The global cap on requests to this provider, shared by every thread: take a token, or
  * reserve the next one and sleep until it is due (the lock is never held while sleeping;
  * reservations make the waiters go in turn). A burst of one second's worth is allowed.
+ * The sleep wakes on the thread's interrupt (interrupt.h): 0, or -ECANCELED.
  */
-static void rate_wait(struct http_client *c)
+static int rate_wait(struct http_client *c)
 {
 	double rate = c->opt.max_requests_per_s, burst = rate > 1 ? rate : 1, wait_s = 0;
-	struct timespec now, ts;
+	struct timespec now;
 
 	if (rate <= 0)
-		return;
+		return 0;
 	pthread_mutex_lock(&c->rate_lock);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	c->tokens += ((double)(now.tv_sec - c->rate_last.tv_sec) +
@@ -127,12 +129,18 @@ static void rate_wait(struct http_client *c)
 		wait_s = -c->tokens / rate;
 	pthread_mutex_unlock(&c->rate_lock);
 	if (wait_s <= 0)
-		return;
+		return 0;
 	log_debug("request rate cap (%.3g/s): waiting %ld ms", rate, (long)(wait_s * 1000));
-	ts.tv_sec = (time_t)wait_s;
-	ts.tv_nsec = (long)((wait_s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	return client_sleep_ms((long)(wait_s * 1000) + 1);
+}
+
+/* libcurl's progress callback, about once a second and on every chunk: a non-zero return
+ * aborts the transfer (CURLE_ABORTED_BY_CALLBACK) when the caller has been interrupted. */
+static int xfer_check(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		      curl_off_t ulnow)
+{
+	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return client_interrupted();
 }
 
 /* Take an idle handle (keeping its live connections) or make a new one; reset options. */
@@ -298,7 +306,8 @@ static CURLcode setup_common(struct http_client *c, CURL *h, const char *url)
 	CURLcode rc = CURLE_OK;
 	long verify = c->opt.tls_insecure ? 0L : 1L;
 
-	rate_wait(c);
+	if (rate_wait(c) != 0)
+		return CURLE_ABORTED_BY_CALLBACK;
 #define SET(opt, val)                                                                      \
 	do {                                                                               \
 		if (rc == CURLE_OK)                                                        \
@@ -313,6 +322,8 @@ static CURLcode setup_common(struct http_client *c, CURL *h, const char *url)
 	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_USERAGENT, "orderfs/" ORDERFS_VERSION);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, xfer_check);
 #undef SET
 	return rc;
 }
@@ -342,6 +353,10 @@ static void curl_error(CURLcode rc, struct client_error *err)
 		err->sys_errno = ENOMEM;
 		kind = CLIENT_E_LOCAL;
 		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		/* Our own callbacks abort only when the caller interrupted the call. */
+		client_error_set(err, CLIENT_E_CANCELLED, "request cancelled");
+		return;
 	default:
 		/* Bad scheme, malformed URL, too many redirects, TLS verification, weird
 		 * replies: repeating the same request will not help. */

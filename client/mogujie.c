@@ -48,6 +48,7 @@
 
 #include "bundle.h"
 #include "http.h"
+#include "interrupt.h"
 #include "log.h"
 #include "mogujie_cipher.h"
 #include "mogujie_rows.h"
@@ -114,13 +115,6 @@ static int64_t real_now_ms(void)
 static int64_t now_ms(const struct mogujie *m)
 {
 	return m->now_ms ? m->now_ms() : real_now_ms();
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 static void set_local(struct client_error *err, int e, const char *what)
@@ -588,7 +582,11 @@ static int sync_page(struct sync *s, int *more, struct client_error *err)
 			 ") failed: %s %s; retry %d of %d in %ld ms",
 			 s->range, s->page, s->cursor, client_errkind_name(err->kind), err->msg,
 			 retry, MOGUJIE_PAGE_RETRIES, ms);
-		sleep_ms(ms);
+		if (client_sleep_ms(ms) != 0) {
+			/* Unmount or forget while waiting: stop now; the next flight starts over. */
+			client_error_set(err, CLIENT_E_CANCELLED, "sync cancelled");
+			return -1;
+		}
 	}
 	int64_t before = s->cursor;
 	s->total = pg.total;

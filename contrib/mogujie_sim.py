@@ -99,6 +99,7 @@ POST /_sim/config   JSON merged into the settings; answers them (400 on an unkno
   garble_cipher_next N   next N encrypted answers carry ciphertext of the right length whose
                     last block decrypts to invalid PKCS#5 padding
   slow_ms N         sleep before answering each /invoke call
+  retry_after_s N   injected 429 and 503 answers carry "Retry-After: N" (0 = no header)
 faults_injected counts every fired fail_next entry, truncation and garbling.
 """
 import argparse
@@ -488,7 +489,7 @@ class Sim:
             "orders_per_day": args.orders_per_day, "cipher": args.cipher,
             "encrypt": not args.no_encrypt, "token_ttl_s": args.token_ttl_s,
             "today": args.today or "", "fail_next": [], "truncate_json_next": 0,
-            "garble_cipher_next": 0, "slow_ms": 0,
+            "garble_cipher_next": 0, "slow_ms": 0, "retry_after_s": 0,
         }
         self.access = args.token or "mgjat" + secrets.token_hex(16)
         self.refresh = args.refresh_token or "mgjrt" + secrets.token_hex(16)
@@ -539,7 +540,7 @@ class Sim:
             nonneg_int()
             if not 1 <= v <= MAX_ORDERS_PER_DAY:
                 raise ValueError(f"orders_per_day must be within 1..{MAX_ORDERS_PER_DAY}")
-        elif k in ("truncate_json_next", "garble_cipher_next", "slow_ms"):
+        elif k in ("truncate_json_next", "garble_cipher_next", "slow_ms", "retry_after_s"):
             nonneg_int()
         elif k == "token_ttl_s":
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
@@ -762,8 +763,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_HEAD(self):
         self._guard("HEAD")
 
-    def send_bytes(self, code, body, ctype="text/plain; charset=utf-8", head=False):
+    def send_bytes(self, code, body, ctype="text/plain; charset=utf-8", head=False,
+                   headers=()):
         self.send_response(code)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
@@ -811,7 +815,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         failure = sim.take_failure()
         if isinstance(failure, int):
             self.note = "fault=http"
-            return self.send_bytes(failure, b"injected failure\n")
+            extra = ()
+            if failure in (429, 503) and s["retry_after_s"]:
+                extra = (("Retry-After", str(s["retry_after_s"])),)
+            return self.send_bytes(failure, b"injected failure\n", headers=extra)
         try:
             if failure == "busy":
                 raise ApiError("9999999")

@@ -1,25 +1,149 @@
+/* Per-path view of what the kernel was shown; the bound is explained in kernel_view.h. */
 #include "kernel_view.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "str_map.h"
 
-/* A kernel_view handle is a str_map of kernel_file_view values, keyed by path. */
+struct kernel_view {
+	struct str_map *map; /* path -> struct kernel_file_view */
+	size_t max_paths;
+	int64_t attr_ttl_ms;
+	int64_t (*now_ms)(void);
+};
 
-struct kernel_view *kernel_view_new(void)
+static int64_t mono_ms(void)
 {
-	return (struct kernel_view *)str_map_new(sizeof(struct kernel_file_view));
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct kernel_view *kernel_view_new(const struct kernel_view_limits *lim)
+{
+	struct kernel_view *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->map = str_map_new(sizeof(struct kernel_file_view));
+	if (!v->map) {
+		free(v);
+		return NULL;
+	}
+	v->max_paths = lim && lim->max_paths ? lim->max_paths : KERNEL_VIEW_MAX_PATHS;
+	v->attr_ttl_ms = lim ? lim->attr_ttl_ms : 1000;
+	v->now_ms = lim && lim->now_ms ? lim->now_ms : mono_ms;
+	return v;
 }
 
 void kernel_view_free(struct kernel_view *v)
 {
-	str_map_free((struct str_map *)v);
+	if (!v)
+		return;
+	str_map_free(v->map);
+	free(v);
 }
 
 void kernel_view_get(struct kernel_view *v, const char *path, struct kernel_file_view *out)
 {
-	str_map_get((struct str_map *)v, path, out);
+	str_map_get(v->map, path, out);
+}
+
+/* Keep views noted after a cutoff time. */
+static int noted_after(void *arg, const char *key, const void *value)
+{
+	const struct kernel_file_view *kv = value;
+	(void)key;
+	return kv->noted_ms > *(const int64_t *)arg;
+}
+
+struct time_list {
+	int64_t *t;
+	size_t n, cap;
+};
+
+static void collect_time(void *arg, const char *key, const void *value)
+{
+	struct time_list *l = arg;
+	(void)key;
+	if (l->n < l->cap)
+		l->t[l->n++] = ((const struct kernel_file_view *)value)->noted_ms;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Make room for one more path: drop the expired views, then if that freed too little the
+ * least recently noted half. */
+static void make_room(struct kernel_view *v, int64_t now)
+{
+	int64_t cutoff = now - v->attr_ttl_ms;
+	struct time_list l;
+
+	str_map_prune(v->map, noted_after, &cutoff);
+	if (str_map_count(v->map) < v->max_paths * 3 / 4)
+		return;
+	l.cap = str_map_count(v->map);
+	l.n = 0;
+	l.t = malloc(l.cap * sizeof(*l.t));
+	if (!l.t)
+		return; /* the insert may then fail with -ENOMEM: still safe */
+	str_map_foreach(v->map, collect_time, &l);
+	qsort(l.t, l.n, sizeof(*l.t), cmp_i64);
+	cutoff = l.n ? l.t[l.n / 2] : now;
+	free(l.t);
+	str_map_prune(v->map, noted_after, &cutoff);
 }
 
 int kernel_view_put(struct kernel_view *v, const char *path, const struct kernel_file_view *in)
 {
-	return str_map_put((struct str_map *)v, path, in);
+	struct kernel_file_view kv = *in;
+	struct kernel_file_view old;
+
+	kv.noted_ms = v->now_ms();
+	if (str_map_get(v->map, path, &old) != 0 && str_map_count(v->map) >= v->max_paths)
+		make_room(v, kv.noted_ms);
+	return str_map_put(v->map, path, &kv);
+}
+
+void kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size)
+{
+	struct kernel_file_view kv;
+
+	kernel_view_get(v, path, &kv);
+	if (kv.size_shown && kv.shown_size == size &&
+	    v->now_ms() - kv.noted_ms < v->attr_ttl_ms / 2 + 1)
+		return; /* unchanged and fresh: spare the write */
+	kv.size_shown = 1;
+	kv.shown_size = size;
+	kernel_view_put(v, path, &kv);
+}
+
+int kernel_view_open(struct kernel_view *v, const char *path, uint64_t size, const char *sha,
+		     int *keep_cache)
+{
+	struct kernel_file_view kv;
+
+	*keep_cache = 0;
+	kernel_view_get(v, path, &kv);
+	if (!kv.size_shown || kv.shown_size != size)
+		return 1;
+	*keep_cache = sha[0] && strcmp(kv.cached_sha, sha) == 0;
+	if (!*keep_cache) {
+		snprintf(kv.cached_sha, sizeof(kv.cached_sha), "%s", sha);
+		kernel_view_put(v, path, &kv);
+	}
+	return 0;
+}
+
+size_t kernel_view_count(struct kernel_view *v)
+{
+	return str_map_count(v->map);
 }

@@ -4,12 +4,20 @@
  * the high-level FUSE API an inode is a path, so this is keyed by path (the same export can
  * be reachable under two paths that the kernel caches separately). ops.c uses it to choose
  * between the page cache and direct I/O on open so a stale size never shortens a read.
- * Thread-safe.
+ *
+ * Bounded: at most max_paths paths are remembered. Forgetting a path is always safe, because
+ * an open of a path with no view reads with direct I/O to EOF and invalidates the kernel's
+ * attributes and pages; all that is lost is page-cache reuse for that one open. When full,
+ * the views whose attributes the kernel has already dropped (older than attr_ttl_ms) go
+ * first, then the least recently noted half. Thread-safe.
  */
 #ifndef ORDERFS_KERNEL_VIEW_H
 #define ORDERFS_KERNEL_VIEW_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#define KERNEL_VIEW_MAX_PATHS 4096
 
 struct kernel_view;
 
@@ -17,14 +25,38 @@ struct kernel_file_view {
 	int size_shown;	     /* getattr has reported shown_size for this path */
 	uint64_t shown_size; /* last st_size given to the kernel */
 	char cached_sha[65]; /* content the kernel may hold in its page cache, "" if none */
+	int64_t noted_ms;    /* when this view was last written (monotonic ms), set by put */
 };
 
-struct kernel_view *kernel_view_new(void);
+struct kernel_view_limits {
+	size_t max_paths;	   /* 0 = KERNEL_VIEW_MAX_PATHS */
+	int64_t attr_ttl_ms;	   /* how long the kernel keeps attributes (attr_timeout) */
+	int64_t (*now_ms)(void);   /* monotonic clock; NULL = CLOCK_MONOTONIC. Tests pin it. */
+};
+
+/* NULL lim: the defaults (KERNEL_VIEW_MAX_PATHS, 1 s). NULL on out of memory. */
+struct kernel_view *kernel_view_new(const struct kernel_view_limits *lim);
 void kernel_view_free(struct kernel_view *v);
 
-/* Copy the view of path into *out; zeroed if unknown. */
+/* Copy the view of path into *out; zeroed if unknown (never seen, or forgotten). */
 void kernel_view_get(struct kernel_view *v, const char *path, struct kernel_file_view *out);
-/* Insert or replace. 0, or -ENOMEM (then the old view, if any, is kept). */
+/* Insert or replace, stamping noted_ms; may forget other paths to stay within max_paths.
+ * 0, or -ENOMEM (then the old view, if any, is kept). */
 int kernel_view_put(struct kernel_view *v, const char *path, const struct kernel_file_view *in);
+
+/* getattr told the kernel that path has size bytes. */
+void kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size);
+
+/*
+ * An open of path whose handle holds size bytes with content sha ("" unknown). Returns 1 when
+ * the open must use direct I/O (the kernel may hold another size: read to EOF, then have it
+ * drop its attributes), else 0 with *keep_cache saying whether the kernel's cached pages hold
+ * exactly this content; then the view records sha as what the kernel will cache.
+ */
+int kernel_view_open(struct kernel_view *v, const char *path, uint64_t size, const char *sha,
+		     int *keep_cache);
+
+/* How many paths are remembered. */
+size_t kernel_view_count(struct kernel_view *v);
 
 #endif

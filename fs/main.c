@@ -458,7 +458,8 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	o.attr_timeout_s = cfg->attr_timeout_s;
 	o.mount_time = time(NULL);
 	o.notes = range_map_new();
-	o.kview = kernel_view_new();
+	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
+	o.kview = kernel_view_new(&kvl);
 	if (!o.notes || !o.kview)
 		goto out;
 
@@ -503,8 +504,6 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		}
 		o.nkinds = t + 1;
 	}
-	sw = stats_watch_start(&o, 10);
-
 	if (report_fd >= 0) {
 		/* Success is silent on the terminal (like mount(8)); the line goes to syslog. */
 		log_init(1, cfg->log_level);
@@ -525,6 +524,8 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		if (!o.prefetch)
 			log_err("cannot start prefetch: %s", strerror(errno));
 	}
+	/* Last: the stats thread reads everything above (o.prefetch among it) from now on. */
+	sw = stats_watch_start(&o, 10);
 
 	if (cl->single_thread) {
 		rc = fuse_loop(f) ? 1 : 0;

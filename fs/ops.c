@@ -13,6 +13,7 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
+#include "name_list.h"
 #include "orderfs.h"
 #include "stats.h"
 #include "status.h"
@@ -223,17 +224,6 @@ static void fill_dir_stat(struct orderfs *o, struct stat *st)
 	st->st_mtime = st->st_ctime = st->st_atime = o->mount_time;
 }
 
-static void note_shown_size(struct orderfs *o, const char *path, uint64_t size)
-{
-	struct kernel_file_view v;
-	kernel_view_get(o->kview, path, &v);
-	if (v.size_shown && v.shown_size == size)
-		return;
-	v.size_shown = 1;
-	v.shown_size = size;
-	kernel_view_put(o->kview, path, &v);
-}
-
 /* Render .status for a range from cache snapshots. NULL on ENOMEM. */
 static char *render_status(struct orderfs *o, const struct date_range *r, size_t *len)
 {
@@ -329,58 +319,40 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 			if (info.ready_time)
 				st->st_mtime = st->st_ctime = (time_t)info.ready_time;
 		}
-		note_shown_size(o, path, (uint64_t)st->st_size);
+		kernel_view_note_size(o->kview, path, (uint64_t)st->st_size);
 		return 0;
 	}
 	}
 	return -ENOENT;
 }
 
-struct name_list {
-	char (*names)[DATE_RANGE_STR_LEN];
-	size_t n, cap;
-};
-
-static void name_list_add_range(void *arg, const struct date_range *r)
-{
-	struct name_list *l = arg;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		void *p = realloc(l->names, cap * sizeof(*l->names));
-		if (!p)
-			return;
-		l->names = p;
-		l->cap = cap;
-	}
-	date_range_format(r, l->names[l->n++]);
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
 static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 {
-	struct name_list l = {NULL, 0, 0};
+	struct name_list l = {NULL, 0, 0, 0, 0};
 	struct date today = today_local();
 	struct date d = date_sub_months(&today, o->window_months);
+	int rc = 0;
 
 	for (; date_cmp(&d, &today) <= 0; d = date_add_days(&d, 1)) {
 		struct date_range day = {d, d};
 		name_list_add_range(&l, &day);
 	}
-	for (size_t t = 0; t < o->nkinds; t++)
-		cache_foreach(o->kinds[t].cache, name_list_add_range, &l);
+	for (size_t t = 0; t < o->nkinds && rc == 0; t++)
+		rc = cache_foreach(o->kinds[t].cache, name_list_add_range, &l);
 	range_map_foreach_mkdir(o->notes, name_list_add_range, &l);
-	qsort(l.names, l.n, sizeof(*l.names), cmp_names);
-	for (size_t i = 0; i < l.n; i++) {
-		if (i > 0 && !strcmp(l.names[i], l.names[i - 1]))
-			continue;
+	if (rc == 0)
+		rc = l.err;
+	if (rc) {
+		/* A shorter listing would make cached ranges look gone: fail it whole. */
+		log_warn("readdir /exports: %s", strerror(-rc));
+		name_list_free(&l);
+		return rc;
+	}
+	name_list_finish(&l);
+	for (size_t i = 0; i < l.n; i++)
 		if (filler(buf, l.names[i], NULL, 0, 0))
 			break;
-	}
-	free(l.names);
+	name_list_free(&l);
 	return 0;
 }
 
@@ -490,9 +462,9 @@ static int open_export(struct orderfs *o, const char *path, const struct path_no
 		       struct fuse_file_info *fi)
 {
 	struct cache_handle *h = NULL;
-	struct cache_info info;
-	struct kernel_file_view view;
+	struct cache_file_info info;
 	char rs[DATE_RANGE_STR_LEN];
+	int keep;
 
 	struct cache *cache = o->kinds[node->type].cache;
 	uint64_t base = 0, size;
@@ -518,19 +490,15 @@ static int open_export(struct orderfs *o, const char *path, const struct path_no
 	f->base = base;
 	f->size = size;
 
-	cache_lookup(cache, &node->chunk, &info);
-	kernel_view_get(o->kview, path, &view);
-	if (!view.size_shown || view.shown_size != f->size) {
+	/* The handle's own snapshot: a lookup now could already describe a newer export. */
+	cache_handle_info(h, &info);
+	if (kernel_view_open(o->kview, path, f->size, info.sha256, &keep)) {
 		/* The kernel may hold a stale size: read to EOF directly, refresh its attrs. */
 		fi->direct_io = 1;
 		fi->keep_cache = 0;
 		fuse_invalidate_path(o->fuse, path);
 	} else {
-		fi->keep_cache = info.sha256[0] && !strcmp(view.cached_sha, info.sha256);
-		if (!fi->keep_cache) {
-			memcpy(view.cached_sha, info.sha256, sizeof(view.cached_sha));
-			kernel_view_put(o->kview, path, &view);
-		}
+		fi->keep_cache = keep;
 	}
 	fi->fh = (uintptr_t)f;
 	files_add(o, f);

@@ -1,6 +1,7 @@
 /*
  * A small thread-safe map from date ranges to what fs/ remembers about them: which ranges were
- * pinned into the /exports listing (by mkdir or by use). Sorted array, binary search.
+ * pinned into the /exports listing (by mkdir or by use). Sorted array of day numbers, binary
+ * search, thread-safe.
  */
 #ifndef ORDERFS_RANGE_MAP_H
 #define ORDERFS_RANGE_MAP_H
@@ -13,7 +14,7 @@
 struct range_map;
 
 struct range_note {
-	int made_by_mkdir; /* listed in /exports until rmdir */
+	unsigned char made_by_mkdir; /* listed in /exports until rmdir */
 };
 
 struct range_map *range_map_new(void);
@@ -25,6 +26,8 @@ int range_map_get(struct range_map *m, const struct date_range *r, struct range_
 int range_map_put(struct range_map *m, const struct date_range *r, const struct range_note *n);
 /* Remove; 0 if it was there, -1 if not. */
 int range_map_del(struct range_map *m, const struct date_range *r);
+/* How many ranges have a note. */
+size_t range_map_count(struct range_map *m);
 /* Call fn for each range whose note has made_by_mkdir (under the map lock: fn must not call
  * back into the map). */
 void range_map_foreach_mkdir(struct range_map *m,

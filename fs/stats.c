@@ -38,7 +38,8 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		     "\"no_space\": %llu, \"invalid\": %llu, \"unavailable\": %llu, "
 		     "\"other\": %llu, \"no_data\": %llu},"
 		     "%s\"prefetch\": {\"days\": %d, \"runs\": %llu, \"started\": %llu, "
-		     "\"last_run\": %lld, \"next_run\": %lld}%s}%s",
+		     "\"last_run\": %lld, \"next_run\": %lld},"
+		     "%s\"paths\": {\"remembered\": %zu, \"pinned_ranges\": %zu}%s}%s",
 		     nl, (unsigned long long)cs.applies, (unsigned long long)cs.fills_running,
 		     (unsigned long long)cs.fills_queued, nl, (unsigned long long)cs.hits,
 		     (unsigned long long)cs.misses, (unsigned long long)cs.total_size,
@@ -49,7 +50,8 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		     (unsigned long long)cs.err_invalid, (unsigned long long)cs.err_again,
 		     (unsigned long long)cs.err_other, (unsigned long long)cs.nodata, nl, ps.days,
 		     (unsigned long long)ps.runs, (unsigned long long)ps.started,
-		     (long long)ps.last_run, (long long)ps.next_run, end, multiline ? "\n" : "");
+		     (long long)ps.last_run, (long long)ps.next_run, nl, kernel_view_count(o->kview),
+		     range_map_count(o->notes), end, multiline ? "\n" : "");
 	if (n < 0 || n >= STATS_MAX) {
 		free(out);
 		return NULL;

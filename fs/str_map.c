@@ -135,3 +135,33 @@ void str_map_foreach(struct str_map *m,
 		fn(arg, m->slots[i].key, m->slots[i].value);
 	pthread_mutex_unlock(&m->lock);
 }
+
+size_t str_map_prune(struct str_map *m, int (*keep)(void *arg, const char *key, const void *value),
+		     void *arg)
+{
+	size_t out = 0, removed;
+
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n; i++) {
+		if (keep(arg, m->slots[i].key, m->slots[i].value)) {
+			m->slots[out++] = m->slots[i]; /* order is kept: still sorted */
+			continue;
+		}
+		free(m->slots[i].key);
+		free(m->slots[i].value);
+	}
+	removed = m->n - out;
+	m->n = out;
+	pthread_mutex_unlock(&m->lock);
+	return removed;
+}
+
+size_t str_map_count(struct str_map *m)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->n;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}

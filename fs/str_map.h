@@ -19,6 +19,12 @@ int str_map_get(struct str_map *m, const char *key, void *out);
 int str_map_put(struct str_map *m, const char *key, const void *value);
 /* Remove: 0 if it was there, -1 if not. */
 int str_map_del(struct str_map *m, const char *key);
+/* Remove every entry for which keep(arg, key, value) returns 0, in one pass (under the map
+ * lock: keep must not use the map). Returns how many were removed. */
+size_t str_map_prune(struct str_map *m, int (*keep)(void *arg, const char *key, const void *value),
+		     void *arg);
+/* How many entries the map holds. */
+size_t str_map_count(struct str_map *m);
 /* Call fn for every entry in key order, under the map lock: fn must not use the map. */
 void str_map_foreach(struct str_map *m,
 		     void (*fn)(void *arg, const char *key, const void *value), void *arg);

@@ -664,6 +664,43 @@ static void test_fill_invalid_config(void **state)
 	assert_int_equal(err, -EINVAL);
 }
 
+/* A handle describes the bytes it reads, also after the range was exported again: what a
+ * lookup says after the open may already be the new export (the kernel's keep_cache decision
+ * was once taken from such a lookup). */
+static void test_handle_snapshot_survives_reexport(void **state)
+{
+	struct env *e = *state;
+	struct date_range r = fake_range("2026-05-10", "2026-05-11");
+	struct cache_handle *h1 = NULL, *h2 = NULL;
+	struct cache_file_info i1, i2;
+	struct cache_info now;
+	char sha1[65], sha2[65];
+	size_t len1, len2;
+
+	env_start(e);
+	fake_set_file_expires(e->p, pinned_now() / 1000 + 60);
+	assert_int_equal(cache_open(e->c, &r, NULL, NULL, &h1), 0);
+	unsigned char *d1 = handle_read(h1, &len1);
+	sha_hex(d1, len1, sha1);
+	clock_advance_s(61);
+	fake_set_file_expires(e->p, pinned_now() / 1000 + 60);
+	assert_int_equal(cache_open(e->c, &r, NULL, NULL, &h2), 0); /* a new export */
+	unsigned char *d2 = handle_read(h2, &len2);
+	sha_hex(d2, len2, sha2);
+	assert_string_not_equal(sha1, sha2);
+	cache_handle_info(h1, &i1);
+	cache_handle_info(h2, &i2);
+	assert_string_equal(i1.sha256, sha1);
+	assert_int_equal(i1.size, len1);
+	assert_string_equal(i2.sha256, sha2);
+	cache_lookup(e->c, &r, &now);
+	assert_string_equal(now.sha256, sha2); /* not what h1 holds */
+	free(d1);
+	free(d2);
+	cache_handle_close(h1);
+	cache_handle_close(h2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +735,7 @@ int main(void)
 		T(test_fill_hits_and_stats),
 		T(test_fill_free_stops_promptly_keeps_state),
 		T(test_fill_invalid_config),
+		T(test_handle_snapshot_survives_reexport),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

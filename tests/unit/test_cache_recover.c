@@ -7,9 +7,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,7 +188,7 @@ static void test_recover_corrupt_meta_dropped(void **state)
 	env_start(e);
 	wait_scan(e);
 	assert_false(exists(path));
-	assert_true(logs_have("unreadable metadata"));
+	assert_true(logs_have("dropping corrupt metadata"));
 	assert_int_equal(info_of(e, R1()).state, CACHE_ABSENT);
 	assert_int_equal(open_check(e, R1()), 0); /* and the range still works */
 }
@@ -295,6 +297,90 @@ static void test_recover_restart_after_ready_no_refetch(void **state)
 	assert_int_equal(fake_count(e->p, FAKE_DOWNLOAD), 1);
 }
 
+static int count_files(const char *dir)
+{
+	char v1[300];
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(v1, sizeof(v1), "%s/v1", dir);
+	DIR *d = opendir(v1);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Take every free file descriptor but one; returns how many were taken (into fds). */
+static int exhaust_fds(int *fds, int max, struct rlimit *saved)
+{
+	struct rlimit low;
+	int n = 0, fd;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+	low = *saved;
+	low.rlim_cur = 256; /* keeps the fill loop short; far above what the test has open */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < max && (fd = dup(0)) >= 0)
+		fds[n++] = fd;
+	assert_int_equal(errno, EMFILE);
+	close(fds[--n]);
+	return n;
+}
+
+/*
+ * An error reading metadata is not corruption. Two export types share the directory (as
+ * Clover's orders and payments do); one type's cache starts with a single free descriptor,
+ * which its scan's opendir takes, so every .meta open fails with EMFILE. Nothing may be
+ * deleted, and with descriptors back both types are served without a new export.
+ */
+static void test_recover_fd_exhaustion_deletes_nothing(void **state)
+{
+	struct env *e = *state;
+	struct cache_config pay_cfg = e->cfg;
+	struct cache_handle *h = NULL;
+	struct rlimit saved;
+	struct cache *pay;
+	int fds[512], nfds, err = 0;
+	static const char content[] = "the same bytes for both types, so open_check can compare";
+
+	pay_cfg.report_type = "payments";
+	fake_set_content(e->p, R1(), content, sizeof(content));
+	env_start(e);
+	pay = cache_new(&pay_cfg, e->p, &err);
+	assert_non_null(pay);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(cache_open(pay, R1(), NULL, NULL, &h), 0);
+	cache_handle_close(h);
+	cache_free(pay);
+	env_stop(e);
+	assert_int_equal(count_files(e->dir), 4); /* two .meta, two .data */
+	logs[0] = '\0';
+
+	nfds = exhaust_fds(fds, 512, &saved);
+	env_start(e);
+	wait_scan(e);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_true(logs_have("Too many open files"));
+	assert_false(logs_have("dropping"));
+	assert_int_equal(count_files(e->dir), 4);
+	/* Lookups still find the entries the scan could not read. */
+	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
+	env_stop(e);
+
+	env_start(e);
+	pay = cache_new(&pay_cfg, e->p, &err);
+	assert_non_null(pay);
+	assert_int_equal(open_check(e, R1()), 0);
+	assert_int_equal(cache_open(pay, R1(), NULL, NULL, &h), 0);
+	cache_handle_close(h);
+	cache_free(pay);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +398,7 @@ int main(void)
 		T(test_recover_other_account_left_alone),
 		T(test_recover_foreach_lists_disk_and_memory),
 		T(test_recover_restart_after_ready_no_refetch),
+		T(test_recover_fd_exhaustion_deletes_nothing),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
