@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages orderfs needs to build, test and demo; only what is missing.
 set -e
+# The last line: what `make bench` compares against, and its quick mode runs in `make test`.
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev \
-libssl-dev libcmocka-dev libxlsxwriter-dev python3 python3-openpyxl attr"
+libssl-dev libcmocka-dev libxlsxwriter-dev python3 python3-openpyxl attr \
+nginx rclone gnuplot-nox hyperfine curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every unit test binary and the integration suite; prints one summary line at the end.
 # A binary that crashes or exits non-zero without reporting counts as one failure.
-# Env: BUILD (build dir), PYTHON, ONLY=unit|integration, VALGRIND=1 (unit tests and the
+# Env: BUILD (build dir), PYTHON, ONLY=unit|integration|bench, ITESTS (integration tests to run, as
+# module[.Class[.method]] names; default all), VALGRIND=1 (unit tests and the
 # mounted orderfs under valgrind memcheck: any error or definite leak fails; exit code 99).
 BUILD=${BUILD:-build/release}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -41,7 +42,8 @@ fi
 
 if [ "${ONLY:-integration}" = integration ] || [ -z "$ONLY" ]; then
 	summary=$(mktemp)
-	BUILD="$BUILD" "$PYTHON" tests/integration/run.py --summary-file "$summary"
+	# shellcheck disable=SC2086
+	BUILD="$BUILD" "$PYTHON" tests/integration/run.py --summary-file "$summary" ${ITESTS:-}
 	rc=$?
 	if [ -s "$summary" ]; then
 		read -r ip if_ < "$summary"
@@ -56,6 +58,22 @@ if [ "${ONLY:-integration}" = integration ] || [ -z "$ONLY" ]; then
 	[ "$if_" -gt 0 ] && failed_names="$failed_names integration"
 	passed=$((passed + ip))
 	failed=$((failed + if_))
+fi
+
+# The benchmark in its quick mode, end to end, so it cannot rot: it passes when every row got
+# a number (speeds are judged by the full `make bench`). Not under sanitizers or valgrind,
+# whose slowdown would only measure themselves.
+if [ -z "${ONLY:-}" ] || [ "$ONLY" = bench ]; then
+	if [ -n "${SANITIZE:-}" ] || [ "${VALGRIND:-0}" = 1 ]; then
+		echo "bench quick: not run in a sanitizer or valgrind build"
+	elif BUILD="$BUILD" PYTHON="$PYTHON" BENCH_QUICK=1 sh bench/run.sh; then
+		echo "bench quick: passed"
+		passed=$((passed + 1))
+	else
+		echo "bench quick: FAILED"
+		failed=$((failed + 1))
+		failed_names="$failed_names bench-quick"
+	fi
 fi
 
 [ -n "$failed_names" ] && echo "failing:$failed_names"
