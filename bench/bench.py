@@ -808,7 +808,8 @@ def main():
     print(table())
     miss = sum(r["result"] == "MISS" for r in ROWS)
     print(f"\nbench: {len(ROWS)} rows, {miss} missed their target; "
-          f"{time.monotonic() - t_start:.0f} s; bench/out/results.csv, bench/out/results.png")
+          f"{time.monotonic() - t_start:.0f} s; {os.path.relpath(OUT, ROOT)}/results.csv, "
+          f"results.png")
     if failed:
         sys.exit(f"bench: these items could not be measured: {', '.join(failed)}")
     # Every row must carry a measured number (speeds are judged in the full run, not here).
