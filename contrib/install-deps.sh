@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages orderfs needs to build, test and demo; only what is missing.
 set -e
-# The last line: what `make bench` compares against, and its quick mode runs in `make test`.
+# Then: what `make bench` compares against (its quick mode runs in `make test`), and the real
+# servers the integration tests start (smbd for a Samba share of the mount).
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev \
 libssl-dev libcmocka-dev libxlsxwriter-dev python3 python3-openpyxl attr \
-nginx rclone gnuplot-nox hyperfine curl"
+nginx rclone gnuplot-nox hyperfine curl \
+samba smbclient"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

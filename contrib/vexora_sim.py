@@ -358,12 +358,16 @@ def write_xlsx(path, merchant, start, end, language, rows, seed, compression):
     order_prefix = f"VX{start:%y%m%d}{base % 1000:03d}"
     ncust, nprod, nstat, npay = len(CUSTOMERS), len(PRODUCTS), len(stat_idx), len(PAYMENTS[lang])
 
-    row_fmt = ('<row r="%d"><c t="inlineStr"><is><t>%s%09d</t></is></c>'
-               '<c t="inlineStr"><is><t>%s %02d:%02d:%02d</t></is></c>'
-               '<c t="inlineStr"><is><t>MO%012d</t></is></c>'
-               '<c t="s"><v>%d</v></c><c t="s"><v>%d</v></c><c><v>%d</v></c>'
-               '<c s="1"><v>%d.%02d</v></c><c t="s"><v>%d</v></c>'
-               '<c t="s"><v>%d</v></c><c t="s"><v>%d</v></c></row>')
+    # Every cell carries its reference (r="B7"): gnumeric reads cells without one as
+    # "Invalid cell" and drops the row.
+    row_fmt = ('<row r="%(n)d"><c r="A%(n)d" t="inlineStr"><is><t>%(order)s</t></is></c>'
+               '<c r="B%(n)d" t="inlineStr"><is><t>%(time)s</t></is></c>'
+               '<c r="C%(n)d" t="inlineStr"><is><t>MO%(mo)012d</t></is></c>'
+               '<c r="D%(n)d" t="s"><v>%(cust)d</v></c><c r="E%(n)d" t="s"><v>%(prod)d</v></c>'
+               '<c r="F%(n)d"><v>%(qty)d</v></c>'
+               '<c r="G%(n)d" s="1"><v>%(amount)s</v></c><c r="H%(n)d" t="s"><v>%(cur)d</v></c>'
+               '<c r="I%(n)d" t="s"><v>%(stat)d</v></c><c r="J%(n)d" t="s"><v>%(pay)d</v></c>'
+               '</row>')
 
     with zipfile.ZipFile(path, "w") as zf:
         for name, text in (("[Content_Types].xml", CONTENT_TYPES), ("_rels/.rels", ROOT_RELS),
@@ -377,7 +381,8 @@ def write_xlsx(path, merchant, start, end, language, rows, seed, compression):
                     f'<dimension ref="A1:{col_letter(ncols)}{rows + 1}"/>'
                     '<cols><col min="1" max="3" width="22" customWidth="1"/></cols><sheetData>'
                     '<row r="1">'
-                    + "".join(f'<c t="s" s="2"><v>{i}</v></c>' for i in range(ncols))
+                    + "".join(f'<c r="{col_letter(i + 1)}1" t="s" s="2"><v>{i}</v></c>'
+                              for i in range(ncols))
                     + "</row>")
             out.write(head.encode("utf-8"))
             batch = []
@@ -397,11 +402,13 @@ def write_xlsx(path, merchant, start, end, language, rows, seed, compression):
                 prod = (h >> 24) % nprod
                 qty = 1 + (h >> 28) % 4
                 cents = PRODUCTS[prod][1] * qty
-                batch.append(row_fmt % (
-                    i + 2, order_prefix, i, ds, sod // 3600, sod // 60 % 60, sod % 60,
-                    (h >> 12) % 1000000000000, cust0 + (h >> 32) % ncust, prod0 + prod, qty,
-                    cents // 100, cents % 100, cur_idx, stat_idx[(h >> 40) % nstat],
-                    pay0 + (h >> 48) % npay))
+                batch.append(row_fmt % {
+                    "n": i + 2, "order": "%s%09d" % (order_prefix, i),
+                    "time": "%s %02d:%02d:%02d" % (ds, sod // 3600, sod // 60 % 60, sod % 60),
+                    "mo": (h >> 12) % 1000000000000, "cust": cust0 + (h >> 32) % ncust,
+                    "prod": prod0 + prod, "qty": qty,
+                    "amount": "%d.%02d" % (cents // 100, cents % 100), "cur": cur_idx,
+                    "stat": stat_idx[(h >> 40) % nstat], "pay": pay0 + (h >> 48) % npay})
                 if len(batch) >= 2000:
                     out.write("".join(batch).encode("utf-8"))
                     batch.clear()

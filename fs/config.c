@@ -194,6 +194,7 @@ static const struct key_def keys[] = {
 	{"max_threads", K_INT, OFF(max_threads), 4, 10000},
 	{"attr_timeout", K_SECONDS_F, OFF(attr_timeout_s), 0, 0},
 	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0},
+	{"exact_sizes", K_BOOL, OFF(exact_sizes), 0, 0},
 	{"log_level", K_LEVEL, OFF(log_level), 0, 0},
 	{"prefetch", K_INT, OFF(prefetch_days), 0, 92},
 	{"prefetch_interval", K_DURATION, OFF(prefetch_interval_s), 0, 0},

@@ -71,6 +71,7 @@ static void usage(FILE *out)
 		"  report_type cache_max_size max_exports export_timeout nodata_ttl connect_timeout\n"
 		"  request_timeout download_stall_timeout poll_initial_ms poll_max_ms retry_limit\n"
 		"  max_requests_per_second max_threads attr_timeout tls_insecure log_level\n"
+		"  exact_sizes\n"
 		"  prefetch prefetch_interval   (see orderfs(1))\n");
 }
 
@@ -456,6 +457,7 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	o.window_months = o.prov->window_months;
 	o.cache_dir = cfg->cache_dir;
 	o.attr_timeout_s = cfg->attr_timeout_s;
+	o.exact_sizes = cfg->exact_sizes;
 	o.mount_time = time(NULL);
 	o.notes = range_map_new();
 	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};

@@ -2,7 +2,8 @@
  * FUSE operations: thin adapters from paths to the cache.
  *
  * Consistency with the kernel. A file's size is unknown until it has been exported, so stat
- * shows 0 before that. The kernel keeps that size for attr_timeout, and a page-cache read never
+ * shows 0 before that (with exact_sizes, stat waits for the export instead, for tools that
+ * read exactly st_size bytes: tar, Samba). The kernel keeps that size for attr_timeout, and a page-cache read never
  * goes past the size it knows, so the open that fetches a file (or any open whose size differs
  * from the last one stat reported) uses direct I/O, which reads to EOF whatever size the kernel
  * holds, and invalidates the cached attributes so the next stat shows the real size. Later
@@ -184,6 +185,38 @@ static int export_size(struct orderfs *o, const struct path_node *node, struct c
 	return rc;
 }
 
+/* A waiting open or stat polls this: Ctrl-C on the caller, or the mount going away. */
+static int open_cancelled(void *arg)
+{
+	struct fuse *f = arg;
+	return fuse_interrupted() || fuse_session_exited(fuse_get_session(f));
+}
+
+/*
+ * exact_sizes: make sure the export behind node is READY before its size is reported, by
+ * waiting for it exactly as open does (same errors, same interruption). 0 when READY.
+ */
+static int wait_exported(struct orderfs *o, const struct path_node *node)
+{
+	struct cache *cache = o->kinds[node->type].cache;
+	struct cache_handle *h = NULL;
+	struct cache_info info;
+	char rs[DATE_RANGE_STR_LEN];
+	int rc;
+
+	cache_lookup(cache, &node->chunk, &info);
+	if (info.state == CACHE_READY)
+		return 0;
+	rc = cache_open(cache, &node->chunk, open_cancelled, o->fuse, &h);
+	if (rc == 0) {
+		cache_handle_close(h);
+	} else {
+		date_range_format(&node->chunk, rs);
+		log_debug("stat %s: %s while waiting for the export", rs, strerror(-rc));
+	}
+	return rc;
+}
+
 static int range_in_window(struct orderfs *o, const struct date_range *r, const char **why)
 {
 	struct date today = today_local();
@@ -309,6 +342,8 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	case PATH_EXPORT_FILE: {
 		struct cache_info info;
 		uint64_t size;
+		if (o->exact_sizes && (rc = wait_exported(o, &node)) != 0)
+			return rc;
 		if ((rc = export_size(o, &node, &info, &size)) != 0)
 			return rc;
 		st->st_mode = S_IFREG | 0444;
@@ -325,6 +360,11 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	}
 	return -ENOENT;
 }
+
+/* What readdir says of each name: only the type (d_type), so `ls --color` and `find` need no
+ * stat per name; a stat could start an export with exact_sizes. */
+static const struct stat dir_type = {.st_mode = S_IFDIR};
+static const struct stat file_type = {.st_mode = S_IFREG};
 
 static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 {
@@ -350,7 +390,7 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 	}
 	name_list_finish(&l);
 	for (size_t i = 0; i < l.n; i++)
-		if (filler(buf, l.names[i], NULL, 0, 0))
+		if (filler(buf, l.names[i], &dir_type, 0, 0))
 			break;
 	name_list_free(&l);
 	return 0;
@@ -371,7 +411,7 @@ static int readdir_export(struct orderfs *o, const struct date_range *r, size_t 
 	if (pt->ext) {
 		path_whole_suffix(&o->layout, t, suffix);
 		return !path_file_name(r, &o->layout, t, i, suffix, name) &&
-		       filler(buf, name, NULL, 0, 0);
+		       filler(buf, name, &file_type, 0, 0);
 	}
 	path_chunk(r, &o->layout, i, &chunk);
 	cache_lookup(o->kinds[t].cache, &chunk, &info);
@@ -382,14 +422,14 @@ static int readdir_export(struct orderfs *o, const struct date_range *r, size_t 
 			if (strncmp(m, pt->base_name, blen))
 				continue; /* not a name this type shows */
 			full = !path_file_name(r, &o->layout, t, i, m + blen, name) &&
-			       filler(buf, name, NULL, 0, 0);
+			       filler(buf, name, &file_type, 0, 0);
 		}
 		bundle_index_free(&ix);
 		return full;
 	}
 	for (const char *const *sfx = pt->suffixes; sfx && *sfx && !full; sfx++)
 		full = !path_file_name(r, &o->layout, t, i, *sfx, name) &&
-		       filler(buf, name, NULL, 0, 0);
+		       filler(buf, name, &file_type, 0, 0);
 	return full;
 }
 
@@ -416,25 +456,18 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	filler(buf, "..", NULL, 0, 0);
 	switch (node.kind) {
 	case PATH_ROOT:
-		filler(buf, "exports", NULL, 0, 0);
-		filler(buf, STATS_PATH + 1, NULL, 0, 0);
+		filler(buf, "exports", &dir_type, 0, 0);
+		filler(buf, STATS_PATH + 1, &file_type, 0, 0);
 		return 0;
 	case PATH_EXPORTS:
 		return readdir_exports(o, buf, filler);
 	case PATH_RANGE_DIR:
 		readdir_range(o, &node.range, buf, filler);
-		filler(buf, ".status", NULL, 0, 0);
+		filler(buf, ".status", &file_type, 0, 0);
 		return 0;
 	default:
 		return -ENOTDIR;
 	}
-}
-
-/* The waiting open polls this: Ctrl-C on the reader, or the mount going away. */
-static int open_cancelled(void *arg)
-{
-	struct fuse *f = arg;
-	return fuse_interrupted() || fuse_session_exited(fuse_get_session(f));
 }
 
 /* Where member lies in the bundle h has open. 0, -ENOENT no such member, -EIO not a bundle. */

@@ -40,6 +40,7 @@ struct orderfs {
 	struct kernel_view *kview; /* per path: size and content the kernel was shown */
 	const char *cache_dir;
 	double attr_timeout_s;
+	int exact_sizes;	     /* stat of a file not exported yet waits for its export */
 	time_t mount_time;
 	pthread_mutex_t files_lock; /* protects files */
 	struct fs_file *files;	    /* open files, closed at teardown if the kernel did not */
