@@ -83,6 +83,33 @@ int bundle_member_end(struct bundle_writer *w)
 	return 0;
 }
 
+int bundle_member_from_fd(struct bundle_writer *w, const char *name, int fd)
+{
+	enum { CHUNK = 256 * 1024 };
+	char *buf = malloc(CHUNK);
+	ssize_t n;
+	int rc;
+
+	if (!buf)
+		return -ENOMEM;
+	if ((rc = bundle_member_start(w, name)) != 0)
+		goto out;
+	while ((n = read(fd, buf, CHUNK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if ((rc = bundle_write(w, buf, (size_t)n)) != 0)
+			goto out;
+	}
+	rc = bundle_member_end(w);
+out:
+	free(buf);
+	return rc;
+}
+
 int bundle_member_read(const struct bundle_writer *w, size_t i, uint64_t offset, void *buf,
 		       size_t len)
 {

@@ -52,6 +52,10 @@ int bundle_member_start(struct bundle_writer *w, const char *name);
 /* Append to the open member. 0 or -errno (the sink's). */
 int bundle_write(struct bundle_writer *w, const void *buf, size_t len);
 int bundle_member_end(struct bundle_writer *w);
+/* A whole member copied from the file open at fd, read from its current offset to its end
+ * (a file built on disk, such as an xlsx). 0, -errno of a read (-EIO short), or of the sink
+ * (-ECANCELED when the caller stopped the fetch). */
+int bundle_member_from_fd(struct bundle_writer *w, const char *name, int fd);
 /* Read back bytes of a finished member i (needs sink->read). 0, -EINVAL out of range,
  * -ENOTSUP no read, or the sink's -errno. */
 int bundle_member_read(const struct bundle_writer *w, size_t i, uint64_t offset, void *buf,

@@ -9,9 +9,10 @@
  * a file URL answering 403/404/410, is CLIENT_E_FILE_EXPIRED: only a new export helps.
  *
  * fetch() builds the bundle front to back: the provider's files byte for byte
- * (<base>-0001.json ...), then <base>.jsonl and <base>.csv derived by reading each file back
- * from the sink and parsing it alone, so memory stays at one file (<= 1000 elements) however
- * long the export. Any failure abandons the whole bundle; the cache calls fetch() again from
+ * (<base>-0001.json ...), then <base>.jsonl, <base>.csv and <base>.xlsx derived by reading
+ * each file back from the sink and parsing it alone, so memory stays at one file (<= 1000
+ * elements) however long the export; the xlsx is built in a temp file under work_dir
+ * (libxlsxwriter writes files, in constant memory) and copied into the bundle. Any failure abandons the whole bundle; the cache calls fetch() again from
  * scratch, so nothing here resumes.
  *
  * The token lives only in the "Authorization: Bearer" header buffer, wiped on destroy, and
@@ -22,16 +23,20 @@
 #include "clover.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "bundle.h"
 #include "clover_csv.h"
 #include "clover_parse.h"
+#include "clover_xlsx.h"
 #include "http.h"
 #include "log.h"
 
@@ -52,6 +57,7 @@ struct clover {
 	char *auth_header; /* "Authorization: Bearer <token>", owned, wiped on destroy */
 	size_t auth_len;
 	char region[16];
+	char work_dir[CLOVER_WORK_DIR_MAX]; /* scratch space for the xlsx */
 	struct http_client *http;
 	int64_t (*now_ms)(void);
 };
@@ -530,6 +536,76 @@ out:
 	return rc;
 }
 
+/* Rows of the nfiles json members into the open workbook x. *count = elements added. */
+static int xlsx_rows(struct clover_xlsx *x, const struct bundle_writer *w, size_t nfiles,
+		     uint64_t *count, struct client_error *err)
+{
+	const cJSON *els, *el;
+
+	*count = 0;
+	for (size_t i = 0; i < nfiles; i++) {
+		cJSON *root = load_file(w, i, &els, err);
+		if (!root)
+			return -1;
+		cJSON_ArrayForEach(el, els)
+		{
+			if (clover_xlsx_add(x, el) != 0) {
+				cJSON_Delete(root);
+				client_error_set(err, CLIENT_E_LOCAL, "cannot add a row to the xlsx");
+				return -1;
+			}
+			++*count;
+		}
+		cJSON_Delete(root);
+	}
+	return 0;
+}
+
+/* Member "<base>.xlsx", built in a temp file under work_dir that never outlives this call.
+ * *count = elements written. */
+static int derive_xlsx(struct clover *c, struct bundle_writer *w, size_t nfiles,
+		       enum clover_kind kind, uint64_t *count, struct client_error *err)
+{
+	char path[CLOVER_WORK_DIR_MAX + 32], name[BUNDLE_NAME_MAX];
+	struct clover_xlsx *x = NULL;
+	int fd, rc = -1;
+
+	if ((mkdir(c->work_dir, 0700) != 0 && errno != EEXIST) ||
+	    snprintf(path, sizeof(path), "%s/clover-XXXXXX.xlsx", c->work_dir) >=
+		    (int)sizeof(path) ||
+	    (fd = mkstemps(path, 5)) < 0) {
+		err->sys_errno = errno;
+		client_error_set(err, CLIENT_E_LOCAL, "xlsx temp file in work_dir: %s",
+				 strerror(errno));
+		return -1;
+	}
+	close(fd);
+	x = clover_xlsx_open(kind, path, c->work_dir);
+	if (!x) {
+		client_error_set(err, CLIENT_E_LOCAL, "cannot start the xlsx in work_dir");
+		goto out;
+	}
+	rc = xlsx_rows(x, w, nfiles, count, err);
+	if (clover_xlsx_close(x, rc != 0) != 0 && rc == 0) {
+		client_error_set(err, CLIENT_E_LOCAL, "cannot write the xlsx in work_dir");
+		rc = -1;
+	}
+	if (rc != 0)
+		goto out;
+	rc = -1;
+	snprintf(name, sizeof(name), "%s.xlsx", clover_kind_base(kind));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		sink_error(err, -errno, "reading the xlsx back");
+		goto out;
+	}
+	int e = bundle_member_from_fd(w, name, fd);
+	close(fd);
+	rc = e ? sink_error(err, e, name) : 0;
+out:
+	unlink(path);
+	return rc;
+}
+
 static int clover_fetch(struct provider *p, const char *task_id, const struct export_request *req,
 			const struct download_sink *sink, uint64_t *total,
 			struct client_error *err)
@@ -538,7 +614,7 @@ static int clover_fetch(struct provider *p, const char *task_id, const struct ex
 	struct clover_export x;
 	struct bundle_writer w;
 	enum clover_kind kind;
-	uint64_t lines = 0, rows = 0, size = 0;
+	uint64_t lines = 0, rows = 0, xrows = 0, size = 0;
 	int rc = -1;
 
 	client_error_clear(err);
@@ -569,9 +645,10 @@ static int clover_fetch(struct provider *p, const char *task_id, const struct ex
 		if (fetch_file(c, &x, i, clover_kind_base(kind), &w, err) != 0)
 			goto out;
 	if (derive(&w, x.nurls, kind, 0, sink, &lines, err) != 0 ||
-	    derive(&w, x.nurls, kind, 1, sink, &rows, err) != 0)
+	    derive(&w, x.nurls, kind, 1, sink, &rows, err) != 0 ||
+	    derive_xlsx(c, &w, x.nurls, kind, &xrows, err) != 0)
 		goto out;
-	if (lines != rows) {
+	if (lines != rows || lines != xrows) {
 		client_error_set(err, CLIENT_E_LOCAL, "files changed while being read back");
 		goto out;
 	}
@@ -612,12 +689,14 @@ static int clover_verify(struct provider *p, int fd, uint64_t size, struct clien
 		return -1;
 	}
 	int whole = (bundle_index_find(&ix, "orders.jsonl") &&
-		     bundle_index_find(&ix, "orders.csv")) ||
+		     bundle_index_find(&ix, "orders.csv") &&
+		     bundle_index_find(&ix, "orders.xlsx")) ||
 		    (bundle_index_find(&ix, "payments.jsonl") &&
-		     bundle_index_find(&ix, "payments.csv"));
+		     bundle_index_find(&ix, "payments.csv") &&
+		     bundle_index_find(&ix, "payments.xlsx"));
 	bundle_index_free(&ix);
 	if (!whole) {
-		client_error_set(err, CLIENT_E_TRANSIENT, "bundle lacks its .jsonl or .csv member");
+		client_error_set(err, CLIENT_E_TRANSIENT, "bundle lacks its .jsonl, .csv or .xlsx member");
 		return -1;
 	}
 	return 0;
@@ -650,7 +729,7 @@ static const struct provider_ops clover_ops = {
 	.destroy = clover_destroy,
 };
 
-static const char *const clover_suffixes[] = {".jsonl", ".csv", NULL};
+static const char *const clover_suffixes[] = {".xlsx", ".jsonl", ".csv", NULL};
 static const struct provider_type clover_types[] = {
 	{"ORDERS", "orders", NULL, clover_suffixes, "json"},
 	{"PAYMENTS", "payments", NULL, clover_suffixes, "json"},
@@ -707,6 +786,14 @@ struct provider *clover_new(const struct clover_config *cfg, struct client_error
 	memcpy(c->auth_header + AUTH_PREFIX_LEN, cfg->token, strlen(cfg->token) + 1);
 	snprintf(c->region, sizeof(c->region), "%s", cfg->region ? cfg->region : "sandbox");
 	c->now_ms = cfg->now_ms;
+	if (!cfg->work_dir) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(c->work_dir, sizeof(c->work_dir), "%s", tmp && *tmp ? tmp : "/tmp");
+	} else if (snprintf(c->work_dir, sizeof(c->work_dir), "%s", cfg->work_dir) >=
+		   (int)sizeof(c->work_dir)) {
+		client_error_set(err, CLIENT_E_INVALID, "work_dir is too long");
+		goto fail;
+	}
 
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;
 	ho.request_timeout_ms = cfg->request_timeout_ms;

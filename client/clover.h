@@ -12,6 +12,8 @@
 #include "clover_hours.h"
 #include "provider.h"
 
+#define CLOVER_WORK_DIR_MAX 4000
+
 struct clover_config {
 	const char *base_url;	 /* http(s)://host[:port][/path]; a path prefix is kept */
 	const char *merchant_id; /* mId; also the provider's account */
@@ -23,6 +25,8 @@ struct clover_config {
 	int tls_insecure;	 /* skip TLS verification: simulator only, logged loudly */
 	double max_requests_per_s; /* cap on HTTP requests per second, all threads; 0 = none */
 	int64_t (*now_ms)(void);   /* NULL = real clock; tests pin it */
+	const char *work_dir;	   /* where the xlsx is built (created 0700 when missing);
+				    * NULL = $TMPDIR or /tmp */
 };
 
 /*

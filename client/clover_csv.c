@@ -68,8 +68,7 @@ int clover_csv_time(int64_t ms, char out[CLOVER_TIME_LEN])
 	return 0;
 }
 
-/* A JSON number that is an exact integer: 1 with *out set, else 0. */
-static int exact_int(const cJSON *v, int64_t *out)
+int clover_exact_int(const cJSON *v, int64_t *out)
 {
 	if (!cJSON_IsNumber(v))
 		return 0;
@@ -93,15 +92,7 @@ static int add_field(struct clover_buf *b, const char *s)
 	return add_str(b, s) || clover_buf_add(b, "\"", 1) ? -1 : 0;
 }
 
-enum fmt {
-	F_PLAIN, /* strings as is, integers in decimal, booleans true/false */
-	F_MONEY, /* integer cents -> units with two decimals */
-	F_TIME,	 /* integer ms -> ISO 8601 UTC */
-	F_COUNT, /* number of elements of the array found */
-};
-
-/* Value of a dotted path ("employee.id"), or NULL when any step is absent or not an object. */
-static const cJSON *lookup(const cJSON *obj, const char *path)
+const cJSON *clover_lookup(const cJSON *obj, const char *path)
 {
 	char key[64];
 	while (obj) {
@@ -122,28 +113,28 @@ static const cJSON *lookup(const cJSON *obj, const char *path)
 }
 
 /* Text of v formatted as f, into the field; absent and null are empty. */
-static int add_value(struct clover_buf *b, const cJSON *v, enum fmt f)
+static int add_value(struct clover_buf *b, const cJSON *v, enum clover_fmt f)
 {
 	char tmp[CLOVER_TIME_LEN > CLOVER_MONEY_LEN ? CLOVER_TIME_LEN : CLOVER_MONEY_LEN];
 	int64_t n;
 
 	if (!v || cJSON_IsNull(v))
 		return 0;
-	if (f == F_COUNT && cJSON_IsArray(v)) {
+	if (f == CLOVER_F_COUNT && cJSON_IsArray(v)) {
 		snprintf(tmp, sizeof(tmp), "%d", cJSON_GetArraySize(v));
 		return add_str(b, tmp);
 	}
-	if (f == F_MONEY && exact_int(v, &n)) {
+	if (f == CLOVER_F_MONEY && clover_exact_int(v, &n)) {
 		clover_csv_money(n, tmp);
 		return add_str(b, tmp);
 	}
-	if (f == F_TIME && exact_int(v, &n) && clover_csv_time(n, tmp) == 0)
+	if (f == CLOVER_F_TIME && clover_exact_int(v, &n) && clover_csv_time(n, tmp) == 0)
 		return add_str(b, tmp);
 	if (cJSON_IsString(v))
 		return add_field(b, v->valuestring);
 	if (cJSON_IsBool(v))
 		return add_str(b, cJSON_IsTrue(v) ? "true" : "false");
-	if (exact_int(v, &n)) {
+	if (clover_exact_int(v, &n)) {
 		snprintf(tmp, sizeof(tmp), "%" PRId64, n);
 		return add_str(b, tmp);
 	}
@@ -156,55 +147,49 @@ static int add_value(struct clover_buf *b, const cJSON *v, enum fmt f)
 	return rc;
 }
 
-struct column {
-	const char *name; /* header */
-	const char *path; /* dotted path in the element */
-	enum fmt fmt;
+static const struct clover_column order_cols[] = {
+	{"id", "id", CLOVER_F_PLAIN},
+	{"currency", "currency", CLOVER_F_PLAIN},
+	{"total", "total", CLOVER_F_MONEY},
+	{"paymentState", "paymentState", CLOVER_F_PLAIN},
+	{"state", "state", CLOVER_F_PLAIN},
+	{"payType", "payType", CLOVER_F_PLAIN},
+	{"title", "title", CLOVER_F_PLAIN},
+	{"note", "note", CLOVER_F_PLAIN},
+	{"employee_id", "employee.id", CLOVER_F_PLAIN},
+	{"device_id", "device.id", CLOVER_F_PLAIN},
+	{"orderType_id", "orderType.id", CLOVER_F_PLAIN},
+	{"taxRemoved", "taxRemoved", CLOVER_F_PLAIN},
+	{"isVat", "isVat", CLOVER_F_PLAIN},
+	{"manualTransaction", "manualTransaction", CLOVER_F_PLAIN},
+	{"groupLineItems", "groupLineItems", CLOVER_F_PLAIN},
+	{"testMode", "testMode", CLOVER_F_PLAIN},
+	{"lineItems_count", "lineItems.elements", CLOVER_F_COUNT},
+	{"createdTime", "createdTime", CLOVER_F_TIME},
+	{"clientCreatedTime", "clientCreatedTime", CLOVER_F_TIME},
+	{"modifiedTime", "modifiedTime", CLOVER_F_TIME},
 };
 
-static const struct column order_cols[] = {
-	{"id", "id", F_PLAIN},
-	{"currency", "currency", F_PLAIN},
-	{"total", "total", F_MONEY},
-	{"paymentState", "paymentState", F_PLAIN},
-	{"state", "state", F_PLAIN},
-	{"payType", "payType", F_PLAIN},
-	{"title", "title", F_PLAIN},
-	{"note", "note", F_PLAIN},
-	{"employee_id", "employee.id", F_PLAIN},
-	{"device_id", "device.id", F_PLAIN},
-	{"orderType_id", "orderType.id", F_PLAIN},
-	{"taxRemoved", "taxRemoved", F_PLAIN},
-	{"isVat", "isVat", F_PLAIN},
-	{"manualTransaction", "manualTransaction", F_PLAIN},
-	{"groupLineItems", "groupLineItems", F_PLAIN},
-	{"testMode", "testMode", F_PLAIN},
-	{"lineItems_count", "lineItems.elements", F_COUNT},
-	{"createdTime", "createdTime", F_TIME},
-	{"clientCreatedTime", "clientCreatedTime", F_TIME},
-	{"modifiedTime", "modifiedTime", F_TIME},
-};
-
-static const struct column payment_cols[] = {
-	{"id", "id", F_PLAIN},
-	{"order_id", "order.id", F_PLAIN},
-	{"amount", "amount", F_MONEY},
-	{"tipAmount", "tipAmount", F_MONEY},
-	{"taxAmount", "taxAmount", F_MONEY},
-	{"cashbackAmount", "cashbackAmount", F_MONEY},
-	{"cashTendered", "cashTendered", F_MONEY},
-	{"result", "result", F_PLAIN},
-	{"offline", "offline", F_PLAIN},
-	{"tender_id", "tender.id", F_PLAIN},
-	{"tender_label", "tender.label", F_PLAIN},
-	{"employee_id", "employee.id", F_PLAIN},
-	{"device_id", "device.id", F_PLAIN},
-	{"externalPaymentId", "externalPaymentId", F_PLAIN},
-	{"card_type", "cardTransaction.cardType", F_PLAIN},
-	{"card_last4", "cardTransaction.last4", F_PLAIN},
-	{"createdTime", "createdTime", F_TIME},
-	{"clientCreatedTime", "clientCreatedTime", F_TIME},
-	{"modifiedTime", "modifiedTime", F_TIME},
+static const struct clover_column payment_cols[] = {
+	{"id", "id", CLOVER_F_PLAIN},
+	{"order_id", "order.id", CLOVER_F_PLAIN},
+	{"amount", "amount", CLOVER_F_MONEY},
+	{"tipAmount", "tipAmount", CLOVER_F_MONEY},
+	{"taxAmount", "taxAmount", CLOVER_F_MONEY},
+	{"cashbackAmount", "cashbackAmount", CLOVER_F_MONEY},
+	{"cashTendered", "cashTendered", CLOVER_F_MONEY},
+	{"result", "result", CLOVER_F_PLAIN},
+	{"offline", "offline", CLOVER_F_PLAIN},
+	{"tender_id", "tender.id", CLOVER_F_PLAIN},
+	{"tender_label", "tender.label", CLOVER_F_PLAIN},
+	{"employee_id", "employee.id", CLOVER_F_PLAIN},
+	{"device_id", "device.id", CLOVER_F_PLAIN},
+	{"externalPaymentId", "externalPaymentId", CLOVER_F_PLAIN},
+	{"card_type", "cardTransaction.cardType", CLOVER_F_PLAIN},
+	{"card_last4", "cardTransaction.last4", CLOVER_F_PLAIN},
+	{"createdTime", "createdTime", CLOVER_F_TIME},
+	{"clientCreatedTime", "clientCreatedTime", CLOVER_F_TIME},
+	{"modifiedTime", "modifiedTime", CLOVER_F_TIME},
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -220,14 +205,20 @@ const char *clover_csv_header(enum clover_kind kind)
 	       "lineItems_count,createdTime,clientCreatedTime,modifiedTime\r\n";
 }
 
+const struct clover_column *clover_columns(enum clover_kind kind, size_t *n)
+{
+	*n = kind == CLOVER_PAYMENTS ? NCOLS(payment_cols) : NCOLS(order_cols);
+	return kind == CLOVER_PAYMENTS ? payment_cols : order_cols;
+}
+
 int clover_csv_row(enum clover_kind kind, const cJSON *element, struct clover_buf *out)
 {
-	const struct column *cols = kind == CLOVER_PAYMENTS ? payment_cols : order_cols;
-	size_t n = kind == CLOVER_PAYMENTS ? NCOLS(payment_cols) : NCOLS(order_cols);
+	size_t n;
+	const struct clover_column *cols = clover_columns(kind, &n);
 
 	for (size_t i = 0; i < n; i++) {
 		if ((i > 0 && clover_buf_add(out, ",", 1)) ||
-		    add_value(out, lookup(element, cols[i].path), cols[i].fmt))
+		    add_value(out, clover_lookup(element, cols[i].path), cols[i].fmt))
 			return -1;
 	}
 	return clover_buf_add(out, "\r\n", 2);

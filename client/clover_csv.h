@@ -43,6 +43,27 @@ int clover_csv_row(enum clover_kind kind, const cJSON *element, struct clover_bu
 /* Append element as one compact JSON line ending in "\n". 0, or -1 when out of memory. */
 int clover_jsonl_line(const cJSON *element, struct clover_buf *out);
 
+/* How a column's value is written (the xlsx writes the same columns, see clover_xlsx.h). */
+enum clover_fmt {
+	CLOVER_F_PLAIN, /* strings as is, integers in decimal, booleans true/false */
+	CLOVER_F_MONEY, /* integer cents -> units with two decimals */
+	CLOVER_F_TIME,	/* integer ms -> ISO 8601 UTC */
+	CLOVER_F_COUNT, /* number of elements of the array found */
+};
+
+struct clover_column {
+	const char *name; /* header */
+	const char *path; /* dotted path in the element ("employee.id") */
+	enum clover_fmt fmt;
+};
+
+/* The columns of kind, in header order; *n set. Static. */
+const struct clover_column *clover_columns(enum clover_kind kind, size_t *n);
+/* The value at a dotted path, or NULL when any step is absent or not an object. */
+const cJSON *clover_lookup(const cJSON *element, const char *path);
+/* Whether v is a JSON number holding an exact integer: 1 with *out set, else 0. */
+int clover_exact_int(const cJSON *v, int64_t *out);
+
 #define CLOVER_MONEY_LEN 32
 #define CLOVER_TIME_LEN 32
 

@@ -752,40 +752,21 @@ out:
 /* Copy the finished xlsx at path into member orders.xlsx. */
 static int copy_xlsx(struct sync *s, const char *path, struct client_error *err)
 {
-	char *buf = malloc(CHUNK);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = -1, e;
-	ssize_t n;
+	int e;
 
-	if (!buf || fd < 0) {
-		set_local(err, buf ? errno : ENOMEM, "reading orders.xlsx back");
-		goto out;
+	if (fd < 0) {
+		set_local(err, errno, "reading orders.xlsx back");
+		return -1;
 	}
-	if ((e = bundle_member_start(&s->bw, "orders.xlsx")) != 0) {
-		set_local(err, -e, "orders.xlsx");
-		goto out;
-	}
-	while ((n = read(fd, buf, CHUNK)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			set_local(err, errno, "reading orders.xlsx back");
-			goto out;
-		}
-		if ((e = bundle_write(&s->bw, buf, (size_t)n)) != 0) {
-			set_local(err, -e, "writing orders.xlsx");
-			if (e == -ECANCELED)
-				err->kind = CLIENT_E_CANCELLED;
-			goto out;
-		}
-	}
-	bundle_member_end(&s->bw);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return rc;
+	e = bundle_member_from_fd(&s->bw, "orders.xlsx", fd);
+	close(fd);
+	if (e == 0)
+		return 0;
+	set_local(err, -e, "writing orders.xlsx");
+	if (e == -ECANCELED)
+		err->kind = CLIENT_E_CANCELLED;
+	return -1;
 }
 
 static int ensure_dir(const char *dir)

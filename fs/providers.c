@@ -49,11 +49,19 @@ static struct provider *make_vexora(const struct fs_config *cfg, struct client_e
 	return p;
 }
 
+/* The providers' scratch space for xlsx building: beside the cache, on the same disk. */
+static void scratch_dir(const struct fs_config *cfg, char *out, size_t n)
+{
+	snprintf(out, n, "%s/work", cfg->cache_dir);
+}
+
 static struct provider *make_clover(const struct fs_config *cfg, struct client_error *cerr)
 {
 	char *token = read_secret("token_file", cfg->token_file);
+	char work_dir[4096];
 	if (!token)
 		return NULL;
+	scratch_dir(cfg, work_dir, sizeof(work_dir));
 	struct clover_config cc = {
 		.base_url = cfg->base_url,
 		.merchant_id = cfg->merchant_id,
@@ -64,6 +72,7 @@ static struct provider *make_clover(const struct fs_config *cfg, struct client_e
 		.download_stall_s = cfg->download_stall_s,
 		.tls_insecure = cfg->tls_insecure,
 		.max_requests_per_s = cfg->max_requests_per_s,
+		.work_dir = work_dir,
 	};
 	struct provider *p = clover_new(&cc, cerr);
 	wipe(token);
@@ -76,8 +85,7 @@ static struct provider *make_mogujie(const struct fs_config *cfg, struct client_
 	char work_dir[4096];
 	if (!secret)
 		return NULL;
-	/* The provider's scratch space for xlsx building: beside the cache, on the same disk. */
-	snprintf(work_dir, sizeof(work_dir), "%s/work", cfg->cache_dir);
+	scratch_dir(cfg, work_dir, sizeof(work_dir));
 	struct mogujie_config mc = {
 		.base_url = cfg->base_url,
 		.app_key = cfg->app_key,

@@ -152,7 +152,7 @@ class CloverClientTest(unittest.TestCase):
         """Files byte-identical, jsonl = their elements in order, csv = one row each."""
         want = self.served_files(res["task"])
         names = [f"{base}-{i:04d}.json" for i in range(1, len(want) + 1)]
-        self.assertEqual(list(members), names + [f"{base}.jsonl", f"{base}.csv"])
+        self.assertEqual(list(members), names + [f"{base}.jsonl", f"{base}.csv", f"{base}.xlsx"])
         elements = []
         for n, w in zip(names, want):
             self.assertEqual(members[n], w, n)
@@ -227,7 +227,7 @@ class CloverClientTest(unittest.TestCase):
     def test_empty_export(self):
         self.sim.configure(orders_per_day=0)
         res, members, _ = self.run_export("ORDERS", rng(-1, -1))
-        self.assertEqual(list(members), ["orders.jsonl", "orders.csv"])
+        self.assertEqual(list(members), ["orders.jsonl", "orders.csv", "orders.xlsx"])
         self.assertEqual(members["orders.jsonl"], b"")
         self.assertEqual(members["orders.csv"], (",".join(ORDER_COLS) + "\r\n").encode())
         self.assertEqual(res["items"], 0)

@@ -11,6 +11,8 @@ import threading
 import unittest
 import urllib.request
 
+import openpyxl
+
 from clover_simulator import CloverSimulator
 from mount import Mount, wait_for
 
@@ -92,8 +94,8 @@ class TestCloverTree(CloverFsTestCase):
         m = self.mount()
         r = day(3)
         before = sorted(os.listdir(m.path("exports", r)))
-        self.assertEqual(before, [".status", "orders.csv", "orders.jsonl", "payments.csv",
-                                  "payments.jsonl"])
+        self.assertEqual(before, [".status", "orders.csv", "orders.jsonl", "orders.xlsx",
+                                  "payments.csv", "payments.jsonl", "payments.xlsx"])
         lines = read(m.path("exports", r, "orders.jsonl")).decode().splitlines()
         self.assertEqual(len(lines), 2500)
         names = sorted(os.listdir(m.path("exports", r)))
@@ -118,6 +120,23 @@ class TestCloverTree(CloverFsTestCase):
         self.assertEqual(rows[0][:3], ["id", "currency", "total"])
         self.assertEqual(len(rows), 2501)
         self.assertEqual([row[0] for row in rows[1:]], ids)
+        # The xlsx: the csv's columns, ids as text, money as numbers, times as date-times.
+        wb = openpyxl.load_workbook(io.BytesIO(read(m.path("exports", r, "orders.xlsx"))))
+        ws = wb.active
+        self.assertEqual(ws.freeze_panes, "A2")
+        self.assertEqual(ws.auto_filter.ref, f"A1:T{len(ids) + 1}")
+        xrows = list(ws.iter_rows(values_only=True))
+        self.assertEqual(len(xrows), 2501)
+        self.assertEqual(xrows[0][:3], ("id", "currency", "total"))
+        self.assertEqual(xrows[0][17], "createdTime (UTC)")
+        self.assertEqual([x[0] for x in xrows[1:]], ids)
+        first = json.loads(lines[0])
+        self.assertIsInstance(xrows[1][2], float)
+        self.assertAlmostEqual(xrows[1][2], first["total"] / 100, places=2)
+        self.assertEqual(xrows[1][2], float(rows[1][2]))
+        created = xrows[1][17]
+        self.assertIsInstance(created, datetime.datetime)
+        self.assertEqual(created.isoformat(timespec="milliseconds") + "Z", rows[1][17])
         # Reading orders never exported payments.
         self.assertEqual(self.sim.stats()["exports_created"], {"ORDERS": 1, "PAYMENTS": 0})
         self.assertEqual(os.stat(m.path("exports", r, "orders-0002.json")).st_size,
@@ -168,7 +187,10 @@ class TestCloverTree(CloverFsTestCase):
         rows = read(m.path("exports", r, "orders.csv")).decode().splitlines()
         self.assertEqual(len(rows), 1)
         self.assertEqual(sorted(n for n in os.listdir(m.path("exports", r))
-                                if n.startswith("orders")), ["orders.csv", "orders.jsonl"])
+                                if n.startswith("orders")),
+                         ["orders.csv", "orders.jsonl", "orders.xlsx"])
+        wb = openpyxl.load_workbook(io.BytesIO(read(m.path("exports", r, "orders.xlsx"))))
+        self.assertEqual(len(list(wb.active.iter_rows())), 1)  # the header alone
         m.close(self)
 
     def test_long_range_is_split_into_30_day_exports(self):

@@ -86,9 +86,10 @@ static void test_provider_fields(void **state)
 		assert_string_equal(p->types[i].report_type, names[i][0]);
 		assert_string_equal(p->types[i].base_name, names[i][1]);
 		assert_null(p->types[i].ext);
-		assert_string_equal(p->types[i].suffixes[0], ".jsonl");
-		assert_string_equal(p->types[i].suffixes[1], ".csv");
-		assert_null(p->types[i].suffixes[2]);
+		assert_string_equal(p->types[i].suffixes[0], ".xlsx");
+		assert_string_equal(p->types[i].suffixes[1], ".jsonl");
+		assert_string_equal(p->types[i].suffixes[2], ".csv");
+		assert_null(p->types[i].suffixes[3]);
 		assert_string_equal(p->types[i].numbered_ext, "json");
 	}
 	assert_non_null(p->ops->fetch);
@@ -290,8 +291,9 @@ static void test_verify(void **state)
 	struct provider *p = make(DEAD_URL, "M1", TOKEN, NULL, &e);
 	assert_non_null(p);
 
-	const char *whole[] = {"payments-0001.json", "payments.jsonl", "payments.csv"};
-	int fd = bundle_file(whole, 3, &size);
+	const char *whole[] = {"payments-0001.json", "payments.jsonl", "payments.csv",
+			       "payments.xlsx"};
+	int fd = bundle_file(whole, 4, &size);
 	client_error_clear(&e);
 	assert_int_equal(p->ops->verify(p, fd, size, &e), 0);
 	/* a bundle cut short is no bundle */
@@ -300,8 +302,8 @@ static void test_verify(void **state)
 	assert_int_equal(e.kind, CLIENT_E_TRANSIENT);
 	close(fd);
 
-	const char *empty_export[] = {"orders.jsonl", "orders.csv"};
-	fd = bundle_file(empty_export, 2, &size);
+	const char *empty_export[] = {"orders.jsonl", "orders.csv", "orders.xlsx"};
+	fd = bundle_file(empty_export, 3, &size);
 	assert_int_equal(p->ops->verify(p, fd, size, &e), 0);
 	close(fd);
 
@@ -314,6 +316,13 @@ static void test_verify(void **state)
 
 	const char *mixed[] = {"orders.jsonl", "payments.csv"};
 	fd = bundle_file(mixed, 2, &size);
+	client_error_clear(&e);
+	assert_int_equal(p->ops->verify(p, fd, size, &e), -1);
+	assert_int_equal(e.kind, CLIENT_E_TRANSIENT);
+	close(fd);
+
+	const char *no_xlsx[] = {"orders-0001.json", "orders.jsonl", "orders.csv"};
+	fd = bundle_file(no_xlsx, 3, &size);
 	client_error_clear(&e);
 	assert_int_equal(p->ops->verify(p, fd, size, &e), -1);
 	assert_int_equal(e.kind, CLIENT_E_TRANSIENT);
