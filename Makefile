@@ -54,8 +54,8 @@ LIBFS := $(BUILD)/libfs.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/bin/%,$(ITEST_SRC))
 
-.PHONY: all deps test test-unit test-integration check-asan check-tsan check-valgrind install \
-	uninstall clean tests-build bench soak fuzz demo demo-stop
+.PHONY: all deps test test-unit test-integration check-asan check-tsan check-clients \
+	check-valgrind install uninstall clean tests-build bench soak fuzz demo demo-stop
 
 all: orderfs
 
@@ -128,6 +128,13 @@ check-tsan: deps
 	@BUILD=build/tsan PYTHON=$(PYTHON) SANITIZE=thread ITESTS="$(TSAN_ITESTS)" \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 		sh tests/run.sh
+
+# Every provider's xlsx and csv opened from a real mount by ssconvert (gnumeric), LibreOffice,
+# xlsx2csv, pandas and openpyxl; rows and sample cells compared with the simulators' data.
+check-clients: deps
+	@sh contrib/install-deps.sh clients
+	$(MAKE) all
+	@BUILD=$(BUILD) $(PYTHON) tests/clients/check_clients.py
 
 # The same tests with the daemon and unit tests under valgrind memcheck (slow; not in CI).
 check-valgrind: deps

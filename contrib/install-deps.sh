@@ -1,5 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages orderfs needs to build, test and demo; only what is missing.
+# `install-deps.sh clients` installs the spreadsheet programs `make check-clients` opens the
+# files with instead.
 set -e
 # Then: what `make bench` compares against (its quick mode runs in `make test`), and the real
 # servers the integration tests start (smbd for a Samba share of the mount).
@@ -7,6 +9,9 @@ PKGS="build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjso
 libssl-dev libcmocka-dev libxlsxwriter-dev python3 python3-openpyxl attr \
 nginx rclone gnuplot-nox hyperfine curl \
 samba smbclient"
+if [ "${1:-}" = clients ]; then
+	PKGS="gnumeric libreoffice-calc-nogui xlsx2csv python3-pandas python3-openpyxl"
+fi
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
