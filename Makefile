@@ -12,7 +12,7 @@ PKG_CONFIG ?= pkg-config
 PYTHON ?= /usr/bin/python3
 
 VERSION := 0.1.0
-PKGS := fuse3 libcurl libcjson libcrypto xlsxwriter
+PKGS := fuse3 libcurl libcjson libcrypto xlsxwriter libmicrohttpd
 
 # SANITIZE=1 builds everything (tests too) with ASan + UBSan into a separate tree;
 # SANITIZE=thread with ThreadSanitizer into another.
@@ -35,7 +35,8 @@ CPPFLAGS += -D_GNU_SOURCE -DORDERFS_VERSION=\"$(VERSION)\"
 CFLAGS_ALL = -std=c11 $(OPT) $(WARN) $(WERROR) $(SAN_FLAGS) -MMD -MP \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS_CLIENT = $(shell $(PKG_CONFIG) --libs libcurl libcjson libcrypto xlsxwriter 2>/dev/null) -lpthread
-LDLIBS_FUSE = $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
+# fs/ alone serves HTTP (/metrics, libmicrohttpd); client/ speaks it with libcurl.
+LDLIBS_FUSE = $(shell $(PKG_CONFIG) --libs fuse3 libmicrohttpd 2>/dev/null)
 LDLIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 

@@ -559,6 +559,10 @@ void cache_get_stats(struct cache *c, struct cache_stats *out)
 	out->err_other = c->n_err_other;
 	out->nodata = c->n_nodata;
 	out->prefetches = c->n_prefetches;
+	out->flights_ready = c->n_ready;
+	out->flights_failed = c->n_failed;
+	memcpy(out->duration_le, c->duration_le, sizeof(out->duration_le));
+	out->duration_sum_s = c->duration_sum_s;
 	pthread_mutex_unlock(&c->lock);
 	out->bytes_downloaded = atomic_load(&c->n_bytes);
 }

@@ -127,6 +127,8 @@ int cache_forget(struct cache *c, const struct date_range *r);
 int cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
 		  void *arg);
 
+#define CACHE_DURATION_NBOUNDS 10
+
 struct cache_stats {
 	uint64_t applies, fills_running, fills_queued;
 	uint64_t hits, misses;
@@ -139,7 +141,18 @@ struct cache_stats {
 	uint64_t err_io, err_timeout, err_nospc, err_invalid, err_again, err_other;
 	uint64_t nodata;
 	uint64_t prefetches; /* flights started by cache_prefetch */
+	/* Flights by how they ended: READY, failed (the errno went to their readers); flights
+	 * that ended in "no data" are nodata above, cancelled ones (unmount, forget) are in none. */
+	uint64_t flights_ready, flights_failed;
+	/* How long flights that ended READY took, from dequeue to READY: per bucket, how many
+	 * took at most cache_duration_bounds[i] seconds (cumulative, as Prometheus counts), and
+	 * the sum in seconds; their count is flights_ready. */
+	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
+	double duration_sum_s;
 };
+
+/* Upper bounds, in seconds, of the duration buckets. */
+extern const double cache_duration_bounds[CACHE_DURATION_NBOUNDS];
 void cache_get_stats(struct cache *c, struct cache_stats *out);
 
 /*

@@ -96,6 +96,9 @@ struct cache {
 	/* failed flights by errno, "no data" answers, cache_prefetch flights (cache->lock) */
 	uint64_t n_err_io, n_err_timeout, n_err_nospc, n_err_invalid, n_err_again, n_err_other;
 	uint64_t n_nodata, n_prefetches;
+	uint64_t n_ready, n_failed; /* flights that ended READY / failed */
+	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
+	double duration_sum_s;
 };
 
 /* --- entry.c: the table (caller holds cache->lock unless said otherwise) --- */

@@ -33,6 +33,23 @@ static struct entry *pool_pop(struct cache *c)
 	return e;
 }
 
+const double cache_duration_bounds[CACHE_DURATION_NBOUNDS] = {1,  5,   15,  30,  60,
+							     120, 300, 600, 1800, 3600};
+
+/* Count how a flight ended (cache->lock held). */
+static void pool_count_outcome(struct cache *c, int rc, double seconds)
+{
+	if (rc == 0) {
+		c->n_ready++;
+		c->duration_sum_s += seconds;
+		for (int i = 0; i < CACHE_DURATION_NBOUNDS; i++)
+			if (seconds <= cache_duration_bounds[i])
+				c->duration_le[i]++;
+	} else if (rc != -ENODATA && rc != -ECANCELED) {
+		c->n_failed++;
+	}
+}
+
 static void *pool_worker(void *arg)
 {
 	struct cache *c = arg;
@@ -50,9 +67,11 @@ static void *pool_worker(void *arg)
 		c->n_running++;
 		pthread_mutex_unlock(&c->lock);
 
+		int64_t start = cache_mono_ms();
 		rc = fill_run(c, e);
 
 		pthread_mutex_lock(&c->lock);
+		pool_count_outcome(c, rc, (double)(cache_mono_ms() - start) / 1000.0);
 		c->n_running--;
 		e->filling = 0;
 		e->result = rc;

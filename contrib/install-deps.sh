@@ -6,7 +6,8 @@ set -e
 # Then: what `make bench` compares against (its quick mode runs in `make test`), and the real
 # servers the integration tests start (smbd for a Samba share of the mount).
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev \
-libssl-dev libcmocka-dev libxlsxwriter-dev python3 python3-openpyxl attr \
+libssl-dev libcmocka-dev libxlsxwriter-dev libmicrohttpd-dev python3 python3-openpyxl attr \
+python3-prometheus-client \
 nginx rclone gnuplot-nox hyperfine curl \
 samba smbclient"
 if [ "${1:-}" = clients ]; then

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,6 +43,7 @@ void config_free(struct fs_config *c)
 	free(c->oauth_url);
 	free(c->decrypt_mode);
 	free(c->redact);
+	free(c->metrics_listen);
 	free(c->base_url);
 	free(c->merchant_no);
 	free(c->secret_file);
@@ -195,6 +197,7 @@ static const struct key_def keys[] = {
 	{"attr_timeout", K_SECONDS_F, OFF(attr_timeout_s), 0, 0},
 	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0},
 	{"exact_sizes", K_BOOL, OFF(exact_sizes), 0, 0},
+	{"metrics_listen", K_STR, OFF(metrics_listen), 0, 0},
 	{"log_level", K_LEVEL, OFF(log_level), 0, 0},
 	{"prefetch", K_INT, OFF(prefetch_days), 0, 92},
 	{"prefetch_interval", K_DURATION, OFF(prefetch_interval_s), 0, 0},
@@ -409,6 +412,16 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 	}
 	if (validate_provider(c, err, errlen))
 		return -1;
+	if (c->metrics_listen) {
+		struct sockaddr_storage a;
+		socklen_t alen;
+		const char *why;
+		if (metrics_parse_listen(c->metrics_listen, &a, &alen, &why)) {
+			snprintf(err, errlen, "bad value for 'metrics_listen': '%s': %s",
+				 c->metrics_listen, why);
+			return -1;
+		}
+	}
 	if (!c->cache_dir) {
 		snprintf(err, errlen, "missing required key 'cache_dir'");
 		return -1;

@@ -32,6 +32,7 @@
 #include "get.h"
 #include "notify.h"
 #include "orderfs.h"
+#include "metrics.h"
 #include "prefetch.h"
 #include "stats.h"
 
@@ -71,7 +72,7 @@ static void usage(FILE *out)
 		"  report_type cache_max_size max_exports export_timeout nodata_ttl connect_timeout\n"
 		"  request_timeout download_stall_timeout poll_initial_ms poll_max_ms retry_limit\n"
 		"  max_requests_per_second max_threads attr_timeout tls_insecure log_level\n"
-		"  exact_sizes\n"
+		"  exact_sizes metrics_listen\n"
 		"  prefetch prefetch_interval   (see orderfs(1))\n");
 }
 
@@ -425,6 +426,7 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	struct fuse *f = NULL;
 	struct fuse_loop_config *lc = NULL;
 	struct stats_watch *sw = NULL;
+	struct metrics *mx = NULL;
 	int report_fd = -1, lock_fd = -1;
 	int rc = 1;
 	int mounted = 0, handlers = 0;
@@ -526,8 +528,10 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		if (!o.prefetch)
 			log_err("cannot start prefetch: %s", strerror(errno));
 	}
-	/* Last: the stats thread reads everything above (o.prefetch among it) from now on. */
+	/* Last: the stats thread and /metrics read everything above (o.prefetch among it). */
 	sw = stats_watch_start(&o, 10);
+	if (cfg->metrics_listen)
+		mx = metrics_start(&o, cfg->metrics_listen); /* the mount works without it */
 
 	if (cl->single_thread) {
 		rc = fuse_loop(f) ? 1 : 0;
@@ -542,6 +546,7 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	notify_send("STOPPING=1");
 
 out:
+	metrics_stop(mx);
 	stats_watch_stop(sw);
 	prefetch_stop(o.prefetch);
 	o.prefetch = NULL;

@@ -1,0 +1,332 @@
+/* Prometheus metrics over libmicrohttpd; see metrics.h. */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "../client/log.h"
+#include "orderfs.h"
+#include "prefetch.h"
+
+#define TEXT_MAX (1u << 20) /* a scrape larger than this is a bug, not a reason to grow */
+
+struct metrics {
+	struct MHD_Daemon *d;
+	struct orderfs *o;
+};
+
+/* ------------------------------------------------------------------ the listen address */
+
+int metrics_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t *len,
+			 const char **why)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	memset(out, 0, sizeof(*out));
+	*why = "not ADDRESS:PORT (127.0.0.1:9464 or [::1]:9464)";
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 1 || port > 65535) {
+		*why = "the port must be 1..65535";
+		return -1;
+	}
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	*why = "the address must be a literal IPv4 or [IPv6] address";
+	if (host[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+		size_t n = strlen(host);
+		if (n < 3 || host[n - 1] != ']')
+			return -1;
+		host[n - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return -1;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+		return 0;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)out;
+	if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+		return -1;
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)port);
+	*len = sizeof(*a);
+	return 0;
+}
+
+static int is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+}
+
+/* ------------------------------------------------------------------ rendering */
+
+struct text {
+	char *buf;
+	size_t len, cap;
+	int oom;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->oom = 1;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap * 2;
+		char *b = cap <= TEXT_MAX ? realloc(t->buf, cap) : NULL;
+		if (!b) {
+			t->oom = 1;
+			return;
+		}
+		t->buf = b;
+		t->cap = cap;
+	}
+}
+
+static void head(struct text *t, const char *name, const char *type, const char *help)
+{
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample per export type: name{provider="..",type=".."[,extra]} value. */
+struct type_stats {
+	const char *type;
+	struct cache_stats s;
+};
+
+/* One sample per export type of the uint64_t counter at offset in struct cache_stats:
+ * metric{provider="..",type=".."<extra>} value. */
+static void per_type(struct text *t, struct orderfs *o, const struct type_stats *ts, size_t n,
+		     const char *metric, const char *extra, size_t offset)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&ts[i].s + offset, sizeof(v));
+		put(t, "%s{provider=\"%s\",type=\"%s\"%s} %llu\n", metric, o->prov->name,
+		    ts[i].type, extra, (unsigned long long)v);
+	}
+}
+
+#define PER_TYPE(t, o, ts, n, metric, extra, field)                                          \
+	per_type((t), (o), (ts), (n), (metric), (extra), offsetof(struct cache_stats, field))
+
+static void render_exports(struct text *t, struct orderfs *o, struct type_stats *ts, size_t n)
+{
+	head(t, "orderfs_exports_applied_total", "counter", "Export tasks applied for.");
+	PER_TYPE(t, o, ts, n, "orderfs_exports_applied_total", "", applies);
+	head(t, "orderfs_exports_total", "counter", "Exports that ended, by outcome.");
+	PER_TYPE(t, o, ts, n, "orderfs_exports_total", ",outcome=\"ready\"", flights_ready);
+	PER_TYPE(t, o, ts, n, "orderfs_exports_total", ",outcome=\"failed\"", flights_failed);
+	PER_TYPE(t, o, ts, n, "orderfs_exports_total", ",outcome=\"no_data\"", nodata);
+	head(t, "orderfs_exports_in_flight", "gauge", "Exports running now.");
+	PER_TYPE(t, o, ts, n, "orderfs_exports_in_flight", "", fills_running);
+	head(t, "orderfs_exports_queued", "gauge", "Exports waiting for a slot (max_exports).");
+	PER_TYPE(t, o, ts, n, "orderfs_exports_queued", "", fills_queued);
+	head(t, "orderfs_prefetch_started_total", "counter", "Exports started by prefetch.");
+	PER_TYPE(t, o, ts, n, "orderfs_prefetch_started_total", "", prefetches);
+}
+
+static void render_duration(struct text *t, struct orderfs *o, struct type_stats *ts, size_t n)
+{
+	head(t, "orderfs_export_duration_seconds", "histogram",
+	     "Time from an export's start to its file being ready.");
+	for (size_t i = 0; i < n; i++) {
+		const char *p = o->prov->name, *ty = ts[i].type;
+		for (int b = 0; b < CACHE_DURATION_NBOUNDS; b++)
+			put(t, "orderfs_export_duration_seconds_bucket{provider=\"%s\",type=\"%s\","
+			       "le=\"%.1f\"} %llu\n",
+			    p, ty, cache_duration_bounds[b], (unsigned long long)ts[i].s.duration_le[b]);
+		put(t, "orderfs_export_duration_seconds_bucket{provider=\"%s\",type=\"%s\","
+		       "le=\"+Inf\"} %llu\n",
+		    p, ty, (unsigned long long)ts[i].s.flights_ready);
+		put(t, "orderfs_export_duration_seconds_sum{provider=\"%s\",type=\"%s\"} %.3f\n", p,
+		    ty, ts[i].s.duration_sum_s);
+		put(t, "orderfs_export_duration_seconds_count{provider=\"%s\",type=\"%s\"} %llu\n", p,
+		    ty, (unsigned long long)ts[i].s.flights_ready);
+	}
+}
+
+static void render_cache(struct text *t, struct orderfs *o, struct type_stats *ts, size_t n)
+{
+	head(t, "orderfs_cache_hits_total", "counter", "Opens served from the cache.");
+	PER_TYPE(t, o, ts, n, "orderfs_cache_hits_total", "", hits);
+	head(t, "orderfs_cache_misses_total", "counter", "Opens that had to export.");
+	PER_TYPE(t, o, ts, n, "orderfs_cache_misses_total", "", misses);
+	head(t, "orderfs_cache_size_bytes", "gauge", "Bytes of the ready files in the cache.");
+	PER_TYPE(t, o, ts, n, "orderfs_cache_size_bytes", "", total_size);
+	head(t, "orderfs_cache_entries", "gauge", "Ranges the cache knows.");
+	PER_TYPE(t, o, ts, n, "orderfs_cache_entries", "", entries);
+	head(t, "orderfs_bytes_downloaded_total", "counter", "Bytes downloaded from the provider.");
+	PER_TYPE(t, o, ts, n, "orderfs_bytes_downloaded_total", "", bytes_downloaded);
+}
+
+static void render_errors(struct text *t, struct orderfs *o, struct type_stats *ts, size_t n)
+{
+	head(t, "orderfs_errors_total", "counter",
+	     "Failed exports by the errno readers got (unavailable: EAGAIN answers).");
+	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"io\"", err_io);
+	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"timeout\"", err_timeout);
+	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"no_space\"", err_nospc);
+	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"invalid\"", err_invalid);
+	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"unavailable\"", err_again);
+	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"other\"", err_other);
+}
+
+static void render_mount(struct text *t, struct orderfs *o)
+{
+	struct prefetch_stats ps;
+
+	prefetch_get_stats(o->prefetch, &ps);
+	head(t, "orderfs_bytes_served_total", "counter", "Export bytes read by programs.");
+	put(t, "orderfs_bytes_served_total{provider=\"%s\"} %llu\n", o->prov->name,
+	    (unsigned long long)atomic_load(&o->bytes_served));
+	head(t, "orderfs_prefetch_runs_total", "counter", "Prefetch runs.");
+	put(t, "orderfs_prefetch_runs_total{provider=\"%s\"} %llu\n", o->prov->name,
+	    (unsigned long long)ps.runs);
+	head(t, "orderfs_paths_remembered", "gauge", "File paths whose size the kernel was shown.");
+	put(t, "orderfs_paths_remembered{provider=\"%s\"} %zu\n", o->prov->name,
+	    kernel_view_count(o->kview));
+	head(t, "orderfs_pinned_ranges", "gauge", "Ranges kept in the exports/ listing.");
+	put(t, "orderfs_pinned_ranges{provider=\"%s\"} %zu\n", o->prov->name,
+	    range_map_count(o->notes));
+}
+
+char *metrics_render(struct orderfs *o, size_t *len)
+{
+	struct type_stats ts[FS_KINDS_MAX];
+	struct text t = {malloc(8192), 0, 8192, 0};
+
+	if (!t.buf)
+		return NULL;
+	for (size_t i = 0; i < o->nkinds; i++) {
+		ts[i].type = o->kinds[i].type->base_name;
+		cache_get_stats(o->kinds[i].cache, &ts[i].s);
+	}
+	render_exports(&t, o, ts, o->nkinds);
+	render_duration(&t, o, ts, o->nkinds);
+	render_cache(&t, o, ts, o->nkinds);
+	render_errors(&t, o, ts, o->nkinds);
+	render_mount(&t, o);
+	if (t.oom) {
+		free(t.buf);
+		return NULL;
+	}
+	*len = t.len;
+	return t.buf;
+}
+
+/* ------------------------------------------------------------------ serving */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, char *body,
+			     size_t len, const char *type)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE
+								: MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ok;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	ok = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
+			     const char *method, const char *version, const char *upload,
+			     size_t *upload_len, void **con_cls)
+{
+	struct metrics *m = cls;
+	char *body;
+	size_t len = 0;
+
+	(void)version, (void)upload, (void)con_cls;
+	if (*upload_len)
+		return MHD_NO; /* we take no bodies */
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, 0, "text/plain");
+	if (strcmp(url, "/metrics"))
+		return reply(conn, MHD_HTTP_NOT_FOUND, NULL, 0, "text/plain");
+	body = metrics_render(m->o, &len);
+	if (!body)
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, 0, "text/plain");
+	return reply(conn, MHD_HTTP_OK, body, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+struct metrics *metrics_start(struct orderfs *o, const char *listen)
+{
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	const char *why;
+	struct metrics *m;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+
+	if (metrics_parse_listen(listen, &addr, &alen, &why) != 0) {
+		log_err("metrics_listen %s: %s", listen, why);
+		return NULL;
+	}
+	if (!is_loopback(&addr))
+		log_warn("metrics_listen %s is not a loopback address: anyone who can reach it "
+			 "sees the counters",
+			 listen);
+	if (addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->o = o;
+	m->d = MHD_start_daemon(flags, 0, NULL, NULL, serve, m, MHD_OPTION_SOCK_ADDR,
+				(struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, 16u,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (!m->d) {
+		log_err("metrics_listen %s: cannot listen: %s", listen, strerror(errno));
+		free(m);
+		return NULL;
+	}
+	log_info("metrics on http://%s/metrics", listen);
+	return m;
+}
+
+void metrics_stop(struct metrics *m)
+{
+	if (!m)
+		return;
+	MHD_stop_daemon(m->d);
+	free(m);
+}
