@@ -495,14 +495,25 @@ static int foreach_disk(struct cache *c, struct range_list *known)
 		struct store_meta m;
 		int own, dup = 0;
 
+		enum meta_use use;
 		if (!store_name_parse(&c->store, de->d_name, hash, &kind, &own) || kind != 'm')
 			continue;
 		for (size_t i = 0; i < nmem && !dup; i++)
 			dup = strcmp(known->hash[i], hash) == 0;
-		if (dup || store_meta_read(&c->store, hash, &m) != 0 ||
-		    entry_meta_usable(c, hash, &m) != META_USABLE)
+		if (dup)
 			continue;
-		rc = range_list_add(known, &m.key.range, hash);
+		rc = store_meta_read(&c->store, hash, &m);
+		if (rc == -ENOENT || rc == -EBADMSG) {
+			rc = 0; /* gone meanwhile, or corrupt: not a range to list */
+			continue;
+		}
+		if (rc != 0)
+			break; /* could not read it: the listing would be short */
+		use = entry_meta_usable(c, hash, &m);
+		if (use == META_UNCHECKED)
+			rc = -EIO;
+		else if (use == META_USABLE)
+			rc = range_list_add(known, &m.key.range, hash);
 	}
 	closedir(d);
 	return rc;

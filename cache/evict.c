@@ -155,6 +155,12 @@ static void *sweep_main(void *arg)
 		sweep_run(c);
 		evict_run(c);
 		pthread_mutex_lock(&c->lock);
+		if (!c->scan_done && !c->stopping) {
+			/* The last scan could not read everything (EMFILE, EIO): try again. */
+			pthread_mutex_unlock(&c->lock);
+			recover_scan(c);
+			pthread_mutex_lock(&c->lock);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;

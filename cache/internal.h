@@ -79,6 +79,7 @@ struct cache {
 	/* The recovery scan has read every .meta: memory knows every usable entry. Stays 0 when
 	 * the scan could not read some (EMFILE, EIO), so lookups keep asking the disk. */
 	int scan_done;
+	int scanning; /* a recovery scan is running */
 	/* The provider said it is closed (service hours, capacity) until this wall time (ms):
 	 * flights queued behind the waiting one show WAITING and their readers get EAGAIN. */
 	int64_t closed_until_ms;
@@ -160,5 +161,8 @@ int sweep_start(struct cache *c);
 
 /* --- recover.c: the background scan of what an earlier run left --- */
 int recover_start(struct cache *c);
+/* The scan itself (no locks held on entry); at most one runs at a time, a second call while
+ * one runs returns at once. The sweeper calls it again while scan_done is 0. */
+void recover_scan(struct cache *c);
 
 #endif

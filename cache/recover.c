@@ -4,7 +4,8 @@
  *   .tmp-*            of an earlier run: deleted (an interrupted atomic write)
  *   <hash>.meta       corrupt (store_meta_read says -EBADMSG): dropped with its files, one
  *                     log line; unreadable for any other reason (EMFILE, EIO): left as is
- *                     with one log line, and lookups keep reading the disk (scan_done 0);
+ *                     with one log line, lookups keep reading the disk (scan_done 0) and
+ *                     the sweeper scans again every sweep_interval_s until one succeeds;
  *                     READY: kept if .data exists with the recorded size, else dropped;
  *                     APPLIED/GENERATING/DOWNLOADING: a flight is queued that polls the saved
  *                     task id (never re-applies) and resumes the .part;
@@ -105,14 +106,20 @@ static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t
 	t->kept++;
 }
 
-static void *recover_main(void *arg)
+void recover_scan(struct cache *c)
 {
-	struct cache *c = arg;
-	DIR *d = opendir(c->store.vdir);
+	DIR *d;
 	struct dirent *de;
 	struct scan_tally t = {0, 0, 0, 0};
-	int complete = 0;
+	int complete = 0, busy;
 
+	pthread_mutex_lock(&c->lock);
+	busy = c->scanning;
+	c->scanning = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (busy)
+		return; /* the other scan will do */
+	d = opendir(c->store.vdir);
 	if (!d) {
 		log_err("cache: cannot scan %s: %s", c->store.vdir, strerror(errno));
 		goto out;
@@ -154,10 +161,18 @@ static void *recover_main(void *arg)
 out:
 	pthread_mutex_lock(&c->lock);
 	c->scan_done = complete && t.unread == 0;
+	c->scanning = 0;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: scan of %s done: %d entries kept, %d dropped, %d temp files deleted%s",
 		 c->store.vdir, t.kept, t.dropped, t.temps,
-		 t.unread ? ", some metadata unreadable (left as is)" : "");
+		 t.unread ? ", some metadata unreadable (left as is; scanned again at the next "
+			    "sweep)"
+			  : "");
+}
+
+static void *recover_main(void *arg)
+{
+	recover_scan(arg);
 	return NULL;
 }
 

@@ -7,7 +7,11 @@
 
 #include <xlsxwriter.h>
 
-#define XLSX_MAX_ROWS 1048576u
+#define XLSX_MAX_ROWS 1048576u /* rows a sheet holds, the header row included */
+/* A cell holds at most 32,767 characters; a longer value is cut at this many, with a note
+ * (the .jsonl and .csv hold it whole). */
+#define CELL_KEEP_CHARS 32000
+#define CUT_NOTE " [cut: see the .jsonl]"
 /* Days from the spreadsheet epoch (1899-12-30) to 1970-01-01. */
 #define EXCEL_UNIX_EPOCH 25569.0
 
@@ -16,10 +20,13 @@ struct clover_xlsx {
 	lxw_workbook *wb;
 	lxw_worksheet *ws;
 	lxw_format *money, *time, *bold;
-	lxw_row_t row; /* next row to write */
+	lxw_row_t row; /* next row to write on ws */
 	lxw_col_t ncols;
+	int sheets; /* how many sheets so far: past a sheet's rows, "orders (2)" goes on */
 	int failed;
 };
+
+static int add_sheet(struct clover_xlsx *x);
 
 static int write_header(struct clover_xlsx *x)
 {
@@ -41,6 +48,25 @@ static int write_header(struct clover_xlsx *x)
 	return 0;
 }
 
+/* Start the next sheet ("orders", then "orders (2)", ...), closing the filter of the last. */
+static int add_sheet(struct clover_xlsx *x)
+{
+	const char *base = x->kind == CLOVER_PAYMENTS ? "payments" : "orders";
+	char name[32];
+
+	if (x->ws)
+		worksheet_autofilter(x->ws, 0, 0, x->row - 1, x->ncols - 1);
+	if (x->sheets++ == 0)
+		snprintf(name, sizeof(name), "%s", base);
+	else
+		snprintf(name, sizeof(name), "%s (%d)", base, x->sheets);
+	x->ws = workbook_add_worksheet(x->wb, name);
+	if (!x->ws || write_header(x) != 0)
+		return -1;
+	x->row = 1;
+	return 0;
+}
+
 struct clover_xlsx *clover_xlsx_open(enum clover_kind kind, const char *path,
 				     const char *tmpdir)
 {
@@ -53,22 +79,45 @@ struct clover_xlsx *clover_xlsx_open(enum clover_kind kind, const char *path,
 	x->wb = workbook_new_opt(path, &opt);
 	if (!x->wb)
 		goto fail;
-	x->ws = workbook_add_worksheet(x->wb, kind == CLOVER_PAYMENTS ? "payments" : "orders");
 	x->money = workbook_add_format(x->wb);
 	x->time = workbook_add_format(x->wb);
 	x->bold = workbook_add_format(x->wb);
-	if (!x->ws || !x->money || !x->time || !x->bold)
+	if (!x->money || !x->time || !x->bold)
 		goto fail;
 	format_set_num_format(x->money, "0.00");
 	format_set_num_format(x->time, "yyyy-mm-dd hh:mm:ss.000");
 	format_set_bold(x->bold);
-	if (write_header(x) != 0)
+	if (add_sheet(x) != 0)
 		goto fail;
-	x->row = 1;
 	return x;
 fail:
 	clover_xlsx_close(x, 1);
 	return NULL;
+}
+
+/* Text into a cell; past a cell's limit, its first CELL_KEEP_CHARS characters and a note. */
+static lxw_error write_text(struct clover_xlsx *x, lxw_col_t col, const char *s)
+{
+	lxw_error e = worksheet_write_string(x->ws, x->row, col, s, NULL);
+	size_t keep = 0, chars = 0;
+	char *cut;
+
+	if (e != LXW_ERROR_MAX_STRING_LENGTH_EXCEEDED)
+		return e;
+	while (s[keep] && chars < CELL_KEEP_CHARS) {
+		keep++;
+		while ((s[keep] & 0xC0) == 0x80) /* whole UTF-8 sequences only */
+			keep++;
+		chars++;
+	}
+	cut = malloc(keep + sizeof(CUT_NOTE));
+	if (!cut)
+		return LXW_ERROR_MEMORY_MALLOC_FAILED;
+	memcpy(cut, s, keep);
+	memcpy(cut + keep, CUT_NOTE, sizeof(CUT_NOTE));
+	e = worksheet_write_string(x->ws, x->row, col, cut, NULL);
+	free(cut);
+	return e;
 }
 
 /* A value of no expected shape, kept as its JSON text (as the CSV keeps it). */
@@ -79,7 +128,7 @@ static lxw_error write_json_text(struct clover_xlsx *x, lxw_col_t col, const cJS
 
 	if (!text)
 		return LXW_ERROR_MEMORY_MALLOC_FAILED;
-	e = worksheet_write_string(x->ws, x->row, col, text, NULL);
+	e = write_text(x, col, text);
 	free(text);
 	return e;
 }
@@ -99,9 +148,7 @@ static lxw_error write_cell(struct clover_xlsx *x, lxw_col_t col, const cJSON *v
 		return worksheet_write_number(x->ws, x->row, col,
 					      (double)n / 86400000.0 + EXCEL_UNIX_EPOCH, x->time);
 	if (cJSON_IsString(v))
-		return v->valuestring[0] ? worksheet_write_string(x->ws, x->row, col,
-								 v->valuestring, NULL)
-					 : LXW_NO_ERROR;
+		return v->valuestring[0] ? write_text(x, col, v->valuestring) : LXW_NO_ERROR;
 	if (cJSON_IsBool(v))
 		return worksheet_write_boolean(x->ws, x->row, col, cJSON_IsTrue(v), NULL);
 	if (clover_exact_int(v, &n))
@@ -114,7 +161,7 @@ int clover_xlsx_add(struct clover_xlsx *x, const cJSON *element)
 	size_t n;
 	const struct clover_column *cols = clover_columns(x->kind, &n);
 
-	if (x->failed || x->row >= XLSX_MAX_ROWS)
+	if (x->failed || (x->row >= XLSX_MAX_ROWS && add_sheet(x) != 0))
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if (write_cell(x, (lxw_col_t)i, clover_lookup(element, cols[i].path),

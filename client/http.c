@@ -131,15 +131,28 @@ static int rate_wait(struct http_client *c)
 	if (wait_s <= 0)
 		return 0;
 	log_debug("request rate cap (%.3g/s): waiting %ld ms", rate, (long)(wait_s * 1000));
-	return client_sleep_ms((long)(wait_s * 1000) + 1);
+	if (client_sleep_ms((long)(wait_s * 1000) + 1) == 0)
+		return 0;
+	pthread_mutex_lock(&c->rate_lock); /* not sent after all: give the turn back */
+	c->tokens += 1;
+	pthread_mutex_unlock(&c->rate_lock);
+	return -ECANCELED;
 }
 
-/* libcurl's progress callback, about once a second and on every chunk: a non-zero return
- * aborts the transfer (CURLE_ABORTED_BY_CALLBACK) when the caller has been interrupted. */
+/* libcurl's progress callback, called on every chunk and at least once a second: a non-zero
+ * return aborts the transfer (CURLE_ABORTED_BY_CALLBACK) when the caller has been
+ * interrupted. It asks at most every 200 ms (the question takes the cache's lock). */
 static int xfer_check(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		      curl_off_t ulnow)
 {
+	static _Thread_local struct timespec last;
+	struct timespec now;
+
 	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 < 200)
+		return 0;
+	last = now;
 	return client_interrupted();
 }
 

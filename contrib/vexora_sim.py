@@ -55,8 +55,8 @@ The file is a real OOXML workbook (sheet "Orders": a header row, then `rows` ord
 Order Time inside the requested range; columns Order No, Order Time, Merchant Order No,
 Customer, Product, Quantity, Amount, Currency, Status, Payment Method; Chinese headers and
 labels for zh languages). Bytes are deterministic: fixed entry order, date 1980-01-01, fixed
-compression. The sheet is streamed (constant memory): about 340 bytes a row when stored and
-about 27 when deflated, so --rows 900000 --compression stored is ~300 MB and 3000000 ~1 GB.
+compression. The sheet is streamed (constant memory): about 448 bytes a row when stored and
+about 30 when deflated, so --rows 700000 --compression stored is ~300 MB and 2400000 ~1 GB.
 
 /download/<token> needs no merchantNo or sign: unknown token 404, expired token 403,
 expired file 410; Range "bytes=N-", "bytes=N-M", "bytes=-S" -> 206 + Content-Range, 416 when

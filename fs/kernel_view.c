@@ -102,45 +102,85 @@ static void make_room(struct kernel_view *v, int64_t now)
 	str_map_prune(v->map, noted_after, &cutoff);
 }
 
+/* Before a path may be added: forget others if the view is full (approximate under
+ * concurrency: a few adds may pass together). */
+static void room_for(struct kernel_view *v, const char *path, int64_t now)
+{
+	struct kernel_file_view old;
+
+	if (str_map_count(v->map) >= v->max_paths && str_map_get(v->map, path, &old) != 0)
+		make_room(v, now);
+}
+
 int kernel_view_put(struct kernel_view *v, const char *path, const struct kernel_file_view *in)
 {
 	struct kernel_file_view kv = *in;
-	struct kernel_file_view old;
 
 	kv.noted_ms = v->now_ms();
-	if (str_map_get(v->map, path, &old) != 0 && str_map_count(v->map) >= v->max_paths)
-		make_room(v, kv.noted_ms);
+	room_for(v, path, kv.noted_ms);
 	return str_map_put(v->map, path, &kv);
+}
+
+struct note_size {
+	uint64_t size;
+	int64_t now, fresh_ms;
+};
+
+static int note_size_fn(void *arg, void *value, int found)
+{
+	const struct note_size *ns = arg;
+	struct kernel_file_view *kv = value;
+
+	if (found && kv->size_shown && kv->shown_size == ns->size &&
+	    ns->now - kv->noted_ms < ns->fresh_ms)
+		return 0; /* unchanged and fresh: spare the write */
+	kv->size_shown = 1;
+	kv->shown_size = ns->size;
+	kv->noted_ms = ns->now;
+	return 1;
 }
 
 void kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size)
 {
-	struct kernel_file_view kv;
+	struct note_size ns = {size, v->now_ms(), v->attr_ttl_ms / 2 + 1};
 
-	kernel_view_get(v, path, &kv);
-	if (kv.size_shown && kv.shown_size == size &&
-	    v->now_ms() - kv.noted_ms < v->attr_ttl_ms / 2 + 1)
-		return; /* unchanged and fresh: spare the write */
-	kv.size_shown = 1;
-	kv.shown_size = size;
-	kernel_view_put(v, path, &kv);
+	room_for(v, path, ns.now);
+	str_map_update(v->map, path, note_size_fn, &ns);
+}
+
+struct open_decision {
+	uint64_t size;
+	const char *sha;
+	int64_t now;
+	int direct, keep;
+};
+
+static int open_fn(void *arg, void *value, int found)
+{
+	struct open_decision *d = arg;
+	struct kernel_file_view *kv = value;
+
+	d->direct = !found || !kv->size_shown || kv->shown_size != d->size;
+	d->keep = 0;
+	if (d->direct)
+		return 0;
+	d->keep = d->sha[0] && strcmp(kv->cached_sha, d->sha) == 0;
+	if (d->keep)
+		return 0;
+	snprintf(kv->cached_sha, sizeof(kv->cached_sha), "%s", d->sha);
+	kv->noted_ms = d->now;
+	return 1;
 }
 
 int kernel_view_open(struct kernel_view *v, const char *path, uint64_t size, const char *sha,
 		     int *keep_cache)
 {
-	struct kernel_file_view kv;
+	struct open_decision d = {size, sha, v->now_ms(), 1, 0};
 
-	*keep_cache = 0;
-	kernel_view_get(v, path, &kv);
-	if (!kv.size_shown || kv.shown_size != size)
-		return 1;
-	*keep_cache = sha[0] && strcmp(kv.cached_sha, sha) == 0;
-	if (!*keep_cache) {
-		snprintf(kv.cached_sha, sizeof(kv.cached_sha), "%s", sha);
-		kernel_view_put(v, path, &kv);
-	}
-	return 0;
+	/* One step under the map's lock, so a getattr of the same path cannot interleave. */
+	str_map_update(v->map, path, open_fn, &d);
+	*keep_cache = d.keep;
+	return d.direct;
 }
 
 size_t kernel_view_count(struct kernel_view *v)

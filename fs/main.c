@@ -419,6 +419,8 @@ out:
 	return rc;
 }
 
+#define FS_IDLE_THREADS 10
+
 static int run(const struct cmdline *cl, struct fs_config *cfg)
 {
 	struct orderfs o;
@@ -460,6 +462,7 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	o.cache_dir = cfg->cache_dir;
 	o.attr_timeout_s = cfg->attr_timeout_s;
 	o.exact_sizes = cfg->exact_sizes;
+	o.stat_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
 	o.mount_time = time(NULL);
 	o.notes = range_map_new();
 	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
@@ -540,6 +543,9 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		if (!lc)
 			goto out;
 		fuse_loop_cfg_set_max_threads(lc, (unsigned)cfg->max_threads);
+		/* Idle workers past this many exit. libfuse's own default keeps every thread a
+		 * burst of blocked opens created, each with its splice pipe (2 fds), for good. */
+		fuse_loop_cfg_set_idle_threads(lc, FS_IDLE_THREADS);
 		rc = fuse_loop_mt(f, lc) ? 1 : 0;
 	}
 	log_notice("unmounting %s", cl->mountpoint);

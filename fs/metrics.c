@@ -295,7 +295,8 @@ struct metrics *metrics_start(struct orderfs *o, const char *listen)
 	socklen_t alen;
 	const char *why;
 	struct metrics *m;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	/* poll/epoll, not select: descriptors past 1024 (many open files) must still work. */
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
 
 	if (metrics_parse_listen(listen, &addr, &alen, &why) != 0) {
 		log_err("metrics_listen %s: %s", listen, why);

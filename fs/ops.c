@@ -207,7 +207,15 @@ static int wait_exported(struct orderfs *o, const struct path_node *node)
 	cache_lookup(cache, &node->chunk, &info);
 	if (info.state == CACHE_READY)
 		return 0;
+	if (atomic_fetch_add(&o->stat_waiters, 1) >= o->stat_waiters_max) {
+		atomic_fetch_sub(&o->stat_waiters, 1);
+		date_range_format(&node->chunk, rs);
+		log_notice("stat %s: EAGAIN: %d stats already wait for exports (max_threads / 2)",
+			   rs, o->stat_waiters_max);
+		return -EAGAIN;
+	}
 	rc = cache_open(cache, &node->chunk, open_cancelled, o->fuse, &h);
+	atomic_fetch_sub(&o->stat_waiters, 1);
 	if (rc == 0) {
 		cache_handle_close(h);
 	} else {
@@ -299,10 +307,34 @@ static int getattr_stats(struct orderfs *o, struct stat *st)
 	return 0;
 }
 
+/* fstat of an open file: what that handle reads, never a newer export's size (an open file
+ * keeps its bytes when the range is exported again) and never a wait. */
+static int getattr_open(struct orderfs *o, const struct fs_file *f, struct stat *st)
+{
+	struct cache_file_info info;
+
+	memset(st, 0, sizeof(*st));
+	fill_dir_stat(o, st);
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = (off_t)f->size;
+	st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
+	if (f->kind == FILE_EXPORT) {
+		cache_handle_info(f->handle, &info);
+		if (info.ready_time)
+			st->st_mtime = st->st_ctime = (time_t)info.ready_time;
+	} else {
+		st->st_mtime = st->st_ctime = time(NULL);
+	}
+	return 0;
+}
+
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct orderfs *o = fs_get();
 	struct path_node node;
+	if (fi && fi->fh)
+		return getattr_open(o, (const struct fs_file *)(uintptr_t)fi->fh, st);
 	if (!strcmp(path, STATS_PATH))
 		return getattr_stats(o, st);
 	int rc = resolve(o, path, &node);

@@ -41,6 +41,9 @@ struct orderfs {
 	const char *cache_dir;
 	double attr_timeout_s;
 	int exact_sizes;	     /* stat of a file not exported yet waits for its export */
+	atomic_int stat_waiters;     /* stats waiting for an export now (exact_sizes) */
+	int stat_waiters_max;	     /* past this many, a stat answers EAGAIN: FUSE threads are
+				      * kept for reads, listings and /.stats */
 	time_t mount_time;
 	pthread_mutex_t files_lock; /* protects files */
 	struct fs_file *files;	    /* open files, closed at teardown if the kernel did not */

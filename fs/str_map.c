@@ -73,42 +73,69 @@ int str_map_get(struct str_map *m, const char *key, void *out)
 	return found ? 0 : -1;
 }
 
-int str_map_put(struct str_map *m, const char *key, const void *value)
+/* Insert key at slot i (lock held, key absent). 0 or -ENOMEM. */
+static int insert_at(struct str_map *m, size_t i, const char *key, const void *value)
 {
-	int found, rc = 0;
 	char *k = NULL;
 	void *v = NULL;
 
-	pthread_mutex_lock(&m->lock);
-	size_t i = find_slot(m, key, &found);
-	if (found) {
-		memcpy(m->slots[i].value, value, m->value_size);
-		goto out;
-	}
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 64;
 		struct str_slot *s = realloc(m->slots, cap * sizeof(*s));
 		if (!s)
-			goto nomem;
+			return -ENOMEM;
 		m->slots = s;
 		m->cap = cap;
 	}
 	k = strdup(key);
 	v = malloc(m->value_size ? m->value_size : 1);
-	if (!k || !v)
-		goto nomem;
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return -ENOMEM;
+	}
 	memcpy(v, value, m->value_size);
 	memmove(&m->slots[i + 1], &m->slots[i], (m->n - i) * sizeof(*m->slots));
 	m->slots[i].key = k;
 	m->slots[i].value = v;
 	m->n++;
-	goto out;
-nomem:
-	free(k);
-	free(v);
-	rc = -ENOMEM;
-out:
+	return 0;
+}
+
+int str_map_put(struct str_map *m, const char *key, const void *value)
+{
+	int found, rc = 0;
+
+	pthread_mutex_lock(&m->lock);
+	size_t i = find_slot(m, key, &found);
+	if (found)
+		memcpy(m->slots[i].value, value, m->value_size);
+	else
+		rc = insert_at(m, i, key, value);
 	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int str_map_update(struct str_map *m, const char *key,
+		   int (*fn)(void *arg, void *value, int found), void *arg)
+{
+	int found, rc = 0;
+	void *tmp = calloc(1, m->value_size ? m->value_size : 1);
+
+	if (!tmp)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	size_t i = find_slot(m, key, &found);
+	if (found)
+		memcpy(tmp, m->slots[i].value, m->value_size);
+	if (fn(arg, tmp, found)) {
+		if (found)
+			memcpy(m->slots[i].value, tmp, m->value_size);
+		else
+			rc = insert_at(m, i, key, tmp);
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(tmp);
 	return rc;
 }
 

@@ -17,6 +17,11 @@ void str_map_free(struct str_map *m);
 int str_map_get(struct str_map *m, const char *key, void *out);
 /* Insert or replace. 0, or -ENOMEM (the map is unchanged). */
 int str_map_put(struct str_map *m, const char *key, const void *value);
+/* Read-modify-write of one key under the map lock: fn gets a copy of the value (zeroed when
+ * absent, found says which) and returns 1 to store it (inserting if absent), 0 to leave the
+ * map as it was. fn must not use the map. 0, or -ENOMEM (the map is unchanged). */
+int str_map_update(struct str_map *m, const char *key,
+		   int (*fn)(void *arg, void *value, int found), void *arg);
 /* Remove: 0 if it was there, -1 if not. */
 int str_map_del(struct str_map *m, const char *key);
 /* Remove every entry for which keep(arg, key, value) returns 0, in one pass (under the map

@@ -367,6 +367,7 @@ static void test_recover_fd_exhaustion_deletes_nothing(void **state)
 	logs[0] = '\0';
 
 	nfds = exhaust_fds(fds, 512, &saved);
+	e->cfg.sweep_interval_s = 1;
 	env_start(e);
 	wait_scan(e);
 	for (int i = 0; i < nfds; i++)
@@ -377,6 +378,8 @@ static void test_recover_fd_exhaustion_deletes_nothing(void **state)
 	assert_int_equal(count_files(e->dir), 4);
 	/* Lookups still find the entries the scan could not read. */
 	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
+	/* With descriptors back, the sweeper's next scan reads them. */
+	WAIT_UNTIL(logs_have("done: 1 entries kept"));
 	env_stop(e);
 
 	read_both_types(e, &pay_cfg); /* served from the cache: no new export */
