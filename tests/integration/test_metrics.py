@@ -76,7 +76,10 @@ class TestMetrics(FsTestCase):
         reader = threading.Thread(target=lambda: result.update(
             data=open(m.path("exports", r, "orders.xlsx"), "rb").read()))
         reader.start()
-        wait_for(lambda: self.stats(m)["exports"]["in_flight"] == 1, what="an export in flight")
+        # Applied and generating (the simulator takes 1.5 s): a stable moment to scrape.
+        wait_for(lambda: self.stats(m)["exports"] == {"applied": 1, "in_flight": 1,
+                                                       "queued": 0},
+                 what="an export applied for and in flight")
         during = samples(self.scrape())
         self.assertEqual(value(during, "orderfs_exports_in_flight"), 1)
         self.assertEqual(value(during, "orderfs_exports_applied_total"), 1)
