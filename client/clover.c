@@ -564,7 +564,8 @@ static int xlsx_rows(struct clover_xlsx *x, const struct bundle_writer *w, size_
 /* Member "<base>.xlsx", built in a temp file under work_dir that never outlives this call.
  * *count = elements written. */
 static int derive_xlsx(struct clover *c, struct bundle_writer *w, size_t nfiles,
-		       enum clover_kind kind, uint64_t *count, struct client_error *err)
+		       enum clover_kind kind, int64_t created_s, uint64_t *count,
+		       struct client_error *err)
 {
 	char path[CLOVER_WORK_DIR_MAX + 32], name[BUNDLE_NAME_MAX];
 	struct clover_xlsx *x = NULL;
@@ -580,7 +581,7 @@ static int derive_xlsx(struct clover *c, struct bundle_writer *w, size_t nfiles,
 		return -1;
 	}
 	close(fd);
-	x = clover_xlsx_open(kind, path, c->work_dir);
+	x = clover_xlsx_open(kind, path, c->work_dir, created_s);
 	if (!x) {
 		client_error_set(err, CLIENT_E_LOCAL, "cannot start the xlsx in work_dir");
 		goto out;
@@ -646,7 +647,9 @@ static int clover_fetch(struct provider *p, const char *task_id, const struct ex
 			goto out;
 	if (derive(&w, x.nurls, kind, 0, sink, &lines, err) != 0 ||
 	    derive(&w, x.nurls, kind, 1, sink, &rows, err) != 0 ||
-	    derive_xlsx(c, &w, x.nurls, kind, &xrows, err) != 0)
+	    /* Created when Clover finished the export: the same for every fetch of it, so the
+	     * xlsx's bytes are too. */
+	    derive_xlsx(c, &w, x.nurls, kind, x.task.finish_time, &xrows, err) != 0)
 		goto out;
 	if (lines != rows || lines != xrows) {
 		client_error_set(err, CLIENT_E_LOCAL, "files changed while being read back");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xlsxwriter.h>
 
@@ -68,16 +69,18 @@ static int add_sheet(struct clover_xlsx *x)
 }
 
 struct clover_xlsx *clover_xlsx_open(enum clover_kind kind, const char *path,
-				     const char *tmpdir)
+				     const char *tmpdir, int64_t created_s)
 {
 	lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = (char *)tmpdir};
+	lxw_doc_properties props = {.created = (time_t)created_s};
 	struct clover_xlsx *x = calloc(1, sizeof(*x));
 
 	if (!x)
 		return NULL;
 	x->kind = kind;
 	x->wb = workbook_new_opt(path, &opt);
-	if (!x->wb)
+	/* Without a creation time libxlsxwriter stamps the current one: bytes would differ. */
+	if (!x->wb || workbook_set_properties(x->wb, &props) != LXW_NO_ERROR)
 		goto fail;
 	x->money = workbook_add_format(x->wb);
 	x->time = workbook_add_format(x->wb);

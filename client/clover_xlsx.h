@@ -22,9 +22,11 @@
 struct clover_xlsx;
 
 /* Start a workbook of kind that clover_xlsx_close() writes to path, with its header row
- * written. NULL on failure (out of memory, tmpdir not writable). */
+ * written. created_s (unix s) is the workbook's creation time in its properties: the same
+ * value and rows give the same bytes, so fetching one export twice gives one file. NULL on
+ * failure (out of memory, tmpdir not writable). */
 struct clover_xlsx *clover_xlsx_open(enum clover_kind kind, const char *path,
-				     const char *tmpdir);
+				     const char *tmpdir, int64_t created_s);
 /* Append element's row. 0, or -1 (out of memory, a write error of libxlsxwriter's): the
  * workbook is then unusable; close it and discard the file. */
 int clover_xlsx_add(struct clover_xlsx *x, const cJSON *element);

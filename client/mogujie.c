@@ -89,6 +89,7 @@ struct sync {
 	struct bundle_writer bw;
 	char range[DATE_RANGE_STR_LEN];
 	char start[DATE_STR_LEN], end[DATE_STR_LEN];
+	int64_t created_s;	       /* the xlsx's creation time: the range's start, UTC */
 	char token[MOGUJIE_TOKEN_MAX]; /* wiped */
 	int64_t cursor;		       /* last shopOrderId written */
 	uint64_t done, total;
@@ -799,7 +800,7 @@ static int derive_files(struct sync *s, size_t jsonl_idx, struct client_error *e
 	}
 	close(fd);
 	have_path = 1;
-	d.x = mogujie_xlsx_open(path, s->m->work_dir);
+	d.x = mogujie_xlsx_open(path, s->m->work_dir, s->created_s);
 	if (!d.x) {
 		client_error_set(err, CLIENT_E_LOCAL, "cannot start orders.xlsx in work_dir");
 		goto out;
@@ -864,6 +865,7 @@ static int mogujie_fetch(struct provider *p, const char *task_id,
 	s->sink = sink;
 	date_range_format(&r, s->range);
 	date_format(&r.start, s->start);
+	s->created_s = date_to_days(&r.start) * 86400;
 	date_format(&r.end, s->end);
 	if (mogujie_token_read(m->token_file, "token_file", s->token, sizeof(s->token), err))
 		goto out_nobundle;

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xlsxwriter.h>
 
@@ -26,15 +27,17 @@ static int header(struct mogujie_xlsx *x, lxw_worksheet *ws, const char *const *
 	return 0;
 }
 
-struct mogujie_xlsx *mogujie_xlsx_open(const char *path, const char *tmpdir)
+struct mogujie_xlsx *mogujie_xlsx_open(const char *path, const char *tmpdir, int64_t created_s)
 {
 	lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = (char *)tmpdir};
+	lxw_doc_properties props = {.created = (time_t)created_s};
 	struct mogujie_xlsx *x = calloc(1, sizeof(*x));
 
 	if (!x)
 		return NULL;
 	x->wb = workbook_new_opt(path, &opt);
-	if (!x->wb)
+	/* Without a creation time libxlsxwriter stamps the current one: bytes would differ. */
+	if (!x->wb || workbook_set_properties(x->wb, &props) != LXW_NO_ERROR)
 		goto fail;
 	x->items = workbook_add_worksheet(x->wb, "items");
 	x->shops = workbook_add_worksheet(x->wb, "shop_orders");

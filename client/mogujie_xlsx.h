@@ -15,8 +15,9 @@
 struct mogujie_xlsx;
 
 /* Start a workbook that mogujie_xlsx_close() writes to path (created or truncated), with
- * header rows written. NULL on failure (out of memory, tmpdir not writable). */
-struct mogujie_xlsx *mogujie_xlsx_open(const char *path, const char *tmpdir);
+ * header rows written. created_s (unix s) is the creation time in its properties: the same
+ * value and rows give the same bytes. NULL on failure (out of memory, tmpdir not writable). */
+struct mogujie_xlsx *mogujie_xlsx_open(const char *path, const char *tmpdir, int64_t created_s);
 /* Append an items row (r->ncols == MOGUJIE_ITEM_NCOLS) or a shop_orders row
  * (MOGUJIE_SHOP_NCOLS). 0, or -1 (too many rows, text over Excel's limits, out of memory):
  * the workbook is then unusable; close it and discard the file. */

@@ -340,14 +340,16 @@ class CloverClientTest(unittest.TestCase):
         self.assertIn("malformed JSON", line)
 
     def test_fetch_retries_from_scratch(self):
-        res, _, _ = self.run_export("ORDERS", rng(-5, -5))
+        res, first, _ = self.run_export("ORDERS", rng(-5, -5))
         self.sim.configure(drop_download_next=1, fail_next=[500])
         p = self.run_cli("fetch", "ORDERS", res["task"], self.out(), opts=["--tries", "4"])
         self.assertEqual(p.returncode, 0, p.stderr)
         again = json.loads(p.stdout.strip().splitlines()[-1])
         self.assertEqual(again["begins"], 2)  # the failed GET begins nothing
         self.assertEqual(again["size"], res["size"])
-        self.assert_bundle(again, read_bundle(self.out()), "orders", ORDER_COLS)
+        members = read_bundle(self.out())
+        self.assert_bundle(again, members, "orders", ORDER_COLS)
+        self.assertEqual(members["orders.xlsx"], first["orders.xlsx"])  # one export, one file
 
     def test_fetch_type_mismatch(self):
         res, _, _ = self.run_export("ORDERS", rng(-6, -6))

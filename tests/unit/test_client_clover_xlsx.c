@@ -33,7 +33,7 @@ static void test_odd_and_oversized_values_still_make_a_workbook(void **state)
 	strcat(p, "\",\"title\":{\"odd\":[1,2]},\"isVat\":true,\"lineItems\":{\"elements\":[]}}");
 	cJSON *el = cJSON_Parse(json);
 	assert_non_null(el);
-	struct clover_xlsx *x = clover_xlsx_open(CLOVER_ORDERS, path, dir);
+	struct clover_xlsx *x = clover_xlsx_open(CLOVER_ORDERS, path, dir, 1779062400);
 	assert_non_null(x);
 	assert_int_equal(clover_xlsx_add(x, el), 0);
 	assert_int_equal(clover_xlsx_add(x, el), 0);
