@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from mount import VALGRIND, Mount, vm_rss_kb, wait_for
+from mount import SANITIZED, VALGRIND, Mount, vm_rss_kb, wait_for
 from simulator import Simulator
 from test_fs import FsTestCase, api_calls, rng, sha
 
@@ -134,9 +134,13 @@ class TestApiFaults(FaultCase):
         self.assertTrue(self.log_lines(m, "export " + r, "response larger than"),
                         m.log_text()[-2000:])
         # The 5 MiB answer was never held: the cap is 1 MiB. (Under valgrind RSS also counts
-        # the code it translates, so the figure means nothing there.)
-        if not VALGRIND:
-            self.assertLess(vm_rss_kb(m.proc.pid) - rss0, 4096)
+        # the code it translates, and under ASan its quarantine keeps every freed buffer:
+        # ~4 MB here for this release and the one before alike, so the figure means nothing
+        # there; ASan's own checks stand in, as in the soak.)
+        grown = vm_rss_kb(m.proc.pid) - rss0
+        figure(f"RSS grew {grown} kB refusing a 5 MiB answer")
+        if not VALGRIND and not SANITIZED:
+            self.assertLess(grown, 4096)
         # The next open works.
         self.assert_server_bytes(r, read(m.path("exports", r, "orders.xlsx")))
         self.assertLessEqual(self.sim.stats()["apply"], 2)
