@@ -8,11 +8,10 @@
 
 #include <xlsxwriter.h>
 
+#include "xlsx_text.h"
+
 #define XLSX_MAX_ROWS 1048576u /* rows a sheet holds, the header row included */
-/* A cell holds at most 32,767 characters; a longer value is cut at this many, with a note
- * (the .jsonl and .csv hold it whole). */
-#define CELL_KEEP_CHARS 32000
-#define CUT_NOTE " [cut: see the .jsonl]"
+
 /* Days from the spreadsheet epoch (1899-12-30) to 1970-01-01. */
 #define EXCEL_UNIX_EPOCH 25569.0
 
@@ -98,29 +97,9 @@ fail:
 	return NULL;
 }
 
-/* Text into a cell; past a cell's limit, its first CELL_KEEP_CHARS characters and a note. */
 static lxw_error write_text(struct clover_xlsx *x, lxw_col_t col, const char *s)
 {
-	lxw_error e = worksheet_write_string(x->ws, x->row, col, s, NULL);
-	size_t keep = 0, chars = 0;
-	char *cut;
-
-	if (e != LXW_ERROR_MAX_STRING_LENGTH_EXCEEDED)
-		return e;
-	while (s[keep] && chars < CELL_KEEP_CHARS) {
-		keep++;
-		while ((s[keep] & 0xC0) == 0x80) /* whole UTF-8 sequences only */
-			keep++;
-		chars++;
-	}
-	cut = malloc(keep + sizeof(CUT_NOTE));
-	if (!cut)
-		return LXW_ERROR_MEMORY_MALLOC_FAILED;
-	memcpy(cut, s, keep);
-	memcpy(cut + keep, CUT_NOTE, sizeof(CUT_NOTE));
-	e = worksheet_write_string(x->ws, x->row, col, cut, NULL);
-	free(cut);
-	return e;
+	return xlsx_write_text(x->ws, x->row, col, s, NULL);
 }
 
 /* A value of no expected shape, kept as its JSON text (as the CSV keeps it). */

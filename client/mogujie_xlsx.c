@@ -7,6 +7,8 @@
 
 #include <xlsxwriter.h>
 
+#include "xlsx_text.h"
+
 #define XLSX_MAX_ROWS 1048576u
 
 struct mogujie_xlsx {
@@ -93,7 +95,7 @@ int mogujie_xlsx_add(struct mogujie_xlsx *x, const struct mogujie_row *r)
 				break;
 			if (!(s = cell_string(x, r, i)))
 				goto fail;
-			e = worksheet_write_string(ws, *row, (lxw_col_t)i, s, NULL);
+			e = xlsx_write_text(ws, *row, (lxw_col_t)i, s, NULL);
 			break;
 		case MOGUJIE_CELL_MONEY:
 			/* fen / 100 is the nearest double to the exact yuan amount. */

@@ -5,6 +5,7 @@
  *
  * The workbook is written in constant_memory mode, so memory stays flat whatever the number
  * of orders; libxlsxwriter's own temp files go to tmpdir. Rows must be added in order.
+ * A text longer than a cell holds is cut with a note (xlsx_text.h), never a failed export.
  * Not thread-safe per handle; separate handles are independent. No logging.
  */
 #ifndef ORDERFS_MOGUJIE_XLSX_H
@@ -19,7 +20,7 @@ struct mogujie_xlsx;
  * value and rows give the same bytes. NULL on failure (out of memory, tmpdir not writable). */
 struct mogujie_xlsx *mogujie_xlsx_open(const char *path, const char *tmpdir, int64_t created_s);
 /* Append an items row (r->ncols == MOGUJIE_ITEM_NCOLS) or a shop_orders row
- * (MOGUJIE_SHOP_NCOLS). 0, or -1 (too many rows, text over Excel's limits, out of memory):
+ * (MOGUJIE_SHOP_NCOLS). 0, or -1 (more rows than a sheet holds, out of memory):
  * the workbook is then unusable; close it and discard the file. */
 int mogujie_xlsx_add(struct mogujie_xlsx *x, const struct mogujie_row *r);
 /* Write the file and free x (always). 0, or -1 with the file unspecified. Passing
