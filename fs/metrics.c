@@ -127,36 +127,63 @@ struct type_stats {
 	struct cache_stats s;
 };
 
-/* One sample per export type of the uint64_t counter at offset in struct cache_stats:
- * metric{provider="..",type=".."<extra>} value. */
-static void per_type(struct text *t, struct orderfs *o, const struct type_stats *ts, size_t n,
-		     const char *metric, const char *extra, size_t offset)
+/* The per-type counters, in exposition order: one HELP/TYPE block per metric name, then one
+ * sample per export type of the uint64_t at offset in struct cache_stats. */
+struct counter {
+	const char *metric, *type, *help; /* help and type only on a metric's first line */
+	const char *extra;		  /* more labels: ",outcome=\"ready\"" */
+	size_t offset;
+};
+
+#define C(metric, type, help, extra, field)                                                   \
+	{metric, type, help, extra, offsetof(struct cache_stats, field)}
+
+static const struct counter exports_counters[] = {
+	C("orderfs_exports_applied_total", "counter", "Export tasks applied for.", "", applies),
+	C("orderfs_exports_total", "counter", "Exports that ended, by outcome.",
+	  ",outcome=\"ready\"", flights_ready),
+	C("orderfs_exports_total", NULL, NULL, ",outcome=\"failed\"", flights_failed),
+	C("orderfs_exports_total", NULL, NULL, ",outcome=\"no_data\"", nodata),
+	C("orderfs_exports_in_flight", "gauge", "Exports running now.", "", fills_running),
+	C("orderfs_exports_queued", "gauge", "Exports waiting for a slot (max_exports).", "",
+	  fills_queued),
+	C("orderfs_prefetch_started_total", "counter", "Exports started by prefetch.", "",
+	  prefetches),
+};
+
+static const struct counter cache_counters[] = {
+	C("orderfs_cache_hits_total", "counter", "Opens served from the cache.", "", hits),
+	C("orderfs_cache_misses_total", "counter", "Opens that had to export.", "", misses),
+	C("orderfs_cache_size_bytes", "gauge", "Bytes of the ready files in the cache.", "",
+	  total_size),
+	C("orderfs_cache_entries", "gauge", "Ranges the cache knows.", "", entries),
+	C("orderfs_bytes_downloaded_total", "counter", "Bytes downloaded from the provider.", "",
+	  bytes_downloaded),
+	C("orderfs_errors_total", "counter",
+	  "Failed exports by the errno readers got (unavailable: EAGAIN answers).",
+	  ",kind=\"io\"", err_io),
+	C("orderfs_errors_total", NULL, NULL, ",kind=\"timeout\"", err_timeout),
+	C("orderfs_errors_total", NULL, NULL, ",kind=\"no_space\"", err_nospc),
+	C("orderfs_errors_total", NULL, NULL, ",kind=\"invalid\"", err_invalid),
+	C("orderfs_errors_total", NULL, NULL, ",kind=\"unavailable\"", err_again),
+	C("orderfs_errors_total", NULL, NULL, ",kind=\"other\"", err_other),
+};
+
+#undef C
+
+static void render_counters(struct text *t, struct orderfs *o, const struct type_stats *ts,
+			    size_t n, const struct counter *cs, size_t ncs)
 {
-	for (size_t i = 0; i < n; i++) {
-		uint64_t v;
-		memcpy(&v, (const char *)&ts[i].s + offset, sizeof(v));
-		put(t, "%s{provider=\"%s\",type=\"%s\"%s} %llu\n", metric, o->prov->name,
-		    ts[i].type, extra, (unsigned long long)v);
+	for (size_t k = 0; k < ncs; k++) {
+		if (cs[k].help)
+			head(t, cs[k].metric, cs[k].type, cs[k].help);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v;
+			memcpy(&v, (const char *)&ts[i].s + cs[k].offset, sizeof(v));
+			put(t, "%s{provider=\"%s\",type=\"%s\"%s} %llu\n", cs[k].metric,
+			    o->prov->name, ts[i].type, cs[k].extra, (unsigned long long)v);
+		}
 	}
-}
-
-#define PER_TYPE(t, o, ts, n, metric, extra, field)                                          \
-	per_type((t), (o), (ts), (n), (metric), (extra), offsetof(struct cache_stats, field))
-
-static void render_exports(struct text *t, struct orderfs *o, struct type_stats *ts, size_t n)
-{
-	head(t, "orderfs_exports_applied_total", "counter", "Export tasks applied for.");
-	PER_TYPE(t, o, ts, n, "orderfs_exports_applied_total", "", applies);
-	head(t, "orderfs_exports_total", "counter", "Exports that ended, by outcome.");
-	PER_TYPE(t, o, ts, n, "orderfs_exports_total", ",outcome=\"ready\"", flights_ready);
-	PER_TYPE(t, o, ts, n, "orderfs_exports_total", ",outcome=\"failed\"", flights_failed);
-	PER_TYPE(t, o, ts, n, "orderfs_exports_total", ",outcome=\"no_data\"", nodata);
-	head(t, "orderfs_exports_in_flight", "gauge", "Exports running now.");
-	PER_TYPE(t, o, ts, n, "orderfs_exports_in_flight", "", fills_running);
-	head(t, "orderfs_exports_queued", "gauge", "Exports waiting for a slot (max_exports).");
-	PER_TYPE(t, o, ts, n, "orderfs_exports_queued", "", fills_queued);
-	head(t, "orderfs_prefetch_started_total", "counter", "Exports started by prefetch.");
-	PER_TYPE(t, o, ts, n, "orderfs_prefetch_started_total", "", prefetches);
 }
 
 static void render_duration(struct text *t, struct orderfs *o, struct type_stats *ts, size_t n)
@@ -177,32 +204,6 @@ static void render_duration(struct text *t, struct orderfs *o, struct type_stats
 		put(t, "orderfs_export_duration_seconds_count{provider=\"%s\",type=\"%s\"} %llu\n", p,
 		    ty, (unsigned long long)ts[i].s.flights_ready);
 	}
-}
-
-static void render_cache(struct text *t, struct orderfs *o, struct type_stats *ts, size_t n)
-{
-	head(t, "orderfs_cache_hits_total", "counter", "Opens served from the cache.");
-	PER_TYPE(t, o, ts, n, "orderfs_cache_hits_total", "", hits);
-	head(t, "orderfs_cache_misses_total", "counter", "Opens that had to export.");
-	PER_TYPE(t, o, ts, n, "orderfs_cache_misses_total", "", misses);
-	head(t, "orderfs_cache_size_bytes", "gauge", "Bytes of the ready files in the cache.");
-	PER_TYPE(t, o, ts, n, "orderfs_cache_size_bytes", "", total_size);
-	head(t, "orderfs_cache_entries", "gauge", "Ranges the cache knows.");
-	PER_TYPE(t, o, ts, n, "orderfs_cache_entries", "", entries);
-	head(t, "orderfs_bytes_downloaded_total", "counter", "Bytes downloaded from the provider.");
-	PER_TYPE(t, o, ts, n, "orderfs_bytes_downloaded_total", "", bytes_downloaded);
-}
-
-static void render_errors(struct text *t, struct orderfs *o, struct type_stats *ts, size_t n)
-{
-	head(t, "orderfs_errors_total", "counter",
-	     "Failed exports by the errno readers got (unavailable: EAGAIN answers).");
-	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"io\"", err_io);
-	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"timeout\"", err_timeout);
-	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"no_space\"", err_nospc);
-	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"invalid\"", err_invalid);
-	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"unavailable\"", err_again);
-	PER_TYPE(t, o, ts, n, "orderfs_errors_total", ",kind=\"other\"", err_other);
 }
 
 static void render_mount(struct text *t, struct orderfs *o)
@@ -235,10 +236,11 @@ char *metrics_render(struct orderfs *o, size_t *len)
 		ts[i].type = o->kinds[i].type->base_name;
 		cache_get_stats(o->kinds[i].cache, &ts[i].s);
 	}
-	render_exports(&t, o, ts, o->nkinds);
+	render_counters(&t, o, ts, o->nkinds, exports_counters,
+			sizeof(exports_counters) / sizeof(exports_counters[0]));
 	render_duration(&t, o, ts, o->nkinds);
-	render_cache(&t, o, ts, o->nkinds);
-	render_errors(&t, o, ts, o->nkinds);
+	render_counters(&t, o, ts, o->nkinds, cache_counters,
+			sizeof(cache_counters) / sizeof(cache_counters[0]));
 	render_mount(&t, o);
 	if (t.oom) {
 		free(t.buf);
