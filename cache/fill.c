@@ -154,6 +154,9 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err)
 
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
+	/* Logged before readers are told EAGAIN: by the time they see it, the line is there. */
+	log_notice("cache: %s: provider closed for now (%s); export queued, trying again at %s",
+		   f->e->range_str, err->msg, when);
 	pthread_mutex_lock(&c->lock);
 	if (fill_alive_locked(f)) {
 		before = f->e->info.state;
@@ -168,8 +171,6 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err)
 		pthread_cond_broadcast(&c->wake); /* waiters answer EAGAIN now */
 	}
 	pthread_mutex_unlock(&c->lock);
-	log_notice("cache: %s: provider closed for now (%s); export queued, trying again at %s",
-		   f->e->range_str, err->msg, when);
 	r = fill_sleep(f, ms);
 	f->deadline += ms;
 	pthread_mutex_lock(&c->lock);
