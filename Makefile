@@ -1,7 +1,8 @@
 # orderfs — plain GNU make. `make`, `make test`, `make check-asan`, `make install`.
 #
-# Layout: client/ (provider APIs, no FUSE), cache/ (uses client/), fs/ (uses cache/).
-# Each layer becomes a static library; unit tests link only the layers they test.
+# Layout: common/ (log, dates, the bundle format, helpers every layer uses), client/ (provider
+# APIs, no FUSE; uses common/), cache/ (uses client/), fs/ (uses cache/). Each layer becomes a
+# static library; unit tests link only the layers they test.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -34,12 +35,15 @@ OPT ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DORDERFS_VERSION=\"$(VERSION)\"
 CFLAGS_ALL = -std=c11 $(OPT) $(WARN) $(WERROR) $(SAN_FLAGS) -MMD -MP \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+# common/ needs only libcrypto (SHA-256) and pthreads.
+LDLIBS_COMMON = $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null) -lpthread
 LDLIBS_CLIENT = $(shell $(PKG_CONFIG) --libs libcurl libcjson libcrypto xlsxwriter 2>/dev/null) -lpthread
 # fs/ alone serves HTTP (/metrics, libmicrohttpd); client/ speaks it with libcurl.
 LDLIBS_FUSE = $(shell $(PKG_CONFIG) --libs fuse3 libmicrohttpd 2>/dev/null)
 LDLIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 
+COMMON_SRC := $(sort $(wildcard common/*.c))
 CLIENT_SRC := $(sort $(wildcard client/*.c))
 CACHE_SRC := $(sort $(wildcard cache/*.c))
 FS_SRC := $(sort $(filter-out fs/main.c,$(wildcard fs/*.c)))
@@ -49,6 +53,7 @@ ITEST_SRC := $(sort $(wildcard tests/integration/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
+LIBCOMMON := $(BUILD)/libcommon.a
 LIBCLIENT := $(BUILD)/libclient.a
 LIBCACHE := $(BUILD)/libcache.a
 LIBFS := $(BUILD)/libfs.a
@@ -67,6 +72,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+	@rm -f $@
+	ar rcs $@ $^
 $(LIBCLIENT): $(call obj,$(CLIENT_SRC))
 	@rm -f $@
 	ar rcs $@ $^
@@ -77,24 +85,26 @@ $(LIBFS): $(call obj,$(FS_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/orderfs: $(call obj,fs/main.c) $(LIBFS) $(LIBCACHE) $(LIBCLIENT)
+$(BUILD)/orderfs: $(call obj,fs/main.c) $(LIBFS) $(LIBCACHE) $(LIBCLIENT) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_FUSE) $(LDLIBS_CLIENT)
 
-# Unit tests: test_client_* link client/ only, test_cache_* add cache/, test_fs_* add fs/.
+# Unit tests: test_common_* link common/ only, test_client_* add client/, test_cache_* add cache/, test_fs_* add fs/.
 # Support files (fake provider, cache harness) form an archive, so each test pulls only the
 # pieces it uses and a client test never needs cache symbols.
 LIBTESTSUPPORT := $(BUILD)/libtestsupport.a
 $(LIBTESTSUPPORT): $(call obj,$(UNIT_SUPPORT))
 	@rm -f $@
 	ar rcs $@ $^
-$(BUILD)/tests/test_client_%: $(call obj,tests/unit/test_client_%.c) $(LIBTESTSUPPORT) $(LIBCLIENT)
+$(BUILD)/tests/test_common_%: $(call obj,tests/unit/test_common_%.c) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_COMMON)
+$(BUILD)/tests/test_client_%: $(call obj,tests/unit/test_client_%.c) $(LIBTESTSUPPORT) $(LIBCLIENT) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
-$(BUILD)/tests/test_cache_%: $(call obj,tests/unit/test_cache_%.c) $(LIBTESTSUPPORT) $(LIBCACHE) $(LIBCLIENT)
+$(BUILD)/tests/test_cache_%: $(call obj,tests/unit/test_cache_%.c) $(LIBTESTSUPPORT) $(LIBCACHE) $(LIBCLIENT) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
-$(BUILD)/tests/test_fs_%: $(call obj,tests/unit/test_fs_%.c) $(LIBTESTSUPPORT) $(LIBFS) $(LIBCACHE) $(LIBCLIENT)
+$(BUILD)/tests/test_fs_%: $(call obj,tests/unit/test_fs_%.c) $(LIBTESTSUPPORT) $(LIBFS) $(LIBCACHE) $(LIBCLIENT) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_FUSE) $(LDLIBS_CLIENT)
 # Integration helpers (small C drivers the Python tests run) link every layer but FUSE.
-$(BUILD)/tests/bin/%: $(call obj,tests/integration/%.c) $(LIBCACHE) $(LIBCLIENT)
+$(BUILD)/tests/bin/%: $(call obj,tests/integration/%.c) $(LIBCACHE) $(LIBCLIENT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CLIENT)
 

@@ -35,7 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../client/log.h"
+#include "../common/clock.h"
+#include "../common/log.h"
 
 struct cache_handle {
 	struct cache *c;
@@ -221,12 +222,7 @@ static void cache_wait_tick(struct cache *c)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += 100 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	clock_mono_deadline(&ts, 100);
 	pthread_cond_timedwait(&c->wake, &c->lock, &ts);
 }
 

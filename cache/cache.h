@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "../client/date.h"
+#include "../common/date.h"
 #include "../client/provider.h"
 
 struct cache;

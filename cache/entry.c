@@ -8,24 +8,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../client/log.h"
+#include "../common/clock.h"
+#include "../common/log.h"
 
 int64_t cache_now_ms(const struct cache *c)
 {
-	struct timespec ts;
-
-	if (c->cfg.now_ms)
-		return c->cfg.now_ms();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return c->cfg.now_ms ? c->cfg.now_ms() : clock_real_ms();
 }
 
 int64_t cache_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static int make_key(const struct cache *c, const struct date_range *r, struct cache_key *k)

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../client/log.h"
+#include "../common/log.h"
 
 static int evictable(const struct cache *c, const struct entry *e)
 {

@@ -19,9 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../client/bundle.h"
+#include "../common/bundle.h"
 #include "../client/interrupt.h"
-#include "../client/log.h"
+#include "../common/clock.h"
+#include "../common/log.h"
 #include "part.h"
 
 #define FILL_REAPPLY 1 /* internal: the task is gone, apply again */
@@ -77,13 +78,7 @@ static int fill_sleep(struct fill *f, long ms)
 		}
 		if (now >= until)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (until - now) / 1000;
-		ts.tv_nsec += ((until - now) % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		clock_mono_deadline(&ts, until - now);
 		pthread_cond_timedwait(&c->wake, &c->lock, &ts);
 	}
 	pthread_mutex_unlock(&c->lock);

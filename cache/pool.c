@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "../client/log.h"
+#include "../common/log.h"
 
 void pool_enqueue(struct cache *c, struct entry *e)
 {

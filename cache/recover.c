@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../client/log.h"
+#include "../common/log.h"
 
 /* Delete an entry's files unless the entry is live in memory. */
 static int recover_drop(struct cache *c, const char *hash, const char *only)

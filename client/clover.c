@@ -33,12 +33,13 @@
 
 #include <openssl/crypto.h>
 
-#include "bundle.h"
+#include "../common/bundle.h"
 #include "clover_csv.h"
 #include "clover_parse.h"
 #include "clover_xlsx.h"
 #include "http.h"
-#include "log.h"
+#include "../common/clock.h"
+#include "../common/log.h"
 
 #define CLOVER_MAX_RANGE_DAYS 30
 #define CLOVER_WINDOW_MONTHS 12
@@ -67,16 +68,9 @@ static struct clover *cl(struct provider *p)
 	return p->priv;
 }
 
-static int64_t real_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t clover_now_ms(const struct clover *c)
 {
-	return c->now_ms ? c->now_ms() : real_now_ms();
+	return c->now_ms ? c->now_ms() : clock_real_ms();
 }
 
 static void oom(struct client_error *err)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "date.h"
+#include "../common/date.h"
 
 /* The largest magnitude a double holds exactly as an integer: beyond it cents are not exact. */
 #define EXACT_INT_MAX 9007199254740992.0

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "date.h"
+#include "../common/date.h"
 #include "http.h"
 
 #define DAY_MS 86400000LL

@@ -13,7 +13,7 @@
 
 #include <curl/curl.h>
 
-#include "log.h"
+#include "../common/log.h"
 
 #ifndef ORDERFS_VERSION
 #define ORDERFS_VERSION "dev"

@@ -46,10 +46,11 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-#include "bundle.h"
+#include "../common/bundle.h"
 #include "http.h"
 #include "interrupt.h"
-#include "log.h"
+#include "../common/clock.h"
+#include "../common/log.h"
 #include "mogujie_cipher.h"
 #include "mogujie_rows.h"
 #include "mogujie_sign.h"
@@ -106,16 +107,9 @@ static struct mogujie *mj(struct provider *p)
 	return p->priv;
 }
 
-static int64_t real_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t now_ms(const struct mogujie *m)
 {
-	return m->now_ms ? m->now_ms() : real_now_ms();
+	return m->now_ms ? m->now_ms() : clock_real_ms();
 }
 
 static void set_local(struct client_error *err, int e, const char *what)

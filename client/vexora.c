@@ -19,7 +19,8 @@
 #include <openssl/crypto.h>
 
 #include "http.h"
-#include "log.h"
+#include "../common/clock.h"
+#include "../common/log.h"
 #include "vexora_parse.h"
 #include "zip_check.h"
 
@@ -41,16 +42,9 @@ static struct vexora *vx(struct provider *p)
 	return p->priv;
 }
 
-static int64_t real_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t vexora_now_ms(const struct vexora *v)
 {
-	return v->now_ms ? v->now_ms() : real_now_ms();
+	return v->now_ms ? v->now_ms() : clock_real_ms();
 }
 
 static int vexora_check(struct provider *p, const struct export_request *req, int64_t now_s,

@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "date.h"
+#include "../common/date.h"
 #include "http.h"
 #include "sign.h"
 

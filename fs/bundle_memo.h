@@ -7,7 +7,7 @@
 #ifndef ORDERFS_BUNDLE_MEMO_H
 #define ORDERFS_BUNDLE_MEMO_H
 
-#include "../client/bundle.h"
+#include "../common/bundle.h"
 
 #define BUNDLE_MEMO_SLOTS 64
 

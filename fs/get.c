@@ -1,7 +1,7 @@
 #include "get.h"
 #include "dirlock.h"
 
-#include "../client/bundle.h"
+#include "../common/bundle.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../client/log.h"
+#include "../common/log.h"
 #include "config.h"
 #include "dirlock.h"
 #include "get.h"

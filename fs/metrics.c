@@ -13,7 +13,7 @@
 
 #include <microhttpd.h>
 
-#include "../client/log.h"
+#include "../common/log.h"
 #include "orderfs.h"
 #include "prefetch.h"
 

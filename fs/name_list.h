@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "../client/date.h"
+#include "../common/date.h"
 
 /* A listing holds at most this many names by default (the window's days plus every range
  * ever cached or pinned stays far below it); past it the list fails as out of memory. */

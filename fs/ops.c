@@ -27,8 +27,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../client/bundle.h"
-#include "../client/log.h"
+#include "../common/bundle.h"
+#include "../common/log.h"
 
 #define XATTR_PREFIX "user.orderfs."
 #define STATS_PATH "/.stats"

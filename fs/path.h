@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "../client/date.h"
+#include "../common/date.h"
 #include "../client/provider.h"
 
 enum path_kind {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../client/log.h"
+#include "../common/log.h"
 
 /* After midnight, wait this long so "yesterday" is really complete at the provider too. */
 #define PREFETCH_AFTER_MIDNIGHT_S 300

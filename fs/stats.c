@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../client/log.h"
+#include "../common/log.h"
 #include "notify.h"
 #include "orderfs.h"
 #include "prefetch.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../client/date.h"
+#include "../../common/date.h"
 #include "../../fs/path.h"
 
 #define FUZZ_PATH_MAX 4096

@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "../../client/http.h"
-#include "../../client/log.h"
+#include "../../common/log.h"
 #include "../../client/vexora_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

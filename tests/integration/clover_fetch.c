@@ -28,7 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "../../client/clover.h"
-#include "../../client/log.h"
+#include "../../common/log.h"
 #include "../../client/provider.h"
 #include "fetch_tool.h"
 

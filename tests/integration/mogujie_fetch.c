@@ -25,8 +25,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../client/bundle.h"
-#include "../../client/log.h"
+#include "../../common/bundle.h"
+#include "../../common/log.h"
 #include "../../client/mogujie.h"
 #include "../../client/provider.h"
 #include "fetch_tool.h"

@@ -38,7 +38,7 @@ def fen(v):
 
 
 def read_bundle(path):
-    """{member name: bytes} of a bundle file (layout in client/bundle.h)."""
+    """{member name: bytes} of a bundle file (layout in common/bundle.h)."""
     with open(path, "rb") as f:
         data = f.read()
     assert data[-32:-16] == b"ORDERFS-BUNDLE-1", "no bundle trailer"

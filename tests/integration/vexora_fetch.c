@@ -26,7 +26,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../client/log.h"
+#include "../../common/log.h"
 #include "../../client/provider.h"
 #include "../../client/vexora.h"
 #include "fetch_tool.h"

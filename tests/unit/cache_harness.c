@@ -18,7 +18,7 @@
 
 #include <openssl/evp.h>
 
-#include "../../client/log.h"
+#include "../../common/log.h"
 
 
 atomic_llong pinned_ms;

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../client/bundle.h"
+#include "../../common/bundle.h"
 
 #define FAKE_RANGES 64
 #define FAKE_TASKS 512

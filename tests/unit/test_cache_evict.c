@@ -19,7 +19,7 @@
 
 #include "../../cache/cache.h"
 #include "../../cache/internal.h" /* evict_run: eviction at a moment the test chooses */
-#include "../../client/log.h"
+#include "../../common/log.h"
 #include "cache_harness.h"
 
 #define UNUSED __attribute__((unused))

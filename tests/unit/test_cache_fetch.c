@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "../../cache/cache.h"
-#include "../../client/bundle.h"
+#include "../../common/bundle.h"
 #include "cache_harness.h"
 
 static const struct date_range *R1(void)

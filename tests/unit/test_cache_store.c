@@ -18,7 +18,7 @@
 #include <openssl/evp.h>
 
 #include "../../cache/cache.h"
-#include "../../client/log.h"
+#include "../../common/log.h"
 #include "cache_harness.h"
 
 #define UNUSED __attribute__((unused))

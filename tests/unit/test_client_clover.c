@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "../../client/bundle.h"
+#include "../../common/bundle.h"
 #include "../../client/clover.h"
-#include "../../client/date.h"
-#include "../../client/log.h"
+#include "../../common/date.h"
+#include "../../common/log.h"
 
 #define TOKEN "tok-do-not-print-0123456789"
 #define HOUR 3600000LL

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/date.h"
+#include "../../common/date.h"
 #include "../../client/mogujie.h"
 
 #define SECRET "MGJ-secret-0123456789-do-not-print"

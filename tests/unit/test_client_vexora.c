@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/date.h"
+#include "../../common/date.h"
 #include "../../client/vexora.h"
 
 #define SECRET "s3cr3t-do-not-print"

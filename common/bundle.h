@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider.h"
+#include "sink.h"
 
 #define BUNDLE_NAME_MAX 64
 #define BUNDLE_MEMBERS_MAX 10000

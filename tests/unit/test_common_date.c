@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/date.h"
+#include "../../common/date.h"
 
 static struct date D(int y, int m, int d)
 {

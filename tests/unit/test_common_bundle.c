@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/bundle.h"
+#include "../../common/bundle.h"
 
 /* --- an in-memory sink that can read back and fail on demand --- */
 
