@@ -1,5 +1,6 @@
 #include "config.h"
 #include "metrics.h"
+#include "providers.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,46 +13,6 @@
 #include <unistd.h>
 
 #define SECRET_MAX 4096
-
-void config_init(struct fs_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->cache_max_size = 4ULL << 30;
-	c->max_exports = 2;
-	c->export_timeout_s = 1800;
-	c->nodata_ttl_s = 3600;
-	c->connect_timeout_s = 10;
-	c->request_timeout_s = 30;
-	c->download_stall_s = 60;
-	c->poll_initial_ms = 500;
-	c->poll_max_ms = 10000;
-	c->retry_limit = 5;
-	c->max_requests_per_s = 10;
-	c->max_threads = 256;
-	c->attr_timeout_s = 1.0;
-	c->log_level = LOG_INFO;
-}
-
-void config_free(struct fs_config *c)
-{
-	free(c->provider);
-	free(c->merchant_id);
-	free(c->token_file);
-	free(c->region);
-	free(c->app_key);
-	free(c->refresh_token_file);
-	free(c->oauth_url);
-	free(c->decrypt_mode);
-	free(c->redact);
-	free(c->metrics_listen);
-	free(c->base_url);
-	free(c->merchant_no);
-	free(c->secret_file);
-	free(c->cache_dir);
-	free(c->language);
-	free(c->report_type);
-	memset(c, 0, sizeof(*c));
-}
 
 int config_parse_size(const char *s, uint64_t *out)
 {
@@ -161,54 +122,82 @@ struct key_def {
 	const char *name;
 	enum key_type type;
 	size_t offset;
-	int lo, hi; /* K_INT bounds */
+	int lo, hi;	 /* K_INT bounds; K_DURATION: lo is the least */
+	const char *def; /* the default, as a value config_set takes; NULL: zero */
 };
 
 #define OFF(field) offsetof(struct fs_config, field)
 static const struct key_def keys[] = {
-	{"provider", K_STR, OFF(provider), 0, 0},
-	{"base_url", K_STR, OFF(base_url), 0, 0},
-	{"merchant_no", K_STR, OFF(merchant_no), 0, 0},
-	{"secret_file", K_STR, OFF(secret_file), 0, 0},
-	{"merchant_id", K_STR, OFF(merchant_id), 0, 0},
-	{"token_file", K_STR, OFF(token_file), 0, 0},
-	{"region", K_STR, OFF(region), 0, 0},
-	{"app_key", K_STR, OFF(app_key), 0, 0},
-	{"refresh_token_file", K_STR, OFF(refresh_token_file), 0, 0},
-	{"oauth_url", K_STR, OFF(oauth_url), 0, 0},
-	{"decrypt_mode", K_STR, OFF(decrypt_mode), 0, 0},
-	{"redact", K_STR, OFF(redact), 0, 0},
-	{"sync_ttl", K_DURATION, OFF(sync_ttl_s), 1, 0},
-	{"cache_dir", K_STR, OFF(cache_dir), 0, 0},
-	{"language", K_STR, OFF(language), 0, 0},
-	{"report_type", K_STR, OFF(report_type), 0, 0},
-	{"cache_max_size", K_SIZE, OFF(cache_max_size), 0, 0},
-	{"max_exports", K_INT, OFF(max_exports), 1, 64},
-	{"export_timeout", K_DURATION, OFF(export_timeout_s), 1, 0},
-	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0},
-	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0},
-	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0},
-	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0},
-	{"poll_initial_ms", K_INT, OFF(poll_initial_ms), 1, 3600000},
-	{"poll_max_ms", K_INT, OFF(poll_max_ms), 1, 3600000},
-	{"retry_limit", K_INT, OFF(retry_limit), 1, 100},
-	{"max_requests_per_second", K_INT, OFF(max_requests_per_s), 0, 100000},
-	{"max_threads", K_INT, OFF(max_threads), 4, 10000},
-	{"attr_timeout", K_SECONDS_F, OFF(attr_timeout_s), 0, 0},
-	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0},
-	{"exact_sizes", K_BOOL, OFF(exact_sizes), 0, 0},
-	{"metrics_listen", K_STR, OFF(metrics_listen), 0, 0},
-	{"log_level", K_LEVEL, OFF(log_level), 0, 0},
-	{"prefetch", K_INT, OFF(prefetch_days), 0, 92},
-	{"prefetch_interval", K_DURATION, OFF(prefetch_interval_s), 0, 0},
+	{"provider", K_STR, OFF(provider), 0, 0, NULL},
+	{"base_url", K_STR, OFF(base_url), 0, 0, NULL},
+	{"merchant_no", K_STR, OFF(merchant_no), 0, 0, NULL},
+	{"secret_file", K_STR, OFF(secret_file), 0, 0, NULL},
+	{"merchant_id", K_STR, OFF(merchant_id), 0, 0, NULL},
+	{"token_file", K_STR, OFF(token_file), 0, 0, NULL},
+	{"region", K_STR, OFF(region), 0, 0, NULL},
+	{"app_key", K_STR, OFF(app_key), 0, 0, NULL},
+	{"refresh_token_file", K_STR, OFF(refresh_token_file), 0, 0, NULL},
+	{"oauth_url", K_STR, OFF(oauth_url), 0, 0, NULL},
+	{"decrypt_mode", K_STR, OFF(decrypt_mode), 0, 0, NULL},
+	{"redact", K_STR, OFF(redact), 0, 0, NULL},
+	{"sync_ttl", K_DURATION, OFF(sync_ttl_s), 1, 0, NULL},
+	{"cache_dir", K_STR, OFF(cache_dir), 0, 0, NULL},
+	{"language", K_STR, OFF(language), 0, 0, NULL},
+	{"report_type", K_STR, OFF(report_type), 0, 0, NULL},
+	{"cache_max_size", K_SIZE, OFF(cache_max_size), 0, 0, "4G"},
+	{"max_exports", K_INT, OFF(max_exports), 1, 64, "2"},
+	{"export_timeout", K_DURATION, OFF(export_timeout_s), 1, 0, "30m"},
+	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0, "1h"},
+	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0, "10s"},
+	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0, "30s"},
+	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0, "60s"},
+	{"poll_initial_ms", K_INT, OFF(poll_initial_ms), 1, 3600000, "500"},
+	{"poll_max_ms", K_INT, OFF(poll_max_ms), 1, 3600000, "10000"},
+	{"retry_limit", K_INT, OFF(retry_limit), 1, 100, "5"},
+	{"max_requests_per_second", K_INT, OFF(max_requests_per_s), 0, 100000, "10"},
+	{"max_threads", K_INT, OFF(max_threads), 4, 10000, "256"},
+	{"attr_timeout", K_SECONDS_F, OFF(attr_timeout_s), 0, 0, "1"},
+	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0, NULL},
+	{"exact_sizes", K_BOOL, OFF(exact_sizes), 0, 0, NULL},
+	{"metrics_listen", K_STR, OFF(metrics_listen), 0, 0, NULL},
+	{"log_level", K_LEVEL, OFF(log_level), 0, 0, "info"},
+	{"prefetch", K_INT, OFF(prefetch_days), 0, 92, NULL},
+	{"prefetch_interval", K_DURATION, OFF(prefetch_interval_s), 0, 0, NULL},
 };
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const struct key_def *find_key(const char *name)
 {
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (size_t i = 0; i < NKEYS; i++)
 		if (!strcmp(keys[i].name, name))
 			return &keys[i];
 	return NULL;
+}
+
+/* Every key's default is a value config_set takes, so the table says it once. */
+void config_init(struct fs_config *c)
+{
+	char err[128];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
+			abort(); /* a default the table itself refuses: a programming error */
+}
+
+const char *config_string(const struct fs_config *c, const char *key)
+{
+	const struct key_def *k = find_key(key);
+	return k && k->type == K_STR ? *(char *const *)((const char *)c + k->offset) : NULL;
+}
+
+void config_free(struct fs_config *c)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == K_STR)
+			free(*(char **)((char *)c + keys[i].offset));
+	memset(c, 0, sizeof(*c));
 }
 
 int config_is_key(const char *key)
@@ -328,80 +317,54 @@ fail:
 	return -1;
 }
 
-/* The first of the n keys that has no value, or NULL. */
-static const char *first_missing(const char *const *names, const char *const *values, size_t n)
+int config_check_url(const char *key, const char *url, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!values[i])
-			return names[i];
-	return NULL;
-}
-
-static int one_of(const char *v, const char *const *allowed)
-{
-	for (; *allowed; allowed++)
-		if (!strcmp(v, *allowed))
-			return 1;
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+		snprintf(err, errlen, "bad value for '%s': must start with http:// or https://", key);
+		return -1;
+	}
 	return 0;
 }
 
-/* Keys each provider needs, and values only some keys accept. */
+/* A key another provider's row keeps to itself: passed on, it would change what c's provider
+ * does, so it is refused rather than ignored. */
+static int check_foreign_keys(const struct fs_config *c, const struct provider_spec *spec,
+			      char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct provider_spec *owner = provider_spec_owner(keys[i].name);
+		if (owner && owner != spec && config_string(c, keys[i].name)) {
+			snprintf(err, errlen,
+				 "key '%s' is not valid for provider %s: it applies to provider %s only",
+				 keys[i].name, spec->name, owner->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The provider's row says which keys it needs and which values it takes. */
 static int validate_provider(const struct fs_config *c, char *err, size_t errlen)
 {
-	static const char *const regions[] = {"us", "eu", "la", "sandbox", NULL};
-	static const char *const modes[] = {"ecb", "cbc", NULL};
-	static const char *const redactions[] = {"receiver", "none", NULL};
-	const char *missing = NULL;
+	const struct provider_spec *spec = provider_spec_find(c->provider);
+	char known[128];
 
-	if (!strcmp(c->provider, "vexora")) {
-		const char *n[] = {"base_url", "merchant_no", "secret_file"};
-		const char *v[] = {c->base_url, c->merchant_no, c->secret_file};
-		missing = first_missing(n, v, 3);
-	} else if (!strcmp(c->provider, "clover")) {
-		const char *n[] = {"base_url", "merchant_id", "token_file"};
-		const char *v[] = {c->base_url, c->merchant_id, c->token_file};
-		missing = first_missing(n, v, 3);
-		if (!missing && c->region && !one_of(c->region, regions)) {
-			snprintf(err, errlen, "bad value for 'region': '%s' (us, eu, la, sandbox)",
-				 c->region);
-			return -1;
-		}
-	} else if (!strcmp(c->provider, "mogujie")) {
-		const char *n[] = {"base_url", "app_key", "secret_file", "token_file"};
-		const char *v[] = {c->base_url, c->app_key, c->secret_file, c->token_file};
-		missing = first_missing(n, v, 4);
-		if (!missing && c->decrypt_mode && !one_of(c->decrypt_mode, modes)) {
-			snprintf(err, errlen, "bad value for 'decrypt_mode': '%s' (ecb, cbc)",
-				 c->decrypt_mode);
-			return -1;
-		}
-		if (!missing && c->redact && !one_of(c->redact, redactions)) {
-			snprintf(err, errlen, "bad value for 'redact': '%s' (receiver, none)",
-				 c->redact);
-			return -1;
-		}
-		if (!missing && c->oauth_url && strncmp(c->oauth_url, "http://", 7) &&
-		    strncmp(c->oauth_url, "https://", 8)) {
-			snprintf(err, errlen,
-				 "bad value for 'oauth_url': must start with http:// or https://");
-			return -1;
-		}
-	} else {
-		snprintf(err, errlen,
-			 "bad value for 'provider': '%s' is not supported (vexora, clover, mogujie)",
-			 c->provider);
+	if (!spec) {
+		provider_spec_names(known, sizeof(known));
+		snprintf(err, errlen, "bad value for 'provider': '%s' is not supported (%s)",
+			 c->provider, known);
 		return -1;
 	}
-	if (missing) {
-		snprintf(err, errlen, "missing required key '%s' (provider %s)", missing,
-			 c->provider);
-		return -1;
+	for (const char *const *k = spec->required; *k; k++) {
+		if (!config_string(c, *k)) {
+			snprintf(err, errlen, "missing required key '%s' (provider %s)", *k,
+				 spec->name);
+			return -1;
+		}
 	}
-	if (c->report_type && strcmp(c->provider, "vexora")) {
-		snprintf(err, errlen, "'report_type' applies to provider vexora only");
+	if (spec->validate && spec->validate(c, err, errlen))
 		return -1;
-	}
-	return 0;
+	return check_foreign_keys(c, spec, err, errlen);
 }
 
 int config_validate(const struct fs_config *c, char *err, size_t errlen)
@@ -426,15 +389,47 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "missing required key 'cache_dir'");
 		return -1;
 	}
-	if (strncmp(c->base_url, "http://", 7) && strncmp(c->base_url, "https://", 8)) {
-		snprintf(err, errlen, "bad value for 'base_url': must start with http:// or https://");
+	if (c->base_url && config_check_url("base_url", c->base_url, err, errlen))
 		return -1;
-	}
 	if (c->poll_initial_ms > c->poll_max_ms) {
 		snprintf(err, errlen, "'poll_initial_ms' is larger than 'poll_max_ms'");
 		return -1;
 	}
 	return 0;
+}
+
+/* words (NULL-ended) after lead, wrapped before column 80 onto lines starting with indent. */
+static void print_words(FILE *out, const char *lead, const char *indent,
+			const char *const *words)
+{
+	size_t col = (size_t)fprintf(out, "%s", lead);
+
+	for (; *words; words++) {
+		if (col + 1 + strlen(*words) > 79)
+			col = (size_t)fprintf(out, "\n%s", indent) - 1;
+		col += (size_t)fprintf(out, " %s", *words);
+	}
+	fputc('\n', out);
+}
+
+void config_print_keys(FILE *out)
+{
+	const char *common[NKEYS + 1];
+	size_t n = 0;
+
+	fprintf(out, "Providers (provider = NAME):\n");
+	for (size_t i = 0; provider_spec_at(i); i++) {
+		const struct provider_spec *spec = provider_spec_at(i);
+		fprintf(out, "  %-9s %s\n", spec->name, spec->description);
+		print_words(out, "            requires", "             ", spec->required);
+		if (spec->accepts[0])
+			print_words(out, "            accepts ", "             ", spec->accepts);
+	}
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!provider_spec_names_key(keys[i].name))
+			common[n++] = keys[i].name;
+	common[n] = NULL;
+	print_words(out, "Keys for every provider:", " ", common);
 }
 
 int config_read_secret(const char *path, char **out, char *err, size_t errlen)

@@ -7,9 +7,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct fs_config {
-	char *provider;	   /* "vexora", "clover" or "mogujie" */
+	char *provider;	   /* the name of a row of providers.c's table */
 	char *base_url;	   /* http(s)://host[:port][/path] */
 	char *merchant_no; /* Vexora merchant number */
 	char *secret_file; /* path of the one-line signing secret; must be 0600 or stricter */
@@ -48,7 +49,7 @@ struct fs_config {
 				    * > 0: every this many seconds instead (for tests) */
 };
 
-/* Defaults for every optional key; strings NULL. */
+/* Defaults for every optional key (the key table's own column); strings NULL. */
 void config_init(struct fs_config *c);
 void config_free(struct fs_config *c);
 
@@ -62,8 +63,23 @@ int config_is_key(const char *key);
  * after this call so they win. */
 int config_load_file(struct fs_config *c, const char *path, char *err, size_t errlen);
 
-/* Check required keys and consistency once everything is loaded. 0 or -1 with err. */
+/* The value of a string key, owned by c; NULL when it has none, or when key is not a string
+ * key (numbers and flags always have a value: their default). */
+const char *config_string(const struct fs_config *c, const char *key);
+
+/*
+ * Check required keys and consistency once everything is loaded: the provider's row in
+ * providers.c says which keys it requires, which values it takes and which keys of other
+ * providers it refuses. 0 or -1 with err naming the key.
+ */
 int config_validate(const struct fs_config *c, char *err, size_t errlen);
+
+/* 0 when url starts with http:// or https://; else -1 with err naming key. */
+int config_check_url(const char *key, const char *url, char *err, size_t errlen);
+
+/* The --help lines about keys: each provider of the table with its description, required
+ * and accepted keys, then the keys every provider shares. */
+void config_print_keys(FILE *out);
 
 /*
  * Read a secret file: refuses a file readable or writable by group or others, or not a

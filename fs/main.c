@@ -65,15 +65,9 @@ static void usage(FILE *out)
 		"  -o key=value   set a config key (wins over CONFIG) or a FUSE mount option\n"
 		"  -h, --help     this help\n"
 		"  -V, --version  print the version\n"
-		"\n"
-		"Config keys: provider base_url merchant_no secret_file cache_dir language\n"
-		"  merchant_id token_file region (clover) app_key refresh_token_file oauth_url\n"
-		"  decrypt_mode redact sync_ttl (mogujie)\n"
-		"  report_type cache_max_size max_exports export_timeout nodata_ttl connect_timeout\n"
-		"  request_timeout download_stall_timeout poll_initial_ms poll_max_ms retry_limit\n"
-		"  max_requests_per_second max_threads attr_timeout tls_insecure log_level\n"
-		"  exact_sizes metrics_listen\n"
-		"  prefetch prefetch_interval   (see orderfs(1))\n");
+		"\n");
+	config_print_keys(out);
+	fprintf(out, "See orderfs(1) for what each key means.\n");
 }
 
 /* Generic mount(8) options that mean nothing to orderfs and are dropped (fstab passes them). */

@@ -1,4 +1,5 @@
-/* fs/config.c: the config file, -o overrides, required keys and the secret file rules. */
+/* fs/config.c: the config file, -o overrides, required keys and the secret file rules; and
+ * fs/providers.c's table, which config.c asks about each provider's keys and values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../fs/config.h"
+#include "../../fs/providers.h"
 
 static char tmpdir[64];
 
@@ -186,6 +188,227 @@ static void test_clover_and_mogujie_keys(void **state)
 	config_free(&c);
 }
 
+static void test_defaults_from_table(void **state)
+{
+	struct fs_config c;
+	config_init(&c);
+	assert_int_equal(c.cache_max_size, 4ULL << 30);
+	assert_int_equal(c.max_exports, 2);
+	assert_int_equal(c.export_timeout_s, 1800);
+	assert_int_equal(c.nodata_ttl_s, 3600);
+	assert_int_equal(c.connect_timeout_s, 10);
+	assert_int_equal(c.request_timeout_s, 30);
+	assert_int_equal(c.download_stall_s, 60);
+	assert_int_equal(c.poll_initial_ms, 500);
+	assert_int_equal(c.poll_max_ms, 10000);
+	assert_int_equal(c.retry_limit, 5);
+	assert_int_equal(c.max_requests_per_s, 10);
+	assert_int_equal(c.max_threads, 256);
+	assert_true(c.attr_timeout_s == 1.0);
+	assert_int_equal(c.log_level, 6 /* LOG_INFO */);
+	assert_int_equal(c.sync_ttl_s, 0);
+	assert_int_equal(c.tls_insecure, 0);
+	assert_int_equal(c.exact_sizes, 0);
+	assert_int_equal(c.prefetch_days, 0);
+	assert_int_equal(c.prefetch_interval_s, 0);
+	assert_null(c.provider);
+	assert_null(c.report_type);
+	config_free(&c);
+}
+
+/* A config for spec with every required key set except skip (NULL: none). */
+static void fill_required(struct fs_config *c, const struct provider_spec *spec, const char *skip)
+{
+	char err[256];
+	config_init(c);
+	assert_int_equal(config_set(c, "provider", spec->name, err, sizeof(err)), 0);
+	assert_int_equal(config_set(c, "cache_dir", "/tmp/c", err, sizeof(err)), 0);
+	for (const char *const *k = spec->required; *k; k++)
+		if (!skip || strcmp(*k, skip))
+			assert_int_equal(config_set(c, *k, "http://x", err, sizeof(err)), 0);
+}
+
+static void test_table_keys_are_config_keys(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	size_t n = 0;
+
+	for (const struct provider_spec *s; (s = provider_spec_at(n)); n++) {
+		assert_non_null(s->make);
+		assert_non_null(s->secret_key);
+		assert_true(provider_spec_names_key(s->secret_key));
+		int secret_required = 0;
+		for (const char *const *k = s->required; *k; k++)
+			secret_required |= !strcmp(*k, s->secret_key);
+		assert_true(secret_required);
+		assert_non_null(s->description);
+		assert_ptr_equal(provider_spec_find(s->name), s);
+		const char *const *lists[] = {s->required, s->accepts, s->exclusive};
+		for (size_t l = 0; l < 3; l++) {
+			for (const char *const *k = lists[l]; *k; k++) {
+				assert_true(config_is_key(*k));
+				assert_true(provider_spec_names_key(*k));
+			}
+		}
+		/* required and exclusive keys are string keys: "set" must mean something */
+		const char *const *strings[] = {s->required, s->exclusive};
+		for (size_t l = 0; l < 2; l++) {
+			for (const char *const *k = strings[l]; *k; k++) {
+				config_init(&c);
+				assert_null(config_string(&c, *k));
+				assert_int_equal(config_set(&c, *k, "x", err, sizeof(err)), 0);
+				assert_string_equal(config_string(&c, *k), "x");
+				config_free(&c);
+			}
+		}
+	}
+	assert_true(n >= 3);
+	assert_null(provider_spec_find("acme"));
+	assert_false(provider_spec_names_key("cache_dir"));
+	assert_false(provider_spec_names_key("provider"));
+}
+
+/* Each provider starts with its required keys, and each missing one is named. */
+static void test_each_required_key_missing_is_named(void **state)
+{
+	struct fs_config c;
+	char err[256], want[256];
+
+	for (size_t i = 0; provider_spec_at(i); i++) {
+		const struct provider_spec *s = provider_spec_at(i);
+		fill_required(&c, s, NULL);
+		assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+		config_free(&c);
+		for (const char *const *k = s->required; *k; k++) {
+			fill_required(&c, s, *k);
+			assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+			snprintf(want, sizeof(want), "missing required key '%s' (provider %s)", *k,
+				 s->name);
+			assert_string_equal(err, want);
+			config_free(&c);
+		}
+	}
+}
+
+/* A key one provider keeps to itself is refused by every other provider, by name. */
+static void test_exclusive_key_refused_by_others(void **state)
+{
+	struct fs_config c;
+	char err[256], want[256];
+	size_t refusals = 0;
+
+	for (size_t o = 0; provider_spec_at(o); o++) {
+		const struct provider_spec *owner = provider_spec_at(o);
+		for (const char *const *k = owner->exclusive; *k; k++) {
+			for (size_t i = 0; provider_spec_at(i); i++) {
+				const struct provider_spec *s = provider_spec_at(i);
+				fill_required(&c, s, NULL);
+				assert_int_equal(config_set(&c, *k, "x", err, sizeof(err)), 0);
+				if (s == owner) {
+					assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+				} else {
+					assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+					snprintf(want, sizeof(want),
+						 "key '%s' is not valid for provider %s: it applies to "
+						 "provider %s only",
+						 *k, s->name, owner->name);
+					assert_string_equal(err, want);
+					refusals++;
+				}
+				config_free(&c);
+			}
+		}
+	}
+	assert_true(refusals >= 2); /* report_type, for clover and mogujie */
+}
+
+/* Keys of another provider that are not exclusive stay ignored, as they always were: one
+ * config file can switch providers (the integration tests' mounts rely on it). */
+static void test_other_keys_ignored(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	fill_required(&c, provider_spec_find("clover"), NULL);
+	assert_int_equal(config_set(&c, "merchant_no", "M1", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "secret_file", "/tmp/s", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "decrypt_mode", "cbc", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	config_free(&c);
+}
+
+static void test_unknown_provider_lists_the_table(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	config_init(&c);
+	assert_int_equal(config_load_file(&c, write_file("u.conf", good, 0644), err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "provider", "acme", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'provider'"));
+	assert_non_null(strstr(err, "'acme' is not supported"));
+	for (size_t i = 0; provider_spec_at(i); i++)
+		assert_non_null(strstr(err, provider_spec_at(i)->name));
+	assert_string_equal(err,
+			    "bad value for 'provider': 'acme' is not supported (vexora, clover, mogujie)");
+	config_free(&c);
+}
+
+/* The rules each row brings say what they accept, in the words they always used. */
+static void test_row_value_messages(void **state)
+{
+	struct fs_config c;
+	char err[256];
+
+	fill_required(&c, provider_spec_find("clover"), NULL);
+	assert_int_equal(config_set(&c, "region", "mars", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_string_equal(err, "bad value for 'region': 'mars' (us, eu, la, sandbox)");
+	config_free(&c);
+
+	fill_required(&c, provider_spec_find("mogujie"), NULL);
+	assert_int_equal(config_set(&c, "decrypt_mode", "gcm", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_string_equal(err, "bad value for 'decrypt_mode': 'gcm' (ecb, cbc)");
+	assert_int_equal(config_set(&c, "decrypt_mode", "ecb", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "redact", "all", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_string_equal(err, "bad value for 'redact': 'all' (receiver, none)");
+	assert_int_equal(config_set(&c, "redact", "none", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "oauth_url", "ftp://x", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_string_equal(err, "bad value for 'oauth_url': must start with http:// or https://");
+	config_free(&c);
+}
+
+/* --help names every provider with its description and keys, and the shared keys. */
+static void test_usage_from_the_table(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	config_print_keys(f);
+	fclose(f);
+	for (size_t i = 0; provider_spec_at(i); i++) {
+		const struct provider_spec *s = provider_spec_at(i);
+		assert_non_null(strstr(text, s->name));
+		assert_non_null(strstr(text, s->description));
+		const char *const *lists[] = {s->required, s->accepts};
+		for (size_t l = 0; l < 2; l++)
+			for (const char *const *k = lists[l]; *k; k++)
+				assert_non_null(strstr(text, *k));
+	}
+	for (const char *const *k = (const char *const[]){"provider", "cache_dir", "language",
+							   "metrics_listen", "prefetch_interval",
+							   NULL};
+	     *k; k++)
+		assert_non_null(strstr(text, *k));
+	for (const char *line = text; *line; line += strcspn(line, "\n") + 1)
+		assert_true(strcspn(line, "\n") < 80);
+	free(text);
+}
+
 static void test_sizes_and_durations(void **state)
 {
 	uint64_t v;
@@ -246,6 +469,14 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_bad_url_and_provider),
 		cmocka_unit_test(test_clover_and_mogujie_keys),
+		cmocka_unit_test(test_defaults_from_table),
+		cmocka_unit_test(test_table_keys_are_config_keys),
+		cmocka_unit_test(test_each_required_key_missing_is_named),
+		cmocka_unit_test(test_exclusive_key_refused_by_others),
+		cmocka_unit_test(test_other_keys_ignored),
+		cmocka_unit_test(test_unknown_provider_lists_the_table),
+		cmocka_unit_test(test_row_value_messages),
+		cmocka_unit_test(test_usage_from_the_table),
 		cmocka_unit_test(test_sizes_and_durations),
 		cmocka_unit_test(test_secret_good),
 		cmocka_unit_test(test_secret_group_readable_refused),
