@@ -1,16 +1,20 @@
 /*
  * The fill engine: one flight for one entry, apply -> poll -> get_urls -> download (or the
- * provider's own fetch of a bundle) -> verify -> READY, run by a pool worker with no lock held. See internal.h for the locking rules and
- * store.h for the order in which the files change.
+ * provider's own fetch of a bundle) -> verify -> READY, run by a pool worker with no lock
+ * held. See internal.h for the locking rules and store.h for the order in which the files
+ * change. This file drives the flight (apply, poll, waits, failures); fill_steps.c moves the
+ * generated file onto the disk.
  *
- * Faults: CLIENT_E_TRANSIENT is retried with backoff (retry_initial_ms doubling to
- * retry_max_ms) at most retry_limit times in a row, then the fill fails -EIO ("unreachable");
- * RATE_LIMIT waits retry_after_ms (or the backoff) without counting against retry_limit but
- * within export_timeout_s; UNAVAILABLE (closed for now) shows the entry WAITING, answers
- * readers EAGAIN and waits as long as the provider says; FILE_EXPIRED/NOT_FOUND drop the task and re-apply
- * once per flight; everything else ends the flight with the provider's error kept.
+ * Faults: what a failed provider call means is decided in one place, fill_decide (its header
+ * has the table); fill_judge acts on it. In short: CLIENT_E_TRANSIENT is retried with backoff
+ * (retry_initial_ms doubling to retry_max_ms) at most retry_limit times in a row, then the
+ * fill fails -EIO ("unreachable"); RATE_LIMIT waits retry_after_ms (or the backoff) without
+ * counting against retry_limit but within export_timeout_s; UNAVAILABLE (closed for now) shows
+ * the entry WAITING, answers readers EAGAIN and waits as long as the provider says;
+ * FILE_EXPIRED/NOT_FOUND drop the task and re-apply once per flight; everything else ends the
+ * flight with the provider's error kept.
  */
-#include "internal.h"
+#include "fill_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,39 +23,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/bundle.h"
 #include "../client/interrupt.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "part.h"
 
-#define FILL_REAPPLY 1 /* internal: the task is gone, apply again */
+#define FILL_PENDING 3 /* fill_poll_state: not generated yet, poll again */
 
-struct fill {
-	struct cache *c;
-	struct entry *e;
-	struct provider *p;
-	unsigned gen;			/* e->gen this flight belongs to */
-	int64_t deadline;		/* monotonic ms: export_timeout_s from the start */
-	int64_t start_ms;		/* monotonic ms at the start of the flight */
-	int retries;			/* transient faults in a row */
-	int reapplied;			/* re-applies done this flight (max 1) */
-	int unreachable;		/* gave up after retry_limit transient faults */
-	int waits;			/* closed-provider waits without a hint, for backoff */
-	int drop_task;			/* the task is dead: do not keep its id */
-	unsigned seed;			/* poll jitter */
-	char task_id[PROVIDER_ID_MAX];	/* "" = apply first */
-	struct export_task task;	/* last query answer */
-	struct client_error err;	/* why the flight failed */
-};
-
-/* Whether this flight may still act: not stopping, not forgotten. cache->lock held. */
-static int fill_alive_locked(const struct fill *f)
+int fill_alive_locked(const struct fill *f)
 {
 	return !f->c->stopping && f->e->gen == f->gen;
 }
 
-static int fill_alive(struct fill *f)
+int fill_alive(struct fill *f)
 {
 	int ok;
 
@@ -85,9 +69,13 @@ static int fill_sleep(struct fill *f, long ms)
 	return rc;
 }
 
-/* Write the entry's current info as its .meta (durable). 0, -ECANCELED if the flight is
- * stale, or -errno of the write (then f->err says so). */
-static int fill_persist(struct fill *f)
+void fill_local_error(struct client_error *err, const char *what, int rc)
+{
+	client_error_set(err, CLIENT_E_LOCAL, "%s: %s", what, strerror(-rc));
+	err->sys_errno = -rc;
+}
+
+int fill_persist(struct fill *f)
 {
 	struct store_meta m;
 	int rc;
@@ -104,16 +92,12 @@ static int fill_persist(struct fill *f)
 	pthread_mutex_unlock(&f->c->lock);
 	rc = store_meta_write(&f->c->store, f->e->hash, &m, 1);
 	pthread_mutex_unlock(&f->e->io_lock);
-	if (rc) {
-		client_error_set(&f->err, CLIENT_E_LOCAL, "cannot write metadata: %s",
-				 strerror(-rc));
-		f->err.sys_errno = -rc;
-	}
+	if (rc)
+		fill_local_error(&f->err, "cannot write metadata", rc);
 	return rc;
 }
 
-/* Delete the .part unless the flight is stale. */
-static void fill_drop_part(struct fill *f)
+void fill_drop_part(struct fill *f)
 {
 	pthread_mutex_lock(&f->e->io_lock);
 	if (fill_alive(f))
@@ -121,25 +105,15 @@ static void fill_drop_part(struct fill *f)
 	pthread_mutex_unlock(&f->e->io_lock);
 }
 
-static long fill_backoff(const struct fill *f, int n)
-{
-	long ms = f->c->cfg.retry_initial_ms;
-
-	while (--n > 0 && ms < f->c->cfg.retry_max_ms)
-		ms *= 2;
-	return ms < f->c->cfg.retry_max_ms ? ms : f->c->cfg.retry_max_ms;
-}
-
 /*
  * The provider is closed for now (outside its service hours, or at its concurrency limit).
  * The flight stays queued: the entry shows WAITING with the time it tries again, readers get
- * EAGAIN at once (cache_open), and after the wait the flight goes on where it was. Waiting
- * does not count against export_timeout_s: a window may open hours later.
+ * EAGAIN at once (cache_open), and after ms the flight goes on where it was. Waiting does not
+ * count against export_timeout_s: a window may open hours later.
  */
-static int fill_wait_closed(struct fill *f, const struct client_error *err)
+static int fill_wait_closed(struct fill *f, const struct client_error *err, long ms)
 {
 	struct cache *c = f->c;
-	long ms = err->retry_after_ms >= 0 ? err->retry_after_ms : fill_backoff(f, ++f->waits);
 	enum cache_state before = CACHE_QUEUED;
 	int64_t until_s = (cache_now_ms(c) + ms + 999) / 1000;
 	char when[32] = "?";
@@ -179,75 +153,43 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err)
 	return r;
 }
 
-/*
- * After a failed provider call: 0 = slept, call again; 1 = not a retryable fault, the caller
- * decides; <0 = give up with this errno (f->err is set).
- */
-static int fill_retry(struct fill *f, const struct client_error *err)
+int fill_judge(struct fill *f, enum fill_step step, const struct client_error *err,
+	       struct part *pt)
 {
-	long ms;
+	struct fill_decision d =
+		fill_decide(step, err, &f->tries, f->deadline - cache_mono_ms(), &f->policy);
 
-	switch (err->kind) {
-	case CLIENT_E_TRANSIENT:
-		if (++f->retries > f->c->cfg.retry_limit) {
-			f->err = *err;
-			f->unreachable = 1;
-			return -EIO;
-		}
-		ms = fill_backoff(f, f->retries);
-		break;
-	case CLIENT_E_RATE_LIMIT:
-		ms = err->retry_after_ms >= 0 ? err->retry_after_ms
-					      : fill_backoff(f, f->retries + 1);
-		if (cache_mono_ms() + ms > f->deadline) {
-			f->err = *err;
-			return -client_error_to_errno(err);
-		}
-		break;
-	case CLIENT_E_UNAVAILABLE:
-		return fill_wait_closed(f, err);
-	default:
-		return 1;
-	}
-	/* One line per fault, so a log shows what the provider did and what we did about it. */
-	log_notice("cache: %s: %s: %s; retrying in %ld ms%s", f->e->range_str,
-		   client_errkind_name(err->kind), err->msg, ms,
-		   err->kind == CLIENT_E_TRANSIENT ? "" : " (as the server asked)");
-	return fill_sleep(f, ms);
-}
-
-/* A non-retryable provider error ends the flight with its errno. */
-static int fill_fail(struct fill *f, const struct client_error *err)
-{
-	f->err = *err;
-	if (err->kind == CLIENT_E_CANCELLED)
-		return -ECANCELED;
-	if (err->kind == CLIENT_OK) {
-		/* -1 without a kind: errno 0 here would read as success (READY, nothing stored) */
-		client_error_set(&f->err, CLIENT_E_PROTOCOL, "provider failed without an error");
-		return -EIO;
-	}
-	return -client_error_to_errno(err);
-}
-
-/*
- * After a failed query or get_urls of the current task: 0 = a fault already waited out, call
- * again; FILL_REAPPLY = the server no longer knows the task or its file; else the flight's
- * final -errno (f->err is set).
- */
-static int fill_task_error(struct fill *f, const struct client_error *err)
-{
-	int r = fill_retry(f, err);
-	if (r <= 0)
-		return r;
-	if (err->kind == CLIENT_E_FILE_EXPIRED || err->kind == CLIENT_E_NOT_FOUND) {
+	f->tries = d.tries;
+	switch (d.verdict) {
+	case FILL_RETRY:
+		/* One line per fault, so a log shows what the provider did and what we did. */
+		log_notice("cache: %s: %s: %s; retrying in %ld ms%s", f->e->range_str,
+			   client_errkind_name(err->kind), err->msg, d.wait_ms,
+			   d.server_paced ? " (as the server asked)" : "");
+		return fill_sleep(f, d.wait_ms);
+	case FILL_WAIT_CLOSED:
+		return fill_wait_closed(f, err, d.wait_ms);
+	case FILL_REAPPLY_TASK:
 		f->err = *err;
 		return FILL_REAPPLY;
+	case FILL_REFRESH_URL:
+		return FILL_NEW_URL;
+	case FILL_GIVE_UP:
+		break;
 	}
-	return fill_fail(f, err);
+	f->err = *err;
+	if (err->kind == CLIENT_OK) /* a call failed without saying why */
+		client_error_set(&f->err, CLIENT_E_PROTOCOL, "provider failed without an error");
+	if (d.unreachable)
+		f->unreachable = 1;
+	if (d.drop_part && pt) {
+		part_close(pt);
+		fill_drop_part(f);
+	}
+	return -d.eno;
 }
 
-static void fill_set_state(struct fill *f, enum cache_state st)
+void fill_set_state(struct fill *f, enum cache_state st)
 {
 	pthread_mutex_lock(&f->c->lock);
 	if (fill_alive_locked(f))
@@ -274,11 +216,11 @@ static int fill_apply(struct fill *f)
 		client_error_clear(&err);
 		if (f->p->ops->apply(f->p, &req, &t, &err) == 0)
 			break;
-		if ((r = fill_retry(f, &err)) == 0)
+		if ((r = fill_judge(f, FILL_STEP_APPLY, &err, NULL)) == 0)
 			continue;
-		return r < 0 ? r : fill_fail(f, &err);
+		return r;
 	}
-	f->retries = 0;
+	f->tries.retries = 0;
 	if (!t.id[0]) {
 		client_error_set(&f->err, CLIENT_E_PROTOCOL, "apply returned no task id");
 		return -EIO;
@@ -323,477 +265,129 @@ static long fill_jitter(struct fill *f, long ms)
 	return half + (half > 0 ? (long)(rand_r(&f->seed) % (unsigned)(half + 1)) : 0) + ms / 4;
 }
 
-/* Poll until GENERATED: 0, FILL_REAPPLY, or -errno (-ENODATA, -EIO failed, -ETIMEDOUT...). */
-static int fill_poll(struct fill *f, int fresh)
+/* Sleep before the next poll: *delay with jitter, never past the deadline. Then *delay
+ * becomes the next wait. 0 or -ECANCELED. */
+static int fill_poll_sleep(struct fill *f, long *delay)
 {
 	struct cache *c = f->c;
-	long delay = c->cfg.poll_initial_ms;
+	long ms = fill_jitter(f, *delay);
+	int64_t left = f->deadline - cache_mono_ms();
+	int r;
+
+	if (ms > left)
+		ms = left > 0 ? (long)left : 0;
+	if ((r = fill_sleep(f, ms)) != 0)
+		return r;
+	/* Next wait: a tenth of the time the export has taken so far, so the poll that sees it
+	 * generated comes at most ~10% (plus jitter) after it was; doubling would overshoot by
+	 * up to 100% (polls at 0.5, 1.5, 3.5, 7.5 s). */
+	*delay = (long)((cache_mono_ms() - f->start_ms) / 10);
+	if (*delay < c->cfg.poll_initial_ms)
+		*delay = c->cfg.poll_initial_ms;
+	if (*delay > c->cfg.poll_max_ms)
+		*delay = c->cfg.poll_max_ms;
+	return 0;
+}
+
+/* What the last query said, for cache_lookup and .status. */
+static void fill_poll_publish(struct fill *f)
+{
+	pthread_mutex_lock(&f->c->lock);
+	if (fill_alive_locked(f)) {
+		struct cache_info *i = &f->e->info;
+		i->progress = f->task.progress;
+		if (f->task.file_name[0])
+			snprintf(i->server_name, sizeof(i->server_name), "%s", f->task.file_name);
+		i->finish_time = f->task.finish_time;
+		i->expires = f->task.expires;
+	}
+	pthread_mutex_unlock(&f->c->lock);
+}
+
+/* Nothing in the range: remembered as NO_DATA, in memory and on disk. -ENODATA or -errno. */
+static int fill_no_data(struct fill *f)
+{
+	struct cache *c = f->c;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	if (fill_alive_locked(f)) {
+		f->e->info.state = CACHE_NO_DATA;
+		f->e->info.learned_time = cache_now_ms(c) / 1000;
+		f->e->info.task_id[0] = '\0';
+		f->e->info.last_errno = ENODATA;
+		client_error_clear(&f->e->info.last_error);
+	}
+	pthread_mutex_unlock(&c->lock);
+	f->task_id[0] = '\0';
+	r = fill_persist(f);
+	log_info("cache: %s: no data in that range", f->e->range_str);
+	return r ? r : -ENODATA;
+}
+
+/* Act on the task's state from the last query: 0 = generated, FILL_PENDING = poll again,
+ * else -errno. *last: the state last seen pending, so each change reaches the .meta once. */
+static int fill_poll_state(struct fill *f, enum cache_state *last)
+{
+	enum cache_state st;
+	int r;
+
+	switch (f->task.state) {
+	case EXPORT_GENERATED:
+		return 0;
+	case EXPORT_FAILED:
+		client_error_set(&f->err, CLIENT_E_BUSINESS, "export failed on the server: %s",
+				 f->task.msg[0] ? f->task.msg : "generation failed");
+		f->drop_task = 1;
+		return -EIO;
+	case EXPORT_NO_DATA:
+		return fill_no_data(f);
+	case EXPORT_PENDING:
+	case EXPORT_GENERATING:
+		st = f->task.state == EXPORT_PENDING ? CACHE_APPLIED : CACHE_GENERATING;
+		fill_set_state(f, st);
+		if (st != *last && *last != CACHE_ABSENT && (r = fill_persist(f)) != 0)
+			return r;
+		*last = st;
+		return FILL_PENDING;
+	}
+	client_error_set(&f->err, CLIENT_E_PROTOCOL, "unknown export state %d",
+			 (int)f->task.state);
+	return -EIO;
+}
+
+/* Poll until GENERATED: 0, FILL_REAPPLY, or -errno (-ENODATA, -EIO failed, -ETIMEDOUT...).
+ * fresh: the task was just applied for, so wait before the first query. */
+static int fill_poll(struct fill *f, int fresh)
+{
+	long delay = f->c->cfg.poll_initial_ms;
 	enum cache_state last = CACHE_ABSENT;
 	struct client_error err;
 	int r;
 
 	for (;;) {
-		if (fresh) {
-			long ms = fill_jitter(f, delay);
-			int64_t left = f->deadline - cache_mono_ms();
-			if (ms > left)
-				ms = left > 0 ? (long)left : 0;
-			if ((r = fill_sleep(f, ms)) != 0)
-				return r;
-			/* Next wait: a tenth of the time the export has taken so far, so the poll
-			 * that sees it generated comes at most ~10% (plus jitter) after it was;
-			 * doubling would overshoot by up to 100% (polls at 0.5, 1.5, 3.5, 7.5 s). */
-			delay = (long)((cache_mono_ms() - f->start_ms) / 10);
-			if (delay < c->cfg.poll_initial_ms)
-				delay = c->cfg.poll_initial_ms;
-			if (delay > c->cfg.poll_max_ms)
-				delay = c->cfg.poll_max_ms;
-		}
+		if (fresh && (r = fill_poll_sleep(f, &delay)) != 0)
+			return r;
 		fresh = 1;
 		memset(&f->task, 0, sizeof(f->task));
 		client_error_clear(&err);
 		if (f->p->ops->query(f->p, f->task_id, &f->task, &err) != 0) {
-			if ((r = fill_task_error(f, &err)) == 0) {
-				fresh = 0;
-				continue;
-			}
-			return r;
-		}
-		f->retries = 0;
-		pthread_mutex_lock(&c->lock);
-		if (fill_alive_locked(f)) {
-			struct cache_info *i = &f->e->info;
-			i->progress = f->task.progress;
-			if (f->task.file_name[0])
-				snprintf(i->server_name, sizeof(i->server_name), "%s",
-					 f->task.file_name);
-			i->finish_time = f->task.finish_time;
-			i->expires = f->task.expires;
-		}
-		pthread_mutex_unlock(&c->lock);
-
-		switch (f->task.state) {
-		case EXPORT_GENERATED:
-			return 0;
-		case EXPORT_FAILED:
-			client_error_set(&f->err, CLIENT_E_BUSINESS, "export failed on the server: %s",
-					 f->task.msg[0] ? f->task.msg : "generation failed");
-			f->drop_task = 1;
-			return -EIO;
-		case EXPORT_NO_DATA:
-			pthread_mutex_lock(&c->lock);
-			if (fill_alive_locked(f)) {
-				f->e->info.state = CACHE_NO_DATA;
-				f->e->info.learned_time = cache_now_ms(c) / 1000;
-				f->e->info.task_id[0] = '\0';
-				f->e->info.last_errno = ENODATA;
-				client_error_clear(&f->e->info.last_error);
-			}
-			pthread_mutex_unlock(&c->lock);
-			f->task_id[0] = '\0';
-			r = fill_persist(f);
-			log_info("cache: %s: no data in that range", f->e->range_str);
-			return r ? r : -ENODATA;
-		case EXPORT_PENDING:
-		case EXPORT_GENERATING: {
-			enum cache_state st = f->task.state == EXPORT_PENDING ? CACHE_APPLIED
-									   : CACHE_GENERATING;
-			fill_set_state(f, st);
-			if (st != last && last != CACHE_ABSENT && (r = fill_persist(f)) != 0)
+			if ((r = fill_judge(f, FILL_STEP_QUERY, &err, NULL)) != 0)
 				return r;
-			last = st;
-			break;
+			fresh = 0; /* the fault was waited out already */
+			continue;
 		}
-		default:
-			client_error_set(&f->err, CLIENT_E_PROTOCOL, "unknown export state %d",
-					 (int)f->task.state);
-			return -EIO;
-		}
+		f->tries.retries = 0;
+		fill_poll_publish(f);
+		if ((r = fill_poll_state(f, &last)) != FILL_PENDING)
+			return r;
 		if (cache_mono_ms() >= f->deadline) {
 			client_error_set(&f->err, CLIENT_E_TRANSIENT,
 					 "export not generated after %d s (server says: %s)",
-					 c->cfg.export_timeout_s, export_state_name(f->task.state));
+					 f->c->cfg.export_timeout_s, export_state_name(f->task.state));
 			return -ETIMEDOUT;
 		}
 	}
-}
-
-/* One download URL: 0, FILL_REAPPLY or -errno. */
-static int fill_get_url(struct fill *f, struct download_url *url)
-{
-	struct download_url urls[2];
-	struct client_error err;
-	size_t n;
-	int r;
-
-	for (;;) {
-		n = 0;
-		client_error_clear(&err);
-		if (f->p->ops->get_urls(f->p, f->task_id, urls, 2, &n, &err) == 0)
-			break;
-		if ((r = fill_task_error(f, &err)) != 0)
-			return r;
-	}
-	f->retries = 0;
-	if (n != 1) {
-		client_error_set(&f->err, CLIENT_E_PROTOCOL,
-				 "provider gave %zu download URLs; exactly one is supported", n);
-		return -EIO;
-	}
-	*url = urls[0];
-	return 0;
-}
-
-/* Sink hook: count bytes, publish progress, stop on cancel. */
-static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
-{
-	struct fill *f = arg;
-	int rc = 0;
-
-	atomic_fetch_add(&f->c->n_bytes, added);
-	pthread_mutex_lock(&f->c->lock);
-	if (!fill_alive_locked(f)) {
-		rc = -ECANCELED;
-	} else {
-		f->e->info.bytes_done = size;
-		if (total != UINT64_MAX) {
-			f->e->total = total;
-			f->e->info.size = total;
-		}
-	}
-	pthread_mutex_unlock(&f->c->lock);
-	return rc;
-}
-
-/* .part -> .data, .meta READY. Takes ownership of pt (closes it). */
-static int fill_commit(struct fill *f, struct part *pt)
-{
-	struct cache *c = f->c;
-	struct store_meta m;
-	char sha[KEY_HASH_LEN];
-	uint64_t size = pt->size;
-	int rc = part_finish(pt, sha);
-
-	part_close(pt);
-	if (rc) {
-		client_error_set(&f->err, CLIENT_E_LOCAL, "cannot sync download: %s", strerror(-rc));
-		f->err.sys_errno = -rc;
-		return rc;
-	}
-	pthread_mutex_lock(&f->e->io_lock);
-	pthread_mutex_lock(&c->lock);
-	if (!fill_alive_locked(f)) {
-		pthread_mutex_unlock(&c->lock);
-		pthread_mutex_unlock(&f->e->io_lock);
-		return -ECANCELED;
-	}
-	entry_to_meta(f->e, &m);
-	m.state = CACHE_READY;
-	m.size = size;
-	m.total = size;
-	m.ready_time = cache_now_ms(c) / 1000;
-	m.last_access_ms = cache_now_ms(c);
-	snprintf(m.sha256, sizeof(m.sha256), "%s", sha);
-	m.last_errno = 0;
-	m.err_kind = CLIENT_OK;
-	m.err_code[0] = m.err_msg[0] = '\0';
-	pthread_mutex_unlock(&c->lock);
-
-	rc = store_commit_part(&c->store, f->e->hash);
-	if (rc == 0)
-		rc = store_meta_write(&c->store, f->e->hash, &m, 1);
-
-	pthread_mutex_lock(&c->lock);
-	if (rc == 0) {
-		struct cache_info *i = &f->e->info;
-		i->state = CACHE_READY;
-		i->size = size;
-		i->bytes_done = size;
-		i->ready_time = m.ready_time;
-		snprintf(i->sha256, sizeof(i->sha256), "%s", sha);
-		i->last_errno = 0;
-		client_error_clear(&i->last_error);
-		f->e->total = size;
-		entry_touch(c, f->e);
-		f->e->access_dirty = 0;
-	}
-	pthread_mutex_unlock(&c->lock);
-	pthread_mutex_unlock(&f->e->io_lock);
-	if (rc) {
-		client_error_set(&f->err, CLIENT_E_LOCAL, "cannot store download: %s",
-				 strerror(-rc));
-		f->err.sys_errno = -rc;
-	}
-	return rc;
-}
-
-/*
- * Whether the file in pt is whole as far as the provider's format tells (provider verify op).
- * 0 = whole, or nothing to check. Otherwise -1 with *err; when the file is incomplete
- * (TRANSIENT), pt is emptied so the retry downloads from the start.
- */
-static int fill_check_whole(struct fill *f, struct part *pt, struct client_error *err)
-{
-	int rc;
-
-	if (!f->p->ops->verify)
-		return 0;
-	client_error_clear(err);
-	if (f->p->ops->verify(f->p, pt->fd, pt->size, err) == 0)
-		return 0;
-	if (err->kind != CLIENT_E_TRANSIENT)
-		return -1;
-	rc = pt->sink.begin(pt->sink.ctx, 0, UINT64_MAX); /* truncate, reset the digest */
-	if (rc) {
-		client_error_set(err, CLIENT_E_LOCAL, "cannot truncate partial file: %s",
-				 strerror(-rc));
-		err->sys_errno = -rc;
-	}
-	return -1;
-}
-
-/* Sink hook: the provider's own progress (orders synced so far of total). */
-static void fill_items_hook(void *arg, uint64_t done, uint64_t total)
-{
-	struct fill *f = arg;
-
-	pthread_mutex_lock(&f->c->lock);
-	if (fill_alive_locked(f)) {
-		f->e->info.items_done = done;
-		f->e->info.items_total = total;
-		if (total > 0 && done <= total)
-			f->e->info.progress = (int)(done * 100 / total);
-	}
-	pthread_mutex_unlock(&f->c->lock);
-}
-
-/* Open (or resume) the entry's .part with the fill's hooks. 0 or -errno (f->err set). */
-static int fill_open_part(struct fill *f, struct part *pt)
-{
-	char path[PATH_MAX];
-	int r;
-
-	pthread_mutex_lock(&f->e->io_lock);
-	if (!fill_alive(f)) {
-		pthread_mutex_unlock(&f->e->io_lock);
-		return -ECANCELED;
-	}
-	store_path(&f->c->store, f->e->hash, ".part", path);
-	r = part_open(pt, path);
-	pthread_mutex_unlock(&f->e->io_lock);
-	if (r) {
-		client_error_set(&f->err, CLIENT_E_LOCAL, "cannot open partial file: %s",
-				 strerror(-r));
-		f->err.sys_errno = -r;
-		return r;
-	}
-	pt->hook = fill_hook;
-	pt->items_hook = fill_items_hook;
-	pt->hook_arg = f;
-	return 0;
-}
-
-/* What a fetch wrote must be a whole bundle, whatever the provider's own verify says. */
-static int fill_check_bundle(struct part *pt, struct client_error *err)
-{
-	struct bundle_index ix;
-	int rc = bundle_index_read(pt->fd, pt->size, &ix);
-
-	if (rc == 0) {
-		bundle_index_free(&ix);
-		return 0;
-	}
-	if (rc == -EBADMSG)
-		client_error_set(err, CLIENT_E_PROTOCOL, "provider wrote an incomplete bundle");
-	else {
-		client_error_set(err, CLIENT_E_LOCAL, "cannot read the bundle back: %s",
-				 strerror(-rc));
-		err->sys_errno = -rc;
-	}
-	return -1;
-}
-
-/*
- * Providers with fetch: the provider writes the whole bundle itself, from scratch on every
- * try. 0 (READY), FILL_REAPPLY or -errno.
- */
-static int fill_fetch(struct fill *f)
-{
-	struct cache *c = f->c;
-	struct export_request req = {c->cfg.report_type, c->cfg.language, f->e->key.range};
-	struct client_error err;
-	struct part pt = {.fd = -1};
-	int r;
-
-	if (f->task.expires > 0 && f->task.expires <= cache_now_ms(c) / 1000) {
-		client_error_set(&f->err, CLIENT_E_FILE_EXPIRED,
-				 "server files expired before they were fetched");
-		return FILL_REAPPLY;
-	}
-	fill_set_state(f, CACHE_DOWNLOADING);
-	if ((r = fill_persist(f)) != 0)
-		return r;
-	if ((r = fill_open_part(f, &pt)) != 0)
-		return r;
-	for (;;) {
-		uint64_t got = UINT64_MAX;
-
-		client_error_clear(&err);
-		fill_items_hook(f, 0, 0); /* a new try counts afresh */
-		r = f->p->ops->fetch(f->p, f->task_id, &req, &pt.sink, &got, &err);
-		if (r == 0 && got != UINT64_MAX && got != pt.size) {
-			client_error_set(&err, CLIENT_E_PROTOCOL,
-					 "provider wrote %llu bytes but says %llu",
-					 (unsigned long long)pt.size, (unsigned long long)got);
-			r = -1;
-		}
-		if (r == 0 && (r = fill_check_bundle(&pt, &err)) != 0)
-			r = -1;
-		if (r == 0) {
-			if (fill_check_whole(f, &pt, &err) == 0)
-				break;
-			r = -1;
-		}
-		switch (err.kind) {
-		case CLIENT_E_FILE_EXPIRED:
-		case CLIENT_E_NOT_FOUND:
-			f->err = err;
-			r = FILL_REAPPLY;
-			goto drop;
-		case CLIENT_E_LOCAL:
-			f->err = err;
-			r = err.sys_errno > 0 ? -err.sys_errno : -EIO;
-			goto drop;
-		default:
-			if ((r = fill_retry(f, &err)) == 0)
-				continue;
-			if (r > 0)
-				r = fill_fail(f, &err);
-			goto drop;
-		}
-	}
-	return fill_commit(f, &pt);
-drop:
-	/* A fetch always starts over: what it left behind is never kept or shown. */
-	part_close(&pt);
-	if (r != -ECANCELED)
-		fill_drop_part(f);
-	return r;
-}
-
-/* Download the generated file: 0 (READY), FILL_REAPPLY or -errno. */
-static int fill_download(struct fill *f)
-{
-	struct cache *c = f->c;
-	struct download_url url;
-	struct client_error err;
-	struct part pt = {.fd = -1};
-	uint64_t total = UINT64_MAX;
-	int url_refreshes = 0, r;
-
-	if (f->task.expires > 0 && f->task.expires <= cache_now_ms(c) / 1000) {
-		client_error_set(&f->err, CLIENT_E_FILE_EXPIRED,
-				 "server file expired before it was downloaded");
-		return FILL_REAPPLY;
-	}
-	fill_set_state(f, CACHE_DOWNLOADING);
-	if ((r = fill_persist(f)) != 0) /* .meta says DOWNLOADING before .part exists */
-		return r;
-	if ((r = fill_get_url(f, &url)) != 0)
-		return r;
-	if ((r = fill_open_part(f, &pt)) != 0)
-		return r;
-	pthread_mutex_lock(&c->lock);
-	f->e->info.bytes_done = pt.size;
-	if (f->e->total)
-		total = f->e->total;
-	pthread_mutex_unlock(&c->lock);
-
-	for (;;) {
-		uint64_t before = pt.size, got = UINT64_MAX;
-
-		if (total != UINT64_MAX && pt.size == total) {
-			/* a resumed .part was already complete */
-			if (fill_check_whole(f, &pt, &err) == 0)
-				break;
-			total = UINT64_MAX;
-			if (err.kind == CLIENT_E_LOCAL) {
-				r = fill_fail(f, &err);
-				goto out;
-			}
-			if ((r = fill_retry(f, &err)) == 0)
-				continue;
-			if (r > 0)
-				r = fill_fail(f, &err);
-			goto out;
-		}
-		if (url.expires_ms > 0 && cache_now_ms(c) >= url.expires_ms) {
-			if (++url_refreshes > c->cfg.retry_limit + 1) {
-				client_error_set(&f->err, CLIENT_E_URL_EXPIRED,
-						 "download URLs keep expiring");
-				r = -EIO;
-				goto out;
-			}
-			if ((r = fill_get_url(f, &url)) != 0)
-				goto out;
-			continue;
-		}
-		client_error_clear(&err);
-		r = f->p->ops->download(f->p, &url, pt.size, &pt.sink, &got, &err);
-		if (got != UINT64_MAX && got != 0)
-			total = got;
-		if (r == 0) {
-			if (fill_check_whole(f, &pt, &err) == 0)
-				break;
-			total = UINT64_MAX;
-			r = -1;
-		}
-		if (pt.size > before) {
-			f->retries = 0;
-			url_refreshes = 0;
-		}
-		switch (err.kind) {
-		case CLIENT_E_URL_EXPIRED:
-			if (++url_refreshes > c->cfg.retry_limit + 1) {
-				r = fill_fail(f, &err);
-				goto out;
-			}
-			if ((r = fill_get_url(f, &url)) != 0)
-				goto out;
-			continue;
-		case CLIENT_E_FILE_EXPIRED:
-		case CLIENT_E_NOT_FOUND:
-			f->err = err;
-			r = FILL_REAPPLY;
-			goto out;
-		case CLIENT_E_LOCAL:
-			/* Disk full or a write error: drop the partial file, keep the task. */
-			f->err = err;
-			r = err.sys_errno > 0 ? -err.sys_errno : -EIO;
-			part_close(&pt);
-			fill_drop_part(f);
-			goto out;
-		default:
-			if ((r = fill_retry(f, &err)) == 0)
-				continue;
-			if (r > 0)
-				r = fill_fail(f, &err);
-			goto out;
-		}
-	}
-	if (total != UINT64_MAX && pt.size != total) {
-		client_error_set(&f->err, CLIENT_E_PROTOCOL,
-				 "downloaded %llu bytes but the file has %llu",
-				 (unsigned long long)pt.size, (unsigned long long)total);
-		part_close(&pt);
-		fill_drop_part(f);
-		r = -EIO;
-		goto out;
-	}
-	return fill_commit(f, &pt);
-out:
-	part_close(&pt);
-	return r;
 }
 
 static int fill_main(struct fill *f)
@@ -808,7 +402,7 @@ static int fill_main(struct fill *f)
 		}
 		r = fill_poll(f, fresh);
 		if (r == 0)
-			r = f->p->ops->fetch ? fill_fetch(f) : fill_download(f);
+			r = fill_transfer(f);
 		if (r != FILL_REAPPLY)
 			return r;
 		log_notice("cache: %s: export task %s is gone (%s), applying again",
@@ -891,6 +485,9 @@ int fill_run(struct cache *c, struct entry *e)
 	f.start_ms = cache_mono_ms();
 	f.deadline = f.start_ms + (int64_t)c->cfg.export_timeout_s * 1000;
 	f.seed = (unsigned)cache_mono_ms() ^ (unsigned)(uintptr_t)e;
+	f.policy.retry_limit = c->cfg.retry_limit;
+	f.policy.retry_initial_ms = c->cfg.retry_initial_ms;
+	f.policy.retry_max_ms = c->cfg.retry_max_ms;
 	client_error_clear(&f.err);
 	pthread_mutex_lock(&c->lock);
 	f.gen = e->fill_gen;
