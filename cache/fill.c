@@ -75,7 +75,34 @@ void fill_local_error(struct client_error *err, const char *what, int rc)
 	err->sys_errno = -rc;
 }
 
-int fill_persist(struct fill *f)
+/* The entry's fields for a freshly applied task. */
+static void fill_task_fields(struct cache_info *i, const struct export_task *t)
+{
+	snprintf(i->task_id, sizeof(i->task_id), "%s", t->id);
+	snprintf(i->server_name, sizeof(i->server_name), "%s", t->file_name);
+	i->state = CACHE_APPLIED;
+	i->progress = t->progress;
+	i->finish_time = i->expires = 0;
+	i->bytes_done = i->size = 0;
+	i->items_done = i->items_total = 0; /* the old task's count is not ours */
+}
+
+/* The task's fields in a metadata record. */
+static void meta_set_task(struct store_meta *m, const struct export_task *t)
+{
+	m->state = CACHE_APPLIED;
+	snprintf(m->task_id, sizeof(m->task_id), "%s", t->id);
+	snprintf(m->server_name, sizeof(m->server_name), "%s", t->file_name);
+	m->finish_time = m->expires = 0;
+	m->size = m->total = 0;
+}
+
+/*
+ * Write the entry's metadata durably; with a new task t, the entry as it is once t replaces
+ * its task, which the entry itself takes only after the write: .status never shows a task id
+ * that a crash could lose.
+ */
+static int fill_write_meta(struct fill *f, const struct export_task *t)
 {
 	struct store_meta m;
 	int rc;
@@ -88,13 +115,28 @@ int fill_persist(struct fill *f)
 		return -ECANCELED;
 	}
 	entry_to_meta(f->e, &m);
-	f->e->access_dirty = 0;
+	if (t)
+		meta_set_task(&m, t);
+	else
+		f->e->access_dirty = 0;
 	pthread_mutex_unlock(&f->c->lock);
 	rc = store_meta_write(&f->c->store, f->e->hash, &m, 1);
+	if (rc == 0 && t) {
+		pthread_mutex_lock(&f->c->lock);
+		fill_task_fields(&f->e->info, t);
+		f->e->total = 0;
+		f->e->access_dirty = 0;
+		pthread_mutex_unlock(&f->c->lock);
+	}
 	pthread_mutex_unlock(&f->e->io_lock);
 	if (rc)
 		fill_local_error(&f->err, "cannot write metadata", rc);
 	return rc;
+}
+
+int fill_persist(struct fill *f)
+{
+	return fill_write_meta(f, NULL);
 }
 
 void fill_drop_part(struct fill *f)
@@ -227,22 +269,9 @@ static int fill_apply(struct fill *f)
 	}
 	pthread_mutex_lock(&c->lock);
 	c->n_applies++;
-	if (!fill_alive_locked(f)) {
-		pthread_mutex_unlock(&c->lock);
-		return -ECANCELED;
-	}
-	snprintf(f->e->info.task_id, sizeof(f->e->info.task_id), "%s", t.id);
-	snprintf(f->e->info.server_name, sizeof(f->e->info.server_name), "%s", t.file_name);
-	f->e->info.state = CACHE_APPLIED;
-	f->e->info.progress = t.progress;
-	f->e->info.finish_time = f->e->info.expires = 0;
-	f->e->info.bytes_done = f->e->info.size = 0;
-	f->e->info.items_done = f->e->info.items_total = 0; /* the old task's count is not ours */
-	f->e->total = 0;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
-	/* The task id reaches the disk before anything else happens for this task. */
-	r = fill_persist(f);
+	r = fill_write_meta(f, &t);
 	if (r == 0)
 		snprintf(f->task_id, sizeof(f->task_id), "%s", t.id);
 	return r;
