@@ -8,6 +8,7 @@
 
 struct memo_slot {
 	char sha[65];
+	int64_t ready_time;
 	struct bundle_index ix;
 	uint64_t used; /* last use, for LRU; 0 = empty */
 };
@@ -49,7 +50,14 @@ static int index_copy(const struct bundle_index *from, struct bundle_index *to)
 	return 0;
 }
 
-int bundle_memo_get(struct bundle_memo *m, const char *sha, struct bundle_index *out)
+/* Whether slot s holds the index of the file (sha, ready_time). Lock held. */
+static int slot_is(const struct memo_slot *s, const char *sha, int64_t ready_time)
+{
+	return s->used && s->ready_time == ready_time && !strcmp(s->sha, sha);
+}
+
+int bundle_memo_get(struct bundle_memo *m, const char *sha, int64_t ready_time,
+		    struct bundle_index *out)
 {
 	int rc = -ENOENT;
 
@@ -59,7 +67,7 @@ int bundle_memo_get(struct bundle_memo *m, const char *sha, struct bundle_index 
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < BUNDLE_MEMO_SLOTS; i++) {
 		struct memo_slot *s = &m->slots[i];
-		if (s->used && !strcmp(s->sha, sha)) {
+		if (slot_is(s, sha, ready_time)) {
 			s->used = ++m->clock;
 			rc = index_copy(&s->ix, out);
 			break;
@@ -69,7 +77,8 @@ int bundle_memo_get(struct bundle_memo *m, const char *sha, struct bundle_index 
 	return rc;
 }
 
-void bundle_memo_put(struct bundle_memo *m, const char *sha, const struct bundle_index *ix)
+void bundle_memo_put(struct bundle_memo *m, const char *sha, int64_t ready_time,
+		     const struct bundle_index *ix)
 {
 	struct bundle_index copy;
 
@@ -79,7 +88,7 @@ void bundle_memo_put(struct bundle_memo *m, const char *sha, const struct bundle
 	struct memo_slot *victim = &m->slots[0];
 	for (size_t i = 0; i < BUNDLE_MEMO_SLOTS; i++) {
 		struct memo_slot *s = &m->slots[i];
-		if (s->used && !strcmp(s->sha, sha)) {
+		if (slot_is(s, sha, ready_time)) {
 			victim = s;
 			break;
 		}
@@ -89,6 +98,20 @@ void bundle_memo_put(struct bundle_memo *m, const char *sha, const struct bundle
 	bundle_index_free(&victim->ix);
 	victim->ix = copy;
 	strcpy(victim->sha, sha);
+	victim->ready_time = ready_time;
 	victim->used = ++m->clock;
 	pthread_mutex_unlock(&m->lock);
+}
+
+int bundle_memo_read(struct bundle_memo *m, const char *sha, int64_t ready_time, int fd,
+		     uint64_t size, struct bundle_index *out)
+{
+	int rc = bundle_memo_get(m, sha, ready_time, out);
+
+	if (rc != -ENOENT)
+		return rc;
+	rc = bundle_index_read(fd, size, out);
+	if (rc == 0)
+		bundle_memo_put(m, sha, ready_time, out);
+	return rc;
 }

@@ -1,7 +1,11 @@
 #include "get.h"
 #include "dirlock.h"
+#include "node.h"
+#include "providers.h"
+#include "setup.h"
 
 #include "../common/bundle.h"
+#include "../common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,87 +84,216 @@ static int extent(struct cache_handle *h, const char *member, uint64_t *base, ui
 		return 0;
 	if ((rc = bundle_index_read(cache_handle_fd(h), cache_handle_size(h), &ix)) != 0)
 		return rc;
-	const struct bundle_member *m = bundle_index_find(&ix, member);
-	if (m) {
-		*base = m->offset;
-		*len = m->size;
-	}
+	rc = node_member_extent(&ix, member, base, len);
 	bundle_index_free(&ix);
-	return m ? 0 : -ENOENT;
+	return rc;
 }
 
-int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
-	    const char *member, const char *out_path)
+/* Parse range_str into r and check it is one export inside the window. GET_OK, or GET_USAGE
+ * after saying why. */
+static int check_range(const struct provider *prov, const char *range_str, struct date_range *r)
 {
-	uint64_t base = 0, len = 0;
-	struct date_range r;
 	struct date today = date_from_time(time(NULL));
-	struct cache *cache = NULL;
-	struct cache_handle *h = NULL;
-	struct cache_info info;
 	const char *why = NULL;
-	int err = 0, rc, status = GET_FAILED, lock_fd;
 
-	if (date_range_parse(range_str, &r, &why) ||
-	    date_range_check(&r, &today, prov->max_range_days, prov->window_months, &why)) {
+	if (date_range_parse(range_str, r, &why) ||
+	    date_range_check(r, &today, prov->max_range_days, prov->window_months, &why)) {
 		fprintf(stderr, "orderfs get: %s: bad range: %s (A..B, dates YYYY-MM-DD, at most %d "
 				"days, within the last %d months)\n",
 			range_str, why, prov->max_range_days, prov->window_months);
 		return GET_USAGE;
 	}
-	lock_fd = dirlock_take(cc->dir);
-	if (lock_fd < 0) {
+	return GET_OK;
+}
+
+/* Take cache_dir's lock and open its cache. 0, or -1 after saying why (nothing held). */
+static int cache_take(const struct cache_config *cc, struct provider *prov, int *lock_fd,
+		      struct cache **cache)
+{
+	int err = 0;
+
+	*lock_fd = dirlock_take(cc->dir);
+	if (*lock_fd < 0) {
 		fprintf(stderr, "orderfs get: cache_dir %s: %s\n", cc->dir,
-			lock_fd == -EBUSY ? "in use by a running orderfs; copy the file from its "
-					    "mount instead"
-					  : strerror(-lock_fd));
-		return GET_FAILED;
+			*lock_fd == -EBUSY ? "in use by a running orderfs; copy the file from its "
+					     "mount instead"
+					   : strerror(-*lock_fd));
+		return -1;
 	}
-	cache = cache_new(cc, prov, &err);
-	if (!cache) {
+	*cache = cache_new(cc, prov, &err);
+	if (!*cache) {
 		fprintf(stderr, "orderfs get: cache_dir %s: %s\n", cc->dir, strerror(-err));
-		close(lock_fd);
-		return GET_FAILED;
+		close(*lock_fd);
+		return -1;
 	}
-	rc = cache_open(cache, &r, NULL, NULL, &h);
-	if (rc) {
-		cache_lookup(cache, &r, &info);
-		if (rc == -ENODATA) {
-			fprintf(stderr, "orderfs get: %s: no data in that range\n", range_str);
-			status = GET_NO_DATA;
-		} else if (info.last_error.msg[0]) {
-			fprintf(stderr, "orderfs get: %s: %s%s%s: %s\n", range_str, strerror(-rc),
-				info.last_error.code[0] ? ", code " : "", info.last_error.code,
-				info.last_error.msg);
-		} else {
-			fprintf(stderr, "orderfs get: %s: %s\n", range_str, strerror(-rc));
-		}
-		goto out;
+	return 0;
+}
+
+/* The export of r, fetched if need be. GET_OK with *h open, or the status after saying why. */
+static int fetch(struct cache *cache, const struct date_range *r, const char *range_str,
+		 struct cache_handle **h)
+{
+	struct cache_info info;
+	int rc = cache_open(cache, r, NULL, NULL, h);
+
+	if (rc == 0)
+		return GET_OK;
+	cache_lookup(cache, r, &info);
+	if (rc == -ENODATA) {
+		fprintf(stderr, "orderfs get: %s: no data in that range\n", range_str);
+		return GET_NO_DATA;
 	}
+	if (info.last_error.msg[0])
+		fprintf(stderr, "orderfs get: %s: %s%s%s: %s\n", range_str, strerror(-rc),
+			info.last_error.code[0] ? ", code " : "", info.last_error.code,
+			info.last_error.msg);
+	else
+		fprintf(stderr, "orderfs get: %s: %s\n", range_str, strerror(-rc));
+	return GET_FAILED;
+}
+
+/* Copy member of the export h has open to out_path (or stdout) and say what was written.
+ * GET_OK or GET_FAILED after saying why. */
+static int deliver(struct cache *cache, const struct date_range *r, struct cache_handle *h,
+		   const char *range_str, const char *member, const char *out_path)
+{
+	int to_stdout = !out_path || !strcmp(out_path, "-");
+	struct cache_info info;
+	uint64_t base = 0, len = 0;
+	int rc;
+
 	if ((rc = extent(h, member, &base, &len)) != 0) {
 		fprintf(stderr, "orderfs get: %s: %s%s\n", range_str,
 			rc == -ENOENT ? "the export has no file " : "unreadable export: ",
 			rc == -ENOENT ? member : strerror(-rc));
-		goto out;
+		return GET_FAILED;
 	}
-	if (!out_path || !strcmp(out_path, "-"))
+	if (to_stdout)
 		rc = copy_fd(cache_handle_fd(h), STDOUT_FILENO, base, len);
 	else
 		rc = write_file(cache_handle_fd(h), base, len, out_path);
 	if (rc) {
 		fprintf(stderr, "orderfs get: %s: %s\n", out_path ? out_path : "stdout",
 			strerror(-rc));
-		goto out;
+		return GET_FAILED;
 	}
-	cache_lookup(cache, &r, &info);
-	if (out_path && strcmp(out_path, "-"))
+	cache_lookup(cache, r, &info);
+	if (!to_stdout)
 		fprintf(stderr, "orderfs get: %s: %llu bytes, %s %s\n", out_path,
 			(unsigned long long)len, member[0] ? "bundle sha256" : "sha256",
 			info.sha256);
-	status = GET_OK;
-out:
+	return GET_OK;
+}
+
+int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
+	    const char *member, const char *out_path)
+{
+	struct cache *cache = NULL;
+	struct cache_handle *h = NULL;
+	struct date_range r;
+	int lock_fd, status;
+
+	if (check_range(prov, range_str, &r) != GET_OK)
+		return GET_USAGE;
+	if (cache_take(cc, prov, &lock_fd, &cache))
+		return GET_FAILED;
+	status = fetch(cache, &r, range_str, &h);
+	if (status == GET_OK)
+		status = deliver(cache, &r, h, range_str, member, out_path);
 	cache_handle_close(h);
 	cache_free(cache);
 	close(lock_fd);
 	return status;
+}
+
+/*
+ * What `orderfs get` fetches (node_get_target): "A..B" the provider's default file, "A..B/NAME"
+ * any file the mount shows in that range. 0, or -1 after saying why.
+ */
+static int get_target(const struct provider *prov, const char *arg,
+		      char range[DATE_RANGE_STR_LEN], size_t *t, char member[PATH_NAME_MAX])
+{
+	struct path_layout l = {prov->max_range_days, prov->types, prov->ntypes};
+	int rc = node_get_target(arg, &l, range, t, member);
+
+	if (rc == -EINVAL)
+		fprintf(stderr, "orderfs get: %s: bad range: not YYYY-MM-DD..YYYY-MM-DD\n", arg);
+	else if (rc)
+		fprintf(stderr, "orderfs get: %s: no such file in a range of provider %s\n", arg,
+			prov->name);
+	return rc ? -1 : 0;
+}
+
+#define GET_USAGE_LINE "usage: orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]\n"
+
+/* The command line of `orderfs get`. -1 to go on, else the exit status (after --help, or
+ * after saying what is wrong). */
+static int get_parse_args(int argc, char **argv, const char **config, const char **range,
+			  const char **out, int *debug)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-d")) {
+			*debug = 1;
+		} else if (!strcmp(a, "-o")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "orderfs get: -o needs a file name\n");
+				return GET_USAGE;
+			}
+			*out = argv[++i];
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			printf(GET_USAGE_LINE
+			       "Fetches the export of A..B (at most one export long), or its file\n"
+			       "NAME, into FILE or to stdout, through CONFIG's cache. Exit status: 0 done, 1 the export\n"
+			       "failed, 2 usage, config or range error, 3 no data in that range.\n");
+			return GET_OK;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "orderfs get: unknown option '%s'\n", a);
+			return GET_USAGE;
+		} else if (!*config) {
+			*config = a;
+		} else if (!*range) {
+			*range = a;
+		} else {
+			fprintf(stderr, "orderfs get: unexpected argument '%s'\n", a);
+			return GET_USAGE;
+		}
+	}
+	if (!*config || !*range) {
+		fprintf(stderr, GET_USAGE_LINE);
+		return GET_USAGE;
+	}
+	return -1;
+}
+
+int get_main(int argc, char **argv)
+{
+	const char *config = NULL, *range = NULL, *out = NULL;
+	char member[PATH_NAME_MAX], range_only[DATE_RANGE_STR_LEN];
+	struct fs_config cfg;
+	struct cache_config cc;
+	struct provider *prov = NULL;
+	int debug = 0, rc;
+	size_t t;
+
+	if ((rc = get_parse_args(argc, argv, &config, &range, &out, &debug)) >= 0)
+		return rc;
+	rc = GET_USAGE;
+	if (setup_load_config(config, NULL, 0, &cfg))
+		goto out;
+	/* A command: stderr says only what went wrong unless -d. */
+	log_init(0, debug ? LOG_DEBUG : (cfg.log_level < LOG_WARNING ? cfg.log_level : LOG_WARNING));
+	if (setup_cache_dir(cfg.cache_dir))
+		goto out;
+	prov = provider_from_config(&cfg);
+	if (!prov)
+		goto out;
+	if (get_target(prov, range, range_only, &t, member))
+		goto out;
+	setup_cache_config(&cfg, prov, t, &cc);
+	rc = get_run(&cc, prov, range_only, member, out);
+out:
+	provider_destroy(prov);
+	config_free(&cfg);
+	return rc;
 }

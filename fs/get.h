@@ -24,4 +24,10 @@ enum get_status {
 int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
 	    const char *member, const char *out_path);
 
+/*
+ * `orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]`, argv[0] being "get": the command line, the
+ * config, then get_run for the file named. Returns the exit status (an enum get_status).
+ */
+int get_main(int argc, char **argv);
+
 #endif

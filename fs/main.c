@@ -34,6 +34,7 @@
 #include "orderfs.h"
 #include "metrics.h"
 #include "prefetch.h"
+#include "setup.h"
 #include "stats.h"
 
 extern char **environ;
@@ -181,33 +182,6 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 	return 0;
 }
 
-static int load_config(const struct cmdline *cl, struct fs_config *cfg)
-{
-	char err[512];
-
-	config_init(cfg);
-	if (config_load_file(cfg, cl->config_path, err, sizeof(err)))
-		goto fail;
-	for (size_t i = 0; i < cl->n_overrides; i++) {
-		char *eq = strchr(cl->overrides[i], '=');
-		if (!eq) {
-			snprintf(err, sizeof(err), "-o %s: expected key=value", cl->overrides[i]);
-			goto fail;
-		}
-		*eq = '\0';
-		int rc = config_set(cfg, cl->overrides[i], eq + 1, err, sizeof(err));
-		*eq = '=';
-		if (rc)
-			goto fail;
-	}
-	if (config_validate(cfg, err, sizeof(err)))
-		goto fail;
-	return 0;
-fail:
-	fprintf(stderr, "orderfs: config: %s\n", err);
-	return -1;
-}
-
 /* A previous orderfs that died leaves "Transport endpoint is not connected": clear it. */
 static void clear_dead_mount(const char *mountpoint)
 {
@@ -221,19 +195,6 @@ static void clear_dead_mount(const char *mountpoint)
 	int status;
 	if (posix_spawnp(&pid, "fusermount3", NULL, NULL, args, environ) == 0)
 		waitpid(pid, &status, 0);
-}
-
-static int check_cache_dir(const char *dir)
-{
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	if (access(dir, R_OK | W_OK | X_OK)) {
-		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* Fork; the parent waits for the child's verdict on the pipe and exits with it. */
@@ -281,298 +242,234 @@ static void daemon_ready(int report_fd)
 	close(report_fd);
 }
 
-/*
- * The cache of export type t. A provider with several types (Clover: orders and payments) gets
- * one cache per type in the same cache_dir; cache_max_size and max_exports are shared out
- * between them evenly, so together they stay within what was configured.
- */
-static void make_cache_config(const struct fs_config *cfg, const struct provider *prov, size_t t,
-			      struct cache_config *cc)
+#define FS_IDLE_THREADS 10
+
+/* Everything a mount holds while it runs, undone in reverse by mount_teardown. */
+struct mount {
+	struct orderfs o;
+	struct fuse_args args;
+	struct fuse_loop_config *lc;
+	struct stats_watch *sw;
+	struct metrics *mx;
+	int report_fd; /* to the waiting parent until the mount is live; -1 with -f */
+	int lock_fd;   /* cache_dir's lock, for as long as this process lives */
+	int mounted, handlers;
+};
+
+/* cache_dir exists and is ours; in the background (unless -f) after the fork, because the
+ * lock belongs to the process that keeps running. 0, or -1 after saying why. */
+static int take_cache_dir(const struct cmdline *cl, const struct fs_config *cfg,
+			  struct mount *m)
 {
-	size_t n = prov->ntypes;
-
-	memset(cc, 0, sizeof(*cc));
-	cc->dir = cfg->cache_dir;
-	cc->max_size = cfg->cache_max_size / n;
-	if (cfg->cache_max_size && !cc->max_size)
-		cc->max_size = 1;
-	cc->max_exports = cfg->max_exports / (int)n > 0 ? cfg->max_exports / (int)n : 1;
-	cc->export_timeout_s = cfg->export_timeout_s;
-	cc->nodata_ttl_s = cfg->nodata_ttl_s;
-	/* report_type (Vexora only, config_validate makes sure) overrides the type sent. */
-	cc->report_type = cfg->report_type ? cfg->report_type : prov->types[t].report_type;
-	cc->language = cfg->language ? cfg->language : "en-US";
-	cc->poll_initial_ms = cfg->poll_initial_ms;
-	cc->poll_max_ms = cfg->poll_max_ms;
-	cc->retry_limit = cfg->retry_limit;
-}
-
-/*
- * What `orderfs get` fetches: "A..B" is the provider's default file (Vexora's orders.xlsx, the
- * first fixed file of a bundle type: Clover's orders.jsonl, Mogujie's orders.xlsx) and
- * "A..B/NAME" any file the mount shows in that range. 0, or -1 after saying why.
- */
-static int get_target(const struct provider *prov, const char *arg,
-		      char range[DATE_RANGE_STR_LEN], size_t *t, char member[PATH_NAME_MAX])
-{
-	struct path_layout l = {prov->max_range_days, prov->types, prov->ntypes};
-	const char *slash = strchr(arg, '/');
-	size_t rlen = slash ? (size_t)(slash - arg) : strlen(arg);
-	char path[PATH_MAX];
-	struct path_node node;
-
-	*t = 0;
-	member[0] = '\0';
-	if (rlen != DATE_RANGE_STR_LEN - 1) {
-		fprintf(stderr, "orderfs get: %s: bad range: not YYYY-MM-DD..YYYY-MM-DD\n", arg);
+	if (setup_cache_dir(cfg->cache_dir))
+		return -1;
+	if (!cl->foreground && daemon_fork(&m->report_fd))
+		return -1;
+	m->lock_fd = dirlock_take(cfg->cache_dir);
+	if (m->lock_fd < 0) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir,
+			m->lock_fd == -EBUSY ? "in use by another orderfs (a mount or orderfs get)"
+					     : strerror(-m->lock_fd));
 		return -1;
 	}
-	snprintf(range, DATE_RANGE_STR_LEN, "%.*s", (int)rlen, arg);
-	if (!slash) {
-		const struct provider_type *pt = &prov->types[0];
-		if (!pt->ext && pt->suffixes && pt->suffixes[0])
-			snprintf(member, PATH_NAME_MAX, "%s%s", pt->base_name, pt->suffixes[0]);
-		return 0;
-	}
-	snprintf(path, sizeof(path), "/exports/%s", arg);
-	if (path_resolve(path, &l, &node, NULL) || node.kind != PATH_EXPORT_FILE) {
-		fprintf(stderr, "orderfs get: %s: no such file in a range of provider %s\n", arg,
-			prov->name);
-		return -1;
-	}
-	*t = node.type;
-	snprintf(member, PATH_NAME_MAX, "%s", node.member);
-	date_range_format(&node.chunk, range); /* a chunk's file names the chunk's export */
 	return 0;
 }
 
-/* orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]: argv[0] is "get". Returns the exit status. */
-static int get_main(int argc, char **argv)
+/* The provider and the state the ops share, caches aside (caches_open). 0 or -1. */
+static int orderfs_setup(struct orderfs *o, const struct fs_config *cfg)
 {
-	const char *config = NULL, *range = NULL, *out = NULL;
-	struct cmdline cl;
-	struct fs_config cfg;
-	struct provider *prov = NULL;
-	int debug = 0, rc = GET_USAGE;
-
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-d")) {
-			debug = 1;
-		} else if (!strcmp(a, "-o")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "orderfs get: -o needs a file name\n");
-				return GET_USAGE;
-			}
-			out = argv[++i];
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]\n"
-			       "Fetches the export of A..B (at most one export long), or its file\n"
-			       "NAME, into FILE or to stdout, through CONFIG's cache. Exit status: 0 done, 1 the export\n"
-			       "failed, 2 usage, config or range error, 3 no data in that range.\n");
-			return GET_OK;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "orderfs get: unknown option '%s'\n", a);
-			return GET_USAGE;
-		} else if (!config) {
-			config = a;
-		} else if (!range) {
-			range = a;
-		} else {
-			fprintf(stderr, "orderfs get: unexpected argument '%s'\n", a);
-			return GET_USAGE;
-		}
-	}
-	if (!config || !range) {
-		fprintf(stderr, "usage: orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]\n");
-		return GET_USAGE;
-	}
-	memset(&cl, 0, sizeof(cl));
-	cl.config_path = config;
-	if (load_config(&cl, &cfg))
-		goto out;
-	/* A command: stderr says only what went wrong unless -d. */
-	log_init(0, debug ? LOG_DEBUG : (cfg.log_level < LOG_WARNING ? cfg.log_level : LOG_WARNING));
-	if (check_cache_dir(cfg.cache_dir))
-		goto out;
-	prov = provider_from_config(&cfg);
-	if (!prov)
-		goto out;
-	struct cache_config cc;
-	size_t t;
-	char member[PATH_NAME_MAX], range_only[DATE_RANGE_STR_LEN];
-	if (get_target(prov, range, range_only, &t, member)) {
-		rc = GET_USAGE;
-		goto out;
-	}
-	make_cache_config(&cfg, prov, t, &cc);
-	rc = get_run(&cc, prov, range_only, member, out);
-out:
-	provider_destroy(prov);
-	config_free(&cfg);
-	return rc;
+	o->prov = provider_from_config(cfg);
+	if (!o->prov)
+		return -1;
+	o->layout.max_range_days = o->prov->max_range_days;
+	o->layout.types = o->prov->types;
+	o->layout.ntypes = o->prov->ntypes;
+	o->bundles = bundle_memo_new();
+	if (!o->bundles)
+		return -1;
+	o->window_months = o->prov->window_months;
+	o->cache_dir = cfg->cache_dir;
+	o->attr_timeout_s = cfg->attr_timeout_s;
+	o->exact_sizes = cfg->exact_sizes;
+	o->stat_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
+	o->mount_time = time(NULL);
+	o->notes = range_map_new();
+	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
+	o->kview = kernel_view_new(&kvl);
+	return o->notes && o->kview ? 0 : -1;
 }
 
-#define FS_IDLE_THREADS 10
-
-static int run(const struct cmdline *cl, struct fs_config *cfg)
+/* libfuse's arguments: safe defaults first so an explicit -o can still add to them. */
+static int fuse_args_build(const struct cmdline *cl, const struct orderfs *o,
+			   struct fuse_args *args)
 {
-	struct orderfs o;
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse *f = NULL;
-	struct fuse_loop_config *lc = NULL;
-	struct stats_watch *sw = NULL;
-	struct metrics *mx = NULL;
-	int report_fd = -1, lock_fd = -1;
-	int rc = 1;
-	int mounted = 0, handlers = 0;
-	int cache_err = 0;
-
-	memset(&o, 0, sizeof(o));
-	pthread_mutex_init(&o.files_lock, NULL);
-	if (check_cache_dir(cfg->cache_dir))
-		goto out;
-	if (!cl->foreground && daemon_fork(&report_fd))
-		goto out;
-	/* In the process that keeps running: the lock lives as long as this process. */
-	lock_fd = dirlock_take(cfg->cache_dir);
-	if (lock_fd < 0) {
-		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir,
-			lock_fd == -EBUSY ? "in use by another orderfs (a mount or orderfs get)"
-					  : strerror(-lock_fd));
-		goto out;
-	}
-
-	o.prov = provider_from_config(cfg);
-	if (!o.prov)
-		goto out;
-	o.layout.max_range_days = o.prov->max_range_days;
-	o.layout.types = o.prov->types;
-	o.layout.ntypes = o.prov->ntypes;
-	o.bundles = bundle_memo_new();
-	if (!o.bundles)
-		goto out;
-	o.window_months = o.prov->window_months;
-	o.cache_dir = cfg->cache_dir;
-	o.attr_timeout_s = cfg->attr_timeout_s;
-	o.exact_sizes = cfg->exact_sizes;
-	o.stat_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
-	o.mount_time = time(NULL);
-	o.notes = range_map_new();
-	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
-	o.kview = kernel_view_new(&kvl);
-	if (!o.notes || !o.kview)
-		goto out;
-
-	/* Safe defaults first so an explicit -o can still add to them. */
 	char fsname[200];
-	snprintf(fsname, sizeof(fsname), "fsname=orderfs:%s,subtype=orderfs", o.prov->account);
-	if (fuse_opt_add_arg(&args, "orderfs") || fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, cl->no_auto_unmount ? "default_permissions"
-							: "default_permissions,auto_unmount") ||
-	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, fsname))
-		goto out;
-	if (cl->fuse_opts && (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, cl->fuse_opts)))
-		goto out;
-	if (cl->debug && fuse_opt_add_arg(&args, "-d"))
-		goto out;
 
-	f = fuse_new(&args, orderfs_operations(), sizeof(struct fuse_operations), &o);
+	snprintf(fsname, sizeof(fsname), "fsname=orderfs:%s,subtype=orderfs", o->prov->account);
+	if (fuse_opt_add_arg(args, "orderfs") || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, cl->no_auto_unmount ? "default_permissions"
+						       : "default_permissions,auto_unmount") ||
+	    fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, fsname))
+		return -1;
+	if (cl->fuse_opts && (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, cl->fuse_opts)))
+		return -1;
+	if (cl->debug && fuse_opt_add_arg(args, "-d"))
+		return -1;
+	return 0;
+}
+
+/* Mount on cl->mountpoint with the signal handlers that end the loop. 0, or -1 (after
+ * saying why when it is the user's to fix). */
+static int mount_fuse(const struct cmdline *cl, struct mount *m)
+{
+	struct fuse *f;
+
+	if (fuse_args_build(cl, &m->o, &m->args))
+		return -1;
+	f = fuse_new(&m->args, orderfs_operations(), sizeof(struct fuse_operations), &m->o);
 	if (!f) {
 		fprintf(stderr, "orderfs: bad FUSE options\n");
-		goto out;
+		return -1;
 	}
-	o.fuse = f;
+	m->o.fuse = f;
 	clear_dead_mount(cl->mountpoint);
 	if (fuse_mount(f, cl->mountpoint)) {
 		fprintf(stderr, "orderfs: cannot mount on %s\n", cl->mountpoint);
-		goto out;
+		return -1;
 	}
-	mounted = 1;
+	m->mounted = 1;
 	if (fuse_set_signal_handlers(fuse_get_session(f)))
-		goto out;
-	handlers = 1;
+		return -1;
+	m->handlers = 1;
+	return 0;
+}
 
-	for (size_t t = 0; t < o.prov->ntypes; t++) {
+/* One cache per export type, all in cache_dir. 0, or -1 after saying why. */
+static int caches_open(const struct fs_config *cfg, struct orderfs *o)
+{
+	int cache_err = 0;
+
+	for (size_t t = 0; t < o->prov->ntypes; t++) {
 		struct cache_config cc;
-		make_cache_config(cfg, o.prov, t, &cc);
-		o.kinds[t].type = &o.prov->types[t];
-		o.kinds[t].cache = cache_new(&cc, o.prov, &cache_err);
-		if (!o.kinds[t].cache) {
+		setup_cache_config(cfg, o->prov, t, &cc);
+		o->kinds[t].type = &o->prov->types[t];
+		o->kinds[t].cache = cache_new(&cc, o->prov, &cache_err);
+		if (!o->kinds[t].cache) {
 			fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir,
 				strerror(-cache_err));
-			goto out;
+			return -1;
 		}
-		o.nkinds = t + 1;
+		o->nkinds = t + 1;
 	}
-	if (report_fd >= 0) {
+	return 0;
+}
+
+/* The mount is live: tell the parent and systemd, then start the background threads. */
+static void mount_live(const struct cmdline *cl, const struct fs_config *cfg, struct mount *m)
+{
+	struct orderfs *o = &m->o;
+
+	if (m->report_fd >= 0) {
 		/* Success is silent on the terminal (like mount(8)); the line goes to syslog. */
 		log_init(1, cfg->log_level);
-		daemon_ready(report_fd);
-		report_fd = -1;
+		daemon_ready(m->report_fd);
+		m->report_fd = -1;
 	}
 	log_notice("mounted %s on %s (provider %s, merchant %s)", cl->config_path, cl->mountpoint,
-		   o.prov->name, o.prov->account);
+		   o->prov->name, o->prov->account);
 	notify_send("READY=1");
 	notify_status("mounted on %s", cl->mountpoint);
 	/* After daemon_ready, so its log lines go where the daemon's go. */
 	if (cfg->prefetch_days > 0) {
 		struct cache *caches[FS_KINDS_MAX];
-		for (size_t t = 0; t < o.nkinds; t++)
-			caches[t] = o.kinds[t].cache;
-		o.prefetch = prefetch_start(caches, o.nkinds, cfg->prefetch_days,
-					    cfg->prefetch_interval_s, o.window_months);
-		if (!o.prefetch)
+		for (size_t t = 0; t < o->nkinds; t++)
+			caches[t] = o->kinds[t].cache;
+		o->prefetch = prefetch_start(caches, o->nkinds, cfg->prefetch_days,
+					     cfg->prefetch_interval_s, o->window_months);
+		if (!o->prefetch)
 			log_err("cannot start prefetch: %s", strerror(errno));
 	}
-	/* Last: the stats thread and /metrics read everything above (o.prefetch among it). */
-	sw = stats_watch_start(&o, 10);
+	/* Last: the stats thread and /metrics read everything above (o->prefetch among it). */
+	m->sw = stats_watch_start(o, 10);
 	if (cfg->metrics_listen)
-		mx = metrics_start(&o, cfg->metrics_listen); /* the mount works without it */
+		m->mx = metrics_start(o, cfg->metrics_listen); /* the mount works without it */
+}
 
-	if (cl->single_thread) {
-		rc = fuse_loop(f) ? 1 : 0;
-	} else {
-		lc = fuse_loop_cfg_create();
-		if (!lc)
-			goto out;
-		fuse_loop_cfg_set_max_threads(lc, (unsigned)cfg->max_threads);
-		/* Idle workers past this many exit. libfuse's own default keeps every thread a
-		 * burst of blocked opens created, each with its splice pipe (2 fds), for good. */
-		fuse_loop_cfg_set_idle_threads(lc, FS_IDLE_THREADS);
-		rc = fuse_loop_mt(f, lc) ? 1 : 0;
-	}
-	log_notice("unmounting %s", cl->mountpoint);
-	notify_send("STOPPING=1");
+/* Serve until unmounted or signalled. 0 or 1 (the exit status), -1 if the loop could not
+ * start. */
+static int serve(const struct cmdline *cl, const struct fs_config *cfg, struct mount *m)
+{
+	struct fuse *f = m->o.fuse;
 
-out:
-	metrics_stop(mx);
-	stats_watch_stop(sw);
-	prefetch_stop(o.prefetch);
-	o.prefetch = NULL;
+	if (cl->single_thread)
+		return fuse_loop(f) ? 1 : 0;
+	m->lc = fuse_loop_cfg_create();
+	if (!m->lc)
+		return -1;
+	fuse_loop_cfg_set_max_threads(m->lc, (unsigned)cfg->max_threads);
+	/* Idle workers past this many exit. libfuse's own default keeps every thread a
+	 * burst of blocked opens created, each with its splice pipe (2 fds), for good. */
+	fuse_loop_cfg_set_idle_threads(m->lc, FS_IDLE_THREADS);
+	return fuse_loop_mt(f, m->lc) ? 1 : 0;
+}
+
+/* Undo whatever of the mount was set up, in reverse: threads first, then the mount, then the
+ * files and caches the ops used, then the rest. */
+static void mount_teardown(struct mount *m)
+{
+	struct orderfs *o = &m->o;
+	struct fuse *f = o->fuse;
+
+	metrics_stop(m->mx);
+	stats_watch_stop(m->sw);
+	prefetch_stop(o->prefetch);
+	o->prefetch = NULL;
 	if (f) {
-		if (handlers)
+		if (m->handlers)
 			fuse_remove_signal_handlers(fuse_get_session(f));
-		if (mounted)
+		if (m->mounted)
 			fuse_unmount(f);
 	}
-	orderfs_close_all(&o);
-	for (size_t t = 0; t < o.nkinds; t++)
-		cache_free(o.kinds[t].cache);
-	bundle_memo_free(o.bundles);
+	orderfs_close_all(o);
+	for (size_t t = 0; t < o->nkinds; t++)
+		cache_free(o->kinds[t].cache);
+	bundle_memo_free(o->bundles);
 	if (f)
 		fuse_destroy(f);
-	if (lc)
-		fuse_loop_cfg_destroy(lc);
-	fuse_opt_free_args(&args);
-	range_map_free(o.notes);
-	kernel_view_free(o.kview);
-	provider_destroy(o.prov);
-	pthread_mutex_destroy(&o.files_lock);
-	if (report_fd >= 0)
-		close(report_fd); /* the parent reads EOF: failure */
-	if (lock_fd >= 0)
-		close(lock_fd);
+	if (m->lc)
+		fuse_loop_cfg_destroy(m->lc);
+	fuse_opt_free_args(&m->args);
+	range_map_free(o->notes);
+	kernel_view_free(o->kview);
+	provider_destroy(o->prov);
+	pthread_mutex_destroy(&o->files_lock);
+	if (m->report_fd >= 0)
+		close(m->report_fd); /* the parent reads EOF: failure */
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
+}
+
+/* Mount, serve until unmounted, tear down. Returns the exit status. */
+static int run(const struct cmdline *cl, struct fs_config *cfg)
+{
+	struct mount m;
+	int rc = 1;
+
+	memset(&m, 0, sizeof(m));
+	m.report_fd = m.lock_fd = -1;
+	pthread_mutex_init(&m.o.files_lock, NULL);
+	if (take_cache_dir(cl, cfg, &m) == 0 && orderfs_setup(&m.o, cfg) == 0 &&
+	    mount_fuse(cl, &m) == 0 && caches_open(cfg, &m.o) == 0) {
+		mount_live(cl, cfg, &m);
+		rc = serve(cl, cfg, &m);
+		if (rc >= 0) {
+			log_notice("unmounting %s", cl->mountpoint);
+			notify_send("STOPPING=1");
+		} else {
+			rc = 1;
+		}
+	}
+	mount_teardown(&m);
 	return rc;
 }
 
@@ -593,7 +490,7 @@ int main(int argc, char **argv)
 		rc = rc > 0 ? 0 : 2;
 		goto out;
 	}
-	if (load_config(&cl, &cfg)) {
+	if (setup_load_config(cl.config_path, cl.overrides, cl.n_overrides, &cfg)) {
 		rc = 1;
 		goto out_cfg;
 	}

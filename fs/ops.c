@@ -15,6 +15,7 @@
 #include <fuse_lowlevel.h>
 
 #include "name_list.h"
+#include "node.h"
 #include "orderfs.h"
 #include "stats.h"
 #include "status.h"
@@ -31,7 +32,6 @@
 #include "../common/log.h"
 
 #define XATTR_PREFIX "user.orderfs."
-#define STATS_PATH "/.stats"
 
 enum fs_file_kind { FILE_EXPORT, FILE_STATUS };
 
@@ -115,6 +115,46 @@ void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out)
 	}
 }
 
+/* A waiting open or stat polls this: Ctrl-C on the caller, or the mount going away. */
+static int open_cancelled(void *arg)
+{
+	struct fuse *f = arg;
+	return fuse_interrupted() || fuse_session_exited(fuse_get_session(f));
+}
+
+/*
+ * The ops reach the cache of a type only through these, one cache call each, so a change of
+ * how types map to caches is a change here alone.
+ */
+static void chunk_lookup(struct orderfs *o, size_t t, const struct date_range *chunk,
+			 struct cache_info *info)
+{
+	cache_lookup(o->kinds[t].cache, chunk, info);
+}
+
+static int chunk_open(struct orderfs *o, size_t t, const struct date_range *chunk,
+		      struct cache_handle **h)
+{
+	return cache_open(o->kinds[t].cache, chunk, open_cancelled, o->fuse, h);
+}
+
+static int chunk_peek(struct orderfs *o, size_t t, const struct date_range *chunk, int *fd,
+		      uint64_t *size)
+{
+	return cache_peek(o->kinds[t].cache, chunk, fd, size);
+}
+
+static void chunk_forget(struct orderfs *o, size_t t, const struct date_range *chunk)
+{
+	cache_forget(o->kinds[t].cache, chunk);
+}
+
+static int kind_foreach(struct orderfs *o, size_t t,
+			void (*fn)(void *arg, const struct date_range *r), void *arg)
+{
+	return cache_foreach(o->kinds[t].cache, fn, arg);
+}
+
 /* Whether any export of range r is known to the cache. */
 static int range_cached(struct orderfs *o, const struct date_range *r)
 {
@@ -124,16 +164,28 @@ static int range_cached(struct orderfs *o, const struct date_range *r)
 			struct date_range chunk;
 			struct cache_info info;
 			path_chunk(r, &o->layout, i, &chunk);
-			cache_lookup(o->kinds[t].cache, &chunk, &info);
+			chunk_lookup(o, t, &chunk, &info);
 			if (info.state != CACHE_ABSENT)
 				return 1;
 		}
 	return 0;
 }
 
+/* Whether the export of type t for chunk is still the file info described (same SHA-256 and
+ * ready time): then an index read since belongs to that file and may be remembered. */
+static int still_same_file(struct orderfs *o, size_t t, const struct date_range *chunk,
+			   const struct cache_info *info)
+{
+	struct cache_info now;
+	chunk_lookup(o, t, chunk, &now);
+	return now.state == CACHE_READY && now.ready_time == info->ready_time &&
+	       !strcmp(now.sha256, info->sha256);
+}
+
 /*
  * The member index of the READY bundle of type t for chunk, whose snapshot is info (a copy:
- * free with bundle_index_free). 0, or -errno (-ENOENT not READY, -EBADMSG not a bundle).
+ * free with bundle_index_free). Read once per ready file (o->bundles), shared with open.
+ * 0, or -errno (-ENOENT not READY, -EBADMSG not a bundle).
  */
 static int bundle_of(struct orderfs *o, size_t t, const struct date_range *chunk,
 		     const struct cache_info *info, struct bundle_index *ix)
@@ -143,15 +195,15 @@ static int bundle_of(struct orderfs *o, size_t t, const struct date_range *chunk
 
 	if (info->state != CACHE_READY)
 		return -ENOENT;
-	if (bundle_memo_get(o->bundles, info->sha256, ix) == 0)
+	if (bundle_memo_get(o->bundles, info->sha256, info->ready_time, ix) == 0)
 		return 0;
-	if ((rc = cache_peek(o->kinds[t].cache, chunk, &fd, &size)) != 0)
+	if ((rc = chunk_peek(o, t, chunk, &fd, &size)) != 0)
 		return rc;
 	rc = bundle_index_read(fd, size, ix);
 	close(fd);
-	if (rc == 0)
-		bundle_memo_put(o->bundles, info->sha256, ix);
-	else
+	if (rc == 0 && still_same_file(o, t, chunk, info))
+		bundle_memo_put(o->bundles, info->sha256, info->ready_time, ix);
+	else if (rc)
 		log_warn("bundle of %s: unreadable index: %s", o->layout.types[t].base_name,
 			 strerror(-rc));
 	return rc;
@@ -162,49 +214,39 @@ static int bundle_of(struct orderfs *o, size_t t, const struct date_range *chunk
  * its export is READY. -ENOENT when the export is READY and has no such member (a numbered
  * file past the last one).
  */
-static int export_size(struct orderfs *o, const struct path_node *node, struct cache_info *info,
+static int export_size(struct orderfs *o, const struct node *node, struct cache_info *info,
 		       uint64_t *size)
 {
 	struct bundle_index ix;
+	uint64_t offset;
 
 	*size = 0;
-	cache_lookup(o->kinds[node->type].cache, &node->chunk, info);
+	chunk_lookup(o, node->type, &node->chunk, info);
 	if (info->state != CACHE_READY)
 		return 0;
-	if (!node->member[0]) {
+	if (node->kind == NODE_WHOLE_FILE) {
 		*size = info->size;
 		return 0;
 	}
 	if (bundle_of(o, node->type, &node->chunk, info, &ix))
 		return 0;
-	const struct bundle_member *m = bundle_index_find(&ix, node->member);
-	int rc = m ? 0 : -ENOENT;
-	if (m)
-		*size = m->size;
+	int rc = node_member_extent(&ix, node->member, &offset, size);
 	bundle_index_free(&ix);
 	return rc;
-}
-
-/* A waiting open or stat polls this: Ctrl-C on the caller, or the mount going away. */
-static int open_cancelled(void *arg)
-{
-	struct fuse *f = arg;
-	return fuse_interrupted() || fuse_session_exited(fuse_get_session(f));
 }
 
 /*
  * exact_sizes: make sure the export behind node is READY before its size is reported, by
  * waiting for it exactly as open does (same errors, same interruption). 0 when READY.
  */
-static int wait_exported(struct orderfs *o, const struct path_node *node)
+static int wait_exported(struct orderfs *o, const struct node *node)
 {
-	struct cache *cache = o->kinds[node->type].cache;
 	struct cache_handle *h = NULL;
 	struct cache_info info;
 	char rs[DATE_RANGE_STR_LEN];
 	int rc;
 
-	cache_lookup(cache, &node->chunk, &info);
+	chunk_lookup(o, node->type, &node->chunk, &info);
 	if (info.state == CACHE_READY)
 		return 0;
 	if (atomic_fetch_add(&o->stat_waiters, 1) >= o->stat_waiters_max) {
@@ -214,7 +256,7 @@ static int wait_exported(struct orderfs *o, const struct path_node *node)
 			   rs, o->stat_waiters_max);
 		return -EAGAIN;
 	}
-	rc = cache_open(cache, &node->chunk, open_cancelled, o->fuse, &h);
+	rc = chunk_open(o, node->type, &node->chunk, &h);
 	atomic_fetch_sub(&o->stat_waiters, 1);
 	if (rc == 0) {
 		cache_handle_close(h);
@@ -225,31 +267,17 @@ static int wait_exported(struct orderfs *o, const struct path_node *node)
 	return rc;
 }
 
-static int range_in_window(struct orderfs *o, const struct date_range *r, const char **why)
-{
-	struct date today = today_local();
-	struct date earliest = date_sub_months(&today, o->window_months);
-	if (date_cmp(&r->start, &earliest) < 0) {
-		*why = "starts before the exportable window";
-		return 0;
-	}
-	if (date_cmp(&r->end, &today) > 0) {
-		*why = "ends in the future";
-		return 0;
-	}
-	return 1;
-}
-
 /* Resolve a path to a node that exists: syntax, then the window (a range the cache already
  * holds stays reachable after it leaves the window). 0 or -ENOENT with one debug line. */
-static int resolve(struct orderfs *o, const char *path, struct path_node *node)
+static int resolve(struct orderfs *o, const char *path, struct node *node)
 {
+	struct date today = today_local();
 	const char *why = NULL;
-	if (path_resolve(path, &o->layout, node, &why))
+
+	if (node_resolve(path, &o->layout, node, &why))
 		goto enoent;
-	if (node->kind == PATH_ROOT || node->kind == PATH_EXPORTS)
-		return 0;
-	if (range_in_window(o, &node->range, &why) || range_cached(o, &node->range))
+	if (node_reachable(node, &today, o->window_months, &why) ||
+	    range_cached(o, &node->range))
 		return 0;
 enoent:
 	log_debug("lookup %s: ENOENT: %s", path, why);
@@ -280,7 +308,7 @@ static char *render_status(struct orderfs *o, const struct date_range *r, size_t
 		for (size_t i = 0; i < nchunks; i++, k++) {
 			path_export_label(r, &o->layout, t, i, names[k]);
 			path_chunk(r, &o->layout, i, &chunks[k]);
-			cache_lookup(o->kinds[t].cache, &chunks[k], &infos[k]);
+			chunk_lookup(o, t, &chunks[k], &infos[k]);
 		}
 	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos, len);
 out:
@@ -290,20 +318,57 @@ out:
 	return text;
 }
 
-/* /.stats: regular, read-only, regenerated at every open like .status. */
-static int getattr_stats(struct orderfs *o, struct stat *st)
+/* The text of /.stats or of a range's .status, rendered now. NULL on ENOMEM. */
+static char *render_text(struct orderfs *o, const struct node *node, size_t *len)
 {
-	size_t len = 0;
-	char *text = stats_render(o, 1, &len);
-	if (!text)
-		return -ENOMEM;
-	free(text);
+	if (node->kind == NODE_STATS)
+		return stats_render(o, 1, len);
+	return render_status(o, &node->range, len);
+}
+
+/* A regular read-only file of size bytes; mtime 0 keeps the mount time. */
+static void fill_file_stat(struct orderfs *o, struct stat *st, uint64_t size, time_t mtime)
+{
 	memset(st, 0, sizeof(*st));
 	fill_dir_stat(o, st);
 	st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;
-	st->st_size = (off_t)len;
-	st->st_mtime = st->st_ctime = time(NULL);
+	st->st_size = (off_t)size;
+	if (mtime)
+		st->st_mtime = st->st_ctime = mtime;
+}
+
+/* /.stats and .status: regular, read-only, regenerated at every open. */
+static int getattr_text(struct orderfs *o, const struct node *node, struct stat *st)
+{
+	size_t len = 0;
+	char *text = render_text(o, node, &len);
+	if (!text)
+		return -ENOMEM;
+	free(text);
+	fill_file_stat(o, st, len, time(NULL));
+	return 0;
+}
+
+/* An export file: its size once READY (waiting for it with exact_sizes), 0 before. */
+static int getattr_export(struct orderfs *o, const char *path, const struct node *node,
+			  struct stat *st)
+{
+	struct cache_info info;
+	uint64_t size;
+	int rc;
+
+	if (o->exact_sizes && (rc = wait_exported(o, node)) != 0)
+		return rc;
+	if ((rc = export_size(o, node, &info, &size)) != 0)
+		return rc;
+	if (info.state == CACHE_READY) {
+		fill_file_stat(o, st, size, (time_t)info.ready_time);
+		st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	} else {
+		fill_file_stat(o, st, 0, 0);
+	}
+	kernel_view_note_size(o->kview, path, (uint64_t)st->st_size);
 	return 0;
 }
 
@@ -312,91 +377,76 @@ static int getattr_stats(struct orderfs *o, struct stat *st)
 static int getattr_open(struct orderfs *o, const struct fs_file *f, struct stat *st)
 {
 	struct cache_file_info info;
+	time_t mtime = time(NULL);
 
-	memset(st, 0, sizeof(*st));
-	fill_dir_stat(o, st);
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_size = (off_t)f->size;
-	st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
 	if (f->kind == FILE_EXPORT) {
 		cache_handle_info(f->handle, &info);
-		if (info.ready_time)
-			st->st_mtime = st->st_ctime = (time_t)info.ready_time;
-	} else {
-		st->st_mtime = st->st_ctime = time(NULL);
+		mtime = (time_t)info.ready_time;
 	}
+	fill_file_stat(o, st, f->size, mtime);
+	st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
 	return 0;
+}
+
+/* A range someone used stays in the listing (see README: mkdir). */
+static void note_range_used(struct orderfs *o, const struct date_range *r)
+{
+	struct range_note n;
+
+	if (date_range_days(r) <= 1)
+		return;
+	range_map_get(o->notes, r, &n);
+	if (!n.made_by_mkdir) {
+		n.made_by_mkdir = 1;
+		range_map_put(o->notes, r, &n);
+	}
 }
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct orderfs *o = fs_get();
-	struct path_node node;
+	struct node node;
 	if (fi && fi->fh)
 		return getattr_open(o, (const struct fs_file *)(uintptr_t)fi->fh, st);
-	if (!strcmp(path, STATS_PATH))
-		return getattr_stats(o, st);
 	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
 
+	switch (node.kind) {
+	case NODE_STATS:
+	case NODE_STATUS:
+		return getattr_text(o, &node, st);
+	case NODE_WHOLE_FILE:
+	case NODE_MEMBER:
+		return getattr_export(o, path, &node, st);
+	case NODE_RANGE_DIR:
+		note_range_used(o, &node.range);
+		break;
+	case NODE_ROOT:
+	case NODE_EXPORTS:
+		break;
+	}
 	memset(st, 0, sizeof(*st));
 	fill_dir_stat(o, st);
-	switch (node.kind) {
-	case PATH_ROOT:
-	case PATH_EXPORTS:
-		return 0;
-	case PATH_RANGE_DIR: {
-		/* A range someone used stays in the listing (see README: mkdir). */
-		struct range_note n;
-		if (date_range_days(&node.range) > 1) {
-			range_map_get(o->notes, &node.range, &n);
-			if (!n.made_by_mkdir) {
-				n.made_by_mkdir = 1;
-				range_map_put(o->notes, &node.range, &n);
-			}
-		}
-		return 0;
-	}
-	case PATH_STATUS: {
-		size_t len = 0;
-		char *text = render_status(o, &node.range, &len);
-		if (!text)
-			return -ENOMEM;
-		free(text);
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = (off_t)len;
-		st->st_mtime = st->st_ctime = time(NULL);
-		return 0;
-	}
-	case PATH_EXPORT_FILE: {
-		struct cache_info info;
-		uint64_t size;
-		if (o->exact_sizes && (rc = wait_exported(o, &node)) != 0)
-			return rc;
-		if ((rc = export_size(o, &node, &info, &size)) != 0)
-			return rc;
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		if (info.state == CACHE_READY) {
-			st->st_size = (off_t)size;
-			st->st_blocks = (blkcnt_t)((size + 511) / 512);
-			if (info.ready_time)
-				st->st_mtime = st->st_ctime = (time_t)info.ready_time;
-		}
-		kernel_view_note_size(o->kview, path, (uint64_t)st->st_size);
-		return 0;
-	}
-	}
-	return -ENOENT;
+	return 0;
 }
 
 /* What readdir says of each name: only the type (d_type), so `ls --color` and `find` need no
  * stat per name; a stat could start an export with exact_sizes. */
 static const struct stat dir_type = {.st_mode = S_IFDIR};
 static const struct stat file_type = {.st_mode = S_IFREG};
+
+/* Where a listing goes: node_list_export's callback fills it with file names. */
+struct dir_fill {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_file_name(void *arg, const char *name)
+{
+	struct dir_fill *d = arg;
+	return d->filler(d->buf, name, &file_type, 0, 0);
+}
 
 static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 {
@@ -410,7 +460,7 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 		name_list_add_range(&l, &day);
 	}
 	for (size_t t = 0; t < o->nkinds && rc == 0; t++)
-		rc = cache_foreach(o->kinds[t].cache, name_list_add_range, &l);
+		rc = kind_foreach(o, t, name_list_add_range, &l);
 	range_map_foreach_mkdir(o->notes, name_list_add_range, &l);
 	if (rc == 0)
 		rc = l.err;
@@ -431,37 +481,20 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 /* The files of one export: a whole file, or a bundle's members (its fixed ones until it has
  * been exported, then exactly what it holds). 0, or 1 when the listing buffer is full. */
 static int readdir_export(struct orderfs *o, const struct date_range *r, size_t t, size_t i,
-			  void *buf, fuse_fill_dir_t filler)
+			  struct dir_fill *d)
 {
-	const struct provider_type *pt = &o->layout.types[t];
-	char name[PATH_NAME_MAX], suffix[16];
 	struct date_range chunk;
 	struct cache_info info;
 	struct bundle_index ix;
-	int full = 0;
 
-	if (pt->ext) {
-		path_whole_suffix(&o->layout, t, suffix);
-		return !path_file_name(r, &o->layout, t, i, suffix, name) &&
-		       filler(buf, name, &file_type, 0, 0);
-	}
+	if (o->layout.types[t].ext)
+		return node_list_export(r, &o->layout, t, i, NULL, fill_file_name, d);
 	path_chunk(r, &o->layout, i, &chunk);
-	cache_lookup(o->kinds[t].cache, &chunk, &info);
-	if (bundle_of(o, t, &chunk, &info, &ix) == 0) {
-		size_t blen = strlen(pt->base_name);
-		for (size_t k = 0; k < ix.n && !full; k++) {
-			const char *m = ix.members[k].name;
-			if (strncmp(m, pt->base_name, blen))
-				continue; /* not a name this type shows */
-			full = !path_file_name(r, &o->layout, t, i, m + blen, name) &&
-			       filler(buf, name, &file_type, 0, 0);
-		}
-		bundle_index_free(&ix);
-		return full;
-	}
-	for (const char *const *sfx = pt->suffixes; sfx && *sfx && !full; sfx++)
-		full = !path_file_name(r, &o->layout, t, i, *sfx, name) &&
-		       filler(buf, name, &file_type, 0, 0);
+	chunk_lookup(o, t, &chunk, &info);
+	if (bundle_of(o, t, &chunk, &info, &ix))
+		return node_list_export(r, &o->layout, t, i, NULL, fill_file_name, d);
+	int full = node_list_export(r, &o->layout, t, i, &ix, fill_file_name, d);
+	bundle_index_free(&ix);
 	return full;
 }
 
@@ -469,9 +502,10 @@ static void readdir_range(struct orderfs *o, const struct date_range *r, void *b
 			  fuse_fill_dir_t filler)
 {
 	size_t n = path_file_count(r, &o->layout);
+	struct dir_fill d = {buf, filler};
 	for (size_t t = 0; t < o->nkinds; t++)
 		for (size_t i = 0; i < n; i++)
-			if (readdir_export(o, r, t, i, buf, filler))
+			if (readdir_export(o, r, t, i, &d))
 				return;
 }
 
@@ -479,7 +513,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct orderfs *o = fs_get();
-	struct path_node node;
+	struct node node;
 	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
@@ -487,13 +521,13 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	switch (node.kind) {
-	case PATH_ROOT:
+	case NODE_ROOT:
 		filler(buf, "exports", &dir_type, 0, 0);
-		filler(buf, STATS_PATH + 1, &file_type, 0, 0);
+		filler(buf, NODE_STATS_PATH + 1, &file_type, 0, 0);
 		return 0;
-	case PATH_EXPORTS:
+	case NODE_EXPORTS:
 		return readdir_exports(o, buf, filler);
-	case PATH_RANGE_DIR:
+	case NODE_RANGE_DIR:
 		readdir_range(o, &node.range, buf, filler);
 		filler(buf, ".status", &file_type, 0, 0);
 		return 0;
@@ -502,61 +536,37 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	}
 }
 
-/* Where member lies in the bundle h has open. 0, -ENOENT no such member, -EIO not a bundle. */
-static int member_extent(struct cache_handle *h, const char *path, const char *member,
-			 uint64_t *base, uint64_t *size)
+/* Where member lies in the bundle h has open, from its index (read once per ready file, shared
+ * with stat and readdir). 0, -ENOENT no such member, -EIO not a bundle, -ENOMEM. */
+static int member_extent(struct orderfs *o, struct cache_handle *h, const char *path,
+			 const char *member, uint64_t *base, uint64_t *size)
 {
+	struct cache_file_info info;
 	struct bundle_index ix;
-	int rc = bundle_index_read(cache_handle_fd(h), cache_handle_size(h), &ix);
+
+	cache_handle_info(h, &info); /* the handle's own file, whatever a lookup says now */
+	int rc = bundle_memo_read(o->bundles, info.sha256, info.ready_time, cache_handle_fd(h),
+				  cache_handle_size(h), &ix);
 	if (rc) {
 		log_err("open %s: the cached bundle is unreadable: %s", path, strerror(-rc));
 		return rc == -ENOMEM ? rc : -EIO;
 	}
-	const struct bundle_member *m = bundle_index_find(&ix, member);
-	if (m) {
-		*base = m->offset;
-		*size = m->size;
-	} else {
+	rc = node_member_extent(&ix, member, base, size);
+	if (rc)
 		log_debug("open %s: ENOENT: the export has no such file", path);
-	}
 	bundle_index_free(&ix);
-	return m ? 0 : -ENOENT;
+	return rc;
 }
 
-static int open_export(struct orderfs *o, const char *path, const struct path_node *node,
-		       struct fuse_file_info *fi)
+/* Page cache or direct I/O for export file f just opened (see the note at the top). */
+static void choose_caching(struct orderfs *o, const char *path, const struct fs_file *f,
+			   struct fuse_file_info *fi)
 {
-	struct cache_handle *h = NULL;
 	struct cache_file_info info;
-	char rs[DATE_RANGE_STR_LEN];
 	int keep;
 
-	struct cache *cache = o->kinds[node->type].cache;
-	uint64_t base = 0, size;
-	int rc = cache_open(cache, &node->chunk, open_cancelled, o->fuse, &h);
-	if (rc) {
-		date_range_format(&node->chunk, rs);
-		if (rc == -EINTR)
-			log_debug("open %s: interrupted; the export goes on", rs);
-		return rc;
-	}
-	size = cache_handle_size(h);
-	if (node->member[0] && (rc = member_extent(h, path, node->member, &base, &size)) != 0) {
-		cache_handle_close(h);
-		return rc;
-	}
-	struct fs_file *f = calloc(1, sizeof(*f));
-	if (!f) {
-		cache_handle_close(h);
-		return -ENOMEM;
-	}
-	f->kind = FILE_EXPORT;
-	f->handle = h;
-	f->base = base;
-	f->size = size;
-
 	/* The handle's own snapshot: a lookup now could already describe a newer export. */
-	cache_handle_info(h, &info);
+	cache_handle_info(f->handle, &info);
 	if (kernel_view_open(o->kview, path, f->size, info.sha256, &keep)) {
 		/* The kernel may hold a stale size: read to EOF directly, refresh its attrs. */
 		fi->direct_io = 1;
@@ -565,42 +575,86 @@ static int open_export(struct orderfs *o, const char *path, const struct path_no
 	} else {
 		fi->keep_cache = keep;
 	}
+}
+
+/* A new open file of kind and size, handed to the kernel in fi and tracked for teardown.
+ * Takes over handle and text (freed with the file). NULL on ENOMEM (nothing taken over). */
+static struct fs_file *file_new(struct orderfs *o, enum fs_file_kind kind,
+				struct cache_handle *handle, char *text, uint64_t size,
+				struct fuse_file_info *fi)
+{
+	struct fs_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->kind = kind;
+	f->handle = handle;
+	f->text = text;
+	f->size = size;
 	fi->fh = (uintptr_t)f;
 	files_add(o, f);
+	return f;
+}
+
+static int open_export(struct orderfs *o, const char *path, const struct node *node,
+		       struct fuse_file_info *fi)
+{
+	struct cache_handle *h = NULL;
+	char rs[DATE_RANGE_STR_LEN];
+	uint64_t base = 0, size;
+
+	int rc = chunk_open(o, node->type, &node->chunk, &h);
+	if (rc) {
+		date_range_format(&node->chunk, rs);
+		if (rc == -EINTR)
+			log_debug("open %s: interrupted; the export goes on", rs);
+		return rc;
+	}
+	size = cache_handle_size(h);
+	if (node->kind == NODE_MEMBER &&
+	    (rc = member_extent(o, h, path, node->member, &base, &size)) != 0) {
+		cache_handle_close(h);
+		return rc;
+	}
+	struct fs_file *f = file_new(o, FILE_EXPORT, h, NULL, size, fi);
+	if (!f) {
+		cache_handle_close(h);
+		return -ENOMEM;
+	}
+	f->base = base;
+	choose_caching(o, path, f, fi);
+	return 0;
+}
+
+/* /.stats or .status: the text rendered at open, read whole by direct I/O. */
+static int open_text(struct orderfs *o, const struct node *node, struct fuse_file_info *fi)
+{
+	size_t len = 0;
+	char *text = render_text(o, node, &len);
+	if (!text)
+		return -ENOMEM;
+	if (!file_new(o, FILE_STATUS, NULL, text, len, fi)) {
+		free(text);
+		return -ENOMEM;
+	}
+	fi->direct_io = 1; /* generated text: its size changes between opens */
 	return 0;
 }
 
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct orderfs *o = fs_get();
-	struct path_node node;
-	int is_stats = !strcmp(path, STATS_PATH);
-	int rc = is_stats ? 0 : resolve(o, path, &node);
+	struct node node;
+	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		return -EROFS;
 
-	if (!is_stats && node.kind == PATH_EXPORT_FILE)
+	if (node_is_export(&node))
 		return open_export(o, path, &node, fi);
-	if (!is_stats && node.kind != PATH_STATUS)
+	if (!node_is_file(&node))
 		return -EISDIR;
-
-	struct fs_file *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	size_t len = 0;
-	f->kind = FILE_STATUS;
-	f->text = is_stats ? stats_render(o, 1, &len) : render_status(o, &node.range, &len);
-	if (!f->text) {
-		free(f);
-		return -ENOMEM;
-	}
-	f->size = len;
-	fi->direct_io = 1; /* generated text: its size changes between opens */
-	fi->fh = (uintptr_t)f;
-	files_add(o, f);
-	return 0;
+	return open_text(o, &node, fi);
 }
 
 static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
@@ -650,18 +704,19 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 static int fs_mkdir(const char *path, mode_t mode)
 {
 	struct orderfs *o = fs_get();
-	struct path_node node;
+	struct date today = today_local();
+	struct node node;
 	const char *why = NULL;
 
 	/* The kernel answers EEXIST itself for every range that resolves; what reaches us is a
 	 * name that did not. */
-	if (path_resolve(path, &o->layout, &node, &why) || node.kind != PATH_RANGE_DIR) {
+	if (node_resolve(path, &o->layout, &node, &why) || node.kind != NODE_RANGE_DIR) {
 		if (strncmp(path, "/exports/", 9))
 			return -EROFS;
 		log_debug("mkdir %s: EINVAL: %s", path, why ? why : "not a range");
 		return -EINVAL;
 	}
-	if (!range_in_window(o, &node.range, &why)) {
+	if (!node_in_window(&node.range, &today, o->window_months, &why)) {
 		log_debug("mkdir %s: EINVAL: %s", path, why);
 		return -EINVAL;
 	}
@@ -674,19 +729,19 @@ static int fs_mkdir(const char *path, mode_t mode)
 static int fs_rmdir(const char *path)
 {
 	struct orderfs *o = fs_get();
-	struct path_node node;
+	struct node node;
 	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
-	if (node.kind != PATH_RANGE_DIR)
-		return node.kind == PATH_EXPORT_FILE || node.kind == PATH_STATUS ? -ENOTDIR : -EROFS;
+	if (node.kind != NODE_RANGE_DIR)
+		return node_is_file(&node) ? -ENOTDIR : -EROFS;
 
 	size_t n = path_file_count(&node.range, &o->layout);
 	for (size_t t = 0; t < o->nkinds; t++)
 		for (size_t i = 0; i < n; i++) {
 			struct date_range chunk;
 			path_chunk(&node.range, &o->layout, i, &chunk);
-			cache_forget(o->kinds[t].cache, &chunk);
+			chunk_forget(o, t, &chunk);
 		}
 	range_map_del(o->notes, &node.range);
 	return 0;
@@ -718,20 +773,18 @@ static const char *const xattr_names[] = {"state", "task_id", "server_name", "sh
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
 	struct orderfs *o = fs_get();
-	struct path_node node;
+	struct node node;
 	struct cache_info info;
 	char buf[PROVIDER_NAME_MAX + 8];
-	if (!strcmp(path, STATS_PATH))
-		return -ENODATA;
 	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
-	if (node.kind != PATH_EXPORT_FILE || strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
+	if (!node_is_export(&node) || strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
 		return -ENODATA;
 	uint64_t file_size;
 	if ((rc = export_size(o, &node, &info, &file_size)) != 0)
 		return rc;
-	if (!node.member[0])
+	if (node.kind == NODE_WHOLE_FILE)
 		file_size = info.size; /* a whole file: its total also while downloading */
 	int len = xattr_value(&info, file_size, name + strlen(XATTR_PREFIX), buf, sizeof(buf));
 	if (len < 0)
@@ -749,14 +802,12 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
 static int fs_listxattr(const char *path, char *list, size_t size)
 {
 	struct orderfs *o = fs_get();
-	struct path_node node;
+	struct node node;
 	size_t need = 0;
-	if (!strcmp(path, STATS_PATH))
-		return 0;
 	int rc = resolve(o, path, &node);
 	if (rc)
 		return rc;
-	if (node.kind != PATH_EXPORT_FILE)
+	if (!node_is_export(&node))
 		return 0;
 	for (size_t i = 0; i < sizeof(xattr_names) / sizeof(xattr_names[0]); i++)
 		need += strlen(XATTR_PREFIX) + strlen(xattr_names[i]) + 1;

@@ -31,7 +31,7 @@ struct fs_kind {
 struct orderfs {
 	struct fs_kind kinds[FS_KINDS_MAX]; /* kinds[t] is layout.types[t] */
 	size_t nkinds;
-	struct bundle_memo *bundles; /* indexes of READY bundles, for stat and readdir */
+	struct bundle_memo *bundles; /* indexes of READY bundles, for stat, readdir, open */
 	struct provider *prov;
 	struct fuse *fuse;
 	struct path_layout layout;

@@ -4,6 +4,7 @@
  * 12 months hold ~66,000) pins every one of them.
  */
 #include "range_map.h"
+#include "bsearch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,33 +40,26 @@ void range_map_free(struct range_map *m)
 	free(m);
 }
 
-static int slot_cmp(const struct range_slot *s, int32_t start, int32_t end)
+/* The range a find_slot looks for, as day numbers. */
+struct slot_key {
+	const struct range_map *m;
+	int32_t start, end;
+};
+
+static int slot_cmp(const void *ctx, size_t i)
 {
-	if (s->start != start)
-		return s->start < start ? -1 : 1;
-	return (s->end > end) - (s->end < end);
+	const struct slot_key *k = ctx;
+	const struct range_slot *s = &k->m->slots[i];
+	if (s->start != k->start)
+		return s->start < k->start ? -1 : 1;
+	return (s->end > k->end) - (s->end < k->end);
 }
 
 /* Index of r, or of where it would go; *found says which. Lock held. */
 static size_t find_slot(const struct range_map *m, const struct date_range *r, int *found)
 {
-	int32_t a = (int32_t)date_to_days(&r->start), b = (int32_t)date_to_days(&r->end);
-	size_t lo = 0, hi = m->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = slot_cmp(&m->slots[mid], a, b);
-		if (c == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = 0;
-	return lo;
+	struct slot_key k = {m, (int32_t)date_to_days(&r->start), (int32_t)date_to_days(&r->end)};
+	return bsearch_index(m->n, slot_cmp, &k, found);
 }
 
 int range_map_get(struct range_map *m, const struct date_range *r, struct range_note *out)

@@ -1,4 +1,5 @@
 #include "str_map.h"
+#include "bsearch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -40,24 +41,23 @@ void str_map_free(struct str_map *m)
 	free(m);
 }
 
+/* The key a find_slot looks for. */
+struct slot_key {
+	const struct str_map *m;
+	const char *key;
+};
+
+static int slot_cmp(const void *ctx, size_t i)
+{
+	const struct slot_key *k = ctx;
+	return strcmp(k->m->slots[i].key, k->key);
+}
+
 /* Index of key, or of where it would go; *found says which. Lock held. */
 static size_t find_slot(const struct str_map *m, const char *key, int *found)
 {
-	size_t lo = 0, hi = m->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(m->slots[mid].key, key);
-		if (c == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = 0;
-	return lo;
+	struct slot_key k = {m, key};
+	return bsearch_index(m->n, slot_cmp, &k, found);
 }
 
 int str_map_get(struct str_map *m, const char *key, void *out)

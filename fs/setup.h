@@ -1,0 +1,33 @@
+/*
+ * Start-up steps the mount (main.c) and `orderfs get` (get.c) share: the configuration with
+ * its -o overrides, the cache directory, and what each type's cache is given. Each prints one
+ * line to stderr saying what is wrong, so mistakes show on the terminal.
+ */
+#ifndef ORDERFS_SETUP_H
+#define ORDERFS_SETUP_H
+
+#include <stddef.h>
+
+#include "../cache/cache.h"
+#include "config.h"
+
+/*
+ * Load the config file at path, apply overrides ("key=value", in order: they win over the file)
+ * and validate the result into cfg. 0, or -1 after printing "orderfs: config: ..." (cfg must
+ * still be freed with config_free either way). The overrides are left as they were.
+ */
+int setup_load_config(const char *path, char **overrides, size_t n_overrides,
+		      struct fs_config *cfg);
+
+/* Create cache_dir (0700) if missing and check we may use it. 0, or -1 after printing why. */
+int setup_cache_dir(const char *dir);
+
+/*
+ * The cache config of export type t. A provider with several types (Clover: orders and
+ * payments) gets one cache per type in the same cache_dir; cache_max_size and max_exports are
+ * shared out between them evenly, so together they stay within what was configured.
+ */
+void setup_cache_config(const struct fs_config *cfg, const struct provider *prov, size_t t,
+			struct cache_config *cc);
+
+#endif
