@@ -205,66 +205,78 @@ int config_is_key(const char *key)
 	return find_key(key) != NULL;
 }
 
+/* A text value into its slot. 0, 1 bad (empty), -ENOMEM. */
+static int set_string(char **slot, const char *value)
+{
+	char *dup;
+
+	if (!*value)
+		return 1;
+	if (!(dup = strdup(value)))
+		return -ENOMEM;
+	free(*slot);
+	*slot = dup;
+	return 0;
+}
+
+static int parse_seconds_f(const char *value, double *out)
+{
+	char *end;
+	double v = strtod(value, &end);
+
+	if (end == value || *end || !(v > 0 && v <= 3600))
+		return 1;
+	*out = v;
+	return 0;
+}
+
+static int parse_duration_min(const char *value, int lo, int *out)
+{
+	int v;
+
+	if (config_parse_duration(value, &v) || v < lo)
+		return 1;
+	*out = v;
+	return 0;
+}
+
+/* Parse value into the slot of key k. 0, 1 bad value, -ENOMEM. */
+static int set_value(const struct key_def *k, void *slot, const char *value)
+{
+	switch (k->type) {
+	case K_STR:
+		return set_string(slot, value);
+	case K_SIZE:
+		return config_parse_size(value, slot) ? 1 : 0;
+	case K_DURATION:
+		return parse_duration_min(value, k->lo, slot);
+	case K_INT:
+		return parse_int(value, k->lo, k->hi, slot) ? 1 : 0;
+	case K_BOOL:
+		return parse_bool(value, slot) ? 1 : 0;
+	case K_LEVEL:
+		return parse_level(value, slot) ? 1 : 0;
+	case K_SECONDS_F:
+		return parse_seconds_f(value, slot);
+	}
+	return 1;
+}
+
 int config_set(struct fs_config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	const struct key_def *k = find_key(key);
-	char *base = (char *)c;
-	int bad = 0;
+	int rc;
 
 	if (!k) {
 		snprintf(err, errlen, "unknown key '%s'", key);
 		return -1;
 	}
-	switch (k->type) {
-	case K_STR: {
-		char **slot = (char **)(base + k->offset);
-		if (!*value) {
-			bad = 1;
-			break;
-		}
-		char *dup = strdup(value);
-		if (!dup) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		free(*slot);
-		*slot = dup;
-		break;
-	}
-	case K_SIZE:
-		bad = config_parse_size(value, (uint64_t *)(base + k->offset));
-		break;
-	case K_DURATION: {
-		int *slot = (int *)(base + k->offset);
-		int v;
-		bad = config_parse_duration(value, &v) || v < k->lo;
-		if (!bad)
-			*slot = v;
-		break;
-	}
-	case K_INT:
-		bad = parse_int(value, k->lo, k->hi, (int *)(base + k->offset));
-		break;
-	case K_BOOL:
-		bad = parse_bool(value, (int *)(base + k->offset));
-		break;
-	case K_LEVEL:
-		bad = parse_level(value, (int *)(base + k->offset));
-		break;
-	case K_SECONDS_F: {
-		char *end;
-		double v = strtod(value, &end);
-		bad = end == value || *end || !(v > 0 && v <= 3600);
-		if (!bad)
-			*(double *)(base + k->offset) = v;
-		break;
-	}
-	}
-	if (bad) {
+	rc = set_value(k, (char *)c + k->offset, value);
+	if (rc < 0)
+		snprintf(err, errlen, "out of memory");
+	else if (rc)
 		snprintf(err, errlen, "bad value for '%s'", key);
-		return -1;
-	}
-	return 0;
+	return rc ? -1 : 0;
 }
 
 static char *trim(char *s)
