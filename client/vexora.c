@@ -3,10 +3,10 @@
  *
  * Every API call is POST {base_url}/v1/vexora/orderExport/{apply,status,downloadUrl} with
  * headers Content-Type and merchantNo and a JSON body carrying a millisecond timestamp and an
- * MD5 signature (sign.h). The secret lives only in struct vexora and the signing buffer, both
- * wiped; no log line or error message ever contains it. Downloads go to the temporary URL
- * with nothing of ours attached. State is read-only after vexora_new(), so every op is
- * thread-safe; the http client carries its own lock.
+ * MD5 signature (vexora_sign.h). The secret lives only in struct vexora and the signing
+ * buffer, both wiped; no log line or error message ever contains it. Downloads go to the
+ * temporary URL with nothing of ours attached. State is read-only after vexora_new(), so
+ * every op is thread-safe; the http client carries its own lock.
  */
 #include "vexora.h"
 

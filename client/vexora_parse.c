@@ -12,7 +12,7 @@
 
 #include "../common/date.h"
 #include "http.h"
-#include "sign.h"
+#include "vexora_sign.h"
 
 const char *vexora_endpoint_name(enum vexora_endpoint ep)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/sign.h"
+#include "../../client/vexora_sign.h"
 #include "../../client/vexora_parse.h"
 
 /* Envelope around a data object (or error fields). */
