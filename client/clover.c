@@ -34,6 +34,8 @@
 #include <openssl/crypto.h>
 
 #include "../common/bundle.h"
+#include "../common/buf.h"
+#include "../common/check.h"
 #include "clover_csv.h"
 #include "clover_parse.h"
 #include "clover_xlsx.h"
@@ -48,6 +50,10 @@
 #define CLOVER_FILE_MAX (256ull * 1024 * 1024)
 #define READ_CHUNK (1024u * 1024u)
 #define FLUSH_AT (64u * 1024u)
+/* A derived file's buffer holds under FLUSH_AT bytes plus one row, and a row is at most its
+ * element twice over (quotes doubled) plus short formatted values: a file within
+ * CLOVER_FILE_MAX never reaches this cap. */
+#define DERIVE_BUF_MAX (FLUSH_AT + 2 * CLOVER_FILE_MAX + 64u * 1024u)
 #define AUTH_PREFIX "Authorization: Bearer "
 #define AUTH_PREFIX_LEN (sizeof(AUTH_PREFIX) - 1)
 #define HHMM_LEN 16 /* "HH:MM" with room the compiler can prove */
@@ -466,14 +472,49 @@ static cJSON *load_file(const struct bundle_writer *w, size_t i, const cJSON **e
 }
 
 /* Write out's bytes to the open member once there are enough (or always when force). */
-static int flush(struct bundle_writer *w, struct clover_buf *out, int force,
+static int flush(struct bundle_writer *w, struct buf *out, int force,
 		 struct client_error *err)
 {
 	if (out->len == 0 || (!force && out->len < FLUSH_AT))
 		return 0;
 	int rc = bundle_write(w, out->data, out->len);
-	out->len = 0;
+	buf_reset(out);
 	return rc ? sink_error(err, rc, "writing a derived file") : 0;
+}
+
+/* A row or line did not fit in the derived file's buffer: out of memory, or -E2BIG. */
+static int add_error(struct client_error *err, int rc, const char *name)
+{
+	if (rc != -ENOMEM)
+		return sink_error(err, rc, name);
+	oom(err);
+	return -1;
+}
+
+/* The elements of json member i as CSV rows (csv 1) or JSON lines into out, which is written
+ * to the open member as it fills. *count += elements added. 0, or -1 with *err. */
+static int derive_member(struct bundle_writer *w, size_t i, enum clover_kind kind, int csv,
+			 struct buf *out, uint64_t *count, struct client_error *err)
+{
+	const cJSON *els, *el;
+	cJSON *root = load_file(w, i, &els, err);
+	int rc = 0;
+
+	if (!root)
+		return -1;
+	cJSON_ArrayForEach(el, els)
+	{
+		int e = csv ? clover_csv_row(kind, el, out) : clover_jsonl_line(el, out);
+		if (e != 0) {
+			rc = add_error(err, e, csv ? "a CSV row" : "a JSON line");
+			break;
+		}
+		++*count;
+		if ((rc = flush(w, out, 0, err)) != 0)
+			break;
+	}
+	cJSON_Delete(root);
+	return rc;
 }
 
 /*
@@ -484,49 +525,25 @@ static int derive(struct bundle_writer *w, size_t nfiles, enum clover_kind kind,
 		  const struct download_sink *sink, uint64_t *count, struct client_error *err)
 {
 	char name[BUNDLE_NAME_MAX];
-	struct clover_buf out = {0};
-	const cJSON *els, *el;
-	int rc = -1;
+	struct buf out = BUF_INIT(DERIVE_BUF_MAX);
+	int rc;
 
 	*count = 0;
 	snprintf(name, sizeof(name), "%s%s", clover_kind_base(kind), csv ? ".csv" : ".jsonl");
 	if ((rc = bundle_member_start(w, name)) != 0)
 		return sink_error(err, rc, name);
-	rc = -1;
-	if (csv && clover_buf_add(&out, clover_csv_header(kind), strlen(clover_csv_header(kind))))
-		goto oom;
-	for (size_t i = 0; i < nfiles; i++) {
-		cJSON *root = load_file(w, i, &els, err);
-		if (!root)
-			goto out;
-		cJSON_ArrayForEach(el, els)
-		{
-			if (csv ? clover_csv_row(kind, el, &out) : clover_jsonl_line(el, &out)) {
-				cJSON_Delete(root);
-				goto oom;
-			}
-			++*count;
-			if (flush(w, &out, 0, err)) {
-				cJSON_Delete(root);
-				goto out;
-			}
-		}
-		cJSON_Delete(root);
-		if (!csv && sink->items)
+	if (csv && (rc = buf_add_str(&out, clover_csv_header(kind))) != 0)
+		rc = add_error(err, rc, name);
+	for (size_t i = 0; i < nfiles && rc == 0; i++) {
+		rc = derive_member(w, i, kind, csv, &out, count, err);
+		if (rc == 0 && !csv && sink->items)
 			sink->items(sink->ctx, *count, 0);
 	}
-	if (flush(w, &out, 1, err))
-		goto out;
-	if ((rc = bundle_member_end(w)) != 0) {
+	if (rc == 0)
+		rc = flush(w, &out, 1, err);
+	if (rc == 0 && (rc = bundle_member_end(w)) != 0)
 		rc = sink_error(err, rc, name);
-		goto out;
-	}
-	rc = 0;
-	goto out;
-oom:
-	oom(err);
-out:
-	clover_buf_free(&out);
+	buf_free(&out);
 	return rc;
 }
 
@@ -732,16 +749,30 @@ static const struct provider_type clover_types[] = {
 	{"PAYMENTS", "payments", NULL, clover_suffixes, "json"},
 };
 
-/* The token goes into a header line: printable ASCII without spaces, bounded. */
-static int token_ok(const char *t)
+/* cfg's merchant id, token and region. 0, or -1 with CLIENT_E_INVALID. */
+static int config_ok(const struct clover_config *cfg, struct client_error *err)
 {
-	size_t len = t ? strlen(t) : 0;
-	if (len == 0 || len > CLOVER_TOKEN_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f)
-			return 0;
-	return 1;
+	/* The mId is a URL path segment and part of cache keys. */
+	if (!clover_id_ok(cfg->merchant_id) ||
+	    strlen(cfg->merchant_id) >= sizeof(((struct provider *)0)->account)) {
+		client_error_set(err, CLIENT_E_INVALID,
+				 "merchant_id must be 1..127 characters of [A-Za-z0-9._-]");
+		return -1;
+	}
+	/* The token goes into a header line. */
+	if (!check_token(cfg->token, CLOVER_TOKEN_MAX)) {
+		client_error_set(err, CLIENT_E_INVALID,
+				 "the token is empty, too long, or has spaces or control "
+				 "characters");
+		return -1;
+	}
+	if (!clover_region_ok(cfg->region)) {
+		client_error_set(err, CLIENT_E_INVALID,
+				 "region \"%.32s\" is unknown (us, eu, la or sandbox)",
+				 cfg->region);
+		return -1;
+	}
+	return 0;
 }
 
 struct provider *clover_new(const struct clover_config *cfg, struct client_error *err)
@@ -750,30 +781,13 @@ struct provider *clover_new(const struct clover_config *cfg, struct client_error
 	struct clover *c;
 
 	client_error_clear(err);
-	/* The mId is a URL path segment and part of cache keys. */
-	if (!clover_id_ok(cfg->merchant_id) ||
-	    strlen(cfg->merchant_id) >= sizeof(((struct provider *)0)->account)) {
-		client_error_set(err, CLIENT_E_INVALID,
-				 "merchant_id must be 1..127 characters of [A-Za-z0-9._-]");
+	if (config_ok(cfg, err) != 0)
 		return NULL;
-	}
-	if (!token_ok(cfg->token)) {
-		client_error_set(err, CLIENT_E_INVALID,
-				 "the token is empty, too long, or has spaces or control "
-				 "characters");
-		return NULL;
-	}
-	if (!clover_region_ok(cfg->region)) {
-		client_error_set(err, CLIENT_E_INVALID,
-				 "region \"%.32s\" is unknown (us, eu, la or sandbox)",
-				 cfg->region);
-		return NULL;
-	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto oom;
 	c->base.priv = c; /* first: the fail path destroys through it */
-	if (clover_base_url(cfg->base_url, c->base_url, sizeof(c->base_url), err) != 0)
+	if (http_base_url(cfg->base_url, c->base_url, sizeof(c->base_url), err) != 0)
 		goto fail;
 	c->auth_len = AUTH_PREFIX_LEN + strlen(cfg->token);
 	c->auth_header = malloc(c->auth_len + 1);

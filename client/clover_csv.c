@@ -1,48 +1,17 @@
 /* Clover elements as CSV rows and JSON lines (clover_csv.h). */
 #include "clover_csv.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/csv.h"
 #include "../common/date.h"
 
 /* The largest magnitude a double holds exactly as an integer: beyond it cents are not exact. */
 #define EXACT_INT_MAX 9007199254740992.0
-
-int clover_buf_add(struct clover_buf *b, const void *p, size_t len)
-{
-	if (len > b->cap - b->len) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->len < len) {
-			if (cap > SIZE_MAX / 2)
-				return -1;
-			cap *= 2;
-		}
-		char *d = realloc(b->data, cap);
-		if (!d)
-			return -1;
-		b->data = d;
-		b->cap = cap;
-	}
-	if (len)
-		memcpy(b->data + b->len, p, len);
-	b->len += len;
-	return 0;
-}
-
-void clover_buf_free(struct clover_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
-static int add_str(struct clover_buf *b, const char *s)
-{
-	return clover_buf_add(b, s, strlen(s));
-}
 
 void clover_csv_money(int64_t cents, char out[CLOVER_MONEY_LEN])
 {
@@ -80,16 +49,9 @@ int clover_exact_int(const cJSON *v, int64_t *out)
 }
 
 /* One field, quoted per RFC 4180 when it must be. */
-static int add_field(struct clover_buf *b, const char *s)
+static int add_field(struct buf *b, const char *s)
 {
-	if (!strpbrk(s, ",\"\r\n"))
-		return add_str(b, s);
-	if (clover_buf_add(b, "\"", 1))
-		return -1;
-	for (const char *q; (q = strchr(s, '"')); s = q + 1)
-		if (clover_buf_add(b, s, (size_t)(q - s + 1)) || clover_buf_add(b, "\"", 1))
-			return -1;
-	return add_str(b, s) || clover_buf_add(b, "\"", 1) ? -1 : 0;
+	return csv_field(b, s, strlen(s));
 }
 
 const cJSON *clover_lookup(const cJSON *obj, const char *path)
@@ -113,7 +75,7 @@ const cJSON *clover_lookup(const cJSON *obj, const char *path)
 }
 
 /* Text of v formatted as f, into the field; absent and null are empty. */
-static int add_value(struct clover_buf *b, const cJSON *v, enum clover_fmt f)
+static int add_value(struct buf *b, const cJSON *v, enum clover_fmt f)
 {
 	char tmp[CLOVER_TIME_LEN > CLOVER_MONEY_LEN ? CLOVER_TIME_LEN : CLOVER_MONEY_LEN];
 	int64_t n;
@@ -122,26 +84,26 @@ static int add_value(struct clover_buf *b, const cJSON *v, enum clover_fmt f)
 		return 0;
 	if (f == CLOVER_F_COUNT && cJSON_IsArray(v)) {
 		snprintf(tmp, sizeof(tmp), "%d", cJSON_GetArraySize(v));
-		return add_str(b, tmp);
+		return buf_add_str(b, tmp);
 	}
 	if (f == CLOVER_F_MONEY && clover_exact_int(v, &n)) {
 		clover_csv_money(n, tmp);
-		return add_str(b, tmp);
+		return buf_add_str(b, tmp);
 	}
 	if (f == CLOVER_F_TIME && clover_exact_int(v, &n) && clover_csv_time(n, tmp) == 0)
-		return add_str(b, tmp);
+		return buf_add_str(b, tmp);
 	if (cJSON_IsString(v))
 		return add_field(b, v->valuestring);
 	if (cJSON_IsBool(v))
-		return add_str(b, cJSON_IsTrue(v) ? "true" : "false");
+		return buf_add_str(b, cJSON_IsTrue(v) ? "true" : "false");
 	if (clover_exact_int(v, &n)) {
 		snprintf(tmp, sizeof(tmp), "%" PRId64, n);
-		return add_str(b, tmp);
+		return buf_add_str(b, tmp);
 	}
 	/* Anything else (fractions, objects, arrays): keep it, as JSON text. */
 	char *text = cJSON_PrintUnformatted(v);
 	if (!text)
-		return -1;
+		return -ENOMEM;
 	int rc = add_field(b, text);
 	free(text);
 	return rc;
@@ -211,25 +173,29 @@ const struct clover_column *clover_columns(enum clover_kind kind, size_t *n)
 	return kind == CLOVER_PAYMENTS ? payment_cols : order_cols;
 }
 
-int clover_csv_row(enum clover_kind kind, const cJSON *element, struct clover_buf *out)
+int clover_csv_row(enum clover_kind kind, const cJSON *element, struct buf *out)
 {
 	size_t n;
 	const struct clover_column *cols = clover_columns(kind, &n);
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if ((i > 0 && clover_buf_add(out, ",", 1)) ||
-		    add_value(out, clover_lookup(element, cols[i].path), cols[i].fmt))
-			return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (i > 0)
+			rc = csv_sep(out);
+		if (rc == 0)
+			rc = add_value(out, clover_lookup(element, cols[i].path), cols[i].fmt);
 	}
-	return clover_buf_add(out, "\r\n", 2);
+	return rc ? rc : csv_end_row(out);
 }
 
-int clover_jsonl_line(const cJSON *element, struct clover_buf *out)
+int clover_jsonl_line(const cJSON *element, struct buf *out)
 {
 	char *text = cJSON_PrintUnformatted(element);
 	if (!text)
-		return -1;
-	int rc = add_str(out, text) || clover_buf_add(out, "\n", 1) ? -1 : 0;
+		return -ENOMEM;
+	int rc = buf_add_str(out, text);
+	if (rc == 0)
+		rc = buf_add(out, "\n", 1);
 	free(text);
 	return rc;
 }

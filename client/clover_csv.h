@@ -2,12 +2,12 @@
  * Clover export elements as derived files, without any I/O: one CSV row or one JSON line per
  * element (orders.csv / orders.jsonl, payments.*). Pure and thread-safe.
  *
- * CSV is RFC 4180: comma separated, CRLF line ends, a field quoted when it holds a comma,
- * quote, CR or LF, quotes doubled; UTF-8 kept as is, no BOM. Columns are fixed per type
- * (clover_csv_header). Money fields (cents) become currency units with exactly two decimals
- * by integer arithmetic ("-0.05"); *Time fields (ms since the epoch) become ISO 8601 UTC with
- * milliseconds ("2026-05-18T10:00:00.123Z"); booleans "true"/"false"; an absent or null field
- * is empty. A value of an unexpected JSON type is never dropped: it is written as compact
+ * CSV is RFC 4180 (common/csv.h): comma separated, CRLF line ends, a field quoted when it
+ * holds a comma, quote, CR or LF, quotes doubled; UTF-8 kept as is, no BOM. Columns are fixed
+ * per type (clover_csv_header). Money fields (cents) become currency units with exactly two
+ * decimals by integer arithmetic ("-0.05"); *Time fields (ms since the epoch) become ISO 8601
+ * UTC with milliseconds ("2026-05-18T10:00:00.123Z"); booleans "true"/"false"; an absent or
+ * null field is empty. A value of an unexpected JSON type is never dropped: it is written as compact
  * JSON text, so the CSV never says less than the provider did.
  */
 #ifndef ORDERFS_CLOVER_CSV_H
@@ -18,30 +18,23 @@
 
 #include <cjson/cJSON.h>
 
+#include "../common/buf.h"
+
 enum clover_kind {
 	CLOVER_ORDERS,
 	CLOVER_PAYMENTS,
 };
 
-/* A growable byte buffer; zero-initialise it, free with clover_buf_free(). */
-struct clover_buf {
-	char *data;
-	size_t len, cap;
-};
-
-/* Append len bytes. 0, or -1 when out of memory (buffer unchanged). */
-int clover_buf_add(struct clover_buf *b, const void *p, size_t len);
-void clover_buf_free(struct clover_buf *b);
-
 /* The header row, CRLF-terminated (static). */
 const char *clover_csv_header(enum clover_kind kind);
 
-/* Append element's CSV row (CRLF-terminated) to out. 0, or -1 when out of memory; out then
- * holds an unspecified prefix of the row: discard it. */
-int clover_csv_row(enum clover_kind kind, const cJSON *element, struct clover_buf *out);
+/* Append element's CSV row (CRLF-terminated) to out. 0, or -ENOMEM / -E2BIG (out's cap);
+ * out then holds an unspecified prefix of the row: discard it. */
+int clover_csv_row(enum clover_kind kind, const cJSON *element, struct buf *out);
 
-/* Append element as one compact JSON line ending in "\n". 0, or -1 when out of memory. */
-int clover_jsonl_line(const cJSON *element, struct clover_buf *out);
+/* Append element as one compact JSON line ending in "\n". 0, or -ENOMEM / -E2BIG (out's
+ * cap); out then holds an unspecified prefix of the line. */
+int clover_jsonl_line(const cJSON *element, struct buf *out);
 
 /* How a column's value is written (the xlsx writes the same columns, see clover_xlsx.h). */
 enum clover_fmt {

@@ -8,37 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/check.h"
 #include "../common/date.h"
-#include "http.h"
 
 #define DAY_MS 86400000LL
-
-int clover_base_url(const char *base_url, char *out, size_t cap, struct client_error *err)
-{
-	size_t len = base_url ? strlen(base_url) : 0;
-
-	if (!http_url_scheme_ok(base_url)) {
-		client_error_set(err, CLIENT_E_INVALID,
-				 "base_url must start with http:// or https:// and name a host");
-		return -1;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (iscntrl((unsigned char)base_url[i]) || base_url[i] == ' ') {
-			client_error_set(err, CLIENT_E_INVALID,
-					 "base_url contains spaces or control characters");
-			return -1;
-		}
-	}
-	if (base_url[len - 1] == '/')
-		len--;
-	if (len >= cap) {
-		client_error_set(err, CLIENT_E_INVALID, "base_url is too long");
-		return -1;
-	}
-	memcpy(out, base_url, len);
-	out[len] = '\0';
-	return 0;
-}
 
 int clover_id_ok(const char *id)
 {
@@ -221,7 +194,7 @@ static int parse_urls(const cJSON *root, struct clover_export *x, struct client_
 		if (req_string(el, "url", "exportUrls.elements[].url", &url, err))
 			return -1;
 		/* Never echo a file URL: it is a pre-signed credential. */
-		if (!http_url_scheme_ok(url)) {
+		if (!check_http_url(url)) {
 			client_error_set(err, CLIENT_E_PROTOCOL,
 					 "export: exportUrls.elements[%zu].url is not http(s)", n);
 			return -1;

@@ -23,9 +23,6 @@
 #define CLOVER_URL_MAX (CLOVER_BASE_URL_MAX + 2 * PROVIDER_ID_MAX + 64)
 #define CLOVER_FILE_ELEMENTS_MAX 1000 /* the API's own page size */
 
-/* Copy base_url to out without one trailing slash. 0, or -1 with CLIENT_E_INVALID unless it
- * is http(s)://host[...] without spaces or control characters that fits in cap bytes. */
-int clover_base_url(const char *base_url, char *out, size_t cap, struct client_error *err);
 /* Whether id may go into a URL path: 1..PROVIDER_ID_MAX-1 of [A-Za-z0-9._-], not "." or "..". */
 int clover_id_ok(const char *id);
 /* "{base}/v3/merchants/{mid}/exports/" (export_id NULL) or ".../exports/{export_id}". 0, or

@@ -13,6 +13,8 @@
 
 #include <curl/curl.h>
 
+#include "../common/buf.h"
+#include "../common/check.h"
 #include "../common/log.h"
 
 #ifndef ORDERFS_VERSION
@@ -22,6 +24,14 @@
 #define HEADER_LINE_MAX 512
 #define HOST_MAX 256
 #define PATH_MAX_LOG 512
+
+/* curl_easy_setopt unless an earlier option of the run failed: a run of options reports its
+ * first failure in rc. */
+#define SETOPT(h, rc, opt, val)                                                            \
+	do {                                                                               \
+		if ((rc) == CURLE_OK)                                                      \
+			(rc) = curl_easy_setopt((h), (opt), (val));                        \
+	} while (0)
 
 struct http_client {
 	struct http_options opt;
@@ -184,19 +194,24 @@ static void pool_give(struct http_client *c, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-int http_url_scheme_ok(const char *url)
+int http_base_url(const char *base_url, char *out, size_t cap, struct client_error *err)
 {
-	size_t skip;
-
-	if (!url)
+	switch (check_base_url(base_url, "", out, cap)) {
+	case CHECK_URL_OK:
 		return 0;
-	if (strncasecmp(url, "http://", 7) == 0)
-		skip = 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		skip = 8;
-	else
-		return 0;
-	return url[skip] != '\0' && url[skip] != '/';
+	case CHECK_URL_SCHEME:
+		client_error_set(err, CLIENT_E_INVALID,
+				 "base_url must start with http:// or https:// and name a host");
+		return -1;
+	case CHECK_URL_CHARS:
+		client_error_set(err, CLIENT_E_INVALID,
+				 "base_url contains spaces or control characters");
+		return -1;
+	case CHECK_URL_LONG:
+		break;
+	}
+	client_error_set(err, CLIENT_E_INVALID, "base_url is too long");
+	return -1;
 }
 
 /* Host (and for API calls the path) of url for logging; never the query. */
@@ -321,23 +336,17 @@ static CURLcode setup_common(struct http_client *c, CURL *h, const char *url)
 
 	if (rate_wait(c) != 0)
 		return CURLE_ABORTED_BY_CALLBACK;
-#define SET(opt, val)                                                                      \
-	do {                                                                               \
-		if (rc == CURLE_OK)                                                        \
-			rc = curl_easy_setopt(h, opt, val);                                \
-	} while (0)
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM-based DNS timeouts */
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_CONNECTTIMEOUT_MS, c->opt.connect_timeout_ms);
-	SET(CURLOPT_SSL_VERIFYPEER, verify);
-	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-	SET(CURLOPT_TCP_KEEPALIVE, 1L);
-	SET(CURLOPT_USERAGENT, "orderfs/" ORDERFS_VERSION);
-	SET(CURLOPT_NOPROGRESS, 0L);
-	SET(CURLOPT_XFERINFOFUNCTION, xfer_check);
-#undef SET
+	SETOPT(h, rc, CURLOPT_URL, url);
+	SETOPT(h, rc, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM-based DNS timeouts */
+	SETOPT(h, rc, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(h, rc, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SETOPT(h, rc, CURLOPT_CONNECTTIMEOUT_MS, c->opt.connect_timeout_ms);
+	SETOPT(h, rc, CURLOPT_SSL_VERIFYPEER, verify);
+	SETOPT(h, rc, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+	SETOPT(h, rc, CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(h, rc, CURLOPT_USERAGENT, "orderfs/" ORDERFS_VERSION);
+	SETOPT(h, rc, CURLOPT_NOPROGRESS, 0L);
+	SETOPT(h, rc, CURLOPT_XFERINFOFUNCTION, xfer_check);
 	return rc;
 }
 
@@ -382,10 +391,8 @@ static void curl_error(CURLcode rc, struct client_error *err)
 /* ---- API POST ---- */
 
 struct post_ctx {
-	char *buf;
-	size_t len, cap, max;
-	int too_big;
-	int oom;
+	struct buf body; /* capped at max_response_bytes */
+	int failed;	 /* the body buffer's -E2BIG or -ENOMEM: the transfer was aborted */
 	long retry_after_ms;
 	time_t now;
 };
@@ -394,28 +401,12 @@ static size_t post_write(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct post_ctx *pc = arg;
 	size_t n = size * nmemb;
+	int rc = buf_add(&pc->body, data, n);
 
-	if (n > pc->max - pc->len) {
-		pc->too_big = 1;
+	if (rc != 0) {
+		pc->failed = rc;
 		return 0;
 	}
-	if (pc->len + n + 1 > pc->cap) {
-		size_t ncap = pc->cap ? pc->cap : 4096;
-		while (ncap < pc->len + n + 1)
-			ncap *= 2;
-		if (ncap > pc->max + 1)
-			ncap = pc->max + 1;
-		char *nb = realloc(pc->buf, ncap);
-		if (!nb) {
-			pc->oom = 1;
-			return 0;
-		}
-		pc->buf = nb;
-		pc->cap = ncap;
-	}
-	memcpy(pc->buf + pc->len, data, n);
-	pc->len += n;
-	pc->buf[pc->len] = '\0';
 	return n;
 }
 
@@ -433,30 +424,13 @@ static size_t post_header(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-int http_request(struct http_client *c, const struct http_request *rq,
-		 struct http_response *resp, struct client_error *err)
+/* Accept, and for a POST "Expect:" (off: no 100-continue round trip for our small bodies)
+ * and the Content-Type, then rq's own lines. NULL when out of memory. */
+static struct curl_slist *request_headers(const struct http_request *rq)
 {
-	struct post_ctx pc = {.max = c->opt.max_response_bytes, .retry_after_ms = -1,
-			      .now = time(NULL)};
 	struct curl_slist *hl = NULL, *tmp;
-	char where[HOST_MAX + PATH_MAX_LOG];
 	char ctype[128];
-	const char *url = rq->url;
-	const char *method = rq->body ? "POST" : "GET";
-	CURL *h = NULL;
-	CURLcode rc;
-	long status = 0;
 
-	memset(resp, 0, sizeof(*resp));
-	resp->retry_after_ms = -1;
-	if (!http_url_scheme_ok(url)) {
-		client_error_set(err, CLIENT_E_PROTOCOL, "refusing non-http(s) URL");
-		return -1;
-	}
-	url_describe(url, 1, where, sizeof(where));
-	log_debug("%s %s", method, where);
-
-	/* "Expect:" off: no 100-continue round trip for our small bodies. */
 	snprintf(ctype, sizeof(ctype), "Content-Type: %s",
 		 rq->content_type ? rq->content_type : "application/json");
 	const char *fixed[] = {"Accept: application/json", "Expect:", ctype};
@@ -464,65 +438,86 @@ int http_request(struct http_client *c, const struct http_request *rq,
 	for (size_t i = 0; i < nfixed + rq->nheaders; i++) {
 		const char *line = i < nfixed ? fixed[i] : rq->headers[i - nfixed];
 		tmp = curl_slist_append(hl, line);
-		if (!tmp)
-			goto oom;
+		if (!tmp) {
+			curl_slist_free_all(hl);
+			return NULL;
+		}
 		hl = tmp;
 	}
-	h = pool_take(c);
-	if (!h)
-		goto oom;
-	rc = setup_common(c, h, url);
-#define SET(opt, val)                                                                      \
-	do {                                                                               \
-		if (rc == CURLE_OK)                                                        \
-			rc = curl_easy_setopt(h, opt, val);                                \
-	} while (0)
-	SET(CURLOPT_HTTPHEADER, hl);
+	return hl;
+}
+
+/* Every option of one API call on h. Returns CURLE_OK or the first failure. */
+static CURLcode setup_request(struct http_client *c, CURL *h, const struct http_request *rq,
+			      struct curl_slist *hl, struct post_ctx *pc)
+{
+	CURLcode rc = setup_common(c, h, rq->url);
+
+	SETOPT(h, rc, CURLOPT_HTTPHEADER, hl);
 	if (rq->body) {
-		SET(CURLOPT_POST, 1L);
-		SET(CURLOPT_POSTFIELDS, rq->body);
-		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(rq->body));
+		SETOPT(h, rc, CURLOPT_POST, 1L);
+		SETOPT(h, rc, CURLOPT_POSTFIELDS, rq->body);
+		SETOPT(h, rc, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(rq->body));
 	} else {
-		SET(CURLOPT_HTTPGET, 1L);
+		SETOPT(h, rc, CURLOPT_HTTPGET, 1L);
 	}
-	SET(CURLOPT_TIMEOUT_MS, c->opt.request_timeout_ms);
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_WRITEFUNCTION, post_write);
-	SET(CURLOPT_WRITEDATA, &pc);
-	SET(CURLOPT_HEADERFUNCTION, post_header);
-	SET(CURLOPT_HEADERDATA, &pc);
-#undef SET
+	SETOPT(h, rc, CURLOPT_TIMEOUT_MS, c->opt.request_timeout_ms);
+	SETOPT(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(h, rc, CURLOPT_WRITEFUNCTION, post_write);
+	SETOPT(h, rc, CURLOPT_WRITEDATA, pc);
+	SETOPT(h, rc, CURLOPT_HEADERFUNCTION, post_header);
+	SETOPT(h, rc, CURLOPT_HEADERDATA, pc);
+	return rc;
+}
+
+int http_request(struct http_client *c, const struct http_request *rq,
+		 struct http_response *resp, struct client_error *err)
+{
+	struct post_ctx pc = {.retry_after_ms = -1, .now = time(NULL)};
+	char where[HOST_MAX + PATH_MAX_LOG];
+	const char *method = rq->body ? "POST" : "GET";
+	struct curl_slist *hl;
+	CURL *h = NULL;
+	CURLcode rc;
+	long status = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_ms = -1;
+	if (!check_http_url(rq->url)) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "refusing non-http(s) URL");
+		return -1;
+	}
+	buf_init(&pc.body, c->opt.max_response_bytes);
+	url_describe(rq->url, 1, where, sizeof(where));
+	log_debug("%s %s", method, where);
+	hl = request_headers(rq);
+	if (!hl || !(h = pool_take(c)))
+		goto oom;
+	rc = setup_request(c, h, rq, hl, &pc);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	err->http_status = (int)status;
-	if (pc.too_big) {
+	if (pc.failed == -E2BIG) {
 		client_error_set(err, CLIENT_E_PROTOCOL, "response larger than %zu bytes from %s",
-				 pc.max, where);
+				 pc.body.max, where);
 		goto fail;
 	}
-	if (pc.oom)
+	if (pc.failed)
 		goto oom;
 	if (rc != CURLE_OK) {
 		curl_error(rc, err);
 		goto fail;
 	}
+	size_t len = pc.body.len;
+	if (!(resp->body = buf_take(&pc.body)))
+		goto oom;
 	pool_give(c, h);
 	curl_slist_free_all(hl);
-	if (!pc.buf) {
-		pc.buf = malloc(1);
-		if (!pc.buf) {
-			err->sys_errno = ENOMEM;
-			client_error_set(err, CLIENT_E_LOCAL, "out of memory");
-			return -1;
-		}
-		pc.buf[0] = '\0';
-	}
 	resp->status = status;
-	resp->body = pc.buf;
-	resp->len = pc.len;
+	resp->len = len;
 	resp->retry_after_ms = pc.retry_after_ms;
-	log_debug("%s %s -> HTTP %ld, %zu bytes", method, where, status, pc.len);
+	log_debug("%s %s -> HTTP %ld, %zu bytes", method, where, status, resp->len);
 	return 0;
 oom:
 	err->sys_errno = ENOMEM;
@@ -531,7 +526,7 @@ fail:
 	if (h)
 		pool_give(c, h);
 	curl_slist_free_all(hl);
-	free(pc.buf);
+	buf_free(&pc.body);
 	return -1;
 }
 
@@ -721,11 +716,36 @@ abort:
 	return 0;
 }
 
+/* Every option of one download GET from offset on h. Returns CURLE_OK or the first failure. */
+static CURLcode setup_download(struct http_client *c, CURL *h, const char *url,
+			       uint64_t offset, struct dl_ctx *d)
+{
+	char range[32];
+	CURLcode rc = setup_common(c, h, url);
+
+	SETOPT(h, rc, CURLOPT_HTTPGET, 1L);
+	/* Bigger reads than the 16 KiB default: fewer sink calls (pwrite + hash) per file. */
+	SETOPT(h, rc, CURLOPT_BUFFERSIZE, 256L * 1024);
+	SETOPT(h, rc, CURLOPT_FOLLOWLOCATION, 1L);
+	SETOPT(h, rc, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRS);
+	SETOPT(h, rc, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SETOPT(h, rc, CURLOPT_LOW_SPEED_TIME, c->opt.download_stall_s);
+	SETOPT(h, rc, CURLOPT_WRITEFUNCTION, dl_write);
+	SETOPT(h, rc, CURLOPT_WRITEDATA, d);
+	SETOPT(h, rc, CURLOPT_HEADERFUNCTION, dl_header);
+	SETOPT(h, rc, CURLOPT_HEADERDATA, d);
+	if (offset > 0) {
+		/* curl copies the string: range may go out of scope once it is set. */
+		snprintf(range, sizeof(range), "%" PRIu64 "-", offset);
+		SETOPT(h, rc, CURLOPT_RANGE, range);
+	}
+	return rc;
+}
+
 /* One GET from offset. Returns 0, or -1 with *err (and d->range_refused for a 416). */
 static int dl_once(struct http_client *c, const char *url, uint64_t offset,
 		   const struct download_sink *sink, struct dl_ctx *d, struct client_error *err)
 {
-	char range[32];
 	CURL *h;
 	CURLcode rc;
 
@@ -744,28 +764,7 @@ static int dl_once(struct http_client *c, const char *url, uint64_t offset,
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		return -1;
 	}
-	rc = setup_common(c, h, url);
-#define SET(opt, val)                                                                      \
-	do {                                                                               \
-		if (rc == CURLE_OK)                                                        \
-			rc = curl_easy_setopt(h, opt, val);                                \
-	} while (0)
-	SET(CURLOPT_HTTPGET, 1L);
-	/* Bigger reads than the 16 KiB default: fewer sink calls (pwrite + hash) per file. */
-	SET(CURLOPT_BUFFERSIZE, 256L * 1024);
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, HTTP_MAX_REDIRS);
-	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, c->opt.download_stall_s);
-	SET(CURLOPT_WRITEFUNCTION, dl_write);
-	SET(CURLOPT_WRITEDATA, d);
-	SET(CURLOPT_HEADERFUNCTION, dl_header);
-	SET(CURLOPT_HEADERDATA, d);
-	if (offset > 0) {
-		snprintf(range, sizeof(range), "%" PRIu64 "-", offset);
-		SET(CURLOPT_RANGE, range);
-	}
-#undef SET
+	rc = setup_download(c, h, url, offset, d);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(h);
 	pool_give(c, h);
@@ -802,7 +801,7 @@ int http_download(struct http_client *c, const char *url, uint64_t offset,
 
 	if (total)
 		*total = UINT64_MAX;
-	if (!http_url_scheme_ok(url)) {
+	if (!check_http_url(url)) {
 		client_error_set(err, CLIENT_E_PROTOCOL, "refusing non-http(s) download URL");
 		return -1;
 	}

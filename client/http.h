@@ -105,8 +105,13 @@ void http_response_free(struct http_response *r);
 int http_download(struct http_client *c, const char *url, uint64_t offset,
 		  const struct download_sink *sink, uint64_t *total, struct client_error *err);
 
-/* Whether url starts with http:// or https:// (case-insensitive) and has a host. */
-int http_url_scheme_ok(const char *url);
+/*
+ * A provider's base_url, checked and copied to out (cap bytes) without one trailing slash
+ * (check_base_url in common/check.h). 0, or -1 with CLIENT_E_INVALID saying why unless it is
+ * http(s)://host[...] without spaces or control characters that fits in cap bytes. Whether a
+ * URL is http(s) at all is check_http_url(). Pure; thread-safe.
+ */
+int http_base_url(const char *base_url, char *out, size_t cap, struct client_error *err);
 
 /* Retry-After value (delta seconds or HTTP-date, relative to now) in ms; -1 if unparseable. */
 long http_parse_retry_after(const char *value, time_t now);

@@ -47,6 +47,9 @@
 #include <openssl/crypto.h>
 
 #include "../common/bundle.h"
+#include "../common/buf.h"
+#include "../common/check.h"
+#include "../common/csv.h"
 #include "http.h"
 #include "interrupt.h"
 #include "../common/clock.h"
@@ -63,6 +66,10 @@
 #define TASK_PREFIX "sync:"
 #define MAX_RESPONSE (16u * 1024u * 1024u)
 #define CHUNK 65536
+/* orders.csv is written out every CHUNK bytes, after a whole order: the buffer holds less
+ * than CHUNK plus one order's rows, far below this unless an order repeats huge fields over
+ * very many items, which then fails instead of eating the memory. */
+#define CSV_BUF_MAX (256u * 1024u * 1024u)
 #define BACKOFF_MS 200L
 #define BACKOFF_MAX_MS 5000L
 
@@ -618,7 +625,7 @@ static int sync_page(struct sync *s, int *more, struct client_error *err)
 struct derive {
 	struct sync *s;
 	struct mogujie_row row;
-	struct mogujie_buf csv;
+	struct buf csv; /* orders.csv, written out every CHUNK bytes */
 	struct mogujie_xlsx *x;
 	uint64_t items;
 };
@@ -634,7 +641,7 @@ static int flush_csv(struct derive *d, int force, struct client_error *err)
 			err->kind = CLIENT_E_CANCELLED;
 		return -1;
 	}
-	d->csv.len = 0;
+	buf_reset(&d->csv);
 	return 0;
 }
 
@@ -648,8 +655,10 @@ static int add_row(struct derive *d, const cJSON *order, const cJSON *item, int 
 		client_error_set(err, CLIENT_E_PROTOCOL, "order field %s is not an integer", bad);
 		return -1;
 	}
-	if (rc != 0 || (csv && mogujie_csv_row(&d->csv, &d->row) != 0)) {
-		set_local(err, ENOMEM, "orders.csv");
+	if (rc == 0 && csv)
+		rc = mogujie_csv_row(&d->csv, &d->row);
+	if (rc != 0) {
+		set_local(err, -rc, "orders.csv");
 		return -1;
 	}
 	if (mogujie_xlsx_add(d->x, &d->row) != 0) {
@@ -700,7 +709,7 @@ static int derive_rows(struct derive *d, size_t idx, struct client_error *err)
 {
 	const struct bundle_member *mb = &d->s->bw.members[idx];
 	char *chunk = malloc(CHUNK);
-	struct mogujie_buf line = {0};
+	struct buf line = BUF_INIT(MAX_RESPONSE);
 	int rc = -1;
 
 	if (!chunk) {
@@ -718,19 +727,18 @@ static int derive_rows(struct derive *d, size_t idx, struct client_error *err)
 		for (const char *p = chunk, *end = chunk + n; p < end;) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t take = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			if (line.len + take > MAX_RESPONSE) {
+			if ((e = buf_add(&line, p, take)) == -E2BIG) {
 				client_error_set(err, CLIENT_E_LOCAL, "orders.jsonl line too long");
 				goto out;
-			}
-			if (mogujie_buf_add(&line, p, take) != 0) {
-				set_local(err, ENOMEM, "orders.jsonl");
+			} else if (e != 0) {
+				set_local(err, -e, "orders.jsonl");
 				goto out;
 			}
 			p += take;
 			if (nl) {
 				if (derive_line(d, line.data, line.len, err) != 0)
 					goto out;
-				line.len = 0;
+				buf_reset(&line);
 				p++;
 			}
 		}
@@ -739,7 +747,7 @@ static int derive_rows(struct derive *d, size_t idx, struct client_error *err)
 		goto out;
 	rc = 0;
 out:
-	mogujie_buf_free(&line);
+	buf_free(&line);
 	free(chunk);
 	return rc;
 }
@@ -774,7 +782,7 @@ static int ensure_dir(const char *dir)
 /* orders.csv and orders.xlsx from member jsonl_idx; the temp xlsx never outlives this. */
 static int derive_files(struct sync *s, size_t jsonl_idx, struct client_error *err)
 {
-	struct derive d = {.s = s};
+	struct derive d = {.s = s, .csv = BUF_INIT(CSV_BUF_MAX)};
 	char path[4096];
 	int fd, e, rc = -1, have_path = 0;
 
@@ -803,8 +811,8 @@ static int derive_files(struct sync *s, size_t jsonl_idx, struct client_error *e
 		set_local(err, -e, "orders.csv");
 		goto out;
 	}
-	if (mogujie_csv_header(&d.csv, mogujie_item_headers, MOGUJIE_ITEM_NCOLS) != 0) {
-		set_local(err, ENOMEM, "orders.csv");
+	if ((e = csv_row(&d.csv, mogujie_item_headers, MOGUJIE_ITEM_NCOLS)) != 0) {
+		set_local(err, -e, "orders.csv");
 		goto out;
 	}
 	if (derive_rows(&d, jsonl_idx, err) != 0 || flush_csv(&d, 1, err) != 0)
@@ -826,7 +834,7 @@ out:
 	if (have_path)
 		unlink(path);
 	mogujie_row_free(&d.row);
-	mogujie_buf_free(&d.csv);
+	buf_free(&d.csv);
 	return rc;
 }
 
@@ -955,48 +963,69 @@ static const struct provider_ops mogujie_ops = {
 	.destroy = mogujie_destroy,
 };
 
-/* app_key goes into forms and cache keys: printable, no spaces, bounded. */
-static int app_key_ok(const char *k)
+/* What is wrong with cfg's plain fields (a static message), or NULL. */
+static const char *config_problem(const struct mogujie_config *cfg)
 {
-	size_t len = k ? strlen(k) : 0;
-	if (len == 0 || len >= sizeof(((struct provider *)0)->account))
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)k[i] <= ' ' || (unsigned char)k[i] >= 0x7f)
-			return 0;
-	return 1;
+	/* app_key goes into forms and cache keys. */
+	if (!check_token(cfg->app_key, sizeof(((struct provider *)0)->account) - 1))
+		return "app_key must be 1..127 printable characters without spaces";
+	if (!cfg->secret || strlen(cfg->secret) < MOGUJIE_KEY_LEN)
+		return "the app secret must be at least 16 characters (its first 16 are the AES key)";
+	if (!cfg->token_file || !*cfg->token_file)
+		return "token_file is not set";
+	if (!cfg->work_dir || !*cfg->work_dir)
+		return "work_dir is not set";
+	if (cfg->sync_ttl_s < 0)
+		return "sync_ttl_s must not be negative";
+	return NULL;
 }
 
-/* An http(s) URL into out (cap), with one trailing slash dropped, then suffix. */
-static int url_ok(const char *url, const char *suffix, char *out, size_t cap)
+/* The gateway and OAuth URLs and the decrypt mode into m. 0, or -1 with CLIENT_E_INVALID. */
+static int set_endpoints(struct mogujie *m, const struct mogujie_config *cfg,
+			 struct client_error *err)
 {
-	if (!url || !http_url_scheme_ok(url))
+	const char *oauth = cfg->oauth_url ? cfg->oauth_url : MOGUJIE_DEFAULT_OAUTH_URL;
+	const char *bad = NULL;
+
+	if (check_base_url(cfg->base_url, "/invoke", m->url, sizeof(m->url)) != CHECK_URL_OK)
+		bad = "base_url must be an http(s) URL";
+	else if (check_base_url(oauth, "", m->oauth_url, sizeof(m->oauth_url)) != CHECK_URL_OK)
+		bad = "oauth_url must be an http(s) URL";
+	else if (mogujie_cipher_mode_parse(cfg->decrypt_mode, &m->mode) != 0)
+		bad = "decrypt_mode must be ecb or cbc";
+	if (!bad)
+		return 0;
+	client_error_set(err, CLIENT_E_INVALID, "%s", bad);
+	return -1;
+}
+
+/* m's own copies of cfg's strings, and the AES key. 0, or -1 out of memory (the destroy
+ * path frees what was copied). */
+static int copy_secrets(struct mogujie *m, const struct mogujie_config *cfg)
+{
+	int want_refresh = cfg->refresh_token_file && *cfg->refresh_token_file;
+
+	m->secret_len = strlen(cfg->secret);
+	m->secret = strdup(cfg->secret);
+	m->token_file = strdup(cfg->token_file);
+	m->refresh_token_file = want_refresh ? strdup(cfg->refresh_token_file) : NULL;
+	m->work_dir = strdup(cfg->work_dir);
+	if (!m->secret || !m->token_file || !m->work_dir ||
+	    (want_refresh && !m->refresh_token_file))
 		return -1;
-	size_t len = strlen(url);
-	if (len > 0 && url[len - 1] == '/')
-		len--;
-	return snprintf(out, cap, "%.*s%s", (int)len, url, suffix) < (int)cap ? 0 : -1;
+	memcpy(m->key, m->secret, MOGUJIE_KEY_LEN);
+	return 0;
 }
 
 struct provider *mogujie_new(const struct mogujie_config *cfg, struct client_error *err)
 {
 	struct http_options ho = {0};
 	struct mogujie *m = NULL;
-	const char *bad = NULL;
+	const char *bad;
 	int e;
 
 	client_error_clear(err);
-	if (!app_key_ok(cfg->app_key))
-		bad = "app_key must be 1..127 printable characters without spaces";
-	else if (!cfg->secret || strlen(cfg->secret) < MOGUJIE_KEY_LEN)
-		bad = "the app secret must be at least 16 characters (its first 16 are the AES key)";
-	else if (!cfg->token_file || !*cfg->token_file)
-		bad = "token_file is not set";
-	else if (!cfg->work_dir || !*cfg->work_dir)
-		bad = "work_dir is not set";
-	else if (cfg->sync_ttl_s < 0)
-		bad = "sync_ttl_s must not be negative";
-	if (bad) {
+	if ((bad = config_problem(cfg))) {
 		client_error_set(err, CLIENT_E_INVALID, "%s", bad);
 		return NULL;
 	}
@@ -1004,33 +1033,13 @@ struct provider *mogujie_new(const struct mogujie_config *cfg, struct client_err
 	if (!m)
 		goto oom;
 	m->base.priv = m; /* first: the fail path destroys through it */
-	if (url_ok(cfg->base_url, "/invoke", m->url, sizeof(m->url)) != 0) {
-		client_error_set(err, CLIENT_E_INVALID, "base_url must be an http(s) URL");
+	if (set_endpoints(m, cfg, err) != 0)
 		goto fail;
-	}
-	if (url_ok(cfg->oauth_url ? cfg->oauth_url : MOGUJIE_DEFAULT_OAUTH_URL, "", m->oauth_url,
-		   sizeof(m->oauth_url)) != 0) {
-		client_error_set(err, CLIENT_E_INVALID, "oauth_url must be an http(s) URL");
-		goto fail;
-	}
-	if (mogujie_cipher_mode_parse(cfg->decrypt_mode, &m->mode) != 0) {
-		client_error_set(err, CLIENT_E_INVALID, "decrypt_mode must be ecb or cbc");
-		goto fail;
-	}
 	if (pthread_mutex_init(&m->refresh_lock, NULL) != 0)
 		goto oom;
 	m->lock_ok = 1;
-	m->secret_len = strlen(cfg->secret);
-	m->secret = strdup(cfg->secret);
-	m->token_file = strdup(cfg->token_file);
-	m->refresh_token_file = cfg->refresh_token_file && *cfg->refresh_token_file
-					? strdup(cfg->refresh_token_file)
-					: NULL;
-	m->work_dir = strdup(cfg->work_dir);
-	if (!m->secret || !m->token_file || !m->work_dir ||
-	    (cfg->refresh_token_file && *cfg->refresh_token_file && !m->refresh_token_file))
+	if (copy_secrets(m, cfg) != 0)
 		goto oom;
-	memcpy(m->key, m->secret, MOGUJIE_KEY_LEN);
 	if ((e = ensure_dir(m->work_dir)) != 0) {
 		err->sys_errno = -e;
 		client_error_set(err, CLIENT_E_LOCAL, "cannot create work_dir %.150s: %s",

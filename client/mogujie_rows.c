@@ -1,10 +1,13 @@
 /* Shop orders -> csv/xlsx rows, money and redaction (see mogujie_rows.h for the columns). */
 #include "mogujie_rows.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../common/csv.h"
 
 #define SKU_JOIN_MAX 4096
 
@@ -156,23 +159,17 @@ size_t mogujie_sku_join(const cJSON *attrs, char *out, size_t cap)
 	return pos;
 }
 
+/* c becomes a TEXT cell holding s: 0, or -ENOMEM / -E2BIG from the row's text buffer. */
 static int row_text(struct mogujie_row *r, struct mogujie_cell *c, const char *s, size_t len)
 {
-	if (r->used + len > r->cap) {
-		size_t cap = r->cap ? r->cap : 1024;
-		while (cap < r->used + len)
-			cap *= 2;
-		char *p = realloc(r->text, cap);
-		if (!p)
-			return -2;
-		r->text = p;
-		r->cap = cap;
-	}
-	memcpy(r->text + r->used, s, len);
+	size_t off = r->text.len;
+	int rc = buf_add(&r->text, s, len);
+
+	if (rc != 0)
+		return rc;
 	c->kind = MOGUJIE_CELL_TEXT;
-	c->off = r->used;
+	c->off = off;
 	c->len = len;
-	r->used += len;
 	return 0;
 }
 
@@ -220,7 +217,7 @@ static int fill_cell(struct mogujie_row *r, struct mogujie_cell *c, const cJSON 
 	/* An object or array where text was expected: keep it, as compact JSON. */
 	char *s = cJSON_PrintUnformatted(v);
 	if (!s)
-		return -2;
+		return -ENOMEM;
 	int rc = row_text(r, c, s, strlen(s));
 	free(s);
 	return rc;
@@ -231,7 +228,8 @@ int mogujie_row_fill(struct mogujie_row *r, const cJSON *order, const cJSON *ite
 {
 	int rc;
 
-	r->used = 0;
+	buf_reset(&r->text);
+	r->text.max = MOGUJIE_ROW_TEXT_MAX; /* a zeroed row gets its cap here */
 	r->ncols = item ? MOGUJIE_ITEM_NCOLS : MOGUJIE_SHOP_NCOLS;
 	for (size_t i = 0; i < MOGUJIE_SHOP_COLS; i++)
 		if ((rc = fill_cell(r, &r->cell[i], order, &shop_cols[i], bad_field)))
@@ -247,9 +245,7 @@ int mogujie_row_fill(struct mogujie_row *r, const cJSON *order, const cJSON *ite
 
 void mogujie_row_free(struct mogujie_row *r)
 {
-	free(r->text);
-	r->text = NULL;
-	r->used = r->cap = 0;
+	buf_free(&r->text);
 }
 
 int mogujie_redact(cJSON *order)
@@ -268,83 +264,41 @@ int mogujie_redact(cJSON *order)
 	return 0;
 }
 
-int mogujie_buf_add(struct mogujie_buf *b, const void *p, size_t n)
+/* Cell i of r as one CSV field. */
+static int csv_cell(struct buf *b, const struct mogujie_row *r, size_t i)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d)
-			return -1;
-		b->data = d;
-		b->cap = cap;
+	const struct mogujie_cell *c = &r->cell[i];
+	char num[MOGUJIE_YUAN_MAX];
+
+	switch (c->kind) {
+	case MOGUJIE_CELL_TEXT:
+		return csv_field(b, mogujie_cell_text(r, i), c->len);
+	case MOGUJIE_CELL_MONEY:
+		mogujie_fen_to_yuan(c->num, num);
+		return buf_add_str(b, num);
+	case MOGUJIE_CELL_INT:
+		snprintf(num, sizeof(num), "%" PRId64, c->num);
+		return buf_add_str(b, num);
+	case MOGUJIE_CELL_EMPTY:
+		break;
 	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
 	return 0;
 }
 
-static int csv_field(struct mogujie_buf *b, const char *s, size_t len)
+int mogujie_csv_row(struct buf *b, const struct mogujie_row *r)
 {
-	int quote = 0;
-	for (size_t i = 0; i < len && !quote; i++)
-		quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
-	if (!quote)
-		return mogujie_buf_add(b, s, len);
-	if (mogujie_buf_add(b, "\"", 1))
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' && mogujie_buf_add(b, "\"", 1))
-			return -1;
-		if (mogujie_buf_add(b, s + i, 1))
-			return -1;
+	size_t before = b->len;
+	int rc = 0;
+
+	for (size_t i = 0; i < r->ncols && rc == 0; i++) {
+		if (i > 0)
+			rc = csv_sep(b);
+		if (rc == 0)
+			rc = csv_cell(b, r, i);
 	}
-	return mogujie_buf_add(b, "\"", 1);
-}
-
-int mogujie_csv_header(struct mogujie_buf *b, const char *const *headers, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((i && mogujie_buf_add(b, ",", 1)) || csv_field(b, headers[i], strlen(headers[i])))
-			return -1;
-	return mogujie_buf_add(b, "\r\n", 2);
-}
-
-int mogujie_csv_row(struct mogujie_buf *b, const struct mogujie_row *r)
-{
-	char num[MOGUJIE_YUAN_MAX];
-
-	for (size_t i = 0; i < r->ncols; i++) {
-		const struct mogujie_cell *c = &r->cell[i];
-		if (i && mogujie_buf_add(b, ",", 1))
-			return -1;
-		int rc = 0;
-		switch (c->kind) {
-		case MOGUJIE_CELL_TEXT:
-			rc = csv_field(b, mogujie_cell_text(r, i), c->len);
-			break;
-		case MOGUJIE_CELL_MONEY:
-			mogujie_fen_to_yuan(c->num, num);
-			rc = mogujie_buf_add(b, num, strlen(num));
-			break;
-		case MOGUJIE_CELL_INT:
-			snprintf(num, sizeof(num), "%" PRId64, c->num);
-			rc = mogujie_buf_add(b, num, strlen(num));
-			break;
-		case MOGUJIE_CELL_EMPTY:
-			break;
-		}
-		if (rc)
-			return -1;
-	}
-	return mogujie_buf_add(b, "\r\n", 2);
-}
-
-void mogujie_buf_free(struct mogujie_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
+	if (rc == 0)
+		rc = csv_end_row(b);
+	if (rc != 0)
+		buf_truncate(b, before);
+	return rc;
 }

@@ -54,6 +54,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "../common/buf.h"
+
 #define MOGUJIE_SHOP_COLS 20
 #define MOGUJIE_ITEM_NCOLS 30 /* columns of a csv / "items" row */
 #define MOGUJIE_SHOP_NCOLS 21 /* columns of a "shop_orders" row */
@@ -74,12 +76,16 @@ struct mogujie_cell {
 	int64_t num;
 };
 
-/* One row; reuse it across rows (mogujie_row_fill resets it), free with mogujie_row_free. */
+/* Bytes of text one row may hold: an order line is at most 16 MiB, and a row's text is at
+ * most that plus a few short formatted values, so a real order never reaches it. */
+#define MOGUJIE_ROW_TEXT_MAX (64u * 1024u * 1024u)
+
+/* One row; zero it, reuse it across rows (mogujie_row_fill resets it), free with
+ * mogujie_row_free. */
 struct mogujie_row {
 	size_t ncols;
 	struct mogujie_cell cell[MOGUJIE_MAX_COLS];
-	char *text; /* every TEXT cell's bytes, not NUL-separated */
-	size_t used, cap;
+	struct buf text; /* every TEXT cell's bytes, not NUL-separated */
 };
 
 /* Column headers of an items row (MOGUJIE_ITEM_NCOLS) and a shop_orders row. */
@@ -89,7 +95,7 @@ extern const char *const mogujie_shop_headers[MOGUJIE_SHOP_NCOLS];
 /*
  * Fill r from shop order `order` and one of its itemOrderInfos `item` (an items row), or with
  * item NULL a shop_orders row. Returns 0, -1 for a bad money/integer field (*bad_field set
- * to its name, static), -2 out of memory.
+ * to its name, static), -ENOMEM, or -E2BIG past MOGUJIE_ROW_TEXT_MAX.
  */
 int mogujie_row_fill(struct mogujie_row *r, const cJSON *order, const cJSON *item,
 		     const char **bad_field);
@@ -98,7 +104,7 @@ void mogujie_row_free(struct mogujie_row *r);
 /* Pointer to a TEXT cell's bytes (not NUL-terminated; cell->len of them). */
 static inline const char *mogujie_cell_text(const struct mogujie_row *r, size_t i)
 {
-	return r->text + r->cell[i].off;
+	return r->text.data + r->cell[i].off;
 }
 
 /* fen -> "yuan.ff" with exact integer arithmetic: 0 -> "0.00", 5 -> "0.05", -5 -> "-0.05",
@@ -120,15 +126,9 @@ size_t mogujie_sku_join(const cJSON *attrs, char *out, size_t cap);
  */
 int mogujie_redact(cJSON *order);
 
-/* Buffer for CSV text: append one RFC 4180 line (fields quoted when they hold , " CR or LF;
- * CRLF at the end). 0 or -1 out of memory. */
-struct mogujie_buf {
-	char *data;
-	size_t len, cap;
-};
-int mogujie_buf_add(struct mogujie_buf *b, const void *p, size_t n);
-int mogujie_csv_header(struct mogujie_buf *b, const char *const *headers, size_t n);
-int mogujie_csv_row(struct mogujie_buf *b, const struct mogujie_row *r);
-void mogujie_buf_free(struct mogujie_buf *b);
+/* Append r as one RFC 4180 line (common/csv.h: fields quoted when they hold , " CR or LF;
+ * CRLF at the end); the header line is csv_row() of the headers above. 0, or -ENOMEM /
+ * -E2BIG (b's cap) with b as it was. */
+int mogujie_csv_row(struct buf *b, const struct mogujie_row *r);
 
 #endif

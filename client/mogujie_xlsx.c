@@ -16,8 +16,7 @@ struct mogujie_xlsx {
 	lxw_worksheet *items, *shops;
 	lxw_format *money, *bold;
 	lxw_row_t item_row, shop_row; /* next row to write */
-	char *text;		      /* NUL-terminated copy of one cell */
-	size_t text_cap;
+	struct buf text;	      /* NUL-terminated copy of one cell */
 	int failed;
 };
 
@@ -37,6 +36,7 @@ struct mogujie_xlsx *mogujie_xlsx_open(const char *path, const char *tmpdir, int
 
 	if (!x)
 		return NULL;
+	buf_init(&x->text, MOGUJIE_ROW_TEXT_MAX);
 	x->wb = workbook_new_opt(path, &opt);
 	/* Without a creation time libxlsxwriter stamps the current one: bytes would differ. */
 	if (!x->wb || workbook_set_properties(x->wb, &props) != LXW_NO_ERROR)
@@ -59,22 +59,14 @@ fail:
 	return NULL;
 }
 
+/* TEXT cell i of r as a string (libxlsxwriter wants one), valid until the next call; NULL
+ * when out of memory. */
 static const char *cell_string(struct mogujie_xlsx *x, const struct mogujie_row *r, size_t i)
 {
-	size_t len = r->cell[i].len;
-	if (len + 1 > x->text_cap) {
-		size_t cap = x->text_cap ? x->text_cap : 256;
-		while (cap < len + 1)
-			cap *= 2;
-		char *p = realloc(x->text, cap);
-		if (!p)
-			return NULL;
-		x->text = p;
-		x->text_cap = cap;
-	}
-	memcpy(x->text, mogujie_cell_text(r, i), len);
-	x->text[len] = '\0';
-	return x->text;
+	buf_reset(&x->text);
+	if (buf_add(&x->text, mogujie_cell_text(r, i), r->cell[i].len) != 0)
+		return NULL;
+	return x->text.data;
 }
 
 int mogujie_xlsx_add(struct mogujie_xlsx *x, const struct mogujie_row *r)
@@ -126,7 +118,7 @@ int mogujie_xlsx_close(struct mogujie_xlsx *x, int discard)
 		return -1;
 	if (x->wb && workbook_close(x->wb) != LXW_NO_ERROR)
 		rc = -1;
-	free(x->text);
+	buf_free(&x->text);
 	rc = rc || x->failed || discard ? -1 : 0;
 	free(x);
 	return rc;

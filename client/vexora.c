@@ -3,10 +3,10 @@
  *
  * Every API call is POST {base_url}/v1/vexora/orderExport/{apply,status,downloadUrl} with
  * headers Content-Type and merchantNo and a JSON body carrying a millisecond timestamp and an
- * MD5 signature (sign.h). The secret lives only in struct vexora and the signing buffer, both
- * wiped; no log line or error message ever contains it. Downloads go to the temporary URL
- * with nothing of ours attached. State is read-only after vexora_new(), so every op is
- * thread-safe; the http client carries its own lock.
+ * MD5 signature (vexora_sign.h). The secret lives only in struct vexora and the signing
+ * buffer, both wiped; no log line or error message ever contains it. Downloads go to the
+ * temporary URL with nothing of ours attached. State is read-only after vexora_new(), so
+ * every op is thread-safe; the http client carries its own lock.
  */
 #include "vexora.h"
 
@@ -18,6 +18,7 @@
 
 #include <openssl/crypto.h>
 
+#include "../common/check.h"
 #include "http.h"
 #include "../common/clock.h"
 #include "../common/log.h"
@@ -269,18 +270,6 @@ static const struct provider_ops vexora_ops = {
 	.destroy = vexora_destroy,
 };
 
-/* Merchant numbers go into a header and cache keys: printable, no spaces, bounded. */
-static int merchant_ok(const char *m)
-{
-	size_t len = m ? strlen(m) : 0;
-	if (len == 0 || len >= sizeof(((struct provider *)0)->account))
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)m[i] <= ' ' || (unsigned char)m[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /* One whole-file type: the order export, an xlsx shown as orders.xlsx. */
 static const struct provider_type vexora_types[] = {{"order", "orders", "xlsx", NULL, NULL}};
 
@@ -290,7 +279,8 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	struct vexora *v;
 
 	client_error_clear(err);
-	if (!merchant_ok(cfg->merchant_no)) {
+	/* The merchant number goes into a header line and cache keys. */
+	if (!check_token(cfg->merchant_no, sizeof(v->base.account) - 1)) {
 		client_error_set(err, CLIENT_E_INVALID,
 				 "merchant_no must be 1..127 printable characters without spaces");
 		return NULL;
@@ -303,7 +293,7 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	if (!v)
 		goto oom;
 	v->base.priv = v; /* first: the fail path destroys through it */
-	if (vexora_base_url(cfg->base_url, v->base_url, sizeof(v->base_url), err) != 0)
+	if (http_base_url(cfg->base_url, v->base_url, sizeof(v->base_url), err) != 0)
 		goto fail;
 	snprintf(v->merchant_header, sizeof(v->merchant_header), "merchantNo: %s",
 		 cfg->merchant_no);

@@ -1,6 +1,6 @@
 /*
  * Vexora order export: POST {base_url}/v1/vexora/orderExport/{apply,status,downloadUrl}
- * with an MD5-signed JSON body (see sign.h and README "Signing").
+ * with an MD5-signed JSON body (see vexora_sign.h and README "Signing").
  */
 #ifndef ORDERFS_VEXORA_H
 #define ORDERFS_VEXORA_H

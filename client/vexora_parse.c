@@ -10,9 +10,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../common/check.h"
 #include "../common/date.h"
-#include "http.h"
-#include "sign.h"
+#include "vexora_sign.h"
 
 const char *vexora_endpoint_name(enum vexora_endpoint ep)
 {
@@ -25,33 +25,6 @@ const char *vexora_endpoint_name(enum vexora_endpoint ep)
 		return "downloadUrl";
 	}
 	return "?";
-}
-
-int vexora_base_url(const char *base_url, char *out, size_t cap, struct client_error *err)
-{
-	size_t len = base_url ? strlen(base_url) : 0;
-
-	if (!http_url_scheme_ok(base_url)) {
-		client_error_set(err, CLIENT_E_INVALID,
-				 "base_url must start with http:// or https:// and name a host");
-		return -1;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (iscntrl((unsigned char)base_url[i]) || base_url[i] == ' ') {
-			client_error_set(err, CLIENT_E_INVALID, "base_url contains spaces or "
-								"control characters");
-			return -1;
-		}
-	}
-	if (len > 0 && base_url[len - 1] == '/')
-		len--;
-	if (len >= cap) {
-		client_error_set(err, CLIENT_E_INVALID, "base_url is too long");
-		return -1;
-	}
-	memcpy(out, base_url, len);
-	out[len] = '\0';
-	return 0;
 }
 
 int vexora_endpoint_url(const char *base, enum vexora_endpoint ep, char *out, size_t cap)
@@ -173,18 +146,6 @@ char *vexora_body_finish(cJSON *body, const char *secret, struct client_error *e
 
 /* ---- responses ---- */
 
-static int digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 int vexora_parse_time(const char *s, int64_t *out)
 {
 	struct date d;
@@ -193,8 +154,8 @@ int vexora_parse_time(const char *s, int64_t *out)
 
 	if (!s || strlen(s) != 19 || s[10] != ' ' || s[13] != ':' || s[16] != ':')
 		return -1;
-	if (date_parse(s, 10, &d) || digits(s + 11, 2, &hh) || digits(s + 14, 2, &mm) ||
-	    digits(s + 17, 2, &ss) || hh > 23 || mm > 59 || ss > 59)
+	if (date_parse(s, 10, &d) || date_digits(s + 11, 2, &hh) || date_digits(s + 14, 2, &mm) ||
+	    date_digits(s + 17, 2, &ss) || hh > 23 || mm > 59 || ss > 59)
 		return -1;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = d.year - 1900;
@@ -483,7 +444,7 @@ int vexora_parse_download_url(const char *json, size_t len, int64_t now_ms,
 	memset(out, 0, sizeof(*out));
 	if (req_string(&fc, data, "downloadUrl", "data.downloadUrl", &url))
 		goto out;
-	if (!http_url_scheme_ok(url)) {
+	if (!check_http_url(url)) {
 		/* Never echo the URL: it may carry a token. */
 		client_error_set(err, CLIENT_E_PROTOCOL,
 				 "downloadUrl: data.downloadUrl is not an http(s) URL");

@@ -33,9 +33,6 @@ enum vexora_endpoint {
 /* "apply", "status", "downloadUrl". */
 const char *vexora_endpoint_name(enum vexora_endpoint ep);
 
-/* Copy base_url to out without one trailing slash. Returns 0, or -1 with CLIENT_E_INVALID
- * unless it is http(s)://host[...] that fits in cap bytes. */
-int vexora_base_url(const char *base_url, char *out, size_t cap, struct client_error *err);
 /* "{base}/v1/vexora/orderExport/{endpoint}" into out. Returns 0 or -1 if it does not fit. */
 int vexora_endpoint_url(const char *base, enum vexora_endpoint ep, char *out, size_t cap);
 

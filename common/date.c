@@ -20,7 +20,7 @@ int date_valid(const struct date *d)
 	       d->day >= 1 && d->day <= days_in_month(d->year, d->month);
 }
 
-static int parse_digits(const char *s, int n, int *out)
+int date_digits(const char *s, int n, int *out)
 {
 	int v = 0;
 	for (int i = 0; i < n; i++) {
@@ -37,8 +37,8 @@ int date_parse(const char *s, size_t len, struct date *out)
 	struct date d;
 	if (len != 10 || s[4] != '-' || s[7] != '-')
 		return -1;
-	if (parse_digits(s, 4, &d.year) || parse_digits(s + 5, 2, &d.month) ||
-	    parse_digits(s + 8, 2, &d.day))
+	if (date_digits(s, 4, &d.year) || date_digits(s + 5, 2, &d.month) ||
+	    date_digits(s + 8, 2, &d.day))
 		return -1;
 	if (!date_valid(&d))
 		return -1;

@@ -26,6 +26,10 @@ struct date_range {
 #define DATE_STR_LEN 11	      /* "YYYY-MM-DD" + NUL */
 #define DATE_RANGE_STR_LEN 23 /* "YYYY-MM-DD..YYYY-MM-DD" + NUL */
 
+/* Exactly n decimal digits at s (n <= 9) as *out. 0, or -1 (*out untouched) when any of the n
+ * bytes is not a digit. For the fixed-width fields of dates and times. */
+int date_digits(const char *s, int n, int *out);
+
 /* Parse exactly "YYYY-MM-DD" (len bytes, no NUL needed). Returns 0, or -1 for anything else:
  * wrong length, non-digits, impossible dates such as 2026-02-30. *out untouched on error. */
 int date_parse(const char *s, size_t len, struct date *out);

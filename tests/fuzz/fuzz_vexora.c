@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "../../client/http.h"
+#include "../../common/check.h"
 #include "../../common/log.h"
 #include "../../client/vexora_parse.h"
 
@@ -70,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 3:
 		if (vexora_parse_download_url(s, size - 1, 1779172654161LL, &u, &err) == 0 &&
-		    (strnlen(u.url, sizeof(u.url)) == sizeof(u.url) || !http_url_scheme_ok(u.url)))
+		    (strnlen(u.url, sizeof(u.url)) == sizeof(u.url) || !check_http_url(u.url)))
 			abort(); /* only a bounded http(s) URL is ever accepted */
 		break;
 	case 4:

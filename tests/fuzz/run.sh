@@ -29,7 +29,7 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DORDERFS_VERSION=\"fuzz\" -fsanitize=fuzz
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -Wall -Wno-unused-parameter
 	$($PKG_CONFIG --cflags libcurl libcjson libcrypto)"
 LIBS="$($PKG_CONFIG --libs libcurl libcjson libcrypto) -lpthread"
-CLIENT="common/date.c common/clock.c client/error.c client/http.c common/log.c client/sign.c client/vexora_parse.c"
+CLIENT="common/date.c common/clock.c common/buf.c common/check.c common/log.c client/error.c client/http.c client/interrupt.c client/vexora_sign.c client/vexora_parse.c"
 
 build() { # target, extra sources
 	t=$1

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "../../client/clover_parse.h"
+#include "../../client/http.h"
 
 #define DAY 86400000LL
 #define MAY18 1779062400000LL /* 2026-05-18 00:00:00.000 UTC */
@@ -47,7 +48,7 @@ static void test_base_url_and_endpoints(void **state)
 	char base[CLOVER_BASE_URL_MAX], url[CLOVER_URL_MAX];
 	struct client_error e;
 	client_error_clear(&e);
-	assert_int_equal(clover_base_url("https://sandbox.dev.clover.com/", base, sizeof(base), &e),
+	assert_int_equal(http_base_url("https://sandbox.dev.clover.com/", base, sizeof(base), &e),
 			 0);
 	assert_string_equal(base, "https://sandbox.dev.clover.com");
 	assert_int_equal(clover_exports_url(base, "MID1", NULL, url, sizeof(url)), 0);
@@ -55,10 +56,10 @@ static void test_base_url_and_endpoints(void **state)
 	assert_int_equal(clover_exports_url(base, "MID1", "E1", url, sizeof(url)), 0);
 	assert_string_equal(url, "https://sandbox.dev.clover.com/v3/merchants/MID1/exports/E1");
 	assert_int_equal(clover_exports_url(base, "MID1", "E1", url, 20), -1);
-	assert_int_equal(clover_base_url("ftp://x", base, sizeof(base), &e), -1);
+	assert_int_equal(http_base_url("ftp://x", base, sizeof(base), &e), -1);
 	assert_int_equal(e.kind, CLIENT_E_INVALID);
-	assert_int_equal(clover_base_url("http://a b", base, sizeof(base), &e), -1);
-	assert_int_equal(clover_base_url(NULL, base, sizeof(base), &e), -1);
+	assert_int_equal(http_base_url("http://a b", base, sizeof(base), &e), -1);
+	assert_int_equal(http_base_url(NULL, base, sizeof(base), &e), -1);
 }
 
 static void test_id_ok(void **state)
@@ -377,22 +378,22 @@ static void test_file(void **state)
 
 static void test_file_element_cap(void **state)
 {
-	struct clover_buf b = {0};
+	struct buf b = BUF_INIT(SIZE_MAX);
 	const cJSON *els;
 	struct client_error e;
-	assert_int_equal(clover_buf_add(&b, "{\"elements\":[{}", 15), 0);
+	assert_int_equal(buf_add(&b, "{\"elements\":[{}", 15), 0);
 	for (int i = 1; i < CLOVER_FILE_ELEMENTS_MAX; i++)
-		assert_int_equal(clover_buf_add(&b, ",{}", 3), 0);
-	assert_int_equal(clover_buf_add(&b, "]}", 3), 0); /* with the NUL */
+		assert_int_equal(buf_add(&b, ",{}", 3), 0);
+	assert_int_equal(buf_add(&b, "]}", 3), 0); /* with the NUL */
 	cJSON *root = file_of(b.data, &els, &e);
 	assert_non_null(root);
 	assert_int_equal(cJSON_GetArraySize(els), CLOVER_FILE_ELEMENTS_MAX);
 	cJSON_Delete(root);
-	b.len -= 3;
-	assert_int_equal(clover_buf_add(&b, ",{}]}", 6), 0);
+	buf_truncate(&b, b.len - 3);
+	assert_int_equal(buf_add(&b, ",{}]}", 6), 0);
 	assert_null(file_of(b.data, &els, &e));
 	assert_protocol_naming(&e, "more than 1000");
-	clover_buf_free(&b);
+	buf_free(&b);
 }
 
 int main(void)

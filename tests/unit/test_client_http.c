@@ -1,4 +1,5 @@
-/* client/http.c: the pure header parsers and the URL scheme gate (no network). */
+/* client/http.c: the pure header parsers and the URL scheme gate (no network; the gate
+ * itself, check_http_url, is tested in test_common_check.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,18 +51,6 @@ static void test_retry_after_http_date(void **state)
 	assert_int_equal(http_parse_retry_after("soon", 0), -1);
 }
 
-static void test_scheme_gate(void **state)
-{
-	assert_true(http_url_scheme_ok("http://h/x"));
-	assert_true(http_url_scheme_ok("HTTPS://h"));
-	assert_false(http_url_scheme_ok("file:///etc/passwd"));
-	assert_false(http_url_scheme_ok("ftp://h/f"));
-	assert_false(http_url_scheme_ok("http://"));
-	assert_false(http_url_scheme_ok("http:///path"));
-	assert_false(http_url_scheme_ok("httpx://h"));
-	assert_false(http_url_scheme_ok(NULL));
-}
-
 static int never_begin(void *ctx, uint64_t o, uint64_t t)
 {
 	fail();
@@ -99,7 +88,6 @@ int main(void)
 		cmocka_unit_test(test_content_range_invalid),
 		cmocka_unit_test(test_retry_after_seconds),
 		cmocka_unit_test(test_retry_after_http_date),
-		cmocka_unit_test(test_scheme_gate),
 		cmocka_unit_test(test_download_refuses_bad_scheme),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,8 +10,9 @@
 
 #include <cmocka.h>
 
-#include "../../client/sign.h"
+#include "../../client/vexora_sign.h"
 #include "../../client/vexora_parse.h"
+#include "../../client/http.h"
 
 /* Envelope around a data object (or error fields). */
 #define OK_ENV(data)                                                                       \
@@ -449,12 +450,12 @@ static void test_base_url_with_path(void **state)
 	char base[VEXORA_BASE_URL_MAX], url[VEXORA_URL_MAX];
 	struct client_error e;
 	client_error_clear(&e);
-	assert_int_equal(vexora_base_url("https://sandbox-api.vexora.com/nigeria", base,
+	assert_int_equal(http_base_url("https://sandbox-api.vexora.com/nigeria", base,
 					 sizeof(base), &e),
 			 0);
 	assert_int_equal(vexora_endpoint_url(base, VEXORA_EP_APPLY, url, sizeof(url)), 0);
 	assert_string_equal(url, "https://sandbox-api.vexora.com/nigeria/v1/vexora/orderExport/apply");
-	assert_int_equal(vexora_base_url("http://127.0.0.1:8080/", base, sizeof(base), &e), 0);
+	assert_int_equal(http_base_url("http://127.0.0.1:8080/", base, sizeof(base), &e), 0);
 	assert_int_equal(vexora_endpoint_url(base, VEXORA_EP_DOWNLOAD_URL, url, sizeof(url)), 0);
 	assert_string_equal(url, "http://127.0.0.1:8080/v1/vexora/orderExport/downloadUrl");
 	assert_int_equal(vexora_endpoint_url(base, VEXORA_EP_STATUS, url, sizeof(url)), 0);
@@ -466,11 +467,11 @@ static void test_base_url_refused(void **state)
 	char base[64];
 	struct client_error e;
 	client_error_clear(&e);
-	assert_int_equal(vexora_base_url("ftp://h", base, sizeof(base), &e), -1);
+	assert_int_equal(http_base_url("ftp://h", base, sizeof(base), &e), -1);
 	assert_int_equal(e.kind, CLIENT_E_INVALID);
-	assert_int_equal(vexora_base_url("api.vexora.com", base, sizeof(base), &e), -1);
-	assert_int_equal(vexora_base_url("http://h/a b", base, sizeof(base), &e), -1);
-	assert_int_equal(vexora_base_url(NULL, base, sizeof(base), &e), -1);
+	assert_int_equal(http_base_url("api.vexora.com", base, sizeof(base), &e), -1);
+	assert_int_equal(http_base_url("http://h/a b", base, sizeof(base), &e), -1);
+	assert_int_equal(http_base_url(NULL, base, sizeof(base), &e), -1);
 }
 
 static void test_apply_body(void **state)

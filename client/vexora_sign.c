@@ -1,5 +1,5 @@
-/* MD5 and the Vexora signing rule (see sign.h for the rule itself). */
-#include "sign.h"
+/* MD5 and the Vexora signing rule (see vexora_sign.h for the rule itself). */
+#include "vexora_sign.h"
 
 #include <inttypes.h>
 #include <stdint.h>

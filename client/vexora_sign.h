@@ -11,8 +11,8 @@
  *
  * Pure functions, thread-safe, no logging. Buffers that held the secret are wiped.
  */
-#ifndef ORDERFS_SIGN_H
-#define ORDERFS_SIGN_H
+#ifndef ORDERFS_VEXORA_SIGN_H
+#define ORDERFS_VEXORA_SIGN_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-/* sign.c: MD5 hex and the Vexora signing rule. */
+/* vexora_sign.c: MD5 hex and the Vexora signing rule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/sign.h"
+#include "../../client/vexora_sign.h"
 
 /* The example body of the spec with the test secret s3cr3t. */
 static cJSON *spec_body(void)
