@@ -258,7 +258,7 @@ static void fill_set_state(struct fill *f, enum cache_state st)
 static int fill_apply(struct fill *f)
 {
 	struct cache *c = f->c;
-	struct export_request req = {c->cfg.report_type, c->cfg.language, f->e->key.range};
+	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
 	struct export_task t;
 	struct client_error err;
 	int r;
@@ -284,7 +284,7 @@ static int fill_apply(struct fill *f)
 		return -EIO;
 	}
 	pthread_mutex_lock(&c->lock);
-	c->n_applies++;
+	entry_counts(c, f->e)->n_applies++;
 	if (!fill_alive_locked(f)) {
 		pthread_mutex_unlock(&c->lock);
 		return -ECANCELED;
@@ -450,7 +450,7 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 	struct fill *f = arg;
 	int rc = 0;
 
-	atomic_fetch_add(&f->c->n_bytes, added);
+	atomic_fetch_add(&entry_counts(f->c, f->e)->n_bytes, added);
 	pthread_mutex_lock(&f->c->lock);
 	if (!fill_alive_locked(f)) {
 		rc = -ECANCELED;
@@ -620,7 +620,7 @@ static int fill_check_bundle(struct part *pt, struct client_error *err)
 static int fill_fetch(struct fill *f)
 {
 	struct cache *c = f->c;
-	struct export_request req = {c->cfg.report_type, c->cfg.language, f->e->key.range};
+	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
 	struct client_error err;
 	struct part pt = {.fd = -1};
 	int r;
@@ -825,6 +825,7 @@ static int fill_main(struct fill *f)
 static void fill_record_failure(struct fill *f, int rc)
 {
 	struct cache *c = f->c;
+	struct cache_counts *k = entry_counts(c, f->e);
 	char code[PROVIDER_CODE_MAX + 8] = "";
 	int eno = -rc;
 
@@ -837,19 +838,19 @@ static void fill_record_failure(struct fill *f, int rc)
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	c->n_errors++;
+	k->n_errors++;
 	if (eno == EIO)
-		c->n_err_io++;
+		k->n_err_io++;
 	else if (eno == ETIMEDOUT)
-		c->n_err_timeout++;
+		k->n_err_timeout++;
 	else if (eno == ENOSPC)
-		c->n_err_nospc++;
+		k->n_err_nospc++;
 	else if (eno == EINVAL)
-		c->n_err_invalid++;
+		k->n_err_invalid++;
 	else if (eno == EAGAIN)
-		c->n_err_again++;
+		k->n_err_again++;
 	else
-		c->n_err_other++;
+		k->n_err_other++;
 	f->e->info.state = CACHE_FAILED;
 	f->e->info.learned_time = cache_now_ms(c) / 1000;
 	f->e->info.last_errno = eno;
@@ -918,7 +919,7 @@ int fill_run(struct cache *c, struct entry *e)
 	}
 	if (rc == -ENODATA) {
 		pthread_mutex_lock(&c->lock);
-		c->n_nodata++;
+		entry_counts(c, e)->n_nodata++;
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}

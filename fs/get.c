@@ -89,8 +89,8 @@ static int extent(struct cache_handle *h, const char *member, uint64_t *base, ui
 	return m ? 0 : -ENOENT;
 }
 
-int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
-	    const char *member, const char *out_path)
+int get_run(const struct cache_config *cc, struct provider *prov, size_t type,
+	    const char *range_str, const char *member, const char *out_path)
 {
 	uint64_t base = 0, len = 0;
 	struct date_range r;
@@ -122,9 +122,9 @@ int get_run(const struct cache_config *cc, struct provider *prov, const char *ra
 		close(lock_fd);
 		return GET_FAILED;
 	}
-	rc = cache_open(cache, &r, NULL, NULL, &h);
+	rc = cache_open(cache, type, &r, NULL, NULL, &h);
 	if (rc) {
-		cache_lookup(cache, &r, &info);
+		cache_lookup(cache, type, &r, &info);
 		if (rc == -ENODATA) {
 			fprintf(stderr, "orderfs get: %s: no data in that range\n", range_str);
 			status = GET_NO_DATA;
@@ -152,7 +152,7 @@ int get_run(const struct cache_config *cc, struct provider *prov, const char *ra
 			strerror(-rc));
 		goto out;
 	}
-	cache_lookup(cache, &r, &info);
+	cache_lookup(cache, type, &r, &info);
 	if (out_path && strcmp(out_path, "-"))
 		fprintf(stderr, "orderfs get: %s: %llu bytes, %s %s\n", out_path,
 			(unsigned long long)len, member[0] ? "bundle sha256" : "sha256",

@@ -288,25 +288,19 @@ static void daemon_ready(int report_fd)
 }
 
 /*
- * The cache of export type t. A provider with several types (Clover: orders and payments) gets
- * one cache per type in the same cache_dir; cache_max_size and max_exports are shared out
- * between them evenly, so together they stay within what was configured.
+ * The mount's one cache, of every export type of the provider (Clover: orders and payments):
+ * they share cache_max_size and max_exports by use.
  */
-static void make_cache_config(const struct fs_config *cfg, const struct provider *prov, size_t t,
-			      struct cache_config *cc)
+static void make_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 {
-	size_t n = prov->ntypes;
-
 	memset(cc, 0, sizeof(*cc));
 	cc->dir = cfg->cache_dir;
-	cc->max_size = cfg->cache_max_size / n;
-	if (cfg->cache_max_size && !cc->max_size)
-		cc->max_size = 1;
-	cc->max_exports = cfg->max_exports / (int)n > 0 ? cfg->max_exports / (int)n : 1;
+	cc->max_size = cfg->cache_max_size;
+	cc->max_exports = cfg->max_exports;
 	cc->export_timeout_s = cfg->export_timeout_s;
 	cc->nodata_ttl_s = cfg->nodata_ttl_s;
 	/* report_type (Vexora only, config_validate makes sure) overrides the type sent. */
-	cc->report_type = cfg->report_type ? cfg->report_type : prov->types[t].report_type;
+	cc->report_type0 = cfg->report_type;
 	cc->language = cfg->language ? cfg->language : "en-US";
 	cc->poll_initial_ms = cfg->poll_initial_ms;
 	cc->poll_max_ms = cfg->poll_max_ms;
@@ -411,8 +405,8 @@ static int get_main(int argc, char **argv)
 		rc = GET_USAGE;
 		goto out;
 	}
-	make_cache_config(&cfg, prov, t, &cc);
-	rc = get_run(&cc, prov, range_only, member, out);
+	make_cache_config(&cfg, &cc);
+	rc = get_run(&cc, prov, t, range_only, member, out);
 out:
 	provider_destroy(prov);
 	config_free(&cfg);
@@ -499,18 +493,16 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 		goto out;
 	handlers = 1;
 
-	for (size_t t = 0; t < o.prov->ntypes; t++) {
-		struct cache_config cc;
-		make_cache_config(cfg, o.prov, t, &cc);
-		o.kinds[t].type = &o.prov->types[t];
-		o.kinds[t].cache = cache_new(&cc, o.prov, &cache_err);
-		if (!o.kinds[t].cache) {
-			fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir,
-				strerror(-cache_err));
-			goto out;
-		}
-		o.nkinds = t + 1;
+	struct cache_config cc;
+	make_cache_config(cfg, &cc);
+	o.cache = cache_new(&cc, o.prov, &cache_err);
+	if (!o.cache) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
+		goto out;
 	}
+	for (size_t t = 0; t < o.prov->ntypes; t++)
+		o.kinds[t].type = &o.prov->types[t];
+	o.nkinds = o.prov->ntypes;
 	if (report_fd >= 0) {
 		/* Success is silent on the terminal (like mount(8)); the line goes to syslog. */
 		log_init(1, cfg->log_level);
@@ -523,10 +515,7 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	notify_status("mounted on %s", cl->mountpoint);
 	/* After daemon_ready, so its log lines go where the daemon's go. */
 	if (cfg->prefetch_days > 0) {
-		struct cache *caches[FS_KINDS_MAX];
-		for (size_t t = 0; t < o.nkinds; t++)
-			caches[t] = o.kinds[t].cache;
-		o.prefetch = prefetch_start(caches, o.nkinds, cfg->prefetch_days,
+		o.prefetch = prefetch_start(o.cache, o.nkinds, cfg->prefetch_days,
 					    cfg->prefetch_interval_s, o.window_months);
 		if (!o.prefetch)
 			log_err("cannot start prefetch: %s", strerror(errno));
@@ -563,8 +552,7 @@ out:
 			fuse_unmount(f);
 	}
 	orderfs_close_all(&o);
-	for (size_t t = 0; t < o.nkinds; t++)
-		cache_free(o.kinds[t].cache);
+	cache_free(o.cache);
 	bundle_memo_free(o.bundles);
 	if (f)
 		fuse_destroy(f);

@@ -102,17 +102,7 @@ void orderfs_close_all(struct orderfs *o)
 
 void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out)
 {
-	memset(out, 0, sizeof(*out));
-	for (size_t t = 0; t < o->nkinds; t++) {
-		struct cache_stats s;
-		cache_get_stats(o->kinds[t].cache, &s);
-#define ADD(f) out->f += s.f
-		ADD(applies), ADD(fills_running), ADD(fills_queued), ADD(hits), ADD(misses);
-		ADD(bytes_downloaded), ADD(total_size), ADD(entries), ADD(errors), ADD(err_io);
-		ADD(err_timeout), ADD(err_nospc), ADD(err_invalid), ADD(err_again), ADD(err_other);
-		ADD(nodata), ADD(prefetches);
-#undef ADD
-	}
+	cache_get_stats(o->cache, out);
 }
 
 /* Whether any export of range r is known to the cache. */
@@ -124,7 +114,7 @@ static int range_cached(struct orderfs *o, const struct date_range *r)
 			struct date_range chunk;
 			struct cache_info info;
 			path_chunk(r, &o->layout, i, &chunk);
-			cache_lookup(o->kinds[t].cache, &chunk, &info);
+			cache_lookup(o->cache, t, &chunk, &info);
 			if (info.state != CACHE_ABSENT)
 				return 1;
 		}
@@ -145,7 +135,7 @@ static int bundle_of(struct orderfs *o, size_t t, const struct date_range *chunk
 		return -ENOENT;
 	if (bundle_memo_get(o->bundles, info->sha256, ix) == 0)
 		return 0;
-	if ((rc = cache_peek(o->kinds[t].cache, chunk, &fd, &size)) != 0)
+	if ((rc = cache_peek(o->cache, t, chunk, &fd, &size)) != 0)
 		return rc;
 	rc = bundle_index_read(fd, size, ix);
 	close(fd);
@@ -168,7 +158,7 @@ static int export_size(struct orderfs *o, const struct path_node *node, struct c
 	struct bundle_index ix;
 
 	*size = 0;
-	cache_lookup(o->kinds[node->type].cache, &node->chunk, info);
+	cache_lookup(o->cache, node->type, &node->chunk, info);
 	if (info->state != CACHE_READY)
 		return 0;
 	if (!node->member[0]) {
@@ -198,13 +188,12 @@ static int open_cancelled(void *arg)
  */
 static int wait_exported(struct orderfs *o, const struct path_node *node)
 {
-	struct cache *cache = o->kinds[node->type].cache;
 	struct cache_handle *h = NULL;
 	struct cache_info info;
 	char rs[DATE_RANGE_STR_LEN];
 	int rc;
 
-	cache_lookup(cache, &node->chunk, &info);
+	cache_lookup(o->cache, node->type, &node->chunk, &info);
 	if (info.state == CACHE_READY)
 		return 0;
 	if (atomic_fetch_add(&o->stat_waiters, 1) >= o->stat_waiters_max) {
@@ -214,7 +203,7 @@ static int wait_exported(struct orderfs *o, const struct path_node *node)
 			   rs, o->stat_waiters_max);
 		return -EAGAIN;
 	}
-	rc = cache_open(cache, &node->chunk, open_cancelled, o->fuse, &h);
+	rc = cache_open(o->cache, node->type, &node->chunk, open_cancelled, o->fuse, &h);
 	atomic_fetch_sub(&o->stat_waiters, 1);
 	if (rc == 0) {
 		cache_handle_close(h);
@@ -280,7 +269,7 @@ static char *render_status(struct orderfs *o, const struct date_range *r, size_t
 		for (size_t i = 0; i < nchunks; i++, k++) {
 			path_export_label(r, &o->layout, t, i, names[k]);
 			path_chunk(r, &o->layout, i, &chunks[k]);
-			cache_lookup(o->kinds[t].cache, &chunks[k], &infos[k]);
+			cache_lookup(o->cache, t, &chunks[k], &infos[k]);
 		}
 	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos, len);
 out:
@@ -398,6 +387,13 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 static const struct stat dir_type = {.st_mode = S_IFDIR};
 static const struct stat file_type = {.st_mode = S_IFREG};
 
+/* cache_foreach callback: a range some export type holds (both types' land once). */
+static void list_cached_range(void *arg, size_t type, const struct date_range *r)
+{
+	(void)type;
+	name_list_add_range(arg, r);
+}
+
 static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 {
 	struct name_list l = {NULL, 0, 0, 0, 0};
@@ -409,8 +405,7 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 		struct date_range day = {d, d};
 		name_list_add_range(&l, &day);
 	}
-	for (size_t t = 0; t < o->nkinds && rc == 0; t++)
-		rc = cache_foreach(o->kinds[t].cache, name_list_add_range, &l);
+	rc = cache_foreach(o->cache, list_cached_range, &l);
 	range_map_foreach_mkdir(o->notes, name_list_add_range, &l);
 	if (rc == 0)
 		rc = l.err;
@@ -446,7 +441,7 @@ static int readdir_export(struct orderfs *o, const struct date_range *r, size_t 
 		       filler(buf, name, &file_type, 0, 0);
 	}
 	path_chunk(r, &o->layout, i, &chunk);
-	cache_lookup(o->kinds[t].cache, &chunk, &info);
+	cache_lookup(o->cache, t, &chunk, &info);
 	if (bundle_of(o, t, &chunk, &info, &ix) == 0) {
 		size_t blen = strlen(pt->base_name);
 		for (size_t k = 0; k < ix.n && !full; k++) {
@@ -531,9 +526,8 @@ static int open_export(struct orderfs *o, const char *path, const struct path_no
 	char rs[DATE_RANGE_STR_LEN];
 	int keep;
 
-	struct cache *cache = o->kinds[node->type].cache;
 	uint64_t base = 0, size;
-	int rc = cache_open(cache, &node->chunk, open_cancelled, o->fuse, &h);
+	int rc = cache_open(o->cache, node->type, &node->chunk, open_cancelled, o->fuse, &h);
 	if (rc) {
 		date_range_format(&node->chunk, rs);
 		if (rc == -EINTR)
@@ -686,7 +680,7 @@ static int fs_rmdir(const char *path)
 		for (size_t i = 0; i < n; i++) {
 			struct date_range chunk;
 			path_chunk(&node.range, &o->layout, i, &chunk);
-			cache_forget(o->kinds[t].cache, &chunk);
+			cache_forget(o->cache, t, &chunk);
 		}
 	range_map_del(o->notes, &node.range);
 	return 0;

@@ -640,7 +640,13 @@ static const struct provider_ops fake_fetch_ops = {
 	.destroy = fake_destroy,
 };
 
-static const struct provider_type fake_types[] = {{"order", "orders", "xlsx", NULL, NULL}};
+static const struct provider_type fake_types[] = {{"order", "orders", "xlsx", NULL, NULL},
+						 {"payments", "payments", "xlsx", NULL, NULL}};
+
+void fake_set_two_types(struct provider *p)
+{
+	p->ntypes = 2;
+}
 
 struct provider *fake_provider_new(void)
 {
