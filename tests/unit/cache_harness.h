@@ -72,6 +72,7 @@ struct cache_stats stats_of(struct env *e);
 /* A cache_open in its own thread, cancellable through cancel. */
 struct opener {
 	struct env *e;
+	size_t type;
 	struct date_range r;
 	pthread_t th;
 	atomic_int cancel;
@@ -83,7 +84,8 @@ struct opener {
 
 int opener_cancelled(void *arg);
 void *opener_main(void *arg);
-void opener_start(struct opener *o, struct env *e, const struct date_range *r);
+void opener_start(struct opener *o, struct env *e, const struct date_range *r); /* type 0 */
+void opener_start_type(struct opener *o, struct env *e, size_t type, const struct date_range *r);
 int opener_join(struct opener *o);
 
 #endif
