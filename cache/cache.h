@@ -97,9 +97,10 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 typedef int (*cache_cancel_fn)(void *arg);
 
 /*
- * Start or join the fill of export type `type` for a range and block until its file is ready, the fill fails, or
- * cancelled(arg) returns non-zero (polled at least every 100 ms). On success *h is a handle on
- * the ready file: it stays readable even if the entry expires or is evicted meanwhile.
+ * Start or join the fill of export type `type` for a range and block until its file is
+ * ready, the fill fails, or cancelled(arg) returns non-zero (polled at least every 100 ms).
+ * On success *h is a handle on the ready file: it stays readable even if the entry expires or
+ * is evicted meanwhile.
  * Errors: -EINTR cancelled (the fill goes on), -ENODATA no data, -EIO failed or unreachable,
  * -ETIMEDOUT export_timeout passed, -ENOSPC disk full, -EINVAL range refused by the provider,
  * -EAGAIN provider closed for now: returned as soon as the flight learns it (state WAITING);
@@ -176,10 +177,10 @@ void cache_get_stats(struct cache *c, struct cache_stats *out);
 void cache_get_type_stats(struct cache *c, size_t type, struct cache_stats *out);
 
 /*
- * Start the fill of export type `type` for a range in the background without waiting for it (prefetch). Does
- * nothing when the file is ready, a flight is already queued or running, or "no data" is still
- * remembered. 1 if a flight was queued, 0 if nothing was needed, -errno (-EINVAL bad range or
- * type, -ENOMEM) otherwise. Counts neither a hit nor a miss.
+ * Start the fill of export type `type` for a range in the background without waiting for
+ * it (prefetch). Does nothing when the file is ready, a flight is already queued or running,
+ * or "no data" is still remembered. 1 if a flight was queued, 0 if nothing was needed, -errno
+ * (-EINVAL bad range or type, -ENOMEM) otherwise. Counts neither a hit nor a miss.
  */
 int cache_prefetch(struct cache *c, size_t type, const struct date_range *r);
 

@@ -16,7 +16,8 @@ enum get_status {
 };
 
 /*
- * Fetch the export of type `type` (an index into prov->types) for range_str ("A..B", at most prov->max_range_days days, inside the window) into out_path
+ * Fetch the export of type `type` (an index into prov->types) for range_str ("A..B", at most
+ * prov->max_range_days days, inside the window) into out_path
  * (member: that file of a bundle export; "" for a whole-file export), written to a temp file next to it, then renamed: never a partial file under that name) or
  * to stdout when out_path is NULL or "-". Prints one line saying what failed on stderr.
  * Returns an enum get_status.

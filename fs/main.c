@@ -497,7 +497,8 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	make_cache_config(cfg, &cc);
 	o.cache = cache_new(&cc, o.prov, &cache_err);
 	if (!o.cache) {
-		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir,
+			strerror(-cache_err));
 		goto out;
 	}
 	for (size_t t = 0; t < o.prov->ntypes; t++)
