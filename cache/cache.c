@@ -92,31 +92,17 @@ static void cache_stop(struct cache *c)
 	c->sweeper_started = c->recoverer_started = 0;
 }
 
-struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, int *err)
+/* Copy cfg with its defaults applied, and the strings it points to. -ENOMEM. */
+static int cache_config_copy(struct cache *c, const struct cache_config *cfg)
 {
-	struct cache *c = NULL;
-	pthread_condattr_t ca;
-	int rc = -EINVAL, locks = 0;
-
-	if (!cfg || !prov || !prov->ops || !cfg->dir || !cfg->report_type ||
-	    !key_field_ok(cfg->report_type) ||
-	    (cfg->language && !key_field_ok(cfg->language)) || !key_field_ok(prov->name) ||
-	    !key_field_ok(prov->account))
-		goto fail;
-	rc = -ENOMEM;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		goto fail;
 	c->cfg = *cfg;
-	c->prov = prov;
 	c->dir = strdup(cfg->dir);
-	c->report_type = strdup(cfg->report_type);
 	c->language = strdup(cfg->language ? cfg->language : "");
-	if (!c->dir || !c->report_type || !c->language)
-		goto fail;
+	if (!c->dir || !c->language)
+		return -ENOMEM;
 	c->cfg.dir = c->dir;
-	c->cfg.report_type = c->report_type;
 	c->cfg.language = c->language;
+	c->cfg.report_type0 = NULL; /* now c->report_types[0] */
 	c->cfg.max_exports = def(cfg->max_exports, 2);
 	c->cfg.export_timeout_s = def(cfg->export_timeout_s, 1800);
 	c->cfg.nodata_ttl_s = def(cfg->nodata_ttl_s, 3600);
@@ -130,48 +116,100 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
 		c->cfg.retry_max_ms = c->cfg.retry_initial_ms;
 	c->cfg.retry_limit = def(cfg->retry_limit, 5);
 	c->cfg.sweep_interval_s = def(cfg->sweep_interval_s, 60);
-	atomic_init(&c->n_bytes, 0);
+	return 0;
+}
 
-	if ((rc = store_init(&c->store, c->dir)) != 0)
-		goto fail;
-	rc = -ENOMEM;
-	if (pthread_mutex_init(&c->lock, NULL) != 0)
-		goto fail;
-	locks = 1;
-	if (pthread_condattr_init(&ca) != 0)
-		goto fail;
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (pthread_cond_init(&c->wake, &ca) != 0) {
-		pthread_condattr_destroy(&ca);
-		goto fail;
+/* The report_type of every export type, and a counter set per type. -EINVAL when one may not
+ * be part of a key or two are the same (their keys, hence their files, would be the same),
+ * -ENOMEM. */
+static int cache_types_init(struct cache *c, const struct cache_config *cfg)
+{
+	size_t n = c->prov->ntypes;
+
+	c->report_types = calloc(n, sizeof(*c->report_types));
+	c->counts = calloc(n, sizeof(*c->counts));
+	if (!c->report_types || !c->counts)
+		return -ENOMEM;
+	c->ntypes = n;
+	for (size_t t = 0; t < n; t++) {
+		const char *rt = t == 0 && cfg->report_type0 ? cfg->report_type0
+							     : c->prov->types[t].report_type;
+		if (!key_field_ok(rt))
+			return -EINVAL;
+		for (size_t u = 0; u < t; u++)
+			if (strcmp(c->report_types[u], rt) == 0)
+				return -EINVAL;
+		if (!(c->report_types[t] = strdup(rt)))
+			return -ENOMEM;
+		atomic_init(&c->counts[t].n_bytes, 0);
 	}
-	locks = 2;
-	if (pthread_cond_init(&c->work, &ca) != 0) {
-		pthread_condattr_destroy(&ca);
-		goto fail;
+	return 0;
+}
+
+/* The lock and the two condition variables (CLOCK_MONOTONIC). 0, or -ENOMEM with none made. */
+static int cache_sync_init(struct cache *c)
+{
+	pthread_condattr_t ca;
+	int ok;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return -ENOMEM;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	ok = pthread_mutex_init(&c->lock, NULL) == 0;
+	if (ok && !(ok = pthread_cond_init(&c->wake, &ca) == 0))
+		pthread_mutex_destroy(&c->lock);
+	if (ok && !(ok = pthread_cond_init(&c->work, &ca) == 0)) {
+		pthread_cond_destroy(&c->wake);
+		pthread_mutex_destroy(&c->lock);
 	}
 	pthread_condattr_destroy(&ca);
-	locks = 3;
+	return ok ? 0 : -ENOMEM;
+}
+
+/* Free what cache_new allocated (threads and sync objects already gone). */
+static void cache_release(struct cache *c)
+{
+	entry_free_all(c);
+	for (size_t t = 0; c->report_types && t < c->ntypes; t++)
+		free(c->report_types[t]);
+	free(c->report_types);
+	free(c->counts);
+	free(c->dir);
+	free(c->language);
+	free(c);
+}
+
+struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, int *err)
+{
+	struct cache *c = NULL;
+	int rc = -EINVAL, synced = 0;
+
+	if (!cfg || !prov || !prov->ops || !cfg->dir || !prov->types || prov->ntypes == 0 ||
+	    (cfg->language && !key_field_ok(cfg->language)) || !key_field_ok(prov->name) ||
+	    !key_field_ok(prov->account))
+		goto fail;
+	rc = -ENOMEM;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	c->prov = prov;
+	if ((rc = cache_config_copy(c, cfg)) != 0 || (rc = cache_types_init(c, cfg)) != 0 ||
+	    (rc = store_init(&c->store, c->dir)) != 0 || (rc = cache_sync_init(c)) != 0)
+		goto fail;
+	synced = 1;
 	if ((rc = pool_start(c)) != 0 || (rc = sweep_start(c)) != 0 ||
 	    (rc = recover_start(c)) != 0)
 		goto fail;
 	return c;
 fail:
-	if (c) {
-		if (locks == 3)
-			cache_stop(c);
-		if (locks >= 3)
-			pthread_cond_destroy(&c->work);
-		if (locks >= 2)
-			pthread_cond_destroy(&c->wake);
-		if (locks >= 1)
-			pthread_mutex_destroy(&c->lock);
-		entry_free_all(c);
-		free(c->dir);
-		free(c->report_type);
-		free(c->language);
-		free(c);
+	if (synced) {
+		cache_stop(c);
+		pthread_cond_destroy(&c->work);
+		pthread_cond_destroy(&c->wake);
+		pthread_mutex_destroy(&c->lock);
 	}
+	if (c)
+		cache_release(c);
 	if (err)
 		*err = rc;
 	return NULL;
@@ -182,17 +220,14 @@ void cache_free(struct cache *c)
 	if (!c)
 		return;
 	cache_stop(c);
-	entry_free_all(c);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
-	free(c->dir);
-	free(c->report_type);
-	free(c->language);
-	free(c);
+	cache_release(c);
 }
 
-int cache_lookup(struct cache *c, const struct date_range *r, struct cache_info *out)
+int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
+		 struct cache_info *out)
 {
 	struct entry *e;
 	int err = 0;
@@ -202,7 +237,7 @@ int cache_lookup(struct cache *c, const struct date_range *r, struct cache_info 
 	out->progress = -1;
 	client_error_clear(&out->last_error);
 	pthread_mutex_lock(&c->lock);
-	e = entry_get(c, r, 0, &err);
+	e = entry_get(c, type, r, 0, &err);
 	if (e) {
 		*out = e->info;
 		out->state = entry_state(c, e);
@@ -275,83 +310,121 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 	return 0;
 }
 
-int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn cancelled,
-	       void *arg, struct cache_handle **h)
+/* A cache_open's progress: the flight it waits for, and what it counted. */
+struct open_wait {
+	unsigned my_flight;
+	int joined, counted, reopened;
+};
+
+enum open_step { OPEN_DONE, OPEN_AGAIN, OPEN_WAIT };
+
+/* A READY entry: take a handle on its file. OPEN_AGAIN when the file vanished under us the
+ * first time (the entry is reset: fetch it again). cache->lock held, dropped meanwhile. */
+static enum open_step open_ready(struct cache *c, struct entry *e, struct open_wait *w,
+				 struct cache_handle **h, int *rc)
 {
+	if (!w->counted)
+		entry_counts(c, e)->n_hits++;
+	e->open_refs++;
+	pthread_mutex_unlock(&c->lock);
+	*rc = cache_open_data(c, e, h);
+	pthread_mutex_lock(&c->lock);
+	if (*rc == 0) {
+		entry_touch(c, e);
+		return OPEN_DONE;
+	}
+	e->open_refs--;
+	if (*rc != -ENOENT || w->reopened++)
+		return OPEN_DONE;
+	/* The data file vanished under us: forget it and fetch it again. */
+	log_warn("cache: %s: data file missing, exporting again", e->range_str);
+	if (e->info.state == CACHE_READY && !e->filling)
+		entry_reset(e);
+	w->counted = 1;
+	return OPEN_AGAIN;
+}
+
+/* Whether "no data" is still remembered for e. cache->lock held. */
+static int nodata_fresh(struct cache *c, const struct entry *e, enum cache_state st)
+{
+	return st == CACHE_NO_DATA &&
+	       cache_now_ms(c) / 1000 - e->info.learned_time < c->cfg.nodata_ttl_s;
+}
+
+/* Queue a flight for e (not filling): a new export unless a task is to be resumed. */
+static void open_enqueue(struct cache *c, struct entry *e, enum cache_state st)
+{
+	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
+		e->info.task_id[0] = '\0'; /* a new export, not the old task */
+	pool_enqueue(c, e);
+}
+
+/* One look at e for a cache_open: done (*rc, *h set), look again at once, or wait for the
+ * next change. cache->lock held. */
+static enum open_step open_step(struct cache *c, struct entry *e, struct open_wait *w,
+				struct cache_handle **h, int *rc)
+{
+	enum cache_state st;
+
+	if (c->stopping) {
+		*rc = -EINTR;
+		return OPEN_DONE;
+	}
+	if (w->joined && e->flight != w->my_flight) {
+		w->joined = 0; /* our flight ended: its result is ours */
+		if (e->result != 0) {
+			*rc = e->result == -ECANCELED ? -EINTR : e->result;
+			return OPEN_DONE;
+		}
+	}
+	st = entry_state(c, e);
+	if (e->filling && e->fill_gen == e->gen && st == CACHE_WAITING) {
+		/* The provider is closed for now: say so at once; the flight waits on. */
+		entry_counts(c, e)->n_errors++;
+		entry_counts(c, e)->n_err_again++;
+		*rc = -EAGAIN;
+		return OPEN_DONE;
+	}
+	if (!e->filling && st == CACHE_READY)
+		return open_ready(c, e, w, h, rc);
+	if (!e->filling && nodata_fresh(c, e, st)) {
+		*rc = -ENODATA;
+		return OPEN_DONE;
+	}
+	if (!e->filling) {
+		open_enqueue(c, e, st);
+		w->joined = 1;
+		w->my_flight = e->flight;
+	} else if (!w->joined && e->fill_gen == e->gen) {
+		w->joined = 1;
+		w->my_flight = e->flight;
+	}
+	if (w->joined && !w->counted) {
+		entry_counts(c, e)->n_misses++;
+		w->counted = 1;
+	}
+	return OPEN_WAIT;
+}
+
+int cache_open(struct cache *c, size_t type, const struct date_range *r,
+	       cache_cancel_fn cancelled, void *arg, struct cache_handle **h)
+{
+	struct open_wait w = {0, 0, 0, 0};
 	struct entry *e;
-	unsigned my_flight = 0;
-	int joined = 0, counted = 0, reopened = 0, rc = 0;
+	enum open_step step;
+	int rc = 0;
 
 	*h = NULL;
 	pthread_mutex_lock(&c->lock);
-	e = entry_get(c, r, 1, &rc);
+	e = entry_get(c, type, r, 1, &rc);
 	if (!e) {
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
 	e->waiters++;
-	for (;;) {
-		enum cache_state st;
-
-		if (c->stopping) {
-			rc = -EINTR;
-			break;
-		}
-		if (joined && e->flight != my_flight) {
-			joined = 0; /* our flight ended: its result is ours */
-			if (e->result != 0) {
-				rc = e->result == -ECANCELED ? -EINTR : e->result;
-				break;
-			}
-		}
-		st = entry_state(c, e);
-		if (e->filling && e->fill_gen == e->gen && st == CACHE_WAITING) {
-			/* The provider is closed for now: say so at once; the flight waits on. */
-			c->n_errors++;
-			c->n_err_again++;
-			rc = -EAGAIN;
-			break;
-		}
-		if (!e->filling && st == CACHE_READY) {
-			if (!counted)
-				c->n_hits++;
-			e->open_refs++;
-			pthread_mutex_unlock(&c->lock);
-			rc = cache_open_data(c, e, h);
-			pthread_mutex_lock(&c->lock);
-			if (rc == 0) {
-				entry_touch(c, e);
-				break;
-			}
-			e->open_refs--;
-			if (rc != -ENOENT || reopened++)
-				break;
-			/* The data file vanished under us: forget it and fetch it again. */
-			log_warn("cache: %s: data file missing, exporting again", e->range_str);
-			if (e->info.state == CACHE_READY && !e->filling)
-				entry_reset(e);
-			counted = 1;
+	while ((step = open_step(c, e, &w, h, &rc)) != OPEN_DONE) {
+		if (step == OPEN_AGAIN)
 			continue;
-		}
-		if (!e->filling && st == CACHE_NO_DATA &&
-		    cache_now_ms(c) / 1000 - e->info.learned_time < c->cfg.nodata_ttl_s) {
-			rc = -ENODATA;
-			break;
-		}
-		if (!e->filling) {
-			if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
-				e->info.task_id[0] = '\0'; /* a new export, not the old task */
-			pool_enqueue(c, e);
-			joined = 1;
-			my_flight = e->flight;
-		} else if (!joined && e->fill_gen == e->gen) {
-			joined = 1;
-			my_flight = e->flight;
-		}
-		if (joined && !counted) {
-			c->n_misses++;
-			counted = 1;
-		}
 		cache_wait_tick(c);
 		if (cancelled) {
 			pthread_mutex_unlock(&c->lock);
@@ -368,7 +441,8 @@ int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn canc
 	return rc;
 }
 
-int cache_peek(struct cache *c, const struct date_range *r, int *fd, uint64_t *size)
+int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd,
+	       uint64_t *size)
 {
 	char path[PATH_MAX];
 	struct entry *e;
@@ -378,7 +452,7 @@ int cache_peek(struct cache *c, const struct date_range *r, int *fd, uint64_t *s
 	pthread_mutex_lock(&c->lock);
 	/* entry_get, not entry_find: before the recovery scan has loaded a READY entry, read its
 	 * .meta as cache_lookup does, or a bundle is invisible for a while after a restart. */
-	e = entry_get(c, r, 0, &rc);
+	e = entry_get(c, type, r, 0, &rc);
 	if (!e || entry_state(c, e) != CACHE_READY) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOENT;
@@ -424,13 +498,13 @@ void cache_handle_close(struct cache_handle *h)
 	free(h);
 }
 
-int cache_forget(struct cache *c, const struct date_range *r)
+int cache_forget(struct cache *c, size_t type, const struct date_range *r)
 {
 	struct entry *e;
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
-	e = entry_get(c, r, 0, &rc);
+	e = entry_get(c, type, r, 0, &rc);
 	if (!e || (e->info.state == CACHE_ABSENT && !(e->filling && e->fill_gen == e->gen))) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOENT;
@@ -449,28 +523,34 @@ int cache_forget(struct cache *c, const struct date_range *r)
 	return 0;
 }
 
+/* What cache_foreach lists: (type, range) with the hash, so the disk pass skips known ones. */
+struct listed {
+	struct date_range r;
+	size_t type;
+	int absent; /* known to memory as ABSENT: not listed */
+	char hash[KEY_HASH_LEN];
+};
+
 struct range_list {
-	struct date_range *v;
-	char (*hash)[KEY_HASH_LEN];
+	struct listed *v;
 	size_t n, cap;
 };
 
-static int range_list_add(struct range_list *l, const struct date_range *r, const char *hash)
+static int range_list_add(struct range_list *l, size_t type, const struct date_range *r,
+			  const char *hash, int absent)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct date_range *v = realloc(l->v, cap * sizeof(*v));
+		struct listed *v = realloc(l->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		l->v = v;
-		char(*hs)[KEY_HASH_LEN] = realloc(l->hash, cap * sizeof(*hs));
-		if (!hs)
-			return -ENOMEM;
-		l->hash = hs;
 		l->cap = cap;
 	}
-	l->v[l->n] = *r;
-	memcpy(l->hash[l->n], hash, KEY_HASH_LEN);
+	l->v[l->n].r = *r;
+	l->v[l->n].type = type;
+	l->v[l->n].absent = absent;
+	memcpy(l->v[l->n].hash, hash, KEY_HASH_LEN);
 	l->n++;
 	return 0;
 }
@@ -489,13 +569,14 @@ static int foreach_disk(struct cache *c, struct range_list *known)
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		char hash[KEY_HASH_LEN], kind;
 		struct store_meta m;
+		size_t type;
 		int own, dup = 0;
 
 		enum meta_use use;
 		if (!store_name_parse(&c->store, de->d_name, hash, &kind, &own) || kind != 'm')
 			continue;
 		for (size_t i = 0; i < nmem && !dup; i++)
-			dup = strcmp(known->hash[i], hash) == 0;
+			dup = strcmp(known->v[i].hash, hash) == 0;
 		if (dup)
 			continue;
 		rc = store_meta_read(&c->store, hash, &m);
@@ -505,83 +586,46 @@ static int foreach_disk(struct cache *c, struct range_list *known)
 		}
 		if (rc != 0)
 			break; /* could not read it: the listing would be short */
-		use = entry_meta_usable(c, hash, &m);
+		use = entry_meta_usable(c, hash, &m, &type);
 		if (use == META_UNCHECKED)
 			rc = -EIO;
 		else if (use == META_USABLE)
-			rc = range_list_add(known, &m.key.range, hash);
+			rc = range_list_add(known, type, &m.key.range, hash, 0);
 	}
 	closedir(d);
 	return rc;
 }
 
-int cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
-		  void *arg)
+int cache_foreach(struct cache *c,
+		  void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg)
 {
 	struct range_list l = {0};
 	int scanned, rc = 0;
 
 	pthread_mutex_lock(&c->lock);
 	scanned = c->scan_done;
-	for (struct entry *e = c->entries; e && rc == 0; e = e->next) {
-		/* Include ABSENT entries' hashes so the disk pass skips them, then drop them. */
-		if ((rc = range_list_add(&l, &e->key.range, e->hash)) != 0)
-			break;
-		if (e->info.state == CACHE_ABSENT && !e->filling)
-			l.v[l.n - 1].start.year = 0; /* marker: known to be absent */
-	}
+	/* ABSENT entries too, so the disk pass skips their hashes; they are not listed. */
+	for (struct entry *e = c->entries; e && rc == 0; e = e->next)
+		rc = range_list_add(&l, e->type, &e->key.range, e->hash,
+				    e->info.state == CACHE_ABSENT && !e->filling);
 	pthread_mutex_unlock(&c->lock);
 	if (rc == 0 && !scanned)
 		rc = foreach_disk(c, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
-		if (l.v[i].start.year != 0)
-			fn(arg, &l.v[i]);
+		if (!l.v[i].absent)
+			fn(arg, l.v[i].type, &l.v[i].r);
 	free(l.v);
-	free(l.hash);
 	return rc;
 }
 
-void cache_get_stats(struct cache *c, struct cache_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&c->lock);
-	out->applies = c->n_applies;
-	out->fills_running = c->n_running;
-	out->fills_queued = c->n_queued;
-	out->hits = c->n_hits;
-	out->misses = c->n_misses;
-	out->errors = c->n_errors;
-	for (struct entry *e = c->entries; e; e = e->next) {
-		if (e->info.state == CACHE_ABSENT)
-			continue;
-		out->entries++;
-		if (e->info.state == CACHE_READY)
-			out->total_size += e->info.size;
-	}
-	out->err_io = c->n_err_io;
-	out->err_timeout = c->n_err_timeout;
-	out->err_nospc = c->n_err_nospc;
-	out->err_invalid = c->n_err_invalid;
-	out->err_again = c->n_err_again;
-	out->err_other = c->n_err_other;
-	out->nodata = c->n_nodata;
-	out->prefetches = c->n_prefetches;
-	out->flights_ready = c->n_ready;
-	out->flights_failed = c->n_failed;
-	memcpy(out->duration_le, c->duration_le, sizeof(out->duration_le));
-	out->duration_sum_s = c->duration_sum_s;
-	pthread_mutex_unlock(&c->lock);
-	out->bytes_downloaded = atomic_load(&c->n_bytes);
-}
-
-int cache_prefetch(struct cache *c, const struct date_range *r)
+int cache_prefetch(struct cache *c, size_t type, const struct date_range *r)
 {
 	struct entry *e;
 	enum cache_state st;
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
-	e = entry_get(c, r, 1, &rc);
+	e = entry_get(c, type, r, 1, &rc);
 	if (!e)
 		goto out;
 	if (c->stopping || e->filling) {
@@ -592,14 +636,11 @@ int cache_prefetch(struct cache *c, const struct date_range *r)
 	rc = 0;
 	if (st == CACHE_READY)
 		goto out;
-	if (st == CACHE_NO_DATA &&
-	    cache_now_ms(c) / 1000 - e->info.learned_time < c->cfg.nodata_ttl_s)
+	if (nodata_fresh(c, e, st))
 		goto out;
 	/* The same start as cache_open's, without a waiter. */
-	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
-		e->info.task_id[0] = '\0';
-	pool_enqueue(c, e);
-	c->n_prefetches++;
+	open_enqueue(c, e, st);
+	entry_counts(c, e)->n_prefetches++;
 	rc = 1;
 out:
 	pthread_mutex_unlock(&c->lock);

@@ -5,6 +5,11 @@
  *
  * Talks to the provider only through client/provider.h; knows nothing of HTTP or FUSE.
  * All functions are thread-safe. Errors are 0 or -errno.
+ *
+ * One cache serves every export type of its provider (prov->types[]: Clover's orders and
+ * payments): a call that names a range also names its type, an index into prov->types. The
+ * types share one directory, one size budget evicted least recently used first whatever the
+ * type, one fill pool of max_exports flights, one recovery scan and one sweeper.
  */
 #ifndef ORDERFS_CACHE_H
 #define ORDERFS_CACHE_H
@@ -23,7 +28,10 @@ struct cache_config {
 	int max_exports;	  /* fills running at once; 0 = default 2 */
 	int export_timeout_s;	  /* give up polling after this; 0 = default 1800 */
 	int nodata_ttl_s;	  /* remember "no data" this long; 0 = default 3600 */
-	const char *report_type;  /* part of the cache key, sent to the provider ("order") */
+	/* The report_type of type 0 in its keys and requests instead of
+	 * prov->types[0].report_type (Vexora's report_type setting); NULL = none. Every other
+	 * type's is prov->types[t].report_type. */
+	const char *report_type0;
 	const char *language;	  /* part of the cache key ("en-US") */
 	int poll_initial_ms;	  /* first status poll delay and shortest wait; 0 = default 500 */
 	int poll_max_ms;	  /* longest wait (others: elapsed / 10); 0 = default 10000 */
@@ -71,32 +79,37 @@ struct cache_info {
 	struct client_error last_error;	     /* provider's code and message of that failure */
 };
 
-/* Start the cache: create dirs, start the fill pool and, in the background, the recovery scan
- * of what a previous run left (so a big cache never delays the mount). NULL + *err = -errno.
- * The provider must outlive the cache. */
+/* Start the cache of every type of prov->types: create dirs, start the fill pool and, in the
+ * background, the recovery scan of what a previous run left (so a big cache never delays the
+ * mount). NULL + *err = -errno (-EINVAL: a key field is not valid, the provider has no type,
+ * or two types share a report_type). The provider must outlive the cache. */
 struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, int *err);
 
 /* Stop fills (their persisted state stays for the next run), join threads, free. Open handles
  * must be closed first. */
 void cache_free(struct cache *c);
 
-/* Snapshot of the entry for a range; state CACHE_ABSENT if unknown. Always 0. */
-int cache_lookup(struct cache *c, const struct date_range *r, struct cache_info *out);
+/* Snapshot of the entry of export type `type` for a range; state CACHE_ABSENT if unknown (or
+ * the type or range is not valid). Always 0. */
+int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
+		 struct cache_info *out);
 
 typedef int (*cache_cancel_fn)(void *arg);
 
 /*
- * Start or join the fill for a range and block until its file is ready, the fill fails, or
- * cancelled(arg) returns non-zero (polled at least every 100 ms). On success *h is a handle on
- * the ready file: it stays readable even if the entry expires or is evicted meanwhile.
+ * Start or join the fill of export type `type` for a range and block until its file is
+ * ready, the fill fails, or cancelled(arg) returns non-zero (polled at least every 100 ms).
+ * On success *h is a handle on the ready file: it stays readable even if the entry expires or
+ * is evicted meanwhile.
  * Errors: -EINTR cancelled (the fill goes on), -ENODATA no data, -EIO failed or unreachable,
  * -ETIMEDOUT export_timeout passed, -ENOSPC disk full, -EINVAL range refused by the provider,
  * -EAGAIN provider closed for now: returned as soon as the flight learns it (state WAITING);
  * the flight stays queued and runs when the provider opens (cache_info.wait_until), so a later
- * open finds the file. The cause is in the entry's cache_info.last_error.
+ * open finds the file. The cause is in the entry's cache_info.last_error. -EINVAL also for a
+ * type that is not one of the provider's.
  */
-int cache_open(struct cache *c, const struct date_range *r, cache_cancel_fn cancelled,
-	       void *arg, struct cache_handle **h);
+int cache_open(struct cache *c, size_t type, const struct date_range *r,
+	       cache_cancel_fn cancelled, void *arg, struct cache_handle **h);
 
 int cache_handle_fd(const struct cache_handle *h);
 uint64_t cache_handle_size(const struct cache_handle *h);
@@ -109,23 +122,27 @@ struct cache_file_info {
 	int64_t ready_time; /* unix s */
 };
 void cache_handle_info(const struct cache_handle *h, struct cache_file_info *out);
-/* A read-only fd on the READY file of a range, without a hit, a miss or an access time: for
- * looking inside the file (a bundle's index) to answer stat. -ENOENT when not READY. */
-int cache_peek(struct cache *c, const struct date_range *r, int *fd, uint64_t *size);
+/* A read-only fd on the READY file of export type `type` for a range, without a hit, a miss
+ * or an access time: for looking inside the file (a bundle's index) to answer stat. -ENOENT
+ * when not READY (or not a valid type). */
+int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd,
+	       uint64_t *size);
 
 /* Close the fd and drop the reference that protects the file from eviction. */
 void cache_handle_close(struct cache_handle *h);
 
-/* Forget a range: delete its files and metadata (open handles stay readable). A fill in
- * flight for it is cancelled. 0, or -ENOENT if nothing was known. */
-int cache_forget(struct cache *c, const struct date_range *r);
+/* Forget the export of type `type` for a range: delete its files and metadata (open handles
+ * stay readable); the other types' exports of the range are untouched. A fill in flight for
+ * it is cancelled. 0, or -ENOENT if nothing was known. */
+int cache_forget(struct cache *c, size_t type, const struct date_range *r);
 
-/* Call fn for every range the cache knows (any state but ABSENT), in no particular order.
+/* Call fn for every (type, range) the cache knows (any state but ABSENT), in no particular
+ * order: a range with files of two types is passed twice.
  * fn must not call back into the cache. 0, or -errno (-ENOMEM, or the cache directory could
  * not be read before the recovery scan finished): then fn was not called at all, so a caller
  * never mistakes part of the ranges for all of them. */
-int cache_foreach(struct cache *c, void (*fn)(void *arg, const struct date_range *r),
-		  void *arg);
+int cache_foreach(struct cache *c,
+		  void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg);
 
 #define CACHE_DURATION_NBOUNDS 10
 
@@ -153,14 +170,18 @@ struct cache_stats {
 
 /* Upper bounds, in seconds, of the duration buckets. */
 extern const double cache_duration_bounds[CACHE_DURATION_NBOUNDS];
+/* The figures of the whole cache: every type's counters added up, every entry. */
 void cache_get_stats(struct cache *c, struct cache_stats *out);
+/* The figures of export type `type` alone: its counters, its entries (entries, total_size,
+ * and its flights in fills_running/fills_queued). All zero for a type that is not valid. */
+void cache_get_type_stats(struct cache *c, size_t type, struct cache_stats *out);
 
 /*
- * Start the fill for a range in the background without waiting for it (prefetch). Does
- * nothing when the file is ready, a flight is already queued or running, or "no data" is still
- * remembered. 1 if a flight was queued, 0 if nothing was needed, -errno (-EINVAL bad range,
- * -ENOMEM) otherwise. Counts neither a hit nor a miss.
+ * Start the fill of export type `type` for a range in the background without waiting for
+ * it (prefetch). Does nothing when the file is ready, a flight is already queued or running,
+ * or "no data" is still remembered. 1 if a flight was queued, 0 if nothing was needed, -errno
+ * (-EINVAL bad range or type, -ENOMEM) otherwise. Counts neither a hit nor a miss.
  */
-int cache_prefetch(struct cache *c, const struct date_range *r);
+int cache_prefetch(struct cache *c, size_t type, const struct date_range *r);
 
 #endif

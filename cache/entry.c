@@ -21,27 +21,39 @@ int64_t cache_mono_ms(void)
 	return clock_mono_ms();
 }
 
-static int make_key(const struct cache *c, const struct date_range *r, struct cache_key *k)
+static int make_key(const struct cache *c, size_t type, const struct date_range *r,
+		    struct cache_key *k)
 {
-	return key_init(k, c->prov->name, c->prov->account, c->cfg.report_type,
+	if (type >= c->ntypes)
+		return -EINVAL;
+	return key_init(k, c->prov->name, c->prov->account, c->report_types[type],
 			c->cfg.language, r);
 }
 
-static unsigned entry_bucket(const struct date_range *r)
+/* The type whose keys carry report_type; -1 if none. */
+static long type_of(const struct cache *c, const char *report_type)
+{
+	for (size_t t = 0; t < c->ntypes; t++)
+		if (strcmp(c->report_types[t], report_type) == 0)
+			return (long)t;
+	return -1;
+}
+
+static unsigned entry_bucket(size_t type, const struct date_range *r)
 {
 	unsigned h = 2166136261u;
-	const int v[6] = {r->start.year, r->start.month, r->start.day,
-			  r->end.year,	 r->end.month,	 r->end.day};
+	const int v[7] = {r->start.year, r->start.month, r->start.day, r->end.year,
+			  r->end.month,	 r->end.day,	 (int)type};
 
-	for (int i = 0; i < 6; i++)
-		h = (h ^ (unsigned)v[i]) * 16777619u; /* FNV-1a over the six fields */
+	for (int i = 0; i < 7; i++)
+		h = (h ^ (unsigned)v[i]) * 16777619u; /* FNV-1a over the seven fields */
 	return h & (ENTRY_BUCKETS - 1);
 }
 
-struct entry *entry_find(struct cache *c, const struct date_range *r)
+struct entry *entry_find(struct cache *c, size_t type, const struct date_range *r)
 {
-	for (struct entry *e = c->by_range[entry_bucket(r)]; e; e = e->hnext)
-		if (date_cmp(&e->key.range.start, &r->start) == 0 &&
+	for (struct entry *e = c->by_range[entry_bucket(type, r)]; e; e = e->hnext)
+		if (e->type == type && date_cmp(&e->key.range.start, &r->start) == 0 &&
 		    date_cmp(&e->key.range.end, &r->end) == 0)
 			return e;
 	return NULL;
@@ -58,13 +70,15 @@ void entry_reset(struct entry *e)
 	e->warned_big = 0;
 }
 
-static struct entry *entry_new(struct cache *c, const struct cache_key *k)
+static struct entry *entry_new(struct cache *c, size_t type, const struct cache_key *k)
 {
 	struct entry *e = calloc(1, sizeof(*e));
+	unsigned b = entry_bucket(type, &k->range);
 
 	if (!e)
 		return NULL;
 	e->key = *k;
+	e->type = type;
 	if (key_hash(k, e->hash) != 0 || pthread_mutex_init(&e->io_lock, NULL) != 0) {
 		free(e);
 		return NULL;
@@ -73,8 +87,8 @@ static struct entry *entry_new(struct cache *c, const struct cache_key *k)
 	entry_reset(e);
 	e->next = c->entries;
 	c->entries = e;
-	e->hnext = c->by_range[entry_bucket(&k->range)];
-	c->by_range[entry_bucket(&k->range)] = e;
+	e->hnext = c->by_range[b];
+	c->by_range[b] = e;
 	return e;
 }
 
@@ -102,15 +116,16 @@ static void entry_load(struct entry *e, const struct store_meta *m)
 	snprintf(i->last_error.msg, sizeof(i->last_error.msg), "%s", m->err_msg);
 }
 
-struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created)
+struct entry *entry_insert_meta(struct cache *c, size_t type, const struct store_meta *m,
+				int *created)
 {
-	struct entry *e = entry_find(c, &m->key.range);
+	struct entry *e = entry_find(c, type, &m->key.range);
 
 	*created = 0;
 	if (e && e->info.state != CACHE_ABSENT)
 		return e;
 	if (!e) {
-		e = entry_new(c, &m->key);
+		e = entry_new(c, type, &m->key);
 		if (!e)
 			return NULL;
 	} else if (e->filling) {
@@ -122,14 +137,17 @@ struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int
 	return e;
 }
 
-enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m)
+enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m,
+				size_t *type)
 {
 	char path[PATH_MAX];
 	struct stat st;
 	struct cache_key k;
+	long t = type_of(c, m->key.report_type);
 
-	if (make_key(c, &m->key.range, &k) != 0 || !key_equal(&k, &m->key))
+	if (t < 0 || make_key(c, (size_t)t, &m->key.range, &k) != 0 || !key_equal(&k, &m->key))
 		return META_FOREIGN;
+	*type = (size_t)t;
 	if (m->state != CACHE_READY)
 		return META_USABLE;
 	store_path(&c->store, hash, ".data", path);
@@ -146,17 +164,19 @@ struct entry *entry_find_hash(struct cache *c, const char *hash)
 	return NULL;
 }
 
-struct entry *entry_get(struct cache *c, const struct date_range *r, int create, int *err)
+struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r, int create,
+			int *err)
 {
 	struct cache_key k;
 	struct store_meta m;
 	char hash[KEY_HASH_LEN];
-	struct entry *e = entry_find(c, r);
+	struct entry *e = type < c->ntypes ? entry_find(c, type, r) : NULL;
+	size_t mtype;
 	int rc;
 
 	if (e)
 		return e;
-	if ((rc = make_key(c, r, &k)) != 0 || (rc = key_hash(&k, hash)) != 0) {
+	if ((rc = make_key(c, type, r, &k)) != 0 || (rc = key_hash(&k, hash)) != 0) {
 		*err = rc;
 		return NULL;
 	}
@@ -168,7 +188,7 @@ struct entry *entry_get(struct cache *c, const struct date_range *r, int create,
 	pthread_mutex_unlock(&c->lock);
 	rc = store_meta_read(&c->store, hash, &m);
 	if (rc == 0) {
-		enum meta_use use = entry_meta_usable(c, hash, &m);
+		enum meta_use use = entry_meta_usable(c, hash, &m, &mtype);
 		if (use == META_UNCHECKED)
 			rc = -EIO;
 		else if (use != META_USABLE)
@@ -177,7 +197,7 @@ struct entry *entry_get(struct cache *c, const struct date_range *r, int create,
 		rc = -ENOENT; /* corrupt: as good as absent; the scan deletes it */
 	}
 	pthread_mutex_lock(&c->lock);
-	e = entry_find(c, r);
+	e = entry_find(c, type, r);
 	if (e)
 		return e;
 	if (rc != 0 && rc != -ENOENT) {
@@ -193,9 +213,9 @@ struct entry *entry_get(struct cache *c, const struct date_range *r, int create,
 	}
 	if (rc == 0) {
 		int created;
-		e = entry_insert_meta(c, &m, &created);
+		e = entry_insert_meta(c, type, &m, &created);
 	} else if (create) {
-		e = entry_new(c, &k);
+		e = entry_new(c, type, &k);
 	}
 	if (!e)
 		*err = create || rc == 0 ? -ENOMEM : -ENOENT;

@@ -242,7 +242,7 @@ void fill_set_state(struct fill *f, enum cache_state st)
 static int fill_apply(struct fill *f)
 {
 	struct cache *c = f->c;
-	struct export_request req = {c->cfg.report_type, c->cfg.language, f->e->key.range};
+	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
 	struct export_task t;
 	struct client_error err;
 	int r;
@@ -268,7 +268,7 @@ static int fill_apply(struct fill *f)
 		return -EIO;
 	}
 	pthread_mutex_lock(&c->lock);
-	c->n_applies++;
+	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
 	r = fill_write_meta(f, &t);
@@ -448,6 +448,7 @@ static int fill_main(struct fill *f)
 static void fill_record_failure(struct fill *f, int rc)
 {
 	struct cache *c = f->c;
+	struct cache_counts *k = entry_counts(c, f->e);
 	char code[PROVIDER_CODE_MAX + 8] = "";
 	int eno = -rc;
 
@@ -460,19 +461,19 @@ static void fill_record_failure(struct fill *f, int rc)
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	c->n_errors++;
+	k->n_errors++;
 	if (eno == EIO)
-		c->n_err_io++;
+		k->n_err_io++;
 	else if (eno == ETIMEDOUT)
-		c->n_err_timeout++;
+		k->n_err_timeout++;
 	else if (eno == ENOSPC)
-		c->n_err_nospc++;
+		k->n_err_nospc++;
 	else if (eno == EINVAL)
-		c->n_err_invalid++;
+		k->n_err_invalid++;
 	else if (eno == EAGAIN)
-		c->n_err_again++;
+		k->n_err_again++;
 	else
-		c->n_err_other++;
+		k->n_err_other++;
 	f->e->info.state = CACHE_FAILED;
 	f->e->info.learned_time = cache_now_ms(c) / 1000;
 	f->e->info.last_errno = eno;
@@ -544,7 +545,7 @@ int fill_run(struct cache *c, struct entry *e)
 	}
 	if (rc == -ENODATA) {
 		pthread_mutex_lock(&c->lock);
-		c->n_nodata++;
+		entry_counts(c, e)->n_nodata++;
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}

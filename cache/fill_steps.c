@@ -49,7 +49,7 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 	struct fill *f = arg;
 	int rc = 0;
 
-	atomic_fetch_add(&f->c->n_bytes, added);
+	atomic_fetch_add(&entry_counts(f->c, f->e)->n_bytes, added);
 	pthread_mutex_lock(&f->c->lock);
 	if (!fill_alive_locked(f)) {
 		rc = -ECANCELED;
@@ -231,7 +231,7 @@ static int fill_check_bundle(struct part *pt, struct client_error *err)
 static int fill_fetch_once(struct fill *f, struct part *pt, struct client_error *err)
 {
 	struct cache *c = f->c;
-	struct export_request req = {c->cfg.report_type, c->cfg.language, f->e->key.range};
+	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
 	uint64_t got = UINT64_MAX;
 
 	client_error_clear(err);

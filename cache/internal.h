@@ -40,6 +40,7 @@ struct entry {
 	struct entry *hnext; /* cache->by_range[entry_bucket(range)] */
 	struct entry *qnext; /* cache->queue_head while queued */
 	struct cache_key key;
+	size_t type; /* index into prov->types: the key's report_type is that type's */
 	char hash[KEY_HASH_LEN];
 	char range_str[DATE_RANGE_STR_LEN]; /* for log lines */
 	pthread_mutex_t io_lock;
@@ -60,9 +61,26 @@ struct entry {
 	int warned_big;		 /* logged once that the file alone exceeds max_size */
 };
 
+/* What the cache counts, per export type (cache->lock, except n_bytes). */
+struct cache_counts {
+	uint64_t n_applies, n_running, n_queued, n_hits, n_misses, n_errors;
+	atomic_uint_least64_t n_bytes; /* bumped by download sinks without the lock */
+	/* failed flights by errno, "no data" answers, cache_prefetch flights */
+	uint64_t n_err_io, n_err_timeout, n_err_nospc, n_err_invalid, n_err_again, n_err_other;
+	uint64_t n_nodata, n_prefetches;
+	uint64_t n_ready, n_failed; /* flights that ended READY / failed */
+	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
+	double duration_sum_s;
+};
+
 struct cache {
 	struct cache_config cfg; /* defaults applied; strings point into the owned copies */
-	char *dir, *report_type, *language;
+	char *dir, *language;
+	/* Per export type (prov->types[t]): the report_type of its keys and requests (owned
+	 * copies; type 0's may be cfg.report_type0), and its counters. */
+	size_t ntypes;
+	char **report_types;
+	struct cache_counts *counts;
 	struct provider *prov;
 	struct store store;
 
@@ -71,8 +89,8 @@ struct cache {
 			       * waiters in cache_open and sleeping fills re-check */
 	pthread_cond_t work;  /* CLOCK_MONOTONIC; workers, sweeper: queue non-empty or stop */
 	struct entry *entries;
-	/* The same entries hashed by range: lookups stay O(1) with tens of thousands cached
-	 * (a list scan per insert made the recovery scan quadratic). */
+	/* The same entries hashed by (type, range): lookups stay O(1) with tens of thousands
+	 * cached (a list scan per insert made the recovery scan quadratic). */
 	struct entry *by_range[ENTRY_BUCKETS];
 	struct entry *queue_head, *queue_tail;
 	int stopping;
@@ -90,34 +108,33 @@ struct cache {
 	int nworkers;
 	pthread_t sweeper, recoverer;
 	int sweeper_started, recoverer_started;
-
-	/* counters (cache->lock) */
-	uint64_t n_applies, n_running, n_queued, n_hits, n_misses, n_errors;
-	atomic_uint_least64_t n_bytes; /* bumped by download sinks without the lock */
-	/* failed flights by errno, "no data" answers, cache_prefetch flights (cache->lock) */
-	uint64_t n_err_io, n_err_timeout, n_err_nospc, n_err_invalid, n_err_again, n_err_other;
-	uint64_t n_nodata, n_prefetches;
-	uint64_t n_ready, n_failed; /* flights that ended READY / failed */
-	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
-	double duration_sum_s;
 };
+
+/* The counters of e's export type. */
+static inline struct cache_counts *entry_counts(struct cache *c, const struct entry *e)
+{
+	return &c->counts[e->type];
+}
 
 /* --- entry.c: the table (caller holds cache->lock unless said otherwise) --- */
 
 int64_t cache_now_ms(const struct cache *c);
 int64_t cache_mono_ms(void);
-/* Find the entry for r; NULL if not in memory. */
-struct entry *entry_find(struct cache *c, const struct date_range *r);
+/* Find the entry of type for r; NULL if not in memory. */
+struct entry *entry_find(struct cache *c, size_t type, const struct date_range *r);
 struct entry *entry_find_hash(struct cache *c, const char *hash);
-/* Find the entry for r, else load its .meta from disk (dropping the lock meanwhile), else
- * (create != 0) create an ABSENT one. NULL with *err: -EINVAL invalid range, -ENOMEM,
+/* Find the entry of type for r, else load its .meta from disk (dropping the lock meanwhile),
+ * else (create != 0) create an ABSENT one. NULL with *err: -EINVAL invalid range or type,
+ * -ENOMEM,
  * -ENOENT when nothing is known and create is 0, or the -errno of a .meta or .data that could
  * not be read (EMFILE, EIO): then nothing is created, so a file that may be fine is never
  * exported over. */
-struct entry *entry_get(struct cache *c, const struct date_range *r, int create, int *err);
-/* Insert an entry built from a .meta if the key is not in memory yet. Returns the entry
- * (new or existing), *created says which; NULL on ENOMEM. */
-struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created);
+struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r, int create,
+			int *err);
+/* Insert an entry of type built from a .meta if the key is not in memory yet. Returns the
+ * entry (new or existing), *created says which; NULL on ENOMEM. */
+struct entry *entry_insert_meta(struct cache *c, size_t type, const struct store_meta *m,
+				int *created);
 /* What entry_meta_usable found. */
 enum meta_use {
 	META_UNCHECKED = -2, /* the .data could not be stat'ed (EIO, ...): leave everything */
@@ -125,9 +142,11 @@ enum meta_use {
 	META_STALE = 0,	     /* READY but its .data is missing or has the wrong size: drop it */
 	META_USABLE = 1,
 };
-/* Whether a .meta read from disk belongs to this cache (provider, account, type, language)
- * and, for READY, its .data exists with the recorded size. Does a stat. */
-enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m);
+/* Whether a .meta read from disk belongs to this cache (provider, account, one of its types,
+ * language) and, for READY, its .data exists with the recorded size. Does a stat. *type is
+ * the export type of its key unless META_FOREIGN. */
+enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m,
+				size_t *type);
 /* The state cache_lookup reports: READY past its expiry is EXPIRED; QUEUED while the
  * provider is closed is WAITING. */
 enum cache_state entry_state(const struct cache *c, const struct entry *e);

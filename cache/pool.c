@@ -17,7 +17,7 @@ void pool_enqueue(struct cache *c, struct entry *e)
 	else
 		c->queue_head = e;
 	c->queue_tail = e;
-	c->n_queued++;
+	entry_counts(c, e)->n_queued++;
 	pthread_cond_signal(&c->work);
 }
 
@@ -29,7 +29,7 @@ static struct entry *pool_pop(struct cache *c)
 	if (!c->queue_head)
 		c->queue_tail = NULL;
 	e->qnext = NULL;
-	c->n_queued--;
+	entry_counts(c, e)->n_queued--;
 	return e;
 }
 
@@ -37,16 +37,16 @@ const double cache_duration_bounds[CACHE_DURATION_NBOUNDS] = {1,  5,   15,  30, 
 							     120, 300, 600, 1800, 3600};
 
 /* Count how a flight ended (cache->lock held). */
-static void pool_count_outcome(struct cache *c, int rc, double seconds)
+static void pool_count_outcome(struct cache_counts *k, int rc, double seconds)
 {
 	if (rc == 0) {
-		c->n_ready++;
-		c->duration_sum_s += seconds;
+		k->n_ready++;
+		k->duration_sum_s += seconds;
 		for (int i = 0; i < CACHE_DURATION_NBOUNDS; i++)
 			if (seconds <= cache_duration_bounds[i])
-				c->duration_le[i]++;
+				k->duration_le[i]++;
 	} else if (rc != -ENODATA && rc != -ECANCELED) {
-		c->n_failed++;
+		k->n_failed++;
 	}
 }
 
@@ -64,15 +64,16 @@ static void *pool_worker(void *arg)
 		if (c->stopping)
 			break;
 		e = pool_pop(c);
-		c->n_running++;
+		entry_counts(c, e)->n_running++;
 		pthread_mutex_unlock(&c->lock);
 
 		int64_t start = cache_mono_ms();
 		rc = fill_run(c, e);
 
 		pthread_mutex_lock(&c->lock);
-		pool_count_outcome(c, rc, (double)(cache_mono_ms() - start) / 1000.0);
-		c->n_running--;
+		pool_count_outcome(entry_counts(c, e), rc,
+				   (double)(cache_mono_ms() - start) / 1000.0);
+		entry_counts(c, e)->n_running--;
 		e->filling = 0;
 		e->result = rc;
 		e->flight++;

@@ -10,7 +10,8 @@
  *                     APPLIED/GENERATING/DOWNLOADING: a flight is queued that polls the saved
  *                     task id (never re-applies) and resumes the .part;
  *                     FAILED/NO_DATA: kept as is (re-applied / remembered as usual);
- *                     another provider's or account's: left alone
+ *                     another provider's, account's or language's: left alone
+ *                     (every export type of the provider is this scan's)
  *   <hash>.data/.part without a .meta: deleted
  * Entries already in memory (an open raced ahead and loaded the .meta itself) are left as
  * they are. Deletions happen under cache->lock after checking no entry owns the hash, so a
@@ -60,6 +61,7 @@ static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t
 	struct store_meta m;
 	struct entry *e;
 	enum meta_use usable;
+	size_t type;
 	int rc = store_meta_read(&c->store, hash, &m), created;
 
 	if (rc == -ENOENT)
@@ -77,7 +79,7 @@ static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t
 		t->unread++;
 		return;
 	}
-	usable = entry_meta_usable(c, hash, &m);
+	usable = entry_meta_usable(c, hash, &m, &type);
 	if (usable == META_FOREIGN)
 		return; /* another provider's or account's: not ours to judge */
 	if (usable == META_UNCHECKED) {
@@ -95,7 +97,7 @@ static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
-	e = entry_insert_meta(c, &m, &created);
+	e = entry_insert_meta(c, type, &m, &created);
 	if (e && !e->filling && !c->stopping &&
 	    (e->info.state == CACHE_APPLIED || e->info.state == CACHE_GENERATING ||
 	     e->info.state == CACHE_DOWNLOADING)) {

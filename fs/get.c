@@ -130,15 +130,15 @@ static int cache_take(const struct cache_config *cc, struct provider *prov, int 
 }
 
 /* The export of r, fetched if need be. GET_OK with *h open, or the status after saying why. */
-static int fetch(struct cache *cache, const struct date_range *r, const char *range_str,
-		 struct cache_handle **h)
+static int fetch(struct cache *cache, size_t t, const struct date_range *r,
+		 const char *range_str, struct cache_handle **h)
 {
 	struct cache_info info;
-	int rc = cache_open(cache, r, NULL, NULL, h);
+	int rc = cache_open(cache, t, r, NULL, NULL, h);
 
 	if (rc == 0)
 		return GET_OK;
-	cache_lookup(cache, r, &info);
+	cache_lookup(cache, t, r, &info);
 	if (rc == -ENODATA) {
 		fprintf(stderr, "orderfs get: %s: no data in that range\n", range_str);
 		return GET_NO_DATA;
@@ -154,8 +154,9 @@ static int fetch(struct cache *cache, const struct date_range *r, const char *ra
 
 /* Copy member of the export h has open to out_path (or stdout) and say what was written.
  * GET_OK or GET_FAILED after saying why. */
-static int deliver(struct cache *cache, const struct date_range *r, struct cache_handle *h,
-		   const char *range_str, const char *member, const char *out_path)
+static int deliver(struct cache *cache, size_t t, const struct date_range *r,
+		   struct cache_handle *h, const char *range_str, const char *member,
+		   const char *out_path)
 {
 	int to_stdout = !out_path || !strcmp(out_path, "-");
 	struct cache_info info;
@@ -177,7 +178,7 @@ static int deliver(struct cache *cache, const struct date_range *r, struct cache
 			strerror(-rc));
 		return GET_FAILED;
 	}
-	cache_lookup(cache, r, &info);
+	cache_lookup(cache, t, r, &info);
 	if (!to_stdout)
 		fprintf(stderr, "orderfs get: %s: %llu bytes, %s %s\n", out_path,
 			(unsigned long long)len, member[0] ? "bundle sha256" : "sha256",
@@ -185,8 +186,8 @@ static int deliver(struct cache *cache, const struct date_range *r, struct cache
 	return GET_OK;
 }
 
-int get_run(const struct cache_config *cc, struct provider *prov, const char *range_str,
-	    const char *member, const char *out_path)
+int get_run(const struct cache_config *cc, struct provider *prov, size_t type,
+	    const char *range_str, const char *member, const char *out_path)
 {
 	struct cache *cache = NULL;
 	struct cache_handle *h = NULL;
@@ -197,9 +198,9 @@ int get_run(const struct cache_config *cc, struct provider *prov, const char *ra
 		return GET_USAGE;
 	if (cache_take(cc, prov, &lock_fd, &cache))
 		return GET_FAILED;
-	status = fetch(cache, &r, range_str, &h);
+	status = fetch(cache, type, &r, range_str, &h);
 	if (status == GET_OK)
-		status = deliver(cache, &r, h, range_str, member, out_path);
+		status = deliver(cache, type, &r, h, range_str, member, out_path);
 	cache_handle_close(h);
 	cache_free(cache);
 	close(lock_fd);
@@ -290,8 +291,8 @@ int get_main(int argc, char **argv)
 		goto out;
 	if (get_target(prov, range, range_only, &t, member))
 		goto out;
-	setup_cache_config(&cfg, prov, t, &cc);
-	rc = get_run(&cc, prov, range_only, member, out);
+	setup_cache_config(&cfg, &cc);
+	rc = get_run(&cc, prov, t, range_only, member, out);
 out:
 	provider_destroy(prov);
 	config_free(&cfg);

@@ -344,23 +344,21 @@ static int mount_fuse(const struct cmdline *cl, struct mount *m)
 	return 0;
 }
 
-/* One cache per export type, all in cache_dir. 0, or -1 after saying why. */
+/* The mount's one cache, every export type in it. 0, or -1 after saying why. */
 static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 {
+	struct cache_config cc;
 	int cache_err = 0;
 
-	for (size_t t = 0; t < o->prov->ntypes; t++) {
-		struct cache_config cc;
-		setup_cache_config(cfg, o->prov, t, &cc);
+	for (size_t t = 0; t < o->prov->ntypes; t++)
 		o->kinds[t].type = &o->prov->types[t];
-		o->kinds[t].cache = cache_new(&cc, o->prov, &cache_err);
-		if (!o->kinds[t].cache) {
-			fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir,
-				strerror(-cache_err));
-			return -1;
-		}
-		o->nkinds = t + 1;
+	setup_cache_config(cfg, &cc);
+	o->cache = cache_new(&cc, o->prov, &cache_err);
+	if (!o->cache) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
+		return -1;
 	}
+	o->nkinds = o->prov->ntypes;
 	return 0;
 }
 
@@ -381,10 +379,7 @@ static void mount_live(const struct cmdline *cl, const struct fs_config *cfg, st
 	notify_status("mounted on %s", cl->mountpoint);
 	/* After daemon_ready, so its log lines go where the daemon's go. */
 	if (cfg->prefetch_days > 0) {
-		struct cache *caches[FS_KINDS_MAX];
-		for (size_t t = 0; t < o->nkinds; t++)
-			caches[t] = o->kinds[t].cache;
-		o->prefetch = prefetch_start(caches, o->nkinds, cfg->prefetch_days,
+		o->prefetch = prefetch_start(o->cache, o->nkinds, cfg->prefetch_days,
 					     cfg->prefetch_interval_s, o->window_months);
 		if (!o->prefetch)
 			log_err("cannot start prefetch: %s", strerror(errno));
@@ -431,8 +426,7 @@ static void mount_teardown(struct mount *m)
 			fuse_unmount(f);
 	}
 	orderfs_close_all(o);
-	for (size_t t = 0; t < o->nkinds; t++)
-		cache_free(o->kinds[t].cache);
+	cache_free(o->cache);
 	bundle_memo_free(o->bundles);
 	if (f)
 		fuse_destroy(f);

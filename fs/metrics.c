@@ -234,7 +234,7 @@ char *metrics_render(struct orderfs *o, size_t *len)
 		return NULL;
 	for (size_t i = 0; i < o->nkinds; i++) {
 		ts[i].type = o->kinds[i].type->base_name;
-		cache_get_stats(o->kinds[i].cache, &ts[i].s);
+		cache_get_type_stats(o->cache, i, &ts[i].s);
 	}
 	render_counters(&t, o, ts, o->nkinds, exports_counters,
 			sizeof(exports_counters) / sizeof(exports_counters[0]));

@@ -102,17 +102,7 @@ void orderfs_close_all(struct orderfs *o)
 
 void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out)
 {
-	memset(out, 0, sizeof(*out));
-	for (size_t t = 0; t < o->nkinds; t++) {
-		struct cache_stats s;
-		cache_get_stats(o->kinds[t].cache, &s);
-#define ADD(f) out->f += s.f
-		ADD(applies), ADD(fills_running), ADD(fills_queued), ADD(hits), ADD(misses);
-		ADD(bytes_downloaded), ADD(total_size), ADD(entries), ADD(errors), ADD(err_io);
-		ADD(err_timeout), ADD(err_nospc), ADD(err_invalid), ADD(err_again), ADD(err_other);
-		ADD(nodata), ADD(prefetches);
-#undef ADD
-	}
+	cache_get_stats(o->cache, out);
 }
 
 /* A waiting open or stat polls this: Ctrl-C on the caller, or the mount going away. */
@@ -123,36 +113,42 @@ static int open_cancelled(void *arg)
 }
 
 /*
- * The ops reach the cache of a type only through these, one cache call each, so a change of
- * how types map to caches is a change here alone.
+ * The ops reach the cache only through these, one cache call each: export type t of the
+ * mount's one cache.
  */
 static void chunk_lookup(struct orderfs *o, size_t t, const struct date_range *chunk,
 			 struct cache_info *info)
 {
-	cache_lookup(o->kinds[t].cache, chunk, info);
+	cache_lookup(o->cache, t, chunk, info);
 }
 
 static int chunk_open(struct orderfs *o, size_t t, const struct date_range *chunk,
 		      struct cache_handle **h)
 {
-	return cache_open(o->kinds[t].cache, chunk, open_cancelled, o->fuse, h);
+	return cache_open(o->cache, t, chunk, open_cancelled, o->fuse, h);
 }
 
 static int chunk_peek(struct orderfs *o, size_t t, const struct date_range *chunk, int *fd,
 		      uint64_t *size)
 {
-	return cache_peek(o->kinds[t].cache, chunk, fd, size);
+	return cache_peek(o->cache, t, chunk, fd, size);
 }
 
 static void chunk_forget(struct orderfs *o, size_t t, const struct date_range *chunk)
 {
-	cache_forget(o->kinds[t].cache, chunk);
+	cache_forget(o->cache, t, chunk);
 }
 
-static int kind_foreach(struct orderfs *o, size_t t,
-			void (*fn)(void *arg, const struct date_range *r), void *arg)
+/* cache_foreach's callback for a listing: every type's ranges go into one list. */
+static void list_cached_range(void *arg, size_t t, const struct date_range *r)
 {
-	return cache_foreach(o->kinds[t].cache, fn, arg);
+	(void)t;
+	name_list_add_range(arg, r);
+}
+
+static int cached_ranges_foreach(struct orderfs *o, struct name_list *l)
+{
+	return cache_foreach(o->cache, list_cached_range, l);
 }
 
 /* Whether any export of range r is known to the cache. */
@@ -459,8 +455,8 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 		struct date_range day = {d, d};
 		name_list_add_range(&l, &day);
 	}
-	for (size_t t = 0; t < o->nkinds && rc == 0; t++)
-		rc = kind_foreach(o, t, name_list_add_range, &l);
+	if (rc == 0)
+		rc = cached_ranges_foreach(o, &l);
 	range_map_foreach_mkdir(o->notes, name_list_add_range, &l);
 	if (rc == 0)
 		rc = l.err;

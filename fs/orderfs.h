@@ -21,16 +21,15 @@ struct prefetch;
 
 #define FS_KINDS_MAX FS_TYPES_MAX
 
-/* One of the provider's types and the cache holding its exports (one cache per type, all in
- * cache_dir: each keeps to the entries whose key carries its type). */
+/* One of the provider's types; its exports are type t of the mount's one cache. */
 struct fs_kind {
 	const struct provider_type *type;
-	struct cache *cache;
 };
 
 struct orderfs {
 	struct fs_kind kinds[FS_KINDS_MAX]; /* kinds[t] is layout.types[t] */
 	size_t nkinds;
+	struct cache *cache; /* the exports of every kind, kinds[t] as type t */
 	struct bundle_memo *bundles; /* indexes of READY bundles, for stat, readdir, open */
 	struct provider *prov;
 	struct fuse *fuse;
@@ -54,7 +53,7 @@ struct orderfs {
 /* The fuse_operations table of orderfs. */
 const struct fuse_operations *orderfs_operations(void);
 
-/* The stats of every kind's cache added up. */
+/* The stats of the whole cache, every kind's added up. */
 void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out);
 
 /* Close every file the kernel left open (called after the FUSE loop has ended). */

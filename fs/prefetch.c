@@ -12,8 +12,8 @@
 #define PREFETCH_AFTER_MIDNIGHT_S 300
 
 struct prefetch {
-	struct cache *caches[PREFETCH_CACHES_MAX];
-	size_t ncaches;
+	struct cache *cache;
+	size_t ntypes;
 	int days, interval_s, window_months;
 	pthread_t thread;
 	pthread_mutex_t lock; /* protects everything below */
@@ -36,8 +36,8 @@ static void prefetch_pass(struct prefetch *p)
 		if (date_range_check(&r, &today, 1, p->window_months, &why))
 			break; /* older days are outside the window too */
 		date_range_format(&r, rs);
-		for (size_t k = 0; k < p->ncaches; k++) {
-			int rc = cache_prefetch(p->caches[k], &r);
+		for (size_t k = 0; k < p->ntypes; k++) {
+			int rc = cache_prefetch(p->cache, k, &r);
 			if (rc > 0) {
 				started++;
 				log_info("prefetch: %s: export queued", rs);
@@ -89,7 +89,7 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
-struct prefetch *prefetch_start(struct cache *const *caches, size_t n, int days, int interval_s,
+struct prefetch *prefetch_start(struct cache *cache, size_t ntypes, int days, int interval_s,
 				int window_months)
 {
 	struct prefetch *p;
@@ -101,8 +101,8 @@ struct prefetch *prefetch_start(struct cache *const *caches, size_t n, int days,
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->ncaches = n < PREFETCH_CACHES_MAX ? n : PREFETCH_CACHES_MAX;
-	memcpy(p->caches, caches, p->ncaches * sizeof(*caches));
+	p->cache = cache;
+	p->ntypes = ntypes;
 	p->days = days;
 	p->interval_s = interval_s;
 	p->window_months = window_months;

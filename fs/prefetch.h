@@ -21,12 +21,11 @@ struct prefetch_stats {
 	int64_t next_run;    /* unix s of the next pass, 0 if off */
 };
 
-/* Start the thread (days > 0): each pass prefetches every day in each of the n caches (one
- * per export type). Days before the provider's window (window_months back from today) are
- * skipped. NULL with errno on failure; NULL without error when days is 0. The caches must
+/* Start the thread (days > 0): each pass prefetches every day in each of the cache's ntypes
+ * export types. Days before the provider's window (window_months back from today) are
+ * skipped. NULL with errno on failure; NULL without error when days is 0. The cache must
  * outlive the prefetcher. */
-#define PREFETCH_CACHES_MAX 4
-struct prefetch *prefetch_start(struct cache *const *caches, size_t n, int days, int interval_s,
+struct prefetch *prefetch_start(struct cache *cache, size_t ntypes, int days, int interval_s,
 				int window_months);
 
 /* Stop and join the thread; NULL is fine. */

@@ -47,21 +47,16 @@ int setup_cache_dir(const char *dir)
 	return 0;
 }
 
-void setup_cache_config(const struct fs_config *cfg, const struct provider *prov, size_t t,
-			struct cache_config *cc)
+void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 {
-	size_t n = prov->ntypes;
-
 	memset(cc, 0, sizeof(*cc));
 	cc->dir = cfg->cache_dir;
-	cc->max_size = cfg->cache_max_size / n;
-	if (cfg->cache_max_size && !cc->max_size)
-		cc->max_size = 1;
-	cc->max_exports = cfg->max_exports / (int)n > 0 ? cfg->max_exports / (int)n : 1;
+	cc->max_size = cfg->cache_max_size;
+	cc->max_exports = cfg->max_exports;
 	cc->export_timeout_s = cfg->export_timeout_s;
 	cc->nodata_ttl_s = cfg->nodata_ttl_s;
 	/* report_type (Vexora only, config_validate makes sure) overrides the type sent. */
-	cc->report_type = cfg->report_type ? cfg->report_type : prov->types[t].report_type;
+	cc->report_type0 = cfg->report_type;
 	cc->language = cfg->language ? cfg->language : "en-US";
 	cc->poll_initial_ms = cfg->poll_initial_ms;
 	cc->poll_max_ms = cfg->poll_max_ms;

@@ -22,12 +22,8 @@ int setup_load_config(const char *path, char **overrides, size_t n_overrides,
 /* Create cache_dir (0700) if missing and check we may use it. 0, or -1 after printing why. */
 int setup_cache_dir(const char *dir);
 
-/*
- * The cache config of export type t. A provider with several types (Clover: orders and
- * payments) gets one cache per type in the same cache_dir; cache_max_size and max_exports are
- * shared out between them evenly, so together they stay within what was configured.
- */
-void setup_cache_config(const struct fs_config *cfg, const struct provider *prov, size_t t,
-			struct cache_config *cc);
+/* The cache config of the mount: one cache holds every export type of the provider, sharing
+ * cache_max_size and max_exports by use. */
+void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc);
 
 #endif

@@ -59,7 +59,6 @@ int env_setup(void **state)
 	e->p = fake_provider_new();
 	assert_non_null(e->p);
 	e->cfg.dir = e->dir;
-	e->cfg.report_type = "order";
 	e->cfg.language = "en-US";
 	e->cfg.poll_initial_ms = 2;
 	e->cfg.poll_max_ms = 8;
@@ -123,8 +122,13 @@ unsigned char *handle_read(struct cache_handle *h, size_t *len)
 /* Open, check the bytes equal what the provider serves for r, close. Returns open's rc. */
 int open_check(struct env *e, const struct date_range *r)
 {
+	return open_check_type(e, 0, r);
+}
+
+int open_check_type(struct env *e, size_t type, const struct date_range *r)
+{
 	struct cache_handle *h = NULL;
-	int rc = cache_open(e->c, r, NULL, NULL, &h);
+	int rc = cache_open(e->c, type, r, NULL, NULL, &h);
 	if (rc != 0) {
 		assert_null(h);
 		return rc;
@@ -143,8 +147,13 @@ int open_check(struct env *e, const struct date_range *r)
 
 struct cache_info info_of(struct env *e, const struct date_range *r)
 {
+	return info_of_type(e, 0, r);
+}
+
+struct cache_info info_of_type(struct env *e, size_t type, const struct date_range *r)
+{
 	struct cache_info i;
-	assert_int_equal(cache_lookup(e->c, r, &i), 0);
+	assert_int_equal(cache_lookup(e->c, type, r, &i), 0);
 	return i;
 }
 
@@ -164,10 +173,16 @@ void sha_hex(const void *buf, size_t len, char out[65])
 void key_path(struct env *e, const struct date_range *r, const char *suffix, char *out,
 		     size_t n)
 {
+	key_path_type(e, "order", r, suffix, out, n);
+}
+
+void key_path_type(struct env *e, const char *report_type, const struct date_range *r,
+		   const char *suffix, char *out, size_t n)
+{
 	char a[DATE_STR_LEN], b[DATE_STR_LEN], key[256], hex[65];
 	date_format(&r->start, a);
 	date_format(&r->end, b);
-	snprintf(key, sizeof(key), "vexora|M100200|order|en-US|%s|%s", a, b);
+	snprintf(key, sizeof(key), "vexora|M100200|%s|en-US|%s|%s", report_type, a, b);
 	sha_hex(key, strlen(key), hex);
 	snprintf(out, n, "%s/v1/%s%s", e->dir, hex, suffix);
 }
@@ -188,7 +203,7 @@ void *opener_main(void *arg)
 {
 	struct opener *o = arg;
 	struct cache_handle *h = NULL;
-	o->rc = cache_open(o->e->c, &o->r, opener_cancelled, o, &h);
+	o->rc = cache_open(o->e->c, o->type, &o->r, opener_cancelled, o, &h);
 	o->returned_ms = fake_mono_ms();
 	if (o->rc == 0) {
 		o->data = handle_read(h, &o->len);
@@ -199,8 +214,14 @@ void *opener_main(void *arg)
 
 void opener_start(struct opener *o, struct env *e, const struct date_range *r)
 {
+	opener_start_type(o, e, 0, r);
+}
+
+void opener_start_type(struct opener *o, struct env *e, size_t type, const struct date_range *r)
+{
 	memset(o, 0, sizeof(*o));
 	o->e = e;
+	o->type = type;
 	o->r = *r;
 	atomic_init(&o->cancel, 0);
 	assert_int_equal(pthread_create(&o->th, NULL, opener_main, o), 0);

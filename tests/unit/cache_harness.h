@@ -53,19 +53,26 @@ void env_stop(struct env *e);
 
 /* Read a whole handle into a malloc'd buffer (caller frees). */
 unsigned char *handle_read(struct cache_handle *h, size_t *len);
-/* Open, check the bytes equal what the provider serves for r, close. Returns open's rc. */
+/* Open, check the bytes equal what the provider serves for r, close. Returns open's rc.
+ * open_check and info_of are of type 0. */
 int open_check(struct env *e, const struct date_range *r);
+int open_check_type(struct env *e, size_t type, const struct date_range *r);
 struct cache_info info_of(struct env *e, const struct date_range *r);
+struct cache_info info_of_type(struct env *e, size_t type, const struct date_range *r);
 void sha_hex(const void *buf, size_t len, char out[65]);
 /* Path of the on-disk file of range r with suffix (".meta", ".data", ".part"). */
 void key_path(struct env *e, const struct date_range *r, const char *suffix, char *out,
 	      size_t n);
+/* The same for the type whose keys carry report_type ("order" is key_path's). */
+void key_path_type(struct env *e, const char *report_type, const struct date_range *r,
+		   const char *suffix, char *out, size_t n);
 int exists(const char *path);
 struct cache_stats stats_of(struct env *e);
 
 /* A cache_open in its own thread, cancellable through cancel. */
 struct opener {
 	struct env *e;
+	size_t type;
 	struct date_range r;
 	pthread_t th;
 	atomic_int cancel;
@@ -77,7 +84,8 @@ struct opener {
 
 int opener_cancelled(void *arg);
 void *opener_main(void *arg);
-void opener_start(struct opener *o, struct env *e, const struct date_range *r);
+void opener_start(struct opener *o, struct env *e, const struct date_range *r); /* type 0 */
+void opener_start_type(struct opener *o, struct env *e, size_t type, const struct date_range *r);
 int opener_join(struct opener *o);
 
 #endif

@@ -72,6 +72,7 @@ struct fake {
 	size_t urls_n;
 	int ignore_offset;
 	unsigned napplied;
+	unsigned napplied_payments; /* applies whose report_type was "payments" */
 	struct fake_range_cfg ranges[FAKE_RANGES];
 	struct fake_task tasks[FAKE_TASKS];
 	int ntasks;
@@ -263,6 +264,8 @@ static int fake_apply(struct provider *p, const struct export_request *req,
 		goto out;
 	}
 	f->napplied++;
+	if (req->report_type && strcmp(req->report_type, "payments") == 0)
+		f->napplied_payments++;
 	snprintf(id, sizeof(id), "task-%u", f->napplied);
 	if (ri < 0 || add_task(f, id, ri) != 0) {
 		client_error_set(err, CLIENT_E_LOCAL, "fake full");
@@ -640,7 +643,23 @@ static const struct provider_ops fake_fetch_ops = {
 	.destroy = fake_destroy,
 };
 
-static const struct provider_type fake_types[] = {{"order", "orders", "xlsx", NULL, NULL}};
+static const struct provider_type fake_types[] = {{"order", "orders", "xlsx", NULL, NULL},
+						 {"payments", "payments", "xlsx", NULL, NULL}};
+
+void fake_set_two_types(struct provider *p)
+{
+	p->ntypes = 2;
+}
+
+unsigned fake_applied_payments(struct provider *p)
+{
+	struct fake *f = F(p);
+
+	pthread_mutex_lock(&f->lock);
+	unsigned n = f->napplied_payments;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
 
 struct provider *fake_provider_new(void)
 {

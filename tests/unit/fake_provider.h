@@ -52,6 +52,11 @@ struct provider *fake_provider_new(void);
 
 /* Size of generated content (default 100000). */
 void fake_set_default_size(struct provider *p, size_t len);
+/* Two export types instead of one: 0 "order" (orders.xlsx), 1 "payments" (payments.xlsx), as
+ * Clover has. Both are served the same content for a range. */
+void fake_set_two_types(struct provider *p);
+/* Applies sent with report_type "payments" (type 1's). */
+unsigned fake_applied_payments(struct provider *p);
 /* Fixed content for a range (copied). */
 void fake_set_content(struct provider *p, const struct date_range *r, const void *data,
 		      size_t len);

@@ -65,7 +65,7 @@ static void test_evict_spares_open_handles(void **state)
 
 	e->cfg.max_size = 250000;
 	env_start(e);
-	assert_int_equal(cache_open(e->c, &a, NULL, NULL, &h), 0); /* oldest, but open */
+	assert_int_equal(cache_open(e->c, 0, &a, NULL, NULL, &h), 0); /* oldest, but open */
 	assert_int_equal(open_check(e, &b), 0);
 	assert_int_equal(open_check(e, &c), 0);
 	WAIT_UNTIL(info_of(e, &b).state == CACHE_ABSENT);

@@ -146,7 +146,7 @@ static void check_bundle_fd(int fd, uint64_t size)
 static int open_bundle(struct env *e, const struct date_range *r)
 {
 	struct cache_handle *h = NULL;
-	int rc = cache_open(e->c, r, NULL, NULL, &h);
+	int rc = cache_open(e->c, 0, r, NULL, NULL, &h);
 
 	if (rc != 0) {
 		assert_null(h);
@@ -255,7 +255,7 @@ static void test_fetch_persistent_failure_eio_no_files(void **state)
 	use_fetch(e);
 	env_start(e);
 	fake_inject(e->p, FAKE_FETCH, &t);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EIO);
 	assert_null(h);
 	assert_int_equal(fake_count(e->p, FAKE_FETCH), 4);
 	struct cache_info i = info_of(e, R1());
@@ -264,7 +264,7 @@ static void test_fetch_persistent_failure_eio_no_files(void **state)
 	assert_int_equal(i.last_error.kind, CLIENT_E_TRANSIENT);
 	assert_string_equal(i.last_error.code, "E502");
 	assert_no_data_no_part(e);
-	assert_int_equal(cache_peek(e->c, R1(), &(int){0}, &(uint64_t){0}), -ENOENT);
+	assert_int_equal(cache_peek(e->c, 0, R1(), &(int){0}, &(uint64_t){0}), -ENOENT);
 	/* the task is kept: the next open fetches it again without applying */
 	assert_int_equal(open_bundle(e, R1()), 0);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
@@ -280,7 +280,7 @@ static void test_fetch_local_error_drops_part(void **state)
 	use_fetch(e);
 	env_start(e);
 	fake_inject(e->p, FAKE_FETCH, &nospc);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENOSPC);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -ENOSPC);
 	assert_int_equal(fake_count(e->p, FAKE_FETCH), 1);
 	assert_no_data_no_part(e);
 	assert_int_equal(open_bundle(e, R1()), 0);
@@ -325,7 +325,7 @@ static void test_fetch_file_expired_twice_fails(void **state)
 	use_fetch(e);
 	env_start(e);
 	fake_inject(e->p, FAKE_FETCH, &fe);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(stats_of(e).applies, 2); /* one re-apply per flight, no storm */
 	assert_int_equal(fake_count(e->p, FAKE_FETCH), 2);
 	struct cache_info i = info_of(e, R1());
@@ -352,7 +352,7 @@ static void test_fetch_failure_without_kind_is_eio(void **state)
 	use_fetch(e);
 	env_start(e);
 	fake_inject(e->p, FAKE_FETCH, &quiet);
-	assert_int_equal(cache_open(e->c, R1(), cancel_after_4_fetches, e, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, R1(), cancel_after_4_fetches, e, &h), -EIO);
 	assert_int_equal(fake_count(e->p, FAKE_FETCH), 1);
 	struct cache_info i = info_of(e, R1());
 	assert_int_equal(i.state, CACHE_FAILED);
@@ -378,7 +378,7 @@ static void test_fetch_items_progress_while_running(void **state)
 	assert_int_equal(i.items_total, NMEMBERS + 1);
 	assert_int_equal(i.progress, 25);
 	assert_int_equal(i.bytes_done, M0_LEN);
-	assert_int_equal(cache_peek(e->c, R1(), &(int){0}, &(uint64_t){0}), -ENOENT);
+	assert_int_equal(cache_peek(e->c, 0, R1(), &(int){0}, &(uint64_t){0}), -ENOENT);
 
 	fake_step(e->p, FAKE_FETCH_MID);
 	WAIT_UNTIL(fake_count(e->p, FAKE_FETCH_MID) == 2 && fake_held(e->p) == 1);
@@ -497,19 +497,19 @@ static void test_peek_ready_only_no_stats(void **state)
 	use_fetch(e);
 	env_start(e);
 	fake_set_file_expires(e->p, pinned_now() / 1000 + 600);
-	assert_int_equal(cache_peek(e->c, R1(), &fd, &size), -ENOENT); /* unknown */
+	assert_int_equal(cache_peek(e->c, 0, R1(), &fd, &size), -ENOENT); /* unknown */
 	fake_inject(e->p, FAKE_APPLY, &b);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
-	assert_int_equal(cache_peek(e->c, R1(), &fd, &size), -ENOENT); /* FAILED */
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_peek(e->c, 0, R1(), &fd, &size), -ENOENT); /* FAILED */
 
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), 0);
 	struct cache_stats s0 = stats_of(e);
 	struct cache_info i0 = info_of(e, R1());
 	for (int k = 0; k < 3; k++) {
 		fd = -1;
 		size = 0;
 		clock_advance_s(1);
-		assert_int_equal(cache_peek(e->c, R1(), &fd, &size), 0);
+		assert_int_equal(cache_peek(e->c, 0, R1(), &fd, &size), 0);
 		assert_true(fd >= 0);
 		assert_int_equal(size, cache_handle_size(h));
 		check_bundle_fd(fd, size);
@@ -524,9 +524,9 @@ static void test_peek_ready_only_no_stats(void **state)
 
 	clock_advance_s(600); /* past the server's expiry */
 	assert_int_equal(info_of(e, R1()).state, CACHE_EXPIRED);
-	assert_int_equal(cache_peek(e->c, R1(), &fd, &size), -ENOENT);
-	assert_int_equal(cache_forget(e->c, R1()), 0);
-	assert_int_equal(cache_peek(e->c, R1(), &fd, &size), -ENOENT);
+	assert_int_equal(cache_peek(e->c, 0, R1(), &fd, &size), -ENOENT);
+	assert_int_equal(cache_forget(e->c, 0, R1()), 0);
+	assert_int_equal(cache_peek(e->c, 0, R1(), &fd, &size), -ENOENT);
 }
 
 /* After a restart, a READY entry is peekable at once, like cache_lookup sees it READY at once
@@ -542,7 +542,7 @@ static void test_peek_after_restart(void **state)
 	assert_int_equal(open_bundle(e, R1()), 0);
 	env_stop(e);
 	env_start(e);
-	assert_int_equal(cache_peek(e->c, R1(), &fd, &size), 0);
+	assert_int_equal(cache_peek(e->c, 0, R1(), &fd, &size), 0);
 	check_bundle_fd(fd, size);
 	close(fd);
 	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
@@ -563,7 +563,7 @@ static void test_waiting_apply_closed_once(void **state)
 	env_start(e);
 	fake_inject(e->p, FAKE_APPLY, &u);
 	int64_t t0 = fake_mono_ms();
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EAGAIN);
 	assert_null(h);
 	/* answered while the flight still sleeps: one apply so far, the entry WAITING */
 	struct cache_info i = info_of(e, R1());
@@ -576,7 +576,7 @@ static void test_waiting_apply_closed_once(void **state)
 	assert_string_equal(i.last_error.msg, "outside service hours");
 	assert_int_equal(i.last_errno, EAGAIN);
 	/* another reader is told the same at once */
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EAGAIN);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
 
 	/* the flight goes on by itself */
@@ -626,7 +626,7 @@ static void test_waiting_query_closed_n_times_past_timeout(void **state)
 	e->cfg.export_timeout_s = 1;
 	env_start(e);
 	fake_inject(e->p, FAKE_QUERY, &u);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EAGAIN);
 	struct cache_info i = info_of(e, R1());
 	assert_int_equal(i.state, CACHE_WAITING);
 	assert_string_equal(i.task_id, "task-1");
@@ -651,7 +651,7 @@ static void test_waiting_mid_fetch_restarts_bundle(void **state)
 	use_fetch(e);
 	env_start(e);
 	fake_inject(e->p, FAKE_FETCH, &u);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EAGAIN);
 	assert_int_equal(info_of(e, R1()).state, CACHE_WAITING);
 	WAIT_UNTIL(info_of(e, R1()).state == CACHE_READY);
 	assert_int_equal(open_bundle(e, R1()), 0);
@@ -669,7 +669,7 @@ static void test_waiting_free_is_prompt(void **state)
 
 	env_start(e);
 	fake_inject(e->p, FAKE_QUERY, &u);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EAGAIN);
 	assert_int_equal(info_of(e, R1()).state, CACHE_WAITING);
 	int64_t t0 = fake_mono_ms();
 	env_stop(e);
@@ -689,8 +689,8 @@ static void test_waiting_forget_is_prompt(void **state)
 
 	env_start(e);
 	fake_inject(e->p, FAKE_APPLY, &u);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
-	assert_int_equal(cache_forget(e->c, R1()), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_forget(e->c, 0, R1()), 0);
 	assert_int_equal(info_of(e, R1()).state, CACHE_ABSENT);
 	/* the forgotten flight ends (no second apply), and a new open starts afresh */
 	WAIT_UNTIL(stats_of(e).fills_running == 0);

@@ -233,18 +233,18 @@ static void test_fill_nodata_remembered(void **state)
 	e->cfg.nodata_ttl_s = 60;
 	env_start(e);
 	fake_set_statuses(e->p, R1(), seq, 2);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENODATA);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -ENODATA);
 	assert_null(h);
 	struct cache_info i = info_of(e, R1());
 	assert_int_equal(i.state, CACHE_NO_DATA);
 	assert_int_equal(i.learned_time, pinned_now() / 1000);
 	assert_true(meta_has(e, R1(), "\"state\":\"no-data\""));
 	uint64_t q = fake_count(e->p, FAKE_QUERY);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENODATA);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -ENODATA);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
 	assert_int_equal(fake_count(e->p, FAKE_QUERY), q);
 	clock_advance_s(61);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENODATA);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -ENODATA);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
 }
 
@@ -257,7 +257,7 @@ static void test_fill_failed_reapplied_next_open(void **state)
 
 	env_start(e);
 	fake_set_statuses(e->p, R1(), failed, 2);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EIO);
 	struct cache_info i = info_of(e, R1());
 	assert_int_equal(i.state, CACHE_FAILED);
 	assert_int_equal(i.last_errno, EIO);
@@ -298,7 +298,7 @@ static void test_fill_retry_limit_gives_eio(void **state)
 
 	env_start(e);
 	fake_inject(e->p, FAKE_QUERY, &t);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(fake_count(e->p, FAKE_QUERY), 4); /* 1 + retry_limit */
 	struct cache_info i = info_of(e, R1());
 	assert_int_equal(i.state, CACHE_FAILED);
@@ -327,7 +327,7 @@ static void test_fill_business_error_not_retried(void **state)
 
 	env_start(e);
 	fake_inject(e->p, FAKE_APPLY, &b);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
 	struct cache_info i = info_of(e, R1());
 	assert_int_equal(i.last_error.kind, CLIENT_E_BUSINESS);
@@ -343,7 +343,7 @@ static void test_fill_check_refused_einval(void **state)
 
 	env_start(e);
 	fake_inject(e->p, FAKE_CHECK, &inv);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EINVAL);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EINVAL);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 0);
 	assert_string_equal(info_of(e, R1()).last_error.msg, "too old");
 }
@@ -372,7 +372,7 @@ static void test_fill_unavailable_past_timeout_eagain(void **state)
 	env_start(e);
 	fake_inject(e->p, FAKE_APPLY, &u);
 	int64_t t0 = fake_mono_ms();
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EAGAIN);
 	assert_true(fake_mono_ms() - t0 < 1000);
 	assert_string_equal(info_of(e, R1()).last_error.msg, "service hours");
 }
@@ -387,7 +387,7 @@ static void test_fill_poll_timeout(void **state)
 	env_start(e);
 	fake_set_statuses(e->p, R1(), gen, 1);
 	int64_t t0 = fake_mono_ms();
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ETIMEDOUT);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -ETIMEDOUT);
 	assert_true(fake_mono_ms() - t0 < 2000);
 	struct cache_info i = info_of(e, R1());
 	assert_int_equal(i.last_errno, ETIMEDOUT);
@@ -479,7 +479,7 @@ static void test_fill_file_expired_no_apply_storm(void **state)
 
 	env_start(e);
 	fake_inject(e->p, FAKE_QUERY, &fe);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
 	struct cache_info i = info_of(e, R1());
 	assert_int_equal(i.last_error.kind, CLIENT_E_FILE_EXPIRED);
@@ -516,7 +516,7 @@ static void test_fill_disk_full(void **state)
 
 	env_start(e);
 	fake_inject(e->p, FAKE_DOWNLOAD, &nospc);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENOSPC);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -ENOSPC);
 	key_path(e, R1(), ".part", path, sizeof(path));
 	assert_false(exists(path));
 	key_path(e, R1(), ".data", path, sizeof(path));
@@ -536,7 +536,7 @@ static void test_fill_many_urls_is_protocol_error(void **state)
 
 	env_start(e);
 	fake_set_urls_n(e->p, 2);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -EIO);
 	assert_int_equal(info_of(e, R1()).last_error.kind, CLIENT_E_PROTOCOL);
 }
 
@@ -550,16 +550,16 @@ static void test_fill_forget_cancels_fill(void **state)
 	fake_hold(e->p, FAKE_QUERY, NULL);
 	opener_start(&o, e, R1());
 	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
-	assert_int_equal(cache_forget(e->c, R1()), 0);
+	assert_int_equal(cache_forget(e->c, 0, R1()), 0);
 	assert_int_equal(info_of(e, R1()).state, CACHE_ABSENT);
 	fake_release(e->p, FAKE_QUERY);
 	assert_int_equal(opener_join(&o), -EINTR);
 	key_path(e, R1(), ".meta", path, sizeof(path));
 	assert_false(exists(path));
-	assert_int_equal(cache_forget(e->c, R1()), -ENOENT);
+	assert_int_equal(cache_forget(e->c, 0, R1()), -ENOENT);
 	assert_int_equal(open_check(e, R1()), 0);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
-	assert_int_equal(cache_forget(e->c, R1()), 0);
+	assert_int_equal(cache_forget(e->c, 0, R1()), 0);
 	assert_int_equal(info_of(e, R1()).state, CACHE_ABSENT);
 	key_path(e, R1(), ".data", path, sizeof(path));
 	assert_false(exists(path));
@@ -572,8 +572,8 @@ static void test_fill_forget_keeps_open_handle(void **state)
 	size_t len;
 
 	env_start(e);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), 0);
-	assert_int_equal(cache_forget(e->c, R1()), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), 0);
+	assert_int_equal(cache_forget(e->c, 0, R1()), 0);
 	unsigned char *got = handle_read(h, &len);
 	assert_int_equal(len, FILE_SIZE);
 	free(got);
@@ -589,7 +589,7 @@ static void test_fill_expiry_reexport_old_handle_reads(void **state)
 
 	env_start(e);
 	fake_set_file_expires(e->p, pinned_now() / 1000 + 600);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h1), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h1), 0);
 	assert_int_equal(fake_range_content(e->p, R1(), old, FILE_SIZE), FILE_SIZE);
 	assert_int_equal(info_of(e, R1()).expires, pinned_now() / 1000 + 600);
 	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
@@ -597,7 +597,7 @@ static void test_fill_expiry_reexport_old_handle_reads(void **state)
 	clock_advance_s(601);
 	assert_int_equal(info_of(e, R1()).state, CACHE_EXPIRED);
 	fake_set_file_expires(e->p, pinned_now() / 1000 + 600);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h2), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h2), 0);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
 	unsigned char *now = handle_read(h2, &len);
 	assert_memory_not_equal(now, old, FILE_SIZE);
@@ -645,7 +645,7 @@ static void test_fill_free_stops_promptly_keeps_state(void **state)
 	e->cfg.poll_max_ms = 60000;
 	env_start(e);
 	fake_set_statuses(e->p, R1(), gen, 1);
-	assert_int_equal(cache_open(e->c, R1(), cancel_after_join, e, &h), -EINTR);
+	assert_int_equal(cache_open(e->c, 0, R1(), cancel_after_join, e, &h), -EINTR);
 	WAIT_UNTIL(info_of(e, R1()).state == CACHE_APPLIED);
 	int64_t t0 = fake_mono_ms();
 	env_stop(e);
@@ -659,7 +659,7 @@ static void test_fill_invalid_config(void **state)
 	struct env *e = *state;
 	int err = 0;
 
-	e->cfg.report_type = "ord|er";
+	e->cfg.report_type0 = "ord|er";
 	assert_null(cache_new(&e->cfg, e->p, &err));
 	assert_int_equal(err, -EINVAL);
 }
@@ -679,12 +679,12 @@ static void test_handle_snapshot_survives_reexport(void **state)
 
 	env_start(e);
 	fake_set_file_expires(e->p, pinned_now() / 1000 + 60);
-	assert_int_equal(cache_open(e->c, &r, NULL, NULL, &h1), 0);
+	assert_int_equal(cache_open(e->c, 0, &r, NULL, NULL, &h1), 0);
 	unsigned char *d1 = handle_read(h1, &len1);
 	sha_hex(d1, len1, sha1);
 	clock_advance_s(61);
 	fake_set_file_expires(e->p, pinned_now() / 1000 + 60);
-	assert_int_equal(cache_open(e->c, &r, NULL, NULL, &h2), 0); /* a new export */
+	assert_int_equal(cache_open(e->c, 0, &r, NULL, NULL, &h2), 0); /* a new export */
 	unsigned char *d2 = handle_read(h2, &len2);
 	sha_hex(d2, len2, sha2);
 	assert_string_not_equal(sha1, sha2);
@@ -693,7 +693,7 @@ static void test_handle_snapshot_survives_reexport(void **state)
 	assert_string_equal(i1.sha256, sha1);
 	assert_int_equal(i1.size, len1);
 	assert_string_equal(i2.sha256, sha2);
-	cache_lookup(e->c, &r, &now);
+	cache_lookup(e->c, 0, &r, &now);
 	assert_string_equal(now.sha256, sha2); /* not what h1 holds */
 	free(d1);
 	free(d2);

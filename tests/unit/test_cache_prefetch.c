@@ -28,7 +28,7 @@ static void test_prefetch_fills_without_a_waiter(void **state)
 	struct date_range a = day(10);
 
 	env_start(e);
-	assert_int_equal(cache_prefetch(e->c, &a), 1);
+	assert_int_equal(cache_prefetch(e->c, 0, &a), 1);
 	WAIT_UNTIL(info_of(e, &a).state == CACHE_READY);
 	struct cache_stats s = stats_of(e);
 	assert_int_equal(s.prefetches, 1);
@@ -37,7 +37,7 @@ static void test_prefetch_fills_without_a_waiter(void **state)
 	WAIT_UNTIL(logs_have("2026-05-10..2026-05-10: export ready: 100000 bytes in "));
 
 	/* Ready: nothing to do; the open is a hit with the provider's bytes. */
-	assert_int_equal(cache_prefetch(e->c, &a), 0);
+	assert_int_equal(cache_prefetch(e->c, 0, &a), 0);
 	assert_int_equal(open_check(e, &a), 0);
 	s = stats_of(e);
 	assert_int_equal(s.hits, 1);
@@ -53,9 +53,9 @@ static void test_prefetch_joins_nothing_while_a_flight_runs(void **state)
 
 	env_start(e);
 	fake_hold(e->p, FAKE_APPLY, &a);
-	assert_int_equal(cache_prefetch(e->c, &a), 1);
+	assert_int_equal(cache_prefetch(e->c, 0, &a), 1);
 	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
-	assert_int_equal(cache_prefetch(e->c, &a), 0);
+	assert_int_equal(cache_prefetch(e->c, 0, &a), 0);
 	fake_release(e->p, FAKE_APPLY);
 	WAIT_UNTIL(info_of(e, &a).state == CACHE_READY);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
@@ -71,15 +71,15 @@ static void test_prefetch_respects_nodata_ttl(void **state)
 	fake_set_statuses(e->p, &a, nodata, 1);
 	e->cfg.nodata_ttl_s = 600;
 	env_start(e);
-	assert_int_equal(cache_prefetch(e->c, &a), 1);
+	assert_int_equal(cache_prefetch(e->c, 0, &a), 1);
 	WAIT_UNTIL(info_of(e, &a).state == CACHE_NO_DATA);
 	WAIT_UNTIL(stats_of(e).fills_running == 0);
 	struct cache_stats s = stats_of(e);
 	assert_int_equal(s.nodata, 1);
 	assert_int_equal(s.errors, 0);
-	assert_int_equal(cache_prefetch(e->c, &a), 0); /* remembered */
+	assert_int_equal(cache_prefetch(e->c, 0, &a), 0); /* remembered */
 	clock_advance_s(601);
-	assert_int_equal(cache_prefetch(e->c, &a), 1); /* asked again after the TTL */
+	assert_int_equal(cache_prefetch(e->c, 0, &a), 1); /* asked again after the TTL */
 	WAIT_UNTIL(stats_of(e).nodata == 2);
 }
 
@@ -92,14 +92,14 @@ static void test_failures_are_counted_by_kind(void **state)
 
 	fake_set_statuses(e->p, &a, failed, 1);
 	env_start(e);
-	assert_int_equal(cache_open(e->c, &a, NULL, NULL, &h), -EIO);
+	assert_int_equal(cache_open(e->c, 0, &a, NULL, NULL, &h), -EIO);
 	struct cache_stats s = stats_of(e);
 	assert_int_equal(s.errors, 1);
 	assert_int_equal(s.err_io, 1);
 	assert_int_equal(s.err_timeout + s.err_nospc + s.err_invalid + s.err_again + s.err_other,
 			 0);
 	/* A failed entry is retried by the next prefetch. */
-	assert_int_equal(cache_prefetch(e->c, &a), 1);
+	assert_int_equal(cache_prefetch(e->c, 0, &a), 1);
 	WAIT_UNTIL(stats_of(e).errors == 2);
 	assert_int_equal(stats_of(e).err_io, 2);
 	assert_int_equal(open_check(e, &b), 0);

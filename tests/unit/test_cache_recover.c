@@ -145,7 +145,7 @@ static void test_recover_ready_served_without_network(void **state)
 	env_start(e);
 	/* Possibly before the scan reached it: loaded on demand. */
 	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), 0);
 	assert_int_equal(cache_handle_size(h), sizeof(buf));
 	size_t len;
 	unsigned char *got = handle_read(h, &len);
@@ -233,7 +233,7 @@ static void test_recover_nodata_remembered_across_restart(void **state)
 
 	write_meta(e, R1(), CACHE_NO_DATA, "", 0, NULL);
 	env_start(e);
-	assert_int_equal(cache_open(e->c, R1(), NULL, NULL, &h), -ENODATA);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h), -ENODATA);
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 0);
 }
 
@@ -258,10 +258,11 @@ static void test_recover_other_account_left_alone(void **state)
 	assert_int_equal(fake_count(e->p, FAKE_QUERY), 0);
 }
 
-static void collect(void *arg, const struct date_range *r)
+static void collect(void *arg, size_t type, const struct date_range *r)
 {
 	int *n = arg;
 	(void)r;
+	assert_int_equal(type, 0);
 	(*n)++;
 }
 
@@ -329,40 +330,31 @@ static int exhaust_fds(int *fds, int max, struct rlimit *saved)
 	return n;
 }
 
-/* Start both types' caches on the env's directory, read R1 through each, stop both. */
-static void read_both_types(struct env *e, const struct cache_config *pay_cfg)
+/* Start the cache of both types on the env's directory, read R1 of each, stop it. */
+static void read_both_types(struct env *e)
 {
-	struct cache_handle *h = NULL;
-	struct cache *pay;
-	int err = 0;
-
 	env_start(e);
-	pay = cache_new(pay_cfg, e->p, &err);
-	assert_non_null(pay);
-	assert_int_equal(open_check(e, R1()), 0);
-	assert_int_equal(cache_open(pay, R1(), NULL, NULL, &h), 0);
-	cache_handle_close(h);
-	cache_free(pay);
+	assert_int_equal(open_check_type(e, 0, R1()), 0);
+	assert_int_equal(open_check_type(e, 1, R1()), 0);
 	env_stop(e);
 }
 
 /*
  * An error reading metadata is not corruption. Two export types share the directory (as
- * Clover's orders and payments do); one type's cache starts with a single free descriptor,
+ * Clover's orders and payments do); the cache starts with a single free descriptor,
  * which its scan's opendir takes, so every .meta open fails with EMFILE. Nothing may be
  * deleted, and with descriptors back both types are served without a new export.
  */
 static void test_recover_fd_exhaustion_deletes_nothing(void **state)
 {
 	struct env *e = *state;
-	struct cache_config pay_cfg = e->cfg;
 	struct rlimit saved;
 	int fds[512], nfds;
 	static const char content[] = "the same bytes for both types, so open_check can compare";
 
-	pay_cfg.report_type = "payments";
+	fake_set_two_types(e->p);
 	fake_set_content(e->p, R1(), content, sizeof(content));
-	read_both_types(e, &pay_cfg);
+	read_both_types(e);
 	assert_int_equal(count_files(e->dir), 4); /* two .meta, two .data */
 	logs[0] = '\0';
 
@@ -378,11 +370,12 @@ static void test_recover_fd_exhaustion_deletes_nothing(void **state)
 	assert_int_equal(count_files(e->dir), 4);
 	/* Lookups still find the entries the scan could not read. */
 	assert_int_equal(info_of(e, R1()).state, CACHE_READY);
+	assert_int_equal(info_of_type(e, 1, R1()).state, CACHE_READY);
 	/* With descriptors back, the sweeper's next scan reads them. */
-	WAIT_UNTIL(logs_have("done: 1 entries kept"));
+	WAIT_UNTIL(logs_have("done: 2 entries kept")); /* one scan: both types' entries */
 	env_stop(e);
 
-	read_both_types(e, &pay_cfg); /* served from the cache: no new export */
+	read_both_types(e); /* served from the cache: no new export */
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
 }
 
