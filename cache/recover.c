@@ -108,12 +108,70 @@ static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t
 	t->kept++;
 }
 
+/* One directory entry of the scan: a stray temp file, a .meta, or a .data/.part whose
+ * .meta is gone. */
+static void recover_name(struct cache *c, DIR *d, const char *name, struct scan_tally *t)
+{
+	char hash[KEY_HASH_LEN], kind, path[PATH_MAX];
+	struct stat st;
+	int own;
+
+	if (!store_name_parse(&c->store, name, hash, &kind, &own))
+		return;
+	switch (kind) {
+	case 't':
+		if (!own && unlinkat(dirfd(d), name, 0) == 0)
+			t->temps++;
+		break;
+	case 'm':
+		recover_meta(c, hash, t);
+		break;
+	default:
+		store_path(&c->store, hash, ".meta", path);
+		if (stat(path, &st) != 0 && errno == ENOENT &&
+		    recover_drop(c, hash, kind == 'd' ? ".data" : ".part"))
+			t->dropped++;
+		break;
+	}
+}
+
+static int cache_stopping(struct cache *c)
+{
+	int stop;
+
+	pthread_mutex_lock(&c->lock);
+	stop = c->stopping;
+	pthread_mutex_unlock(&c->lock);
+	return stop;
+}
+
+/* Read the whole directory. 1 when every name was seen, 0 if it could not be read or the
+ * cache is stopping. */
+static int recover_dir(struct cache *c, struct scan_tally *t)
+{
+	DIR *d = opendir(c->store.vdir);
+	struct dirent *de;
+	int complete = 1;
+
+	if (!d) {
+		log_err("cache: cannot scan %s: %s", c->store.vdir, strerror(errno));
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (cache_stopping(c)) {
+			complete = 0;
+			break;
+		}
+		recover_name(c, d, de->d_name, t);
+	}
+	closedir(d);
+	return complete;
+}
+
 void recover_scan(struct cache *c)
 {
-	DIR *d;
-	struct dirent *de;
 	struct scan_tally t = {0, 0, 0, 0};
-	int complete = 0, busy;
+	int complete, busy;
 
 	pthread_mutex_lock(&c->lock);
 	busy = c->scanning;
@@ -121,46 +179,7 @@ void recover_scan(struct cache *c)
 	pthread_mutex_unlock(&c->lock);
 	if (busy)
 		return; /* the other scan will do */
-	d = opendir(c->store.vdir);
-	if (!d) {
-		log_err("cache: cannot scan %s: %s", c->store.vdir, strerror(errno));
-		goto out;
-	}
-	complete = 1;
-	while ((de = readdir(d)) != NULL) {
-		char hash[KEY_HASH_LEN], kind, path[PATH_MAX];
-		struct stat st;
-		int own, stop;
-
-		pthread_mutex_lock(&c->lock);
-		stop = c->stopping;
-		pthread_mutex_unlock(&c->lock);
-		if (stop) {
-			complete = 0;
-			break;
-		}
-		if (!store_name_parse(&c->store, de->d_name, hash, &kind, &own))
-			continue;
-		switch (kind) {
-		case 't':
-			if (!own) {
-				if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-					t.temps++;
-			}
-			break;
-		case 'm':
-			recover_meta(c, hash, &t);
-			break;
-		default:
-			store_path(&c->store, hash, ".meta", path);
-			if (stat(path, &st) != 0 && errno == ENOENT &&
-			    recover_drop(c, hash, kind == 'd' ? ".data" : ".part"))
-				t.dropped++;
-			break;
-		}
-	}
-	closedir(d);
-out:
+	complete = recover_dir(c, &t);
 	pthread_mutex_lock(&c->lock);
 	c->scan_done = complete && t.unread == 0;
 	c->scanning = 0;
