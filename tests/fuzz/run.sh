@@ -24,23 +24,34 @@ if [ -n "$need" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null || exit 1
 fi
 
-mkdir -p "$OUT"
+mkdir -p "$OUT/obj"
+PKGS="libcurl libcjson libcrypto xlsxwriter libmicrohttpd"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DORDERFS_VERSION=\"fuzz\" -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -Wall -Wno-unused-parameter
-	$($PKG_CONFIG --cflags libcurl libcjson libcrypto)"
-LIBS="$($PKG_CONFIG --libs libcurl libcjson libcrypto) -lpthread"
-CLIENT="common/date.c common/clock.c common/buf.c common/check.c common/log.c client/error.c client/http.c client/interrupt.c client/vexora_sign.c client/vexora_parse.c"
+	$($PKG_CONFIG --cflags $PKGS)"
+LIBS="$($PKG_CONFIG --libs $PKGS) -lpthread"
 
-build() { # target, extra sources
-	t=$1
-	shift
+# Every source but the FUSE adapters (fs/main.c, fs/ops.c) is compiled once into one archive:
+# each target then links only the objects it reaches (fuzz_config reaches the provider table,
+# every client and, through fs/metrics.c, libmicrohttpd, the cache and prefetch's counters).
+LIB="$OUT/liborderfs-fuzz.a"
+rm -f "$LIB" "$OUT"/obj/*.o
+for src in common/*.c client/*.c cache/*.c fs/*.c; do
+	case $src in fs/main.c | fs/ops.c) continue ;; esac
 	# shellcheck disable=SC2086
-	$CC_FUZZ $CFLAGS -o "$OUT/fuzz_$t" "tests/fuzz/fuzz_$t.c" "$@" $LIBS ||
-		{ echo "fuzz: building fuzz_$t failed" >&2; exit 1; }
+	$CC_FUZZ $CFLAGS -c -o "$OUT/obj/$(echo "$src" | tr / _).o" "$src" ||
+		{ echo "fuzz: compiling $src failed" >&2; exit 1; }
+done
+ar rcs "$LIB" "$OUT"/obj/*.o || exit 1
+
+build() { # target
+	# shellcheck disable=SC2086
+	$CC_FUZZ $CFLAGS -o "$OUT/fuzz_$1" "tests/fuzz/fuzz_$1.c" "$LIB" $LIBS ||
+		{ echo "fuzz: building fuzz_$1 failed" >&2; exit 1; }
 }
-build path fs/path.c $CLIENT
-build config fs/config.c $CLIENT
-build vexora $CLIENT
+build path
+build config
+build vexora
 
 failed=0
 for t in path config vexora; do
