@@ -618,6 +618,56 @@ out:
 	return rc;
 }
 
+/* The DONE export task_id, of req's report type when req names one. 0 with *x (caller
+ * frees it), or -1 with *err and nothing to free. */
+static int export_to_fetch(struct clover *c, const char *task_id,
+			   const struct export_request *req, struct clover_export *x,
+			   struct client_error *err)
+{
+	enum clover_kind kind = CLOVER_ORDERS;
+
+	if (req && req->report_type && clover_kind_of(req->report_type, &kind, err) != 0)
+		return -1;
+	if (get_export(c, task_id, x, err) != 0)
+		return -1;
+	if (need_done(x, err) != 0) {
+		clover_export_free(x);
+		return -1;
+	}
+	if (req && req->report_type && kind != x->kind) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "export %s is %s, not %s", x->task.id,
+				 clover_kind_type(x->kind), req->report_type);
+		clover_export_free(x);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every member of the begun bundle w: x's files, then the JSON lines, CSV and xlsx derived
+ * from them. *elements = elements in each. 0, or -1 with *err. */
+static int fill_bundle(struct clover *c, const struct clover_export *x, struct bundle_writer *w,
+		       const struct download_sink *sink, uint64_t *elements,
+		       struct client_error *err)
+{
+	enum clover_kind kind = x->kind;
+	uint64_t rows = 0, xrows = 0;
+
+	for (size_t i = 0; i < x->nurls; i++)
+		if (fetch_file(c, x, i, clover_kind_base(kind), w, err) != 0)
+			return -1;
+	if (derive(w, x->nurls, kind, 0, sink, elements, err) != 0 ||
+	    derive(w, x->nurls, kind, 1, sink, &rows, err) != 0 ||
+	    /* Created when Clover finished the export: the same for every fetch of it, so the
+	     * xlsx's bytes are too. */
+	    derive_xlsx(c, w, x->nurls, kind, x->task.finish_time, &xrows, err) != 0)
+		return -1;
+	if (*elements != rows || *elements != xrows) {
+		client_error_set(err, CLIENT_E_LOCAL, "files changed while being read back");
+		return -1;
+	}
+	return 0;
+}
+
 static int clover_fetch(struct provider *p, const char *task_id, const struct export_request *req,
 			const struct download_sink *sink, uint64_t *total,
 			struct client_error *err)
@@ -625,47 +675,22 @@ static int clover_fetch(struct provider *p, const char *task_id, const struct ex
 	struct clover *c = cl(p);
 	struct clover_export x;
 	struct bundle_writer w;
-	enum clover_kind kind;
-	uint64_t lines = 0, rows = 0, xrows = 0, size = 0;
+	uint64_t lines = 0, size = 0;
 	int rc = -1;
 
 	client_error_clear(err);
 	if (total)
 		*total = UINT64_MAX;
-	if (req && req->report_type && clover_kind_of(req->report_type, &kind, err) != 0)
+	if (export_to_fetch(c, task_id, req, &x, err) != 0)
 		return -1;
-	if (get_export(c, task_id, &x, err) != 0)
-		return -1;
-	if (need_done(&x, err) != 0) {
-		clover_export_free(&x);
-		return -1;
-	}
-	if (req && req->report_type && kind != x.kind) {
-		client_error_set(err, CLIENT_E_PROTOCOL, "export %s is %s, not %s", x.task.id,
-				 clover_kind_type(x.kind), req->report_type);
-		clover_export_free(&x);
-		return -1;
-	}
-	kind = x.kind;
 	if ((rc = bundle_begin(&w, sink)) != 0) {
 		sink_error(err, rc, "starting the bundle");
 		rc = -1;
 		goto out;
 	}
 	rc = -1;
-	for (size_t i = 0; i < x.nurls; i++)
-		if (fetch_file(c, &x, i, clover_kind_base(kind), &w, err) != 0)
-			goto out;
-	if (derive(&w, x.nurls, kind, 0, sink, &lines, err) != 0 ||
-	    derive(&w, x.nurls, kind, 1, sink, &rows, err) != 0 ||
-	    /* Created when Clover finished the export: the same for every fetch of it, so the
-	     * xlsx's bytes are too. */
-	    derive_xlsx(c, &w, x.nurls, kind, x.task.finish_time, &xrows, err) != 0)
+	if (fill_bundle(c, &x, &w, sink, &lines, err) != 0)
 		goto out;
-	if (lines != rows || lines != xrows) {
-		client_error_set(err, CLIENT_E_LOCAL, "files changed while being read back");
-		goto out;
-	}
 	int brc = bundle_finish(&w, &size);
 	if (brc != 0) {
 		sink_error(err, brc, "finishing the bundle");

@@ -216,12 +216,64 @@ oom:
 	return -1;
 }
 
+/* id, type, status and percentComplete of the export object root into out->kind and
+ * out->task. 0, or -1 with *err. */
+static int parse_task(const cJSON *root, const char *export_id, struct clover_export *out,
+		      struct client_error *err)
+{
+	const char *id, *type, *status;
+	double pct;
+
+	if (req_string(root, "id", "id", &id, err) ||
+	    req_string(root, "type", "type", &type, err) ||
+	    req_string(root, "status", "status", &status, err) ||
+	    req_number(root, "percentComplete", "percentComplete", &pct, err))
+		return -1;
+	if (!clover_id_ok(id)) {
+		/* It goes back into URL paths: refuse anything that could change the path. */
+		client_error_set(err, CLIENT_E_PROTOCOL, "export: id is empty, too long or has "
+							 "characters outside [A-Za-z0-9._-]");
+		return -1;
+	}
+	if (export_id && strcmp(id, export_id) != 0) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "export: answered for another export id");
+		return -1;
+	}
+	if (clover_kind_of(type, &out->kind, err) != 0) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "export: unknown type \"%.32s\"", type);
+		return -1;
+	}
+	snprintf(out->task.id, sizeof(out->task.id), "%s", id);
+	snprintf(out->task.file_name, sizeof(out->task.file_name), "%s", type);
+	out->task.progress = pct < 0 ? 0 : pct > 100 ? 100 : (int)pct;
+	set_state(status, &out->task);
+	return 0;
+}
+
+/* What only a DONE export has: availableUntil, modifiedTime and the file URLs. 0, or -1
+ * with *err. */
+static int parse_done(const cJSON *root, struct clover_export *out, struct client_error *err)
+{
+	const cJSON *v;
+	double until;
+
+	if (req_number(root, "availableUntil", "availableUntil", &until, err))
+		return -1;
+	if (!(until > 0 && until < 1e15)) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "export: availableUntil out of range");
+		return -1;
+	}
+	out->available_until_ms = (int64_t)until;
+	out->task.expires = out->available_until_ms / 1000;
+	v = get(root, "modifiedTime");
+	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15)
+		out->task.finish_time = (int64_t)v->valuedouble / 1000;
+	return parse_urls(root, out, err);
+}
+
 int clover_parse_export(const char *json, size_t len, const char *export_id,
 			struct clover_export *out, struct client_error *err)
 {
-	const char *id, *type, *status;
-	double pct, until;
-	const cJSON *v;
 	cJSON *root;
 
 	memset(out, 0, sizeof(*out));
@@ -235,45 +287,9 @@ int clover_parse_export(const char *json, size_t len, const char *export_id,
 		client_error_set(err, CLIENT_E_PROTOCOL, "export: response is not a JSON object");
 		goto fail;
 	}
-	if (req_string(root, "id", "id", &id, err) ||
-	    req_string(root, "type", "type", &type, err) ||
-	    req_string(root, "status", "status", &status, err) ||
-	    req_number(root, "percentComplete", "percentComplete", &pct, err))
+	if (parse_task(root, export_id, out, err) != 0)
 		goto fail;
-	if (!clover_id_ok(id)) {
-		/* It goes back into URL paths: refuse anything that could change the path. */
-		client_error_set(err, CLIENT_E_PROTOCOL, "export: id is empty, too long or has "
-							 "characters outside [A-Za-z0-9._-]");
-		goto fail;
-	}
-	if (export_id && strcmp(id, export_id) != 0) {
-		client_error_set(err, CLIENT_E_PROTOCOL, "export: answered for another export id");
-		goto fail;
-	}
-	if (clover_kind_of(type, &out->kind, err) != 0) {
-		client_error_set(err, CLIENT_E_PROTOCOL, "export: unknown type \"%.32s\"", type);
-		goto fail;
-	}
-	snprintf(out->task.id, sizeof(out->task.id), "%s", id);
-	snprintf(out->task.file_name, sizeof(out->task.file_name), "%s", type);
-	out->task.progress = pct < 0 ? 0 : pct > 100 ? 100 : (int)pct;
-	set_state(status, &out->task);
-	if (out->task.state != EXPORT_GENERATED) {
-		cJSON_Delete(root);
-		return 0;
-	}
-	if (req_number(root, "availableUntil", "availableUntil", &until, err))
-		goto fail;
-	if (!(until > 0 && until < 1e15)) {
-		client_error_set(err, CLIENT_E_PROTOCOL, "export: availableUntil out of range");
-		goto fail;
-	}
-	out->available_until_ms = (int64_t)until;
-	out->task.expires = out->available_until_ms / 1000;
-	v = get(root, "modifiedTime");
-	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15)
-		out->task.finish_time = (int64_t)v->valuedouble / 1000;
-	if (parse_urls(root, out, err) != 0)
+	if (out->task.state == EXPORT_GENERATED && parse_done(root, out, err) != 0)
 		goto fail;
 	cJSON_Delete(root);
 	return 0;

@@ -572,70 +572,90 @@ struct dl_ctx {
 	struct client_error *err;
 };
 
-/* The final response's headers are complete: accept it (begin the sink) or fail. */
-static int dl_decide(struct dl_ctx *d)
+/* A failed sink call (-errno) into *err: cancelled, or a local error. */
+static void dl_sink_error(struct client_error *err, int rc)
+{
+	if (rc == -ECANCELED) {
+		client_error_set(err, CLIENT_E_CANCELLED, "download cancelled");
+	} else {
+		err->sys_errno = -rc;
+		client_error_set(err, CLIENT_E_LOCAL, "download sink: %s", strerror(-rc));
+	}
+}
+
+/* A 206: its Content-Range must start where we asked and agree with Content-Length. */
+static int dl_take_partial(struct dl_ctx *d)
 {
 	struct client_error *err = d->err;
 	uint64_t a, b, t;
 
+	if (!d->has_range || http_parse_content_range(d->range, &a, &b, &t) != 0) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "206 without a valid Content-Range");
+		return -1;
+	}
+	if (a != d->offset) {
+		client_error_set(err, CLIENT_E_PROTOCOL,
+				 "Content-Range starts at %" PRIu64 ", asked for %" PRIu64, a,
+				 d->offset);
+		return -1;
+	}
+	if (d->has_length && d->length != b - a + 1) {
+		client_error_set(err, CLIENT_E_PROTOCOL,
+				 "Content-Length %" PRIu64 " disagrees with Content-Range",
+				 d->length);
+		return -1;
+	}
+	d->body_start = a;
+	d->expected = b - a + 1;
+	d->total = t;
+	return 0;
+}
+
+/* A final status other than 200 and 206 into *err, of the kind the caller can act on; -1. */
+static int dl_refuse(struct dl_ctx *d)
+{
+	struct client_error *err = d->err;
+
+	if (d->status == 416) {
+		d->range_refused = 1;
+		client_error_set(err, CLIENT_E_PROTOCOL, "range not satisfiable (HTTP 416)");
+	} else if (d->status == 403 || d->status == 404 || d->status == 410) {
+		client_error_set(err, CLIENT_E_URL_EXPIRED, "download URL refused (HTTP %ld)",
+				 d->status);
+	} else if (d->status == 429 || (d->status == 503 && d->retry_after_ms >= 0)) {
+		err->retry_after_ms = d->retry_after_ms;
+		client_error_set(err, CLIENT_E_RATE_LIMIT, "download rate limited (HTTP %ld)",
+				 d->status);
+	} else if (d->status >= 500 && d->status <= 599) {
+		client_error_set(err, CLIENT_E_TRANSIENT, "download server error (HTTP %ld)",
+				 d->status);
+	} else {
+		client_error_set(err, CLIENT_E_PROTOCOL, "unexpected HTTP %ld to a download",
+				 d->status);
+	}
+	return -1;
+}
+
+/* The final response's headers are complete: accept it (begin the sink) or fail. */
+static int dl_decide(struct dl_ctx *d)
+{
 	d->decided = 1;
-	err->http_status = (int)d->status;
+	d->err->http_status = (int)d->status;
 	if (d->status == 206) {
-		if (!d->has_range || http_parse_content_range(d->range, &a, &b, &t) != 0) {
-			client_error_set(err, CLIENT_E_PROTOCOL, "206 without a valid Content-Range");
+		if (dl_take_partial(d) != 0)
 			return -1;
-		}
-		if (a != d->offset) {
-			client_error_set(err, CLIENT_E_PROTOCOL,
-					 "Content-Range starts at %" PRIu64 ", asked for %" PRIu64,
-					 a, d->offset);
-			return -1;
-		}
-		if (d->has_length && d->length != b - a + 1) {
-			client_error_set(err, CLIENT_E_PROTOCOL,
-					 "Content-Length %" PRIu64 " disagrees with Content-Range",
-					 d->length);
-			return -1;
-		}
-		d->body_start = a;
-		d->expected = b - a + 1;
-		d->total = t;
 	} else if (d->status == 200) {
 		if (d->offset > 0)
 			log_debug("download: server ignored Range, taking the whole body");
 		d->body_start = 0;
 		d->expected = d->has_length ? d->length : UINT64_MAX;
 		d->total = d->expected;
-	} else if (d->status == 416) {
-		d->range_refused = 1;
-		client_error_set(err, CLIENT_E_PROTOCOL, "range not satisfiable (HTTP 416)");
-		return -1;
-	} else if (d->status == 403 || d->status == 404 || d->status == 410) {
-		client_error_set(err, CLIENT_E_URL_EXPIRED, "download URL refused (HTTP %ld)",
-				 d->status);
-		return -1;
-	} else if (d->status == 429 || (d->status == 503 && d->retry_after_ms >= 0)) {
-		err->retry_after_ms = d->retry_after_ms;
-		client_error_set(err, CLIENT_E_RATE_LIMIT, "download rate limited (HTTP %ld)",
-				 d->status);
-		return -1;
-	} else if (d->status >= 500 && d->status <= 599) {
-		client_error_set(err, CLIENT_E_TRANSIENT, "download server error (HTTP %ld)",
-				 d->status);
-		return -1;
 	} else {
-		client_error_set(err, CLIENT_E_PROTOCOL, "unexpected HTTP %ld to a download",
-				 d->status);
-		return -1;
+		return dl_refuse(d);
 	}
 	int rc = d->sink->begin(d->sink->ctx, d->body_start, d->total);
 	if (rc < 0) {
-		if (rc == -ECANCELED) {
-			client_error_set(err, CLIENT_E_CANCELLED, "download cancelled");
-		} else {
-			err->sys_errno = -rc;
-			client_error_set(err, CLIENT_E_LOCAL, "download sink: %s", strerror(-rc));
-		}
+		dl_sink_error(d->err, rc);
 		return -1;
 	}
 	return 0;
@@ -700,13 +720,7 @@ static size_t dl_write(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	int rc = d->sink->write(d->sink->ctx, data, n, d->body_start + d->received);
 	if (rc < 0) {
-		if (rc == -ECANCELED) {
-			client_error_set(d->err, CLIENT_E_CANCELLED, "download cancelled");
-		} else {
-			d->err->sys_errno = -rc;
-			client_error_set(d->err, CLIENT_E_LOCAL, "download sink: %s",
-					 strerror(-rc));
-		}
+		dl_sink_error(d->err, rc);
 		goto abort;
 	}
 	d->received += n;

@@ -547,49 +547,65 @@ static int write_order(struct sync *s, cJSON *order, struct client_error *err)
 	return 0;
 }
 
-/* Fetch one page (retrying in place) and append its orders. *more = hasNext. */
-static int sync_page(struct sync *s, int *more, struct client_error *err)
+/* After a page failed in a way asking again can fix: give up past MOGUJIE_PAGE_RETRIES,
+ * else wait (doubling, or the server's Retry-After up to BACKOFF_MAX_MS) and count the retry
+ * in *retry. 0 = ask again, or -1 with *err. */
+static int page_backoff(struct sync *s, int *retry, struct client_error *err)
 {
-	struct page pg;
+	if (*retry >= MOGUJIE_PAGE_RETRIES) {
+		char why[PROVIDER_MSG_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		client_error_set(err, CLIENT_E_TRANSIENT, "page %d failed %d times, last: %.180s",
+				 s->page, *retry + 1, why);
+		log_warn("mogujie: sync %s: page %d (after order %" PRId64
+			 ") failed %d times: %s; giving up",
+			 s->range, s->page, s->cursor, *retry + 1, why);
+		return -1;
+	}
+	long ms = BACKOFF_MS << *retry;
+	if (err->retry_after_ms > ms)
+		ms = err->retry_after_ms < BACKOFF_MAX_MS ? err->retry_after_ms : BACKOFF_MAX_MS;
+	++*retry;
+	log_warn("mogujie: sync %s: page %d (after order %" PRId64
+		 ") failed: %s %s; retry %d of %d in %ld ms",
+		 s->range, s->page, s->cursor, client_errkind_name(err->kind), err->msg, *retry,
+		 MOGUJIE_PAGE_RETRIES, ms);
+	if (client_sleep_ms(ms) != 0) {
+		/* Unmount or forget while waiting: stop now; the next flight starts over. */
+		client_error_set(err, CLIENT_E_CANCELLED, "sync cancelled");
+		return -1;
+	}
+	return 0;
+}
+
+/* The page after s->cursor into *pg (caller frees pg->data), refreshing the token or asking
+ * again in place as needed. 0, or -1 with *err. */
+static int page_get(struct sync *s, struct page *pg, struct client_error *err)
+{
 	int retry = 0;
-	const cJSON *order;
 
 	for (;;) {
 		client_error_clear(err);
-		if (page_call(s, &pg, err) == 0)
-			break;
+		if (page_call(s, pg, err) == 0)
+			return 0;
 		if (err->kind == CLIENT_E_AUTH && token_code(err->code)) {
 			if (token_expired(s, err) != 0)
 				return -1;
 			continue;
 		}
-		if (!client_error_retryable(err))
+		if (!client_error_retryable(err) || page_backoff(s, &retry, err) != 0)
 			return -1;
-		if (retry >= MOGUJIE_PAGE_RETRIES) {
-			char why[PROVIDER_MSG_MAX];
-			snprintf(why, sizeof(why), "%s", err->msg);
-			client_error_set(err, CLIENT_E_TRANSIENT,
-					 "page %d failed %d times, last: %.180s", s->page, retry + 1,
-					 why);
-			log_warn("mogujie: sync %s: page %d (after order %" PRId64
-				 ") failed %d times: %s; giving up",
-				 s->range, s->page, s->cursor, retry + 1, why);
-			return -1;
-		}
-		long ms = BACKOFF_MS << retry;
-		if (err->retry_after_ms > ms)
-			ms = err->retry_after_ms < BACKOFF_MAX_MS ? err->retry_after_ms : BACKOFF_MAX_MS;
-		retry++;
-		log_warn("mogujie: sync %s: page %d (after order %" PRId64
-			 ") failed: %s %s; retry %d of %d in %ld ms",
-			 s->range, s->page, s->cursor, client_errkind_name(err->kind), err->msg,
-			 retry, MOGUJIE_PAGE_RETRIES, ms);
-		if (client_sleep_ms(ms) != 0) {
-			/* Unmount or forget while waiting: stop now; the next flight starts over. */
-			client_error_set(err, CLIENT_E_CANCELLED, "sync cancelled");
-			return -1;
-		}
 	}
+}
+
+/* Fetch one page (retrying in place) and append its orders. *more = hasNext. */
+static int sync_page(struct sync *s, int *more, struct client_error *err)
+{
+	struct page pg;
+	const cJSON *order;
+
+	if (page_get(s, &pg, err) != 0)
+		return -1;
 	int64_t before = s->cursor;
 	s->total = pg.total;
 	cJSON_ArrayForEach(order, pg.orders)
@@ -838,14 +854,68 @@ out:
 	return rc;
 }
 
+/* A fetch of range r into sink, its token not read yet (caller wipes and frees it). NULL
+ * with *err when out of memory. */
+static struct sync *sync_new(struct mogujie *m, const struct date_range *r,
+			     const struct download_sink *sink, struct client_error *err)
+{
+	struct sync *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		set_local(err, ENOMEM, "fetch");
+		return NULL;
+	}
+	s->m = m;
+	s->sink = sink;
+	date_range_format(r, s->range);
+	date_format(&r->start, s->start);
+	s->created_s = date_to_days(&r->start) * 86400;
+	date_format(&r->end, s->end);
+	return s;
+}
+
+/* The whole bundle: orders.jsonl page by page, then the files derived from it. *total = the
+ * bundle's size. 0, or -1 with *err; the caller frees s->bw either way. */
+static int sync_run(struct sync *s, uint64_t *total, struct client_error *err)
+{
+	int more = 1, e;
+
+	if ((e = bundle_begin(&s->bw, s->sink)) != 0 ||
+	    (e = bundle_member_start(&s->bw, "orders.jsonl")) != 0) {
+		set_local(err, -e, "starting the bundle");
+		if (e == -ECANCELED)
+			err->kind = CLIENT_E_CANCELLED;
+		return -1;
+	}
+	log_info("mogujie: sync %s started", s->range);
+	for (s->page = 1; more; s->page++)
+		if (sync_page(s, &more, err) != 0)
+			return -1;
+	s->page--;
+	bundle_member_end(&s->bw);
+	if (s->done != s->total) {
+		client_error_set(err, CLIENT_E_PROTOCOL,
+				 "got %" PRIu64 " orders but totalNum says %" PRIu64, s->done,
+				 s->total);
+		return -1;
+	}
+	if (derive_files(s, s->bw.n - 1, err) != 0)
+		return -1;
+	if ((e = bundle_finish(&s->bw, total)) != 0) {
+		set_local(err, -e, "finishing the bundle");
+		return -1;
+	}
+	log_info("mogujie: sync %s: %" PRIu64 " orders in %d pages", s->range, s->done, s->page);
+	return 0;
+}
+
 static int mogujie_fetch(struct provider *p, const char *task_id,
 			 const struct export_request *req, const struct download_sink *sink,
 			 uint64_t *total, struct client_error *err)
 {
-	struct mogujie *m = mj(p);
 	struct date_range r;
 	struct sync *s;
-	int more = 1, e, rc = -1;
+	int rc = -1;
 
 	client_error_clear(err);
 	if (total)
@@ -858,52 +928,18 @@ static int mogujie_fetch(struct provider *p, const char *task_id,
 		client_error_set(err, CLIENT_E_LOCAL, "the sink cannot read back");
 		return -1;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		set_local(err, ENOMEM, "fetch");
+	s = sync_new(mj(p), &r, sink, err);
+	if (!s)
 		return -1;
+	/* Without a readable token no bundle is begun: nothing to free, no failed sync to log. */
+	if (mogujie_token_read(s->m->token_file, "token_file", s->token, sizeof(s->token),
+			       err) == 0) {
+		rc = sync_run(s, total, err);
+		bundle_writer_free(&s->bw);
+		if (rc != 0)
+			log_warn("mogujie: sync %s failed: %s: %s", s->range,
+				 client_errkind_name(err->kind), err->msg);
 	}
-	s->m = m;
-	s->sink = sink;
-	date_range_format(&r, s->range);
-	date_format(&r.start, s->start);
-	s->created_s = date_to_days(&r.start) * 86400;
-	date_format(&r.end, s->end);
-	if (mogujie_token_read(m->token_file, "token_file", s->token, sizeof(s->token), err))
-		goto out_nobundle;
-	if ((e = bundle_begin(&s->bw, sink)) != 0 ||
-	    (e = bundle_member_start(&s->bw, "orders.jsonl")) != 0) {
-		set_local(err, -e, "starting the bundle");
-		if (e == -ECANCELED)
-			err->kind = CLIENT_E_CANCELLED;
-		goto out;
-	}
-	log_info("mogujie: sync %s started", s->range);
-	for (s->page = 1; more; s->page++)
-		if (sync_page(s, &more, err) != 0)
-			goto out;
-	s->page--;
-	bundle_member_end(&s->bw);
-	if (s->done != s->total) {
-		client_error_set(err, CLIENT_E_PROTOCOL,
-				 "got %" PRIu64 " orders but totalNum says %" PRIu64, s->done,
-				 s->total);
-		goto out;
-	}
-	if (derive_files(s, s->bw.n - 1, err) != 0)
-		goto out;
-	if ((e = bundle_finish(&s->bw, total)) != 0) {
-		set_local(err, -e, "finishing the bundle");
-		goto out;
-	}
-	log_info("mogujie: sync %s: %" PRIu64 " orders in %d pages", s->range, s->done, s->page);
-	rc = 0;
-out:
-	bundle_writer_free(&s->bw);
-	if (rc != 0)
-		log_warn("mogujie: sync %s failed: %s: %s", s->range, client_errkind_name(err->kind),
-			 err->msg);
-out_nobundle:
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
 	return rc;

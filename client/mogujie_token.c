@@ -148,6 +148,50 @@ static int token_member(const cJSON *o, const char *name, char *out)
 	return 0;
 }
 
+/* The token endpoint's answer into access and refresh. *o gets the parsed body, NULL when
+ * none was parsed, for the caller to wipe. 0, or -1 with *err. */
+static int refresh_answer(const struct http_response *resp, cJSON **o,
+			  char access[MOGUJIE_TOKEN_MAX], char refresh[MOGUJIE_TOKEN_MAX],
+			  struct client_error *err)
+{
+	err->http_status = (int)resp->status;
+	if (resp->status >= 500 || resp->status == 429) {
+		client_error_set(err, CLIENT_E_TRANSIENT, "token refresh: HTTP %ld", resp->status);
+		return -1;
+	}
+	*o = cJSON_ParseWithLength(resp->body, resp->len);
+	if (resp->status < 200 || resp->status > 299) {
+		const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*o, "error"));
+		const char *d = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(*o, "error_description"));
+		client_error_set(err, CLIENT_E_AUTH, "token refresh refused: HTTP %ld %.40s %.120s",
+				 resp->status, e ? e : "", d ? d : "");
+		return -1;
+	}
+	if (!cJSON_IsObject(*o) || token_member(*o, "access_token", access) ||
+	    token_member(*o, "refresh_token", refresh)) {
+		client_error_set(err, CLIENT_E_AUTH,
+				 "token refresh: HTTP %ld without access_token and refresh_token",
+				 resp->status);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wipe the token strings of a parsed answer (NULL is fine), then delete it. */
+static void wipe_answer(cJSON *o)
+{
+	if (!o)
+		return;
+	char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "access_token"));
+	if (s)
+		OPENSSL_cleanse(s, strlen(s));
+	s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "refresh_token"));
+	if (s)
+		OPENSSL_cleanse(s, strlen(s));
+	cJSON_Delete(o);
+}
+
 int mogujie_token_refresh(struct http_client *http, const char *oauth_url, const char *app_key,
 			  const char *secret, const char *refresh_token,
 			  char access[MOGUJIE_TOKEN_MAX], char refresh[MOGUJIE_TOKEN_MAX],
@@ -168,50 +212,17 @@ int mogujie_token_refresh(struct http_client *http, const char *oauth_url, const
 		return -1;
 	}
 	struct http_request rq = {oauth_url, NULL, 0, body, "application/x-www-form-urlencoded"};
-	if (http_request(http, &rq, &resp, err) != 0) {
-		if (err->kind != CLIENT_E_LOCAL)
-			client_error_set(err, CLIENT_E_TRANSIENT, "token refresh: %.200s",
-					 err->msg);
-		goto out;
-	}
-	err->http_status = (int)resp.status;
-	if (resp.status >= 500 || resp.status == 429) {
-		client_error_set(err, CLIENT_E_TRANSIENT, "token refresh: HTTP %ld", resp.status);
-		goto out;
-	}
-	o = cJSON_ParseWithLength(resp.body, resp.len);
-	if (resp.status < 200 || resp.status > 299) {
-		const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
-		const char *d = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(o, "error_description"));
-		client_error_set(err, CLIENT_E_AUTH, "token refresh refused: HTTP %ld %.40s %.120s",
-				 resp.status, e ? e : "", d ? d : "");
-		goto out;
-	}
-	if (!cJSON_IsObject(o) || token_member(o, "access_token", access) ||
-	    token_member(o, "refresh_token", refresh)) {
-		client_error_set(err, CLIENT_E_AUTH,
-				 "token refresh: HTTP %ld without access_token and refresh_token",
-				 resp.status);
-		goto out;
-	}
-	rc = 0;
-out:
+	if (http_request(http, &rq, &resp, err) == 0)
+		rc = refresh_answer(&resp, &o, access, refresh, err);
+	else if (err->kind != CLIENT_E_LOCAL)
+		client_error_set(err, CLIENT_E_TRANSIENT, "token refresh: %.200s", err->msg);
 	if (rc != 0) {
 		OPENSSL_cleanse(access, MOGUJIE_TOKEN_MAX);
 		OPENSSL_cleanse(refresh, MOGUJIE_TOKEN_MAX);
 		access[0] = refresh[0] = '\0';
 	}
-	if (o) {
-		/* The parsed strings held the new tokens. */
-		char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "access_token"));
-		if (s)
-			OPENSSL_cleanse(s, strlen(s));
-		s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "refresh_token"));
-		if (s)
-			OPENSSL_cleanse(s, strlen(s));
-		cJSON_Delete(o);
-	}
+	/* The parsed strings held the new tokens. */
+	wipe_answer(o);
 	if (resp.body)
 		OPENSSL_cleanse(resp.body, resp.len);
 	http_response_free(&resp);

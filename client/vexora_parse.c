@@ -282,16 +282,54 @@ static int copy_id(struct field_ctx *fc, const char *id, char out[PROVIDER_ID_MA
 	return 0;
 }
 
+/* msg, code and success of the envelope root: 0 when the server says it succeeded, else -1
+ * with *err (a business error keeps the server's code and words). */
+static int check_status(struct field_ctx *fc, const cJSON *root, enum vexora_endpoint ep)
+{
+	const char *msg, *code;
+	const cJSON *v;
+
+	if (req_string(fc, root, "msg", "msg", &msg) || req_string(fc, root, "code", "code", &code))
+		return -1;
+	v = get(root, "success");
+	if (!v)
+		return missing(fc, "success");
+	if (!cJSON_IsBool(v))
+		return wrong_type(fc, "success", "boolean");
+	if (strcmp(code, VEXORA_SUCCESS_CODE) != 0 || !cJSON_IsTrue(v)) {
+		business_error(ep, code, msg, fc->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* timestamp and data of a successful envelope root: 0 with *data, or -1 with *err. */
+static int check_payload(struct field_ctx *fc, const cJSON *root, const cJSON **data)
+{
+	const cJSON *v = get(root, "timestamp");
+
+	if (!v)
+		return missing(fc, "timestamp");
+	if (!cJSON_IsNumber(v))
+		return wrong_type(fc, "timestamp", "number");
+	v = get(root, "data");
+	if (!v || cJSON_IsNull(v))
+		return missing(fc, "data");
+	if (!cJSON_IsObject(v))
+		return wrong_type(fc, "data", "object");
+	*data = v;
+	return 0;
+}
+
 /*
  * Parse and check the common envelope. Returns the root (caller deletes) with *data set to
- * the data object, or NULL with *err. need_data: success without data is a protocol error.
+ * the data object, or NULL with *err. Success without data is a protocol error.
  */
 static cJSON *parse_envelope(const char *json, size_t len, enum vexora_endpoint ep,
 			     const cJSON **data, struct client_error *err)
 {
 	struct field_ctx fc = {vexora_endpoint_name(ep), err};
-	const char *end = NULL, *msg, *code;
-	const cJSON *v;
+	const char *end = NULL;
 	cJSON *root;
 
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
@@ -314,40 +352,8 @@ static cJSON *parse_envelope(const char *json, size_t len, enum vexora_endpoint 
 				 fc.ep);
 		goto fail;
 	}
-	if (req_string(&fc, root, "msg", "msg", &msg) || req_string(&fc, root, "code", "code", &code))
+	if (check_status(&fc, root, ep) != 0 || check_payload(&fc, root, data) != 0)
 		goto fail;
-	v = get(root, "success");
-	if (!v) {
-		missing(&fc, "success");
-		goto fail;
-	}
-	if (!cJSON_IsBool(v)) {
-		wrong_type(&fc, "success", "boolean");
-		goto fail;
-	}
-	if (strcmp(code, VEXORA_SUCCESS_CODE) != 0 || !cJSON_IsTrue(v)) {
-		business_error(ep, code, msg, err);
-		goto fail;
-	}
-	v = get(root, "timestamp");
-	if (!v) {
-		missing(&fc, "timestamp");
-		goto fail;
-	}
-	if (!cJSON_IsNumber(v)) {
-		wrong_type(&fc, "timestamp", "number");
-		goto fail;
-	}
-	v = get(root, "data");
-	if (!v || cJSON_IsNull(v)) {
-		missing(&fc, "data");
-		goto fail;
-	}
-	if (!cJSON_IsObject(v)) {
-		wrong_type(&fc, "data", "object");
-		goto fail;
-	}
-	*data = v;
 	return root;
 fail:
 	cJSON_Delete(root);
