@@ -16,6 +16,7 @@
 #include "etcd.h"
 
 #define ETCD_RESPONSE_MAX (256u * 1024u)
+#define ETCD_ENDPOINT_MAX 512 /* bytes of one endpoint URL */
 
 /* The client (etcd_config.c makes it, etcd_call.c uses it). */
 struct etcd {

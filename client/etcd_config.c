@@ -1,7 +1,7 @@
 /* The etcd client's configuration: endpoints, TLS, credentials, timeouts (see etcd.h). */
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -26,42 +26,49 @@ void etcd_wipe_free(char *s)
 	}
 }
 
-/* Splits the comma-separated endpoints into e, refusing what etcd_new's contract refuses. */
+/* Adds the len bytes at p as one endpoint, refusing what etcd_new's contract refuses. */
+static int add_endpoint(struct etcd *e, const char *p, size_t len, struct client_error *err)
+{
+	char *ep;
+
+	if (e->nendpoints == ETCD_ENDPOINTS_MAX) {
+		client_error_set(err, CLIENT_E_INVALID, "more than %d etcd endpoints",
+				 ETCD_ENDPOINTS_MAX);
+		return -1;
+	}
+	ep = strndup(p, len);
+	if (!ep) {
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		return -1;
+	}
+	e->endpoints[e->nendpoints++] = ep;
+	/* Trailing slashes would double the one every path starts with. */
+	while (len > 1 && ep[len - 1] == '/')
+		ep[--len] = '\0';
+	if (!http_url_scheme_ok(ep) || strchr(ep, '@') || len > ETCD_ENDPOINT_MAX) {
+		client_error_set(err, CLIENT_E_INVALID,
+				 "etcd endpoint %zu: expected http(s)://host:port without "
+				 "credentials, at most %d bytes", e->nendpoints, ETCD_ENDPOINT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Splits the comma-separated list (blanks around items ignored) into e's endpoints. */
 static int parse_endpoints(struct etcd *e, const char *list, struct client_error *err)
 {
 	const char *p = list ? list : "";
 
 	while (*p) {
 		size_t len = strcspn(p, ",");
+		const char *next = p + len + (p[len] == ',');
 		while (len > 0 && (*p == ' ' || *p == '\t'))
 			p++, len--;
 		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
-		if (len > 0) {
-			if (e->nendpoints == ETCD_ENDPOINTS_MAX) {
-				client_error_set(err, CLIENT_E_INVALID,
-						 "more than %d etcd endpoints", ETCD_ENDPOINTS_MAX);
-				return -1;
-			}
-			char *ep = strndup(p, len);
-			if (!ep) {
-				client_error_set(err, CLIENT_E_LOCAL, "out of memory");
-				return -1;
-			}
-			e->endpoints[e->nendpoints++] = ep;
-			/* Trailing slashes would double the one every path starts with. */
-			while (len > 1 && ep[len - 1] == '/')
-				ep[--len] = '\0';
-			if (!http_url_scheme_ok(ep) || strchr(ep, '@')) {
-				client_error_set(err, CLIENT_E_INVALID,
-						 "etcd endpoint %zu: expected http(s)://host:port "
-						 "without credentials", e->nendpoints);
-				return -1;
-			}
-		}
-		p += strcspn(p, ",");
-		if (*p == ',')
-			p++;
+		if (len > 0 && add_endpoint(e, p, len, err) != 0)
+			return -1;
+		p = next;
 	}
 	if (e->nendpoints == 0) {
 		client_error_set(err, CLIENT_E_INVALID, "no etcd endpoint");

@@ -237,6 +237,12 @@ static void test_new_validates_config(void **state)
 		assert_int_equal(err.kind, CLIENT_E_INVALID);
 		assert_null(strstr(err.msg, "pw"));
 	}
+	static char longest[ETCD_ENDPOINT_MAX + 32];
+	memset(longest, 'h', sizeof(longest) - 1);
+	memcpy(longest, "http://", 7);
+	c.endpoints = longest;
+	assert_null(etcd_new(&c, &err));
+	assert_int_equal(err.kind, CLIENT_E_INVALID);
 	c.endpoints = "http://h:1";
 	c.user = "u";
 	assert_null(etcd_new(&c, &err)); /* user without password */
