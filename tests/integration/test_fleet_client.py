@@ -4,6 +4,7 @@ endpoint failover, auth (and that no secret reaches stderr), etcd going away and
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -354,6 +355,11 @@ class TestAuth(FleetTestBase):
             f.write(f"fleet:{PASSWORD}\n")
         with open(cls.bad, "w") as f:
             f.write("fleet:wrong-" + PASSWORD + "\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        super().tearDownClass()
 
     def assert_no_secret(self, p):
         err = p.stderr()
