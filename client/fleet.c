@@ -1,0 +1,283 @@
+/*
+ * Fleet mode: lifecycle, this host's lease and its keepalive thread, membership, counters.
+ * See fleet.h for the design note.
+ */
+#include "fleet_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "../common/log.h"
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fleet_key(const struct fleet *f, const char *kind, const char *name, char *out)
+{
+	snprintf(out, ETCD_KEY_MAX + 1, "%s%s/%s", f->prefix, kind, name);
+}
+
+int fleet_sha256_hex(const char *s, char *hex)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	hex[0] = '\0';
+	if (!EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) || n != 32)
+		return -1;
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int fleet_note(struct fleet *f, int rc, const struct client_error *err)
+{
+	pthread_mutex_lock(&f->lock);
+	f->last_failed = rc != 0;
+	if (rc == 0) {
+		f->last_ok_ms = mono_ms();
+	} else {
+		f->stats.etcd_errors++;
+		if (err->kind == CLIENT_E_NOT_FOUND) {
+			f->check_now = 1;
+			pthread_cond_signal(&f->wake);
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc == 0 ? 0 : -EIO;
+}
+
+int64_t fleet_current_lease(struct fleet *f, struct client_error *err)
+{
+	int64_t lease;
+
+	pthread_mutex_lock(&f->lock);
+	lease = f->lease;
+	pthread_mutex_unlock(&f->lock);
+	if (!lease)
+		client_error_set(err, CLIENT_E_TRANSIENT, "fleet: no lease just now");
+	return lease;
+}
+
+void fleet_count(struct fleet *f, uint64_t *field)
+{
+	pthread_mutex_lock(&f->lock);
+	(*field)++;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- the lease ---- */
+
+/* Grants a lease and registers members/<host> on it. 0 with *lease, or -1 with *err. */
+static int join(struct fleet *f, int64_t *lease, struct client_error *err)
+{
+	char key[ETCD_KEY_MAX + 1];
+
+	fleet_key(f, "members", f->host, key);
+	if (etcd_lease_grant(f->etcd, f->ttl_s, lease, err) != 0)
+		return -1;
+	if (etcd_put(f->etcd, key, f->host, strlen(f->host), *lease, err) != 0) {
+		struct client_error ignored;
+		etcd_lease_revoke(f->etcd, *lease, &ignored);
+		*lease = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* One keepalive round: renew the lease, or when it is gone, join again. */
+static void keepalive_once(struct fleet *f)
+{
+	struct client_error err;
+	int64_t lease = fleet_current_lease(f, &err), left = 0, fresh = 0;
+
+	client_error_clear(&err);
+	if (lease && fleet_note(f, etcd_lease_keepalive(f->etcd, lease, &left, &err), &err) != 0)
+		return; /* etcd unreachable: the lease may still live; try again next round */
+	if (lease && left > 0)
+		return;
+	if (fleet_note(f, join(f, &fresh, &err), &err) != 0) {
+		log_warn("fleet: lease lost; granting a new one failed: %s", err.msg);
+		pthread_mutex_lock(&f->lock);
+		f->lease = 0;
+		pthread_mutex_unlock(&f->lock);
+		return;
+	}
+	log_warn("fleet: lease lost (this host stalled or etcd lost it); rejoined with a new one");
+	pthread_mutex_lock(&f->lock);
+	f->lease = fresh;
+	f->stats.lease_regrants++;
+	/* Claims and slots bound to the old lease are gone; slot_token keeps their tokens so
+	 * that releasing one stays harmless (the guarded delete no longer matches). */
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void *keepalive_main(void *arg)
+{
+	struct fleet *f = arg;
+	long period_ms = f->ttl_s * 1000 / 3;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += period_ms / 1000;
+		until.tv_nsec += (period_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!f->stopping && !f->check_now &&
+		       pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0)
+			;
+		if (f->stopping)
+			break;
+		f->check_now = 0;
+		pthread_mutex_unlock(&f->lock);
+		keepalive_once(f);
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int config_ok(const struct fleet_config *cfg, struct client_error *err)
+{
+	if (!cfg->provider || !fleet_name_ok(cfg->provider) || !cfg->host ||
+	    !fleet_name_ok(cfg->host) || !cfg->account || !cfg->account[0]) {
+		client_error_set(err, CLIENT_E_INVALID,
+				 "fleet: provider and host must be 1..%d of [A-Za-z0-9._-], "
+				 "account non-empty", FLEET_HOST_MAX - 1);
+		return -1;
+	}
+	if (cfg->lease_ttl_s == 1 || cfg->lease_ttl_s < 0 || cfg->max_exports < 0 ||
+	    cfg->max_exports > FLEET_MAX_SLOTS) {
+		client_error_set(err, CLIENT_E_INVALID,
+				 "fleet: lease ttl at least 2 s, max exports 0..%d",
+				 FLEET_MAX_SLOTS);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills f's fields from cfg (no network). 0 or -1 with *err. */
+static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct client_error *err)
+{
+	char account_hex[FLEET_SHA256_HEX];
+
+	if (config_ok(cfg, err) != 0)
+		return -1;
+	snprintf(f->host, sizeof(f->host), "%s", cfg->host);
+	f->ttl_s = cfg->lease_ttl_s ? cfg->lease_ttl_s : FLEET_DEFAULT_TTL_S;
+	f->max_exports = cfg->max_exports;
+	f->slot_token = calloc((size_t)f->max_exports + 1, sizeof(*f->slot_token));
+	if (!f->slot_token || fleet_sha256_hex(cfg->account, account_hex) != 0) {
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		return -1;
+	}
+	snprintf(f->prefix, sizeof(f->prefix), "orderfs/v1/%s/%.16s/", cfg->provider,
+		 account_hex);
+	f->etcd = etcd_new(&cfg->etcd, err);
+	return f->etcd ? 0 : -1;
+}
+
+struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err)
+{
+	struct fleet *f = calloc(1, sizeof(*f));
+	pthread_condattr_t ca;
+
+	client_error_clear(err);
+	if (!f) {
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	if (fleet_setup(f, cfg, err) != 0 || fleet_note(f, join(f, &f->lease, err), err) != 0)
+		goto fail;
+	if (pthread_create(&f->keepalive, NULL, keepalive_main, f) != 0) {
+		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the keepalive thread");
+		goto fail;
+	}
+	f->thread_started = 1;
+	log_info("fleet: joined as %s (lease ttl %ld s, %d export slots)", f->host, f->ttl_s,
+		 f->max_exports);
+	return f;
+fail:
+	fleet_free(f);
+	return NULL;
+}
+
+void fleet_free(struct fleet *f)
+{
+	struct client_error err;
+
+	if (!f)
+		return;
+	if (f->thread_started) {
+		pthread_mutex_lock(&f->lock);
+		f->stopping = 1;
+		pthread_cond_signal(&f->wake);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(f->keepalive, NULL);
+	}
+	if (f->lease && etcd_lease_revoke(f->etcd, f->lease, &err) != 0)
+		log_warn("fleet: revoking the lease failed (%s); it expires in %ld s", err.msg,
+			 f->ttl_s);
+	etcd_free(f->etcd);
+	free(f->slot_token);
+	pthread_cond_destroy(&f->wake);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+/* ---- what the fleet looks like ---- */
+
+int fleet_members(struct fleet *f, int64_t *count, struct client_error *err)
+{
+	char key[ETCD_KEY_MAX + 1];
+
+	fleet_key(f, "members", "", key);
+	return fleet_note(f, etcd_count_prefix(f->etcd, key, count, err), err);
+}
+
+int fleet_reachable(struct fleet *f)
+{
+	int ok;
+
+	pthread_mutex_lock(&f->lock);
+	ok = !f->last_failed && f->last_ok_ms > 0 && mono_ms() - f->last_ok_ms < f->ttl_s * 1000;
+	pthread_mutex_unlock(&f->lock);
+	return ok;
+}
+
+void fleet_get_stats(struct fleet *f, struct fleet_stats *out)
+{
+	pthread_mutex_lock(&f->lock);
+	*out = f->stats;
+	pthread_mutex_unlock(&f->lock);
+}
+
+int64_t fleet_lease_id(struct fleet *f)
+{
+	int64_t lease;
+
+	pthread_mutex_lock(&f->lock);
+	lease = f->lease;
+	pthread_mutex_unlock(&f->lock);
+	return lease;
+}

@@ -1,0 +1,112 @@
+/*
+ * Fleet mode's protocol over etcd: several hosts that mount the same merchant make one export
+ * per date range between them. Knows nothing of the cache or FUSE; the cache drives it.
+ *
+ * Design note. Keys live under orderfs/v1/<provider>/<sha256(account)[:16]>/ so fleets of
+ * different merchants share one etcd, and no account id reaches etcd in clear:
+ *   members/<host>       this host is alive (bound to the host's lease)
+ *   claims/<sha256(key)> who exports that range now (value: host; bound to the lease)
+ *   records/<sha256(key)> the task record (fleet_record.h; not bound to a lease, so it
+ *                        outlives its writer and the next claimer resumes the task)
+ *   slots/<i>            one of max_exports export slots (bound to the lease)
+ * Each host holds one lease, kept alive every TTL/3 by a thread; when the lease is lost (the
+ * host stalled past its TTL, etcd restarted from scratch), the thread grants a new one and
+ * registers again, and every claim and slot bound to the old lease is gone. A claim is a txn
+ * that puts the claim key only if it does not exist; its create revision is the holder's
+ * fencing token, and the holder writes the record with a txn that checks the claim key still
+ * has that create revision, so a holder that lost its lease cannot overwrite the record of
+ * the host that claimed after it (fleet_record_put answers -ESTALE: a fenced write refused).
+ *
+ * Returns: 0 or a negative errno: -EIO when etcd failed (*err says how: CLIENT_E_TRANSIENT
+ * unreachable, CLIENT_E_AUTH, CLIENT_E_PROTOCOL), -EINVAL for bad arguments, and the ones each
+ * function names. Every function is thread-safe. Nothing here logs a secret; records carry no
+ * URL.
+ */
+#ifndef ORDERFS_FLEET_H
+#define ORDERFS_FLEET_H
+
+#include <stdint.h>
+
+#include "etcd.h"
+#include "fleet_record.h"
+#include "provider.h"
+
+#define FLEET_DEFAULT_TTL_S 10
+#define FLEET_MAX_SLOTS 1024
+
+struct fleet_config {
+	struct etcd_config etcd;
+	const char *provider; /* "vexora": fleet_name_ok() */
+	const char *account;  /* merchant account; only a hash of it reaches etcd */
+	const char *host;     /* this host's name, unique in the fleet: fleet_name_ok() */
+	long lease_ttl_s;     /* 0 = FLEET_DEFAULT_TTL_S; at least 2 */
+	int max_exports;      /* export slots across the fleet; 0 = no cap */
+};
+
+enum fleet_role {
+	FLEET_HOLDER,	/* this host exports the range */
+	FLEET_FOLLOWER, /* another host does: wait on its record */
+};
+
+struct fleet_claim {
+	enum fleet_role role;
+	int64_t token;		     /* HOLDER: fencing token for fleet_record_put/_release */
+	char holder[FLEET_HOST_MAX]; /* the holding host (this one when HOLDER) */
+	int has_record;		     /* HOLDER: a record existed already (resume its task) */
+	int takeover;		     /* HOLDER: ... and another host wrote it (a takeover) */
+	struct fleet_record record;  /* that record, when has_record */
+};
+
+struct fleet_stats {
+	uint64_t claims_won, claims_lost;
+	uint64_t takeovers;	 /* claims won over another host's record */
+	uint64_t fenced_refused; /* record writes refused: this host's claim was gone */
+	uint64_t etcd_errors;	 /* failed etcd calls, keepalives included */
+	uint64_t lease_regrants; /* leases lost and granted again */
+};
+
+struct fleet;
+
+/* Connects: grants this host's lease, registers members/<host>, starts the keepalive thread.
+ * Returns the fleet, or NULL with *err (CLIENT_E_INVALID for bad cfg, etcd's errors). */
+struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err);
+/* Stops the thread and revokes the lease (this host's member, claims and slots vanish at
+ * once). No other call may be in flight. NULL is a no-op. */
+void fleet_free(struct fleet *f);
+
+/* Claims the export of export_key (the cache's canonical key; only its SHA-256 reaches
+ * etcd). 0 with *out: HOLDER when this host won (or already held it on its current lease),
+ * FOLLOWER with the holder's name otherwise. */
+int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out,
+		struct client_error *err);
+/* Writes the record of export_key if this host's claim still has create revision token.
+ * rec->holder is ignored: the record names this host. 0, -ESTALE when fenced (nothing
+ * written), -EINVAL for an invalid record, -EIO. */
+int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
+		     const struct fleet_record *rec, struct client_error *err);
+/* Reads the record of export_key. 0, -ENOENT when there is none, -EIO (a record that does
+ * not parse strictly is CLIENT_E_PROTOCOL). */
+int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_record *out,
+		     struct client_error *err);
+/* Deletes the claim of export_key if it is still the one of token; the record stays.
+ * 0 (also when the claim was gone already), -EIO. */
+int fleet_release(struct fleet *f, const char *export_key, int64_t token,
+		  struct client_error *err);
+
+/* Takes a free export slot: *slot = 0..max_exports-1. 0, -EBUSY when all are taken, -EIO.
+ * With max_exports 0 always 0 with *slot = -1. */
+int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err);
+/* Gives back a slot this host took (a slot already lost with the lease is no error; -1 is a
+ * no-op). 0, -EINVAL for a slot not taken, -EIO. */
+int fleet_slot_release(struct fleet *f, int slot, struct client_error *err);
+
+/* How many hosts are registered (this one included while its lease lives). 0 or -EIO. */
+int fleet_members(struct fleet *f, int64_t *count, struct client_error *err);
+/* 1 when the latest etcd call succeeded and that was less than one TTL ago, else 0. */
+int fleet_reachable(struct fleet *f);
+/* The counters since fleet_new. */
+void fleet_get_stats(struct fleet *f, struct fleet_stats *out);
+/* This host's current lease id (0 while it has none). */
+int64_t fleet_lease_id(struct fleet *f);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * Inside fleet mode: the fleet struct (fleet.c: lifecycle and lease; fleet_claim.c: claims,
+ * records, slots) and the helpers both use. Not for use outside client/fleet*.c.
+ */
+#ifndef ORDERFS_FLEET_INT_H
+#define ORDERFS_FLEET_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "fleet.h"
+
+/* "orderfs/v1/" provider "/" 16 hex "/" */
+#define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + 16 + 1 + 1)
+
+struct fleet {
+	struct etcd *etcd;
+	char prefix[FLEET_PREFIX_MAX];
+	char host[FLEET_HOST_MAX];
+	long ttl_s;
+	int max_exports;
+	pthread_t keepalive;
+	int thread_started;
+	/* lock guards everything below; never held during an etcd call. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* the keepalive thread sleeps on it: stop, or check the lease now */
+	int stopping, check_now;
+	int64_t lease;	      /* 0 while there is none */
+	int64_t *slot_token;  /* max_exports entries: create revision of a slot we hold, or 0 */
+	int64_t last_ok_ms;   /* monotonic time of the latest successful call */
+	int last_failed;      /* the latest call failed */
+	struct fleet_stats stats;
+};
+
+/* prefix + kind + "/" + name into out (ETCD_KEY_MAX + 1 bytes). */
+void fleet_key(const struct fleet *f, const char *kind, const char *name, char *out);
+/* The SHA-256 of s as lowercase hex into hex (FLEET_SHA256_HEX bytes). 0 or -1. */
+int fleet_sha256_hex(const char *s, char *hex);
+/* Records the outcome of an etcd call (rc 0 or -1) for fleet_reachable and the counters;
+ * returns 0 or -EIO to pass on. On CLIENT_E_NOT_FOUND (a lease gone) wakes the keepalive
+ * thread to grant a new one. */
+int fleet_note(struct fleet *f, int rc, const struct client_error *err);
+/* This host's lease, or 0 with *err TRANSIENT when it has none just now. */
+int64_t fleet_current_lease(struct fleet *f, struct client_error *err);
+/* Adds 1 to the counter at the offset of one uint64_t field of struct fleet_stats. */
+void fleet_count(struct fleet *f, uint64_t *field);
+
+#endif
