@@ -72,6 +72,21 @@ const char *cache_state_name(enum cache_state s)
 	return "unknown";
 }
 
+const char *cache_fleet_role_name(enum cache_fleet_role r)
+{
+	switch (r) {
+	case CACHE_FLEET_NONE:
+		return "none";
+	case CACHE_FLEET_HOLDER:
+		return "holder";
+	case CACHE_FLEET_FOLLOWER:
+		return "follower";
+	case CACHE_FLEET_ALONE:
+		return "alone";
+	}
+	return "unknown";
+}
+
 static int def(int v, int d)
 {
 	return v > 0 ? v : d;

@@ -40,6 +40,16 @@ struct cache_config {
 	int retry_limit;	  /* transient faults in a row before a fill fails; 0 = default 5 */
 	int sweep_interval_s;	  /* how often expired files are deleted; 0 = default 60 */
 	int64_t (*now_ms)(void);  /* wall clock; NULL = real time. Tests pin it. */
+	/* Fleet mode (client/fleet.h; NULL = this host alone). The cache claims each export
+	 * through it before applying, follows another host's task record instead of applying,
+	 * and writes its own record when it holds the claim. Must outlive the cache. */
+	struct fleet *fleet;
+	int fleet_refuse;	   /* fleet_fallback = refuse: while etcd cannot be reached, a new
+				    * export fails -EAGAIN; 0 = after one lease TTL, run alone */
+	long fleet_ttl_s;	   /* the fleet's lease TTL: how long etcd may be unreachable
+				    * before this host runs alone */
+	double fleet_rate_cap;	   /* max_requests_per_s of the whole fleet (0 = none): each host
+				    * takes cap / live members, re-counted every TTL */
 };
 
 enum cache_state {
@@ -57,6 +67,16 @@ enum cache_state {
 };
 
 const char *cache_state_name(enum cache_state s);
+
+/* This host's part in the export of one range, in fleet mode. */
+enum cache_fleet_role {
+	CACHE_FLEET_NONE = 0, /* no fleet mode, or no flight yet */
+	CACHE_FLEET_HOLDER,   /* this host claimed the range: it applies and writes the record */
+	CACHE_FLEET_FOLLOWER, /* another host holds it: this one waits on its record */
+	CACHE_FLEET_ALONE,    /* etcd could not be reached: this host runs alone */
+};
+
+const char *cache_fleet_role_name(enum cache_fleet_role r);
 
 /* A snapshot of one entry, for stat and .status. Never causes network traffic. */
 struct cache_info {
@@ -77,6 +97,9 @@ struct cache_info {
 	char sha256[65];		     /* hex, ready only */
 	int last_errno;			     /* errno of the last failure, 0 if none */
 	struct client_error last_error;	     /* provider's code and message of that failure */
+	enum cache_fleet_role fleet_role;    /* fleet mode: this host's part in the flight */
+	char fleet_holder[64];		     /* fleet mode: the holding host's name, "" unknown */
+	int fleet_slot_wait;		     /* fleet mode: waiting for a free fleet export slot */
 };
 
 /* Start the cache of every type of prov->types: create dirs, start the fill pool and, in the
@@ -166,6 +189,11 @@ struct cache_stats {
 	 * the sum in seconds; their count is flights_ready. */
 	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
 	double duration_sum_s;
+	/* Fleet mode: whether this host runs alone now (etcd unreachable past one TTL), how
+	 * long it has in all, in seconds, and the request rate it takes (cap / members). */
+	int fleet_alone;
+	double fleet_alone_s;
+	double fleet_rate;
 };
 
 /* Upper bounds, in seconds, of the duration buckets. */

@@ -741,6 +741,13 @@ static int clover_verify(struct provider *p, int fd, uint64_t size, struct clien
 	return 0;
 }
 
+/* Fleet mode shares the request cap between hosts. */
+static void clover_set_request_rate(struct provider *p, double per_s)
+{
+	struct clover *x = p->priv;
+	http_set_rate(x->http, per_s);
+}
+
 static void clover_destroy(struct provider *p)
 {
 	struct clover *c;
@@ -765,6 +772,7 @@ static const struct provider_ops clover_ops = {
 	.download = clover_download,
 	.verify = clover_verify,
 	.fetch = clover_fetch,
+	.set_request_rate = clover_set_request_rate,
 	.destroy = clover_destroy,
 };
 
@@ -847,6 +855,7 @@ struct provider *clover_new(const struct clover_config *cfg, struct client_error
 	c->base.window_months = CLOVER_WINDOW_MONTHS;
 	c->base.types = clover_types;
 	c->base.ntypes = sizeof(clover_types) / sizeof(clover_types[0]);
+	c->base.shared_tasks = 1; /* an export id is the merchant's, not this host's */
 	return &c->base;
 oom:
 	oom(err);

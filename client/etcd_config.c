@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "etcd_call.h"
+#include "../common/check.h"
 #include "http.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -45,7 +46,7 @@ static int add_endpoint(struct etcd *e, const char *p, size_t len, struct client
 	/* Trailing slashes would double the one every path starts with. */
 	while (len > 1 && ep[len - 1] == '/')
 		ep[--len] = '\0';
-	if (!http_url_scheme_ok(ep) || strchr(ep, '@') || len > ETCD_ENDPOINT_MAX) {
+	if (!check_http_url(ep) || strchr(ep, '@') || len > ETCD_ENDPOINT_MAX) {
 		client_error_set(err, CLIENT_E_INVALID,
 				 "etcd endpoint %zu: expected http(s)://host:port without "
 				 "credentials, at most %d bytes", e->nendpoints, ETCD_ENDPOINT_MAX);

@@ -207,8 +207,17 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	if (fleet_setup(f, cfg, err) != 0 || fleet_note(f, join(f, &f->lease, err), err) != 0)
+	if (fleet_setup(f, cfg, err) != 0)
 		goto fail;
+	if (fleet_note(f, join(f, &f->lease, err), err) != 0) {
+		/* A mount starts while etcd is down; the keepalive thread joins when it answers.
+		 * Refused credentials or a bad answer are configuration errors: fail now. */
+		if (err->kind != CLIENT_E_TRANSIENT)
+			goto fail;
+		log_warn("fleet: etcd cannot be reached (%s); joining when it answers", err->msg);
+		f->lease = 0;
+		client_error_clear(err);
+	}
 	if (pthread_create(&f->keepalive, NULL, keepalive_main, f) != 0) {
 		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the keepalive thread");
 		goto fail;

@@ -68,7 +68,9 @@ struct fleet_stats {
 struct fleet;
 
 /* Connects: grants this host's lease, registers members/<host>, starts the keepalive thread.
- * Returns the fleet, or NULL with *err (CLIENT_E_INVALID for bad cfg, etcd's errors). */
+ * When etcd cannot be reached (CLIENT_E_TRANSIENT) the fleet still starts, without a lease:
+ * the keepalive thread joins once etcd answers, and until then calls fail -EIO. Returns the
+ * fleet, or NULL with *err (CLIENT_E_INVALID for bad cfg, CLIENT_E_AUTH, CLIENT_E_PROTOCOL). */
 struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err);
 /* Stops the thread and revokes the lease (this host's member, claims and slots vanish at
  * once). No other call may be in flight. NULL is a no-op. */

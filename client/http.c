@@ -122,12 +122,16 @@ void http_client_free(struct http_client *c)
  */
 static int rate_wait(struct http_client *c)
 {
-	double rate = c->opt.max_requests_per_s, burst = rate > 1 ? rate : 1, wait_s = 0;
+	double rate, burst, wait_s = 0;
 	struct timespec now;
 
-	if (rate <= 0)
-		return 0;
 	pthread_mutex_lock(&c->rate_lock);
+	rate = c->opt.max_requests_per_s; /* http_set_rate may change it */
+	if (rate <= 0) {
+		pthread_mutex_unlock(&c->rate_lock);
+		return 0;
+	}
+	burst = rate > 1 ? rate : 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	c->tokens += ((double)(now.tv_sec - c->rate_last.tv_sec) +
 		      (double)(now.tv_nsec - c->rate_last.tv_nsec) / 1e9) * rate;
@@ -147,6 +151,15 @@ static int rate_wait(struct http_client *c)
 	c->tokens += 1;
 	pthread_mutex_unlock(&c->rate_lock);
 	return -ECANCELED;
+}
+
+void http_set_rate(struct http_client *c, double per_s)
+{
+	pthread_mutex_lock(&c->rate_lock);
+	c->opt.max_requests_per_s = per_s > 0 ? per_s : 0;
+	if (c->tokens > (per_s > 1 ? per_s : 1))
+		c->tokens = per_s > 1 ? per_s : 1; /* a smaller share does not keep a bigger burst */
+	pthread_mutex_unlock(&c->rate_lock);
 }
 
 /* libcurl's progress callback, called on every chunk and at least once a second: a non-zero

@@ -55,6 +55,10 @@ struct http_client *http_client_new(const struct http_options *opt, struct clien
 /* Frees the client and its idle handles. No call may be in flight. NULL is a no-op. */
 void http_client_free(struct http_client *c);
 
+/* Change the cap on requests per second (0 = none) of every thread's next request; the
+ * burst allowance shrinks with it. Thread-safe. */
+void http_set_rate(struct http_client *c, double per_s);
+
 /* One API call: GET when body is NULL, else POST of body with content_type. */
 struct http_request {
 	const char *url;

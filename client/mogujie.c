@@ -967,6 +967,13 @@ static int mogujie_verify(struct provider *p, int fd, uint64_t size, struct clie
 	return -1;
 }
 
+/* Fleet mode shares the request cap between hosts. */
+static void mogujie_set_request_rate(struct provider *p, double per_s)
+{
+	struct mogujie *x = p->priv;
+	http_set_rate(x->http, per_s);
+}
+
 static void mogujie_destroy(struct provider *p)
 {
 	struct mogujie *m;
@@ -996,6 +1003,7 @@ static const struct provider_ops mogujie_ops = {
 	.download = mogujie_download,
 	.verify = mogujie_verify,
 	.fetch = mogujie_fetch,
+	.set_request_rate = mogujie_set_request_rate,
 	.destroy = mogujie_destroy,
 };
 
@@ -1103,6 +1111,7 @@ struct provider *mogujie_new(const struct mogujie_config *cfg, struct client_err
 	m->base.window_months = 12;
 	m->base.types = mogujie_types;
 	m->base.ntypes = 1;
+	m->base.shared_tasks = 0; /* a task is this host's own sync job */
 	return &m->base;
 oom:
 	err->sys_errno = ENOMEM;

@@ -145,6 +145,9 @@ struct provider_ops {
 	 */
 	int (*fetch)(struct provider *p, const char *task_id, const struct export_request *req,
 		     const struct download_sink *sink, uint64_t *total, struct client_error *err);
+	/* Optional (NULL = fixed at creation): change the cap on requests per second (0 = none);
+	 * fleet mode shares one cap between the fleet's hosts. Thread-safe. */
+	void (*set_request_rate)(struct provider *p, double per_s);
 	/* Free everything, wiping secrets. */
 	void (*destroy)(struct provider *p);
 };
@@ -172,6 +175,9 @@ struct provider {
 	int window_months;	 /* how far back exports reach (3 for Vexora) */
 	const struct provider_type *types; /* what it exports; types[0] is the default */
 	size_t ntypes;
+	int shared_tasks;	 /* a task applied by one host can be queried and downloaded by
+				  * any other with the same account (Vexora, Clover); 0 when a
+				  * task is a local job (Mogujie's sync) */
 	void *priv;		 /* implementation state */
 };
 

@@ -244,6 +244,13 @@ static int vexora_verify(struct provider *p, int fd, uint64_t size, struct clien
 	return -1;
 }
 
+/* Fleet mode shares the request cap between hosts. */
+static void vexora_set_request_rate(struct provider *p, double per_s)
+{
+	struct vexora *x = p->priv;
+	http_set_rate(x->http, per_s);
+}
+
 static void vexora_destroy(struct provider *p)
 {
 	struct vexora *v;
@@ -267,6 +274,7 @@ static const struct provider_ops vexora_ops = {
 	.get_urls = vexora_get_urls,
 	.download = vexora_download,
 	.verify = vexora_verify,
+	.set_request_rate = vexora_set_request_rate,
 	.destroy = vexora_destroy,
 };
 
@@ -320,6 +328,7 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	v->base.window_months = VEXORA_WINDOW_MONTHS;
 	v->base.types = vexora_types;
 	v->base.ntypes = 1;
+	v->base.shared_tasks = 1; /* a task id is the merchant's, not this host's */
 	return &v->base;
 oom:
 	err->sys_errno = ENOMEM;
