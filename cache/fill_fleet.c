@@ -387,9 +387,15 @@ static void fleet_put_outcome(struct fill *f, int rc)
 void fill_fleet_done(struct fill *f, int rc)
 {
 	struct client_error err;
+	int stopping;
 
 	if (!fleet_of(f))
 		return;
+	pthread_mutex_lock(&f->c->lock);
+	stopping = f->c->stopping;
+	pthread_mutex_unlock(&f->c->lock);
+	if (stopping)
+		return; /* unmount: fleet_free revokes the lease, and claim and slot go with it */
 	if (f->role == CACHE_FLEET_HOLDER) {
 		fleet_put_outcome(f, rc);
 		if (fleet_release(fleet_of(f), f->key_str, f->token, &err) != 0)
