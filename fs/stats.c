@@ -17,6 +17,12 @@
 #define STATS_MAX 4096
 #define FLEET_PART_MAX 1024
 
+/* The fleet state text of cache stats cs (stats.h). */
+static const char *fleet_state_text(const struct cache_stats *cs)
+{
+	return cs->fleet_alone ? "unreachable, running alone" : "member";
+}
+
 const char *stats_fleet_state(struct orderfs *o)
 {
 	struct cache_stats cs;
@@ -24,7 +30,7 @@ const char *stats_fleet_state(struct orderfs *o)
 	if (!o->fleet)
 		return NULL;
 	orderfs_cache_stats(o, &cs);
-	return cs.fleet_alone ? "unreachable, running alone" : "member";
+	return fleet_state_text(&cs);
 }
 
 /* Fleet mode's part of /.stats, starting with its comma, into out; "" outside fleet mode. */
@@ -42,7 +48,7 @@ static void fleet_part(struct orderfs *o, const struct cache_stats *cs, const ch
 		 "\"claims_lost\": %llu, \"takeovers\": %llu, \"fenced_writes_refused\": %llu, "
 		 "\"etcd_errors\": %llu, \"lease_regrants\": %llu, \"reachable\": %s, "
 		 "\"running_alone\": %s, \"alone_seconds\": %.1f, \"request_rate\": %.2f}",
-		 nl, o->fleet_host, cs->fleet_alone ? "unreachable, running alone" : "member",
+		 nl, o->fleet_host, fleet_state_text(cs),
 		 (unsigned long long)fs.claims_won, (unsigned long long)fs.claims_lost,
 		 (unsigned long long)fs.takeovers, (unsigned long long)fs.fenced_refused,
 		 (unsigned long long)fs.etcd_errors, (unsigned long long)fs.lease_regrants,
