@@ -353,6 +353,10 @@ static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 	for (size_t t = 0; t < o->prov->ntypes; t++)
 		o->kinds[t].type = &o->prov->types[t];
 	setup_cache_config(cfg, &cc);
+	/* The fleet before the cache, which claims each export through it. */
+	if (cfg->fleet_etcd && !(o->fleet = setup_fleet(cfg, o->prov, o->fleet_host)))
+		return -1;
+	setup_cache_fleet(cfg, o->fleet, &cc);
 	o->cache = cache_new(&cc, o->prov, &cache_err);
 	if (!o->cache) {
 		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
@@ -427,6 +431,7 @@ static void mount_teardown(struct mount *m)
 	}
 	orderfs_close_all(o);
 	cache_free(o->cache);
+	fleet_free(o->fleet); /* after the cache, which used it to the end */
 	bundle_memo_free(o->bundles);
 	if (f)
 		fuse_destroy(f);
