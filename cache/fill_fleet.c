@@ -85,12 +85,17 @@ static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const c
 
 	if (f->role != CACHE_FLEET_HOLDER || f->fenced || !f->task_id[0])
 		return;
-	memset(&rec, 0, sizeof(rec));
+	/* A state change of a task whose file a host already verified keeps its size and
+	 * SHA-256: followers compare with them. */
+	if ((sha && sha[0]) || fleet_record_get(fleet_of(f), f->key_str, &rec, &err) != 0 ||
+	    strcmp(rec.task_id, f->task_id) != 0 || !rec.sha256[0]) {
+		memset(&rec, 0, sizeof(rec));
+		rec.size = size;
+		snprintf(rec.sha256, sizeof(rec.sha256), "%s", sha ? sha : "");
+	}
 	snprintf(rec.task_id, sizeof(rec.task_id), "%s", f->task_id);
 	rec.state = st;
 	rec.expires = f->task.expires;
-	rec.size = size;
-	snprintf(rec.sha256, sizeof(rec.sha256), "%s", sha ? sha : "");
 	r = fleet_record_put(fleet_of(f), f->key_str, f->token, &rec, &err);
 	if (r == -ESTALE) {
 		f->fenced = 1;
@@ -156,9 +161,6 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 	f->fenced = 0;
 	fleet_publish(f, CACHE_FLEET_HOLDER, cl->holder, 0);
 	if (cl->has_record && record_usable(f, &cl->record)) {
-		if (cl->takeover)
-			log_notice("fleet: %s: took over from %s", f->e->range_str,
-				   cl->record.holder);
 		return fleet_adopt(f, &cl->record);
 	}
 	if (!f->task_id[0]) {
