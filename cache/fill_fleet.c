@@ -44,7 +44,8 @@ static struct fleet *fleet_of(const struct fill *f)
 	return f->c->cfg.fleet;
 }
 
-/* This flight's role and holder, for cache_lookup and .status. */
+/* This flight's role and holder (NULL: the holder named before), for cache_lookup and
+ * .status. */
 static void fleet_publish(struct fill *f, enum cache_fleet_role role, const char *holder,
 			  int slot_wait)
 {
@@ -52,8 +53,9 @@ static void fleet_publish(struct fill *f, enum cache_fleet_role role, const char
 	pthread_mutex_lock(&f->c->lock);
 	if (fill_alive_locked(f)) {
 		f->e->info.fleet_role = role;
-		snprintf(f->e->info.fleet_holder, sizeof(f->e->info.fleet_holder), "%s",
-			 holder ? holder : "");
+		if (holder)
+			snprintf(f->e->info.fleet_holder, sizeof(f->e->info.fleet_holder), "%s",
+				 holder);
 		f->e->info.fleet_slot_wait = slot_wait;
 	}
 	pthread_mutex_unlock(&f->c->lock);
@@ -275,7 +277,7 @@ static int fleet_unreachable(struct fill *f, const struct client_error *err, int
 		r = fleet_wait(f, ms, "waiting for etcd");
 		return r ? r : FLEET_AGAIN;
 	}
-	fleet_publish(f, CACHE_FLEET_ALONE, NULL, 0);
+	fleet_publish(f, CACHE_FLEET_ALONE, "", 0);
 	if (f->task_id[0])
 		return 0;
 	if ((r = fleet_alone_slot(f)) != 0)
@@ -342,12 +344,16 @@ void fill_fleet_state(struct fill *f, enum export_state st)
 		fleet_put(f, FLEET_GENERATING, -1, NULL);
 }
 
-/* The holder's SHA-256 of the task's file, waiting up to FLEET_SHA_WAIT_TTLS lease TTLs for
- * it to be written. 1 with sha, 0 when there is none (no record, another task, or the wait
- * ran out), or -ECANCELED. */
+/* The SHA-256 another host verified for the task's file; a follower waits up to
+ * FLEET_SHA_WAIT_TTLS lease TTLs for the holder to write it, a holder (which took the task
+ * over) only reads what its predecessor wrote. 1 with sha, 0 when there is none (no record,
+ * another task, or the wait ran out), or -ECANCELED. */
 static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 {
-	int64_t until = cache_mono_ms() + f->c->cfg.fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS;
+	int64_t wait_ms = f->role == CACHE_FLEET_FOLLOWER
+				  ? f->c->cfg.fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS
+				  : 0;
+	int64_t until = cache_mono_ms() + wait_ms;
 	long ms = FLEET_WAIT_MIN_MS;
 	struct fleet_record rec;
 	struct client_error err;
