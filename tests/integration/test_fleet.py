@@ -174,8 +174,11 @@ class FleetCase(unittest.TestCase):
 
     def wait_roles(self, ms, r, timeout=20):
         """Waits until one of ms holds r and every other one follows it; returns the holder."""
+        seen = []
+
         def one_holder():
             roles = [self.role(m, r) for m in ms]
+            seen[:] = [roles]
             holders = [m for m, (role, _) in zip(ms, roles) if role == "holder"]
             if len(holders) != 1:
                 return None
@@ -183,8 +186,11 @@ class FleetCase(unittest.TestCase):
             if all(role == "follower" and who == holders[0].host for role, who in others):
                 return holders[0]
             return None
-        return wait_for(one_holder, timeout=timeout, interval=0.02,
-                        what=f"one holder and {len(ms) - 1} followers of {r}")
+        try:
+            return wait_for(one_holder, timeout=timeout, interval=0.02,
+                            what=f"one holder and {len(ms) - 1} followers of {r}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; last seen (role, holder) per host: {seen}") from None
 
     def cat_bg(self, m, r, name="orders.xlsx"):
         """cat of a file of m into a file of its own, in the background: (process, dest)."""
@@ -246,6 +252,8 @@ class TestOneExport(FleetCase):
         t0 = time.monotonic()
         cats = [self.cat_bg(m, r) for m in ms]
         holder = self.wait_roles(ms, r)
+        # .status names the holder on every host, the holder included.
+        self.assertEqual(self.role(holder, r), ("holder", holder.host))
         for p, _ in cats:
             self.assertEqual(self.finish(p), (0, ""))
         took = time.monotonic() - t0
