@@ -105,6 +105,7 @@ static void cache_stop(struct cache *c)
 	if (c->recoverer_started)
 		pthread_join(c->recoverer, NULL);
 	c->sweeper_started = c->recoverer_started = 0;
+	fleet_rate_stop(c);
 }
 
 /* Copy cfg with its defaults applied, and the strings it points to. -ENOMEM. */
@@ -212,8 +213,8 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
 	    (rc = store_init(&c->store, c->dir)) != 0 || (rc = cache_sync_init(c)) != 0)
 		goto fail;
 	synced = 1;
-	if ((rc = pool_start(c)) != 0 || (rc = sweep_start(c)) != 0 ||
-	    (rc = recover_start(c)) != 0)
+	if ((rc = fleet_rate_start(c)) != 0 || (rc = pool_start(c)) != 0 ||
+	    (rc = sweep_start(c)) != 0 || (rc = recover_start(c)) != 0)
 		goto fail;
 	return c;
 fail:

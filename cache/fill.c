@@ -46,7 +46,7 @@ int fill_alive(struct fill *f)
 }
 
 /* Sleep ms, waking early (-ECANCELED) on stop or forget. */
-static int fill_sleep(struct fill *f, long ms)
+int fill_sleep(struct fill *f, long ms)
 {
 	struct cache *c = f->c;
 	int64_t until = cache_mono_ms() + (ms > 0 ? ms : 0);
@@ -137,6 +137,15 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 int fill_persist(struct fill *f)
 {
 	return fill_write_meta(f, NULL);
+}
+
+int fill_take_task(struct fill *f, const struct export_task *t)
+{
+	int r = fill_write_meta(f, t);
+
+	if (r == 0)
+		snprintf(f->task_id, sizeof(f->task_id), "%s", t->id);
+	return r;
 }
 
 void fill_drop_part(struct fill *f)
@@ -239,7 +248,7 @@ void fill_set_state(struct fill *f, enum cache_state st)
 	pthread_mutex_unlock(&f->c->lock);
 }
 
-static int fill_apply(struct fill *f)
+int fill_apply(struct fill *f)
 {
 	struct cache *c = f->c;
 	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
@@ -271,10 +280,7 @@ static int fill_apply(struct fill *f)
 	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
-	r = fill_write_meta(f, &t);
-	if (r == 0)
-		snprintf(f->task_id, sizeof(f->task_id), "%s", t.id);
-	return r;
+	return fill_take_task(f, &t);
 }
 
 /* Forget the task id (in memory; the next persist or apply replaces it on disk). */
@@ -334,7 +340,7 @@ static void fill_poll_publish(struct fill *f)
 }
 
 /* Nothing in the range: remembered as NO_DATA, in memory and on disk. -ENODATA or -errno. */
-static int fill_no_data(struct fill *f)
+int fill_no_data(struct fill *f)
 {
 	struct cache *c = f->c;
 	int r;
@@ -363,6 +369,7 @@ static int fill_poll_state(struct fill *f, enum cache_state *last)
 
 	switch (f->task.state) {
 	case EXPORT_GENERATED:
+		fill_fleet_state(f, EXPORT_GENERATED);
 		return 0;
 	case EXPORT_FAILED:
 		client_error_set(&f->err, CLIENT_E_BUSINESS, "export failed on the server: %s",
@@ -377,6 +384,8 @@ static int fill_poll_state(struct fill *f, enum cache_state *last)
 		fill_set_state(f, st);
 		if (st != *last && *last != CACHE_ABSENT && (r = fill_persist(f)) != 0)
 			return r;
+		if (st != *last)
+			fill_fleet_state(f, f->task.state);
 		*last = st;
 		return FILL_PENDING;
 	}
@@ -424,11 +433,8 @@ static int fill_main(struct fill *f)
 	for (;;) {
 		int fresh = 0, r;
 
-		if (!f->task_id[0]) {
-			if ((r = fill_apply(f)) != 0)
-				return r;
-			fresh = 1;
-		}
+		if ((r = fill_fleet_task(f, &fresh)) != 0)
+			return r;
 		r = fill_poll(f, fresh);
 		if (r == 0)
 			r = fill_transfer(f);
@@ -436,6 +442,7 @@ static int fill_main(struct fill *f)
 			return r;
 		log_notice("cache: %s: export task %s is gone (%s), applying again",
 			   f->e->range_str, f->task_id, client_errkind_name(f->err.kind));
+		fill_fleet_task_gone(f);
 		fill_forget_task(f);
 		if (f->reapplied++ > 0) {
 			f->drop_task = 1;
@@ -518,6 +525,8 @@ int fill_run(struct cache *c, struct entry *e)
 	f.policy.retry_limit = c->cfg.retry_limit;
 	f.policy.retry_initial_ms = c->cfg.retry_initial_ms;
 	f.policy.retry_max_ms = c->cfg.retry_max_ms;
+	f.slot = -1;
+	key_format(&e->key, f.key_str);
 	client_error_clear(&f.err);
 	pthread_mutex_lock(&c->lock);
 	f.gen = e->fill_gen;
@@ -533,6 +542,7 @@ int fill_run(struct cache *c, struct entry *e)
 
 	outer = client_interrupt_bind(&in);
 	rc = fill_main(&f);
+	fill_fleet_done(&f, rc);
 	client_interrupt_bind(outer);
 	if (rc == 0) {
 		uint64_t size;

@@ -31,6 +31,15 @@ struct fill {
 	char task_id[PROVIDER_ID_MAX];	/* "" = apply first */
 	struct export_task task;	/* last query answer */
 	struct client_error err;	/* why the flight failed */
+
+	/* Fleet mode (fill_fleet.c). */
+	enum cache_fleet_role role;	 /* this host's part in this flight */
+	int64_t token;			 /* HOLDER: the claim's fencing token */
+	int fenced;			 /* HOLDER: a record write was refused: no more writes */
+	int slot;			 /* the fleet export slot held, -1 none */
+	int adopted;			 /* the task came from another host's record */
+	char dead_task[PROVIDER_ID_MAX]; /* found gone: never adopted again this flight */
+	char key_str[KEY_STR_MAX];	 /* the export key, as the fleet knows it */
 };
 
 /* --- fill.c --- */
@@ -56,6 +65,33 @@ void fill_local_error(struct client_error *err, const char *what, int rc);
  */
 int fill_judge(struct fill *f, enum fill_step step, const struct client_error *err,
 	       struct part *pt);
+
+/* Sleep ms unless the flight must stop: 0, or -ECANCELED. */
+int fill_sleep(struct fill *f, long ms);
+/* Apply for a new task (check first) and persist its id: 0, or -errno (f->err set). */
+int fill_apply(struct fill *f);
+/* Make t the flight's task: on disk first, then in memory (no apply counted). 0 or -errno. */
+int fill_take_task(struct fill *f, const struct export_task *t);
+/* Nothing in the range: remembered as NO_DATA. -ENODATA, or -errno of the write. */
+int fill_no_data(struct fill *f);
+
+/* --- fill_fleet.c: fleet mode's part of a flight (each is a no-op without fleet mode) --- */
+
+/* Get the flight a task: without fleet mode, apply when there is none. In fleet mode, claim
+ * the range: the holder resumes the record's task or applies (in a fleet slot) and writes
+ * the record; a follower waits on the holder's record and takes its task once generated;
+ * with etcd unreachable past one TTL, run alone (or fail -EAGAIN with fleet_refuse).
+ * *fresh = 1 when the task was just applied for. 0, or -errno (f->err set). */
+int fill_fleet_task(struct fill *f, int *fresh);
+/* The holder tells the fleet the task's state (GENERATING, GENERATED with its expiry). */
+void fill_fleet_state(struct fill *f, enum export_state st);
+/* Before a file goes READY: when another host's record gives the file's SHA-256, sha must
+ * match it (waiting a little for the holder to write it). 0, or -EIO (f->err set). */
+int fill_fleet_check(struct fill *f, const char *sha);
+/* The task was found gone (re-apply): never adopt it again in this flight. */
+void fill_fleet_task_gone(struct fill *f);
+/* The flight ended with rc: the holder writes the outcome and gives back claim and slot. */
+void fill_fleet_done(struct fill *f, int rc);
 
 /* --- fill_steps.c: the generated file onto the disk --- */
 

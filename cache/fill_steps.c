@@ -127,6 +127,10 @@ static int fill_commit(struct fill *f, struct part *pt)
 		fill_local_error(&f->err, "cannot sync download", rc);
 		return rc;
 	}
+	if ((rc = fill_fleet_check(f, sha)) != 0) {
+		fill_drop_part(f); /* never served: the fleet holder's file differs */
+		return rc;
+	}
 	pthread_mutex_lock(&f->e->io_lock);
 	pthread_mutex_lock(&c->lock);
 	if (!fill_alive_locked(f)) {

@@ -108,6 +108,15 @@ struct cache {
 	int nworkers;
 	pthread_t sweeper, recoverer;
 	int sweeper_started, recoverer_started;
+
+	/* Fleet mode (fill_fleet.c, fleet_rate.c; cache->lock). */
+	int fleet_alone;		/* etcd unreachable past one TTL: flights run alone */
+	int64_t fleet_down_since_ms;	/* monotonic: first failed etcd call of this outage */
+	int64_t fleet_alone_since_ms;	/* monotonic: when this host began running alone */
+	double fleet_alone_total_s;	/* time run alone in earlier outages */
+	double fleet_rate;		/* the request rate this host takes (cap / members) */
+	pthread_t fleet_rater;
+	int fleet_rater_started;
 };
 
 /* The counters of e's export type. */
@@ -115,6 +124,14 @@ static inline struct cache_counts *entry_counts(struct cache *c, const struct en
 {
 	return &c->counts[e->type];
 }
+
+/* --- fleet_rate.c: the fleet's request cap, shared by its live members --- */
+
+/* Start the thread that re-counts the fleet's members every second or so and gives this
+ * host's provider cap / members (when fleet mode and a cap are set). 0 or -errno. */
+int fleet_rate_start(struct cache *c);
+/* Stop it (cache->stopping set and broadcast first). */
+void fleet_rate_stop(struct cache *c);
 
 /* --- entry.c: the table (caller holds cache->lock unless said otherwise) --- */
 

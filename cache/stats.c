@@ -45,9 +45,22 @@ static void stats_of_types(struct cache *c, size_t from, size_t to, struct cache
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Fleet mode's figures of this host. */
+static void stats_fleet(struct cache *c, struct cache_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	out->fleet_alone = c->fleet_alone;
+	out->fleet_alone_s = c->fleet_alone_total_s;
+	if (c->fleet_alone)
+		out->fleet_alone_s += (double)(cache_mono_ms() - c->fleet_alone_since_ms) / 1000.0;
+	out->fleet_rate = c->fleet_rate;
+	pthread_mutex_unlock(&c->lock);
+}
+
 void cache_get_stats(struct cache *c, struct cache_stats *out)
 {
 	stats_of_types(c, 0, c->ntypes, out);
+	stats_fleet(c, out);
 }
 
 void cache_get_type_stats(struct cache *c, size_t type, struct cache_stats *out)

@@ -53,7 +53,8 @@ struct fleet_claim {
 	int64_t token;		     /* HOLDER: fencing token for fleet_record_put/_release */
 	char holder[FLEET_HOST_MAX]; /* the holding host (this one when HOLDER) */
 	int has_record;		     /* HOLDER: a record existed already (resume its task) */
-	int takeover;		     /* HOLDER: ... and another host wrote it (a takeover) */
+	int takeover;		     /* HOLDER: ... another host wrote it and its task was
+				      * unfinished (no verified file yet): a takeover */
 	struct fleet_record record;  /* that record, when has_record */
 };
 

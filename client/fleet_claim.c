@@ -63,7 +63,12 @@ static int claim_won(struct fleet *f, const char *export_key, const char *claim_
 		return rc;
 	} else {
 		out->has_record = 1;
-		out->takeover = strcmp(out->record.holder, f->host) != 0;
+		/* Another host's task left unfinished: a finished one (generated and verified, no
+		 * data, failed) is no takeover. */
+		out->takeover = strcmp(out->record.holder, f->host) != 0 &&
+				(out->record.state == FLEET_APPLIED ||
+				 out->record.state == FLEET_GENERATING ||
+				 (out->record.state == FLEET_GENERATED && !out->record.sha256[0]));
 	}
 	pthread_mutex_lock(&f->lock);
 	f->stats.claims_won++;

@@ -6,6 +6,12 @@
 #
 # PROVIDER=vexora (default), clover or mogujie picks the simulator (`make demo PROVIDER=clover`).
 #
+# FLEET=N (N >= 2; `make demo FLEET=3`) shows fleet mode instead: it also starts a real etcd on
+# loopback (/usr/bin/etcd from Debian's etcd-server, data in ./demo/etcd-data), mounts N
+# orderfs at ./demo/hostK/mnt, each with its own cache_dir and fleet_host = hostK, all against
+# the one simulator and etcd, reads the same range's file from all N at once and prints the
+# simulator's apply count (1: one export served every host) and each copy's SHA-256.
+#
 # Everything lives in ./demo/ (DEMO_DIR to move it): the simulator's data and port file, the
 # config, a 0600 secret, the cache, the mount point and both logs. Both commands are
 # idempotent: start on a running demo says so, stop on a stopped one does nothing.
@@ -19,6 +25,8 @@ DEMO=${DEMO_DIR:-$ROOT/demo}
 PYTHON=${PYTHON:-/usr/bin/python3}
 MNT=$DEMO/mnt
 PROVIDER=${PROVIDER:-vexora}
+FLEET=${FLEET:-}
+ETCD=${ETCD:-/usr/bin/etcd}
 SECRET=demo-secret-$$-0123456789
 MERCHANT=DEMO1
 
@@ -55,6 +63,15 @@ wait_for() {
 
 sim_alive() {
 	[ -f "$DEMO/sim.pid" ] && kill -0 "$(cat "$DEMO/sim.pid")" 2>/dev/null
+}
+
+etcd_alive() {
+	[ -f "$DEMO/etcd.pid" ] && kill -0 "$(cat "$DEMO/etcd.pid")" 2>/dev/null
+}
+
+# A TCP port nobody listens on now (the kernel's pick).
+free_port() {
+	"$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # A one-line private file (0600), written atomically.
@@ -129,11 +146,143 @@ sample_how() {
 	esac
 }
 
+# Mount the config $1/orderfs.conf on $2, logging to $1/orderfs.log, its pid in
+# $1/orderfs.pid. Foreground in the background so its log lands in that file (a daemonized
+# orderfs logs to syslog).
+mount_one() {
+	"$bin" -f "$1/orderfs.conf" "$2" >"$1/orderfs.log" 2>&1 &
+	echo $! >"$1/orderfs.pid"
+	wait_for "is_mounted '$2' || ! kill -0 $(cat "$1/orderfs.pid") 2>/dev/null" ||
+		die "orderfs did not mount (see $1/orderfs.log)"
+	is_mounted "$2" || die "orderfs did not mount: $(cat "$1/orderfs.log")"
+}
+
+# --------------------------------------------------------------------------- fleet mode
+
+# A one-member etcd cluster on two free loopback ports; its client port in etcd.port.
+start_etcd() {
+	[ -x "$ETCD" ] || die "no $ETCD: run 'make deps' (Debian package etcd-server)"
+	etcd_alive && return 0
+	cport=$(free_port)
+	pport=$(free_port)
+	rm -rf "$DEMO/etcd-data"
+	"$ETCD" --name demo --data-dir "$DEMO/etcd-data" \
+		--listen-client-urls "http://127.0.0.1:$cport" \
+		--advertise-client-urls "http://127.0.0.1:$cport" \
+		--listen-peer-urls "http://127.0.0.1:$pport" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+		--initial-cluster "demo=http://127.0.0.1:$pport" >"$DEMO/etcd.log" 2>&1 &
+	echo $! >"$DEMO/etcd.pid"
+	echo "$cport" >"$DEMO/etcd.port"
+	wait_for "etcd_healthy $cport || ! etcd_alive" ||
+		die "etcd did not become healthy (see $DEMO/etcd.log)"
+	etcd_alive || die "etcd exited (see $DEMO/etcd.log)"
+}
+
+etcd_healthy() {
+	curl -s "http://127.0.0.1:$1/health" | grep -q '"health": *"true"'
+}
+
+stop_etcd() {
+	if etcd_alive; then
+		pid=$(cat "$DEMO/etcd.pid")
+		kill "$pid"
+		wait_for "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+		echo "demo: stopped etcd"
+	fi
+	rm -f "$DEMO/etcd.pid" "$DEMO/etcd.port"
+}
+
+# The simulator's count of export tasks created (Mogujie has none: it syncs pages).
+sim_applies() {
+	case "$PROVIDER" in
+	vexora) key=apply ;;
+	clover) key=posts ;;
+	*)
+		echo "n/a (no export task)"
+		return
+		;;
+	esac
+	curl -s "http://127.0.0.1:$1/_sim/stats" |
+		"$PYTHON" -c "import json, sys; print(json.load(sys.stdin)['$key'])"
+}
+
+# FLEET, when set, is a number of hosts, 2 or more.
+check_fleet() {
+	[ -z "$FLEET" ] && return 0
+	case "$FLEET" in
+	*[!0-9]*) die "FLEET must be a number of hosts (2 or more), not '$FLEET'" ;;
+	esac
+	[ "$FLEET" -ge 2 ] || die "FLEET must be 2 or more (hosts in the fleet)"
+}
+
+# FLEET mounts of one fleet: ./demo/hostK with hostK's cache, all on the one etcd.
+start_fleet() {
+	start_etcd
+	echo "$FLEET" >"$DEMO/fleet"
+	k=1
+	while [ "$k" -le "$FLEET" ]; do
+		h=$DEMO/host$k
+		mkdir -p "$h/mnt"
+		{
+			write_config "$1" | sed "s|^cache_dir .*|cache_dir   = $h/cache|"
+			echo "fleet_etcd  = http://127.0.0.1:$(cat "$DEMO/etcd.port")"
+			echo "fleet_host  = host$k"
+			echo "fleet_lease_ttl = 5s"
+		} >"$h/orderfs.conf"
+		mount_one "$h" "$(cd "$h/mnt" && pwd -P)"
+		k=$((k + 1))
+	done
+	fleet_read "$1"
+}
+
+# Every host copies the same range's file at once: one export serves them all.
+fleet_read() {
+	day=$(date -d yesterday +%F)
+	range=$day..$day
+	file=$(sample_file)
+	before=$(sim_applies "$1")
+	echo "demo: $FLEET orderfs ($PROVIDER) in one fleet, etcd on port $(cat "$DEMO/etcd.port"), simulator on port $1"
+	echo "demo: copying exports/$range/$file from all $FLEET mounts at once..."
+	k=1
+	copies=
+	while [ "$k" -le "$FLEET" ]; do
+		cp "$DEMO/host$k/mnt/exports/$range/$file" "$DEMO/host$k/$file" &
+		copies="$copies $!"
+		k=$((k + 1))
+	done
+	# The copies only: a bare wait would wait for the mounts, etcd and the simulator too.
+	for pid in $copies; do
+		wait "$pid" || die "a copy failed (see $DEMO/host*/orderfs.log)"
+	done
+	echo "demo: the simulator's export tasks: $before before, $(sim_applies "$1") after (1 more: one export for the whole fleet)"
+	k=1
+	while [ "$k" -le "$FLEET" ]; do
+		echo "    host$k: sha256 $(sha256sum <"$DEMO/host$k/$file" | cut -d' ' -f1)  $DEMO/host$k/$file"
+		k=$((k + 1))
+	done
+	echo
+	cat <<EOF
+Try next:
+  cat $DEMO/host1/mnt/exports/$range/.status    # fleet_role, fleet_holder
+  cat $DEMO/host2/mnt/.stats                         # "fleet": claims won and lost, ...
+  tail $DEMO/host1/orderfs.log
+Stop: make demo-stop
+EOF
+}
+
+# ------------------------------------------------------------------------------ start
+
+# Whether a demo mount is live: the single one or the fleet's first.
+demo_running() {
+	is_mounted "$MNT" || { [ -d "$DEMO/host1/mnt" ] && is_mounted "$(cd "$DEMO/host1/mnt" && pwd -P)"; }
+}
+
 start() {
 	mkdir -p "$DEMO" "$MNT"
 	MNT=$(cd "$MNT" && pwd -P)
-	if is_mounted "$MNT"; then
-		echo "demo: already running: orderfs is mounted at $MNT ('make demo-stop' to stop)"
+	if demo_running; then
+		echo "demo: already running: orderfs is mounted under $DEMO ('make demo-stop' to stop)"
 		return 0
 	fi
 	bin=$(find_orderfs)
@@ -142,6 +291,7 @@ start() {
 	vexora | clover | mogujie) ;;
 	*) die "PROVIDER must be vexora, clover or mogujie, not '$PROVIDER'" ;;
 	esac
+	check_fleet
 	if sim_alive && [ "$(cat "$DEMO/provider" 2>/dev/null)" != "$PROVIDER" ]; then
 		die "a $(cat "$DEMO/provider") simulator is running: 'make demo-stop' first"
 	fi
@@ -158,16 +308,14 @@ start() {
 		sim_alive || die "simulator exited (see $DEMO/sim.log)"
 	fi
 	port=$(cat "$DEMO/sim.port")
+	if [ -n "$FLEET" ]; then
+		start_fleet "$port"
+		return
+	fi
 	write_config "$port" >"$DEMO/orderfs.conf"
 	# `orderfs get` needs a cache of its own: a running mount locks its cache_dir.
 	sed "s|^cache_dir .*|cache_dir   = $DEMO/get-cache|" "$DEMO/orderfs.conf" >"$DEMO/get.conf"
-	# Foreground in the background so its log lands in demo/orderfs.log (a daemonized
-	# orderfs logs to syslog).
-	"$bin" -f "$DEMO/orderfs.conf" "$MNT" >"$DEMO/orderfs.log" 2>&1 &
-	echo $! >"$DEMO/orderfs.pid"
-	wait_for "is_mounted '$MNT' || ! kill -0 $(cat "$DEMO/orderfs.pid") 2>/dev/null" ||
-		die "orderfs did not mount (see $DEMO/orderfs.log)"
-	is_mounted "$MNT" || die "orderfs did not mount: $(cat "$DEMO/orderfs.log")"
+	mount_one "$DEMO" "$MNT"
 
 	day=$(date -d yesterday +%F)
 	range=$day..$day
@@ -199,19 +347,31 @@ Stop: make demo-stop   (or: fusermount3 -u $MNT)
 EOF
 }
 
-stop() {
-	if [ -d "$MNT" ]; then
-		mnt=$(cd "$MNT" && pwd -P)
+# Unmount $2 and wait for the orderfs whose pid is in $1/orderfs.pid.
+unmount_one() {
+	if [ -d "$2" ]; then
+		mnt=$(cd "$2" && pwd -P)
 		if is_mounted "$mnt"; then
 			fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt"
 			echo "demo: unmounted $mnt"
 		fi
 	fi
-	if [ -f "$DEMO/orderfs.pid" ]; then
-		pid=$(cat "$DEMO/orderfs.pid")
+	if [ -f "$1/orderfs.pid" ]; then
+		pid=$(cat "$1/orderfs.pid")
 		wait_for "! kill -0 $pid 2>/dev/null" || kill "$pid" 2>/dev/null || true
-		rm -f "$DEMO/orderfs.pid"
+		rm -f "$1/orderfs.pid"
 	fi
+}
+
+stop() {
+	unmount_one "$DEMO" "$MNT"
+	for h in "$DEMO"/host*; do
+		if [ -d "$h" ]; then
+			unmount_one "$h" "$h/mnt"
+		fi
+	done
+	stop_etcd
+	rm -f "$DEMO/fleet"
 	if sim_alive; then
 		pid=$(cat "$DEMO/sim.pid")
 		kill "$pid"

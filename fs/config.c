@@ -1,4 +1,5 @@
 #include "config.h"
+#include "../client/fleet.h"
 #include "metrics.h"
 #include "providers.h"
 
@@ -163,6 +164,13 @@ static const struct key_def keys[] = {
 	{"log_level", K_LEVEL, OFF(log_level), 0, 0, "info"},
 	{"prefetch", K_INT, OFF(prefetch_days), 0, 92, NULL},
 	{"prefetch_interval", K_DURATION, OFF(prefetch_interval_s), 0, 0, NULL},
+	{"fleet_etcd", K_STR, OFF(fleet_etcd), 0, 0, NULL},
+	{"fleet_etcd_ca_file", K_STR, OFF(fleet_etcd_ca_file), 0, 0, NULL},
+	{"fleet_etcd_auth_file", K_STR, OFF(fleet_etcd_auth_file), 0, 0, NULL},
+	{"fleet_lease_ttl", K_DURATION, OFF(fleet_lease_ttl_s), 2, 0, "10s"},
+	{"fleet_max_exports", K_INT, OFF(fleet_max_exports), 1, FLEET_MAX_SLOTS, NULL},
+	{"fleet_fallback", K_STR, OFF(fleet_fallback), 0, 0, NULL},
+	{"fleet_host", K_STR, OFF(fleet_host), 0, 0, NULL},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -184,6 +192,7 @@ void config_init(struct fs_config *c)
 	for (size_t i = 0; i < NKEYS; i++)
 		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
 			abort(); /* a default the table itself refuses: a programming error */
+	c->fleet_keys_given = 0; /* the defaults above are not the user's */
 }
 
 const char *config_string(const struct fs_config *c, const char *key)
@@ -272,6 +281,8 @@ int config_set(struct fs_config *c, const char *key, const char *value, char *er
 		return -1;
 	}
 	rc = set_value(k, (char *)c + k->offset, value);
+	if (!rc && !strncmp(key, "fleet_", 6) && strcmp(key, "fleet_etcd"))
+		c->fleet_keys_given = 1;
 	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
 	else if (rc)
@@ -379,6 +390,107 @@ static int validate_provider(const struct fs_config *c, char *err, size_t errlen
 	return check_foreign_keys(c, spec, err, errlen);
 }
 
+/* Whether the len bytes at s are one http(s)://host:port endpoint (host a name, an IPv4 or a
+ * [IPv6] address; no credentials, no path but a trailing slash). */
+static int endpoint_ok(const char *s, size_t len)
+{
+	char ep[256], *host, *colon, *end;
+	long port;
+
+	if (len >= sizeof(ep))
+		return 0;
+	memcpy(ep, s, len);
+	ep[len] = '\0';
+	if (len && ep[len - 1] == '/')
+		ep[--len] = '\0';
+	if (!strncmp(ep, "http://", 7))
+		host = ep + 7;
+	else if (!strncmp(ep, "https://", 8))
+		host = ep + 8;
+	else
+		return 0;
+	colon = strrchr(host, ':');
+	if (!colon || colon == host || strpbrk(host, "@/?# ") ||
+	    (host[0] == '[' && colon[-1] != ']'))
+		return 0;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return !errno && end != colon + 1 && !*end && port >= 1 && port <= 65535;
+}
+
+int config_check_endpoints(const char *key, const char *list, char *err, size_t errlen)
+{
+	const char *p = list;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		if (!endpoint_ok(p, len)) {
+			snprintf(err, errlen,
+				 "bad value for '%s': '%.*s' is not an http(s)://host:port endpoint",
+				 key, (int)(len < 200 ? len : 200), p);
+			return -1;
+		}
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
+int config_fleet_max_exports(const struct fs_config *c)
+{
+	return c->fleet_max_exports ? c->fleet_max_exports : c->max_exports;
+}
+
+int config_fleet_refuse(const struct fs_config *c)
+{
+	return c->fleet_fallback && !strcmp(c->fleet_fallback, "refuse");
+}
+
+int config_fleet_host(const struct fs_config *c, char *out, size_t n, char *err, size_t errlen)
+{
+	char name[256] = "";
+
+	if (c->fleet_host)
+		snprintf(name, sizeof(name), "%s", c->fleet_host);
+	else if (gethostname(name, sizeof(name) - 1))
+		name[0] = '\0';
+	if (!fleet_name_ok(name) || strlen(name) >= n) {
+		snprintf(err, errlen,
+			 c->fleet_host ? "bad value for 'fleet_host': '%.64s' must be 1..63 of "
+					 "A-Z a-z 0-9 . _ - (not starting with a dot)"
+				       : "the host name '%.64s' cannot name this host in the fleet: "
+					 "set 'fleet_host'",
+			 name);
+		return -1;
+	}
+	snprintf(out, n, "%s", name);
+	return 0;
+}
+
+/* Fleet mode's keys: only with fleet_etcd, each within its rules. */
+static int validate_fleet(const struct fs_config *c, char *err, size_t errlen)
+{
+	char host[FLEET_HOST_MAX];
+
+	if (!c->fleet_etcd) {
+		if (!c->fleet_keys_given)
+			return 0;
+		snprintf(err, errlen, "fleet_* needs fleet_etcd: fleet keys are set but "
+				      "'fleet_etcd' is not (fleet mode is off without it)");
+		return -1;
+	}
+	if (config_check_endpoints("fleet_etcd", c->fleet_etcd, err, errlen))
+		return -1;
+	if (c->fleet_fallback && strcmp(c->fleet_fallback, "local") &&
+	    strcmp(c->fleet_fallback, "refuse")) {
+		snprintf(err, errlen,
+			 "bad value for 'fleet_fallback': '%.64s' (use local or refuse)",
+			 c->fleet_fallback);
+		return -1;
+	}
+	return config_fleet_host(c, host, sizeof(host), err, errlen);
+}
+
 int config_validate(const struct fs_config *c, char *err, size_t errlen)
 {
 	if (!c->provider) {
@@ -407,7 +519,7 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "'poll_initial_ms' is larger than 'poll_max_ms'");
 		return -1;
 	}
-	return 0;
+	return validate_fleet(c, err, errlen);
 }
 
 /* words (NULL-ended) after lead, wrapped before column 80 onto lines starting with indent. */

@@ -47,6 +47,15 @@ struct fs_config {
 	int prefetch_days;	   /* prefetch: export the last N complete days; default 0 (off) */
 	int prefetch_interval_s;   /* 0 (default): prefetch at start and after local midnight;
 				    * > 0: every this many seconds instead (for tests) */
+	/* Fleet mode (README "Fleet"): on when fleet_etcd is set. */
+	char *fleet_etcd;	    /* "http://h1:2379,https://h2:2379": etcd endpoints */
+	char *fleet_etcd_ca_file;   /* CA bundle for https endpoints */
+	char *fleet_etcd_auth_file; /* "user:password" on one line (0600 like secrets) */
+	int fleet_lease_ttl_s;	    /* default 10, at least 2 */
+	int fleet_max_exports;	    /* exports at once across the fleet; 0 = max_exports */
+	char *fleet_fallback;	    /* "local" (default, NULL) or "refuse" */
+	char *fleet_host;	    /* this host's name in the fleet; NULL = gethostname() */
+	int fleet_keys_given;	    /* a fleet_* key other than fleet_etcd was set */
 };
 
 /* Defaults for every optional key (the key table's own column); strings NULL. */
@@ -73,6 +82,20 @@ const char *config_string(const struct fs_config *c, const char *key);
  * providers it refuses. 0 or -1 with err naming the key.
  */
 int config_validate(const struct fs_config *c, char *err, size_t errlen);
+
+/* The fleet's export slots: fleet_max_exports, or max_exports when it is not set. */
+int config_fleet_max_exports(const struct fs_config *c);
+
+/* Whether fleet_fallback is "refuse" (new exports fail EAGAIN while etcd is unreachable). */
+int config_fleet_refuse(const struct fs_config *c);
+
+/* This host's name in the fleet into out: fleet_host, or the system host name. 0, or -1 with
+ * err when that name cannot name a host in the fleet (fleet_name_ok). */
+int config_fleet_host(const struct fs_config *c, char *out, size_t n, char *err, size_t errlen);
+
+/* 0 when list is one or more comma-separated http(s)://host:port endpoints; else -1 with err
+ * naming key. */
+int config_check_endpoints(const char *key, const char *list, char *err, size_t errlen);
 
 /* 0 when url starts with http:// or https://; else -1 with err naming key. */
 int config_check_url(const char *key, const char *url, char *err, size_t errlen);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -353,6 +354,10 @@ static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 	for (size_t t = 0; t < o->prov->ntypes; t++)
 		o->kinds[t].type = &o->prov->types[t];
 	setup_cache_config(cfg, &cc);
+	/* The fleet before the cache, which claims each export through it. */
+	if (cfg->fleet_etcd && !(o->fleet = setup_fleet(cfg, o->prov, o->fleet_host)))
+		return -1;
+	setup_cache_fleet(cfg, o->fleet, &cc);
 	o->cache = cache_new(&cc, o->prov, &cache_err);
 	if (!o->cache) {
 		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
@@ -427,6 +432,7 @@ static void mount_teardown(struct mount *m)
 	}
 	orderfs_close_all(o);
 	cache_free(o->cache);
+	fleet_free(o->fleet); /* after the cache, which used it to the end */
 	bundle_memo_free(o->bundles);
 	if (f)
 		fuse_destroy(f);
@@ -476,6 +482,10 @@ int main(int argc, char **argv)
 	/* Before any thread exists, so every thread inherits the mask: the stats thread takes
 	 * SIGUSR1 with sigwait (stats.h). */
 	stats_block_signals();
+	/* Load the time zone once, before any thread: mktime and localtime_r then only read it.
+	 * The first load frees and copies glibc's zone name, which threads making their first
+	 * call at once would do together (ThreadSanitizer sees it; glibc's lock is invisible). */
+	tzset();
 	if (argc > 1 && !strcmp(argv[1], "get"))
 		return get_main(argc - 1, argv + 1);
 	memset(&cl, 0, sizeof(cl));

@@ -225,6 +225,49 @@ static void render_mount(struct text *t, struct orderfs *o)
 	    range_map_count(o->notes));
 }
 
+/* Fleet mode's counters and gauges (/.stats "fleet"), labelled with this host's name. */
+static void render_fleet(struct text *t, struct orderfs *o)
+{
+	struct fleet_stats fs;
+	struct cache_stats cs;
+
+	if (!o->fleet)
+		return;
+	fleet_get_stats(o->fleet, &fs);
+	orderfs_cache_stats(o, &cs);
+	const struct {
+		const char *metric, *type, *help;
+		double v;
+	} rows[] = {
+		{"orderfs_fleet_claims_won_total", "counter", "Ranges this host claimed.",
+		 (double)fs.claims_won},
+		{"orderfs_fleet_claims_lost_total", "counter", "Claims another host held.",
+		 (double)fs.claims_lost},
+		{"orderfs_fleet_takeovers_total", "counter", "Claims won over a dead holder's task.",
+		 (double)fs.takeovers},
+		{"orderfs_fleet_fenced_writes_refused_total", "counter",
+		 "Record writes refused: this host's claim had gone.", (double)fs.fenced_refused},
+		{"orderfs_fleet_etcd_errors_total", "counter", "Failed etcd calls.",
+		 (double)fs.etcd_errors},
+		{"orderfs_fleet_lease_regrants_total", "counter", "Leases lost and granted again.",
+		 (double)fs.lease_regrants},
+		{"orderfs_fleet_alone_seconds_total", "counter",
+		 "Seconds this host ran alone, etcd unreachable.", cs.fleet_alone_s},
+		{"orderfs_fleet_reachable", "gauge", "1 when etcd answered within one lease TTL.",
+		 fleet_reachable(o->fleet) ? 1 : 0},
+		{"orderfs_fleet_running_alone", "gauge", "1 while this host runs alone.",
+		 cs.fleet_alone ? 1 : 0},
+		{"orderfs_fleet_request_rate", "gauge",
+		 "Requests per second to the provider this host takes of the fleet's cap.",
+		 cs.fleet_rate},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		head(t, rows[i].metric, rows[i].type, rows[i].help);
+		put(t, "%s{provider=\"%s\",host=\"%s\"} %.17g\n", rows[i].metric, o->prov->name,
+		    o->fleet_host, rows[i].v);
+	}
+}
+
 char *metrics_render(struct orderfs *o, size_t *len)
 {
 	struct type_stats ts[FS_KINDS_MAX];
@@ -242,6 +285,7 @@ char *metrics_render(struct orderfs *o, size_t *len)
 	render_counters(&t, o, ts, o->nkinds, cache_counters,
 			sizeof(cache_counters) / sizeof(cache_counters[0]));
 	render_mount(&t, o);
+	render_fleet(&t, o);
 	if (t.oom) {
 		free(t.buf);
 		return NULL;

@@ -306,7 +306,8 @@ static char *render_status(struct orderfs *o, const struct date_range *r, size_t
 			path_chunk(r, &o->layout, i, &chunks[k]);
 			chunk_lookup(o, t, &chunks[k], &infos[k]);
 		}
-	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos, len);
+	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos,
+			     stats_fleet_state(o), len);
 out:
 	free(names);
 	free(chunks);

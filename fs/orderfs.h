@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../cache/cache.h"
+#include "../client/fleet.h"
 #include "bundle_memo.h"
 #include "providers.h"
 #include "kernel_view.h"
@@ -30,6 +31,8 @@ struct orderfs {
 	struct fs_kind kinds[FS_KINDS_MAX]; /* kinds[t] is layout.types[t] */
 	size_t nkinds;
 	struct cache *cache; /* the exports of every kind, kinds[t] as type t */
+	struct fleet *fleet; /* fleet mode's membership (NULL: off); outlives the cache */
+	char fleet_host[FLEET_HOST_MAX]; /* this host's name in the fleet */
 	struct bundle_memo *bundles; /* indexes of READY bundles, for stat, readdir, open */
 	struct provider *prov;
 	struct fuse *fuse;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,4 +62,82 @@ void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 	cc->poll_initial_ms = cfg->poll_initial_ms;
 	cc->poll_max_ms = cfg->poll_max_ms;
 	cc->retry_limit = cfg->retry_limit;
+}
+
+/* Split the "user:password" line of fleet_etcd_auth_file in place into *user and *password.
+ * 0, or -1 after saying why (without the line). */
+static int split_auth(const char *path, char *line, const char **user, const char **password)
+{
+	char *colon = strchr(line, ':');
+
+	if (!colon || colon == line || !colon[1]) {
+		fprintf(stderr, "orderfs: fleet_etcd_auth_file %s: expected one line "
+				"user:password\n", path);
+		return -1;
+	}
+	*colon = '\0';
+	*user = line;
+	*password = colon + 1;
+	return 0;
+}
+
+/* fleet_new's verdict on one line: why the fleet cannot start. */
+static void fleet_failed(const struct fs_config *cfg, const struct client_error *cerr)
+{
+	fprintf(stderr, "orderfs: fleet_etcd %s: cannot join the fleet (%s): %s\n", cfg->fleet_etcd,
+		client_errkind_name(cerr->kind), cerr->msg[0] ? cerr->msg : "no detail");
+}
+
+struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *prov,
+			  char host[FLEET_HOST_MAX])
+{
+	struct fleet_config fc;
+	struct client_error cerr;
+	char err[512];
+	char *auth = NULL;
+	size_t auth_len = 0;
+	struct fleet *f = NULL;
+
+	memset(&fc, 0, sizeof(fc));
+	if (config_fleet_host(cfg, host, FLEET_HOST_MAX, err, sizeof(err))) {
+		fprintf(stderr, "orderfs: config: %s\n", err);
+		return NULL;
+	}
+	if (cfg->fleet_etcd_auth_file) {
+		if (config_read_secret_key("fleet_etcd_auth_file", cfg->fleet_etcd_auth_file, &auth,
+					   err, sizeof(err))) {
+			fprintf(stderr, "orderfs: %s\n", err);
+			return NULL;
+		}
+		auth_len = strlen(auth); /* before split_auth cuts it */
+		if (split_auth(cfg->fleet_etcd_auth_file, auth, &fc.etcd.user, &fc.etcd.password))
+			goto out;
+	}
+	fc.etcd.endpoints = cfg->fleet_etcd;
+	fc.etcd.ca_file = cfg->fleet_etcd_ca_file;
+	fc.provider = prov->name;
+	fc.account = prov->account;
+	fc.host = host;
+	fc.lease_ttl_s = cfg->fleet_lease_ttl_s;
+	fc.max_exports = config_fleet_max_exports(cfg);
+	client_error_clear(&cerr);
+	f = fleet_new(&fc, &cerr); /* copies what it keeps: auth is wiped below */
+	if (!f)
+		fleet_failed(cfg, &cerr);
+out:
+	if (auth) {
+		explicit_bzero(auth, auth_len);
+		free(auth);
+	}
+	return f;
+}
+
+void setup_cache_fleet(const struct fs_config *cfg, struct fleet *fleet,
+		       struct cache_config *cc)
+{
+	cc->fleet = fleet;
+	cc->fleet_refuse = config_fleet_refuse(cfg);
+	cc->fleet_ttl_s = cfg->fleet_lease_ttl_s;
+	/* The whole fleet's cap: the cache gives each host its share of it. */
+	cc->fleet_rate_cap = cfg->max_requests_per_s;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "../cache/cache.h"
+#include "../client/fleet.h"
 #include "config.h"
 
 /*
@@ -25,5 +26,20 @@ int setup_cache_dir(const char *dir);
 /* The cache config of the mount: one cache holds every export type of the provider, sharing
  * cache_max_size and max_exports by use. */
 void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc);
+
+/*
+ * Fleet mode (cfg->fleet_etcd set): join the fleet of prov's account through etcd, as
+ * fleet_host (its name into host), with the credentials of fleet_etcd_auth_file (read, then wiped). Starts a thread,
+ * so call it in the process that keeps running, before the cache is made. Returns the fleet
+ * (also when etcd is down: it joins later), or NULL after printing one line saying why (bad
+ * auth file, refused credentials, bad configuration; never a secret). Free it with fleet_free
+ * after cache_free. Not for `orderfs get`, which runs without fleet mode.
+ */
+struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *prov,
+			  char host[FLEET_HOST_MAX]);
+
+/* Give the cache config the fleet (NULL: none) and fleet mode's settings from cfg. */
+void setup_cache_fleet(const struct fs_config *cfg, struct fleet *fleet,
+		       struct cache_config *cc);
 
 #endif

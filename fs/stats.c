@@ -14,10 +14,51 @@
 #include "orderfs.h"
 #include "prefetch.h"
 
-#define STATS_MAX 2048
+#define STATS_MAX 4096
+#define FLEET_PART_MAX 1024
+
+/* The fleet state text of cache stats cs (stats.h). */
+static const char *fleet_state_text(const struct cache_stats *cs)
+{
+	return cs->fleet_alone ? "unreachable, running alone" : "member";
+}
+
+const char *stats_fleet_state(struct orderfs *o)
+{
+	struct cache_stats cs;
+
+	if (!o->fleet)
+		return NULL;
+	orderfs_cache_stats(o, &cs);
+	return fleet_state_text(&cs);
+}
+
+/* Fleet mode's part of /.stats, starting with its comma, into out; "" outside fleet mode. */
+static void fleet_part(struct orderfs *o, const struct cache_stats *cs, const char *nl,
+		       char *out, size_t n)
+{
+	struct fleet_stats fs;
+
+	out[0] = '\0';
+	if (!o->fleet)
+		return;
+	fleet_get_stats(o->fleet, &fs);
+	snprintf(out, n,
+		 ",%s\"fleet\": {\"host\": \"%s\", \"state\": \"%s\", \"claims_won\": %llu, "
+		 "\"claims_lost\": %llu, \"takeovers\": %llu, \"fenced_writes_refused\": %llu, "
+		 "\"etcd_errors\": %llu, \"lease_regrants\": %llu, \"reachable\": %s, "
+		 "\"running_alone\": %s, \"alone_seconds\": %.1f, \"request_rate\": %.2f}",
+		 nl, o->fleet_host, fleet_state_text(cs),
+		 (unsigned long long)fs.claims_won, (unsigned long long)fs.claims_lost,
+		 (unsigned long long)fs.takeovers, (unsigned long long)fs.fenced_refused,
+		 (unsigned long long)fs.etcd_errors, (unsigned long long)fs.lease_regrants,
+		 fleet_reachable(o->fleet) ? "true" : "false", cs->fleet_alone ? "true" : "false",
+		 cs->fleet_alone_s, cs->fleet_rate);
+}
 
 char *stats_render(struct orderfs *o, int multiline, size_t *len)
 {
+	char fleet[FLEET_PART_MAX];
 	struct cache_stats cs;
 	struct prefetch_stats ps;
 	const char *nl = multiline ? "\n  " : " ";
@@ -29,6 +70,7 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		return NULL;
 	orderfs_cache_stats(o, &cs);
 	prefetch_get_stats(o->prefetch, &ps);
+	fleet_part(o, &cs, nl, fleet, sizeof(fleet));
 	n = snprintf(out, STATS_MAX,
 		     "{%s\"exports\": {\"applied\": %llu, \"in_flight\": %llu, \"queued\": %llu},"
 		     "%s\"cache\": {\"hits\": %llu, \"misses\": %llu, \"size\": %llu, "
@@ -39,7 +81,7 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		     "\"other\": %llu, \"no_data\": %llu},"
 		     "%s\"prefetch\": {\"days\": %d, \"runs\": %llu, \"started\": %llu, "
 		     "\"last_run\": %lld, \"next_run\": %lld},"
-		     "%s\"paths\": {\"remembered\": %zu, \"pinned_ranges\": %zu}%s}%s",
+		     "%s\"paths\": {\"remembered\": %zu, \"pinned_ranges\": %zu}%s%s}%s",
 		     nl, (unsigned long long)cs.applies, (unsigned long long)cs.fills_running,
 		     (unsigned long long)cs.fills_queued, nl, (unsigned long long)cs.hits,
 		     (unsigned long long)cs.misses, (unsigned long long)cs.total_size,
@@ -51,7 +93,7 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		     (unsigned long long)cs.err_other, (unsigned long long)cs.nodata, nl, ps.days,
 		     (unsigned long long)ps.runs, (unsigned long long)ps.started,
 		     (long long)ps.last_run, (long long)ps.next_run, nl, kernel_view_count(o->kview),
-		     range_map_count(o->notes), end, multiline ? "\n" : "");
+		     range_map_count(o->notes), fleet, end, multiline ? "\n" : "");
 	if (n < 0 || n >= STATS_MAX) {
 		free(out);
 		return NULL;

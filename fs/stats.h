@@ -17,6 +17,10 @@ struct orderfs;
  * is its length. NULL on ENOMEM. */
 char *stats_render(struct orderfs *o, int multiline, size_t *len);
 
+/* In fleet mode how this host stands in the fleet: "member", or "unreachable, running alone"
+ * (etcd unreachable past one TTL, fleet_fallback = local); NULL outside fleet mode. */
+const char *stats_fleet_state(struct orderfs *o);
+
 /* Block SIGUSR1 in the calling thread; threads created afterwards inherit the mask. */
 void stats_block_signals(void);
 

@@ -57,6 +57,21 @@ static void waiting_message(const struct cache_info *in, char *out, size_t len)
 		 in->last_error.msg[0] ? in->last_error.msg : "closed for now", when);
 }
 
+/* Fleet mode: this host's part in the file's export, who holds it, and a wait for a slot of
+ * fleet_max_exports (told as the WAITING state's message is). Nothing outside fleet mode. */
+static void add_fleet_fields(cJSON *o, const struct cache_info *in)
+{
+	if (in->fleet_role != CACHE_FLEET_NONE)
+		cJSON_AddStringToObject(o, "fleet_role", cache_fleet_role_name(in->fleet_role));
+	if (in->fleet_holder[0])
+		cJSON_AddStringToObject(o, "fleet_holder", in->fleet_holder);
+	if (!in->fleet_slot_wait)
+		return;
+	cJSON_AddStringToObject(o, "waiting", "for a fleet slot");
+	if (in->state != CACHE_WAITING)
+		cJSON_AddStringToObject(o, "message", "waiting for a fleet slot (fleet_max_exports)");
+}
+
 static void add_file_fields(cJSON *o, const char *name, const struct date_range *chunk,
 			    const struct cache_info *in)
 {
@@ -103,10 +118,12 @@ static void add_file_fields(cJSON *o, const char *name, const struct date_range 
 	else
 		cJSON_AddNullToObject(o, "sha256");
 	cJSON_AddItemToObject(o, "last_error", error_json(in));
+	add_fleet_fields(o, in);
 }
 
 char *status_render(const struct date_range *r, size_t n, const char (*names)[PATH_NAME_MAX],
-		    const struct date_range *chunks, const struct cache_info *infos, size_t *len)
+		    const struct date_range *chunks, const struct cache_info *infos, const char *fleet,
+		    size_t *len)
 {
 	char rs[DATE_RANGE_STR_LEN];
 	cJSON *root = cJSON_CreateObject();
@@ -116,6 +133,8 @@ char *status_render(const struct date_range *r, size_t n, const char (*names)[PA
 		return NULL;
 	date_range_format(r, rs);
 	cJSON_AddStringToObject(root, "range", rs);
+	if (fleet)
+		cJSON_AddStringToObject(root, "fleet", fleet);
 	if (n == 1) {
 		/* The common case: one file, its fields at the top level. */
 		add_file_fields(root, names[0], &chunks[0], &infos[0]);

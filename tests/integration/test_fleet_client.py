@@ -292,11 +292,31 @@ class TestFailover(FleetTestBase):
         self.assertTrue(a.cmd("reachable")["reachable"])
 
     def test_only_dead_endpoints_fail_transient(self):
+        # A host starts while etcd is down (a mount must); its calls fail as transient
+        # until etcd answers.
         dead = f"http://127.0.0.1:{etcd.free_port()}"
         p = self.probe("host-a", endpoints=f"{dead},{dead}")
-        self.assertFalse(p.ready["ok"])
-        self.assertEqual(p.ready["kind"], "transient")
-        self.assertEqual(p.proc.wait(10), 2)
+        self.assertTrue(p.ready["ok"], p.ready)
+        r = p.cmd(f"claim {self.key}")
+        self.assertEqual((r["ok"], r["errno"], r["kind"]), (False, "EIO", "transient"))
+        self.assertFalse(p.cmd("reachable")["reachable"])
+
+    def test_joins_once_etcd_answers(self):
+        a = self.probe("host-a", ttl=3, endpoints=self.etcd.url)
+        self.assertTrue(a.ready["ok"], a.ready)
+        self.etcd.kill()
+        b = self.probe("host-b", ttl=3, endpoints=self.etcd.url)
+        try:
+            self.assertTrue(b.ready["ok"], b.ready)
+            self.assertFalse(b.cmd("reachable")["reachable"])
+        finally:
+            self.etcd.restart()
+        c = wait_for(lambda: (lambda r: r if r["ok"] else None)(b.cmd(f"claim {self.key}")),
+                     timeout=15, step=0.3)
+        self.assertIn(c["role"], ("holder", "follower"))
+        # b registered itself once etcd answered: both hosts are members.
+        wait_for(lambda: b.cmd("members").get("count") == 2, timeout=15, step=0.3)
+        self.assertTrue(b.cmd("reachable")["reachable"])
 
     def test_bad_endpoint_refused(self):
         p = self.probe("host-a", endpoints="ftp://127.0.0.1:1")

@@ -459,6 +459,122 @@ static void test_secret_missing_or_empty(void **state)
 	assert_non_null(strstr(err, "empty"));
 }
 
+/* A good config plus the key=value pairs of kv (NULL-ended), validated: its result and err. */
+static int fleet_validate(struct fs_config *c, char *err, size_t errlen, const char *const *kv)
+{
+	config_init(c);
+	assert_int_equal(config_load_file(c, write_file("f.conf", good, 0644), err, errlen), 0);
+	for (; kv[0]; kv += 2)
+		if (config_set(c, kv[0], kv[1], err, errlen))
+			return -2; /* refused by config_set itself */
+	return config_validate(c, err, errlen);
+}
+
+static void test_fleet_defaults(void **state)
+{
+	struct fs_config c;
+	char err[256], host[64], sys[256] = "";
+	const char *on[] = {"fleet_etcd", "http://127.0.0.1:2379,https://[::1]:2379/", NULL};
+
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), on), 0);
+	assert_int_equal(c.fleet_lease_ttl_s, 10);
+	assert_int_equal(config_fleet_max_exports(&c), 3); /* the file's max_exports */
+	assert_int_equal(config_fleet_refuse(&c), 0);	   /* local */
+	assert_null(c.fleet_etcd_ca_file);
+	assert_null(c.fleet_etcd_auth_file);
+	assert_int_equal(gethostname(sys, sizeof(sys) - 1), 0);
+	assert_int_equal(config_fleet_host(&c, host, sizeof(host), err, sizeof(err)), 0);
+	assert_string_equal(host, sys);
+	assert_int_equal(config_set(&c, "fleet_max_exports", "5", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "fleet_fallback", "refuse", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "fleet_host", "host2", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "fleet_lease_ttl", "2s", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_fleet_max_exports(&c), 5);
+	assert_int_equal(config_fleet_refuse(&c), 1);
+	assert_int_equal(c.fleet_lease_ttl_s, 2);
+	assert_int_equal(config_fleet_host(&c, host, sizeof(host), err, sizeof(err)), 0);
+	assert_string_equal(host, "host2");
+	config_free(&c);
+	/* Without fleet_etcd: no fleet keys, nothing to check. */
+	const char *off[] = {NULL};
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), off), 0);
+	assert_null(c.fleet_etcd);
+	config_free(&c);
+}
+
+static void test_fleet_bad_values(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	const char *fallback[] = {"fleet_etcd", "http://e:2379", "fleet_fallback", "wait", NULL};
+	const char *ttl[] = {"fleet_etcd", "http://e:2379", "fleet_lease_ttl", "1s", NULL};
+	const char *host[] = {"fleet_etcd", "http://e:2379", "fleet_host", "a/b", NULL};
+	const char *dot[] = {"fleet_etcd", "http://e:2379", "fleet_host", ".hidden", NULL};
+	const char *slots[] = {"fleet_etcd", "http://e:2379", "fleet_max_exports", "0", NULL};
+
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), fallback), -1);
+	assert_non_null(strstr(err, "fleet_fallback"));
+	assert_non_null(strstr(err, "local or refuse"));
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), ttl), -2);
+	assert_non_null(strstr(err, "fleet_lease_ttl"));
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), host), -1);
+	assert_non_null(strstr(err, "fleet_host"));
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), dot), -1);
+	assert_non_null(strstr(err, "fleet_host"));
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), slots), -2);
+	assert_non_null(strstr(err, "fleet_max_exports"));
+	config_free(&c);
+}
+
+static void test_fleet_keys_need_fleet_etcd(void **state)
+{
+	static const char *const alone[][3] = {
+		{"fleet_lease_ttl", "10s"},	     {"fleet_max_exports", "2"},
+		{"fleet_fallback", "local"},	     {"fleet_host", "h1"},
+		{"fleet_etcd_ca_file", "/etc/ca.pem"}, {"fleet_etcd_auth_file", "/etc/auth"},
+	};
+	struct fs_config c;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++) {
+		assert_int_equal(fleet_validate(&c, err, sizeof(err), alone[i]), -1);
+		assert_non_null(strstr(err, "fleet_* needs fleet_etcd"));
+		config_free(&c);
+	}
+}
+
+static void test_fleet_bad_endpoints(void **state)
+{
+	static const char *const bad[] = {
+		"etcd:2379",	       "ftp://e:2379",	      "http://e",	   "http://e:",
+		"http://e:0",	       "http://e:65536",      "http://:2379",	   "http://u:p@e:2379",
+		"http://e:2379/v3",    "http://e:2379,",      ",http://e:2379",	   "http://e:2379,,http://f:1",
+		"http://e:2379,e:2380", "http://[::1:2379",
+	};
+	static const char *const ok[] = {
+		"http://e:2379", "https://10.0.0.5:2379", "http://[::1]:2379",
+		"http://a:1,https://b:2/",
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(config_check_endpoints("fleet_etcd", bad[i], err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "fleet_etcd"));
+	}
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_int_equal(config_check_endpoints("fleet_etcd", ok[i], err, sizeof(err)), 0);
+	struct fs_config c;
+	const char *kv[] = {"fleet_etcd", "http://e:2379,etcd2", NULL};
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), kv), -1);
+	assert_non_null(strstr(err, "etcd2"));
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +597,10 @@ int main(void)
 		cmocka_unit_test(test_secret_good),
 		cmocka_unit_test(test_secret_group_readable_refused),
 		cmocka_unit_test(test_secret_missing_or_empty),
+		cmocka_unit_test(test_fleet_defaults),
+		cmocka_unit_test(test_fleet_bad_values),
+		cmocka_unit_test(test_fleet_keys_need_fleet_etcd),
+		cmocka_unit_test(test_fleet_bad_endpoints),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,411 @@
+/*
+ * Fleet mode's part of one flight: several hosts that mount the same merchant make one export
+ * per range between them (client/fleet.h speaks etcd).
+ *
+ * Before applying, a flight claims the range. The holder resumes the task of the range's
+ * record when there is a usable one (a takeover after a holder died), else takes a fleet
+ * export slot, applies, and writes the record; it writes each state change, then the file's
+ * size and SHA-256, and gives claim and slot back when the flight ends. A follower never
+ * applies: it waits on the record and, once the task is generated, takes its task id and
+ * downloads on its own (the task belongs to the merchant, so any host may ask for its URLs);
+ * before its file goes READY its SHA-256 must match the holder's. When the holder dies, its
+ * lease and claim expire and the next follower to claim becomes the holder of the same task.
+ * A provider whose tasks are local jobs (shared_tasks 0: Mogujie's sync) gets one host at a
+ * time per range: a follower waits for the claim to be free, then runs its own.
+ *
+ * etcd unreachable: ready files never need it. A flight retries the claim for one lease TTL,
+ * then runs alone (one log line; .status says so) unless fleet_refuse, which fails -EAGAIN.
+ * Alone, flights do not wait on etcd again until its keepalive says it answers; the next
+ * claim that succeeds rejoins the fleet.
+ *
+ * Record writes are best effort: a failed one is logged and the flight goes on (followers
+ * wait, or take over). A fenced one (this host's claim is gone: it stalled past its TTL)
+ * stops this flight's writes for good, so a newer holder's record is never overwritten.
+ */
+#include "fill_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../client/fleet.h"
+#include "../common/log.h"
+
+#define FLEET_WAIT_MIN_MS 200	/* first wait on a record or a slot */
+#define FLEET_WAIT_MAX_MS 1000	/* longest: a follower learns of "generated" within 1 s */
+#define FLEET_SHA_WAIT_TTLS 2	/* how many lease TTLs a follower waits for the holder's SHA */
+
+/* Beyond 0 and -errno, what a step of the claim loop can say. */
+#define FLEET_AGAIN 10	   /* wait, then claim again */
+#define FLEET_ETCD_DOWN 11 /* an etcd call failed (*err says how) */
+
+static struct fleet *fleet_of(const struct fill *f)
+{
+	return f->c->cfg.fleet;
+}
+
+/* This flight's role and holder, for cache_lookup and .status. */
+static void fleet_publish(struct fill *f, enum cache_fleet_role role, const char *holder,
+			  int slot_wait)
+{
+	f->role = role;
+	pthread_mutex_lock(&f->c->lock);
+	if (fill_alive_locked(f)) {
+		f->e->info.fleet_role = role;
+		snprintf(f->e->info.fleet_holder, sizeof(f->e->info.fleet_holder), "%s",
+			 holder ? holder : "");
+		f->e->info.fleet_slot_wait = slot_wait;
+	}
+	pthread_mutex_unlock(&f->c->lock);
+}
+
+/* Wait before asking etcd again: *ms, growing to FLEET_WAIT_MAX_MS. 0, -ECANCELED, or
+ * -ETIMEDOUT past the flight's export_timeout (f->err set). */
+static int fleet_wait(struct fill *f, long *ms, const char *what)
+{
+	int r;
+
+	if (cache_mono_ms() >= f->deadline) {
+		client_error_set(&f->err, CLIENT_E_TRANSIENT, "fleet: still %s after %d s", what,
+				 f->c->cfg.export_timeout_s);
+		return -ETIMEDOUT;
+	}
+	if ((r = fill_sleep(f, *ms)) != 0)
+		return r;
+	*ms = *ms * 2 > FLEET_WAIT_MAX_MS ? FLEET_WAIT_MAX_MS : *ms * 2;
+	return 0;
+}
+
+/* Write the record of the held range; a fenced write stops this flight's writes. */
+static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const char *sha)
+{
+	struct fleet_record rec;
+	struct client_error err;
+	int r;
+
+	if (f->role != CACHE_FLEET_HOLDER || f->fenced || !f->task_id[0])
+		return;
+	/* A state change of a task whose file a host already verified keeps its size and
+	 * SHA-256: followers compare with them. */
+	if ((sha && sha[0]) || fleet_record_get(fleet_of(f), f->key_str, &rec, &err) != 0 ||
+	    strcmp(rec.task_id, f->task_id) != 0 || !rec.sha256[0]) {
+		memset(&rec, 0, sizeof(rec));
+		rec.size = size;
+		snprintf(rec.sha256, sizeof(rec.sha256), "%s", sha ? sha : "");
+	}
+	snprintf(rec.task_id, sizeof(rec.task_id), "%s", f->task_id);
+	rec.state = st;
+	rec.expires = f->task.expires;
+	r = fleet_record_put(fleet_of(f), f->key_str, f->token, &rec, &err);
+	if (r == -ESTALE) {
+		f->fenced = 1;
+		log_warn("fleet: %s: this host's claim is gone (it stalled past its lease?); "
+			 "its record writes are refused from now on", f->e->range_str);
+	} else if (r != 0) {
+		log_info("fleet: %s: cannot write the task record: %s", f->e->range_str,
+			 r == -EIO ? err.msg : strerror(-r));
+	}
+}
+
+/* Whether a record's task may be resumed or followed: a shared task, not found gone in this
+ * flight, not failed, and its file not expired. */
+static int record_usable(struct fill *f, const struct fleet_record *rec)
+{
+	if (!f->p->shared_tasks || !rec->task_id[0] || !strcmp(rec->task_id, f->dead_task))
+		return 0;
+	if (rec->state == FLEET_FAILED || rec->state == FLEET_NO_DATA)
+		return 0;
+	return !rec->expires || rec->expires > cache_now_ms(f->c) / 1000;
+}
+
+/* Make the record's task this flight's, without applying. 0 or -errno. */
+static int fleet_adopt(struct fill *f, const struct fleet_record *rec)
+{
+	struct export_task t;
+
+	if (!strcmp(f->task_id, rec->task_id))
+		return 0;
+	memset(&t, 0, sizeof(t));
+	snprintf(t.id, sizeof(t.id), "%s", rec->task_id);
+	t.state = rec->state == FLEET_GENERATED ? EXPORT_GENERATED : EXPORT_GENERATING;
+	t.progress = -1;
+	f->adopted = 1;
+	log_info("fleet: %s: taking task %s of %s", f->e->range_str, rec->task_id,
+		 rec->holder[0] ? rec->holder : "the fleet");
+	return fill_take_task(f, &t);
+}
+
+/* Take a fleet export slot, waiting while all are taken. 0, FLEET_ETCD_DOWN (*err), -errno. */
+static int fleet_take_slot(struct fill *f, struct client_error *err)
+{
+	long ms = FLEET_WAIT_MIN_MS;
+	int r;
+
+	while ((r = fleet_slot_take(fleet_of(f), &f->slot, err)) == -EBUSY) {
+		fleet_publish(f, CACHE_FLEET_HOLDER, NULL, 1);
+		if ((r = fleet_wait(f, &ms, "waiting for a fleet slot")) != 0)
+			return r;
+	}
+	fleet_publish(f, CACHE_FLEET_HOLDER, NULL, 0);
+	return r == -EIO ? FLEET_ETCD_DOWN : r;
+}
+
+/* The holder: resume the record's task, keep the flight's own, or apply in a slot. 0,
+ * FLEET_ETCD_DOWN taking a slot (*err), or -errno. */
+static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
+		      struct client_error *err)
+{
+	int r;
+
+	f->token = cl->token;
+	f->fenced = 0;
+	fleet_publish(f, CACHE_FLEET_HOLDER, cl->holder, 0);
+	if (cl->has_record && record_usable(f, &cl->record)) {
+		return fleet_adopt(f, &cl->record);
+	}
+	if (!f->task_id[0]) {
+		if ((r = fleet_take_slot(f, err)) != 0)
+			return r;
+		if ((r = fill_apply(f)) != 0)
+			return r;
+		*fresh = 1;
+	}
+	fleet_put(f, FLEET_APPLIED, -1, NULL);
+	return 0;
+}
+
+/* A follower: FLEET_AGAIN to wait and claim again, 0 once the holder's task is generated
+ * (taken), -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. */
+static int fleet_follow(struct fill *f, const struct fleet_claim *cl, struct client_error *err)
+{
+	struct fleet_record rec;
+	int r;
+
+	fleet_publish(f, CACHE_FLEET_FOLLOWER, cl->holder, 0);
+	if (!f->p->shared_tasks)
+		return FLEET_AGAIN; /* a local job: wait for the range to be free */
+	r = fleet_record_get(fleet_of(f), f->key_str, &rec, err);
+	if (r == -ENOENT)
+		return FLEET_AGAIN;
+	if (r != 0)
+		return FLEET_ETCD_DOWN;
+	if (rec.state == FLEET_NO_DATA)
+		return fill_no_data(f);
+	if (rec.state != FLEET_GENERATED || !record_usable(f, &rec))
+		return FLEET_AGAIN;
+	return fleet_adopt(f, &rec);
+}
+
+/* etcd answered: leave "alone" if this host was. */
+static void fleet_rejoined(struct cache *c)
+{
+	int was;
+
+	pthread_mutex_lock(&c->lock);
+	was = c->fleet_alone;
+	if (was)
+		c->fleet_alone_total_s +=
+			(double)(cache_mono_ms() - c->fleet_alone_since_ms) / 1000.0;
+	c->fleet_alone = 0;
+	c->fleet_down_since_ms = 0;
+	pthread_mutex_unlock(&c->lock);
+	if (was)
+		log_notice("fleet: etcd answers again; this host rejoined the fleet");
+}
+
+/* etcd failed: 1 = run alone now, 0 = claim again (within one TTL of the outage). */
+static int fleet_outage(struct cache *c, const struct client_error *err)
+{
+	int64_t now = cache_mono_ms();
+	int alone, start = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->fleet_down_since_ms)
+		c->fleet_down_since_ms = now;
+	if (!c->fleet_alone && now - c->fleet_down_since_ms >= c->cfg.fleet_ttl_s * 1000) {
+		c->fleet_alone = start = 1;
+		c->fleet_alone_since_ms = now;
+	}
+	alone = c->fleet_alone;
+	pthread_mutex_unlock(&c->lock);
+	if (start)
+		log_warn("fleet: etcd cannot be reached for %ld s (%s): running alone until it "
+			 "answers", c->cfg.fleet_ttl_s, err->msg);
+	return alone;
+}
+
+/* Without the fleet: fail -EAGAIN (fleet_refuse), wait (FLEET_AGAIN), or run alone. */
+static int fleet_unreachable(struct fill *f, const struct client_error *err, int *fresh,
+			     long *ms)
+{
+	int r;
+
+	if (f->c->cfg.fleet_refuse) {
+		client_error_set(&f->err, CLIENT_E_UNAVAILABLE,
+				 "fleet: etcd cannot be reached (%s); fleet_fallback = refuse",
+				 err->msg);
+		return -EAGAIN;
+	}
+	if (!fleet_outage(f->c, err)) {
+		r = fleet_wait(f, ms, "waiting for etcd");
+		return r ? r : FLEET_AGAIN;
+	}
+	fleet_publish(f, CACHE_FLEET_ALONE, NULL, 0);
+	if (f->task_id[0])
+		return 0;
+	*fresh = 1;
+	return fill_apply(f);
+}
+
+/* Whether this host runs alone and etcd still does not answer: then skip the claim. */
+static int fleet_still_alone(struct fill *f)
+{
+	int alone;
+
+	pthread_mutex_lock(&f->c->lock);
+	alone = f->c->fleet_alone;
+	pthread_mutex_unlock(&f->c->lock);
+	return alone && !fleet_reachable(fleet_of(f));
+}
+
+int fill_fleet_task(struct fill *f, int *fresh)
+{
+	long ms = FLEET_WAIT_MIN_MS, unreach_ms = FLEET_WAIT_MIN_MS;
+	struct client_error err;
+	struct fleet_claim cl;
+	int r;
+
+	*fresh = 0;
+	if (!fleet_of(f)) {
+		if (f->task_id[0])
+			return 0;
+		*fresh = 1;
+		return fill_apply(f);
+	}
+	for (;;) {
+		client_error_clear(&err);
+		if (fleet_still_alone(f))
+			r = FLEET_ETCD_DOWN;
+		else if (fleet_claim(fleet_of(f), f->key_str, &cl, &err) != 0)
+			r = FLEET_ETCD_DOWN;
+		else {
+			fleet_rejoined(f->c);
+			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
+						    : fleet_follow(f, &cl, &err);
+		}
+		if (r == FLEET_ETCD_DOWN) {
+			if (err.kind == CLIENT_OK)
+				client_error_set(&err, CLIENT_E_TRANSIENT, "etcd does not answer");
+			r = fleet_unreachable(f, &err, fresh, &unreach_ms);
+		}
+		if (r != FLEET_AGAIN)
+			return r;
+		if ((r = fleet_wait(f, &ms, "waiting on the fleet holder")) != 0)
+			return r;
+	}
+}
+
+void fill_fleet_state(struct fill *f, enum export_state st)
+{
+	if (!fleet_of(f))
+		return;
+	if (st == EXPORT_GENERATED)
+		fleet_put(f, FLEET_GENERATED, -1, NULL);
+	else if (st == EXPORT_GENERATING)
+		fleet_put(f, FLEET_GENERATING, -1, NULL);
+}
+
+/* The holder's SHA-256 of the task's file, waiting up to FLEET_SHA_WAIT_TTLS lease TTLs for
+ * it to be written. 1 with sha, 0 when there is none (no record, another task, or the wait
+ * ran out), or -ECANCELED. */
+static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
+{
+	int64_t until = cache_mono_ms() + f->c->cfg.fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS;
+	long ms = FLEET_WAIT_MIN_MS;
+	struct fleet_record rec;
+	struct client_error err;
+
+	for (;;) {
+		if (fleet_record_get(fleet_of(f), f->key_str, &rec, &err) != 0 ||
+		    strcmp(rec.task_id, f->task_id) != 0)
+			return 0;
+		if (rec.sha256[0]) {
+			memcpy(sha, rec.sha256, FLEET_SHA256_HEX);
+			return 1;
+		}
+		if (cache_mono_ms() >= until)
+			return 0;
+		if (fill_sleep(f, ms) != 0)
+			return -ECANCELED;
+		ms = ms * 2 > FLEET_WAIT_MAX_MS ? FLEET_WAIT_MAX_MS : ms * 2;
+	}
+}
+
+int fill_fleet_check(struct fill *f, const char *sha)
+{
+	char want[FLEET_SHA256_HEX];
+	int r;
+
+	if (!fleet_of(f) || !f->adopted || f->role == CACHE_FLEET_ALONE)
+		return 0;
+	if ((r = fleet_holder_sha(f, want)) <= 0) {
+		if (r == 0)
+			log_info("fleet: %s: no SHA-256 from the holder to compare with",
+				 f->e->range_str);
+		return r;
+	}
+	if (!strcmp(want, sha))
+		return 0;
+	client_error_set(&f->err, CLIENT_E_PROTOCOL,
+			 "file of task %s differs from the fleet holder's (sha256 %.12s..., "
+			 "holder %.12s...)", f->task_id, sha, want);
+	return -EIO;
+}
+
+void fill_fleet_task_gone(struct fill *f)
+{
+	snprintf(f->dead_task, sizeof(f->dead_task), "%s", f->task_id);
+}
+
+/* What the holder's record says once the flight ended with rc (READY: size and SHA-256). */
+static void fleet_put_outcome(struct fill *f, int rc)
+{
+	char sha[KEY_HASH_LEN] = "";
+	uint64_t size = 0;
+
+	if (rc == 0) {
+		pthread_mutex_lock(&f->c->lock);
+		size = f->e->info.size;
+		snprintf(sha, sizeof(sha), "%s", f->e->info.sha256);
+		pthread_mutex_unlock(&f->c->lock);
+		fleet_put(f, FLEET_GENERATED, (int64_t)size, sha);
+	} else if (rc == -ENODATA) {
+		fleet_put(f, FLEET_NO_DATA, -1, NULL);
+	} else if (rc != -ECANCELED && f->drop_task) {
+		fleet_put(f, FLEET_FAILED, -1, NULL);
+	}
+}
+
+void fill_fleet_done(struct fill *f, int rc)
+{
+	struct client_error err;
+	int stopping;
+
+	if (!fleet_of(f))
+		return;
+	pthread_mutex_lock(&f->c->lock);
+	stopping = f->c->stopping;
+	pthread_mutex_unlock(&f->c->lock);
+	if (stopping)
+		return; /* unmount: fleet_free revokes the lease, and claim and slot go with it */
+	if (f->role == CACHE_FLEET_HOLDER) {
+		fleet_put_outcome(f, rc);
+		if (fleet_release(fleet_of(f), f->key_str, f->token, &err) != 0)
+			log_info("fleet: %s: cannot release the claim: %s", f->e->range_str,
+				 err.msg);
+	}
+	if (f->slot >= 0 && fleet_slot_release(fleet_of(f), f->slot, &err) == -EIO)
+		log_info("fleet: %s: cannot give back slot %d: %s", f->e->range_str, f->slot,
+			 err.msg);
+	f->slot = -1;
+}
