@@ -48,6 +48,8 @@ struct cache_config {
 				    * export fails -EAGAIN; 0 = after one lease TTL, run alone */
 	long fleet_ttl_s;	   /* the fleet's lease TTL: how long etcd may be unreachable
 				    * before this host runs alone */
+	int fleet_max_exports;	   /* exports at once across the fleet; also this host's cap on
+				    * exports it starts alone (0 = no cap) */
 	double fleet_rate_cap;	   /* max_requests_per_s of the whole fleet (0 = none): each host
 				    * takes cap / live members, re-counted every TTL */
 };

@@ -234,6 +234,31 @@ static int fleet_outage(struct cache *c, const struct client_error *err)
 	return alone;
 }
 
+/* Alone, this host starts at most fleet_max_exports exports at once, as the fleet would let
+ * it. 0, or -errno of the wait. */
+static int fleet_alone_slot(struct fill *f)
+{
+	struct cache *c = f->c;
+	long ms = FLEET_WAIT_MIN_MS;
+	int r, taken;
+
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		taken = !c->cfg.fleet_max_exports ||
+			c->fleet_alone_running < c->cfg.fleet_max_exports;
+		c->fleet_alone_running += taken;
+		pthread_mutex_unlock(&c->lock);
+		if (taken) {
+			f->alone_slot = 1;
+			fleet_publish(f, CACHE_FLEET_ALONE, NULL, 0);
+			return 0;
+		}
+		fleet_publish(f, CACHE_FLEET_ALONE, NULL, 1);
+		if ((r = fleet_wait(f, &ms, "waiting for an export slot")) != 0)
+			return r;
+	}
+}
+
 /* Without the fleet: fail -EAGAIN (fleet_refuse), wait (FLEET_AGAIN), or run alone. */
 static int fleet_unreachable(struct fill *f, const struct client_error *err, int *fresh,
 			     long *ms)
@@ -253,6 +278,8 @@ static int fleet_unreachable(struct fill *f, const struct client_error *err, int
 	fleet_publish(f, CACHE_FLEET_ALONE, NULL, 0);
 	if (f->task_id[0])
 		return 0;
+	if ((r = fleet_alone_slot(f)) != 0)
+		return r;
 	*fresh = 1;
 	return fill_apply(f);
 }
@@ -395,6 +422,8 @@ void fill_fleet_done(struct fill *f, int rc)
 		return;
 	pthread_mutex_lock(&f->c->lock);
 	stopping = f->c->stopping;
+	f->c->fleet_alone_running -= f->alone_slot;
+	f->alone_slot = 0;
 	pthread_mutex_unlock(&f->c->lock);
 	if (stopping)
 		return; /* unmount: fleet_free revokes the lease, and claim and slot go with it */

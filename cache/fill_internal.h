@@ -37,6 +37,7 @@ struct fill {
 	int64_t token;			 /* HOLDER: the claim's fencing token */
 	int fenced;			 /* HOLDER: a record write was refused: no more writes */
 	int slot;			 /* the fleet export slot held, -1 none */
+	int alone_slot;			 /* counted in cache->fleet_alone_running */
 	int adopted;			 /* the task came from another host's record */
 	char dead_task[PROVIDER_ID_MAX]; /* found gone: never adopted again this flight */
 	char key_str[KEY_STR_MAX];	 /* the export key, as the fleet knows it */

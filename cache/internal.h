@@ -115,6 +115,7 @@ struct cache {
 	int64_t fleet_alone_since_ms;	/* monotonic: when this host began running alone */
 	double fleet_alone_total_s;	/* time run alone in earlier outages */
 	double fleet_rate;		/* the request rate this host takes (cap / members) */
+	int fleet_alone_running;	/* exports this host applied for alone, still running */
 	pthread_t fleet_rater;
 	int fleet_rater_started;
 };

@@ -138,6 +138,7 @@ void setup_cache_fleet(const struct fs_config *cfg, struct fleet *fleet,
 	cc->fleet = fleet;
 	cc->fleet_refuse = config_fleet_refuse(cfg);
 	cc->fleet_ttl_s = cfg->fleet_lease_ttl_s;
+	cc->fleet_max_exports = config_fleet_max_exports(cfg);
 	/* The whole fleet's cap: the cache gives each host its share of it. */
 	cc->fleet_rate_cap = cfg->max_requests_per_s;
 }
