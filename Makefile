@@ -128,12 +128,13 @@ check-asan: deps
 	$(MAKE) SANITIZE=1 test
 
 # ThreadSanitizer over every unit test and a few mounted tests that run the threads the most
-# (concurrent readers, prefetch with /.stats, unmount mid-export). Nothing is suppressed: libfuse
+# (concurrent readers, prefetch with /.stats, unmount mid-export, three fleet hosts against one
+# etcd: keepalive, member count and claims next to the fills). Nothing is suppressed: libfuse
 # is not instrumented, and orderfs's own use of it reports nothing.
 TSAN_ITESTS := test_fs.TestReadPath.test_sixteen_concurrent_readers_one_apply \
 	test_fs.TestLifecycle.test_unmount_with_fill_in_flight \
 	test_ops.TestPrefetch test_ops.TestStats test_fs_clover.TestCloverServiceLimits \
-	test_defects.TestUnmountDuringRetrySleep
+	test_defects.TestUnmountDuringRetrySleep test_fleet.TestOneExport
 check-tsan: deps
 	$(MAKE) SANITIZE=thread tests-build
 	@BUILD=build/tsan PYTHON=$(PYTHON) SANITIZE=thread ITESTS="$(TSAN_ITESTS)" \

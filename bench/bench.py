@@ -11,6 +11,9 @@ The provider is contrib/vexora_sim.py (stored xlsx, ~448 bytes a row), one data 
 whole run so each file is generated once; orderfs runs with its default configuration except
 the keys each item is about (max_exports) and log_level.
 
+Item 10 (fleet mode) starts a real etcd (Debian's etcd-server) on loopback and mounts three
+hosts of one fleet, each with its own cache_dir and fleet_host.
+
 Environment: BUILD (build dir holding orderfs, default build/release), BENCH_QUICK=1 (fewer
 runs, for development), BENCH_KEEP=1 (keep the temp dir).
 """
@@ -59,6 +62,9 @@ _spec = importlib.util.spec_from_file_location(
     "vexora_sim", os.path.join(ROOT, "contrib", "vexora_sim.py"))
 vexora_sim = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(vexora_sim)
+# Item 10 starts a real etcd with the integration tests' helper.
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import etcd as etcd_server  # noqa: E402
 
 
 def log(msg):
@@ -164,6 +170,10 @@ class Sim:
     def configure(self, **kw):
         self.settings.update(kw)
         return self._post("/_sim/config", kw)
+
+    def stats(self):
+        with urllib.request.urlopen(self.url + "/_sim/stats", timeout=30) as r:
+            return json.loads(r.read())
 
     def gen_s(self):
         return self.settings["pending_s"] + self.settings["generating_s"]
@@ -744,6 +754,84 @@ http {{
                 target("9", f"8 ranges, max_exports={mx}: ideal / actual", "x", vals, 0.9,
                        True, f"ideal {math.ceil(8 / mx) * gen:.1f} s")
 
+    # 10: fleet mode
+    def fleet(self):
+        """Three hosts of one fleet (one etcd) copy the same cold range at once, next to one
+        host alone copying it: the provider's applies per range (the fleet makes one export)
+        and the slowest host's cp against the lone host's, run by run."""
+        size = (4 if QUICK else 16) * MIB
+        day = self.day(24)
+        self.sim.configure(pending_s=0.05, generating_s=0.05, rows=rows_for(size))
+        self.sim.export_url(day)  # the simulator writes the file once, before any timing
+        self.sim.configure(pending_s=self.pending_s, generating_s=self.generating_s)
+        gen = self.sim.gen_s()
+        log(f"10 fleet: 3 hosts and 1 host alone, cold cp of {size // MIB} MiB, export "
+            f"{gen:.1f} s (first pair is a warm-up)")
+        server = etcd_server.Etcd()
+        applies, over, holder_over = [], [], []
+        try:
+            for i in range(self.cold_runs + 1):
+                m = self.mount(self.new_cache("fleet-alone"))
+                try:
+                    (t_alone,), (sum_alone,) = self.cps([m], day)
+                finally:
+                    m.stop()
+                server.ctl("del", "--prefix", "orderfs/")  # no record: the fleet exports
+                hosts = []
+                try:
+                    for h in (1, 2, 3):
+                        hosts.append(self.mount(self.new_cache(f"fleet-{h}"),
+                                                fleet_etcd=server.url, fleet_host=f"host{h}",
+                                                fleet_lease_ttl="3s"))
+                    a0 = self.sim.stats()["apply"]
+                    times, sums = self.cps(hosts, day)
+                    n_apply = self.sim.stats()["apply"] - a0
+                    roles = [m.status(day).get("fleet_role") for m in hosts]
+                finally:
+                    for m in hosts:
+                        m.stop()
+                if set(sums) != {sum_alone}:
+                    raise RuntimeError("the fleet's hosts served other bytes than one host")
+                fleet_s = ", ".join(f"{t:.2f}" for t in times)
+                log(f"  run {i}: alone {t_alone:.2f} s, fleet {fleet_s} s, {n_apply} apply, "
+                    f"roles {roles}")
+                if i == 0:
+                    continue
+                applies.append(n_apply)
+                over.append((max(times) / t_alone - 1) * 100)
+                if "holder" in roles:
+                    holder_over.append((times[roles.index("holder")] / t_alone - 1) * 100)
+        finally:
+            server.stop()
+        target("10", "fleet of 3: applies per range", "", applies, 1.0, False)
+        note = (f"holder {statistics.median(holder_over):+.1f} %" if holder_over else
+                "no holder seen")
+        target("10", "fleet of 3 (slowest host) cold cp overhead vs 1 host", "%", over, 5.0,
+               False, note)
+
+    def cps(self, mounts, day):
+        """cp of day's file from every mount at once: (seconds each, SHA-256 each)."""
+        times = [None] * len(mounts)
+        dests = [os.path.join(self.work, f"fleet-cp{i}.xlsx") for i in range(len(mounts))]
+
+        def cp(i):
+            t0 = now_s()
+            subprocess.run(["cp", mounts[i].path(day), dests[i]], check=True)
+            times[i] = now_s() - t0
+        threads = [threading.Thread(target=cp, args=(i,)) for i in range(len(mounts))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if None in times:
+            raise RuntimeError("a cp failed")
+        sums = []
+        for d in dests:
+            with open(d, "rb") as f:
+                sums.append(hashlib.file_digest(f, "sha256").hexdigest())
+            os.unlink(d)
+        return times, sums
+
 
 def header():
     cpu = "?"
@@ -790,7 +878,7 @@ def main():
     try:
         b = Bench(work)
         only = sys.argv[1:]
-        for name in ("reads", "cold", "memory", "metadata", "scale", "parallel"):
+        for name in ("reads", "cold", "memory", "metadata", "scale", "parallel", "fleet"):
             if not only or name in only:
                 try:
                     getattr(b, name)()
@@ -817,7 +905,7 @@ def main():
              if not (isinstance(r["median"], (int, float)) and math.isfinite(r["median"]))]
     if not sys.argv[1:]:
         have = {r["item"] for r in ROWS}
-        empty += [f"item {i}: no row" for i in "123456789" if i not in have]
+        empty += [f"item {i}: no row" for i in map(str, range(1, 11)) if i not in have]
     if empty:
         sys.exit(f"bench: rows without a number: {', '.join(empty)}")
 

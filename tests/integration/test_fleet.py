@@ -1,0 +1,654 @@
+"""Fleet mode (issue 16) for real: a real etcd on loopback, three real mounts with their own
+cache_dir and fleet_host against ONE simulator, as three hosts of one merchant would be.
+
+One export per range fleet-wide (Vexora: applies; Clover: exports created, never a concurrency
+503, at most fleet_max_exports active), a holder killed or stopped past its lease (takeover of
+the same task, fencing), etcd killed, restarted or wiped mid-export, etcd down at mount time
+and during reads (fleet_fallback local and refuse, then rejoin), and the fleet's request rate
+under max_requests_per_second. Every wait is on a condition; the short lease TTL keeps the
+module fast.
+"""
+import datetime
+import errno
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import unittest
+import urllib.request
+
+import etcd
+from clover_simulator import CloverSimulator
+from mount import ORDERFS, Mount, wait_for
+from simulator import Simulator
+
+
+def rng(days_ago_start, days_ago_end=None):
+    today = datetime.date.today()
+    a = today - datetime.timedelta(days=days_ago_start)
+    b = today - datetime.timedelta(days=days_ago_start if days_ago_end is None else
+                                   days_ago_end)
+    return f"{a.isoformat()}..{b.isoformat()}"
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def api_calls(stats):
+    return stats["apply"] + stats["status"] + stats["downloadUrl"] + stats["download"]
+
+
+def figure(text):
+    """A measured figure, shown in the verbose test output (for the record, not a check)."""
+    print("\n  " + text, end=" ")
+
+
+# Log lines a test that takes etcd away expects (the fleet says etcd cannot be reached).
+ETCD_FAULT_LINES = ("etcd", "fleet")
+
+
+class FleetCase(unittest.TestCase):
+    """A real etcd and one simulator for the class; each test mounts its own hosts."""
+    TTL = 2
+    sim_args = ("--rows", "200", "--pending-s", "0.1", "--generating-s", "0.5")
+
+    @classmethod
+    def setUpClass(cls):
+        if not etcd.available():
+            raise unittest.SkipTest("etcd-server / etcd-client not installed (make deps)")
+        if not os.access(ORDERFS, os.X_OK):
+            raise unittest.SkipTest(f"{ORDERFS} not built")
+        cls.etcd = etcd.Etcd()
+        try:
+            cls.sim = cls.make_sim()
+        except BaseException:
+            cls.etcd.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        cls.etcd.stop()
+
+    @classmethod
+    def make_sim(cls):
+        return Simulator(args=cls.sim_args)
+
+    def setUp(self):
+        if self.etcd.proc is None or self.etcd.proc.poll() is not None:
+            self.etcd.restart()
+        # A fresh fleet: no record, claim, slot or member left by an earlier test.
+        self.etcd.ctl("del", "--prefix", "orderfs/")
+        self.reset_sim()
+        self.sim.reset_stats()
+        self.mounts = []
+        self.readers = []
+
+    def reset_sim(self):
+        self.sim.configure(generating_s=0.5, pending_s=0.1, outcomes={}, rows=200)
+
+    def tearDown(self):
+        for p in self.readers:  # a reader left by a failed test keeps its mount busy
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
+        failed = None
+        for m in self.mounts:  # every mount goes, even when one of them will not
+            if m.proc is None:
+                continue
+            try:
+                os.kill(m.proc.pid, signal.SIGCONT)  # a test may have stopped it
+                m.umount()
+            except (AssertionError, OSError) as e:
+                failed = failed or e
+                if m.proc is not None and m.proc.poll() is None:
+                    m.kill9()
+        if failed:
+            raise failed
+
+    # ---- mounts
+
+    def provider_settings(self):
+        return {}
+
+    def mount(self, host, start=True, **settings):
+        s = {"fleet_etcd": self.etcd.url, "fleet_host": host,
+             "fleet_lease_ttl": f"{self.TTL}s"}
+        s.update(self.provider_settings())
+        s.update({k: str(v) for k, v in settings.items()})
+        m = Mount(self.sim, settings=s, start=False)
+        m.host = host
+        self.add_config(m)
+        self.mounts.append(m)
+        if start:
+            m.start()
+        return m
+
+    def add_config(self, m):
+        pass
+
+    def hosts(self, n=3, **settings):
+        return [self.mount(f"host{i + 1}", **settings) for i in range(n)]
+
+    def close_all(self, allowed=()):
+        for m in self.mounts:
+            if m.proc is not None:
+                m.close(self, allowed)
+
+    # ---- what a mount says
+
+    @staticmethod
+    def status(m, r):
+        with open(m.path("exports", r, ".status")) as f:
+            return json.load(f)
+
+    @staticmethod
+    def status_text(m, r):
+        with open(m.path("exports", r, ".status")) as f:
+            return f.read()
+
+    @staticmethod
+    def stats_text(m):
+        with open(m.path(".stats")) as f:
+            return f.read()
+
+    def fleet_stats(self, m):
+        st = json.loads(self.stats_text(m))
+        self.assertIn("fleet", st, "/.stats has no fleet object")
+        return st["fleet"]
+
+    def file_status(self, m, r):
+        """The .status fields of the range's one file (Vexora: the top level)."""
+        return self.status(m, r)
+
+    def role(self, m, r):
+        """(fleet_role, fleet_holder) of the range on m; (None, None) if m cannot say."""
+        try:
+            st = self.file_status(m, r)
+        except (OSError, ValueError, StopIteration):
+            return None, None
+        return st.get("fleet_role"), st.get("fleet_holder")
+
+    def wait_roles(self, ms, r, timeout=20):
+        """Waits until one of ms holds r and every other one follows it; returns the holder."""
+        seen = []
+
+        def one_holder():
+            roles = [self.role(m, r) for m in ms]
+            seen[:] = [roles]
+            holders = [m for m, (role, _) in zip(ms, roles) if role == "holder"]
+            if len(holders) != 1:
+                return None
+            others = [rh for m, rh in zip(ms, roles) if m is not holders[0]]
+            if all(role == "follower" and who == holders[0].host for role, who in others):
+                return holders[0]
+            return None
+        try:
+            return wait_for(one_holder, timeout=timeout, interval=0.02,
+                            what=f"one holder and {len(ms) - 1} followers of {r}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; last seen (role, holder) per host: {seen}") from None
+
+    def cat_bg(self, m, r, name="orders.xlsx"):
+        """cat of a file of m into a file of its own, in the background: (process, dest)."""
+        dest = os.path.join(m.dir, f"out-{r}-{name}")
+        with open(dest, "wb") as out:
+            p = subprocess.Popen(["cat", m.path("exports", r, name)], stdout=out,
+                                 stderr=subprocess.PIPE)
+        self.readers.append(p)
+        return p, dest
+
+    def read_cat(self, m, r, timeout=60):
+        """The file of r read through m by cat, which a stuck open cannot hang forever."""
+        p, dest = self.cat_bg(m, r)
+        rc, err = self.finish(p, timeout)
+        if rc != 0:
+            raise OSError(errno.EAGAIN if os.strerror(errno.EAGAIN) in err else errno.EIO,
+                          f"cat of {r} on {m.host}: {err.strip()}")
+        return read(dest)
+
+    @staticmethod
+    def finish(p, timeout=60):
+        try:
+            _, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise AssertionError(f"cat did not finish in {timeout} s")
+        return p.returncode, err.decode(errors="replace")
+
+    def sim_task(self, task_id):
+        for t in self.sim.tasks():
+            if t["id"] == task_id:
+                return t
+        self.fail(f"the simulator has no task {task_id}")
+
+    def assert_served(self, m, r, data):
+        """data is the file of the task m's .status names, byte for byte (SHA-256)."""
+        st = self.file_status(m, r)
+        self.assertEqual(st["state"], "ready", st)
+        task = self.sim_task(st["task_id"])
+        self.assertEqual(task["status"], "2", task)
+        self.assertEqual(len(data), task["size"], f"{m.host}: size")
+        self.assertEqual(sha(data), task["sha256"], f"{m.host}: SHA-256 of {r}")
+        self.assertEqual(st["sha256"], task["sha256"])
+        return st["task_id"]
+
+    def wait_apply(self, n=1, timeout=20):
+        wait_for(lambda: self.sim.stats()["apply"] >= n, timeout=timeout, what=f"{n} apply")
+
+    def records(self):
+        """Every task record in etcd (key -> parsed value)."""
+        out = self.etcd.ctl("get", "--prefix", "orderfs/").splitlines()
+        recs = {}
+        for k, v in zip(out[0::2], out[1::2]):
+            if "/records/" in k:
+                recs[k] = json.loads(v)
+        return recs
+
+
+# --------------------------------------------------------------------------- one export
+
+class TestOneExport(FleetCase):
+    def test_three_hosts_read_same_range_one_apply(self):
+        export_s = 0.1 + 1.5
+        self.sim.configure(generating_s=1.5)
+        ms = self.hosts()
+        r = rng(20, 19)
+        t0 = time.monotonic()
+        cats = [self.cat_bg(m, r) for m in ms]
+        holder = self.wait_roles(ms, r)
+        holder_says = self.role(holder, r)  # checked last: the rest says more when it fails
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        took = time.monotonic() - t0
+        figure(f"3 hosts, one range: every file after {took:.2f} s (export {export_s} s)")
+        # A follower learns of "generated" within 1 s, then downloads a small file.
+        self.assertLessEqual(took, export_s + 1.0 + 2.0)
+        st = self.sim.stats()
+        self.assertEqual(st["apply"], 1, st)
+        datas = [read(dest) for _, dest in cats]
+        self.assertGreater(len(datas[0]), 1000)
+        self.assertEqual({sha(d) for d in datas}, {sha(datas[0])}, "hosts differ")
+        ids = {self.assert_served(m, r, d) for m, d in zip(ms, datas)}
+        self.assertEqual(len(ids), 1, f"hosts name different tasks: {ids}")
+        fs = {m.host: self.fleet_stats(m) for m in ms}
+        # (A follower that claims again after the holder let go wins a claim too: only the
+        # holder's win is certain.)
+        self.assertGreaterEqual(fs[holder.host]["claims_won"], 1, fs)
+        for m in ms:
+            if m is not holder:
+                self.assertGreaterEqual(fs[m.host]["claims_lost"], 1, fs)
+            self.assertTrue(fs[m.host]["reachable"], fs)
+            self.assertFalse(fs[m.host]["running_alone"], fs)
+        # One record, naming the task and a host of the fleet, never a URL.
+        recs = list(self.records().values())
+        self.assertEqual(len(recs), 1, recs)
+        self.assertEqual(recs[0]["task_id"], ids.pop())
+        self.assertIn(recs[0]["holder"], [m.host for m in ms])
+        self.assertEqual(recs[0]["state"], "generated", recs[0])
+        self.assertEqual(recs[0]["sha256"], sha(datas[0]))
+        self.assertNotIn("http", json.dumps(recs[0]))
+        # .status names the holder on every host, the holder included.
+        self.assertEqual(holder_says, ("holder", holder.host))
+        self.close_all()
+
+
+# --------------------------------------------------------------------------- Clover
+
+class TestFleetClover(FleetCase):
+    sim_args = ("--pending-s", "0.2", "--progress-s", "0.6", "--orders-per-day", "30",
+                "--payments-per-day", "20")
+
+    @classmethod
+    def make_sim(cls):
+        return CloverSimulator(args=cls.sim_args)
+
+    def reset_sim(self):
+        self.sim.configure(hours="always", max_concurrent=2, file_ttl_s=86400, pending_s=0.2,
+                           progress_s=0.6, orders_per_day=30, payments_per_day=20,
+                           fail_next=[], status_override=None)
+
+    def provider_settings(self):
+        return {"provider": "clover", "base_url": self.sim.url,
+                "merchant_id": self.sim.merchant, "region": "sandbox", "retry_limit": "3"}
+
+    def add_config(self, m):
+        # The Bearer token goes in the file the harness writes from sim.secret.
+        with open(m.config, "a") as f:
+            f.write(f"token_file = {m.secret_file}\n")
+
+    def file_status(self, m, r):
+        return next(f for f in self.status(m, r)["files"] if f["file"] == "orders")
+
+    def sim_ids(self, export_id):
+        ex = next(e for e in self.sim.exports() if e["id"] == export_id)
+        ids = []
+        for u in ex["urls"]:
+            with urllib.request.urlopen(u, timeout=30) as resp:
+                ids += [e["id"] for e in json.loads(resp.read())["elements"]]
+        return ids
+
+    def test_three_hosts_four_ranges_two_fleet_slots(self):
+        # Each host alone could run 4 exports at once; the fleet runs at most 2 between the
+        # three hosts, so the provider's limit of 2 never answers 503.
+        ms = self.hosts(max_exports=4, fleet_max_exports=2)
+        ranges = [rng(d) for d in (10, 11, 12, 13)]
+        results = {}
+
+        def reader(m, r):
+            p = m.path("exports", r, "orders.jsonl")
+            try:
+                results[m.host, r] = read(p)
+            except OSError as e:
+                results[m.host, r] = e
+
+        threads = [threading.Thread(target=reader, args=(m, r)) for m in ms for r in ranges]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        st = self.sim.stats()
+        figure(f"Clover 3 hosts x 4 ranges: {st['exports_created']['ORDERS']} exports, "
+               f"max active {st['max_active_seen']}, {st['concurrency_503']} concurrency 503")
+        self.assertEqual(st["concurrency_503"], 0, st)
+        self.assertLessEqual(st["max_active_seen"], 2, st)
+        self.assertEqual(st["exports_created"]["ORDERS"], 4, st)
+        for r in ranges:
+            bodies = set()
+            for m in ms:
+                got = results.get((m.host, r))
+                self.assertIsInstance(got, bytes, f"{m.host} {r}: {got!r}")
+                lines = got.decode().splitlines()
+                self.assertEqual(len(lines), 30)
+                fst = self.file_status(m, r)
+                self.assertEqual(fst["state"], "ready", fst)
+                self.assertEqual([json.loads(l)["id"] for l in lines],
+                                 self.sim_ids(fst["task_id"]), f"{m.host} {r}")
+                bodies.add(sha(got))
+            self.assertEqual(len(bodies), 1, f"hosts differ on {r}")
+        self.close_all()
+
+
+# --------------------------------------------------------------------------- holder loss
+
+class TestHolderLoss(FleetCase):
+    def test_sigkill_holder_mid_generation_takeover_same_task(self):
+        gen = 5.0
+        self.sim.configure(generating_s=gen)
+        ms = self.hosts()
+        r = rng(30, 29)
+        cats = {m.host: self.cat_bg(m, r) for m in ms}
+        holder = self.wait_roles(ms, r)
+        task_id = wait_for(lambda: self.file_status(holder, r).get("task_id"),
+                           what="the holder's task id")
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        self.assertIn(self.sim_task(task_id)["status"], ("0", "1"))  # not generated yet
+        rest = [m for m in ms if m is not holder]
+        t_kill = time.monotonic()
+        holder.kill9()
+        self.finish(cats[holder.host][0])  # its reader fails with the mount
+        new = wait_for(lambda: next((m for m in rest if self.role(m, r)[0] == "holder"),
+                                    None),
+                       timeout=self.TTL + 15, interval=0.02, what="a new holder")
+        t_takeover = time.monotonic() - t_kill
+        for m in rest:
+            self.assertEqual(self.finish(cats[m.host][0]), (0, ""), m.host)
+        t_done = time.monotonic() - t_kill
+        figure(f"holder killed: takeover after {t_takeover:.2f} s, files after {t_done:.2f} s"
+               f" (TTL {self.TTL} s, generation {gen} s)")
+        st = self.sim.stats()
+        self.assertEqual(st["apply"], 1, st)
+        for m in rest:
+            self.assertEqual(self.assert_served(m, r, read(cats[m.host][1])), task_id)
+        self.assertGreaterEqual(self.fleet_stats(new)["takeovers"], 1)
+        # Within the TTL + one follower poll (1 s at most), with a margin for a busy machine.
+        self.assertLessEqual(t_takeover, self.TTL + 1.0 + 1.5)
+        self.assertLessEqual(t_done, max(self.TTL + 1.0, gen) + 3.0)
+        for m in rest:
+            m.close(self)
+
+    def test_sigstop_holder_past_ttl_is_fenced(self):
+        self.sim.configure(generating_s=3.0)
+        ms = self.hosts()
+        r = rng(31, 30)
+        cats = {m.host: self.cat_bg(m, r) for m in ms}
+        old = self.wait_roles(ms, r)
+        task_id = wait_for(lambda: self.file_status(old, r).get("task_id"),
+                           what="the holder's task id")
+        rest = [m for m in ms if m is not old]
+        os.kill(old.proc.pid, signal.SIGSTOP)
+        try:
+            new = wait_for(lambda: next((m for m in rest if self.role(m, r)[0] == "holder"),
+                                        None),
+                           timeout=self.TTL + 15, interval=0.02, what="a new holder")
+            # The others finish while the old holder still sleeps: the export generated
+            # meanwhile, so its first act when it wakes is a record write with its old token.
+            for m in rest:
+                self.assertEqual(self.finish(cats[m.host][0]), (0, ""), m.host)
+        finally:
+            os.kill(old.proc.pid, signal.SIGCONT)
+        self.assertEqual(self.finish(cats[old.host][0]), (0, ""), old.host)
+        st = self.sim.stats()
+        fenced = self.fleet_stats(old)["fenced_writes_refused"]
+        recs = list(self.records().values())
+        figure(f"holder stopped past its TTL: {st['apply']} applies, {fenced} record writes "
+               f"refused, record holder {[x['holder'] for x in recs]}")
+        self.assertLessEqual(st["apply"], 2, st)
+        for m in ms:
+            self.assert_served(m, r, read(cats[m.host][1]))
+        self.assertEqual(self.assert_served(new, r, read(cats[new.host][1])), task_id,
+                         "the new holder did not resume the stopped holder's task")
+        # Its writes were refused: counted, or at least the record is not its own.
+        self.assertEqual(len(recs), 1, recs)
+        self.assertTrue(fenced >= 1 or recs[0]["holder"] != old.host,
+                        f"fenced {fenced}, record {recs[0]}")
+        self.close_all(allowed=ETCD_FAULT_LINES)
+
+
+# --------------------------------------------------------------------------- etcd faults
+
+class TestEtcdFaults(FleetCase):
+    # etcd takes about a second to come back, and a host's lease about TTL/3 more to be
+    # granted again after a wipe: keep the whole outage under one TTL.
+    TTL = 4
+
+    def etcd_down_mid_export(self, wipe):
+        self.sim.configure(generating_s=0.6)
+        ms = self.hosts()
+        r = rng(40 if wipe else 41)
+        cats = {m.host: self.cat_bg(m, r) for m in ms}
+        self.wait_roles(ms, r)
+        task_id = wait_for(lambda: next((self.file_status(m, r).get("task_id") for m in ms
+                                         if self.role(m, r)[0] == "holder"), None),
+                           what="the holder's task id")
+        self.etcd.kill()
+        # etcd stays away while the export finishes generating (the holder's record write
+        # of "generated" meets a dead etcd), then comes back.
+        wait_for(lambda: self.sim_task(task_id)["status"] == "2", what="generated")
+        self.etcd.restart(wipe=wipe)
+        for m in ms:
+            self.assertEqual(self.finish(cats[m.host][0]), (0, ""), m.host)
+        st = self.sim.stats()
+        figure(f"etcd {'wiped' if wipe else 'restarted'} mid-export: {st['apply']} applies")
+        self.assertLessEqual(st["apply"], 2, st)
+        for m in ms:
+            self.assert_served(m, r, read(cats[m.host][1]))
+        # The fleet works on after it: a new range is one apply again.
+        r2 = rng(42 if wipe else 43)
+        before = self.sim.stats()["apply"]
+        cats = [self.cat_bg(m, r2) for m in ms]
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        self.assertEqual(self.sim.stats()["apply"] - before, 1)
+        self.close_all(allowed=ETCD_FAULT_LINES)
+
+    def test_etcd_killed_mid_export_and_restarted(self):
+        self.etcd_down_mid_export(wipe=False)
+
+    def test_etcd_restarted_with_data_wiped(self):
+        self.etcd_down_mid_export(wipe=True)
+
+
+class TestEtcdDown(FleetCase):
+    """etcd down at mount time and during reads, with either fleet_fallback."""
+
+    def assert_alone(self, m, r):
+        fs = self.fleet_stats(m)
+        self.assertTrue(fs["running_alone"], fs)
+        self.assertFalse(fs["reachable"], fs)
+        self.assertEqual(self.role(m, r)[0], "alone")
+        said = "unreachable, running alone"
+        self.assertTrue(said in self.stats_text(m) or said in self.status_text(m, r),
+                        f"neither /.stats nor .status says '{said}'")
+
+    def wait_reachable(self, m):
+        wait_for(lambda: self.fleet_stats(m)["reachable"], timeout=2 * self.TTL + 10,
+                 what=f"{m.host} to reach etcd again")
+
+    def through_fleet(self, ms, r):
+        """Both hosts read r at once after etcd came back: one apply, a holder, a record, and
+        neither runs alone any more."""
+        before = self.sim.stats()["apply"]
+        cats = [self.cat_bg(m, r) for m in ms]
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        self.assertEqual(self.sim.stats()["apply"] - before, 1)
+        for m, (_, dest) in zip(ms, cats):
+            self.assert_served(m, r, read(dest))
+        roles = [self.role(m, r)[0] for m in ms]
+        self.assertIn("holder", roles)
+        self.assertNotIn("alone", roles)
+        self.assertEqual(len(self.records()), 1)
+        for m in ms:
+            fs = self.fleet_stats(m)
+            self.assertFalse(fs["running_alone"], f"{m.host}: {fs}")
+            self.assertTrue(fs["reachable"], f"{m.host}: {fs}")
+
+    def test_etcd_down_fallback_local_runs_alone_then_rejoins(self):
+        self.etcd.kill()
+        t_mount = time.monotonic()
+        ms = self.hosts(2, fleet_fallback="local")  # a mount starts while etcd is down
+        r1 = rng(50)
+        t0 = time.monotonic()
+        data = self.read_cat(ms[0], r1)
+        t_read = time.monotonic() - t0
+        alone_after = time.monotonic() - t_mount
+        figure(f"etcd down at mount: read alone after {t_read:.2f} s (TTL {self.TTL} s)")
+        self.assert_served(ms[0], r1, data)
+        self.assert_alone(ms[0], r1)
+        # Alone only once etcd was away for one TTL, and not much later.
+        self.assertGreaterEqual(alone_after, self.TTL - 0.5)
+        self.assertLessEqual(t_read, self.TTL + 4.0)
+        wait_for(lambda: self.fleet_stats(ms[0])["alone_seconds"] > 0, what="alone_seconds")
+        # etcd comes back: both hosts rejoin, a new range goes through the fleet.
+        self.etcd.restart()
+        t0 = time.monotonic()
+        for m in ms:
+            self.wait_reachable(m)
+        figure(f"etcd back: reachable after {time.monotonic() - t0:.2f} s, running_alone "
+               f"before the next read: {self.fleet_stats(ms[0])['running_alone']}")
+        self.through_fleet(ms, rng(51))
+        # etcd goes away during reads: a new range is served alone after about one TTL,
+        # and ready files are served all along.
+        self.etcd.kill()
+        r3 = rng(52)
+        t0 = time.monotonic()
+        data = self.read_cat(ms[0], r3)
+        t_read = time.monotonic() - t0
+        figure(f"etcd lost during reads: read alone after {t_read:.2f} s")
+        self.assertLessEqual(t_read, self.TTL + 4.0)
+        self.assert_served(ms[0], r3, data)
+        self.assert_alone(ms[0], r3)
+        self.assert_served(ms[0], r1, read(ms[0].path("exports", r1, "orders.xlsx")))
+        self.etcd.restart()
+        self.wait_reachable(ms[0])
+        self.close_all(allowed=ETCD_FAULT_LINES)
+
+    def refused(self, m, r):
+        """cat of a new range while etcd is down: EAGAIN, and no apply."""
+        before = self.sim.stats()["apply"]
+        t0 = time.monotonic()
+        p = subprocess.run(["cat", m.path("exports", r, "orders.xlsx")], capture_output=True,
+                           timeout=self.TTL + 30)
+        took = time.monotonic() - t0
+        self.assertNotEqual(p.returncode, 0, "the read succeeded with etcd down")
+        self.assertIn(os.strerror(errno.EAGAIN), p.stderr.decode(errors="replace"))
+        self.assertEqual(self.sim.stats()["apply"], before)
+        self.assertLessEqual(took, self.TTL + 4.0)
+        return took
+
+    def read_or_eagain(self, m, r):
+        try:
+            return self.read_cat(m, r)
+        except OSError as e:
+            if e.errno != errno.EAGAIN:
+                raise
+            return None
+
+    def test_etcd_down_fallback_refuse_eagain_then_rejoins(self):
+        self.etcd.kill()
+        ms = self.hosts(2, fleet_fallback="refuse")
+        r1 = rng(55)
+        took = self.refused(ms[0], r1)
+        figure(f"etcd down at mount, refuse: EAGAIN after {took:.2f} s")
+        self.etcd.restart()
+        for m in ms:
+            self.wait_reachable(m)
+        self.through_fleet(ms, rng(57))
+        # The refused range is not stuck: read again (a read told EAGAIN comes back later).
+        data = wait_for(lambda: self.read_or_eagain(ms[0], r1), timeout=self.TTL + 15,
+                        interval=0.2, what=f"{r1} after etcd came back")
+        self.assert_served(ms[0], r1, data)
+        self.etcd.kill()
+        took = self.refused(ms[0], rng(56))
+        figure(f"etcd lost during reads, refuse: EAGAIN after {took:.2f} s")
+        # A ready file is served without etcd.
+        self.assert_served(ms[0], r1, read(ms[0].path("exports", r1, "orders.xlsx")))
+        self.etcd.restart()
+        self.close_all(allowed=ETCD_FAULT_LINES)
+
+
+# --------------------------------------------------------------------------- request rate
+
+class TestFleetRequestRate(FleetCase):
+    def test_fleet_request_rate_under_cap(self):
+        cap, n_hosts, per_host = 9, 3, 3
+        self.sim.configure(generating_s=5.0)
+        ms = self.hosts(n_hosts, max_requests_per_second=cap, max_exports=per_host,
+                        fleet_max_exports=n_hosts * per_host)
+        # Each host takes cap / members once it has counted the other two.
+        wait_for(lambda: all(self.fleet_stats(m)["request_rate"] <= cap / n_hosts * 1.1
+                             for m in ms), timeout=3 * self.TTL + 10,
+                 what="every host to take its share of the cap")
+        # Nine exports polling every 50-200 ms would make 45-180 calls/s uncapped.
+        cats = [self.cat_bg(m, rng(60 + i * per_host + j)) for i, m in enumerate(ms)
+                for j in range(per_host)]
+        self.wait_apply(n_hosts * per_host, timeout=30)
+        c0, t0 = api_calls(self.sim.stats()), time.monotonic()
+        time.sleep(3.0)  # a measuring window, not a wait for correctness
+        c1, t1 = api_calls(self.sim.stats()), time.monotonic()
+        rate = (c1 - c0) / (t1 - t0)
+        shares = [self.fleet_stats(m)["request_rate"] for m in ms]
+        figure(f"fleet cap {cap}/s over {n_hosts} hosts: {rate:.1f} requests/s measured, "
+               f"shares {shares}")
+        self.assertLessEqual(rate, cap * 1.1, f"{rate:.1f} requests/s with a cap of {cap}")
+        self.assertGreater(rate, 1.0)  # still polling
+        self.assertLessEqual(sum(shares), cap * 1.1)
+        for p, _ in cats:
+            self.assertEqual(self.finish(p, timeout=90), (0, ""))
+        self.assertEqual(self.sim.stats()["apply"], n_hosts * per_host)
+        self.close_all()
+
+
+if __name__ == "__main__":
+    unittest.main()
