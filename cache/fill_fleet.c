@@ -31,8 +31,10 @@
 #include "../client/fleet.h"
 #include "../common/log.h"
 
-#define FLEET_WAIT_MIN_MS 200	/* first wait on a record or a slot */
-#define FLEET_WAIT_MAX_MS 1000	/* longest: a follower learns of "generated" within 1 s */
+#define FLEET_WAIT_MIN_MS 200	/* first wait for a slot, or for etcd */
+#define FLEET_WAIT_MAX_MS 1000	/* longest wait for a slot, or for etcd */
+#define FLEET_FOLLOW_MS 100	/* a follower reads the record this often: it learns of
+				 * "generated" and of the holder's SHA-256 within 0.1 s */
 #define FLEET_SHA_WAIT_TTLS 2	/* how many lease TTLs a follower waits for the holder's SHA */
 
 /* Beyond 0 and -errno, what a step of the claim loop can say. */
@@ -299,7 +301,7 @@ static int fleet_still_alone(struct fill *f)
 
 int fill_fleet_task(struct fill *f, int *fresh)
 {
-	long ms = FLEET_WAIT_MIN_MS, unreach_ms = FLEET_WAIT_MIN_MS;
+	long ms, unreach_ms = FLEET_WAIT_MIN_MS;
 	struct client_error err;
 	struct fleet_claim cl;
 	int r;
@@ -329,6 +331,7 @@ int fill_fleet_task(struct fill *f, int *fresh)
 		}
 		if (r != FLEET_AGAIN)
 			return r;
+		ms = FLEET_FOLLOW_MS;
 		if ((r = fleet_wait(f, &ms, "waiting on the fleet holder")) != 0)
 			return r;
 	}
@@ -354,7 +357,6 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 				  ? f->c->cfg.fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS
 				  : 0;
 	int64_t until = cache_mono_ms() + wait_ms;
-	long ms = FLEET_WAIT_MIN_MS;
 	struct fleet_record rec;
 	struct client_error err;
 
@@ -368,9 +370,8 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 		}
 		if (cache_mono_ms() >= until)
 			return 0;
-		if (fill_sleep(f, ms) != 0)
+		if (fill_sleep(f, FLEET_FOLLOW_MS) != 0)
 			return -ECANCELED;
-		ms = ms * 2 > FLEET_WAIT_MAX_MS ? FLEET_WAIT_MAX_MS : ms * 2;
 	}
 }
 

@@ -45,7 +45,9 @@ static void *fleet_rate_main(void *arg)
 		fleet_rate_once(c);
 		pthread_mutex_lock(&c->lock);
 		clock_mono_deadline(&until, RECOUNT_MS);
-		while (!c->stopping && pthread_cond_timedwait(&c->work, &c->lock, &until) == 0)
+		/* On wake, which is only ever broadcast: a signal on work is meant for one
+		 * fill worker, and this thread must never take it. */
+		while (!c->stopping && pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0)
 			;
 	}
 	pthread_mutex_unlock(&c->lock);
