@@ -377,6 +377,7 @@ static int fill_poll_state(struct fill *f, enum cache_state *last)
 		f->drop_task = 1;
 		return -EIO;
 	case EXPORT_NO_DATA:
+		fill_fleet_state(f, EXPORT_NO_DATA); /* while the task id is still known */
 		return fill_no_data(f);
 	case EXPORT_PENDING:
 	case EXPORT_GENERATING:

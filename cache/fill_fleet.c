@@ -35,6 +35,7 @@
 #define FLEET_WAIT_MAX_MS 1000	/* longest wait for a slot, or for etcd */
 #define FLEET_FOLLOW_MS 100	/* a follower reads the record this often: it learns of
 				 * "generated" and of the holder's SHA-256 within 0.1 s */
+#define FLEET_RECLAIM_MS 1000	/* and claims again this often (is the holder still there?) */
 #define FLEET_SHA_WAIT_TTLS 2	/* how many lease TTLs a follower waits for the holder's SHA */
 
 /* Beyond 0 and -errno, what a step of the claim loop can say. */
@@ -127,13 +128,13 @@ static int fleet_adopt(struct fill *f, const struct fleet_record *rec)
 {
 	struct export_task t;
 
+	f->adopted = 1; /* its file is compared with the record's SHA-256 */
 	if (!strcmp(f->task_id, rec->task_id))
 		return 0;
 	memset(&t, 0, sizeof(t));
 	snprintf(t.id, sizeof(t.id), "%s", rec->task_id);
 	t.state = rec->state == FLEET_GENERATED ? EXPORT_GENERATED : EXPORT_GENERATING;
 	t.progress = -1;
-	f->adopted = 1;
 	log_info("fleet: %s: taking task %s of %s", f->e->range_str, rec->task_id,
 		 rec->holder[0] ? rec->holder : "the fleet");
 	return fill_take_task(f, &t);
@@ -145,6 +146,8 @@ static int fleet_take_slot(struct fill *f, struct client_error *err)
 	long ms = FLEET_WAIT_MIN_MS;
 	int r;
 
+	if (f->slot >= 0)
+		return 0; /* kept from before a re-apply */
 	while ((r = fleet_slot_take(fleet_of(f), &f->slot, err)) == -EBUSY) {
 		fleet_publish(f, CACHE_FLEET_HOLDER, NULL, 1);
 		if ((r = fleet_wait(f, &ms, "waiting for a fleet slot")) != 0)
@@ -224,8 +227,11 @@ static int fleet_outage(struct cache *c, const struct client_error *err)
 	int alone, start = 0;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->fleet_down_since_ms)
+	/* A failure long after the last one starts a new outage: an old one whose flights were
+	 * cancelled before any claim succeeded must not count. */
+	if (!c->fleet_down_since_ms || now - c->fleet_down_last_ms > c->cfg.fleet_ttl_s * 1000)
 		c->fleet_down_since_ms = now;
+	c->fleet_down_last_ms = now;
 	if (!c->fleet_alone && now - c->fleet_down_since_ms >= c->cfg.fleet_ttl_s * 1000) {
 		c->fleet_alone = start = 1;
 		c->fleet_alone_since_ms = now;
@@ -246,6 +252,8 @@ static int fleet_alone_slot(struct fill *f)
 	long ms = FLEET_WAIT_MIN_MS;
 	int r, taken;
 
+	if (f->alone_slot)
+		return 0; /* kept from before a re-apply */
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
 		taken = !c->cfg.fleet_max_exports ||
@@ -302,6 +310,7 @@ static int fleet_still_alone(struct fill *f)
 int fill_fleet_task(struct fill *f, int *fresh)
 {
 	long ms, unreach_ms = FLEET_WAIT_MIN_MS;
+	int64_t reclaim_at = 0;
 	struct client_error err;
 	struct fleet_claim cl;
 	int r;
@@ -317,10 +326,13 @@ int fill_fleet_task(struct fill *f, int *fresh)
 		client_error_clear(&err);
 		if (fleet_still_alone(f))
 			r = FLEET_ETCD_DOWN;
+		else if (f->role == CACHE_FLEET_FOLLOWER && cache_mono_ms() < reclaim_at)
+			r = fleet_follow(f, &cl, &err); /* read the record; claim again later */
 		else if (fleet_claim(fleet_of(f), f->key_str, &cl, &err) != 0)
 			r = FLEET_ETCD_DOWN;
 		else {
 			fleet_rejoined(f->c);
+			reclaim_at = cache_mono_ms() + FLEET_RECLAIM_MS;
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
 		}
@@ -345,33 +357,81 @@ void fill_fleet_state(struct fill *f, enum export_state st)
 		fleet_put(f, FLEET_GENERATED, -1, NULL);
 	else if (st == EXPORT_GENERATING)
 		fleet_put(f, FLEET_GENERATING, -1, NULL);
+	else if (st == EXPORT_NO_DATA)
+		fleet_put(f, FLEET_NO_DATA, -1, NULL);
 }
 
-/* The SHA-256 another host verified for the task's file; a follower waits up to
- * FLEET_SHA_WAIT_TTLS lease TTLs for the holder to write it, a holder (which took the task
- * over) only reads what its predecessor wrote. 1 with sha, 0 when there is none (no record,
- * another task, or the wait ran out), or -ECANCELED. */
+/* Waiting for the holder's SHA-256 and etcd failed: 1 = this host runs alone now (its file
+ * goes unchecked), 0 = wait on, -EAGAIN with fleet_refuse (f->err set). */
+static int fleet_sha_outage(struct fill *f, const struct client_error *err)
+{
+	if (f->c->cfg.fleet_refuse) {
+		client_error_set(&f->err, CLIENT_E_UNAVAILABLE,
+				 "fleet: etcd cannot be reached (%s); fleet_fallback = refuse",
+				 err->msg);
+		return -EAGAIN;
+	}
+	if (!fleet_outage(f->c, err))
+		return 0;
+	fleet_publish(f, CACHE_FLEET_ALONE, "", 0);
+	return 1;
+}
+
+/* Claim the range while waiting for the holder's SHA-256: 1 when this host holds it now (the
+ * holder is gone: its own file is the fleet's from now on), 0 when another host still does,
+ * -1 when etcd failed (*err). */
+static int fleet_sha_claim(struct fill *f, struct client_error *err)
+{
+	struct fleet_claim cl;
+
+	if (fleet_claim(fleet_of(f), f->key_str, &cl, err) != 0)
+		return -1;
+	if (cl.role != FLEET_HOLDER)
+		return 0;
+	f->token = cl.token;
+	fleet_publish(f, CACHE_FLEET_HOLDER, cl.holder, 0);
+	return 1;
+}
+
+/*
+ * The SHA-256 the fleet verified for the task's file. A holder (it took the task over) only
+ * reads what its predecessor wrote. A follower waits for the holder to write it, and every
+ * FLEET_SHA_WAIT_TTLS lease TTLs claims the range: once the holder is gone, this host holds
+ * it. 1 with sha; 0 with nothing to compare with (this host holds the range or runs alone,
+ * or the record names another task); -ETIMEDOUT past export_timeout, -EAGAIN, -ECANCELED.
+ */
 static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 {
-	int64_t wait_ms = f->role == CACHE_FLEET_FOLLOWER
-				  ? f->c->cfg.fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS
-				  : 0;
-	int64_t until = cache_mono_ms() + wait_ms;
+	int64_t every = f->c->cfg.fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS;
+	int64_t next_claim = cache_mono_ms() + every;
 	struct fleet_record rec;
 	struct client_error err;
+	long ms;
+	int r;
 
 	for (;;) {
-		if (fleet_record_get(fleet_of(f), f->key_str, &rec, &err) != 0 ||
-		    strcmp(rec.task_id, f->task_id) != 0)
+		client_error_clear(&err);
+		r = fleet_record_get(fleet_of(f), f->key_str, &rec, &err);
+		if (r == 0 && strcmp(rec.task_id, f->task_id) != 0)
 			return 0;
-		if (rec.sha256[0]) {
+		if (r == 0 && rec.sha256[0]) {
 			memcpy(sha, rec.sha256, FLEET_SHA256_HEX);
 			return 1;
 		}
-		if (cache_mono_ms() >= until)
+		if (f->role != CACHE_FLEET_FOLLOWER || r == -ENOENT)
 			return 0;
-		if (fill_sleep(f, FLEET_FOLLOW_MS) != 0)
-			return -ECANCELED;
+		if (r == 0 && cache_mono_ms() >= next_claim) {
+			next_claim += every;
+			r = fleet_sha_claim(f, &err);
+			if (r == 1)
+				return 0;
+			r = r < 0 ? -EIO : 0;
+		}
+		if (r != 0 && (r = fleet_sha_outage(f, &err)) != 0)
+			return r > 0 ? 0 : r;
+		ms = FLEET_FOLLOW_MS;
+		if ((r = fleet_wait(f, &ms, "waiting for the holder's SHA-256")) != 0)
+			return r;
 	}
 }
 
@@ -384,8 +444,8 @@ int fill_fleet_check(struct fill *f, const char *sha)
 		return 0;
 	if ((r = fleet_holder_sha(f, want)) <= 0) {
 		if (r == 0)
-			log_info("fleet: %s: no SHA-256 from the holder to compare with",
-				 f->e->range_str);
+			log_info("fleet: %s: no SHA-256 from another host to compare with (this "
+				 "host holds the range or runs alone)", f->e->range_str);
 		return r;
 	}
 	if (!strcmp(want, sha))
@@ -413,8 +473,6 @@ static void fleet_put_outcome(struct fill *f, int rc)
 		snprintf(sha, sizeof(sha), "%s", f->e->info.sha256);
 		pthread_mutex_unlock(&f->c->lock);
 		fleet_put(f, FLEET_GENERATED, (int64_t)size, sha);
-	} else if (rc == -ENODATA) {
-		fleet_put(f, FLEET_NO_DATA, -1, NULL);
 	} else if (rc != -ECANCELED && f->drop_task) {
 		fleet_put(f, FLEET_FAILED, -1, NULL);
 	}
@@ -434,12 +492,13 @@ void fill_fleet_done(struct fill *f, int rc)
 	pthread_mutex_unlock(&f->c->lock);
 	if (stopping)
 		return; /* unmount: fleet_free revokes the lease, and claim and slot go with it */
-	if (f->role == CACHE_FLEET_HOLDER) {
+	if (f->role == CACHE_FLEET_HOLDER)
 		fleet_put_outcome(f, rc);
-		if (fleet_release(fleet_of(f), f->key_str, f->token, &err) != 0)
-			log_info("fleet: %s: cannot release the claim: %s", f->e->range_str,
-				 err.msg);
-	}
+	/* Whatever the flight became (alone after losing etcd too), a claim it won goes back,
+	 * so no host waits on a range nobody exports; a stale token deletes nothing. */
+	if (f->token && fleet_release(fleet_of(f), f->key_str, f->token, &err) != 0)
+		log_info("fleet: %s: cannot release the claim: %s", f->e->range_str, err.msg);
+	f->token = 0;
 	if (f->slot >= 0 && fleet_slot_release(fleet_of(f), f->slot, &err) == -EIO)
 		log_info("fleet: %s: cannot give back slot %d: %s", f->e->range_str, f->slot,
 			 err.msg);

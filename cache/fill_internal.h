@@ -84,7 +84,8 @@ int fill_no_data(struct fill *f);
  * with etcd unreachable past one TTL, run alone (or fail -EAGAIN with fleet_refuse).
  * *fresh = 1 when the task was just applied for. 0, or -errno (f->err set). */
 int fill_fleet_task(struct fill *f, int *fresh);
-/* The holder tells the fleet the task's state (GENERATING, GENERATED with its expiry). */
+/* The holder tells the fleet the task's state (GENERATING, GENERATED with its expiry,
+ * NO_DATA). */
 void fill_fleet_state(struct fill *f, enum export_state st);
 /* Before a file goes READY: when another host's record gives the file's SHA-256, sha must
  * match it (waiting a little for the holder to write it). 0, or -EIO (f->err set). */

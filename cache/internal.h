@@ -112,6 +112,7 @@ struct cache {
 	/* Fleet mode (fill_fleet.c, fleet_rate.c; cache->lock). */
 	int fleet_alone;		/* etcd unreachable past one TTL: flights run alone */
 	int64_t fleet_down_since_ms;	/* monotonic: first failed etcd call of this outage */
+	int64_t fleet_down_last_ms;	/* monotonic: the latest failed one */
 	int64_t fleet_alone_since_ms;	/* monotonic: when this host began running alone */
 	double fleet_alone_total_s;	/* time run alone in earlier outages */
 	double fleet_rate;		/* the request rate this host takes (cap / members) */

@@ -216,10 +216,11 @@ int fleet_slot_release(struct fleet *f, int slot, struct client_error *err)
 	client_error_clear(err);
 	if (slot == -1)
 		return 0;
+	int rc;
+
 	if (slot >= 0 && slot < f->max_exports) {
 		pthread_mutex_lock(&f->lock);
 		token = f->slot_token[slot];
-		f->slot_token[slot] = 0;
 		pthread_mutex_unlock(&f->lock);
 	}
 	if (token == 0) {
@@ -227,5 +228,12 @@ int fleet_slot_release(struct fleet *f, int slot, struct client_error *err)
 		return -EINVAL;
 	}
 	slot_key(f, slot, key);
-	return fleet_note(f, etcd_delete_if_owner(f->etcd, key, token, key, &applied, err), err);
+	rc = fleet_note(f, etcd_delete_if_owner(f->etcd, key, token, key, &applied, err), err);
+	if (rc == 0) { /* only now: after a failed delete the slot is still ours to give back */
+		pthread_mutex_lock(&f->lock);
+		if (f->slot_token[slot] == token)
+			f->slot_token[slot] = 0;
+		pthread_mutex_unlock(&f->lock);
+	}
+	return rc;
 }
