@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "etcd_b64.h"
+#include "../common/base64.h"
 #include "etcd_call.h"
 
 /* Largest integer a double holds exactly. */
@@ -112,11 +112,11 @@ int etcd_json_int64(const cJSON *obj, const char *name, int64_t *out)
 
 int etcd_json_add_b64(cJSON *obj, const char *name, const void *data, size_t len)
 {
-	size_t cap = ETCD_B64_ENCODED_CAP(len);
+	size_t cap = BASE64_ENCODED_CAP(len);
 	char *text = malloc(cap);
 	int rc = -1;
 
-	if (text && etcd_b64_encode(data, len, text, cap) >= 0 &&
+	if (text && base64_encode(data, len, text, cap) >= 0 &&
 	    cJSON_AddStringToObject(obj, name, text))
 		rc = 0;
 	free(text);
@@ -142,7 +142,7 @@ static long b64_field(const cJSON *kv, const char *name, char *out, size_t cap)
 	}
 	if (!cJSON_IsString(it))
 		return -1;
-	return etcd_b64_decode(it->valuestring, strlen(it->valuestring), out, cap);
+	return base64_decode(it->valuestring, strlen(it->valuestring), out, cap);
 }
 
 int etcd_parse_kv(const cJSON *kv, struct etcd_kv *out, struct client_error *err)

@@ -12,14 +12,8 @@
 
 #include <openssl/evp.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void fleet_key(const struct fleet *f, const char *kind, const char *name, char *out)
 {
@@ -44,7 +38,7 @@ int fleet_note(struct fleet *f, int rc, const struct client_error *err)
 	pthread_mutex_lock(&f->lock);
 	f->last_failed = rc != 0;
 	if (rc == 0) {
-		f->last_ok_ms = mono_ms();
+		f->last_ok_ms = clock_mono_ms();
 	} else {
 		f->stats.etcd_errors++;
 		if (err->kind == CLIENT_E_NOT_FOUND) {
@@ -129,13 +123,7 @@ static void *keepalive_main(void *arg)
 	pthread_mutex_lock(&f->lock);
 	while (!f->stopping) {
 		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += period_ms / 1000;
-		until.tv_nsec += (period_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		clock_mono_deadline(&until, period_ms);
 		while (!f->stopping && !f->check_now &&
 		       pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0)
 			;
@@ -269,7 +257,8 @@ int fleet_reachable(struct fleet *f)
 	int ok;
 
 	pthread_mutex_lock(&f->lock);
-	ok = !f->last_failed && f->last_ok_ms > 0 && mono_ms() - f->last_ok_ms < f->ttl_s * 1000;
+	ok = !f->last_failed && f->last_ok_ms > 0 &&
+	     clock_mono_ms() - f->last_ok_ms < f->ttl_s * 1000;
 	pthread_mutex_unlock(&f->lock);
 	return ok;
 }

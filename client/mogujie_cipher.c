@@ -8,6 +8,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "../common/base64.h"
+
 int mogujie_cipher_mode_parse(const char *s, enum mogujie_cipher_mode *out)
 {
 	if (!s || !*s || !strcasecmp(s, "ecb")) {
@@ -21,70 +23,29 @@ int mogujie_cipher_mode_parse(const char *s, enum mogujie_cipher_mode *out)
 	return -1;
 }
 
-static int b64_value(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
 unsigned char *mogujie_b64_decode(const char *in, size_t len, size_t *outlen)
 {
-	unsigned char quad[4];
-	size_t nq = 0, o = 0, pad = 0;
+	unsigned char *out = malloc(len / 4 * 3 + 1);
+	char *text = malloc(len + 1);
+	size_t n = 0;
+	long got = -1;
 
 	*outlen = 0;
-	unsigned char *out = malloc(len / 4 * 3 + 1);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)in[i];
-		if (ch == '\r' || ch == '\n')
-			continue;
-		if (pad) {
-			/* After the first '=' only the rest of the padding may follow. */
-			if (ch != '=' || nq == 0)
-				goto bad;
-			quad[nq++] = 0;
-			pad++;
-		} else if (ch == '=') {
-			if (nq < 2)
-				goto bad;
-			quad[nq++] = 0;
-			pad = 1;
-		} else {
-			int v = b64_value(ch);
-			if (v < 0)
-				goto bad;
-			quad[nq++] = (unsigned char)v;
-		}
-		if (nq == 4) {
-			out[o++] = (unsigned char)(quad[0] << 2 | quad[1] >> 4);
-			out[o++] = (unsigned char)(quad[1] << 4 | quad[2] >> 2);
-			out[o++] = (unsigned char)(quad[2] << 6 | quad[3]);
-			nq = 0;
-			if (pad) {
-				o -= pad;
-				pad = 3; /* marks "padding done": nothing may follow */
-			}
-		}
+	if (out && text) {
+		/* Line breaks are allowed (MIME-style wrapping); the rest is strict base64. */
+		for (size_t i = 0; i < len; i++)
+			if (in[i] != '\r' && in[i] != '\n')
+				text[n++] = in[i];
+		got = base64_decode(text, n, out, len / 4 * 3 + 1);
 	}
-	if (nq != 0 || (pad != 0 && pad != 3))
-		goto bad;
-	out[o] = '\0';
-	*outlen = o;
+	free(text);
+	if (got < 0) {
+		free(out);
+		return NULL;
+	}
+	out[got] = '\0';
+	*outlen = (size_t)got;
 	return out;
-bad:
-	free(out);
-	return NULL;
 }
 
 char *mogujie_aes_decrypt(const unsigned char *key, enum mogujie_cipher_mode mode,

@@ -21,8 +21,8 @@ enum mogujie_cipher_mode {
 int mogujie_cipher_mode_parse(const char *s, enum mogujie_cipher_mode *out);
 
 /*
- * Strict Base64 (RFC 4648 alphabet, '=' padding required, length a multiple of 4; CR and LF
- * are skipped). Returns a malloc'd buffer of *outlen bytes plus a NUL the length does not
+ * Strict Base64 (common/base64.h: RFC 4648 alphabet, '=' padding required, length a multiple
+ * of 4, unused bits zero), with CR and LF skipped. Returns a malloc'd buffer of *outlen bytes plus a NUL the length does not
  * count, or NULL when the text is not Base64 or memory ran out (*outlen = 0).
  */
 unsigned char *mogujie_b64_decode(const char *in, size_t len, size_t *outlen);

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "../../client/etcd.h"
-#include "../../client/etcd_b64.h"
+#include "../../common/base64.h"
 #include "../../client/etcd_call.h"
 
 /* ---- base64 ---- */
@@ -23,10 +23,10 @@ static void test_b64_rfc4648_vectors(void **state)
 
 	for (int i = 0; i < 7; i++) {
 		size_t n = strlen(plain[i]);
-		assert_int_equal(etcd_b64_encode(plain[i], n, enc, sizeof(enc)),
+		assert_int_equal(base64_encode(plain[i], n, enc, sizeof(enc)),
 				 (long)strlen(coded[i]));
 		assert_string_equal(enc, coded[i]);
-		assert_int_equal(etcd_b64_decode(coded[i], strlen(coded[i]), dec, sizeof(dec)),
+		assert_int_equal(base64_decode(coded[i], strlen(coded[i]), dec, sizeof(dec)),
 				 (long)n);
 		assert_string_equal(dec, plain[i]); /* NUL added after the bytes */
 	}
@@ -35,13 +35,13 @@ static void test_b64_rfc4648_vectors(void **state)
 static void test_b64_binary_round_trip(void **state)
 {
 	unsigned char all[256], back[256];
-	char enc[ETCD_B64_ENCODED_CAP(256)];
+	char enc[BASE64_ENCODED_CAP(256)];
 
 	for (int i = 0; i < 256; i++)
 		all[i] = (unsigned char)(255 - i);
-	assert_int_equal(etcd_b64_encode(all, sizeof(all), enc, sizeof(enc)),
+	assert_int_equal(base64_encode(all, sizeof(all), enc, sizeof(enc)),
 			 (long)sizeof(enc) - 1);
-	assert_int_equal(etcd_b64_decode(enc, strlen(enc), back, sizeof(back)), 256);
+	assert_int_equal(base64_decode(enc, strlen(enc), back, sizeof(back)), 256);
 	assert_memory_equal(all, back, 256);
 }
 
@@ -52,7 +52,7 @@ static void test_b64_strict_decode(void **state)
 	char out[16];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (etcd_b64_decode(bad[i], strlen(bad[i]), out, sizeof(out)) != -1)
+		if (base64_decode(bad[i], strlen(bad[i]), out, sizeof(out)) != -1)
 			fail_msg("accepted %s", bad[i]);
 }
 
@@ -60,10 +60,10 @@ static void test_b64_bounds(void **state)
 {
 	char small[4], out[2];
 
-	assert_int_equal(etcd_b64_encode("foo", 3, small, sizeof(small)), -1); /* no NUL room */
+	assert_int_equal(base64_encode("foo", 3, small, sizeof(small)), -1); /* no NUL room */
 	assert_string_equal(small, "");
-	assert_int_equal(etcd_b64_decode("Zm9v", 4, out, sizeof(out)), -1);
-	assert_int_equal(etcd_b64_decode("Zm8=", 4, out, sizeof(out)), 2); /* exact fit */
+	assert_int_equal(base64_decode("Zm9v", 4, out, sizeof(out)), -1);
+	assert_int_equal(base64_decode("Zm8=", 4, out, sizeof(out)), 2); /* exact fit */
 	assert_memory_equal(out, "fo", 2);
 }
 
@@ -200,19 +200,19 @@ static void test_parse_kv(void **state)
 
 static void test_parse_kv_value_bound(void **state)
 {
-	static char text[ETCD_B64_ENCODED_CAP(ETCD_VALUE_MAX + 1) + 64];
-	static char value[ETCD_VALUE_MAX + 1], b64[ETCD_B64_ENCODED_CAP(ETCD_VALUE_MAX + 1)];
+	static char text[BASE64_ENCODED_CAP(ETCD_VALUE_MAX + 1) + 64];
+	static char value[ETCD_VALUE_MAX + 1], b64[BASE64_ENCODED_CAP(ETCD_VALUE_MAX + 1)];
 	struct client_error err;
 	struct etcd_kv kv;
 
 	memset(value, 'v', sizeof(value));
-	etcd_b64_encode(value, sizeof(value), b64, sizeof(b64)); /* one byte over */
+	base64_encode(value, sizeof(value), b64, sizeof(b64)); /* one byte over */
 	snprintf(text, sizeof(text), "{\"create_revision\":\"1\",\"value\":\"%s\"}", b64);
 	cJSON *j = cJSON_Parse(text);
 	client_error_clear(&err);
 	assert_int_equal(etcd_parse_kv(j, &kv, &err), -1);
 	cJSON_Delete(j);
-	etcd_b64_encode(value, ETCD_VALUE_MAX, b64, sizeof(b64)); /* exactly the bound */
+	base64_encode(value, ETCD_VALUE_MAX, b64, sizeof(b64)); /* exactly the bound */
 	snprintf(text, sizeof(text), "{\"create_revision\":\"1\",\"value\":\"%s\"}", b64);
 	j = cJSON_Parse(text);
 	assert_int_equal(etcd_parse_kv(j, &kv, &err), 0);

@@ -1,12 +1,12 @@
-/* Base64 for etcd's gateway: see etcd_b64.h. */
-#include "etcd_b64.h"
+/* Base64: see base64.h. */
+#include "base64.h"
 
 #include <stdint.h>
 
 static const char alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-long etcd_b64_encode(const void *src, size_t len, char *out, size_t cap)
+long base64_encode(const void *src, size_t len, char *out, size_t cap)
 {
 	const unsigned char *in = src;
 	size_t need = ((len + 2) / 3) * 4 + 1;
@@ -72,7 +72,7 @@ static int decode_group(const char *g, int pad, unsigned char *b)
 	return 3 - pad;
 }
 
-long etcd_b64_decode(const char *src, size_t len, void *out, size_t cap)
+long base64_decode(const char *src, size_t len, void *out, size_t cap)
 {
 	unsigned char *o = out;
 	size_t n = 0;
