@@ -170,11 +170,13 @@ fuzz: deps
 # A mounted demo against a bundled simulator (PROVIDER=vexora|clover|mogujie); `make demo-stop`
 # undoes it.
 # FLEET=N (2 or more): N mounts in one fleet on a loopback etcd (README "Fleet").
-PROVIDER ?= vexora
+# ACCOUNTS=N (2 or more): N Clover merchants in one mount (README "Accounts").
+PROVIDER ?=
 FLEET ?=
+ACCOUNTS ?=
 demo: deps
 	$(MAKE) all
-	@PYTHON=$(PYTHON) PROVIDER=$(PROVIDER) FLEET=$(FLEET) sh contrib/demo.sh start
+	@PYTHON=$(PYTHON) PROVIDER=$(PROVIDER) FLEET=$(FLEET) ACCOUNTS=$(ACCOUNTS) sh contrib/demo.sh start
 
 demo-stop:
 	@PYTHON=$(PYTHON) sh contrib/demo.sh stop

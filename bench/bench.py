@@ -14,6 +14,9 @@ the keys each item is about (max_exports) and log_level.
 Item 10 (fleet mode) starts a real etcd (Debian's etcd-server) on loopback and mounts three
 hosts of one fleet, each with its own cache_dir and fleet_host.
 
+Item 11 (many merchants) mounts 200 accounts from accounts_dir: `ls MOUNT` and the resident
+memory once all have started.
+
 Environment: BUILD (build dir holding orderfs, default build/release), BENCH_QUICK=1 (fewer
 runs, for development), BENCH_KEEP=1 (keep the temp dir).
 """
@@ -809,6 +812,61 @@ http {{
         target("10", "fleet of 3 (slowest host) cold cp overhead vs 1 host", "%", over, 5.0,
                False, note)
 
+    # 11: many merchants in one mount
+    def accounts(self):
+        """200 accounts in one mount (accounts_dir): `ls MOUNT` (each one re-reads the
+        directory of account files), and the mount's resident memory once every account has
+        started (its exports listed) and one of them has served a file."""
+        n = 200
+        cache = self.new_cache("accounts")
+        adir = os.path.join(self.work, "accounts")
+        shutil.rmtree(adir, ignore_errors=True)
+        os.makedirs(adir)
+        secret = os.path.join(adir, ".secret")
+        with open(secret, "w") as f:
+            f.write(SECRET + "\n")
+        os.chmod(secret, 0o600)
+        for i in range(n):
+            # a000 is the simulator's merchant; the others start but are not asked for files
+            merchant = MERCHANT if i == 0 else f"M9{i:05d}"
+            with open(os.path.join(adir, f"a{i:03d}.conf"), "w") as f:
+                f.write(f"merchant_no = {merchant}\nsecret_file = {secret}\n")
+        m = Orderfs(self.work, self.sim, cache, {"accounts_dir": adir})
+        with open(m.config) as f:
+            lines = [ln for ln in f if not ln.startswith(("merchant_no", "secret_file"))]
+        with open(m.config, "w") as f:
+            f.writelines(lines)
+        m.start()
+        try:
+            names = os.listdir(m.mnt)
+            if len(names) != n + 1:
+                raise RuntimeError(f"{len(names)} names in the mount, not {n} accounts + .stats")
+            ls = timed(lambda: subprocess.run(["ls", m.mnt], stdout=subprocess.DEVNULL,
+                                              check=True), self.runs * 3, 2)
+            target("11", f"{n} accounts: ls MOUNT", "ms", [t * 1000 for t in ls], 50.0, False)
+            for i in range(n):
+                os.listdir(os.path.join(m.mnt, f"a{i:03d}", "exports"))
+            self.sim.configure(pending_s=0.05, generating_s=0.05, rows=rows_for(MIB))
+            read_all(os.path.join(m.mnt, "a000", "exports", f"{self.day(25)}..{self.day(25)}",
+                                  "orders.xlsx"))
+            with open(os.path.join(m.mnt, ".stats")) as f:
+                running = sum(a["state"] == "running" for a in json.load(f)["accounts"].values())
+            if running != n:
+                raise RuntimeError(f"{running} of {n} accounts running")
+            rss = self.rss_kib(m.proc.pid) / 1024
+            target("11", f"{n} accounts, all started: RSS", "MiB", [rss], 32.0, False,
+                   f"peak {m.hwm_kib() / 1024:.1f} MiB")
+        finally:
+            m.stop()
+
+    @staticmethod
+    def rss_kib(pid):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
     def cps(self, mounts, day):
         """cp of day's file from every mount at once: (seconds each, SHA-256 each)."""
         times = [None] * len(mounts)
@@ -878,7 +936,8 @@ def main():
     try:
         b = Bench(work)
         only = sys.argv[1:]
-        for name in ("reads", "cold", "memory", "metadata", "scale", "parallel", "fleet"):
+        for name in ("reads", "cold", "memory", "metadata", "scale", "parallel", "fleet",
+                     "accounts"):
             if not only or name in only:
                 try:
                     getattr(b, name)()

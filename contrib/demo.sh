@@ -12,6 +12,12 @@
 # the one simulator and etcd, reads the same range's file from all N at once and prints the
 # simulator's apply count (1: one export served every host) and each copy's SHA-256.
 #
+# ACCOUNTS=N (N >= 2; `make demo ACCOUNTS=3`) shows many merchants in one mount instead: one
+# Clover simulator serving N merchants (DEMO1..DEMON, each with its own token), one orderfs with
+# accounts_dir = ./demo/accounts holding shopK.conf per merchant, so the mount shows
+# ./demo/mnt/shopK/exports/...; it reads the same range from every shop at once and prints each
+# copy's SHA-256 (different merchants, different bytes).
+#
 # Everything lives in ./demo/ (DEMO_DIR to move it): the simulator's data and port file, the
 # config, a 0600 secret, the cache, the mount point and both logs. Both commands are
 # idempotent: start on a running demo says so, stop on a stopped one does nothing.
@@ -24,8 +30,13 @@ ROOT=$(pwd)
 DEMO=${DEMO_DIR:-$ROOT/demo}
 PYTHON=${PYTHON:-/usr/bin/python3}
 MNT=$DEMO/mnt
-PROVIDER=${PROVIDER:-vexora}
 FLEET=${FLEET:-}
+ACCOUNTS=${ACCOUNTS:-}
+if [ -n "$ACCOUNTS" ]; then
+	PROVIDER=${PROVIDER:-clover}
+else
+	PROVIDER=${PROVIDER:-vexora}
+fi
 ETCD=${ETCD:-/usr/bin/etcd}
 SECRET=demo-secret-$$-0123456789
 MERCHANT=DEMO1
@@ -91,7 +102,7 @@ start_simulator() {
 	clover)
 		exec "$PYTHON" "$ROOT/contrib/clover_sim.py" --port 0 --port-file "$DEMO/sim.port" \
 			--secret-file "$DEMO/token" --merchant "$MERCHANT" --data-dir "$DEMO/sim-data" \
-			--orders-per-day 2500 --payments-per-day 800
+			--orders-per-day 2500 --payments-per-day 800 $(extra_merchants)
 		;;
 	mogujie)
 		exec "$PYTHON" "$ROOT/contrib/mogujie_sim.py" --port 0 --port-file "$DEMO/sim.port" \
@@ -99,6 +110,17 @@ start_simulator() {
 			--refresh-token "demo-refresh-$$" --data-dir "$DEMO/sim-data" --orders-per-day 300
 		;;
 	esac
+}
+
+# ACCOUNTS: the simulator's merchants past the first, DEMO2..DEMON, each with its own token
+# file (written by write_accounts before the simulator starts).
+extra_merchants() {
+	[ -n "$ACCOUNTS" ] || return 0
+	k=2
+	while [ "$k" -le "$ACCOUNTS" ]; do
+		printf ' --extra-merchant DEMO%s=@%s' "$k" "$DEMO/accounts/shop$k.token"
+		k=$((k + 1))
+	done
 }
 
 # The config for the running simulator on port $1.
@@ -271,6 +293,74 @@ Stop: make demo-stop
 EOF
 }
 
+# --------------------------------------------------------------------------- accounts
+
+# ACCOUNTS, when set, is a number of Clover merchants, 2 or more.
+check_accounts() {
+	[ -z "$ACCOUNTS" ] && return 0
+	case "$ACCOUNTS" in
+	*[!0-9]*) die "ACCOUNTS must be a number of merchants (2 or more), not '$ACCOUNTS'" ;;
+	esac
+	[ "$ACCOUNTS" -ge 2 ] || die "ACCOUNTS must be 2 or more (merchants in one mount)"
+	[ -z "$FLEET" ] || die "ACCOUNTS and FLEET are two demos: pick one"
+	[ "$PROVIDER" = clover ] || die "ACCOUNTS shows Clover merchants (PROVIDER=clover)"
+}
+
+# Each merchant's token and account file: ./demo/accounts/shopK.conf (DEMOK).
+write_accounts() {
+	mkdir -p "$DEMO/accounts"
+	chmod 700 "$DEMO/accounts"
+	k=1
+	while [ "$k" -le "$ACCOUNTS" ]; do
+		write_private "$DEMO/accounts/shop$k.token" "demo-token-$$-shop$k"
+		{
+			echo "# merchant $k of the demo: its own id and token; the rest is orderfs.conf's"
+			echo "merchant_id = DEMO$k"
+			echo "token_file  = $DEMO/accounts/shop$k.token"
+		} >"$DEMO/accounts/shop$k.conf"
+		k=$((k + 1))
+	done
+	cp "$DEMO/accounts/shop1.token" "$DEMO/token" # the simulator's first merchant
+}
+
+# One mount, ACCOUNTS merchants: every shop copies the same range at once.
+start_accounts() {
+	write_config "$1" | sed -e '/^merchant_id/d' -e '/^token_file/d' >"$DEMO/orderfs.conf"
+	echo "accounts_dir = $DEMO/accounts" >>"$DEMO/orderfs.conf"
+	mount_one "$DEMO" "$MNT"
+	day=$(date -d yesterday +%F)
+	range=$day..$day
+	echo "demo: orderfs ($PROVIDER) is mounted at $MNT with $ACCOUNTS merchants (simulator on port $1)"
+	echo "$MNT/:"
+	ls -A "$MNT" | sed 's/^/    /'
+	echo "demo: copying shopK/exports/$range/orders.csv from all $ACCOUNTS shops at once..."
+	copies=
+	k=1
+	while [ "$k" -le "$ACCOUNTS" ]; do
+		cp "$MNT/shop$k/exports/$range/orders.csv" "$DEMO/shop$k-orders.csv" &
+		copies="$copies $!"
+		k=$((k + 1))
+	done
+	for pid in $copies; do
+		wait "$pid" || die "a copy failed (see $DEMO/orderfs.log)"
+	done
+	k=1
+	while [ "$k" -le "$ACCOUNTS" ]; do
+		echo "    shop$k: sha256 $(sha256sum <"$DEMO/shop$k-orders.csv" | cut -d' ' -f1)  $(wc -c <"$DEMO/shop$k-orders.csv") bytes"
+		k=$((k + 1))
+	done
+	echo "demo: the simulator's export tasks: $(sim_applies "$1") (one per merchant)"
+	echo
+	cat <<EOF
+Try next:
+  cat $MNT/shop1/.status          # the account's health: token, last error, exports
+  cat $MNT/.stats                 # "accounts": one line per merchant
+  rm $DEMO/accounts/shop2.conf && ls $MNT      # shop2 is gone; put it back and it returns
+  tail $DEMO/orderfs.log
+Stop: make demo-stop
+EOF
+}
+
 # ------------------------------------------------------------------------------ start
 
 # Whether a demo mount is live: the single one or the fleet's first.
@@ -292,6 +382,7 @@ start() {
 	*) die "PROVIDER must be vexora, clover or mogujie, not '$PROVIDER'" ;;
 	esac
 	check_fleet
+	check_accounts
 	if sim_alive && [ "$(cat "$DEMO/provider" 2>/dev/null)" != "$PROVIDER" ]; then
 		die "a $(cat "$DEMO/provider") simulator is running: 'make demo-stop' first"
 	fi
@@ -300,6 +391,7 @@ start() {
 		write_private "$DEMO/secret" "$SECRET"
 		write_private "$DEMO/token" "demo-token-$$"
 		write_private "$DEMO/refresh" "demo-refresh-$$"
+		[ -z "$ACCOUNTS" ] || write_accounts
 		echo "$PROVIDER" >"$DEMO/provider"
 		# Port 0: the simulator picks a free port and writes it to sim.port once it listens.
 		start_simulator >"$DEMO/sim.log" 2>&1 &
@@ -310,6 +402,10 @@ start() {
 	port=$(cat "$DEMO/sim.port")
 	if [ -n "$FLEET" ]; then
 		start_fleet "$port"
+		return
+	fi
+	if [ -n "$ACCOUNTS" ]; then
+		start_accounts "$port"
 		return
 	fi
 	write_config "$port" >"$DEMO/orderfs.conf"

@@ -171,6 +171,8 @@ static const struct key_def keys[] = {
 	{"fleet_max_exports", K_INT, OFF(fleet_max_exports), 1, FLEET_MAX_SLOTS, NULL},
 	{"fleet_fallback", K_STR, OFF(fleet_fallback), 0, 0, NULL},
 	{"fleet_host", K_STR, OFF(fleet_host), 0, 0, NULL},
+	{"accounts_dir", K_STR, OFF(accounts_dir), 0, 0, NULL},
+	{"max_exports_total", K_INT, OFF(max_exports_total), 1, 1024, NULL},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -207,6 +209,24 @@ void config_free(struct fs_config *c)
 		if (keys[i].type == K_STR)
 			free(*(char **)((char *)c + keys[i].offset));
 	memset(c, 0, sizeof(*c));
+}
+
+int config_copy(struct fs_config *dst, const struct fs_config *src)
+{
+	memcpy(dst, src, sizeof(*dst));
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].type != K_STR)
+			continue;
+		char **slot = (char **)((char *)dst + keys[i].offset);
+		if (*slot && !(*slot = strdup(*slot))) {
+			for (size_t j = i + 1; j < NKEYS; j++) /* not copied yet: not ours */
+				if (keys[j].type == K_STR)
+					*(char **)((char *)dst + keys[j].offset) = NULL;
+			config_free(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 int config_is_key(const char *key)
@@ -300,44 +320,77 @@ static char *trim(char *s)
 	return s;
 }
 
-int config_load_file(struct fs_config *c, const char *path, char *err, size_t errlen)
+/* Whether key may be set by a file limited to only (NULL: every key). */
+static int key_allowed(const char *key, const char *const *only)
 {
-	FILE *f = fopen(path, "re");
+	if (!only)
+		return 1;
+	for (; *only; only++)
+		if (!strcmp(key, *only))
+			return 1;
+	return 0;
+}
+
+/* One "key = value" line (comments and blanks skipped). 0, or -1 with err. */
+static int load_line(struct fs_config *c, char *line, const char *const *only, char *err,
+		     size_t errlen)
+{
+	char *s = trim(line);
+	if (!*s || *s == '#')
+		return 0;
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		snprintf(err, errlen, "expected 'key = value'");
+		return -1;
+	}
+	*eq = '\0';
+	char *key = trim(s);
+	char *value = trim(eq + 1);
+	if (config_is_key(key) && !key_allowed(key, only)) {
+		snprintf(err, errlen, "key '%s' is the mount's, not an account's (an account file "
+				      "holds only its merchant's keys)", key);
+		return -1;
+	}
+	return config_set(c, key, value, err, errlen);
+}
+
+int config_load_stream(struct fs_config *c, FILE *f, const char *path, const char *const *only,
+		       char *err, size_t errlen)
+{
 	char line[4096];
 	char why[256];
 	int lineno = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			return -1;
+		}
+		if (load_line(c, line, only, why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			return -1;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load_file(struct fs_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	int rc;
 
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
-			goto fail;
-		}
-		char *s = trim(line);
-		if (!*s || *s == '#')
-			continue;
-		char *eq = strchr(s, '=');
-		if (!eq) {
-			snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
-			goto fail;
-		}
-		*eq = '\0';
-		char *key = trim(s);
-		char *value = trim(eq + 1);
-		if (config_set(c, key, value, why, sizeof(why))) {
-			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
-			goto fail;
-		}
-	}
+	rc = config_load_stream(c, f, path, NULL, err, errlen);
 	fclose(f);
-	return 0;
-fail:
-	fclose(f);
-	return -1;
+	return rc;
 }
 
 int config_check_url(const char *key, const char *url, char *err, size_t errlen)
@@ -366,6 +419,31 @@ static int check_foreign_keys(const struct fs_config *c, const struct provider_s
 	return 0;
 }
 
+static int in_list(const char *key, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(key, *list))
+			return 1;
+	return 0;
+}
+
+/* With accounts_dir, a merchant's own keys belong in its NAME.conf: in the main config they
+ * would be ambiguous (whose are they?). */
+static int check_account_keys_absent(const struct fs_config *c, const struct provider_spec *spec,
+				     char *err, size_t errlen)
+{
+	for (const char *const *k = spec->account_keys; *k; k++) {
+		if (config_string(c, *k)) {
+			snprintf(err, errlen,
+				 "key '%s' belongs in each account's NAME.conf of accounts_dir, not "
+				 "in the main config",
+				 *k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The provider's row says which keys it needs and which values it takes. */
 static int validate_provider(const struct fs_config *c, char *err, size_t errlen)
 {
@@ -378,7 +456,11 @@ static int validate_provider(const struct fs_config *c, char *err, size_t errlen
 			 c->provider, known);
 		return -1;
 	}
+	if (c->accounts_dir && check_account_keys_absent(c, spec, err, errlen))
+		return -1;
 	for (const char *const *k = spec->required; *k; k++) {
+		if (c->accounts_dir && in_list(*k, spec->account_keys))
+			continue; /* each account's NAME.conf has it */
 		if (!config_string(c, *k)) {
 			snprintf(err, errlen, "missing required key '%s' (provider %s)", *k,
 				 spec->name);
@@ -434,6 +516,15 @@ int config_check_endpoints(const char *key, const char *list, char *err, size_t 
 			return 0;
 		p += len + 1;
 	}
+}
+
+int config_max_exports_total(const struct fs_config *c)
+{
+	if (!c->accounts_dir)
+		return c->max_exports;
+	if (c->max_exports_total)
+		return c->max_exports_total;
+	return c->max_exports * 4 > 16 ? c->max_exports * 4 : 16;
 }
 
 int config_fleet_max_exports(const struct fs_config *c)
@@ -517,6 +608,11 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		return -1;
 	if (c->poll_initial_ms > c->poll_max_ms) {
 		snprintf(err, errlen, "'poll_initial_ms' is larger than 'poll_max_ms'");
+		return -1;
+	}
+	if (c->max_exports_total && !c->accounts_dir) {
+		snprintf(err, errlen, "'max_exports_total' needs 'accounts_dir' (without it, "
+				      "max_exports is the mount's cap)");
 		return -1;
 	}
 	return validate_fleet(c, err, errlen);

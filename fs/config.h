@@ -56,11 +56,18 @@ struct fs_config {
 	char *fleet_fallback;	    /* "local" (default, NULL) or "refuse" */
 	char *fleet_host;	    /* this host's name in the fleet; NULL = gethostname() */
 	int fleet_keys_given;	    /* a fleet_* key other than fleet_etcd was set */
+	/* Many merchants in one mount (README "Accounts"): on when accounts_dir is set. */
+	char *accounts_dir;	    /* one NAME.conf per merchant account */
+	int max_exports_total;	    /* exports at once across all accounts; 0 = default */
 };
 
 /* Defaults for every optional key (the key table's own column); strings NULL. */
 void config_init(struct fs_config *c);
 void config_free(struct fs_config *c);
+
+/* A deep copy of src into dst (free it with config_free). 0, or -ENOMEM (dst then holds
+ * nothing to free). */
+int config_copy(struct fs_config *dst, const struct fs_config *src);
 
 /* Set one key. 0, or -1 with a message naming the key in err (unknown key, bad value). */
 int config_set(struct fs_config *c, const char *key, const char *value, char *err, size_t errlen);
@@ -72,6 +79,11 @@ int config_is_key(const char *key);
  * after this call so they win. */
 int config_load_file(struct fs_config *c, const char *path, char *err, size_t errlen);
 
+/* The same from an open file f (named path in messages), accepting only the keys in the
+ * NULL-ended list only (NULL: every key; another key is an error naming it). */
+int config_load_stream(struct fs_config *c, FILE *f, const char *path, const char *const *only,
+		       char *err, size_t errlen);
+
 /* The value of a string key, owned by c; NULL when it has none, or when key is not a string
  * key (numbers and flags always have a value: their default). */
 const char *config_string(const struct fs_config *c, const char *key);
@@ -82,6 +94,10 @@ const char *config_string(const struct fs_config *c, const char *key);
  * providers it refuses. 0 or -1 with err naming the key.
  */
 int config_validate(const struct fs_config *c, char *err, size_t errlen);
+
+/* Exports at once across the mount: max_exports without accounts_dir; with it
+ * max_exports_total, by default 4 x max_exports and at least 16. */
+int config_max_exports_total(const struct fs_config *c);
 
 /* The fleet's export slots: fleet_max_exports, or max_exports when it is not set. */
 int config_fleet_max_exports(const struct fs_config *c);

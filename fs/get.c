@@ -1,4 +1,5 @@
 #include "get.h"
+#include "account.h"
 #include "dirlock.h"
 #include "node.h"
 #include "providers.h"
@@ -106,9 +107,32 @@ static int check_range(const struct provider *prov, const char *range_str, struc
 	return GET_OK;
 }
 
+/* The cache with prov's types as *first.., their keys naming key_account. 0 or -errno. */
+static int cache_make(const struct cache_config *cc, struct provider *prov,
+		      const char *key_account, struct cache **cache, size_t *first)
+{
+	struct cache_source_config sc;
+	int err = 0;
+
+	*first = 0;
+	if (!strcmp(key_account, prov->account)) /* the mount's own way, source 0 */
+		return (*cache = cache_new(cc, prov, &err)) ? 0 : err;
+	if (!(*cache = cache_new(cc, NULL, &err)))
+		return err;
+	memset(&sc, 0, sizeof(sc));
+	sc.account = key_account;
+	sc.report_type0 = cc->report_type0;
+	sc.max_exports = cc->max_exports;
+	if ((err = cache_add_source(*cache, prov, &sc, first)) != 0) {
+		cache_free(*cache);
+		*cache = NULL;
+	}
+	return err;
+}
+
 /* Take cache_dir's lock and open its cache. 0, or -1 after saying why (nothing held). */
-static int cache_take(const struct cache_config *cc, struct provider *prov, int *lock_fd,
-		      struct cache **cache)
+static int cache_take(const struct cache_config *cc, struct provider *prov,
+		      const char *key_account, int *lock_fd, struct cache **cache, size_t *first)
 {
 	int err = 0;
 
@@ -120,8 +144,7 @@ static int cache_take(const struct cache_config *cc, struct provider *prov, int 
 					   : strerror(-*lock_fd));
 		return -1;
 	}
-	*cache = cache_new(cc, prov, &err);
-	if (!*cache) {
+	if ((err = cache_make(cc, prov, key_account, cache, first)) != 0) {
 		fprintf(stderr, "orderfs get: cache_dir %s: %s\n", cc->dir, strerror(-err));
 		close(*lock_fd);
 		return -1;
@@ -186,18 +209,21 @@ static int deliver(struct cache *cache, size_t t, const struct date_range *r,
 	return GET_OK;
 }
 
-int get_run(const struct cache_config *cc, struct provider *prov, size_t type,
-	    const char *range_str, const char *member, const char *out_path)
+int get_run(const struct cache_config *cc, struct provider *prov, const char *key_account,
+	    size_t type, const char *range_str, const char *member, const char *out_path)
 {
 	struct cache *cache = NULL;
 	struct cache_handle *h = NULL;
 	struct date_range r;
+	size_t first;
 	int lock_fd, status;
 
 	if (check_range(prov, range_str, &r) != GET_OK)
 		return GET_USAGE;
-	if (cache_take(cc, prov, &lock_fd, &cache))
+	if (cache_take(cc, prov, key_account ? key_account : prov->account, &lock_fd, &cache,
+		       &first))
 		return GET_FAILED;
+	type += first;
 	status = fetch(cache, type, &r, range_str, &h);
 	if (status == GET_OK)
 		status = deliver(cache, type, &r, h, range_str, member, out_path);
@@ -225,7 +251,7 @@ static int get_target(const struct provider *prov, const char *arg,
 	return rc ? -1 : 0;
 }
 
-#define GET_USAGE_LINE "usage: orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]\n"
+#define GET_USAGE_LINE "usage: orderfs get [-d] CONFIG [ACCOUNT/]A..B[/NAME] [-o FILE]\n"
 
 /* The command line of `orderfs get`. -1 to go on, else the exit status (after --help, or
  * after saying what is wrong). */
@@ -245,7 +271,8 @@ static int get_parse_args(int argc, char **argv, const char **config, const char
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			printf(GET_USAGE_LINE
 			       "Fetches the export of A..B (at most one export long), or its file\n"
-			       "NAME, into FILE or to stdout, through CONFIG's cache. Exit status: 0 done, 1 the export\n"
+			       "NAME, into FILE or to stdout, through CONFIG's cache. With accounts_dir,\n"
+			       "name the account first: ACCOUNT/A..B[/NAME]. Exit status: 0 done, 1 the export\n"
 			       "failed, 2 usage, config or range error, 3 no data in that range.\n");
 			return GET_OK;
 		} else if (a[0] == '-' && a[1]) {
@@ -267,11 +294,42 @@ static int get_parse_args(int argc, char **argv, const char **config, const char
 	return -1;
 }
 
+/* With accounts_dir, ARG is NAME/A..B[/FILE]: NAME's config (its NAME.conf over the main
+ * config) into acfg and the rest of ARG into *rest. 0, or -1 after saying why. */
+static int get_account(const struct fs_config *cfg, const char *arg, char name[ACCOUNT_NAME_MAX],
+		       struct fs_config *acfg, const char **rest)
+{
+	char path[PATH_MAX], err[600];
+	struct account_sig sig;
+	size_t len = strcspn(arg, "/");
+
+	if (len == 0 || len >= ACCOUNT_NAME_MAX || !arg[len]) {
+		fprintf(stderr, "orderfs get: %s: with accounts_dir, name the account: "
+				"NAME/A..B[/FILE]\n", arg);
+		return -1;
+	}
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	*rest = arg + len + 1;
+	if (!account_name_ok(name)) {
+		fprintf(stderr, "orderfs get: %s: not an account name\n", name);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s%s", cfg->accounts_dir, name, ACCOUNT_CONF_SUFFIX);
+	if (account_conf_load(cfg, path, acfg, &sig, err, sizeof(err))) {
+		fprintf(stderr, "orderfs get: account %s: %s\n", name, err);
+		return -1;
+	}
+	return 0;
+}
+
 int get_main(int argc, char **argv)
 {
 	const char *config = NULL, *range = NULL, *out = NULL;
-	char member[PATH_NAME_MAX], range_only[DATE_RANGE_STR_LEN];
-	struct fs_config cfg;
+	char member[PATH_NAME_MAX], range_only[DATE_RANGE_STR_LEN], name[ACCOUNT_NAME_MAX] = "";
+	char key[128];
+	struct fs_config cfg, acfg;
+	const struct fs_config *run_cfg = &cfg;
 	struct cache_config cc;
 	struct provider *prov = NULL;
 	int debug = 0, rc;
@@ -280,21 +338,29 @@ int get_main(int argc, char **argv)
 	if ((rc = get_parse_args(argc, argv, &config, &range, &out, &debug)) >= 0)
 		return rc;
 	rc = GET_USAGE;
+	memset(&acfg, 0, sizeof(acfg));
 	if (setup_load_config(config, NULL, 0, &cfg))
 		goto out;
 	/* A command: stderr says only what went wrong unless -d. */
 	log_init(0, debug ? LOG_DEBUG : (cfg.log_level < LOG_WARNING ? cfg.log_level : LOG_WARNING));
+	if (cfg.accounts_dir) {
+		if (get_account(&cfg, range, name, &acfg, &range))
+			goto out;
+		run_cfg = &acfg;
+	}
 	if (setup_cache_dir(cfg.cache_dir))
 		goto out;
-	prov = provider_from_config(&cfg);
+	prov = provider_from_config(run_cfg);
 	if (!prov)
 		goto out;
 	if (get_target(prov, range, range_only, &t, member))
 		goto out;
-	setup_cache_config(&cfg, &cc);
-	rc = get_run(&cc, prov, t, range_only, member, out);
+	setup_cache_config(run_cfg, &cc);
+	account_key_account(run_cfg, prov, name, key);
+	rc = get_run(&cc, prov, key, t, range_only, member, out);
 out:
 	provider_destroy(prov);
+	config_free(&acfg);
 	config_free(&cfg);
 	return rc;
 }

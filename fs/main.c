@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "accounts.h"
 #include "config.h"
 #include "dirlock.h"
 #include "get.h"
@@ -276,28 +277,25 @@ static int take_cache_dir(const struct cmdline *cl, const struct fs_config *cfg,
 	return 0;
 }
 
-/* The provider and the state the ops share, caches aside (caches_open). 0 or -1. */
+/* The provider (without accounts_dir: accounts start theirs when used) and the state the ops
+ * share, caches aside (caches_open). 0 or -1. */
 static int orderfs_setup(struct orderfs *o, const struct fs_config *cfg)
 {
-	o->prov = provider_from_config(cfg);
-	if (!o->prov)
+	o->cfg = cfg;
+	if (!cfg->accounts_dir &&
+	    (!(o->single.prov = provider_from_config(cfg)) || !(o->single.notes = range_map_new())))
 		return -1;
-	o->layout.max_range_days = o->prov->max_range_days;
-	o->layout.types = o->prov->types;
-	o->layout.ntypes = o->prov->ntypes;
 	o->bundles = bundle_memo_new();
 	if (!o->bundles)
 		return -1;
-	o->window_months = o->prov->window_months;
 	o->cache_dir = cfg->cache_dir;
 	o->attr_timeout_s = cfg->attr_timeout_s;
 	o->exact_sizes = cfg->exact_sizes;
 	o->stat_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
 	o->mount_time = time(NULL);
-	o->notes = range_map_new();
 	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
 	o->kview = kernel_view_new(&kvl);
-	return o->notes && o->kview ? 0 : -1;
+	return o->kview ? 0 : -1;
 }
 
 /* libfuse's arguments: safe defaults first so an explicit -o can still add to them. */
@@ -306,7 +304,8 @@ static int fuse_args_build(const struct cmdline *cl, const struct orderfs *o,
 {
 	char fsname[200];
 
-	snprintf(fsname, sizeof(fsname), "fsname=orderfs:%s,subtype=orderfs", o->prov->account);
+	snprintf(fsname, sizeof(fsname), "fsname=orderfs:%s,subtype=orderfs",
+		 o->accounts || !o->single.prov ? o->cfg->provider : o->single.prov->account);
 	if (fuse_opt_add_arg(args, "orderfs") || fuse_opt_add_arg(args, "-o") ||
 	    fuse_opt_add_arg(args, cl->no_auto_unmount ? "default_permissions"
 						       : "default_permissions,auto_unmount") ||
@@ -345,25 +344,51 @@ static int mount_fuse(const struct cmdline *cl, struct mount *m)
 	return 0;
 }
 
+/* With accounts_dir: the table of accounts, read once now so bad files are logged at
+ * mount (the accounts start when used). 0, or -1 after saying why. */
+static int accounts_open(const struct fs_config *cfg, struct orderfs *o)
+{
+	struct accounts_env env = {cfg, o->cache, o->fleet_host};
+	char err[256];
+
+	if (cfg->fleet_etcd && config_fleet_host(cfg, o->fleet_host, sizeof(o->fleet_host), err,
+						 sizeof(err))) {
+		fprintf(stderr, "orderfs: config: %s\n", err);
+		return -1;
+	}
+	if (!(o->accounts = accounts_new(&env))) {
+		fprintf(stderr, "orderfs: out of memory\n");
+		return -1;
+	}
+	if (accounts_scan(o->accounts, NULL, NULL)) {
+		fprintf(stderr, "orderfs: accounts_dir %s: cannot be read\n", cfg->accounts_dir);
+		return -1;
+	}
+	return 0;
+}
+
 /* The mount's one cache, every export type in it. 0, or -1 after saying why. */
 static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 {
+	struct fs_account *a = &o->single;
 	struct cache_config cc;
 	int cache_err = 0;
 
-	for (size_t t = 0; t < o->prov->ntypes; t++)
-		o->kinds[t].type = &o->prov->types[t];
 	setup_cache_config(cfg, &cc);
 	/* The fleet before the cache, which claims each export through it. */
-	if (cfg->fleet_etcd && !(o->fleet = setup_fleet(cfg, o->prov, o->fleet_host)))
+	if (!cfg->accounts_dir && cfg->fleet_etcd &&
+	    !(a->fleet = setup_fleet(cfg, a->prov, o->fleet_host)))
 		return -1;
-	setup_cache_fleet(cfg, o->fleet, &cc);
-	o->cache = cache_new(&cc, o->prov, &cache_err);
+	setup_cache_fleet(cfg, a->fleet, &cc);
+	o->cache = cache_new(&cc, a->prov, &cache_err);
 	if (!o->cache) {
 		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
 		return -1;
 	}
-	o->nkinds = o->prov->ntypes;
+	if (cfg->accounts_dir)
+		return accounts_open(cfg, o);
+	snprintf(a->key_account, sizeof(a->key_account), "%s", a->prov->account);
+	account_set_active(a, a->prov, 0);
 	return 0;
 }
 
@@ -378,15 +403,21 @@ static void mount_live(const struct cmdline *cl, const struct fs_config *cfg, st
 		daemon_ready(m->report_fd);
 		m->report_fd = -1;
 	}
-	log_notice("mounted %s on %s (provider %s, merchant %s)", cl->config_path, cl->mountpoint,
-		   o->prov->name, o->prov->account);
+	if (o->accounts)
+		log_notice("mounted %s on %s (provider %s, %zu accounts in %s)", cl->config_path,
+			   cl->mountpoint, cfg->provider, accounts_count(o->accounts),
+			   cfg->accounts_dir);
+	else
+		log_notice("mounted %s on %s (provider %s, merchant %s)", cl->config_path,
+			   cl->mountpoint, o->single.prov->name, o->single.prov->account);
 	notify_send("READY=1");
 	notify_status("mounted on %s", cl->mountpoint);
 	/* After daemon_ready, so its log lines go where the daemon's go. */
-	if (cfg->prefetch_days > 0) {
-		o->prefetch = prefetch_start(o->cache, o->nkinds, cfg->prefetch_days,
-					     cfg->prefetch_interval_s, o->window_months);
-		if (!o->prefetch)
+	if (cfg->prefetch_days > 0 && !o->accounts) { /* accounts: each when it starts */
+		o->single.prefetch = prefetch_start(o->cache, 0, o->single.nkinds,
+						    cfg->prefetch_days, cfg->prefetch_interval_s,
+						    o->single.window_months);
+		if (!o->single.prefetch)
 			log_err("cannot start prefetch: %s", strerror(errno));
 	}
 	/* Last: the stats thread and /metrics read everything above (o->prefetch among it). */
@@ -422,8 +453,9 @@ static void mount_teardown(struct mount *m)
 
 	metrics_stop(m->mx);
 	stats_watch_stop(m->sw);
-	prefetch_stop(o->prefetch);
-	o->prefetch = NULL;
+	prefetch_stop(o->single.prefetch);
+	o->single.prefetch = NULL;
+	accounts_stop(o->accounts);
 	if (f) {
 		if (m->handlers)
 			fuse_remove_signal_handlers(fuse_get_session(f));
@@ -432,16 +464,17 @@ static void mount_teardown(struct mount *m)
 	}
 	orderfs_close_all(o);
 	cache_free(o->cache);
-	fleet_free(o->fleet); /* after the cache, which used it to the end */
+	fleet_free(o->single.fleet); /* after the cache, which used it to the end */
+	accounts_free(o->accounts);  /* the same for the accounts' providers and fleets */
 	bundle_memo_free(o->bundles);
 	if (f)
 		fuse_destroy(f);
 	if (m->lc)
 		fuse_loop_cfg_destroy(m->lc);
 	fuse_opt_free_args(&m->args);
-	range_map_free(o->notes);
+	range_map_free(o->single.notes);
 	kernel_view_free(o->kview);
-	provider_destroy(o->prov);
+	provider_destroy(o->single.prov);
 	pthread_mutex_destroy(&o->files_lock);
 	if (m->report_fd >= 0)
 		close(m->report_fd); /* the parent reads EOF: failure */

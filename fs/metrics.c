@@ -14,8 +14,10 @@
 #include <microhttpd.h>
 
 #include "../common/log.h"
+#include "accounts.h"
 #include "orderfs.h"
 #include "prefetch.h"
+#include "stats.h"
 
 #define TEXT_MAX (1u << 20) /* a scrape larger than this is a bug, not a reason to grow */
 
@@ -181,7 +183,7 @@ static void render_counters(struct text *t, struct orderfs *o, const struct type
 			uint64_t v;
 			memcpy(&v, (const char *)&ts[i].s + cs[k].offset, sizeof(v));
 			put(t, "%s{provider=\"%s\",type=\"%s\"%s} %llu\n", cs[k].metric,
-			    o->prov->name, ts[i].type, cs[k].extra, (unsigned long long)v);
+			    o->cfg->provider, ts[i].type, cs[k].extra, (unsigned long long)v);
 		}
 	}
 }
@@ -191,7 +193,7 @@ static void render_duration(struct text *t, struct orderfs *o, struct type_stats
 	head(t, "orderfs_export_duration_seconds", "histogram",
 	     "Time from an export's start to its file being ready.");
 	for (size_t i = 0; i < n; i++) {
-		const char *p = o->prov->name, *ty = ts[i].type;
+		const char *p = o->cfg->provider, *ty = ts[i].type;
 		for (int b = 0; b < CACHE_DURATION_NBOUNDS; b++)
 			put(t, "orderfs_export_duration_seconds_bucket{provider=\"%s\",type=\"%s\","
 			       "le=\"%.1f\"} %llu\n",
@@ -210,19 +212,19 @@ static void render_mount(struct text *t, struct orderfs *o)
 {
 	struct prefetch_stats ps;
 
-	prefetch_get_stats(o->prefetch, &ps);
+	prefetch_get_stats(o->accounts ? NULL : o->single.prefetch, &ps);
 	head(t, "orderfs_bytes_served_total", "counter", "Export bytes read by programs.");
-	put(t, "orderfs_bytes_served_total{provider=\"%s\"} %llu\n", o->prov->name,
+	put(t, "orderfs_bytes_served_total{provider=\"%s\"} %llu\n", o->cfg->provider,
 	    (unsigned long long)atomic_load(&o->bytes_served));
 	head(t, "orderfs_prefetch_runs_total", "counter", "Prefetch runs.");
-	put(t, "orderfs_prefetch_runs_total{provider=\"%s\"} %llu\n", o->prov->name,
+	put(t, "orderfs_prefetch_runs_total{provider=\"%s\"} %llu\n", o->cfg->provider,
 	    (unsigned long long)ps.runs);
 	head(t, "orderfs_paths_remembered", "gauge", "File paths whose size the kernel was shown.");
-	put(t, "orderfs_paths_remembered{provider=\"%s\"} %zu\n", o->prov->name,
+	put(t, "orderfs_paths_remembered{provider=\"%s\"} %zu\n", o->cfg->provider,
 	    kernel_view_count(o->kview));
 	head(t, "orderfs_pinned_ranges", "gauge", "Ranges kept in the exports/ listing.");
-	put(t, "orderfs_pinned_ranges{provider=\"%s\"} %zu\n", o->prov->name,
-	    range_map_count(o->notes));
+	put(t, "orderfs_pinned_ranges{provider=\"%s\"} %zu\n", o->cfg->provider,
+	    o->accounts ? 0 : range_map_count(o->single.notes));
 }
 
 /* Fleet mode's counters and gauges (/.stats "fleet"), labelled with this host's name. */
@@ -231,9 +233,9 @@ static void render_fleet(struct text *t, struct orderfs *o)
 	struct fleet_stats fs;
 	struct cache_stats cs;
 
-	if (!o->fleet)
-		return;
-	fleet_get_stats(o->fleet, &fs);
+	if (o->accounts || !o->single.fleet)
+		return; /* with accounts_dir: per account in its .status */
+	fleet_get_stats(o->single.fleet, &fs);
 	orderfs_cache_stats(o, &cs);
 	const struct {
 		const char *metric, *type, *help;
@@ -254,7 +256,7 @@ static void render_fleet(struct text *t, struct orderfs *o)
 		{"orderfs_fleet_alone_seconds_total", "counter",
 		 "Seconds this host ran alone, etcd unreachable.", cs.fleet_alone_s},
 		{"orderfs_fleet_reachable", "gauge", "1 when etcd answered within one lease TTL.",
-		 fleet_reachable(o->fleet) ? 1 : 0},
+		 fleet_reachable(o->single.fleet) ? 1 : 0},
 		{"orderfs_fleet_running_alone", "gauge", "1 while this host runs alone.",
 		 cs.fleet_alone ? 1 : 0},
 		{"orderfs_fleet_request_rate", "gauge",
@@ -263,26 +265,59 @@ static void render_fleet(struct text *t, struct orderfs *o)
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		head(t, rows[i].metric, rows[i].type, rows[i].help);
-		put(t, "%s{provider=\"%s\",host=\"%s\"} %.17g\n", rows[i].metric, o->prov->name,
+		put(t, "%s{provider=\"%s\",host=\"%s\"} %.17g\n", rows[i].metric, o->cfg->provider,
 		    o->fleet_host, rows[i].v);
 	}
 }
 
+struct type_sum {
+	struct orderfs *o;
+	struct type_stats *ts;
+	size_t n;
+};
+
+/* Add account a's figures, type by type, to the sums (every account has the mount's
+ * provider, so the same types). */
+static void add_account_types(void *arg, struct fs_account *a)
+{
+	struct type_sum *sum = arg;
+
+	if (!account_active(a))
+		return;
+	sum->n = a->nkinds;
+	for (size_t i = 0; i < a->nkinds; i++) {
+		struct cache_stats s;
+		sum->ts[i].type = a->layout.types[i].base_name;
+		cache_get_type_stats(sum->o->cache, a->kind0 + i, &s);
+		stats_add(&sum->ts[i].s, &s);
+	}
+}
+
+/* The figures of each export type, summed over the accounts; how many types. */
+static size_t type_stats(struct orderfs *o, struct type_stats ts[FS_TYPES_MAX])
+{
+	struct type_sum sum = {o, ts, 0};
+
+	memset(ts, 0, FS_TYPES_MAX * sizeof(*ts));
+	if (o->accounts)
+		accounts_foreach(o->accounts, add_account_types, &sum);
+	else
+		add_account_types(&sum, &o->single);
+	return sum.n;
+}
+
 char *metrics_render(struct orderfs *o, size_t *len)
 {
-	struct type_stats ts[FS_KINDS_MAX];
+	struct type_stats ts[FS_TYPES_MAX];
 	struct text t = {malloc(8192), 0, 8192, 0};
+	size_t n = type_stats(o, ts);
 
 	if (!t.buf)
 		return NULL;
-	for (size_t i = 0; i < o->nkinds; i++) {
-		ts[i].type = o->kinds[i].type->base_name;
-		cache_get_type_stats(o->cache, i, &ts[i].s);
-	}
-	render_counters(&t, o, ts, o->nkinds, exports_counters,
+	render_counters(&t, o, ts, n, exports_counters,
 			sizeof(exports_counters) / sizeof(exports_counters[0]));
-	render_duration(&t, o, ts, o->nkinds);
-	render_counters(&t, o, ts, o->nkinds, cache_counters,
+	render_duration(&t, o, ts, n);
+	render_counters(&t, o, ts, n, cache_counters,
 			sizeof(cache_counters) / sizeof(cache_counters[0]));
 	render_mount(&t, o);
 	render_fleet(&t, o);

@@ -43,7 +43,8 @@ int node_is_export(const struct node *n)
 
 int node_is_file(const struct node *n)
 {
-	return node_is_export(n) || n->kind == NODE_STATUS || n->kind == NODE_STATS;
+	return node_is_export(n) || n->kind == NODE_STATUS || n->kind == NODE_STATS ||
+	       n->kind == NODE_ACCOUNT_STATUS;
 }
 
 int node_in_window(const struct date_range *r, const struct date *today, int window_months,
@@ -65,7 +66,8 @@ int node_in_window(const struct date_range *r, const struct date *today, int win
 int node_reachable(const struct node *n, const struct date *today, int window_months,
 		   const char **why)
 {
-	if (n->kind == NODE_ROOT || n->kind == NODE_EXPORTS || n->kind == NODE_STATS)
+	if (n->kind == NODE_ROOT || n->kind == NODE_EXPORTS || n->kind == NODE_STATS ||
+	    n->kind == NODE_ACCOUNT_STATUS)
 		return 1;
 	return node_in_window(&n->range, today, window_months, why);
 }

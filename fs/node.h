@@ -22,6 +22,7 @@ enum node_kind {
 	NODE_EXPORTS,	 /* /exports */
 	NODE_RANGE_DIR,	 /* /exports/A..B */
 	NODE_STATUS,	 /* /exports/A..B/.status */
+	NODE_ACCOUNT_STATUS, /* MOUNT/NAME/.status of an account (accounts_dir; ops.c's) */
 	NODE_WHOLE_FILE, /* the export of type `type` for `chunk` (orders.xlsx) */
 	NODE_MEMBER,	 /* file `member` of the bundle export of type `type` for `chunk` */
 };

@@ -14,6 +14,8 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
+#include "account_status.h"
+#include "accounts.h"
 #include "name_list.h"
 #include "node.h"
 #include "orderfs.h"
@@ -105,6 +107,18 @@ void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out)
 	cache_get_stats(o->cache, out);
 }
 
+void orderfs_account_stats(struct orderfs *o, struct fs_account *a, struct cache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!account_active(a))
+		return;
+	for (size_t t = 0; t < a->nkinds; t++) {
+		struct cache_stats ts;
+		cache_get_type_stats(o->cache, a->kind0 + t, &ts);
+		stats_add(out, &ts);
+	}
+}
+
 /* A waiting open or stat polls this: Ctrl-C on the caller, or the mount going away. */
 static int open_cancelled(void *arg)
 {
@@ -116,51 +130,60 @@ static int open_cancelled(void *arg)
  * The ops reach the cache only through these, one cache call each: export type t of the
  * mount's one cache.
  */
-static void chunk_lookup(struct orderfs *o, size_t t, const struct date_range *chunk,
-			 struct cache_info *info)
+static void chunk_lookup(struct orderfs *o, struct fs_account *a, size_t t,
+			 const struct date_range *chunk, struct cache_info *info)
 {
-	cache_lookup(o->cache, t, chunk, info);
+	cache_lookup(o->cache, a->kind0 + t, chunk, info);
 }
 
-static int chunk_open(struct orderfs *o, size_t t, const struct date_range *chunk,
-		      struct cache_handle **h)
+static int chunk_open(struct orderfs *o, struct fs_account *a, size_t t,
+		      const struct date_range *chunk, struct cache_handle **h)
 {
-	return cache_open(o->cache, t, chunk, open_cancelled, o->fuse, h);
+	return cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
 }
 
-static int chunk_peek(struct orderfs *o, size_t t, const struct date_range *chunk, int *fd,
-		      uint64_t *size)
+static int chunk_peek(struct orderfs *o, struct fs_account *a, size_t t,
+		      const struct date_range *chunk, int *fd, uint64_t *size)
 {
-	return cache_peek(o->cache, t, chunk, fd, size);
+	return cache_peek(o->cache, a->kind0 + t, chunk, fd, size);
 }
 
-static void chunk_forget(struct orderfs *o, size_t t, const struct date_range *chunk)
+static void chunk_forget(struct orderfs *o, struct fs_account *a, size_t t,
+			 const struct date_range *chunk)
 {
-	cache_forget(o->cache, t, chunk);
+	cache_forget(o->cache, a->kind0 + t, chunk);
 }
+
+/* Where cache_foreach's callback puts one account's ranges. */
+struct cached_list {
+	struct name_list *l;
+	const struct fs_account *a;
+};
 
 /* cache_foreach's callback for a listing: every type's ranges go into one list. */
-static void list_cached_range(void *arg, size_t t, const struct date_range *r)
+static void list_cached_range(void *arg, size_t kind, const struct date_range *r)
 {
-	(void)t;
-	name_list_add_range(arg, r);
+	struct cached_list *c = arg;
+	if (kind >= c->a->kind0 && kind < c->a->kind0 + c->a->nkinds)
+		name_list_add_range(c->l, r);
 }
 
-static int cached_ranges_foreach(struct orderfs *o, struct name_list *l)
+static int cached_ranges_foreach(struct orderfs *o, struct fs_account *a, struct name_list *l)
 {
-	return cache_foreach(o->cache, list_cached_range, l);
+	struct cached_list c = {l, a};
+	return cache_foreach(o->cache, list_cached_range, &c);
 }
 
 /* Whether any export of range r is known to the cache. */
-static int range_cached(struct orderfs *o, const struct date_range *r)
+static int range_cached(struct orderfs *o, struct fs_account *a, const struct date_range *r)
 {
-	size_t n = path_file_count(r, &o->layout);
-	for (size_t t = 0; t < o->nkinds; t++)
+	size_t n = path_file_count(r, &a->layout);
+	for (size_t t = 0; t < a->nkinds; t++)
 		for (size_t i = 0; i < n; i++) {
 			struct date_range chunk;
 			struct cache_info info;
-			path_chunk(r, &o->layout, i, &chunk);
-			chunk_lookup(o, t, &chunk, &info);
+			path_chunk(r, &a->layout, i, &chunk);
+			chunk_lookup(o, a, t, &chunk, &info);
 			if (info.state != CACHE_ABSENT)
 				return 1;
 		}
@@ -169,11 +192,11 @@ static int range_cached(struct orderfs *o, const struct date_range *r)
 
 /* Whether the export of type t for chunk is still the file info described (same SHA-256 and
  * ready time): then an index read since belongs to that file and may be remembered. */
-static int still_same_file(struct orderfs *o, size_t t, const struct date_range *chunk,
+static int still_same_file(struct orderfs *o, struct fs_account *a, size_t t, const struct date_range *chunk,
 			   const struct cache_info *info)
 {
 	struct cache_info now;
-	chunk_lookup(o, t, chunk, &now);
+	chunk_lookup(o, a, t, chunk, &now);
 	return now.state == CACHE_READY && now.ready_time == info->ready_time &&
 	       !strcmp(now.sha256, info->sha256);
 }
@@ -183,7 +206,7 @@ static int still_same_file(struct orderfs *o, size_t t, const struct date_range 
  * free with bundle_index_free). Read once per ready file (o->bundles), shared with open.
  * 0, or -errno (-ENOENT not READY, -EBADMSG not a bundle).
  */
-static int bundle_of(struct orderfs *o, size_t t, const struct date_range *chunk,
+static int bundle_of(struct orderfs *o, struct fs_account *a, size_t t, const struct date_range *chunk,
 		     const struct cache_info *info, struct bundle_index *ix)
 {
 	uint64_t size;
@@ -193,14 +216,14 @@ static int bundle_of(struct orderfs *o, size_t t, const struct date_range *chunk
 		return -ENOENT;
 	if (bundle_memo_get(o->bundles, info->sha256, info->ready_time, ix) == 0)
 		return 0;
-	if ((rc = chunk_peek(o, t, chunk, &fd, &size)) != 0)
+	if ((rc = chunk_peek(o, a, t, chunk, &fd, &size)) != 0)
 		return rc;
 	rc = bundle_index_read(fd, size, ix);
 	close(fd);
-	if (rc == 0 && still_same_file(o, t, chunk, info))
+	if (rc == 0 && still_same_file(o, a, t, chunk, info))
 		bundle_memo_put(o->bundles, info->sha256, info->ready_time, ix);
 	else if (rc)
-		log_warn("bundle of %s: unreadable index: %s", o->layout.types[t].base_name,
+		log_warn("bundle of %s: unreadable index: %s", a->layout.types[t].base_name,
 			 strerror(-rc));
 	return rc;
 }
@@ -210,21 +233,21 @@ static int bundle_of(struct orderfs *o, size_t t, const struct date_range *chunk
  * its export is READY. -ENOENT when the export is READY and has no such member (a numbered
  * file past the last one).
  */
-static int export_size(struct orderfs *o, const struct node *node, struct cache_info *info,
+static int export_size(struct orderfs *o, struct fs_account *a, const struct node *node, struct cache_info *info,
 		       uint64_t *size)
 {
 	struct bundle_index ix;
 	uint64_t offset;
 
 	*size = 0;
-	chunk_lookup(o, node->type, &node->chunk, info);
+	chunk_lookup(o, a, node->type, &node->chunk, info);
 	if (info->state != CACHE_READY)
 		return 0;
 	if (node->kind == NODE_WHOLE_FILE) {
 		*size = info->size;
 		return 0;
 	}
-	if (bundle_of(o, node->type, &node->chunk, info, &ix))
+	if (bundle_of(o, a, node->type, &node->chunk, info, &ix))
 		return 0;
 	int rc = node_member_extent(&ix, node->member, &offset, size);
 	bundle_index_free(&ix);
@@ -235,14 +258,14 @@ static int export_size(struct orderfs *o, const struct node *node, struct cache_
  * exact_sizes: make sure the export behind node is READY before its size is reported, by
  * waiting for it exactly as open does (same errors, same interruption). 0 when READY.
  */
-static int wait_exported(struct orderfs *o, const struct node *node)
+static int wait_exported(struct orderfs *o, struct fs_account *a, const struct node *node)
 {
 	struct cache_handle *h = NULL;
 	struct cache_info info;
 	char rs[DATE_RANGE_STR_LEN];
 	int rc;
 
-	chunk_lookup(o, node->type, &node->chunk, &info);
+	chunk_lookup(o, a, node->type, &node->chunk, &info);
 	if (info.state == CACHE_READY)
 		return 0;
 	if (atomic_fetch_add(&o->stat_waiters, 1) >= o->stat_waiters_max) {
@@ -252,7 +275,7 @@ static int wait_exported(struct orderfs *o, const struct node *node)
 			   rs, o->stat_waiters_max);
 		return -EAGAIN;
 	}
-	rc = chunk_open(o, node->type, &node->chunk, &h);
+	rc = chunk_open(o, a, node->type, &node->chunk, &h);
 	atomic_fetch_sub(&o->stat_waiters, 1);
 	if (rc == 0) {
 		cache_handle_close(h);
@@ -263,17 +286,68 @@ static int wait_exported(struct orderfs *o, const struct node *node)
 	return rc;
 }
 
-/* Resolve a path to a node that exists: syntax, then the window (a range the cache already
- * holds stays reachable after it leaves the window). 0 or -ENOENT with one debug line. */
-static int resolve(struct orderfs *o, const char *path, struct node *node)
+/*
+ * With accounts_dir, the part of path above an account's tree: "/" and "/.stats" are the
+ * mount's (*a NULL), "/NAME" and "/NAME/.status" an account's (not started for them).
+ * Returns 0 with *node set for those, 1 with *a started and *sub the rest of the path
+ * ("/exports/...") to resolve in its tree, or -ENOENT / -EIO (the account cannot start).
+ */
+static int resolve_account(struct orderfs *o, const char *path, struct fs_account **a,
+			   const char **sub, struct node *node)
+{
+	char name[ACCOUNT_NAME_MAX];
+	size_t len = strcspn(path + 1, "/");
+
+	memset(node, 0, sizeof(*node));
+	*a = NULL;
+	node->kind = NODE_ROOT;
+	if (!strcmp(path, "/"))
+		return 0;
+	if (!strcmp(path, NODE_STATS_PATH)) {
+		node->kind = NODE_STATS;
+		return 0;
+	}
+	if (len >= sizeof(name))
+		return -ENOENT;
+	memcpy(name, path + 1, len);
+	name[len] = '\0';
+	if (!(*a = accounts_get(o->accounts, name)))
+		return -ENOENT;
+	*sub = path + 1 + len;
+	if (!**sub)
+		return 0;
+	if (!strcmp(*sub, "/.status")) {
+		node->kind = NODE_ACCOUNT_STATUS;
+		return 0;
+	}
+	return accounts_start(o->accounts, *a) ? -EIO : 1;
+}
+
+/* Resolve a path to the account it is in (NULL: the mount's own root and /.stats) and a node
+ * that exists: syntax, then the window (a range the cache already holds stays reachable after
+ * it leaves the window). 0, -ENOENT with one debug line, -EIO (the account cannot start). */
+static int resolve(struct orderfs *o, const char *path, struct fs_account **ap,
+		   struct node *node)
 {
 	struct date today = today_local();
-	const char *why = NULL;
+	struct fs_account *a = &o->single;
+	const char *why = NULL, *sub = path;
 
-	if (node_resolve(path, &o->layout, node, &why))
+	if (o->accounts) {
+		int rc = resolve_account(o, path, &a, &sub, node);
+		*ap = a;
+		if (rc <= 0)
+			return rc;
+	}
+	*ap = a;
+	if (node_resolve(sub, &a->layout, node, &why))
 		goto enoent;
-	if (node_reachable(node, &today, o->window_months, &why) ||
-	    range_cached(o, &node->range))
+	if (o->accounts && node->kind == NODE_STATS) {
+		why = "/.stats is the mount's, not an account's";
+		goto enoent;
+	}
+	if (node_reachable(node, &today, a->window_months, &why) ||
+	    range_cached(o, a, &node->range))
 		return 0;
 enoent:
 	log_debug("lookup %s: ENOENT: %s", path, why);
@@ -290,9 +364,9 @@ static void fill_dir_stat(struct orderfs *o, struct stat *st)
 }
 
 /* Render .status for a range from cache snapshots. NULL on ENOMEM. */
-static char *render_status(struct orderfs *o, const struct date_range *r, size_t *len)
+static char *render_status(struct orderfs *o, struct fs_account *a, const struct date_range *r, size_t *len)
 {
-	size_t nchunks = path_file_count(r, &o->layout), n = nchunks * o->nkinds;
+	size_t nchunks = path_file_count(r, &a->layout), n = nchunks * a->nkinds;
 	char(*names)[PATH_NAME_MAX] = calloc(n, sizeof(*names));
 	struct date_range *chunks = calloc(n, sizeof(*chunks));
 	struct cache_info *infos = calloc(n, sizeof(*infos));
@@ -300,14 +374,14 @@ static char *render_status(struct orderfs *o, const struct date_range *r, size_t
 
 	if (!names || !chunks || !infos)
 		goto out;
-	for (size_t t = 0, k = 0; t < o->nkinds; t++)
+	for (size_t t = 0, k = 0; t < a->nkinds; t++)
 		for (size_t i = 0; i < nchunks; i++, k++) {
-			path_export_label(r, &o->layout, t, i, names[k]);
-			path_chunk(r, &o->layout, i, &chunks[k]);
-			chunk_lookup(o, t, &chunks[k], &infos[k]);
+			path_export_label(r, &a->layout, t, i, names[k]);
+			path_chunk(r, &a->layout, i, &chunks[k]);
+			chunk_lookup(o, a, t, &chunks[k], &infos[k]);
 		}
 	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos,
-			     stats_fleet_state(o), len);
+			     stats_fleet_state(o, a), len);
 out:
 	free(names);
 	free(chunks);
@@ -316,11 +390,13 @@ out:
 }
 
 /* The text of /.stats or of a range's .status, rendered now. NULL on ENOMEM. */
-static char *render_text(struct orderfs *o, const struct node *node, size_t *len)
+static char *render_text(struct orderfs *o, struct fs_account *a, const struct node *node, size_t *len)
 {
 	if (node->kind == NODE_STATS)
 		return stats_render(o, 1, len);
-	return render_status(o, &node->range, len);
+	if (node->kind == NODE_ACCOUNT_STATUS)
+		return account_status_render(o, a, len);
+	return render_status(o, a, &node->range, len);
 }
 
 /* A regular read-only file of size bytes; mtime 0 keeps the mount time. */
@@ -336,10 +412,10 @@ static void fill_file_stat(struct orderfs *o, struct stat *st, uint64_t size, ti
 }
 
 /* /.stats and .status: regular, read-only, regenerated at every open. */
-static int getattr_text(struct orderfs *o, const struct node *node, struct stat *st)
+static int getattr_text(struct orderfs *o, struct fs_account *a, const struct node *node, struct stat *st)
 {
 	size_t len = 0;
-	char *text = render_text(o, node, &len);
+	char *text = render_text(o, a, node, &len);
 	if (!text)
 		return -ENOMEM;
 	free(text);
@@ -348,16 +424,16 @@ static int getattr_text(struct orderfs *o, const struct node *node, struct stat 
 }
 
 /* An export file: its size once READY (waiting for it with exact_sizes), 0 before. */
-static int getattr_export(struct orderfs *o, const char *path, const struct node *node,
+static int getattr_export(struct orderfs *o, struct fs_account *a, const char *path, const struct node *node,
 			  struct stat *st)
 {
 	struct cache_info info;
 	uint64_t size;
 	int rc;
 
-	if (o->exact_sizes && (rc = wait_exported(o, node)) != 0)
+	if (o->exact_sizes && (rc = wait_exported(o, a, node)) != 0)
 		return rc;
-	if ((rc = export_size(o, node, &info, &size)) != 0)
+	if ((rc = export_size(o, a, node, &info, &size)) != 0)
 		return rc;
 	if (info.state == CACHE_READY) {
 		fill_file_stat(o, st, size, (time_t)info.ready_time);
@@ -386,38 +462,40 @@ static int getattr_open(struct orderfs *o, const struct fs_file *f, struct stat 
 }
 
 /* A range someone used stays in the listing (see README: mkdir). */
-static void note_range_used(struct orderfs *o, const struct date_range *r)
+static void note_range_used(struct fs_account *a, const struct date_range *r)
 {
 	struct range_note n;
 
 	if (date_range_days(r) <= 1)
 		return;
-	range_map_get(o->notes, r, &n);
+	range_map_get(a->notes, r, &n);
 	if (!n.made_by_mkdir) {
 		n.made_by_mkdir = 1;
-		range_map_put(o->notes, r, &n);
+		range_map_put(a->notes, r, &n);
 	}
 }
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct orderfs *o = fs_get();
+	struct fs_account *a;
 	struct node node;
 	if (fi && fi->fh)
 		return getattr_open(o, (const struct fs_file *)(uintptr_t)fi->fh, st);
-	int rc = resolve(o, path, &node);
+	int rc = resolve(o, path, &a, &node);
 	if (rc)
 		return rc;
 
 	switch (node.kind) {
 	case NODE_STATS:
 	case NODE_STATUS:
-		return getattr_text(o, &node, st);
+	case NODE_ACCOUNT_STATUS:
+		return getattr_text(o, a, &node, st);
 	case NODE_WHOLE_FILE:
 	case NODE_MEMBER:
-		return getattr_export(o, path, &node, st);
+		return getattr_export(o, a, path, &node, st);
 	case NODE_RANGE_DIR:
-		note_range_used(o, &node.range);
+		note_range_used(a, &node.range);
 		break;
 	case NODE_ROOT:
 	case NODE_EXPORTS:
@@ -445,11 +523,11 @@ static int fill_file_name(void *arg, const char *name)
 	return d->filler(d->buf, name, &file_type, 0, 0);
 }
 
-static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
+static int readdir_exports(struct orderfs *o, struct fs_account *a, void *buf, fuse_fill_dir_t filler)
 {
 	struct name_list l = {NULL, 0, 0, 0, 0};
 	struct date today = today_local();
-	struct date d = date_sub_months(&today, o->window_months);
+	struct date d = date_sub_months(&today, a->window_months);
 	int rc = 0;
 
 	for (; date_cmp(&d, &today) <= 0; d = date_add_days(&d, 1)) {
@@ -457,8 +535,8 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 		name_list_add_range(&l, &day);
 	}
 	if (rc == 0)
-		rc = cached_ranges_foreach(o, &l);
-	range_map_foreach_mkdir(o->notes, name_list_add_range, &l);
+		rc = cached_ranges_foreach(o, a, &l);
+	range_map_foreach_mkdir(a->notes, name_list_add_range, &l);
 	if (rc == 0)
 		rc = l.err;
 	if (rc) {
@@ -477,41 +555,77 @@ static int readdir_exports(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
 
 /* The files of one export: a whole file, or a bundle's members (its fixed ones until it has
  * been exported, then exactly what it holds). 0, or 1 when the listing buffer is full. */
-static int readdir_export(struct orderfs *o, const struct date_range *r, size_t t, size_t i,
+static int readdir_export(struct orderfs *o, struct fs_account *a, const struct date_range *r, size_t t, size_t i,
 			  struct dir_fill *d)
 {
 	struct date_range chunk;
 	struct cache_info info;
 	struct bundle_index ix;
 
-	if (o->layout.types[t].ext)
-		return node_list_export(r, &o->layout, t, i, NULL, fill_file_name, d);
-	path_chunk(r, &o->layout, i, &chunk);
-	chunk_lookup(o, t, &chunk, &info);
-	if (bundle_of(o, t, &chunk, &info, &ix))
-		return node_list_export(r, &o->layout, t, i, NULL, fill_file_name, d);
-	int full = node_list_export(r, &o->layout, t, i, &ix, fill_file_name, d);
+	if (a->layout.types[t].ext)
+		return node_list_export(r, &a->layout, t, i, NULL, fill_file_name, d);
+	path_chunk(r, &a->layout, i, &chunk);
+	chunk_lookup(o, a, t, &chunk, &info);
+	if (bundle_of(o, a, t, &chunk, &info, &ix))
+		return node_list_export(r, &a->layout, t, i, NULL, fill_file_name, d);
+	int full = node_list_export(r, &a->layout, t, i, &ix, fill_file_name, d);
 	bundle_index_free(&ix);
 	return full;
 }
 
-static void readdir_range(struct orderfs *o, const struct date_range *r, void *buf,
+static void readdir_range(struct orderfs *o, struct fs_account *a, const struct date_range *r, void *buf,
 			  fuse_fill_dir_t filler)
 {
-	size_t n = path_file_count(r, &o->layout);
+	size_t n = path_file_count(r, &a->layout);
 	struct dir_fill d = {buf, filler};
-	for (size_t t = 0; t < o->nkinds; t++)
+	for (size_t t = 0; t < a->nkinds; t++)
 		for (size_t i = 0; i < n; i++)
-			if (readdir_export(o, r, t, i, &d))
+			if (readdir_export(o, a, r, t, i, &d))
 				return;
+}
+
+/* The mount's root with accounts_dir: /.stats and one directory per account, the directory
+ * read again first so added and removed accounts show. */
+struct root_fill {
+	void *buf;
+	fuse_fill_dir_t filler;
+	int full;
+};
+
+static void fill_account_name(void *arg, struct fs_account *a)
+{
+	struct root_fill *r = arg;
+	if (!r->full && r->filler(r->buf, a->name, &dir_type, 0, 0))
+		r->full = 1;
+}
+
+/* An account the scan hid: the kernel may still hold its names for attr_timeout. */
+static void forget_account(void *arg, const char *name)
+{
+	struct orderfs *o = arg;
+	char path[ACCOUNT_NAME_MAX + 2];
+
+	snprintf(path, sizeof(path), "/%s", name);
+	fuse_invalidate_path(o->fuse, path);
+}
+
+static void readdir_accounts(struct orderfs *o, void *buf, fuse_fill_dir_t filler)
+{
+	struct root_fill r = {buf, filler, 0};
+
+	/* A failure is logged; the accounts known stay listed. */
+	accounts_scan(o->accounts, forget_account, o);
+	filler(buf, NODE_STATS_PATH + 1, &file_type, 0, 0);
+	accounts_foreach(o->accounts, fill_account_name, &r);
 }
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct orderfs *o = fs_get();
+	struct fs_account *a;
 	struct node node;
-	int rc = resolve(o, path, &node);
+	int rc = resolve(o, path, &a, &node);
 	if (rc)
 		return rc;
 
@@ -519,13 +633,17 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	filler(buf, "..", NULL, 0, 0);
 	switch (node.kind) {
 	case NODE_ROOT:
+		if (!a) {
+			readdir_accounts(o, buf, filler);
+			return 0;
+		}
 		filler(buf, "exports", &dir_type, 0, 0);
-		filler(buf, NODE_STATS_PATH + 1, &file_type, 0, 0);
+		filler(buf, o->accounts ? ".status" : NODE_STATS_PATH + 1, &file_type, 0, 0);
 		return 0;
 	case NODE_EXPORTS:
-		return readdir_exports(o, buf, filler);
+		return readdir_exports(o, a, buf, filler);
 	case NODE_RANGE_DIR:
-		readdir_range(o, &node.range, buf, filler);
+		readdir_range(o, a, &node.range, buf, filler);
 		filler(buf, ".status", &file_type, 0, 0);
 		return 0;
 	default:
@@ -592,14 +710,14 @@ static struct fs_file *file_new(struct orderfs *o, enum fs_file_kind kind,
 	return f;
 }
 
-static int open_export(struct orderfs *o, const char *path, const struct node *node,
+static int open_export(struct orderfs *o, struct fs_account *a, const char *path, const struct node *node,
 		       struct fuse_file_info *fi)
 {
 	struct cache_handle *h = NULL;
 	char rs[DATE_RANGE_STR_LEN];
 	uint64_t base = 0, size;
 
-	int rc = chunk_open(o, node->type, &node->chunk, &h);
+	int rc = chunk_open(o, a, node->type, &node->chunk, &h);
 	if (rc) {
 		date_range_format(&node->chunk, rs);
 		if (rc == -EINTR)
@@ -623,10 +741,10 @@ static int open_export(struct orderfs *o, const char *path, const struct node *n
 }
 
 /* /.stats or .status: the text rendered at open, read whole by direct I/O. */
-static int open_text(struct orderfs *o, const struct node *node, struct fuse_file_info *fi)
+static int open_text(struct orderfs *o, struct fs_account *a, const struct node *node, struct fuse_file_info *fi)
 {
 	size_t len = 0;
-	char *text = render_text(o, node, &len);
+	char *text = render_text(o, a, node, &len);
 	if (!text)
 		return -ENOMEM;
 	if (!file_new(o, FILE_STATUS, NULL, text, len, fi)) {
@@ -640,18 +758,19 @@ static int open_text(struct orderfs *o, const struct node *node, struct fuse_fil
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct orderfs *o = fs_get();
+	struct fs_account *a;
 	struct node node;
-	int rc = resolve(o, path, &node);
+	int rc = resolve(o, path, &a, &node);
 	if (rc)
 		return rc;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		return -EROFS;
 
 	if (node_is_export(&node))
-		return open_export(o, path, &node, fi);
+		return open_export(o, a, path, &node, fi);
 	if (!node_is_file(&node))
 		return -EISDIR;
-	return open_text(o, &node, fi);
+	return open_text(o, a, &node, fi);
 }
 
 static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
@@ -698,49 +817,69 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* The account a mkdir path is in and the rest of the path in its tree. 0, -EROFS (not in
+ * an account's tree), -ENOENT, -EIO. */
+static int mkdir_account(struct orderfs *o, const char *path, struct fs_account **a,
+			 const char **sub)
+{
+	struct node top;
+
+	*a = &o->single;
+	*sub = path;
+	if (!o->accounts)
+		return 0;
+	int rc = resolve_account(o, path, a, sub, &top);
+	return rc == 0 ? -EROFS : rc < 0 ? rc : 0;
+}
+
 static int fs_mkdir(const char *path, mode_t mode)
 {
 	struct orderfs *o = fs_get();
 	struct date today = today_local();
+	struct fs_account *a;
 	struct node node;
-	const char *why = NULL;
+	const char *why = NULL, *sub;
+	int rc;
 
+	if ((rc = mkdir_account(o, path, &a, &sub)) != 0)
+		return rc;
 	/* The kernel answers EEXIST itself for every range that resolves; what reaches us is a
 	 * name that did not. */
-	if (node_resolve(path, &o->layout, &node, &why) || node.kind != NODE_RANGE_DIR) {
-		if (strncmp(path, "/exports/", 9))
+	if (node_resolve(sub, &a->layout, &node, &why) || node.kind != NODE_RANGE_DIR) {
+		if (strncmp(sub, "/exports/", 9))
 			return -EROFS;
 		log_debug("mkdir %s: EINVAL: %s", path, why ? why : "not a range");
 		return -EINVAL;
 	}
-	if (!node_in_window(&node.range, &today, o->window_months, &why)) {
+	if (!node_in_window(&node.range, &today, a->window_months, &why)) {
 		log_debug("mkdir %s: EINVAL: %s", path, why);
 		return -EINVAL;
 	}
 	struct range_note n;
-	range_map_get(o->notes, &node.range, &n);
+	range_map_get(a->notes, &node.range, &n);
 	n.made_by_mkdir = 1;
-	return range_map_put(o->notes, &node.range, &n);
+	return range_map_put(a->notes, &node.range, &n);
 }
 
 static int fs_rmdir(const char *path)
 {
 	struct orderfs *o = fs_get();
+	struct fs_account *a;
 	struct node node;
-	int rc = resolve(o, path, &node);
+	int rc = resolve(o, path, &a, &node);
 	if (rc)
 		return rc;
 	if (node.kind != NODE_RANGE_DIR)
 		return node_is_file(&node) ? -ENOTDIR : -EROFS;
 
-	size_t n = path_file_count(&node.range, &o->layout);
-	for (size_t t = 0; t < o->nkinds; t++)
+	size_t n = path_file_count(&node.range, &a->layout);
+	for (size_t t = 0; t < a->nkinds; t++)
 		for (size_t i = 0; i < n; i++) {
 			struct date_range chunk;
-			path_chunk(&node.range, &o->layout, i, &chunk);
-			chunk_forget(o, t, &chunk);
+			path_chunk(&node.range, &a->layout, i, &chunk);
+			chunk_forget(o, a, t, &chunk);
 		}
-	range_map_del(o->notes, &node.range);
+	range_map_del(a->notes, &node.range);
 	return 0;
 }
 
@@ -770,16 +909,17 @@ static const char *const xattr_names[] = {"state", "task_id", "server_name", "sh
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
 	struct orderfs *o = fs_get();
+	struct fs_account *a;
 	struct node node;
 	struct cache_info info;
 	char buf[PROVIDER_NAME_MAX + 8];
-	int rc = resolve(o, path, &node);
+	int rc = resolve(o, path, &a, &node);
 	if (rc)
 		return rc;
 	if (!node_is_export(&node) || strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
 		return -ENODATA;
 	uint64_t file_size;
-	if ((rc = export_size(o, &node, &info, &file_size)) != 0)
+	if ((rc = export_size(o, a, &node, &info, &file_size)) != 0)
 		return rc;
 	if (node.kind == NODE_WHOLE_FILE)
 		file_size = info.size; /* a whole file: its total also while downloading */
@@ -799,9 +939,10 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
 static int fs_listxattr(const char *path, char *list, size_t size)
 {
 	struct orderfs *o = fs_get();
+	struct fs_account *a;
 	struct node node;
 	size_t need = 0;
-	int rc = resolve(o, path, &node);
+	int rc = resolve(o, path, &a, &node);
 	if (rc)
 		return rc;
 	if (!node_is_export(&node))

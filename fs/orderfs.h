@@ -10,35 +10,27 @@
 
 #include "../cache/cache.h"
 #include "../client/fleet.h"
+#include "account.h"
 #include "bundle_memo.h"
 #include "providers.h"
 #include "kernel_view.h"
 #include "path.h"
 #include "range_map.h"
 
+struct accounts;
 struct fuse;
 struct fs_file;
-struct prefetch;
-
-#define FS_KINDS_MAX FS_TYPES_MAX
-
-/* One of the provider's types; its exports are type t of the mount's one cache. */
-struct fs_kind {
-	const struct provider_type *type;
-};
 
 struct orderfs {
-	struct fs_kind kinds[FS_KINDS_MAX]; /* kinds[t] is layout.types[t] */
-	size_t nkinds;
-	struct cache *cache; /* the exports of every kind, kinds[t] as type t */
-	struct fleet *fleet; /* fleet mode's membership (NULL: off); outlives the cache */
+	/* The mount's merchant without accounts_dir (always active); with it, accounts holds
+	 * one per NAME.conf and single is unused. */
+	struct fs_account single;
+	struct accounts *accounts; /* NULL without accounts_dir */
+	const struct fs_config *cfg; /* the main config, for the life of the mount */
+	struct cache *cache; /* the exports of every account and type */
 	char fleet_host[FLEET_HOST_MAX]; /* this host's name in the fleet */
 	struct bundle_memo *bundles; /* indexes of READY bundles, for stat, readdir, open */
-	struct provider *prov;
 	struct fuse *fuse;
-	struct path_layout layout;
-	int window_months;
-	struct range_map *notes;	 /* ranges pinned into the listing (mkdir, use) */
 	struct kernel_view *kview; /* per path: size and content the kernel was shown */
 	const char *cache_dir;
 	double attr_timeout_s;
@@ -50,7 +42,6 @@ struct orderfs {
 	pthread_mutex_t files_lock; /* protects files */
 	struct fs_file *files;	    /* open files, closed at teardown if the kernel did not */
 	atomic_uint_least64_t bytes_served; /* export bytes handed to readers (/.stats) */
-	struct prefetch *prefetch;	    /* NULL when prefetch is off */
 };
 
 /* The fuse_operations table of orderfs. */
@@ -58,6 +49,9 @@ const struct fuse_operations *orderfs_operations(void);
 
 /* The stats of the whole cache, every kind's added up. */
 void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out);
+
+/* The stats of account a's types (all zero before it started). */
+void orderfs_account_stats(struct orderfs *o, struct fs_account *a, struct cache_stats *out);
 
 /* Close every file the kernel left open (called after the FUSE loop has ended). */
 void orderfs_close_all(struct orderfs *o);

@@ -13,7 +13,7 @@
 
 struct prefetch {
 	struct cache *cache;
-	size_t ntypes;
+	size_t first, ntypes; /* the cache's types first .. first + ntypes - 1 */
 	int days, interval_s, window_months;
 	pthread_t thread;
 	pthread_mutex_t lock; /* protects everything below */
@@ -37,7 +37,7 @@ static void prefetch_pass(struct prefetch *p)
 			break; /* older days are outside the window too */
 		date_range_format(&r, rs);
 		for (size_t k = 0; k < p->ntypes; k++) {
-			int rc = cache_prefetch(p->cache, k, &r);
+			int rc = cache_prefetch(p->cache, p->first + k, &r);
 			if (rc > 0) {
 				started++;
 				log_info("prefetch: %s: export queued", rs);
@@ -89,8 +89,8 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
-struct prefetch *prefetch_start(struct cache *cache, size_t ntypes, int days, int interval_s,
-				int window_months)
+struct prefetch *prefetch_start(struct cache *cache, size_t first, size_t ntypes, int days,
+				int interval_s, int window_months)
 {
 	struct prefetch *p;
 	pthread_condattr_t ca;
@@ -102,6 +102,7 @@ struct prefetch *prefetch_start(struct cache *cache, size_t ntypes, int days, in
 	if (!p)
 		return NULL;
 	p->cache = cache;
+	p->first = first;
 	p->ntypes = ntypes;
 	p->days = days;
 	p->interval_s = interval_s;

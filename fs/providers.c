@@ -16,16 +16,13 @@
 	.tls_insecure = (cfg)->tls_insecure,                           \
 	.max_requests_per_s = (cfg)->max_requests_per_s
 
-/* Read one secret file; NULL after printing why. The caller wipes and frees. */
-static char *read_secret(const char *key, const char *path)
+/* Read one secret file; NULL with why in err. The caller wipes and frees. */
+static char *read_secret(const char *key, const char *path, char *err, size_t errlen)
 {
-	char err[512];
 	char *s = NULL;
 
-	if (config_read_secret_key(key, path, &s, err, sizeof(err))) {
-		fprintf(stderr, "orderfs: config: %s\n", err);
+	if (config_read_secret_key(key, path, &s, err, errlen))
 		return NULL;
-	}
 	return s;
 }
 
@@ -130,6 +127,8 @@ static const struct provider_spec specs[] = {
 		.required = KEYS("base_url", "merchant_no", "secret_file"),
 		.accepts = KEYS("report_type"),
 		.exclusive = KEYS("report_type"),
+		.account_keys = KEYS("merchant_no", "secret_file"),
+		.account_secret_key = "secret_file",
 		.secret_key = "secret_file",
 		.validate = NULL,
 		.make = make_vexora,
@@ -140,6 +139,8 @@ static const struct provider_spec specs[] = {
 		.required = KEYS("base_url", "merchant_id", "token_file"),
 		.accepts = KEYS("region"),
 		.exclusive = NO_KEYS,
+		.account_keys = KEYS("merchant_id", "token_file"),
+		.account_secret_key = "token_file",
 		.secret_key = "token_file",
 		.validate = validate_clover,
 		.make = make_clover,
@@ -151,6 +152,9 @@ static const struct provider_spec specs[] = {
 		.accepts = KEYS("refresh_token_file", "oauth_url", "decrypt_mode", "redact",
 				"sync_ttl"),
 		.exclusive = NO_KEYS,
+		.account_keys = KEYS("token_file", "refresh_token_file"),
+		.account_secret_key = "token_file",
+		.account_per_name = 1,
 		.secret_key = "secret_file",
 		.validate = validate_mogujie,
 		.make = make_mogujie,
@@ -214,19 +218,22 @@ void provider_spec_names(char *out, size_t n)
 static struct provider *make(const struct provider_spec *spec, const struct fs_config *cfg,
 			     struct client_error *cerr)
 {
-	char *secret = read_secret(spec->secret_key, config_string(cfg, spec->secret_key));
+	char *secret = read_secret(spec->secret_key, config_string(cfg, spec->secret_key),
+				   cerr->msg, sizeof(cerr->msg));
 	char work_dir[4096]; /* scratch space for building files: beside the cache, same disk */
 	struct provider *p;
 
-	if (!secret)
+	if (!secret) {
+		cerr->kind = CLIENT_E_INVALID;
 		return NULL;
+	}
 	snprintf(work_dir, sizeof(work_dir), "%s/work", cfg->cache_dir);
 	p = spec->make(cfg, secret, work_dir, cerr);
 	wipe(secret);
 	return p;
 }
 
-struct provider *provider_from_config(const struct fs_config *cfg)
+struct provider *provider_make(const struct fs_config *cfg, char *err, size_t errlen)
 {
 	const struct provider_spec *spec = provider_spec_find(cfg->provider);
 	struct client_error cerr;
@@ -237,12 +244,24 @@ struct provider *provider_from_config(const struct fs_config *cfg)
 		p = make(spec, cfg, &cerr);
 	else
 		client_error_set(&cerr, CLIENT_E_INVALID, "unknown provider '%s'", cfg->provider);
-	if (!p && cerr.kind != CLIENT_OK)
-		fprintf(stderr, "orderfs: provider: %s\n", cerr.msg);
-	if (p && p->ntypes > FS_TYPES_MAX) {
-		fprintf(stderr, "orderfs: provider %s has too many export types\n", p->name);
-		provider_destroy(p);
-		p = NULL;
+	if (!p) {
+		snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : "cannot make the provider");
+		return NULL;
 	}
+	if (p->ntypes > FS_TYPES_MAX) {
+		snprintf(err, errlen, "provider %s has too many export types", p->name);
+		provider_destroy(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct provider *provider_from_config(const struct fs_config *cfg)
+{
+	char err[512];
+	struct provider *p = provider_make(cfg, err, sizeof(err));
+
+	if (!p)
+		fprintf(stderr, "orderfs: %s\n", err);
 	return p;
 }

@@ -25,6 +25,17 @@ struct provider_spec {
 	 * keys are ignored, as they always were, so one config can switch providers.
 	 */
 	const char *const *exclusive;
+	/* With accounts_dir, the keys each account's NAME.conf holds (the merchant's own:
+	 * identity and credentials); every other key comes from the main config, which may
+	 * not hold these. */
+	const char *const *account_keys;
+	/* The provider's account (prov->account) is the app's, shared by every merchant of
+	 * one app (Mogujie's app_key): with accounts_dir, cache keys and fleet prefixes add
+	 * the account's NAME to tell the merchants apart. */
+	int account_per_name;
+	/* Of account_keys, the one naming the merchant's own credentials file (its .status
+	 * checks it can be read). */
+	const char *account_secret_key;
 	const char *secret_key; /* the required key naming its secret's file (0600, one line) */
 	/* Its value rules, run once the required keys are there: 0, or -1 with err naming
 	 * the key. NULL: none. */
@@ -50,6 +61,11 @@ const struct provider_spec *provider_spec_owner(const char *key);
 
 /* "vexora, clover, mogujie": every name, in table order, truncated to fit n (n > 0). */
 void provider_spec_names(char *out, size_t n);
+
+/* The provider cfg names (cfg passed config_validate), its secret read from its file and
+ * wiped once the provider has its copy. NULL with one line in err saying why (unreadable
+ * secret, bad value; never the secret). For a running mount: prints nothing. */
+struct provider *provider_make(const struct fs_config *cfg, char *err, size_t errlen);
 
 /* The provider cfg names (cfg passed config_validate), its secret read from its file and
  * wiped from memory once the provider has its copy. NULL after printing one line to stderr

@@ -53,7 +53,7 @@ void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 	memset(cc, 0, sizeof(*cc));
 	cc->dir = cfg->cache_dir;
 	cc->max_size = cfg->cache_max_size;
-	cc->max_exports = cfg->max_exports;
+	cc->max_exports = config_max_exports_total(cfg); /* max_exports without accounts */
 	cc->export_timeout_s = cfg->export_timeout_s;
 	cc->nodata_ttl_s = cfg->nodata_ttl_s;
 	/* report_type (Vexora only, config_validate makes sure) overrides the type sent. */
@@ -65,14 +65,15 @@ void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 }
 
 /* Split the "user:password" line of fleet_etcd_auth_file in place into *user and *password.
- * 0, or -1 after saying why (without the line). */
-static int split_auth(const char *path, char *line, const char **user, const char **password)
+ * 0, or -1 with why in err (without the line). */
+static int split_auth(const char *path, char *line, const char **user, const char **password,
+		      char *err, size_t errlen)
 {
 	char *colon = strchr(line, ':');
 
 	if (!colon || colon == line || !colon[1]) {
-		fprintf(stderr, "orderfs: fleet_etcd_auth_file %s: expected one line "
-				"user:password\n", path);
+		snprintf(err, errlen, "fleet_etcd_auth_file %s: expected one line user:password",
+			 path);
 		return -1;
 	}
 	*colon = '\0';
@@ -81,54 +82,64 @@ static int split_auth(const char *path, char *line, const char **user, const cha
 	return 0;
 }
 
-/* fleet_new's verdict on one line: why the fleet cannot start. */
-static void fleet_failed(const struct fs_config *cfg, const struct client_error *cerr)
+/* The credentials of fleet_etcd_auth_file into fc (pointing into *auth, which the caller
+ * wipes). 0, or -1 with err. */
+static int read_auth(const struct fs_config *cfg, struct fleet_config *fc, char **auth,
+		     size_t *auth_len, char *err, size_t errlen)
 {
-	fprintf(stderr, "orderfs: fleet_etcd %s: cannot join the fleet (%s): %s\n", cfg->fleet_etcd,
-		client_errkind_name(cerr->kind), cerr->msg[0] ? cerr->msg : "no detail");
+	if (!cfg->fleet_etcd_auth_file)
+		return 0;
+	if (config_read_secret_key("fleet_etcd_auth_file", cfg->fleet_etcd_auth_file, auth, err,
+				   errlen))
+		return -1;
+	*auth_len = strlen(*auth); /* before split_auth cuts it */
+	return split_auth(cfg->fleet_etcd_auth_file, *auth, &fc->etcd.user, &fc->etcd.password,
+			  err, errlen);
 }
 
-struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *prov,
-			  char host[FLEET_HOST_MAX])
+struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct provider *prov,
+				  const char *account, char host[FLEET_HOST_MAX], char *err,
+				  size_t errlen)
 {
 	struct fleet_config fc;
 	struct client_error cerr;
-	char err[512];
 	char *auth = NULL;
 	size_t auth_len = 0;
 	struct fleet *f = NULL;
 
 	memset(&fc, 0, sizeof(fc));
-	if (config_fleet_host(cfg, host, FLEET_HOST_MAX, err, sizeof(err))) {
-		fprintf(stderr, "orderfs: config: %s\n", err);
+	if (config_fleet_host(cfg, host, FLEET_HOST_MAX, err, errlen))
 		return NULL;
+	if (read_auth(cfg, &fc, &auth, &auth_len, err, errlen) == 0) {
+		fc.etcd.endpoints = cfg->fleet_etcd;
+		fc.etcd.ca_file = cfg->fleet_etcd_ca_file;
+		fc.provider = prov->name;
+		fc.account = account;
+		fc.host = host;
+		fc.lease_ttl_s = cfg->fleet_lease_ttl_s;
+		fc.max_exports = config_fleet_max_exports(cfg);
+		client_error_clear(&cerr);
+		f = fleet_new(&fc, &cerr); /* copies what it keeps: auth is wiped below */
+		if (!f)
+			snprintf(err, errlen, "fleet_etcd %s: cannot join the fleet (%s): %s",
+				 cfg->fleet_etcd, client_errkind_name(cerr.kind),
+				 cerr.msg[0] ? cerr.msg : "no detail");
 	}
-	if (cfg->fleet_etcd_auth_file) {
-		if (config_read_secret_key("fleet_etcd_auth_file", cfg->fleet_etcd_auth_file, &auth,
-					   err, sizeof(err))) {
-			fprintf(stderr, "orderfs: %s\n", err);
-			return NULL;
-		}
-		auth_len = strlen(auth); /* before split_auth cuts it */
-		if (split_auth(cfg->fleet_etcd_auth_file, auth, &fc.etcd.user, &fc.etcd.password))
-			goto out;
-	}
-	fc.etcd.endpoints = cfg->fleet_etcd;
-	fc.etcd.ca_file = cfg->fleet_etcd_ca_file;
-	fc.provider = prov->name;
-	fc.account = prov->account;
-	fc.host = host;
-	fc.lease_ttl_s = cfg->fleet_lease_ttl_s;
-	fc.max_exports = config_fleet_max_exports(cfg);
-	client_error_clear(&cerr);
-	f = fleet_new(&fc, &cerr); /* copies what it keeps: auth is wiped below */
-	if (!f)
-		fleet_failed(cfg, &cerr);
-out:
 	if (auth) {
 		explicit_bzero(auth, auth_len);
 		free(auth);
 	}
+	return f;
+}
+
+struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *prov,
+			  char host[FLEET_HOST_MAX])
+{
+	char err[512];
+	struct fleet *f = setup_fleet_account(cfg, prov, prov->account, host, err, sizeof(err));
+
+	if (!f)
+		fprintf(stderr, "orderfs: %s\n", err);
 	return f;
 }
 

@@ -38,6 +38,12 @@ void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc);
 struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *prov,
 			  char host[FLEET_HOST_MAX]);
 
+/* The same for one account of a running mount: its fleet prefix is account's (the cache
+ * key's account). NULL with one line in err saying why; prints nothing. */
+struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct provider *prov,
+				  const char *account, char host[FLEET_HOST_MAX], char *err,
+				  size_t errlen);
+
 /* Give the cache config the fleet (NULL: none) and fleet mode's settings from cfg. */
 void setup_cache_fleet(const struct fs_config *cfg, struct fleet *fleet,
 		       struct cache_config *cc);

@@ -9,13 +9,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/buf.h"
 #include "../common/log.h"
+#include "accounts.h"
 #include "notify.h"
 #include "orderfs.h"
 #include "prefetch.h"
 
 #define STATS_MAX 4096
 #define FLEET_PART_MAX 1024
+#define STATS_ACCOUNTS_MAX (4u << 20) /* the accounts section: ~250 bytes an account */
 
 /* The fleet state text of cache stats cs (stats.h). */
 static const char *fleet_state_text(const struct cache_stats *cs)
@@ -23,14 +26,44 @@ static const char *fleet_state_text(const struct cache_stats *cs)
 	return cs->fleet_alone ? "unreachable, running alone" : "member";
 }
 
-const char *stats_fleet_state(struct orderfs *o)
+const char *stats_fleet_state(struct orderfs *o, struct fs_account *a)
 {
 	struct cache_stats cs;
 
-	if (!o->fleet)
+	if (!account_active(a) || !a->fleet)
 		return NULL;
-	orderfs_cache_stats(o, &cs);
+	orderfs_account_stats(o, a, &cs);
 	return fleet_state_text(&cs);
+}
+
+void stats_add(struct cache_stats *sum, const struct cache_stats *s)
+{
+	sum->applies += s->applies;
+	sum->fills_running += s->fills_running;
+	sum->fills_queued += s->fills_queued;
+	sum->hits += s->hits;
+	sum->misses += s->misses;
+	sum->bytes_downloaded += s->bytes_downloaded;
+	sum->total_size += s->total_size;
+	sum->entries += s->entries;
+	sum->errors += s->errors;
+	sum->err_io += s->err_io;
+	sum->err_timeout += s->err_timeout;
+	sum->err_nospc += s->err_nospc;
+	sum->err_invalid += s->err_invalid;
+	sum->err_again += s->err_again;
+	sum->err_other += s->err_other;
+	sum->nodata += s->nodata;
+	sum->prefetches += s->prefetches;
+	sum->flights_ready += s->flights_ready;
+	sum->flights_failed += s->flights_failed;
+	for (int i = 0; i < CACHE_DURATION_NBOUNDS; i++)
+		sum->duration_le[i] += s->duration_le[i];
+	sum->duration_sum_s += s->duration_sum_s;
+	/* fleet figures are one source's, not summed */
+	sum->fleet_alone = s->fleet_alone;
+	sum->fleet_alone_s = s->fleet_alone_s;
+	sum->fleet_rate = s->fleet_rate;
 }
 
 /* Fleet mode's part of /.stats, starting with its comma, into out; "" outside fleet mode. */
@@ -40,9 +73,9 @@ static void fleet_part(struct orderfs *o, const struct cache_stats *cs, const ch
 	struct fleet_stats fs;
 
 	out[0] = '\0';
-	if (!o->fleet)
-		return;
-	fleet_get_stats(o->fleet, &fs);
+	if (o->accounts || !o->single.fleet)
+		return; /* with accounts_dir each account tells its own */
+	fleet_get_stats(o->single.fleet, &fs);
 	snprintf(out, n,
 		 ",%s\"fleet\": {\"host\": \"%s\", \"state\": \"%s\", \"claims_won\": %llu, "
 		 "\"claims_lost\": %llu, \"takeovers\": %llu, \"fenced_writes_refused\": %llu, "
@@ -52,8 +85,65 @@ static void fleet_part(struct orderfs *o, const struct cache_stats *cs, const ch
 		 (unsigned long long)fs.claims_won, (unsigned long long)fs.claims_lost,
 		 (unsigned long long)fs.takeovers, (unsigned long long)fs.fenced_refused,
 		 (unsigned long long)fs.etcd_errors, (unsigned long long)fs.lease_regrants,
-		 fleet_reachable(o->fleet) ? "true" : "false", cs->fleet_alone ? "true" : "false",
+		 fleet_reachable(o->single.fleet) ? "true" : "false", cs->fleet_alone ? "true" : "false",
 		 cs->fleet_alone_s, cs->fleet_rate);
+}
+
+/* How account a stands, for /.stats: "running", "not started" or "cannot start". */
+static const char *account_state(struct orderfs *o, struct fs_account *a, char *err, size_t n)
+{
+	accounts_error(o->accounts, a, err, n);
+	if (account_active(a))
+		return "running";
+	return err[0] ? "cannot start" : "not started";
+}
+
+struct accounts_part {
+	struct orderfs *o;
+	struct buf *b;
+	const char *nl;
+	size_t pinned;
+	int n;
+};
+
+/* One account's line of the "accounts" section. */
+static void account_part(void *arg, struct fs_account *a)
+{
+	struct accounts_part *p = arg;
+	struct cache_stats cs;
+	char err[256];
+	const char *state = account_state(p->o, a, err, sizeof(err));
+
+	orderfs_account_stats(p->o, a, &cs);
+	if (account_active(a))
+		p->pinned += range_map_count(a->notes);
+	buf_printf(p->b,
+		   "%s%s  \"%s\": {\"state\": \"%s\", \"applied\": %llu, \"in_flight\": %llu, "
+		   "\"queued\": %llu, \"entries\": %llu, \"size\": %llu, \"errors\": %llu, "
+		   "\"downloaded\": %llu%s%s}",
+		   p->n++ ? "," : "", p->nl, a->name, state, (unsigned long long)cs.applies,
+		   (unsigned long long)cs.fills_running, (unsigned long long)cs.fills_queued,
+		   (unsigned long long)cs.entries, (unsigned long long)cs.total_size,
+		   (unsigned long long)cs.errors, (unsigned long long)cs.bytes_downloaded,
+		   account_active(a) && a->fleet ? ", \"fleet\": " : "",
+		   account_active(a) && a->fleet ? (cs.fleet_alone ? "\"running alone\""
+								    : "\"member\"")
+						 : "");
+}
+
+/* With accounts_dir: ",\n  \"accounts\": {...}" (every listed account) into b, and the
+ * ranges they pinned into *pinned. Names are safe file names: no JSON escaping needed. */
+static void accounts_section(struct orderfs *o, const char *nl, struct buf *b, size_t *pinned)
+{
+	struct accounts_part p = {o, b, nl, 0, 0};
+
+	*pinned = 0;
+	if (!o->accounts)
+		return;
+	buf_printf(b, ",%s\"accounts\": {", nl);
+	accounts_foreach(o->accounts, account_part, &p);
+	buf_printf(b, "%s}", p.n ? nl : "");
+	*pinned = p.pinned;
 }
 
 char *stats_render(struct orderfs *o, int multiline, size_t *len)
@@ -63,15 +153,24 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 	struct prefetch_stats ps;
 	const char *nl = multiline ? "\n  " : " ";
 	const char *end = multiline ? "\n" : " ";
-	char *out = malloc(STATS_MAX);
+	char *out;
 	int n;
 
-	if (!out)
-		return NULL;
+	struct buf acc = BUF_INIT(STATS_ACCOUNTS_MAX);
+	size_t pinned, cap;
+
 	orderfs_cache_stats(o, &cs);
-	prefetch_get_stats(o->prefetch, &ps);
+	prefetch_get_stats(o->accounts ? NULL : o->single.prefetch, &ps);
 	fleet_part(o, &cs, nl, fleet, sizeof(fleet));
-	n = snprintf(out, STATS_MAX,
+	accounts_section(o, nl, &acc, &pinned);
+	if (!o->accounts)
+		pinned = range_map_count(o->single.notes);
+	cap = STATS_MAX + acc.len;
+	if (!(out = malloc(cap))) {
+		buf_free(&acc);
+		return NULL;
+	}
+	n = snprintf(out, cap,
 		     "{%s\"exports\": {\"applied\": %llu, \"in_flight\": %llu, \"queued\": %llu},"
 		     "%s\"cache\": {\"hits\": %llu, \"misses\": %llu, \"size\": %llu, "
 		     "\"entries\": %llu},"
@@ -81,7 +180,7 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		     "\"other\": %llu, \"no_data\": %llu},"
 		     "%s\"prefetch\": {\"days\": %d, \"runs\": %llu, \"started\": %llu, "
 		     "\"last_run\": %lld, \"next_run\": %lld},"
-		     "%s\"paths\": {\"remembered\": %zu, \"pinned_ranges\": %zu}%s%s}%s",
+		     "%s\"paths\": {\"remembered\": %zu, \"pinned_ranges\": %zu}%s%s%s}%s",
 		     nl, (unsigned long long)cs.applies, (unsigned long long)cs.fills_running,
 		     (unsigned long long)cs.fills_queued, nl, (unsigned long long)cs.hits,
 		     (unsigned long long)cs.misses, (unsigned long long)cs.total_size,
@@ -93,8 +192,9 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		     (unsigned long long)cs.err_other, (unsigned long long)cs.nodata, nl, ps.days,
 		     (unsigned long long)ps.runs, (unsigned long long)ps.started,
 		     (long long)ps.last_run, (long long)ps.next_run, nl, kernel_view_count(o->kview),
-		     range_map_count(o->notes), fleet, end, multiline ? "\n" : "");
-	if (n < 0 || n >= STATS_MAX) {
+		     pinned, fleet, acc.data ? acc.data : "", end, multiline ? "\n" : "");
+	buf_free(&acc);
+	if (n < 0 || (size_t)n >= cap) {
 		free(out);
 		return NULL;
 	}

@@ -12,14 +12,19 @@
 #include <stddef.h>
 
 struct orderfs;
+struct fs_account;
 
 /* The JSON text (pretty when multiline, one line otherwise), NUL-terminated, malloc'd; *len
  * is its length. NULL on ENOMEM. */
 char *stats_render(struct orderfs *o, int multiline, size_t *len);
 
-/* In fleet mode how this host stands in the fleet: "member", or "unreachable, running alone"
+/* In fleet mode how this host stands in account a's fleet: "member", or "unreachable, running alone"
  * (etcd unreachable past one TTL, fleet_fallback = local); NULL outside fleet mode. */
-const char *stats_fleet_state(struct orderfs *o);
+const char *stats_fleet_state(struct orderfs *o, struct fs_account *a);
+
+struct cache_stats;
+/* Add the counters of s to sum (fleet figures: s's replace sum's). */
+void stats_add(struct cache_stats *sum, const struct cache_stats *s);
 
 /* Block SIGUSR1 in the calling thread; threads created afterwards inherit the mask. */
 void stats_block_signals(void);

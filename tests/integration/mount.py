@@ -88,6 +88,7 @@ class Mount:
             "log_level": "debug",
         }
         cfg.update(settings or {})
+        cfg = {k: v for k, v in cfg.items() if v is not None}  # None: leave the key out
         self.config = os.path.join(self.dir, "orderfs.conf")
         with open(self.config, "w") as f:
             f.write("# written by the orderfs test suite\n")

@@ -1,0 +1,133 @@
+#include "account_conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "providers.h"
+
+int account_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= ACCOUNT_NAME_MAX || name[0] == '.')
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+enum account_file account_file_name(const char *file, char name[ACCOUNT_NAME_MAX])
+{
+	size_t n = strlen(file), sl = strlen(ACCOUNT_CONF_SUFFIX);
+
+	if (file[0] == '.' || n <= sl || strcmp(file + n - sl, ACCOUNT_CONF_SUFFIX))
+		return ACCOUNT_FILE_IGNORED;
+	if (n - sl >= ACCOUNT_NAME_MAX)
+		return ACCOUNT_FILE_BAD;
+	memcpy(name, file, n - sl);
+	name[n - sl] = '\0';
+	return account_name_ok(name) ? ACCOUNT_FILE_OK : ACCOUNT_FILE_BAD;
+}
+
+int account_sig_equal(const struct account_sig *a, const struct account_sig *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+static void sig_from_stat(const struct stat *st, struct account_sig *sig)
+{
+	sig->dev = st->st_dev;
+	sig->ino = st->st_ino;
+	sig->size = st->st_size;
+	sig->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	sig->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+int account_conf_stat(const char *path, struct account_sig *sig)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return -errno;
+	sig_from_stat(&st, sig);
+	return 0;
+}
+
+/* The account file's own rules: who may have written it decides which secrets are read. */
+static int check_owner(const struct stat *st, char *err, size_t errlen)
+{
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return -1;
+	}
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		snprintf(err, errlen, "owned by uid %u, not by this user or root",
+			 (unsigned)st->st_uid);
+		return -1;
+	}
+	if (st->st_mode & 022) {
+		snprintf(err, errlen, "writable by group or others (mode %03o): chmod go-w",
+			 (unsigned)(st->st_mode & 0777));
+		return -1;
+	}
+	return 0;
+}
+
+/* The keys of f over a copy of main, then the whole validated. 0 or -1 with err. */
+static int load_over(const struct fs_config *main, FILE *f, const char *path,
+		     struct fs_config *out, char *err, size_t errlen)
+{
+	const struct provider_spec *spec = provider_spec_find(main->provider);
+
+	if (config_copy(out, main)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(out->accounts_dir);
+	out->accounts_dir = NULL;
+	out->max_exports_total = 0;
+	char why[400];
+
+	if (config_load_stream(out, f, path, spec->account_keys, err, errlen)) {
+		config_free(out);
+		return -1;
+	}
+	if (config_validate(out, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		config_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+int account_conf_load(const struct fs_config *main, const char *path, struct fs_config *out,
+		      struct account_sig *sig, char *err, size_t errlen)
+{
+	char why[400];
+	struct stat st;
+	FILE *f = fopen(path, "re");
+	int rc = -1;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	} else if (check_owner(&st, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", path, why);
+	} else {
+		sig_from_stat(&st, sig);
+		rc = load_over(main, f, path, out, err, errlen);
+	}
+	fclose(f);
+	return rc;
+}

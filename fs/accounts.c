@@ -1,0 +1,453 @@
+#include "accounts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "prefetch.h"
+#include "providers.h"
+#include "setup.h"
+#include "str_map.h"
+
+#define START_RETRY_MS 1000 /* a failed start is tried again at most this often */
+
+struct accounts {
+	struct accounts_env env;
+	pthread_mutex_t lock;	 /* the maps and every account's table fields */
+	pthread_mutex_t start_lock; /* one start at a time, so two accounts of one merchant
+				     * cannot both pass merchant_taken; and a->error, tried_ms */
+	struct str_map *by_name; /* NAME -> struct fs_account * */
+	struct str_map *skipped; /* file name -> struct account_sig: bad files, logged once */
+	unsigned scan;		 /* number of the current scan */
+	int scan_errno;		 /* the last scan's failure, so it is logged once */
+};
+
+struct accounts *accounts_new(const struct accounts_env *env)
+{
+	struct accounts *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->env = *env;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->start_lock, NULL);
+	t->by_name = str_map_new(sizeof(struct fs_account *));
+	t->skipped = str_map_new(sizeof(struct account_sig));
+	if (!t->by_name || !t->skipped) {
+		accounts_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void stop_one(void *arg, const char *name, const void *value)
+{
+	struct fs_account *a = *(struct fs_account *const *)value;
+	(void)arg;
+	(void)name;
+	if (account_active(a)) {
+		prefetch_stop(a->prefetch);
+		a->prefetch = NULL;
+	}
+}
+
+void accounts_stop(struct accounts *t)
+{
+	if (t)
+		str_map_foreach(t->by_name, stop_one, NULL);
+}
+
+static void free_one(void *arg, const char *name, const void *value)
+{
+	struct fs_account *a = *(struct fs_account *const *)value;
+	(void)arg;
+	(void)name;
+	if (account_active(a)) {
+		prefetch_stop(a->prefetch);
+		fleet_free(a->fleet);
+		provider_destroy(a->prov);
+		range_map_free(a->notes);
+		config_free(&a->run_cfg);
+	}
+	config_free(&a->cfg);
+	free(a);
+}
+
+void accounts_free(struct accounts *t)
+{
+	if (!t)
+		return;
+	if (t->by_name) {
+		str_map_foreach(t->by_name, free_one, NULL);
+		str_map_free(t->by_name);
+	}
+	str_map_free(t->skipped);
+	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->start_lock);
+	free(t);
+}
+
+static struct fs_account *find(struct accounts *t, const char *name)
+{
+	struct fs_account *a = NULL;
+	str_map_get(t->by_name, name, &a);
+	return a;
+}
+
+static void conf_path(const struct accounts *t, const char *name, char path[PATH_MAX])
+{
+	snprintf(path, PATH_MAX, "%s/%s%s", t->env.main->accounts_dir, name,
+		 ACCOUNT_CONF_SUFFIX);
+}
+
+/* Whether file was skipped already in the version sig (then it is not logged again). */
+static int skipped_before(struct accounts *t, const char *file, const struct account_sig *sig)
+{
+	struct account_sig old;
+	return str_map_get(t->skipped, file, &old) == 0 && account_sig_equal(&old, sig);
+}
+
+static void skip(struct accounts *t, const char *file, const struct account_sig *sig,
+		 const char *why)
+{
+	log_warn("accounts_dir: %s skipped: %s", file, why);
+	str_map_put(t->skipped, file, sig);
+}
+
+/* Whether two configs of one account name the same merchant with the same credentials. */
+static int same_account_keys(const struct fs_config *a, const struct fs_config *b)
+{
+	const struct provider_spec *spec = provider_spec_find(a->provider);
+
+	for (const char *const *k = spec->account_keys; *k; k++) {
+		const char *x = config_string(a, *k), *y = config_string(b, *k);
+		if ((x == NULL) != (y == NULL) || (x && strcmp(x, y)))
+			return 0;
+	}
+	return 1;
+}
+
+static struct fs_account *account_new(struct accounts *t, const char *name)
+{
+	struct fs_account *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	if (str_map_put(t->by_name, name, &a)) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Take cfg (read from a's file in version sig) into a: an account that has not started
+ * starts with it; one that has keeps its own until the remount. */
+static void take_config(struct fs_account *a, struct fs_config *cfg, const struct account_sig *sig)
+{
+	if (!account_active(a)) {
+		config_free(&a->cfg);
+		a->cfg = *cfg;
+	} else {
+		if (!same_account_keys(&a->run_cfg, cfg) && !a->change_logged) {
+			log_notice("accounts_dir: %s%s changed; account %s keeps its running "
+				   "configuration until the next mount",
+				   a->name, ACCOUNT_CONF_SUFFIX, a->name);
+			a->change_logged = 1;
+		}
+		config_free(cfg);
+	}
+	a->sig = *sig;
+	a->present = 1;
+}
+
+/* Read NAME.conf again if it changed since it was read (t->lock held). The account when the
+ * file is there and valid, else NULL (and a known account of that name is hidden). */
+static struct fs_account *refresh(struct accounts *t, const char *name)
+{
+	char path[PATH_MAX], file[ACCOUNT_NAME_MAX + 8], err[600];
+	struct fs_account *a = find(t, name);
+	struct account_sig sig;
+	struct fs_config cfg;
+
+	conf_path(t, name, path);
+	snprintf(file, sizeof(file), "%s%s", name, ACCOUNT_CONF_SUFFIX);
+	if (account_conf_stat(path, &sig)) {
+		if (a)
+			a->present = 0;
+		return NULL;
+	}
+	if (a && a->present && account_sig_equal(&sig, &a->sig))
+		return a;
+	if (skipped_before(t, file, &sig)) {
+		if (a)
+			a->present = 0;
+		return NULL;
+	}
+	if (account_conf_load(t->env.main, path, &cfg, &sig, err, sizeof(err))) {
+		skip(t, file, &sig, err);
+		if (a)
+			a->present = 0;
+		return NULL;
+	}
+	str_map_del(t->skipped, file);
+	if (!a && !(a = account_new(t, name))) {
+		config_free(&cfg);
+		return NULL;
+	}
+	take_config(a, &cfg, &sig);
+	return a;
+}
+
+struct fs_account *accounts_get(struct accounts *t, const char *name)
+{
+	struct fs_account *a;
+
+	if (!account_name_ok(name))
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	a = refresh(t, name);
+	pthread_mutex_unlock(&t->lock);
+	return a;
+}
+
+/* One directory entry of a scan (t->lock held). */
+static void scan_entry(struct accounts *t, const char *file)
+{
+	char name[ACCOUNT_NAME_MAX], path[PATH_MAX];
+	struct account_sig sig;
+	struct fs_account *a;
+
+	switch (account_file_name(file, name)) {
+	case ACCOUNT_FILE_IGNORED:
+		return;
+	case ACCOUNT_FILE_BAD:
+		snprintf(path, sizeof(path), "%s/%s", t->env.main->accounts_dir, file);
+		if (account_conf_stat(path, &sig) == 0 && !skipped_before(t, file, &sig))
+			skip(t, file, &sig, "NAME must be 1..63 of A-Z a-z 0-9 . _ - "
+					    "not starting with a dot");
+		return;
+	case ACCOUNT_FILE_OK:
+		if ((a = refresh(t, name)) != NULL)
+			a->seen = t->scan;
+		return;
+	}
+}
+
+struct listed {
+	struct fs_account **v;
+	size_t n, cap;
+	int oom;
+};
+
+static void list_one(void *arg, const char *name, const void *value)
+{
+	struct listed *l = arg;
+	struct fs_account *a = *(struct fs_account *const *)value;
+	(void)name;
+	if (!a->present || l->oom)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct fs_account **v = realloc(l->v, cap * sizeof(*v));
+		if (!v) {
+			l->oom = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = a;
+}
+
+struct hide_ctx {
+	struct accounts *t;
+	struct listed gone; /* accounts this scan hid */
+};
+
+static void hide_unseen(void *arg, const char *name, const void *value)
+{
+	struct hide_ctx *h = arg;
+	struct fs_account *a = *(struct fs_account *const *)value;
+	if (a->seen == h->t->scan || !a->present)
+		return;
+	list_one(&h->gone, name, value); /* before present drops: list_one takes present ones */
+	a->present = 0;
+}
+
+int accounts_scan(struct accounts *t, void (*gone)(void *arg, const char *name), void *arg)
+{
+	struct hide_ctx h = {t, {NULL, 0, 0, 0}};
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	t->scan++;
+	if (!(d = opendir(t->env.main->accounts_dir))) {
+		rc = -errno;
+		if (rc != -t->scan_errno)
+			log_err("accounts_dir %s: %s; the accounts known stay listed",
+				t->env.main->accounts_dir, strerror(-rc));
+		t->scan_errno = -rc;
+		pthread_mutex_unlock(&t->lock);
+		return rc;
+	}
+	t->scan_errno = 0;
+	while ((de = readdir(d)) != NULL)
+		scan_entry(t, de->d_name);
+	closedir(d);
+	str_map_foreach(t->by_name, hide_unseen, &h);
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < h.gone.n && gone; i++)
+		gone(arg, h.gone.v[i]->name);
+	free(h.gone.v);
+	return 0;
+}
+
+int accounts_foreach(struct accounts *t, void (*fn)(void *arg, struct fs_account *a),
+		     void *arg)
+{
+	struct listed l = {NULL, 0, 0, 0};
+
+	pthread_mutex_lock(&t->lock);
+	str_map_foreach(t->by_name, list_one, &l);
+	pthread_mutex_unlock(&t->lock);
+	/* Without the lock: fn may ask the table (errors) and the cache. Accounts are never
+	 * freed while the mount runs, so the pointers stay good. */
+	for (size_t i = 0; i < l.n && !l.oom; i++)
+		fn(arg, l.v[i]);
+	free(l.v);
+	return l.oom ? -ENOMEM : 0;
+}
+
+static void count_one(void *arg, const char *name, const void *value)
+{
+	const struct fs_account *a = *(struct fs_account *const *)value;
+	(void)name;
+	*(size_t *)arg += a->present;
+}
+
+size_t accounts_count(struct accounts *t)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	str_map_foreach(t->by_name, count_one, &n);
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+struct taken_ctx {
+	const struct fs_account *self;
+	char *other;
+	size_t n;
+	int found;
+};
+
+static void taken_one(void *arg, const char *name, const void *value)
+{
+	struct taken_ctx *c = arg;
+	struct fs_account *a = *(struct fs_account *const *)value;
+	if (a == c->self || c->found || !account_active(a))
+		return;
+	if (!strcmp(a->prov->name, c->self->run_cfg.provider) &&
+	    !strcmp(a->key_account, c->self->key_account)) {
+		snprintf(c->other, c->n, "%s", name);
+		c->found = 1;
+	}
+}
+
+/* account_start's check: does another running account have a's merchant? Two sources with
+ * one key would be two entries for one file. */
+static int merchant_taken(void *arg, const struct fs_account *a, char *other, size_t n)
+{
+	struct accounts *t = arg;
+	struct taken_ctx c = {a, other, n, 0};
+
+	pthread_mutex_lock(&t->lock);
+	str_map_foreach(t->by_name, taken_one, &c);
+	pthread_mutex_unlock(&t->lock);
+	return c.found;
+}
+
+/* a's config for its start, copied under the table lock (a later edit replaces a->cfg). */
+static int copy_config(struct accounts *t, struct fs_account *a)
+{
+	pthread_mutex_lock(&t->lock);
+	int rc = config_copy(&a->run_cfg, &a->cfg);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+/* Set a's start error ("" none) under the table lock, where .status reads it. */
+static void set_error(struct accounts *t, struct fs_account *a, const char *err)
+{
+	pthread_mutex_lock(&t->lock);
+	snprintf(a->error, sizeof(a->error), "%s", err);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void accounts_error(struct accounts *t, struct fs_account *a, char *out, size_t n)
+{
+	pthread_mutex_lock(&t->lock);
+	snprintf(out, n, "%s", a->error);
+	pthread_mutex_unlock(&t->lock);
+}
+
+int accounts_start(struct accounts *t, struct fs_account *a)
+{
+	char err[sizeof(a->error)], old[sizeof(a->error)];
+	int rc = 0;
+
+	if (account_active(a))
+		return 0;
+	pthread_mutex_lock(&t->start_lock);
+	if (account_active(a))
+		goto out;
+	accounts_error(t, a, old, sizeof(old));
+	if (old[0] && clock_mono_ms() - a->tried_ms < START_RETRY_MS) {
+		rc = -EIO; /* a start just failed: do not hammer a broken token file */
+		goto out;
+	}
+	if (copy_config(t, a)) {
+		snprintf(err, sizeof(err), "out of memory");
+	} else if (account_start(&t->env, a, merchant_taken, t, err, sizeof(err)) == 0) {
+		set_error(t, a, "");
+		log_notice("account %s: started (provider %s, merchant %s)", a->name, a->prov->name,
+			   a->prov->account);
+		goto out;
+	} else {
+		config_free(&a->run_cfg);
+	}
+	if (strcmp(old, err))
+		log_err("account %s: cannot start: %s", a->name, err);
+	set_error(t, a, err);
+	a->tried_ms = clock_mono_ms();
+	rc = -EIO;
+out:
+	pthread_mutex_unlock(&t->start_lock);
+	return rc;
+}
+
+void accounts_credentials(struct accounts *t, struct fs_account *a, char *out, size_t n)
+{
+	const struct provider_spec *spec;
+	const char *key;
+	char *secret = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	spec = provider_spec_find(a->cfg.provider);
+	key = spec->account_secret_key;
+	if (config_read_secret_key(key, config_string(&a->cfg, key), &secret, out, n) == 0) {
+		snprintf(out, n, "ok");
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	pthread_mutex_unlock(&t->lock);
+}

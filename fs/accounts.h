@@ -1,0 +1,78 @@
+/*
+ * The accounts of a mount with accounts_dir: one per ACCOUNTS_DIR/NAME.conf, shown as
+ * MOUNT/NAME/. Accounts come and go without a remount: a listing of the mount's root rescans
+ * the directory, and every lookup of MOUNT/NAME checks NAME.conf (one stat), so a new file
+ * shows at once and a removed one hides the name from new lookups (open files stay readable:
+ * they hold the cache's file, not the account). A file with a bad name, bad permissions or a
+ * bad key is skipped with one log line naming it (once per version of the file); the other
+ * accounts keep working.
+ *
+ * An account starts (provider, cache source, fleet, prefetch) the first time something under
+ * MOUNT/NAME/exports needs it, so a mount of hundreds of merchants costs little until they are
+ * used. An edit of NAME.conf reaches an account that has not started; one that has keeps its
+ * configuration until the remount (logged once). Token and secret files are read again at
+ * each request, so a new token needs nothing.
+ *
+ * Thread-safe. Accounts are never freed before accounts_free (account.h).
+ */
+#ifndef ORDERFS_ACCOUNTS_H
+#define ORDERFS_ACCOUNTS_H
+
+#include <stddef.h>
+
+#include "../cache/cache.h"
+#include "account.h"
+#include "config.h"
+
+/* What starting an account needs; the pointers must outlive the table. */
+struct accounts_env {
+	const struct fs_config *main; /* the main config (accounts_dir set) */
+	struct cache *cache;	      /* the mount's one cache */
+	const char *fleet_host;	      /* this host's name in the fleet (fleet mode) */
+};
+
+struct accounts;
+
+/* An empty table; accounts_scan fills it. NULL on ENOMEM. */
+struct accounts *accounts_new(const struct accounts_env *env);
+
+/* Stop every account's prefetch thread (before cache_free). */
+void accounts_stop(struct accounts *t);
+
+/* Free every account: providers and fleets. After cache_free. NULL is a no-op. */
+void accounts_free(struct accounts *t);
+
+/* Read accounts_dir again: new files become accounts, removed ones hide theirs, and
+ * gone(arg, NAME) is called (without the table's lock) for each account this scan hid, so the
+ * caller can drop what the kernel remembers of it (gone may be NULL). 0, or -errno when the
+ * directory cannot be read (logged; what was known stays). */
+int accounts_scan(struct accounts *t, void (*gone)(void *arg, const char *name), void *arg);
+
+/* The account NAME when its NAME.conf is there and valid now (checked with one stat, read
+ * again when it changed), else NULL. */
+struct fs_account *accounts_get(struct accounts *t, const char *name);
+
+/* Call fn for every listed account in name order, without the table's lock (fn may use the
+ * table and the cache). 0, or -ENOMEM (then fn was not called). */
+int accounts_foreach(struct accounts *t, void (*fn)(void *arg, struct fs_account *a),
+		     void *arg);
+
+/* How many accounts are listed. */
+size_t accounts_count(struct accounts *t);
+
+/*
+ * Start a if it has not started: its provider (reading its secret), its fleet membership, its
+ * types in the cache, its prefetch. 0, or -EIO with the reason in a->error and one log line
+ * (a bad token file, another account with the same merchant); a failed start is tried again
+ * at most once a second.
+ */
+int accounts_start(struct accounts *t, struct fs_account *a);
+
+/* Why a could not start ("" when it did or has not tried) into out. */
+void accounts_error(struct accounts *t, struct fs_account *a, char *out, size_t n);
+
+/* Whether a's secret or token file (its row's account_secret_key) can be read now with safe
+ * permissions: "ok", or why not (never the secret) into out. */
+void accounts_credentials(struct accounts *t, struct fs_account *a, char *out, size_t n);
+
+#endif

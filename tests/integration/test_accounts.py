@@ -1,0 +1,348 @@
+"""Many merchants in one mount (accounts_dir): MOUNT/NAME/exports/... per account, each with
+its own credentials against simulators that serve several merchants; accounts added and
+removed while mounted; a revoked token that stays one account's problem."""
+import datetime
+import errno
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import unittest
+import urllib.request
+
+from clover_simulator import CloverSimulator
+from mogujie_simulator import MogujieSimulator
+from mount import ORDERFS, Mount, wait_for
+from simulator import Simulator
+
+VEXORA = {"alpha": ("M100200", "s3cr3t"), "bravo": ("M200300", "bravo-secret"),
+          "charlie": ("M300400", "charlie-secret")}
+
+
+def day(days_ago):
+    d = datetime.date.today() - datetime.timedelta(days=days_ago)
+    return f"{d.isoformat()}..{d.isoformat()}"
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_account(adir, name, keys, mode=0o600):
+    path = os.path.join(adir, name + ".conf")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        for k, v in keys.items():
+            f.write(f"{k} = {v}\n")
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)  # whole or not at all, as a careful admin would
+    return path
+
+
+def write_secret(directory, name, value):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(value + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+class AccountsMount:
+    """An orderfs mount whose merchants are files in accounts_dir."""
+
+    def __init__(self, sim, provider_settings, accounts, key_of, extra=None, app_secret=False):
+        # The main config keeps secret_file only where it is the app's (Mogujie).
+        settings = {"merchant_no": None, "accounts_dir": None}
+        if not app_secret:
+            settings["secret_file"] = None
+        settings.update(provider_settings)
+        settings.update(extra or {})
+        self.m = Mount(sim, settings=settings, start=False)
+        self.adir = os.path.join(self.m.dir, "accounts")
+        os.makedirs(self.adir)
+        self.key_of = key_of
+        with open(self.m.config, "a") as f:
+            f.write(f"accounts_dir = {self.adir}\n")
+        for name, cred in accounts.items():
+            self.add(name, cred)
+        self.m.start()
+
+    def add(self, name, cred, mode=0o600):
+        return write_account(self.adir, name, self.key_of(self, name, cred), mode)
+
+    def remove(self, name):
+        os.unlink(os.path.join(self.adir, name + ".conf"))
+
+    def path(self, *parts):
+        return self.m.path(*parts)
+
+
+def vexora_keys(am, name, cred):
+    merchant, secret = cred
+    return {"merchant_no": merchant,
+            "secret_file": write_secret(am.adir, "." + name + ".secret", secret)}
+
+
+class VexoraAccountsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        extra = {m: s for n, (m, s) in VEXORA.items() if n != "alpha"}
+        extra["M400500"] = "delta-secret"
+        cls.sim = Simulator(secret=VEXORA["alpha"][1], merchant=VEXORA["alpha"][0],
+                            extra_merchants=extra)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.sim.reset_stats()
+        self.mounts = []
+
+    def tearDown(self):
+        for am in self.mounts:
+            am.m.close(self, allowed=("auth", "cannot start", "skipped", "EIO", "refused",
+                                      "Invalid", "sign"))
+
+    def mount(self, accounts=None, extra=None):
+        am = AccountsMount(self.sim, {"provider": "vexora"},
+                           VEXORA if accounts is None else accounts, vexora_keys, extra)
+        self.mounts.append(am)
+        return am
+
+    def sim_task(self, task_id):
+        return next(t for t in self.sim.tasks() if t["id"] == task_id)
+
+    def test_tree_and_three_accounts_read_at_once(self):
+        am = self.mount()
+        self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha", "bravo", "charlie"])
+        self.assertEqual(sorted(os.listdir(am.path("alpha"))), [".status", "exports"])
+        r = day(2)
+        got, errors = {}, []
+
+        def reader(name):
+            try:
+                got[name] = read(am.path(name, "exports", r, "orders.xlsx"))
+            except OSError as e:
+                errors.append((name, e))
+
+        threads = [threading.Thread(target=reader, args=(n,)) for n in VEXORA]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        for name, (merchant, _) in VEXORA.items():
+            st = read_json(am.path(name, "exports", r, ".status"))
+            task = self.sim_task(st["files"][0]["task_id"])
+            self.assertEqual(task["merchant"], merchant)
+            self.assertEqual(task["sha256"], sha(got[name]))
+        self.assertEqual(len({sha(b) for b in got.values()}), 3, "each merchant's own bytes")
+        stats = self.sim.stats()
+        self.assertEqual(stats["auth_failures"], 0)
+        for name, (merchant, _) in VEXORA.items():
+            self.assertGreater(stats["requests_by_merchant"][merchant], 0)
+        top = read_json(am.path(".stats"))
+        self.assertEqual(sorted(top["accounts"]), sorted(VEXORA))
+        for name in VEXORA:
+            self.assertEqual(top["accounts"][name]["state"], "running")
+            self.assertEqual(top["accounts"][name]["applied"], 1)
+        st = read_json(am.path("alpha", ".status"))
+        self.assertEqual((st["state"], st["token"], st["credentials"]), ("running", "valid", "ok"))
+        self.assertEqual(st["merchant"], "M100200")
+        self.assertEqual(st["exports"]["ready"], 1)
+
+    def test_revoked_merchant_gets_eio_and_the_others_do_not(self):
+        am = self.mount()
+        self.sim.revoke("M200300")
+        try:
+            r = day(3)
+            with self.assertRaises(OSError) as cm:
+                read(am.path("bravo", "exports", r, "orders.xlsx"))
+            self.assertEqual(cm.exception.errno, errno.EIO)
+            st = read_json(am.path("bravo", ".status"))
+            self.assertEqual(st["token"], "refused")
+            self.assertEqual(st["last_error"]["kind"], "auth")
+            self.assertEqual(st["exports"]["failed"], 1)
+            for name in ("alpha", "charlie"):
+                data = read(am.path(name, "exports", r, "orders.xlsx"))
+                self.assertTrue(data.startswith(b"PK"))
+                self.assertEqual(read_json(am.path(name, ".status"))["token"], "valid")
+            self.assertGreater(self.sim.stats()["auth_failures_by_merchant"]["M200300"], 0)
+            self.assertNotIn("M100200", self.sim.stats()["auth_failures_by_merchant"])
+        finally:
+            self.sim.unrevoke("M200300")
+        # A restored token works at the account's next request: no remount.
+        rmdir = am.path("bravo", "exports", day(3))
+        os.rmdir(rmdir)  # forget the failure
+        self.assertTrue(read(am.path("bravo", "exports", day(3), "orders.xlsx")).startswith(b"PK"))
+
+    def test_accounts_come_and_go_while_mounted(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"]})
+        self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
+        am.add("delta", ("M400500", "delta-secret"))
+        self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha", "delta"])
+        r = day(4)
+        p = am.path("delta", "exports", r, "orders.xlsx")
+        first = read(p)
+        applies = self.sim.stats()["applies"]
+        f = open(p, "rb")
+        try:
+            am.remove("delta")
+            self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
+            with self.assertRaises(FileNotFoundError):
+                os.stat(am.path("delta", "exports", r, "orders.xlsx"))
+            self.assertEqual(f.read(), first, "an open file stays readable")
+        finally:
+            f.close()
+        # Back again: its cached file is served, not exported again.
+        am.add("delta", ("M400500", "delta-secret"))
+        self.assertEqual(read(p), first)
+        self.assertEqual(self.sim.stats()["applies"], applies)
+        self.assertIn("account delta: started", am.m.log_text())
+
+    def test_bad_files_are_skipped_with_one_line_each(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"]})
+        secret = write_secret(am.adir, ".s", "x")
+        write_account(am.adir, "bad name", {"merchant_no": "M1", "secret_file": secret})
+        write_account(am.adir, "open", {"merchant_no": "M1", "secret_file": secret}, 0o666)
+        write_account(am.adir, "greedy", {"merchant_no": "M1", "secret_file": secret,
+                                          "cache_dir": "/tmp"})
+        with open(os.path.join(am.adir, "README"), "w") as f:
+            f.write("not an account\n")
+        for _ in range(3):
+            self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
+        log = am.m.log_text()
+        for needle in ("bad name.conf skipped", "open.conf skipped", "greedy.conf skipped"):
+            self.assertEqual(log.count(needle), 1, needle)
+        self.assertIn("writable by group or others", log)
+        self.assertIn("key 'cache_dir' is the mount's", log)
+        self.assertNotIn("README", log)
+        with self.assertRaises(FileNotFoundError):
+            os.stat(am.path("open"))
+        self.assertTrue(read(am.path("alpha", "exports", day(5), "orders.xlsx")).startswith(b"PK"))
+
+    def test_unreadable_token_file_says_why_in_status(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"]})
+        write_account(am.adir, "echo", {"merchant_no": "M400500",
+                                        "secret_file": os.path.join(am.adir, "missing")})
+        with self.assertRaises(OSError) as cm:
+            os.listdir(am.path("echo", "exports"))
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        st = read_json(am.path("echo", ".status"))
+        self.assertEqual(st["state"], "cannot start")
+        self.assertIn("missing", st["error"])
+        self.assertNotEqual(st["credentials"], "ok")
+        self.assertEqual(self.sim.stats()["auth_failures"], 0)
+
+    def test_orderfs_get_names_the_account(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"], "bravo": VEXORA["bravo"]})
+        r = day(6)
+        mounted = read(am.path("bravo", "exports", r, "orders.xlsx"))
+        am.m.umount()
+        out = os.path.join(am.m.dir, "got.xlsx")
+        p = subprocess.run([ORDERFS, "get", am.m.config, f"bravo/{r}/orders.xlsx", "-o", out],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(read(out), mounted)  # from the cache: the same file
+        p = subprocess.run([ORDERFS, "get", am.m.config, r], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("name the account", p.stderr)
+
+    def test_main_config_with_a_merchant_key_is_refused(self):
+        m = Mount(self.sim, settings={"accounts_dir": "/tmp"}, start=False)
+        p = subprocess.run([ORDERFS, "-f", m.config, m.mnt], capture_output=True, text=True,
+                           timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("belongs in each account's NAME.conf", p.stderr)
+
+
+def clover_keys(am, name, cred):
+    merchant, token = cred
+    return {"merchant_id": merchant,
+            "token_file": write_secret(am.adir, "." + name + ".token", token)}
+
+
+class CloverAccountsTest(unittest.TestCase):
+    MERCHANTS = {"north": ("MCLOVER00001", "cl0ver-t0ken"), "south": ("MCLOVER00002", "tok-two"),
+                 "west": ("MCLOVER00003", "tok-three")}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = CloverSimulator(args=("--pending-s", "0.1", "--progress-s", "0.2"),
+                                  extra_merchants={m: t for n, (m, t) in cls.MERCHANTS.items()
+                                                   if n != "north"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def test_three_merchants_each_get_their_own_files(self):
+        am = AccountsMount(self.sim, {"provider": "clover", "base_url": self.sim.url,
+                                      "region": "sandbox"}, self.MERCHANTS, clover_keys)
+        try:
+            r = day(2)
+            got = {}
+            threads = [threading.Thread(target=lambda n=n: got.__setitem__(
+                n, read(am.path(n, "exports", r, "orders-0001.json")))) for n in self.MERCHANTS]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(got), sorted(self.MERCHANTS))
+            for name, (merchant, _) in self.MERCHANTS.items():
+                st = read_json(am.path(name, "exports", r, ".status"))
+                export_id = next(f for f in st["files"] if f["file"] == "orders")["task_id"]
+                ex = next(e for e in self.sim.exports() if e["id"] == export_id)
+                self.assertEqual(ex["merchant"], merchant)
+                with urllib.request.urlopen(ex["urls"][0], timeout=30) as resp:
+                    self.assertEqual(resp.read(), got[name], "the provider's own bytes")
+            self.assertEqual(len({sha(b) for b in got.values()}), 3)
+            self.assertEqual(self.sim.stats()["auth_failures"], 0)
+        finally:
+            am.m.close(self)
+
+
+class MogujieAccountsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = MogujieSimulator(extra_sellers=["seller-two-token"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def test_two_sellers_of_one_app(self):
+        sellers = {"first": self.sim.tokens()["access_token"], "second": "seller-two-token"}
+
+        def keys(am, name, token):
+            return {"token_file": write_secret(am.adir, "." + name + ".token", token)}
+
+        settings = {"provider": "mogujie", "base_url": self.sim.url,
+                    "app_key": self.sim.merchant, "oauth_url": self.sim.url + "/token"}
+        am = AccountsMount(self.sim, settings, sellers, keys, app_secret=True)
+        try:
+            r = day(2)
+            a = read(am.path("first", "exports", r, "orders.csv"))
+            b = read(am.path("second", "exports", r, "orders.csv"))
+            self.assertNotEqual(a, b)
+            self.assertEqual(a.splitlines()[0], b.splitlines()[0])  # same columns
+            self.assertEqual(self.sim.stats()["auth_failures"], 0)
+        finally:
+            am.m.close(self)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,184 @@
+/* fs/account_conf.c: account names, the NAME.conf rules (owner, mode, keys) and what an
+ * account inherits from the main config; and config.c's rules for accounts_dir. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../fs/account_conf.h"
+#include "../../fs/config.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+	strcpy(tmpdir, "/tmp/orderfs-acct-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd);
+}
+
+static const char *write_file(const char *name, const char *text, mode_t mode)
+{
+	static char path[128];
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+	return path;
+}
+
+/* A Clover main config with accounts_dir; the merchant keys live in the account files. */
+static void main_config(struct fs_config *c)
+{
+	char err[256];
+	config_init(c);
+	assert_int_equal(config_set(c, "provider", "clover", err, sizeof(err)), 0);
+	assert_int_equal(config_set(c, "base_url", "http://127.0.0.1:1", err, sizeof(err)), 0);
+	assert_int_equal(config_set(c, "cache_dir", "/var/cache/orderfs", err, sizeof(err)), 0);
+	assert_int_equal(config_set(c, "accounts_dir", tmpdir, err, sizeof(err)), 0);
+	assert_int_equal(config_set(c, "max_exports", "3", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(c, err, sizeof(err)), 0);
+}
+
+static void test_names(void **state)
+{
+	char name[ACCOUNT_NAME_MAX];
+
+	assert_true(account_name_ok("shop-1"));
+	assert_true(account_name_ok("A.b_c-9"));
+	assert_false(account_name_ok(""));
+	assert_false(account_name_ok(".hidden"));
+	assert_false(account_name_ok("a b"));
+	assert_false(account_name_ok("a/b"));
+	assert_false(account_name_ok("caf\xc3\xa9"));
+	char longname[80];
+	memset(longname, 'x', 64);
+	longname[64] = '\0';
+	assert_false(account_name_ok(longname));
+	longname[63] = '\0';
+	assert_true(account_name_ok(longname));
+
+	assert_int_equal(account_file_name("shop-1.conf", name), ACCOUNT_FILE_OK);
+	assert_string_equal(name, "shop-1");
+	assert_int_equal(account_file_name(".shop.conf.swp", name), ACCOUNT_FILE_IGNORED);
+	assert_int_equal(account_file_name("README", name), ACCOUNT_FILE_IGNORED);
+	assert_int_equal(account_file_name(".conf", name), ACCOUNT_FILE_IGNORED);
+	assert_int_equal(account_file_name("bad name.conf", name), ACCOUNT_FILE_BAD);
+	assert_int_equal(account_file_name("shop.conf~", name), ACCOUNT_FILE_IGNORED);
+}
+
+static void test_account_inherits_the_main_config(void **state)
+{
+	struct fs_config m, a;
+	struct account_sig sig, now;
+	char err[512];
+
+	main_config(&m);
+	const char *p = write_file("shop.conf", "merchant_id = MSHOP1\ntoken_file = /etc/t\n", 0644);
+	assert_int_equal(account_conf_load(&m, p, &a, &sig, err, sizeof(err)), 0);
+	assert_string_equal(a.merchant_id, "MSHOP1");
+	assert_string_equal(a.token_file, "/etc/t");
+	assert_string_equal(a.provider, "clover");
+	assert_string_equal(a.base_url, "http://127.0.0.1:1");
+	assert_int_equal(a.max_exports, 3);
+	assert_null(a.accounts_dir); /* an account is one merchant */
+	assert_int_equal(account_conf_stat(p, &now), 0);
+	assert_true(account_sig_equal(&sig, &now));
+	config_free(&a);
+	config_free(&m);
+}
+
+static void expect_refused(const char *name, const char *text, mode_t mode, const char *why)
+{
+	struct fs_config m, a;
+	struct account_sig sig;
+	char err[512] = "";
+
+	main_config(&m);
+	const char *p = write_file(name, text, mode);
+	assert_int_equal(account_conf_load(&m, p, &a, &sig, err, sizeof(err)), -1);
+	if (!strstr(err, why))
+		fail_msg("'%s' does not say '%s'", err, why);
+	assert_non_null(strstr(err, name)); /* the line names the file */
+	config_free(&m);
+}
+
+static void test_refused_files(void **state)
+{
+	expect_refused("gw.conf", "merchant_id = M\ntoken_file = /t\n", 0664, "writable by group");
+	expect_refused("ow.conf", "merchant_id = M\ntoken_file = /t\n", 0646, "writable by group");
+	expect_refused("key.conf", "merchant_id = M\ntoken_file = /t\ncache_dir = /tmp\n", 0600,
+		       "key 'cache_dir' is the mount's");
+	expect_refused("unk.conf", "merchant_id = M\ntoken_file = /t\nbogus = 1\n", 0600,
+		       "unknown key 'bogus'");
+	expect_refused("miss.conf", "merchant_id = M\n", 0600, "missing required key 'token_file'");
+	expect_refused("syn.conf", "merchant_id M\n", 0600, "expected 'key = value'");
+}
+
+static void test_main_config_rules(void **state)
+{
+	struct fs_config c;
+	char err[256];
+
+	/* The merchant's own keys do not belong in the main config with accounts_dir. */
+	main_config(&c);
+	assert_int_equal(config_set(&c, "merchant_id", "M1", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'merchant_id' belongs in each account's NAME.conf"));
+	config_free(&c);
+	/* max_exports_total: only with accounts_dir; its default scales with max_exports. */
+	main_config(&c);
+	assert_int_equal(config_max_exports_total(&c), 16);
+	assert_int_equal(config_set(&c, "max_exports", "8", err, sizeof(err)), 0);
+	assert_int_equal(config_max_exports_total(&c), 32);
+	assert_int_equal(config_set(&c, "max_exports_total", "5", err, sizeof(err)), 0);
+	assert_int_equal(config_max_exports_total(&c), 5);
+	free(c.accounts_dir);
+	c.accounts_dir = NULL;
+	assert_int_equal(config_set(&c, "merchant_id", "M1", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "token_file", "/t", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'max_exports_total' needs 'accounts_dir'"));
+	config_free(&c);
+}
+
+static void test_copy_is_deep(void **state)
+{
+	struct fs_config m, c;
+
+	main_config(&m);
+	assert_int_equal(config_copy(&c, &m), 0);
+	assert_ptr_not_equal(c.provider, m.provider);
+	assert_string_equal(c.provider, m.provider);
+	assert_int_equal(c.max_exports, m.max_exports);
+	config_free(&m);
+	assert_string_equal(c.base_url, "http://127.0.0.1:1");
+	config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test_setup_teardown(test_account_inherits_the_main_config, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_refused_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_main_config_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_is_deep, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
