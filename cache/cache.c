@@ -118,7 +118,8 @@ static int cache_config_copy(struct cache *c, const struct cache_config *cfg)
 		return -ENOMEM;
 	c->cfg.dir = c->dir;
 	c->cfg.language = c->language;
-	c->cfg.report_type0 = NULL; /* now c->report_types[0] */
+	c->cfg.report_type0 = NULL; /* the first source's */
+	c->cfg.fleet = NULL;	    /* fleet mode is per source */
 	c->cfg.max_exports = def(cfg->max_exports, 2);
 	c->cfg.export_timeout_s = def(cfg->export_timeout_s, 1800);
 	c->cfg.nodata_ttl_s = def(cfg->nodata_ttl_s, 3600);
@@ -135,31 +136,23 @@ static int cache_config_copy(struct cache *c, const struct cache_config *cfg)
 	return 0;
 }
 
-/* The report_type of every export type, and a counter set per type. -EINVAL when one may not
- * be part of a key or two are the same (their keys, hence their files, would be the same),
- * -ENOMEM. */
-static int cache_types_init(struct cache *c, const struct cache_config *cfg)
+/* cache_new's provider as the first source: cfg's report_type0, fleet fields and max_exports.
+ * -EINVAL (a key field), -ENOMEM, or -errno of the fleet rate thread. */
+static int cache_first_source(struct cache *c, const struct cache_config *cfg,
+			      struct provider *prov)
 {
-	size_t n = c->prov->ntypes;
+	struct cache_source_config sc = {
+		.account = NULL,
+		.report_type0 = cfg->report_type0,
+		.max_exports = c->cfg.max_exports,
+		.fleet = cfg->fleet,
+		.fleet_refuse = cfg->fleet_refuse,
+		.fleet_ttl_s = cfg->fleet_ttl_s,
+		.fleet_max_exports = cfg->fleet_max_exports,
+		.fleet_rate_cap = cfg->fleet_rate_cap,
+	};
 
-	c->report_types = calloc(n, sizeof(*c->report_types));
-	c->counts = calloc(n, sizeof(*c->counts));
-	if (!c->report_types || !c->counts)
-		return -ENOMEM;
-	c->ntypes = n;
-	for (size_t t = 0; t < n; t++) {
-		const char *rt = t == 0 && cfg->report_type0 ? cfg->report_type0
-							     : c->prov->types[t].report_type;
-		if (!key_field_ok(rt))
-			return -EINVAL;
-		for (size_t u = 0; u < t; u++)
-			if (strcmp(c->report_types[u], rt) == 0)
-				return -EINVAL;
-		if (!(c->report_types[t] = strdup(rt)))
-			return -ENOMEM;
-		atomic_init(&c->counts[t].n_bytes, 0);
-	}
-	return 0;
+	return prov ? cache_add_source(c, prov, &sc, NULL) : 0;
 }
 
 /* The lock and the two condition variables (CLOCK_MONOTONIC). 0, or -ENOMEM with none made. */
@@ -186,10 +179,7 @@ static int cache_sync_init(struct cache *c)
 static void cache_release(struct cache *c)
 {
 	entry_free_all(c);
-	for (size_t t = 0; c->report_types && t < c->ntypes; t++)
-		free(c->report_types[t]);
-	free(c->report_types);
-	free(c->counts);
+	source_free_all(c);
 	free(c->dir);
 	free(c->language);
 	free(c);
@@ -200,20 +190,19 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
 	struct cache *c = NULL;
 	int rc = -EINVAL, synced = 0;
 
-	if (!cfg || !prov || !prov->ops || !cfg->dir || !prov->types || prov->ntypes == 0 ||
-	    (cfg->language && !key_field_ok(cfg->language)) || !key_field_ok(prov->name) ||
-	    !key_field_ok(prov->account))
+	if (!cfg || !cfg->dir || (cfg->language && !key_field_ok(cfg->language)) ||
+	    (prov && (!prov->ops || !prov->types || prov->ntypes == 0 ||
+		      !key_field_ok(prov->name) || !key_field_ok(prov->account))))
 		goto fail;
 	rc = -ENOMEM;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto fail;
-	c->prov = prov;
-	if ((rc = cache_config_copy(c, cfg)) != 0 || (rc = cache_types_init(c, cfg)) != 0 ||
-	    (rc = store_init(&c->store, c->dir)) != 0 || (rc = cache_sync_init(c)) != 0)
+	if ((rc = cache_config_copy(c, cfg)) != 0 || (rc = store_init(&c->store, c->dir)) != 0 ||
+	    (rc = cache_sync_init(c)) != 0)
 		goto fail;
 	synced = 1;
-	if ((rc = fleet_rate_start(c)) != 0 || (rc = pool_start(c)) != 0 ||
+	if ((rc = cache_first_source(c, cfg, prov)) != 0 || (rc = pool_start(c)) != 0 ||
 	    (rc = sweep_start(c)) != 0 || (rc = recover_start(c)) != 0)
 		goto fail;
 	return c;
@@ -259,8 +248,8 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 		out->state = entry_state(c, e);
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
 			/* Queued behind the waiting flight: it waits for the same opening. */
-			out->wait_until = (c->closed_until_ms + 999) / 1000;
-			out->last_error = c->closed_err;
+			out->wait_until = (e->kind->src->closed_until_ms + 999) / 1000;
+			out->last_error = e->kind->src->closed_err;
 			out->last_errno = EAGAIN;
 		}
 	}
@@ -620,10 +609,11 @@ int cache_foreach(struct cache *c,
 
 	pthread_mutex_lock(&c->lock);
 	scanned = c->scan_done;
-	/* ABSENT entries too, so the disk pass skips their hashes; they are not listed. */
+	/* ABSENT entries and orphans too, so the disk pass skips their hashes; they are not
+	 * listed. */
 	for (struct entry *e = c->entries; e && rc == 0; e = e->next)
 		rc = range_list_add(&l, e->type, &e->key.range, e->hash,
-				    e->info.state == CACHE_ABSENT && !e->filling);
+				    !e->kind || (e->info.state == CACHE_ABSENT && !e->filling));
 	pthread_mutex_unlock(&c->lock);
 	if (rc == 0 && !scanned)
 		rc = foreach_disk(c, &l);

@@ -6,10 +6,14 @@
  * Talks to the provider only through client/provider.h; knows nothing of HTTP or FUSE.
  * All functions are thread-safe. Errors are 0 or -errno.
  *
- * One cache serves every export type of its provider (prov->types[]: Clover's orders and
- * payments): a call that names a range also names its type, an index into prov->types. The
- * types share one directory, one size budget evicted least recently used first whatever the
- * type, one fill pool of max_exports flights, one recovery scan and one sweeper.
+ * One cache serves one or more sources (merchant accounts, each its own provider instance) and
+ * every export type of each (prov->types[]: Clover's orders and payments). A call that names a
+ * range also names its "type", a kind: one source's provider type, numbered when the source
+ * was added (cache_new's provider: 0 .. ntypes-1; cache_add_source says where its own start).
+ * All kinds share one directory, one size budget evicted least recently used first whatever
+ * the kind, one fill pool of max_exports flights, one recovery scan and one sweeper. A source
+ * has its own cap on running flights, its own "provider closed until" and its own fleet state:
+ * one merchant's closed hours or outage never show on another's flights.
  */
 #ifndef ORDERFS_CACHE_H
 #define ORDERFS_CACHE_H
@@ -25,7 +29,7 @@ struct cache_handle;
 struct cache_config {
 	const char *dir;	  /* cache_dir; created 0700 if missing */
 	uint64_t max_size;	  /* cache_max_size in bytes; 0 = unlimited */
-	int max_exports;	  /* fills running at once; 0 = default 2 */
+	int max_exports;	  /* fills running at once, every source's together; 0 = 2 */
 	int export_timeout_s;	  /* give up polling after this; 0 = default 1800 */
 	int nodata_ttl_s;	  /* remember "no data" this long; 0 = default 3600 */
 	/* The report_type of type 0 in its keys and requests instead of
@@ -52,6 +56,24 @@ struct cache_config {
 				    * exports it starts alone (0 = no cap) */
 	double fleet_rate_cap;	   /* max_requests_per_s of the whole fleet (0 = none): each host
 				    * takes cap / live members, re-counted every TTL */
+};
+/* report_type0 and the fleet fields are those of cache_new's provider, its first source. */
+
+/* One merchant account's exports in the cache (cache_add_source). */
+struct cache_source_config {
+	const char *account;	  /* the account in its keys; NULL = prov->account. (Mogujie's
+				   * prov->account is the app_key shared by every seller, so the
+				   * mount passes a per-seller one.) Copied. */
+	const char *report_type0; /* as cache_config.report_type0, for this source; copied */
+	int max_exports;	  /* this source's flights running at once (the provider's limit
+				   * per merchant); 0 = only the cache's max_exports caps it */
+	/* Fleet mode for this source: same meaning as the cache_config fields of the same
+	 * name. The fleet must outlive the cache. */
+	struct fleet *fleet;
+	int fleet_refuse;
+	long fleet_ttl_s;
+	int fleet_max_exports;
+	double fleet_rate_cap;
 };
 
 enum cache_state {
@@ -104,11 +126,27 @@ struct cache_info {
 	int fleet_slot_wait;		     /* fleet mode: waiting for a free fleet export slot */
 };
 
-/* Start the cache of every type of prov->types: create dirs, start the fill pool and, in the
- * background, the recovery scan of what a previous run left (so a big cache never delays the
- * mount). NULL + *err = -errno (-EINVAL: a key field is not valid, the provider has no type,
- * or two types share a report_type). The provider must outlive the cache. */
+/* Start the cache: create dirs, start the fill pool and, in the background, the recovery scan
+ * of what a previous run left (so a big cache never delays the mount). prov (may be NULL: no
+ * source yet, a mount of many accounts adds them with cache_add_source) is its first source:
+ * types 0 .. prov->ntypes-1, with cfg's report_type0 and fleet fields and cfg's max_exports
+ * as its cap. NULL + *err = -errno (-EINVAL: a key field is not valid, the provider has no
+ * type, or two types share a report_type). The provider must outlive the cache. */
 struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, int *err);
+
+/*
+ * Add prov's export types to the cache as the types (kinds) *first .. *first+prov->ntypes-1
+ * that every other call takes as its `type` argument (first may be NULL). Entries a recovery
+ * scan found on disk for this source's keys are served from then on (without an export; one
+ * left mid-export resumes its task). The provider must outlive the cache.
+ * 0; -EINVAL (an account or report_type that may not be part of a key, two types sharing a
+ * report_type, or keys another source already has: their files would be the same), -ENOMEM,
+ * or -errno starting the fleet rate thread; then nothing was added. Thread-safe, may be
+ * called at any time while the cache runs (accounts are added without a remount). Sources
+ * are never removed while the cache runs.
+ */
+int cache_add_source(struct cache *c, struct provider *prov,
+		     const struct cache_source_config *sc, size_t *first);
 
 /* Stop fills (their persisted state stays for the next run), join threads, free. Open handles
  * must be closed first. */
@@ -162,7 +200,8 @@ void cache_handle_close(struct cache_handle *h);
 int cache_forget(struct cache *c, size_t type, const struct date_range *r);
 
 /* Call fn for every (type, range) the cache knows (any state but ABSENT), in no particular
- * order: a range with files of two types is passed twice.
+ * order: a range with files of two types is passed twice. Files no source has keys for are
+ * not passed.
  * fn must not call back into the cache. 0, or -errno (-ENOMEM, or the cache directory could
  * not be read before the recovery scan finished): then fn was not called at all, so a caller
  * never mistakes part of the ranges for all of them. */
@@ -192,7 +231,8 @@ struct cache_stats {
 	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
 	double duration_sum_s;
 	/* Fleet mode: whether this host runs alone now (etcd unreachable past one TTL), how
-	 * long it has in all, in seconds, and the request rate it takes (cap / members). */
+	 * long it has in all, in seconds, and the request rate it takes (cap / members). For the
+	 * whole cache: 1 if any source runs alone, the longest time one did, the sum of rates. */
 	int fleet_alone;
 	double fleet_alone_s;
 	double fleet_rate;
@@ -200,10 +240,12 @@ struct cache_stats {
 
 /* Upper bounds, in seconds, of the duration buckets. */
 extern const double cache_duration_bounds[CACHE_DURATION_NBOUNDS];
-/* The figures of the whole cache: every type's counters added up, every entry. */
+/* The figures of the whole cache: every type's counters added up, every entry (files no
+ * source has keys for too). */
 void cache_get_stats(struct cache *c, struct cache_stats *out);
 /* The figures of export type `type` alone: its counters, its entries (entries, total_size,
- * and its flights in fills_running/fills_queued). All zero for a type that is not valid. */
+ * and its flights in fills_running/fills_queued), and its source's fleet fields. All zero for
+ * a type that is not valid. */
 void cache_get_type_stats(struct cache *c, size_t type, struct cache_stats *out);
 
 /*

@@ -24,19 +24,9 @@ int64_t cache_mono_ms(void)
 static int make_key(const struct cache *c, size_t type, const struct date_range *r,
 		    struct cache_key *k)
 {
-	if (type >= c->ntypes)
-		return -EINVAL;
-	return key_init(k, c->prov->name, c->prov->account, c->report_types[type],
-			c->cfg.language, r);
-}
+	const struct cache_kind *kind = kind_get(c, type);
 
-/* The type whose keys carry report_type; -1 if none. */
-static long type_of(const struct cache *c, const char *report_type)
-{
-	for (size_t t = 0; t < c->ntypes; t++)
-		if (strcmp(c->report_types[t], report_type) == 0)
-			return (long)t;
-	return -1;
+	return kind ? kind_key(c, kind, r, k) : -EINVAL;
 }
 
 static unsigned entry_bucket(size_t type, const struct date_range *r)
@@ -53,7 +43,7 @@ static unsigned entry_bucket(size_t type, const struct date_range *r)
 struct entry *entry_find(struct cache *c, size_t type, const struct date_range *r)
 {
 	for (struct entry *e = c->by_range[entry_bucket(type, r)]; e; e = e->hnext)
-		if (e->type == type && date_cmp(&e->key.range.start, &r->start) == 0 &&
+		if (e->type == type && e->kind && date_cmp(&e->key.range.start, &r->start) == 0 &&
 		    date_cmp(&e->key.range.end, &r->end) == 0)
 			return e;
 	return NULL;
@@ -70,7 +60,18 @@ void entry_reset(struct entry *e)
 	e->warned_big = 0;
 }
 
-static struct entry *entry_new(struct cache *c, size_t type, const struct cache_key *k)
+/* The orphan of key k in memory; NULL if none. */
+static struct entry *entry_find_orphan(struct cache *c, const struct cache_key *k)
+{
+	for (struct entry *e = c->by_range[entry_bucket(KIND_NONE, &k->range)]; e; e = e->hnext)
+		if (!e->kind && key_equal(&e->key, k))
+			return e;
+	return NULL;
+}
+
+/* A new ABSENT entry of kind (NULL: an orphan) for k. */
+static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t type,
+			       const struct cache_key *k)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 	unsigned b = entry_bucket(type, &k->range);
@@ -78,6 +79,7 @@ static struct entry *entry_new(struct cache *c, size_t type, const struct cache_
 	if (!e)
 		return NULL;
 	e->key = *k;
+	e->kind = kind;
 	e->type = type;
 	if (key_hash(k, e->hash) != 0 || pthread_mutex_init(&e->io_lock, NULL) != 0) {
 		free(e);
@@ -116,16 +118,30 @@ static void entry_load(struct entry *e, const struct store_meta *m)
 	snprintf(i->last_error.msg, sizeof(i->last_error.msg), "%s", m->err_msg);
 }
 
-struct entry *entry_insert_meta(struct cache *c, size_t type, const struct store_meta *m,
-				int *created)
+/* The kind of m's key and its type index; KIND_NONE and NULL for an orphan. */
+static struct cache_kind *meta_kind(const struct cache *c, const struct store_meta *m,
+				    size_t *type)
 {
-	struct entry *e = entry_find(c, type, &m->key.range);
+	struct cache_kind *k = kind_of_key(c, &m->key);
+
+	*type = KIND_NONE;
+	for (size_t t = 0; k && t < c->nkinds; t++)
+		if (c->kinds[t] == k)
+			*type = t;
+	return k;
+}
+
+struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created)
+{
+	size_t type;
+	struct cache_kind *kind = meta_kind(c, m, &type);
+	struct entry *e = kind ? entry_find(c, type, &m->key.range) : entry_find_orphan(c, &m->key);
 
 	*created = 0;
 	if (e && e->info.state != CACHE_ABSENT)
 		return e;
 	if (!e) {
-		e = entry_new(c, type, &m->key);
+		e = entry_new(c, kind, type, &m->key);
 		if (!e)
 			return NULL;
 	} else if (e->filling) {
@@ -137,23 +153,40 @@ struct entry *entry_insert_meta(struct cache *c, size_t type, const struct store
 	return e;
 }
 
+void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k)
+{
+	struct entry **p = &c->by_range[entry_bucket(KIND_NONE, &e->key.range)];
+	unsigned b;
+
+	while (*p && *p != e)
+		p = &(*p)->hnext;
+	if (*p)
+		*p = e->hnext;
+	e->kind = k;
+	e->type = k->src->first + k->ptype;
+	b = entry_bucket(e->type, &e->key.range);
+	e->hnext = c->by_range[b];
+	c->by_range[b] = e;
+}
+
 enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m,
 				size_t *type)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	struct cache_key k;
-	long t = type_of(c, m->key.report_type);
+	struct cache_kind *k;
 
-	if (t < 0 || make_key(c, (size_t)t, &m->key.range, &k) != 0 || !key_equal(&k, &m->key))
-		return META_FOREIGN;
-	*type = (size_t)t;
-	if (m->state != CACHE_READY)
-		return META_USABLE;
-	store_path(&c->store, hash, ".data", path);
-	if (stat(path, &st) != 0)
-		return errno == ENOENT || errno == ENOTDIR ? META_STALE : META_UNCHECKED;
-	return S_ISREG(st.st_mode) && (uint64_t)st.st_size == m->size ? META_USABLE : META_STALE;
+	if (m->state == CACHE_READY) {
+		store_path(&c->store, hash, ".data", path);
+		if (stat(path, &st) != 0)
+			return errno == ENOENT || errno == ENOTDIR ? META_STALE : META_UNCHECKED;
+		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != m->size)
+			return META_STALE;
+	}
+	pthread_mutex_lock(&c->lock);
+	k = meta_kind(c, m, type);
+	pthread_mutex_unlock(&c->lock);
+	return k ? META_USABLE : META_FOREIGN;
 }
 
 struct entry *entry_find_hash(struct cache *c, const char *hash)
@@ -170,7 +203,7 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
 	struct cache_key k;
 	struct store_meta m;
 	char hash[KEY_HASH_LEN];
-	struct entry *e = type < c->ntypes ? entry_find(c, type, r) : NULL;
+	struct entry *e = kind_get(c, type) ? entry_find(c, type, r) : NULL;
 	size_t mtype;
 	int rc;
 
@@ -191,7 +224,7 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
 		enum meta_use use = entry_meta_usable(c, hash, &m, &mtype);
 		if (use == META_UNCHECKED)
 			rc = -EIO;
-		else if (use != META_USABLE)
+		else if (use != META_USABLE || mtype != type)
 			rc = -ENOENT; /* the scan will clean it up */
 	} else if (rc == -EBADMSG) {
 		rc = -ENOENT; /* corrupt: as good as absent; the scan deletes it */
@@ -213,9 +246,9 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
 	}
 	if (rc == 0) {
 		int created;
-		e = entry_insert_meta(c, type, &m, &created);
+		e = entry_insert_meta(c, &m, &created);
 	} else if (create) {
-		e = entry_new(c, type, &k);
+		e = entry_new(c, kind_get(c, type), type, &k);
 	}
 	if (!e)
 		*err = create || rc == 0 ? -ENOMEM : -ENOENT;
@@ -228,7 +261,8 @@ enum cache_state entry_state(const struct cache *c, const struct entry *e)
 	    cache_now_ms(c) / 1000 >= e->info.expires)
 		return CACHE_EXPIRED;
 	/* Queued behind a flight that waits for the provider to open: waiting too. */
-	if (e->info.state == CACHE_QUEUED && e->filling && cache_now_ms(c) < c->closed_until_ms)
+	if (e->info.state == CACHE_QUEUED && e->filling && e->kind &&
+	    cache_now_ms(c) < e->kind->src->closed_until_ms)
 		return CACHE_WAITING;
 	return e->info.state;
 }

@@ -160,7 +160,8 @@ void fill_drop_part(struct fill *f)
  * The provider is closed for now (outside its service hours, or at its concurrency limit).
  * The flight stays queued: the entry shows WAITING with the time it tries again, readers get
  * EAGAIN at once (cache_open), and after ms the flight goes on where it was. Waiting does not
- * count against export_timeout_s: a window may open hours later.
+ * count against export_timeout_s: a window may open hours later. Only this source's queued
+ * flights show WAITING meanwhile; other sources' go on.
  */
 static int fill_wait_closed(struct fill *f, const struct client_error *err, long ms)
 {
@@ -184,9 +185,9 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		f->e->info.wait_until = until_s;
 		f->e->info.last_error = *err;
 		f->e->info.last_errno = EAGAIN;
-		if (until_s * 1000 > c->closed_until_ms) {
-			c->closed_until_ms = until_s * 1000;
-			c->closed_err = *err;
+		if (until_s * 1000 > f->src->closed_until_ms) {
+			f->src->closed_until_ms = until_s * 1000; /* its source's flights only */
+			f->src->closed_err = *err;
 		}
 		pthread_cond_broadcast(&c->wake); /* waiters answer EAGAIN now */
 	}
@@ -519,7 +520,8 @@ int fill_run(struct cache *c, struct entry *e)
 	memset(&f, 0, sizeof(f));
 	f.c = c;
 	f.e = e;
-	f.p = c->prov;
+	f.src = e->kind->src;
+	f.p = f.src->prov;
 	f.start_ms = cache_mono_ms();
 	f.deadline = f.start_ms + (int64_t)c->cfg.export_timeout_s * 1000;
 	f.seed = (unsigned)cache_mono_ms() ^ (unsigned)(uintptr_t)e;

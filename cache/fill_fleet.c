@@ -44,7 +44,7 @@
 
 static struct fleet *fleet_of(const struct fill *f)
 {
-	return f->c->cfg.fleet;
+	return f->src->fleet;
 }
 
 /* This flight's role and holder (NULL: the holder named before), for cache_lookup and
@@ -203,44 +203,48 @@ static int fleet_follow(struct fill *f, const struct fleet_claim *cl, struct cli
 	return fleet_adopt(f, &rec);
 }
 
-/* etcd answered: leave "alone" if this host was. */
-static void fleet_rejoined(struct cache *c)
+/* etcd answered: the flight's source leaves "alone" if it was. */
+static void fleet_rejoined(struct fill *f)
 {
+	struct cache_source *s = f->src;
 	int was;
 
-	pthread_mutex_lock(&c->lock);
-	was = c->fleet_alone;
+	pthread_mutex_lock(&f->c->lock);
+	was = s->fleet_alone;
 	if (was)
-		c->fleet_alone_total_s +=
-			(double)(cache_mono_ms() - c->fleet_alone_since_ms) / 1000.0;
-	c->fleet_alone = 0;
-	c->fleet_down_since_ms = 0;
-	pthread_mutex_unlock(&c->lock);
+		s->fleet_alone_total_s +=
+			(double)(cache_mono_ms() - s->fleet_alone_since_ms) / 1000.0;
+	s->fleet_alone = 0;
+	s->fleet_down_since_ms = 0;
+	pthread_mutex_unlock(&f->c->lock);
 	if (was)
-		log_notice("fleet: etcd answers again; this host rejoined the fleet");
+		log_notice("fleet: etcd answers again; this host rejoined the fleet (account %s)",
+			   s->account);
 }
 
-/* etcd failed: 1 = run alone now, 0 = claim again (within one TTL of the outage). */
-static int fleet_outage(struct cache *c, const struct client_error *err)
+/* etcd failed: 1 = the flight's source runs alone now, 0 = claim again (within one TTL of
+ * the outage). */
+static int fleet_outage(struct fill *f, const struct client_error *err)
 {
+	struct cache_source *s = f->src;
 	int64_t now = cache_mono_ms();
 	int alone, start = 0;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&f->c->lock);
 	/* A failure long after the last one starts a new outage: an old one whose flights were
 	 * cancelled before any claim succeeded must not count. */
-	if (!c->fleet_down_since_ms || now - c->fleet_down_last_ms > c->cfg.fleet_ttl_s * 1000)
-		c->fleet_down_since_ms = now;
-	c->fleet_down_last_ms = now;
-	if (!c->fleet_alone && now - c->fleet_down_since_ms >= c->cfg.fleet_ttl_s * 1000) {
-		c->fleet_alone = start = 1;
-		c->fleet_alone_since_ms = now;
+	if (!s->fleet_down_since_ms || now - s->fleet_down_last_ms > s->fleet_ttl_s * 1000)
+		s->fleet_down_since_ms = now;
+	s->fleet_down_last_ms = now;
+	if (!s->fleet_alone && now - s->fleet_down_since_ms >= s->fleet_ttl_s * 1000) {
+		s->fleet_alone = start = 1;
+		s->fleet_alone_since_ms = now;
 	}
-	alone = c->fleet_alone;
-	pthread_mutex_unlock(&c->lock);
+	alone = s->fleet_alone;
+	pthread_mutex_unlock(&f->c->lock);
 	if (start)
 		log_warn("fleet: etcd cannot be reached for %ld s (%s): running alone until it "
-			 "answers", c->cfg.fleet_ttl_s, err->msg);
+			 "answers (account %s)", s->fleet_ttl_s, err->msg, s->account);
 	return alone;
 }
 
@@ -256,9 +260,9 @@ static int fleet_alone_slot(struct fill *f)
 		return 0; /* kept from before a re-apply */
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
-		taken = !c->cfg.fleet_max_exports ||
-			c->fleet_alone_running < c->cfg.fleet_max_exports;
-		c->fleet_alone_running += taken;
+		taken = !f->src->fleet_max_exports ||
+			f->src->fleet_alone_running < f->src->fleet_max_exports;
+		f->src->fleet_alone_running += taken;
 		pthread_mutex_unlock(&c->lock);
 		if (taken) {
 			f->alone_slot = 1;
@@ -277,13 +281,13 @@ static int fleet_unreachable(struct fill *f, const struct client_error *err, int
 {
 	int r;
 
-	if (f->c->cfg.fleet_refuse) {
+	if (f->src->fleet_refuse) {
 		client_error_set(&f->err, CLIENT_E_UNAVAILABLE,
 				 "fleet: etcd cannot be reached (%s); fleet_fallback = refuse",
 				 err->msg);
 		return -EAGAIN;
 	}
-	if (!fleet_outage(f->c, err)) {
+	if (!fleet_outage(f, err)) {
 		r = fleet_wait(f, ms, "waiting for etcd");
 		return r ? r : FLEET_AGAIN;
 	}
@@ -302,7 +306,7 @@ static int fleet_still_alone(struct fill *f)
 	int alone;
 
 	pthread_mutex_lock(&f->c->lock);
-	alone = f->c->fleet_alone;
+	alone = f->src->fleet_alone;
 	pthread_mutex_unlock(&f->c->lock);
 	return alone && !fleet_reachable(fleet_of(f));
 }
@@ -331,7 +335,7 @@ int fill_fleet_task(struct fill *f, int *fresh)
 		else if (fleet_claim(fleet_of(f), f->key_str, &cl, &err) != 0)
 			r = FLEET_ETCD_DOWN;
 		else {
-			fleet_rejoined(f->c);
+			fleet_rejoined(f);
 			reclaim_at = cache_mono_ms() + FLEET_RECLAIM_MS;
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
@@ -365,13 +369,13 @@ void fill_fleet_state(struct fill *f, enum export_state st)
  * goes unchecked), 0 = wait on, -EAGAIN with fleet_refuse (f->err set). */
 static int fleet_sha_outage(struct fill *f, const struct client_error *err)
 {
-	if (f->c->cfg.fleet_refuse) {
+	if (f->src->fleet_refuse) {
 		client_error_set(&f->err, CLIENT_E_UNAVAILABLE,
 				 "fleet: etcd cannot be reached (%s); fleet_fallback = refuse",
 				 err->msg);
 		return -EAGAIN;
 	}
-	if (!fleet_outage(f->c, err))
+	if (!fleet_outage(f, err))
 		return 0;
 	fleet_publish(f, CACHE_FLEET_ALONE, "", 0);
 	return 1;
@@ -402,7 +406,7 @@ static int fleet_sha_claim(struct fill *f, struct client_error *err)
  */
 static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 {
-	int64_t every = f->c->cfg.fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS;
+	int64_t every = f->src->fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS;
 	int64_t next_claim = cache_mono_ms() + every;
 	struct fleet_record rec;
 	struct client_error err;
@@ -487,7 +491,7 @@ void fill_fleet_done(struct fill *f, int rc)
 		return;
 	pthread_mutex_lock(&f->c->lock);
 	stopping = f->c->stopping;
-	f->c->fleet_alone_running -= f->alone_slot;
+	f->src->fleet_alone_running -= f->alone_slot;
 	f->alone_slot = 0;
 	pthread_mutex_unlock(&f->c->lock);
 	if (stopping)

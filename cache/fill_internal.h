@@ -18,7 +18,8 @@ struct part;
 struct fill {
 	struct cache *c;
 	struct entry *e;
-	struct provider *p;
+	struct cache_source *src;	/* the entry's source */
+	struct provider *p;		/* its provider */
 	unsigned gen;			/* e->gen this flight belongs to */
 	int64_t deadline;		/* monotonic ms: export_timeout_s from the start */
 	int64_t start_ms;		/* monotonic ms at the start of the flight */

@@ -2,7 +2,8 @@
  * The fleet's request cap: max_requests_per_s holds for the sum of every host's requests to
  * the provider account, so each host takes cap / live members (members are lease-bound keys:
  * a host that dies drops out within its TTL). Re-counted every RECOUNT_MS; while etcd cannot
- * be counted, the last share stays.
+ * be counted, the last share stays. One thread serves every source with a cap (each its own
+ * fleet, cap and provider).
  */
 #include "internal.h"
 
@@ -15,23 +16,43 @@
 
 #define RECOUNT_MS 1000
 
-/* Count the members and give the provider its share. */
-static void fleet_rate_once(struct cache *c)
+/* Whether s takes a share of a fleet's cap. */
+static int fleet_rate_wanted(const struct cache_source *s)
+{
+	return s->fleet && s->fleet_rate_cap > 0 && s->prov->ops->set_request_rate;
+}
+
+/* Count s's fleet members and give its provider its share. No locks held. */
+static void fleet_rate_once(struct cache *c, struct cache_source *s)
 {
 	struct client_error err;
 	int64_t members = 0;
 	double rate;
 
-	if (fleet_members(c->cfg.fleet, &members, &err) != 0 || members < 1)
+	if (fleet_members(s->fleet, &members, &err) != 0 || members < 1)
 		return;
-	rate = c->cfg.fleet_rate_cap / (double)members;
+	rate = s->fleet_rate_cap / (double)members;
 	pthread_mutex_lock(&c->lock);
-	if (rate != c->fleet_rate)
+	if (rate != s->fleet_rate)
 		log_debug("fleet: %lld members: this host takes %.3g requests/s",
 			  (long long)members, rate);
-	c->fleet_rate = rate;
+	s->fleet_rate = rate;
 	pthread_mutex_unlock(&c->lock);
-	c->prov->ops->set_request_rate(c->prov, rate);
+	s->prov->ops->set_request_rate(s->prov, rate);
+}
+
+/* Re-count every source's fleet (sources added meanwhile too). cache->lock held, dropped
+ * meanwhile. */
+static void fleet_rate_all(struct cache *c)
+{
+	for (size_t i = 0; i < c->nsources && !c->stopping; i++) {
+		struct cache_source *s = c->sources[i]; /* never moves; the array may */
+		if (!fleet_rate_wanted(s))
+			continue;
+		pthread_mutex_unlock(&c->lock);
+		fleet_rate_once(c, s);
+		pthread_mutex_lock(&c->lock);
+	}
 }
 
 static void *fleet_rate_main(void *arg)
@@ -41,9 +62,7 @@ static void *fleet_rate_main(void *arg)
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
 		struct timespec until;
-		pthread_mutex_unlock(&c->lock);
-		fleet_rate_once(c);
-		pthread_mutex_lock(&c->lock);
+		fleet_rate_all(c);
 		clock_mono_deadline(&until, RECOUNT_MS);
 		/* On wake, which is only ever broadcast: a signal on work is meant for one
 		 * fill worker, and this thread must never take it. */
@@ -54,20 +73,22 @@ static void *fleet_rate_main(void *arg)
 	return NULL;
 }
 
-int fleet_rate_start(struct cache *c)
+int fleet_rate_start(struct cache *c, struct cache_source *src)
 {
-	int rc;
+	int rc = 0;
 
-	if (!c->cfg.fleet || c->cfg.fleet_rate_cap <= 0 || !c->prov->ops->set_request_rate)
+	if (!fleet_rate_wanted(src))
 		return 0;
-	c->fleet_rate = c->cfg.fleet_rate_cap;
-	fleet_rate_once(c); /* before the first request, so a new host never takes the whole cap
-			     * once the others are counted */
-	rc = pthread_create(&c->fleet_rater, NULL, fleet_rate_main, c);
-	if (rc)
-		return -rc;
-	c->fleet_rater_started = 1;
-	return 0;
+	src->fleet_rate = src->fleet_rate_cap;
+	fleet_rate_once(c, src); /* before the first request, so a new host never takes the whole
+				  * cap once the others are counted */
+	pthread_mutex_lock(&c->lock);
+	if (!c->fleet_rater_started) {
+		rc = -pthread_create(&c->fleet_rater, NULL, fleet_rate_main, c);
+		c->fleet_rater_started = rc == 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 void fleet_rate_stop(struct cache *c)

@@ -40,7 +40,12 @@ struct entry {
 	struct entry *hnext; /* cache->by_range[entry_bucket(range)] */
 	struct entry *qnext; /* cache->queue_head while queued */
 	struct cache_key key;
-	size_t type; /* index into prov->types: the key's report_type is that type's */
+	/* Its kind (source and provider type), and that kind's index; NULL and KIND_NONE for
+	 * an orphan: a .meta a recovery scan found whose keys no source has (yet). Orphans are
+	 * never filled; they count in the size budget, are evicted and swept like any entry, and
+	 * cache_add_source adopts them. Set under cache->lock; a kind never moves. */
+	struct cache_kind *kind;
+	size_t type;
 	char hash[KEY_HASH_LEN];
 	char range_str[DATE_RANGE_STR_LEN]; /* for log lines */
 	pthread_mutex_t io_lock;
@@ -73,24 +78,71 @@ struct cache_counts {
 	double duration_sum_s;
 };
 
-struct cache {
-	struct cache_config cfg; /* defaults applied; strings point into the owned copies */
-	char *dir, *language;
-	/* Per export type (prov->types[t]): the report_type of its keys and requests (owned
-	 * copies; type 0's may be cfg.report_type0), and its counters. */
-	size_t ntypes;
-	char **report_types;
-	struct cache_counts *counts;
+#define KIND_NONE ((size_t)-1) /* entry->type of an orphan */
+
+/*
+ * One merchant account's exports (cache_add_source). Allocated once, never moved or freed
+ * before cache_free, so entries, fills and download sinks keep pointers to it and its kinds.
+ * The fields after `running` are protected by cache->lock.
+ */
+struct cache_source {
 	struct provider *prov;
+	char *account;		/* the account of its keys (owned) */
+	int max_exports;	/* its flights running at once; 0 = no cap of its own */
+	size_t first, ntypes;	/* its kinds: first .. first + ntypes - 1 */
+	/* Fleet mode (fill_fleet.c, fleet_rate.c): NULL = this source alone. */
+	struct fleet *fleet;
+	int fleet_refuse;
+	long fleet_ttl_s;
+	int fleet_max_exports;
+	double fleet_rate_cap;
+
+	int running;		/* its flights a worker runs now */
+	/* Its provider said it is closed (service hours, capacity) until this wall time (ms):
+	 * its flights queued behind the waiting one show WAITING and their readers get EAGAIN.
+	 * Other sources' flights never see it. */
+	int64_t closed_until_ms;
+	struct client_error closed_err;
+	int fleet_alone;		/* etcd unreachable past one TTL: flights run alone */
+	int64_t fleet_down_since_ms;	/* monotonic: first failed etcd call of this outage */
+	int64_t fleet_down_last_ms;	/* monotonic: the latest failed one */
+	int64_t fleet_alone_since_ms;	/* monotonic: when this source began running alone */
+	double fleet_alone_total_s;	/* time run alone in earlier outages */
+	double fleet_rate;		/* the request rate this host takes (cap / members) */
+	int fleet_alone_running;	/* exports this source applied for alone, still running */
+};
+
+/* One "type" of the public API: a source's provider type. Never moved or freed before
+ * cache_free. */
+struct cache_kind {
+	struct cache_source *src;
+	size_t ptype;		/* index into src->prov->types */
+	char *report_type;	/* the report_type of its keys and requests (owned) */
+	struct cache_counts counts;
+};
+
+struct cache {
+	struct cache_config cfg; /* defaults applied; strings point into the owned copies; the
+				  * fleet fields are the sources' own */
+	char *dir, *language;
+	/* The kinds (the API's types) and the sources, in the order they were added. The
+	 * arrays grow (realloc) under cache->lock: read them only with it held; the structs
+	 * they point to never move. */
+	struct cache_kind **kinds;
+	size_t nkinds, kinds_cap;
+	struct cache_source **sources;
+	size_t nsources, sources_cap;
 	struct store store;
 
 	pthread_mutex_t lock; /* see above */
 	pthread_cond_t wake;  /* CLOCK_MONOTONIC; broadcast when a flight ends, on forget, on stop:
 			       * waiters in cache_open and sleeping fills re-check */
-	pthread_cond_t work;  /* CLOCK_MONOTONIC; workers, sweeper: queue non-empty or stop */
+	pthread_cond_t work;  /* CLOCK_MONOTONIC; workers: a flight queued, a source's running
+			       * count dropped, or stop */
 	struct entry *entries;
 	/* The same entries hashed by (type, range): lookups stay O(1) with tens of thousands
-	 * cached (a list scan per insert made the recovery scan quadratic). */
+	 * cached (a list scan per insert made the recovery scan quadratic). Orphans are hashed
+	 * as type KIND_NONE. */
 	struct entry *by_range[ENTRY_BUCKETS];
 	struct entry *queue_head, *queue_tail;
 	int stopping;
@@ -98,10 +150,6 @@ struct cache {
 	 * the scan could not read some (EMFILE, EIO), so lookups keep asking the disk. */
 	int scan_done;
 	int scanning; /* a recovery scan is running */
-	/* The provider said it is closed (service hours, capacity) until this wall time (ms):
-	 * flights queued behind the waiting one show WAITING and their readers get EAGAIN. */
-	int64_t closed_until_ms;
-	struct client_error closed_err;
 	uint64_t access_seq;
 
 	pthread_t *workers;
@@ -109,29 +157,36 @@ struct cache {
 	pthread_t sweeper, recoverer;
 	int sweeper_started, recoverer_started;
 
-	/* Fleet mode (fill_fleet.c, fleet_rate.c; cache->lock). */
-	int fleet_alone;		/* etcd unreachable past one TTL: flights run alone */
-	int64_t fleet_down_since_ms;	/* monotonic: first failed etcd call of this outage */
-	int64_t fleet_down_last_ms;	/* monotonic: the latest failed one */
-	int64_t fleet_alone_since_ms;	/* monotonic: when this host began running alone */
-	double fleet_alone_total_s;	/* time run alone in earlier outages */
-	double fleet_rate;		/* the request rate this host takes (cap / members) */
-	int fleet_alone_running;	/* exports this host applied for alone, still running */
+	/* One thread re-counts the fleet for every source with a rate cap (fleet_rate.c). */
 	pthread_t fleet_rater;
 	int fleet_rater_started;
 };
 
-/* The counters of e's export type. */
+/* The counters of e's kind (e is not an orphan). */
 static inline struct cache_counts *entry_counts(struct cache *c, const struct entry *e)
 {
-	return &c->counts[e->type];
+	(void)c;
+	return &e->kind->counts;
 }
+
+/* --- source.c: the sources and their kinds (caller holds cache->lock unless said) --- */
+
+/* The kind of a type index; NULL when it is not one. */
+struct cache_kind *kind_get(const struct cache *c, size_t type);
+/* The key of kind k for r. 0 or -EINVAL (range not valid). */
+int kind_key(const struct cache *c, const struct cache_kind *k, const struct date_range *r,
+	     struct cache_key *key);
+/* The kind whose keys key has (provider, account, report_type, language); NULL = none. */
+struct cache_kind *kind_of_key(const struct cache *c, const struct cache_key *key);
+/* Free every source and kind (threads gone). */
+void source_free_all(struct cache *c);
 
 /* --- fleet_rate.c: the fleet's request cap, shared by its live members --- */
 
-/* Start the thread that re-counts the fleet's members every second or so and gives this
- * host's provider cap / members (when fleet mode and a cap are set). 0 or -errno. */
-int fleet_rate_start(struct cache *c);
+/* When src has fleet mode and a rate cap: give its provider the whole cap / members now (before
+ * its first request), and start the thread that re-counts the members of every such source
+ * every second or so, unless it runs. No locks held. 0 or -errno. */
+int fleet_rate_start(struct cache *c, struct cache_source *src);
 /* Stop it (cache->stopping set and broadcast first). */
 void fleet_rate_stop(struct cache *c);
 
@@ -150,23 +205,27 @@ struct entry *entry_find_hash(struct cache *c, const char *hash);
  * exported over. */
 struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r, int create,
 			int *err);
-/* Insert an entry of type built from a .meta if the key is not in memory yet. Returns the
- * entry (new or existing), *created says which; NULL on ENOMEM. */
-struct entry *entry_insert_meta(struct cache *c, size_t type, const struct store_meta *m,
-				int *created);
+/* Insert an entry built from a .meta if its key is not in memory yet: under the kind whose keys
+ * it has (kind_of_key, decided under the lock the caller holds, so a source added meanwhile is
+ * never missed), else as an orphan. Returns the entry (new or existing), *created says which;
+ * NULL on ENOMEM. */
+struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created);
+/* Make orphan e an entry of kind k (its keys are k's). */
+void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k);
 /* What entry_meta_usable found. */
 enum meta_use {
 	META_UNCHECKED = -2, /* the .data could not be stat'ed (EIO, ...): leave everything */
-	META_FOREIGN = -1,   /* another provider's/account's/type's/language's: leave it */
+	META_FOREIGN = -1,   /* no source has its keys (yet): an orphan */
 	META_STALE = 0,	     /* READY but its .data is missing or has the wrong size: drop it */
 	META_USABLE = 1,
 };
-/* Whether a .meta read from disk belongs to this cache (provider, account, one of its types,
- * language) and, for READY, its .data exists with the recorded size. Does a stat. *type is
- * the export type of its key unless META_FOREIGN. */
+/* Whether a .meta read from disk can be served: for READY, its .data exists with the
+ * recorded size (does a stat; STALE or UNCHECKED otherwise), and a source has its keys
+ * (provider, account, report_type, language): *type is that kind, else META_FOREIGN.
+ * Takes cache->lock itself (not held on entry). */
 enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m,
 				size_t *type);
-/* The state cache_lookup reports: READY past its expiry is EXPIRED; QUEUED while the
+/* The state cache_lookup reports: READY past its expiry is EXPIRED; QUEUED while its source's
  * provider is closed is WAITING. */
 enum cache_state entry_state(const struct cache *c, const struct entry *e);
 /* Fill a store_meta from the entry's current info. */
@@ -178,8 +237,12 @@ void entry_free_all(struct cache *c);
 
 /* --- pool.c: fill workers --- */
 
-/* Queue a flight for e (caller holds cache->lock, e->filling is 0). Sets QUEUED. */
+/* Queue a flight for e (caller holds cache->lock, e->filling is 0, e has a kind). Sets
+ * QUEUED. A worker takes the oldest queued flight whose source is below its max_exports. */
 void pool_enqueue(struct cache *c, struct entry *e);
+/* Queue a flight that polls e's saved task (never re-applies) when e has a kind and was left
+ * mid-export (APPLIED, GENERATING, DOWNLOADING) with no flight. cache->lock held. */
+void pool_resume(struct cache *c, struct entry *e);
 int pool_start(struct cache *c);
 /* Join the workers; cache->stopping must be set and broadcast first. */
 void pool_join(struct cache *c);

@@ -1,4 +1,6 @@
-/* The fill pool: max_exports worker threads taking flights from one FIFO queue. */
+/* The fill pool: max_exports worker threads taking flights from one FIFO queue. A worker takes
+ * the oldest flight whose source runs fewer than its own max_exports; a flight of a source at
+ * its cap stays queued (others pass it) until one of that source's flights ends. */
 #include "internal.h"
 
 #include <errno.h>
@@ -21,15 +23,42 @@ void pool_enqueue(struct cache *c, struct entry *e)
 	pthread_cond_signal(&c->work);
 }
 
+void pool_resume(struct cache *c, struct entry *e)
+{
+	if (e->kind && !e->filling && !c->stopping &&
+	    (e->info.state == CACHE_APPLIED || e->info.state == CACHE_GENERATING ||
+	     e->info.state == CACHE_DOWNLOADING)) {
+		log_info("cache: %s: resuming export task %s", e->range_str, e->info.task_id);
+		pool_enqueue(c, e);
+	}
+}
+
+/* Whether a flight of s may start now. */
+static int pool_source_free(const struct cache_source *s)
+{
+	return s->max_exports == 0 || s->running < s->max_exports;
+}
+
+/* Unlink the oldest queued flight whose source is below its cap; NULL when none is. */
 static struct entry *pool_pop(struct cache *c)
 {
-	struct entry *e = c->queue_head;
+	struct entry *prev = NULL, *e = c->queue_head;
 
-	c->queue_head = e->qnext;
-	if (!c->queue_head)
-		c->queue_tail = NULL;
+	while (e && !pool_source_free(e->kind->src)) {
+		prev = e;
+		e = e->qnext;
+	}
+	if (!e)
+		return NULL;
+	if (prev)
+		prev->qnext = e->qnext;
+	else
+		c->queue_head = e->qnext;
+	if (c->queue_tail == e)
+		c->queue_tail = prev;
 	e->qnext = NULL;
 	entry_counts(c, e)->n_queued--;
+	e->kind->src->running++;
 	return e;
 }
 
@@ -59,11 +88,11 @@ static void *pool_worker(void *arg)
 		struct entry *e;
 		int rc;
 
-		while (!c->stopping && !c->queue_head)
+		/* Woken when a flight is queued or a source's running count drops. */
+		while (!c->stopping && !(e = pool_pop(c)))
 			pthread_cond_wait(&c->work, &c->lock);
 		if (c->stopping)
 			break;
-		e = pool_pop(c);
 		entry_counts(c, e)->n_running++;
 		pthread_mutex_unlock(&c->lock);
 
@@ -74,6 +103,8 @@ static void *pool_worker(void *arg)
 		pool_count_outcome(entry_counts(c, e), rc,
 				   (double)(cache_mono_ms() - start) / 1000.0);
 		entry_counts(c, e)->n_running--;
+		if (e->kind->src->running-- == e->kind->src->max_exports && c->queue_head)
+			pthread_cond_signal(&c->work); /* a flight it held back may start */
 		e->filling = 0;
 		e->result = rc;
 		e->flight++;

@@ -10,8 +10,10 @@
  *                     APPLIED/GENERATING/DOWNLOADING: a flight is queued that polls the saved
  *                     task id (never re-applies) and resumes the .part;
  *                     FAILED/NO_DATA: kept as is (re-applied / remembered as usual);
- *                     another provider's, account's or language's: left alone
- *                     (every export type of the provider is this scan's)
+ *                     keys no source has (an account not added yet, or no longer in the
+ *                     configuration): kept in memory as an orphan (source.c), never filled,
+ *                     counted in the size budget, evicted and swept like any entry, adopted
+ *                     by the source that has its keys once it is added
  *   <hash>.data/.part without a .meta: deleted
  * Entries already in memory (an open raced ahead and loaded the .meta itself) are left as
  * they are. Deletions happen under cache->lock after checking no entry owns the hash, so a
@@ -80,8 +82,6 @@ static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t
 		return;
 	}
 	usable = entry_meta_usable(c, hash, &m, &type);
-	if (usable == META_FOREIGN)
-		return; /* another provider's or account's: not ours to judge */
 	if (usable == META_UNCHECKED) {
 		log_warn("cache: cannot check the data file of %s.meta; leaving its files", hash);
 		t->unread++;
@@ -96,14 +96,12 @@ static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t
 		}
 		return;
 	}
+	/* USABLE or FOREIGN: whether a source has its keys is decided again under the lock, so
+	 * a source added since is not missed. */
 	pthread_mutex_lock(&c->lock);
-	e = entry_insert_meta(c, type, &m, &created);
-	if (e && !e->filling && !c->stopping &&
-	    (e->info.state == CACHE_APPLIED || e->info.state == CACHE_GENERATING ||
-	     e->info.state == CACHE_DOWNLOADING)) {
-		log_info("cache: %s: resuming export task %s", e->range_str, e->info.task_id);
-		pool_enqueue(c, e);
-	}
+	e = entry_insert_meta(c, &m, &created);
+	if (e)
+		pool_resume(c, e);
 	pthread_mutex_unlock(&c->lock);
 	t->kept++;
 }

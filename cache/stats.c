@@ -1,4 +1,4 @@
-/* The cache's figures, per export type and for the whole cache (cache_get_stats). */
+/* The cache's figures, per export type (kind) and for the whole cache (cache_get_stats). */
 #include "internal.h"
 
 #include <string.h>
@@ -28,46 +28,53 @@ static void stats_add_counts(const struct cache_counts *k, struct cache_stats *o
 	out->bytes_downloaded += atomic_load(&k->n_bytes);
 }
 
-/* The figures of the types in [from, to). */
-static void stats_of_types(struct cache *c, size_t from, size_t to, struct cache_stats *out)
+/* The entries of type (every entry, orphans too, when all). cache->lock held. */
+static void stats_entries(struct cache *c, int all, size_t type, struct cache_stats *out)
 {
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&c->lock);
-	for (size_t t = from; t < to; t++)
-		stats_add_counts(&c->counts[t], out);
 	for (struct entry *e = c->entries; e; e = e->next) {
-		if (e->info.state == CACHE_ABSENT || e->type < from || e->type >= to)
+		if (e->info.state == CACHE_ABSENT || (!all && e->type != type))
 			continue;
 		out->entries++;
 		if (e->info.state == CACHE_READY)
 			out->total_size += e->info.size;
 	}
-	pthread_mutex_unlock(&c->lock);
 }
 
-/* Fleet mode's figures of this host. */
-static void stats_fleet(struct cache *c, struct cache_stats *out)
+/* Fleet mode's figures of source s, added to out's as cache_stats says. cache->lock held. */
+static void stats_fleet(const struct cache_source *s, struct cache_stats *out)
 {
-	pthread_mutex_lock(&c->lock);
-	out->fleet_alone = c->fleet_alone;
-	out->fleet_alone_s = c->fleet_alone_total_s;
-	if (c->fleet_alone)
-		out->fleet_alone_s += (double)(cache_mono_ms() - c->fleet_alone_since_ms) / 1000.0;
-	out->fleet_rate = c->fleet_rate;
-	pthread_mutex_unlock(&c->lock);
+	double alone_s = s->fleet_alone_total_s;
+
+	if (s->fleet_alone)
+		alone_s += (double)(cache_mono_ms() - s->fleet_alone_since_ms) / 1000.0;
+	out->fleet_alone |= s->fleet_alone;
+	if (alone_s > out->fleet_alone_s)
+		out->fleet_alone_s = alone_s;
+	out->fleet_rate += s->fleet_rate;
 }
 
 void cache_get_stats(struct cache *c, struct cache_stats *out)
 {
-	stats_of_types(c, 0, c->ntypes, out);
-	stats_fleet(c, out);
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->lock);
+	for (size_t t = 0; t < c->nkinds; t++)
+		stats_add_counts(&c->kinds[t]->counts, out);
+	for (size_t i = 0; i < c->nsources; i++)
+		stats_fleet(c->sources[i], out);
+	stats_entries(c, 1, 0, out);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void cache_get_type_stats(struct cache *c, size_t type, struct cache_stats *out)
 {
-	if (type >= c->ntypes) {
-		memset(out, 0, sizeof(*out));
-		return;
+	struct cache_kind *k;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->lock);
+	if ((k = kind_get(c, type)) != NULL) {
+		stats_add_counts(&k->counts, out);
+		stats_fleet(k->src, out);
+		stats_entries(c, 0, type, out);
 	}
-	stats_of_types(c, type, type + 1, out);
+	pthread_mutex_unlock(&c->lock);
 }

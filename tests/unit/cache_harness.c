@@ -127,6 +127,11 @@ int open_check(struct env *e, const struct date_range *r)
 
 int open_check_type(struct env *e, size_t type, const struct date_range *r)
 {
+	return open_check_prov(e, e->p, type, r);
+}
+
+int open_check_prov(struct env *e, struct provider *p, size_t type, const struct date_range *r)
+{
 	struct cache_handle *h = NULL;
 	int rc = cache_open(e->c, type, r, NULL, NULL, &h);
 	if (rc != 0) {
@@ -137,7 +142,7 @@ int open_check_type(struct env *e, size_t type, const struct date_range *r)
 	unsigned char *got = handle_read(h, &len);
 	unsigned char *want = malloc(len + 1);
 	assert_non_null(want);
-	assert_int_equal(fake_range_content(e->p, r, want, len + 1), (long)len);
+	assert_int_equal(fake_range_content(p, r, want, len + 1), (long)len);
 	assert_memory_equal(got, want, len);
 	free(got);
 	free(want);
@@ -179,10 +184,16 @@ void key_path(struct env *e, const struct date_range *r, const char *suffix, cha
 void key_path_type(struct env *e, const char *report_type, const struct date_range *r,
 		   const char *suffix, char *out, size_t n)
 {
+	key_path_account(e, "M100200", report_type, r, suffix, out, n);
+}
+
+void key_path_account(struct env *e, const char *account, const char *report_type,
+		      const struct date_range *r, const char *suffix, char *out, size_t n)
+{
 	char a[DATE_STR_LEN], b[DATE_STR_LEN], key[256], hex[65];
 	date_format(&r->start, a);
 	date_format(&r->end, b);
-	snprintf(key, sizeof(key), "vexora|M100200|%s|en-US|%s|%s", report_type, a, b);
+	snprintf(key, sizeof(key), "vexora|%s|%s|en-US|%s|%s", account, report_type, a, b);
 	sha_hex(key, strlen(key), hex);
 	snprintf(out, n, "%s/v1/%s%s", e->dir, hex, suffix);
 }

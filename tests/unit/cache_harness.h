@@ -57,6 +57,8 @@ unsigned char *handle_read(struct cache_handle *h, size_t *len);
  * open_check and info_of are of type 0. */
 int open_check(struct env *e, const struct date_range *r);
 int open_check_type(struct env *e, size_t type, const struct date_range *r);
+/* The same with the content provider p serves (a cache of several sources). */
+int open_check_prov(struct env *e, struct provider *p, size_t type, const struct date_range *r);
 struct cache_info info_of(struct env *e, const struct date_range *r);
 struct cache_info info_of_type(struct env *e, size_t type, const struct date_range *r);
 void sha_hex(const void *buf, size_t len, char out[65]);
@@ -66,6 +68,9 @@ void key_path(struct env *e, const struct date_range *r, const char *suffix, cha
 /* The same for the type whose keys carry report_type ("order" is key_path's). */
 void key_path_type(struct env *e, const char *report_type, const struct date_range *r,
 		   const char *suffix, char *out, size_t n);
+/* The same for another account than the fake's M100200. */
+void key_path_account(struct env *e, const char *account, const char *report_type,
+		      const struct date_range *r, const char *suffix, char *out, size_t n);
 int exists(const char *path);
 struct cache_stats stats_of(struct env *e);
 
