@@ -150,7 +150,8 @@ import time
 import urllib.parse
 import zipfile
 
-from sim_serve import read_sized_body, serve
+from sim_serve import (copy_stats, count_by, merchant_stats, name_value, read_sized_body,
+                       revoke_answer, serve)
 
 API_RE = re.compile(r"^(?:/.*)?/v1/vexora/orderExport/(apply|status|downloadUrl)$")
 DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -490,32 +491,24 @@ class Sim:
     def reset_stats(self):
         self.stats = {"apply": 0, "status": 0, "downloadUrl": 0, "download": 0,
                       "download_bytes": 0, "bad_sign": 0, "faults_injected": 0,
-                      "download_leaks": 0, "auth_failures": 0,
-                      "auth_failures_by_merchant": dict.fromkeys(self.secrets, 0),
-                      "requests_by_merchant": dict.fromkeys(self.secrets, 0)}
+                      "download_leaks": 0}
+        self.stats.update(merchant_stats(self.secrets))
 
     def stats_json(self):
-        """A copy of the stats safe to serialise outside the lock."""
         with self.lock:
-            return {k: dict(v) if isinstance(v, dict) else v for k, v in self.stats.items()}
-
-    def count_by_merchant(self, key, merchant):
-        """One more in stats[key][merchant]; caller holds the lock."""
-        by = self.stats[key]
-        by[merchant] = by.get(merchant, 0) + 1
+            return copy_stats(self.stats)
 
     def auth_failed(self, merchant, bad_sign=False):
         with self.lock:
             self.stats["auth_failures"] += 1
-            self.count_by_merchant("auth_failures_by_merchant", merchant)
+            count_by(self.stats, "auth_failures_by_merchant", merchant)
             if bad_sign:
                 self.stats["bad_sign"] += 1
 
-    def set_revoked(self, body, revoked):
-        """Revoke or restore the merchant named by body {"merchant": M}; the revoked list."""
-        m = body.get("merchant") if isinstance(body, dict) else None
+    def set_revoked(self, m, revoked):
+        """Revoke (or restore) merchantNo m for /_sim/revoke; the revoked list."""
         if m not in self.secrets:
-            raise ValueError("body must be {\"merchant\": M} with a known merchantNo")
+            raise ValueError("body must be {\"merchant\": M} with a served merchantNo")
         with self.lock:
             (self.revoked.add if revoked else self.revoked.discard)(m)
             return sorted(self.revoked)
@@ -951,7 +944,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sim = self.sim
         with sim.lock:
             sim.stats[endpoint] += 1
-            sim.count_by_merchant("requests_by_merchant", self.headers.get("merchantNo") or "")
+            count_by(sim.stats, "requests_by_merchant", self.headers.get("merchantNo") or "")
         raw = self.read_body()
         if raw is None:
             return
@@ -1142,12 +1135,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/_sim/stats" and method in ("GET", "HEAD"):
             return self.send_json(200, sim.stats_json(), head)
         if path in ("/_sim/revoke", "/_sim/unrevoke") and method == "POST":
-            try:
-                body = json.loads(raw.decode("utf-8") or "{}")
-                revoked = sim.set_revoked(body, path == "/_sim/revoke")
-            except (ValueError, UnicodeDecodeError) as e:
-                return self.send_json(400, {"error": str(e)})
-            return self.send_json(200, {"ok": True, "revoked": revoked})
+            return self.send_json(*revoke_answer(path, raw, "merchant", sim.set_revoked))
         if path == "/_sim/reset" and method == "POST":
             sim.reset()
             return self.send_json(200, {"ok": True})
@@ -1201,14 +1189,6 @@ class Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def merchant_secret(text):
-    """MERCHANT_NO=SECRET of --extra-merchant, as a (merchant, secret) pair."""
-    merchant, sep, secret = text.partition("=")
-    if not sep or not merchant or not secret:
-        raise argparse.ArgumentTypeError("expected MERCHANT_NO=SECRET")
-    return merchant, secret
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Vexora order export API simulator")
     ap.add_argument("--port", type=int, default=0)
@@ -1216,7 +1196,7 @@ def main(argv=None):
     ap.add_argument("--secret")
     ap.add_argument("--secret-file")
     ap.add_argument("--merchant", required=True)
-    ap.add_argument("--extra-merchant", action="append", default=[], type=merchant_secret,
+    ap.add_argument("--extra-merchant", action="append", default=[], type=name_value,
                     metavar="MERCHANT_NO=SECRET", help="another merchant and its secret "
                     "(repeatable)")
     ap.add_argument("--data-dir", required=True)
