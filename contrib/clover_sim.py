@@ -10,14 +10,17 @@ POST {any prefix}/v3/merchants/{mId}/exports[/]      create an export
 GET  {any prefix}/v3/merchants/{mId}/exports/{id}    poll it
 GET/HEAD {prefix}/files/<token>/<exportId>-<n>.json  one file of a DONE export (n = 1, 2, ...)
 
-API calls need `Authorization: Bearer <--secret>` and mId == --merchant; otherwise 401
-{"message": "401 Unauthorized"}. A request carrying an `access_token` query parameter is
+API calls need `Authorization: Bearer <token>` where the path's mId is --merchant (token
+--secret) or an --extra-merchant mId (its own token), and the mId is not revoked (see
+/_sim/revoke); otherwise 401 {"message": "401 Unauthorized"}: a merchant's valid token on
+another merchant's path is refused too. A request carrying an `access_token` query parameter is
 refused with the same 401 even when the token is right (and counted as access_token_query).
 Every API error is JSON {"message": ...}.
 
 POST body: {"type": "ORDERS"|"PAYMENTS", "startTime": ms, "endTime": ms} (UTC, integers).
 400 for a body that is not a JSON object, a bad type, non-integer times, startTime >= endTime
-or endTime - startTime > 30 days (30*86400000 ms). Unknown export id: 404 {"message": "Not Found"}.
+or endTime - startTime > 30 days (30*86400000 ms). Unknown export id, or one of another
+merchant: 404 {"message": "Not Found"}.
 
 Export timeline (wall clock, ms): PENDING (percentComplete 0) for pending_s, IN_PROGRESS for
 progress_s with an integer percentComplete rising from 0 (capped at 99 until done), then DONE
@@ -32,40 +35,51 @@ Content-Length, ETag, Accept-Ranges and Range support ("bytes=N-", "bytes=N-M", 
 If-Range honoured). A file request with an Authorization header is refused with 400 (counted
 as file_auth_header): the URLs are pre-signed and must not carry the API token.
 
-Elements are a pure function of (merchant, type, seed, UTC day, index in the day, per-day
+Elements are a pure function of (mId, type, seed, UTC day, index in the day, per-day
 count): orders_per_day / payments_per_day elements per day, createdTime spread over the day and
-strictly increasing, ids 13 chars [A-Z0-9] unique by construction. An export holds those with
+strictly increasing, ids 13 chars [A-Z0-9] unique by construction. The mId is mixed into
+every key, so each merchant has its own elements (--merchant's are those of a simulator
+serving it alone). An export holds those with
 startTime <= createdTime <= endTime, so the same seed and range give byte-identical files.
 
 Service hours (all API calls; file URLs are always served): outside them 503
 {"message": "Exports are available HH:MM-HH:MM UTC"} with `Retry-After: <whole seconds until
 the window opens, >= 1>`. Concurrency: a POST while max_concurrent exports are PENDING or
-IN_PROGRESS gets 503 {"message": "Too many concurrent exports"} without Retry-After.
+IN_PROGRESS gets 503 {"message": "Too many concurrent exports"} without Retry-After;
+the limit holds for each merchant on its own (another merchant's exports do not count).
 Checks run in this order: auth, fail_next, hours, request body, concurrency.
 
 CLI
 ---
 clover_sim.py --port 0 --port-file F --secret TOKEN [--secret-file F] --merchant MID
-    --data-dir D [--host 127.0.0.1] [--seed 1] [--hours always|HH:MM-HH:MM]
+    [--extra-merchant MID=TOKEN]... --data-dir D [--host 127.0.0.1] [--seed 1]
+    [--hours always|HH:MM-HH:MM]
     [--max-concurrent 2] [--file-ttl-s 86400] [--pending-s 0.3] [--progress-s 0.6]
     [--orders-per-day 40] [--payments-per-day 40] [--quiet]
 After binding, the port is written to --port-file (temp + rename) and "PORT <n>" is printed.
 --secret is the Bearer token it accepts (--secret-file, first line, wins). --data-dir is
 created but unused (files are generated on demand); it keeps the CLI shape of the other
 simulators. One log line per request goes to stderr, never the token (access_token query
-values and the token itself are redacted); --quiet turns them off. SIGTERM exits cleanly.
+values and every merchant's token are redacted); --quiet turns them off. SIGTERM exits cleanly.
 
 Control endpoints (no auth; tests only)
 ---------------------------------------
 GET  /_sim/stats    {"posts", "gets", "file_downloads", "unauthorized", "access_token_query",
                      "file_auth_header", "hours_503", "concurrency_503", "max_active_seen",
-                     "exports_created": {"ORDERS", "PAYMENTS"}, "bytes_served"}
+                     "exports_created": {"ORDERS", "PAYMENTS"}, "bytes_served",
+                     "auth_failures", "auth_failures_by_merchant", "requests_by_merchant"}
                     posts/gets count every API POST/GET (refused ones too), file_downloads
                     every file GET, unauthorized every 401 (access_token ones included),
-                    bytes_served the file body bytes written.
+                    bytes_served the file body bytes written, max_active_seen the most
+                    exports one merchant had active at once. auth_failures counts the 401s
+                    too; the two by_merchant dicts are keyed by the path's mId (every served
+                    mId listed, 0 included), requests_by_merchant counting every API POST/GET.
 POST /_sim/reset    zero the stats and the one-shot faults (fail_next, truncate_json_next,
-                    drop_download_next)
-GET  /_sim/exports  [{"id", "type", "status", "percentComplete", "startTime", "endTime",
+                    drop_download_next); revocations stay
+POST /_sim/revoke {"merchant": MID}    MID's calls answer 401 from now on, even with its token
+POST /_sim/unrevoke {"merchant": MID}  undo it; both answer {"ok": true, "revoked": [...]},
+                    400 for an mId not served here
+GET  /_sim/exports  [{"id", "merchant", "type", "status", "percentComplete", "startTime", "endTime",
                      "createdTime", "doneTime", "availableUntil", "elements", "files",
                      "urls"}, ...]  (true status, status_override ignored)
 GET  /_sim/config   current settings
@@ -99,7 +113,8 @@ import threading
 import time
 import urllib.parse
 
-from sim_serve import read_sized_body, serve
+from sim_serve import (copy_stats, count_by, merchant_stats, name_value, read_sized_body,
+                       revoke_answer, serve)
 
 DAY_MS = 86400000
 MAX_RANGE_MS = 30 * DAY_MS
@@ -386,7 +401,11 @@ class Sim:
     def __init__(self, args, secret):
         self.secret = secret
         self.merchant = args.merchant
-        self.catalog = Catalog(args.merchant, args.seed)
+        # mId -> its Bearer token, the --merchant one first; a revoked mId answers 401
+        self.tokens = {args.merchant: secret, **dict(args.extra_merchant)}
+        self.revoked = set()
+        # Catalog mixes the mId into every key, so each merchant has its own elements
+        self.catalogs = {m: Catalog(m, args.seed) for m in self.tokens}
         self.lock = threading.Lock()
         self.public_host = "127.0.0.1"
         self.port = 0
@@ -409,6 +428,26 @@ class Sim:
                       "access_token_query": 0, "file_auth_header": 0, "hours_503": 0,
                       "concurrency_503": 0, "max_active_seen": 0,
                       "exports_created": {t: 0 for t in TYPES}, "bytes_served": 0}
+        self.stats.update(merchant_stats(self.tokens))
+
+    def stats_json(self):
+        with self.lock:
+            return copy_stats(self.stats)
+
+    def token_ok(self, mid, token):
+        """Whether token is mId's own Bearer token and mId is not revoked; caller holds the
+        lock."""
+        want = self.tokens.get(mid)
+        return (want is not None and mid not in self.revoked
+                and secrets.compare_digest(token.encode(), want.encode()))
+
+    def set_revoked(self, m, revoked):
+        """Revoke (or restore) mId m for /_sim/revoke; the revoked list."""
+        if m not in self.tokens:
+            raise ValueError("body must be {\"merchant\": M} with a served mId")
+        with self.lock:
+            (self.revoked.add if revoked else self.revoked.discard)(m)
+            return sorted(self.revoked)
 
     def bump(self, key, n=1):
         with self.lock:
@@ -515,7 +554,7 @@ class Sim:
 
     # ---- API ----------------------------------------------------------------------------
 
-    def create(self, raw, prefix):
+    def create(self, raw, prefix, mid):
         """The export object of a new export, or ApiError."""
         try:
             body = json.loads(raw.decode("utf-8"))
@@ -538,15 +577,16 @@ class Sim:
             s = dict(self.settings)
         per_day = s["orders_per_day"] if etype == "ORDERS" else s["payments_per_day"]
         # computed outside the lock: a 30-day range costs a few binary searches
-        segments = self.catalog.segments(etype, per_day, start, end)
+        segments = self.catalogs[mid].segments(etype, per_day, start, end)
         with self.lock:
             t = now_ms()
-            active = sum(1 for e in self.exports.values() if e.active(t))
+            # max_concurrent holds for each merchant on its own
+            active = sum(1 for e in self.exports.values() if e.merchant == mid and e.active(t))
             if active >= self.settings["max_concurrent"]:
                 self.stats["concurrency_503"] += 1
                 raise ApiError(503, "Too many concurrent exports")
             eid = self._new_id()
-            e = Export(id=eid, type=etype, start=start, end=end, created_ms=t,
+            e = Export(id=eid, merchant=mid, type=etype, start=start, end=end, created_ms=t,
                        pending_s=float(s["pending_s"]), progress_s=float(s["progress_s"]),
                        ttl_s=float(s["file_ttl_s"]), per_day=per_day,
                        orders_per_day=s["orders_per_day"], segments=segments, prefix=prefix,
@@ -563,10 +603,11 @@ class Sim:
             if eid not in self.exports:
                 return eid
 
-    def lookup(self, eid):
+    def lookup(self, eid, mid):
+        """mId's export eid; another merchant's export is not found."""
         with self.lock:
             e = self.exports.get(eid)
-            if e is None:
+            if e is None or e.merchant != mid:
                 raise ApiError(404, "Not Found")
             return self.export_json(e, now_ms(), override=True)
 
@@ -589,7 +630,7 @@ class Sim:
             obj["exportUrls"] = {"elements": [
                 {"url": self.file_url(e, n), "export": {"id": e.id}}
                 for n in range(1, e.nfiles + 1)]}
-        obj["merchantRef"] = {"id": self.merchant}
+        obj["merchantRef"] = {"id": e.merchant}
         return obj
 
     def list_exports(self):
@@ -598,7 +639,7 @@ class Sim:
             out = []
             for e in self.exports.values():
                 status, pct, _ = e.state(t)
-                out.append({"id": e.id, "type": e.type, "status": status,
+                out.append({"id": e.id, "merchant": e.merchant, "type": e.type, "status": status,
                             "percentComplete": pct, "startTime": e.start, "endTime": e.end,
                             "createdTime": e.created_ms, "doneTime": e.done_ms,
                             "availableUntil": e.available_until, "elements": e.total,
@@ -620,7 +661,7 @@ class Sim:
 
     def file_bytes(self, e, n):
         lo, hi = e.file_range(n)
-        cat = self.catalog
+        cat = self.catalogs[e.merchant]
         if e.type == "ORDERS":
             elements = [cat.order(day, i, e.per_day) for day, i in e.positions(lo, hi)]
         else:
@@ -650,12 +691,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def redact(self, text):
         text = re.sub(r"(access_token=)[^&\s]*", r"\1REDACTED", text, flags=re.I)
-        secret = self.sim.secret
+        tokens = self.sim.tokens.values()
         # The token may also sit elsewhere in a buggy request line; the split keeps a short
         # token from mangling the redacted parameter's own name.
         parts = re.split(r"(access_token=REDACTED)", text, flags=re.I)
         for i in range(0, len(parts), 2):
-            for s in {secret, urllib.parse.quote(secret, safe="")}:
+            for s in {v for t in tokens for v in (t, urllib.parse.quote(t, safe=""))}:
                 parts[i] = parts[i].replace(s, "REDACTED")
         return "".join(parts)
 
@@ -764,28 +805,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sim = self.sim
         q = urllib.parse.parse_qs(query, keep_blank_values=True)
         with sim.lock:
+            auth = self.headers.get("Authorization") or ""
+            scheme, _, token = auth.partition(" ")
             if "access_token" in q:
                 # the token belongs in the header, never in a URL that ends up in logs
                 sim.stats["access_token_query"] += 1
-                sim.stats["unauthorized"] += 1
-                return False
-            auth = self.headers.get("Authorization") or ""
-            scheme, _, token = auth.partition(" ")
-            ok = (scheme.lower() == "bearer"
-                  and secrets.compare_digest(token.strip().encode(), sim.secret.encode())
-                  and mid == sim.merchant)
+                ok = False
+            else:
+                ok = scheme.lower() == "bearer" and sim.token_ok(mid, token.strip())
             if not ok:
                 sim.stats["unauthorized"] += 1
+                sim.stats["auth_failures"] += 1
+                count_by(sim.stats, "auth_failures_by_merchant", mid)
             return ok
 
     def handle_api(self, method, m, query, raw):
         sim = self.sim
         eid = m.group("eid")
         creating = not eid  # ".../exports" or ".../exports/"
-        if method == "POST" and creating:
-            sim.bump("posts")
-        elif method == "GET" and not creating:
-            sim.bump("gets")
+        if (method, creating) in (("POST", True), ("GET", False)):
+            with sim.lock:
+                sim.stats["posts" if creating else "gets"] += 1
+                count_by(sim.stats, "requests_by_merchant", m.group("mid"))
         else:
             return self.send_json(405, {"message": "Method Not Allowed"},
                                   headers=[("Allow", "POST" if creating else "GET")])
@@ -804,9 +845,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sim.bump("hours_503")
                 raise ApiError(503, closed[0], [("Retry-After", str(closed[1]))])
             if creating:
-                code, obj = 200, sim.create(raw, m.group("prefix"))
+                code, obj = 200, sim.create(raw, m.group("prefix"), m.group("mid"))
             else:
-                code, obj = 200, sim.lookup(eid)
+                code, obj = 200, sim.lookup(eid, m.group("mid"))
         except ApiError as e:
             return self.send_json(e.code, {"message": e.message}, headers=e.headers,
                                   truncate=sim.take("truncate_json_next"))
@@ -893,9 +934,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         get = method in ("GET", "HEAD")
         head = method == "HEAD"
         if path == "/_sim/stats" and get:
-            with sim.lock:
-                stats = dict(sim.stats, exports_created=dict(sim.stats["exports_created"]))
-            return self.send_json(200, stats, head)
+            return self.send_json(200, sim.stats_json(), head)
+        if path in ("/_sim/revoke", "/_sim/unrevoke") and method == "POST":
+            return self.send_json(*revoke_answer(path, raw, "merchant", sim.set_revoked))
         if path == "/_sim/reset" and method == "POST":
             sim.reset()
             return self.send_json(200, {"ok": True})
@@ -935,6 +976,8 @@ def parse_args(argv):
     ap.add_argument("--secret", help="the Bearer token accepted")
     ap.add_argument("--secret-file")
     ap.add_argument("--merchant", required=True, help="the mId accepted")
+    ap.add_argument("--extra-merchant", action="append", default=[], type=name_value,
+                    metavar="MID=TOKEN", help="another mId and its Bearer token (repeatable)")
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--seed", type=int, default=1)
@@ -952,6 +995,9 @@ def parse_args(argv):
             args.secret = f.readline().rstrip("\r\n")
     if not args.secret:
         ap.error("--secret or --secret-file is required")
+    extra = [m for m, _ in args.extra_merchant]
+    if args.merchant in extra or len(set(extra)) != len(extra):
+        ap.error("--extra-merchant mIds must differ from --merchant and each other")
     if args.hours != "always":
         try:
             parse_hours(args.hours)

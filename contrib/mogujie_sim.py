@@ -25,7 +25,7 @@ Checks run in this order and answer these codes:
   0000002  sign missing or wrong (exact 32 uppercase hex, see below)
   0000004  timestamp missing, not an integer, or more than 600 s from the real clock
   1010001  method/format/sign_method/version not the fixed values
-  0000011  access_token missing, unknown, or replaced by a refresh
+  0000011  access_token missing, unknown, replaced by a refresh, or its seller revoked
   0000010  access_token is the current one but expired (token_ttl_s after issue, or
            expire_token)
   1010001  Params missing/not a JSON object, startCreated/endCreated missing or not
@@ -56,7 +56,14 @@ app_secret. Success: 200 {"access_token", "refresh_token", "expires_in": token_t
 (wrong grant_type, app_key, app_secret or refresh token): 400 {"error": "invalid_grant",
 "error_description": M}.
 
-Orders are a pure function of (seed, day, orders_per_day): orders_per_day shop orders per day
+Sellers: the app serves --token's seller (number 0) and one more per --extra-seller
+TOKEN[:REFRESH] (numbers 1, 2, ... in order; a left-out refresh token is random). Each has
+its own access/refresh tokens, expiry and refresh (a refresh renews only the seller whose
+refresh token it names), and its own orders: seller k >= 1 draws them from seed + 1000 * k
+(seller 0 from seed, as when it is alone). shopOrderIds follow the same rule for every
+seller, so sellers share IDs but not contents. expire_token applies to seller 0.
+
+Orders are a pure function of (seller's seed, day, orders_per_day): orders_per_day shop orders per day
 up to --today (later days hold none), createdStr spread over the day and strictly increasing,
 shopOrderId = 20000000000000 + (days since 2000-01-01) * 10^8 + index * 1000 + 100, so IDs grow
 with createdStr across days too. Titles, sku attributes and receiver fields are Chinese;
@@ -66,7 +73,8 @@ unique per order (n = (day % 10000) * 100000 + index).
 CLI
 ---
 mogujie_sim.py --port 0 --port-file F --secret APPSECRET --merchant APPKEY --data-dir D
-    [--host 127.0.0.1] [--token T] [--refresh-token R] [--token-ttl-s 86400]
+    [--host 127.0.0.1] [--token T] [--refresh-token R] [--extra-seller T[:R]]...
+    [--token-ttl-s 86400]
     [--cipher ecb|cbc] [--no-encrypt] [--orders-per-day 30] [--seed 1] [--today YYYY-MM-DD]
     [--quiet]
 --secret must be at least 16 bytes (it is the AES key source). --token/--refresh-token
@@ -81,12 +89,26 @@ Control endpoints (no auth; tests only)
 GET  /_sim/stats    {"requests", "pages_cursor", "pages_page_mode", "page_limit_errors",
                      "max_page_size", "bad_sign", "token_expired", "token_invalid",
                      "refreshes", "refresh_failures", "orders_served", "faults_injected"}
+                    + {"auth_failures", "auth_failures_by_merchant", "requests_by_merchant"}
                     requests counts /invoke and /token calls; pages_* and orders_served count
                     successful pages; max_page_size is the largest pageSize served.
-POST /_sim/reset    zero the stats (settings and queued faults are kept)
-GET  /_sim/tokens   {"access_token", "refresh_token"} currently valid
-GET  /_sim/orders?start=A&end=B   plaintext list of the shop orders in [A, B] in ascending
-                    shopOrderId order (A/B: yyyy-MM-dd or yyyy-MM-dd HH:mm:ss; no year rule)
+                    auth_failures counts calls refused for a credential: /invoke answers
+                    0000001, 0000002 and 0000011 (not 0000010: expiry is routine), /token
+                    failures for app_key, app_secret or refresh token. The two by_merchant
+                    dicts are keyed by seller number as a string ("0", "1", ...; every seller
+                    listed, 0 included) or "unknown" when the call's access token (refresh
+                    token for /token) was never issued here; requests_by_merchant counts
+                    every /invoke and /token call.
+POST /_sim/reset    zero the stats (settings, queued faults and revocations are kept)
+POST /_sim/revoke {"token": T}    the seller T was ever issued to (access or refresh) is
+                    refused from now on: /invoke 0000011, /token 400 invalid_grant
+POST /_sim/unrevoke {"token": T}  undo it; both answer {"ok": true, "revoked": [numbers as
+                    strings]}, 400 for a token never issued here
+GET  /_sim/tokens[?seller=N]   {"access_token", "refresh_token"} currently valid (seller 0
+                    unless N; 400 for a seller not served)
+GET  /_sim/orders?start=A&end=B[&seller=N]   plaintext list of seller N's (default 0) shop
+                    orders in [A, B] in ascending shopOrderId order (A/B: yyyy-MM-dd or
+                    yyyy-MM-dd HH:mm:ss; no year rule)
 GET  /_sim/config   current settings
 POST /_sim/config   JSON merged into the settings; answers them (400 on an unknown key or bad
                     value). Keys:
@@ -122,7 +144,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aes128  # noqa: E402  (sibling module, found through the path set above)
 
-from sim_serve import read_sized_body, serve
+from sim_serve import copy_stats, count_by, merchant_stats, read_sized_body, revoke_answer, serve
 
 METHOD = "xiaodian.trade.sold.encrypted.get"
 FIXED_FIELDS = {"method": METHOD, "format": "json", "sign_method": "md5", "version": "1.0"}
@@ -152,6 +174,7 @@ MSG = {
     "1010003": "只能查询最近一年的订单",
     "9999999": "系统繁忙,请稍后重试",
 }
+SELLER_SEED_STEP = 1000   # seller k >= 1 draws its orders from seed + k * this
 STAT_KEYS = ("requests", "pages_cursor", "pages_page_mode", "page_limit_errors",
              "max_page_size", "bad_sign", "token_expired", "token_invalid", "refreshes",
              "refresh_failures", "orders_served", "faults_injected")
@@ -478,12 +501,32 @@ class Query:
 # state
 
 
+class Seller:
+    """One seller authorised under the app: its OAuth tokens and the seed of its orders."""
+
+    def __init__(self, index, seed, access, refresh):
+        self.key = str(index)      # its name in the by_merchant stats
+        self.seed = seed
+        self.access = access
+        self.refresh = refresh
+        self.issued = time.time()
+        self.forced_expiry = False
+        self.revoked = False
+        self.issued_tokens = {access, refresh}   # every token it ever had, for /_sim/revoke
+
+    def renew(self):
+        self.access = "mgjat" + secrets.token_hex(16)
+        self.refresh = "mgjrt" + secrets.token_hex(16)
+        self.issued_tokens.update((self.access, self.refresh))
+        self.issued = time.time()
+        self.forced_expiry = False
+
+
 class Sim:
     def __init__(self, args, secret):
         self.secret = secret
         self.key = secret.encode("utf-8")[:16]
         self.app_key = args.merchant
-        self.seed = args.seed
         self.lock = threading.Lock()
         self.settings = {
             "orders_per_day": args.orders_per_day, "cipher": args.cipher,
@@ -491,15 +534,66 @@ class Sim:
             "today": args.today or "", "fail_next": [], "truncate_json_next": 0,
             "garble_cipher_next": 0, "slow_ms": 0, "retry_after_s": 0,
         }
-        self.access = args.token or "mgjat" + secrets.token_hex(16)
-        self.refresh = args.refresh_token or "mgjrt" + secrets.token_hex(16)
-        self.issued = time.time()
-        self.forced_expiry = False
+        first = Seller(0, args.seed, args.token or "mgjat" + secrets.token_hex(16),
+                       args.refresh_token or "mgjrt" + secrets.token_hex(16))
+        self.sellers = [first] + [
+            Seller(k, args.seed + k * SELLER_SEED_STEP, token,
+                   refresh or "mgjrt" + secrets.token_hex(16))
+            for k, (token, refresh) in enumerate(args.extra_seller, 1)]
         self.reset()
 
     def reset(self):
         with self.lock:
             self.stats = dict.fromkeys(STAT_KEYS, 0)
+            self.stats.update(merchant_stats([s.key for s in self.sellers]))
+
+    def stats_json(self):
+        with self.lock:
+            return copy_stats(self.stats)
+
+    def seller_of(self, token, current=None):
+        """The seller whose current "access" or "refresh" token this is (current), or to
+        whom it was ever issued (current None), or None; caller holds the lock."""
+        if not token:
+            return None
+        for s in self.sellers:
+            if current and secrets.compare_digest(token.encode(),
+                                                  getattr(s, current).encode()):
+                return s
+            if not current and token in s.issued_tokens:
+                return s
+        return None
+
+    def seller_key(self, token):
+        """The by_merchant stats name of the seller token was ever issued to, or "unknown"."""
+        with self.lock:
+            s = self.seller_of(token)
+            return s.key if s else "unknown"
+
+    def seller_at(self, index):
+        """Seller number index ("0" is --token's) for the control endpoints, or ValueError."""
+        if not INT_RE.match(index or "") or not 0 <= int(index) < len(self.sellers):
+            raise ValueError(f"seller must be 0..{len(self.sellers) - 1}")
+        return self.sellers[int(index)]
+
+    def count_request(self, key):
+        with self.lock:
+            count_by(self.stats, "requests_by_merchant", key)
+
+    def auth_failed(self, key):
+        with self.lock:
+            self.stats["auth_failures"] += 1
+            count_by(self.stats, "auth_failures_by_merchant", key)
+
+    def set_revoked(self, token, revoked):
+        """Revoke (or restore) the seller token was ever issued to, for /_sim/revoke; the
+        revoked sellers' names."""
+        with self.lock:
+            s = self.seller_of(token if isinstance(token, str) else "")
+            if s is None:
+                raise ValueError('body must be {"token": T} with a token issued here')
+            s.revoked = revoked
+            return [x.key for x in self.sellers if x.revoked]
 
     def bump(self, key, n=1):
         with self.lock:
@@ -575,27 +669,42 @@ class Sim:
         with self.lock:
             expire = new.pop("expire_token", None)
             if expire is not None:
-                self.forced_expiry = expire
+                self.sellers[0].forced_expiry = expire
             self.settings.update(new)
             return dict(self.settings)
 
-    def tokens(self):
+    def tokens(self, seller):
         with self.lock:
-            return {"access_token": self.access, "refresh_token": self.refresh}
+            return {"access_token": seller.access, "refresh_token": seller.refresh}
 
     # ---- API ----------------------------------------------------------------------------
 
     def check_token(self, token):
+        """The seller whose current access token this is; 0000011 when there is none (or it
+        is revoked), 0000010 when the token has expired."""
         with self.lock:
-            if not token or not secrets.compare_digest(token.encode(), self.access.encode()):
+            seller = self.seller_of(token, "access")
+            if seller is None or seller.revoked:
                 self.stats["token_invalid"] += 1
                 raise ApiError("0000011")
-            if self.forced_expiry or time.time() >= self.issued + self.settings["token_ttl_s"]:
+            ttl = self.settings["token_ttl_s"]
+            if seller.forced_expiry or time.time() >= seller.issued + ttl:
                 self.stats["token_expired"] += 1
                 raise ApiError("0000010")
+            return seller
 
     def authenticate(self, f):
-        """Gateway checks shared by every method, in the documented order."""
+        """The calling seller, or ApiError after the gateway checks shared by every method,
+        in the documented order; refusals for a credential (app_key, sign, unknown or
+        revoked token; not an expired one) count as auth failures of the token's seller."""
+        try:
+            return self._gateway_checks(f)
+        except ApiError as e:
+            if e.code in ("0000001", "0000002", "0000011"):
+                self.auth_failed(self.seller_key(f.get("access_token")))
+            raise
+
+    def _gateway_checks(self, f):
         if f.get("app_key") != self.app_key:
             raise ApiError("0000001")
         sign = f.get("sign", "")
@@ -608,18 +717,18 @@ class Sim:
         for name, want in FIXED_FIELDS.items():
             if f.get(name) != want:
                 raise ApiError("1010001", f"{name}必须是{want}")
-        self.check_token(f.get("access_token"))
+        return self.check_token(f.get("access_token"))
 
     def invoke(self, f, s):
         """Answer one authenticated-or-not call: (response object, log note)."""
-        self.authenticate(f)
+        seed = self.authenticate(f).seed
         q = Query(f.get("Params"), self.today(s))
         n = s["orders_per_day"]
-        segs = segments(self.seed, n, q.start, q.end, self.today(s), q.status)
+        segs = segments(seed, n, q.start, q.end, self.today(s), q.status)
         total = sum(len(idx) for _, idx in segs)
         offset = 0 if q.cursor else (q.page - 1) * q.page_size
         picked, more = select(segs, q.after, q.desc, offset, q.page_size)
-        orders = [make_order(self.seed, day, n, i) for day, i in picked]
+        orders = [make_order(seed, day, n, i) for day, i in picked]
         with self.lock:
             self.stats["pages_cursor" if q.cursor else "pages_page_mode"] += 1
             self.stats["max_page_size"] = max(self.stats["max_page_size"], q.page_size)
@@ -657,39 +766,42 @@ class Sim:
     # ---- OAuth --------------------------------------------------------------------------
 
     def do_refresh(self, f):
-        """(HTTP status, body object) for a refresh request."""
-        def fail(desc):
-            self.bump("refresh_failures")
+        """(HTTP status, body object) for a refresh request. A wrong app_key, app_secret or
+        refresh token (or a revoked seller's) counts as an auth failure of the refresh
+        token's seller."""
+        rt = f.get("refresh_token", "")
+        key = self.seller_key(rt)
+
+        def fail(desc, credential=True):
+            with self.lock:
+                self.stats["refresh_failures"] += 1
+            if credential:
+                self.auth_failed(key)
             return 400, {"error": "invalid_grant", "error_description": desc}
         if f.get("grant_type") != "refresh_token":
-            return fail("grant_type must be refresh_token")
+            return fail("grant_type must be refresh_token", credential=False)
         if f.get("app_key") != self.app_key:
             return fail("unknown app_key")
         if not secrets.compare_digest(f.get("app_secret", "").encode(), self.secret.encode()):
             return fail("app_secret mismatch")
         with self.lock:
-            rt = f.get("refresh_token", "")
-            if not secrets.compare_digest(rt.encode(), self.refresh.encode()):
-                self.stats["refresh_failures"] += 1
-                return 400, {"error": "invalid_grant",
-                             "error_description": "refresh_token is invalid or was replaced"}
-            self.access = "mgjat" + secrets.token_hex(16)
-            self.refresh = "mgjrt" + secrets.token_hex(16)
-            self.issued = time.time()
-            self.forced_expiry = False
-            self.stats["refreshes"] += 1
-            ttl = self.settings["token_ttl_s"]
-            return 200, {"access_token": self.access, "refresh_token": self.refresh,
-                         "expires_in": int(ttl) if float(ttl).is_integer() else ttl,
-                         "token_type": "bearer"}
+            seller = self.seller_of(rt, "refresh")
+            if seller is not None and not seller.revoked:
+                seller.renew()
+                self.stats["refreshes"] += 1
+                ttl = self.settings["token_ttl_s"]
+                return 200, {"access_token": seller.access, "refresh_token": seller.refresh,
+                             "expires_in": int(ttl) if float(ttl).is_integer() else ttl,
+                             "token_type": "bearer"}
+        return fail("refresh_token is invalid or was replaced")
 
     # ---- control ------------------------------------------------------------------------
 
-    def orders_in(self, start, end):
+    def orders_in(self, start, end, seller):
         s = self.snapshot()
         n = s["orders_per_day"]
-        segs = segments(self.seed, n, start, end, self.today(s))
-        return [make_order(self.seed, day, n, i) for day, idx in segs for i in idx]
+        segs = segments(seller.seed, n, start, end, self.today(s))
+        return [make_order(seller.seed, day, n, i) for day, idx in segs for i in idx]
 
 
 def parse_form(headers, raw):
@@ -809,6 +921,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_invoke(self, raw):
         sim = self.sim
+        try:
+            fields, form_error = parse_form(self.headers, raw), None
+        except ApiError as e:
+            fields, form_error = {}, e
+        sim.count_request(sim.seller_key(fields.get("access_token")))
         s = sim.snapshot()
         if s["slow_ms"]:
             time.sleep(s["slow_ms"] / 1000.0)
@@ -822,7 +939,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if failure == "busy":
                 raise ApiError("9999999")
-            resp, self.note = sim.invoke(parse_form(self.headers, raw), s)
+            if form_error:
+                raise form_error
+            resp, self.note = sim.invoke(fields, s)
         except ApiError as e:
             resp = sim.error(e.code, e.msg)
             self.note = "code=" + e.code
@@ -838,9 +957,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             fields = parse_form(self.headers, raw)
         except ApiError as e:
+            self.sim.count_request("unknown")
             self.sim.bump("refresh_failures")
             code, body = 400, {"error": "invalid_grant", "error_description": e.msg}
         else:
+            self.sim.count_request(self.sim.seller_key(fields.get("refresh_token")))
             code, body = self.sim.do_refresh(fields)
         self.note = "refresh=" + ("ok" if code == 200 else "failed")
         self.send_json(code, body)
@@ -852,13 +973,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         head = method == "HEAD"
         get = method in ("GET", "HEAD")
         if path == "/_sim/stats" and get:
-            with sim.lock:
-                return self.send_json(200, dict(sim.stats), head)
+            return self.send_json(200, sim.stats_json(), head)
+        if path in ("/_sim/revoke", "/_sim/unrevoke") and method == "POST":
+            return self.send_json(*revoke_answer(path, raw, "token", sim.set_revoked))
         if path == "/_sim/reset" and method == "POST":
             sim.reset()
             return self.send_json(200, {"ok": True})
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        try:
+            seller = sim.seller_at(query.get("seller", ["0"])[0])
+        except ValueError as e:
+            return self.send_json(400, {"error": str(e)})
         if path == "/_sim/tokens" and get:
-            return self.send_json(200, sim.tokens(), head)
+            return self.send_json(200, sim.tokens(seller), head)
         if path == "/_sim/config" and get:
             return self.send_json(200, sim.snapshot(), head)
         if path == "/_sim/config" and method == "POST":
@@ -868,13 +995,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError) as e:
                 return self.send_json(400, {"error": str(e)})
         if path == "/_sim/orders" and get:
-            q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
             try:
-                start = parse_sim_time(q.get("start", [""])[0], False)
-                end = parse_sim_time(q.get("end", [""])[0], True)
+                start = parse_sim_time(query.get("start", [""])[0], False)
+                end = parse_sim_time(query.get("end", [""])[0], True)
             except ValueError as e:
                 return self.send_json(400, {"error": str(e)})
-            return self.send_json(200, sim.orders_in(start, end), head)
+            return self.send_json(200, sim.orders_in(start, end, seller), head)
         self.send_bytes(404, b"not found\n", head=head)
 
 
@@ -891,6 +1017,14 @@ class Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def token_pair(text):
+    """TOKEN[:REFRESH] of --extra-seller, as (token, refresh or None)."""
+    token, _, refresh = text.partition(":")
+    if not token or (_ and not refresh):
+        raise argparse.ArgumentTypeError("expected TOKEN or TOKEN:REFRESH")
+    return token, refresh or None
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description="Mogujie xiaodian.trade.sold.encrypted.get "
                                              "simulator")
@@ -902,6 +1036,9 @@ def parse_args(argv):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--token")
     ap.add_argument("--refresh-token")
+    ap.add_argument("--extra-seller", action="append", default=[], type=token_pair,
+                    metavar="TOKEN[:REFRESH]", help="another seller's access token (and "
+                    "refresh token, random if left out); repeatable")
     ap.add_argument("--token-ttl-s", type=float, default=86400)
     ap.add_argument("--cipher", choices=("ecb", "cbc"), default="ecb")
     ap.add_argument("--no-encrypt", action="store_true")
@@ -914,6 +1051,10 @@ def parse_args(argv):
         ap.error("--secret must be at least 16 bytes (the AES key is its first 16)")
     if not 1 <= args.orders_per_day <= MAX_ORDERS_PER_DAY:
         ap.error(f"--orders-per-day must be within 1..{MAX_ORDERS_PER_DAY}")
+    tokens = [t for pair in args.extra_seller for t in pair if t]
+    tokens += [t for t in (args.token, args.refresh_token) if t]
+    if len(set(tokens)) != len(tokens):
+        ap.error("--extra-seller tokens must differ from each other and --token")
     if args.token_ttl_s < 0:
         ap.error("--token-ttl-s must be >= 0")
     if args.today:

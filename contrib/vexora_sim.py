@@ -12,15 +12,17 @@ POST {any prefix}/v1/vexora/orderExport/status       poll it: "0" Pending, "1" G
 POST {any prefix}/v1/vexora/orderExport/downloadUrl  temporary URL of the generated file
 GET/HEAD /download/<token>                           the .xlsx file (Range supported)
 
-API calls need the header `merchantNo` (== --merchant), `Content-Type: application/json`
+API calls need the header `merchantNo` (--merchant or an --extra-merchant number),
+`Content-Type: application/json`
 and a JSON object body with `timestamp` (integer ms) and `sign`. Every API answer is HTTP 200
 with {"msg", "code", "timestamp", "success", "data"}; success is code "0000". A business
 error has success false, data null and one of these codes:
 
   1001  missing/invalid parameter (msg names it: body, Content-Type, timestamp, sign, id,
         reportType, startTime, endTime)
-  1002  invalid merchantNo (header missing or not --merchant)
-  1003  sign verification failed
+  1002  invalid merchantNo (header missing or not a merchant served here)
+  1003  sign verification failed (signed with another secret than the merchantNo's, or
+        the merchant is revoked, see /_sim/revoke)
   1004  timestamp outside the allowed skew (--skew-ms, against the real clock)
   2001  startTime cannot be later than endTime
   2002  Only data within the last 3 months can be exported (start date before today minus 3
@@ -39,6 +41,10 @@ sign (1003), skew (1004), then the endpoint's own fields.
 Signature: every body field except `sign` whose value is neither null nor "", names sorted by
 ASCII, `name=value` concatenated with no separator (strings verbatim, booleans true/false,
 integers in plain decimal), secret appended, MD5, lowercase hex.
+
+Merchants: each merchantNo has its own secret and its own tasks; status and downloadUrl of
+another merchant's task id answer 3001 like an unknown id. The file's rows and fileName
+digits are derived from the task's merchant, so merchants get different bytes for a range.
 
 Tasks: status is "0" for pending_s after apply, then "1" for generating_s, then "2" (with
 finishTime and fileExpires = finish + file_ttl_s) once the file is also written; a file that
@@ -66,6 +72,7 @@ Responses carry ETag, Last-Modified, Accept-Ranges and Content-Disposition.
 CLI
 ---
 vexora_sim.py --port 0 --port-file F --secret S [--secret-file F] --merchant M --data-dir D
+    [--extra-merchant MERCHANT_NO=SECRET]...
     [--host 127.0.0.1] [--rows N] [--pending-s 0.2] [--generating-s 0.5]
     [--file-ttl-s 604800] [--url-ttl-ms 600000] [--skew-ms 300000] [--today YYYY-MM-DD]
     [--seed 1] [--compression deflate|stored] [--quiet]
@@ -78,10 +85,19 @@ Other answers: 413 for a request body over 1 MiB, 405 for a non-POST API call, 4
 Control endpoints (no auth; tests only)
 ---------------------------------------
 GET  /_sim/stats   {"apply","status","downloadUrl","download","download_bytes","bad_sign",
-                    "faults_injected","download_leaks"}
-POST /_sim/reset   zero the stats and the one-shot fault counters
-GET  /_sim/tasks   [{"id","start","end","status","fileName","size","sha256"}, ...]
-GET  /_sim/file?id=T   the exact bytes of task T's file (404 if not generated)
+                    "faults_injected","download_leaks","auth_failures",
+                    "auth_failures_by_merchant","requests_by_merchant"}
+                   auth_failures counts API calls refused with 1002 or 1003 (bad_sign only
+                   the wrong signatures of unrevoked merchants); the two by_merchant dicts
+                   are keyed by the merchantNo header ("" when missing) and list every
+                   served merchant, 0 included; requests_by_merchant counts every API call.
+POST /_sim/reset   zero the stats and the one-shot fault counters (revocations stay)
+POST /_sim/revoke {"merchant": M}    M's calls answer 1003 from now on, whatever the sign
+POST /_sim/unrevoke {"merchant": M}  undo it; both answer {"ok": true, "revoked": [...]},
+                   400 for a merchant not served here
+GET  /_sim/tasks   [{"id","merchant","start","end","status","fileName","size","sha256"}, ...]
+GET  /_sim/file?id=T   the exact bytes of task T's file, whatever its merchant (404 if not
+                   generated)
 GET  /_sim/config  current settings
 POST /_sim/config  JSON merged into the settings; answers the full settings (400 on an
                    unknown key or bad value). Keys:
@@ -115,7 +131,7 @@ Counters decrement as they fire. Priority for API calls: api_500_next, rate_limi
 unavailable_next, api_500_rate. faults_injected counts every fired fault (500/429/503,
 truncate, oversize, drop, content-length lie, ignored Range, redirect).
 download_leaks counts /download requests carrying a merchantNo or Authorization header, a
-header whose name contains "sign", a "sign" query parameter, or the secret anywhere.
+header whose name contains "sign", a "sign" query parameter, or any merchant's secret anywhere.
 """
 import argparse
 import datetime
@@ -134,7 +150,8 @@ import time
 import urllib.parse
 import zipfile
 
-from sim_serve import read_sized_body, serve
+from sim_serve import (copy_stats, count_by, merchant_stats, name_value, read_sized_body,
+                       revoke_answer, serve)
 
 API_RE = re.compile(r"^(?:/.*)?/v1/vexora/orderExport/(apply|status|downloadUrl)$")
 DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -437,6 +454,9 @@ class Sim:
     def __init__(self, args, secret):
         self.secret = secret
         self.merchant = args.merchant
+        # merchantNo -> signing secret, the --merchant one first; revoked ones answer 1003
+        self.secrets = {args.merchant: secret, **dict(args.extra_merchant)}
+        self.revoked = set()
         self.data_dir = os.path.abspath(args.data_dir)
         self.seed = args.seed
         self.lock = threading.Lock()
@@ -463,14 +483,35 @@ class Sim:
         self.tokens = {}
         self.files = {}            # content key -> {"lock", "path", "size", "sha256"}
         self.files_lock = threading.Lock()
-        self.file_digit = int.from_bytes(hashlib.sha256(
-            ("vexora-file|" + args.merchant).encode()).digest()[:8], "big") % 10 ** 10
+        self.file_digits = {m: int.from_bytes(hashlib.sha256(
+            ("vexora-file|" + m).encode()).digest()[:8], "big") % 10 ** 10
+            for m in self.secrets}
         self.reset_stats()
 
     def reset_stats(self):
         self.stats = {"apply": 0, "status": 0, "downloadUrl": 0, "download": 0,
                       "download_bytes": 0, "bad_sign": 0, "faults_injected": 0,
                       "download_leaks": 0}
+        self.stats.update(merchant_stats(self.secrets))
+
+    def stats_json(self):
+        with self.lock:
+            return copy_stats(self.stats)
+
+    def auth_failed(self, merchant, bad_sign=False):
+        with self.lock:
+            self.stats["auth_failures"] += 1
+            count_by(self.stats, "auth_failures_by_merchant", merchant)
+            if bad_sign:
+                self.stats["bad_sign"] += 1
+
+    def set_revoked(self, m, revoked):
+        """Revoke (or restore) merchantNo m for /_sim/revoke; the revoked list."""
+        if m not in self.secrets:
+            raise ValueError("body must be {\"merchant\": M} with a served merchantNo")
+        with self.lock:
+            (self.revoked.add if revoked else self.revoked.discard)(m)
+            return sorted(self.revoked)
 
     def bump(self, key, n=1):
         with self.lock:
@@ -589,7 +630,7 @@ class Sim:
     def generate(self, task):
         time.sleep(task.pending_s)
         key = hashlib.sha256(json.dumps(
-            [self.merchant, task.start_s, task.end_s, task.lang, task.rows, self.seed,
+            [task.merchant, task.start_s, task.end_s, task.lang, task.rows, self.seed,
              task.compression]).encode()).hexdigest()[:24]
         with self.files_lock:
             entry = self.files.setdefault(key, {"lock": threading.Lock(), "path": None})
@@ -601,7 +642,7 @@ class Sim:
                     fd, tmp = tempfile.mkstemp(prefix=key, suffix=".tmp", dir=self.data_dir)
                     os.close(fd)
                     try:
-                        write_xlsx(tmp, self.merchant, task.start_dt, task.end_dt, task.lang,
+                        write_xlsx(tmp, task.merchant, task.start_dt, task.end_dt, task.lang,
                                    task.rows, self.seed, task.compression)
                         h = hashlib.sha256()
                         with open(tmp, "rb") as f:
@@ -636,7 +677,10 @@ class Sim:
         ctype = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise ApiError("1001", "Content-Type must be application/json")
-        if headers.get("merchantNo") != self.merchant:
+        merchant = headers.get("merchantNo")
+        secret = self.secrets.get(merchant)
+        if secret is None:
+            self.auth_failed(merchant or "")
             raise ApiError("1002", "Invalid merchantNo")
         try:
             body = json.loads(raw.decode("utf-8"))
@@ -654,16 +698,21 @@ class Sim:
             raise ApiError("1001", "sign is required")
         if not isinstance(sign, str):
             raise ApiError("1001", "sign must be a string")
-        if not secrets.compare_digest(sign.encode(), compute_sign(body, self.secret).encode()):
-            self.bump("bad_sign")
+        with self.lock:
+            revoked = merchant in self.revoked
+        if revoked:  # the merchant's secret no longer verifies anything
+            self.auth_failed(merchant)
+            raise ApiError("1003", "Sign verification failed")
+        if not secrets.compare_digest(sign.encode(), compute_sign(body, secret).encode()):
+            self.auth_failed(merchant, bad_sign=True)
             raise ApiError("1003", "Sign verification failed")
         with self.lock:
             skew = self.settings["skew_ms"]
         if abs(now_ms() - ts) > skew:
             raise ApiError("1004", "Request timestamp is outside the allowed time window")
-        return getattr(self, "api_" + endpoint)(body)
+        return getattr(self, "api_" + endpoint)(body, merchant)
 
-    def api_apply(self, body):
+    def api_apply(self, body, merchant):
         rt = body.get("reportType")
         if rt is None or rt == "":
             raise ApiError("1001", "reportType is required")
@@ -703,7 +752,7 @@ class Sim:
                 else:
                     self.seen_ranges.add(rkey)
                     outcome = "failed"
-            task = Task(id=secrets.token_hex(16), start_dt=start, end_dt=end,
+            task = Task(id=secrets.token_hex(16), merchant=merchant, start_dt=start, end_dt=end,
                         start_s=f"{start:%Y-%m-%d %H:%M:%S}", end_s=f"{end:%Y-%m-%d %H:%M:%S}",
                         lang=LANGUAGES[lang.lower()], outcome=outcome,
                         apply_mono=time.monotonic(), apply_wall=wall,
@@ -711,7 +760,7 @@ class Sim:
                         rows=s["rows"], compression=s["compression"],
                         file_name="Merchant Order List-%s-%010d.xlsx" % (
                             time.strftime("%Y%m%d%H%M%S", time.localtime(wall)),
-                            self.file_digit))
+                            self.file_digits[merchant]))
             self.tasks[task.id] = task
             name = s["file_name_override"] or task.file_name
         if outcome == "ok":
@@ -719,20 +768,21 @@ class Sim:
                              name="gen-" + task.id[:8]).start()
         return {"id": task.id, "fileName": name, "status": "0"}
 
-    def _task(self, body):
+    def _task(self, body, merchant):
+        """The merchant's task named by body's id; another merchant's task is not found."""
         tid = body.get("id")
         if tid is None or tid == "":
             raise ApiError("1001", "id is required")
         if not isinstance(tid, str):
             raise ApiError("1001", "id must be a string")
         task = self.tasks.get(tid)
-        if task is None:
+        if task is None or task.merchant != merchant:
             raise ApiError("3001", "Export task not found")
         return task
 
-    def api_status(self, body):
+    def api_status(self, body, merchant):
         with self.lock:
-            task = self._task(body)
+            task = self._task(body, merchant)
             st = self.task_status(task)
             data = {"id": task.id,
                     "fileName": self.settings["file_name_override"] or task.file_name,
@@ -743,9 +793,9 @@ class Sim:
             data["msg"] = STATUS_MSG[st]
         return data
 
-    def api_downloadUrl(self, body):
+    def api_downloadUrl(self, body, merchant):
         with self.lock:
-            task = self._task(body)
+            task = self._task(body, merchant)
             if self.task_status(task) != "2":
                 raise ApiError("3002", "Export task not generated")
             if self.file_expired(task):
@@ -892,7 +942,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_api(self, endpoint):
         sim = self.sim
-        sim.bump(endpoint)
+        with sim.lock:
+            sim.stats[endpoint] += 1
+            count_by(sim.stats, "requests_by_merchant", self.headers.get("merchantNo") or "")
         raw = self.read_body()
         if raw is None:
             return
@@ -936,17 +988,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # ---- downloads ----------------------------------------------------------------------
 
     def _leaks(self, query):
-        secret = self.sim.secret
+        keys = [s for s in self.sim.secrets.values() if s]
         for k, v in self.headers.items():
             lk = k.lower()
             if lk in ("merchantno", "authorization") or "sign" in lk:
                 return True
-            if secret and secret in v:
+            if any(s in v for s in keys):
                 return True
         q = urllib.parse.parse_qs(query, keep_blank_values=True)
         if any(k.lower() == "sign" for k in q):
             return True
-        return bool(secret) and secret in urllib.parse.unquote(self.path)
+        path = urllib.parse.unquote(self.path)
+        return any(s in path for s in keys)
 
     def handle_download(self, token, query, head):
         sim = self.sim
@@ -1080,8 +1133,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         head = method == "HEAD"
         if path == "/_sim/stats" and method in ("GET", "HEAD"):
-            with sim.lock:
-                return self.send_json(200, dict(sim.stats), head)
+            return self.send_json(200, sim.stats_json(), head)
+        if path in ("/_sim/revoke", "/_sim/unrevoke") and method == "POST":
+            return self.send_json(*revoke_answer(path, raw, "merchant", sim.set_revoked))
         if path == "/_sim/reset" and method == "POST":
             sim.reset()
             return self.send_json(200, {"ok": True})
@@ -1097,7 +1151,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.send_json(400, {"error": str(e)})
         if path == "/_sim/tasks" and method in ("GET", "HEAD"):
             with sim.lock:
-                out = [{"id": t.id, "start": t.start_s, "end": t.end_s,
+                out = [{"id": t.id, "merchant": t.merchant, "start": t.start_s, "end": t.end_s,
                         "status": sim.task_status(t), "fileName": t.file_name,
                         "size": t.size, "sha256": t.sha256} for t in sim.tasks.values()]
             return self.send_json(200, out, head)
@@ -1142,6 +1196,9 @@ def main(argv=None):
     ap.add_argument("--secret")
     ap.add_argument("--secret-file")
     ap.add_argument("--merchant", required=True)
+    ap.add_argument("--extra-merchant", action="append", default=[], type=name_value,
+                    metavar="MERCHANT_NO=SECRET", help="another merchant and its secret "
+                    "(repeatable)")
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--rows", type=int, default=100)
@@ -1162,6 +1219,9 @@ def main(argv=None):
             secret = f.readline().rstrip("\r\n")
     if not secret:
         ap.error("--secret or --secret-file is required")
+    extra = [m for m, _ in args.extra_merchant]
+    if args.merchant in extra or len(set(extra)) != len(extra):
+        ap.error("--extra-merchant numbers must differ from --merchant and each other")
     if args.rows < 0:
         ap.error("--rows must be >= 0")
     if args.today:

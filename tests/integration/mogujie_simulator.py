@@ -36,8 +36,13 @@ def mogujie_sign(fields, secret):
 
 
 class MogujieSimulator(Simulator):
-    def __init__(self, args=(), secret=SECRET, merchant=APP_KEY):
-        super().__init__(script="mogujie_sim.py", args=args, secret=secret, merchant=merchant)
+    def __init__(self, args=(), secret=SECRET, merchant=APP_KEY, extra_sellers=None):
+        """extra_sellers: access tokens ("TOKEN" or "TOKEN:REFRESH") of sellers 1, 2, ...
+        served besides seller 0 (--token's)."""
+        self.extra_sellers = [t.partition(":")[0] for t in extra_sellers or ()]
+        extra = [a for t in extra_sellers or () for a in ("--extra-seller", t)]
+        super().__init__(script="mogujie_sim.py", args=[*extra, *args], secret=secret,
+                         merchant=merchant)
         self.key = secret.encode("utf-8")[:16]
 
     # ---- HTTP plumbing ------------------------------------------------------------------
@@ -91,12 +96,20 @@ class MogujieSimulator(Simulator):
 
     # ---- control ------------------------------------------------------------------------
 
-    def tokens(self):
-        return self._call("GET", "/_sim/tokens")
+    def tokens(self, seller=0):
+        return self._call("GET", f"/_sim/tokens?seller={seller}")
 
-    def orders(self, start, end):
-        q = urllib.parse.urlencode({"start": start, "end": end})
+    def orders(self, start, end, seller=0):
+        q = urllib.parse.urlencode({"start": start, "end": end, "seller": seller})
         return self._call("GET", "/_sim/orders?" + q)
+
+    def revoke(self, token):
+        """From now on the seller token was issued to is refused (0000011, invalid_grant);
+        the revoked sellers' numbers as strings."""
+        return self._call("POST", "/_sim/revoke", {"token": token})["revoked"]
+
+    def unrevoke(self, token):
+        return self._call("POST", "/_sim/unrevoke", {"token": token})["revoked"]
 
     # ---- payload ------------------------------------------------------------------------
 

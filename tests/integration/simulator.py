@@ -15,16 +15,23 @@ PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
 
 
 class Simulator:
-    def __init__(self, script="vexora_sim.py", args=(), secret="s3cr3t", merchant="M100200"):
+    """extra_merchants {merchant: secret} become --extra-merchant M=SECRET (Vexora, Clover:
+    there the secret is the merchant's Bearer token)."""
+
+    def __init__(self, script="vexora_sim.py", args=(), secret="s3cr3t", merchant="M100200",
+                 extra_merchants=None):
         self.secret = secret
         self.merchant = merchant
+        self.extra_merchants = dict(extra_merchants or {})
+        extra = [a for m, s in self.extra_merchants.items()
+                 for a in ("--extra-merchant", f"{m}={s}")]
         self.tmp = tempfile.mkdtemp(prefix="orderfs-sim-")
         port_file = os.path.join(self.tmp, "port")
         self.log_path = os.path.join(self.tmp, "sim.log")
         self.log = open(self.log_path, "wb")
         cmd = [PYTHON, os.path.join(ROOT, "contrib", script), "--port", "0",
                "--port-file", port_file, "--secret", secret, "--merchant", merchant,
-               "--data-dir", os.path.join(self.tmp, "data"), *args]
+               "--data-dir", os.path.join(self.tmp, "data"), *extra, *args]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while not os.path.exists(port_file) or not open(port_file).read().strip():
@@ -52,6 +59,14 @@ class Simulator:
 
     def reset_stats(self):
         return self._call("POST", "/_sim/reset", {})
+
+    def revoke(self, merchant):
+        """From now on the merchant's credentials are refused (as the provider refuses a
+        revoked one); the list of revoked merchants."""
+        return self._call("POST", "/_sim/revoke", {"merchant": merchant})["revoked"]
+
+    def unrevoke(self, merchant):
+        return self._call("POST", "/_sim/unrevoke", {"merchant": merchant})["revoked"]
 
     def tasks(self):
         return self._call("GET", "/_sim/tasks")

@@ -529,7 +529,8 @@ class FaultsTest(CloverCase):
         self.assertEqual(set(stats), {"posts", "gets", "file_downloads", "unauthorized",
                                       "access_token_query", "file_auth_header", "hours_503",
                                       "concurrency_503", "max_active_seen",
-                                      "exports_created", "bytes_served"})
+                                      "exports_created", "bytes_served", "auth_failures",
+                                      "auth_failures_by_merchant", "requests_by_merchant"})
         self.assertEqual(stats["unauthorized"], 0)
         cfg = self.sim.config()
         self.assertEqual((cfg["fail_next"], cfg["drop_download_next"]), ([], 0))
@@ -562,6 +563,107 @@ class ProcessTest(unittest.TestCase):
         self.assertNotIn(sim.secret, log)
         self.assertIn("access_token=REDACTED", log)
         self.assertEqual(len([ln for ln in log.splitlines() if "/v3/merchants/" in ln]), 3)
+
+
+class MultiMerchantTest(CloverCase):
+    """Several mIds in one simulator: own tokens, own exports, own elements."""
+    EXTRA = {"MCLOVER00002": "t0ken-two", "MCLOVER00003": "t0ken-three"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = CloverSimulator(args=cls.sim_args, extra_merchants=cls.EXTRA)
+
+    def export_as(self, mid, etype="ORDERS", token=None):
+        """(status, body) of a POST to mId's exports with token (default: its own)."""
+        start, end = day_range("2026-05-18", "2026-05-18")
+        r = request(self.sim.exports_url_of(mid) + "/", "POST",
+                    {"type": etype, "startTime": start, "endTime": end},
+                    self.auth(token or self.EXTRA.get(mid) or self.sim.secret))
+        return r.status, r.json()
+
+    def files_as(self, mid, etype):
+        status, obj = self.export_as(mid, etype)
+        self.assertEqual(status, 200, obj)
+        self.assertEqual(obj["merchantRef"], {"id": mid})
+        url = f"{self.sim.exports_url_of(mid)}/{obj['id']}"
+        token = self.EXTRA.get(mid) or self.sim.secret
+
+        def done():
+            r = request(url, headers=self.auth(token))
+            self.assertEqual(r.status, 200, r.body)
+            return r.json() if r.json()["status"] == "DONE" else None
+        export = wait_for(done, 10, "DONE")
+        return [self.fetch(u).body for u in self.urls(export)]
+
+    def test_merchants_get_their_own_elements(self):
+        mids = [self.sim.merchant, *self.EXTRA]
+        for etype in ("ORDERS", "PAYMENTS"):
+            with self.subTest(etype):
+                files = [self.files_as(mid, etype) for mid in mids]
+                self.assertTrue(all(len(f) == 1 for f in files))
+                self.assertEqual(len({f[0] for f in files}), 3)
+        # the default merchant's bytes are those of a simulator serving it alone
+        alone = CloverSimulator(args=self.sim_args)
+        try:
+            self.assertEqual(DeterminismTest.files_of(self, alone, "ORDERS",
+                                                      *day_range("2026-05-18", "2026-05-18")),
+                             self.files_as(self.sim.merchant, "ORDERS"))
+        finally:
+            alone.stop()
+            shutil.rmtree(alone.tmp, ignore_errors=True)
+        owners = {e["merchant"] for e in self.sim.exports()}
+        self.assertEqual(owners, set(mids))
+        stats = self.sim.stats()
+        self.assertEqual(stats["auth_failures"], 0)
+        self.assertEqual(set(stats["requests_by_merchant"]), set(mids))
+
+    def test_token_of_another_merchant_refused(self):
+        two, three = self.EXTRA
+        status, obj = self.export_as(two, token=self.sim.secret)
+        self.assertEqual((status, obj), (401, {"message": "401 Unauthorized"}))
+        status, _ = self.export_as(self.sim.merchant, token=self.EXTRA[two])
+        self.assertEqual(status, 401)
+        status, _ = self.export_as("MNOSUCH", token=self.EXTRA[two])
+        self.assertEqual(status, 401)
+        # an export is found only under its own mId
+        status, obj = self.export_as(two)
+        self.assertEqual(status, 200)
+        r = request(f"{self.sim.exports_url_of(three)}/{obj['id']}",
+                    headers=self.auth(self.EXTRA[three]))
+        self.assertEqual((r.status, r.json()), (404, {"message": "Not Found"}))
+        stats = self.sim.stats()
+        self.assertEqual((stats["auth_failures"], stats["unauthorized"]), (3, 3))
+        self.assertEqual(stats["auth_failures_by_merchant"],
+                         {self.sim.merchant: 1, two: 1, three: 0, "MNOSUCH": 1})
+        self.assertEqual(stats["requests_by_merchant"],
+                         {self.sim.merchant: 1, two: 2, three: 1, "MNOSUCH": 1})
+
+    def test_concurrency_is_per_merchant(self):
+        self.sim.configure(max_concurrent=1, pending_s=1, progress_s=0.2)
+        two, three = self.EXTRA
+        for mid in (self.sim.merchant, two, three):
+            self.assertEqual(self.export_as(mid)[0], 200)
+        status, obj = self.export_as(two, "PAYMENTS")
+        self.assertEqual((status, obj), (503, {"message": "Too many concurrent exports"}))
+        stats = self.sim.stats()
+        self.assertEqual((stats["concurrency_503"], stats["max_active_seen"]), (1, 1))
+
+    def test_revoke_and_unrevoke(self):
+        two, three = self.EXTRA
+        self.assertEqual(self.sim.revoke(three), [three])
+        try:
+            self.assertEqual(self.export_as(three), (401, {"message": "401 Unauthorized"}))
+            self.assertEqual(self.export_as(two)[0], 200)
+        finally:
+            self.assertEqual(self.sim.unrevoke(three), [])
+        self.assertEqual(self.export_as(three)[0], 200)
+        stats = self.sim.stats()
+        self.assertEqual(stats["auth_failures"], 1)
+        self.assertEqual(stats["auth_failures_by_merchant"][three], 1)
+        for path, body in (("/_sim/revoke", {"merchant": "MNOSUCH"}), ("/_sim/unrevoke", {})):
+            with self.subTest(path=path):
+                r = request(self.sim.url + path, "POST", body)
+                self.assertEqual(r.status, 400)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,15 @@ Requests are signed by tests/integration/mogujie_simulator.py, written independe
 simulator, so a signing bug cannot hide behind a shared helper."""
 import base64
 import datetime
+import json
 import os
 import re
 import subprocess
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from mogujie_simulator import MogujieSimulator, aes128, mogujie_sign
 
@@ -360,6 +363,95 @@ class MogujieSimulatorTest(unittest.TestCase):
         st = self.sim.stats()
         self.assertEqual((st["token_expired"], st["token_invalid"], st["refreshes"],
                           st["refresh_failures"]), (2, 1, 1, 3))
+
+    # ---- several sellers ----------------------------------------------------------------
+
+    def test_sellers_get_their_own_orders(self):
+        multi = MogujieSimulator(args=["--today", TODAY, "--seed", "5"],
+                                 extra_sellers=["sellerOneToken", "sellerTwoToken:sellerTwoRT"])
+        try:
+            mine = self.sim.orders(DAY, DAY)
+            self.assertEqual(multi.orders(DAY, DAY), mine)   # seller 0 as when alone
+            orders = [multi.orders(DAY, DAY, seller=k) for k in (1, 2)]
+            self.assertEqual({len(o) for o in orders}, {len(mine)})
+            self.assertNotEqual(orders[0], mine)
+            self.assertNotEqual(orders[0], orders[1])
+            params = cursor_params(page_size=50)
+            datas = [multi.invoke(params, token=t)[1]["result"]["data"]
+                     for t in (multi.tokens()["access_token"], *multi.extra_sellers)]
+            self.assertEqual(len(set(datas)), 3)
+            self.assertEqual(datas[0], self.sim.invoke(params)[1]["result"]["data"])
+            self.assertEqual(multi.decrypt(datas[1])["openApiOrderDetailResDtos"], orders[0])
+            self.assertEqual(multi.tokens(seller=2), {"access_token": "sellerTwoToken",
+                                                      "refresh_token": "sellerTwoRT"})
+            # a refresh renews only its own seller
+            status, body = multi.refresh("sellerTwoRT")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(multi.tokens(seller=1)["access_token"], "sellerOneToken")
+            status, resp = multi.invoke(params, token="sellerTwoToken")
+            self.assertEqual(resp["status"]["code"], "0000011")
+            status, resp = multi.invoke(params, token=body["access_token"])
+            self.assertEqual(resp["result"]["data"], datas[2])
+            st = multi.stats()
+            self.assertEqual(st["requests_by_merchant"], {"0": 1, "1": 1, "2": 4})
+            self.assertEqual(st["auth_failures"], 1)
+            self.assertEqual(st["auth_failures_by_merchant"], {"0": 0, "1": 0, "2": 1})
+        finally:
+            multi.stop()
+
+    def test_credentials_refused_and_counted(self):
+        multi = MogujieSimulator(args=["--today", TODAY], extra_sellers=["sellerOneToken"])
+        try:
+            params = cursor_params()
+            for kw, code in (({"token": "neverIssued"}, "0000011"),
+                             ({"token": "sellerOneToken", "secret": "WrongSecret01234567"},
+                              "0000002"),
+                             ({"token": "sellerOneToken", "app_key": "999"}, "0000001")):
+                with self.subTest(kw=kw):
+                    status, resp = multi.invoke(params, **kw)
+                    self.assertEqual((status, resp["status"]["code"]), (200, code))
+            status, err = multi.refresh("sellerOneToken")   # an access token is no refresh
+            self.assertEqual((status, err["error"]), (400, "invalid_grant"))
+            status, resp = multi.invoke(params, token="sellerOneToken")
+            self.assertEqual(resp["status"]["code"], "0000000")
+            st = multi.stats()
+            self.assertEqual(st["auth_failures"], 4)
+            self.assertEqual(st["auth_failures_by_merchant"], {"0": 0, "1": 3, "unknown": 1})
+            self.assertEqual(st["requests_by_merchant"], {"0": 0, "1": 4, "unknown": 1})
+        finally:
+            multi.stop()
+
+    def test_revoke_and_unrevoke(self):
+        multi = MogujieSimulator(args=["--today", TODAY],
+                                 extra_sellers=["sellerOneToken:sellerOneRT"])
+        try:
+            params = cursor_params()
+            self.assertEqual(multi.revoke("sellerOneRT"), ["1"])
+            status, resp = multi.invoke(params, token="sellerOneToken")
+            self.assertEqual(resp["status"]["code"], "0000011")
+            status, err = multi.refresh("sellerOneRT")
+            self.assertEqual((status, err["error"]), (400, "invalid_grant"))
+            status, resp = multi.invoke(params)   # seller 0 is untouched
+            self.assertEqual(resp["status"]["code"], "0000000")
+            self.assertEqual(multi.unrevoke("sellerOneToken"), [])
+            status, resp = multi.invoke(params, token="sellerOneToken")
+            self.assertEqual(resp["status"]["code"], "0000000")
+            st = multi.stats()
+            self.assertEqual((st["auth_failures"], st["token_invalid"]), (2, 1))
+            self.assertEqual(st["auth_failures_by_merchant"], {"0": 0, "1": 2})
+            for path, body in (("/_sim/revoke", {"token": "neverIssued"}),
+                               ("/_sim/unrevoke", {})):
+                with self.subTest(path=path):
+                    req = urllib.request.Request(multi.url + path, json.dumps(body).encode(),
+                                                 method="POST")
+                    with self.assertRaises(urllib.error.HTTPError) as cm:
+                        urllib.request.urlopen(req, timeout=10)
+                    self.assertEqual(cm.exception.code, 400)
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                multi.tokens(seller=2)
+            self.assertEqual(cm.exception.code, 400)
+        finally:
+            multi.stop()
 
     # ---- faults -------------------------------------------------------------------------
 

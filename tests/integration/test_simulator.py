@@ -9,7 +9,9 @@ import json
 import shutil
 import time
 import unittest
+import urllib.error
 import urllib.parse
+import urllib.request
 
 from simulator import Simulator
 
@@ -362,6 +364,126 @@ class SimulatorTest(unittest.TestCase):
         self.assertTrue(all("2026-05-20 00:00:00" <= t <= "2026-05-21 12:00:00" for t in times))
         self.assertEqual(times, sorted(times))
         self.assertEqual(len({r[0] for r in rows[1:]}), 200)
+
+
+class MultiMerchantTest(unittest.TestCase):
+    """Several merchants in one simulator: own secrets, own tasks, own file bytes."""
+
+    ARGS = ["--pending-s", "0.05", "--generating-s", "0.1", "--rows", "200", "--today", TODAY,
+            "--seed", "7"]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Simulator(args=cls.ARGS, extra_merchants={"M2": "secret2", "M3": "secret3"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        shutil.rmtree(cls.sim.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.sim.reset_stats()
+
+    def api(self, endpoint, merchant, secret=None, **fields):
+        """The parsed answer of a call as merchant, signed with secret (default: its own)."""
+        body = dict(fields, timestamp=int(time.time() * 1000))
+        if secret is None:
+            secret = self.sim.secret if merchant == self.sim.merchant else \
+                self.sim.extra_merchants[merchant]
+        body["sign"] = vexora_sign(body, secret)
+        c = http.client.HTTPConnection("127.0.0.1", self.sim.port, timeout=10)
+        try:
+            c.request("POST", f"/v1/vexora/orderExport/{endpoint}", json.dumps(body).encode(),
+                      {"Content-Type": "application/json", "merchantNo": merchant})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            return json.loads(r.read())
+        finally:
+            c.close()
+
+    def generated(self, merchant, start="2026-05-18", end="2026-05-19"):
+        resp = self.api("apply", merchant, reportType="order", startTime=start, endTime=end)
+        self.assertEqual(resp["code"], "0000", resp["msg"])
+        tid = resp["data"]["id"]
+        deadline = time.monotonic() + 5
+        while self.api("status", merchant, id=tid)["data"]["status"] != "2":
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        return tid, resp["data"]["fileName"]
+
+    def test_merchants_get_their_own_files(self):
+        t1, name1 = self.generated(self.sim.merchant)
+        t2, name2 = self.generated("M2")
+        t3, _ = self.generated("M3")
+        files = [self.sim.file_bytes(t) for t in (t1, t2, t3)]
+        self.assertEqual(len({hashlib.sha256(f).hexdigest() for f in files}), 3)
+        self.assertNotEqual(name1[-16:], name2[-16:])  # the merchant's 10 digits
+        owners = {t["id"]: t["merchant"] for t in self.sim.tasks()}
+        self.assertEqual((owners[t1], owners[t2], owners[t3]), (self.sim.merchant, "M2", "M3"))
+        # the default merchant's bytes are those of a simulator serving it alone
+        alone = Simulator(args=self.ARGS)
+        try:
+            resp = None
+            body = {"reportType": "order", "startTime": "2026-05-18", "endTime": "2026-05-19",
+                    "timestamp": int(time.time() * 1000)}
+            body["sign"] = vexora_sign(body, alone.secret)
+            req = urllib.request.Request(
+                alone.url + "/v1/vexora/orderExport/apply", json.dumps(body).encode(),
+                {"Content-Type": "application/json", "merchantNo": alone.merchant})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                resp = json.loads(r.read())
+            tid = resp["data"]["id"]
+            deadline = time.monotonic() + 5
+            while not any(t["id"] == tid and t["status"] == "2" for t in alone.tasks()):
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.02)
+            self.assertEqual(alone.file_bytes(tid), files[0])
+        finally:
+            alone.stop()
+            shutil.rmtree(alone.tmp, ignore_errors=True)
+        stats = self.sim.stats()
+        self.assertEqual(stats["auth_failures"], 0)
+        self.assertEqual(set(stats["requests_by_merchant"]), {self.sim.merchant, "M2", "M3"})
+        self.assertGreaterEqual(stats["requests_by_merchant"]["M2"], 2)
+
+    def test_tasks_belong_to_their_merchant(self):
+        tid, _ = self.generated("M2")
+        for endpoint in ("status", "downloadUrl"):
+            resp = self.api(endpoint, self.sim.merchant, id=tid)
+            self.assertEqual((resp["code"], resp["data"]), ("3001", None))
+        self.assertEqual(self.api("downloadUrl", "M2", id=tid)["code"], "0000")
+
+    def test_credentials_of_another_merchant_are_refused(self):
+        resp = self.api("apply", "M2", secret=self.sim.secret, reportType="order",
+                        startTime="2026-05-18", endTime="2026-05-19")
+        self.assertEqual(resp["code"], "1003")
+        resp = self.api("apply", "M9", secret="secret2", reportType="order",
+                        startTime="2026-05-18", endTime="2026-05-19")
+        self.assertEqual(resp["code"], "1002")
+        stats = self.sim.stats()
+        self.assertEqual((stats["auth_failures"], stats["bad_sign"]), (2, 1))
+        self.assertEqual(stats["auth_failures_by_merchant"],
+                         {self.sim.merchant: 0, "M2": 1, "M3": 0, "M9": 1})
+        self.assertEqual(stats["requests_by_merchant"]["M9"], 1)
+
+    def test_revoke_and_unrevoke(self):
+        self.assertEqual(self.sim.revoke("M3"), ["M3"])
+        try:
+            resp = self.api("apply", "M3", reportType="order", startTime="2026-05-18",
+                            endTime="2026-05-19")
+            self.assertEqual((resp["code"], resp["data"]), ("1003", None))
+            self.generated("M2")  # the others are untouched
+        finally:
+            self.assertEqual(self.sim.unrevoke("M3"), [])
+        self.generated("M3")
+        stats = self.sim.stats()
+        self.assertEqual((stats["auth_failures"], stats["bad_sign"]), (1, 0))
+        self.assertEqual(stats["auth_failures_by_merchant"]["M3"], 1)
+        for path, body in (("/_sim/revoke", {"merchant": "M9"}), ("/_sim/unrevoke", {})):
+            with self.subTest(path=path):
+                with self.assertRaises(urllib.error.HTTPError) as cm:
+                    self.sim._call("POST", path, body)
+                self.assertEqual(cm.exception.code, 400)
 
 
 if __name__ == "__main__":
