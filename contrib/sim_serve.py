@@ -38,10 +38,19 @@ def read_sized_body(handler, max_body, discard=None):
 
 def name_value(text):
     """NAME=VALUE of a repeatable option such as --extra-merchant, as a (name, value) pair;
-    argparse reports the error when either side is empty or "/" is in the name."""
+    NAME=@FILE takes the value from FILE's first line, so a secret stays out of ps. argparse
+    reports the error when either side is empty or "/" is in the name."""
     name, sep, value = text.partition("=")
     if not sep or not name or not value or "/" in name:
         raise argparse.ArgumentTypeError("expected NAME=VALUE (both non-empty)")
+    if value.startswith("@"):
+        try:
+            with open(value[1:]) as f:
+                value = f.readline().strip()
+        except OSError as e:
+            raise argparse.ArgumentTypeError(f"{value[1:]}: {e.strerror}")
+        if not value:
+            raise argparse.ArgumentTypeError(f"{text}: the file's first line is empty")
     return name, value
 
 

@@ -11,6 +11,7 @@ import threading
 import unittest
 import urllib.request
 
+import etcd
 from clover_simulator import CloverSimulator
 from mogujie_simulator import MogujieSimulator
 from mount import ORDERFS, Mount, wait_for
@@ -145,7 +146,7 @@ class VexoraAccountsTest(unittest.TestCase):
         self.assertEqual(errors, [])
         for name, (merchant, _) in VEXORA.items():
             st = read_json(am.path(name, "exports", r, ".status"))
-            task = self.sim_task(st["files"][0]["task_id"])
+            task = self.sim_task(st["task_id"])
             self.assertEqual(task["merchant"], merchant)
             self.assertEqual(task["sha256"], sha(got[name]))
         self.assertEqual(len({sha(b) for b in got.values()}), 3, "each merchant's own bytes")
@@ -180,7 +181,7 @@ class VexoraAccountsTest(unittest.TestCase):
                 self.assertTrue(data.startswith(b"PK"))
                 self.assertEqual(read_json(am.path(name, ".status"))["token"], "valid")
             self.assertGreater(self.sim.stats()["auth_failures_by_merchant"]["M200300"], 0)
-            self.assertNotIn("M100200", self.sim.stats()["auth_failures_by_merchant"])
+            self.assertEqual(self.sim.stats()["auth_failures_by_merchant"].get("M100200", 0), 0)
         finally:
             self.sim.unrevoke("M200300")
         # A restored token works at the account's next request: no remount.
@@ -196,7 +197,7 @@ class VexoraAccountsTest(unittest.TestCase):
         r = day(4)
         p = am.path("delta", "exports", r, "orders.xlsx")
         first = read(p)
-        applies = self.sim.stats()["applies"]
+        applies = self.sim.stats()["apply"]
         f = open(p, "rb")
         try:
             am.remove("delta")
@@ -209,8 +210,25 @@ class VexoraAccountsTest(unittest.TestCase):
         # Back again: its cached file is served, not exported again.
         am.add("delta", ("M400500", "delta-secret"))
         self.assertEqual(read(p), first)
-        self.assertEqual(self.sim.stats()["applies"], applies)
+        self.assertEqual(self.sim.stats()["apply"], applies)
         self.assertIn("account delta: started", am.m.log_text())
+
+    def test_files_of_an_account_removed_before_a_restart_stay_and_serve_again(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"], "bravo": VEXORA["bravo"]})
+        r = day(7)
+        first = read(am.path("bravo", "exports", r, "orders.xlsx"))
+        read(am.path("alpha", "exports", r, "orders.xlsx"))
+        am.m.umount()
+        am.remove("bravo")
+        am.m.start()
+        self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
+        # Its file is still in the cache and counted in its size (so eviction can reach it).
+        wait_for(lambda: read_json(am.path(".stats"))["cache"]["entries"] == 2,
+                 what="the recovery scan to count both files")
+        applies = self.sim.stats()["apply"]
+        am.add("bravo", VEXORA["bravo"])
+        self.assertEqual(read(am.path("bravo", "exports", r, "orders.xlsx")), first)
+        self.assertEqual(self.sim.stats()["apply"], applies, "served from the cache")
 
     def test_bad_files_are_skipped_with_one_line_each(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"]})
@@ -267,6 +285,57 @@ class VexoraAccountsTest(unittest.TestCase):
                            timeout=30)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("belongs in each account's NAME.conf", p.stderr)
+
+
+class FleetAccountsTest(unittest.TestCase):
+    """Two hosts, each mounting the same two merchants from accounts_dir, on one etcd: one
+    export per merchant and range for the whole fleet, each under its own prefix."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not etcd.available():
+            raise unittest.SkipTest("etcd-server / etcd-client not installed (make deps)")
+        cls.etcd = etcd.Etcd()
+        cls.sim = Simulator(secret=VEXORA["alpha"][1], merchant=VEXORA["alpha"][0],
+                            extra_merchants={VEXORA["bravo"][0]: VEXORA["bravo"][1]},
+                            args=("--pending-s", "0.2", "--generating-s", "0.5"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        cls.etcd.stop()
+
+    def test_two_hosts_two_merchants_one_export_each(self):
+        accounts = {"alpha": VEXORA["alpha"], "bravo": VEXORA["bravo"]}
+        hosts = [AccountsMount(self.sim, {"provider": "vexora"}, accounts, vexora_keys,
+                               {"fleet_etcd": self.etcd.url, "fleet_host": f"host{i}",
+                                "fleet_lease_ttl": "2s"}) for i in (1, 2)]
+        try:
+            r = day(2)
+            before = self.sim.stats()["apply"]
+            got = {}
+            threads = [threading.Thread(target=lambda h=h, n=n: got.__setitem__(
+                (h, n), read(hosts[h].path(n, "exports", r, "orders.xlsx"))))
+                for h in (0, 1) for n in accounts]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(len(got), 4)
+            self.assertEqual(self.sim.stats()["apply"] - before, 2, "one export per merchant")
+            for n in accounts:
+                self.assertEqual(got[(0, n)], got[(1, n)])
+            self.assertNotEqual(got[(0, "alpha")], got[(0, "bravo")])
+            prefixes = {k.split("/")[3] for k in self.etcd.keys() if "/records/" in k}
+            self.assertEqual(len(prefixes), 2, "a prefix per merchant")
+            for n, (merchant, _) in accounts.items():
+                self.assertNotIn(merchant, " ".join(self.etcd.keys()))
+                st = read_json(hosts[0].path(n, ".status"))
+                self.assertEqual(st["fleet"], "member")
+            self.assertEqual(self.sim.stats()["auth_failures"], 0)
+        finally:
+            for h in hosts:
+                h.m.close(self)
 
 
 def clover_keys(am, name, cred):
