@@ -63,12 +63,12 @@ refresh token it names), and its own orders: seller k >= 1 draws them from seed 
 (seller 0 from seed, as when it is alone). shopOrderIds follow the same rule for every
 seller, so sellers share IDs but not contents. expire_token applies to seller 0.
 
-Orders are a pure function of (seller's seed, day, orders_per_day): orders_per_day shop orders per day
-up to --today (later days hold none), createdStr spread over the day and strictly increasing,
-shopOrderId = 20000000000000 + (days since 2000-01-01) * 10^8 + index * 1000 + 100, so IDs grow
-with createdStr across days too. Titles, sku attributes and receiver fields are Chinese;
-receiverName "收货人<n>", receiverMobile "13<9 digits>" and receiverAddress "...<n>号" are
-unique per order (n = (day % 10000) * 100000 + index).
+Orders are a pure function of (the seller's seed, day, orders_per_day): orders_per_day shop
+orders per day up to --today (later days hold none), createdStr spread over the day and
+strictly increasing, shopOrderId = 20000000000000 + (days since 2000-01-01) * 10^8 + index *
+1000 + 100, so IDs grow with createdStr across days too. Titles, sku attributes and receiver
+fields are Chinese; receiverName "收货人<n>", receiverMobile "13<9 digits>" and
+receiverAddress "...<n>号" are unique per order (n = (day % 10000) * 100000 + index).
 
 CLI
 ---
