@@ -6,7 +6,10 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import threading
 import unittest
 import urllib.request
@@ -14,7 +17,7 @@ import urllib.request
 import etcd
 from clover_simulator import CloverSimulator
 from mogujie_simulator import MogujieSimulator
-from mount import ORDERFS, Mount, wait_for
+from mount import ORDERFS, ROOT, Mount, wait_for
 from simulator import Simulator
 
 VEXORA = {"alpha": ("M100200", "s3cr3t"), "bravo": ("M200300", "bravo-secret"),
@@ -411,6 +414,38 @@ class MogujieAccountsTest(unittest.TestCase):
             self.assertEqual(self.sim.stats()["auth_failures"], 0)
         finally:
             am.m.close(self)
+
+
+class DemoAccountsTest(unittest.TestCase):
+    def test_demo_with_three_clover_merchants(self):
+        """contrib/demo.sh with ACCOUNTS=3 (what `make demo ACCOUNTS=3` runs after building):
+        three Clover merchants in one mount, each its own bytes, no token on a command line."""
+        tmp = tempfile.mkdtemp(prefix="orderfs-demo-accounts-")
+        env = dict(os.environ, DEMO_DIR=tmp, ORDERFS=ORDERFS, ACCOUNTS="3",
+                   PYTHON=sys.executable or "/usr/bin/python3")
+        env.pop("PROVIDER", None)
+        demo = [os.path.join(ROOT, "contrib", "demo.sh")]
+        try:
+            r = subprocess.run(["sh", *demo, "start"], env=env, capture_output=True, text=True,
+                               timeout=300)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            mnt = os.path.join(tmp, "mnt")
+            self.assertEqual(sorted(os.listdir(mnt)), [".stats", "shop1", "shop2", "shop3"])
+            sums = [line.split()[2] for line in r.stdout.splitlines()
+                    if line.strip().startswith("shop") and "sha256" in line]
+            self.assertEqual(len(sums), 3)
+            self.assertEqual(len(set(sums)), 3, "each merchant's own data")
+            with open(os.path.join(tmp, "sim.pid")) as f:
+                with open(f"/proc/{int(f.read())}/cmdline", "rb") as c:
+                    cmdline = c.read().decode()
+            for k in (1, 2, 3):
+                with open(os.path.join(tmp, "accounts", f"shop{k}.token")) as t:
+                    self.assertNotIn(t.read().strip(), cmdline, "a token in ps")
+            st = read_json(os.path.join(mnt, "shop3", ".status"))
+            self.assertEqual((st["merchant"], st["token"]), ("DEMO3", "valid"))
+        finally:
+            subprocess.run(["sh", *demo, "stop"], env=env, capture_output=True, timeout=120)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
