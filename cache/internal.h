@@ -6,7 +6,8 @@
  *     entry->io_lock  ->  cache->lock
  *
  *   cache->lock   protects ALL in-memory state: the entry table and every entry's fields
- *                 (except io_lock itself), the fill queue, the counters, stopping/scan_done.
+ *                 (except io_lock itself), the fill queue, the counters, stopping/scan_done,
+ *                 the source and kind tables and each source's running/closed/fleet state.
  *                 Held only for memory work and the odd open()/unlink() of one file; never
  *                 across a provider call, a download, an fsync or a scan.
  *   entry->io_lock serializes changes to one entry's files (.meta/.data/.part) between the fill,
