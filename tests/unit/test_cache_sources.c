@@ -147,30 +147,33 @@ static void test_sources_cap_per_source(void **state)
 	assert_int_equal(stats_of(e).fills_running, 0);
 }
 
-/* A's provider closed (service hours): A's queued flight shows WAITING, B's flights neither
- * show it nor wait for A to open. */
+/* A's provider closed (service hours) with both workers in A's flights: A's queued flight
+ * shows WAITING, B's flights neither show it nor wait for A to open: the waiting flights lend
+ * their slots to B. */
 static void test_sources_closed_one_does_not_stop_other(void **state)
 {
 	struct env *e = *state;
-	struct date_range r1 = day(1), r2 = day(2);
-	struct fake_fault u = {.kind = CLIENT_E_UNAVAILABLE, .times = 1, .retry_after_ms = 2500,
+	struct date_range r1 = day(1), r2 = day(2), r3 = day(3);
+	struct fake_fault u = {.kind = CLIENT_E_UNAVAILABLE, .times = 2, .retry_after_ms = 2500,
 			       .code = "CLOSED", .msg = "outside service hours"};
 	struct cache_handle *h = NULL;
 
-	e->cfg.max_exports = 3;
+	e->cfg.max_exports = 2;
 	start_empty(e);
-	assert_int_equal(add(e, e->p, 1), 0);
+	assert_int_equal(add(e, e->p, 0), 0);
 	assert_int_equal(add(e, pb, 0), 1);
 	fake_inject(e->p, FAKE_APPLY, &u);
 	int64_t t0 = fake_mono_ms();
 	assert_int_equal(cache_open(e->c, 0, &r1, NULL, NULL, &h), -EAGAIN);
-	assert_int_equal(cache_prefetch(e->c, 0, &r2), 1);
-	assert_int_equal(info_of_type(e, 0, &r2).state, CACHE_WAITING);
+	assert_int_equal(cache_open(e->c, 0, &r2, NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_prefetch(e->c, 0, &r3), 1); /* A's own slots are both taken */
+	assert_int_equal(info_of_type(e, 0, &r3).state, CACHE_WAITING);
+	assert_int_equal(type_stats(e, 0).fills_running, 2);
 
 	fake_hold(pb, FAKE_APPLY, NULL);
 	assert_int_equal(cache_prefetch(e->c, 1, &r1), 1);
 	assert_int_equal(cache_prefetch(e->c, 1, &r2), 1);
-	assert_int_equal(fake_wait_held(pb, 2, WAIT_MS), 0);
+	assert_int_equal(fake_wait_held(pb, 2, WAIT_MS), 0); /* both at once, as max_exports */
 	struct cache_info i = info_of_type(e, 1, &r2);
 	assert_int_equal(i.state, CACHE_QUEUED);
 	assert_int_equal(i.last_errno, 0);
@@ -180,10 +183,14 @@ static void test_sources_closed_one_does_not_stop_other(void **state)
 	assert_int_equal(open_check_prov(e, pb, 1, &r2), 0);
 	assert_true(fake_mono_ms() - t0 < 2000); /* long before A opens */
 	assert_int_equal(info_of_type(e, 0, &r1).state, CACHE_WAITING);
+	assert_int_equal(info_of_type(e, 0, &r3).state, CACHE_WAITING);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2); /* r3 has not tried */
 	assert_int_equal(type_stats(e, 1).err_again, 0);
 
-	WAIT_UNTIL(info_of_type(e, 0, &r2).state == CACHE_READY);
+	WAIT_UNTIL(info_of_type(e, 0, &r3).state == CACHE_READY);
 	assert_int_equal(info_of_type(e, 0, &r1).state, CACHE_READY);
+	assert_int_equal(info_of_type(e, 0, &r2).state, CACHE_READY);
+	assert_int_equal(stats_of(e).fills_running, 0);
 }
 
 /* A cache with source B only writes B's file of r (READY), then stops. */
