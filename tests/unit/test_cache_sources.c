@@ -231,6 +231,57 @@ static void test_sources_orphan_counts_and_is_evicted(void **state)
 	assert_int_equal(info_of(e, &r2).state, CACHE_READY);
 }
 
+/* B's file past its expiry, found by a cache without B: the sweeper deletes it as any. */
+static void test_sources_orphan_swept_at_expiry(void **state)
+{
+	struct env *e = *state;
+	struct date_range r1 = day(1);
+	char path[512];
+
+	fake_set_file_expires(pb, pinned_now() / 1000 + 60);
+	leave_file_of_b(e, &r1);
+	key_path_account(e, B_ACCOUNT, "order", &r1, ".data", path, sizeof(path));
+	assert_true(exists(path));
+	e->cfg.sweep_interval_s = 1;
+	env_start(e); /* source A only */
+	WAIT_UNTIL(logs_have("scan of"));
+	assert_int_equal(stats_of(e).total_size, FILE_SIZE);
+	clock_advance_s(120);
+	WAIT_UNTIL(!exists(path));
+	assert_int_equal(stats_of(e).total_size, 0);
+	assert_int_equal(stats_of(e).entries, 0);
+}
+
+/* B added right after the start, while the scan may still run: its file is served without an
+ * export whichever finds it first (the scan, a lookup on disk, or the adoption). */
+static void test_sources_added_during_scan(void **state)
+{
+	struct env *e = *state;
+	struct date_range days[20];
+
+	start_empty(e);
+	assert_int_equal(add(e, pb, 0), 0);
+	for (int d = 0; d < 20; d++) {
+		days[d] = day(d + 1);
+		assert_int_equal(open_check_prov(e, pb, 0, &days[d]), 0);
+	}
+	env_stop(e);
+	logs[0] = '\0';
+	for (int round = 0; round < 5; round++) {
+		env_start(e); /* source A only */
+		assert_int_equal(add(e, pb, 0), 1);
+		for (int d = 19; d >= 0; d--)
+			assert_int_equal(info_of_type(e, 1, &days[d]).state, CACHE_READY);
+		assert_int_equal(open_check_prov(e, pb, 1, &days[0]), 0);
+		WAIT_UNTIL(logs_have("scan of"));
+		assert_int_equal(type_stats(e, 1).entries, 20);
+		assert_int_equal(stats_of(e).entries, 20);
+		env_stop(e);
+		logs[0] = '\0';
+	}
+	assert_int_equal(fake_count(pb, FAKE_APPLY), 20);
+}
+
 static void count_types(void *arg, size_t type, const struct date_range *r)
 {
 	size_t *seen = arg;
@@ -333,6 +384,8 @@ int main(void)
 		T(test_sources_orphan_counts_and_is_evicted),
 		T(test_sources_orphan_adopted),
 		T(test_sources_orphan_mid_export_resumed),
+		T(test_sources_orphan_swept_at_expiry),
+		T(test_sources_added_during_scan),
 		T(test_sources_add_refused),
 #undef T
 	};
