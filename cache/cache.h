@@ -57,7 +57,8 @@ struct cache_config {
 	double fleet_rate_cap;	   /* max_requests_per_s of the whole fleet (0 = none): each host
 				    * takes cap / live members, re-counted every TTL */
 };
-/* report_type0 and the fleet fields are those of cache_new's provider, its first source. */
+/* report_type0 and the fleet fields are those of cache_new's provider, its first source
+ * (unused when it has none: each source added has its own). */
 
 /* One merchant account's exports in the cache (cache_add_source). */
 struct cache_source_config {

@@ -124,10 +124,7 @@ static struct cache_kind *meta_kind(const struct cache *c, const struct store_me
 {
 	struct cache_kind *k = kind_of_key(c, &m->key);
 
-	*type = KIND_NONE;
-	for (size_t t = 0; k && t < c->nkinds; t++)
-		if (c->kinds[t] == k)
-			*type = t;
+	*type = k ? k->src->first + k->ptype : KIND_NONE;
 	return k;
 }
 

@@ -161,7 +161,7 @@ void fill_drop_part(struct fill *f)
  * The flight stays queued: the entry shows WAITING with the time it tries again, readers get
  * EAGAIN at once (cache_open), and after ms the flight goes on where it was. Waiting does not
  * count against export_timeout_s: a window may open hours later. Only this source's queued
- * flights show WAITING meanwhile; other sources' go on.
+ * flights show WAITING meanwhile; other sources' go on, in the slot this one lends them.
  */
 static int fill_wait_closed(struct fill *f, const struct client_error *err, long ms)
 {
@@ -191,10 +191,12 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		}
 		pthread_cond_broadcast(&c->wake); /* waiters answer EAGAIN now */
 	}
+	pool_lend(c, f->src); /* other sources' flights go on meanwhile */
 	pthread_mutex_unlock(&c->lock);
 	r = fill_sleep(f, ms);
 	f->deadline += ms;
 	pthread_mutex_lock(&c->lock);
+	pool_unlend(c, f->src, r == 0);
 	if (fill_alive_locked(f) && f->e->info.state == CACHE_WAITING) {
 		f->e->info.state = before == CACHE_WAITING ? CACHE_QUEUED : before;
 		f->e->info.wait_until = 0;

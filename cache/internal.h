@@ -6,7 +6,8 @@
  *     entry->io_lock  ->  cache->lock
  *
  *   cache->lock   protects ALL in-memory state: the entry table and every entry's fields
- *                 (except io_lock itself), the fill queue, the counters, stopping/scan_done.
+ *                 (except io_lock itself), the fill queue, the counters, stopping/scan_done,
+ *                 the source and kind tables and each source's running/closed/fleet state.
  *                 Held only for memory work and the odd open()/unlink() of one file; never
  *                 across a provider call, a download, an fsync or a scan.
  *   entry->io_lock serializes changes to one entry's files (.meta/.data/.part) between the fill,
@@ -98,6 +99,7 @@ struct cache_source {
 	double fleet_rate_cap;
 
 	int running;		/* its flights a worker runs now */
+	int closed_waiting;	/* of those, waiting for its provider to open (pool.c) */
 	/* Its provider said it is closed (service hours, capacity) until this wall time (ms):
 	 * its flights queued behind the waiting one show WAITING and their readers get EAGAIN.
 	 * Other sources' flights never see it. */
@@ -152,8 +154,10 @@ struct cache {
 	int scanning; /* a recovery scan is running */
 	uint64_t access_seq;
 
-	pthread_t *workers;
-	int nworkers;
+	pthread_t *workers;	/* grows (pool_lend) under cache->lock until stopping */
+	int nworkers, workers_cap;
+	int running;		/* flights the workers run now, every source's */
+	int closed_waiting;	/* of those, waiting for their provider to open: slots lent */
 	pthread_t sweeper, recoverer;
 	int sweeper_started, recoverer_started;
 
@@ -244,6 +248,13 @@ void pool_enqueue(struct cache *c, struct entry *e);
  * mid-export (APPLIED, GENERATING, DOWNLOADING) with no flight. cache->lock held. */
 void pool_resume(struct cache *c, struct entry *e);
 int pool_start(struct cache *c);
+/* A flight of s begins waiting for its provider to open: its slot is lent to other sources'
+ * flights meanwhile (a worker thread more when needed). cache->lock held. */
+void pool_lend(struct cache *c, struct cache_source *s);
+/* Its wait ended: with take, take a slot back, waiting on cache->wake while other sources'
+ * flights hold them all (not when stopping); without (the flight stops), just end the loan.
+ * cache->lock held, dropped while waiting. */
+void pool_unlend(struct cache *c, struct cache_source *s, int take);
 /* Join the workers; cache->stopping must be set and broadcast first. */
 void pool_join(struct cache *c);
 

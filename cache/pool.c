@@ -1,11 +1,22 @@
-/* The fill pool: max_exports worker threads taking flights from one FIFO queue. A worker takes
- * the oldest flight whose source runs fewer than its own max_exports; a flight of a source at
- * its cap stays queued (others pass it) until one of that source's flights ends. */
+/*
+ * The fill pool: worker threads taking flights from one FIFO queue, at most max_exports
+ * flights at work at once. A worker takes the oldest flight whose source runs fewer than its
+ * own max_exports; a flight of a source at its cap stays queued (others pass it) until one of
+ * that source's flights ends.
+ *
+ * A flight that waits for its provider to open (service hours, capacity) keeps its worker, but
+ * lends its slot to the other sources: their flights start as if it were not running (a
+ * thread more is started when needed), while it still counts for its own source, so one
+ * merchant's closed hours never hold up another's exports and a single source runs exactly as
+ * with max_exports plain workers. When the wait ends, the flight takes a slot back before it
+ * goes on, waiting for one if the other sources filled them meanwhile.
+ */
 #include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 
 void pool_enqueue(struct cache *c, struct entry *e)
@@ -33,10 +44,13 @@ void pool_resume(struct cache *c, struct entry *e)
 	}
 }
 
-/* Whether a flight of s may start now. */
-static int pool_source_free(const struct cache_source *s)
+/* Whether a flight of s may start now: below its source's cap, and a slot free once the
+ * slots lent by other sources' waiting flights are counted free. */
+static int pool_source_free(const struct cache *c, const struct cache_source *s)
 {
-	return s->max_exports == 0 || s->running < s->max_exports;
+	int busy = c->running - (c->closed_waiting - s->closed_waiting);
+
+	return (s->max_exports == 0 || s->running < s->max_exports) && busy < c->cfg.max_exports;
 }
 
 /* Unlink the oldest queued flight whose source is below its cap; NULL when none is. */
@@ -44,7 +58,7 @@ static struct entry *pool_pop(struct cache *c)
 {
 	struct entry *prev = NULL, *e = c->queue_head;
 
-	while (e && !pool_source_free(e->kind->src)) {
+	while (e && !pool_source_free(c, e->kind->src)) {
 		prev = e;
 		e = e->qnext;
 	}
@@ -59,6 +73,7 @@ static struct entry *pool_pop(struct cache *c)
 	e->qnext = NULL;
 	entry_counts(c, e)->n_queued--;
 	e->kind->src->running++;
+	c->running++;
 	return e;
 }
 
@@ -103,8 +118,10 @@ static void *pool_worker(void *arg)
 		pool_count_outcome(entry_counts(c, e), rc,
 				   (double)(cache_mono_ms() - start) / 1000.0);
 		entry_counts(c, e)->n_running--;
-		if (e->kind->src->running-- == e->kind->src->max_exports && c->queue_head)
-			pthread_cond_signal(&c->work); /* a flight it held back may start */
+		e->kind->src->running--;
+		c->running--;
+		if (c->queue_head)
+			pthread_cond_signal(&c->work); /* a flight held back may start */
 		e->filling = 0;
 		e->result = rc;
 		e->flight++;
@@ -119,22 +136,58 @@ static void *pool_worker(void *arg)
 	return NULL;
 }
 
+/* One more worker thread. 0 or -errno. */
+static int pool_add_worker(struct cache *c)
+{
+	int rc;
+
+	if (c->nworkers == c->workers_cap) {
+		int cap = c->workers_cap ? c->workers_cap * 2 : c->cfg.max_exports;
+		pthread_t *v = realloc(c->workers, (size_t)cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->workers = v;
+		c->workers_cap = cap;
+	}
+	rc = pthread_create(&c->workers[c->nworkers], NULL, pool_worker, c);
+	if (rc != 0) {
+		log_err("cache: cannot start fill worker: %d", rc);
+		return -rc;
+	}
+	c->nworkers++;
+	return 0;
+}
+
 int pool_start(struct cache *c)
 {
-	int n = c->cfg.max_exports;
-
-	c->workers = calloc((size_t)n, sizeof(*c->workers));
-	if (!c->workers)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		int rc = pthread_create(&c->workers[i], NULL, pool_worker, c);
-		if (rc != 0) {
-			log_err("cache: cannot start fill worker: %d", rc);
-			return -rc;
-		}
-		c->nworkers++;
+	for (int i = 0; i < c->cfg.max_exports; i++) {
+		int rc = pool_add_worker(c);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
+}
+
+void pool_lend(struct cache *c, struct cache_source *s)
+{
+	c->closed_waiting++;
+	s->closed_waiting++;
+	/* A thread for each lent slot: the waiting flights keep theirs. */
+	if (!c->stopping && c->nworkers < c->cfg.max_exports + c->closed_waiting)
+		pool_add_worker(c);
+	if (c->queue_head)
+		pthread_cond_broadcast(&c->work);
+}
+
+void pool_unlend(struct cache *c, struct cache_source *s, int take)
+{
+	while (take && !c->stopping && c->running - c->closed_waiting >= c->cfg.max_exports) {
+		struct timespec ts;
+		clock_mono_deadline(&ts, 100);
+		pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+	}
+	c->closed_waiting--;
+	s->closed_waiting--;
 }
 
 void pool_join(struct cache *c)
@@ -143,5 +196,5 @@ void pool_join(struct cache *c)
 		pthread_join(c->workers[i], NULL);
 	free(c->workers);
 	c->workers = NULL;
-	c->nworkers = 0;
+	c->nworkers = c->workers_cap = 0;
 }

@@ -147,30 +147,33 @@ static void test_sources_cap_per_source(void **state)
 	assert_int_equal(stats_of(e).fills_running, 0);
 }
 
-/* A's provider closed (service hours): A's queued flight shows WAITING, B's flights neither
- * show it nor wait for A to open. */
+/* A's provider closed (service hours) with both workers in A's flights: A's queued flight
+ * shows WAITING, B's flights neither show it nor wait for A to open: the waiting flights lend
+ * their slots to B. */
 static void test_sources_closed_one_does_not_stop_other(void **state)
 {
 	struct env *e = *state;
-	struct date_range r1 = day(1), r2 = day(2);
-	struct fake_fault u = {.kind = CLIENT_E_UNAVAILABLE, .times = 1, .retry_after_ms = 2500,
+	struct date_range r1 = day(1), r2 = day(2), r3 = day(3);
+	struct fake_fault u = {.kind = CLIENT_E_UNAVAILABLE, .times = 2, .retry_after_ms = 2500,
 			       .code = "CLOSED", .msg = "outside service hours"};
 	struct cache_handle *h = NULL;
 
-	e->cfg.max_exports = 3;
+	e->cfg.max_exports = 2;
 	start_empty(e);
-	assert_int_equal(add(e, e->p, 1), 0);
+	assert_int_equal(add(e, e->p, 0), 0);
 	assert_int_equal(add(e, pb, 0), 1);
 	fake_inject(e->p, FAKE_APPLY, &u);
 	int64_t t0 = fake_mono_ms();
 	assert_int_equal(cache_open(e->c, 0, &r1, NULL, NULL, &h), -EAGAIN);
-	assert_int_equal(cache_prefetch(e->c, 0, &r2), 1);
-	assert_int_equal(info_of_type(e, 0, &r2).state, CACHE_WAITING);
+	assert_int_equal(cache_open(e->c, 0, &r2, NULL, NULL, &h), -EAGAIN);
+	assert_int_equal(cache_prefetch(e->c, 0, &r3), 1); /* A's own slots are both taken */
+	assert_int_equal(info_of_type(e, 0, &r3).state, CACHE_WAITING);
+	assert_int_equal(type_stats(e, 0).fills_running, 2);
 
 	fake_hold(pb, FAKE_APPLY, NULL);
 	assert_int_equal(cache_prefetch(e->c, 1, &r1), 1);
 	assert_int_equal(cache_prefetch(e->c, 1, &r2), 1);
-	assert_int_equal(fake_wait_held(pb, 2, WAIT_MS), 0);
+	assert_int_equal(fake_wait_held(pb, 2, WAIT_MS), 0); /* both at once, as max_exports */
 	struct cache_info i = info_of_type(e, 1, &r2);
 	assert_int_equal(i.state, CACHE_QUEUED);
 	assert_int_equal(i.last_errno, 0);
@@ -180,10 +183,14 @@ static void test_sources_closed_one_does_not_stop_other(void **state)
 	assert_int_equal(open_check_prov(e, pb, 1, &r2), 0);
 	assert_true(fake_mono_ms() - t0 < 2000); /* long before A opens */
 	assert_int_equal(info_of_type(e, 0, &r1).state, CACHE_WAITING);
+	assert_int_equal(info_of_type(e, 0, &r3).state, CACHE_WAITING);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2); /* r3 has not tried */
 	assert_int_equal(type_stats(e, 1).err_again, 0);
 
-	WAIT_UNTIL(info_of_type(e, 0, &r2).state == CACHE_READY);
+	WAIT_UNTIL(info_of_type(e, 0, &r3).state == CACHE_READY);
 	assert_int_equal(info_of_type(e, 0, &r1).state, CACHE_READY);
+	assert_int_equal(info_of_type(e, 0, &r2).state, CACHE_READY);
+	assert_int_equal(stats_of(e).fills_running, 0);
 }
 
 /* A cache with source B only writes B's file of r (READY), then stops. */
@@ -222,6 +229,57 @@ static void test_sources_orphan_counts_and_is_evicted(void **state)
 	WAIT_UNTIL(!exists(path));
 	assert_int_equal(stats_of(e).total_size, FILE_SIZE);
 	assert_int_equal(info_of(e, &r2).state, CACHE_READY);
+}
+
+/* B's file past its expiry, found by a cache without B: the sweeper deletes it as any. */
+static void test_sources_orphan_swept_at_expiry(void **state)
+{
+	struct env *e = *state;
+	struct date_range r1 = day(1);
+	char path[512];
+
+	fake_set_file_expires(pb, pinned_now() / 1000 + 60);
+	leave_file_of_b(e, &r1);
+	key_path_account(e, B_ACCOUNT, "order", &r1, ".data", path, sizeof(path));
+	assert_true(exists(path));
+	e->cfg.sweep_interval_s = 1;
+	env_start(e); /* source A only */
+	WAIT_UNTIL(logs_have("scan of"));
+	assert_int_equal(stats_of(e).total_size, FILE_SIZE);
+	clock_advance_s(120);
+	WAIT_UNTIL(!exists(path));
+	assert_int_equal(stats_of(e).total_size, 0);
+	assert_int_equal(stats_of(e).entries, 0);
+}
+
+/* B added right after the start, while the scan may still run: its file is served without an
+ * export whichever finds it first (the scan, a lookup on disk, or the adoption). */
+static void test_sources_added_during_scan(void **state)
+{
+	struct env *e = *state;
+	struct date_range days[20];
+
+	start_empty(e);
+	assert_int_equal(add(e, pb, 0), 0);
+	for (int d = 0; d < 20; d++) {
+		days[d] = day(d + 1);
+		assert_int_equal(open_check_prov(e, pb, 0, &days[d]), 0);
+	}
+	env_stop(e);
+	logs[0] = '\0';
+	for (int round = 0; round < 5; round++) {
+		env_start(e); /* source A only */
+		assert_int_equal(add(e, pb, 0), 1);
+		for (int d = 19; d >= 0; d--)
+			assert_int_equal(info_of_type(e, 1, &days[d]).state, CACHE_READY);
+		assert_int_equal(open_check_prov(e, pb, 1, &days[0]), 0);
+		WAIT_UNTIL(logs_have("scan of"));
+		assert_int_equal(type_stats(e, 1).entries, 20);
+		assert_int_equal(stats_of(e).entries, 20);
+		env_stop(e);
+		logs[0] = '\0';
+	}
+	assert_int_equal(fake_count(pb, FAKE_APPLY), 20);
 }
 
 static void count_types(void *arg, size_t type, const struct date_range *r)
@@ -326,6 +384,8 @@ int main(void)
 		T(test_sources_orphan_counts_and_is_evicted),
 		T(test_sources_orphan_adopted),
 		T(test_sources_orphan_mid_export_resumed),
+		T(test_sources_orphan_swept_at_expiry),
+		T(test_sources_added_during_scan),
 		T(test_sources_add_refused),
 #undef T
 	};
