@@ -164,7 +164,7 @@ int clover_xlsx_close(struct clover_xlsx *x, int discard)
 		return -1;
 	if (x->ws && !x->failed && !discard)
 		worksheet_autofilter(x->ws, 0, 0, x->row - 1, x->ncols - 1);
-	if (x->wb && workbook_close(x->wb) != LXW_NO_ERROR)
+	if (x->wb && xlsx_close(x->wb) != LXW_NO_ERROR)
 		rc = -1;
 	rc = rc || x->failed || discard ? -1 : 0;
 	free(x);

@@ -116,7 +116,7 @@ int mogujie_xlsx_close(struct mogujie_xlsx *x, int discard)
 
 	if (!x)
 		return -1;
-	if (x->wb && workbook_close(x->wb) != LXW_NO_ERROR)
+	if (x->wb && xlsx_close(x->wb) != LXW_NO_ERROR)
 		rc = -1;
 	buf_free(&x->text);
 	rc = rc || x->failed || discard ? -1 : 0;

@@ -1,6 +1,7 @@
 /* Text into an xlsx cell within its limit; see xlsx_text.h. */
 #include "xlsx_text.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,4 +28,15 @@ lxw_error xlsx_write_text(lxw_worksheet *ws, lxw_row_t row, lxw_col_t col, const
 	e = worksheet_write_string(ws, row, col, cut, fmt);
 	free(cut);
 	return e;
+}
+
+lxw_error xlsx_close(lxw_workbook *wb)
+{
+	static pthread_mutex_t close_lock = PTHREAD_MUTEX_INITIALIZER;
+	lxw_error rc;
+
+	pthread_mutex_lock(&close_lock);
+	rc = workbook_close(wb);
+	pthread_mutex_unlock(&close_lock);
+	return rc;
 }

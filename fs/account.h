@@ -43,12 +43,13 @@ struct fs_account {
 	struct fs_config cfg;	    /* the config it runs with (active) or would start with */
 	struct account_sig sig;	    /* what its NAME.conf was when cfg was read */
 	int present;		    /* its NAME.conf exists and is valid now: it is listed */
-	int change_logged;	    /* said once that an edit waits for a remount */
+	int change_logged;	    /* said that an edit waits for a remount (until undone) */
+	int starting;		    /* a thread is starting it (others wait for the verdict) */
 	unsigned seen;		    /* the scan that last found its file */
 	struct fs_config run_cfg;   /* the config it started with (active) */
 
 	char error[256];	    /* why it could not start ("" none); shown in its .status */
-	int64_t tried_ms;	    /* monotonic: the last failed start (accounts.c's start lock) */
+	int64_t tried_ms;	    /* monotonic: the last failed start */
 };
 
 /* Whether a is active, with the fields it fixed visible. */
@@ -60,8 +61,8 @@ static inline int account_active(struct fs_account *a)
 struct accounts_env;
 
 /*
- * Start a with a->run_cfg (set by the caller, who makes sure no other start runs): its provider, fleet
- * membership, types in env's cache and prefetch, then mark it active. taken(arg, a, other, n)
+ * Start a with a->run_cfg (set by the caller, who makes sure no other start of a runs): its
+ * provider, fleet membership, types in env's cache and prefetch, then mark it active. taken(arg, a, other, n)
  * is asked once a->key_account is known: nonzero (with the other account's name in other)
  * when another account already runs that merchant. 0, or -1 with one line in err; nothing
  * is left made then.

@@ -54,7 +54,9 @@ static int add_source(const struct accounts_env *env, struct fs_account *a, stru
 	sc.fleet_ttl_s = cc.fleet_ttl_s;
 	sc.fleet_max_exports = cc.fleet_max_exports;
 	sc.fleet_rate_cap = cc.fleet_rate_cap;
-	if ((rc = cache_add_source(env->cache, prov, &sc, kind0)) != 0)
+	if ((rc = cache_add_source(env->cache, prov, &sc, kind0)) == -EINVAL)
+		snprintf(err, errlen, "another account has the same merchant (%s)", prov->account);
+	else if (rc)
 		snprintf(err, errlen, "cannot add its exports to the cache: %s", strerror(-rc));
 	return rc ? -1 : 0;
 }
@@ -64,7 +66,7 @@ int account_start(const struct accounts_env *env, struct fs_account *a,
 		  void *arg, char *err, size_t errlen)
 {
 	struct provider *prov = provider_make(&a->run_cfg, err, errlen);
-	char other[ACCOUNT_NAME_MAX], host[FLEET_HOST_MAX];
+	char other[ACCOUNT_NAME_MAX + 96], host[FLEET_HOST_MAX];
 	size_t kind0;
 
 	if (!prov)

@@ -1,6 +1,7 @@
 #include "account_status.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,16 +113,22 @@ static void add_exports(cJSON *root, const struct cache_stats *cs, const struct 
 }
 
 /* What only a started account knows: its merchant, exports, token verdict, last error. */
-static int add_running(struct orderfs *o, struct fs_account *a, cJSON *root)
+static void add_running(struct orderfs *o, struct fs_account *a, cJSON *root)
 {
 	struct export_list l = {a, NULL, 0, 0, 0};
 	struct cache_stats cs;
 	struct summary s;
 	const char *fleet = stats_fleet_state(o, a);
 
-	if (cache_foreach(o->cache, collect, &l) || l.oom) {
+	int rc = cache_foreach(o->cache, collect, &l);
+
+	if (rc || l.oom) {
+		/* Say what is known rather than fail the file. */
 		free(l.v);
-		return -1;
+		cJSON_AddStringToObject(root, "merchant", a->prov->account);
+		cJSON_AddStringToObject(root, "token", "unknown");
+		cJSON_AddStringToObject(root, "exports_error", strerror(rc ? -rc : ENOMEM));
+		return;
 	}
 	summarize(o, &l, &s);
 	free(l.v);
@@ -132,7 +139,6 @@ static int add_running(struct orderfs *o, struct fs_account *a, cJSON *root)
 	add_exports(root, &cs, &s);
 	if (fleet)
 		cJSON_AddStringToObject(root, "fleet", fleet);
-	return 0;
 }
 
 char *account_status_render(struct orderfs *o, struct fs_account *a, size_t *len)
@@ -155,12 +161,11 @@ char *account_status_render(struct orderfs *o, struct fs_account *a, size_t *len
 	else
 		cJSON_AddNullToObject(root, "error");
 	cJSON_AddStringToObject(root, "credentials", cred);
-	if (active && add_running(o, a, root) == 0) {
-		text = cJSON_Print(root);
-	} else if (!active) {
+	if (active)
+		add_running(o, a, root);
+	else
 		cJSON_AddStringToObject(root, "token", "unknown");
-		text = cJSON_Print(root);
-	}
+	text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (text)
 		*len = strlen(text);

@@ -19,8 +19,7 @@
 struct accounts {
 	struct accounts_env env;
 	pthread_mutex_t lock;	 /* the maps and every account's table fields */
-	pthread_mutex_t start_lock; /* one start at a time, so two accounts of one merchant
-				     * cannot both pass merchant_taken; and a->error, tried_ms */
+	pthread_cond_t started;	 /* broadcast (with lock) when a start ends */
 	struct str_map *by_name; /* NAME -> struct fs_account * */
 	struct str_map *skipped; /* file name -> struct account_sig: bad files, logged once */
 	unsigned scan;		 /* number of the current scan */
@@ -35,7 +34,7 @@ struct accounts *accounts_new(const struct accounts_env *env)
 		return NULL;
 	t->env = *env;
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_mutex_init(&t->start_lock, NULL);
+	pthread_cond_init(&t->started, NULL);
 	t->by_name = str_map_new(sizeof(struct fs_account *));
 	t->skipped = str_map_new(sizeof(struct account_sig));
 	if (!t->by_name || !t->skipped) {
@@ -88,8 +87,17 @@ void accounts_free(struct accounts *t)
 	}
 	str_map_free(t->skipped);
 	pthread_mutex_destroy(&t->lock);
-	pthread_mutex_destroy(&t->start_lock);
+	pthread_cond_destroy(&t->started);
 	free(t);
+}
+
+/* Listed or hidden (t->lock held). A hidden account's prefetch pauses: a merchant whose file
+ * is gone gets no new exports until it comes back. */
+static void set_present(struct fs_account *a, int present)
+{
+	if (a->present != present && account_active(a) && a->prefetch)
+		prefetch_pause(a->prefetch, !present);
+	a->present = present;
 }
 
 static struct fs_account *find(struct accounts *t, const char *name)
@@ -154,16 +162,16 @@ static void take_config(struct fs_account *a, struct fs_config *cfg, const struc
 		config_free(&a->cfg);
 		a->cfg = *cfg;
 	} else {
-		if (!same_account_keys(&a->run_cfg, cfg) && !a->change_logged) {
+		int same = same_account_keys(&a->run_cfg, cfg);
+		if (!same && !a->change_logged)
 			log_notice("accounts_dir: %s%s changed; account %s keeps its running "
 				   "configuration until the next mount",
 				   a->name, ACCOUNT_CONF_SUFFIX, a->name);
-			a->change_logged = 1;
-		}
+		a->change_logged = !same;
 		config_free(cfg);
 	}
 	a->sig = *sig;
-	a->present = 1;
+	set_present(a, 1);
 }
 
 /* Read NAME.conf again if it changed since it was read (t->lock held). The account when the
@@ -179,20 +187,20 @@ static struct fs_account *refresh(struct accounts *t, const char *name)
 	snprintf(file, sizeof(file), "%s%s", name, ACCOUNT_CONF_SUFFIX);
 	if (account_conf_stat(path, &sig)) {
 		if (a)
-			a->present = 0;
+			set_present(a, 0);
 		return NULL;
 	}
 	if (a && a->present && account_sig_equal(&sig, &a->sig))
 		return a;
 	if (skipped_before(t, file, &sig)) {
 		if (a)
-			a->present = 0;
+			set_present(a, 0);
 		return NULL;
 	}
 	if (account_conf_load(t->env.main, path, &cfg, &sig, err, sizeof(err))) {
 		skip(t, file, &sig, err);
 		if (a)
-			a->present = 0;
+			set_present(a, 0);
 		return NULL;
 	}
 	str_map_del(t->skipped, file);
@@ -239,10 +247,12 @@ static void scan_entry(struct accounts *t, const char *file)
 	}
 }
 
+/* Accounts collected under the lock, to be used without it. */
 struct listed {
 	struct fs_account **v;
 	size_t n, cap;
 	int oom;
+	int started; /* collect every started account, not the listed ones */
 };
 
 static void list_one(void *arg, const char *name, const void *value)
@@ -250,7 +260,7 @@ static void list_one(void *arg, const char *name, const void *value)
 	struct listed *l = arg;
 	struct fs_account *a = *(struct fs_account *const *)value;
 	(void)name;
-	if (!a->present || l->oom)
+	if (!(l->started ? account_active(a) : a->present) || l->oom)
 		return;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
@@ -277,12 +287,12 @@ static void hide_unseen(void *arg, const char *name, const void *value)
 	if (a->seen == h->t->scan || !a->present)
 		return;
 	list_one(&h->gone, name, value); /* before present drops: list_one takes present ones */
-	a->present = 0;
+	set_present(a, 0);
 }
 
 int accounts_scan(struct accounts *t, void (*gone)(void *arg, const char *name), void *arg)
 {
-	struct hide_ctx h = {t, {NULL, 0, 0, 0}};
+	struct hide_ctx h = {t, {NULL, 0, 0, 0, 0}};
 	DIR *d;
 	struct dirent *de;
 	int rc = 0;
@@ -291,7 +301,7 @@ int accounts_scan(struct accounts *t, void (*gone)(void *arg, const char *name),
 	t->scan++;
 	if (!(d = opendir(t->env.main->accounts_dir))) {
 		rc = -errno;
-		if (rc != -t->scan_errno)
+		if (rc != -t->scan_errno && t->scan > 1) /* the first: the mount says why */
 			log_err("accounts_dir %s: %s; the accounts known stay listed",
 				t->env.main->accounts_dir, strerror(-rc));
 		t->scan_errno = -rc;
@@ -310,12 +320,15 @@ int accounts_scan(struct accounts *t, void (*gone)(void *arg, const char *name),
 	return 0;
 }
 
-int accounts_foreach(struct accounts *t, void (*fn)(void *arg, struct fs_account *a),
-		     void *arg)
+/* fn for each account in name order, without the lock: listed ones, or (started) every one
+ * that has started, hidden or not. */
+static int foreach(struct accounts *t, int started,
+		   void (*fn)(void *arg, struct fs_account *a), void *arg)
 {
-	struct listed l = {NULL, 0, 0, 0};
+	struct listed l = {NULL, 0, 0, 0, 0};
 
 	pthread_mutex_lock(&t->lock);
+	l.started = started;
 	str_map_foreach(t->by_name, list_one, &l);
 	pthread_mutex_unlock(&t->lock);
 	/* Without the lock: fn may ask the table (errors) and the cache. Accounts are never
@@ -324,6 +337,18 @@ int accounts_foreach(struct accounts *t, void (*fn)(void *arg, struct fs_account
 		fn(arg, l.v[i]);
 	free(l.v);
 	return l.oom ? -ENOMEM : 0;
+}
+
+int accounts_foreach(struct accounts *t, void (*fn)(void *arg, struct fs_account *a),
+		     void *arg)
+{
+	return foreach(t, 0, fn, arg);
+}
+
+int accounts_foreach_started(struct accounts *t, void (*fn)(void *arg, struct fs_account *a),
+			     void *arg)
+{
+	return foreach(t, 1, fn, arg);
 }
 
 static void count_one(void *arg, const char *name, const void *value)
@@ -358,7 +383,10 @@ static void taken_one(void *arg, const char *name, const void *value)
 		return;
 	if (!strcmp(a->prov->name, c->self->run_cfg.provider) &&
 	    !strcmp(a->key_account, c->self->key_account)) {
-		snprintf(c->other, c->n, "%s", name);
+		/* A hidden one keeps its merchant's exports until the next mount. */
+		snprintf(c->other, c->n, "%s%s", name,
+			 a->present ? "" : " (its file is gone; it keeps the merchant until the "
+					   "next mount)");
 		c->found = 1;
 	}
 }
@@ -376,23 +404,6 @@ static int merchant_taken(void *arg, const struct fs_account *a, char *other, si
 	return c.found;
 }
 
-/* a's config for its start, copied under the table lock (a later edit replaces a->cfg). */
-static int copy_config(struct accounts *t, struct fs_account *a)
-{
-	pthread_mutex_lock(&t->lock);
-	int rc = config_copy(&a->run_cfg, &a->cfg);
-	pthread_mutex_unlock(&t->lock);
-	return rc;
-}
-
-/* Set a's start error ("" none) under the table lock, where .status reads it. */
-static void set_error(struct accounts *t, struct fs_account *a, const char *err)
-{
-	pthread_mutex_lock(&t->lock);
-	snprintf(a->error, sizeof(a->error), "%s", err);
-	pthread_mutex_unlock(&t->lock);
-}
-
 void accounts_error(struct accounts *t, struct fs_account *a, char *out, size_t n)
 {
 	pthread_mutex_lock(&t->lock);
@@ -400,54 +411,83 @@ void accounts_error(struct accounts *t, struct fs_account *a, char *out, size_t 
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Claim a's start (t->lock held): 1 when this thread starts it, 0 when it is running, or
+ * -EIO when a start just failed. Waits while another thread starts it, so an account starts
+ * once; a start of another account never waits for this one. */
+static int claim_start(struct accounts *t, struct fs_account *a)
+{
+	while (a->starting)
+		pthread_cond_wait(&t->started, &t->lock);
+	if (account_active(a))
+		return 0;
+	if (a->error[0] && clock_mono_ms() - a->tried_ms < START_RETRY_MS)
+		return -EIO; /* do not hammer a broken token file */
+	if (config_copy(&a->run_cfg, &a->cfg)) {
+		snprintf(a->error, sizeof(a->error), "out of memory");
+		a->tried_ms = clock_mono_ms();
+		return -EIO;
+	}
+	a->starting = 1;
+	return 1;
+}
+
+/* The end of a start this thread claimed: its verdict, logged when it changed. */
+static void end_start(struct accounts *t, struct fs_account *a, int ok, const char *err)
+{
+	pthread_mutex_lock(&t->lock);
+	if (ok) {
+		a->error[0] = '\0';
+		log_notice("account %s: started (provider %s, merchant %s)", a->name, a->prov->name,
+			   a->prov->account);
+		if (!a->present && a->prefetch)
+			prefetch_pause(a->prefetch, 1); /* hidden while it started */
+	} else {
+		if (strcmp(a->error, err))
+			log_err("account %s: cannot start: %s", a->name, err);
+		snprintf(a->error, sizeof(a->error), "%s", err);
+		a->tried_ms = clock_mono_ms();
+		config_free(&a->run_cfg);
+	}
+	a->starting = 0;
+	pthread_cond_broadcast(&t->started);
+	pthread_mutex_unlock(&t->lock);
+}
+
 int accounts_start(struct accounts *t, struct fs_account *a)
 {
-	char err[sizeof(a->error)], old[sizeof(a->error)];
-	int rc = 0;
+	char err[sizeof(a->error)] = "";
+	int rc;
 
 	if (account_active(a))
 		return 0;
-	pthread_mutex_lock(&t->start_lock);
-	if (account_active(a))
-		goto out;
-	accounts_error(t, a, old, sizeof(old));
-	if (old[0] && clock_mono_ms() - a->tried_ms < START_RETRY_MS) {
-		rc = -EIO; /* a start just failed: do not hammer a broken token file */
-		goto out;
-	}
-	if (copy_config(t, a)) {
-		snprintf(err, sizeof(err), "out of memory");
-	} else if (account_start(&t->env, a, merchant_taken, t, err, sizeof(err)) == 0) {
-		set_error(t, a, "");
-		log_notice("account %s: started (provider %s, merchant %s)", a->name, a->prov->name,
-			   a->prov->account);
-		goto out;
-	} else {
-		config_free(&a->run_cfg);
-	}
-	if (strcmp(old, err))
-		log_err("account %s: cannot start: %s", a->name, err);
-	set_error(t, a, err);
-	a->tried_ms = clock_mono_ms();
-	rc = -EIO;
-out:
-	pthread_mutex_unlock(&t->start_lock);
-	return rc;
+	pthread_mutex_lock(&t->lock);
+	rc = claim_start(t, a);
+	pthread_mutex_unlock(&t->lock);
+	if (rc <= 0)
+		return rc;
+	/* No lock across the start: it reads files and may talk to etcd. */
+	rc = account_start(&t->env, a, merchant_taken, t, err, sizeof(err));
+	end_start(t, a, rc == 0, err);
+	return rc ? -EIO : 0;
 }
 
 void accounts_credentials(struct accounts *t, struct fs_account *a, char *out, size_t n)
 {
 	const struct provider_spec *spec;
-	const char *key;
+	char path[PATH_MAX] = "", key[64];
+	const char *p;
 	char *secret = NULL;
 
 	pthread_mutex_lock(&t->lock);
 	spec = provider_spec_find(a->cfg.provider);
-	key = spec->account_secret_key;
-	if (config_read_secret_key(key, config_string(&a->cfg, key), &secret, out, n) == 0) {
+	snprintf(key, sizeof(key), "%s", spec->account_secret_key);
+	if ((p = config_string(&a->cfg, key)) != NULL)
+		snprintf(path, sizeof(path), "%s", p);
+	pthread_mutex_unlock(&t->lock);
+	/* The read without the lock: a slow disk must not hold up every lookup. */
+	if (config_read_secret_key(key, path, &secret, out, n) == 0) {
 		snprintf(out, n, "ok");
 		explicit_bzero(secret, strlen(secret));
 		free(secret);
 	}
-	pthread_mutex_unlock(&t->lock);
 }

@@ -28,7 +28,6 @@
 struct accounts_env {
 	const struct fs_config *main; /* the main config (accounts_dir set) */
 	struct cache *cache;	      /* the mount's one cache */
-	const char *fleet_host;	      /* this host's name in the fleet (fleet mode) */
 };
 
 struct accounts;
@@ -56,6 +55,11 @@ struct fs_account *accounts_get(struct accounts *t, const char *name);
  * table and the cache). 0, or -ENOMEM (then fn was not called). */
 int accounts_foreach(struct accounts *t, void (*fn)(void *arg, struct fs_account *a),
 		     void *arg);
+
+/* The same for every account that has started, listed or hidden (counters that must never
+ * go down when a file is removed: /metrics). */
+int accounts_foreach_started(struct accounts *t, void (*fn)(void *arg, struct fs_account *a),
+			     void *arg);
 
 /* How many accounts are listed. */
 size_t accounts_count(struct accounts *t);

@@ -297,7 +297,12 @@ int config_set(struct fs_config *c, const char *key, const char *value, char *er
 	int rc;
 
 	if (!k) {
-		snprintf(err, errlen, "unknown key '%s'", key);
+		/* Only what looks like a key name is echoed: a pasted token is not. */
+		if (strlen(key) <= 40 && strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") ==
+						 strlen(key))
+			snprintf(err, errlen, "unknown key '%s'", key);
+		else
+			snprintf(err, errlen, "unknown key (not shown: it is not a key name)");
 		return -1;
 	}
 	rc = set_value(k, (char *)c + k->offset, value);
@@ -320,15 +325,18 @@ static char *trim(char *s)
 	return s;
 }
 
+static int in_list(const char *key, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(key, *list))
+			return 1;
+	return 0;
+}
+
 /* Whether key may be set by a file limited to only (NULL: every key). */
 static int key_allowed(const char *key, const char *const *only)
 {
-	if (!only)
-		return 1;
-	for (; *only; only++)
-		if (!strcmp(key, *only))
-			return 1;
-	return 0;
+	return !only || in_list(key, only);
 }
 
 /* One "key = value" line (comments and blanks skipped). 0, or -1 with err. */
@@ -416,14 +424,6 @@ static int check_foreign_keys(const struct fs_config *c, const struct provider_s
 			return -1;
 		}
 	}
-	return 0;
-}
-
-static int in_list(const char *key, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(key, *list))
-			return 1;
 	return 0;
 }
 

@@ -348,20 +348,28 @@ static int mount_fuse(const struct cmdline *cl, struct mount *m)
  * mount (the accounts start when used). 0, or -1 after saying why. */
 static int accounts_open(const struct fs_config *cfg, struct orderfs *o)
 {
-	struct accounts_env env = {cfg, o->cache, o->fleet_host};
-	char err[256];
+	struct accounts_env env = {cfg, o->cache};
+	struct stat st;
+	const char *why = NULL;
+	int rc;
 
-	if (cfg->fleet_etcd && config_fleet_host(cfg, o->fleet_host, sizeof(o->fleet_host), err,
-						 sizeof(err))) {
-		fprintf(stderr, "orderfs: config: %s\n", err);
+	/* Whoever may add a file there decides which secrets the mount reads. */
+	if (stat(cfg->accounts_dir, &st))
+		why = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		why = "not a directory";
+	else if (st.st_mode & 022)
+		why = "writable by group or others: chmod go-w";
+	if (why) {
+		fprintf(stderr, "orderfs: accounts_dir %s: %s\n", cfg->accounts_dir, why);
 		return -1;
 	}
 	if (!(o->accounts = accounts_new(&env))) {
 		fprintf(stderr, "orderfs: out of memory\n");
 		return -1;
 	}
-	if (accounts_scan(o->accounts, NULL, NULL)) {
-		fprintf(stderr, "orderfs: accounts_dir %s: cannot be read\n", cfg->accounts_dir);
+	if ((rc = accounts_scan(o->accounts, NULL, NULL)) != 0) {
+		fprintf(stderr, "orderfs: accounts_dir %s: %s\n", cfg->accounts_dir, strerror(-rc));
 		return -1;
 	}
 	return 0;

@@ -300,7 +300,7 @@ static size_t type_stats(struct orderfs *o, struct type_stats ts[FS_TYPES_MAX])
 
 	memset(ts, 0, FS_TYPES_MAX * sizeof(*ts));
 	if (o->accounts)
-		accounts_foreach(o->accounts, add_account_types, &sum);
+		accounts_foreach_started(o->accounts, add_account_types, &sum);
 	else
 		add_account_types(&sum, &o->single);
 	return sum.n;

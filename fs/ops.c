@@ -320,6 +320,12 @@ static int resolve_account(struct orderfs *o, const char *path, struct fs_accoun
 		node->kind = NODE_ACCOUNT_STATUS;
 		return 0;
 	}
+	/* Only its exports start an account: a file manager probing /NAME/.Trash or a shell
+	 * /NAME/.git must not send a merchant's token anywhere. */
+	if (strncmp(*sub, "/exports", 8) || ((*sub)[8] && (*sub)[8] != '/')) {
+		log_debug("lookup %s: ENOENT: an account holds exports/ and .status", path);
+		return -ENOENT;
+	}
 	return accounts_start(o->accounts, *a) ? -EIO : 1;
 }
 

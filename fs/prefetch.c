@@ -19,6 +19,7 @@ struct prefetch {
 	pthread_mutex_t lock; /* protects everything below */
 	pthread_cond_t wake;  /* CLOCK_MONOTONIC; signalled on stop */
 	int stopping;
+	int paused; /* its account's file is gone: passes queue nothing */
 	struct prefetch_stats st;
 };
 
@@ -27,6 +28,12 @@ static void prefetch_pass(struct prefetch *p)
 {
 	struct date today = date_from_time(time(NULL));
 	uint64_t started = 0;
+
+	pthread_mutex_lock(&p->lock);
+	int paused = p->paused;
+	pthread_mutex_unlock(&p->lock);
+	if (paused)
+		return;
 
 	for (int i = 1; i <= p->days; i++) {
 		struct date d = date_add_days(&today, -i);
@@ -138,6 +145,15 @@ void prefetch_stop(struct prefetch *p)
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+void prefetch_pause(struct prefetch *p, int paused)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->paused = paused;
+	pthread_mutex_unlock(&p->lock);
 }
 
 void prefetch_get_stats(struct prefetch *p, struct prefetch_stats *out)

@@ -31,6 +31,10 @@ struct prefetch *prefetch_start(struct cache *cache, size_t first, size_t ntypes
 /* Stop and join the thread; NULL is fine. */
 void prefetch_stop(struct prefetch *p);
 
+/* Pause (paused 1: passes queue nothing, as for an account whose file is gone) or resume
+ * (0) the passes. NULL is a no-op. Thread-safe. */
+void prefetch_pause(struct prefetch *p, int paused);
+
 /* Counters; zeros for NULL. Thread-safe. */
 void prefetch_get_stats(struct prefetch *p, struct prefetch_stats *out);
 

@@ -254,6 +254,17 @@ class VexoraAccountsTest(unittest.TestCase):
             os.stat(am.path("open"))
         self.assertTrue(read(am.path("alpha", "exports", day(5), "orders.xlsx")).startswith(b"PK"))
 
+    def test_probing_an_account_directory_starts_nothing(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"]})
+        for probe in (".git", ".Trash-0", "desktop.ini", "exports.bak"):
+            with self.assertRaises(FileNotFoundError):
+                os.stat(am.path("alpha", probe))
+        st = read_json(am.path("alpha", ".status"))
+        self.assertEqual(st["state"], "not started")
+        self.assertEqual(self.sim.stats()["requests_by_merchant"]["M100200"], 0)
+        self.assertEqual(read_json(am.path(".stats"))["accounts"]["alpha"]["state"],
+                         "not started")
+
     def test_unreadable_token_file_says_why_in_status(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"]})
         write_account(am.adir, "echo", {"merchant_no": "M400500",

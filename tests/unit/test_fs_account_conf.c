@@ -113,6 +113,7 @@ static void expect_refused(const char *name, const char *text, mode_t mode, cons
 	assert_int_equal(account_conf_load(&m, p, &a, &sig, err, sizeof(err)), -1);
 	if (!strstr(err, why))
 		fail_msg("'%s' does not say '%s'", err, why);
+	assert_null(strstr(err, "QmVhcmVyLXRva2Vu"));
 	assert_non_null(strstr(err, name)); /* the line names the file */
 	config_free(&m);
 }
@@ -127,6 +128,9 @@ static void test_refused_files(void **state)
 		       "unknown key 'bogus'");
 	expect_refused("miss.conf", "merchant_id = M\n", 0600, "missing required key 'token_file'");
 	expect_refused("syn.conf", "merchant_id M\n", 0600, "expected 'key = value'");
+	/* A pasted token is not echoed into the log line. */
+	expect_refused("paste.conf", "merchant_id = M\ntoken_file = /t\nQmVhcmVyLXRva2Vu==\n", 0600,
+		       "unknown key (not shown");
 }
 
 static void test_main_config_rules(void **state)
