@@ -9,6 +9,7 @@
 #include "orderfs.h"
 #include "providers.h"
 #include "stats.h"
+#include "status.h"
 
 /* One export of the account, as cache_foreach passes it. */
 struct export_ref {
@@ -85,18 +86,13 @@ static cJSON *last_error_json(const struct summary *s)
 	const struct cache_info *in = &s->last_fail;
 	cJSON *e;
 
-	if (!in->learned_time || !(e = cJSON_CreateObject()))
+	if (!in->learned_time)
 		return cJSON_CreateNull();
+	if (!(e = status_error_json(in)) || cJSON_IsNull(e))
+		return e;
 	date_range_format(&s->last_fail_range, rs);
 	cJSON_AddStringToObject(e, "range", rs);
 	cJSON_AddNumberToObject(e, "time", (double)in->learned_time);
-	cJSON_AddNumberToObject(e, "errno", in->last_errno);
-	cJSON_AddStringToObject(e, "error", in->last_errno ? strerror(in->last_errno) : "");
-	cJSON_AddStringToObject(e, "kind", client_errkind_name(in->last_error.kind));
-	cJSON_AddStringToObject(e, "code", in->last_error.code);
-	cJSON_AddStringToObject(e, "msg", in->last_error.msg);
-	if (in->last_error.http_status)
-		cJSON_AddNumberToObject(e, "http_status", in->last_error.http_status);
 	return e;
 }
 

@@ -18,7 +18,7 @@ static cJSON *time_json(int64_t t)
 	return cJSON_CreateString(buf);
 }
 
-static cJSON *error_json(const struct cache_info *in)
+cJSON *status_error_json(const struct cache_info *in)
 {
 	if (!in->last_errno && in->last_error.kind == CLIENT_OK)
 		return cJSON_CreateNull();
@@ -117,7 +117,7 @@ static void add_file_fields(cJSON *o, const char *name, const struct date_range 
 		cJSON_AddStringToObject(o, "sha256", in->sha256);
 	else
 		cJSON_AddNullToObject(o, "sha256");
-	cJSON_AddItemToObject(o, "last_error", error_json(in));
+	cJSON_AddItemToObject(o, "last_error", status_error_json(in));
 	add_fleet_fields(o, in);
 }
 

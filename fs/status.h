@@ -20,4 +20,9 @@ char *status_render(const struct date_range *r, size_t n, const char (*names)[PA
 		    const struct date_range *chunks, const struct cache_info *infos, const char *fleet,
 		    size_t *len);
 
+typedef struct cJSON cJSON;
+/* The last failure of the export info describes, as .status shows it: {errno, error, kind,
+ * code, msg[, http_status]}, or JSON null when it has none; NULL on ENOMEM. */
+cJSON *status_error_json(const struct cache_info *in);
+
 #endif
