@@ -398,6 +398,39 @@ class CloverAccountsTest(unittest.TestCase):
             am.m.close(self)
 
 
+    def test_one_merchants_503s_never_hold_up_another(self):
+        """north at Clover's concurrent-export cap (503 without Retry-After): its next export
+        waits for Clover and its reader gets EAGAIN at once; south, same mount, same moment,
+        gets its file: its exports never wait for north's provider."""
+        self.sim.configure(max_concurrent=1, pending_s=1.5, progress_s=0.5)
+        merchants = {n: self.MERCHANTS[n] for n in ("north", "south")}
+        am = AccountsMount(self.sim, {"provider": "clover", "base_url": self.sim.url,
+                                      "region": "sandbox"}, merchants, clover_keys,
+                           {"max_exports": "2"})
+        got = {}
+        first = threading.Thread(target=lambda: got.__setitem__(
+            "north", read(am.path("north", "exports", day(10), "orders.jsonl"))))
+        try:
+            first.start()
+            wait_for(lambda: any(e["merchant"] == "MCLOVER00001" and e["status"] in
+                                 ("PENDING", "IN_PROGRESS") for e in self.sim.exports()),
+                     what="north's first export at the provider")
+            with self.assertRaises(OSError) as cm:
+                read(am.path("north", "exports", day(11), "orders.jsonl"))
+            self.assertEqual(cm.exception.errno, errno.EAGAIN)
+            st = read_json(am.path("north", "exports", day(11), ".status"))
+            self.assertEqual(st["files"][0]["state"], "waiting")
+            data = read(am.path("south", "exports", day(12), "orders.jsonl"))
+            self.assertEqual(len(data.splitlines()), 40)
+            first.join()
+            self.assertIn("north", got)
+            self.assertGreater(self.sim.stats()["concurrency_503"], 0)
+        finally:
+            first.join()
+            self.sim.configure(max_concurrent=2, pending_s=0.1, progress_s=0.2)
+            am.m.close(self, allowed=("Too many concurrent",))
+
+
 class MogujieAccountsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
