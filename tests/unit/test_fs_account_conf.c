@@ -13,33 +13,7 @@
 
 #include "../../fs/account_conf.h"
 #include "../../fs/config.h"
-
-static char tmpdir[64];
-
-static int setup(void **state)
-{
-	strcpy(tmpdir, "/tmp/orderfs-acct-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd);
-}
-
-static const char *write_file(const char *name, const char *text, mode_t mode)
-{
-	static char path[128];
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	assert_int_equal(chmod(path, mode), 0);
-	return path;
-}
+#include "tmp_dir.h"
 
 /* A Clover main config with accounts_dir; the merchant keys live in the account files. */
 static void main_config(struct fs_config *c)
@@ -49,7 +23,7 @@ static void main_config(struct fs_config *c)
 	assert_int_equal(config_set(c, "provider", "clover", err, sizeof(err)), 0);
 	assert_int_equal(config_set(c, "base_url", "http://127.0.0.1:1", err, sizeof(err)), 0);
 	assert_int_equal(config_set(c, "cache_dir", "/var/cache/orderfs", err, sizeof(err)), 0);
-	assert_int_equal(config_set(c, "accounts_dir", tmpdir, err, sizeof(err)), 0);
+	assert_int_equal(config_set(c, "accounts_dir", tmp_dir, err, sizeof(err)), 0);
 	assert_int_equal(config_set(c, "max_exports", "3", err, sizeof(err)), 0);
 	assert_int_equal(config_validate(c, err, sizeof(err)), 0);
 }
@@ -88,7 +62,7 @@ static void test_account_inherits_the_main_config(void **state)
 	char err[512];
 
 	main_config(&m);
-	const char *p = write_file("shop.conf", "merchant_id = MSHOP1\ntoken_file = /etc/t\n", 0644);
+	const char *p = tmp_dir_write("shop.conf", "merchant_id = MSHOP1\ntoken_file = /etc/t\n", 0644);
 	assert_int_equal(account_conf_load(&m, p, &a, &sig, err, sizeof(err)), 0);
 	assert_string_equal(a.merchant_id, "MSHOP1");
 	assert_string_equal(a.token_file, "/etc/t");
@@ -109,7 +83,7 @@ static void expect_refused(const char *name, const char *text, mode_t mode, cons
 	char err[512] = "";
 
 	main_config(&m);
-	const char *p = write_file(name, text, mode);
+	const char *p = tmp_dir_write(name, text, mode);
 	assert_int_equal(account_conf_load(&m, p, &a, &sig, err, sizeof(err)), -1);
 	if (!strstr(err, why))
 		fail_msg("'%s' does not say '%s'", err, why);
@@ -178,11 +152,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
-		cmocka_unit_test_setup_teardown(test_account_inherits_the_main_config, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_refused_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_main_config_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_is_deep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_inherits_the_main_config, tmp_dir_setup, tmp_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_files, tmp_dir_setup, tmp_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_main_config_rules, tmp_dir_setup, tmp_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_is_deep, tmp_dir_setup, tmp_dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

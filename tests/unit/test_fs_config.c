@@ -12,34 +12,8 @@
 #include <unistd.h>
 
 #include "../../fs/config.h"
+#include "tmp_dir.h"
 #include "../../fs/providers.h"
-
-static char tmpdir[64];
-
-static int setup(void **state)
-{
-	strcpy(tmpdir, "/tmp/orderfs-cfg-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd);
-}
-
-static const char *write_file(const char *name, const char *text, mode_t mode)
-{
-	static char path[128];
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	chmod(path, mode);
-	return path;
-}
 
 static const char *good =
 	"# a comment\n"
@@ -58,7 +32,7 @@ static void test_good_file(void **state)
 	struct fs_config c;
 	char err[256];
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, write_file("a.conf", good, 0644), err, sizeof(err)), 0);
+	assert_int_equal(config_load_file(&c, tmp_dir_write("a.conf", good, 0644), err, sizeof(err)), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 	assert_string_equal(c.base_url, "https://sandbox-api.vexora.com/nigeria");
 	assert_int_equal(c.cache_max_size, 2ULL << 30);
@@ -73,7 +47,7 @@ static void test_override_wins(void **state)
 	struct fs_config c;
 	char err[256];
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, write_file("a.conf", good, 0644), err, sizeof(err)), 0);
+	assert_int_equal(config_load_file(&c, tmp_dir_write("a.conf", good, 0644), err, sizeof(err)), 0);
 	assert_int_equal(config_set(&c, "max_exports", "4", err, sizeof(err)), 0);
 	assert_int_equal(c.max_exports, 4);
 	config_free(&c);
@@ -84,7 +58,7 @@ static void test_unknown_key_named(void **state)
 	struct fs_config c;
 	char err[256];
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, write_file("b.conf", "provider = vexora\nfrobnicate = 1\n", 0644),
+	assert_int_equal(config_load_file(&c, tmp_dir_write("b.conf", "provider = vexora\nfrobnicate = 1\n", 0644),
 					  err, sizeof(err)),
 			 -1);
 	assert_non_null(strstr(err, "frobnicate"));
@@ -97,7 +71,7 @@ static void test_missing_key_named(void **state)
 	struct fs_config c;
 	char err[256];
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, write_file("c.conf", "provider = vexora\nbase_url = http://x\n", 0644),
+	assert_int_equal(config_load_file(&c, tmp_dir_write("c.conf", "provider = vexora\nbase_url = http://x\n", 0644),
 					  err, sizeof(err)),
 			 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
@@ -117,7 +91,7 @@ static void test_bad_values(void **state)
 	assert_int_equal(config_set(&c, "attr_timeout", "0", err, sizeof(err)), -1);
 	assert_int_equal(config_set(&c, "tls_insecure", "maybe", err, sizeof(err)), -1);
 	assert_int_equal(config_set(&c, "provider", "", err, sizeof(err)), -1);
-	assert_int_equal(config_load_file(&c, write_file("d.conf", "novalue\n", 0644), err, sizeof(err)), -1);
+	assert_int_equal(config_load_file(&c, tmp_dir_write("d.conf", "novalue\n", 0644), err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "key = value"));
 	config_free(&c);
 }
@@ -127,7 +101,7 @@ static void test_bad_url_and_provider(void **state)
 	struct fs_config c;
 	char err[256];
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, write_file("e.conf", good, 0644), err, sizeof(err)), 0);
+	assert_int_equal(config_load_file(&c, tmp_dir_write("e.conf", good, 0644), err, sizeof(err)), 0);
 	assert_int_equal(config_set(&c, "base_url", "ftp://x", err, sizeof(err)), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "base_url"));
@@ -145,7 +119,7 @@ static void test_clover_and_mogujie_keys(void **state)
 	char err[256];
 
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, write_file("cl.conf",
+	assert_int_equal(config_load_file(&c, tmp_dir_write("cl.conf",
 							 "provider = clover\nbase_url = http://x\n"
 							 "merchant_id = M1\ncache_dir = /tmp/c\n",
 							 0644),
@@ -163,7 +137,7 @@ static void test_clover_and_mogujie_keys(void **state)
 	config_free(&c);
 
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, write_file("mo.conf",
+	assert_int_equal(config_load_file(&c, tmp_dir_write("mo.conf",
 							 "provider = mogujie\nbase_url = http://x\n"
 							 "app_key = 1\nsecret_file = /tmp/s\n"
 							 "cache_dir = /tmp/c\n",
@@ -342,7 +316,7 @@ static void test_unknown_provider_lists_the_table(void **state)
 	struct fs_config c;
 	char err[256];
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, write_file("u.conf", good, 0644), err, sizeof(err)), 0);
+	assert_int_equal(config_load_file(&c, tmp_dir_write("u.conf", good, 0644), err, sizeof(err)), 0);
 	assert_int_equal(config_set(&c, "provider", "acme", err, sizeof(err)), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "'provider'"));
@@ -430,7 +404,7 @@ static void test_secret_good(void **state)
 {
 	char err[256];
 	char *secret = NULL;
-	const char *p = write_file("secret", "s3cr3t\n", 0600);
+	const char *p = tmp_dir_write("secret", "s3cr3t\n", 0600);
 	assert_int_equal(config_read_secret(p, &secret, err, sizeof(err)), 0);
 	assert_string_equal(secret, "s3cr3t");
 	free(secret);
@@ -440,11 +414,11 @@ static void test_secret_group_readable_refused(void **state)
 {
 	char err[256];
 	char *secret = NULL;
-	const char *p = write_file("secret2", "s3cr3t\n", 0640);
+	const char *p = tmp_dir_write("secret2", "s3cr3t\n", 0640);
 	assert_int_equal(config_read_secret(p, &secret, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "readable by group or others"));
 	assert_null(strstr(err, "s3cr3t"));
-	p = write_file("secret3", "s3cr3t\n", 0604);
+	p = tmp_dir_write("secret3", "s3cr3t\n", 0604);
 	assert_int_equal(config_read_secret(p, &secret, err, sizeof(err)), -1);
 }
 
@@ -454,7 +428,7 @@ static void test_secret_missing_or_empty(void **state)
 	char *secret = NULL;
 	assert_int_equal(config_read_secret("/nonexistent/secret", &secret, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/secret"));
-	const char *p = write_file("empty", "\n", 0600);
+	const char *p = tmp_dir_write("empty", "\n", 0600);
 	assert_int_equal(config_read_secret(p, &secret, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "empty"));
 }
@@ -463,7 +437,7 @@ static void test_secret_missing_or_empty(void **state)
 static int fleet_validate(struct fs_config *c, char *err, size_t errlen, const char *const *kv)
 {
 	config_init(c);
-	assert_int_equal(config_load_file(c, write_file("f.conf", good, 0644), err, errlen), 0);
+	assert_int_equal(config_load_file(c, tmp_dir_write("f.conf", good, 0644), err, errlen), 0);
 	for (; kv[0]; kv += 2)
 		if (config_set(c, kv[0], kv[1], err, errlen))
 			return -2; /* refused by config_set itself */
@@ -602,5 +576,5 @@ int main(void)
 		cmocka_unit_test(test_fleet_keys_need_fleet_etcd),
 		cmocka_unit_test(test_fleet_bad_endpoints),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmp_dir_setup, tmp_dir_teardown);
 }
