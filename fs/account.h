@@ -49,7 +49,7 @@ struct fs_account {
 	struct fs_config run_cfg;   /* the config it started with (active) */
 
 	char error[256];	    /* why it could not start ("" none); shown in its .status */
-	int64_t tried_ms;	    /* monotonic: the last failed start */
+	int64_t tried_ms;	    /* monotonic: the last failed start (0: try at once) */
 };
 
 /* Whether a is active, with the fields it fixed visible. */

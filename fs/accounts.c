@@ -161,6 +161,7 @@ static void take_config(struct fs_account *a, struct fs_config *cfg, const struc
 	if (!account_active(a)) {
 		config_free(&a->cfg);
 		a->cfg = *cfg;
+		a->tried_ms = 0; /* an edit may be the fix: the next lookup tries at once */
 	} else {
 		int same = same_account_keys(&a->run_cfg, cfg);
 		if (!same && !a->change_logged)

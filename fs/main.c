@@ -514,6 +514,20 @@ static int run(const struct cmdline *cl, struct fs_config *cfg)
 	return rc;
 }
 
+/*
+ * Load the time zone once, before any thread, so that mktime and localtime_r only read it.
+ * glibc's mktime looks at TZ on every call, and while TZ is unset it frees and copies the zone
+ * name each time: fill threads parsing times at once would race on it (ThreadSanitizer sees
+ * it; glibc's lock is invisible to it). Naming the zone glibc uses when TZ is unset
+ * (/etc/localtime) changes nothing else and turns every later look into "no change".
+ */
+static void pin_time_zone(void)
+{
+	if (!getenv("TZ"))
+		setenv("TZ", ":/etc/localtime", 0);
+	tzset();
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline cl;
@@ -523,10 +537,7 @@ int main(int argc, char **argv)
 	/* Before any thread exists, so every thread inherits the mask: the stats thread takes
 	 * SIGUSR1 with sigwait (stats.h). */
 	stats_block_signals();
-	/* Load the time zone once, before any thread: mktime and localtime_r then only read it.
-	 * The first load frees and copies glibc's zone name, which threads making their first
-	 * call at once would do together (ThreadSanitizer sees it; glibc's lock is invisible). */
-	tzset();
+	pin_time_zone();
 	if (argc > 1 && !strcmp(argv[1], "get"))
 		return get_main(argc - 1, argv + 1);
 	memset(&cl, 0, sizeof(cl));

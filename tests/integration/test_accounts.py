@@ -277,6 +277,11 @@ class VexoraAccountsTest(unittest.TestCase):
         self.assertIn("missing", st["error"])
         self.assertNotEqual(st["credentials"], "ok")
         self.assertEqual(self.sim.stats()["auth_failures"], 0)
+        # The fix is an edit of the file: the next lookup starts the account, no remount.
+        am.add("echo", ("M400500", "delta-secret"))
+        self.assertTrue(read(am.path("echo", "exports", day(8), "orders.xlsx")).startswith(b"PK"))
+        st = read_json(am.path("echo", ".status"))
+        self.assertEqual((st["state"], st["error"], st["credentials"]), ("running", None, "ok"))
 
     def test_orderfs_get_names_the_account(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"], "bravo": VEXORA["bravo"]})
