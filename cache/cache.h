@@ -248,6 +248,12 @@ void cache_get_stats(struct cache *c, struct cache_stats *out);
  * and its flights in fills_running/fills_queued), and its source's fleet fields. All zero for
  * a type that is not valid. */
 void cache_get_type_stats(struct cache *c, size_t type, struct cache_stats *out);
+/* The same for the types first .. first + n - 1 together (one account's; one pass over the
+ * entries), with the fleet fields of their source(s). Stops at the first type not valid. */
+void cache_get_types_stats(struct cache *c, size_t first, size_t n, struct cache_stats *out);
+/* Add s to sum: counters and entries added up, fleet fields as cache_get_stats combines
+ * sources (any alone, the longest alone time, rates added). */
+void cache_stats_add(struct cache_stats *sum, const struct cache_stats *s);
 
 /*
  * Start the fill of export type `type` for a range in the background without waiting for

@@ -28,11 +28,14 @@ static void stats_add_counts(const struct cache_counts *k, struct cache_stats *o
 	out->bytes_downloaded += atomic_load(&k->n_bytes);
 }
 
-/* The entries of type (every entry, orphans too, when all). cache->lock held. */
-static void stats_entries(struct cache *c, int all, size_t type, struct cache_stats *out)
+/* The entries of types [first, first + n) (every entry, orphans too, when all), in one pass.
+ * cache->lock held. */
+static void stats_entries(struct cache *c, int all, size_t first, size_t n,
+			  struct cache_stats *out)
 {
 	for (struct entry *e = c->entries; e; e = e->next) {
-		if (e->info.state == CACHE_ABSENT || (!all && e->type != type))
+		if (e->info.state == CACHE_ABSENT ||
+		    (!all && (!e->kind || e->type < first || e->type - first >= n)))
 			continue;
 		out->entries++;
 		if (e->info.state == CACHE_READY)
@@ -61,20 +64,59 @@ void cache_get_stats(struct cache *c, struct cache_stats *out)
 		stats_add_counts(&c->kinds[t]->counts, out);
 	for (size_t i = 0; i < c->nsources; i++)
 		stats_fleet(c->sources[i], out);
-	stats_entries(c, 1, 0, out);
+	stats_entries(c, 1, 0, 0, out);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_get_types_stats(struct cache *c, size_t first, size_t n, struct cache_stats *out)
+{
+	const struct cache_source *src = NULL;
+	struct cache_kind *k;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->lock);
+	for (size_t t = first; t - first < n && (k = kind_get(c, t)) != NULL; t++) {
+		stats_add_counts(&k->counts, out);
+		if (k->src != src) /* one source's fleet figures once */
+			stats_fleet(src = k->src, out);
+	}
+	if (src)
+		stats_entries(c, 0, first, n, out);
 	pthread_mutex_unlock(&c->lock);
 }
 
 void cache_get_type_stats(struct cache *c, size_t type, struct cache_stats *out)
 {
-	struct cache_kind *k;
+	cache_get_types_stats(c, type, 1, out);
+}
 
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&c->lock);
-	if ((k = kind_get(c, type)) != NULL) {
-		stats_add_counts(&k->counts, out);
-		stats_fleet(k->src, out);
-		stats_entries(c, 0, type, out);
-	}
-	pthread_mutex_unlock(&c->lock);
+void cache_stats_add(struct cache_stats *sum, const struct cache_stats *s)
+{
+	sum->applies += s->applies;
+	sum->fills_running += s->fills_running;
+	sum->fills_queued += s->fills_queued;
+	sum->hits += s->hits;
+	sum->misses += s->misses;
+	sum->bytes_downloaded += s->bytes_downloaded;
+	sum->total_size += s->total_size;
+	sum->entries += s->entries;
+	sum->errors += s->errors;
+	sum->err_io += s->err_io;
+	sum->err_timeout += s->err_timeout;
+	sum->err_nospc += s->err_nospc;
+	sum->err_invalid += s->err_invalid;
+	sum->err_again += s->err_again;
+	sum->err_other += s->err_other;
+	sum->nodata += s->nodata;
+	sum->prefetches += s->prefetches;
+	sum->flights_ready += s->flights_ready;
+	sum->flights_failed += s->flights_failed;
+	for (int i = 0; i < CACHE_DURATION_NBOUNDS; i++)
+		sum->duration_le[i] += s->duration_le[i];
+	sum->duration_sum_s += s->duration_sum_s;
+	/* Fleet figures as cache_get_stats adds sources up. */
+	sum->fleet_alone |= s->fleet_alone;
+	if (s->fleet_alone_s > sum->fleet_alone_s)
+		sum->fleet_alone_s = s->fleet_alone_s;
+	sum->fleet_rate += s->fleet_rate;
 }

@@ -17,7 +17,6 @@
 #include "accounts.h"
 #include "orderfs.h"
 #include "prefetch.h"
-#include "stats.h"
 
 #define TEXT_MAX (1u << 20) /* a scrape larger than this is a bug, not a reason to grow */
 
@@ -289,7 +288,7 @@ static void add_account_types(void *arg, struct fs_account *a)
 		struct cache_stats s;
 		sum->ts[i].type = a->layout.types[i].base_name;
 		cache_get_type_stats(sum->o->cache, a->kind0 + i, &s);
-		stats_add(&sum->ts[i].s, &s);
+		cache_stats_add(&sum->ts[i].s, &s);
 	}
 }
 

@@ -110,13 +110,8 @@ void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out)
 void orderfs_account_stats(struct orderfs *o, struct fs_account *a, struct cache_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!account_active(a))
-		return;
-	for (size_t t = 0; t < a->nkinds; t++) {
-		struct cache_stats ts;
-		cache_get_type_stats(o->cache, a->kind0 + t, &ts);
-		stats_add(out, &ts);
-	}
+	if (account_active(a))
+		cache_get_types_stats(o->cache, a->kind0, a->nkinds, out);
 }
 
 /* A waiting open or stat polls this: Ctrl-C on the caller, or the mount going away. */

@@ -36,36 +36,6 @@ const char *stats_fleet_state(struct orderfs *o, struct fs_account *a)
 	return fleet_state_text(&cs);
 }
 
-void stats_add(struct cache_stats *sum, const struct cache_stats *s)
-{
-	sum->applies += s->applies;
-	sum->fills_running += s->fills_running;
-	sum->fills_queued += s->fills_queued;
-	sum->hits += s->hits;
-	sum->misses += s->misses;
-	sum->bytes_downloaded += s->bytes_downloaded;
-	sum->total_size += s->total_size;
-	sum->entries += s->entries;
-	sum->errors += s->errors;
-	sum->err_io += s->err_io;
-	sum->err_timeout += s->err_timeout;
-	sum->err_nospc += s->err_nospc;
-	sum->err_invalid += s->err_invalid;
-	sum->err_again += s->err_again;
-	sum->err_other += s->err_other;
-	sum->nodata += s->nodata;
-	sum->prefetches += s->prefetches;
-	sum->flights_ready += s->flights_ready;
-	sum->flights_failed += s->flights_failed;
-	for (int i = 0; i < CACHE_DURATION_NBOUNDS; i++)
-		sum->duration_le[i] += s->duration_le[i];
-	sum->duration_sum_s += s->duration_sum_s;
-	/* fleet figures are one source's, not summed */
-	sum->fleet_alone = s->fleet_alone;
-	sum->fleet_alone_s = s->fleet_alone_s;
-	sum->fleet_rate = s->fleet_rate;
-}
-
 /* Fleet mode's part of /.stats, starting with its comma, into out; "" outside fleet mode. */
 static void fleet_part(struct orderfs *o, const struct cache_stats *cs, const char *nl,
 		       char *out, size_t n)

@@ -22,9 +22,6 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len);
  * (etcd unreachable past one TTL, fleet_fallback = local); NULL outside fleet mode. */
 const char *stats_fleet_state(struct orderfs *o, struct fs_account *a);
 
-struct cache_stats;
-/* Add the counters of s to sum (fleet figures: s's replace sum's). */
-void stats_add(struct cache_stats *sum, const struct cache_stats *s);
 
 /* Block SIGUSR1 in the calling thread; threads created afterwards inherit the mask. */
 void stats_block_signals(void);

@@ -111,6 +111,19 @@ static void test_sources_accounts_have_own_keys(void **state)
 	assert_int_equal(s.applies, 2);
 	assert_int_equal(s.total_size, 2 * FILE_SIZE);
 	assert_int_equal(type_stats(e, 2).entries, 0); /* not a type */
+
+	/* Several types at once add up as one type at a time does; past the last, they stop. */
+	struct cache_stats both, sum = sa;
+	cache_stats_add(&sum, &sb);
+	cache_get_types_stats(e->c, 0, 2, &both);
+	assert_int_equal(both.applies, sum.applies);
+	assert_int_equal(both.hits, sum.hits);
+	assert_int_equal(both.entries, 2);
+	assert_int_equal(both.total_size, 2 * FILE_SIZE);
+	assert_int_equal(both.bytes_downloaded, s.bytes_downloaded);
+	cache_get_types_stats(e->c, 1, 5, &both);
+	assert_int_equal(both.entries, 1);
+	assert_int_equal(both.applies, 1);
 }
 
 /* Source A capped at 1 with three flights queued, B with one, two workers: B's flight runs
