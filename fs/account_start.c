@@ -39,21 +39,10 @@ void account_key_account(const struct fs_config *cfg, const struct provider *pro
 static int add_source(const struct accounts_env *env, struct fs_account *a, struct provider *prov,
 		      size_t *kind0, char *err, size_t errlen)
 {
-	struct cache_config cc;
 	struct cache_source_config sc;
 	int rc;
 
-	memset(&cc, 0, sizeof(cc));
-	setup_cache_fleet(&a->run_cfg, a->fleet, &cc);
-	memset(&sc, 0, sizeof(sc));
-	sc.account = a->key_account;
-	sc.report_type0 = a->run_cfg.report_type;
-	sc.max_exports = a->run_cfg.max_exports;
-	sc.fleet = cc.fleet;
-	sc.fleet_refuse = cc.fleet_refuse;
-	sc.fleet_ttl_s = cc.fleet_ttl_s;
-	sc.fleet_max_exports = cc.fleet_max_exports;
-	sc.fleet_rate_cap = cc.fleet_rate_cap;
+	setup_source_config(&a->run_cfg, a->fleet, a->key_account, &sc);
 	if ((rc = cache_add_source(env->cache, prov, &sc, kind0)) == -EINVAL)
 		snprintf(err, errlen, "another account has the same merchant (%s)", prov->account);
 	else if (rc)

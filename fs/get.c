@@ -107,23 +107,15 @@ static int check_range(const struct provider *prov, const char *range_str, struc
 	return GET_OK;
 }
 
-/* The cache with prov's types as *first.., their keys naming key_account. 0 or -errno. */
+/* The cache with prov's types as *first.. (sc says how). 0 or -errno (nothing held). */
 static int cache_make(const struct cache_config *cc, struct provider *prov,
-		      const char *key_account, struct cache **cache, size_t *first)
+		      const struct cache_source_config *sc, struct cache **cache, size_t *first)
 {
-	struct cache_source_config sc;
 	int err = 0;
 
-	*first = 0;
-	if (!strcmp(key_account, prov->account)) /* the mount's own way, source 0 */
-		return (*cache = cache_new(cc, prov, &err)) ? 0 : err;
 	if (!(*cache = cache_new(cc, NULL, &err)))
 		return err;
-	memset(&sc, 0, sizeof(sc));
-	sc.account = key_account;
-	sc.report_type0 = cc->report_type0;
-	sc.max_exports = cc->max_exports;
-	if ((err = cache_add_source(*cache, prov, &sc, first)) != 0) {
+	if ((err = cache_add_source(*cache, prov, sc, first)) != 0) {
 		cache_free(*cache);
 		*cache = NULL;
 	}
@@ -132,7 +124,8 @@ static int cache_make(const struct cache_config *cc, struct provider *prov,
 
 /* Take cache_dir's lock and open its cache. 0, or -1 after saying why (nothing held). */
 static int cache_take(const struct cache_config *cc, struct provider *prov,
-		      const char *key_account, int *lock_fd, struct cache **cache, size_t *first)
+		      const struct cache_source_config *sc, int *lock_fd, struct cache **cache,
+		      size_t *first)
 {
 	int err = 0;
 
@@ -144,7 +137,7 @@ static int cache_take(const struct cache_config *cc, struct provider *prov,
 					   : strerror(-*lock_fd));
 		return -1;
 	}
-	if ((err = cache_make(cc, prov, key_account, cache, first)) != 0) {
+	if ((err = cache_make(cc, prov, sc, cache, first)) != 0) {
 		fprintf(stderr, "orderfs get: cache_dir %s: %s\n", cc->dir, strerror(-err));
 		close(*lock_fd);
 		return -1;
@@ -209,8 +202,9 @@ static int deliver(struct cache *cache, size_t t, const struct date_range *r,
 	return GET_OK;
 }
 
-int get_run(const struct cache_config *cc, struct provider *prov, const char *key_account,
-	    size_t type, const char *range_str, const char *member, const char *out_path)
+int get_run(const struct cache_config *cc, struct provider *prov,
+	    const struct cache_source_config *sc, size_t type, const char *range_str,
+	    const char *member, const char *out_path)
 {
 	struct cache *cache = NULL;
 	struct cache_handle *h = NULL;
@@ -220,8 +214,7 @@ int get_run(const struct cache_config *cc, struct provider *prov, const char *ke
 
 	if (check_range(prov, range_str, &r) != GET_OK)
 		return GET_USAGE;
-	if (cache_take(cc, prov, key_account ? key_account : prov->account, &lock_fd, &cache,
-		       &first))
+	if (cache_take(cc, prov, sc, &lock_fd, &cache, &first))
 		return GET_FAILED;
 	type += first;
 	status = fetch(cache, type, &r, range_str, &h);
@@ -328,6 +321,7 @@ int get_main(int argc, char **argv)
 	const char *config = NULL, *range = NULL, *out = NULL;
 	char member[PATH_NAME_MAX], range_only[DATE_RANGE_STR_LEN], name[ACCOUNT_NAME_MAX] = "";
 	char key[128];
+	struct cache_source_config sc;
 	struct fs_config cfg, acfg;
 	const struct fs_config *run_cfg = &cfg;
 	struct cache_config cc;
@@ -357,7 +351,8 @@ int get_main(int argc, char **argv)
 		goto out;
 	setup_cache_config(run_cfg, &cc);
 	account_key_account(run_cfg, prov, name, key);
-	rc = get_run(&cc, prov, key, t, range_only, member, out);
+	setup_source_config(run_cfg, NULL, key, &sc);
+	rc = get_run(&cc, prov, &sc, t, range_only, member, out);
 out:
 	provider_destroy(prov);
 	config_free(&acfg);

@@ -16,15 +16,16 @@ enum get_status {
 };
 
 /*
- * Fetch the export of type `type` (an index into prov->types) of key_account (the account
- * in its cache keys: account_key_account; NULL = prov->account) for range_str ("A..B", at most
- * prov->max_range_days days, inside the window), and copy member (that file of a bundle
- * export; "" for a whole-file export) into out_path, written to a temp file next to it, then
- * renamed: never a partial file under that name; or to stdout when out_path is NULL or "-". Prints one line saying what failed on stderr.
- * Returns an enum get_status.
+ * Fetch the export of type `type` (an index into prov->types) for range_str ("A..B", at most
+ * prov->max_range_days days, inside the window), prov being added to the cache as sc says
+ * (setup_source_config: the account in its keys, the report_type), and copy member (that
+ * file of a bundle export; "" for a whole-file export) into out_path, written to a temp file
+ * next to it, then renamed: never a partial file under that name; or to stdout when out_path
+ * is NULL or "-". Prints one line saying what failed on stderr. Returns an enum get_status.
  */
-int get_run(const struct cache_config *cc, struct provider *prov, const char *key_account,
-	    size_t type, const char *range_str, const char *member, const char *out_path);
+int get_run(const struct cache_config *cc, struct provider *prov,
+	    const struct cache_source_config *sc, size_t type, const char *range_str,
+	    const char *member, const char *out_path);
 
 /*
  * `orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]`, argv[0] being "get": the command line, the

@@ -380,24 +380,27 @@ static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 {
 	struct fs_account *a = &o->single;
 	struct cache_config cc;
-	int cache_err = 0;
+	struct cache_source_config sc;
+	size_t kind0;
+	int err = 0;
 
 	setup_cache_config(cfg, &cc);
-	/* The fleet before the cache, which claims each export through it. */
-	if (!cfg->accounts_dir && cfg->fleet_etcd &&
-	    !(a->fleet = setup_fleet(cfg, a->prov, o->fleet_host)))
-		return -1;
-	setup_cache_fleet(cfg, a->fleet, &cc);
-	o->cache = cache_new(&cc, a->prov, &cache_err);
-	if (!o->cache) {
-		fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-cache_err));
-		return -1;
-	}
+	if (!(o->cache = cache_new(&cc, NULL, &err)))
+		goto fail;
 	if (cfg->accounts_dir)
 		return accounts_open(cfg, o);
+	/* The fleet before the merchant's exports, each claimed through it. */
+	if (cfg->fleet_etcd && !(a->fleet = setup_fleet(cfg, a->prov, o->fleet_host)))
+		return -1;
 	snprintf(a->key_account, sizeof(a->key_account), "%s", a->prov->account);
-	account_set_active(a, a->prov, 0);
+	setup_source_config(cfg, a->fleet, a->key_account, &sc);
+	if ((err = cache_add_source(o->cache, a->prov, &sc, &kind0)) != 0)
+		goto fail;
+	account_set_active(a, a->prov, kind0);
 	return 0;
+fail:
+	fprintf(stderr, "orderfs: cache_dir %s: %s\n", cfg->cache_dir, strerror(-err));
+	return -1;
 }
 
 /* The mount is live: tell the parent and systemd, then start the background threads. */

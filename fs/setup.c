@@ -56,8 +56,6 @@ void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 	cc->max_exports = config_max_exports_total(cfg); /* max_exports without accounts */
 	cc->export_timeout_s = cfg->export_timeout_s;
 	cc->nodata_ttl_s = cfg->nodata_ttl_s;
-	/* report_type (Vexora only, config_validate makes sure) overrides the type sent. */
-	cc->report_type0 = cfg->report_type;
 	cc->language = cfg->language ? cfg->language : "en-US";
 	cc->poll_initial_ms = cfg->poll_initial_ms;
 	cc->poll_max_ms = cfg->poll_max_ms;
@@ -143,13 +141,18 @@ struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *pr
 	return f;
 }
 
-void setup_cache_fleet(const struct fs_config *cfg, struct fleet *fleet,
-		       struct cache_config *cc)
+void setup_source_config(const struct fs_config *cfg, struct fleet *fleet, const char *account,
+			 struct cache_source_config *sc)
 {
-	cc->fleet = fleet;
-	cc->fleet_refuse = config_fleet_refuse(cfg);
-	cc->fleet_ttl_s = cfg->fleet_lease_ttl_s;
-	cc->fleet_max_exports = config_fleet_max_exports(cfg);
+	memset(sc, 0, sizeof(*sc));
+	sc->account = account;
+	/* report_type (Vexora only, config_validate makes sure) overrides the type sent. */
+	sc->report_type0 = cfg->report_type;
+	sc->max_exports = cfg->max_exports; /* providers limit each merchant */
+	sc->fleet = fleet;
+	sc->fleet_refuse = config_fleet_refuse(cfg);
+	sc->fleet_ttl_s = cfg->fleet_lease_ttl_s;
+	sc->fleet_max_exports = config_fleet_max_exports(cfg);
 	/* The whole fleet's cap: the cache gives each host its share of it. */
-	cc->fleet_rate_cap = cfg->max_requests_per_s;
+	sc->fleet_rate_cap = cfg->max_requests_per_s;
 }

@@ -23,8 +23,9 @@ int setup_load_config(const char *path, char **overrides, size_t n_overrides,
 /* Create cache_dir (0700) if missing and check we may use it. 0, or -1 after printing why. */
 int setup_cache_dir(const char *dir);
 
-/* The cache config of the mount: one cache holds every export type of the provider, sharing
- * cache_max_size and max_exports by use. */
+/* The cache config of the mount: one cache holds every export type of every merchant, sharing
+ * cache_max_size and max_exports (max_exports_total with accounts_dir) by use; each merchant
+ * is added with setup_source_config. */
 void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc);
 
 /*
@@ -44,8 +45,10 @@ struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct prov
 				  const char *account, char host[FLEET_HOST_MAX], char *err,
 				  size_t errlen);
 
-/* Give the cache config the fleet (NULL: none) and fleet mode's settings from cfg. */
-void setup_cache_fleet(const struct fs_config *cfg, struct fleet *fleet,
-		       struct cache_config *cc);
+/* What the cache is given of one merchant (cache_add_source): the account in its keys, the
+ * report_type, its own cap on running exports (max_exports) and fleet mode's settings with
+ * fleet (NULL: none). Strings point into cfg and account. */
+void setup_source_config(const struct fs_config *cfg, struct fleet *fleet, const char *account,
+			 struct cache_source_config *sc);
 
 #endif
