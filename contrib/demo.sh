@@ -179,6 +179,22 @@ mount_one() {
 	is_mounted "$2" || die "orderfs did not mount: $(cat "$1/orderfs.log")"
 }
 
+# For K = 1..$1 at once, copy $2 to $3, where "%K" in either stands for K; then wait for those
+# copies only (a bare wait would wait for the mounts, etcd and the simulator too). $4 names the
+# logs to see when a copy fails.
+copy_all() {
+	copies=
+	k=1
+	while [ "$k" -le "$1" ]; do
+		cp "$(echo "$2" | sed "s|%K|$k|g")" "$(echo "$3" | sed "s|%K|$k|g")" &
+		copies="$copies $!"
+		k=$((k + 1))
+	done
+	for pid in $copies; do
+		wait "$pid" || die "a copy failed (see $4)"
+	done
+}
+
 # --------------------------------------------------------------------------- fleet mode
 
 # A one-member etcd cluster on two free loopback ports; its client port in etcd.port.
@@ -266,17 +282,8 @@ fleet_read() {
 	before=$(sim_applies "$1")
 	echo "demo: $FLEET orderfs ($PROVIDER) in one fleet, etcd on port $(cat "$DEMO/etcd.port"), simulator on port $1"
 	echo "demo: copying exports/$range/$file from all $FLEET mounts at once..."
-	k=1
-	copies=
-	while [ "$k" -le "$FLEET" ]; do
-		cp "$DEMO/host$k/mnt/exports/$range/$file" "$DEMO/host$k/$file" &
-		copies="$copies $!"
-		k=$((k + 1))
-	done
-	# The copies only: a bare wait would wait for the mounts, etcd and the simulator too.
-	for pid in $copies; do
-		wait "$pid" || die "a copy failed (see $DEMO/host*/orderfs.log)"
-	done
+	copy_all "$FLEET" "$DEMO/host%K/mnt/exports/$range/$file" "$DEMO/host%K/$file" \
+		"$DEMO/host*/orderfs.log"
 	echo "demo: the simulator's export tasks: $before before, $(sim_applies "$1") after (1 more: one export for the whole fleet)"
 	k=1
 	while [ "$k" -le "$FLEET" ]; do
@@ -334,16 +341,8 @@ start_accounts() {
 	echo "$MNT/:"
 	ls -A "$MNT" | sed 's/^/    /'
 	echo "demo: copying shopK/exports/$range/orders.csv from all $ACCOUNTS shops at once..."
-	copies=
-	k=1
-	while [ "$k" -le "$ACCOUNTS" ]; do
-		cp "$MNT/shop$k/exports/$range/orders.csv" "$DEMO/shop$k-orders.csv" &
-		copies="$copies $!"
-		k=$((k + 1))
-	done
-	for pid in $copies; do
-		wait "$pid" || die "a copy failed (see $DEMO/orderfs.log)"
-	done
+	copy_all "$ACCOUNTS" "$MNT/shop%K/exports/$range/orders.csv" "$DEMO/shop%K-orders.csv" \
+		"$DEMO/orderfs.log"
 	k=1
 	while [ "$k" -le "$ACCOUNTS" ]; do
 		echo "    shop$k: sha256 $(sha256sum <"$DEMO/shop$k-orders.csv" | cut -d' ' -f1)  $(wc -c <"$DEMO/shop$k-orders.csv") bytes"

@@ -146,12 +146,10 @@ char *account_status_render(struct orderfs *o, struct fs_account *a, size_t *len
 
 	if (!root)
 		return NULL;
-	accounts_error(o->accounts, a, err, sizeof(err));
-	accounts_credentials(o->accounts, a, cred, sizeof(cred));
 	cJSON_AddStringToObject(root, "account", a->name);
 	cJSON_AddStringToObject(root, "provider", o->cfg->provider);
-	cJSON_AddStringToObject(root, "state",
-				active ? "running" : err[0] ? "cannot start" : "not started");
+	cJSON_AddStringToObject(root, "state", accounts_state(o->accounts, a, err, sizeof(err)));
+	accounts_credentials(o->accounts, a, cred, sizeof(cred));
 	if (err[0])
 		cJSON_AddStringToObject(root, "error", err);
 	else

@@ -405,11 +405,14 @@ static int merchant_taken(void *arg, const struct fs_account *a, char *other, si
 	return c.found;
 }
 
-void accounts_error(struct accounts *t, struct fs_account *a, char *out, size_t n)
+const char *accounts_state(struct accounts *t, struct fs_account *a, char *err, size_t n)
 {
 	pthread_mutex_lock(&t->lock);
-	snprintf(out, n, "%s", a->error);
+	snprintf(err, n, "%s", a->error);
 	pthread_mutex_unlock(&t->lock);
+	if (account_active(a))
+		return "running";
+	return err[0] ? "cannot start" : "not started";
 }
 
 /* Claim a's start (t->lock held): 1 when this thread starts it, 0 when it is running, or

@@ -72,8 +72,9 @@ size_t accounts_count(struct accounts *t);
  */
 int accounts_start(struct accounts *t, struct fs_account *a);
 
-/* Why a could not start ("" when it did or has not tried) into out. */
-void accounts_error(struct accounts *t, struct fs_account *a, char *out, size_t n);
+/* How a stands, for /.stats and its .status: "running", "not started" or "cannot start",
+ * with why it could not start ("" when it did or has not tried) in err. */
+const char *accounts_state(struct accounts *t, struct fs_account *a, char *err, size_t n);
 
 /* Whether a's secret or token file (its row's account_secret_key) can be read now with safe
  * permissions: "ok", or why not (never the secret) into out. */

@@ -59,15 +59,6 @@ static void fleet_part(struct orderfs *o, const struct cache_stats *cs, const ch
 		 cs->fleet_alone_s, cs->fleet_rate);
 }
 
-/* How account a stands, for /.stats: "running", "not started" or "cannot start". */
-static const char *account_state(struct orderfs *o, struct fs_account *a, char *err, size_t n)
-{
-	accounts_error(o->accounts, a, err, n);
-	if (account_active(a))
-		return "running";
-	return err[0] ? "cannot start" : "not started";
-}
-
 struct accounts_part {
 	struct orderfs *o;
 	struct buf *b;
@@ -82,7 +73,7 @@ static void account_part(void *arg, struct fs_account *a)
 	struct accounts_part *p = arg;
 	struct cache_stats cs;
 	char err[256];
-	const char *state = account_state(p->o, a, err, sizeof(err));
+	const char *state = accounts_state(p->o->accounts, a, err, sizeof(err));
 
 	orderfs_account_stats(p->o, a, &cs);
 	if (account_active(a))
