@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/clock.h"
 #include "../common/log.h"
 #include "prefetch.h"
 #include "providers.h"

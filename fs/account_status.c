@@ -7,7 +7,6 @@
 
 #include "accounts.h"
 #include "orderfs.h"
-#include "providers.h"
 #include "stats.h"
 #include "status.h"
 

@@ -11,7 +11,6 @@
 #include "../common/log.h"
 #include "prefetch.h"
 #include "providers.h"
-#include "setup.h"
 #include "str_map.h"
 
 #define START_RETRY_MS 1000 /* a failed start is tried again at most this often */
