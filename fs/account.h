@@ -35,7 +35,7 @@ struct fs_account {
 	char key_account[128];	    /* the account in its cache keys and fleet prefix */
 	struct path_layout layout;
 	int window_months;
-	size_t kind0, nkinds;	    /* its types in the mount's cache: kind0 .. kind0+nkinds-1 */
+	size_t kind0, nkinds;	    /* its nkinds types in the mount's cache, from kind0 */
 	struct range_map *notes;    /* ranges pinned into its /exports listing (mkdir, use) */
 	atomic_int active;
 
@@ -62,10 +62,10 @@ struct accounts_env;
 
 /*
  * Start a with a->run_cfg (set by the caller, who makes sure no other start of a runs): its
- * provider, fleet membership, types in env's cache and prefetch, then mark it active. taken(arg, a, other, n)
- * is asked once a->key_account is known: nonzero (with the other account's name in other)
- * when another account already runs that merchant. 0, or -1 with one line in err; nothing
- * is left made then.
+ * provider, fleet membership, types in env's cache and prefetch, then mark it active.
+ * taken(arg, a, other, n) is asked once a->key_account is known: nonzero (with the other
+ * account's name in other) when another account already runs that merchant. 0, or -1 with
+ * one line in err; nothing is left made then.
  */
 int account_start(const struct accounts_env *env, struct fs_account *a,
 		  int (*taken)(void *arg, const struct fs_account *a, char *other, size_t n),

@@ -187,8 +187,8 @@ static int range_cached(struct orderfs *o, struct fs_account *a, const struct da
 
 /* Whether the export of type t for chunk is still the file info described (same SHA-256 and
  * ready time): then an index read since belongs to that file and may be remembered. */
-static int still_same_file(struct orderfs *o, struct fs_account *a, size_t t, const struct date_range *chunk,
-			   const struct cache_info *info)
+static int still_same_file(struct orderfs *o, struct fs_account *a, size_t t,
+			   const struct date_range *chunk, const struct cache_info *info)
 {
 	struct cache_info now;
 	chunk_lookup(o, a, t, chunk, &now);
@@ -201,8 +201,9 @@ static int still_same_file(struct orderfs *o, struct fs_account *a, size_t t, co
  * free with bundle_index_free). Read once per ready file (o->bundles), shared with open.
  * 0, or -errno (-ENOENT not READY, -EBADMSG not a bundle).
  */
-static int bundle_of(struct orderfs *o, struct fs_account *a, size_t t, const struct date_range *chunk,
-		     const struct cache_info *info, struct bundle_index *ix)
+static int bundle_of(struct orderfs *o, struct fs_account *a, size_t t,
+		     const struct date_range *chunk, const struct cache_info *info,
+		     struct bundle_index *ix)
 {
 	uint64_t size;
 	int fd, rc;
@@ -228,8 +229,8 @@ static int bundle_of(struct orderfs *o, struct fs_account *a, size_t t, const st
  * its export is READY. -ENOENT when the export is READY and has no such member (a numbered
  * file past the last one).
  */
-static int export_size(struct orderfs *o, struct fs_account *a, const struct node *node, struct cache_info *info,
-		       uint64_t *size)
+static int export_size(struct orderfs *o, struct fs_account *a, const struct node *node,
+		       struct cache_info *info, uint64_t *size)
 {
 	struct bundle_index ix;
 	uint64_t offset;
@@ -365,7 +366,8 @@ static void fill_dir_stat(struct orderfs *o, struct stat *st)
 }
 
 /* Render .status for a range from cache snapshots. NULL on ENOMEM. */
-static char *render_status(struct orderfs *o, struct fs_account *a, const struct date_range *r, size_t *len)
+static char *render_status(struct orderfs *o, struct fs_account *a, const struct date_range *r,
+			   size_t *len)
 {
 	size_t nchunks = path_file_count(r, &a->layout), n = nchunks * a->nkinds;
 	char(*names)[PATH_NAME_MAX] = calloc(n, sizeof(*names));
@@ -391,7 +393,8 @@ out:
 }
 
 /* The text of /.stats or of a range's .status, rendered now. NULL on ENOMEM. */
-static char *render_text(struct orderfs *o, struct fs_account *a, const struct node *node, size_t *len)
+static char *render_text(struct orderfs *o, struct fs_account *a, const struct node *node,
+			 size_t *len)
 {
 	if (node->kind == NODE_STATS)
 		return stats_render(o, 1, len);
@@ -413,7 +416,8 @@ static void fill_file_stat(struct orderfs *o, struct stat *st, uint64_t size, ti
 }
 
 /* /.stats and .status: regular, read-only, regenerated at every open. */
-static int getattr_text(struct orderfs *o, struct fs_account *a, const struct node *node, struct stat *st)
+static int getattr_text(struct orderfs *o, struct fs_account *a, const struct node *node,
+			struct stat *st)
 {
 	size_t len = 0;
 	char *text = render_text(o, a, node, &len);
@@ -425,8 +429,8 @@ static int getattr_text(struct orderfs *o, struct fs_account *a, const struct no
 }
 
 /* An export file: its size once READY (waiting for it with exact_sizes), 0 before. */
-static int getattr_export(struct orderfs *o, struct fs_account *a, const char *path, const struct node *node,
-			  struct stat *st)
+static int getattr_export(struct orderfs *o, struct fs_account *a, const char *path,
+			  const struct node *node, struct stat *st)
 {
 	struct cache_info info;
 	uint64_t size;
@@ -524,7 +528,8 @@ static int fill_file_name(void *arg, const char *name)
 	return d->filler(d->buf, name, &file_type, 0, 0);
 }
 
-static int readdir_exports(struct orderfs *o, struct fs_account *a, void *buf, fuse_fill_dir_t filler)
+static int readdir_exports(struct orderfs *o, struct fs_account *a, void *buf,
+			   fuse_fill_dir_t filler)
 {
 	struct name_list l = {NULL, 0, 0, 0, 0};
 	struct date today = today_local();
@@ -556,8 +561,8 @@ static int readdir_exports(struct orderfs *o, struct fs_account *a, void *buf, f
 
 /* The files of one export: a whole file, or a bundle's members (its fixed ones until it has
  * been exported, then exactly what it holds). 0, or 1 when the listing buffer is full. */
-static int readdir_export(struct orderfs *o, struct fs_account *a, const struct date_range *r, size_t t, size_t i,
-			  struct dir_fill *d)
+static int readdir_export(struct orderfs *o, struct fs_account *a, const struct date_range *r,
+			  size_t t, size_t i, struct dir_fill *d)
 {
 	struct date_range chunk;
 	struct cache_info info;
@@ -574,8 +579,8 @@ static int readdir_export(struct orderfs *o, struct fs_account *a, const struct 
 	return full;
 }
 
-static void readdir_range(struct orderfs *o, struct fs_account *a, const struct date_range *r, void *buf,
-			  fuse_fill_dir_t filler)
+static void readdir_range(struct orderfs *o, struct fs_account *a, const struct date_range *r,
+			  void *buf, fuse_fill_dir_t filler)
 {
 	size_t n = path_file_count(r, &a->layout);
 	struct dir_fill d = {buf, filler};
@@ -711,8 +716,8 @@ static struct fs_file *file_new(struct orderfs *o, enum fs_file_kind kind,
 	return f;
 }
 
-static int open_export(struct orderfs *o, struct fs_account *a, const char *path, const struct node *node,
-		       struct fuse_file_info *fi)
+static int open_export(struct orderfs *o, struct fs_account *a, const char *path,
+		       const struct node *node, struct fuse_file_info *fi)
 {
 	struct cache_handle *h = NULL;
 	char rs[DATE_RANGE_STR_LEN];
@@ -742,7 +747,8 @@ static int open_export(struct orderfs *o, struct fs_account *a, const char *path
 }
 
 /* /.stats or .status: the text rendered at open, read whole by direct I/O. */
-static int open_text(struct orderfs *o, struct fs_account *a, const struct node *node, struct fuse_file_info *fi)
+static int open_text(struct orderfs *o, struct fs_account *a, const struct node *node,
+		     struct fuse_file_info *fi)
 {
 	size_t len = 0;
 	char *text = render_text(o, a, node, &len);

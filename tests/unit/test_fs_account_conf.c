@@ -62,7 +62,8 @@ static void test_account_inherits_the_main_config(void **state)
 	char err[512];
 
 	main_config(&m);
-	const char *p = tmp_dir_write("shop.conf", "merchant_id = MSHOP1\ntoken_file = /etc/t\n", 0644);
+	const char *p =
+		tmp_dir_write("shop.conf", "merchant_id = MSHOP1\ntoken_file = /etc/t\n", 0644);
 	assert_int_equal(account_conf_load(&m, p, &a, &sig, err, sizeof(err)), 0);
 	assert_string_equal(a.merchant_id, "MSHOP1");
 	assert_string_equal(a.token_file, "/etc/t");
@@ -152,10 +153,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
-		cmocka_unit_test_setup_teardown(test_account_inherits_the_main_config, tmp_dir_setup, tmp_dir_teardown),
-		cmocka_unit_test_setup_teardown(test_refused_files, tmp_dir_setup, tmp_dir_teardown),
-		cmocka_unit_test_setup_teardown(test_main_config_rules, tmp_dir_setup, tmp_dir_teardown),
-		cmocka_unit_test_setup_teardown(test_copy_is_deep, tmp_dir_setup, tmp_dir_teardown),
+		IN_TMP_DIR(test_account_inherits_the_main_config),
+		IN_TMP_DIR(test_refused_files),
+		IN_TMP_DIR(test_main_config_rules),
+		IN_TMP_DIR(test_copy_is_deep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
