@@ -340,6 +340,7 @@ start_accounts() {
 	echo "demo: orderfs ($PROVIDER) is mounted at $MNT with $ACCOUNTS merchants (simulator on port $1)"
 	echo "$MNT/:"
 	ls -A "$MNT" | sed 's/^/    /'
+	before=$(sim_applies "$1")
 	echo "demo: copying shopK/exports/$range/orders.csv from all $ACCOUNTS shops at once..."
 	copy_all "$ACCOUNTS" "$MNT/shop%K/exports/$range/orders.csv" "$DEMO/shop%K-orders.csv" \
 		"$DEMO/orderfs.log"
@@ -348,7 +349,7 @@ start_accounts() {
 		echo "    shop$k: sha256 $(sha256sum <"$DEMO/shop$k-orders.csv" | cut -d' ' -f1)  $(wc -c <"$DEMO/shop$k-orders.csv") bytes"
 		k=$((k + 1))
 	done
-	echo "demo: the simulator's export tasks: $(sim_applies "$1") (one per merchant)"
+	echo "demo: the simulator's export tasks: $before before, $(sim_applies "$1") after (one per merchant whose file was not in the cache yet)"
 	echo
 	cat <<EOF
 Try next:
