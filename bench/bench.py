@@ -68,6 +68,10 @@ _spec.loader.exec_module(vexora_sim)
 # Item 10 starts a real etcd with the integration tests' helper.
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import etcd as etcd_server  # noqa: E402
+import baseline  # noqa: E402  (bench/, beside this file)
+
+# The figures the README quotes, committed: every run prints its change against them.
+BASELINE_CSV = os.path.join(ROOT, "bench", "out", "results.csv")
 
 
 def log(msg):
@@ -305,12 +309,13 @@ def fmt(v):
 
 
 def table():
-    head = ("#", "measure", "median", "min", "max", "n", "target", "result", "note")
+    head = ("#", "measure", "median", "min", "max", "n", "target", "result", "vs base",
+            "note")
     lines = [head]
     for r in ROWS:
-        lines.append((r["item"], r["what"], (fmt(r["median"]) + " " + r["unit"]).strip(),
+        lines.append((str(r["item"]), r["what"], (fmt(r["median"]) + " " + r["unit"]).strip(),
                       fmt(r["min"]), fmt(r["max"]), str(r["runs"]), r["target"],
-                      r["result"], r["note"]))
+                      r["result"], r.get("vs_base", "-"), r["note"]))
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(l) + " |" for l in lines[1:]]
     return "\n".join(out)
@@ -910,15 +915,8 @@ def replot():
     """bench.py --replot: redraw the plot and table from bench/out/results.csv."""
     with open(os.path.join(OUT, "table.md")) as f:
         h = f.readline().strip()
-    with open(os.path.join(OUT, "results.csv")) as f:
-        for r in csv.DictReader(f):
-            t = r["target"]
-            ROWS.append({"item": r["item"], "what": r["measure"], "unit": r["unit"],
-                         "median": float(r["median"]), "min": float(r["min"]),
-                         "max": float(r["max"]), "runs": int(r["runs"]), "target": t,
-                         "result": r["result"], "note": r["note"],
-                         "goal": float(t[3:]) if t[:2] in (">=", "<=") else None,
-                         "higher": t.startswith(">=")})
+    ROWS.extend(baseline.from_csv(r) for r in baseline.load(os.path.join(OUT, "results.csv"))
+                .values())
     write_outputs(h)
 
 
@@ -929,6 +927,7 @@ def main():
         sys.exit(f"bench: {ORDERFS} not built")
     h = header()
     print(h, flush=True)
+    base = baseline.load(BASELINE_CSV)  # read before this run writes bench/out
     work = tempfile.mkdtemp(prefix="orderfs-bench-", dir="/var/tmp")
     t_start = time.monotonic()
     b = None
@@ -949,12 +948,21 @@ def main():
             b.sim.stop()
         if os.environ.get("BENCH_KEEP") != "1":
             shutil.rmtree(work, ignore_errors=True)
+    worse = baseline.annotate(ROWS, base)
+    if sys.argv[1:] and not QUICK:  # a partial run keeps the other items' committed rows
+        ROWS[:] = baseline.merge(ROWS, base)
     write_outputs(h)
     print()
     print(h)
+    print(baseline.describe(BASELINE_CSV) + (" (quick mode: smaller files, not comparable)"
+                                              if QUICK else ""))
     print(table())
     miss = sum(r["result"] == "MISS" for r in ROWS)
-    print(f"\nbench: {len(ROWS)} rows, {miss} missed their target; "
+    for r in worse if not QUICK else []:
+        print(f"bench: WORSE than the committed figures: {r['item']} {r['what']} "
+              f"{fmt(r['median'])} {r['unit']} ({r['vs_base']})")
+    print(f"\nbench: {len(ROWS)} rows, {miss} missed their target, {len(worse)} worse than "
+          f"the committed figures; "
           f"{time.monotonic() - t_start:.0f} s; {os.path.relpath(OUT, ROOT)}/results.csv, "
           f"results.png")
     if failed:
