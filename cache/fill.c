@@ -171,7 +171,7 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 	char when[32] = "?";
 	time_t t = (time_t)until_s;
 	struct tm tm;
-	int r;
+	int r, lent;
 
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
@@ -191,12 +191,15 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		}
 		pthread_cond_broadcast(&c->wake); /* waiters answer EAGAIN now */
 	}
-	pool_lend(c, f->src); /* other sources' flights go on meanwhile */
+	lent = !f->e->slot_given_back; /* downloading: its slot is free already */
+	if (lent)
+		pool_lend(c, f->src); /* other sources' flights go on meanwhile */
 	pthread_mutex_unlock(&c->lock);
 	r = fill_sleep(f, ms);
 	f->deadline += ms;
 	pthread_mutex_lock(&c->lock);
-	pool_unlend(c, f->src, r == 0);
+	if (lent)
+		pool_unlend(c, f->src, r == 0);
 	if (fill_alive_locked(f) && f->e->info.state == CACHE_WAITING) {
 		f->e->info.state = before == CACHE_WAITING ? CACHE_QUEUED : before;
 		f->e->info.wait_until = 0;
@@ -432,6 +435,19 @@ static int fill_poll(struct fill *f, int fresh)
 	}
 }
 
+/* Give the export slot back once the provider has generated the file (take 0), or take it
+ * again before applying anew (take 1): max_exports bounds the exports at the provider, not
+ * the downloads that follow them (pool_give_back). */
+static void fill_slot(struct fill *f, int take)
+{
+	pthread_mutex_lock(&f->c->lock);
+	if (take)
+		pool_take_back(f->c, f->e);
+	else
+		pool_give_back(f->c, f->e);
+	pthread_mutex_unlock(&f->c->lock);
+}
+
 static int fill_main(struct fill *f)
 {
 	for (;;) {
@@ -440,14 +456,17 @@ static int fill_main(struct fill *f)
 		if ((r = fill_fleet_task(f, &fresh)) != 0)
 			return r;
 		r = fill_poll(f, fresh);
-		if (r == 0)
+		if (r == 0) {
+			fill_slot(f, 0);
 			r = fill_transfer(f);
+		}
 		if (r != FILL_REAPPLY)
 			return r;
 		log_notice("cache: %s: export task %s is gone (%s), applying again",
 			   f->e->range_str, f->task_id, client_errkind_name(f->err.kind));
 		fill_fleet_task_gone(f);
 		fill_forget_task(f);
+		fill_slot(f, 1);
 		if (f->reapplied++ > 0) {
 			f->drop_task = 1;
 			return -client_error_to_errno(&f->err);
