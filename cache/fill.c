@@ -282,6 +282,8 @@ int fill_apply(struct fill *f)
 		client_error_set(&f->err, CLIENT_E_PROTOCOL, "apply returned no task id");
 		return -EIO;
 	}
+	f->applied_ms = cache_mono_ms();
+	f->pending_seen_ms = 0;
 	pthread_mutex_lock(&c->lock);
 	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
@@ -315,6 +317,13 @@ static int fill_poll_sleep(struct fill *f, long *delay)
 	int64_t left = f->deadline - cache_mono_ms();
 	int r;
 
+	if (f->applied_ms) { /* our own apply: land close to where the last export ended */
+		struct poll_hint h;
+		pthread_mutex_lock(&c->lock);
+		h = f->src->poll_hint;
+		pthread_mutex_unlock(&c->lock);
+		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h);
+	}
 	if (ms > left)
 		ms = left > 0 ? (long)left : 0;
 	if ((r = fill_sleep(f, ms)) != 0)
@@ -366,6 +375,21 @@ int fill_no_data(struct fill *f)
 	return r ? r : -ENODATA;
 }
 
+/* The flight's own export is generated: its source's next exports poll around this time. */
+static void fill_learn_poll_hint(struct fill *f)
+{
+	if (!f->applied_ms)
+		return; /* resumed or adopted: its apply time is not ours to know */
+	struct poll_hint h = poll_hint_learn(f->pending_seen_ms, cache_mono_ms() - f->applied_ms);
+	log_debug("cache: %s: generated %lld..%lld ms after the apply, %u polls", f->e->range_str,
+		  (long long)f->pending_seen_ms, (long long)(cache_mono_ms() - f->applied_ms),
+		  f->polls);
+	pthread_mutex_lock(&f->c->lock);
+	if (h.hi_ms > 0)
+		f->src->poll_hint = h;
+	pthread_mutex_unlock(&f->c->lock);
+}
+
 /* Act on the task's state from the last query: 0 = generated, FILL_PENDING = poll again,
  * else -errno. *last: the state last seen pending, so each change reaches the .meta once. */
 static int fill_poll_state(struct fill *f, enum cache_state *last)
@@ -375,6 +399,7 @@ static int fill_poll_state(struct fill *f, enum cache_state *last)
 
 	switch (f->task.state) {
 	case EXPORT_GENERATED:
+		fill_learn_poll_hint(f);
 		fill_fleet_state(f, EXPORT_GENERATED);
 		return 0;
 	case EXPORT_FAILED:
@@ -387,6 +412,8 @@ static int fill_poll_state(struct fill *f, enum cache_state *last)
 		return fill_no_data(f);
 	case EXPORT_PENDING:
 	case EXPORT_GENERATING:
+		if (f->applied_ms)
+			f->pending_seen_ms = cache_mono_ms() - f->applied_ms;
 		st = f->task.state == EXPORT_PENDING ? CACHE_APPLIED : CACHE_GENERATING;
 		fill_set_state(f, st);
 		if (st != *last && *last != CACHE_ABSENT && (r = fill_persist(f)) != 0)
@@ -416,6 +443,7 @@ static int fill_poll(struct fill *f, int fresh)
 		fresh = 1;
 		memset(&f->task, 0, sizeof(f->task));
 		client_error_clear(&err);
+		f->polls++;
 		if (f->p->ops->query(f->p, f->task_id, &f->task, &err) != 0) {
 			if ((r = fill_judge(f, FILL_STEP_QUERY, &err, NULL)) != 0)
 				return r;

@@ -29,6 +29,9 @@ struct fill {
 	int unreachable;		/* gave up after retry_limit transient faults */
 	int drop_task;			/* the task is dead: do not keep its id */
 	unsigned seed;			/* poll jitter */
+	int64_t applied_ms;		/* monotonic ms of this flight's own apply; 0 = none */
+	int64_t pending_seen_ms;	/* since the apply: the last poll that saw it pending */
+	unsigned polls;			/* status queries this flight made */
 	char task_id[PROVIDER_ID_MAX];	/* "" = apply first */
 	struct export_task task;	/* last query answer */
 	struct client_error err;	/* why the flight failed */

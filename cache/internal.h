@@ -32,6 +32,7 @@
 
 #include "cache.h"
 #include "key.h"
+#include "poll_hint.h"
 #include "store.h"
 
 #define ENTRY_BUCKETS 4096 /* power of two */
@@ -102,6 +103,7 @@ struct cache_source {
 
 	int running;		/* its flights a worker runs now */
 	int closed_waiting;	/* of those, waiting for its provider to open (pool.c) */
+	struct poll_hint poll_hint; /* where its last export was generated (poll_hint.h) */
 	/* Its provider said it is closed (service hours, capacity) until this wall time (ms):
 	 * its flights queued behind the waiting one show WAITING and their readers get EAGAIN.
 	 * Other sources' flights never see it. */
