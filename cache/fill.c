@@ -288,6 +288,7 @@ int fill_apply(struct fill *f)
 	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
+	fill_mark(f, "applied");
 	return fill_take_task(f, &t);
 }
 
@@ -299,6 +300,12 @@ static void fill_forget_task(struct fill *f)
 	if (fill_alive_locked(f))
 		f->e->info.task_id[0] = '\0';
 	pthread_mutex_unlock(&f->c->lock);
+}
+
+void fill_mark(const struct fill *f, const char *what)
+{
+	log_debug("cache: %s: +%lld ms %s", f->e->range_str,
+		  (long long)(cache_mono_ms() - f->start_ms), what);
 }
 
 static long fill_jitter(struct fill *f, long ms)
@@ -451,6 +458,7 @@ static int fill_poll(struct fill *f, int fresh)
 			continue;
 		}
 		f->tries.retries = 0;
+		fill_mark(f, export_state_name(f->task.state));
 		fill_poll_publish(f);
 		if ((r = fill_poll_state(f, &last)) != FILL_PENDING)
 			return r;

@@ -71,6 +71,9 @@ void fill_local_error(struct client_error *err, const char *what, int rc);
 int fill_judge(struct fill *f, enum fill_step step, const struct client_error *err,
 	       struct part *pt);
 
+/* One debug line "+N ms WHAT" timing the flight's steps from its start (apply, each poll,
+ * URL, first and last byte, hash + fsync, rename, ready): the breakdown of a cold read. */
+void fill_mark(const struct fill *f, const char *what);
 /* Sleep ms unless the flight must stop: 0, or -ECANCELED. */
 int fill_sleep(struct fill *f, long ms);
 /* Apply for a new task (check first) and persist its id: 0, or -errno (f->err set). */
