@@ -326,10 +326,12 @@ static int fill_poll_sleep(struct fill *f, long *delay)
 
 	if (f->applied_ms) { /* our own apply: land close to where the last export ended */
 		struct poll_hint h;
+		int polling;
 		pthread_mutex_lock(&c->lock);
 		h = f->src->poll_hint;
+		polling = f->src->running;
 		pthread_mutex_unlock(&c->lock);
-		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h);
+		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h, polling);
 	}
 	if (ms > left)
 		ms = left > 0 ? (long)left : 0;

@@ -1,8 +1,10 @@
 /* Poll close to where the account's last export was generated (see poll_hint.h). */
 #include "poll_hint.h"
 
-long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint *h)
+long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint *h,
+		    int polling)
 {
+	long step = POLL_HINT_STEP_MS * (polling > 1 ? polling : 1);
 	int64_t start, end;
 
 	if (wait_ms < 0)
@@ -18,8 +20,8 @@ long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint
 			return (long)(start - since_apply_ms);
 		return wait_ms;
 	}
-	if (since_apply_ms < end && wait_ms > POLL_HINT_STEP_MS)
-		return POLL_HINT_STEP_MS;
+	if (since_apply_ms < end && wait_ms > step)
+		return step;
 	return wait_ms;
 }
 

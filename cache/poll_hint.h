@@ -6,7 +6,8 @@
  * export, and so once per wave of queued exports. Exports of one account take much the same
  * time, so a flight remembers where the last one ended: between the last poll that saw it
  * pending (lo) and the first that saw it generated (hi), in ms since its apply. The next
- * flight polls every POLL_HINT_STEP_MS from a little before lo to a little after hi, and by
+ * flight polls every POLL_HINT_STEP_MS (times the exports polling at once) from a little
+ * before lo to a little after hi, and by
  * the schedule elsewhere: a few polls more per export (counted in `polls`), a poll close to
  * the generation, and each window narrower than the last.
  */
@@ -25,11 +26,14 @@ struct poll_hint {
 
 /*
  * The wait before the next poll: wait_ms as the schedule gives it, shortened so the poll
- * lands at the start of the hint's window, or at most POLL_HINT_STEP_MS while inside it.
- * since_apply_ms: the time since the task was applied now. Pure; never returns more than
- * wait_ms, nor less than 0.
+ * lands at the start of the hint's window, or at most POLL_HINT_STEP_MS x polling while inside
+ * it: polling is how many of the account's exports run now, so the window's polls of a wave
+ * of exports stay near 1000 / POLL_HINT_STEP_MS a second together, within the provider's
+ * request cap. since_apply_ms: the time since the task was applied now. Pure; never returns
+ * more than wait_ms, nor less than 0.
  */
-long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint *h);
+long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint *h,
+		    int polling);
 
 /* The hint learned from an export first seen generated at hi_ms after its apply, last seen
  * pending at lo_ms; nothing ({0, 0}) when it was never seen pending (lo_ms 0). */
