@@ -171,7 +171,7 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 	char when[32] = "?";
 	time_t t = (time_t)until_s;
 	struct tm tm;
-	int r;
+	int r, lent;
 
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
@@ -191,12 +191,15 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		}
 		pthread_cond_broadcast(&c->wake); /* waiters answer EAGAIN now */
 	}
-	pool_lend(c, f->src); /* other sources' flights go on meanwhile */
+	lent = !f->e->slot_given_back; /* downloading: its slot is free already */
+	if (lent)
+		pool_lend(c, f->src); /* other sources' flights go on meanwhile */
 	pthread_mutex_unlock(&c->lock);
 	r = fill_sleep(f, ms);
 	f->deadline += ms;
 	pthread_mutex_lock(&c->lock);
-	pool_unlend(c, f->src, r == 0);
+	if (lent)
+		pool_unlend(c, f->src, r == 0);
 	if (fill_alive_locked(f) && f->e->info.state == CACHE_WAITING) {
 		f->e->info.state = before == CACHE_WAITING ? CACHE_QUEUED : before;
 		f->e->info.wait_until = 0;
@@ -279,10 +282,13 @@ int fill_apply(struct fill *f)
 		client_error_set(&f->err, CLIENT_E_PROTOCOL, "apply returned no task id");
 		return -EIO;
 	}
+	f->applied_ms = cache_mono_ms();
+	f->pending_seen_ms = 0;
 	pthread_mutex_lock(&c->lock);
 	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
+	fill_mark(f, "applied");
 	return fill_take_task(f, &t);
 }
 
@@ -294,6 +300,12 @@ static void fill_forget_task(struct fill *f)
 	if (fill_alive_locked(f))
 		f->e->info.task_id[0] = '\0';
 	pthread_mutex_unlock(&f->c->lock);
+}
+
+void fill_mark(const struct fill *f, const char *what)
+{
+	log_debug("cache: %s: +%lld ms %s", f->e->range_str,
+		  (long long)(cache_mono_ms() - f->start_ms), what);
 }
 
 static long fill_jitter(struct fill *f, long ms)
@@ -312,6 +324,15 @@ static int fill_poll_sleep(struct fill *f, long *delay)
 	int64_t left = f->deadline - cache_mono_ms();
 	int r;
 
+	if (f->applied_ms) { /* our own apply: land close to where the last export ended */
+		struct poll_hint h;
+		int polling;
+		pthread_mutex_lock(&c->lock);
+		h = f->src->poll_hint;
+		polling = f->src->running;
+		pthread_mutex_unlock(&c->lock);
+		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h, polling);
+	}
 	if (ms > left)
 		ms = left > 0 ? (long)left : 0;
 	if ((r = fill_sleep(f, ms)) != 0)
@@ -363,6 +384,21 @@ int fill_no_data(struct fill *f)
 	return r ? r : -ENODATA;
 }
 
+/* The flight's own export is generated: its source's next exports poll around this time. */
+static void fill_learn_poll_hint(struct fill *f)
+{
+	if (!f->applied_ms)
+		return; /* resumed or adopted: its apply time is not ours to know */
+	struct poll_hint h = poll_hint_learn(f->pending_seen_ms, cache_mono_ms() - f->applied_ms);
+	log_debug("cache: %s: generated %lld..%lld ms after the apply, %u polls", f->e->range_str,
+		  (long long)f->pending_seen_ms, (long long)(cache_mono_ms() - f->applied_ms),
+		  f->polls);
+	pthread_mutex_lock(&f->c->lock);
+	if (h.hi_ms > 0)
+		f->src->poll_hint = h;
+	pthread_mutex_unlock(&f->c->lock);
+}
+
 /* Act on the task's state from the last query: 0 = generated, FILL_PENDING = poll again,
  * else -errno. *last: the state last seen pending, so each change reaches the .meta once. */
 static int fill_poll_state(struct fill *f, enum cache_state *last)
@@ -372,6 +408,7 @@ static int fill_poll_state(struct fill *f, enum cache_state *last)
 
 	switch (f->task.state) {
 	case EXPORT_GENERATED:
+		fill_learn_poll_hint(f);
 		fill_fleet_state(f, EXPORT_GENERATED);
 		return 0;
 	case EXPORT_FAILED:
@@ -384,6 +421,8 @@ static int fill_poll_state(struct fill *f, enum cache_state *last)
 		return fill_no_data(f);
 	case EXPORT_PENDING:
 	case EXPORT_GENERATING:
+		if (f->applied_ms)
+			f->pending_seen_ms = cache_mono_ms() - f->applied_ms;
 		st = f->task.state == EXPORT_PENDING ? CACHE_APPLIED : CACHE_GENERATING;
 		fill_set_state(f, st);
 		if (st != *last && *last != CACHE_ABSENT && (r = fill_persist(f)) != 0)
@@ -413,6 +452,7 @@ static int fill_poll(struct fill *f, int fresh)
 		fresh = 1;
 		memset(&f->task, 0, sizeof(f->task));
 		client_error_clear(&err);
+		f->polls++;
 		if (f->p->ops->query(f->p, f->task_id, &f->task, &err) != 0) {
 			if ((r = fill_judge(f, FILL_STEP_QUERY, &err, NULL)) != 0)
 				return r;
@@ -420,6 +460,7 @@ static int fill_poll(struct fill *f, int fresh)
 			continue;
 		}
 		f->tries.retries = 0;
+		fill_mark(f, export_state_name(f->task.state));
 		fill_poll_publish(f);
 		if ((r = fill_poll_state(f, &last)) != FILL_PENDING)
 			return r;
@@ -432,6 +473,19 @@ static int fill_poll(struct fill *f, int fresh)
 	}
 }
 
+/* Give the export slot back once the provider has generated the file (take 0), or take it
+ * again before applying anew (take 1): max_exports bounds the exports at the provider, not
+ * the downloads that follow them (pool_give_back). */
+static void fill_slot(struct fill *f, int take)
+{
+	pthread_mutex_lock(&f->c->lock);
+	if (take)
+		pool_take_back(f->c, f->e);
+	else
+		pool_give_back(f->c, f->e);
+	pthread_mutex_unlock(&f->c->lock);
+}
+
 static int fill_main(struct fill *f)
 {
 	for (;;) {
@@ -440,14 +494,17 @@ static int fill_main(struct fill *f)
 		if ((r = fill_fleet_task(f, &fresh)) != 0)
 			return r;
 		r = fill_poll(f, fresh);
-		if (r == 0)
+		if (r == 0) {
+			fill_slot(f, 0);
 			r = fill_transfer(f);
+		}
 		if (r != FILL_REAPPLY)
 			return r;
 		log_notice("cache: %s: export task %s is gone (%s), applying again",
 			   f->e->range_str, f->task_id, client_errkind_name(f->err.kind));
 		fill_fleet_task_gone(f);
 		fill_forget_task(f);
+		fill_slot(f, 1);
 		if (f->reapplied++ > 0) {
 			f->drop_task = 1;
 			return -client_error_to_errno(&f->err);

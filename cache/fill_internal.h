@@ -29,6 +29,9 @@ struct fill {
 	int unreachable;		/* gave up after retry_limit transient faults */
 	int drop_task;			/* the task is dead: do not keep its id */
 	unsigned seed;			/* poll jitter */
+	int64_t applied_ms;		/* monotonic ms of this flight's own apply; 0 = none */
+	int64_t pending_seen_ms;	/* since the apply: the last poll that saw it pending */
+	unsigned polls;			/* status queries this flight made */
 	char task_id[PROVIDER_ID_MAX];	/* "" = apply first */
 	struct export_task task;	/* last query answer */
 	struct client_error err;	/* why the flight failed */
@@ -68,6 +71,9 @@ void fill_local_error(struct client_error *err, const char *what, int rc);
 int fill_judge(struct fill *f, enum fill_step step, const struct client_error *err,
 	       struct part *pt);
 
+/* One debug line "+N ms WHAT" timing the flight's steps from its start (apply, each poll,
+ * URL, first and last byte, hash + fsync, rename, ready): the breakdown of a cold read. */
+void fill_mark(const struct fill *f, const char *what);
 /* Sleep ms unless the flight must stop: 0, or -ECANCELED. */
 int fill_sleep(struct fill *f, long ms);
 /* Apply for a new task (check first) and persist its id: 0, or -errno (f->err set). */

@@ -49,6 +49,8 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 	struct fill *f = arg;
 	int rc = 0;
 
+	if (added && size == added)
+		fill_mark(f, "first byte");
 	atomic_fetch_add(&entry_counts(f->c, f->e)->n_bytes, added);
 	pthread_mutex_lock(&f->c->lock);
 	if (!fill_alive_locked(f)) {
@@ -122,6 +124,7 @@ static int fill_commit(struct fill *f, struct part *pt)
 	uint64_t size = pt->size;
 	int rc = part_finish(pt, sha);
 
+	fill_mark(f, "hashed and synced");
 	part_close(pt);
 	if (rc) {
 		fill_local_error(&f->err, "cannot sync download", rc);
@@ -144,8 +147,10 @@ static int fill_commit(struct fill *f, struct part *pt)
 	rc = store_commit_part(&c->store, f->e->hash);
 	if (rc == 0)
 		rc = store_meta_write(&c->store, f->e->hash, &m, 1);
-	if (rc == 0)
+	if (rc == 0) {
 		fill_ready_info(f, &m, sha);
+		fill_mark(f, "ready (renamed, .meta synced)");
+	}
 	pthread_mutex_unlock(&f->e->io_lock);
 	if (rc)
 		fill_local_error(&f->err, "cannot store download", rc);
@@ -354,6 +359,7 @@ static int fill_download(struct fill *f)
 	f->tries.url_refreshes = 0;
 	if ((r = fill_get_url(f, &url)) != 0)
 		return r;
+	fill_mark(f, "download URL");
 	if ((r = fill_open_part(f, &pt)) != 0)
 		return r;
 	pthread_mutex_lock(&f->c->lock);
@@ -368,6 +374,7 @@ static int fill_download(struct fill *f)
 		part_close(&pt);
 		return r;
 	}
+	fill_mark(f, "last byte");
 	if (total != UINT64_MAX && pt.size != total) {
 		client_error_set(&f->err, CLIENT_E_PROTOCOL,
 				 "downloaded %llu bytes but the file has %llu",

@@ -32,6 +32,7 @@
 
 #include "cache.h"
 #include "key.h"
+#include "poll_hint.h"
 #include "store.h"
 
 #define ENTRY_BUCKETS 4096 /* power of two */
@@ -62,6 +63,8 @@ struct entry {
 	unsigned fill_gen;	 /* gen the current flight was started for */
 	unsigned flight;	 /* count of flights ended; waiters wait for it to change */
 	int result;		 /* 0 or -errno of the last flight that ended */
+	int slot_given_back;	 /* its flight's export is generated: it downloads outside the
+				  * max_exports slots (pool_give_back) */
 	int waiters;		 /* cache_open calls waiting on this entry: pins against eviction */
 	int open_refs;		 /* open handles: pin against eviction */
 	int warned_big;		 /* logged once that the file alone exceeds max_size */
@@ -100,6 +103,7 @@ struct cache_source {
 
 	int running;		/* its flights a worker runs now */
 	int closed_waiting;	/* of those, waiting for its provider to open (pool.c) */
+	struct poll_hint poll_hint; /* where its last export was generated (poll_hint.h) */
 	/* Its provider said it is closed (service hours, capacity) until this wall time (ms):
 	 * its flights queued behind the waiting one show WAITING and their readers get EAGAIN.
 	 * Other sources' flights never see it. */
@@ -158,6 +162,7 @@ struct cache {
 	int nworkers, workers_cap;
 	int running;		/* flights the workers run now, every source's */
 	int closed_waiting;	/* of those, waiting for their provider to open: slots lent */
+	int downloading;	/* flights past their export, slot given back (at most max_exports) */
 	pthread_t sweeper, recoverer;
 	int sweeper_started, recoverer_started;
 
@@ -257,6 +262,14 @@ void pool_lend(struct cache *c, struct cache_source *s);
 void pool_unlend(struct cache *c, struct cache_source *s, int take);
 /* Join the workers; cache->stopping must be set and broadcast first. */
 void pool_join(struct cache *c);
+/* e's export is generated at the provider: its flight gives its slot of max_exports (and of
+ * its source's cap) back, so the next queued export applies while this one downloads. At
+ * most max_exports flights download so; past that the flight keeps its slot. Only for
+ * providers whose exports run at the server (provider->shared_tasks). cache->lock held. */
+void pool_give_back(struct cache *c, struct entry *e);
+/* Take e's slot again (its task is gone and it must apply anew), waiting for one to be free.
+ * No-op when the slot was not given back. cache->lock held. */
+void pool_take_back(struct cache *c, struct entry *e);
 
 /* --- fill.c: one flight. Called by a worker without locks. Returns 0 when the entry turned
  * READY, else -errno (the entry records the failure). --- */

@@ -8,14 +8,14 @@
 
 #include <stdint.h>
 
-#include <openssl/evp.h>
-
 #include "../client/provider.h"
+
+struct hash_pipe;
 
 struct part {
 	int fd;
-	EVP_MD_CTX *md;
-	uint64_t size; /* bytes on disk, all of them hashed */
+	struct hash_pipe *hash; /* the SHA-256 of the bytes written, on its own thread */
+	uint64_t size; /* bytes on disk, all of them fed to the hash */
 	/* Called after every begin/write; non-zero (e.g. -ECANCELED) aborts the download. */
 	int (*hook)(void *arg, uint64_t size, uint64_t total, size_t added);
 	/* Optional: the provider's item progress (sink->items), with hook_arg. */
@@ -30,7 +30,7 @@ struct part {
 int part_open(struct part *pt, const char *path);
 /* fsync and return the SHA-256 hex of the whole file. 0 or -errno. */
 int part_finish(struct part *pt, char hex[65]);
-/* Close the fd and free the digest; safe on a part that failed to open. */
+/* Close the fd and stop the hash's thread; safe on a part that failed to open. */
 void part_close(struct part *pt);
 
 #endif

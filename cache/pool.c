@@ -118,8 +118,13 @@ static void *pool_worker(void *arg)
 		pool_count_outcome(entry_counts(c, e), rc,
 				   (double)(cache_mono_ms() - start) / 1000.0);
 		entry_counts(c, e)->n_running--;
-		e->kind->src->running--;
-		c->running--;
+		if (e->slot_given_back) {
+			e->slot_given_back = 0;
+			c->downloading--;
+		} else {
+			e->kind->src->running--;
+			c->running--;
+		}
 		if (c->queue_head)
 			pthread_cond_signal(&c->work); /* a flight held back may start */
 		e->filling = 0;
@@ -173,7 +178,7 @@ void pool_lend(struct cache *c, struct cache_source *s)
 	c->closed_waiting++;
 	s->closed_waiting++;
 	/* A thread for each lent slot: the waiting flights keep theirs. */
-	if (!c->stopping && c->nworkers < c->cfg.max_exports + c->closed_waiting)
+	if (!c->stopping && c->nworkers < c->cfg.max_exports + c->closed_waiting + c->downloading)
 		pool_add_worker(c);
 	if (c->queue_head)
 		pthread_cond_broadcast(&c->work);
@@ -188,6 +193,37 @@ void pool_unlend(struct cache *c, struct cache_source *s, int take)
 	}
 	c->closed_waiting--;
 	s->closed_waiting--;
+}
+
+void pool_give_back(struct cache *c, struct entry *e)
+{
+	if (e->slot_given_back || c->stopping || !e->kind->src->prov->shared_tasks ||
+	    c->downloading >= c->cfg.max_exports)
+		return;
+	e->slot_given_back = 1;
+	c->downloading++;
+	e->kind->src->running--;
+	c->running--;
+	/* This flight keeps its thread: one more for the slot it freed. */
+	if (c->nworkers < c->cfg.max_exports + c->closed_waiting + c->downloading)
+		pool_add_worker(c);
+	if (c->queue_head)
+		pthread_cond_signal(&c->work);
+}
+
+void pool_take_back(struct cache *c, struct entry *e)
+{
+	if (!e->slot_given_back)
+		return;
+	while (!c->stopping && !pool_source_free(c, e->kind->src)) {
+		struct timespec ts;
+		clock_mono_deadline(&ts, 100);
+		pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+	}
+	e->slot_given_back = 0;
+	c->downloading--;
+	e->kind->src->running++;
+	c->running++;
 }
 
 void pool_join(struct cache *c)

@@ -341,13 +341,16 @@ static const char *header_value(const char *buf, size_t len, const char *name, c
 	return v;
 }
 
-/* Options every request gets. Returns CURLE_OK or the first failure. */
-static CURLcode setup_common(struct http_client *c, CURL *h, const char *url)
+/* Options every request gets. api: an API call, which waits for its turn under the request
+ * cap; a download of a file the provider handed out is not one (it goes to the provider's
+ * file host, and a wave of finished exports must not queue behind each other's polls).
+ * Returns CURLE_OK or the first failure. */
+static CURLcode setup_common(struct http_client *c, CURL *h, const char *url, int api)
 {
 	CURLcode rc = CURLE_OK;
 	long verify = c->opt.tls_insecure ? 0L : 1L;
 
-	if (rate_wait(c) != 0)
+	if (api && rate_wait(c) != 0)
 		return CURLE_ABORTED_BY_CALLBACK;
 	SETOPT(h, rc, CURLOPT_URL, url);
 	SETOPT(h, rc, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM-based DNS timeouts */
@@ -464,7 +467,7 @@ static struct curl_slist *request_headers(const struct http_request *rq)
 static CURLcode setup_request(struct http_client *c, CURL *h, const struct http_request *rq,
 			      struct curl_slist *hl, struct post_ctx *pc)
 {
-	CURLcode rc = setup_common(c, h, rq->url);
+	CURLcode rc = setup_common(c, h, rq->url, 1);
 
 	SETOPT(h, rc, CURLOPT_HTTPHEADER, hl);
 	if (rq->body) {
@@ -748,7 +751,7 @@ static CURLcode setup_download(struct http_client *c, CURL *h, const char *url,
 			       uint64_t offset, struct dl_ctx *d)
 {
 	char range[32];
-	CURLcode rc = setup_common(c, h, url);
+	CURLcode rc = setup_common(c, h, url, 0);
 
 	SETOPT(h, rc, CURLOPT_HTTPGET, 1L);
 	/* Bigger reads than the 16 KiB default: fewer sink calls (pwrite + hash) per file. */

@@ -9,9 +9,10 @@
  * spoken, also on redirects. TLS is verified unless tls_insecure, which is logged loudly.
  * Nothing here logs a body, a header value or a download URL's path or query (they carry
  * tokens): API calls log method, host and path at debug level, downloads only the host.
- * max_requests_per_s caps every request of one client (API calls and downloads, all threads
- * together) with one token bucket; a caller over the cap sleeps, holding no lock, until its
- * turn, so a provider sees a bounded request rate however many exports run.
+ * max_requests_per_s caps the API calls of one client (all threads together) with one token
+ * bucket; a caller over the cap sleeps, holding no lock, until its turn, so a provider's API
+ * sees a bounded request rate however many exports run. Downloads of the files it hands out
+ * are not API calls and are not capped (one per finished export).
  */
 #ifndef ORDERFS_HTTP_H
 #define ORDERFS_HTTP_H
@@ -35,8 +36,8 @@ struct http_options {
 	long download_stall_s;	   /* abort a download below 1 byte/s this long; 0 = 60 */
 	int tls_insecure;	   /* skip certificate and host verification */
 	size_t max_response_bytes; /* API response cap; 0 = 1 MiB. Downloads are uncapped. */
-	double max_requests_per_s; /* cap on requests (API calls and downloads) of this client,
-				    * all threads together; 0 = no cap */
+	double max_requests_per_s; /* cap on API calls (not downloads) of this client, all
+				    * threads together; 0 = no cap */
 };
 
 struct http_client;

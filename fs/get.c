@@ -2,10 +2,12 @@
 #include "account.h"
 #include "dirlock.h"
 #include "node.h"
+#include "progress.h"
 #include "providers.h"
 #include "setup.h"
 
 #include "../common/bundle.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -145,12 +147,64 @@ static int cache_take(const struct cache_config *cc, struct provider *prov,
 	return 0;
 }
 
-/* The export of r, fetched if need be. GET_OK with *h open, or the status after saying why. */
+/*
+ * The line `orderfs get` rewrites in place on a terminal while it waits (as curl's and rclone's
+ * progress do): the export's step and, while downloading, the average rate so far. Drawn at
+ * most every PROGRESS_EVERY_MS from cache_open's wait, which calls back every ~100 ms.
+ */
+#define PROGRESS_EVERY_MS 250
+
+struct get_progress {
+	struct cache *cache;
+	size_t type;
+	const struct date_range *r;
+	const char *range_str;
+	int64_t last_ms, dl_start_ms;
+	uint64_t dl_start_bytes;
+	int drawn;
+};
+
+static int progress_draw(void *arg)
+{
+	struct get_progress *gp = arg;
+	struct cache_info info;
+	char step[128], rate[48] = "";
+	int64_t now = clock_mono_ms();
+
+	if (gp->drawn && now - gp->last_ms < PROGRESS_EVERY_MS)
+		return 0;
+	cache_lookup(gp->cache, gp->type, gp->r, &info);
+	progress_step(&info, step, sizeof(step));
+	if (info.state == CACHE_DOWNLOADING && !info.items_total) {
+		if (!gp->dl_start_ms) {
+			gp->dl_start_ms = now;
+			gp->dl_start_bytes = info.bytes_done;
+		} else if (now > gp->dl_start_ms && info.bytes_done > gp->dl_start_bytes) {
+			snprintf(rate, sizeof(rate), " at %.0f MiB/s",
+				 (double)(info.bytes_done - gp->dl_start_bytes) / 1048576.0 /
+					 ((double)(now - gp->dl_start_ms) / 1000.0));
+		}
+	}
+	fprintf(stderr, "\rorderfs get: %s: %s%s\033[K", gp->range_str, step, rate);
+	fflush(stderr);
+	gp->last_ms = now;
+	gp->drawn = 1;
+	return 0; /* never cancels: Ctrl-C ends the process */
+}
+
+/* The export of r, fetched if need be. GET_OK with *h open, or the status after saying why.
+ * show: draw the progress line on stderr (a terminal) while waiting. */
 static int fetch(struct cache *cache, size_t t, const struct date_range *r,
-		 const char *range_str, struct cache_handle **h)
+		 const char *range_str, int show, struct cache_handle **h)
 {
 	struct cache_info info;
-	int rc = cache_open(cache, t, r, NULL, NULL, h);
+	struct get_progress gp = {cache, t, r, range_str, 0, 0, 0, 0};
+	int rc = cache_open(cache, t, r, show ? progress_draw : NULL, &gp, h);
+
+	if (gp.drawn) { /* the line goes; what follows is said on its own lines */
+		fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+	}
 
 	if (rc == 0)
 		return GET_OK;
@@ -204,7 +258,7 @@ static int deliver(struct cache *cache, size_t t, const struct date_range *r,
 
 int get_run(const struct cache_config *cc, struct provider *prov,
 	    const struct cache_source_config *sc, size_t type, const char *range_str,
-	    const char *member, const char *out_path)
+	    const char *member, const char *out_path, int quiet)
 {
 	struct cache *cache = NULL;
 	struct cache_handle *h = NULL;
@@ -217,7 +271,7 @@ int get_run(const struct cache_config *cc, struct provider *prov,
 	if (cache_take(cc, prov, sc, &lock_fd, &cache, &first))
 		return GET_FAILED;
 	type += first;
-	status = fetch(cache, type, &r, range_str, &h);
+	status = fetch(cache, type, &r, range_str, !quiet && isatty(STDERR_FILENO), &h);
 	if (status == GET_OK)
 		status = deliver(cache, type, &r, h, range_str, member, out_path);
 	cache_handle_close(h);
@@ -244,17 +298,19 @@ static int get_target(const struct provider *prov, const char *arg,
 	return rc ? -1 : 0;
 }
 
-#define GET_USAGE_LINE "usage: orderfs get [-d] CONFIG [ACCOUNT/]A..B[/NAME] [-o FILE]\n"
+#define GET_USAGE_LINE "usage: orderfs get [-d] [-q] CONFIG [ACCOUNT/]A..B[/NAME] [-o FILE]\n"
 
 /* The command line of `orderfs get`. -1 to go on, else the exit status (after --help, or
  * after saying what is wrong). */
 static int get_parse_args(int argc, char **argv, const char **config, const char **range,
-			  const char **out, int *debug)
+			  const char **out, int *debug, int *quiet)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-d")) {
 			*debug = 1;
+		} else if (!strcmp(a, "-q")) {
+			*quiet = 1;
 		} else if (!strcmp(a, "-o")) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "orderfs get: -o needs a file name\n");
@@ -265,7 +321,9 @@ static int get_parse_args(int argc, char **argv, const char **config, const char
 			printf(GET_USAGE_LINE
 			       "Fetches the export of A..B (at most one export long), or its file\n"
 			       "NAME, into FILE or to stdout, through CONFIG's cache. With accounts_dir,\n"
-			       "name the account first: ACCOUNT/A..B[/NAME]. Exit status: 0 done, 1 the export\n"
+			       "name the account first: ACCOUNT/A..B[/NAME]. On a terminal, one line on\n"
+			       "stderr shows the export's step while it waits; -q leaves it out.\n"
+			       "Exit status: 0 done, 1 the export\n"
 			       "failed, 2 usage, config or range error, 3 no data in that range.\n");
 			return GET_OK;
 		} else if (a[0] == '-' && a[1]) {
@@ -326,10 +384,10 @@ int get_main(int argc, char **argv)
 	const struct fs_config *run_cfg = &cfg;
 	struct cache_config cc;
 	struct provider *prov = NULL;
-	int debug = 0, rc;
+	int debug = 0, quiet = 0, rc;
 	size_t t;
 
-	if ((rc = get_parse_args(argc, argv, &config, &range, &out, &debug)) >= 0)
+	if ((rc = get_parse_args(argc, argv, &config, &range, &out, &debug, &quiet)) >= 0)
 		return rc;
 	rc = GET_USAGE;
 	memset(&acfg, 0, sizeof(acfg));
@@ -352,7 +410,7 @@ int get_main(int argc, char **argv)
 	setup_cache_config(run_cfg, &cc);
 	account_key_account(run_cfg, prov, name, key);
 	setup_source_config(run_cfg, NULL, key, &sc);
-	rc = get_run(&cc, prov, &sc, t, range_only, member, out);
+	rc = get_run(&cc, prov, &sc, t, range_only, member, out, quiet);
 out:
 	provider_destroy(prov);
 	config_free(&acfg);

@@ -21,14 +21,16 @@ enum get_status {
  * (setup_source_config: the account in its keys, the report_type), and copy member (that
  * file of a bundle export; "" for a whole-file export) into out_path, written to a temp file
  * next to it, then renamed: never a partial file under that name; or to stdout when out_path
- * is NULL or "-". Prints one line saying what failed on stderr. Returns an enum get_status.
+ * is NULL or "-". Prints one line saying what failed on stderr. While it waits, and unless
+ * quiet, a line on stderr rewritten in place shows the export's step when stderr is a
+ * terminal (nothing otherwise). Returns an enum get_status.
  */
 int get_run(const struct cache_config *cc, struct provider *prov,
 	    const struct cache_source_config *sc, size_t type, const char *range_str,
-	    const char *member, const char *out_path);
+	    const char *member, const char *out_path, int quiet);
 
 /*
- * `orderfs get [-d] CONFIG A..B[/NAME] [-o FILE]`, argv[0] being "get": the command line, the
+ * `orderfs get [-d] [-q] CONFIG A..B[/NAME] [-o FILE]`, argv[0] being "get": the command line, the
  * config, then get_run for the file named. Returns the exit status (an enum get_status).
  */
 int get_main(int argc, char **argv);

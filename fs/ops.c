@@ -19,6 +19,7 @@
 #include "name_list.h"
 #include "node.h"
 #include "orderfs.h"
+#include "progress.h"
 #include "stats.h"
 #include "status.h"
 
@@ -907,11 +908,13 @@ static int xattr_value(const struct cache_info *in, uint64_t size, const char *n
 		return snprintf(out, len, "%d", in->progress);
 	if (!strcmp(name, "size"))
 		return snprintf(out, len, "%llu", (unsigned long long)size);
+	if (!strcmp(name, "step"))
+		return progress_step(in, out, len);
 	return -1;
 }
 
 static const char *const xattr_names[] = {"state", "task_id", "server_name", "sha256",
-					  "expires", "progress", "size"};
+					  "expires", "progress", "size", "step"};
 
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {

@@ -1,4 +1,5 @@
 #include "status.h"
+#include "progress.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -75,6 +76,7 @@ static void add_fleet_fields(cJSON *o, const struct cache_info *in)
 static void add_file_fields(cJSON *o, const char *name, const struct date_range *chunk,
 			    const struct cache_info *in)
 {
+	char step[128];
 	char rs[DATE_RANGE_STR_LEN];
 
 	date_range_format(chunk, rs);
@@ -94,6 +96,8 @@ static void add_file_fields(cJSON *o, const char *name, const struct date_range 
 	else
 		cJSON_AddNullToObject(o, "progress");
 	cJSON_AddNumberToObject(o, "bytes_done", (double)in->bytes_done);
+	progress_step(in, step, sizeof(step));
+	cJSON_AddStringToObject(o, "step", step);
 	if (in->items_total) {
 		/* The provider's own count, e.g. orders synced so far out of the range's total. */
 		cJSON_AddNumberToObject(o, "items_done", (double)in->items_done);

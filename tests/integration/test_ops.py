@@ -141,8 +141,9 @@ class TestXattrs(OpsTestCase):
         attrs = dict(re.findall(r'^user\.orderfs\.(\w+)="(.*)"$', out, re.M))
         task = sim_task(self.sim, rng)
         self.assertEqual(set(attrs), {"state", "task_id", "server_name", "sha256", "expires",
-                                      "progress", "size"})
+                                      "progress", "size", "step"})
         self.assertEqual(attrs["state"], "ready")
+        self.assertEqual(attrs["step"], "ready")
         self.assertEqual(attrs["task_id"], task["id"])
         self.assertEqual(attrs["server_name"], task["fileName"])
         self.assertEqual(attrs["sha256"], sha(data))
@@ -173,6 +174,8 @@ class TestProgress(OpsTestCase):
             attrs = subprocess.run(["getfattr", "-d", path], capture_output=True,
                                    text=True).stdout
             self.assertIn('user.orderfs.state="downloading"', attrs)
+            self.assertRegex(st["step"], r"^downloading [0-9.]+ of [0-9.]+ MiB$")
+            self.assertRegex(attrs, r'user\.orderfs\.step="(downloading [0-9.]+ of|verifying)')
             self.assertEqual(cat.wait(60), 0)
             final = status()
             self.assertEqual(final["state"], "ready")
@@ -342,6 +345,55 @@ class TestGet(OpsTestCase):
         self.assertEqual(sha(r.stdout), sha(data))
         self.assertEqual(self.sim.stats()["apply"], 1)
         self.assertNotIn(self.sim.secret.encode(), r.stderr)
+
+    def run_on_a_terminal(self, argv):
+        """argv with stderr (and stdin, stdout) on a pseudo-terminal: what it wrote there."""
+        import pty
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execv(argv[0], argv)
+            finally:
+                os._exit(127)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+    def test_get_shows_its_progress_on_a_terminal_only(self):
+        # ~200 KB at 200 KB/s after a 1 s export: several redraws of the line.
+        self.sim.configure(rows=600, compression="stored", download_rate_bps=200000)
+        try:
+            conf = self.config()
+            rng, rng2 = day_range(14), day_range(15)
+            out = os.path.join(self.tmp, "tty.xlsx")
+            rc, text = self.run_on_a_terminal([ORDERFS, "get", conf, rng, "-o", out])
+            self.assertEqual(rc, 0, text)
+            steps = re.findall(r"\rorderfs get: " + re.escape(rng) + r": ([^\r\x1b]*)\x1b\[K",
+                               text)
+            self.assertTrue(any(s.startswith(("applied", "generating")) for s in steps), steps)
+            self.assertTrue(any(re.match(r"downloading [0-9.]+ of [0-9.]+ MiB at \d+ MiB/s", s)
+                                for s in steps), steps)
+            self.assertIn("\r\x1b[K", text)  # the line is cleared before the last message
+            self.assertIn("bytes, sha256", text)
+            # -q on a terminal, and stderr not a terminal: no progress line at all.
+            rc, text = self.run_on_a_terminal([ORDERFS, "get", "-q", conf, rng2, "-o", out])
+            self.assertEqual(rc, 0, text)
+            self.assertNotIn("\x1b[K", text)
+            r = subprocess.run([ORDERFS, "get", conf, rng2, "-o", out], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("\r", r.stderr)
+        finally:
+            self.sim.configure(rows=150, compression="deflate", download_rate_bps=0)
 
     def test_get_no_data(self):
         conf = self.config()

@@ -185,6 +185,58 @@ static void test_fill_max_exports_queue(void **state)
 	assert_int_equal(stats_of(e).fills_running, 0);
 }
 
+/* A slot of max_exports bounds the exports at the provider: once A's file is generated,
+ * B applies while A downloads. At most max_exports flights download so: C waits until one
+ * of them ends. */
+static void test_fill_slot_given_back_while_downloading(void **state)
+{
+	struct env *e = *state;
+	struct opener o[3];
+	struct date_range r[3] = {fake_range("2026-05-10", "2026-05-10"),
+				  fake_range("2026-05-11", "2026-05-11"),
+				  fake_range("2026-05-12", "2026-05-12")};
+
+	e->cfg.max_exports = 1;
+	e->p->shared_tasks = 1; /* exports run at the server, as Vexora's and Clover's */
+	env_start(e);
+	fake_hold(e->p, FAKE_DOWNLOAD, NULL);
+	opener_start(&o[0], e, &r[0]);
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0); /* A downloads, held */
+	opener_start(&o[1], e, &r[1]);
+	WAIT_UNTIL(fake_count(e->p, FAKE_APPLY) == 2); /* B applied while A downloads */
+	assert_int_equal(fake_wait_held(e->p, 2, WAIT_MS), 0); /* B reached its download */
+	opener_start(&o[2], e, &r[2]);
+	WAIT_UNTIL(info_of(e, &r[2]).state == CACHE_QUEUED);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2); /* C: one download at a time given back */
+	fake_release(e->p, FAKE_DOWNLOAD);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(opener_join(&o[i]), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 3);
+	assert_int_equal(stats_of(e).fills_running, 0);
+}
+
+/* A provider whose "export" is the local fetch itself (Mogujie's sync) keeps its slot. */
+static void test_fill_local_job_keeps_its_slot(void **state)
+{
+	struct env *e = *state;
+	struct opener o[2];
+	struct date_range r[2] = {fake_range("2026-05-10", "2026-05-10"),
+				  fake_range("2026-05-11", "2026-05-11")};
+
+	e->cfg.max_exports = 1;
+	env_start(e); /* shared_tasks 0 */
+	fake_hold(e->p, FAKE_DOWNLOAD, NULL);
+	opener_start(&o[0], e, &r[0]);
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	opener_start(&o[1], e, &r[1]);
+	WAIT_UNTIL(info_of(e, &r[1]).state == CACHE_QUEUED);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+	fake_release(e->p, FAKE_DOWNLOAD);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(opener_join(&o[i]), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+}
+
 static void test_fill_cancel_one_waiter(void **state)
 {
 	struct env *e = *state;
@@ -709,6 +761,8 @@ int main(void)
 		T(test_fill_single_flight_32_threads),
 		T(test_fill_keys_are_independent),
 		T(test_fill_max_exports_queue),
+		T(test_fill_slot_given_back_while_downloading),
+		T(test_fill_local_job_keeps_its_slot),
 		T(test_fill_cancel_one_waiter),
 		T(test_fill_cancelled_then_rejoin),
 		T(test_fill_nodata_remembered),

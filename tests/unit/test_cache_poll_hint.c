@@ -1,0 +1,70 @@
+/* cache/poll_hint.c: where the next poll lands with and without the last export's window. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../../cache/poll_hint.h"
+
+static void test_no_hint_keeps_the_schedule(void **state)
+{
+	struct poll_hint none = {0, 0};
+
+	assert_int_equal(poll_hint_wait(500, 0, NULL, 1), 500);
+	assert_int_equal(poll_hint_wait(500, 1200, &none, 1), 500);
+	assert_int_equal(poll_hint_wait(-5, 0, NULL, 1), 0);
+}
+
+static void test_poll_lands_at_the_window_start(void **state)
+{
+	struct poll_hint h = poll_hint_learn(2900, 3000); /* window 2750 .. 3150 */
+
+	assert_int_equal(poll_hint_wait(500, 2500, &h, 1), 250); /* would pass 2750: stop there */
+	assert_int_equal(poll_hint_wait(500, 1000, &h, 1), 500); /* far before: the schedule */
+}
+
+static void test_steps_inside_the_window_then_the_schedule(void **state)
+{
+	struct poll_hint h = poll_hint_learn(2900, 3000);
+
+	assert_int_equal(poll_hint_wait(500, 2750, &h, 1), POLL_HINT_STEP_MS);
+	assert_int_equal(poll_hint_wait(500, 3100, &h, 1), POLL_HINT_STEP_MS);
+	assert_int_equal(poll_hint_wait(50, 3000, &h, 1), 50); /* never longer than the schedule */
+	assert_int_equal(poll_hint_wait(500, 3150, &h, 1), 500); /* past the window */
+}
+
+static void test_step_grows_with_the_exports_polling(void **state)
+{
+	struct poll_hint h = poll_hint_learn(2900, 3000);
+
+	assert_int_equal(poll_hint_wait(500, 2800, &h, 3), 3 * POLL_HINT_STEP_MS);
+	assert_int_equal(poll_hint_wait(500, 2800, &h, 0), POLL_HINT_STEP_MS);
+	assert_int_equal(poll_hint_wait(250, 2800, &h, 4), 250); /* the schedule's is shorter */
+}
+
+static void test_learn_orders_and_clamps(void **state)
+{
+	struct poll_hint h = poll_hint_learn(0, 800); /* first poll already saw it generated */
+
+	assert_int_equal(h.hi_ms, 0); /* an upper bound alone is no window */
+	assert_int_equal(poll_hint_wait(500, 0, &h, 1), 500);
+	h = poll_hint_learn(900, 800);
+	assert_int_equal(h.lo_ms, 800);
+	assert_int_equal(h.hi_ms, 800);
+	h = poll_hint_learn(-3, -1);
+	assert_int_equal(h.hi_ms, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_hint_keeps_the_schedule),
+		cmocka_unit_test(test_poll_lands_at_the_window_start),
+		cmocka_unit_test(test_steps_inside_the_window_then_the_schedule),
+		cmocka_unit_test(test_step_grows_with_the_exports_polling),
+		cmocka_unit_test(test_learn_orders_and_clamps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
