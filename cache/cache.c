@@ -289,7 +289,7 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 		info.sha256[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
 	store_path(&c->store, e->hash, ".data", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	pthread_mutex_unlock(&e->io_lock);
 	if (fd < 0)
 		return -errno;
@@ -464,7 +464,7 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 	}
 	store_path(&c->store, e->hash, ".data", path);
 	pthread_mutex_unlock(&c->lock);
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (*fd < 0)
 		return -errno;
 	if (fstat(*fd, &st) != 0) {

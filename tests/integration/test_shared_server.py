@@ -1,0 +1,244 @@
+"""Safe on a shared server (issue 29): paths another local user controls, files orderfs
+writes for the user, core dumps and the systemd unit's hardening.
+
+A second local user is made with useradd for the tests of this module and removed after;
+what that user does runs under runuser, as it would from that user's own shell."""
+import errno
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from mount import ORDERFS, ROOT, Mount, is_mounted, wait_for
+from simulator import Simulator
+from test_fs import rng
+
+SECRET = "Zq9-shared-server-secret-4410"
+
+
+class OtherUser:
+    """A throwaway local user (no home, no login shell), removed by remove()."""
+
+    def __init__(self):
+        self.name = f"ofs{os.getpid() % 100000}x"
+        subprocess.run(["userdel", self.name], capture_output=True)  # a leftover of a crash
+        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", self.name], check=True,
+                       capture_output=True)
+        out = subprocess.run(["id", "-u", self.name], check=True, capture_output=True,
+                             text=True).stdout
+        self.uid = int(out)
+        self.gid = int(subprocess.run(["id", "-g", self.name], check=True,
+                                      capture_output=True, text=True).stdout)
+
+    def run(self, *cmd, **kw):
+        """cmd as this user (runuser), its CompletedProcess; text and captured by default."""
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        kw.setdefault("timeout", 60)
+        return subprocess.run(["runuser", "-u", self.name, "--", *cmd], **kw)
+
+    def remove(self):
+        subprocess.run(["userdel", self.name], capture_output=True)
+
+
+def shared_workdir(prefix):
+    """A temp directory like /tmp (mkdtemp makes it 0700): sticky, every user may add to it."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o1777)
+    return d
+
+
+class SharedServerCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.other = OtherUser()
+        cls.sim = Simulator(secret=SECRET, args=("--rows", "50", "--pending-s", "0.1",
+                                                  "--generating-s", "0.2"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        cls.other.remove()
+
+    def setUp(self):
+        self.dir = shared_workdir("orderfs-shared-")
+        self.mounts = []
+
+    def tearDown(self):
+        for m in self.mounts:
+            if m.proc is not None:
+                m.umount()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def mount(self, **kw):
+        m = Mount(self.sim, **kw)
+        self.mounts.append(m)
+        return m
+
+    def refused(self, settings):
+        """Start orderfs in the foreground with settings; it must refuse: its stderr."""
+        m = Mount(self.sim, workdir=tempfile.mkdtemp(dir=self.dir), settings=settings,
+                  start=False)
+        p = subprocess.Popen([ORDERFS, "-f", m.config, m.mnt], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: is_mounted(m.mnt) or p.poll() is not None, what="orderfs to answer")
+        if is_mounted(m.mnt):
+            subprocess.run(["fusermount3", "-u", m.mnt], capture_output=True)
+        out, err = p.communicate(timeout=30)
+        self.assertNotEqual(p.returncode, 0, "orderfs mounted: " + out + err)
+        self.assertNotIn(SECRET, out + err)
+        return err
+
+
+class TestPathsOfOthers(SharedServerCase):
+    def test_cache_dir_made_by_another_user_is_refused(self):
+        planted = os.path.join(self.dir, "orderfs-cache")
+        p = self.other.run("mkdir", "-m", "0777", planted)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        err = self.refused({"cache_dir": planted})
+        self.assertIn(planted, err)
+        self.assertIn("owned by uid", err)
+        # The same path only writable by others, owned by root: refused as well.
+        shutil.rmtree(planted)
+        os.mkdir(planted)
+        os.chmod(planted, 0o777)
+        err = self.refused({"cache_dir": planted})
+        self.assertIn(planted, err)
+        self.assertIn("chmod go-w", err)
+        # orderfs get reads the same cache: the same rule.
+        m = Mount(self.sim, workdir=tempfile.mkdtemp(dir=self.dir),
+                  settings={"cache_dir": planted}, start=False)
+        p = subprocess.run([ORDERFS, "get", m.config, rng(3, 3)], capture_output=True,
+                           timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(planted.encode(), p.stderr)
+
+    def test_cache_subdirectory_made_by_another_user_is_refused(self):
+        cache = os.path.join(self.dir, "cache")
+        os.mkdir(cache, 0o755)
+        planted = os.path.join(cache, "v1")
+        os.mkdir(planted, 0o777)
+        os.chown(planted, self.other.uid, self.other.gid)
+        err = self.refused({"cache_dir": cache})
+        self.assertIn(planted, err)
+
+    def test_secret_file_of_another_user_is_refused(self):
+        secret = os.path.join(self.dir, "their.secret")
+        with open(secret, "w") as f:
+            f.write(SECRET + "\n")
+        os.chmod(secret, 0o600)
+        os.chown(secret, self.other.uid, self.other.gid)
+        err = self.refused({"secret_file": secret})
+        self.assertIn(secret, err)
+        self.assertIn(f"owned by uid {self.other.uid}", err)
+
+    def test_accounts_dir_of_another_user_is_refused(self):
+        adir = os.path.join(self.dir, "accounts")
+        os.mkdir(adir, 0o755)
+        os.chown(adir, self.other.uid, self.other.gid)
+        err = self.refused({"merchant_no": None, "secret_file": None, "accounts_dir": adir})
+        self.assertIn(adir, err)
+        self.assertIn(f"owned by uid {self.other.uid}", err)
+
+
+class TestFilesWeWrite(SharedServerCase):
+    def get(self, config, r, out, umask):
+        p = subprocess.run([ORDERFS, "get", config, r, "-o", out], capture_output=True,
+                           text=True, timeout=60, preexec_fn=lambda: os.umask(umask))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return os.stat(out).st_mode & 0o7777
+
+    def test_get_output_honours_umask_and_keeps_the_mode_it_replaces(self):
+        m = Mount(self.sim, workdir=tempfile.mkdtemp(dir=self.dir), start=False)
+        r = rng(5, 5)
+        new = os.path.join(self.dir, "new.xlsx")
+        self.assertEqual(self.get(m.config, r, new, 0o077), 0o600)
+        self.assertEqual(self.get(m.config, r, os.path.join(self.dir, "n2.xlsx"), 0o022),
+                         0o644)
+        kept = os.path.join(self.dir, "kept.xlsx")
+        for mode in (0o600, 0o640):
+            with open(kept, "w") as f:
+                f.write("old")
+            os.chmod(kept, mode)
+            self.assertEqual(self.get(m.config, r, kept, 0o022), mode)
+            with open(kept, "rb") as f:
+                self.assertNotEqual(f.read(), b"old")
+
+
+def proc_children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+class TestCoreDumps(SharedServerCase):
+    def test_no_core_dumps(self):
+        """The mount and orderfs get: core limit 0 and not dumpable (a non-dumpable process's
+        /proc/PID belongs to root, whoever runs it)."""
+        m = self.mount()
+        with open(f"/proc/{m.proc.pid}/limits") as f:
+            core = [l for l in f if l.startswith("Max core file size")][0].split()
+        self.assertEqual(core[4:6], ["0", "0"], core)
+        # orderfs get as the other user, held in a slow export while its /proc is looked at.
+        home = os.path.join(self.dir, "home")
+        os.mkdir(home, 0o700)
+        os.chown(home, self.other.uid, self.other.gid)
+        g = Mount(self.sim, workdir=home, settings={"cache_dir": os.path.join(home, "c")},
+                  start=False)
+        for p in (g.config, g.secret_file, g.mnt):
+            os.chown(p, self.other.uid, self.other.gid)
+        self.sim.configure(generating_s=30)
+        runner = subprocess.Popen(["runuser", "-u", self.other.name, "--", ORDERFS, "get",
+                                   g.config, rng(7, 7), "-o", os.path.join(home, "o.xlsx")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def get_pid():
+                kids = [k for k in [runner.pid] + proc_children(runner.pid)
+                        if os.path.exists(f"/proc/{k}/exe")
+                        and os.path.basename(os.readlink(f"/proc/{k}/exe")) == "orderfs"]
+                if not kids:
+                    return None
+                with open(f"/proc/{kids[0]}/status") as f:
+                    uid = [l for l in f if l.startswith("Uid:")][0].split()[1]
+                # After exec and before orderfs's first line /proc shows the user's own uid.
+                return kids[0] if int(uid) == self.other.uid and self.sim.tasks() else None
+            pid = wait_for(get_pid, what="orderfs get to start its export")
+            self.assertEqual(os.stat(f"/proc/{pid}").st_uid, 0, "orderfs get is dumpable")
+            with open(f"/proc/{pid}/limits") as f:
+                core = [l for l in f if l.startswith("Max core file size")][0].split()
+            self.assertEqual(core[4:6], ["0", "0"], core)
+        finally:
+            runner.kill()
+            runner.wait()
+            for k in proc_children(runner.pid):
+                os.kill(k, 9)
+            self.sim.configure(generating_s=0.2)
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+class TestUnitHardening(unittest.TestCase):
+    @unittest.skipUnless(SYSTEMD_ANALYZE, "systemd-analyze is not installed")
+    def test_unit_exposure_at_most_4_5(self):
+        unit = os.path.join(ROOT, "contrib", "orderfs@.service")
+        p = subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=true", unit],
+                           capture_output=True, text=True, timeout=60)
+        m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", p.stdout)
+        self.assertIsNotNone(m, p.stdout + p.stderr)
+        self.assertLessEqual(float(m.group(1)), 4.5, p.stdout)
+        # No directive that makes a mount namespace: the FUSE mount must stay visible.
+        with open(unit) as f:
+            lines = [l.split("=")[0].strip() for l in f if "=" in l and not l.startswith("#")]
+        for key in ("ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateMounts",
+                    "ReadWritePaths", "ProtectKernelTunables", "ProtectKernelModules",
+                    "ProtectKernelLogs", "PrivateDevices"):
+            self.assertNotIn(key, lines)
+
+
+if __name__ == "__main__":
+    unittest.main()
