@@ -2,6 +2,7 @@
 #include "../client/fleet.h"
 #include "metrics.h"
 #include "providers.h"
+#include "../common/owner.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -676,6 +677,12 @@ int config_read_secret_key(const char *key, const char *path, char **out, char *
 		snprintf(err, errlen,
 			 "%s %s: readable by group or others (mode %03o); run chmod 600",
 			 key, path, (unsigned)(st.st_mode & 0777));
+		goto fail;
+	}
+	/* Its owner could read or swap the secret at any time. */
+	if (!owner_trusted(st.st_uid)) {
+		snprintf(err, errlen, "%s %s: owned by uid %u, not by this user or root: chown it",
+			 key, path, (unsigned)st.st_uid);
 		goto fail;
 	}
 	buf = calloc(1, SECRET_MAX + 1);

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -349,21 +351,10 @@ static int mount_fuse(const struct cmdline *cl, struct mount *m)
 static int accounts_open(const struct fs_config *cfg, struct orderfs *o)
 {
 	struct accounts_env env = {cfg, o->cache};
-	struct stat st;
-	const char *why = NULL;
 	int rc;
 
-	/* Whoever may add a file there decides which secrets the mount reads. */
-	if (stat(cfg->accounts_dir, &st))
-		why = strerror(errno);
-	else if (!S_ISDIR(st.st_mode))
-		why = "not a directory";
-	else if (st.st_mode & 022)
-		why = "writable by group or others: chmod go-w";
-	if (why) {
-		fprintf(stderr, "orderfs: accounts_dir %s: %s\n", cfg->accounts_dir, why);
+	if (setup_accounts_dir(cfg->accounts_dir))
 		return -1;
-	}
 	if (!(o->accounts = accounts_new(&env))) {
 		fprintf(stderr, "orderfs: out of memory\n");
 		return -1;
@@ -531,6 +522,22 @@ static void pin_time_zone(void)
 	tzset();
 }
 
+/*
+ * The process holds secrets (signing secrets, tokens, etcd credentials) in memory: no core
+ * dump may carry them to disk, and no other process of the same user may read its memory
+ * through /proc (not dumpable also means not ptrace-able by that user). At start, before any
+ * secret is read; a failure only weakens the protection, so it is logged, not fatal.
+ */
+static void no_core_dumps(void)
+{
+	const struct rlimit zero = {0, 0};
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fprintf(stderr, "orderfs: warning: PR_SET_DUMPABLE: %s\n", strerror(errno));
+	if (setrlimit(RLIMIT_CORE, &zero) != 0)
+		fprintf(stderr, "orderfs: warning: RLIMIT_CORE: %s\n", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline cl;
@@ -539,6 +546,7 @@ int main(int argc, char **argv)
 
 	/* Before any thread exists, so every thread inherits the mask: the stats thread takes
 	 * SIGUSR1 with sigwait (stats.h). */
+	no_core_dumps();
 	stats_block_signals();
 	pin_time_zone();
 	if (argc > 1 && !strcmp(argv[1], "get"))

@@ -63,6 +63,24 @@ int setup_cache_dir(const char *dir)
 	return 0;
 }
 
+int setup_accounts_dir(const char *dir)
+{
+	struct stat st;
+	char why[200];
+
+	/* Whoever may add or swap a file there decides which secrets the mount reads and
+	 * under which name a merchant's exports are served. */
+	if (stat(dir, &st)) {
+		fprintf(stderr, "orderfs: accounts_dir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (owner_trusted_dir(&st, why, sizeof(why))) {
+		fprintf(stderr, "orderfs: accounts_dir %s: %s\n", dir, why);
+		return -1;
+	}
+	return 0;
+}
+
 void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 {
 	memset(cc, 0, sizeof(*cc));

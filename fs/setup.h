@@ -25,6 +25,10 @@ int setup_load_config(const char *path, char **overrides, size_t n_overrides,
  * why, naming the path and the fix. */
 int setup_cache_dir(const char *dir);
 
+/* Check accounts_dir: a directory owned by root or the user orderfs runs as, not writable by
+ * group or others. 0, or -1 after printing why, naming the path and the fix. */
+int setup_accounts_dir(const char *dir);
+
 /* The cache config of the mount: one cache holds every export type of every merchant, sharing
  * cache_max_size and max_exports (max_exports_total with accounts_dir) by use; each merchant
  * is added with setup_source_config. */
