@@ -1,6 +1,7 @@
 #include "config.h"
 #include "../client/fleet.h"
 #include "metrics.h"
+#include "perm.h"
 #include "providers.h"
 #include "../common/owner.h"
 
@@ -118,7 +119,8 @@ static int parse_level(const char *s, int *out)
 	return -1;
 }
 
-enum key_type { K_STR, K_SIZE, K_DURATION, K_INT, K_BOOL, K_LEVEL, K_SECONDS_F };
+enum key_type { K_STR, K_SIZE, K_DURATION, K_INT, K_BOOL, K_LEVEL, K_SECONDS_F, K_OWNER, K_GROUP,
+		K_MODE };
 
 struct key_def {
 	const char *name;
@@ -174,6 +176,9 @@ static const struct key_def keys[] = {
 	{"fleet_host", K_STR, OFF(fleet_host), 0, 0, NULL},
 	{"accounts_dir", K_STR, OFF(accounts_dir), 0, 0, NULL},
 	{"max_exports_total", K_INT, OFF(max_exports_total), 1, 1024, NULL},
+	{"owner", K_OWNER, OFF(owner), 0, 0, NULL},
+	{"group", K_GROUP, OFF(group), 0, 0, NULL},
+	{"mode", K_MODE, OFF(mode), 0, 0, PERM_MODE_DEFAULT},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -196,6 +201,7 @@ void config_init(struct fs_config *c)
 		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
 			abort(); /* a default the table itself refuses: a programming error */
 	c->fleet_keys_given = 0; /* the defaults above are not the user's */
+	c->owner = c->group = -1; /* the user and group orderfs runs as (perm_of_config) */
 }
 
 const char *config_string(const struct fs_config *c, const char *key)
@@ -288,6 +294,12 @@ static int set_value(const struct key_def *k, void *slot, const char *value)
 		return parse_level(value, slot) ? 1 : 0;
 	case K_SECONDS_F:
 		return parse_seconds_f(value, slot);
+	case K_OWNER:
+		return perm_parse_owner(value, slot) ? 1 : 0;
+	case K_GROUP:
+		return perm_parse_group(value, slot) ? 1 : 0;
+	case K_MODE:
+		return perm_parse_mode(value, slot) ? 1 : 0;
 	}
 	return 1;
 }
@@ -335,9 +347,12 @@ static int in_list(const char *key, const char *const *list)
 }
 
 /* Whether key may be set by a file limited to only (NULL: every key). */
+/* Keys an account file may hold besides its merchant's own: who may read that account. */
+static const char *const account_perm_keys[] = {"owner", "group", "mode", NULL};
+
 static int key_allowed(const char *key, const char *const *only)
 {
-	return !only || in_list(key, only);
+	return !only || in_list(key, only) || in_list(key, account_perm_keys);
 }
 
 /* One "key = value" line (comments and blanks skipped). 0, or -1 with err. */

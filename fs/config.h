@@ -59,6 +59,10 @@ struct fs_config {
 	/* Many merchants in one mount (README "Accounts"): on when accounts_dir is set. */
 	char *accounts_dir;	    /* one NAME.conf per merchant account */
 	int max_exports_total;	    /* exports at once across all accounts; 0 = default */
+	/* Who may read what (perm.h): for the whole mount, or one account in its NAME.conf. */
+	long owner;		    /* uid; -1 (default): the user orderfs runs as */
+	long group;		    /* gid; -1 (default): the group orderfs runs as */
+	int mode;		    /* of directories (files: without x); default 0750 */
 };
 
 /* Defaults for every optional key (the key table's own column); strings NULL. */

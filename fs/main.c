@@ -295,6 +295,7 @@ static int orderfs_setup(struct orderfs *o, const struct fs_config *cfg)
 	o->exact_sizes = cfg->exact_sizes;
 	o->stat_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
 	o->mount_time = time(NULL);
+	perm_of_config(cfg, &o->perm);
 	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
 	o->kview = kernel_view_new(&kvl);
 	return o->kview ? 0 : -1;

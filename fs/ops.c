@@ -44,6 +44,7 @@ struct fs_file {
 				      * bundle member's offset; 0 for a whole file) */
 	uint64_t size;
 	char *text;		     /* FILE_STATUS: .status or /.stats text */
+	struct fs_perm perm;	     /* owner, group, mode when it was opened (fstat) */
 	struct fs_file *prev, *next; /* orderfs.files, under files_lock */
 };
 
@@ -356,12 +357,20 @@ enoent:
 	return -ENOENT;
 }
 
-static void fill_dir_stat(struct orderfs *o, struct stat *st)
+/* Who may read a's nodes (the mount's root and /.stats: a is NULL, or the single account). */
+static void node_perm(struct orderfs *o, struct fs_account *a, struct fs_perm *p)
 {
-	st->st_mode = S_IFDIR | 0555;
+	if (o->accounts && a)
+		accounts_perm(o->accounts, a, p);
+	else
+		*p = o->perm;
+}
+
+static void fill_dir_stat(struct orderfs *o, const struct fs_perm *p, int mkdir_here,
+			  struct stat *st)
+{
+	perm_dir_stat(p, mkdir_here, st);
 	st->st_nlink = 2;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
 	st->st_mtime = st->st_ctime = st->st_atime = o->mount_time;
 }
 
@@ -404,11 +413,12 @@ static char *render_text(struct orderfs *o, struct fs_account *a, const struct n
 }
 
 /* A regular read-only file of size bytes; mtime 0 keeps the mount time. */
-static void fill_file_stat(struct orderfs *o, struct stat *st, uint64_t size, time_t mtime)
+static void fill_file_stat(struct orderfs *o, const struct fs_perm *p, struct stat *st,
+			   uint64_t size, time_t mtime)
 {
 	memset(st, 0, sizeof(*st));
-	fill_dir_stat(o, st);
-	st->st_mode = S_IFREG | 0444;
+	fill_dir_stat(o, p, 0, st);
+	perm_file_stat(p, st);
 	st->st_nlink = 1;
 	st->st_size = (off_t)size;
 	if (mtime)
@@ -420,11 +430,13 @@ static int getattr_text(struct orderfs *o, struct fs_account *a, const struct no
 			struct stat *st)
 {
 	size_t len = 0;
+	struct fs_perm p;
 	char *text = render_text(o, a, node, &len);
 	if (!text)
 		return -ENOMEM;
 	free(text);
-	fill_file_stat(o, st, len, time(NULL));
+	node_perm(o, a, &p);
+	fill_file_stat(o, &p, st, len, time(NULL));
 	return 0;
 }
 
@@ -433,6 +445,7 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 			  const struct node *node, struct stat *st)
 {
 	struct cache_info info;
+	struct fs_perm p;
 	uint64_t size;
 	int rc;
 
@@ -440,11 +453,12 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 		return rc;
 	if ((rc = export_size(o, a, node, &info, &size)) != 0)
 		return rc;
+	node_perm(o, a, &p);
 	if (info.state == CACHE_READY) {
-		fill_file_stat(o, st, size, (time_t)info.ready_time);
+		fill_file_stat(o, &p, st, size, (time_t)info.ready_time);
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	} else {
-		fill_file_stat(o, st, 0, 0);
+		fill_file_stat(o, &p, st, 0, 0);
 	}
 	kernel_view_note_size(o->kview, path, (uint64_t)st->st_size);
 	return 0;
@@ -461,7 +475,7 @@ static int getattr_open(struct orderfs *o, const struct fs_file *f, struct stat 
 		cache_handle_info(f->handle, &info);
 		mtime = (time_t)info.ready_time;
 	}
-	fill_file_stat(o, st, f->size, mtime);
+	fill_file_stat(o, &f->perm, st, f->size, mtime);
 	st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
 	return 0;
 }
@@ -485,6 +499,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	struct orderfs *o = fs_get();
 	struct fs_account *a;
 	struct node node;
+	struct fs_perm p;
 	if (fi && fi->fh)
 		return getattr_open(o, (const struct fs_file *)(uintptr_t)fi->fh, st);
 	int rc = resolve(o, path, &a, &node);
@@ -507,7 +522,8 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		break;
 	}
 	memset(st, 0, sizeof(*st));
-	fill_dir_stat(o, st);
+	node_perm(o, a, &p);
+	fill_dir_stat(o, &p, node.kind == NODE_EXPORTS, st);
 	return 0;
 }
 
@@ -774,10 +790,14 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return -EROFS;
 
 	if (node_is_export(&node))
-		return open_export(o, a, path, &node, fi);
-	if (!node_is_file(&node))
+		rc = open_export(o, a, path, &node, fi);
+	else if (!node_is_file(&node))
 		return -EISDIR;
-	return open_text(o, a, &node, fi);
+	else
+		rc = open_text(o, a, &node, fi);
+	if (rc == 0)
+		node_perm(o, a, &((struct fs_file *)(uintptr_t)fi->fh)->perm);
+	return rc;
 }
 
 static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,

@@ -15,6 +15,7 @@
 #include "providers.h"
 #include "kernel_view.h"
 #include "path.h"
+#include "perm.h"
 #include "range_map.h"
 
 struct accounts;
@@ -39,6 +40,7 @@ struct orderfs {
 	int stat_waiters_max;	     /* past this many, a stat answers EAGAIN: FUSE threads are
 				      * kept for reads, listings and /.stats */
 	time_t mount_time;
+	struct fs_perm perm;	     /* the mount's root and /.stats; without accounts_dir, all */
 	pthread_mutex_t files_lock; /* protects files */
 	struct fs_file *files;	    /* open files, closed at teardown if the kernel did not */
 	atomic_uint_least64_t bytes_served; /* export bytes handed to readers (/.stats) */

@@ -23,12 +23,13 @@ class OtherUser:
 
     made = 0
 
-    def __init__(self):
+    def __init__(self, groups=()):
         OtherUser.made += 1
         self.name = f"ofs{os.getpid() % 100000}u{OtherUser.made}"
         subprocess.run(["userdel", self.name], capture_output=True)  # a leftover of a crash
-        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", self.name], check=True,
-                       capture_output=True)
+        extra = ["-G", ",".join(groups)] if groups else []
+        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", *extra, self.name],
+                       check=True, capture_output=True)
         out = subprocess.run(["id", "-u", self.name], check=True, capture_output=True,
                              text=True).stdout
         self.uid = int(out)
@@ -170,6 +171,133 @@ class TestFilesWeWrite(SharedServerCase):
             self.assertEqual(self.get(m.config, r, kept, 0o022), mode)
             with open(kept, "rb") as f:
                 self.assertNotEqual(f.read(), b"old")
+
+
+class LocalGroup:
+    """A throwaway local group, removed by remove()."""
+    made = 0
+
+    def __init__(self):
+        LocalGroup.made += 1
+        self.name = f"ofs{os.getpid() % 100000}g{LocalGroup.made}"
+        subprocess.run(["groupdel", self.name], capture_output=True)
+        subprocess.run(["groupadd", self.name], check=True, capture_output=True)
+
+    def remove(self):
+        subprocess.run(["groupdel", self.name], capture_output=True)
+
+
+ACME = ("M100200", SECRET)
+GLOBEX = ("M300400", "globex-secret-77")
+
+
+class TestWhoReadsWhat(unittest.TestCase):
+    """allow_other with two accounts of two groups: the kernel (default_permissions) lets
+    each group read its own account only, and a user of neither reads nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.g_acme, cls.g_globex = LocalGroup(), LocalGroup()
+        cls.other = OtherUser()
+        cls.member = OtherUser(groups=(cls.g_acme.name,))
+        cls.sim = Simulator(secret=ACME[1], merchant=ACME[0],
+                            extra_merchants={GLOBEX[0]: GLOBEX[1]},
+                            args=("--rows", "50", "--pending-s", "0.1", "--generating-s", "0.2"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        cls.other.remove()
+        cls.member.remove()
+        cls.g_acme.remove()
+        cls.g_globex.remove()
+
+    def setUp(self):
+        self.dir = shared_workdir("orderfs-perm-")
+        self.mounts = []
+
+    def tearDown(self):
+        for m in self.mounts:
+            m.close(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def accounts_mount(self, main_settings, accounts):
+        work = os.path.join(self.dir, "work")
+        os.mkdir(work, 0o755)
+        m = Mount(self.sim, workdir=work, args=("-o", "allow_other"),
+                  settings={"merchant_no": None, "secret_file": None, **main_settings},
+                  start=False)
+        adir = os.path.join(work, "accounts")
+        os.mkdir(adir, 0o700)
+        with open(m.config, "a") as f:
+            f.write(f"accounts_dir = {adir}\n")
+        for name, ((merchant, secret), keys) in accounts.items():
+            sf = os.path.join(adir, "." + name + ".secret")
+            with open(sf, "w") as f:
+                f.write(secret + "\n")
+            os.chmod(sf, 0o600)
+            with open(os.path.join(adir, name + ".conf"), "w") as f:
+                f.write(f"merchant_no = {merchant}\nsecret_file = {sf}\n")
+                for k, v in keys.items():
+                    f.write(f"{k} = {v}\n")
+            os.chmod(os.path.join(adir, name + ".conf"), 0o600)
+        m.start()
+        self.mounts.append(m)
+        return m
+
+    def can(self, user, *cmd):
+        return user.run(*cmd, text=False).returncode == 0
+
+    def test_each_group_reads_its_own_account_only(self):
+        r = rng(4, 4)
+        m = self.accounts_mount({"mode": "0755"}, {
+            "acme": (ACME, {"group": self.g_acme.name, "mode": "0750"}),
+            "globex": (GLOBEX, {"group": self.g_globex.name, "mode": "0750"})})
+        for name in ("acme", "globex"):  # root fetches both, so the files are there to read
+            with open(m.path(name, "exports", r, "orders.xlsx"), "rb") as f:
+                self.assertTrue(f.read())
+        self.assertEqual(sorted(n for n in os.listdir(m.mnt) if n[0] != "."), ["acme", "globex"])
+        self.assertTrue(self.can(self.other, "ls", m.mnt))  # the mount's root is 0755
+        for name in ("acme", "globex"):
+            st = os.stat(m.path(name))
+            self.assertEqual(st.st_mode & 0o7777, 0o750)
+            self.assertEqual(st.st_uid, 0)
+            f = m.path(name, "exports", r, "orders.xlsx")
+            self.assertEqual(os.stat(f).st_mode & 0o7777, 0o640)
+            for who in (self.other, self.member if name == "globex" else None):
+                if who is None:
+                    continue
+                self.assertFalse(self.can(who, "ls", m.path(name, "exports")), (who.name, name))
+                self.assertFalse(self.can(who, "cat", f), (who.name, name))
+                self.assertFalse(self.can(who, "cat", m.path(name, "exports", r, ".status")))
+                self.assertFalse(self.can(who, "cat", m.path(name, ".status")))
+                self.assertFalse(self.can(who, "getfattr", "-d", f))
+        # The acme group reads acme and may make and forget a range there.
+        acme = m.path("acme", "exports", r, "orders.xlsx")
+        self.assertTrue(self.can(self.member, "cat", acme))
+        self.assertTrue(self.can(self.member, "cat", m.path("acme", "exports", r, ".status")))
+        r2 = rng(20, 15)  # a range of several days: listed only once used
+        self.assertTrue(self.can(self.member, "mkdir", "-p", m.path("acme", "exports", r2)))
+        self.assertIn(r2, os.listdir(m.path("acme", "exports")))
+        p = self.member.run("rmdir", m.path("acme", "exports", r2))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(r2, os.listdir(m.path("acme", "exports")))
+        os.stat(m.path("globex", "exports", r2))  # root uses it: listed
+        self.assertFalse(self.can(self.member, "rmdir", m.path("globex", "exports", r2)))
+        self.assertIn(r2, os.listdir(m.path("globex", "exports")))
+
+    def test_defaults_keep_other_users_out(self):
+        r = rng(4, 4)
+        m = self.accounts_mount({}, {"acme": (ACME, {})})
+        with open(m.path("acme", "exports", r, "orders.xlsx"), "rb") as f:
+            self.assertTrue(f.read())
+        st = os.stat(m.mnt)
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid), (0o750, 0, 0))
+        self.assertFalse(self.can(self.other, "ls", m.mnt))
+        self.assertFalse(self.can(self.other, "cat", m.path("acme", "exports", r,
+                                                             "orders.xlsx")))
+        # root (the owner) still makes ranges: the exports directory is 0770.
+        self.assertEqual(os.stat(m.path("acme", "exports")).st_mode & 0o7777, 0o770)
 
 
 def proc_children(pid):
