@@ -164,6 +164,7 @@ static const struct key_def keys[] = {
 	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0, NULL},
 	{"exact_sizes", K_BOOL, OFF(exact_sizes), 0, 0, NULL},
 	{"metrics_listen", K_STR, OFF(metrics_listen), 0, 0, NULL},
+	{"metrics_public", K_BOOL, OFF(metrics_public), 0, 0, NULL},
 	{"log_level", K_LEVEL, OFF(log_level), 0, 0, "info"},
 	{"prefetch", K_INT, OFF(prefetch_days), 0, 92, NULL},
 	{"prefetch_interval", K_DURATION, OFF(prefetch_interval_s), 0, 0, NULL},
@@ -613,6 +614,14 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		if (metrics_parse_listen(c->metrics_listen, &a, &alen, &why)) {
 			snprintf(err, errlen, "bad value for 'metrics_listen': '%s': %s",
 				 c->metrics_listen, why);
+			return -1;
+		}
+		if (!metrics_is_loopback(&a) && !c->metrics_public) {
+			snprintf(err, errlen,
+				 "'metrics_listen' %s is not a loopback address: anyone who can "
+				 "reach it would read the counters; set metrics_public = yes to "
+				 "mean it",
+				 c->metrics_listen);
 			return -1;
 		}
 	}

@@ -41,6 +41,7 @@ struct fs_config {
 	double attr_timeout_s;	   /* default 1.0, must be > 0 */
 	int tls_insecure;	   /* default 0; simulator only */
 	char *metrics_listen;	   /* "127.0.0.1:9464": serve Prometheus /metrics; NULL = off */
+	int metrics_public;	   /* default 0: metrics_listen must be a loopback address */
 	int exact_sizes;	   /* default 0: stat shows 0 until exported; 1: stat waits for the
 				    * export, so tools that trust st_size (tar, Samba) get it */
 	int log_level;		   /* syslog level; default LOG_INFO */

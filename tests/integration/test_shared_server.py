@@ -7,9 +7,14 @@ import errno
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 import unittest
+import urllib.error
+import urllib.request
 
 from mount import ORDERFS, ROOT, Mount, is_mounted, wait_for
 from simulator import Simulator
@@ -298,6 +303,104 @@ class TestWhoReadsWhat(unittest.TestCase):
                                                              "orders.xlsx")))
         # root (the owner) still makes ranges: the exports directory is 0770.
         self.assertEqual(os.stat(m.path("acme", "exports")).st_mode & 0o7777, 0o770)
+
+
+SLOWLORIS = r"""
+import socket, sys, time
+host, port, n, ready = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+conns = []
+for _ in range(n):
+    s = socket.create_connection((host, port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    conns.append(s)
+open(ready, "w").write(str(time.monotonic()))
+while True:  # a header byte every 5 s on each, never the end of the headers
+    time.sleep(5)
+    for s in conns:
+        try:
+            s.sendall(b"X")
+        except OSError:
+            pass
+"""
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def scrape_s(host, port, timeout=3):
+    """Seconds a GET /metrics took, or None when it failed or took longer than timeout."""
+    start = time.monotonic()
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://{host}:{port}/metrics", timeout=timeout) as r:
+            r.read()
+    except (OSError, urllib.error.URLError):
+        return None
+    took = time.monotonic() - start
+    return took if took <= timeout else None
+
+
+class TestMetricsUnderAttack(SharedServerCase):
+    def test_slow_connections_of_another_user_do_not_silence_metrics(self):
+        port = free_port()
+        self.mount(settings={"metrics_listen": f"127.0.0.1:{port}"})
+        self.assertIsNotNone(scrape_s("127.0.0.1", port))
+        script = os.path.join(self.dir, "slowloris.py")
+        with open(script, "w") as f:
+            f.write(SLOWLORIS)
+        ready = os.path.join(self.dir, "ready")
+        attack = subprocess.Popen(["runuser", "-u", self.other.name, "--", sys.executable,
+                                   script, "127.0.0.1", str(port), "100", ready],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: os.path.exists(ready) and os.path.getsize(ready), timeout=30,
+                     what="100 slow connections")
+            opened = time.monotonic()
+            late = []
+            while time.monotonic() < opened + 16:  # 10 s in, and two byte rounds after
+                started = time.monotonic()
+                took = scrape_s("127.0.0.1", port)
+                if started >= opened + 10 and took is None:
+                    late.append(round(started - opened, 1))
+            self.assertEqual(late, [], "scrapes that failed or took over 3 s, s after attack")
+        finally:
+            kids = proc_children(attack.pid)
+            for k in kids:
+                os.kill(k, 9)
+            attack.kill()
+            attack.wait()
+            for k in kids:
+                wait_for(lambda: not os.path.exists(f"/proc/{k}"), what=f"pid {k} to exit")
+
+    def test_connections_per_non_loopback_address_are_capped(self):
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+        addrs = [a for a in out if "." in a and not a.startswith("127.")]
+        if not addrs:
+            self.skipTest("no non-loopback IPv4 address on this host")
+        host = addrs[0]
+        port = free_port(host)
+        self.mount(settings={"metrics_listen": f"{host}:{port}", "metrics_public": "yes"})
+        held = [socket.create_connection((host, port)) for _ in range(8)]
+        try:
+            start = time.monotonic()
+            with socket.create_connection((host, port)) as ninth:
+                ninth.settimeout(2)
+                self.assertEqual(ninth.recv(1), b"")  # closed at once
+            self.assertLess(time.monotonic() - start, 2)
+            held[0].settimeout(0.2)  # the first eight are still open
+            with self.assertRaises(socket.timeout):
+                held[0].recv(1)
+        finally:
+            for c in held:
+                c.close()
+        wait_for(lambda: scrape_s(host, port), what="a scrape once the eight are closed")
+
+    def test_non_loopback_listen_needs_metrics_public(self):
+        err = self.refused({"metrics_listen": "0.0.0.0:9464"})
+        self.assertIn("metrics_public", err)
 
 
 def proc_children(pid):
