@@ -64,6 +64,8 @@ struct entry {
 	int result;		 /* 0 or -errno of the last flight that ended */
 	int waiters;		 /* cache_open calls waiting on this entry: pins against eviction */
 	int open_refs;		 /* open handles: pin against eviction */
+	struct data_fd *data_fd; /* the descriptor its handles on the current .data share, or
+				  * NULL (cache.c) */
 	int warned_big;		 /* logged once that the file alone exceeds max_size */
 };
 

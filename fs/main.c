@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "prefetch.h"
 #include "setup.h"
+#include "user_count.h"
 #include "stats.h"
 
 extern char **environ;
@@ -296,6 +297,9 @@ static int orderfs_setup(struct orderfs *o, const struct fs_config *cfg)
 	o->stat_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
 	o->mount_time = time(NULL);
 	perm_of_config(cfg, &o->perm);
+	o->max_open_per_user = (unsigned)cfg->max_open_per_user;
+	if (!(o->opens = user_count_new()))
+		return -1;
 	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
 	o->kview = kernel_view_new(&kvl);
 	return o->kview ? 0 : -1;
@@ -477,6 +481,7 @@ static void mount_teardown(struct mount *m)
 	fuse_opt_free_args(&m->args);
 	range_map_free(o->single.notes);
 	kernel_view_free(o->kview);
+	user_count_free(o->opens);
 	provider_destroy(o->single.prov);
 	pthread_mutex_destroy(&o->files_lock);
 	if (m->report_fd >= 0)

@@ -21,6 +21,7 @@
 #include "orderfs.h"
 #include "stats.h"
 #include "status.h"
+#include "user_count.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ struct fs_file {
 	uint64_t size;
 	char *text;		     /* FILE_STATUS: .status or /.stats text */
 	struct fs_perm perm;	     /* owner, group, mode when it was opened (fstat) */
+	uid_t uid;		     /* who opened it: counts in o->opens until released */
 	struct fs_file *prev, *next; /* orderfs.files, under files_lock */
 };
 
@@ -778,9 +780,23 @@ static int open_text(struct orderfs *o, struct fs_account *a, const struct node 
 	return 0;
 }
 
-static int fs_open(const char *path, struct fuse_file_info *fi)
+/* One more open file for the calling user, unless it holds max_open_per_user already: then
+ * EMFILE for that user alone, with one log line naming the uid. 0 or -EMFILE. */
+static int open_slot_take(struct orderfs *o, uid_t uid)
 {
-	struct orderfs *o = fs_get();
+	int say;
+
+	if (user_count_take(o->opens, uid, o->max_open_per_user, &say) == 0)
+		return 0;
+	if (say)
+		log_warn("uid %u holds %u open files (max_open_per_user): its further opens get "
+			 "EMFILE",
+			 (unsigned)uid, o->max_open_per_user);
+	return -EMFILE;
+}
+
+static int open_node(struct orderfs *o, const char *path, struct fuse_file_info *fi)
+{
 	struct fs_account *a;
 	struct node node;
 	int rc = resolve(o, path, &a, &node);
@@ -797,6 +813,19 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		rc = open_text(o, a, &node, fi);
 	if (rc == 0)
 		node_perm(o, a, &((struct fs_file *)(uintptr_t)fi->fh)->perm);
+	return rc;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct orderfs *o = fs_get();
+	uid_t uid = fuse_get_context()->uid;
+	int rc = open_slot_take(o, uid);
+
+	if (rc == 0 && (rc = open_node(o, path, fi)) == 0)
+		((struct fs_file *)(uintptr_t)fi->fh)->uid = uid;
+	else if (rc != -EMFILE)
+		user_count_give(o->opens, uid);
 	return rc;
 }
 
@@ -840,6 +869,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	struct orderfs *o = fs_get();
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	files_remove(o, f);
+	user_count_give(o->opens, f->uid);
 	fs_file_free(f);
 	return 0;
 }

@@ -4,6 +4,7 @@ writes for the user, core dumps and the systemd unit's hardening.
 A second local user is made with useradd for the tests of this module and removed after;
 what that user does runs under runuser, as it would from that user's own shell."""
 import errno
+import json
 import os
 import re
 import shutil
@@ -401,6 +402,62 @@ class TestMetricsUnderAttack(SharedServerCase):
     def test_non_loopback_listen_needs_metrics_public(self):
         err = self.refused({"metrics_listen": "0.0.0.0:9464"})
         self.assertIn("metrics_public", err)
+
+
+HOARDER = r"""
+import errno, json, os, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+path, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+report = open(out + ".tmp", "w")  # before our own descriptors run out
+held, errs = [], {}
+for _ in range(n):
+    try:
+        held.append(open(path, "rb"))
+    except OSError as e:
+        name = errno.errorcode.get(e.errno, str(e.errno))
+        errs[name] = errs.get(name, 0) + 1
+json.dump({"held": len(held), "errors": errs}, report)
+report.close()
+os.rename(out + ".tmp", out)
+sys.stdin.read()  # hold them until told to go
+"""
+
+
+class TestOpenHandles(SharedServerCase):
+    def test_twenty_thousand_opens_of_another_user_leave_root_reading(self):
+        m = self.mount(args=("-o", "allow_other"), settings={"mode": "0755"})
+        os.chmod(m.dir, 0o755)
+        mine, theirs = rng(8, 8), rng(9, 9)
+        want = {}
+        for r in (mine, theirs):  # both ready in the cache
+            with open(m.path("exports", r, "orders.xlsx"), "rb") as f:
+                want[r] = f.read()
+        script = os.path.join(self.dir, "hoard.py")
+        with open(script, "w") as f:
+            f.write(HOARDER)
+        out = os.path.join(self.dir, "hoard.json")
+        hoard = subprocess.Popen(["runuser", "-u", self.other.name, "--", sys.executable, script,
+                                  m.path("exports", theirs, "orders.xlsx"), "20000", out],
+                                 stdin=subprocess.PIPE)
+        try:
+            wait_for(lambda: os.path.exists(out) and os.path.getsize(out), timeout=120,
+                     what="20,000 opens")
+            with open(out) as f:
+                got = json.load(f)
+            fds = len(os.listdir(f"/proc/{m.proc.pid}/fd"))
+            # root opens and reads another file while they are all held
+            with open(m.path("exports", mine, "orders.xlsx"), "rb") as f:
+                self.assertEqual(f.read(), want[mine])
+            self.assertEqual(list(got["errors"]), ["EMFILE"], got)  # that user alone
+            self.assertEqual(got["held"], 4096, got)  # max_open_per_user's default
+            self.assertLess(fds, 200, "one descriptor per open handle")
+            uid = str(self.other.uid)
+            self.assertTrue([l for l in m.log_text().splitlines()
+                             if "max_open_per_user" in l and uid in l], m.log_text()[-2000:])
+        finally:
+            hoard.stdin.close()
+            hoard.wait(60)
 
 
 def proc_children(pid):

@@ -701,11 +701,39 @@ static void test_handle_snapshot_survives_reexport(void **state)
 	cache_handle_close(h2);
 }
 
+/* Handles on one file share one descriptor (one reader's thousands of opens cost one); once
+ * the file is replaced a new open gets its own, and the old handle still reads its bytes. */
+static void test_handles_share_one_descriptor(void **state)
+{
+	struct env *e = *state;
+	struct cache_handle *h1, *h2, *h3;
+	unsigned char *old;
+	size_t len = 0;
+
+	env_start(e);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h1), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h2), 0);
+	assert_int_equal(cache_handle_fd(h1), cache_handle_fd(h2));
+	cache_handle_close(h1);
+	assert_int_not_equal(fcntl(cache_handle_fd(h2), F_GETFD), -1); /* still open */
+	assert_int_equal(cache_forget(e->c, 0, R1()), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h3), 0);
+	assert_int_not_equal(cache_handle_fd(h3), cache_handle_fd(h2));
+	old = handle_read(h2, &len);
+	assert_non_null(old);
+	assert_int_equal(len, cache_handle_size(h2));
+	assert_true(len > 0);
+	free(old);
+	cache_handle_close(h2);
+	cache_handle_close(h3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 		T(test_fill_state_machine_step_by_step),
+		T(test_handles_share_one_descriptor),
 		T(test_fill_single_flight_32_threads),
 		T(test_fill_keys_are_independent),
 		T(test_fill_max_exports_queue),
