@@ -496,6 +496,8 @@ int cache_open(struct cache *c, size_t type, const struct date_range *r,
 		}
 	}
 	e->waiters--;
+	if (rc == -EINTR) /* the reader is gone: its export may be wanted by nobody now */
+		pool_drop_unwanted(c, e);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -710,6 +712,7 @@ int cache_prefetch(struct cache *c, size_t type, const struct date_range *r)
 		goto out;
 	/* The same start as cache_open's, without a waiter. */
 	open_enqueue(c, e, st);
+	e->prefetched = 1; /* wanted, though nobody waits */
 	entry_counts(c, e)->n_prefetches++;
 	rc = 1;
 out:

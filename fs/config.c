@@ -178,6 +178,7 @@ static const struct key_def keys[] = {
 	{"accounts_dir", K_STR, OFF(accounts_dir), 0, 0, NULL},
 	{"max_exports_total", K_INT, OFF(max_exports_total), 1, 1024, NULL},
 	{"max_open_per_user", K_INT, OFF(max_open_per_user), 0, 1000000, "4096"},
+	{"max_queued_per_user", K_INT, OFF(max_queued_per_user), 0, 100000, "16"},
 	{"owner", K_OWNER, OFF(owner), 0, 0, NULL},
 	{"group", K_GROUP, OFF(group), 0, 0, NULL},
 	{"mode", K_MODE, OFF(mode), 0, 0, PERM_MODE_DEFAULT},

@@ -61,6 +61,7 @@ struct fs_config {
 	char *accounts_dir;	    /* one NAME.conf per merchant account */
 	int max_exports_total;	    /* exports at once across all accounts; 0 = default */
 	int max_open_per_user;	    /* open files one uid may hold; default 4096; 0 = no cap */
+	int max_queued_per_user;    /* exports one uid may wait for at once; default 16; 0 = no cap */
 	/* Who may read what (perm.h): for the whole mount, or one account in its NAME.conf. */
 	long owner;		    /* uid; -1 (default): the user orderfs runs as */
 	long group;		    /* gid; -1 (default): the group orderfs runs as */

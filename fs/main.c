@@ -40,6 +40,7 @@
 #include "prefetch.h"
 #include "setup.h"
 #include "user_count.h"
+#include "user_waits.h"
 #include "stats.h"
 
 extern char **environ;
@@ -300,6 +301,9 @@ static int orderfs_setup(struct orderfs *o, const struct fs_config *cfg)
 	o->max_open_per_user = (unsigned)cfg->max_open_per_user;
 	if (!(o->opens = user_count_new()))
 		return -1;
+	o->max_queued_per_user = (unsigned)cfg->max_queued_per_user;
+	if (!(o->waits = user_waits_new()))
+		return -1;
 	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
 	o->kview = kernel_view_new(&kvl);
 	return o->kview ? 0 : -1;
@@ -482,6 +486,7 @@ static void mount_teardown(struct mount *m)
 	range_map_free(o->single.notes);
 	kernel_view_free(o->kview);
 	user_count_free(o->opens);
+	user_waits_free(o->waits);
 	provider_destroy(o->single.prov);
 	pthread_mutex_destroy(&o->files_lock);
 	if (m->report_fd >= 0)

@@ -22,6 +22,7 @@
 #include "stats.h"
 #include "status.h"
 #include "user_count.h"
+#include "user_waits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,10 +135,42 @@ static void chunk_lookup(struct orderfs *o, struct fs_account *a, size_t t,
 	cache_lookup(o->cache, a->kind0 + t, chunk, info);
 }
 
+/* Say at most every 5 s that a user is at max_queued_per_user: a loop retrying on EAGAIN
+ * must not flood the log. */
+static void say_queued_cap(struct orderfs *o, uid_t uid, const char *range)
+{
+	static atomic_llong last_ms;
+	long long now = (long long)time(NULL) * 1000, last = atomic_load(&last_ms);
+
+	if (now - last >= 5000 && atomic_compare_exchange_strong(&last_ms, &last, now))
+		log_warn("open %s: EAGAIN: uid %u waits for %u exports already "
+			 "(max_queued_per_user)",
+			 range, (unsigned)uid, o->max_queued_per_user);
+}
+
+/* The cache's open of export type t of chunk. One that has to wait for an export counts for
+ * the calling user, who may wait for max_queued_per_user exports at once: past that, -EAGAIN
+ * for that user alone, so one user cannot queue exports ahead of everyone else's. */
 static int chunk_open(struct orderfs *o, struct fs_account *a, size_t t,
 		      const struct date_range *chunk, struct cache_handle **h)
 {
-	return cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
+	struct cache_info info;
+	char key[USER_WAITS_KEY_MAX], rs[DATE_RANGE_STR_LEN];
+	uid_t uid = fuse_get_context()->uid;
+	int rc;
+
+	chunk_lookup(o, a, t, chunk, &info);
+	if (info.state == CACHE_READY)
+		return cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
+	date_range_format(chunk, rs);
+	snprintf(key, sizeof(key), "%zu %s", a->kind0 + t, rs);
+	if (user_waits_take(o->waits, uid, key, o->max_queued_per_user)) {
+		say_queued_cap(o, uid, rs);
+		return -EAGAIN;
+	}
+	rc = cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
+	user_waits_give(o->waits, uid, key);
+	return rc;
 }
 
 static int chunk_peek(struct orderfs *o, struct fs_account *a, size_t t,

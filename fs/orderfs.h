@@ -43,6 +43,8 @@ struct orderfs {
 	struct fs_perm perm;	     /* the mount's root and /.stats; without accounts_dir, all */
 	struct user_count *opens;    /* open files per uid (fs_open .. fs_release) */
 	unsigned max_open_per_user;  /* past it, that user's opens get EMFILE; 0: no cap */
+	struct user_waits *waits;    /* exports each uid waits for (chunk_open) */
+	unsigned max_queued_per_user; /* past it, that user's opens get EAGAIN; 0: no cap */
 	pthread_mutex_t files_lock; /* protects files */
 	struct fs_file *files;	    /* open files, closed at teardown if the kernel did not */
 	atomic_uint_least64_t bytes_served; /* export bytes handed to readers (/.stats) */

@@ -460,6 +460,71 @@ class TestOpenHandles(SharedServerCase):
             hoard.wait(60)
 
 
+WAITERS = r"""
+import errno, json, os, sys, threading
+mnt, out, ranges = sys.argv[1], sys.argv[2], sys.argv[3:]
+errs, lock = {}, threading.Lock()
+def reader(r):
+    try:
+        with open(os.path.join(mnt, "exports", r, "orders.xlsx"), "rb") as f:
+            f.read()
+    except OSError as e:
+        with lock:
+            name = errno.errorcode.get(e.errno, str(e.errno))
+            errs[name] = errs.get(name, 0) + 1
+            with open(out + ".tmp", "w") as f:
+                json.dump(errs, f)
+            os.rename(out + ".tmp", out)
+for r in ranges:
+    threading.Thread(target=reader, args=(r,), daemon=True).start()
+threading.Event().wait()  # until killed
+"""
+
+
+class TestQueuedExports(SharedServerCase):
+    def stats(self, m):
+        with open(m.path(".stats")) as f:
+            return json.load(f)["exports"]
+
+    def test_killed_readers_exports_are_dropped_and_capped_per_user(self):
+        self.sim.configure(generating_s=2.0)
+        m = self.mount(args=("-o", "allow_other"), settings={"mode": "0755",
+                                                              "max_exports": "1"})
+        os.chmod(m.dir, 0o755)
+        script = os.path.join(self.dir, "waiters.py")
+        with open(script, "w") as f:
+            f.write(WAITERS)
+        out = os.path.join(self.dir, "waiters.json")
+        ranges = [rng(10 + i, 10 + i) for i in range(40)]
+        readers = subprocess.Popen(["runuser", "-u", self.other.name, "--", sys.executable,
+                                    script, m.mnt, out, *ranges])
+        try:
+            # 16 exports wait for that user (one runs, 15 queue); the 24 others: EAGAIN.
+            wait_for(lambda: self.stats(m)["queued"] == 15 and os.path.exists(out) and
+                     json.load(open(out)).get("EAGAIN") == 24, timeout=30,
+                     what="16 waiting exports and 24 EAGAIN")
+            self.assertTrue([l for l in m.log_text().splitlines() if "max_queued_per_user" in l
+                             and f"uid {self.other.uid}" in l])
+        finally:
+            kids = proc_children(readers.pid)
+            for k in kids:
+                os.kill(k, 9)
+            readers.kill()
+            readers.wait()
+        wait_for(lambda: self.stats(m)["queued"] == 0, timeout=10,
+                 what="the killed readers' exports to leave the queue")
+        applied = len(self.sim.tasks())
+        self.assertLessEqual(applied, 2)  # the one running when they were killed (+ a race)
+        # root's range starts as soon as the running export ends, and is the only one after.
+        start = time.monotonic()
+        with open(m.path("exports", rng(3, 3), "orders.xlsx"), "rb") as f:
+            self.assertTrue(f.read())
+        self.assertLess(time.monotonic() - start, 12)
+        wait_for(lambda: self.stats(m)["in_flight"] == 0, what="no export in flight")
+        self.assertEqual(len(self.sim.tasks()), applied + 1)
+        self.sim.configure(generating_s=0.2)
+
+
 def proc_children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:

@@ -728,6 +728,42 @@ static void test_handles_share_one_descriptor(void **state)
 	cache_handle_close(h3);
 }
 
+/* A queued flight nobody waits for any more is dropped before it is applied: the provider's
+ * quota is not spent on it. One with a waiter left still runs. */
+static void test_fill_unwanted_queued_flight_dropped(void **state)
+{
+	struct env *e = *state;
+	struct opener o[4];
+	struct date_range r[3];
+
+	e->cfg.max_exports = 1;
+	env_start(e);
+	fake_hold(e->p, FAKE_APPLY, NULL);
+	for (int i = 0; i < 3; i++) {
+		char a[16];
+		snprintf(a, sizeof(a), "2026-05-%02d", 10 + i);
+		r[i] = fake_range(a, a);
+	}
+	opener_start(&o[0], e, &r[0]);
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0); /* r0 runs, held at its apply */
+	opener_start(&o[1], e, &r[1]);
+	opener_start(&o[2], e, &r[2]);
+	opener_start(&o[3], e, &r[2]); /* two waiters on r2 */
+	WAIT_UNTIL(stats_of(e).fills_queued == 2);
+	o[1].cancel = 1;
+	assert_int_equal(opener_join(&o[1]), -EINTR);
+	WAIT_UNTIL(stats_of(e).fills_queued == 1);
+	assert_int_equal(info_of(e, &r[1]).state, CACHE_ABSENT);
+	o[2].cancel = 1; /* r2 keeps one waiter: it stays queued */
+	assert_int_equal(opener_join(&o[2]), -EINTR);
+	assert_int_equal(stats_of(e).fills_queued, 1);
+	fake_release(e->p, FAKE_APPLY);
+	assert_int_equal(opener_join(&o[0]), 0);
+	assert_int_equal(opener_join(&o[3]), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2); /* r0 and r2, never r1 */
+	assert_int_equal(open_check(e, &r[1]), 0); /* a later open exports it as usual */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -737,6 +773,7 @@ int main(void)
 		T(test_fill_single_flight_32_threads),
 		T(test_fill_keys_are_independent),
 		T(test_fill_max_exports_queue),
+		T(test_fill_unwanted_queued_flight_dropped),
 		T(test_fill_cancel_one_waiter),
 		T(test_fill_cancelled_then_rejoin),
 		T(test_fill_nodata_remembered),
