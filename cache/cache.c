@@ -38,11 +38,24 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 
+/*
+ * One descriptor of a .data file, shared by every handle on that inode: reads are preads, so
+ * one reader holding thousands of opens of an export costs orderfs one descriptor, not
+ * thousands. The entry points to the one of its current .data (entry->data_fd); one whose
+ * file was replaced meanwhile lives on, detached, until its last handle closes.
+ */
+struct data_fd {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	struct cache_file_info info; /* snapshot taken with the open */
+	unsigned refs;		     /* handles on it (cache->lock) */
+};
+
 struct cache_handle {
 	struct cache *c;
 	struct entry *e;
-	int fd;
-	struct cache_file_info info; /* snapshot taken with the open */
+	struct data_fd *d;
 };
 
 const char *cache_state_name(enum cache_state s)
@@ -266,21 +279,34 @@ static void cache_wait_tick(struct cache *c)
 	pthread_cond_timedwait(&c->wake, &c->lock, &ts);
 }
 
-/*
- * Open the data file of a READY entry whose open_refs we hold, with a snapshot of what it is.
- * The entry's io_lock is held across both, so a fill cannot commit a new .data (it renames
- * under io_lock) between the snapshot and the open: they always describe the same file.
- * cache->lock NOT held.
- */
-static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle **h)
+/* The entry's shared descriptor if it is still on the file at path, with one more reference;
+ * else NULL. io_lock held (no new .data can be committed meanwhile), cache->lock not. */
+static struct data_fd *data_fd_reuse(struct cache *c, struct entry *e, const char *path)
 {
-	char path[PATH_MAX];
-	struct cache_file_info info;
+	struct data_fd *d;
 	struct stat st;
-	struct cache_handle *hd;
+
+	if (lstat(path, &st) != 0)
+		return NULL; /* the open that follows says why */
+	pthread_mutex_lock(&c->lock);
+	d = e->data_fd;
+	if (d && d->dev == st.st_dev && d->ino == st.st_ino)
+		d->refs++;
+	else
+		d = NULL;
+	pthread_mutex_unlock(&c->lock);
+	return d;
+}
+
+/* Open the .data at path as the entry's new shared descriptor, with a snapshot of what it
+ * is (taken with e->io_lock held by the caller, so both describe the same file). */
+static int data_fd_open(struct cache *c, struct entry *e, const char *path, struct data_fd **out)
+{
+	struct cache_file_info info;
+	struct data_fd *d;
+	struct stat st;
 	int fd;
 
-	pthread_mutex_lock(&e->io_lock);
 	pthread_mutex_lock(&c->lock);
 	info.size = e->info.size;
 	info.ready_time = e->info.ready_time;
@@ -288,13 +314,11 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 	if (e->info.state != CACHE_READY)
 		info.sha256[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
-	store_path(&c->store, e->hash, ".data", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	pthread_mutex_unlock(&e->io_lock);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) != 0) {
-		int rc = -errno;
+	if (fstat(fd, &st) != 0 || !(d = calloc(1, sizeof(*d)))) {
+		int rc = errno ? -errno : -ENOMEM;
 		close(fd);
 		return rc;
 	}
@@ -302,15 +326,45 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 		info.size = (uint64_t)st.st_size;
 		info.sha256[0] = '\0'; /* not the file the entry describes: vouch for nothing */
 	}
-	hd = calloc(1, sizeof(*hd));
-	if (!hd) {
-		close(fd);
+	d->fd = fd;
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
+	d->info = info;
+	d->refs = 1;
+	pthread_mutex_lock(&c->lock);
+	e->data_fd = d; /* an older one stays with its handles, detached */
+	pthread_mutex_unlock(&c->lock);
+	*out = d;
+	return 0;
+}
+
+/*
+ * A handle on the data file of a READY entry whose open_refs we hold: on the entry's shared
+ * descriptor when it is still on the current .data, else on a new one. The entry's io_lock is
+ * held throughout, so a fill cannot commit a new .data (it renames under io_lock) between
+ * the look and the open. cache->lock NOT held.
+ */
+static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle **h)
+{
+	char path[PATH_MAX];
+	struct cache_handle *hd = calloc(1, sizeof(*hd));
+	struct data_fd *d;
+	int rc = 0;
+
+	if (!hd)
 		return -ENOMEM;
+	store_path(&c->store, e->hash, ".data", path);
+	pthread_mutex_lock(&e->io_lock);
+	if (!(d = data_fd_reuse(c, e, path)))
+		rc = data_fd_open(c, e, path, &d);
+	pthread_mutex_unlock(&e->io_lock);
+	if (rc) {
+		free(hd);
+		return rc;
 	}
 	hd->c = c;
 	hd->e = e;
-	hd->fd = fd;
-	hd->info = info;
+	hd->d = d;
 	*h = hd;
 	return 0;
 }
@@ -442,6 +496,8 @@ int cache_open(struct cache *c, size_t type, const struct date_range *r,
 		}
 	}
 	e->waiters--;
+	if (rc == -EINTR) /* the reader is gone: its export may be wanted by nobody now */
+		pool_drop_unwanted(c, e);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -464,7 +520,7 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 	}
 	store_path(&c->store, e->hash, ".data", path);
 	pthread_mutex_unlock(&c->lock);
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (*fd < 0)
 		return -errno;
 	if (fstat(*fd, &st) != 0) {
@@ -479,27 +535,37 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 
 int cache_handle_fd(const struct cache_handle *h)
 {
-	return h->fd;
+	return h->d->fd;
 }
 
 uint64_t cache_handle_size(const struct cache_handle *h)
 {
-	return h->info.size;
+	return h->d->info.size;
 }
 
 void cache_handle_info(const struct cache_handle *h, struct cache_file_info *out)
 {
-	*out = h->info;
+	*out = h->d->info;
 }
 
 void cache_handle_close(struct cache_handle *h)
 {
+	struct data_fd *last = NULL;
+
 	if (!h)
 		return;
 	pthread_mutex_lock(&h->c->lock);
 	h->e->open_refs--;
+	if (--h->d->refs == 0) {
+		last = h->d;
+		if (h->e->data_fd == last)
+			h->e->data_fd = NULL;
+	}
 	pthread_mutex_unlock(&h->c->lock);
-	close(h->fd);
+	if (last) {
+		close(last->fd);
+		free(last);
+	}
 	free(h);
 }
 
@@ -646,6 +712,7 @@ int cache_prefetch(struct cache *c, size_t type, const struct date_range *r)
 		goto out;
 	/* The same start as cache_open's, without a waiter. */
 	open_enqueue(c, e, st);
+	e->prefetched = 1; /* wanted, though nobody waits */
 	entry_counts(c, e)->n_prefetches++;
 	rc = 1;
 out:

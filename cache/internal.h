@@ -67,6 +67,10 @@ struct entry {
 				  * max_exports slots (pool_give_back) */
 	int waiters;		 /* cache_open calls waiting on this entry: pins against eviction */
 	int open_refs;		 /* open handles: pin against eviction */
+	enum cache_state before_queue; /* its state when its flight was queued (pool_drop) */
+	int prefetched;		 /* its queued flight is a prefetch's: wanted without a waiter */
+	struct data_fd *data_fd; /* the descriptor its handles on the current .data share, or
+				  * NULL (cache.c) */
 	int warned_big;		 /* logged once that the file alone exceeds max_size */
 };
 
@@ -252,6 +256,11 @@ void pool_enqueue(struct cache *c, struct entry *e);
 /* Queue a flight that polls e's saved task (never re-applies) when e has a kind and was left
  * mid-export (APPLIED, GENERATING, DOWNLOADING) with no flight. cache->lock held. */
 void pool_resume(struct cache *c, struct entry *e);
+
+/* Drop e's flight if it is still in the queue (not started), has not applied for a task, and
+ * nobody wants it any more: no waiter, not a prefetch's. Its waiters' flight ends with
+ * -ECANCELED and e goes back to the state it had. 1 if dropped, else 0. cache->lock held. */
+int pool_drop_unwanted(struct cache *c, struct entry *e);
 int pool_start(struct cache *c);
 /* A flight of s begins waiting for its provider to open: its slot is lent to other sources'
  * flights meanwhile (a worker thread more when needed). cache->lock held. */

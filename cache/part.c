@@ -138,7 +138,11 @@ int part_open(struct part *pt, const char *path)
 	pt->sink.read = part_read;
 	pt->sink.items = part_items;
 	pt->sink.ctx = pt;
-	pt->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* Never through a symlink; a new file is made O_EXCL, so none can be slipped in between
+	 * the two opens. */
+	pt->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (pt->fd < 0 && errno == ENOENT)
+		pt->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (pt->fd < 0)
 		return -errno;
 	pt->hash = hash_pipe_new();

@@ -23,6 +23,8 @@ void pool_enqueue(struct cache *c, struct entry *e)
 {
 	e->filling = 1;
 	e->fill_gen = e->gen;
+	e->before_queue = e->info.state;
+	e->prefetched = 0;
 	e->info.state = CACHE_QUEUED;
 	e->qnext = NULL;
 	if (c->queue_tail)
@@ -53,6 +55,42 @@ static int pool_source_free(const struct cache *c, const struct cache_source *s)
 	return (s->max_exports == 0 || s->running < s->max_exports) && busy < c->cfg.max_exports;
 }
 
+/* Unlink e from the queue (prev: the one before it, or NULL at the head). */
+static void pool_unlink(struct cache *c, struct entry *prev, struct entry *e)
+{
+	if (prev)
+		prev->qnext = e->qnext;
+	else
+		c->queue_head = e->qnext;
+	if (c->queue_tail == e)
+		c->queue_tail = prev;
+	e->qnext = NULL;
+	entry_counts(c, e)->n_queued--;
+}
+
+int pool_drop_unwanted(struct cache *c, struct entry *e)
+{
+	struct entry *prev = NULL, *q = c->queue_head;
+
+	if (!e->filling || e->waiters > 0 || e->prefetched || e->info.task_id[0])
+		return 0;
+	while (q && q != e) {
+		prev = q;
+		q = q->qnext;
+	}
+	if (!q)
+		return 0; /* started already: it finishes, and the next open finds its file */
+	pool_unlink(c, prev, e);
+	e->info.state = e->before_queue;
+	e->filling = 0;
+	e->result = -ECANCELED;
+	e->flight++;
+	pthread_cond_broadcast(&c->wake);
+	log_info("cache: %s: dropped from the queue before its export: nobody waits for it",
+		 e->range_str);
+	return 1;
+}
+
 /* Unlink the oldest queued flight whose source is below its cap; NULL when none is. */
 static struct entry *pool_pop(struct cache *c)
 {
@@ -64,14 +102,7 @@ static struct entry *pool_pop(struct cache *c)
 	}
 	if (!e)
 		return NULL;
-	if (prev)
-		prev->qnext = e->qnext;
-	else
-		c->queue_head = e->qnext;
-	if (c->queue_tail == e)
-		c->queue_tail = prev;
-	e->qnext = NULL;
-	entry_counts(c, e)->n_queued--;
+	pool_unlink(c, prev, e);
 	e->kind->src->running++;
 	c->running++;
 	return e;

@@ -14,6 +14,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "../common/log.h"
+#include "../common/owner.h"
+
 #define META_VERSION 1
 
 static int mkdir_0700(const char *path)
@@ -27,6 +30,28 @@ static int mkdir_0700(const char *path)
 	if (stat(path, &st) != 0)
 		return -errno;
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/*
+ * A directory the store keeps files in, created 0700 if missing: it must be ours and closed
+ * to group and others, and not a symlink, or whoever controls it could plant a symlink or a
+ * file of theirs under an entry's name. 0, or -EPERM after one log line naming path and fix.
+ */
+static int private_dir(const char *path)
+{
+	struct stat st;
+	char why[200];
+	int rc = mkdir_0700(path);
+
+	if (rc && rc != -ENOTDIR)
+		return rc;
+	if (lstat(path, &st) != 0)
+		return -errno;
+	if (owner_private_dir(&st, why, sizeof(why))) {
+		log_err("cache: %s: %s", path, why);
+		return -EPERM;
+	}
+	return 0;
 }
 
 /*
@@ -69,10 +94,10 @@ int store_init(struct store *s, const char *dir)
 		if (rc)
 			return rc;
 	}
-	if ((rc = mkdir_0700(tmp)))
+	if ((rc = private_dir(tmp)))
 		return rc;
 	snprintf(s->vdir, sizeof(s->vdir), "%s/%s", dir, STORE_VDIR);
-	if ((rc = mkdir_0700(s->vdir)))
+	if ((rc = private_dir(s->vdir)))
 		return rc;
 	pthread_once(&run_once, run_id_init);
 	memcpy(s->run, process_run, sizeof(s->run));
@@ -107,7 +132,7 @@ static int write_atomic(struct store *s, const char *hash, const char *final, co
 	int fd, rc = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-%s.%lu", s->vdir, hash, s->run, n);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	while (off < len) {
@@ -290,7 +315,7 @@ int store_meta_read(const struct store *s, const char *hash, struct store_meta *
 	int fd, rc;
 
 	store_path(s, hash, ".meta", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno; /* EMFILE, EIO, EACCES...: says nothing about the file's content */
 	buf = malloc(STORE_META_MAX + 1);

@@ -404,6 +404,13 @@ static int merchant_taken(void *arg, const struct fs_account *a, char *other, si
 	return c.found;
 }
 
+void accounts_perm(struct accounts *t, struct fs_account *a, struct fs_perm *out)
+{
+	pthread_mutex_lock(&t->lock);
+	perm_of_config(&a->cfg, out);
+	pthread_mutex_unlock(&t->lock);
+}
+
 const char *accounts_state(struct accounts *t, struct fs_account *a, char *err, size_t n)
 {
 	pthread_mutex_lock(&t->lock);

@@ -23,6 +23,7 @@
 #include "../cache/cache.h"
 #include "account.h"
 #include "config.h"
+#include "perm.h"
 
 /* What starting an account needs; the pointers must outlive the table. */
 struct accounts_env {
@@ -75,6 +76,10 @@ int accounts_start(struct accounts *t, struct fs_account *a);
 /* How a stands, for /.stats and its .status: "running", "not started" or "cannot start",
  * with why it could not start ("" when it did or has not tried) in err. */
 const char *accounts_state(struct accounts *t, struct fs_account *a, char *err, size_t n);
+
+/* Who may read a's nodes: the owner, group and mode its NAME.conf (or the main config) gives
+ * now, into out (perm.h). Takes the table's lock briefly. */
+void accounts_perm(struct accounts *t, struct fs_account *a, struct fs_perm *out);
 
 /* Whether a's secret or token file (its row's account_secret_key) can be read now with safe
  * permissions: "ok", or why not (never the secret) into out. */

@@ -1,7 +1,9 @@
 #include "config.h"
 #include "../client/fleet.h"
 #include "metrics.h"
+#include "perm.h"
 #include "providers.h"
+#include "../common/owner.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -117,7 +119,8 @@ static int parse_level(const char *s, int *out)
 	return -1;
 }
 
-enum key_type { K_STR, K_SIZE, K_DURATION, K_INT, K_BOOL, K_LEVEL, K_SECONDS_F };
+enum key_type { K_STR, K_SIZE, K_DURATION, K_INT, K_BOOL, K_LEVEL, K_SECONDS_F, K_OWNER, K_GROUP,
+		K_MODE };
 
 struct key_def {
 	const char *name;
@@ -161,6 +164,7 @@ static const struct key_def keys[] = {
 	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0, NULL},
 	{"exact_sizes", K_BOOL, OFF(exact_sizes), 0, 0, NULL},
 	{"metrics_listen", K_STR, OFF(metrics_listen), 0, 0, NULL},
+	{"metrics_public", K_BOOL, OFF(metrics_public), 0, 0, NULL},
 	{"log_level", K_LEVEL, OFF(log_level), 0, 0, "info"},
 	{"prefetch", K_INT, OFF(prefetch_days), 0, 92, NULL},
 	{"prefetch_interval", K_DURATION, OFF(prefetch_interval_s), 0, 0, NULL},
@@ -173,6 +177,11 @@ static const struct key_def keys[] = {
 	{"fleet_host", K_STR, OFF(fleet_host), 0, 0, NULL},
 	{"accounts_dir", K_STR, OFF(accounts_dir), 0, 0, NULL},
 	{"max_exports_total", K_INT, OFF(max_exports_total), 1, 1024, NULL},
+	{"max_open_per_user", K_INT, OFF(max_open_per_user), 0, 1000000, "4096"},
+	{"max_queued_per_user", K_INT, OFF(max_queued_per_user), 0, 100000, "16"},
+	{"owner", K_OWNER, OFF(owner), 0, 0, NULL},
+	{"group", K_GROUP, OFF(group), 0, 0, NULL},
+	{"mode", K_MODE, OFF(mode), 0, 0, PERM_MODE_DEFAULT},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -195,6 +204,7 @@ void config_init(struct fs_config *c)
 		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
 			abort(); /* a default the table itself refuses: a programming error */
 	c->fleet_keys_given = 0; /* the defaults above are not the user's */
+	c->owner = c->group = -1; /* the user and group orderfs runs as (perm_of_config) */
 }
 
 const char *config_string(const struct fs_config *c, const char *key)
@@ -287,6 +297,12 @@ static int set_value(const struct key_def *k, void *slot, const char *value)
 		return parse_level(value, slot) ? 1 : 0;
 	case K_SECONDS_F:
 		return parse_seconds_f(value, slot);
+	case K_OWNER:
+		return perm_parse_owner(value, slot) ? 1 : 0;
+	case K_GROUP:
+		return perm_parse_group(value, slot) ? 1 : 0;
+	case K_MODE:
+		return perm_parse_mode(value, slot) ? 1 : 0;
 	}
 	return 1;
 }
@@ -334,9 +350,12 @@ static int in_list(const char *key, const char *const *list)
 }
 
 /* Whether key may be set by a file limited to only (NULL: every key). */
+/* Keys an account file may hold besides its merchant's own: who may read that account. */
+static const char *const account_perm_keys[] = {"owner", "group", "mode", NULL};
+
 static int key_allowed(const char *key, const char *const *only)
 {
-	return !only || in_list(key, only);
+	return !only || in_list(key, only) || in_list(key, account_perm_keys);
 }
 
 /* One "key = value" line (comments and blanks skipped). 0, or -1 with err. */
@@ -599,6 +618,14 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 				 c->metrics_listen, why);
 			return -1;
 		}
+		if (!metrics_is_loopback(&a) && !c->metrics_public) {
+			snprintf(err, errlen,
+				 "'metrics_listen' %s is not a loopback address: anyone who can "
+				 "reach it would read the counters; set metrics_public = yes to "
+				 "mean it",
+				 c->metrics_listen);
+			return -1;
+		}
 	}
 	if (!c->cache_dir) {
 		snprintf(err, errlen, "missing required key 'cache_dir'");
@@ -676,6 +703,12 @@ int config_read_secret_key(const char *key, const char *path, char **out, char *
 		snprintf(err, errlen,
 			 "%s %s: readable by group or others (mode %03o); run chmod 600",
 			 key, path, (unsigned)(st.st_mode & 0777));
+		goto fail;
+	}
+	/* Its owner could read or swap the secret at any time. */
+	if (!owner_trusted(st.st_uid)) {
+		snprintf(err, errlen, "%s %s: owned by uid %u, not by this user or root: chown it",
+			 key, path, (unsigned)st.st_uid);
 		goto fail;
 	}
 	buf = calloc(1, SECRET_MAX + 1);

@@ -41,6 +41,7 @@ struct fs_config {
 	double attr_timeout_s;	   /* default 1.0, must be > 0 */
 	int tls_insecure;	   /* default 0; simulator only */
 	char *metrics_listen;	   /* "127.0.0.1:9464": serve Prometheus /metrics; NULL = off */
+	int metrics_public;	   /* default 0: metrics_listen must be a loopback address */
 	int exact_sizes;	   /* default 0: stat shows 0 until exported; 1: stat waits for the
 				    * export, so tools that trust st_size (tar, Samba) get it */
 	int log_level;		   /* syslog level; default LOG_INFO */
@@ -59,6 +60,12 @@ struct fs_config {
 	/* Many merchants in one mount (README "Accounts"): on when accounts_dir is set. */
 	char *accounts_dir;	    /* one NAME.conf per merchant account */
 	int max_exports_total;	    /* exports at once across all accounts; 0 = default */
+	int max_open_per_user;	    /* open files one uid may hold; default 4096; 0 = no cap */
+	int max_queued_per_user;    /* exports one uid may wait for at once; default 16; 0 = no cap */
+	/* Who may read what (perm.h): for the whole mount, or one account in its NAME.conf. */
+	long owner;		    /* uid; -1 (default): the user orderfs runs as */
+	long group;		    /* gid; -1 (default): the group orderfs runs as */
+	int mode;		    /* of directories (files: without x); default 0750 */
 };
 
 /* Defaults for every optional key (the key table's own column); strings NULL. */

@@ -50,10 +50,25 @@ static int copy_fd(int in, int out, uint64_t base, uint64_t len)
 	}
 }
 
+/* The process's umask, read once at start (reading it means setting it), before any thread. */
+static mode_t get_umask;
+
+/* The mode the output file gets: that of the regular file it replaces, else what the umask
+ * gives a new file, as cp or a shell redirection would. */
+static mode_t output_mode(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return st.st_mode & 0777;
+	return 0666 & ~get_umask;
+}
+
 /* Write the handle's file to path atomically (temp + fsync + rename). 0 or -errno. */
 static int write_file(int in, uint64_t base, uint64_t len, const char *path)
 {
 	char tmp[PATH_MAX];
+	mode_t mode = output_mode(path);
 	int fd, rc;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.orderfs-XXXXXX", path) >= (int)sizeof(tmp))
@@ -62,7 +77,7 @@ static int write_file(int in, uint64_t base, uint64_t len, const char *path)
 	if (fd < 0)
 		return -errno;
 	rc = copy_fd(in, fd, base, len);
-	if (rc == 0 && fchmod(fd, 0644) != 0)
+	if (rc == 0 && fchmod(fd, mode) != 0)
 		rc = -errno;
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
@@ -387,6 +402,8 @@ int get_main(int argc, char **argv)
 	int debug = 0, quiet = 0, rc;
 	size_t t;
 
+	get_umask = umask(077);
+	umask(get_umask);
 	if ((rc = get_parse_args(argc, argv, &config, &range, &out, &debug, &quiet)) >= 0)
 		return rc;
 	rc = GET_USAGE;
@@ -396,7 +413,8 @@ int get_main(int argc, char **argv)
 	/* A command: stderr says only what went wrong unless -d. */
 	log_init(0, debug ? LOG_DEBUG : (cfg.log_level < LOG_WARNING ? cfg.log_level : LOG_WARNING));
 	if (cfg.accounts_dir) {
-		if (get_account(&cfg, range, name, &acfg, &range))
+		if (setup_accounts_dir(cfg.accounts_dir) ||
+		    get_account(&cfg, range, name, &acfg, &range))
 			goto out;
 		run_cfg = &acfg;
 	}

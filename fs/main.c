@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -37,6 +39,8 @@
 #include "metrics.h"
 #include "prefetch.h"
 #include "setup.h"
+#include "user_count.h"
+#include "user_waits.h"
 #include "stats.h"
 
 extern char **environ;
@@ -293,6 +297,13 @@ static int orderfs_setup(struct orderfs *o, const struct fs_config *cfg)
 	o->exact_sizes = cfg->exact_sizes;
 	o->stat_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
 	o->mount_time = time(NULL);
+	perm_of_config(cfg, &o->perm);
+	o->max_open_per_user = (unsigned)cfg->max_open_per_user;
+	if (!(o->opens = user_count_new()))
+		return -1;
+	o->max_queued_per_user = (unsigned)cfg->max_queued_per_user;
+	if (!(o->waits = user_waits_new()))
+		return -1;
 	struct kernel_view_limits kvl = {0, (int64_t)(cfg->attr_timeout_s * 1000), NULL};
 	o->kview = kernel_view_new(&kvl);
 	return o->kview ? 0 : -1;
@@ -349,21 +360,10 @@ static int mount_fuse(const struct cmdline *cl, struct mount *m)
 static int accounts_open(const struct fs_config *cfg, struct orderfs *o)
 {
 	struct accounts_env env = {cfg, o->cache};
-	struct stat st;
-	const char *why = NULL;
 	int rc;
 
-	/* Whoever may add a file there decides which secrets the mount reads. */
-	if (stat(cfg->accounts_dir, &st))
-		why = strerror(errno);
-	else if (!S_ISDIR(st.st_mode))
-		why = "not a directory";
-	else if (st.st_mode & 022)
-		why = "writable by group or others: chmod go-w";
-	if (why) {
-		fprintf(stderr, "orderfs: accounts_dir %s: %s\n", cfg->accounts_dir, why);
+	if (setup_accounts_dir(cfg->accounts_dir))
 		return -1;
-	}
 	if (!(o->accounts = accounts_new(&env))) {
 		fprintf(stderr, "orderfs: out of memory\n");
 		return -1;
@@ -485,6 +485,8 @@ static void mount_teardown(struct mount *m)
 	fuse_opt_free_args(&m->args);
 	range_map_free(o->single.notes);
 	kernel_view_free(o->kview);
+	user_count_free(o->opens);
+	user_waits_free(o->waits);
 	provider_destroy(o->single.prov);
 	pthread_mutex_destroy(&o->files_lock);
 	if (m->report_fd >= 0)
@@ -531,6 +533,22 @@ static void pin_time_zone(void)
 	tzset();
 }
 
+/*
+ * The process holds secrets (signing secrets, tokens, etcd credentials) in memory: no core
+ * dump may carry them to disk, and no other process of the same user may read its memory
+ * through /proc (not dumpable also means not ptrace-able by that user). At start, before any
+ * secret is read; a failure only weakens the protection, so it is logged, not fatal.
+ */
+static void no_core_dumps(void)
+{
+	const struct rlimit zero = {0, 0};
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fprintf(stderr, "orderfs: warning: PR_SET_DUMPABLE: %s\n", strerror(errno));
+	if (setrlimit(RLIMIT_CORE, &zero) != 0)
+		fprintf(stderr, "orderfs: warning: RLIMIT_CORE: %s\n", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline cl;
@@ -539,6 +557,7 @@ int main(int argc, char **argv)
 
 	/* Before any thread exists, so every thread inherits the mask: the stats thread takes
 	 * SIGUSR1 with sigwait (stats.h). */
+	no_core_dumps();
 	stats_block_signals();
 	pin_time_zone();
 	if (argc > 1 && !strcmp(argv[1], "get"))

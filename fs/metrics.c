@@ -15,13 +15,22 @@
 
 #include "../common/log.h"
 #include "accounts.h"
+#include "metrics_guard.h"
 #include "orderfs.h"
 #include "prefetch.h"
 
 #define TEXT_MAX (1u << 20) /* a scrape larger than this is a bug, not a reason to grow */
 
+/* More connections than any scraper needs, so that slow clients, cut off by the guard's
+ * whole-request deadline, cannot take them all meanwhile. */
+#define METRICS_CONNECTIONS 256u
+#define METRICS_REQUEST_DEADLINE_MS 3000u /* connect to answered, headers included */
+#define METRICS_PER_ADDR 8u		  /* connections per non-loopback client address */
+#define METRICS_IDLE_TIMEOUT_S 10u	  /* libmicrohttpd's own, renewed by each byte */
+
 struct metrics {
 	struct MHD_Daemon *d;
+	struct metrics_guard *guard;
 	struct orderfs *o;
 };
 
@@ -70,7 +79,7 @@ int metrics_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t 
 	return 0;
 }
 
-static int is_loopback(const struct sockaddr_storage *a)
+int metrics_is_loopback(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
@@ -382,21 +391,30 @@ struct metrics *metrics_start(struct orderfs *o, const char *listen)
 		log_err("metrics_listen %s: %s", listen, why);
 		return NULL;
 	}
-	if (!is_loopback(&addr))
-		log_warn("metrics_listen %s is not a loopback address: anyone who can reach it "
-			 "sees the counters",
-			 listen);
+	if (!metrics_is_loopback(&addr)) /* config_validate asked for metrics_public = yes */
+		log_notice("metrics_listen %s is not a loopback address (metrics_public): anyone "
+			   "who can reach it sees the counters",
+			   listen);
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
 	m->o = o;
-	m->d = MHD_start_daemon(flags, 0, NULL, NULL, serve, m, MHD_OPTION_SOCK_ADDR,
-				(struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, 16u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	m->guard = metrics_guard_new(METRICS_REQUEST_DEADLINE_MS, METRICS_PER_ADDR);
+	if (!m->guard) {
+		log_err("metrics_listen %s: out of memory", listen);
+		free(m);
+		return NULL;
+	}
+	m->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, serve, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+		METRICS_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION, metrics_guard_notify, m->guard,
+		MHD_OPTION_NOTIFY_COMPLETED, metrics_guard_completed, m->guard, MHD_OPTION_END);
 	if (!m->d) {
 		log_err("metrics_listen %s: cannot listen: %s", listen, strerror(errno));
+		metrics_guard_free(m->guard);
 		free(m);
 		return NULL;
 	}
@@ -409,5 +427,6 @@ void metrics_stop(struct metrics *m)
 	if (!m)
 		return;
 	MHD_stop_daemon(m->d);
+	metrics_guard_free(m->guard);
 	free(m);
 }

@@ -19,6 +19,9 @@ struct metrics;
 int metrics_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t *len,
 			 const char **why);
 
+/* Whether a (AF_INET or AF_INET6) is a loopback address. */
+int metrics_is_loopback(const struct sockaddr_storage *a);
+
 /* The exposition text for o (malloc'd, NUL-terminated, *len set). NULL on ENOMEM. */
 char *metrics_render(struct orderfs *o, size_t *len);
 

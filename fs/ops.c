@@ -22,6 +22,8 @@
 #include "progress.h"
 #include "stats.h"
 #include "status.h"
+#include "user_count.h"
+#include "user_waits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +47,8 @@ struct fs_file {
 				      * bundle member's offset; 0 for a whole file) */
 	uint64_t size;
 	char *text;		     /* FILE_STATUS: .status or /.stats text */
+	struct fs_perm perm;	     /* owner, group, mode when it was opened (fstat) */
+	uid_t uid;		     /* who opened it: counts in o->opens until released */
 	struct fs_file *prev, *next; /* orderfs.files, under files_lock */
 };
 
@@ -132,10 +136,42 @@ static void chunk_lookup(struct orderfs *o, struct fs_account *a, size_t t,
 	cache_lookup(o->cache, a->kind0 + t, chunk, info);
 }
 
+/* Say at most every 5 s that a user is at max_queued_per_user: a loop retrying on EAGAIN
+ * must not flood the log. */
+static void say_queued_cap(struct orderfs *o, uid_t uid, const char *range)
+{
+	static atomic_llong last_ms;
+	long long now = (long long)time(NULL) * 1000, last = atomic_load(&last_ms);
+
+	if (now - last >= 5000 && atomic_compare_exchange_strong(&last_ms, &last, now))
+		log_warn("open %s: EAGAIN: uid %u waits for %u exports already "
+			 "(max_queued_per_user)",
+			 range, (unsigned)uid, o->max_queued_per_user);
+}
+
+/* The cache's open of export type t of chunk. One that has to wait for an export counts for
+ * the calling user, who may wait for max_queued_per_user exports at once: past that, -EAGAIN
+ * for that user alone, so one user cannot queue exports ahead of everyone else's. */
 static int chunk_open(struct orderfs *o, struct fs_account *a, size_t t,
 		      const struct date_range *chunk, struct cache_handle **h)
 {
-	return cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
+	struct cache_info info;
+	char key[USER_WAITS_KEY_MAX], rs[DATE_RANGE_STR_LEN];
+	uid_t uid = fuse_get_context()->uid;
+	int rc;
+
+	chunk_lookup(o, a, t, chunk, &info);
+	if (info.state == CACHE_READY)
+		return cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
+	date_range_format(chunk, rs);
+	snprintf(key, sizeof(key), "%zu %s", a->kind0 + t, rs);
+	if (user_waits_take(o->waits, uid, key, o->max_queued_per_user)) {
+		say_queued_cap(o, uid, rs);
+		return -EAGAIN;
+	}
+	rc = cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
+	user_waits_give(o->waits, uid, key);
+	return rc;
 }
 
 static int chunk_peek(struct orderfs *o, struct fs_account *a, size_t t,
@@ -357,12 +393,20 @@ enoent:
 	return -ENOENT;
 }
 
-static void fill_dir_stat(struct orderfs *o, struct stat *st)
+/* Who may read a's nodes (the mount's root and /.stats: a is NULL, or the single account). */
+static void node_perm(struct orderfs *o, struct fs_account *a, struct fs_perm *p)
 {
-	st->st_mode = S_IFDIR | 0555;
+	if (o->accounts && a)
+		accounts_perm(o->accounts, a, p);
+	else
+		*p = o->perm;
+}
+
+static void fill_dir_stat(struct orderfs *o, const struct fs_perm *p, int mkdir_here,
+			  struct stat *st)
+{
+	perm_dir_stat(p, mkdir_here, st);
 	st->st_nlink = 2;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
 	st->st_mtime = st->st_ctime = st->st_atime = o->mount_time;
 }
 
@@ -405,11 +449,12 @@ static char *render_text(struct orderfs *o, struct fs_account *a, const struct n
 }
 
 /* A regular read-only file of size bytes; mtime 0 keeps the mount time. */
-static void fill_file_stat(struct orderfs *o, struct stat *st, uint64_t size, time_t mtime)
+static void fill_file_stat(struct orderfs *o, const struct fs_perm *p, struct stat *st,
+			   uint64_t size, time_t mtime)
 {
 	memset(st, 0, sizeof(*st));
-	fill_dir_stat(o, st);
-	st->st_mode = S_IFREG | 0444;
+	fill_dir_stat(o, p, 0, st);
+	perm_file_stat(p, st);
 	st->st_nlink = 1;
 	st->st_size = (off_t)size;
 	if (mtime)
@@ -421,11 +466,13 @@ static int getattr_text(struct orderfs *o, struct fs_account *a, const struct no
 			struct stat *st)
 {
 	size_t len = 0;
+	struct fs_perm p;
 	char *text = render_text(o, a, node, &len);
 	if (!text)
 		return -ENOMEM;
 	free(text);
-	fill_file_stat(o, st, len, time(NULL));
+	node_perm(o, a, &p);
+	fill_file_stat(o, &p, st, len, time(NULL));
 	return 0;
 }
 
@@ -434,6 +481,7 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 			  const struct node *node, struct stat *st)
 {
 	struct cache_info info;
+	struct fs_perm p;
 	uint64_t size;
 	int rc;
 
@@ -441,11 +489,12 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 		return rc;
 	if ((rc = export_size(o, a, node, &info, &size)) != 0)
 		return rc;
+	node_perm(o, a, &p);
 	if (info.state == CACHE_READY) {
-		fill_file_stat(o, st, size, (time_t)info.ready_time);
+		fill_file_stat(o, &p, st, size, (time_t)info.ready_time);
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	} else {
-		fill_file_stat(o, st, 0, 0);
+		fill_file_stat(o, &p, st, 0, 0);
 	}
 	kernel_view_note_size(o->kview, path, (uint64_t)st->st_size);
 	return 0;
@@ -462,7 +511,7 @@ static int getattr_open(struct orderfs *o, const struct fs_file *f, struct stat 
 		cache_handle_info(f->handle, &info);
 		mtime = (time_t)info.ready_time;
 	}
-	fill_file_stat(o, st, f->size, mtime);
+	fill_file_stat(o, &f->perm, st, f->size, mtime);
 	st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
 	return 0;
 }
@@ -486,6 +535,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	struct orderfs *o = fs_get();
 	struct fs_account *a;
 	struct node node;
+	struct fs_perm p;
 	if (fi && fi->fh)
 		return getattr_open(o, (const struct fs_file *)(uintptr_t)fi->fh, st);
 	int rc = resolve(o, path, &a, &node);
@@ -508,7 +558,8 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		break;
 	}
 	memset(st, 0, sizeof(*st));
-	fill_dir_stat(o, st);
+	node_perm(o, a, &p);
+	fill_dir_stat(o, &p, node.kind == NODE_EXPORTS, st);
 	return 0;
 }
 
@@ -763,9 +814,23 @@ static int open_text(struct orderfs *o, struct fs_account *a, const struct node 
 	return 0;
 }
 
-static int fs_open(const char *path, struct fuse_file_info *fi)
+/* One more open file for the calling user, unless it holds max_open_per_user already: then
+ * EMFILE for that user alone, with one log line naming the uid. 0 or -EMFILE. */
+static int open_slot_take(struct orderfs *o, uid_t uid)
 {
-	struct orderfs *o = fs_get();
+	int say;
+
+	if (user_count_take(o->opens, uid, o->max_open_per_user, &say) == 0)
+		return 0;
+	if (say)
+		log_warn("uid %u holds %u open files (max_open_per_user): its further opens get "
+			 "EMFILE",
+			 (unsigned)uid, o->max_open_per_user);
+	return -EMFILE;
+}
+
+static int open_node(struct orderfs *o, const char *path, struct fuse_file_info *fi)
+{
 	struct fs_account *a;
 	struct node node;
 	int rc = resolve(o, path, &a, &node);
@@ -775,10 +840,27 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return -EROFS;
 
 	if (node_is_export(&node))
-		return open_export(o, a, path, &node, fi);
-	if (!node_is_file(&node))
+		rc = open_export(o, a, path, &node, fi);
+	else if (!node_is_file(&node))
 		return -EISDIR;
-	return open_text(o, a, &node, fi);
+	else
+		rc = open_text(o, a, &node, fi);
+	if (rc == 0)
+		node_perm(o, a, &((struct fs_file *)(uintptr_t)fi->fh)->perm);
+	return rc;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct orderfs *o = fs_get();
+	uid_t uid = fuse_get_context()->uid;
+	int rc = open_slot_take(o, uid);
+
+	if (rc == 0 && (rc = open_node(o, path, fi)) == 0)
+		((struct fs_file *)(uintptr_t)fi->fh)->uid = uid;
+	else if (rc != -EMFILE)
+		user_count_give(o->opens, uid);
+	return rc;
 }
 
 static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
@@ -821,6 +903,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	struct orderfs *o = fs_get();
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	files_remove(o, f);
+	user_count_give(o->opens, f->uid);
 	fs_file_free(f);
 	return 0;
 }

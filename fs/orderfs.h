@@ -15,6 +15,7 @@
 #include "providers.h"
 #include "kernel_view.h"
 #include "path.h"
+#include "perm.h"
 #include "range_map.h"
 
 struct accounts;
@@ -39,6 +40,11 @@ struct orderfs {
 	int stat_waiters_max;	     /* past this many, a stat answers EAGAIN: FUSE threads are
 				      * kept for reads, listings and /.stats */
 	time_t mount_time;
+	struct fs_perm perm;	     /* the mount's root and /.stats; without accounts_dir, all */
+	struct user_count *opens;    /* open files per uid (fs_open .. fs_release) */
+	unsigned max_open_per_user;  /* past it, that user's opens get EMFILE; 0: no cap */
+	struct user_waits *waits;    /* exports each uid waits for (chunk_open) */
+	unsigned max_queued_per_user; /* past it, that user's opens get EAGAIN; 0: no cap */
 	pthread_mutex_t files_lock; /* protects files */
 	struct fs_file *files;	    /* open files, closed at teardown if the kernel did not */
 	atomic_uint_least64_t bytes_served; /* export bytes handed to readers (/.stats) */

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/owner.h"
+
 int setup_load_config(const char *path, char **overrides, size_t n_overrides,
 		      struct fs_config *cfg)
 {
@@ -37,12 +39,43 @@ fail:
 
 int setup_cache_dir(const char *dir)
 {
+	struct stat st;
+	char why[200];
+
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
+	/* Whoever else can write it could plant symlinks or read exports: the cache's own
+	 * check (store_init) says the same of each directory inside. */
+	if (lstat(dir, &st)) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (owner_private_dir(&st, why, sizeof(why))) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, why);
+		return -1;
+	}
 	if (access(dir, R_OK | W_OK | X_OK)) {
 		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int setup_accounts_dir(const char *dir)
+{
+	struct stat st;
+	char why[200];
+
+	/* Whoever may add or swap a file there decides which secrets the mount reads and
+	 * under which name a merchant's exports are served. */
+	if (stat(dir, &st)) {
+		fprintf(stderr, "orderfs: accounts_dir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (owner_trusted_dir(&st, why, sizeof(why))) {
+		fprintf(stderr, "orderfs: accounts_dir %s: %s\n", dir, why);
 		return -1;
 	}
 	return 0;

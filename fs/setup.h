@@ -20,8 +20,14 @@
 int setup_load_config(const char *path, char **overrides, size_t n_overrides,
 		      struct fs_config *cfg);
 
-/* Create cache_dir (0700) if missing and check we may use it. 0, or -1 after printing why. */
+/* Create cache_dir (0700) if missing and check we may use it: a directory (not a symlink)
+ * owned by the user orderfs runs as, not writable by group or others. 0, or -1 after printing
+ * why, naming the path and the fix. */
 int setup_cache_dir(const char *dir);
+
+/* Check accounts_dir: a directory owned by root or the user orderfs runs as, not writable by
+ * group or others. 0, or -1 after printing why, naming the path and the fix. */
+int setup_accounts_dir(const char *dir);
 
 /* The cache config of the mount: one cache holds every export type of every merchant, sharing
  * cache_max_size and max_exports (max_exports_total with accounts_dir) by use; each merchant

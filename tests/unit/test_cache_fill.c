@@ -753,16 +753,81 @@ static void test_handle_snapshot_survives_reexport(void **state)
 	cache_handle_close(h2);
 }
 
+/* Handles on one file share one descriptor (one reader's thousands of opens cost one); once
+ * the file is replaced a new open gets its own, and the old handle still reads its bytes. */
+static void test_handles_share_one_descriptor(void **state)
+{
+	struct env *e = *state;
+	struct cache_handle *h1, *h2, *h3;
+	unsigned char *old;
+	size_t len = 0;
+
+	env_start(e);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h1), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h2), 0);
+	assert_int_equal(cache_handle_fd(h1), cache_handle_fd(h2));
+	cache_handle_close(h1);
+	assert_int_not_equal(fcntl(cache_handle_fd(h2), F_GETFD), -1); /* still open */
+	assert_int_equal(cache_forget(e->c, 0, R1()), 0);
+	assert_int_equal(cache_open(e->c, 0, R1(), NULL, NULL, &h3), 0);
+	assert_int_not_equal(cache_handle_fd(h3), cache_handle_fd(h2));
+	old = handle_read(h2, &len);
+	assert_non_null(old);
+	assert_int_equal(len, cache_handle_size(h2));
+	assert_true(len > 0);
+	free(old);
+	cache_handle_close(h2);
+	cache_handle_close(h3);
+}
+
+/* A queued flight nobody waits for any more is dropped before it is applied: the provider's
+ * quota is not spent on it. One with a waiter left still runs. */
+static void test_fill_unwanted_queued_flight_dropped(void **state)
+{
+	struct env *e = *state;
+	struct opener o[4];
+	struct date_range r[3];
+
+	e->cfg.max_exports = 1;
+	env_start(e);
+	fake_hold(e->p, FAKE_APPLY, NULL);
+	for (int i = 0; i < 3; i++) {
+		char a[16];
+		snprintf(a, sizeof(a), "2026-05-%02d", 10 + i);
+		r[i] = fake_range(a, a);
+	}
+	opener_start(&o[0], e, &r[0]);
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0); /* r0 runs, held at its apply */
+	opener_start(&o[1], e, &r[1]);
+	opener_start(&o[2], e, &r[2]);
+	opener_start(&o[3], e, &r[2]); /* two waiters on r2 */
+	WAIT_UNTIL(stats_of(e).fills_queued == 2);
+	o[1].cancel = 1;
+	assert_int_equal(opener_join(&o[1]), -EINTR);
+	WAIT_UNTIL(stats_of(e).fills_queued == 1);
+	assert_int_equal(info_of(e, &r[1]).state, CACHE_ABSENT);
+	o[2].cancel = 1; /* r2 keeps one waiter: it stays queued */
+	assert_int_equal(opener_join(&o[2]), -EINTR);
+	assert_int_equal(stats_of(e).fills_queued, 1);
+	fake_release(e->p, FAKE_APPLY);
+	assert_int_equal(opener_join(&o[0]), 0);
+	assert_int_equal(opener_join(&o[3]), 0);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2); /* r0 and r2, never r1 */
+	assert_int_equal(open_check(e, &r[1]), 0); /* a later open exports it as usual */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 		T(test_fill_state_machine_step_by_step),
+		T(test_handles_share_one_descriptor),
 		T(test_fill_single_flight_32_threads),
 		T(test_fill_keys_are_independent),
 		T(test_fill_max_exports_queue),
 		T(test_fill_slot_given_back_while_downloading),
 		T(test_fill_local_job_keeps_its_slot),
+		T(test_fill_unwanted_queued_flight_dropped),
 		T(test_fill_cancel_one_waiter),
 		T(test_fill_cancelled_then_rejoin),
 		T(test_fill_nodata_remembered),

@@ -258,6 +258,70 @@ static void test_store_part_resume_and_restart(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* A .part planted as a symlink is never followed: the file it names stays untouched. */
+static void test_store_part_refuses_symlink(void **state)
+{
+	struct env *e = *state;
+	struct part pt;
+	char path[512], victim[512];
+	struct stat st;
+
+	snprintf(victim, sizeof(victim), "%s/victim", e->dir);
+	snprintf(path, sizeof(path), "%s/y.part", e->dir);
+	int fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(part_open(&pt, path), -ELOOP);
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	/* A dangling one would be created through: refused as well, nothing created. */
+	assert_int_equal(unlink(victim), 0);
+	assert_int_equal(part_open(&pt, path), -ELOOP);
+	assert_int_equal(lstat(victim, &st), -1);
+}
+
+/* A .meta planted as a symlink is not read. */
+static void test_store_meta_refuses_symlink(void **state)
+{
+	struct env *e = *state;
+	struct store s;
+	struct store_meta m;
+	char path[600], other[512];
+	const char *hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+	assert_int_equal(store_init(&s, e->dir), 0);
+	snprintf(other, sizeof(other), "%s/other.meta", e->dir);
+	int fd = open(other, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	store_path(&s, hash, ".meta", path);
+	assert_int_equal(symlink(other, path), 0);
+	assert_int_equal(store_meta_read(&s, hash, &m), -ELOOP);
+}
+
+/* The cache directory and its v1 must be this user's and not writable by others. */
+static void test_store_refuses_shared_dirs(void **state)
+{
+	struct env *e = *state;
+	struct store s;
+	char v1[300], link[300];
+
+	assert_int_equal(chmod(e->dir, 0777), 0);
+	assert_int_equal(store_init(&s, e->dir), -EPERM);
+	assert_int_equal(chmod(e->dir, 0700), 0);
+	assert_int_equal(store_init(&s, e->dir), 0);
+	snprintf(v1, sizeof(v1), "%s/v1", e->dir);
+	assert_int_equal(chmod(v1, 0733), 0);
+	assert_int_equal(store_init(&s, e->dir), -EPERM);
+	assert_int_equal(chmod(v1, 0700), 0);
+	snprintf(link, sizeof(link), "%s.link", e->dir);
+	unlink(link);
+	assert_int_equal(symlink(e->dir, link), 0);
+	assert_int_equal(store_init(&s, link), -EPERM);
+	unlink(link);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +334,9 @@ int main(void)
 		T(test_store_permissions),
 		T(test_store_name_parse),
 		T(test_store_part_resume_and_restart),
+		T(test_store_part_refuses_symlink),
+		T(test_store_meta_refuses_symlink),
+		T(test_store_refuses_shared_dirs),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

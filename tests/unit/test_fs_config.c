@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../fs/config.h"
+#include "../../fs/perm.h"
 #include "tmp_dir.h"
 #include "../../fs/providers.h"
 
@@ -549,6 +550,44 @@ static void test_fleet_bad_endpoints(void **state)
 	config_free(&c);
 }
 
+/* owner, group, mode: names or numbers, an octal mode without special bits; defaults are the
+ * user and group orderfs runs as and 0750 (directories) / 0640 (files). */
+static void test_owner_group_mode(void **state)
+{
+	struct fs_config c;
+	struct fs_perm p;
+	struct stat st;
+	char err[256];
+
+	config_init(&c);
+	perm_of_config(&c, &p);
+	assert_int_equal(p.uid, getuid());
+	assert_int_equal(p.gid, getgid());
+	perm_dir_stat(&p, 0, &st);
+	assert_int_equal(st.st_mode, S_IFDIR | 0750);
+	perm_dir_stat(&p, 1, &st);
+	assert_int_equal(st.st_mode, S_IFDIR | 0770);
+	perm_file_stat(&p, &st);
+	assert_int_equal(st.st_mode, S_IFREG | 0640);
+	assert_int_equal(config_set(&c, "owner", "root", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "group", "4242", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "mode", "0755", err, sizeof(err)), 0);
+	perm_of_config(&c, &p);
+	assert_int_equal(p.uid, 0);
+	assert_int_equal(p.gid, 4242);
+	perm_file_stat(&p, &st);
+	assert_int_equal(st.st_mode, S_IFREG | 0644);
+	assert_int_equal(config_set(&c, "owner", "no-such-user-xyz", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "owner"));
+	assert_int_equal(config_set(&c, "group", "no-such-group-xyz", err, sizeof(err)), -1);
+	assert_int_equal(config_set(&c, "owner", "-1", err, sizeof(err)), -1);
+	assert_int_equal(config_set(&c, "mode", "4755", err, sizeof(err)), -1);
+	assert_int_equal(config_set(&c, "mode", "0789", err, sizeof(err)), -1);
+	assert_int_equal(config_set(&c, "mode", "rwx", err, sizeof(err)), -1);
+	assert_int_equal(config_set(&c, "mode", "", err, sizeof(err)), -1);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -575,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_fleet_bad_values),
 		cmocka_unit_test(test_fleet_keys_need_fleet_etcd),
 		cmocka_unit_test(test_fleet_bad_endpoints),
+		cmocka_unit_test(test_owner_group_mode),
 	};
 	return cmocka_run_group_tests(tests, tmp_dir_setup, tmp_dir_teardown);
 }
