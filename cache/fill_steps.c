@@ -43,12 +43,19 @@ static int fill_get_url(struct fill *f, struct download_url *url)
 	return 0;
 }
 
-/* Sink hook: count bytes, publish progress, stop on cancel. */
+/*
+ * Sink hook: refuse a download with no room (room.c), count bytes, publish progress, stop on
+ * cancel. A declared size makes room in the cache at once (it counts as soon as it is
+ * published); an undeclared one each MiB as it grows.
+ */
 static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 {
 	struct fill *f = arg;
-	int rc = 0;
+	int rc = added ? room_grow(f->c, f->e->range_str, size - added, size)
+		       : room_begin(f->c, f->e->range_str, size, total);
 
+	if (rc)
+		return rc;
 	atomic_fetch_add(&entry_counts(f->c, f->e)->n_bytes, added);
 	pthread_mutex_lock(&f->c->lock);
 	if (!fill_alive_locked(f)) {
@@ -61,6 +68,9 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 		}
 	}
 	pthread_mutex_unlock(&f->c->lock);
+	if (rc == 0 && ((!added && total != UINT64_MAX) ||
+			(size - added) / ROOM_CHECK_EVERY != size / ROOM_CHECK_EVERY))
+		evict_run(f->c);
 	return rc;
 }
 

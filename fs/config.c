@@ -146,6 +146,8 @@ static const struct key_def keys[] = {
 	{"language", K_STR, OFF(language), 0, 0, NULL},
 	{"report_type", K_STR, OFF(report_type), 0, 0, NULL},
 	{"cache_max_size", K_SIZE, OFF(cache_max_size), 0, 0, "4G"},
+	{"max_file_size", K_SIZE, OFF(max_file_size), 0, 0, NULL},
+	{"cache_min_free", K_SIZE, OFF(cache_min_free), 0, 0, NULL},
 	{"max_exports", K_INT, OFF(max_exports), 1, 64, "2"},
 	{"export_timeout", K_DURATION, OFF(export_timeout_s), 1, 0, "30m"},
 	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0, "1h"},
@@ -195,6 +197,7 @@ void config_init(struct fs_config *c)
 		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
 			abort(); /* a default the table itself refuses: a programming error */
 	c->fleet_keys_given = 0; /* the defaults above are not the user's */
+	c->cache_min_free_given = 0;
 }
 
 const char *config_string(const struct fs_config *c, const char *key)
@@ -308,6 +311,8 @@ int config_set(struct fs_config *c, const char *key, const char *value, char *er
 	rc = set_value(k, (char *)c + k->offset, value);
 	if (!rc && !strncmp(key, "fleet_", 6) && strcmp(key, "fleet_etcd"))
 		c->fleet_keys_given = 1;
+	if (!rc && !strcmp(key, "cache_min_free"))
+		c->cache_min_free_given = 1;
 	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
 	else if (rc)

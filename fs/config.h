@@ -27,6 +27,9 @@ struct fs_config {
 	char *language;	   /* default en-US */
 	char *report_type; /* default order */
 	uint64_t cache_max_size;   /* bytes; default 4 GiB; 0 = no cap */
+	uint64_t max_file_size;	   /* bytes; 0 (default) = cache_max_size, or 4 GiB without it */
+	uint64_t cache_min_free;   /* bytes a download leaves free on cache_dir's filesystem */
+	int cache_min_free_given;  /* 0: cache_min_free is the default (1 GiB or 5 %) */
 	int max_exports;	   /* default 2 */
 	int export_timeout_s;	   /* default 1800 */
 	int nodata_ttl_s;	   /* default 3600 */

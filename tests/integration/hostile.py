@@ -1,0 +1,115 @@
+"""A hostile download server for tests: answers GET with one twist at a time.
+
+It binds 127.0.0.1 port 0 in a thread of the test's own process; the twist is a plain
+attribute the test sets before orderfs asks. Counts what it sent so a test can wait on it."""
+import http.server
+import socketserver
+import threading
+import time
+
+CHUNK = 64 * 1024
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        srv = self.server.owner
+        srv.requests += 1
+        twist = getattr(self, "twist_" + srv.twist)
+        try:
+            twist(srv)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # orderfs hung up: what a hostile body is for
+
+    def _forever(self, srv, write):
+        """Send zero bytes until the client goes away (or the server stops)."""
+        block = b"\0" * CHUNK
+        while not srv.stopping:
+            write(block)
+            srv.sent += len(block)
+
+    def twist_close(self, srv):
+        """200, no Content-Length, close-delimited, never ends."""
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        self._forever(srv, self.wfile.write)
+
+    def twist_chunked(self, srv):
+        """200, chunked, never ends."""
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def chunk(b):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(b), b))
+        self._forever(srv, chunk)
+
+    def twist_huge(self, srv):
+        """200 with a Content-Length of srv.length (100 GB by default), then zeros."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(srv.length))
+        self.end_headers()
+        self._forever(srv, self.wfile.write)
+
+    def twist_trickle(self, srv):
+        """200 with a large Content-Length, then srv.trickle_bps bytes a second."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(srv.length))
+        self.end_headers()
+        while not srv.stopping:
+            self.wfile.write(b"\0" * max(1, srv.trickle_bps // 10))
+            self.wfile.flush()
+            srv.sent += max(1, srv.trickle_bps // 10)
+            time.sleep(0.1)
+
+    def twist_redirect(self, srv):
+        """302 to srv.location."""
+        self.send_response(302)
+        self.send_header("Location", srv.location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def twist_body(self, srv):
+        """200 with srv.body, as srv.content_type."""
+        self.send_response(200)
+        self.send_header("Content-Type", srv.content_type)
+        self.send_header("Content-Length", str(len(srv.body)))
+        self.end_headers()
+        self.wfile.write(srv.body)
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class HostileServer:
+    """start() binds and serves; url is http://127.0.0.1:PORT/file; stop() ends every
+    connection and the thread."""
+
+    def __init__(self, twist="close"):
+        self.twist = twist
+        self.length = 100 * 10**9
+        self.trickle_bps = 10
+        self.location = ""
+        self.body = b""
+        self.content_type = "application/octet-stream"
+        self.requests = 0
+        self.sent = 0
+        self.stopping = False
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.httpd.owner = self
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/file"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping = True
+        self.httpd.shutdown()
+        self.httpd.server_close()
