@@ -755,7 +755,10 @@ static CURLcode setup_download(struct http_client *c, CURL *h, const char *url,
 	SETOPT(h, rc, CURLOPT_BUFFERSIZE, 256L * 1024);
 	SETOPT(h, rc, CURLOPT_FOLLOWLOCATION, 1L);
 	SETOPT(h, rc, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRS);
-	SETOPT(h, rc, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	/* curl aborts when the speed stays below the limit for LOW_SPEED_TIME: a trickle is a
+	 * stall too, or one slow server could hold an export slot for days. */
+	SETOPT(h, rc, CURLOPT_LOW_SPEED_LIMIT,
+	       c->opt.download_min_rate > 0 ? c->opt.download_min_rate : 1L);
 	SETOPT(h, rc, CURLOPT_LOW_SPEED_TIME, c->opt.download_stall_s);
 	SETOPT(h, rc, CURLOPT_WRITEFUNCTION, dl_write);
 	SETOPT(h, rc, CURLOPT_WRITEDATA, d);
@@ -798,6 +801,15 @@ static int dl_once(struct http_client *c, const char *url, uint64_t offset,
 
 	if (d->failed)
 		return -1;
+	if (rc == CURLE_OPERATION_TIMEDOUT && d->decided && c->opt.download_min_rate > 0) {
+		/* Only the speed check times a download out once its headers came. */
+		client_error_set(err, CLIENT_E_TRANSIENT,
+				 "download slower than download_min_rate (%ld bytes/s) for %ld s, "
+				 "after %" PRIu64 " bytes",
+				 c->opt.download_min_rate, c->opt.download_stall_s, d->received);
+		snprintf(err->code, sizeof(err->code), "%s", PROVIDER_CODE_STALL);
+		return -1;
+	}
 	if (rc != CURLE_OK) {
 		curl_error(rc, err);
 		if (d->decided && d->expected != UINT64_MAX)

@@ -32,7 +32,10 @@
 struct http_options {
 	long connect_timeout_ms;   /* 0 = HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
 	long request_timeout_ms;   /* whole API call; 0 = HTTP_DEFAULT_REQUEST_TIMEOUT_MS */
-	long download_stall_s;	   /* abort a download below 1 byte/s this long; 0 = 60 */
+	long download_stall_s;	   /* abort a download below download_min_rate this long; 0 = 60 */
+	long download_min_rate;	   /* bytes/s a download must average over download_stall_s,
+				    * else it is a stall (PROVIDER_CODE_STALL); 0 = only a
+				    * download that moves nothing at all is aborted */
 	int tls_insecure;	   /* skip certificate and host verification */
 	size_t max_response_bytes; /* API response cap; 0 = 1 MiB. Downloads are uncapped. */
 	double max_requests_per_s; /* cap on requests (API calls and downloads) of this client,
@@ -97,7 +100,8 @@ void http_response_free(struct http_response *r);
  * the file size whenever it became known, UINT64_MAX otherwise.
  * Returns 0 when every declared byte arrived, or -1 with *err:
  *   CLIENT_E_TRANSIENT  fewer bytes than declared (the sink has all received: resume), 5xx,
- *                       connect/timeout/stall/reset/resolve errors
+ *                       connect/timeout/stall/reset/resolve errors; code PROVIDER_CODE_STALL
+ *                       when the body came slower than download_min_rate
  *   CLIENT_E_PROTOCOL   more bytes than declared, bad Content-Range, non-http(s) URL,
  *                       unexpected status, too many redirects, TLS verification failure
  *   CLIENT_E_URL_EXPIRED 403/404/410

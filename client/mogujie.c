@@ -1097,6 +1097,7 @@ struct provider *mogujie_new(const struct mogujie_config *cfg, struct client_err
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;
 	ho.request_timeout_ms = cfg->request_timeout_ms;
 	ho.download_stall_s = cfg->download_stall_s;
+	ho.download_min_rate = cfg->download_min_rate;
 	ho.tls_insecure = cfg->tls_insecure;
 	ho.max_requests_per_s = cfg->max_requests_per_s;
 	ho.max_response_bytes = MAX_RESPONSE;

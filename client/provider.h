@@ -60,6 +60,10 @@ enum client_errkind {
 /* code of a CLIENT_E_UNAVAILABLE that means "outside the provider's service hours" (as
  * opposed to a capacity limit): .status then says it waits for service hours. */
 #define PROVIDER_CODE_SERVICE_HOURS "service_hours"
+/* code of a CLIENT_E_TRANSIENT download that moved slower than download_min_rate for
+ * download_stall_timeout: retried, but a bounded number of times even when it made progress,
+ * so a trickle cannot hold an export slot forever. */
+#define PROVIDER_CODE_STALL "download_stall"
 
 struct client_error {
 	enum client_errkind kind;

@@ -315,6 +315,7 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;
 	ho.request_timeout_ms = cfg->request_timeout_ms;
 	ho.download_stall_s = cfg->download_stall_s;
+	ho.download_min_rate = cfg->download_min_rate;
 	ho.tls_insecure = cfg->tls_insecure;
 	ho.max_requests_per_s = cfg->max_requests_per_s;
 	v->http = http_client_new(&ho, err);

@@ -154,6 +154,7 @@ static const struct key_def keys[] = {
 	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0, "10s"},
 	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0, "30s"},
 	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0, "60s"},
+	{"download_min_rate", K_SIZE, OFF(download_min_rate), 0, 0, "16k"},
 	{"poll_initial_ms", K_INT, OFF(poll_initial_ms), 1, 3600000, "500"},
 	{"poll_max_ms", K_INT, OFF(poll_max_ms), 1, 3600000, "10000"},
 	{"retry_limit", K_INT, OFF(retry_limit), 1, 100, "5"},

@@ -36,6 +36,7 @@ struct fs_config {
 	int connect_timeout_s;	   /* default 10 */
 	int request_timeout_s;	   /* default 30 */
 	int download_stall_s;	   /* default 60 */
+	uint64_t download_min_rate; /* bytes/s averaged over download_stall_s; default 16k; 0 off */
 	int poll_initial_ms;	   /* default 500 */
 	int poll_max_ms;	   /* default 10000 */
 	int retry_limit;	   /* default 5 */

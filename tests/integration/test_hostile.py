@@ -9,7 +9,7 @@ import threading
 import time
 
 from hostile import HostileServer
-from mount import is_live
+from mount import is_live, wait_for
 from test_faults import FaultCase, read
 from test_fs import rng
 
@@ -134,3 +134,44 @@ class TestDownloadSize(HostileCase):
         self.assertTrue(lines, m.log_text()[-3000:])
         self.read_good(m, rng(76, 76))
         m.close(self, allowed=(bad,))
+
+
+class TestTrickle(HostileCase):
+    """Defect 4: a download that trickles does not hold an export slot forever."""
+    STALL_S = 2
+    RETRIES = 2
+
+    def test_trickling_download_frees_its_slot(self):
+        self.hostile.twist = "trickle"
+        self.hostile.length = MiB
+        self.hostile.trickle_bps = 100  # far under download_min_rate's 16k default
+        m = self.mount(settings={"max_exports": "1", "retry_limit": str(self.RETRIES),
+                                 "download_stall_timeout": f"{self.STALL_S}s"})
+        slow, other = rng(77, 77), rng(78, 78)
+        self.sim.configure(download_url_override=self.hostile.url)
+        results = {}
+
+        def reader(r):
+            t0 = time.monotonic()
+            try:
+                results[r] = len(read(m.path("exports", r, "orders.xlsx")))
+            except OSError as e:
+                results[r] = e.errno
+            results[r + "-s"] = time.monotonic() - t0
+
+        ta = threading.Thread(target=reader, args=(slow,), daemon=True)
+        ta.start()
+        wait_for(lambda: self.hostile.sent > 0, what="the trickle to start")
+        self.sim.configure(download_url_override="")  # the other range downloads for real
+        tb = threading.Thread(target=reader, args=(other,), daemon=True)
+        tb.start()
+        # The slot is free after retry_limit stalls (plus their backoff); then the other
+        # range's own time, which is well under a second here. Slack for a loaded machine.
+        bound = self.RETRIES * self.STALL_S + 2 + 8
+        tb.join(bound)
+        self.assertFalse(tb.is_alive(), f"{other} still queued after {bound} s: "
+                         + m.log_text()[-2000:])
+        self.assertEqual(results[slow], errno.ETIMEDOUT, m.log_text()[-2000:])
+        self.assertTrue(self.log_lines(m, slow, "download_min_rate"), m.log_text()[-3000:])
+        self.assert_server_bytes(other, read(m.path("exports", other, "orders.xlsx")))
+        m.close(self, allowed=(slow,))
