@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../common/bundle.h"
+#include "../common/log.h"
 #include "part.h"
 
 #define FILL_WHOLE 3 /* fill_download_try: the .part holds the whole file */
@@ -56,6 +57,14 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 
 	if (rc)
 		return rc;
+	if (f->p->ops->fetch && cache_mono_ms() >= f->deadline) {
+		/* A provider's fetch (a paged sync) is the export itself: export_timeout bounds
+		 * it, or a server that always has one more page keeps it going for good. */
+		log_warn("cache: %s: export_timeout (%d s) passed while the provider was still "
+			 "writing it (%llu bytes so far); stopped",
+			 f->e->range_str, f->c->cfg.export_timeout_s, (unsigned long long)size);
+		return -ETIMEDOUT;
+	}
 	atomic_fetch_add(&entry_counts(f->c, f->e)->n_bytes, added);
 	pthread_mutex_lock(&f->c->lock);
 	if (!fill_alive_locked(f)) {

@@ -63,6 +63,10 @@
 #define MOGUJIE_URL_MAX 2048
 #define MOGUJIE_METHOD "xiaodian.trade.sold.encrypted.get"
 #define MOGUJIE_OK "0000000"
+/* Orders a sync may find beyond the first page's totalNum: those created while it runs (a
+ * range that reaches today), 1000 plus 10 %. Past that the server's count is not to be
+ * believed, and a totalNum that grows with every page cannot keep a sync going. */
+#define SYNC_MARGIN(total) (1000 + (total) / 10)
 #define TASK_PREFIX "sync:"
 #define MAX_RESPONSE (16u * 1024u * 1024u)
 #define CHUNK 65536
@@ -101,6 +105,7 @@ struct sync {
 	char token[MOGUJIE_TOKEN_MAX]; /* wiped */
 	int64_t cursor;		       /* last shopOrderId written */
 	uint64_t done, total;
+	uint64_t first_total;	       /* totalNum of page 1: the sync's bound (sync_page) */
 	int page;		       /* 1-based number of the page being fetched */
 	int refreshed;
 };
@@ -608,6 +613,8 @@ static int sync_page(struct sync *s, int *more, struct client_error *err)
 		return -1;
 	int64_t before = s->cursor;
 	s->total = pg.total;
+	if (s->page == 1)
+		s->first_total = pg.total;
 	cJSON_ArrayForEach(order, pg.orders)
 	{
 		if (write_order(s, (cJSON *)order, err) != 0) {
@@ -617,6 +624,13 @@ static int sync_page(struct sync *s, int *more, struct client_error *err)
 	}
 	*more = pg.has_next;
 	cJSON_Delete(pg.data);
+	if (s->done > s->first_total + SYNC_MARGIN(s->first_total)) {
+		client_error_bound(err,
+				   "page %d: %" PRIu64 " orders so far, past the first page's totalNum "
+				   "%" PRIu64 " by more than orders created meanwhile could explain",
+				   s->page, s->done, s->first_total);
+		return -1;
+	}
 	if (s->done > s->total) {
 		client_error_set(err, CLIENT_E_PROTOCOL,
 				 "page %d: %" PRIu64 " orders so far, but totalNum is %" PRIu64,

@@ -68,7 +68,8 @@ enum client_errkind {
 struct client_error {
 	enum client_errkind kind;
 	int http_status;		 /* 0 when there was no HTTP answer */
-	int sys_errno;			 /* set for CLIENT_E_LOCAL */
+	int sys_errno;			 /* set for CLIENT_E_LOCAL; EPROTO on a CLIENT_E_PROTOCOL
+					  * that broke a bound orderfs sets (client_error_bound) */
 	long retry_after_ms;		 /* -1 when the server gave no hint */
 	char code[PROVIDER_CODE_MAX];	 /* provider's business code, "" if none */
 	char msg[PROVIDER_MSG_MAX];	 /* what went wrong; never contains a secret */
@@ -79,6 +80,10 @@ void client_error_clear(struct client_error *e);
 /* Set kind and a formatted message (truncated to fit); leaves code/http_status alone. */
 void client_error_set(struct client_error *e, enum client_errkind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* CLIENT_E_PROTOCOL for an answer past one of orderfs's bounds (a count, a size): the
+ * reader gets EPROTO, not EIO, and it is never retried. Message as client_error_set. */
+void client_error_bound(struct client_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The one table from client errors to errno (0 for CLIENT_OK). */
 int client_error_to_errno(const struct client_error *e);
 /* Whether retrying the same call later can succeed (transient, rate limit, unavailable). */

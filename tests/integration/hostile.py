@@ -3,6 +3,7 @@
 It binds 127.0.0.1 port 0 in a thread of the test's own process; the twist is a plain
 attribute the test sets before orderfs asks. Counts what it sent so a test can wait on it."""
 import http.server
+import json
 import socketserver
 import threading
 import time
@@ -24,6 +25,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             twist(srv)
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass  # orderfs hung up: what a hostile body is for
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        self.do_GET()
+
+    def _json(self, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def twist_mogujie(self, srv):
+        """A Mogujie order query that never ends: 50 new orders a page, hasNext always
+        true, totalNum srv.total_num on the first page, then srv.total_step more a page."""
+        with srv.lock:
+            srv.pages += 1
+            first = srv.next_id
+            srv.next_id += 50
+            total = srv.total_num + (srv.pages - 1) * srv.total_step
+        orders = [{"shopOrderId": i} for i in range(first, first + 50)]
+        self._json({"status": {"code": "0000000", "msg": "ok"}, "success": True,
+                    "dataEncrypted": False,
+                    "result": {"data": {"hasNext": True, "totalNum": total,
+                                        "openApiOrderDetailResDtos": orders}}})
 
     def _forever(self, srv, write):
         """Send zero bytes until the client goes away (or the server stops)."""
@@ -100,12 +128,18 @@ class HostileServer:
         self.location = ""
         self.body = b""
         self.content_type = "application/octet-stream"
+        self.total_num = 10_000_000
+        self.total_step = 0
+        self.pages = 0
+        self.next_id = 1000
+        self.lock = threading.Lock()
         self.requests = 0
         self.sent = 0
         self.stopping = False
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.owner = self
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/file"
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = self.base + "/file"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

@@ -7,9 +7,10 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 from hostile import HostileServer
-from mount import is_live, wait_for
+from mount import Mount, is_live, wait_for
 from test_faults import FaultCase, read
 from test_fs import rng
 
@@ -175,3 +176,72 @@ class TestTrickle(HostileCase):
         self.assertTrue(self.log_lines(m, slow, "download_min_rate"), m.log_text()[-3000:])
         self.assert_server_bytes(other, read(m.path("exports", other, "orders.xlsx")))
         m.close(self, allowed=(slow,))
+
+
+class MogujieFake:
+    """What Mount needs of a simulator, for a hostile Mogujie server."""
+
+    def __init__(self, url):
+        self.url = url
+        self.secret = "hostile-app-secret"
+        self.merchant = "hostile-app-key"
+
+
+class TestEndlessSync(unittest.TestCase):
+    """Defect 3: a Mogujie sync ends, whatever totalNum and hasNext say."""
+
+    def setUp(self):
+        self.hostile = HostileServer("mogujie")
+        self.addCleanup(self.hostile.stop)
+
+    def mount(self, settings):
+        fake = MogujieFake(self.hostile.base)
+        m = Mount(fake, start=False, settings={
+            "provider": "mogujie", "base_url": fake.url, "app_key": fake.merchant,
+            "retry_limit": "1", "max_file_size": "1G", **settings})
+        m.token_file = os.path.join(m.dir, "token")
+        with open(m.token_file, "w") as f:
+            f.write("hostile-token\n")
+        os.chmod(m.token_file, 0o600)
+        with open(m.config, "a") as f:
+            f.write(f"token_file = {m.token_file}\n")
+        m.start()
+        self.addCleanup(lambda: m.proc is not None and m.umount())
+        return m
+
+    def read_fails(self, m, r, eno, within_s):
+        got = []
+
+        def reader():
+            try:
+                read(m.path("exports", r, "orders.jsonl"))
+                got.append(0)
+            except OSError as e:
+                got.append(e.errno)
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        t.join(within_s)
+        if t.is_alive():  # the sync would go on: let the unmount end it
+            self.addCleanup(lambda: m.umount(lazy=True))
+            self.fail(f"read of {r} still running after {within_s} s: "
+                      + m.log_text()[-1500:])
+        self.assertEqual(got, [eno], m.log_text()[-3000:])
+        self.assertTrue(is_live(m.mnt))
+
+    def test_export_timeout_bounds_the_sync(self):
+        m = self.mount({"export_timeout": "3s"})
+        r = rng(3, 3)
+        self.read_fails(m, r, errno.ETIMEDOUT, 3 + 5)
+        self.assertTrue([l for l in m.log_text().splitlines()
+                         if r in l and "export_timeout" in l], m.log_text()[-3000:])
+        m.close(self, allowed=(r,))
+
+    def test_growing_total_is_a_protocol_error(self):
+        self.hostile.total_num = 500
+        self.hostile.total_step = 50
+        m = self.mount({"export_timeout": "60s"})
+        r = rng(4, 4)
+        self.read_fails(m, r, errno.EPROTO, 20)
+        lines = [l for l in m.log_text().splitlines() if "totalNum" in l and "500" in l]
+        self.assertTrue(lines, m.log_text()[-3000:])
+        m.close(self, allowed=(r,))
