@@ -107,6 +107,13 @@ struct export_task {
 	char msg[PROVIDER_MSG_MAX];	  /* provider's status description */
 };
 
+/* A provider's expiry time (unix seconds) as export_task.expires, where 0 means "no expiry":
+ * a time at or before the epoch is long past, so it becomes 1 (expired), never 0 or less. */
+static inline int64_t provider_expiry(int64_t t)
+{
+	return t > 0 ? t : 1;
+}
+
 struct download_url {
 	char url[PROVIDER_URL_MAX]; /* http(s) only; may embed a short-lived token: never log */
 	int64_t expires_ms;	    /* absolute ms since epoch after which it is dead; 0 unknown */
