@@ -53,6 +53,30 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     "result": {"data": {"hasNext": True, "totalNum": total,
                                         "openApiOrderDetailResDtos": orders}}})
 
+    def twist_clover_file(self, srv):
+        """A Clover export file of len(srv.clover_pads) order elements, element i carrying an
+        array of srv.clover_pads[i] numbers: big, and costly as a tree of small nodes."""
+        def element(i, pad):
+            return (b'{"id":"E%06d","total":100,"padding":[' % i +
+                    b",".join([b"1"] * pad) + b"]}")
+        cache = {}
+
+        def el(i):
+            pad = srv.clover_pads[i]
+            if pad not in cache:
+                cache[pad] = element(0, pad)
+            return cache[pad][:8] + b"%06d" % i + cache[pad][14:]
+        n = len(srv.clover_pads)
+        length = len(b'{"elements":[]}') + max(0, n - 1) + sum(len(el(i)) for i in range(n))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.write(b'{"elements":[')
+        for i in range(n):
+            self.wfile.write((b"," if i else b"") + el(i))
+        self.wfile.write(b"]}")
+
     def _forever(self, srv, write):
         """Send zero bytes until the client goes away (or the server stops)."""
         block = b"\0" * CHUNK
@@ -133,6 +157,7 @@ class HostileServer:
         self.pages = 0
         self.next_id = 1000
         self.lock = threading.Lock()
+        self.clover_pads = []
         self.requests = 0
         self.sent = 0
         self.stopping = False

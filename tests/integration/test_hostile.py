@@ -9,10 +9,12 @@ import threading
 import time
 import unittest
 
+from clover_simulator import CloverSimulator
 from hostile import HostileServer
 from mount import Mount, is_live, wait_for
 from test_faults import FaultCase, read
 from test_fs import rng
+from test_fs_clover import clover_settings, day
 
 MiB = 1024 * 1024
 
@@ -244,4 +246,68 @@ class TestEndlessSync(unittest.TestCase):
         self.read_fails(m, r, errno.EPROTO, 20)
         lines = [l for l in m.log_text().splitlines() if "totalNum" in l and "500" in l]
         self.assertTrue(lines, m.log_text()[-3000:])
+        m.close(self, allowed=(r,))
+
+
+def vm_hwm_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class TestCloverFileMemory(unittest.TestCase):
+    """Defect 2: a Clover export file is converted element by element, in bounded memory."""
+    MB = 10**6
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = CloverSimulator(args=("--pending-s", "0.1", "--progress-s", "0.2"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.hostile = HostileServer("clover_file")
+        self.addCleanup(self.hostile.stop)
+        self.sim.configure(file_url_override=self.hostile.url)
+        self.addCleanup(lambda: self.sim.configure(file_url_override=None))
+
+    def mount(self):
+        m = Mount(self.sim, start=False, settings=clover_settings(self.sim))
+        with open(m.config, "a") as f:
+            f.write(f"token_file = {m.secret_file}\n")
+        m.start()
+        self.addCleanup(lambda: m.proc is not None and m.umount())
+        return m
+
+    def test_big_file_converts_in_bounded_memory(self):
+        # 32 MB keeps make test fast; ORDERFS_TEST_CLOVER_MB=250 is the size of the issue (README).
+        size_mb = int(os.environ.get("ORDERFS_TEST_CLOVER_MB", "32"))
+        pad = 124_990  # about 250 kB an element; 1000 elements (the API's page) per file
+        self.hostile.clover_pads = [pad] * (size_mb * 4)
+        m = self.mount()
+        idle = vm_hwm_kb(m.proc.pid)
+        r = day(2)
+        try:
+            with open(m.path("exports", r, "orders.jsonl"), "rb") as f:
+                lines = sum(1 for _ in f)
+        except OSError as e:
+            self.fail(f"{e}: " + m.log_text()[-3000:])
+        self.assertEqual(lines, size_mb * 4)
+        grew_mib = (vm_hwm_kb(m.proc.pid) - idle) / 1024
+        print(f"\n  {size_mb} MB Clover file: VmHWM {grew_mib:.1f} MiB over the idle mount")
+        self.assertLess(grew_mib, 64)
+        m.close(self)
+
+    def test_element_over_the_cap_is_eproto(self):
+        self.hostile.clover_pads = [10, 600_000, 10]  # the second element is about 1.2 MB
+        m = self.mount()
+        r = day(3)
+        with self.assertRaises(OSError) as cm:
+            read(m.path("exports", r, "orders.jsonl"))
+        self.assertEqual(cm.exception.errno, errno.EPROTO, m.log_text()[-3000:])
+        self.assertIn("larger than", m.log_text())
         m.close(self, allowed=(r,))
