@@ -853,6 +853,8 @@ struct provider *clover_new(const struct clover_config *cfg, struct client_error
 	ho.download_stall_s = cfg->download_stall_s;
 	ho.download_min_rate = cfg->download_min_rate;
 	ho.tls_insecure = cfg->tls_insecure;
+	ho.allow_private = cfg->download_allow_private;
+	ho.api_url = cfg->base_url;
 	ho.max_requests_per_s = cfg->max_requests_per_s;
 	c->http = http_client_new(&ho, err);
 	if (!c->http)

@@ -34,6 +34,27 @@ void client_error_bound(struct client_error *e, const char *fmt, ...)
 	va_end(ap);
 }
 
+#define SHOWN_BYTES 40 /* of a reply that is not JSON, in its message */
+
+int client_reply_not_json(const char *body, size_t len, const char *what,
+			  struct client_error *err)
+{
+	char shown[SHOWN_BYTES + 1];
+	size_t i = 0, n = 0;
+
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' ||
+			   body[i] == '\n'))
+		i++;
+	if (i == len || body[i] == '{' || body[i] == '[')
+		return 0;
+	for (; i < len && n < SHOWN_BYTES; i++) /* it lands in logs: printable, no quotes */
+		shown[n++] = body[i] >= 0x20 && body[i] < 0x7f && body[i] != '"' ? body[i] : ' ';
+	shown[n] = '\0';
+	client_error_set(err, CLIENT_E_PROTOCOL, "%s: the reply is not JSON; it starts \"%s\"",
+			 what, shown);
+	return 1;
+}
+
 int client_error_to_errno(const struct client_error *e)
 {
 	switch (e->kind) {

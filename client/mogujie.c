@@ -333,9 +333,13 @@ static int page_parse(struct mogujie *m, const struct http_response *resp, struc
 
 	memset(pg, 0, sizeof(*pg));
 	if (!root) {
-		/* In practice a body cut short in transit: asking again fixes it. */
-		client_error_set(err, CLIENT_E_TRANSIENT, "malformed JSON (HTTP %ld, %zu bytes)",
-				 resp->status, resp->len);
+		char what[64];
+
+		/* An HTML page will be one again: say what came, and do not retry it. Else in
+		 * practice a body cut short in transit: asking again fixes it. */
+		snprintf(what, sizeof(what), "HTTP %ld, %zu bytes", resp->status, resp->len);
+		if (!client_reply_not_json(resp->body, resp->len, what, err))
+			client_error_set(err, CLIENT_E_TRANSIENT, "malformed JSON (%s)", what);
 		return -1;
 	}
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
@@ -1113,6 +1117,8 @@ struct provider *mogujie_new(const struct mogujie_config *cfg, struct client_err
 	ho.download_stall_s = cfg->download_stall_s;
 	ho.download_min_rate = cfg->download_min_rate;
 	ho.tls_insecure = cfg->tls_insecure;
+	ho.allow_private = cfg->download_allow_private;
+	ho.api_url = cfg->base_url;
 	ho.max_requests_per_s = cfg->max_requests_per_s;
 	ho.max_response_bytes = MAX_RESPONSE;
 	m->http = http_client_new(&ho, err);

@@ -317,6 +317,8 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	ho.download_stall_s = cfg->download_stall_s;
 	ho.download_min_rate = cfg->download_min_rate;
 	ho.tls_insecure = cfg->tls_insecure;
+	ho.allow_private = cfg->download_allow_private;
+	ho.api_url = cfg->base_url;
 	ho.max_requests_per_s = cfg->max_requests_per_s;
 	v->http = http_client_new(&ho, err);
 	if (!v->http)

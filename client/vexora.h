@@ -18,6 +18,7 @@ struct vexora_config {
 	long download_stall_s;	 /* abort a download below download_min_rate this long; 0 = 60 */
 	long download_min_rate;	 /* bytes/s (http_options); 0 = only a complete stall */
 	int tls_insecure;	 /* skip TLS verification: simulator only, logged loudly */
+	int download_allow_private; /* downloads may reach private addresses (http_options) */
 	double max_requests_per_s; /* cap on HTTP requests per second, all threads; 0 = none */
 	/* Clock for the signed timestamp; NULL = real time. Tests pin it. */
 	int64_t (*now_ms)(void);

@@ -359,7 +359,9 @@ static cJSON *parse_envelope(const char *json, size_t len, enum vexora_endpoint 
 		}
 	}
 	if (!root) {
-		client_error_set(err, CLIENT_E_TRANSIENT, "malformed JSON from %s", fc.ep);
+		/* An HTML page will be one again: say what came, and do not retry it. */
+		if (!client_reply_not_json(json, len, fc.ep, err))
+			client_error_set(err, CLIENT_E_TRANSIENT, "malformed JSON from %s", fc.ep);
 		return NULL;
 	}
 	if (!cJSON_IsObject(root)) {

@@ -162,6 +162,7 @@ static const struct key_def keys[] = {
 	{"max_threads", K_INT, OFF(max_threads), 4, 10000, "256"},
 	{"attr_timeout", K_SECONDS_F, OFF(attr_timeout_s), 0, 0, "1"},
 	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0, NULL},
+	{"download_allow_private", K_BOOL, OFF(download_allow_private), 0, 0, NULL},
 	{"exact_sizes", K_BOOL, OFF(exact_sizes), 0, 0, NULL},
 	{"metrics_listen", K_STR, OFF(metrics_listen), 0, 0, NULL},
 	{"log_level", K_LEVEL, OFF(log_level), 0, 0, "info"},

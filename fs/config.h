@@ -44,6 +44,8 @@ struct fs_config {
 	int max_threads;	   /* FUSE worker threads; default 256 (blocked opens each hold one) */
 	double attr_timeout_s;	   /* default 1.0, must be > 0 */
 	int tls_insecure;	   /* default 0; simulator only */
+	int download_allow_private; /* default 0: downloads refuse private addresses unless the
+				     * API is on one */
 	char *metrics_listen;	   /* "127.0.0.1:9464": serve Prometheus /metrics; NULL = off */
 	int exact_sizes;	   /* default 0: stat shows 0 until exported; 1: stat waits for the
 				    * export, so tools that trust st_size (tar, Samba) get it */

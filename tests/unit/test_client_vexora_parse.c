@@ -159,6 +159,19 @@ static void test_truncated_json_is_transient(void **state)
 	assert_int_equal(e.kind, CLIENT_E_TRANSIENT);
 }
 
+/* An HTML page where JSON belongs will be one again: a protocol error saying what came. */
+static void test_html_reply_is_protocol_not_transient(void **state)
+{
+	struct export_task t;
+	struct client_error e;
+	assert_int_equal(status_of("\r\n<html><head><title>502 Bad Gateway</title>\"x\"\x01", &t, &e),
+			 -1);
+	assert_int_equal(e.kind, CLIENT_E_PROTOCOL);
+	assert_non_null(strstr(e.msg, "not JSON"));
+	assert_non_null(strstr(e.msg, "starts \"<html><head><title>502 Bad Gateway</"));
+	assert_false(client_error_retryable(&e));
+}
+
 static void test_business_error_keeps_code_and_msg(void **state)
 {
 	struct export_task t;
@@ -612,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_success_false_with_0000_is_business),
 		cmocka_unit_test(test_sign_error_is_auth),
 		cmocka_unit_test(test_status_spec_example),
+		cmocka_unit_test(test_html_reply_is_protocol_not_transient),
 		cmocka_unit_test(test_status_epoch_expiry_is_expired),
 		cmocka_unit_test(test_status_every_state),
 		cmocka_unit_test(test_status_unknown_code_is_protocol),
