@@ -6,6 +6,8 @@ import http.server
 import json
 import socketserver
 import threading
+import urllib.error
+import urllib.request
 import time
 
 CHUNK = 64 * 1024
@@ -28,7 +30,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(n)
+        self.posted = self.rfile.read(n)
         self.do_GET()
 
     def _json(self, obj):
@@ -76,6 +78,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         for i in range(n):
             self.wfile.write((b"," if i else b"") + el(i))
         self.wfile.write(b"]}")
+
+    def twist_proxy(self, srv):
+        """Forward the request to srv.upstream and pass the answer through srv.rewrite."""
+        n = getattr(self, "posted", b"")
+        req = urllib.request.Request(srv.upstream + self.path, data=n or None,
+                                     method=self.command)
+        for k, v in self.headers.items():
+            if k.lower() not in ("host", "content-length", "connection"):
+                req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, body, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as e:
+            status, body, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
+        body = srv.rewrite(self.path, body)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _forever(self, srv, write):
         """Send zero bytes until the client goes away (or the server stops)."""
@@ -158,6 +180,8 @@ class HostileServer:
         self.next_id = 1000
         self.lock = threading.Lock()
         self.clover_pads = []
+        self.upstream = ""
+        self.rewrite = lambda path, body: body
         self.requests = 0
         self.sent = 0
         self.stopping = False

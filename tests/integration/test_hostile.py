@@ -2,6 +2,7 @@
 twist at a time comes from a server of the test's own on loopback (hostile.py)."""
 import errno
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -311,3 +312,37 @@ class TestCloverFileMemory(unittest.TestCase):
         self.assertEqual(cm.exception.errno, errno.EPROTO, m.log_text()[-3000:])
         self.assertIn("larger than", m.log_text())
         m.close(self, allowed=(r,))
+
+
+class TestEpochExpiry(HostileCase):
+    """Point 5: a fileExpires at the Unix epoch means expired, in any zone, never "kept
+    forever". A proxy of the test's own rewrites the simulator's status answers."""
+
+    def expiry_1970(self, tz):
+        self.hostile.twist = "proxy"
+        self.hostile.upstream = self.sim.url
+        self.hostile.rewrite = lambda path, body: re.sub(
+            rb'"fileExpires":\s*"[^"]*"', b'"fileExpires":"1970-01-01 00:00:00"', body)
+        old = os.environ.get("TZ")
+        os.environ["TZ"] = tz
+        try:
+            m = self.mount(settings={"base_url": self.hostile.base + "/nigeria"})
+        finally:
+            if old is None:
+                del os.environ["TZ"]
+            else:
+                os.environ["TZ"] = old
+        r = rng(79, 79)
+        with self.assertRaises(OSError) as cm:
+            read(m.path("exports", r, "orders.xlsx"))
+        self.assertEqual(cm.exception.errno, errno.EIO, m.log_text()[-3000:])
+        self.assertTrue(self.log_lines(m, r, "expired"), m.log_text()[-3000:])
+        self.assert_no_partial(m.cache_dir)
+        self.assertEqual(self.sim.stats()["download"], 0)  # an expired file is not fetched
+        m.close(self, allowed=(r,))
+
+    def test_epoch_expiry_in_utc(self):
+        self.expiry_1970("UTC0")
+
+    def test_epoch_expiry_east_of_utc(self):
+        self.expiry_1970("Asia/Shanghai")
