@@ -5,6 +5,7 @@ attribute the test sets before orderfs asks. Counts what it sent so a test can w
 import http.server
 import json
 import socketserver
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -167,7 +168,8 @@ class HostileServer:
     """start() binds and serves; url is http://127.0.0.1:PORT/file; stop() ends every
     connection and the thread."""
 
-    def __init__(self, twist="close"):
+    def __init__(self, twist="close", tls=None):
+        """tls: (certfile, keyfile) to speak https instead of http."""
         self.twist = twist
         self.length = 100 * 10**9
         self.trickle_bps = 10
@@ -187,7 +189,13 @@ class HostileServer:
         self.stopping = False
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.owner = self
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "http"
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.base = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.url = self.base + "/file"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -346,3 +346,32 @@ class TestEpochExpiry(HostileCase):
 
     def test_epoch_expiry_east_of_utc(self):
         self.expiry_1970("Asia/Shanghai")
+
+
+class TestHttpsToHttp(HostileCase):
+    """Point 6: a download that started as https is never redirected to http."""
+
+    def test_redirect_from_https_to_http_refused(self):
+        d = tempfile.mkdtemp(prefix="orderfs-tls-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                        "1", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        tls = HostileServer("redirect", tls=(cert, key))
+        self.addCleanup(tls.stop)
+        self.hostile.twist = "body"
+        self.hostile.body = b"served over plain http"
+        tls.location = self.hostile.url
+        self.sim.configure(download_url_override=tls.url)
+        # The test's certificate is its own: TLS checks off, the scheme rule still on.
+        m = self.mount(settings={"tls_insecure": "yes"})
+        r = rng(69, 69)
+        with self.assertRaises(OSError) as cm:
+            read(m.path("exports", r, "orders.xlsx"))
+        self.assertEqual(cm.exception.errno, errno.EIO, m.log_text()[-3000:])
+        self.assertGreater(tls.requests, 0)
+        self.assertEqual(self.hostile.requests, 0, "the http URL was fetched")
+        self.assertTrue(self.log_lines(m, r, "https to another scheme"), m.log_text()[-3000:])
+        m.close(self, allowed=(r,))
