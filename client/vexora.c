@@ -231,10 +231,16 @@ static int vexora_verify(struct provider *p, int fd, uint64_t size, struct clien
 
 	if (rc == 0)
 		return 0;
-	if (rc == -EBADMSG) {
+	if (rc == -EBADMSG && zip_check_gzip(fd, size)) {
+		/* Compressed every time: downloading again will not help. */
+		client_error_set(err, CLIENT_E_PROTOCOL,
+				 "the file arrived gzip-compressed (%llu bytes; Content-Encoding: "
+				 "gzip is never decoded), not an xlsx",
+				 (unsigned long long)size);
+	} else if (rc == -EBADMSG) {
 		client_error_set(err, CLIENT_E_TRANSIENT,
-				 "download incomplete: %llu bytes arrived as the server declared, "
-				 "but the file has no zip end record (server sent a wrong length)",
+				 "download incomplete or not an xlsx: %llu bytes arrived, but the file "
+				 "has no zip end record (a wrong or missing length, or another format)",
 				 (unsigned long long)size);
 	} else {
 		client_error_set(err, CLIENT_E_LOCAL, "cannot read downloaded file: %s",

@@ -154,6 +154,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         """200 with srv.body, as srv.content_type."""
         self.send_response(200)
         self.send_header("Content-Type", srv.content_type)
+        for k, v in srv.headers.items():
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(srv.body)))
         self.end_headers()
         self.wfile.write(srv.body)
@@ -181,6 +183,7 @@ class HostileServer:
         self.pages = 0
         self.next_id = 1000
         self.lock = threading.Lock()
+        self.headers = {}
         self.clover_pads = []
         self.upstream = ""
         self.rewrite = lambda path, body: body

@@ -1,6 +1,7 @@
 """orderfs against a hostile provider: the Vexora simulator answers the API correctly, and one
 twist at a time comes from a server of the test's own on loopback (hostile.py)."""
 import errno
+import gzip
 import os
 import re
 import shutil
@@ -374,4 +375,22 @@ class TestHttpsToHttp(HostileCase):
         self.assertGreater(tls.requests, 0)
         self.assertEqual(self.hostile.requests, 0, "the http URL was fetched")
         self.assertTrue(self.log_lines(m, r, "https to another scheme"), m.log_text()[-3000:])
+        m.close(self, allowed=(r,))
+
+
+class TestMisleadingReplies(HostileCase):
+    """Point 7: a reply that will be wrong every time is said for what it is, once."""
+
+    def test_gzip_file_is_named_and_not_retried(self):
+        self.hostile.twist = "body"
+        self.hostile.body = gzip.compress(b"PK\x03\x04 not really an xlsx" * 100)
+        self.hostile.headers = {"Content-Encoding": "gzip"}
+        self.sim.configure(download_url_override=self.hostile.url)
+        m = self.mount(settings={"retry_limit": "3"})
+        r = rng(68, 68)
+        with self.assertRaises(OSError) as cm:
+            read(m.path("exports", r, "orders.xlsx"))
+        self.assertEqual(cm.exception.errno, errno.EIO, m.log_text()[-3000:])
+        self.assertTrue(self.log_lines(m, r, "gzip-compressed"), m.log_text()[-3000:])
+        self.assertEqual(self.hostile.requests, 1)
         m.close(self, allowed=(r,))
