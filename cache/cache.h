@@ -26,9 +26,18 @@
 struct cache;
 struct cache_handle;
 
+#define CACHE_DEFAULT_MAX_FILE (4ull << 30)
+#define CACHE_MIN_FREE_AUTO UINT64_MAX
+
 struct cache_config {
 	const char *dir;	  /* cache_dir; created 0700 if missing */
 	uint64_t max_size;	  /* cache_max_size in bytes; 0 = unlimited */
+	/* max_file_size: one download larger than this is refused (declared) or stopped
+	 * (undeclared) with -EFBIG; 0 = max_size, or CACHE_DEFAULT_MAX_FILE when that is 0. */
+	uint64_t max_file_size;
+	/* cache_min_free: bytes a download leaves free on cache_dir's filesystem, else -ENOSPC;
+	 * CACHE_MIN_FREE_AUTO = the smaller of 1 GiB and 5 % of that filesystem; 0 = none. */
+	uint64_t min_free;
 	int max_exports;	  /* fills running at once, every source's together; 0 = 2 */
 	int export_timeout_s;	  /* give up polling after this; 0 = default 1800 */
 	int nodata_ttl_s;	  /* remember "no data" this long; 0 = default 3600 */

@@ -20,13 +20,32 @@ static int evictable(const struct cache *c, const struct entry *e)
 	       e->waiters == 0 && e->info.size <= c->cfg.max_size;
 }
 
-/* Warn once per file that alone exceeds the cap; the sum of the READY files that do not.
+/* What a download in progress will take: its declared size, else the bytes it has; 0 for
+ * anything else. cache->lock held. */
+static uint64_t in_flight_size(const struct entry *e)
+{
+	uint64_t n;
+
+	if (!e->filling || e->info.state != CACHE_DOWNLOADING)
+		return 0;
+	n = e->info.bytes_done;
+	if (e->total != UINT64_MAX && e->total > n)
+		n = e->total;
+	return n;
+}
+
+/* Warn once per file that alone exceeds the cap; the sum of the READY files that do not,
+ * plus the downloads in progress (within the cap: max_file_size refuses the others).
  * cache->lock held. */
 static uint64_t counted_total(struct cache *c)
 {
 	uint64_t total = 0;
 
 	for (struct entry *e = c->entries; e; e = e->next) {
+		uint64_t flying = in_flight_size(e);
+
+		if (flying && flying <= c->cfg.max_size)
+			total += flying;
 		if (e->info.state != CACHE_READY)
 			continue;
 		if (e->info.size <= c->cfg.max_size) {

@@ -2,6 +2,7 @@
 #include "fill_decide.h"
 
 #include <errno.h>
+#include <string.h>
 
 long fill_backoff_ms(const struct fill_policy *pol, int n)
 {
@@ -27,6 +28,17 @@ static void give_up(struct fill_decision *d, const struct client_error *err)
 static int decide_wait(struct fill_decision *d, const struct client_error *err, int64_t ms_left,
 		       const struct fill_policy *pol)
 {
+	if (err->kind == CLIENT_E_TRANSIENT && !strcmp(err->code, PROVIDER_CODE_STALL)) {
+		/* A trickle makes progress on every try: counted on its own, never forgiven. */
+		if (++d->tries.stalls >= pol->retry_limit) {
+			d->verdict = FILL_GIVE_UP;
+			d->eno = ETIMEDOUT;
+			return 1;
+		}
+		d->verdict = FILL_RETRY;
+		d->wait_ms = fill_backoff_ms(pol, d->tries.stalls);
+		return 1;
+	}
 	if (err->kind == CLIENT_E_TRANSIENT) {
 		if (++d->tries.retries > pol->retry_limit) {
 			give_up(d, err);

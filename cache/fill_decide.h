@@ -45,6 +45,8 @@ struct fill_tries {
 	int retries;	   /* transient faults in a row */
 	int url_refreshes; /* download URLs replaced in a row */
 	int waits;	   /* waits for a closed provider that gave no retry_after (backoff) */
+	int stalls;	   /* downloads aborted below download_min_rate (PROVIDER_CODE_STALL),
+			    * this flight: progress does not reset them */
 };
 
 struct fill_decision {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../common/bundle.h"
+#include "../common/log.h"
 #include "part.h"
 
 #define FILL_WHOLE 3 /* fill_download_try: the .part holds the whole file */
@@ -43,12 +44,27 @@ static int fill_get_url(struct fill *f, struct download_url *url)
 	return 0;
 }
 
-/* Sink hook: count bytes, publish progress, stop on cancel. */
+/*
+ * Sink hook: refuse a download with no room (room.c), count bytes, publish progress, stop on
+ * cancel. A declared size makes room in the cache at once (it counts as soon as it is
+ * published); an undeclared one each MiB as it grows.
+ */
 static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 {
 	struct fill *f = arg;
-	int rc = 0;
+	int rc = added ? room_grow(f->c, f->e->range_str, size - added, size)
+		       : room_begin(f->c, f->e->range_str, size, total);
 
+	if (rc)
+		return rc;
+	if (f->p->ops->fetch && cache_mono_ms() >= f->deadline) {
+		/* A provider's fetch (a paged sync) is the export itself: export_timeout bounds
+		 * it, or a server that always has one more page keeps it going for good. */
+		log_warn("cache: %s: export_timeout (%d s) passed while the provider was still "
+			 "writing it (%llu bytes so far); stopped",
+			 f->e->range_str, f->c->cfg.export_timeout_s, (unsigned long long)size);
+		return -ETIMEDOUT;
+	}
 	if (added && size == added)
 		fill_mark(f, "first byte");
 	atomic_fetch_add(&entry_counts(f->c, f->e)->n_bytes, added);
@@ -63,6 +79,9 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 		}
 	}
 	pthread_mutex_unlock(&f->c->lock);
+	if (rc == 0 && ((!added && total != UINT64_MAX) ||
+			(size - added) / ROOM_CHECK_EVERY != size / ROOM_CHECK_EVERY))
+		evict_run(f->c);
 	return rc;
 }
 

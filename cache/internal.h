@@ -284,10 +284,25 @@ void pool_take_back(struct cache *c, struct entry *e);
  * READY, else -errno (the entry records the failure). --- */
 int fill_run(struct cache *c, struct entry *e);
 
+/* --- room.c: max_file_size and cache_min_free for one download; no lock needed --- */
+
+#define ROOM_CHECK_EVERY (1u << 20) /* room_grow looks at the disk once per MiB */
+
+/* A response is about to write: have bytes on disk, total declared (UINT64_MAX = not).
+ * 0, or -EFBIG (total over max_file_size) / -ENOSPC (total would leave less than
+ * cache_min_free on cache_dir's filesystem), each with one log line naming both numbers.
+ * range names the export in that line. */
+int room_begin(const struct cache *c, const char *range, uint64_t have, uint64_t total);
+/* The download grew from before to size bytes: -EFBIG past max_file_size, -ENOSPC when
+ * (checked each ROOM_CHECK_EVERY) the filesystem has less than cache_min_free left; else 0. */
+int room_grow(const struct cache *c, const char *range, uint64_t before, uint64_t size);
+
 /* --- evict.c: LRU eviction and the expiry sweeper --- */
 
 /* Evict READY files with no handle, least recently used first, until the total fits
- * max_size. Takes the locks itself (none held on entry). */
+ * max_size; downloads in progress count with their declared size (or the bytes they have)
+ * so the cache plus what is being downloaded fits. Takes the locks itself (none held on
+ * entry). */
 void evict_run(struct cache *c);
 /* Delete expired data files and flush lazy last_access; no locks held on entry. */
 void sweep_run(struct cache *c);

@@ -38,6 +38,7 @@
 #include "../common/check.h"
 #include "clover_csv.h"
 #include "clover_parse.h"
+#include "clover_stream.h"
 #include "clover_xlsx.h"
 #include "http.h"
 #include "../common/clock.h"
@@ -439,36 +440,34 @@ static int fetch_file(struct clover *c, const struct clover_export *x, size_t i,
 	return 0;
 }
 
-/* Read finished member i back whole and parse it as an export file. Root or NULL + *err. */
-static cJSON *load_file(const struct bundle_writer *w, size_t i, const cJSON **elements,
-			struct client_error *err)
+/* Reads back finished members of a bundle for clover_stream_file. */
+struct member_read {
+	const struct bundle_writer *w;
+	size_t i;
+};
+
+static int member_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	const struct member_read *r = ctx;
+
+	return bundle_member_read(r->w, r->i, off, buf, len);
+}
+
+/* Every element of finished member i, in order, to each (clover_stream.h: one element in
+ * memory at a time). 0, or -1 with *err. */
+static int each_element(const struct bundle_writer *w, size_t i, clover_element_fn each,
+			void *arg, struct client_error *err)
 {
 	const struct bundle_member *m = &w->members[i];
-	char *buf;
-	int rc;
+	struct member_read r = {w, i};
 
 	if (m->size > CLOVER_FILE_MAX) {
 		client_error_set(err, CLIENT_E_PROTOCOL, "%s: larger than %llu bytes", m->name,
 				 (unsigned long long)CLOVER_FILE_MAX);
-		return NULL;
+		return -1;
 	}
-	buf = malloc((size_t)m->size + 1);
-	if (!buf) {
-		oom(err);
-		return NULL;
-	}
-	for (uint64_t off = 0; off < m->size; off += READ_CHUNK) {
-		size_t len = m->size - off < READ_CHUNK ? (size_t)(m->size - off) : READ_CHUNK;
-		if ((rc = bundle_member_read(w, i, off, buf + off, len)) != 0) {
-			free(buf);
-			sink_error(err, rc, "reading back an export file");
-			return NULL;
-		}
-	}
-	buf[m->size] = '\0';
-	cJSON *root = clover_parse_file(buf, (size_t)m->size, m->name, elements, err);
-	free(buf);
-	return root;
+	return clover_stream_file(member_read, &r, m->size, m->name, CLOVER_FILE_ELEMENTS_MAX,
+				  each, arg, err);
 }
 
 /* Write out's bytes to the open member once there are enough (or always when force). */
@@ -491,30 +490,34 @@ static int add_error(struct client_error *err, int rc, const char *name)
 	return -1;
 }
 
+/* Where derive_member's elements go. */
+struct derive_ctx {
+	struct bundle_writer *w;
+	enum clover_kind kind;
+	int csv;
+	struct buf *out;
+	uint64_t *count;
+};
+
+static int derive_element(void *arg, const cJSON *el, struct client_error *err)
+{
+	struct derive_ctx *d = arg;
+	int e = d->csv ? clover_csv_row(d->kind, el, d->out) : clover_jsonl_line(el, d->out);
+
+	if (e != 0)
+		return add_error(err, e, d->csv ? "a CSV row" : "a JSON line");
+	++*d->count;
+	return flush(d->w, d->out, 0, err);
+}
+
 /* The elements of json member i as CSV rows (csv 1) or JSON lines into out, which is written
  * to the open member as it fills. *count += elements added. 0, or -1 with *err. */
 static int derive_member(struct bundle_writer *w, size_t i, enum clover_kind kind, int csv,
 			 struct buf *out, uint64_t *count, struct client_error *err)
 {
-	const cJSON *els, *el;
-	cJSON *root = load_file(w, i, &els, err);
-	int rc = 0;
+	struct derive_ctx d = {w, kind, csv, out, count};
 
-	if (!root)
-		return -1;
-	cJSON_ArrayForEach(el, els)
-	{
-		int e = csv ? clover_csv_row(kind, el, out) : clover_jsonl_line(el, out);
-		if (e != 0) {
-			rc = add_error(err, e, csv ? "a CSV row" : "a JSON line");
-			break;
-		}
-		++*count;
-		if ((rc = flush(w, out, 0, err)) != 0)
-			break;
-	}
-	cJSON_Delete(root);
-	return rc;
+	return each_element(w, i, derive_element, &d, err);
 }
 
 /*
@@ -547,28 +550,34 @@ static int derive(struct bundle_writer *w, size_t nfiles, enum clover_kind kind,
 	return rc;
 }
 
+/* Where xlsx_rows's elements go. */
+struct xlsx_ctx {
+	struct clover_xlsx *x;
+	uint64_t *count;
+};
+
+static int xlsx_element(void *arg, const cJSON *el, struct client_error *err)
+{
+	struct xlsx_ctx *d = arg;
+
+	if (clover_xlsx_add(d->x, el) != 0) {
+		client_error_set(err, CLIENT_E_LOCAL, "cannot add a row to the xlsx");
+		return -1;
+	}
+	++*d->count;
+	return 0;
+}
+
 /* Rows of the nfiles json members into the open workbook x. *count = elements added. */
 static int xlsx_rows(struct clover_xlsx *x, const struct bundle_writer *w, size_t nfiles,
 		     uint64_t *count, struct client_error *err)
 {
-	const cJSON *els, *el;
+	struct xlsx_ctx d = {x, count};
 
 	*count = 0;
-	for (size_t i = 0; i < nfiles; i++) {
-		cJSON *root = load_file(w, i, &els, err);
-		if (!root)
+	for (size_t i = 0; i < nfiles; i++)
+		if (each_element(w, i, xlsx_element, &d, err) != 0)
 			return -1;
-		cJSON_ArrayForEach(el, els)
-		{
-			if (clover_xlsx_add(x, el) != 0) {
-				cJSON_Delete(root);
-				client_error_set(err, CLIENT_E_LOCAL, "cannot add a row to the xlsx");
-				return -1;
-			}
-			++*count;
-		}
-		cJSON_Delete(root);
-	}
 	return 0;
 }
 
@@ -842,7 +851,10 @@ struct provider *clover_new(const struct clover_config *cfg, struct client_error
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;
 	ho.request_timeout_ms = cfg->request_timeout_ms;
 	ho.download_stall_s = cfg->download_stall_s;
+	ho.download_min_rate = cfg->download_min_rate;
 	ho.tls_insecure = cfg->tls_insecure;
+	ho.allow_private = cfg->download_allow_private;
+	ho.api_url = cfg->base_url;
 	ho.max_requests_per_s = cfg->max_requests_per_s;
 	c->http = http_client_new(&ho, err);
 	if (!c->http)

@@ -21,8 +21,10 @@ struct clover_config {
 	const char *region;	 /* "us", "eu", "la", "sandbox" (NULL = sandbox: any time) */
 	long connect_timeout_ms; /* 0 = default 10 s */
 	long request_timeout_ms; /* whole API call; 0 = default 30 s */
-	long download_stall_s;	 /* abort a file download < 1 byte/s this long; 0 = 60 */
+	long download_stall_s;	 /* abort a file download below download_min_rate this long */
+	long download_min_rate;	 /* bytes/s (http_options); 0 = only a complete stall */
 	int tls_insecure;	 /* skip TLS verification: simulator only, logged loudly */
+	int download_allow_private; /* downloads may reach private addresses (http_options) */
 	double max_requests_per_s; /* cap on HTTP requests per second, all threads; 0 = none */
 	int64_t (*now_ms)(void);   /* NULL = real clock; tests pin it */
 	const char *work_dir;	   /* where the xlsx is built (created 0700 when missing);

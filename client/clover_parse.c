@@ -264,7 +264,7 @@ static int parse_done(const cJSON *root, struct clover_export *out, struct clien
 		return -1;
 	}
 	out->available_until_ms = (int64_t)until;
-	out->task.expires = out->available_until_ms / 1000;
+	out->task.expires = provider_expiry(out->available_until_ms / 1000);
 	v = get(root, "modifiedTime");
 	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15)
 		out->task.finish_time = (int64_t)v->valuedouble / 1000;

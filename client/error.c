@@ -23,6 +23,38 @@ void client_error_set(struct client_error *e, enum client_errkind kind, const ch
 	va_end(ap);
 }
 
+void client_error_bound(struct client_error *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->kind = CLIENT_E_PROTOCOL;
+	e->sys_errno = EPROTO;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}
+
+#define SHOWN_BYTES 40 /* of a reply that is not JSON, in its message */
+
+int client_reply_not_json(const char *body, size_t len, const char *what,
+			  struct client_error *err)
+{
+	char shown[SHOWN_BYTES + 1];
+	size_t i = 0, n = 0;
+
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' ||
+			   body[i] == '\n'))
+		i++;
+	if (i == len || body[i] == '{' || body[i] == '[')
+		return 0;
+	for (; i < len && n < SHOWN_BYTES; i++) /* it lands in logs: printable, no quotes */
+		shown[n++] = body[i] >= 0x20 && body[i] < 0x7f && body[i] != '"' ? body[i] : ' ';
+	shown[n] = '\0';
+	client_error_set(err, CLIENT_E_PROTOCOL, "%s: the reply is not JSON; it starts \"%s\"",
+			 what, shown);
+	return 1;
+}
+
 int client_error_to_errno(const struct client_error *e)
 {
 	switch (e->kind) {
@@ -37,12 +69,15 @@ int client_error_to_errno(const struct client_error *e)
 		return e->sys_errno > 0 ? e->sys_errno : EIO;
 	case CLIENT_E_CANCELLED:
 		return EINTR;
+	case CLIENT_E_PROTOCOL:
+		/* EPROTO when the answer broke one of orderfs's own bounds (sys_errno says so):
+		 * the reader learns it is the provider's answer, not the transport. */
+		return e->sys_errno == EPROTO ? EPROTO : EIO;
 	case CLIENT_E_TRANSIENT:
 	case CLIENT_E_BUSINESS:
 	case CLIENT_E_URL_EXPIRED:
 	case CLIENT_E_FILE_EXPIRED:
 	case CLIENT_E_NOT_FOUND:
-	case CLIENT_E_PROTOCOL:
 	case CLIENT_E_AUTH:
 		/* The server could not give us the file: to a reader that is an I/O error. */
 		return EIO;

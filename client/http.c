@@ -5,7 +5,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +18,7 @@
 #include "../common/buf.h"
 #include "../common/check.h"
 #include "../common/log.h"
+#include "../common/netaddr.h"
 
 #ifndef ORDERFS_VERSION
 #define ORDERFS_VERSION "dev"
@@ -35,6 +38,11 @@
 
 struct http_client {
 	struct http_options opt;
+	/* The API itself answered from a loopback, link-local or private address: its
+	 * downloads may come from one too (a simulator, a provider inside the network). */
+	atomic_int api_private;
+	char api_host[HOST_MAX]; /* opt.api_url's host, resolved once (api_resolved) */
+	atomic_int api_resolved;
 	pthread_mutex_t lock; /* protects idle[] and nidle; never held across a transfer */
 	CURL *idle[HTTP_POOL_MAX];
 	size_t nidle;
@@ -54,6 +62,8 @@ static void global_init(void)
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+static void url_host(const char *url, char *out, size_t cap);
+
 struct http_client *http_client_new(const struct http_options *opt, struct client_error *err)
 {
 	struct http_client *c;
@@ -72,6 +82,9 @@ struct http_client *http_client_new(const struct http_options *opt, struct clien
 	}
 	if (opt)
 		c->opt = *opt;
+	if (c->opt.api_url)
+		url_host(c->opt.api_url, c->api_host, sizeof(c->api_host));
+	c->opt.api_url = NULL; /* not kept: the host is */
 	if (c->opt.connect_timeout_ms <= 0)
 		c->opt.connect_timeout_ms = HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
 	if (c->opt.request_timeout_ms <= 0)
@@ -341,16 +354,93 @@ static const char *header_value(const char *buf, size_t len, const char *name, c
 	return v;
 }
 
-/* Options every request gets. api: an API call, which waits for its turn under the request
- * cap; a download of a file the provider handed out is not one (it goes to the provider's
- * file host, and a wave of finished exports must not queue behind each other's polls).
- * Returns CURLE_OK or the first failure. */
-static CURLcode setup_common(struct http_client *c, CURL *h, const char *url, int api)
+/* What one request's connections may reach (open_socket). */
+struct sock_guard {
+	struct http_client *c;
+	int download;		     /* a download: private addresses are refused */
+	int api_private;	     /* a download: the API is on such an address itself */
+	int refused;		     /* a connection was refused; addr says where */
+	char addr[NETADDR_STR_MAX];
+};
+
+/*
+ * Every connection's address, before it is made (redirects included, whatever the name
+ * resolved to): an API call to a private address marks the client as such; a download to one
+ * is refused unless the API is there too or download_allow_private is set.
+ */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct sock_guard *g = arg;
+	int priv = netaddr_is_private(&a->addr, a->addrlen);
+
+	if (purpose == CURLSOCKTYPE_IPCXN && priv) {
+		if (!g->download) {
+			atomic_store(&g->c->api_private, 1);
+		} else if (!g->c->opt.allow_private && !g->api_private) {
+			netaddr_format(&a->addr, a->addrlen, g->addr, sizeof(g->addr));
+			g->refused = 1;
+			return CURL_SOCKET_BAD;
+		}
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* The host of an http(s) URL into out ("" when there is none): no scheme, user, port or
+ * brackets around an IPv6 literal. */
+static void url_host(const char *url, char *out, size_t cap)
+{
+	const char *p = strstr(url, "://"), *end, *at;
+	size_t len;
+
+	out[0] = '\0';
+	if (!p)
+		return;
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1;
+	if (*p == '[') {
+		p++;
+		len = strcspn(p, "]");
+	} else {
+		len = strcspn(p, ":/?#");
+	}
+	if (len < cap && p + len <= end) {
+		memcpy(out, p, len);
+		out[len] = '\0';
+	}
+}
+
+/* Whether the API's own host is on a loopback, link-local or private address: resolved once,
+ * at the first download (an unresolvable name counts as not). Thread-safe. */
+static int api_on_private(struct http_client *c)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+
+	if (atomic_load(&c->api_private) || !c->api_host[0] || atomic_load(&c->api_resolved))
+		return atomic_load(&c->api_private);
+	if (getaddrinfo(c->api_host, NULL, &hints, &res) == 0) {
+		for (struct addrinfo *a = res; a; a = a->ai_next)
+			if (netaddr_is_private(a->ai_addr, a->ai_addrlen))
+				atomic_store(&c->api_private, 1);
+		freeaddrinfo(res);
+	}
+	atomic_store(&c->api_resolved, 1);
+	return atomic_load(&c->api_private);
+}
+
+/* Options every request gets; g (lives as long as the transfer) guards its connections.
+ * An API call waits for its turn under the request cap; a download of a file the provider
+ * handed out is not one (it goes to the provider's file host, and a wave of finished exports
+ * must not queue behind each other's polls). Returns CURLE_OK or the first failure. */
+static CURLcode setup_common(struct http_client *c, CURL *h, const char *url,
+			     struct sock_guard *g)
 {
 	CURLcode rc = CURLE_OK;
 	long verify = c->opt.tls_insecure ? 0L : 1L;
 
-	if (api && rate_wait(c) != 0)
+	if (!g->download && rate_wait(c) != 0)
 		return CURLE_ABORTED_BY_CALLBACK;
 	SETOPT(h, rc, CURLOPT_URL, url);
 	SETOPT(h, rc, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM-based DNS timeouts */
@@ -363,6 +453,8 @@ static CURLcode setup_common(struct http_client *c, CURL *h, const char *url, in
 	SETOPT(h, rc, CURLOPT_USERAGENT, "orderfs/" ORDERFS_VERSION);
 	SETOPT(h, rc, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, rc, CURLOPT_XFERINFOFUNCTION, xfer_check);
+	SETOPT(h, rc, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	SETOPT(h, rc, CURLOPT_OPENSOCKETDATA, g);
 	return rc;
 }
 
@@ -411,6 +503,7 @@ struct post_ctx {
 	int failed;	 /* the body buffer's -E2BIG or -ENOMEM: the transfer was aborted */
 	long retry_after_ms;
 	time_t now;
+	struct sock_guard guard;
 };
 
 static size_t post_write(char *data, size_t size, size_t nmemb, void *arg)
@@ -467,7 +560,10 @@ static struct curl_slist *request_headers(const struct http_request *rq)
 static CURLcode setup_request(struct http_client *c, CURL *h, const struct http_request *rq,
 			      struct curl_slist *hl, struct post_ctx *pc)
 {
-	CURLcode rc = setup_common(c, h, rq->url, 1);
+	CURLcode rc;
+
+	pc->guard.c = c;
+	rc = setup_common(c, h, rq->url, &pc->guard);
 
 	SETOPT(h, rc, CURLOPT_HTTPHEADER, hl);
 	if (rq->body) {
@@ -586,6 +682,7 @@ struct dl_ctx {
 	int range_refused; /* got 416 */
 	int failed;	   /* err is set: our callbacks aborted the transfer */
 	struct client_error *err;
+	struct sock_guard guard;
 };
 
 /* A failed sink call (-errno) into *err: cancelled, or a local error. */
@@ -751,14 +848,20 @@ static CURLcode setup_download(struct http_client *c, CURL *h, const char *url,
 			       uint64_t offset, struct dl_ctx *d)
 {
 	char range[32];
-	CURLcode rc = setup_common(c, h, url, 0);
+	CURLcode rc = setup_common(c, h, url, &d->guard);
 
+	/* What started as https stays https: a redirect may not drop TLS. */
+	if (!strncasecmp(url, "https://", 8))
+		SETOPT(h, rc, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	SETOPT(h, rc, CURLOPT_HTTPGET, 1L);
 	/* Bigger reads than the 16 KiB default: fewer sink calls (pwrite + hash) per file. */
 	SETOPT(h, rc, CURLOPT_BUFFERSIZE, 256L * 1024);
 	SETOPT(h, rc, CURLOPT_FOLLOWLOCATION, 1L);
 	SETOPT(h, rc, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRS);
-	SETOPT(h, rc, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	/* curl aborts when the speed stays below the limit for LOW_SPEED_TIME: a trickle is a
+	 * stall too, or one slow server could hold an export slot for days. */
+	SETOPT(h, rc, CURLOPT_LOW_SPEED_LIMIT,
+	       c->opt.download_min_rate > 0 ? c->opt.download_min_rate : 1L);
 	SETOPT(h, rc, CURLOPT_LOW_SPEED_TIME, c->opt.download_stall_s);
 	SETOPT(h, rc, CURLOPT_WRITEFUNCTION, dl_write);
 	SETOPT(h, rc, CURLOPT_WRITEDATA, d);
@@ -787,6 +890,9 @@ static int dl_once(struct http_client *c, const char *url, uint64_t offset,
 	d->total = UINT64_MAX;
 	d->expected = UINT64_MAX;
 	d->err = err;
+	d->guard.c = c;
+	d->guard.download = 1;
+	d->guard.api_private = c->opt.allow_private || api_on_private(c);
 
 	h = pool_take(c);
 	if (!h) {
@@ -801,6 +907,27 @@ static int dl_once(struct http_client *c, const char *url, uint64_t offset,
 
 	if (d->failed)
 		return -1;
+	if (d->guard.refused) {
+		client_error_set(err, CLIENT_E_PROTOCOL,
+				 "refusing to download from %s: a loopback, link-local or private "
+				 "address (download_allow_private = yes allows it)",
+				 d->guard.addr);
+		return -1;
+	}
+	if (rc == CURLE_UNSUPPORTED_PROTOCOL && !strncasecmp(url, "https://", 8)) {
+		client_error_set(err, CLIENT_E_PROTOCOL,
+				 "refusing a redirect from https to another scheme");
+		return -1;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT && d->decided && c->opt.download_min_rate > 0) {
+		/* Only the speed check times a download out once its headers came. */
+		client_error_set(err, CLIENT_E_TRANSIENT,
+				 "download slower than download_min_rate (%ld bytes/s) for %ld s, "
+				 "after %" PRIu64 " bytes",
+				 c->opt.download_min_rate, c->opt.download_stall_s, d->received);
+		snprintf(err->code, sizeof(err->code), "%s", PROVIDER_CODE_STALL);
+		return -1;
+	}
 	if (rc != CURLE_OK) {
 		curl_error(rc, err);
 		if (d->decided && d->expected != UINT64_MAX)

@@ -33,8 +33,15 @@
 struct http_options {
 	long connect_timeout_ms;   /* 0 = HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
 	long request_timeout_ms;   /* whole API call; 0 = HTTP_DEFAULT_REQUEST_TIMEOUT_MS */
-	long download_stall_s;	   /* abort a download below 1 byte/s this long; 0 = 60 */
+	long download_stall_s;	   /* abort a download below download_min_rate this long; 0 = 60 */
+	long download_min_rate;	   /* bytes/s a download must average over download_stall_s,
+				    * else it is a stall (PROVIDER_CODE_STALL); 0 = only a
+				    * download that moves nothing at all is aborted */
 	int tls_insecure;	   /* skip certificate and host verification */
+	int allow_private;	   /* downloads may reach loopback, link-local and private
+				    * addresses even when the API is not on one */
+	const char *api_url;	   /* the API's base_url (NULL = none): when its host resolves
+				    * to such an address, downloads may too. Copied. */
 	size_t max_response_bytes; /* API response cap; 0 = 1 MiB. Downloads are uncapped. */
 	double max_requests_per_s; /* cap on API calls (not downloads) of this client, all
 				    * threads together; 0 = no cap */
@@ -98,9 +105,13 @@ void http_response_free(struct http_response *r);
  * the file size whenever it became known, UINT64_MAX otherwise.
  * Returns 0 when every declared byte arrived, or -1 with *err:
  *   CLIENT_E_TRANSIENT  fewer bytes than declared (the sink has all received: resume), 5xx,
- *                       connect/timeout/stall/reset/resolve errors
+ *                       connect/timeout/stall/reset/resolve errors; code PROVIDER_CODE_STALL
+ *                       when the body came slower than download_min_rate
  *   CLIENT_E_PROTOCOL   more bytes than declared, bad Content-Range, non-http(s) URL,
- *                       unexpected status, too many redirects, TLS verification failure
+ *                       unexpected status, too many redirects, TLS verification failure,
+ *                       a redirect from https to http, a connection to a loopback,
+ *                       link-local or private address (common/netaddr.h) unless the API
+ *                       itself answered from one or allow_private is set
  *   CLIENT_E_URL_EXPIRED 403/404/410
  *   CLIENT_E_RATE_LIMIT 429, or 503 with Retry-After (retry_after_ms set)
  *   CLIENT_E_CANCELLED  the sink returned -ECANCELED

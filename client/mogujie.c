@@ -63,6 +63,10 @@
 #define MOGUJIE_URL_MAX 2048
 #define MOGUJIE_METHOD "xiaodian.trade.sold.encrypted.get"
 #define MOGUJIE_OK "0000000"
+/* Orders a sync may find beyond the first page's totalNum: those created while it runs (a
+ * range that reaches today), 1000 plus 10 %. Past that the server's count is not to be
+ * believed, and a totalNum that grows with every page cannot keep a sync going. */
+#define SYNC_MARGIN(total) (1000 + (total) / 10)
 #define TASK_PREFIX "sync:"
 #define MAX_RESPONSE (16u * 1024u * 1024u)
 #define CHUNK 65536
@@ -101,6 +105,7 @@ struct sync {
 	char token[MOGUJIE_TOKEN_MAX]; /* wiped */
 	int64_t cursor;		       /* last shopOrderId written */
 	uint64_t done, total;
+	uint64_t first_total;	       /* totalNum of page 1: the sync's bound (sync_page) */
 	int page;		       /* 1-based number of the page being fetched */
 	int refreshed;
 };
@@ -328,9 +333,13 @@ static int page_parse(struct mogujie *m, const struct http_response *resp, struc
 
 	memset(pg, 0, sizeof(*pg));
 	if (!root) {
-		/* In practice a body cut short in transit: asking again fixes it. */
-		client_error_set(err, CLIENT_E_TRANSIENT, "malformed JSON (HTTP %ld, %zu bytes)",
-				 resp->status, resp->len);
+		char what[64];
+
+		/* An HTML page will be one again: say what came, and do not retry it. Else in
+		 * practice a body cut short in transit: asking again fixes it. */
+		snprintf(what, sizeof(what), "HTTP %ld, %zu bytes", resp->status, resp->len);
+		if (!client_reply_not_json(resp->body, resp->len, what, err))
+			client_error_set(err, CLIENT_E_TRANSIENT, "malformed JSON (%s)", what);
 		return -1;
 	}
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
@@ -608,6 +617,8 @@ static int sync_page(struct sync *s, int *more, struct client_error *err)
 		return -1;
 	int64_t before = s->cursor;
 	s->total = pg.total;
+	if (s->page == 1)
+		s->first_total = pg.total;
 	cJSON_ArrayForEach(order, pg.orders)
 	{
 		if (write_order(s, (cJSON *)order, err) != 0) {
@@ -617,6 +628,13 @@ static int sync_page(struct sync *s, int *more, struct client_error *err)
 	}
 	*more = pg.has_next;
 	cJSON_Delete(pg.data);
+	if (s->done > s->first_total + SYNC_MARGIN(s->first_total)) {
+		client_error_bound(err,
+				   "page %d: %" PRIu64 " orders so far, past the first page's totalNum "
+				   "%" PRIu64 " by more than orders created meanwhile could explain",
+				   s->page, s->done, s->first_total);
+		return -1;
+	}
 	if (s->done > s->total) {
 		client_error_set(err, CLIENT_E_PROTOCOL,
 				 "page %d: %" PRIu64 " orders so far, but totalNum is %" PRIu64,
@@ -1097,7 +1115,10 @@ struct provider *mogujie_new(const struct mogujie_config *cfg, struct client_err
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;
 	ho.request_timeout_ms = cfg->request_timeout_ms;
 	ho.download_stall_s = cfg->download_stall_s;
+	ho.download_min_rate = cfg->download_min_rate;
 	ho.tls_insecure = cfg->tls_insecure;
+	ho.allow_private = cfg->download_allow_private;
+	ho.api_url = cfg->base_url;
 	ho.max_requests_per_s = cfg->max_requests_per_s;
 	ho.max_response_bytes = MAX_RESPONSE;
 	m->http = http_client_new(&ho, err);

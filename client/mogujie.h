@@ -33,7 +33,9 @@ struct mogujie_config {
 	const char *work_dir;		/* private dir for xlsx temp files (created 0700 if
 					 * missing) */
 	long connect_timeout_ms, request_timeout_ms, download_stall_s;
+	long download_min_rate;		/* bytes/s (http_options); 0 = only a complete stall */
 	int tls_insecure;
+	int download_allow_private; /* downloads may reach private addresses (http_options) */
 	double max_requests_per_s;
 	int64_t (*now_ms)(void);	/* NULL = real time; tests pin it */
 };

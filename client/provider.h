@@ -60,11 +60,16 @@ enum client_errkind {
 /* code of a CLIENT_E_UNAVAILABLE that means "outside the provider's service hours" (as
  * opposed to a capacity limit): .status then says it waits for service hours. */
 #define PROVIDER_CODE_SERVICE_HOURS "service_hours"
+/* code of a CLIENT_E_TRANSIENT download that moved slower than download_min_rate for
+ * download_stall_timeout: retried, but a bounded number of times even when it made progress,
+ * so a trickle cannot hold an export slot forever. */
+#define PROVIDER_CODE_STALL "download_stall"
 
 struct client_error {
 	enum client_errkind kind;
 	int http_status;		 /* 0 when there was no HTTP answer */
-	int sys_errno;			 /* set for CLIENT_E_LOCAL */
+	int sys_errno;			 /* set for CLIENT_E_LOCAL; EPROTO on a CLIENT_E_PROTOCOL
+					  * that broke a bound orderfs sets (client_error_bound) */
 	long retry_after_ms;		 /* -1 when the server gave no hint */
 	char code[PROVIDER_CODE_MAX];	 /* provider's business code, "" if none */
 	char msg[PROVIDER_MSG_MAX];	 /* what went wrong; never contains a secret */
@@ -75,6 +80,17 @@ void client_error_clear(struct client_error *e);
 /* Set kind and a formatted message (truncated to fit); leaves code/http_status alone. */
 void client_error_set(struct client_error *e, enum client_errkind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* CLIENT_E_PROTOCOL for an answer past one of orderfs's bounds (a count, a size): the
+ * reader gets EPROTO, not EIO, and it is never retried. Message as client_error_set. */
+void client_error_bound(struct client_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A reply body that failed to parse as JSON: 1 when it is not JSON at all (an HTML error
+ * page, plain text: its first byte is not '{' or '['), which asking again will not change;
+ * then *err is CLIENT_E_PROTOCOL "<what>: the reply is not JSON; it starts \"...\"" with the
+ * first bytes cleaned to printable ASCII. 0 (err untouched) for what may be a body cut
+ * short in transit. */
+int client_reply_not_json(const char *body, size_t len, const char *what,
+			  struct client_error *err);
 /* The one table from client errors to errno (0 for CLIENT_OK). */
 int client_error_to_errno(const struct client_error *e);
 /* Whether retrying the same call later can succeed (transient, rate limit, unavailable). */
@@ -97,6 +113,13 @@ struct export_task {
 	int64_t expires;		  /* unix seconds the server file stops existing, 0 unknown */
 	char msg[PROVIDER_MSG_MAX];	  /* provider's status description */
 };
+
+/* A provider's expiry time (unix seconds) as export_task.expires, where 0 means "no expiry":
+ * a time at or before the epoch is long past, so it becomes 1 (expired), never 0 or less. */
+static inline int64_t provider_expiry(int64_t t)
+{
+	return t > 0 ? t : 1;
+}
 
 struct download_url {
 	char url[PROVIDER_URL_MAX]; /* http(s) only; may embed a short-lived token: never log */

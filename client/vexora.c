@@ -231,10 +231,16 @@ static int vexora_verify(struct provider *p, int fd, uint64_t size, struct clien
 
 	if (rc == 0)
 		return 0;
-	if (rc == -EBADMSG) {
+	if (rc == -EBADMSG && zip_check_gzip(fd, size)) {
+		/* Compressed every time: downloading again will not help. */
+		client_error_set(err, CLIENT_E_PROTOCOL,
+				 "the file arrived gzip-compressed (%llu bytes; Content-Encoding: "
+				 "gzip is never decoded), not an xlsx",
+				 (unsigned long long)size);
+	} else if (rc == -EBADMSG) {
 		client_error_set(err, CLIENT_E_TRANSIENT,
-				 "download incomplete: %llu bytes arrived as the server declared, "
-				 "but the file has no zip end record (server sent a wrong length)",
+				 "download incomplete or not an xlsx: %llu bytes arrived, but the file "
+				 "has no zip end record (a wrong or missing length, or another format)",
 				 (unsigned long long)size);
 	} else {
 		client_error_set(err, CLIENT_E_LOCAL, "cannot read downloaded file: %s",
@@ -315,7 +321,10 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;
 	ho.request_timeout_ms = cfg->request_timeout_ms;
 	ho.download_stall_s = cfg->download_stall_s;
+	ho.download_min_rate = cfg->download_min_rate;
 	ho.tls_insecure = cfg->tls_insecure;
+	ho.allow_private = cfg->download_allow_private;
+	ho.api_url = cfg->base_url;
 	ho.max_requests_per_s = cfg->max_requests_per_s;
 	v->http = http_client_new(&ho, err);
 	if (!v->http)

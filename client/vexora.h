@@ -15,8 +15,10 @@ struct vexora_config {
 	const char *secret;	 /* signing secret; copied and wiped on destroy */
 	long connect_timeout_ms; /* 0 = default 10 s */
 	long request_timeout_ms; /* whole API call; 0 = default 30 s */
-	long download_stall_s;	 /* abort a download that moves < 1 byte/s for this long; 0 = 60 */
+	long download_stall_s;	 /* abort a download below download_min_rate this long; 0 = 60 */
+	long download_min_rate;	 /* bytes/s (http_options); 0 = only a complete stall */
 	int tls_insecure;	 /* skip TLS verification: simulator only, logged loudly */
+	int download_allow_private; /* downloads may reach private addresses (http_options) */
 	double max_requests_per_s; /* cap on HTTP requests per second, all threads; 0 = none */
 	/* Clock for the signed timestamp; NULL = real time. Tests pin it. */
 	int64_t (*now_ms)(void);

@@ -165,8 +165,9 @@ int vexora_parse_time(const char *s, int64_t *out)
 	tm.tm_min = mm;
 	tm.tm_sec = ss;
 	tm.tm_isdst = -1; /* the server speaks local wall time; let mktime find DST */
+	tm.tm_wday = -1;  /* mktime sets it on success: -1 is also a real time (1969-12-31) */
 	time_t t = mktime(&tm);
-	if (t == (time_t)-1)
+	if (t == (time_t)-1 && tm.tm_wday == -1)
 		return -1;
 	*out = (int64_t)t;
 	return 0;
@@ -262,6 +263,20 @@ static int opt_time(struct field_ctx *fc, const cJSON *obj, const char *key, con
 	return 0;
 }
 
+/* Optional expiry, as opt_time; a time given at or before the epoch is long past, so it
+ * reads as expired (provider_expiry), never as 0 = "no expiry". */
+static int opt_expiry(struct field_ctx *fc, const cJSON *obj, const char *key, const char *path,
+		      int64_t *out)
+{
+	const cJSON *v = get(obj, key);
+
+	if (opt_time(fc, obj, key, path, out) != 0)
+		return -1;
+	if (cJSON_IsString(v) && v->valuestring[0] != '\0')
+		*out = provider_expiry(*out);
+	return 0;
+}
+
 /* Copy a task id: non-empty, fits, no control characters (it goes back into requests). */
 static int copy_id(struct field_ctx *fc, const char *id, char out[PROVIDER_ID_MAX])
 {
@@ -344,7 +359,9 @@ static cJSON *parse_envelope(const char *json, size_t len, enum vexora_endpoint 
 		}
 	}
 	if (!root) {
-		client_error_set(err, CLIENT_E_TRANSIENT, "malformed JSON from %s", fc.ep);
+		/* An HTML page will be one again: say what came, and do not retry it. */
+		if (!client_reply_not_json(json, len, fc.ep, err))
+			client_error_set(err, CLIENT_E_TRANSIENT, "malformed JSON from %s", fc.ep);
 		return NULL;
 	}
 	if (!cJSON_IsObject(root)) {
@@ -421,7 +438,7 @@ int vexora_parse_status(const char *json, size_t len, const char *task_id,
 	    req_string(&fc, data, "fileName", "data.fileName", &name) ||
 	    req_state(&fc, data, &out->state) || req_string(&fc, data, "msg", "data.msg", &msg) ||
 	    opt_time(&fc, data, "finishTime", "data.finishTime", &out->finish_time) ||
-	    opt_time(&fc, data, "fileExpires", "data.fileExpires", &out->expires) ||
+	    opt_expiry(&fc, data, "fileExpires", "data.fileExpires", &out->expires) ||
 	    copy_id(&fc, id, out->id))
 		goto out;
 	if (task_id && strcmp(task_id, out->id) != 0) {

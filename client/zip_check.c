@@ -55,3 +55,10 @@ out:
 	free(buf);
 	return rc;
 }
+
+int zip_check_gzip(int fd, uint64_t size)
+{
+	unsigned char magic[2];
+
+	return size >= 2 && pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}

@@ -13,4 +13,9 @@
  * reading fails. Reads at most the last 64 KiB + 22 bytes with pread (offset unchanged). */
 int zip_check_end(int fd, uint64_t size);
 
+/* 1 when the size bytes at fd start as a gzip stream (1f 8b): a server that compressed the
+ * file (Content-Encoding: gzip, which orderfs never decodes) will do so every time. 0 when
+ * not, or when it cannot be read. */
+int zip_check_gzip(int fd, uint64_t size);
+
 #endif

@@ -98,6 +98,7 @@ POST /_sim/config   JSON merged into the settings; answers them all (400 on an u
   status_override S   GET of an export reports status S (e.g. "FAILED", "WEIRD") without
                       availableUntil/exportUrls unless S is "DONE"; null or "" clears it
   expire_files_now    one-shot: the files of every DONE export expire now
+  file_url_override S every exportUrls url is S (a server of a test's own); null or "" clears
 """
 import argparse
 import hashlib
@@ -415,7 +416,7 @@ class Sim:
             "progress_s": args.progress_s, "orders_per_day": args.orders_per_day,
             "payments_per_day": args.payments_per_day,
             "fail_next": [], "truncate_json_next": 0, "slow_ms": 0, "drop_download_next": 0,
-            "status_override": None,
+            "status_override": None, "file_url_override": None,
         }
         self.closed_until = 0.0    # wall time, for hours {"closed_for_s": S}
         self.configure({"hours": args.hours})
@@ -500,9 +501,9 @@ class Sim:
                         for c in v):
                     raise ValueError("fail_next must be a list of HTTP statuses 400..599")
                 v = list(v)
-            elif k == "status_override":
+            elif k in ("status_override", "file_url_override"):
                 if v is not None and not isinstance(v, str):
-                    raise ValueError("status_override must be a string or null")
+                    raise ValueError(f"{k} must be a string or null")
                 v = v or None
             elif k == "expire_files_now":
                 if not isinstance(v, bool):
@@ -612,6 +613,8 @@ class Sim:
             return self.export_json(e, now_ms(), override=True)
 
     def file_url(self, e, n):
+        if self.settings["file_url_override"]:
+            return self.settings["file_url_override"]
         return f"http://{self.public_host}:{self.port}{e.prefix}/files/{e.token}/{e.id}-{n}.json"
 
     def export_json(self, e, t, override):

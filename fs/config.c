@@ -149,12 +149,15 @@ static const struct key_def keys[] = {
 	{"language", K_STR, OFF(language), 0, 0, NULL},
 	{"report_type", K_STR, OFF(report_type), 0, 0, NULL},
 	{"cache_max_size", K_SIZE, OFF(cache_max_size), 0, 0, "4G"},
+	{"max_file_size", K_SIZE, OFF(max_file_size), 0, 0, NULL},
+	{"cache_min_free", K_SIZE, OFF(cache_min_free), 0, 0, NULL},
 	{"max_exports", K_INT, OFF(max_exports), 1, 64, "2"},
 	{"export_timeout", K_DURATION, OFF(export_timeout_s), 1, 0, "30m"},
 	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0, "1h"},
 	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0, "10s"},
 	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0, "30s"},
 	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0, "60s"},
+	{"download_min_rate", K_SIZE, OFF(download_min_rate), 0, 0, "16k"},
 	{"poll_initial_ms", K_INT, OFF(poll_initial_ms), 1, 3600000, "500"},
 	{"poll_max_ms", K_INT, OFF(poll_max_ms), 1, 3600000, "10000"},
 	{"retry_limit", K_INT, OFF(retry_limit), 1, 100, "5"},
@@ -162,6 +165,7 @@ static const struct key_def keys[] = {
 	{"max_threads", K_INT, OFF(max_threads), 4, 10000, "256"},
 	{"attr_timeout", K_SECONDS_F, OFF(attr_timeout_s), 0, 0, "1"},
 	{"tls_insecure", K_BOOL, OFF(tls_insecure), 0, 0, NULL},
+	{"download_allow_private", K_BOOL, OFF(download_allow_private), 0, 0, NULL},
 	{"exact_sizes", K_BOOL, OFF(exact_sizes), 0, 0, NULL},
 	{"metrics_listen", K_STR, OFF(metrics_listen), 0, 0, NULL},
 	{"metrics_public", K_BOOL, OFF(metrics_public), 0, 0, NULL},
@@ -205,6 +209,7 @@ void config_init(struct fs_config *c)
 			abort(); /* a default the table itself refuses: a programming error */
 	c->fleet_keys_given = 0; /* the defaults above are not the user's */
 	c->owner = c->group = -1; /* the user and group orderfs runs as (perm_of_config) */
+	c->cache_min_free_given = 0;
 }
 
 const char *config_string(const struct fs_config *c, const char *key)
@@ -324,6 +329,8 @@ int config_set(struct fs_config *c, const char *key, const char *value, char *er
 	rc = set_value(k, (char *)c + k->offset, value);
 	if (!rc && !strncmp(key, "fleet_", 6) && strcmp(key, "fleet_etcd"))
 		c->fleet_keys_given = 1;
+	if (!rc && !strcmp(key, "cache_min_free"))
+		c->cache_min_free_given = 1;
 	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
 	else if (rc)

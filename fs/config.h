@@ -27,12 +27,16 @@ struct fs_config {
 	char *language;	   /* default en-US */
 	char *report_type; /* default order */
 	uint64_t cache_max_size;   /* bytes; default 4 GiB; 0 = no cap */
+	uint64_t max_file_size;	   /* bytes; 0 (default) = cache_max_size, or 4 GiB without it */
+	uint64_t cache_min_free;   /* bytes a download leaves free on cache_dir's filesystem */
+	int cache_min_free_given;  /* 0: cache_min_free is the default (1 GiB or 5 %) */
 	int max_exports;	   /* default 2 */
 	int export_timeout_s;	   /* default 1800 */
 	int nodata_ttl_s;	   /* default 3600 */
 	int connect_timeout_s;	   /* default 10 */
 	int request_timeout_s;	   /* default 30 */
 	int download_stall_s;	   /* default 60 */
+	uint64_t download_min_rate; /* bytes/s averaged over download_stall_s; default 16k; 0 off */
 	int poll_initial_ms;	   /* default 500 */
 	int poll_max_ms;	   /* default 10000 */
 	int retry_limit;	   /* default 5 */
@@ -40,6 +44,8 @@ struct fs_config {
 	int max_threads;	   /* FUSE worker threads; default 256 (blocked opens each hold one) */
 	double attr_timeout_s;	   /* default 1.0, must be > 0 */
 	int tls_insecure;	   /* default 0; simulator only */
+	int download_allow_private; /* default 0: downloads refuse private addresses unless the
+				     * API is on one */
 	char *metrics_listen;	   /* "127.0.0.1:9464": serve Prometheus /metrics; NULL = off */
 	int metrics_public;	   /* default 0: metrics_listen must be a loopback address */
 	int exact_sizes;	   /* default 0: stat shows 0 until exported; 1: stat waits for the

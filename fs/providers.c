@@ -13,7 +13,9 @@
 	.connect_timeout_ms = (cfg)->connect_timeout_s * 1000L,        \
 	.request_timeout_ms = (cfg)->request_timeout_s * 1000L,        \
 	.download_stall_s = (cfg)->download_stall_s,                   \
+	.download_min_rate = (long)(cfg)->download_min_rate,           \
 	.tls_insecure = (cfg)->tls_insecure,                           \
+	.download_allow_private = (cfg)->download_allow_private,       \
 	.max_requests_per_s = (cfg)->max_requests_per_s
 
 /* Read one secret file; NULL with why in err. The caller wipes and frees. */

@@ -86,6 +86,8 @@ void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 	memset(cc, 0, sizeof(*cc));
 	cc->dir = cfg->cache_dir;
 	cc->max_size = cfg->cache_max_size;
+	cc->max_file_size = cfg->max_file_size;
+	cc->min_free = cfg->cache_min_free_given ? cfg->cache_min_free : CACHE_MIN_FREE_AUTO;
 	cc->max_exports = config_max_exports_total(cfg); /* max_exports without accounts */
 	cc->export_timeout_s = cfg->export_timeout_s;
 	cc->nodata_ttl_s = cfg->nodata_ttl_s;

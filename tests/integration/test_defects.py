@@ -23,7 +23,8 @@ class TestEvictionWithOverCapFile(FsTestCase):
     def test_small_files_stay_beside_a_kept_big_one(self):
         # The big file (3000 rows, ~90 KB compressed) alone exceeds the cap, the two small
         # ones (200 rows, under 20 KB each) fit it together with room to spare.
-        m = self.mount(settings={"cache_max_size": "50K"})
+        # max_file_size above the cap: its default (the cap) would refuse the big file.
+        m = self.mount(settings={"cache_max_size": "50K", "max_file_size": "1M"})
         big, small1, small2 = rng(40, 40), rng(41, 41), rng(42, 42)
         self.sim.configure(rows=3000)
         big_data = read(m.path("exports", big, "orders.xlsx"))

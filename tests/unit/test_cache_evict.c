@@ -64,6 +64,7 @@ static void test_evict_spares_open_handles(void **state)
 	size_t len;
 
 	e->cfg.max_size = 250000;
+	e->cfg.max_file_size = 1000000; /* the default (max_size) would refuse the big one */
 	env_start(e);
 	assert_int_equal(cache_open(e->c, 0, &a, NULL, NULL, &h), 0); /* oldest, but open */
 	assert_int_equal(open_check(e, &b), 0);
@@ -82,6 +83,7 @@ static void test_evict_single_file_over_cap_kept(void **state)
 	struct date_range a = day(1);
 
 	e->cfg.max_size = 50000;
+	e->cfg.max_file_size = 1000000; /* the default (max_size) would refuse the file */
 	env_start(e);
 	assert_int_equal(open_check(e, &a), 0);
 	WAIT_UNTIL(logs_have("exceeds cache_max_size"));
@@ -101,6 +103,7 @@ static void test_evict_over_cap_file_does_not_evict_the_rest(void **state)
 
 	memset(big_data, 'B', sizeof(big_data));
 	e->cfg.max_size = 250000;
+	e->cfg.max_file_size = 1000000; /* the default (max_size) would refuse the big one */
 	env_start(e);
 	fake_set_content(e->p, &big, big_data, sizeof(big_data));
 	assert_int_equal(open_check(e, &big), 0);

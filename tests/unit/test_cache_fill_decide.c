@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -152,7 +153,7 @@ static struct client_error error_of(enum client_errkind kind, int http_status, l
 
 static struct fill_decision decide(enum fill_step step, const struct client_error *e, int retries)
 {
-	struct fill_tries t = {retries, 0, 0};
+	struct fill_tries t = {retries, 0, 0, 0};
 
 	return fill_decide(step, e, &t, MS_LEFT, &POLICY);
 }
@@ -217,7 +218,7 @@ static void test_http_status_does_not_matter(void **state)
 static void test_transient_counts_up_to_the_limit(void **state)
 {
 	struct client_error e = error_of(CLIENT_E_TRANSIENT, 500, -1);
-	struct fill_tries t = {0, 0, 0};
+	struct fill_tries t = {0, 0, 0, 0};
 	const long waits[] = {100, 200, 400};
 	struct fill_decision d;
 
@@ -240,7 +241,7 @@ static void test_transient_counts_up_to_the_limit(void **state)
 static void test_rate_limit_within_the_deadline(void **state)
 {
 	struct client_error e = error_of(CLIENT_E_RATE_LIMIT, 429, 2000);
-	struct fill_tries t = {2, 0, 0};
+	struct fill_tries t = {2, 0, 0, 0};
 	struct fill_decision d;
 
 	d = fill_decide(FILL_STEP_APPLY, &e, &t, 2000, &POLICY);
@@ -268,7 +269,7 @@ static void test_rate_limit_within_the_deadline(void **state)
 static void test_closed_provider_waits(void **state)
 {
 	struct client_error e = error_of(CLIENT_E_UNAVAILABLE, 200, 3600000);
-	struct fill_tries t = {2, 0, 0};
+	struct fill_tries t = {2, 0, 0, 0};
 	struct fill_decision d;
 
 	d = fill_decide(FILL_STEP_QUERY, &e, &t, 0, &POLICY);
@@ -291,7 +292,7 @@ static void test_closed_provider_waits(void **state)
 static void test_url_refreshes_are_bounded(void **state)
 {
 	struct client_error e = error_of(CLIENT_E_URL_EXPIRED, 403, -1);
-	struct fill_tries t = {0, 0, 0};
+	struct fill_tries t = {0, 0, 0, 0};
 	struct fill_decision d;
 
 	for (int i = 0; i < POLICY.retry_limit + 1; i++) {
@@ -323,7 +324,7 @@ static void test_local_error_keeps_its_errno(void **state)
 /* Only a fault that is retried or waited out changes the counts it is about. */
 static void test_counts_untouched_by_other_kinds(void **state)
 {
-	const struct fill_tries t = {2, 1, 3};
+	const struct fill_tries t = {2, 1, 3, 0};
 
 	for (int s = 0; s < N_STEPS; s++)
 		for (int k = 0; k < N_KINDS; k++) {
@@ -338,6 +339,29 @@ static void test_counts_untouched_by_other_kinds(void **state)
 			assert_int_equal(d.drop_part,
 					 k == CLIENT_E_LOCAL && s == FILL_STEP_DOWNLOAD);
 		}
+}
+
+/* A download slower than download_min_rate (code PROVIDER_CODE_STALL) is retried with
+ * backoff, counted apart from other transient faults (progress does not forgive it), and
+ * after retry_limit stalls the export gives up with ETIMEDOUT. */
+static void test_stalls_are_bounded_and_time_out(void **state)
+{
+	struct client_error e = error_of(CLIENT_E_TRANSIENT, 200, -1);
+	struct fill_tries t = {0, 0, 0, 0};
+	struct fill_decision d;
+
+	snprintf(e.code, sizeof(e.code), "%s", PROVIDER_CODE_STALL);
+	for (int i = 1; i < POLICY.retry_limit; i++) {
+		d = fill_decide(FILL_STEP_DOWNLOAD, &e, &t, MS_LEFT, &POLICY);
+		assert_int_equal(d.verdict, FILL_RETRY);
+		assert_int_equal(d.tries.stalls, i);
+		assert_int_equal(d.tries.retries, 0);
+		t = d.tries;
+		t.retries = 0; /* what progress does to the other faults */
+	}
+	d = fill_decide(FILL_STEP_FETCH, &e, &t, MS_LEFT, &POLICY);
+	assert_int_equal(d.verdict, FILL_GIVE_UP);
+	assert_int_equal(d.eno, ETIMEDOUT);
 }
 
 static void test_backoff_doubles_to_the_cap(void **state)
@@ -363,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_local_error_keeps_its_errno),
 		cmocka_unit_test(test_counts_untouched_by_other_kinds),
 		cmocka_unit_test(test_backoff_doubles_to_the_cap),
+		cmocka_unit_test(test_stalls_are_bounded_and_time_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,6 +180,21 @@ static void test_done(void **state)
 	assert_null(x.urls);
 }
 
+/* availableUntil in the first second after the epoch: long past, so expired, never 0 (which
+ * means "no expiry" to the cache). */
+static void test_epoch_available_until_is_expired(void **state)
+{
+	struct clover_export x;
+	struct client_error e;
+	assert_int_equal(parse(EXPORT("DONE", ",\"availableUntil\":500,\"exportUrls\":"
+					      "{\"elements\":[{\"url\":\"" URL1 "\"}]}"),
+			       "EXP0123456789", &x, &e),
+			 0);
+	assert_true(x.task.expires > 0);
+	assert_true(x.task.expires < 86400);
+	clover_export_free(&x);
+}
+
 static void test_done_without_files(void **state)
 {
 	struct clover_export x;
@@ -407,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_pending),
 		cmocka_unit_test(test_in_progress),
 		cmocka_unit_test(test_done),
+		cmocka_unit_test(test_epoch_available_until_is_expired),
 		cmocka_unit_test(test_done_without_files),
 		cmocka_unit_test(test_unknown_status_is_failed),
 		cmocka_unit_test(test_missing_fields),

@@ -78,6 +78,22 @@ static void test_errno_local_uses_sys_errno(void **state)
 	assert_int_equal(errno_of(CLIENT_E_LOCAL, 0), EIO);
 }
 
+/* A broken bound is a protocol error the reader sees as EPROTO, and it is not retried. */
+static void test_bound_is_eproto(void **state)
+{
+	struct client_error e;
+
+	client_error_clear(&e);
+	client_error_bound(&e, "%d orders past totalNum %d", 5000, 50);
+	assert_int_equal(e.kind, CLIENT_E_PROTOCOL);
+	assert_string_equal(e.msg, "5000 orders past totalNum 50");
+	assert_int_equal(client_error_to_errno(&e), EPROTO);
+	assert_false(client_error_retryable(&e));
+	client_error_clear(&e);
+	client_error_set(&e, CLIENT_E_PROTOCOL, "plain");
+	assert_int_equal(client_error_to_errno(&e), EIO);
+}
+
 static void test_retryable(void **state)
 {
 	struct client_error e;
@@ -113,6 +129,7 @@ int main(void)
 		cmocka_unit_test(test_errno_table),
 		cmocka_unit_test(test_errno_local_uses_sys_errno),
 		cmocka_unit_test(test_retryable),
+		cmocka_unit_test(test_bound_is_eproto),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -159,6 +159,19 @@ static void test_truncated_json_is_transient(void **state)
 	assert_int_equal(e.kind, CLIENT_E_TRANSIENT);
 }
 
+/* An HTML page where JSON belongs will be one again: a protocol error saying what came. */
+static void test_html_reply_is_protocol_not_transient(void **state)
+{
+	struct export_task t;
+	struct client_error e;
+	assert_int_equal(status_of("\r\n<html><head><title>502 Bad Gateway</title>\"x\"\x01", &t, &e),
+			 -1);
+	assert_int_equal(e.kind, CLIENT_E_PROTOCOL);
+	assert_non_null(strstr(e.msg, "not JSON"));
+	assert_non_null(strstr(e.msg, "starts \"<html><head><title>502 Bad Gateway</"));
+	assert_false(client_error_retryable(&e));
+}
+
 static void test_business_error_keeps_code_and_msg(void **state)
 {
 	struct export_task t;
@@ -427,6 +440,60 @@ static void test_parse_time(void **state)
 	assert_int_equal(vexora_parse_time("2026/05/19 13:55:14", &t), -1);
 }
 
+/* fileExpires at or before the epoch: a time long past, so the file is expired. 0 means
+ * "no expiry" to the cache: a provider's value must never come out as 0 (or below). */
+static void expires_of(const char *when, int64_t *out)
+{
+	char json[512];
+	struct export_task t;
+	struct client_error e;
+
+	snprintf(json, sizeof(json),
+		 OK_ENV("{\"id\":\"T1\",\"fileName\":\"f.xlsx\",\"status\":\"2\","
+			"\"msg\":\"m\",\"fileExpires\":\"%s\"}"),
+		 when);
+	assert_int_equal(status_of(json, &t, &e), 0);
+	*out = t.expires;
+}
+
+static void assert_expired_long_ago(const char *when)
+{
+	int64_t x = 0;
+
+	expires_of(when, &x);
+	assert_true(x > 0);	   /* never "no expiry" */
+	assert_true(x < 86400 * 2); /* and in the past: expired */
+}
+
+static void test_status_epoch_expiry_is_expired(void **state)
+{
+	assert_expired_long_ago("1970-01-01 00:00:00");
+	assert_expired_long_ago("1970-01-01 00:00:01");
+	/* A date orderfs does not take is a protocol error, never "no expiry". */
+	for (int i = 0; i < 2; i++) {
+		static const char *const bad[] = {"1969-12-31 23:59:59", "1900-01-01 00:00:00"};
+		char json[512];
+		struct export_task t;
+		struct client_error e;
+		snprintf(json, sizeof(json),
+			 OK_ENV("{\"id\":\"T1\",\"fileName\":\"f.xlsx\",\"status\":\"2\","
+				"\"msg\":\"m\",\"fileExpires\":\"%s\"}"),
+			 bad[i]);
+		assert_int_equal(status_of(json, &t, &e), -1);
+		assert_protocol_naming(&e, "data.fileExpires");
+	}
+	setenv("TZ", "Asia/Shanghai", 1); /* UTC+8: local 1970-01-01 07:59:59 is before epoch */
+	tzset();
+	assert_expired_long_ago("1970-01-01 00:00:00");
+	assert_expired_long_ago("1970-01-01 07:59:59");
+	assert_expired_long_ago("1970-01-01 08:00:00");
+	int64_t x = 0;
+	expires_of("2026-05-26 21:55:14", &x);
+	assert_int_equal(x, 1779803714); /* a real time still reads as itself */
+	setenv("TZ", "UTC0", 1);
+	tzset();
+}
+
 static void test_parse_state_values(void **state)
 {
 	enum export_state s;
@@ -558,6 +625,8 @@ int main(void)
 		cmocka_unit_test(test_success_false_with_0000_is_business),
 		cmocka_unit_test(test_sign_error_is_auth),
 		cmocka_unit_test(test_status_spec_example),
+		cmocka_unit_test(test_html_reply_is_protocol_not_transient),
+		cmocka_unit_test(test_status_epoch_expiry_is_expired),
 		cmocka_unit_test(test_status_every_state),
 		cmocka_unit_test(test_status_unknown_code_is_protocol),
 		cmocka_unit_test(test_status_number_is_protocol),

@@ -113,6 +113,25 @@ static void test_not_a_zip_refused(void **state)
 	assert_int_equal(check(*state, junk, 0), -EBADMSG);
 }
 
+/* A gzip stream (what Content-Encoding: gzip leaves undecoded) is told apart. */
+static void test_gzip_told_apart(void **state)
+{
+	static const unsigned char gz[] = {0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 3};
+	static const unsigned char pk[] = {'P', 'K', 3, 4, 0, 0};
+	struct tmp *t = *state;
+	int fd;
+
+	assert_int_equal(check(t, gz, sizeof(gz)), -EBADMSG);
+	fd = open(t->path, O_RDONLY);
+	assert_int_equal(zip_check_gzip(fd, sizeof(gz)), 1);
+	assert_int_equal(zip_check_gzip(fd, 1), 0);
+	close(fd);
+	check(t, pk, sizeof(pk));
+	fd = open(t->path, O_RDONLY);
+	assert_int_equal(zip_check_gzip(fd, sizeof(pk)), 0);
+	close(fd);
+}
+
 static void test_trailing_garbage_refused(void **state)
 {
 	unsigned char z[256];
@@ -149,6 +168,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cut_zip_refused_at_every_length, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_zip_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gzip_told_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trailing_garbage_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_file_tail_only, setup, teardown),
 	};

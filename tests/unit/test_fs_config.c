@@ -163,6 +163,25 @@ static void test_clover_and_mogujie_keys(void **state)
 	config_free(&c);
 }
 
+/* max_file_size 0 and an unset cache_min_free mean "the default"; 0 given is "no reserve". */
+static void test_size_limits(void **state)
+{
+	struct fs_config c;
+	char err[128];
+
+	config_init(&c);
+	assert_int_equal(c.max_file_size, 0);
+	assert_int_equal(c.cache_min_free_given, 0);
+	assert_int_equal(config_set(&c, "max_file_size", "100M", err, sizeof(err)), 0);
+	assert_int_equal(c.max_file_size, 100ULL << 20);
+	assert_int_equal(config_set(&c, "cache_min_free", "0", err, sizeof(err)), 0);
+	assert_int_equal(c.cache_min_free, 0);
+	assert_int_equal(c.cache_min_free_given, 1);
+	assert_int_equal(config_set(&c, "cache_min_free", "-1", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cache_min_free"));
+	config_free(&c);
+}
+
 static void test_defaults_from_table(void **state)
 {
 	struct fs_config c;
@@ -615,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_fleet_keys_need_fleet_etcd),
 		cmocka_unit_test(test_fleet_bad_endpoints),
 		cmocka_unit_test(test_owner_group_mode),
+		cmocka_unit_test(test_size_limits),
 	};
 	return cmocka_run_group_tests(tests, tmp_dir_setup, tmp_dir_teardown);
 }
