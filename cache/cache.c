@@ -390,8 +390,16 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 		*rc = -EAGAIN;
 		return OPEN_DONE;
 	}
-	if (!e->filling && st == CACHE_READY)
+	if (!e->filling && st == CACHE_READY) {
+		int g = cred_gate(c, e->kind->src, e->info.task_id);
+		if (g < 0) {
+			*rc = g;
+			return OPEN_DONE;
+		}
+		if (g != CRED_OPEN) /* the lock was or will be dropped: look again */
+			return g == CRED_WAIT ? OPEN_WAIT : OPEN_AGAIN;
 		return open_ready(c, e, w, h, rc);
+	}
 	if (!e->filling && nodata_fresh(c, e, st)) {
 		*rc = -ENODATA;
 		return OPEN_DONE;
@@ -455,12 +463,21 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
-	/* entry_get, not entry_find: before the recovery scan has loaded a READY entry, read its
-	 * .meta as cache_lookup does, or a bundle is invisible for a while after a restart. */
-	e = entry_get(c, type, r, 0, &rc);
-	if (!e || entry_state(c, e) != CACHE_READY) {
-		pthread_mutex_unlock(&c->lock);
-		return -ENOENT;
+	for (int g = CRED_AGAIN; g != CRED_OPEN;) {
+		/* entry_get, not entry_find: before the recovery scan has loaded a READY entry,
+		 * read its .meta as cache_lookup does, or a bundle is invisible for a while after
+		 * a restart. */
+		e = entry_get(c, type, r, 0, &rc);
+		if (!e || entry_state(c, e) != CACHE_READY) {
+			pthread_mutex_unlock(&c->lock);
+			return -ENOENT;
+		}
+		if ((g = cred_gate(c, e->kind->src, e->info.task_id)) < 0) {
+			pthread_mutex_unlock(&c->lock);
+			return g;
+		}
+		if (g == CRED_WAIT)
+			cache_wait_tick(c);
 	}
 	store_path(&c->store, e->hash, ".data", path);
 	pthread_mutex_unlock(&c->lock);

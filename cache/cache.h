@@ -75,7 +75,26 @@ struct cache_source_config {
 	long fleet_ttl_s;
 	int fleet_max_exports;
 	double fleet_rate_cap;
+	/* Serve its ready files (cache_open, cache_peek) only once its provider accepted its
+	 * credentials in this run: one authenticated call (provider_ops.check_credentials, or a
+	 * query of the entry's own task), or a flight of its own that got its file. Until then
+	 * readers wait on that call; a refusal gives -EACCES (rechecked after
+	 * CACHE_CRED_RECHECK_S or at the next flight that gets its file); the files stay. For
+	 * sources whose keys another party could claim (accounts_dir). */
+	int check_credentials;
 };
+
+#define CACHE_CRED_RECHECK_S 30
+
+/* What a source's provider said of its credentials in this run. */
+enum cache_cred {
+	CACHE_CRED_UNCHECKED = 0, /* nothing yet (or no gate and no flight ended) */
+	CACHE_CRED_ACCEPTED,	  /* a check or a flight of its own was accepted */
+	CACHE_CRED_REFUSED,	  /* the latest check or flight got an authentication error */
+};
+
+/* That verdict for export type `type`'s source; UNCHECKED for a type that is not valid. */
+enum cache_cred cache_credentials(struct cache *c, size_t type);
 
 enum cache_state {
 	CACHE_ABSENT = 0,  /* nothing known */

@@ -42,6 +42,9 @@ static int add_source(const struct accounts_env *env, struct fs_account *a, stru
 	int rc;
 
 	setup_source_config(&a->run_cfg, a->fleet, a->key_account, &sc);
+	/* Whoever writes an account file picks its merchant id: its cached files are served
+	 * only once the provider accepted its credentials (cache.h). */
+	sc.check_credentials = a->name[0] != '\0';
 	if ((rc = cache_add_source(env->cache, prov, &sc, kind0)) == -EINVAL)
 		snprintf(err, errlen, "another account has the same merchant (%s)", prov->account);
 	else if (rc)

@@ -192,6 +192,43 @@ class VexoraAccountsTest(unittest.TestCase):
         os.rmdir(rmdir)  # forget the failure
         self.assertTrue(read(am.path("bravo", "exports", day(3), "orders.xlsx")).startswith(b"PK"))
 
+    def assert_refused(self, am, name, r, theirs):
+        """name's read of r fails EACCES, shows none of theirs and says "refused"."""
+        with self.assertRaises(OSError) as cm:
+            got = read(am.path(name, "exports", r, "orders.xlsx"))
+            self.assertFalse(got == theirs, f"{name} was served another merchant's file")
+        self.assertEqual(cm.exception.errno, errno.EACCES)
+        self.assertEqual(read_json(am.path(name, ".status"))["token"], "refused")
+
+    def test_a_merchant_id_without_its_credentials_gets_none_of_its_files(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"]})
+        r = day(5)
+        theirs = read(am.path("alpha", "exports", r, "orders.xlsx"))
+        am.m.umount()
+        # An app's customer writes an account file naming alpha's merchant with a made-up
+        # secret: the cached file of that merchant must not be its.
+        am.remove("alpha")
+        am.add("mallory", (VEXORA["alpha"][0], "made-up"))
+        am.m.start()
+        applies = self.sim.stats()["apply"]
+        self.assert_refused(am, "mallory", r, theirs)
+        am.m.umount()
+        am.remove("mallory")
+        am.add("alpha", VEXORA["alpha"])
+        am.m.start()
+        self.assertEqual(read(am.path("alpha", "exports", r, "orders.xlsx")), theirs)
+        self.assertEqual(self.sim.stats()["apply"], applies, "served from the cache")
+        self.assertEqual(read_json(am.path("alpha", ".status"))["token"], "valid")
+        # Once its token is revoked, not even the merchant's own account file gets them.
+        am.m.umount()
+        self.sim.revoke(VEXORA["alpha"][0])
+        try:
+            am.m.start()
+            self.assert_refused(am, "alpha", r, theirs)
+        finally:
+            self.sim.unrevoke(VEXORA["alpha"][0])
+        self.assertEqual(self.sim.stats()["apply"], applies)
+
     def test_accounts_come_and_go_while_mounted(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"]})
         self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
@@ -401,6 +438,32 @@ class CloverAccountsTest(unittest.TestCase):
             self.assertEqual(self.sim.stats()["auth_failures"], 0)
         finally:
             am.m.close(self)
+
+    def test_a_merchant_id_with_a_made_up_token_gets_none_of_its_files(self):
+        settings = {"provider": "clover", "base_url": self.sim.url, "region": "sandbox"}
+        am = AccountsMount(self.sim, settings, {"south": self.MERCHANTS["south"]}, clover_keys)
+        try:
+            r = day(6)
+            member = "orders-0001.json"
+            theirs = read(am.path("south", "exports", r, member))
+            am.m.umount()
+            am.remove("south")
+            am.add("mallory", (self.MERCHANTS["south"][0], "made-up-token"))
+            am.m.start()
+            exports = len(self.sim.exports())
+            with self.assertRaises(OSError) as cm:
+                got = read(am.path("mallory", "exports", r, member))
+                self.assertFalse(got == theirs, "mallory was served south's file")
+            self.assertEqual(cm.exception.errno, errno.EACCES)
+            self.assertEqual(read_json(am.path("mallory", ".status"))["token"], "refused")
+            am.m.umount()
+            am.remove("mallory")
+            am.add("south", self.MERCHANTS["south"])
+            am.m.start()
+            self.assertEqual(read(am.path("south", "exports", r, member)), theirs)
+            self.assertEqual(len(self.sim.exports()), exports, "served from the cache")
+        finally:
+            am.m.close(self, allowed=("refused", "auth", "401"))
 
 
     def test_one_merchants_503s_never_hold_up_another(self):
