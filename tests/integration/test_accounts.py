@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import urllib.request
 
@@ -343,6 +344,93 @@ class VexoraAccountsTest(unittest.TestCase):
         self.assertIn("belongs in each account's NAME.conf", p.stderr)
 
 
+class HostileAccountFilesTest(unittest.TestCase):
+    """Account files an app writes from what its merchants submit: special files, huge ones,
+    and faults while reading them never freeze or hide more than that one file."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Simulator(secret=VEXORA["alpha"][1], merchant=VEXORA["alpha"][0])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.am = AccountsMount(self.sim, {"provider": "vexora"}, {"alpha": VEXORA["alpha"]},
+                                vexora_keys)
+        self.fifos = []
+
+    def tearDown(self):
+        # A mount stuck opening a FIFO is released by a writer, so the test can end.
+        done = threading.Event()
+
+        def release():
+            while not done.wait(0.05):
+                for path in self.fifos:
+                    try:
+                        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                    except OSError:
+                        pass
+        releaser = threading.Thread(target=release)
+        releaser.start()
+        try:
+            self.am.m.close(self, allowed=("skipped",))
+        finally:
+            done.set()
+            releaser.join()
+
+    def fifo(self, path):
+        os.mkfifo(path, 0o600)
+        self.fifos.append(path)
+        return path
+
+    def ls_seconds(self):
+        t0 = time.monotonic()
+        try:
+            subprocess.run(["ls", self.am.path()], capture_output=True, timeout=10, check=True)
+        except subprocess.TimeoutExpired:
+            return 10.0
+        return time.monotonic() - t0
+
+    def test_fifo_symlink_directory_and_huge_file_are_skipped_and_the_mount_answers(self):
+        adir = self.am.adir
+        self.fifo(os.path.join(adir, "pipe.conf"))
+        os.symlink(self.fifo(os.path.join(self.am.m.dir, "elsewhere")),
+                   os.path.join(adir, "link.conf"))
+        os.mkdir(os.path.join(adir, "dir.conf"), 0o700)
+        with open(os.path.join(adir, "huge.conf"), "wb") as f:
+            f.truncate(1 << 30)
+        os.chmod(os.path.join(adir, "huge.conf"), 0o600)
+        self.assertLess(self.ls_seconds(), 1.0, "ls MOUNT answers within 1 s")
+        self.assertEqual(sorted(os.listdir(self.am.path())), [".stats", "alpha"])
+        for name in ("pipe", "link", "dir", "huge"):
+            t0 = time.monotonic()
+            with self.assertRaises(FileNotFoundError):
+                os.stat(self.am.path(name))
+            self.assertLess(time.monotonic() - t0, 1.0)
+            self.assertEqual(self.am.m.log_text().count(f"{name}.conf skipped"), 1, name)
+        self.assertTrue(read(self.am.path("alpha", "exports", day(2), "orders.xlsx"))
+                        .startswith(b"PK"))
+
+    def test_a_read_that_failed_for_want_of_descriptors_is_tried_at_the_next_lookup(self):
+        import resource
+        pid = self.am.m.proc.pid
+        self.am.add("bravo", ("M200300", "bravo-secret"))
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        used = len(os.listdir(f"/proc/{pid}/fd"))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (used, hard))
+        try:
+            with self.assertRaises(OSError) as cm:
+                os.stat(self.am.path("bravo"))
+            self.assertNotEqual(cm.exception.errno, errno.ENOENT,
+                                "a failed read is not a missing file")
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        os.stat(self.am.path("bravo"))  # the next lookup reads it again
+        self.assertEqual(sorted(os.listdir(self.am.path())), [".stats", "alpha", "bravo"])
+
+
 class FleetAccountsTest(unittest.TestCase):
     """Two hosts, each mounting the same two merchants from accounts_dir, on one etcd: one
     export per merchant and range for the whole fleet, each under its own prefix."""
@@ -464,6 +552,7 @@ class CloverAccountsTest(unittest.TestCase):
             self.assertEqual(len(self.sim.exports()), exports, "served from the cache")
         finally:
             am.m.close(self, allowed=("refused", "auth", "401"))
+            self.sim.reset_stats()  # the others count auth failures from zero
 
 
     def test_one_merchants_503s_never_hold_up_another(self):
