@@ -577,8 +577,10 @@ static int range_list_add(struct range_list *l, size_t type, const struct date_r
 	return 0;
 }
 
-/* Before the recovery scan has finished, add the ranges only the disk knows. 0 or -errno
- * (the directory cannot be read, or -ENOMEM). */
+/* Before the recovery scan has finished, add the ranges only the disk knows. A .meta that
+ * cannot be read (or whose data file cannot be checked) is left out with a debug line, so one
+ * bad file never fails every listing. 0 or -errno (the directory cannot be read, or this
+ * process is out of descriptors or memory). */
 static int foreach_disk(struct cache *c, struct range_list *known)
 {
 	size_t nmem = known->n;
@@ -606,13 +608,21 @@ static int foreach_disk(struct cache *c, struct range_list *known)
 			rc = 0; /* gone meanwhile, or corrupt: not a range to list */
 			continue;
 		}
-		if (rc != 0)
-			break; /* could not read it: the listing would be short */
+		if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR)
+			break; /* this process is short of something: the listing would be short */
+		if (rc != 0) {
+			/* That one file cannot be read (EISDIR, EIO): one bad .meta must not fail
+			 * every listing; the recovery scan logs it and tries it again. */
+			log_debug("cache: listing without %s.meta: %s", hash, strerror(-rc));
+			rc = 0;
+			continue;
+		}
 		use = entry_meta_usable(c, hash, &m, &type);
-		if (use == META_UNCHECKED)
-			rc = -EIO;
-		else if (use == META_USABLE)
+		if (use == META_USABLE)
 			rc = range_list_add(known, type, &m.key.range, hash, 0);
+		else if (use == META_UNCHECKED)
+			log_debug("cache: listing without %s.meta: its data file cannot be checked",
+				  hash);
 	}
 	closedir(d);
 	return rc;

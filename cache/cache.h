@@ -223,8 +223,9 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r);
  * order: a range with files of two types is passed twice. Files no source has keys for are
  * not passed.
  * fn must not call back into the cache. 0, or -errno (-ENOMEM, or the cache directory could
- * not be read before the recovery scan finished): then fn was not called at all, so a caller
- * never mistakes part of the ranges for all of them. */
+ * not be read before the recovery scan finished, or this process ran out of descriptors
+ * reading it): then fn was not called at all, so a caller never mistakes part of the ranges
+ * for all of them. One .meta that cannot be read (EISDIR, EIO) is left out, not an error. */
 int cache_foreach(struct cache *c,
 		  void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg);
 

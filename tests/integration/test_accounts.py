@@ -230,6 +230,22 @@ class VexoraAccountsTest(unittest.TestCase):
             self.sim.unrevoke(VEXORA["alpha"][0])
         self.assertEqual(self.sim.stats()["apply"], applies)
 
+    def test_one_unreadable_meta_breaks_no_listing(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"], "bravo": VEXORA["bravo"]})
+        r = day(8)
+        for name in ("alpha", "bravo"):
+            read(am.path(name, "exports", r, "orders.xlsx"))
+        am.m.umount()
+        # A .meta that cannot be read (EISDIR) among good ones.
+        os.mkdir(os.path.join(am.m.cache_dir, "v1", "ab" * 32 + ".meta"))
+        am.m.start()
+        for name in ("alpha", "bravo"):
+            self.assertIn(r, os.listdir(am.path(name, "exports")))
+            st = read_json(am.path(name, ".status"))
+            self.assertNotIn("exports_error", st)
+            self.assertEqual(st["exports"]["ready"], 1)
+        self.assertIn("ab" * 32 + ".meta", am.m.log_text())
+
     def test_accounts_come_and_go_while_mounted(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"]})
         self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
