@@ -246,6 +246,16 @@ class VexoraAccountsTest(unittest.TestCase):
             self.assertEqual(st["exports"]["ready"], 1)
         self.assertIn("ab" * 32 + ".meta", am.m.log_text())
 
+    def test_a_bar_in_the_merchant_id_is_named_as_such(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"], "pipe": ("M1|2", "x")})
+        with self.assertRaises(OSError) as cm:
+            os.listdir(am.path("pipe", "exports"))
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        st = read_json(am.path("pipe", ".status"))
+        self.assertEqual(st["state"], "cannot start")
+        self.assertIn("'|'", st["error"])
+        self.assertNotIn("same merchant", st["error"])
+
     def test_accounts_come_and_go_while_mounted(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"]})
         self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
