@@ -7,7 +7,7 @@
  * query of the entry's own task), made by the first reader while the others wait, or a
  * flight of its own that got its file. The verdict is kept for the source: accepted until a
  * flight of its own is refused; refused until CACHE_CRED_RECHECK_S passed or a flight of its
- * own gets its file. A call that cannot tell (the provider unreachable) is not remembered:
+ * own gets its file; either until its credentials change (credentials_version). A call that cannot tell (the provider unreachable) is not remembered:
  * the reader gets its errno and the next read asks again. Nothing on disk changes.
  */
 #include "internal.h"
@@ -45,8 +45,23 @@ static int cred_ask(struct cache_source *s, const char *task_id, struct client_e
 	}
 }
 
+static uint64_t cred_version(const struct cache_source *s)
+{
+	struct provider *p = s->prov;
+	return p->ops->credentials_version ? p->ops->credentials_version(p) : 0;
+}
+
+/* The verdict, forgotten when the credentials changed since it was learned. */
+static enum cache_cred cred_now(struct cache_source *s)
+{
+	if (s->cred != CACHE_CRED_UNCHECKED && s->cred_version != cred_version(s))
+		s->cred = CACHE_CRED_UNCHECKED;
+	return s->cred;
+}
+
 static void cred_set(struct cache_source *s, enum cache_cred v)
 {
+	s->cred_version = cred_version(s);
 	if (v == CACHE_CRED_REFUSED)
 		s->cred_refused_ms = cache_mono_ms();
 	s->cred = v;
@@ -58,7 +73,7 @@ int cred_gate(struct cache *c, struct cache_source *s, const char *task_id)
 	struct client_error err;
 	int rc;
 
-	if (!s->cred_gate || s->cred == CACHE_CRED_ACCEPTED)
+	if (!s->cred_gate || cred_now(s) == CACHE_CRED_ACCEPTED)
 		return CRED_OPEN;
 	if (s->cred_checking)
 		return CRED_WAIT;
@@ -97,7 +112,7 @@ enum cache_cred cache_credentials(struct cache *c, size_t type)
 
 	pthread_mutex_lock(&c->lock);
 	if ((k = kind_get(c, type)) != NULL)
-		v = k->src->cred;
+		v = cred_now(k->src);
 	pthread_mutex_unlock(&c->lock);
 	return v;
 }

@@ -119,6 +119,7 @@ struct cache_source {
 	enum cache_cred cred;		/* what the provider said last */
 	int cred_checking;		/* a reader is asking it now (the others wait) */
 	int64_t cred_refused_ms;	/* monotonic: when it refused */
+	uint64_t cred_version;		/* the credentials_version cred was learned for */
 };
 
 /* One "type" of the public API: a source's provider type. Never moved or freed before

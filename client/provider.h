@@ -154,6 +154,9 @@ struct provider_ops {
 	 */
 	int (*check_credentials)(struct provider *p, const char *task_id,
 				 struct client_error *err);
+	/* Optional (NULL = they never change): the version of the credentials in use, one more
+	 * each time a new secret or token was read from its file. Thread-safe. */
+	uint64_t (*credentials_version)(struct provider *p);
 	/* Optional (NULL = fixed at creation): change the cap on requests per second (0 = none);
 	 * fleet mode shares one cap between the fleet's hosts. Thread-safe. */
 	void (*set_request_rate)(struct provider *p, double per_s);

@@ -62,6 +62,7 @@ static struct provider *make_vexora(const struct fs_config *cfg, const char *sec
 		.base_url = cfg->base_url,
 		.merchant_no = cfg->merchant_no,
 		.secret = secret,
+		.secret_path = cfg->secret_file,
 		NET_SETTINGS(cfg),
 	};
 	return vexora_new(&vc, cerr);

@@ -256,6 +256,28 @@ class VexoraAccountsTest(unittest.TestCase):
         self.assertIn("'|'", st["error"])
         self.assertNotIn("same merchant", st["error"])
 
+    def test_a_secret_file_replaced_while_mounted_is_used_at_the_next_request(self):
+        am = self.mount(accounts={"bravo": ("M200300", "an-old-secret")})
+        r = day(9)
+        with self.assertRaises(OSError) as cm:
+            read(am.path("bravo", "exports", r, "orders.xlsx"))
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        self.assertEqual(read_json(am.path("bravo", ".status"))["token"], "refused")
+        # The app writes the merchant's new secret the careful way: a new file renamed over.
+        secret = os.path.join(am.adir, ".bravo.secret")
+        write_secret(am.adir, ".bravo.secret.new", VEXORA["bravo"][1])
+        os.rename(secret + ".new", secret)
+
+        def readable():
+            try:
+                return read(am.path("bravo", "exports", r, "orders.xlsx")).startswith(b"PK")
+            except OSError:
+                return False
+        wait_for(readable, timeout=10, interval=0.2, what="the new secret to be used")
+        st = read_json(am.path("bravo", ".status"))
+        self.assertEqual((st["credentials"], st["token"]), ("ok", "valid"))
+        self.assertIn("changed: its new value is used", am.m.log_text())
+
     def test_accounts_come_and_go_while_mounted(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"]})
         self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
