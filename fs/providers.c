@@ -81,6 +81,7 @@ static struct provider *make_clover(const struct fs_config *cfg, const char *tok
 		.base_url = cfg->base_url,
 		.merchant_id = cfg->merchant_id,
 		.token = token,
+		.token_path = cfg->token_file,
 		.region = cfg->region ? cfg->region : "us",
 		.work_dir = work_dir,
 		NET_SETTINGS(cfg),

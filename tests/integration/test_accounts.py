@@ -602,6 +602,32 @@ class CloverAccountsTest(unittest.TestCase):
             am.m.close(self, allowed=("refused", "auth", "401"))
             self.sim.reset_stats()  # the others count auth failures from zero
 
+    def test_a_token_file_replaced_while_mounted_is_used_at_the_next_request(self):
+        settings = {"provider": "clover", "base_url": self.sim.url, "region": "sandbox"}
+        am = AccountsMount(self.sim, settings, {"west": ("MCLOVER00003", "an-old-token")},
+                           clover_keys)
+        try:
+            r, member = day(10), "orders-0001.json"
+            with self.assertRaises(OSError) as cm:
+                read(am.path("west", "exports", r, member))
+            self.assertEqual(cm.exception.errno, errno.EIO)
+            self.assertEqual(read_json(am.path("west", ".status"))["token"], "refused")
+            token = os.path.join(am.adir, ".west.token")
+            write_secret(am.adir, ".west.token.new", self.MERCHANTS["west"][1])
+            os.rename(token + ".new", token)
+
+            def readable():
+                try:
+                    return len(read(am.path("west", "exports", r, member))) > 0
+                except OSError:
+                    return False
+            wait_for(readable, timeout=10, interval=0.2, what="the new token to be used")
+            st = read_json(am.path("west", ".status"))
+            self.assertEqual((st["credentials"], st["token"]), ("ok", "valid"))
+        finally:
+            am.m.close(self, allowed=("refused", "auth", "401"))
+            self.sim.reset_stats()
+
 
     def test_one_merchants_503s_never_hold_up_another(self):
         """north at Clover's concurrent-export cap (503 without Retry-After): its next export
