@@ -446,8 +446,16 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 		*rc = -EAGAIN;
 		return OPEN_DONE;
 	}
-	if (!e->filling && st == CACHE_READY)
+	if (!e->filling && st == CACHE_READY) {
+		int g = cred_gate(c, e->kind->src, e->info.task_id);
+		if (g < 0) {
+			*rc = g;
+			return OPEN_DONE;
+		}
+		if (g != CRED_OPEN) /* the lock was or will be dropped: look again */
+			return g == CRED_WAIT ? OPEN_WAIT : OPEN_AGAIN;
 		return open_ready(c, e, w, h, rc);
+	}
 	if (!e->filling && nodata_fresh(c, e, st)) {
 		*rc = -ENODATA;
 		return OPEN_DONE;
@@ -513,12 +521,21 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
-	/* entry_get, not entry_find: before the recovery scan has loaded a READY entry, read its
-	 * .meta as cache_lookup does, or a bundle is invisible for a while after a restart. */
-	e = entry_get(c, type, r, 0, &rc);
-	if (!e || entry_state(c, e) != CACHE_READY) {
-		pthread_mutex_unlock(&c->lock);
-		return -ENOENT;
+	for (int g = CRED_AGAIN; g != CRED_OPEN;) {
+		/* entry_get, not entry_find: before the recovery scan has loaded a READY entry,
+		 * read its .meta as cache_lookup does, or a bundle is invisible for a while after
+		 * a restart. */
+		e = entry_get(c, type, r, 0, &rc);
+		if (!e || entry_state(c, e) != CACHE_READY) {
+			pthread_mutex_unlock(&c->lock);
+			return -ENOENT;
+		}
+		if ((g = cred_gate(c, e->kind->src, e->info.task_id)) < 0) {
+			pthread_mutex_unlock(&c->lock);
+			return g;
+		}
+		if (g == CRED_WAIT)
+			cache_wait_tick(c);
 	}
 	store_path(&c->store, e->hash, ".data", path);
 	pthread_mutex_unlock(&c->lock);
@@ -628,8 +645,10 @@ static int range_list_add(struct range_list *l, size_t type, const struct date_r
 	return 0;
 }
 
-/* Before the recovery scan has finished, add the ranges only the disk knows. 0 or -errno
- * (the directory cannot be read, or -ENOMEM). */
+/* Before the recovery scan has finished, add the ranges only the disk knows. A .meta that
+ * cannot be read (or whose data file cannot be checked) is left out with a debug line, so one
+ * bad file never fails every listing. 0 or -errno (the directory cannot be read, or this
+ * process is out of descriptors or memory). */
 static int foreach_disk(struct cache *c, struct range_list *known)
 {
 	size_t nmem = known->n;
@@ -657,13 +676,21 @@ static int foreach_disk(struct cache *c, struct range_list *known)
 			rc = 0; /* gone meanwhile, or corrupt: not a range to list */
 			continue;
 		}
-		if (rc != 0)
-			break; /* could not read it: the listing would be short */
+		if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR)
+			break; /* this process is short of something: the listing would be short */
+		if (rc != 0) {
+			/* That one file cannot be read (EISDIR, EIO): one bad .meta must not fail
+			 * every listing; the recovery scan logs it and tries it again. */
+			log_debug("cache: listing without %s.meta: %s", hash, strerror(-rc));
+			rc = 0;
+			continue;
+		}
 		use = entry_meta_usable(c, hash, &m, &type);
-		if (use == META_UNCHECKED)
-			rc = -EIO;
-		else if (use == META_USABLE)
+		if (use == META_USABLE)
 			rc = range_list_add(known, type, &m.key.range, hash, 0);
+		else if (use == META_UNCHECKED)
+			log_debug("cache: listing without %s.meta: its data file cannot be checked",
+				  hash);
 	}
 	closedir(d);
 	return rc;

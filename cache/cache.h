@@ -84,7 +84,26 @@ struct cache_source_config {
 	long fleet_ttl_s;
 	int fleet_max_exports;
 	double fleet_rate_cap;
+	/* Serve its ready files (cache_open, cache_peek) only once its provider accepted its
+	 * credentials in this run: one authenticated call (provider_ops.check_credentials, or a
+	 * query of the entry's own task), or a flight of its own that got its file. Until then
+	 * readers wait on that call; a refusal gives -EACCES (rechecked after
+	 * CACHE_CRED_RECHECK_S or at the next flight that gets its file); the files stay. For
+	 * sources whose keys another party could claim (accounts_dir). */
+	int check_credentials;
 };
+
+#define CACHE_CRED_RECHECK_S 30
+
+/* What a source's provider said of its credentials in this run. */
+enum cache_cred {
+	CACHE_CRED_UNCHECKED = 0, /* nothing yet (or no gate and no flight ended) */
+	CACHE_CRED_ACCEPTED,	  /* a check or a flight of its own was accepted */
+	CACHE_CRED_REFUSED,	  /* the latest check or flight got an authentication error */
+};
+
+/* That verdict for export type `type`'s source; UNCHECKED for a type that is not valid. */
+enum cache_cred cache_credentials(struct cache *c, size_t type);
 
 enum cache_state {
 	CACHE_ABSENT = 0,  /* nothing known */
@@ -213,8 +232,9 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r);
  * order: a range with files of two types is passed twice. Files no source has keys for are
  * not passed.
  * fn must not call back into the cache. 0, or -errno (-ENOMEM, or the cache directory could
- * not be read before the recovery scan finished): then fn was not called at all, so a caller
- * never mistakes part of the ranges for all of them. */
+ * not be read before the recovery scan finished, or this process ran out of descriptors
+ * reading it): then fn was not called at all, so a caller never mistakes part of the ranges
+ * for all of them. One .meta that cannot be read (EISDIR, EIO) is left out, not an error. */
 int cache_foreach(struct cache *c,
 		  void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg);
 

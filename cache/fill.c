@@ -525,6 +525,8 @@ static void fill_record_failure(struct fill *f, int rc)
 	if (f->err.kind == CLIENT_OK)
 		client_error_set(&f->err, CLIENT_E_LOCAL, "%s", strerror(eno));
 	pthread_mutex_lock(&c->lock);
+	if (f->err.kind == CLIENT_E_AUTH)
+		cred_learn(c, f->src, CACHE_CRED_REFUSED);
 	if (!fill_alive_locked(f)) {
 		pthread_mutex_unlock(&c->lock);
 		return;
@@ -609,6 +611,7 @@ int fill_run(struct cache *c, struct entry *e)
 	if (rc == 0) {
 		uint64_t size;
 		pthread_mutex_lock(&c->lock);
+		cred_learn(c, f.src, CACHE_CRED_ACCEPTED); /* before its readers look: their gate */
 		size = e->info.size;
 		pthread_mutex_unlock(&c->lock);
 		log_info("cache: %s: export ready: %llu bytes in %.1f s", e->range_str,

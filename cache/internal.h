@@ -120,6 +120,14 @@ struct cache_source {
 	double fleet_alone_total_s;	/* time run alone in earlier outages */
 	double fleet_rate;		/* the request rate this host takes (cap / members) */
 	int fleet_alone_running;	/* exports this source applied for alone, still running */
+
+	/* The credential gate (cred.c): with cred_gate set, its ready files are served only once
+	 * its provider accepted its credentials in this run. */
+	int cred_gate;
+	enum cache_cred cred;		/* what the provider said last */
+	int cred_checking;		/* a reader is asking it now (the others wait) */
+	int64_t cred_refused_ms;	/* monotonic: when it refused */
+	uint64_t cred_version;		/* the credentials_version cred was learned for */
 };
 
 /* One "type" of the public API: a source's provider type. Never moved or freed before
@@ -193,6 +201,19 @@ int kind_key(const struct cache *c, const struct cache_kind *k, const struct dat
 struct cache_kind *kind_of_key(const struct cache *c, const struct cache_key *key);
 /* Free every source and kind (threads gone). */
 void source_free_all(struct cache *c);
+
+/* --- cred.c: the credential gate (caller holds cache->lock) --- */
+
+enum { CRED_OPEN = 0, CRED_WAIT = 1, CRED_AGAIN = 2 };
+/* Whether a ready file of s may be served now: CRED_OPEN (no gate, or its credentials were
+ * accepted), CRED_WAIT (another thread asks the provider: wait on cache->wake and look
+ * again), CRED_AGAIN (this thread asked, dropping the lock meanwhile: look again),
+ * -EACCES (refused), or the errno of a call that could not tell (-EIO...: nothing learned).
+ * task_id is the entry's own task, which the check may query (copied before the lock is
+ * dropped). */
+int cred_gate(struct cache *c, struct cache_source *s, const char *task_id);
+/* What a flight of s learned: accepted (it got its file) or refused (an auth error). */
+void cred_learn(struct cache *c, struct cache_source *s, enum cache_cred verdict);
 
 /* --- fleet_rate.c: the fleet's request cap, shared by its live members --- */
 

@@ -95,6 +95,7 @@ static struct cache_source *source_new(struct provider *prov,
 	s->fleet_ttl_s = sc->fleet_ttl_s;
 	s->fleet_max_exports = sc->fleet_max_exports;
 	s->fleet_rate_cap = sc->fleet_rate_cap;
+	s->cred_gate = sc->check_credentials;
 	for (size_t t = 0; t < s->ntypes; t++) {
 		const char *rt = source_report_type(prov, sc, t);
 		*err = -EINVAL;

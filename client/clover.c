@@ -41,6 +41,7 @@
 #include "clover_stream.h"
 #include "clover_xlsx.h"
 #include "http.h"
+#include "secret_file.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 
@@ -62,8 +63,7 @@
 struct clover {
 	struct provider base;
 	char base_url[CLOVER_BASE_URL_MAX];
-	char *auth_header; /* "Authorization: Bearer <token>", owned, wiped on destroy */
-	size_t auth_len;
+	struct secret_file *token; /* the Bearer token, read again when its file changes */
 	char region[16];
 	char work_dir[CLOVER_WORK_DIR_MAX]; /* scratch space for the xlsx */
 	struct http_client *http;
@@ -126,8 +126,8 @@ static int clover_check(struct provider *p, const struct export_request *req, in
  * A non-2xx API answer into *err; always -1. what names the call ("POST exports"), export_get
  * says a 404 means the export id is unknown.
  */
-static int status_error(const struct clover *c, const char *what, int export_get,
-			const struct http_response *resp, struct client_error *err)
+static int status_error(const struct clover *c, const char *token, const char *what,
+			int export_get, const struct http_response *resp, struct client_error *err)
 {
 	char msg[160];
 	char hhmm[HHMM_LEN];
@@ -137,7 +137,7 @@ static int status_error(const struct clover *c, const char *what, int export_get
 
 	clover_parse_message(resp->body, resp->len, msg, sizeof(msg));
 	/* A server echoing what we sent must not smuggle the token into a log. */
-	if (strstr(msg, c->auth_header + AUTH_PREFIX_LEN))
+	if (strstr(msg, token))
 		msg[0] = '\0';
 	switch (resp->status) {
 	case 400:
@@ -185,23 +185,46 @@ static int clover_call(struct clover *c, const char *export_id, const char *body
 		       struct http_response *resp, struct client_error *err)
 {
 	char url[CLOVER_URL_MAX];
-	const char *headers[1] = {c->auth_header};
+	const char *headers[1];
 	struct http_request rq = {url, headers, 1, body, "application/json"};
 	const char *what = body ? "POST exports" : "GET export";
+	char *token = NULL, *auth = NULL;
+	size_t auth_len = 0;
+	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
 	if (clover_exports_url(c->base_url, c->base.account, export_id, url, sizeof(url)) != 0) {
 		client_error_set(err, CLIENT_E_INVALID, "base_url too long");
 		return -1;
 	}
-	if (http_request(c->http, &rq, resp, err) != 0)
-		return -1;
-	if (resp->status < 200 || resp->status > 299) {
-		status_error(c, what, export_id != NULL, resp, err);
-		http_response_free(resp);
-		return -1;
+	/* The token in use now: a new one in its file counts from this request on. */
+	if (!(token = secret_file_get(c->token, NULL)) ||
+	    !(auth = malloc((auth_len = AUTH_PREFIX_LEN + strlen(token)) + 1))) {
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		err->sys_errno = ENOMEM;
+		goto out;
 	}
-	return 0;
+	memcpy(auth, AUTH_PREFIX, AUTH_PREFIX_LEN);
+	memcpy(auth + AUTH_PREFIX_LEN, token, strlen(token) + 1);
+	headers[0] = auth;
+	if (http_request(c->http, &rq, resp, err) != 0)
+		goto out;
+	if (resp->status < 200 || resp->status > 299) {
+		status_error(c, token, what, export_id != NULL, resp, err);
+		http_response_free(resp);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (auth) {
+		OPENSSL_cleanse(auth, auth_len);
+		free(auth);
+	}
+	if (token) {
+		OPENSSL_cleanse(token, strlen(token));
+		free(token);
+	}
+	return rc;
 }
 
 /*
@@ -765,12 +788,14 @@ static void clover_destroy(struct provider *p)
 		return;
 	c = cl(p);
 	http_client_free(c->http);
-	if (c->auth_header) {
-		OPENSSL_cleanse(c->auth_header, c->auth_len);
-		free(c->auth_header);
-	}
+	secret_file_free(c->token);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
+}
+
+static uint64_t clover_credentials_version(struct provider *p)
+{
+	return secret_file_gen(cl(p)->token);
 }
 
 static const struct provider_ops clover_ops = {
@@ -782,6 +807,7 @@ static const struct provider_ops clover_ops = {
 	.verify = clover_verify,
 	.fetch = clover_fetch,
 	.set_request_rate = clover_set_request_rate,
+	.credentials_version = clover_credentials_version,
 	.destroy = clover_destroy,
 };
 
@@ -831,12 +857,8 @@ struct provider *clover_new(const struct clover_config *cfg, struct client_error
 	c->base.priv = c; /* first: the fail path destroys through it */
 	if (http_base_url(cfg->base_url, c->base_url, sizeof(c->base_url), err) != 0)
 		goto fail;
-	c->auth_len = AUTH_PREFIX_LEN + strlen(cfg->token);
-	c->auth_header = malloc(c->auth_len + 1);
-	if (!c->auth_header)
+	if (!(c->token = secret_file_new(cfg->token_path, cfg->token)))
 		goto oom;
-	memcpy(c->auth_header, AUTH_PREFIX, AUTH_PREFIX_LEN);
-	memcpy(c->auth_header + AUTH_PREFIX_LEN, cfg->token, strlen(cfg->token) + 1);
 	snprintf(c->region, sizeof(c->region), "%s", cfg->region ? cfg->region : "sandbox");
 	c->now_ms = cfg->now_ms;
 	if (!cfg->work_dir) {

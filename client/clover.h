@@ -18,6 +18,8 @@ struct clover_config {
 	const char *base_url;	 /* http(s)://host[:port][/path]; a path prefix is kept */
 	const char *merchant_id; /* mId; also the provider's account */
 	const char *token;	 /* Bearer token; copied, wiped on destroy; never logged */
+	const char *token_path;	 /* its file, read again when it changes (secret_file.h);
+				  * NULL = token is fixed */
 	const char *region;	 /* "us", "eu", "la", "sandbox" (NULL = sandbox: any time) */
 	long connect_timeout_ms; /* 0 = default 10 s */
 	long request_timeout_ms; /* whole API call; 0 = default 30 s */

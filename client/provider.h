@@ -168,6 +168,18 @@ struct provider_ops {
 	 */
 	int (*fetch)(struct provider *p, const char *task_id, const struct export_request *req,
 		     const struct download_sink *sink, uint64_t *total, struct client_error *err);
+	/*
+	 * Optional: one authenticated call that says whether the provider accepts this
+	 * provider's current credentials for its merchant (Mogujie: a one-row query). NULL = the
+	 * cache asks query(task_id) of an entry's own task instead (Vexora's signed status
+	 * query, Clover's GET of the export). task_id may be "" (then the call needs none).
+	 * 0 accepted; -1 with *err: CLIENT_E_AUTH refused, anything else cannot tell now.
+	 */
+	int (*check_credentials)(struct provider *p, const char *task_id,
+				 struct client_error *err);
+	/* Optional (NULL = they never change): the version of the credentials in use, one more
+	 * each time a new secret or token was read from its file. Thread-safe. */
+	uint64_t (*credentials_version)(struct provider *p);
 	/* Optional (NULL = fixed at creation): change the cap on requests per second (0 = none);
 	 * fleet mode shares one cap between the fleet's hosts. Thread-safe. */
 	void (*set_request_rate)(struct provider *p, double per_s);

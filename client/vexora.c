@@ -22,6 +22,7 @@
 #include "http.h"
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "secret_file.h"
 #include "vexora_parse.h"
 #include "zip_check.h"
 
@@ -32,8 +33,7 @@ struct vexora {
 	struct provider base;
 	char base_url[VEXORA_BASE_URL_MAX];
 	char merchant_header[160]; /* "merchantNo: <merchant_no>" */
-	char *secret;		   /* owned, wiped on destroy */
-	size_t secret_len;
+	struct secret_file *secret; /* the signing secret, read again when its file changes */
 	struct http_client *http;
 	int64_t (*now_ms)(void);
 };
@@ -117,7 +117,15 @@ static int vexora_call(struct vexora *v, enum vexora_endpoint ep, cJSON *body,
 		client_error_set(err, CLIENT_E_INVALID, "base_url too long");
 		return -1;
 	}
-	text = vexora_body_finish(body, v->secret, err);
+	char *secret = secret_file_get(v->secret, NULL);
+	if (!secret) {
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		err->sys_errno = ENOMEM;
+		return -1;
+	}
+	text = vexora_body_finish(body, secret, err);
+	OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
 	if (!text)
 		return -1;
 	if (http_post_json(v->http, url, headers, 1, text, resp, err) != 0)
@@ -265,12 +273,14 @@ static void vexora_destroy(struct provider *p)
 		return;
 	v = vx(p);
 	http_client_free(v->http);
-	if (v->secret) {
-		OPENSSL_cleanse(v->secret, v->secret_len);
-		free(v->secret);
-	}
+	secret_file_free(v->secret);
 	OPENSSL_cleanse(v, sizeof(*v));
 	free(v);
+}
+
+static uint64_t vexora_credentials_version(struct provider *p)
+{
+	return secret_file_gen(vx(p)->secret);
 }
 
 static const struct provider_ops vexora_ops = {
@@ -281,6 +291,7 @@ static const struct provider_ops vexora_ops = {
 	.download = vexora_download,
 	.verify = vexora_verify,
 	.set_request_rate = vexora_set_request_rate,
+	.credentials_version = vexora_credentials_version,
 	.destroy = vexora_destroy,
 };
 
@@ -311,11 +322,8 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 		goto fail;
 	snprintf(v->merchant_header, sizeof(v->merchant_header), "merchantNo: %s",
 		 cfg->merchant_no);
-	v->secret_len = strlen(cfg->secret);
-	v->secret = malloc(v->secret_len + 1);
-	if (!v->secret)
+	if (!(v->secret = secret_file_new(cfg->secret_path, cfg->secret)))
 		goto oom;
-	memcpy(v->secret, cfg->secret, v->secret_len + 1);
 	v->now_ms = cfg->now_ms;
 
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;

@@ -13,6 +13,8 @@ struct vexora_config {
 	const char *base_url;	 /* http(s)://host[:port][/path]; a path prefix is kept */
 	const char *merchant_no; /* sent as header merchantNo */
 	const char *secret;	 /* signing secret; copied and wiped on destroy */
+	const char *secret_path; /* its file, read again when it changes (secret_file.h);
+				  * NULL = secret is fixed */
 	long connect_timeout_ms; /* 0 = default 10 s */
 	long request_timeout_ms; /* whole API call; 0 = default 30 s */
 	long download_stall_s;	 /* abort a download below download_min_rate this long; 0 = 60 */

@@ -1,6 +1,7 @@
 #include "account_conf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,26 +108,46 @@ static int load_over(const struct fs_config *main, FILE *f, const char *path,
 	return 0;
 }
 
+/* Whether a failed open or fstat is the moment's (try again), not the file's. */
+static int transient_errno(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EIO || e == EINTR ||
+	       e == EAGAIN || e == ENOBUFS || e == ETIMEDOUT || e == ESTALE;
+}
+
 int account_conf_load(const struct fs_config *main, const char *path, struct fs_config *out,
 		      struct account_sig *sig, char *err, size_t errlen)
 {
 	char why[400];
 	struct stat st;
-	FILE *f = fopen(path, "re");
-	int rc = -1;
+	FILE *f;
+	/* O_NONBLOCK: a FIFO (or a symlink to one) must not hold the lookup until a writer
+	 * comes; fstat then refuses it before any read. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int rc = ACCOUNT_CONF_BAD;
 
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+	if (fd < 0 || fstat(fd, &st)) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return transient_errno(e) ? ACCOUNT_CONF_TRANSIENT : ACCOUNT_CONF_BAD;
 	}
-	if (fstat(fileno(f), &st)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	} else if (check_owner(&st, why, sizeof(why))) {
+	sig_from_stat(&st, sig);
+	if (check_owner(&st, why, sizeof(why))) {
 		snprintf(err, errlen, "%s: %s", path, why);
+	} else if (st.st_size > ACCOUNT_CONF_MAX_SIZE) {
+		snprintf(err, errlen, "%s: %lld bytes, more than an account file may hold (%d)",
+			 path, (long long)st.st_size, ACCOUNT_CONF_MAX_SIZE);
+	} else if (!(f = fdopen(fd, "re"))) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		rc = transient_errno(e) ? ACCOUNT_CONF_TRANSIENT : ACCOUNT_CONF_BAD;
 	} else {
-		sig_from_stat(&st, sig);
-		rc = load_over(main, f, path, out, err, errlen);
+		rc = load_over(main, f, path, out, err, errlen) ? ACCOUNT_CONF_BAD : 0;
+		fclose(f);
+		return rc;
 	}
-	fclose(f);
+	close(fd);
 	return rc;
 }

@@ -36,12 +36,23 @@ struct account_sig {
 };
 int account_sig_equal(const struct account_sig *a, const struct account_sig *b);
 
+#define ACCOUNT_CONF_MAX_SIZE (64 * 1024) /* a larger NAME.conf is refused unread */
+
+/* What account_conf_load says of a file it could not take. */
+enum {
+	ACCOUNT_CONF_BAD = -1,	     /* the file itself is wrong: skip it until it changes */
+	ACCOUNT_CONF_TRANSIENT = -2, /* it could not be read now (EMFILE, EIO...): try again */
+};
+
 /*
  * Read the account file at path into out: a copy of main (accounts_dir cleared) with the
- * file's keys set, validated as a whole config. The file must be a regular file owned by
- * this user or root and not writable by group or others (it says which secret files the
- * mount reads). Only the provider's account keys may be set in it. *sig says what was read.
- * 0, or -1 with one line in err naming the problem (never a secret); out then holds nothing.
+ * file's keys set, validated as a whole config. The file must be a regular file of at most
+ * ACCOUNT_CONF_MAX_SIZE bytes owned by this user or root and not writable by group or others
+ * (it says which secret files the mount reads). Only the provider's account keys may be set
+ * in it. It is opened without blocking (a FIFO never holds the caller) and checked with
+ * fstat before a byte is read. *sig says what was read (set whenever fstat succeeded).
+ * 0, or ACCOUNT_CONF_BAD / ACCOUNT_CONF_TRANSIENT with one line in err naming the problem
+ * (never a secret); out then holds nothing.
  */
 int account_conf_load(const struct fs_config *main, const char *path, struct fs_config *out,
 		      struct account_sig *sig, char *err, size_t errlen);

@@ -34,6 +34,19 @@ void account_key_account(const struct fs_config *cfg, const struct provider *pro
 		snprintf(out, 128, "%s", prov->account);
 }
 
+/* Whether merchant id m may be part of the cache keys ('|' separates their fields): 1, or
+ * 0 with why in err (so the refusal is not mistaken for a merchant another account has). */
+static int merchant_fits_a_key(const char *m, char *err, size_t errlen)
+{
+	for (const char *p = m; *p; p++)
+		if (*p == '|' || (unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "its merchant id may not contain '|' or control "
+					      "characters (they separate the fields of a cache key)");
+			return 0;
+		}
+	return 1;
+}
+
 /* Its types into the cache, with fleet mode's settings. 0 or -1 with err. */
 static int add_source(const struct accounts_env *env, struct fs_account *a, struct provider *prov,
 		      size_t *kind0, char *err, size_t errlen)
@@ -42,6 +55,9 @@ static int add_source(const struct accounts_env *env, struct fs_account *a, stru
 	int rc;
 
 	setup_source_config(&a->run_cfg, a->fleet, a->key_account, &sc);
+	/* Whoever writes an account file picks its merchant id: its cached files are served
+	 * only once the provider accepted its credentials (cache.h). */
+	sc.check_credentials = a->name[0] != '\0';
 	if ((rc = cache_add_source(env->cache, prov, &sc, kind0)) == -EINVAL)
 		snprintf(err, errlen, "another account has the same merchant (%s)", prov->account);
 	else if (rc)
@@ -59,6 +75,8 @@ int account_start(const struct accounts_env *env, struct fs_account *a,
 
 	if (!prov)
 		return -1;
+	if (!merchant_fits_a_key(prov->account, err, errlen))
+		goto fail;
 	account_key_account(&a->run_cfg, prov, a->name, a->key_account);
 	if (taken(arg, a, other, sizeof(other))) {
 		snprintf(err, errlen, "account %s has the same merchant (%s); only one may run",

@@ -71,8 +71,20 @@ static void summarize(struct orderfs *o, const struct export_list *l, struct sum
 	}
 }
 
-static const char *token_verdict(const struct summary *s)
+static const char *token_verdict(struct orderfs *o, const struct fs_account *a,
+				 const struct summary *s)
 {
+	/* The gate's verdict is the latest word of the provider on these credentials. */
+	switch (cache_credentials(o->cache, a->kind0)) {
+	case CACHE_CRED_ACCEPTED:
+		return "valid";
+	case CACHE_CRED_REFUSED:
+		return "refused";
+	case CACHE_CRED_UNCHECKED:
+		if (a->name[0])
+			return "unknown"; /* its cached files prove nothing of these credentials */
+		break;
+	}
 	if (s->last_fail.learned_time && s->last_fail.last_error.kind == CLIENT_E_AUTH &&
 	    s->last_fail.learned_time >= s->last_ready)
 		return "refused";
@@ -129,7 +141,7 @@ static void add_running(struct orderfs *o, struct fs_account *a, cJSON *root)
 	free(l.v);
 	orderfs_account_stats(o, a, &cs);
 	cJSON_AddStringToObject(root, "merchant", a->prov->account);
-	cJSON_AddStringToObject(root, "token", token_verdict(&s));
+	cJSON_AddStringToObject(root, "token", token_verdict(o, a, &s));
 	cJSON_AddItemToObject(root, "last_error", last_error_json(&s));
 	add_exports(root, &cs, &s);
 	if (fleet)

@@ -17,12 +17,14 @@
 
 struct accounts {
 	struct accounts_env env;
-	pthread_mutex_t lock;	 /* the maps and every account's table fields */
+	pthread_mutex_t scan_lock; /* one scan at a time; taken before lock, never inside it */
+	pthread_mutex_t lock;	 /* the maps and every account's table fields; no file I/O
+				  * while it is held (every lookup takes it) */
 	pthread_cond_t started;	 /* broadcast (with lock) when a start ends */
 	struct str_map *by_name; /* NAME -> struct fs_account * */
 	struct str_map *skipped; /* file name -> struct account_sig: bad files, logged once */
-	unsigned scan;		 /* number of the current scan */
-	int scan_errno;		 /* the last scan's failure, so it is logged once */
+	unsigned scan;		 /* number of the current scan (scan_lock) */
+	int scan_errno;		 /* the last scan's failure, so it is logged once (scan_lock) */
 };
 
 struct accounts *accounts_new(const struct accounts_env *env)
@@ -33,6 +35,7 @@ struct accounts *accounts_new(const struct accounts_env *env)
 		return NULL;
 	t->env = *env;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->scan_lock, NULL);
 	pthread_cond_init(&t->started, NULL);
 	t->by_name = str_map_new(sizeof(struct fs_account *));
 	t->skipped = str_map_new(sizeof(struct account_sig));
@@ -86,6 +89,7 @@ void accounts_free(struct accounts *t)
 	}
 	str_map_free(t->skipped);
 	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->scan_lock);
 	pthread_cond_destroy(&t->started);
 	free(t);
 }
@@ -174,75 +178,131 @@ static void take_config(struct fs_account *a, struct fs_config *cfg, const struc
 	set_present(a, 1);
 }
 
-/* Read NAME.conf again if it changed since it was read (t->lock held). The account when the
- * file is there and valid, else NULL (and a known account of that name is hidden). */
-static struct fs_account *refresh(struct accounts *t, const char *name)
+/* NAME.conf could not be stat'ed (t->lock held): gone (ENOENT, ENOTDIR) hides the account;
+ * anything else is the moment's, so a known account stays as it is and the lookup fails EIO.
+ * The account, or NULL with *eno. */
+static struct fs_account *stat_failed(struct fs_account *a, const char *file, int rc, int *eno)
 {
-	char path[PATH_MAX], file[ACCOUNT_NAME_MAX + 8], err[600];
-	struct fs_account *a = find(t, name);
-	struct account_sig sig;
-	struct fs_config cfg;
-
-	conf_path(t, name, path);
-	snprintf(file, sizeof(file), "%s%s", name, ACCOUNT_CONF_SUFFIX);
-	if (account_conf_stat(path, &sig)) {
+	if (rc == -ENOENT || rc == -ENOTDIR) {
 		if (a)
 			set_present(a, 0);
+		*eno = -ENOENT;
 		return NULL;
 	}
-	if (a && a->present && account_sig_equal(&sig, &a->sig))
+	log_warn("accounts_dir: %s: %s; tried again at the next lookup", file, strerror(-rc));
+	if (a && a->present)
 		return a;
-	if (skipped_before(t, file, &sig)) {
-		if (a)
-			set_present(a, 0);
+	*eno = -EIO;
+	return NULL;
+}
+
+/* What account_conf_load said of NAME.conf, taken into the table (t->lock held). The
+ * account when the file is valid, else NULL with *eno (a known account of that name is
+ * hidden, unless the read failed for the moment: then it stays as it was). */
+static struct fs_account *take_read(struct accounts *t, const char *name, const char *file,
+				    int rc, struct fs_config *cfg, const struct account_sig *sig,
+				    const char *err, int *eno)
+{
+	struct fs_account *a = find(t, name);
+
+	if (rc == ACCOUNT_CONF_TRANSIENT) {
+		log_warn("accounts_dir: %s: cannot read it now: %s; tried again at the next lookup",
+			 file, err);
+		if (a && a->present)
+			return a;
+		*eno = -EIO;
 		return NULL;
 	}
-	if (account_conf_load(t->env.main, path, &cfg, &sig, err, sizeof(err))) {
-		skip(t, file, &sig, err);
+	if (rc) {
+		if (!skipped_before(t, file, sig))
+			skip(t, file, sig, err);
 		if (a)
 			set_present(a, 0);
+		*eno = -ENOENT;
 		return NULL;
 	}
 	str_map_del(t->skipped, file);
 	if (!a && !(a = account_new(t, name))) {
-		config_free(&cfg);
+		config_free(cfg);
+		*eno = -ENOMEM;
 		return NULL;
 	}
-	take_config(a, &cfg, &sig);
+	take_config(a, cfg, sig);
 	return a;
 }
 
-struct fs_account *accounts_get(struct accounts *t, const char *name)
+/* Read NAME.conf again if it changed since it was read. Called without t->lock: the stat and
+ * the read happen without it (a slow or hostile file never holds up another lookup), the
+ * verdict is taken under it. The account when the file is there and valid, else NULL with
+ * *eno (-ENOENT, or -EIO when it could not be read now). */
+static struct fs_account *refresh(struct accounts *t, const char *name, int *eno)
 {
+	char path[PATH_MAX], file[ACCOUNT_NAME_MAX + 8], err[600] = "";
 	struct fs_account *a;
+	struct account_sig sig, read_sig;
+	struct fs_config cfg;
+	int rc;
 
-	if (!account_name_ok(name))
-		return NULL;
+	conf_path(t, name, path);
+	snprintf(file, sizeof(file), "%s%s", name, ACCOUNT_CONF_SUFFIX);
+	rc = account_conf_stat(path, &sig);
 	pthread_mutex_lock(&t->lock);
-	a = refresh(t, name);
+	a = find(t, name);
+	if (rc)
+		a = stat_failed(a, file, rc, eno);
+	else if (a && a->present && account_sig_equal(&sig, &a->sig))
+		;
+	else if (skipped_before(t, file, &sig)) {
+		if (a)
+			set_present(a, 0);
+		*eno = -ENOENT;
+		a = NULL;
+	} else {
+		pthread_mutex_unlock(&t->lock);
+		read_sig = sig;
+		rc = account_conf_load(t->env.main, path, &cfg, &read_sig, err, sizeof(err));
+		pthread_mutex_lock(&t->lock);
+		a = take_read(t, name, file, rc, &cfg, &read_sig, err, eno);
+	}
 	pthread_mutex_unlock(&t->lock);
 	return a;
 }
 
-/* One directory entry of a scan (t->lock held). */
-static void scan_entry(struct accounts *t, const char *file)
+struct fs_account *accounts_get(struct accounts *t, const char *name, int *eno)
+{
+	*eno = -ENOENT;
+	if (!account_name_ok(name))
+		return NULL;
+	return refresh(t, name, eno);
+}
+
+/* One directory entry of a scan (t->scan_lock held, t->lock not). */
+static void scan_entry(struct accounts *t, const char *file, unsigned scan)
 {
 	char name[ACCOUNT_NAME_MAX], path[PATH_MAX];
 	struct account_sig sig;
 	struct fs_account *a;
+	int eno;
 
 	switch (account_file_name(file, name)) {
 	case ACCOUNT_FILE_IGNORED:
 		return;
 	case ACCOUNT_FILE_BAD:
 		snprintf(path, sizeof(path), "%s/%s", t->env.main->accounts_dir, file);
-		if (account_conf_stat(path, &sig) == 0 && !skipped_before(t, file, &sig))
+		if (account_conf_stat(path, &sig))
+			return;
+		pthread_mutex_lock(&t->lock);
+		if (!skipped_before(t, file, &sig))
 			skip(t, file, &sig, "NAME must be 1..63 of A-Z a-z 0-9 . _ - "
 					    "not starting with a dot");
+		pthread_mutex_unlock(&t->lock);
 		return;
 	case ACCOUNT_FILE_OK:
-		if ((a = refresh(t, name)) != NULL)
-			a->seen = t->scan;
+		if ((a = refresh(t, name, &eno)) != NULL) {
+			pthread_mutex_lock(&t->lock);
+			a->seen = scan;
+			pthread_mutex_unlock(&t->lock);
+		}
 		return;
 	}
 }
@@ -297,7 +357,8 @@ int accounts_scan(struct accounts *t, void (*gone)(void *arg, const char *name),
 	struct dirent *de;
 	int rc = 0;
 
-	pthread_mutex_lock(&t->lock);
+	/* One scan at a time, and the directory read without t->lock: lookups go on. */
+	pthread_mutex_lock(&t->scan_lock);
 	t->scan++;
 	if (!(d = opendir(t->env.main->accounts_dir))) {
 		rc = -errno;
@@ -305,15 +366,17 @@ int accounts_scan(struct accounts *t, void (*gone)(void *arg, const char *name),
 			log_err("accounts_dir %s: %s; the accounts known stay listed",
 				t->env.main->accounts_dir, strerror(-rc));
 		t->scan_errno = -rc;
-		pthread_mutex_unlock(&t->lock);
+		pthread_mutex_unlock(&t->scan_lock);
 		return rc;
 	}
 	t->scan_errno = 0;
 	while ((de = readdir(d)) != NULL)
-		scan_entry(t, de->d_name);
+		scan_entry(t, de->d_name, t->scan);
 	closedir(d);
+	pthread_mutex_lock(&t->lock);
 	str_map_foreach(t->by_name, hide_unseen, &h);
 	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&t->scan_lock);
 	for (size_t i = 0; i < h.gone.n && gone; i++)
 		gone(arg, h.gone.v[i]->name);
 	free(h.gone.v);

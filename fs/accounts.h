@@ -49,8 +49,10 @@ void accounts_free(struct accounts *t);
 int accounts_scan(struct accounts *t, void (*gone)(void *arg, const char *name), void *arg);
 
 /* The account NAME when its NAME.conf is there and valid now (checked with one stat, read
- * again when it changed), else NULL. */
-struct fs_account *accounts_get(struct accounts *t, const char *name);
+ * again when it changed, both without the table's lock), else NULL with *eno: -ENOENT (no
+ * such valid file), -EIO (it could not be stat'ed or read now: the next lookup tries again;
+ * a known account then stays as it was and is returned). */
+struct fs_account *accounts_get(struct accounts *t, const char *name, int *eno);
 
 /* Call fn for every listed account in name order, without the table's lock (fn may use the
  * table and the cache). 0, or -ENOMEM (then fn was not called). */

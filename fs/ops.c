@@ -323,13 +323,15 @@ static int wait_exported(struct orderfs *o, struct fs_account *a, const struct n
  * With accounts_dir, the part of path above an account's tree: "/" and "/.stats" are the
  * mount's (*a NULL), "/NAME" and "/NAME/.status" an account's (not started for them).
  * Returns 0 with *node set for those, 1 with *a started and *sub the rest of the path
- * ("/exports/...") to resolve in its tree, or -ENOENT / -EIO (the account cannot start).
+ * ("/exports/...") to resolve in its tree, or -ENOENT / -EIO (its file cannot be read now,
+ * or the account cannot start).
  */
 static int resolve_account(struct orderfs *o, const char *path, struct fs_account **a,
 			   const char **sub, struct node *node)
 {
 	char name[ACCOUNT_NAME_MAX];
 	size_t len = strcspn(path + 1, "/");
+	int rc;
 
 	memset(node, 0, sizeof(*node));
 	*a = NULL;
@@ -344,8 +346,8 @@ static int resolve_account(struct orderfs *o, const char *path, struct fs_accoun
 		return -ENOENT;
 	memcpy(name, path + 1, len);
 	name[len] = '\0';
-	if (!(*a = accounts_get(o->accounts, name)))
-		return -ENOENT;
+	if (!(*a = accounts_get(o->accounts, name, &rc)))
+		return rc;
 	*sub = path + 1 + len;
 	if (!**sub)
 		return 0;

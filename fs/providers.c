@@ -64,6 +64,7 @@ static struct provider *make_vexora(const struct fs_config *cfg, const char *sec
 		.base_url = cfg->base_url,
 		.merchant_no = cfg->merchant_no,
 		.secret = secret,
+		.secret_path = cfg->secret_file,
 		NET_SETTINGS(cfg),
 	};
 	return vexora_new(&vc, cerr);
@@ -82,6 +83,7 @@ static struct provider *make_clover(const struct fs_config *cfg, const char *tok
 		.base_url = cfg->base_url,
 		.merchant_id = cfg->merchant_id,
 		.token = token,
+		.token_path = cfg->token_file,
 		.region = cfg->region ? cfg->region : "us",
 		.work_dir = work_dir,
 		NET_SETTINGS(cfg),

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import urllib.request
 
@@ -192,6 +193,91 @@ class VexoraAccountsTest(unittest.TestCase):
         os.rmdir(rmdir)  # forget the failure
         self.assertTrue(read(am.path("bravo", "exports", day(3), "orders.xlsx")).startswith(b"PK"))
 
+    def assert_refused(self, am, name, r, theirs):
+        """name's read of r fails EACCES, shows none of theirs and says "refused"."""
+        with self.assertRaises(OSError) as cm:
+            got = read(am.path(name, "exports", r, "orders.xlsx"))
+            self.assertFalse(got == theirs, f"{name} was served another merchant's file")
+        self.assertEqual(cm.exception.errno, errno.EACCES)
+        self.assertEqual(read_json(am.path(name, ".status"))["token"], "refused")
+
+    def test_a_merchant_id_without_its_credentials_gets_none_of_its_files(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"]})
+        r = day(5)
+        theirs = read(am.path("alpha", "exports", r, "orders.xlsx"))
+        am.m.umount()
+        # An app's customer writes an account file naming alpha's merchant with a made-up
+        # secret: the cached file of that merchant must not be its.
+        am.remove("alpha")
+        am.add("mallory", (VEXORA["alpha"][0], "made-up"))
+        am.m.start()
+        applies = self.sim.stats()["apply"]
+        self.assert_refused(am, "mallory", r, theirs)
+        am.m.umount()
+        am.remove("mallory")
+        am.add("alpha", VEXORA["alpha"])
+        am.m.start()
+        self.assertEqual(read(am.path("alpha", "exports", r, "orders.xlsx")), theirs)
+        self.assertEqual(self.sim.stats()["apply"], applies, "served from the cache")
+        self.assertEqual(read_json(am.path("alpha", ".status"))["token"], "valid")
+        # Once its token is revoked, not even the merchant's own account file gets them.
+        am.m.umount()
+        self.sim.revoke(VEXORA["alpha"][0])
+        try:
+            am.m.start()
+            self.assert_refused(am, "alpha", r, theirs)
+        finally:
+            self.sim.unrevoke(VEXORA["alpha"][0])
+        self.assertEqual(self.sim.stats()["apply"], applies)
+
+    def test_one_unreadable_meta_breaks_no_listing(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"], "bravo": VEXORA["bravo"]})
+        r = day(8)
+        for name in ("alpha", "bravo"):
+            read(am.path(name, "exports", r, "orders.xlsx"))
+        am.m.umount()
+        # A .meta that cannot be read (EISDIR) among good ones.
+        os.mkdir(os.path.join(am.m.cache_dir, "v1", "ab" * 32 + ".meta"))
+        am.m.start()
+        for name in ("alpha", "bravo"):
+            self.assertIn(r, os.listdir(am.path(name, "exports")))
+            st = read_json(am.path(name, ".status"))
+            self.assertNotIn("exports_error", st)
+            self.assertEqual(st["exports"]["ready"], 1)
+        self.assertIn("ab" * 32 + ".meta", am.m.log_text())
+
+    def test_a_bar_in_the_merchant_id_is_named_as_such(self):
+        am = self.mount(accounts={"alpha": VEXORA["alpha"], "pipe": ("M1|2", "x")})
+        with self.assertRaises(OSError) as cm:
+            os.listdir(am.path("pipe", "exports"))
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        st = read_json(am.path("pipe", ".status"))
+        self.assertEqual(st["state"], "cannot start")
+        self.assertIn("'|'", st["error"])
+        self.assertNotIn("same merchant", st["error"])
+
+    def test_a_secret_file_replaced_while_mounted_is_used_at_the_next_request(self):
+        am = self.mount(accounts={"bravo": ("M200300", "an-old-secret")})
+        r = day(9)
+        with self.assertRaises(OSError) as cm:
+            read(am.path("bravo", "exports", r, "orders.xlsx"))
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        self.assertEqual(read_json(am.path("bravo", ".status"))["token"], "refused")
+        # The app writes the merchant's new secret the careful way: a new file renamed over.
+        secret = os.path.join(am.adir, ".bravo.secret")
+        write_secret(am.adir, ".bravo.secret.new", VEXORA["bravo"][1])
+        os.rename(secret + ".new", secret)
+
+        def readable():
+            try:
+                return read(am.path("bravo", "exports", r, "orders.xlsx")).startswith(b"PK")
+            except OSError:
+                return False
+        wait_for(readable, timeout=10, interval=0.2, what="the new secret to be used")
+        st = read_json(am.path("bravo", ".status"))
+        self.assertEqual((st["credentials"], st["token"]), ("ok", "valid"))
+        self.assertIn("changed: its new value is used", am.m.log_text())
+
     def test_accounts_come_and_go_while_mounted(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"]})
         self.assertEqual(sorted(os.listdir(am.path())), [".stats", "alpha"])
@@ -306,6 +392,93 @@ class VexoraAccountsTest(unittest.TestCase):
         self.assertIn("belongs in each account's NAME.conf", p.stderr)
 
 
+class HostileAccountFilesTest(unittest.TestCase):
+    """Account files an app writes from what its merchants submit: special files, huge ones,
+    and faults while reading them never freeze or hide more than that one file."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Simulator(secret=VEXORA["alpha"][1], merchant=VEXORA["alpha"][0])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.am = AccountsMount(self.sim, {"provider": "vexora"}, {"alpha": VEXORA["alpha"]},
+                                vexora_keys)
+        self.fifos = []
+
+    def tearDown(self):
+        # A mount stuck opening a FIFO is released by a writer, so the test can end.
+        done = threading.Event()
+
+        def release():
+            while not done.wait(0.05):
+                for path in self.fifos:
+                    try:
+                        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                    except OSError:
+                        pass
+        releaser = threading.Thread(target=release)
+        releaser.start()
+        try:
+            self.am.m.close(self, allowed=("skipped",))
+        finally:
+            done.set()
+            releaser.join()
+
+    def fifo(self, path):
+        os.mkfifo(path, 0o600)
+        self.fifos.append(path)
+        return path
+
+    def ls_seconds(self):
+        t0 = time.monotonic()
+        try:
+            subprocess.run(["ls", self.am.path()], capture_output=True, timeout=10, check=True)
+        except subprocess.TimeoutExpired:
+            return 10.0
+        return time.monotonic() - t0
+
+    def test_fifo_symlink_directory_and_huge_file_are_skipped_and_the_mount_answers(self):
+        adir = self.am.adir
+        self.fifo(os.path.join(adir, "pipe.conf"))
+        os.symlink(self.fifo(os.path.join(self.am.m.dir, "elsewhere")),
+                   os.path.join(adir, "link.conf"))
+        os.mkdir(os.path.join(adir, "dir.conf"), 0o700)
+        with open(os.path.join(adir, "huge.conf"), "wb") as f:
+            f.truncate(1 << 30)
+        os.chmod(os.path.join(adir, "huge.conf"), 0o600)
+        self.assertLess(self.ls_seconds(), 1.0, "ls MOUNT answers within 1 s")
+        self.assertEqual(sorted(os.listdir(self.am.path())), [".stats", "alpha"])
+        for name in ("pipe", "link", "dir", "huge"):
+            t0 = time.monotonic()
+            with self.assertRaises(FileNotFoundError):
+                os.stat(self.am.path(name))
+            self.assertLess(time.monotonic() - t0, 1.0)
+            self.assertEqual(self.am.m.log_text().count(f"{name}.conf skipped"), 1, name)
+        self.assertTrue(read(self.am.path("alpha", "exports", day(2), "orders.xlsx"))
+                        .startswith(b"PK"))
+
+    def test_a_read_that_failed_for_want_of_descriptors_is_tried_at_the_next_lookup(self):
+        import resource
+        pid = self.am.m.proc.pid
+        self.am.add("bravo", ("M200300", "bravo-secret"))
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        used = len(os.listdir(f"/proc/{pid}/fd"))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (used, hard))
+        try:
+            with self.assertRaises(OSError) as cm:
+                os.stat(self.am.path("bravo"))
+            self.assertNotEqual(cm.exception.errno, errno.ENOENT,
+                                "a failed read is not a missing file")
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        os.stat(self.am.path("bravo"))  # the next lookup reads it again
+        self.assertEqual(sorted(os.listdir(self.am.path())), [".stats", "alpha", "bravo"])
+
+
 class FleetAccountsTest(unittest.TestCase):
     """Two hosts, each mounting the same two merchants from accounts_dir, on one etcd: one
     export per merchant and range for the whole fleet, each under its own prefix."""
@@ -401,6 +574,59 @@ class CloverAccountsTest(unittest.TestCase):
             self.assertEqual(self.sim.stats()["auth_failures"], 0)
         finally:
             am.m.close(self)
+
+    def test_a_merchant_id_with_a_made_up_token_gets_none_of_its_files(self):
+        settings = {"provider": "clover", "base_url": self.sim.url, "region": "sandbox"}
+        am = AccountsMount(self.sim, settings, {"south": self.MERCHANTS["south"]}, clover_keys)
+        try:
+            r = day(6)
+            member = "orders-0001.json"
+            theirs = read(am.path("south", "exports", r, member))
+            am.m.umount()
+            am.remove("south")
+            am.add("mallory", (self.MERCHANTS["south"][0], "made-up-token"))
+            am.m.start()
+            exports = len(self.sim.exports())
+            with self.assertRaises(OSError) as cm:
+                got = read(am.path("mallory", "exports", r, member))
+                self.assertFalse(got == theirs, "mallory was served south's file")
+            self.assertEqual(cm.exception.errno, errno.EACCES)
+            self.assertEqual(read_json(am.path("mallory", ".status"))["token"], "refused")
+            am.m.umount()
+            am.remove("mallory")
+            am.add("south", self.MERCHANTS["south"])
+            am.m.start()
+            self.assertEqual(read(am.path("south", "exports", r, member)), theirs)
+            self.assertEqual(len(self.sim.exports()), exports, "served from the cache")
+        finally:
+            am.m.close(self, allowed=("refused", "auth", "401"))
+            self.sim.reset_stats()  # the others count auth failures from zero
+
+    def test_a_token_file_replaced_while_mounted_is_used_at_the_next_request(self):
+        settings = {"provider": "clover", "base_url": self.sim.url, "region": "sandbox"}
+        am = AccountsMount(self.sim, settings, {"west": ("MCLOVER00003", "an-old-token")},
+                           clover_keys)
+        try:
+            r, member = day(10), "orders-0001.json"
+            with self.assertRaises(OSError) as cm:
+                read(am.path("west", "exports", r, member))
+            self.assertEqual(cm.exception.errno, errno.EIO)
+            self.assertEqual(read_json(am.path("west", ".status"))["token"], "refused")
+            token = os.path.join(am.adir, ".west.token")
+            write_secret(am.adir, ".west.token.new", self.MERCHANTS["west"][1])
+            os.rename(token + ".new", token)
+
+            def readable():
+                try:
+                    return len(read(am.path("west", "exports", r, member))) > 0
+                except OSError:
+                    return False
+            wait_for(readable, timeout=10, interval=0.2, what="the new token to be used")
+            st = read_json(am.path("west", ".status"))
+            self.assertEqual((st["credentials"], st["token"]), ("ok", "valid"))
+        finally:
+            am.m.close(self, allowed=("refused", "auth", "401"))
+            self.sim.reset_stats()
 
 
     def test_one_merchants_503s_never_hold_up_another(self):

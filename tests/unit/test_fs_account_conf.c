@@ -108,6 +108,35 @@ static void test_refused_files(void **state)
 		       "unknown key (not shown");
 }
 
+/* What NAME.conf may not be, whoever wrote it: each refused without blocking or reading. */
+static void test_special_and_huge_files_are_refused_unread(void **state)
+{
+	struct fs_config m, a;
+	struct account_sig sig;
+	char err[512], path[4096], target[4096];
+
+	main_config(&m);
+	snprintf(path, sizeof(path), "%s/pipe.conf", tmp_dir);
+	assert_int_equal(mkfifo(path, 0600), 0); /* no writer: a blocking open never returns */
+	assert_int_equal(account_conf_load(&m, path, &a, &sig, err, sizeof(err)), ACCOUNT_CONF_BAD);
+	assert_non_null(strstr(err, "not a regular file"));
+	snprintf(target, sizeof(target), "%s/elsewhere", tmp_dir);
+	assert_int_equal(mkfifo(target, 0600), 0);
+	snprintf(path, sizeof(path), "%s/link.conf", tmp_dir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(account_conf_load(&m, path, &a, &sig, err, sizeof(err)), ACCOUNT_CONF_BAD);
+	assert_non_null(strstr(err, "not a regular file"));
+	snprintf(path, sizeof(path), "%s/dir.conf", tmp_dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(account_conf_load(&m, path, &a, &sig, err, sizeof(err)), ACCOUNT_CONF_BAD);
+	assert_non_null(strstr(err, "not a regular file"));
+	const char *p = tmp_dir_write("huge.conf", "merchant_id = M\ntoken_file = /t\n", 0600);
+	assert_int_equal(truncate(p, 1LL << 30), 0);
+	assert_int_equal(account_conf_load(&m, p, &a, &sig, err, sizeof(err)), ACCOUNT_CONF_BAD);
+	assert_non_null(strstr(err, "more than an account file may hold"));
+	config_free(&m);
+}
+
 static void test_main_config_rules(void **state)
 {
 	struct fs_config c;
@@ -153,6 +182,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
+		IN_TMP_DIR(test_special_and_huge_files_are_refused_unread),
 		IN_TMP_DIR(test_account_inherits_the_main_config),
 		IN_TMP_DIR(test_refused_files),
 		IN_TMP_DIR(test_main_config_rules),

@@ -1,0 +1,118 @@
+/*
+ * The credential gate. A source's keys say which merchant its files are (provider, merchant
+ * id, report type), but whoever writes an account file chooses the merchant id: without a
+ * gate an account naming another merchant's id with any token would be served that
+ * merchant's cached files. So a gated source serves a ready file only after its provider has
+ * accepted its credentials in this run: one authenticated call (check_credentials, or a
+ * query of the entry's own task), made by the first reader while the others wait, or a
+ * flight of its own that got its file. The verdict is kept for the source: accepted until a
+ * flight of its own is refused; refused until CACHE_CRED_RECHECK_S passed or a flight of its
+ * own gets its file; either until its credentials change (credentials_version). A call that cannot tell (the provider unreachable) is not remembered:
+ * the reader gets its errno and the next read asks again. Nothing on disk changes.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/log.h"
+
+/* Ask s's provider once (no lock held). 0 accepted, -EACCES refused, else -errno. */
+static int cred_ask(struct cache_source *s, const char *task_id, struct client_error *err)
+{
+	struct provider *p = s->prov;
+	struct export_task t;
+	int rc;
+
+	client_error_clear(err);
+	if (p->ops->check_credentials)
+		rc = p->ops->check_credentials(p, task_id, err);
+	else
+		rc = p->ops->query(p, task_id, &t, err);
+	if (rc == 0)
+		return 0;
+	switch (err->kind) {
+	case CLIENT_E_AUTH:
+		return -EACCES;
+	case CLIENT_E_NOT_FOUND:
+	case CLIENT_E_FILE_EXPIRED:
+		/* It answered about the task, which it does only for an authenticated caller. */
+		return p->ops->check_credentials ? -EIO : 0;
+	default:
+		rc = client_error_to_errno(err);
+		return rc ? -rc : -EIO;
+	}
+}
+
+static uint64_t cred_version(const struct cache_source *s)
+{
+	struct provider *p = s->prov;
+	return p->ops->credentials_version ? p->ops->credentials_version(p) : 0;
+}
+
+/* The verdict, forgotten when the credentials changed since it was learned. */
+static enum cache_cred cred_now(struct cache_source *s)
+{
+	if (s->cred != CACHE_CRED_UNCHECKED && s->cred_version != cred_version(s))
+		s->cred = CACHE_CRED_UNCHECKED;
+	return s->cred;
+}
+
+static void cred_set(struct cache_source *s, enum cache_cred v)
+{
+	s->cred_version = cred_version(s);
+	if (v == CACHE_CRED_REFUSED)
+		s->cred_refused_ms = cache_mono_ms();
+	s->cred = v;
+}
+
+int cred_gate(struct cache *c, struct cache_source *s, const char *task_id)
+{
+	char id[PROVIDER_ID_MAX];
+	struct client_error err;
+	int rc;
+
+	if (!s->cred_gate || cred_now(s) == CACHE_CRED_ACCEPTED)
+		return CRED_OPEN;
+	if (s->cred_checking)
+		return CRED_WAIT;
+	if (s->cred == CACHE_CRED_REFUSED &&
+	    cache_mono_ms() - s->cred_refused_ms < CACHE_CRED_RECHECK_S * 1000LL)
+		return -EACCES;
+	snprintf(id, sizeof(id), "%s", task_id);
+	s->cred_checking = 1;
+	pthread_mutex_unlock(&c->lock);
+	rc = cred_ask(s, id, &err);
+	pthread_mutex_lock(&c->lock);
+	s->cred_checking = 0;
+	pthread_cond_broadcast(&c->wake);
+	if (rc == 0 || rc == -EACCES) {
+		if (s->cred != (rc ? CACHE_CRED_REFUSED : CACHE_CRED_ACCEPTED))
+			log_notice("cache: account %s: the provider %s its credentials%s%s",
+				   s->account, rc ? "refused" : "accepted", rc ? ": " : "",
+				   rc ? err.msg : "");
+		cred_set(s, rc ? CACHE_CRED_REFUSED : CACHE_CRED_ACCEPTED);
+		return rc ? rc : CRED_AGAIN;
+	}
+	log_warn("cache: account %s: cannot check its credentials now: %s: %s", s->account,
+		 client_errkind_name(err.kind), err.msg);
+	return rc;
+}
+
+void cred_learn(struct cache *c, struct cache_source *s, enum cache_cred verdict)
+{
+	cred_set(s, verdict);
+}
+
+enum cache_cred cache_credentials(struct cache *c, size_t type)
+{
+	struct cache_kind *k;
+	enum cache_cred v = CACHE_CRED_UNCHECKED;
+
+	pthread_mutex_lock(&c->lock);
+	if ((k = kind_get(c, type)) != NULL)
+		v = cred_now(k->src);
+	pthread_mutex_unlock(&c->lock);
+	return v;
+}
