@@ -1,6 +1,7 @@
 #include "config.h"
 #include "../client/fleet.h"
 #include "metrics.h"
+#include "../common/tz.h"
 #include "providers.h"
 
 #include <ctype.h>
@@ -142,6 +143,7 @@ static const struct key_def keys[] = {
 	{"decrypt_mode", K_STR, OFF(decrypt_mode), 0, 0, NULL},
 	{"redact", K_STR, OFF(redact), 0, 0, NULL},
 	{"sync_ttl", K_DURATION, OFF(sync_ttl_s), 1, 0, NULL},
+	{"time_zone", K_STR, OFF(time_zone), 0, 0, NULL},
 	{"cache_dir", K_STR, OFF(cache_dir), 0, 0, NULL},
 	{"language", K_STR, OFF(language), 0, 0, NULL},
 	{"report_type", K_STR, OFF(report_type), 0, 0, NULL},
@@ -582,6 +584,20 @@ static int validate_fleet(const struct fs_config *c, char *err, size_t errlen)
 	return config_fleet_host(c, host, sizeof(host), err, errlen);
 }
 
+/* A time_zone value names a zoneinfo file orderfs can read. 0 or -1 with err. */
+static int validate_time_zone(const char *name, char *err, size_t errlen)
+{
+	char why[200];
+	struct tz *z = tz_load(name, why, sizeof(why));
+
+	if (!z) {
+		snprintf(err, errlen, "bad value for 'time_zone': %s", why);
+		return -1;
+	}
+	tz_free(z);
+	return 0;
+}
+
 int config_validate(const struct fs_config *c, char *err, size_t errlen)
 {
 	if (!c->provider) {
@@ -605,6 +621,8 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->base_url && config_check_url("base_url", c->base_url, err, errlen))
+		return -1;
+	if (c->time_zone && validate_time_zone(c->time_zone, err, errlen))
 		return -1;
 	if (c->poll_initial_ms > c->poll_max_ms) {
 		snprintf(err, errlen, "'poll_initial_ms' is larger than 'poll_max_ms'");

@@ -23,6 +23,8 @@ struct fs_config {
 	char *decrypt_mode;	  /* Mogujie: ecb (default) or cbc */
 	char *redact;		  /* Mogujie: "receiver" masks receiver fields; default off */
 	int sync_ttl_s;		  /* Mogujie: expiry of ranges touching today; default 3600 */
+	char *time_zone;	  /* IANA zone of days and "today"; NULL = the process's zone.
+				   * An account's NAME.conf may set its own. */
 	char *cache_dir;
 	char *language;	   /* default en-US */
 	char *report_type; /* default order */

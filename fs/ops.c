@@ -52,11 +52,6 @@ static struct orderfs *fs_get(void)
 	return fuse_get_context()->private_data;
 }
 
-static struct date today_local(void)
-{
-	return date_from_time(time(NULL));
-}
-
 /* Track open files so teardown can close what the kernel never released. */
 static void files_add(struct orderfs *o, struct fs_file *f)
 {
@@ -331,9 +326,9 @@ static int resolve_account(struct orderfs *o, const char *path, struct fs_accoun
 static int resolve(struct orderfs *o, const char *path, struct fs_account **ap,
 		   struct node *node)
 {
-	struct date today = today_local();
 	struct fs_account *a = &o->single;
 	const char *why = NULL, *sub = path;
+	struct date today;
 
 	if (o->accounts) {
 		int rc = resolve_account(o, path, &a, &sub, node);
@@ -348,6 +343,7 @@ static int resolve(struct orderfs *o, const char *path, struct fs_account **ap,
 		why = "/.stats is the mount's, not an account's";
 		goto enoent;
 	}
+	today = account_today(a);
 	if (node_reachable(node, &today, a->window_months, &why) ||
 	    range_cached(o, a, &node->range))
 		return 0;
@@ -532,7 +528,7 @@ static int readdir_exports(struct orderfs *o, struct fs_account *a, void *buf,
 			   fuse_fill_dir_t filler)
 {
 	struct name_list l = {NULL, 0, 0, 0, 0};
-	struct date today = today_local();
+	struct date today = account_today(a);
 	struct date d = date_sub_months(&today, a->window_months);
 	int rc = 0;
 
@@ -842,7 +838,7 @@ static int mkdir_account(struct orderfs *o, const char *path, struct fs_account 
 static int fs_mkdir(const char *path, mode_t mode)
 {
 	struct orderfs *o = fs_get();
-	struct date today = today_local();
+	struct date today;
 	struct fs_account *a;
 	struct node node;
 	const char *why = NULL, *sub;
@@ -858,6 +854,7 @@ static int fs_mkdir(const char *path, mode_t mode)
 		log_debug("mkdir %s: EINVAL: %s", path, why ? why : "not a range");
 		return -EINVAL;
 	}
+	today = account_today(a);
 	if (!node_in_window(&node.range, &today, a->window_months, &why)) {
 		log_debug("mkdir %s: EINVAL: %s", path, why);
 		return -EINVAL;
