@@ -32,6 +32,9 @@ struct cache_config {
 	int max_exports;	  /* fills running at once, every source's together; 0 = 2 */
 	int export_timeout_s;	  /* give up polling after this; 0 = default 1800 */
 	int nodata_ttl_s;	  /* remember "no data" this long; 0 = default 3600 */
+	int settle_delay_s;	  /* a range turns closed this long after its end (fresh.h);
+				   * 0 = default 3600, < 0 = at its end */
+	int open_ttl_s;		  /* an open file is served this long; 0 = default 900 */
 	/* The report_type of type 0 in its keys and requests instead of
 	 * prov->types[0].report_type (Vexora's report_type setting); NULL = none. Every other
 	 * type's is prov->types[t].report_type. */
@@ -117,6 +120,10 @@ struct cache_info {
 	int64_t finish_time;		     /* server's finish time, unix s, 0 unknown */
 	int64_t expires;		     /* server's file expiry, unix s, 0 unknown */
 	int64_t ready_time;		     /* when the file turned ready here, unix s */
+	int64_t applied_time;		     /* when its export was applied (as_of), unix s; 0
+					      * unknown (a file of an older orderfs) */
+	int complete;			     /* ready: applied after its range closed (fresh.h) */
+	int64_t fresh_until;		     /* ready and open: re-exported from then on, unix s */
 	int64_t last_access;		     /* unix s */
 	int64_t learned_time;		     /* when FAILED/NO_DATA was learned, unix s */
 	char sha256[65];		     /* hex, ready only */

@@ -232,6 +232,15 @@ enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct 
 /* The state cache_lookup reports: READY past its expiry is EXPIRED; QUEUED while its source's
  * provider is closed is WAITING. */
 enum cache_state entry_state(const struct cache *c, const struct entry *e);
+/* Whether e's READY file is complete, and until when it is served when open (0 when complete);
+ * fresh.h. Its as_of is when its export was applied (a file of an older orderfs: when it
+ * turned ready); an orphan, or a file with neither time, counts as complete. cache->lock
+ * held. */
+void entry_freshness(const struct cache *c, const struct entry *e, int *complete,
+		     int64_t *until);
+/* Whether e is READY past the provider's expiry (the sweeper deletes such files; an open file
+ * past fresh_until is kept until its re-export replaces it). cache->lock held. */
+int entry_server_expired(const struct cache *c, const struct entry *e);
 /* Fill a store_meta from the entry's current info. */
 void entry_to_meta(const struct entry *e, struct store_meta *m);
 /* Reset to ABSENT, keeping the key. */

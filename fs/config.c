@@ -151,6 +151,8 @@ static const struct key_def keys[] = {
 	{"max_exports", K_INT, OFF(max_exports), 1, 64, "2"},
 	{"export_timeout", K_DURATION, OFF(export_timeout_s), 1, 0, "30m"},
 	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0, "1h"},
+	{"settle_delay", K_DURATION, OFF(settle_delay_s), 0, 0, "1h"},
+	{"open_ttl", K_DURATION, OFF(open_ttl_s), 1, 0, "15m"},
 	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0, "10s"},
 	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0, "30s"},
 	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0, "60s"},

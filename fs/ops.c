@@ -902,13 +902,20 @@ static int xattr_value(const struct cache_info *in, uint64_t size, const char *n
 		return snprintf(out, len, "%lld", (long long)in->expires);
 	if (!strcmp(name, "progress"))
 		return snprintf(out, len, "%d", in->progress);
+	if (!strcmp(name, "as_of"))
+		return snprintf(out, len, "%lld", (long long)in->applied_time);
+	if (!strcmp(name, "complete"))
+		return snprintf(out, len, "%d", in->complete);
+	if (!strcmp(name, "fresh_until"))
+		return snprintf(out, len, "%lld", (long long)(in->complete ? 0 : in->fresh_until));
 	if (!strcmp(name, "size"))
 		return snprintf(out, len, "%llu", (unsigned long long)size);
 	return -1;
 }
 
-static const char *const xattr_names[] = {"state", "task_id", "server_name", "sha256",
-					  "expires", "progress", "size"};
+static const char *const xattr_names[] = {"state",	"task_id",  "server_name", "sha256",
+					  "expires",	"progress", "size",	   "as_of",
+					  "complete", "fresh_until"};
 
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {

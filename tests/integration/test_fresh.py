@@ -2,14 +2,19 @@
 "Freshness", "Time zones")."""
 import datetime
 import errno
+import io
+import json
 import os
+import threading
+import time
 import shutil
 import subprocess
 import tempfile
 import unittest
+import zipfile
 import zoneinfo
 
-from mount import ORDERFS, Mount
+from mount import ORDERFS, Mount, wait_for
 from simulator import Simulator
 
 
@@ -33,7 +38,7 @@ class FreshTestCase(unittest.TestCase):
         cls.sim.stop()
 
     def setUp(self):
-        self.sim.configure(outcomes={}, today="")
+        self.sim.configure(outcomes={}, today="", live=False, clock=0)
         self.sim.reset_stats()
         self.mounts = []
         self.tmp = tempfile.mkdtemp(prefix="orderfs-fresh-")
@@ -86,6 +91,97 @@ class TestTimeZone(FreshTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("'time_zone'", r.stderr)
         self.assertIn("Mars/Olympus_Mons", r.stderr)
+
+
+def order_rows(data):
+    """Orders in an export (rows of its sheet but the header)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return z.read("xl/worksheets/sheet1.xml").count(b"<row ") - 1
+
+
+def xattr(path, name):
+    return os.getxattr(path, "user.orderfs." + name).decode()
+
+
+class TestFreshness(FreshTestCase):
+    """Vexora in live mode: today's orders exist up to the simulator's clock."""
+
+    def setUp(self):
+        super().setUp()
+        now = time.time()
+        midnight = datetime.datetime.combine(datetime.date.today(), datetime.time())
+        # halfway through the day so far: the clock can move forward and stay today
+        self.t0 = (midnight.timestamp() + now) / 2
+        self.today = day(datetime.date.today())
+        self.sim.configure(live=True, clock=self.t0, rows=2000)
+
+    def tearDown(self):
+        self.sim.configure(rows=40)
+        super().tearDown()
+
+    def read(self, m, rng=None):
+        with open(m.path("exports", rng or self.today, "orders.xlsx"), "rb") as f:
+            return f.read()
+
+    def test_today_read_across_open_ttl_has_more_orders(self):
+        m = self.mount(settings={"open_ttl": "1s"})
+        first = order_rows(self.read(m))
+        self.assertGreater(first, 0)
+        f = m.path("exports", self.today, "orders.xlsx")
+        self.assertEqual(xattr(f, "complete"), "0")
+        fresh_until = int(xattr(f, "fresh_until"))
+        as_of = int(xattr(f, "as_of"))
+        self.assertEqual(fresh_until, as_of + 1)
+        self.sim.configure(clock=time.time())  # the day went on: more orders
+        wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+        second = order_rows(self.read(m))
+        self.assertGreater(second, first)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        with open(m.path("exports", self.today, ".status")) as st:
+            status = json.load(st)
+        text = json.dumps(status)
+        self.assertIn('"complete": false', text)
+        self.assertIn('"as_of"', text)
+        m.close(self)
+
+    def test_within_open_ttl_no_new_export(self):
+        m = self.mount(settings={"open_ttl": "1h"})
+        a = self.read(m)
+        self.sim.configure(clock=time.time())
+        b = self.read(m)
+        self.assertEqual(a, b)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        m.close(self)
+
+    def test_reader_of_the_old_file_reads_it_unchanged(self):
+        m = self.mount(settings={"open_ttl": "1s"})
+        old = self.read(m)
+        f = m.path("exports", self.today, "orders.xlsx")
+        fresh_until = int(xattr(f, "fresh_until"))
+        with open(f, "rb") as held:
+            head = held.read(1000)
+            self.sim.configure(clock=time.time())
+            wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+            new = self.read(m)  # replaced while held is open
+            self.assertNotEqual(new, old)
+            rest = held.read()
+        self.assertEqual(head + rest, old)
+        self.assertEqual(self.read(m), new)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        m.close(self)
+
+    def test_past_day_is_complete_and_never_refreshed(self):
+        yesterday = day(datetime.date.today() - datetime.timedelta(days=1))
+        m = self.mount(settings={"open_ttl": "1s", "settle_delay": "0"})
+        self.read(m, yesterday)
+        f = m.path("exports", yesterday, "orders.xlsx")
+        self.assertEqual(xattr(f, "complete"), "1")
+        self.assertEqual(xattr(f, "fresh_until"), "0")
+        as_of = int(xattr(f, "as_of"))
+        wait_for(lambda: time.time() >= as_of + 1.1, what="a second to pass")
+        self.read(m, yesterday)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        m.close(self)
 
 
 if __name__ == "__main__":
