@@ -17,6 +17,7 @@
 #include "account_status.h"
 #include "accounts.h"
 #include "name_list.h"
+#include "named.h"
 #include "node.h"
 #include "orderfs.h"
 #include "stats.h"
@@ -323,6 +324,19 @@ static int resolve_account(struct orderfs *o, const char *path, struct fs_accoun
 /* Resolve a path to the account it is in (NULL: the mount's own root and /.stats) and a node
  * that exists: syntax, then the window (a range the cache already holds stays reachable after
  * it leaves the window). 0, -ENOENT with one debug line, -EIO (the account cannot start). */
+/* sub "/exports/NAME" where NAME is a named range of a today (named.h): node is its LINK.
+ * 1 when it is, else 0 (node untouched but for its range). */
+static int resolve_named(const struct fs_account *a, const char *sub, const struct date *today,
+			 struct node *node)
+{
+	if (strncmp(sub, "/exports/", 9) || strchr(sub + 9, '/'))
+		return 0;
+	if (named_resolve(sub + 9, today, a->window_months, &node->range))
+		return 0;
+	node->kind = NODE_LINK;
+	return 1;
+}
+
 static int resolve(struct orderfs *o, const char *path, struct fs_account **ap,
 		   struct node *node)
 {
@@ -337,13 +351,13 @@ static int resolve(struct orderfs *o, const char *path, struct fs_account **ap,
 			return rc;
 	}
 	*ap = a;
-	if (node_resolve(sub, &a->layout, node, &why))
+	today = account_today(a);
+	if (node_resolve(sub, &a->layout, node, &why) && !resolve_named(a, sub, &today, node))
 		goto enoent;
 	if (o->accounts && node->kind == NODE_STATS) {
 		why = "/.stats is the mount's, not an account's";
 		goto enoent;
 	}
-	today = account_today(a);
 	if (node_reachable(node, &today, a->window_months, &why) ||
 	    range_cached(o, a, &node->range))
 		return 0;
@@ -498,6 +512,10 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	case NODE_RANGE_DIR:
 		note_range_used(a, &node.range);
 		break;
+	case NODE_LINK:
+		fill_file_stat(o, st, DATE_RANGE_STR_LEN - 1, 0);
+		st->st_mode = S_IFLNK | 0777;
+		return 0;
 	case NODE_ROOT:
 	case NODE_EXPORTS:
 		break;
@@ -511,6 +529,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
  * stat per name; a stat could start an export with exact_sizes. */
 static const struct stat dir_type = {.st_mode = S_IFDIR};
 static const struct stat file_type = {.st_mode = S_IFREG};
+static const struct stat link_type = {.st_mode = S_IFLNK};
 
 /* Where a listing goes: node_list_export's callback fills it with file names. */
 struct dir_fill {
@@ -552,6 +571,12 @@ static int readdir_exports(struct orderfs *o, struct fs_account *a, void *buf,
 		if (filler(buf, l.names[i], &dir_type, 0, 0))
 			break;
 	name_list_free(&l);
+	/* The named ranges: names only, so listing never starts an export. */
+	struct named_range named[NAMED_MAX];
+	size_t n = named_list(&today, a->window_months, named, NAMED_MAX);
+	for (size_t i = 0; i < n && i < NAMED_MAX; i++)
+		if (filler(buf, named[i].name, &link_type, 0, 0))
+			break;
 	return 0;
 }
 
@@ -1054,9 +1079,28 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return o;
 }
 
+/* A named range's target: the dated range directory beside it ("2026-12-01..2026-12-07"). */
+static int fs_readlink(const char *path, char *buf, size_t size)
+{
+	struct orderfs *o = fs_get();
+	struct fs_account *a;
+	struct node node;
+	char target[DATE_RANGE_STR_LEN];
+	int rc = resolve(o, path, &a, &node);
+
+	if (rc)
+		return rc;
+	if (node.kind != NODE_LINK)
+		return -EINVAL;
+	date_range_format(&node.range, target);
+	snprintf(buf, size, "%s", target);
+	return 0;
+}
+
 static const struct fuse_operations orderfs_ops = {
 	.init = fs_init,
 	.getattr = fs_getattr,
+	.readlink = fs_readlink,
 	.readdir = fs_readdir,
 	.open = fs_open,
 	.read_buf = fs_read_buf,

@@ -184,5 +184,59 @@ class TestFreshness(FreshTestCase):
         m.close(self)
 
 
+def rng(a, b):
+    return f"{a.isoformat()}..{b.isoformat()}"
+
+
+def expected_links(today):
+    """What each named range means on date today (window: Vexora's 3 months)."""
+    monday = today - datetime.timedelta(days=today.weekday())
+    first = today.replace(day=1)
+    prev_last = first - datetime.timedelta(days=1)
+    return {
+        "today": rng(today, today),
+        "yesterday": rng(today - datetime.timedelta(days=1), today - datetime.timedelta(days=1)),
+        "this-week": rng(monday, today),
+        "last-week": rng(monday - datetime.timedelta(days=7), monday - datetime.timedelta(days=1)),
+        "this-month": rng(first, today),
+        "last-month": rng(prev_last.replace(day=1), prev_last),
+        f"{first:%Y-%m}": rng(first, today),
+        f"{prev_last:%Y-%m}": rng(prev_last.replace(day=1), prev_last),
+    }
+
+
+class TestNamedRanges(FreshTestCase):
+    def check_links(self, zone):
+        today = zone_today(zone)
+        self.sim.configure(today=today.isoformat())
+        m = self.mount(settings={"time_zone": zone})
+        exports = m.path("exports")
+        names = os.listdir(exports)
+        want = expected_links(today)
+        if zone_today(zone) != today:  # midnight passed meanwhile: look again
+            m.close(self)
+            return self.check_links(zone)
+        for name, target in want.items():
+            self.assertIn(name, names)
+            p = os.path.join(exports, name)
+            self.assertTrue(os.path.islink(p), name)
+            self.assertEqual(os.readlink(p), target, name)
+            self.assertTrue(os.path.isdir(p), name)  # resolves to the dated directory
+        self.assertEqual(self.sim.stats()["apply"], 0, "listing started an export")
+        with open(os.path.join(exports, "today", "orders.xlsx"), "rb") as f:
+            data = f.read()
+        with open(os.path.join(exports, want["today"], "orders.xlsx"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        m.close(self)
+        return today
+
+    def test_links_in_two_zones(self):
+        a = self.check_links("Pacific/Kiritimati")
+        self.sim.reset_stats()
+        b = self.check_links("Pacific/Pago_Pago")
+        self.assertNotEqual(a, b)  # 25 hours apart: never the same date
+
+
 if __name__ == "__main__":
     unittest.main()
