@@ -362,6 +362,11 @@ static int nodata_fresh(struct cache *c, const struct entry *e, enum cache_state
 /* Queue a flight for e (not filling): a new export unless a task is to be resumed. */
 static void open_enqueue(struct cache *c, struct entry *e, enum cache_state st)
 {
+	if (st == CACHE_EXPIRED && !entry_server_expired(c, e)) {
+		entry_counts(c, e)->n_refreshes++;
+		log_info("cache: %s: exported while its range was open; exporting it again",
+			 e->range_str);
+	}
 	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
 		e->info.task_id[0] = '\0'; /* a new export, not the old task */
 	pool_enqueue(c, e);

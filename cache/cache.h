@@ -230,6 +230,7 @@ struct cache_stats {
 	uint64_t err_io, err_timeout, err_nospc, err_invalid, err_again, err_other;
 	uint64_t nodata;
 	uint64_t prefetches; /* flights started by cache_prefetch */
+	uint64_t refreshes;  /* open files exported again past fresh_until (fresh.h) */
 	/* Flights by how they ended: READY, failed (the errno went to their readers); flights
 	 * that ended in "no data" are nodata above, cancelled ones (unmount, forget) are in none. */
 	uint64_t flights_ready, flights_failed;

@@ -74,6 +74,7 @@ struct cache_counts {
 	/* failed flights by errno, "no data" answers, cache_prefetch flights */
 	uint64_t n_err_io, n_err_timeout, n_err_nospc, n_err_invalid, n_err_again, n_err_other;
 	uint64_t n_nodata, n_prefetches;
+	uint64_t n_refreshes; /* open files exported again past fresh_until (fresh.h) */
 	uint64_t n_ready, n_failed; /* flights that ended READY / failed */
 	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
 	double duration_sum_s;

@@ -137,6 +137,8 @@ class TestFreshness(FreshTestCase):
         second = order_rows(self.read(m))
         self.assertGreater(second, first)
         self.assertEqual(self.sim.stats()["apply"], 2)
+        with open(m.path(".stats")) as st:
+            self.assertEqual(json.load(st)["freshness"], {"refreshes": 1})
         with open(m.path("exports", self.today, ".status")) as st:
             status = json.load(st)
         text = json.dumps(status)
@@ -151,6 +153,8 @@ class TestFreshness(FreshTestCase):
         b = self.read(m)
         self.assertEqual(a, b)
         self.assertEqual(self.sim.stats()["apply"], 1)
+        with open(m.path(".stats")) as st:
+            self.assertEqual(json.load(st)["freshness"], {"refreshes": 0})
         m.close(self)
 
     def test_reader_of_the_old_file_reads_it_unchanged(self):
