@@ -136,6 +136,8 @@ static int cache_config_copy(struct cache *c, const struct cache_config *cfg)
 	c->cfg.max_exports = def(cfg->max_exports, 2);
 	c->cfg.export_timeout_s = def(cfg->export_timeout_s, 1800);
 	c->cfg.nodata_ttl_s = def(cfg->nodata_ttl_s, 3600);
+	c->cfg.settle_delay_s = cfg->settle_delay_s < 0 ? 0 : def(cfg->settle_delay_s, 3600);
+	c->cfg.open_ttl_s = def(cfg->open_ttl_s, 900);
 	c->cfg.poll_initial_ms = def(cfg->poll_initial_ms, 500);
 	c->cfg.poll_max_ms = def(cfg->poll_max_ms, 10000);
 	if (c->cfg.poll_max_ms < c->cfg.poll_initial_ms)
@@ -261,6 +263,7 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 	if (e) {
 		*out = e->info;
 		out->state = entry_state(c, e);
+		entry_freshness(c, e, &out->complete, &out->fresh_until);
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
 			/* Queued behind the waiting flight: it waits for the same opening. */
 			out->wait_until = (e->kind->src->closed_until_ms + 999) / 1000;
@@ -415,6 +418,11 @@ static int nodata_fresh(struct cache *c, const struct entry *e, enum cache_state
 /* Queue a flight for e (not filling): a new export unless a task is to be resumed. */
 static void open_enqueue(struct cache *c, struct entry *e, enum cache_state st)
 {
+	if (st == CACHE_EXPIRED && !entry_server_expired(c, e)) {
+		entry_counts(c, e)->n_refreshes++;
+		log_info("cache: %s: exported while its range was open; exporting it again",
+			 e->range_str);
+	}
 	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
 		e->info.task_id[0] = '\0'; /* a new export, not the old task */
 	pool_enqueue(c, e);

@@ -41,6 +41,9 @@ struct cache_config {
 	int max_exports;	  /* fills running at once, every source's together; 0 = 2 */
 	int export_timeout_s;	  /* give up polling after this; 0 = default 1800 */
 	int nodata_ttl_s;	  /* remember "no data" this long; 0 = default 3600 */
+	int settle_delay_s;	  /* a range turns closed this long after its end (fresh.h);
+				   * 0 = default 3600, < 0 = at its end */
+	int open_ttl_s;		  /* an open file is served this long; 0 = default 900 */
 	/* The report_type of type 0 in its keys and requests instead of
 	 * prov->types[0].report_type (Vexora's report_type setting); NULL = none. Every other
 	 * type's is prov->types[t].report_type. */
@@ -145,6 +148,10 @@ struct cache_info {
 	int64_t finish_time;		     /* server's finish time, unix s, 0 unknown */
 	int64_t expires;		     /* server's file expiry, unix s, 0 unknown */
 	int64_t ready_time;		     /* when the file turned ready here, unix s */
+	int64_t applied_time;		     /* when its export was applied (as_of), unix s; 0
+					      * unknown (a file of an older orderfs) */
+	int complete;			     /* ready: applied after its range closed (fresh.h) */
+	int64_t fresh_until;		     /* ready and open: re-exported from then on, unix s */
 	int64_t last_access;		     /* unix s */
 	int64_t learned_time;		     /* when FAILED/NO_DATA was learned, unix s */
 	char sha256[65];		     /* hex, ready only */
@@ -252,6 +259,7 @@ struct cache_stats {
 	uint64_t err_io, err_timeout, err_nospc, err_invalid, err_again, err_other;
 	uint64_t nodata;
 	uint64_t prefetches; /* flights started by cache_prefetch */
+	uint64_t refreshes;  /* open files exported again past fresh_until (fresh.h) */
 	/* Flights by how they ended: READY, failed (the errno went to their readers); flights
 	 * that ended in "no data" are nodata above, cancelled ones (unmount, forget) are in none. */
 	uint64_t flights_ready, flights_failed;

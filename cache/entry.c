@@ -1,5 +1,6 @@
 /* The entry table: find, load on demand, insert from metadata. See internal.h for locking. */
 #include "internal.h"
+#include "fresh.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -105,6 +106,7 @@ static void entry_load(struct entry *e, const struct store_meta *m)
 	i->finish_time = m->finish_time;
 	i->expires = m->expires;
 	i->ready_time = m->ready_time;
+	i->applied_time = m->applied_time;
 	i->learned_time = m->learned_time;
 	i->last_access = m->last_access_ms / 1000;
 	e->last_access_ms = m->last_access_ms;
@@ -252,10 +254,38 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
 	return e;
 }
 
+void entry_freshness(const struct cache *c, const struct entry *e, int *complete,
+		     int64_t *until)
+{
+	struct fresh_rule rule = {c->cfg.settle_delay_s, c->cfg.open_ttl_s};
+	/* A file of an older orderfs: its ready time is a later bound of when it was applied. */
+	int64_t as_of = e->info.applied_time ? e->info.applied_time : e->info.ready_time;
+	const struct tz *zone = e->kind ? e->kind->src->prov->zone : NULL;
+
+	*complete = 1;
+	*until = 0;
+	if (e->info.state != CACHE_READY || !e->kind || as_of <= 0)
+		return; /* nothing says when it was exported: served until expiry, as before */
+	*until = fresh_until(zone, &e->key.range, as_of, &rule);
+	*complete = *until == 0;
+}
+
+int entry_server_expired(const struct cache *c, const struct entry *e)
+{
+	return e->info.state == CACHE_READY && e->info.expires > 0 &&
+	       cache_now_ms(c) / 1000 >= e->info.expires;
+}
+
 enum cache_state entry_state(const struct cache *c, const struct entry *e)
 {
-	if (e->info.state == CACHE_READY && e->info.expires > 0 &&
-	    cache_now_ms(c) / 1000 >= e->info.expires)
+	int complete;
+	int64_t until;
+
+	if (entry_server_expired(c, e))
+		return CACHE_EXPIRED;
+	/* An open file past fresh_until: the next open exports it again (fresh.h). */
+	entry_freshness(c, e, &complete, &until);
+	if (!complete && cache_now_ms(c) / 1000 >= until)
 		return CACHE_EXPIRED;
 	/* Queued behind a flight that waits for the provider to open: waiting too. */
 	if (e->info.state == CACHE_QUEUED && e->filling && e->kind &&
@@ -276,6 +306,7 @@ void entry_to_meta(const struct entry *e, struct store_meta *m)
 	m->finish_time = i->finish_time;
 	m->expires = i->expires;
 	m->ready_time = i->ready_time;
+	m->applied_time = i->applied_time;
 	m->learned_time = i->learned_time;
 	m->last_access_ms = e->last_access_ms;
 	m->size = i->state == CACHE_READY ? i->size : 0;

@@ -130,7 +130,7 @@ void sweep_run(struct cache *c)
 			pthread_mutex_unlock(&e->io_lock);
 			break;
 		}
-		expired = !e->filling && entry_state(c, e) == CACHE_EXPIRED;
+		expired = !e->filling && entry_server_expired(c, e);
 		dirty = !e->filling && e->info.state == CACHE_READY && e->access_dirty;
 		if (expired) {
 			entry_reset(e);

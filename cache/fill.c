@@ -76,8 +76,9 @@ void fill_local_error(struct client_error *err, const char *what, int rc)
 }
 
 /* The entry's fields for a freshly applied task. */
-static void fill_task_fields(struct cache_info *i, const struct export_task *t)
+static void fill_task_fields(struct cache_info *i, const struct export_task *t, int64_t now_s)
 {
+	i->applied_time = now_s;
 	snprintf(i->task_id, sizeof(i->task_id), "%s", t->id);
 	snprintf(i->server_name, sizeof(i->server_name), "%s", t->file_name);
 	i->state = CACHE_APPLIED;
@@ -88,8 +89,9 @@ static void fill_task_fields(struct cache_info *i, const struct export_task *t)
 }
 
 /* The task's fields in a metadata record. */
-static void meta_set_task(struct store_meta *m, const struct export_task *t)
+static void meta_set_task(struct store_meta *m, const struct export_task *t, int64_t now_s)
 {
+	m->applied_time = now_s;
 	m->state = CACHE_APPLIED;
 	snprintf(m->task_id, sizeof(m->task_id), "%s", t->id);
 	snprintf(m->server_name, sizeof(m->server_name), "%s", t->file_name);
@@ -105,6 +107,7 @@ static void meta_set_task(struct store_meta *m, const struct export_task *t)
 static int fill_write_meta(struct fill *f, const struct export_task *t)
 {
 	struct store_meta m;
+	int64_t now_s = cache_now_ms(f->c) / 1000; /* as_of: when this task was applied */
 	int rc;
 
 	pthread_mutex_lock(&f->e->io_lock);
@@ -116,14 +119,14 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 	}
 	entry_to_meta(f->e, &m);
 	if (t)
-		meta_set_task(&m, t);
+		meta_set_task(&m, t, now_s);
 	else
 		f->e->access_dirty = 0;
 	pthread_mutex_unlock(&f->c->lock);
 	rc = store_meta_write(&f->c->store, f->e->hash, &m, 1);
 	if (rc == 0 && t) {
 		pthread_mutex_lock(&f->c->lock);
-		fill_task_fields(&f->e->info, t);
+		fill_task_fields(&f->e->info, t, now_s);
 		f->e->total = 0;
 		f->e->access_dirty = 0;
 		pthread_mutex_unlock(&f->c->lock);

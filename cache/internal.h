@@ -81,6 +81,7 @@ struct cache_counts {
 	/* failed flights by errno, "no data" answers, cache_prefetch flights */
 	uint64_t n_err_io, n_err_timeout, n_err_nospc, n_err_invalid, n_err_again, n_err_other;
 	uint64_t n_nodata, n_prefetches;
+	uint64_t n_refreshes; /* open files exported again past fresh_until (fresh.h) */
 	uint64_t n_ready, n_failed; /* flights that ended READY / failed */
 	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
 	double duration_sum_s;
@@ -262,6 +263,15 @@ enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct 
 /* The state cache_lookup reports: READY past its expiry is EXPIRED; QUEUED while its source's
  * provider is closed is WAITING. */
 enum cache_state entry_state(const struct cache *c, const struct entry *e);
+/* Whether e's READY file is complete, and until when it is served when open (0 when complete);
+ * fresh.h. Its as_of is when its export was applied (a file of an older orderfs: when it
+ * turned ready); an orphan, or a file with neither time, counts as complete. cache->lock
+ * held. */
+void entry_freshness(const struct cache *c, const struct entry *e, int *complete,
+		     int64_t *until);
+/* Whether e is READY past the provider's expiry (the sweeper deletes such files; an open file
+ * past fresh_until is kept until its re-export replaces it). cache->lock held. */
+int entry_server_expired(const struct cache *c, const struct entry *e);
 /* Fill a store_meta from the entry's current info. */
 void entry_to_meta(const struct entry *e, struct store_meta *m);
 /* Reset to ABSENT, keeping the key. */

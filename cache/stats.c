@@ -20,6 +20,7 @@ static void stats_add_counts(const struct cache_counts *k, struct cache_stats *o
 	out->err_other += k->n_err_other;
 	out->nodata += k->n_nodata;
 	out->prefetches += k->n_prefetches;
+	out->refreshes += k->n_refreshes;
 	out->flights_ready += k->n_ready;
 	out->flights_failed += k->n_failed;
 	for (int i = 0; i < CACHE_DURATION_NBOUNDS; i++)

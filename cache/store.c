@@ -198,6 +198,7 @@ int store_meta_write(struct store *s, const char *hash, const struct store_meta 
 	    add_num(o, "finish_time", (double)m->finish_time) ||
 	    add_num(o, "expires", (double)m->expires) ||
 	    add_num(o, "ready_time", (double)m->ready_time) ||
+	    add_num(o, "applied_time", (double)m->applied_time) ||
 	    add_num(o, "learned_time", (double)m->learned_time) ||
 	    add_num(o, "last_access_ms", (double)m->last_access_ms) ||
 	    add_num(o, "size", (double)m->size) || add_num(o, "total", (double)m->total) ||
@@ -286,6 +287,9 @@ static int parse_meta(const char *txt, const char *hash, struct store_meta *m)
 	    get_i64(o, "last_errno", &lerr) || get_str(o, "err_kind", kind, sizeof(kind)) ||
 	    get_str(o, "err_code", m->err_code, sizeof(m->err_code)) ||
 	    get_str(o, "err_msg", m->err_msg, sizeof(m->err_msg)))
+		goto out;
+	/* Optional: a .meta of an older orderfs has none (0: unknown). */
+	if (cJSON_HasObjectItem(o, "applied_time") && get_i64(o, "applied_time", &m->applied_time))
 		goto out;
 	if (date_parse(a, strlen(a), &r.start) || date_parse(b, strlen(b), &r.end) ||
 	    key_init(&m->key, prov, acct, type, lang, &r) || parse_state(st, &m->state) ||

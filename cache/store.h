@@ -45,6 +45,7 @@ struct store_meta {
 	char task_id[PROVIDER_ID_MAX];
 	char server_name[PROVIDER_NAME_MAX];
 	int64_t finish_time, expires, ready_time, learned_time; /* unix s, 0 unknown */
+	int64_t applied_time; /* unix s; 0 unknown (absent from an older .meta) */
 	int64_t last_access_ms;					/* unix ms */
 	uint64_t size;						/* READY: bytes */
 	uint64_t total; /* DOWNLOADING: file size if known, else 0 */

@@ -105,7 +105,7 @@ static int clover_check(struct provider *p, const struct export_request *req, in
 	char r[DATE_RANGE_STR_LEN];
 	const char *why = NULL;
 	enum clover_kind kind;
-	struct date today = date_from_time((time_t)now_s);
+	struct date today = provider_today(p, now_s);
 
 	client_error_clear(err);
 	if (clover_kind_of(req->report_type, &kind, err) != 0)

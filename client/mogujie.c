@@ -143,7 +143,7 @@ static int report_type_ok(const char *t, struct client_error *err)
 static int mogujie_check(struct provider *p, const struct export_request *req, int64_t now_s,
 			 struct client_error *err)
 {
-	struct date today = date_from_time((time_t)now_s);
+	struct date today = provider_today(p, now_s);
 	struct date oldest = date_add_days(&today, -MOGUJIE_WINDOW_DAYS);
 	const struct date_range *r = &req->range;
 	char s[DATE_RANGE_STR_LEN];
@@ -175,7 +175,7 @@ static int mogujie_check(struct provider *p, const struct export_request *req, i
 static void task_fill(struct mogujie *m, const struct date_range *r, struct export_task *out)
 {
 	int64_t now_s = now_ms(m) / 1000;
-	struct date today = date_from_time((time_t)now_s);
+	struct date today = provider_today(&m->base, now_s);
 	char s[DATE_RANGE_STR_LEN];
 
 	memset(out, 0, sizeof(*out));

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "../common/date.h"
+#include "../common/tz.h"
 #include "../common/sink.h"
 
 #define PROVIDER_ID_MAX 128
@@ -213,13 +214,26 @@ struct provider {
 	int shared_tasks;	 /* a task applied by one host can be queried and downloaded by
 				  * any other with the same account (Vexora, Clover); 0 when a
 				  * task is a local job (Mogujie's sync) */
+	struct tz *zone;	 /* the account's time zone (days, "today"); owned, freed by
+				  * provider_destroy; NULL = the process's zone. Set once, before
+				  * the provider is shared; read-only after. */
 	void *priv;		 /* implementation state */
 };
 
+/* The calendar date at unix time now_s in p's zone. Thread-safe (reads only). */
+static inline struct date provider_today(const struct provider *p, int64_t now_s)
+{
+	return p->zone ? tz_date(p->zone, now_s) : date_from_time((time_t)now_s);
+}
+
+/* Destroy p and its zone. NULL is a no-op. */
 static inline void provider_destroy(struct provider *p)
 {
-	if (p)
+	if (p) {
+		struct tz *zone = p->zone;
 		p->ops->destroy(p);
+		tz_free(zone);
+	}
 }
 
 #endif

@@ -53,7 +53,7 @@ static int vexora_check(struct provider *p, const struct export_request *req, in
 {
 	char r[DATE_RANGE_STR_LEN];
 	const char *why = NULL;
-	struct date today = date_from_time((time_t)now_s);
+	struct date today = provider_today(p, now_s);
 
 	client_error_clear(err);
 	if (vexora_check_report_type(req->report_type, err) != 0 ||

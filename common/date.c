@@ -142,6 +142,38 @@ int64_t date_range_days(const struct date_range *r)
 	return date_to_days(&r->end) - date_to_days(&r->start) + 1;
 }
 
+int date_weekday(const struct date *d)
+{
+	int64_t z = date_to_days(d); /* 1970-01-01 was a Thursday */
+	return (int)(((z + 3) % 7 + 7) % 7) + 1;
+}
+
+struct date date_week_start(const struct date *d)
+{
+	return date_add_days(d, 1 - date_weekday(d));
+}
+
+struct date date_month_first(const struct date *d)
+{
+	struct date r = {d->year, d->month, 1};
+	return r;
+}
+
+struct date date_month_last(const struct date *d)
+{
+	struct date r = {d->year, d->month, days_in_month(d->year, d->month)};
+	return r;
+}
+
+void date_iso_week(const struct date *d, int *year, int *week)
+{
+	/* The week's Thursday decides the year; the week number counts Thursdays of that year. */
+	struct date thu = date_add_days(d, 4 - date_weekday(d));
+	struct date jan1 = {thu.year, 1, 1};
+	*year = thu.year;
+	*week = (int)((date_to_days(&thu) - date_to_days(&jan1)) / 7) + 1;
+}
+
 struct date date_from_time(time_t t)
 {
 	struct tm tm;

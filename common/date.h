@@ -53,7 +53,18 @@ struct date date_sub_months(const struct date *d, int n);
 /* Number of days in the inclusive range (1 for A..A). */
 int64_t date_range_days(const struct date_range *r);
 
-/* Local calendar date of a unix time. */
+/* ISO weekday: 1 = Monday .. 7 = Sunday. */
+int date_weekday(const struct date *d);
+/* The Monday of d's week (d itself on a Monday). */
+struct date date_week_start(const struct date *d);
+/* The 1st and the last day of d's month. */
+struct date date_month_first(const struct date *d);
+struct date date_month_last(const struct date *d);
+/* ISO 8601 week of d: *week 1..53 and the week-based *year, which differs from d's year
+ * in the first and last days of January and December (2027-01-01 is in 2026-W53). */
+void date_iso_week(const struct date *d, int *year, int *week);
+
+/* Local calendar date of a unix time (the process's zone; common/tz.h for another). */
 struct date date_from_time(time_t t);
 /* Unix time of local midnight starting the date (mktime, DST-aware). */
 time_t date_start_time(const struct date *d);

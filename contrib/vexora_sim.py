@@ -108,6 +108,11 @@ POST /_sim/config  JSON merged into the settings; answers the full settings (400
   rows, compression, pending_s, generating_s     tasks created afterwards
   file_ttl_s          tasks finishing afterwards;   url_ttl_ms: URLs issued afterwards
   skew_ms, today      (extra) runtime overrides of --skew-ms / --today ("" = real date)
+  live                (extra) true: today's orders exist only up to the simulator's clock;
+                      an export of a range that ends later holds the orders placed until
+                      the clock at apply time (fewer rows), and "today" is the clock's date
+  clock               (extra) the simulator's clock, unix s (0 = the real one): tests move
+                      it forward instead of sleeping
   api_500_next N      next N API calls answer HTTP 500 (text body)
   api_500_rate p      each API call answers 500 with probability p (random.Random(seed))
   rate_limit_next N   next N API calls answer 429 with Retry-After: retry_after_s (default 1)
@@ -337,9 +342,19 @@ def _zinfo(name, compress_type):
     return zi
 
 
-def write_xlsx(path, merchant, start, end, language, rows, seed, compression):
+def row_hash(base, i):
+    """splitmix64 of (base, i): a pure function of the row index."""
+    z = (base + (i + 1) * 0x9E3779B97F4A7C15) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def write_xlsx(path, merchant, start, end, language, rows, seed, compression, until_s=None):
     """Write the export file to path. Row values are functions of (merchant, start, end, row
-    index, seed) only; the bytes depend only on the arguments (no clock, no randomness)."""
+    index, seed) only; the bytes depend only on the arguments (no clock, no randomness).
+    until_s (live mode): only the orders placed up to that local time (seconds since
+    1970-01-01 00:00 local) exist yet; the rows are in time order, so they are a prefix."""
     ctype = zipfile.ZIP_DEFLATED if compression == "deflate" else zipfile.ZIP_STORED
     lang = language
     key = f"{merchant}|{start:%Y-%m-%d %H:%M:%S}|{end:%Y-%m-%d %H:%M:%S}|{seed}"
@@ -374,6 +389,11 @@ def write_xlsx(path, merchant, start, end, language, rows, seed, compression):
     epoch0 = datetime.date(1970, 1, 1)
     order_prefix = f"VX{start:%y%m%d}{base % 1000:03d}"
     ncust, nprod, nstat, npay = len(CUSTOMERS), len(PRODUCTS), len(stat_idx), len(PAYMENTS[lang])
+    full_rows = rows
+    if until_s is not None:
+        rows = sum(1 for i in range(full_rows)
+                   if start_s + min(span - 1, (i * span) // full_rows
+                                    + (row_hash(base, i) & 0xFFFFFF) % step) <= until_s)
 
     # Every cell carries its reference (r="B7"): gnumeric reads cells without one as
     # "Invalid cell" and drops the row.
@@ -404,12 +424,8 @@ def write_xlsx(path, merchant, start, end, language, rows, seed, compression):
             out.write(head.encode("utf-8"))
             batch = []
             for i in range(rows):
-                # splitmix64 of (base, i): a pure function of the row index
-                z = (base + (i + 1) * 0x9E3779B97F4A7C15) & MASK64
-                z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-                z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-                h = z ^ (z >> 31)
-                off = min(span - 1, (i * span) // rows + (h & 0xFFFFFF) % step)
+                h = row_hash(base, i)
+                off = min(span - 1, (i * span) // full_rows + (h & 0xFFFFFF) % step)
                 t = start_s + off
                 day, sod = divmod(t, 86400)
                 ds = day_cache.get(day)
@@ -468,6 +484,7 @@ class Sim:
             "pending_s": args.pending_s, "generating_s": args.generating_s,
             "file_ttl_s": args.file_ttl_s, "url_ttl_ms": args.url_ttl_ms,
             "skew_ms": args.skew_ms, "today": args.today or "",
+            "live": False, "clock": 0,
             "outcomes": {},
             "api_500_next": 0, "api_500_rate": 0.0, "truncate_json_next": 0,
             "api_delay_ms": 0, "rate_limit_next": 0, "unavailable_next": 0,
@@ -526,9 +543,28 @@ class Sim:
                 return True
             return False
 
+    def clock(self):
+        """The simulator's wall clock (unix s): the control endpoint's "clock", else real."""
+        return self.settings["clock"] or time.time()
+
     def today(self):
         t = self.settings["today"]
-        return datetime.date.fromisoformat(t) if t else datetime.date.today()
+        if t:
+            return datetime.date.fromisoformat(t)
+        if self.settings["live"]:
+            return datetime.date.fromtimestamp(self.clock())
+        return datetime.date.today()
+
+    def live_until(self, end):
+        """Live mode: the local time (s since 1970-01-01 local) up to which orders exist,
+        when the range ends after it; None when every order of the range exists."""
+        if not self.settings["live"]:
+            return None
+        lt = time.localtime(self.clock())
+        now = datetime.datetime(*lt[:6])
+        if end <= now:
+            return None
+        return int((now - datetime.datetime(1970, 1, 1)).total_seconds())
 
     # ---- config -------------------------------------------------------------------------
 
@@ -556,7 +592,10 @@ class Sim:
             elif k == "content_length_delta":
                 if isinstance(v, bool) or not isinstance(v, int):
                     raise ValueError("content_length_delta must be an integer")
-            elif k in ("ignore_range", "expire_files_now"):
+            elif k == "clock":
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                    raise ValueError("clock must be unix seconds (0 = the real clock)")
+            elif k in ("ignore_range", "expire_files_now", "live"):
                 if not isinstance(v, bool):
                     raise ValueError(f"{k} must be a boolean")
             elif k in strs:
@@ -631,7 +670,7 @@ class Sim:
         time.sleep(task.pending_s)
         key = hashlib.sha256(json.dumps(
             [task.merchant, task.start_s, task.end_s, task.lang, task.rows, self.seed,
-             task.compression]).encode()).hexdigest()[:24]
+             task.compression, task.until_s]).encode()).hexdigest()[:24]
         with self.files_lock:
             entry = self.files.setdefault(key, {"lock": threading.Lock(), "path": None})
         ok = False
@@ -643,7 +682,7 @@ class Sim:
                     os.close(fd)
                     try:
                         write_xlsx(tmp, task.merchant, task.start_dt, task.end_dt, task.lang,
-                                   task.rows, self.seed, task.compression)
+                                   task.rows, self.seed, task.compression, task.until_s)
                         h = hashlib.sha256()
                         with open(tmp, "rb") as f:
                             for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -758,6 +797,7 @@ class Sim:
                         apply_mono=time.monotonic(), apply_wall=wall,
                         pending_s=float(s["pending_s"]), generating_s=float(s["generating_s"]),
                         rows=s["rows"], compression=s["compression"],
+                        until_s=self.live_until(end),
                         file_name="Merchant Order List-%s-%010d.xlsx" % (
                             time.strftime("%Y%m%d%H%M%S", time.localtime(wall)),
                             self.file_digits[merchant]))

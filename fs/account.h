@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../cache/cache.h"
 #include "../client/fleet.h"
@@ -56,6 +57,13 @@ struct fs_account {
 static inline int account_active(struct fs_account *a)
 {
 	return atomic_load_explicit(&a->active, memory_order_acquire);
+}
+
+/* Today in a's time zone (its provider's; the process's until a is active). Thread-safe. */
+static inline struct date account_today(struct fs_account *a)
+{
+	int64_t now = (int64_t)time(NULL);
+	return account_active(a) ? provider_today(a->prov, now) : date_from_time((time_t)now);
 }
 
 struct accounts_env;

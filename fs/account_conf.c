@@ -81,6 +81,19 @@ static int check_owner(const struct stat *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* The keys a NAME.conf may hold: the merchant's own (the provider's account_keys) and
+ * time_zone, which the main config may also set as every account's default. Into out
+ * (room for n, NULL-ended). */
+static void account_file_keys(const struct provider_spec *spec, const char **out, size_t n)
+{
+	size_t i = 0;
+
+	for (const char *const *k = spec->account_keys; *k && i + 2 < n; k++)
+		out[i++] = *k;
+	out[i++] = "time_zone";
+	out[i] = NULL;
+}
+
 /* The keys of f over a copy of main, then the whole validated. 0 or -1 with err. */
 static int load_over(const struct fs_config *main, FILE *f, const char *path,
 		     struct fs_config *out, char *err, size_t errlen)
@@ -95,8 +108,10 @@ static int load_over(const struct fs_config *main, FILE *f, const char *path,
 	out->accounts_dir = NULL;
 	out->max_exports_total = 0;
 	char why[400];
+	const char *only[16];
 
-	if (config_load_stream(out, f, path, spec->account_keys, err, errlen)) {
+	account_file_keys(spec, only, sizeof(only) / sizeof(only[0]));
+	if (config_load_stream(out, f, path, only, err, errlen)) {
 		config_free(out);
 		return -1;
 	}

@@ -130,11 +130,15 @@ static void skip(struct accounts *t, const char *file, const struct account_sig 
 	str_map_put(t->skipped, file, sig);
 }
 
-/* Whether two configs of one account name the same merchant with the same credentials. */
+/* Whether two configs of one account name the same merchant with the same credentials and
+ * time zone. */
 static int same_account_keys(const struct fs_config *a, const struct fs_config *b)
 {
 	const struct provider_spec *spec = provider_spec_find(a->provider);
+	const char *za = a->time_zone ? a->time_zone : "", *zb = b->time_zone ? b->time_zone : "";
 
+	if (strcmp(za, zb))
+		return 0;
 	for (const char *const *k = spec->account_keys; *k; k++) {
 		const char *x = config_string(a, *k), *y = config_string(b, *k);
 		if ((x == NULL) != (y == NULL) || (x && strcmp(x, y)))

@@ -2,6 +2,7 @@
 #include "../client/fleet.h"
 #include "metrics.h"
 #include "perm.h"
+#include "../common/tz.h"
 #include "providers.h"
 #include "../common/owner.h"
 
@@ -145,6 +146,7 @@ static const struct key_def keys[] = {
 	{"decrypt_mode", K_STR, OFF(decrypt_mode), 0, 0, NULL},
 	{"redact", K_STR, OFF(redact), 0, 0, NULL},
 	{"sync_ttl", K_DURATION, OFF(sync_ttl_s), 1, 0, NULL},
+	{"time_zone", K_STR, OFF(time_zone), 0, 0, NULL},
 	{"cache_dir", K_STR, OFF(cache_dir), 0, 0, NULL},
 	{"language", K_STR, OFF(language), 0, 0, NULL},
 	{"report_type", K_STR, OFF(report_type), 0, 0, NULL},
@@ -154,6 +156,8 @@ static const struct key_def keys[] = {
 	{"max_exports", K_INT, OFF(max_exports), 1, 64, "2"},
 	{"export_timeout", K_DURATION, OFF(export_timeout_s), 1, 0, "30m"},
 	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0, "1h"},
+	{"settle_delay", K_DURATION, OFF(settle_delay_s), 0, 0, "1h"},
+	{"open_ttl", K_DURATION, OFF(open_ttl_s), 1, 0, "15m"},
 	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0, "10s"},
 	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0, "30s"},
 	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0, "60s"},
@@ -608,6 +612,20 @@ static int validate_fleet(const struct fs_config *c, char *err, size_t errlen)
 	return config_fleet_host(c, host, sizeof(host), err, errlen);
 }
 
+/* A time_zone value names a zoneinfo file orderfs can read. 0 or -1 with err. */
+static int validate_time_zone(const char *name, char *err, size_t errlen)
+{
+	char why[200];
+	struct tz *z = tz_load(name, why, sizeof(why));
+
+	if (!z) {
+		snprintf(err, errlen, "bad value for 'time_zone': %s", why);
+		return -1;
+	}
+	tz_free(z);
+	return 0;
+}
+
 int config_validate(const struct fs_config *c, char *err, size_t errlen)
 {
 	if (!c->provider) {
@@ -639,6 +657,8 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->base_url && config_check_url("base_url", c->base_url, err, errlen))
+		return -1;
+	if (c->time_zone && validate_time_zone(c->time_zone, err, errlen))
 		return -1;
 	if (c->poll_initial_ms > c->poll_max_ms) {
 		snprintf(err, errlen, "'poll_initial_ms' is larger than 'poll_max_ms'");

@@ -23,6 +23,8 @@ struct fs_config {
 	char *decrypt_mode;	  /* Mogujie: ecb (default) or cbc */
 	char *redact;		  /* Mogujie: "receiver" masks receiver fields; default off */
 	int sync_ttl_s;		  /* Mogujie: expiry of ranges touching today; default 3600 */
+	char *time_zone;	  /* IANA zone of days and "today"; NULL = the process's zone.
+				   * An account's NAME.conf may set its own. */
 	char *cache_dir;
 	char *language;	   /* default en-US */
 	char *report_type; /* default order */
@@ -33,6 +35,8 @@ struct fs_config {
 	int max_exports;	   /* default 2 */
 	int export_timeout_s;	   /* default 1800 */
 	int nodata_ttl_s;	   /* default 3600 */
+	int settle_delay_s;	   /* a range is complete this long after its end; default 3600 */
+	int open_ttl_s;		   /* an open (incomplete) file is served this long; default 900 */
 	int connect_timeout_s;	   /* default 10 */
 	int request_timeout_s;	   /* default 30 */
 	int download_stall_s;	   /* default 60 */

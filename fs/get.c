@@ -111,7 +111,7 @@ static int extent(struct cache_handle *h, const char *member, uint64_t *base, ui
  * after saying why. */
 static int check_range(const struct provider *prov, const char *range_str, struct date_range *r)
 {
-	struct date today = date_from_time(time(NULL));
+	struct date today = provider_today(prov, (int64_t)time(NULL));
 	const char *why = NULL;
 
 	if (date_range_parse(range_str, r, &why) ||

@@ -159,6 +159,8 @@ static const struct counter exports_counters[] = {
 	  fills_queued),
 	C("orderfs_prefetch_started_total", "counter", "Exports started by prefetch.", "",
 	  prefetches),
+	C("orderfs_refreshes_total", "counter",
+	  "Files exported while their range was open, exported again.", "", refreshes),
 };
 
 static const struct counter cache_counters[] = {

@@ -25,11 +25,14 @@ enum node_kind {
 	NODE_ACCOUNT_STATUS, /* MOUNT/NAME/.status of an account (accounts_dir; ops.c's) */
 	NODE_WHOLE_FILE, /* the export of type `type` for `chunk` (orders.xlsx) */
 	NODE_MEMBER,	 /* file `member` of the bundle export of type `type` for `chunk` */
+	NODE_LINK,	 /* /exports/today, /exports/2026-11: a named range (named.h), a symbolic
+			  * link to the range directory of `range` (ops.c's: it needs today) */
 };
 
 struct node {
 	enum node_kind kind;
-	struct date_range range;    /* RANGE_DIR, STATUS, WHOLE_FILE, MEMBER: the directory's */
+	struct date_range range;    /* RANGE_DIR, STATUS, WHOLE_FILE, MEMBER: the directory's;
+				     * LINK: the range it points to */
 	struct date_range chunk;    /* WHOLE_FILE, MEMBER: the range of the file's export */
 	size_t type;		    /* WHOLE_FILE, MEMBER: index in the layout's types */
 	char member[PATH_NAME_MAX]; /* MEMBER: the name in the bundle ("orders-0002.json") */

@@ -17,6 +17,7 @@
 #include "account_status.h"
 #include "accounts.h"
 #include "name_list.h"
+#include "named.h"
 #include "node.h"
 #include "orderfs.h"
 #include "progress.h"
@@ -55,11 +56,6 @@ struct fs_file {
 static struct orderfs *fs_get(void)
 {
 	return fuse_get_context()->private_data;
-}
-
-static struct date today_local(void)
-{
-	return date_from_time(time(NULL));
 }
 
 /* Track open files so teardown can close what the kernel never released. */
@@ -367,12 +363,25 @@ static int resolve_account(struct orderfs *o, const char *path, struct fs_accoun
 /* Resolve a path to the account it is in (NULL: the mount's own root and /.stats) and a node
  * that exists: syntax, then the window (a range the cache already holds stays reachable after
  * it leaves the window). 0, -ENOENT with one debug line, -EIO (the account cannot start). */
+/* sub "/exports/NAME" where NAME is a named range of a today (named.h): node is its LINK.
+ * 1 when it is, else 0 (node untouched but for its range). */
+static int resolve_named(const struct fs_account *a, const char *sub, const struct date *today,
+			 struct node *node)
+{
+	if (strncmp(sub, "/exports/", 9) || strchr(sub + 9, '/'))
+		return 0;
+	if (named_resolve(sub + 9, today, a->window_months, &node->range))
+		return 0;
+	node->kind = NODE_LINK;
+	return 1;
+}
+
 static int resolve(struct orderfs *o, const char *path, struct fs_account **ap,
 		   struct node *node)
 {
-	struct date today = today_local();
 	struct fs_account *a = &o->single;
 	const char *why = NULL, *sub = path;
+	struct date today;
 
 	if (o->accounts) {
 		int rc = resolve_account(o, path, &a, &sub, node);
@@ -381,7 +390,8 @@ static int resolve(struct orderfs *o, const char *path, struct fs_account **ap,
 			return rc;
 	}
 	*ap = a;
-	if (node_resolve(sub, &a->layout, node, &why))
+	today = account_today(a);
+	if (node_resolve(sub, &a->layout, node, &why) && !resolve_named(a, sub, &today, node))
 		goto enoent;
 	if (o->accounts && node->kind == NODE_STATS) {
 		why = "/.stats is the mount's, not an account's";
@@ -555,6 +565,11 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	case NODE_RANGE_DIR:
 		note_range_used(a, &node.range);
 		break;
+	case NODE_LINK:
+		node_perm(o, a, &p);
+		fill_file_stat(o, &p, st, DATE_RANGE_STR_LEN - 1, 0);
+		st->st_mode = S_IFLNK | 0777; /* a link's own mode is never checked */
+		return 0;
 	case NODE_ROOT:
 	case NODE_EXPORTS:
 		break;
@@ -569,6 +584,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
  * stat per name; a stat could start an export with exact_sizes. */
 static const struct stat dir_type = {.st_mode = S_IFDIR};
 static const struct stat file_type = {.st_mode = S_IFREG};
+static const struct stat link_type = {.st_mode = S_IFLNK};
 
 /* Where a listing goes: node_list_export's callback fills it with file names. */
 struct dir_fill {
@@ -586,7 +602,7 @@ static int readdir_exports(struct orderfs *o, struct fs_account *a, void *buf,
 			   fuse_fill_dir_t filler)
 {
 	struct name_list l = {NULL, 0, 0, 0, 0};
-	struct date today = today_local();
+	struct date today = account_today(a);
 	struct date d = date_sub_months(&today, a->window_months);
 	int rc = 0;
 
@@ -610,6 +626,12 @@ static int readdir_exports(struct orderfs *o, struct fs_account *a, void *buf,
 		if (filler(buf, l.names[i], &dir_type, 0, 0))
 			break;
 	name_list_free(&l);
+	/* The named ranges: names only, so listing never starts an export. */
+	struct named_range named[NAMED_MAX];
+	size_t n = named_list(&today, a->window_months, named, NAMED_MAX);
+	for (size_t i = 0; i < n && i < NAMED_MAX; i++)
+		if (filler(buf, named[i].name, &link_type, 0, 0))
+			break;
 	return 0;
 }
 
@@ -928,7 +950,7 @@ static int mkdir_account(struct orderfs *o, const char *path, struct fs_account 
 static int fs_mkdir(const char *path, mode_t mode)
 {
 	struct orderfs *o = fs_get();
-	struct date today = today_local();
+	struct date today;
 	struct fs_account *a;
 	struct node node;
 	const char *why = NULL, *sub;
@@ -944,6 +966,7 @@ static int fs_mkdir(const char *path, mode_t mode)
 		log_debug("mkdir %s: EINVAL: %s", path, why ? why : "not a range");
 		return -EINVAL;
 	}
+	today = account_today(a);
 	if (!node_in_window(&node.range, &today, a->window_months, &why)) {
 		log_debug("mkdir %s: EINVAL: %s", path, why);
 		return -EINVAL;
@@ -991,6 +1014,12 @@ static int xattr_value(const struct cache_info *in, uint64_t size, const char *n
 		return snprintf(out, len, "%lld", (long long)in->expires);
 	if (!strcmp(name, "progress"))
 		return snprintf(out, len, "%d", in->progress);
+	if (!strcmp(name, "as_of"))
+		return snprintf(out, len, "%lld", (long long)in->applied_time);
+	if (!strcmp(name, "complete"))
+		return snprintf(out, len, "%d", in->complete);
+	if (!strcmp(name, "fresh_until"))
+		return snprintf(out, len, "%lld", (long long)(in->complete ? 0 : in->fresh_until));
 	if (!strcmp(name, "size"))
 		return snprintf(out, len, "%llu", (unsigned long long)size);
 	if (!strcmp(name, "step"))
@@ -998,8 +1027,9 @@ static int xattr_value(const struct cache_info *in, uint64_t size, const char *n
 	return -1;
 }
 
-static const char *const xattr_names[] = {"state", "task_id", "server_name", "sha256",
-					  "expires", "progress", "size", "step"};
+static const char *const xattr_names[] = {"state",	"task_id",  "server_name", "sha256",
+					  "expires",	"progress", "size",	   "step",
+					  "as_of",	"complete", "fresh_until"};
 
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
@@ -1138,9 +1168,28 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return o;
 }
 
+/* A named range's target: the dated range directory beside it ("2026-12-01..2026-12-07"). */
+static int fs_readlink(const char *path, char *buf, size_t size)
+{
+	struct orderfs *o = fs_get();
+	struct fs_account *a;
+	struct node node;
+	char target[DATE_RANGE_STR_LEN];
+	int rc = resolve(o, path, &a, &node);
+
+	if (rc)
+		return rc;
+	if (node.kind != NODE_LINK)
+		return -EINVAL;
+	date_range_format(&node.range, target);
+	snprintf(buf, size, "%s", target);
+	return 0;
+}
+
 static const struct fuse_operations orderfs_ops = {
 	.init = fs_init,
 	.getattr = fs_getattr,
+	.readlink = fs_readlink,
 	.readdir = fs_readdir,
 	.open = fs_open,
 	.read_buf = fs_read_buf,

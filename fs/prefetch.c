@@ -15,6 +15,7 @@ struct prefetch {
 	struct cache *cache;
 	size_t first, ntypes; /* the cache's types first .. first + ntypes - 1 */
 	int days, interval_s, window_months;
+	const struct tz *zone; /* the account's; NULL = the process's */
 	pthread_t thread;
 	pthread_mutex_t lock; /* protects everything below */
 	pthread_cond_t wake;  /* CLOCK_MONOTONIC; signalled on stop */
@@ -23,10 +24,15 @@ struct prefetch {
 	struct prefetch_stats st;
 };
 
+static struct date zone_date(const struct prefetch *p, time_t t)
+{
+	return p->zone ? tz_date(p->zone, t) : date_from_time(t);
+}
+
 /* Queue exports for the last p->days complete days. No lock held. */
 static void prefetch_pass(struct prefetch *p)
 {
-	struct date today = date_from_time(time(NULL));
+	struct date today = zone_date(p, time(NULL));
 	uint64_t started = 0;
 
 	pthread_mutex_lock(&p->lock);
@@ -66,9 +72,10 @@ static long prefetch_delay(const struct prefetch *p)
 	if (p->interval_s > 0)
 		return p->interval_s;
 	time_t now = time(NULL);
-	struct date today = date_from_time(now);
+	struct date today = zone_date(p, now);
 	struct date tomorrow = date_add_days(&today, 1);
-	long d = (long)(date_start_time(&tomorrow) - now) + PREFETCH_AFTER_MIDNIGHT_S;
+	int64_t midnight = p->zone ? tz_day_start(p->zone, &tomorrow) : date_start_time(&tomorrow);
+	long d = (long)(midnight - now) + PREFETCH_AFTER_MIDNIGHT_S;
 	return d > 0 ? d : 1;
 }
 
@@ -97,7 +104,7 @@ static void *prefetch_main(void *arg)
 }
 
 struct prefetch *prefetch_start(struct cache *cache, size_t first, size_t ntypes, int days,
-				int interval_s, int window_months)
+				int interval_s, int window_months, const struct tz *zone)
 {
 	struct prefetch *p;
 	pthread_condattr_t ca;
@@ -114,6 +121,7 @@ struct prefetch *prefetch_start(struct cache *cache, size_t first, size_t ntypes
 	p->days = days;
 	p->interval_s = interval_s;
 	p->window_months = window_months;
+	p->zone = zone;
 	p->st.days = days;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../cache/cache.h"
+#include "../common/tz.h"
 
 struct prefetch;
 
@@ -24,9 +25,10 @@ struct prefetch_stats {
 /* Start the thread (days > 0): each pass prefetches every day in each of the cache's ntypes
  * export types first .. first + ntypes - 1 (one account's). Days before the provider's window (window_months back from today) are
  * skipped. NULL with errno on failure; NULL without error when days is 0. The cache must
- * outlive the prefetcher. */
+ * outlive the prefetcher; so must zone (the account's: days and midnight are its; NULL = the
+ * process's zone). */
 struct prefetch *prefetch_start(struct cache *cache, size_t first, size_t ntypes, int days,
-				int interval_s, int window_months);
+				int interval_s, int window_months, const struct tz *zone);
 
 /* Stop and join the thread; NULL is fine. */
 void prefetch_stop(struct prefetch *p);

@@ -257,6 +257,11 @@ struct provider *provider_make(const struct fs_config *cfg, char *err, size_t er
 		provider_destroy(p);
 		return NULL;
 	}
+	/* Its own copy of the zone, read once here: no thread ever switches TZ (common/tz.h). */
+	if (!(p->zone = tz_load(cfg->time_zone, err, errlen))) {
+		provider_destroy(p);
+		return NULL;
+	}
 	return p;
 }
 

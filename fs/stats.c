@@ -139,6 +139,7 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		     "%s\"errors\": {\"total\": %llu, \"io\": %llu, \"timeout\": %llu, "
 		     "\"no_space\": %llu, \"invalid\": %llu, \"unavailable\": %llu, "
 		     "\"other\": %llu, \"no_data\": %llu},"
+		     "%s\"freshness\": {\"refreshes\": %llu},"
 		     "%s\"prefetch\": {\"days\": %d, \"runs\": %llu, \"started\": %llu, "
 		     "\"last_run\": %lld, \"next_run\": %lld},"
 		     "%s\"paths\": {\"remembered\": %zu, \"pinned_ranges\": %zu}%s%s%s}%s",
@@ -150,7 +151,8 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 		     (unsigned long long)cs.errors, (unsigned long long)cs.err_io,
 		     (unsigned long long)cs.err_timeout, (unsigned long long)cs.err_nospc,
 		     (unsigned long long)cs.err_invalid, (unsigned long long)cs.err_again,
-		     (unsigned long long)cs.err_other, (unsigned long long)cs.nodata, nl, ps.days,
+		     (unsigned long long)cs.err_other, (unsigned long long)cs.nodata, nl,
+		     (unsigned long long)cs.refreshes, nl, ps.days,
 		     (unsigned long long)ps.runs, (unsigned long long)ps.started,
 		     (long long)ps.last_run, (long long)ps.next_run, nl, kernel_view_count(o->kview),
 		     pinned, fleet, acc.data ? acc.data : "", end, multiline ? "\n" : "");

@@ -19,6 +19,21 @@ static cJSON *time_json(int64_t t)
 	return cJSON_CreateString(buf);
 }
 
+/* as_of (when the export was applied), complete, fresh_until (README "Freshness"): for a
+ * file there is (ready, or expired and about to be exported again), else null. */
+static void add_freshness(cJSON *o, const struct cache_info *in)
+{
+	int has_file = in->state == CACHE_READY || in->state == CACHE_EXPIRED;
+
+	cJSON_AddItemToObject(o, "as_of", time_json(has_file ? in->applied_time : 0));
+	if (has_file)
+		cJSON_AddBoolToObject(o, "complete", in->complete);
+	else
+		cJSON_AddNullToObject(o, "complete");
+	cJSON_AddItemToObject(o, "fresh_until",
+			      time_json(has_file && !in->complete ? in->fresh_until : 0));
+}
+
 cJSON *status_error_json(const struct cache_info *in)
 {
 	if (!in->last_errno && in->last_error.kind == CLIENT_OK)
@@ -116,6 +131,7 @@ static void add_file_fields(cJSON *o, const char *name, const struct date_range 
 	cJSON_AddItemToObject(o, "finish_time", time_json(in->finish_time));
 	cJSON_AddItemToObject(o, "expires", time_json(in->expires));
 	cJSON_AddItemToObject(o, "ready_time", time_json(in->ready_time));
+	add_freshness(o, in);
 	cJSON_AddItemToObject(o, "last_access", time_json(in->last_access));
 	if (in->sha256[0])
 		cJSON_AddStringToObject(o, "sha256", in->sha256);

@@ -244,6 +244,59 @@ static void test_split_counts_beyond_room(void **state)
 	assert_int_equal(date_range_split(&r, 7, out, 1), 0);
 }
 
+static void test_weekday(void **state)
+{
+	assert_int_equal(date_weekday(&(struct date){1970, 1, 1}), 4);  /* Thursday */
+	assert_int_equal(date_weekday(&(struct date){2026, 12, 7}), 1); /* Monday */
+	assert_int_equal(date_weekday(&(struct date){2026, 12, 6}), 7); /* Sunday */
+	assert_int_equal(date_weekday(&(struct date){2024, 2, 29}), 4);
+}
+
+static void test_week_start_crosses_month_and_year(void **state)
+{
+	assert_date(date_week_start(&(struct date){2026, 12, 7}), 2026, 12, 7);
+	assert_date(date_week_start(&(struct date){2026, 12, 13}), 2026, 12, 7);
+	assert_date(date_week_start(&(struct date){2026, 3, 1}), 2026, 2, 23);
+	assert_date(date_week_start(&(struct date){2027, 1, 2}), 2026, 12, 28);
+	assert_date(date_week_start(&(struct date){2024, 3, 2}), 2024, 2, 26);
+}
+
+static void test_month_ends_and_leap_days(void **state)
+{
+	assert_date(date_month_first(&(struct date){2026, 12, 7}), 2026, 12, 1);
+	assert_date(date_month_last(&(struct date){2026, 12, 7}), 2026, 12, 31);
+	assert_date(date_month_last(&(struct date){2026, 4, 30}), 2026, 4, 30);
+	assert_date(date_month_last(&(struct date){2026, 2, 1}), 2026, 2, 28);
+	assert_date(date_month_last(&(struct date){2024, 2, 1}), 2024, 2, 29);
+	assert_date(date_month_last(&(struct date){2000, 2, 1}), 2000, 2, 29);
+	assert_date(date_month_last(&(struct date){2100, 2, 1}), 2100, 2, 28);
+	/* the day before the 1st is the previous month's last day, across a year too */
+	struct date first = date_month_first(&(struct date){2024, 3, 15});
+	assert_date(date_add_days(&first, -1), 2024, 2, 29);
+	first = date_month_first(&(struct date){2027, 1, 9});
+	assert_date(date_add_days(&first, -1), 2026, 12, 31);
+}
+
+static void assert_iso_week(struct date d, int year, int week)
+{
+	int y = 0, w = 0;
+	date_iso_week(&d, &y, &w);
+	assert_int_equal(y, year);
+	assert_int_equal(w, week);
+}
+
+static void test_iso_week_across_year_boundary(void **state)
+{
+	assert_iso_week(D(2026, 12, 7), 2026, 50);
+	assert_iso_week(D(2026, 12, 31), 2026, 53); /* 2026 has 53 ISO weeks */
+	assert_iso_week(D(2027, 1, 3), 2026, 53);   /* Sunday: still 2026's week 53 */
+	assert_iso_week(D(2027, 1, 4), 2027, 1);
+	assert_iso_week(D(2024, 12, 30), 2025, 1);  /* Monday of 2025-W01 */
+	assert_iso_week(D(2025, 12, 29), 2026, 1);
+	assert_iso_week(D(2021, 1, 3), 2020, 53);
+	assert_iso_week(D(2024, 2, 29), 2024, 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +321,10 @@ int main(void)
 		cmocka_unit_test(test_split_chunks),
 		cmocka_unit_test(test_split_exact_and_short),
 		cmocka_unit_test(test_split_counts_beyond_room),
+		cmocka_unit_test(test_weekday),
+		cmocka_unit_test(test_week_start_crosses_month_and_year),
+		cmocka_unit_test(test_month_ends_and_leap_days),
+		cmocka_unit_test(test_iso_week_across_year_boundary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -607,10 +607,33 @@ static void test_owner_group_mode(void **state)
 	config_free(&c);
 }
 
+/* time_zone names a zoneinfo file; a name orderfs cannot read is refused at start, naming the
+ * key and the zone. */
+static void test_time_zone(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	config_init(&c);
+	assert_null(c.time_zone); /* default: the process's zone */
+	assert_int_equal(config_load_file(&c, tmp_dir_write("a.conf", good, 0644), err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "time_zone", "Asia/Kolkata", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.time_zone, "Asia/Kolkata");
+	assert_int_equal(config_set(&c, "time_zone", "Mars/Olympus_Mons", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'time_zone'"));
+	assert_non_null(strstr(err, "Mars/Olympus_Mons"));
+	assert_int_equal(config_set(&c, "time_zone", "../../etc/passwd", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'time_zone'"));
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_time_zone),
 		cmocka_unit_test(test_override_wins),
 		cmocka_unit_test(test_unknown_key_named),
 		cmocka_unit_test(test_missing_key_named),

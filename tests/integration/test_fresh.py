@@ -1,0 +1,246 @@
+"""Fresh data: the time_zone key, ranges that include today, named ranges (README
+"Freshness", "Time zones")."""
+import datetime
+import errno
+import io
+import json
+import os
+import threading
+import time
+import shutil
+import subprocess
+import tempfile
+import unittest
+import zipfile
+import zoneinfo
+
+from mount import ORDERFS, Mount, wait_for
+from simulator import Simulator
+
+
+def zone_today(name):
+    return datetime.datetime.now(zoneinfo.ZoneInfo(name)).date()
+
+
+def day(d):
+    return f"{d.isoformat()}..{d.isoformat()}"
+
+
+class FreshTestCase(unittest.TestCase):
+    sim_args = ("--rows", "40", "--pending-s", "0.05", "--generating-s", "0.05")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Simulator(args=cls.sim_args)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.sim.configure(outcomes={}, today="", live=False, clock=0)
+        self.sim.reset_stats()
+        self.mounts = []
+        self.tmp = tempfile.mkdtemp(prefix="orderfs-fresh-")
+
+    def tearDown(self):
+        for m in self.mounts:
+            if m.proc is not None:
+                m.umount()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def mount(self, **kw):
+        m = Mount(self.sim, **kw)
+        self.mounts.append(m)
+        return m
+
+
+class TestTimeZone(FreshTestCase):
+    def far_zone(self):
+        """A zone whose date differs from UTC's right now (UTC+14 late in the UTC day,
+        UTC-11 early in it)."""
+        utc = datetime.datetime.now(datetime.timezone.utc)
+        return "Pacific/Kiritimati" if utc.hour >= 11 else "Pacific/Pago_Pago"
+
+    def test_today_is_the_zones_today(self):
+        zone = self.far_zone()
+        today = zone_today(zone)
+        utc_today = datetime.datetime.now(datetime.timezone.utc).date()
+        if today == utc_today:  # the hour turned between the two calls
+            today = zone_today(zone)
+        self.assertNotEqual(today, utc_today)
+        self.sim.configure(today=today.isoformat())  # the provider's clock is the zone's
+        m = self.mount(settings={"time_zone": zone})
+        exports = m.path("exports")
+        self.assertTrue(os.path.isdir(os.path.join(exports, day(today))))
+        self.assertIn(day(today), os.listdir(exports))
+        with open(os.path.join(exports, day(today), "orders.xlsx"), "rb") as f:
+            self.assertEqual(f.read(2), b"PK")
+        if today < utc_today:  # UTC's today is tomorrow there: not yet exportable
+            with self.assertRaises(OSError) as cm:
+                os.stat(os.path.join(exports, day(utc_today)))
+            self.assertEqual(cm.exception.errno, errno.ENOENT)
+            self.assertNotIn(day(utc_today), os.listdir(exports))
+        m.close(self)
+
+    def test_unknown_zone_refused_at_start(self):
+        m = Mount(self.sim, settings={"time_zone": "Mars/Olympus_Mons"}, start=False)
+        r = subprocess.run([ORDERFS, "-f", m.config, m.mnt], capture_output=True, text=True,
+                           timeout=20)
+        shutil.rmtree(m.dir, ignore_errors=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("'time_zone'", r.stderr)
+        self.assertIn("Mars/Olympus_Mons", r.stderr)
+
+
+def order_rows(data):
+    """Orders in an export (rows of its sheet but the header)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return z.read("xl/worksheets/sheet1.xml").count(b"<row ") - 1
+
+
+def xattr(path, name):
+    return os.getxattr(path, "user.orderfs." + name).decode()
+
+
+class TestFreshness(FreshTestCase):
+    """Vexora in live mode: today's orders exist up to the simulator's clock."""
+
+    def setUp(self):
+        super().setUp()
+        now = time.time()
+        midnight = datetime.datetime.combine(datetime.date.today(), datetime.time())
+        # halfway through the day so far: the clock can move forward and stay today
+        self.t0 = (midnight.timestamp() + now) / 2
+        self.today = day(datetime.date.today())
+        self.sim.configure(live=True, clock=self.t0, rows=2000)
+
+    def tearDown(self):
+        self.sim.configure(rows=40)
+        super().tearDown()
+
+    def read(self, m, rng=None):
+        with open(m.path("exports", rng or self.today, "orders.xlsx"), "rb") as f:
+            return f.read()
+
+    def test_today_read_across_open_ttl_has_more_orders(self):
+        m = self.mount(settings={"open_ttl": "1s"})
+        first = order_rows(self.read(m))
+        self.assertGreater(first, 0)
+        f = m.path("exports", self.today, "orders.xlsx")
+        self.assertEqual(xattr(f, "complete"), "0")
+        fresh_until = int(xattr(f, "fresh_until"))
+        as_of = int(xattr(f, "as_of"))
+        self.assertEqual(fresh_until, as_of + 1)
+        self.sim.configure(clock=time.time())  # the day went on: more orders
+        wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+        second = order_rows(self.read(m))
+        self.assertGreater(second, first)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        with open(m.path(".stats")) as st:
+            self.assertEqual(json.load(st)["freshness"], {"refreshes": 1})
+        with open(m.path("exports", self.today, ".status")) as st:
+            status = json.load(st)
+        text = json.dumps(status)
+        self.assertIn('"complete": false', text)
+        self.assertIn('"as_of"', text)
+        m.close(self)
+
+    def test_within_open_ttl_no_new_export(self):
+        m = self.mount(settings={"open_ttl": "1h"})
+        a = self.read(m)
+        self.sim.configure(clock=time.time())
+        b = self.read(m)
+        self.assertEqual(a, b)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        with open(m.path(".stats")) as st:
+            self.assertEqual(json.load(st)["freshness"], {"refreshes": 0})
+        m.close(self)
+
+    def test_reader_of_the_old_file_reads_it_unchanged(self):
+        m = self.mount(settings={"open_ttl": "1s"})
+        old = self.read(m)
+        f = m.path("exports", self.today, "orders.xlsx")
+        fresh_until = int(xattr(f, "fresh_until"))
+        with open(f, "rb") as held:
+            head = held.read(1000)
+            self.sim.configure(clock=time.time())
+            wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+            new = self.read(m)  # replaced while held is open
+            self.assertNotEqual(new, old)
+            rest = held.read()
+        self.assertEqual(head + rest, old)
+        self.assertEqual(self.read(m), new)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        m.close(self)
+
+    def test_past_day_is_complete_and_never_refreshed(self):
+        yesterday = day(datetime.date.today() - datetime.timedelta(days=1))
+        m = self.mount(settings={"open_ttl": "1s", "settle_delay": "0"})
+        self.read(m, yesterday)
+        f = m.path("exports", yesterday, "orders.xlsx")
+        self.assertEqual(xattr(f, "complete"), "1")
+        self.assertEqual(xattr(f, "fresh_until"), "0")
+        as_of = int(xattr(f, "as_of"))
+        wait_for(lambda: time.time() >= as_of + 1.1, what="a second to pass")
+        self.read(m, yesterday)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        m.close(self)
+
+
+def rng(a, b):
+    return f"{a.isoformat()}..{b.isoformat()}"
+
+
+def expected_links(today):
+    """What each named range means on date today (window: Vexora's 3 months)."""
+    monday = today - datetime.timedelta(days=today.weekday())
+    first = today.replace(day=1)
+    prev_last = first - datetime.timedelta(days=1)
+    return {
+        "today": rng(today, today),
+        "yesterday": rng(today - datetime.timedelta(days=1), today - datetime.timedelta(days=1)),
+        "this-week": rng(monday, today),
+        "last-week": rng(monday - datetime.timedelta(days=7), monday - datetime.timedelta(days=1)),
+        "this-month": rng(first, today),
+        "last-month": rng(prev_last.replace(day=1), prev_last),
+        f"{first:%Y-%m}": rng(first, today),
+        f"{prev_last:%Y-%m}": rng(prev_last.replace(day=1), prev_last),
+    }
+
+
+class TestNamedRanges(FreshTestCase):
+    def check_links(self, zone):
+        today = zone_today(zone)
+        self.sim.configure(today=today.isoformat())
+        m = self.mount(settings={"time_zone": zone})
+        exports = m.path("exports")
+        names = os.listdir(exports)
+        want = expected_links(today)
+        if zone_today(zone) != today:  # midnight passed meanwhile: look again
+            m.close(self)
+            return self.check_links(zone)
+        for name, target in want.items():
+            self.assertIn(name, names)
+            p = os.path.join(exports, name)
+            self.assertTrue(os.path.islink(p), name)
+            self.assertEqual(os.readlink(p), target, name)
+            self.assertTrue(os.path.isdir(p), name)  # resolves to the dated directory
+        self.assertEqual(self.sim.stats()["apply"], 0, "listing started an export")
+        with open(os.path.join(exports, "today", "orders.xlsx"), "rb") as f:
+            data = f.read()
+        with open(os.path.join(exports, want["today"], "orders.xlsx"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        m.close(self)
+        return today
+
+    def test_links_in_two_zones(self):
+        a = self.check_links("Pacific/Kiritimati")
+        self.sim.reset_stats()
+        b = self.check_links("Pacific/Pago_Pago")
+        self.assertNotEqual(a, b)  # 25 hours apart: never the same date
+
+
+if __name__ == "__main__":
+    unittest.main()
