@@ -53,9 +53,10 @@ int etcd_call_take(struct etcd *e, const char *path, cJSON *body, cJSON **out,
 
 /*
  * Classify a gateway answer: HTTP status and the parsed body (NULL when it was not JSON).
- * Returns 0 for a 2xx JSON object without "error", else -1 / ETCD_ANSWER_BAD_TOKEN /
- * ETCD_ANSWER_AUTH_OFF with *err set from etcd's gRPC code and message (which never hold a
- * secret). Pure.
+ * Reads both error shapes: etcd 3.4/3.5 {"error","code","message"} and 3.6 {"code",
+ * "message"} without "error". Returns 0 for a 2xx JSON object that is no error, else -1 /
+ * ETCD_ANSWER_BAD_TOKEN / ETCD_ANSWER_AUTH_OFF with *err set from etcd's gRPC code and
+ * message (which never hold a secret). Pure.
  */
 int etcd_answer_check(long status, const cJSON *body, struct client_error *err);
 

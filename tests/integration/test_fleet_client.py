@@ -13,6 +13,7 @@ import unittest
 import uuid
 
 import etcd
+from etcd_proxy import EtcdProxy
 from simulator import ROOT
 
 BIN = os.path.join(ROOT, os.environ.get("BUILD", "build/release"), "tests/bin/fleet_probe")
@@ -416,6 +417,72 @@ class TestAuth(FleetTestBase):
         raw = self.probe("admin", raw=True, auth_file=self.good)
         r = raw.cmd("put elsewhere/x 1")
         self.assertEqual((r["ok"], r["kind"]), (False, "auth"), r)
+
+
+class Etcd36Base(FleetTestBase):
+    """Every probe reaches etcd through the fault proxy, which answers errors in etcd 3.6's
+    shape ({"code", "message"} without "error")."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_etcd()
+        try:
+            cls.proxy = EtcdProxy(cls.etcd.url)
+            cls.proxy.rules([], v36=True)
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def setup_etcd(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        super().tearDownClass()
+
+    def probe(self, host="host-a", endpoints=None, **kw):
+        return super().probe(host, endpoints or self.proxy.url, **kw)
+
+    def write_auth_file(self, text):
+        fd, path = tempfile.mkstemp(prefix="orderfs-fleet-auth-")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        self.addCleanup(os.unlink, path)
+        return path
+
+
+class TestAuthEtcd36(Etcd36Base):
+    etcd_args = {"auth_token_ttl_s": 2}
+
+    @classmethod
+    def setup_etcd(cls):
+        cls.etcd.enable_auth("fleet", PASSWORD)
+
+    def test_expired_token_is_replaced(self):
+        good = self.write_auth_file(f"fleet:{PASSWORD}\n")
+        raw = self.probe("admin", raw=True, auth_file=good, debug=True)
+        self.assertTrue(raw.cmd("put orderfs/t/x 1")["ok"])
+        raw.cmd("sleep 3.5")  # past the token's 2 s TTL
+        got = raw.cmd("get orderfs/t/x")
+        self.assertEqual((got["ok"], got.get("value")), (True, "1"), got)
+        self.assertIn("token refused", raw.stderr())
+        self.assertGreaterEqual(self.proxy.stats()["paths"]["/v3/auth/authenticate"], 2)
+
+    def test_permission_denied_is_auth_error(self):
+        good = self.write_auth_file(f"fleet:{PASSWORD}\n")
+        raw = self.probe("admin", raw=True, auth_file=good)
+        r = raw.cmd("put elsewhere/x 1")
+        self.assertEqual((r["ok"], r["kind"]), (False, "auth"), r)
+
+
+class TestNoAuthEtcd36(Etcd36Base):
+    def test_credentials_while_auth_is_off_join(self):
+        creds = self.write_auth_file(f"fleet:{PASSWORD}\n")
+        p = self.joined("host-a", auth_file=creds)
+        self.assertEqual(p.cmd(f"claim {self.key}")["role"], "holder")
 
 
 if __name__ == "__main__":
