@@ -107,6 +107,7 @@ static void keepalive_once(struct fleet *f)
 		return;
 	}
 	log_warn("fleet: lease lost (this host stalled or etcd lost it); rejoined with a new one");
+	fleet_reap_clear(f); /* what waited to be freed went with the old lease */
 	pthread_mutex_lock(&f->lock);
 	f->lease = fresh;
 	f->stats.lease_regrants++;
@@ -194,6 +195,7 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->wake, &ca);
+	pthread_cond_init(&f->reap_wake, &ca);
 	pthread_condattr_destroy(&ca);
 	if (fleet_setup(f, cfg, err) != 0)
 		goto fail;
@@ -211,6 +213,10 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 		goto fail;
 	}
 	f->thread_started = 1;
+	if (fleet_reap_start(f) != 0) {
+		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the reaper thread");
+		goto fail;
+	}
 	log_info("fleet: joined as %s (lease ttl %ld s, %d export slots)", f->host, f->ttl_s,
 		 f->max_exports);
 	return f;
@@ -232,12 +238,14 @@ void fleet_free(struct fleet *f)
 		pthread_mutex_unlock(&f->lock);
 		pthread_join(f->keepalive, NULL);
 	}
+	fleet_reap_stop(f);
 	if (f->lease && etcd_lease_revoke(f->etcd, f->lease, &err) != 0)
 		log_warn("fleet: revoking the lease failed (%s); it expires in %ld s", err.msg,
 			 f->ttl_s);
 	etcd_free(f->etcd);
 	free(f->slot_token);
 	pthread_cond_destroy(&f->wake);
+	pthread_cond_destroy(&f->reap_wake);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }

@@ -9,6 +9,11 @@
  *   records/<sha256(key)> the task record (fleet_record.h; not bound to a lease, so it
  *                        outlives its writer and the next claimer resumes the task)
  *   slots/<i>            one of max_exports export slots (bound to the lease)
+ * A claim or slot is this host's when its value is the host's name and etcd binds it to the
+ * host's current lease: a txn whose reply was lost is recognised on the next try. A release
+ * that failed, and a txn whose outcome is unknown and that nobody retries, are freed by a
+ * background thread (fleet_reap.c) until that succeeds or the lease is gone: one failed call
+ * never holds a claim or slot for the rest of the host's life.
  * Each host holds one lease, kept alive every TTL/3 by a thread; when the lease is lost (the
  * host stalled past its TTL, etcd restarted from scratch), the thread grants a new one and
  * registers again, and every claim and slot bound to the old lease is gone. A claim is a txn
@@ -64,6 +69,7 @@ struct fleet_stats {
 	uint64_t fenced_refused; /* record writes refused: this host's claim was gone */
 	uint64_t etcd_errors;	 /* failed etcd calls, keepalives included */
 	uint64_t lease_regrants; /* leases lost and granted again */
+	uint64_t keys_freed;	 /* claims and slots left behind by a failed call, freed */
 };
 
 struct fleet;
@@ -92,15 +98,18 @@ int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
 int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_record *out,
 		     struct client_error *err);
 /* Deletes the claim of export_key if it is still the one of token; the record stays.
- * 0 (also when the claim was gone already), -EIO. */
+ * 0 (also when the claim was gone already), -EIO (the release goes on in the background). */
 int fleet_release(struct fleet *f, const char *export_key, int64_t token,
 		  struct client_error *err);
 
-/* Takes a free export slot: *slot = 0..max_exports-1. 0, -EBUSY when all are taken, -EIO.
+/* Takes a free export slot: *slot = 0..max_exports-1. 0, -EBUSY when all are taken, -EIO
+ * (a slot the failed txn may have taken is taken back by the next call, or freed in the
+ * background).
  * With max_exports 0 always 0 with *slot = -1. */
 int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err);
 /* Gives back a slot this host took (a slot already lost with the lease is no error; -1 is a
- * no-op). 0, -EINVAL for a slot not taken, -EIO. */
+ * no-op). 0, -EINVAL for a slot not taken, -EIO (the slot is no longer this caller's: it is
+ * given back in the background). */
 int fleet_slot_release(struct fleet *f, int slot, struct client_error *err);
 
 /* How many hosts are registered (this one included while its lease lives). 0 or -EIO. */

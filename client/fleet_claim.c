@@ -10,6 +10,12 @@
 
 #include "../common/log.h"
 
+/* Whether kv is a key of this host on its current lease (the value names this host). */
+static int fleet_own_kv(const struct fleet *f, const struct etcd_kv *kv, int64_t lease)
+{
+	return kv->create_revision > 0 && kv->lease == lease && strcmp(kv->value, f->host) == 0;
+}
+
 /* The etcd key of kind ("claims", "records") for export_key. 0, or -EINVAL with *err. */
 static int export_etcd_key(const struct fleet *f, const char *kind, const char *export_key,
 			   char *out, struct client_error *err)
@@ -52,6 +58,7 @@ static int claim_won(struct fleet *f, const char *export_key, const char *claim_
 {
 	struct client_error ignored;
 	int applied, rc;
+	int64_t lease = fleet_lease_id(f);
 
 	out->role = FLEET_HOLDER;
 	snprintf(out->holder, sizeof(out->holder), "%s", f->host);
@@ -59,7 +66,9 @@ static int claim_won(struct fleet *f, const char *export_key, const char *claim_
 	if (rc == -ENOENT) {
 		client_error_clear(err);
 	} else if (rc != 0) {
-		etcd_delete_if_owner(f->etcd, claim_key, out->token, claim_key, &applied, &ignored);
+		if (etcd_delete_if_owner(f->etcd, claim_key, out->token, claim_key, &applied,
+					 &ignored) != 0)
+			fleet_reap_add(f, claim_key, out->token, lease);
 		return rc;
 	} else {
 		out->has_record = 1;
@@ -93,13 +102,18 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 	if (rc != 0)
 		return rc;
 	lease = fleet_current_lease(f, err);
-	if (!lease || fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host),
-						       lease, &won, &kv, err),
-				 err) != 0)
+	if (!lease)
 		return -EIO;
+	if (fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host), lease, &won,
+					     &kv, err),
+		       err) != 0) {
+		fleet_reap_add(f, key, 0, lease); /* it may have won: freed unless claimed again */
+		return -EIO;
+	}
 	out->token = kv.create_revision;
-	/* Our own claim on our current lease (claimed before, not released): still ours. */
-	if (won || (kv.lease == lease && strcmp(kv.value, f->host) == 0))
+	/* Our own claim on our current lease (claimed before, or a claim whose reply was lost,
+	 * or one whose release failed): still ours, unless being freed just now. */
+	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0))
 		return claim_won(f, export_key, key, out, err);
 	out->role = FLEET_FOLLOWER;
 	out->token = 0;
@@ -151,7 +165,10 @@ int fleet_release(struct fleet *f, const char *export_key, int64_t token,
 
 	if (rc != 0)
 		return rc;
-	return fleet_note(f, etcd_delete_if_owner(f->etcd, key, token, key, &applied, err), err);
+	rc = fleet_note(f, etcd_delete_if_owner(f->etcd, key, token, key, &applied, err), err);
+	if (rc != 0)
+		fleet_reap_add(f, key, token, fleet_lease_id(f));
+	return rc;
 }
 
 /* ---- export slots ---- */
@@ -194,8 +211,13 @@ int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 		slot_key(f, i, key);
 		if (fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host),
 						     lease, &won, &kv, err),
-			       err) != 0)
+			       err) != 0) {
+			fleet_reap_add(f, key, 0, lease); /* freed unless taken back */
 			return -EIO;
+		}
+		/* A slot of ours whose reply was lost or whose release failed: ours again. */
+		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0)
+			won = 1;
 		if (won) {
 			pthread_mutex_lock(&f->lock);
 			f->slot_token[i] = kv.create_revision;
@@ -229,11 +251,12 @@ int fleet_slot_release(struct fleet *f, int slot, struct client_error *err)
 	}
 	slot_key(f, slot, key);
 	rc = fleet_note(f, etcd_delete_if_owner(f->etcd, key, token, key, &applied, err), err);
-	if (rc == 0) { /* only now: after a failed delete the slot is still ours to give back */
-		pthread_mutex_lock(&f->lock);
-		if (f->slot_token[slot] == token)
-			f->slot_token[slot] = 0;
-		pthread_mutex_unlock(&f->lock);
-	}
+	/* Either way the caller is done with it: a failed delete goes on in the background. */
+	pthread_mutex_lock(&f->lock);
+	if (f->slot_token[slot] == token)
+		f->slot_token[slot] = 0;
+	pthread_mutex_unlock(&f->lock);
+	if (rc != 0)
+		fleet_reap_add(f, key, token, fleet_lease_id(f));
 	return rc;
 }

@@ -21,6 +21,7 @@ import unittest
 import urllib.request
 
 import etcd
+from etcd_proxy import EtcdProxy
 from clover_simulator import CloverSimulator
 from mount import ORDERFS, Mount, wait_for
 from simulator import Simulator
@@ -647,6 +648,70 @@ class TestFleetRequestRate(FleetCase):
         for p, _ in cats:
             self.assertEqual(self.finish(p, timeout=90), (0, ""))
         self.assertEqual(self.sim.stats()["apply"], n_hosts * per_host)
+        self.close_all()
+
+
+# --------------------------------------------------------------------------- faults
+
+class TestFaultProxy(FleetCase):
+    """3 hosts x 8 ranges with fleet_max_exports = 2, every host reaching etcd through the
+    fault proxy: lost replies of claim, slot and release calls and reset connections must
+    leak no claim or slot (issue 24, defect 1): every range is exported once, no host runs
+    alone, and once the proxy heals the fleet reads as fast as one that never saw a fault."""
+    RANGES = 8
+
+    def setUp(self):
+        super().setUp()
+        self.proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(self.proxy.stop)
+
+    def read_ranges(self, ms, ranges):
+        """Every host reads every range at once; returns the seconds it took."""
+        t0 = time.monotonic()
+        cats = {(m.host, r): self.cat_bg(m, r) for m in ms for r in ranges}
+        logs = {m.host: m for m in ms}
+        for (host, r), (p, _) in cats.items():
+            got = self.finish(p, timeout=60)
+            if got != (0, ""):
+                lines = [l for l in logs[host].log_text().splitlines() if r in l or "fleet" in l]
+                self.fail(f"{host} {r}: {got}; its log on the range:\n" +
+                          "\n".join(lines[-30:]))
+        took = time.monotonic() - t0
+        for r in ranges:
+            datas = {sha(read(cats[m.host, r][1])) for m in ms}
+            self.assertEqual(len(datas), 1, f"hosts differ on {r}")
+            ids = {self.file_status(m, r)["task_id"] for m in ms}
+            self.assertEqual(len(ids), 1, f"hosts name different tasks for {r}: {ids}")
+        return took
+
+    def fleet_keys(self, kind):
+        return [k for k in self.etcd.keys() if f"/{kind}/" in k]
+
+    def test_lost_replies_leak_no_claim_or_slot(self):
+        ms = self.hosts(fleet_etcd=self.proxy.url, fleet_max_exports=2)
+        base = self.read_ranges(ms, [rng(20 + d) for d in range(self.RANGES)])
+        self.assertEqual(self.sim.stats()["apply"], self.RANGES)
+        self.proxy.rules([{"path": "/v3/kv/txn", "every": 7, "action": "drop"},
+                          {"path": "/v3/kv/deleterange", "every": 7, "action": "drop"},
+                          {"path": "/v3/kv/*", "every": 11, "action": "reset"}])
+        faulty = self.read_ranges(ms, [rng(30 + d) for d in range(self.RANGES)])
+        fired = self.proxy.stats()["fired"]
+        self.assertEqual(self.sim.stats()["apply"], 2 * self.RANGES)
+        self.proxy.heal()
+        healed = self.read_ranges(ms, [rng(40 + d) for d in range(self.RANGES)])
+        figure(f"3 hosts x {self.RANGES} ranges, 2 slots: {base:.1f} s, with faults "
+               f"{faulty:.1f} s ({fired}), healed {healed:.1f} s")
+        self.assertEqual(self.sim.stats()["apply"], 3 * self.RANGES)
+        self.assertGreater(sum(fired.values()), 0)
+        for m in ms:
+            fs = self.fleet_stats(m)
+            self.assertFalse(fs["running_alone"], fs)
+            self.assertEqual(fs["alone_seconds"], 0.0, fs)
+        self.assertLessEqual(faulty, 2 * base + self.TTL + 1.0)
+        self.assertLessEqual(healed, 1.5 * base + 1.0)
+        # Nothing left behind once the reads are done.
+        wait_for(lambda: not self.fleet_keys("slots") and not self.fleet_keys("claims"),
+                 timeout=10, what="no claim or slot left in etcd")
         self.close_all()
 
 

@@ -419,6 +419,77 @@ class TestAuth(FleetTestBase):
         self.assertEqual((r["ok"], r["kind"]), (False, "auth"), r)
 
 
+class TestNoLeaks(FleetTestBase):
+    """A claim or slot txn whose reply is lost, or a release that never reached etcd, must
+    not leave a key bound to the host's live lease that nobody will free (issue 24, defect
+    1). The probes reach etcd through the fault proxy."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.proxy = EtcdProxy(cls.etcd.url)
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.proxy.heal()
+
+    def probe(self, host="host-a", endpoints=None, **kw):
+        return super().probe(host, endpoints or self.proxy.url, **kw)
+
+    def once(self, action):
+        """The next txn gets action ("drop": done, reply lost; "reset": never reached)."""
+        self.proxy.rules([{"path": "/v3/kv/txn", "action": action, "limit": 1}])
+
+    def test_slot_txn_reply_lost_is_still_ours(self):
+        a = self.joined("host-a", max_exports=1)
+        self.once("drop")
+        self.assertEqual(a.cmd("slot-take")["errno"], "EIO")
+        self.proxy.heal()
+        self.assertEqual(a.cmd("slot-take"), {"ok": True, "slot": 0})
+        self.assertTrue(a.cmd("slot-release 0")["ok"])
+        self.assertEqual(self.joined("host-b", max_exports=1).cmd("slot-take"),
+                         {"ok": True, "slot": 0})
+
+    def test_slot_txn_reply_lost_then_given_up_is_freed(self):
+        a, b = self.joined("host-a", max_exports=1), self.joined("host-b", max_exports=1)
+        self.once("drop")
+        self.assertEqual(a.cmd("slot-take")["errno"], "EIO")
+        self.proxy.heal()
+        wait_for(lambda: b.cmd("slot-take").get("ok"), timeout=10)
+
+    def test_failed_slot_release_is_retried(self):
+        a, b = self.joined("host-a", max_exports=1), self.joined("host-b", max_exports=1)
+        self.assertEqual(a.cmd("slot-take"), {"ok": True, "slot": 0})
+        self.once("reset")
+        self.assertEqual(a.cmd("slot-release 0")["errno"], "EIO")
+        self.assertEqual(b.cmd("slot-take")["errno"], "EBUSY")
+        wait_for(lambda: b.cmd("slot-take").get("ok"), timeout=10)
+
+    def test_failed_claim_release_is_retried(self):
+        a, b = self.joined("host-a"), self.joined("host-b")
+        c = a.cmd(f"claim {self.key}")
+        self.assertEqual(c["role"], "holder")
+        self.once("reset")
+        self.assertEqual(a.cmd(f"release {self.key} {c['token']}")["errno"], "EIO")
+        wait_for(lambda: b.cmd(f"claim {self.key}").get("role") == "holder", timeout=10)
+
+    def test_claim_txn_reply_lost_then_given_up_is_freed(self):
+        a, b = self.joined("host-a"), self.joined("host-b")
+        self.once("drop")
+        self.assertEqual(a.cmd(f"claim {self.key}")["errno"], "EIO")
+        self.proxy.heal()
+        wait_for(lambda: b.cmd(f"claim {self.key}").get("role") == "holder", timeout=10)
+
+
 class Etcd36Base(FleetTestBase):
     """Every probe reaches etcd through the fault proxy, which answers errors in etcd 3.6's
     shape ({"code", "message"} without "error")."""
