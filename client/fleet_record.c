@@ -140,6 +140,26 @@ static int take_fields(const cJSON *o, struct fleet_record *r)
 	return 0;
 }
 
+/* Whether each key this version knows appears exactly once in o (others are ignored: a newer
+ * orderfs may add fields). */
+static int known_keys_once(const cJSON *o)
+{
+	static const char *const known[RECORD_KEYS] = {"v", "task_id", "state", "expires",
+						       "size", "sha256", "holder"};
+	int seen[RECORD_KEYS] = {0};
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, o) {
+		for (int i = 0; i < RECORD_KEYS; i++)
+			if (it->string && strcmp(it->string, known[i]) == 0)
+				seen[i]++;
+	}
+	for (int i = 0; i < RECORD_KEYS; i++)
+		if (seen[i] != 1)
+			return 0;
+	return 1;
+}
+
 static int only_space(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
@@ -158,9 +178,9 @@ int fleet_record_from_json(const char *text, size_t len, struct fleet_record *ou
 		return -1;
 	memset(&r, 0, sizeof(r));
 	o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	/* Exactly the record's keys, each once: the count with every name found. Nothing but
-	 * white space after the object. */
-	if (cJSON_IsObject(o) && cJSON_GetArraySize(o) == RECORD_KEYS &&
+	/* The record's keys, each once, and any others ignored. Nothing but white space after
+	 * the object. */
+	if (cJSON_IsObject(o) && known_keys_once(o) &&
 	    take_fields(o, &r) == 0 && fleet_record_valid(&r) && end &&
 	    only_space(end, text + len)) {
 		*out = r;

@@ -4,8 +4,9 @@
  * follower that needs the file asks the provider for URLs of task_id itself.
  *
  * Serialized as one JSON object, {"v":1,"task_id":..,"state":..,"expires":..,"size":..,
- * "sha256":..,"holder":..}, parsed strictly: exactly those keys, the right types, bounded
- * strings. Pure functions, thread-safe.
+ * "sha256":..,"holder":..}, parsed strictly: each of those keys once, the right types, bounded
+ * strings; keys a newer orderfs adds are ignored (version 1 stays readable). Pure functions,
+ * thread-safe.
  */
 #ifndef ORDERFS_FLEET_RECORD_H
 #define ORDERFS_FLEET_RECORD_H
@@ -52,8 +53,8 @@ int fleet_record_valid(const struct fleet_record *r);
  * valid or out too small (out is then ""). */
 long fleet_record_to_json(const struct fleet_record *r, char *out, size_t cap);
 
-/* Parses len bytes of JSON into *out. Returns 0, or -1 when it is not exactly a valid record
- * (over FLEET_RECORD_JSON_MAX bytes, not an object, a key missing, unknown or repeated, a
+/* Parses len bytes of JSON into *out, ignoring unknown keys. Returns 0, or -1 when it is not
+ * a valid record (over FLEET_RECORD_JSON_MAX bytes, not an object, a key missing or repeated, a
  * wrong type, a non-integral or out of range number, an unknown version or state, a string
  * too long or with bytes outside its rule); *out is then untouched. */
 int fleet_record_from_json(const char *text, size_t len, struct fleet_record *out);
