@@ -13,6 +13,10 @@
  * A provider whose tasks are local jobs (shared_tasks 0: Mogujie's sync) gets one host at a
  * time per range: a follower waits for the claim to be free, then runs its own.
  *
+ * etcd refuses this host (permission denied, authentication, an answer it cannot read): a
+ * configuration error, not an outage. The flight fails with that error (logged once, shown in
+ * .status) and no host exports alone because of it.
+ *
  * etcd unreachable: ready files never need it. A flight retries the claim for one lease TTL,
  * then runs alone (one log line; .status says so) unless fleet_refuse, which fails -EAGAIN.
  * Alone, flights do not wait on etcd again until its keepalive says it answers; the next
@@ -216,6 +220,7 @@ static void fleet_rejoined(struct fill *f)
 			(double)(cache_mono_ms() - s->fleet_alone_since_ms) / 1000.0;
 	s->fleet_alone = 0;
 	s->fleet_down_since_ms = 0;
+	s->fleet_refused_logged = 0;
 	pthread_mutex_unlock(&f->c->lock);
 	if (was)
 		log_notice("fleet: etcd answers again; this host rejoined the fleet (account %s)",
@@ -243,8 +248,11 @@ static int fleet_outage(struct fill *f, const struct client_error *err)
 	alone = s->fleet_alone;
 	pthread_mutex_unlock(&f->c->lock);
 	if (start)
-		log_warn("fleet: etcd cannot be reached for %ld s (%s): running alone until it "
-			 "answers (account %s)", s->fleet_ttl_s, err->msg, s->account);
+		log_warn("fleet: etcd cannot be reached for %ld s (%s): %s until it answers "
+			 "(account %s)", s->fleet_ttl_s, err->msg,
+			 s->fleet_refuse ? "refusing new exports, finishing those in flight"
+					 : "running alone",
+			 s->account);
 	return alone;
 }
 
@@ -275,21 +283,23 @@ static int fleet_alone_slot(struct fill *f)
 	}
 }
 
-/* Without the fleet: fail -EAGAIN (fleet_refuse), wait (FLEET_AGAIN), or run alone. */
+/* Without the fleet: wait (FLEET_AGAIN) within one TTL of the outage, then run alone, or
+ * with fleet_refuse fail -EAGAIN unless the flight has its task already (in flight: it goes
+ * on; refuse only keeps new exports from starting). */
 static int fleet_unreachable(struct fill *f, const struct client_error *err, int *fresh,
 			     long *ms)
 {
 	int r;
 
-	if (f->src->fleet_refuse) {
+	if (!fleet_outage(f, err)) {
+		r = fleet_wait(f, ms, "waiting for etcd");
+		return r ? r : FLEET_AGAIN;
+	}
+	if (f->src->fleet_refuse && !f->task_id[0]) {
 		client_error_set(&f->err, CLIENT_E_UNAVAILABLE,
 				 "fleet: etcd cannot be reached (%s); fleet_fallback = refuse",
 				 err->msg);
 		return -EAGAIN;
-	}
-	if (!fleet_outage(f, err)) {
-		r = fleet_wait(f, ms, "waiting for etcd");
-		return r ? r : FLEET_AGAIN;
 	}
 	fleet_publish(f, CACHE_FLEET_ALONE, "", 0);
 	if (f->task_id[0])
@@ -298,6 +308,32 @@ static int fleet_unreachable(struct fill *f, const struct client_error *err, int
 		return r;
 	*fresh = 1;
 	return fill_apply(f);
+}
+
+/* Whether a failed etcd call means etcd cannot be reached (transport, 5xx, a lease gone), as
+ * opposed to etcd refusing this host. */
+static int fleet_is_outage(const struct client_error *err)
+{
+	return err->kind == CLIENT_E_TRANSIENT || err->kind == CLIENT_E_NOT_FOUND ||
+	       err->kind == CLIENT_E_LOCAL || err->kind == CLIENT_OK;
+}
+
+/* etcd refused this host: the flight fails with why (-EACCES for auth and permissions, else
+ * -EIO), said once in the log until etcd grants a call again. */
+static int fleet_refused(struct fill *f, const struct client_error *err)
+{
+	int first;
+
+	pthread_mutex_lock(&f->c->lock);
+	first = !f->src->fleet_refused_logged;
+	f->src->fleet_refused_logged = 1;
+	pthread_mutex_unlock(&f->c->lock);
+	client_error_set(&f->err, err->kind,
+			 "fleet: etcd refused this host (%s); no export runs outside the fleet "
+			 "for it: check fleet_etcd_auth_file and the user's role", err->msg);
+	if (first)
+		log_err("%s (account %s)", f->err.msg, f->src->account);
+	return err->kind == CLIENT_E_AUTH ? -EACCES : -EIO;
 }
 
 /* Whether this host runs alone and etcd still does not answer: then skip the claim. */
@@ -340,6 +376,8 @@ int fill_fleet_task(struct fill *f, int *fresh)
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
 		}
+		if (r == FLEET_ETCD_DOWN && !fleet_is_outage(&err))
+			return fleet_refused(f, &err);
 		if (r == FLEET_ETCD_DOWN) {
 			if (err.kind == CLIENT_OK)
 				client_error_set(&err, CLIENT_E_TRANSIENT, "etcd does not answer");
@@ -366,15 +404,9 @@ void fill_fleet_state(struct fill *f, enum export_state st)
 }
 
 /* Waiting for the holder's SHA-256 and etcd failed: 1 = this host runs alone now (its file
- * goes unchecked), 0 = wait on, -EAGAIN with fleet_refuse (f->err set). */
+ * goes unchecked), 0 = wait on. The flight is in flight: fleet_refuse does not stop it. */
 static int fleet_sha_outage(struct fill *f, const struct client_error *err)
 {
-	if (f->src->fleet_refuse) {
-		client_error_set(&f->err, CLIENT_E_UNAVAILABLE,
-				 "fleet: etcd cannot be reached (%s); fleet_fallback = refuse",
-				 err->msg);
-		return -EAGAIN;
-	}
 	if (!fleet_outage(f, err))
 		return 0;
 	fleet_publish(f, CACHE_FLEET_ALONE, "", 0);
@@ -431,6 +463,8 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 				return 0;
 			r = r < 0 ? -EIO : 0;
 		}
+		if (r != 0 && !fleet_is_outage(&err))
+			return fleet_refused(f, &err);
 		if (r != 0 && (r = fleet_sha_outage(f, &err)) != 0)
 			return r > 0 ? 0 : r;
 		ms = FLEET_FOLLOW_MS;

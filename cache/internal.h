@@ -112,6 +112,7 @@ struct cache_source {
 	double fleet_alone_total_s;	/* time run alone in earlier outages */
 	double fleet_rate;		/* the request rate this host takes (cap / members) */
 	int fleet_alone_running;	/* exports this source applied for alone, still running */
+	int fleet_refused_logged;	/* etcd refused this host: said once, until it answers */
 };
 
 /* One "type" of the public API: a source's provider type. Never moved or freed before

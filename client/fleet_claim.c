@@ -113,7 +113,7 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 	out->token = kv.create_revision;
 	/* Our own claim on our current lease (claimed before, or a claim whose reply was lost,
 	 * or one whose release failed): still ours, unless being freed just now. */
-	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0))
+	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 0) == 0))
 		return claim_won(f, export_key, key, out, err);
 	out->role = FLEET_FOLLOWER;
 	out->token = 0;
@@ -215,8 +215,10 @@ int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 			fleet_reap_add(f, key, 0, lease); /* freed unless taken back */
 			return -EIO;
 		}
-		/* A slot of ours whose reply was lost or whose release failed: ours again. */
-		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0)
+		/* A slot of ours whose reply was lost or whose release failed: ours again. (One
+		 * without an entry is another flight's of this host, between its txn and its
+		 * slot_token.) */
+		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 1) == 0)
 			won = 1;
 		if (won) {
 			pthread_mutex_lock(&f->lock);

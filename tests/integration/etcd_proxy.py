@@ -9,6 +9,8 @@ Every request is forwarded to etcd unless a rule says otherwise. A rule is a JSO
                            # reset: send a TCP reset before forwarding (nothing reached etcd)
                            # delay: forward, then hold the reply for "delay_s" seconds
                            # 503:   answer 503 with a gRPC "unavailable" body, not forwarded
+                           # error: answer "status" (403) with gRPC "code" (7) and
+                           #        "message" ("etcdserver: permission denied"), not forwarded
    "delay_s": 3.0,
    "limit": 2}             # fires at most this many times (absent = no limit)
 Rules are tried in order; each counts the requests that match its path, and the first that
@@ -183,6 +185,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(503, json.dumps({
                 "error": "etcdserver: too many requests", "code": 14,
                 "message": "etcdserver: too many requests"}).encode())
+        if action == "error":
+            msg = rule.get("message", "etcdserver: permission denied")
+            data = json.dumps({"error": msg, "message": msg, "code": rule.get("code", 7)})
+            return self.reply(int(rule.get("status", 403)),
+                              to_v36(data.encode()) if self.server.state.v36 else data.encode())
         try:
             conn, resp = self.forward(body)
         except OSError:

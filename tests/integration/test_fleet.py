@@ -715,5 +715,51 @@ class TestFaultProxy(FleetCase):
         self.close_all()
 
 
+class TestEtcdRefuses(FleetCase):
+    """etcd answers, but refuses this host (permission denied): a configuration error, not
+    an outage. The read fails with a clear error, no host exports alone, and once etcd
+    grants the calls again the fleet works (issue 24, defect 5)."""
+
+    def test_permission_denied_is_no_outage(self):
+        proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(proxy.stop)
+        m = self.mount("host1", fleet_etcd=proxy.url)
+        proxy.rules([{"path": "/v3/kv/txn", "action": "error", "status": 403, "code": 7}])
+        r = rng(15)
+        with self.assertRaises(OSError) as cm:
+            self.read_cat(m, r, timeout=3 * self.TTL + 20)
+        self.assertEqual(self.sim.stats()["apply"], 0)
+        fs = self.fleet_stats(m)
+        self.assertFalse(fs["running_alone"], fs)
+        self.assertEqual(fs["alone_seconds"], 0.0, fs)
+        self.assertIn("permission denied", m.log_text())
+        self.assertIn("permission denied", self.status_text(m, r))
+        proxy.heal()
+        data = self.read_cat(m, r)
+        self.assert_served(m, r, data)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        self.close_all(allowed=("permission denied",))
+
+
+class TestRefuseInFlight(FleetCase):
+    """fleet_fallback = refuse refuses new exports while etcd is gone; a brief 503 from etcd
+    must not fail a read already in flight (issue 24, defect 6)."""
+
+    def test_a_503_does_not_fail_reads_in_flight(self):
+        proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(proxy.stop)
+        self.sim.configure(generating_s=2.0)
+        ms = self.hosts(2, fleet_etcd=proxy.url, fleet_fallback="refuse")
+        r = rng(16)
+        cats = [self.cat_bg(m, r) for m in ms]
+        self.wait_roles(ms, r)
+        proxy.rules([{"path": "/v3/kv/*", "action": "503", "limit": 2}])
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        self.assertEqual(proxy.stats()["fired"], {"503": 2})
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        self.close_all(allowed=ETCD_FAULT_LINES)
+
+
 if __name__ == "__main__":
     unittest.main()
