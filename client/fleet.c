@@ -71,21 +71,49 @@ void fleet_count(struct fleet *f, uint64_t *field)
 
 /* ---- the lease ---- */
 
-/* Grants a lease and registers members/<host> on it. 0 with *lease, or -1 with *err. */
+/* Grants a lease and registers members/<host> on it, unless another live lease holds that
+ * name (another host with the same fleet_host: *err CLIENT_E_BUSINESS). 0 with *lease, or -1
+ * with *err. */
 static int join(struct fleet *f, int64_t *lease, struct client_error *err)
 {
 	char key[ETCD_KEY_MAX + 1];
+	struct client_error ignored;
+	struct etcd_kv kv;
+	int won = 0;
 
 	fleet_key(f, "members", f->host, key);
 	if (etcd_lease_grant(f->etcd, f->ttl_s, lease, err) != 0)
 		return -1;
-	if (etcd_put(f->etcd, key, f->host, strlen(f->host), *lease, err) != 0) {
-		struct client_error ignored;
+	if (etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host), *lease, &won, &kv,
+			       err) != 0 ||
+	    (!won && kv.lease != *lease)) {
+		if (err->kind == CLIENT_OK)
+			client_error_set(err, CLIENT_E_BUSINESS,
+					 "fleet_host '%s' is in use by another live host of the "
+					 "fleet: give each host its own fleet_host", f->host);
 		etcd_lease_revoke(f->etcd, *lease, &ignored);
 		*lease = 0;
 		return -1;
 	}
 	return 0;
+}
+
+/* The first join: a name held by another lease may be this host's own from before a crash,
+ * whose lease ends within one TTL; wait that long for it, then give up. */
+static int first_join(struct fleet *f, struct client_error *err)
+{
+	int64_t until = clock_mono_ms() + f->ttl_s * 1000 + 1000;
+	int rc;
+
+	while ((rc = join(f, &f->lease, err)) != 0 && err->kind == CLIENT_E_BUSINESS &&
+	       clock_mono_ms() < until) {
+		struct timespec pause = {0, 200 * 1000 * 1000};
+		client_error_clear(err);
+		nanosleep(&pause, NULL);
+	}
+	if (rc != 0 && err->kind == CLIENT_E_BUSINESS)
+		err->kind = CLIENT_E_INVALID; /* a configuration error: the mount fails */
+	return rc;
 }
 
 /* One keepalive round: renew the lease, or when it is gone, join again. */
@@ -199,7 +227,7 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	pthread_condattr_destroy(&ca);
 	if (fleet_setup(f, cfg, err) != 0)
 		goto fail;
-	if (fleet_note(f, join(f, &f->lease, err), err) != 0) {
+	if (fleet_note(f, first_join(f, err), err) != 0) {
 		/* A mount starts while etcd is down; the keepalive thread joins when it answers.
 		 * Refused credentials or a bad answer are configuration errors: fail now. */
 		if (err->kind != CLIENT_E_TRANSIENT)

@@ -761,5 +761,30 @@ class TestRefuseInFlight(FleetCase):
         self.close_all(allowed=ETCD_FAULT_LINES)
 
 
+class TestDuplicateHost(FleetCase):
+    """Two hosts with one fleet_host: the second mount fails, naming the name (issue 24,
+    defect 9); once the first is gone, the name is free again."""
+
+    def test_second_host_with_the_same_name_fails(self):
+        first = self.mount("twin")
+        second = self.mount("twin", start=False)
+        t0 = time.monotonic()
+        with self.assertRaises(AssertionError) as cm:
+            second.start()
+        took = time.monotonic() - t0
+        figure(f"a second 'twin' refused after {took:.1f} s")
+        self.assertIn("orderfs did not mount", str(cm.exception))
+        self.assertIn("'twin'", str(cm.exception))
+        self.assertIn("fleet_host", str(cm.exception))
+        self.assertNotEqual(second.proc.wait(20), 0)
+        second.proc = None
+        self.assertTrue(self.fleet_stats(first)["reachable"])
+        first.umount()
+        first.proc = None
+        third = self.mount("twin")  # the name is free once its host left
+        self.assertTrue(self.fleet_stats(third)["reachable"])
+        self.close_all()
+
+
 if __name__ == "__main__":
     unittest.main()
