@@ -41,6 +41,8 @@
 				 * "generated" and of the holder's SHA-256 within 0.1 s */
 #define FLEET_RECLAIM_MS 1000	/* and claims again this often (is the holder still there?) */
 #define FLEET_SHA_WAIT_TTLS 2	/* how many lease TTLs a follower waits for the holder's SHA */
+#define FLEET_UNKNOWN_EXPIRY_S (24 * 3600) /* a record's file of unknown expiry: trusted
+					    * this long after the record was written */
 
 /* Beyond 0 and -errno, what a step of the claim loop can say. */
 #define FLEET_AGAIN 10	   /* wait, then claim again */
@@ -105,6 +107,7 @@ static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const c
 	snprintf(rec.task_id, sizeof(rec.task_id), "%s", f->task_id);
 	rec.state = st;
 	rec.expires = f->task.expires;
+	rec.written = cache_now_ms(f->c) / 1000;
 	r = fleet_record_put(fleet_of(f), f->key_str, f->token, &rec, &err);
 	if (r == -ESTALE) {
 		f->fenced = 1;
@@ -116,15 +119,33 @@ static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const c
 	}
 }
 
-/* Whether a record's task may be resumed or followed: a shared task, not found gone in this
- * flight, not failed, and its file not expired. */
-static int record_usable(struct fill *f, const struct fleet_record *rec)
+/* Whether a record's "no data" holds: within nodata_ttl of when it was written, as for a
+ * local entry; a record that does not say when (an older orderfs wrote it) is stale. */
+static int record_nodata_fresh(struct fill *f, const struct fleet_record *rec)
 {
+	int64_t now = cache_now_ms(f->c) / 1000;
+
+	return rec->state == FLEET_NO_DATA && rec->written > 0 &&
+	       now - rec->written < f->c->cfg.nodata_ttl_s;
+}
+
+/* Whether a record's task may be resumed or followed: a shared task, not found gone in this
+ * flight, not failed, and its file not expired. A file of unknown expiry is trusted for
+ * FLEET_UNKNOWN_EXPIRY_S after the record was written; an undated one only while a live
+ * holder vouches for it (following). */
+static int record_usable(struct fill *f, const struct fleet_record *rec, int following)
+{
+	int64_t now = cache_now_ms(f->c) / 1000;
+
 	if (!f->p->shared_tasks || !rec->task_id[0] || !strcmp(rec->task_id, f->dead_task))
 		return 0;
 	if (rec->state == FLEET_FAILED || rec->state == FLEET_NO_DATA)
 		return 0;
-	return !rec->expires || rec->expires > cache_now_ms(f->c) / 1000;
+	if (rec->expires)
+		return rec->expires > now;
+	if (rec->written)
+		return now - rec->written < FLEET_UNKNOWN_EXPIRY_S;
+	return following;
 }
 
 /* Make the record's task this flight's, without applying. 0 or -errno. */
@@ -171,7 +192,7 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 	f->token = cl->token;
 	f->fenced = 0;
 	fleet_publish(f, CACHE_FLEET_HOLDER, cl->holder, 0);
-	if (cl->has_record && record_usable(f, &cl->record)) {
+	if (cl->has_record && record_usable(f, &cl->record, 0)) {
 		return fleet_adopt(f, &cl->record);
 	}
 	if (!f->task_id[0]) {
@@ -200,9 +221,9 @@ static int fleet_follow(struct fill *f, const struct fleet_claim *cl, struct cli
 		return FLEET_AGAIN;
 	if (r != 0)
 		return FLEET_ETCD_DOWN;
-	if (rec.state == FLEET_NO_DATA)
+	if (record_nodata_fresh(f, &rec))
 		return fill_no_data(f);
-	if (rec.state != FLEET_GENERATED || !record_usable(f, &rec))
+	if (rec.state != FLEET_GENERATED || !record_usable(f, &rec, 1))
 		return FLEET_AGAIN;
 	return fleet_adopt(f, &rec);
 }

@@ -4,7 +4,8 @@
  * follower that needs the file asks the provider for URLs of task_id itself.
  *
  * Serialized as one JSON object, {"v":1,"task_id":..,"state":..,"expires":..,"size":..,
- * "sha256":..,"holder":..}, parsed strictly: each of those keys once, the right types, bounded
+ * "sha256":..,"holder":..,"written":..} ("written" optional: older records lack it), parsed
+ * strictly: each of those keys once, the right types, bounded
  * strings; keys a newer orderfs adds are ignored (version 1 stays readable). Pure functions,
  * thread-safe.
  */
@@ -35,6 +36,7 @@ struct fleet_record {
 	int64_t size;			/* bytes of the file; -1 unknown */
 	char sha256[FLEET_SHA256_HEX];	/* lowercase hex of the file; "" unknown */
 	char holder[FLEET_HOST_MAX];	/* host that wrote the record */
+	int64_t written;		/* unix seconds it was written; 0 unknown (an old record) */
 };
 
 /* "applied", "generating", "generated", "failed", "no_data"; "?" for anything else. */

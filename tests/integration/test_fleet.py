@@ -786,5 +786,29 @@ class TestDuplicateHost(FleetCase):
         self.close_all()
 
 
+class TestStaleRecord(FleetCase):
+    """A "no data" record written long ago (here: by an orderfs that did not date its
+    records) is not trusted: a follower does not answer ENODATA from it, and the range is
+    exported once its holder is gone (issue 24, defect 4)."""
+
+    def test_stale_no_data_record_is_not_trusted(self):
+        r = rng(17)
+        first = self.mount("host1")
+        self.read_cat(first, r)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        (rec_key,) = self.records()
+        claim_key = rec_key.replace("/records/", "/claims/")
+        stale = {"v": 1, "task_id": "T-OLD", "state": "no_data", "expires": 0, "size": -1,
+                 "sha256": "", "holder": "ghost"}
+        self.etcd.ctl("put", rec_key, json.dumps(stale))
+        lease = self.etcd.ctl("lease", "grant", "3").split()[1]
+        self.etcd.ctl("put", "--lease", lease, claim_key, "ghost")
+        second = self.mount("host2")
+        data = self.read_cat(second, r)  # ENODATA when the stale record is trusted
+        self.assert_served(second, r, data)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        self.close_all()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -64,6 +64,25 @@ static void test_newer_fields_ignored(void **state)
 	assert_string_equal(back.holder, "h");
 }
 
+/* "written" dates a record (its "no data" and unknown expiry are trusted only so long);
+ * an older record without it reads as 0 (undated). */
+static void test_written_round_trip(void **state)
+{
+	struct fleet_record r = sample(), back;
+	char json[FLEET_RECORD_JSON_MAX + 1];
+
+	r.written = 1765000000;
+	assert_true(fleet_record_to_json(&r, json, sizeof(json)) > 0);
+	assert_non_null(strstr(json, "\"written\":1765000000"));
+	assert_int_equal(parse(json, &back), 0);
+	assert_int_equal(back.written, 1765000000);
+	assert_int_equal(parse("{\"v\":1,\"task_id\":\"T\",\"state\":\"no_data\"," OK_TAIL, &back),
+			 0);
+	assert_int_equal(back.written, 0);
+	assert_int_equal(parse("{\"v\":1,\"task_id\":\"T\",\"state\":\"no_data\","
+			       "\"written\":-5," OK_TAIL, &back), -1);
+}
+
 static void test_unknowns_round_trip(void **state)
 {
 	struct fleet_record r = sample(), back;
@@ -210,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_unknowns_round_trip),
 		cmocka_unit_test(test_newer_fields_ignored),
+		cmocka_unit_test(test_written_round_trip),
 		cmocka_unit_test(test_every_state_named),
 		cmocka_unit_test(test_invalid_record_not_serialized),
 		cmocka_unit_test(test_strict_parse_refuses_bad_records),
