@@ -95,9 +95,10 @@ int etcd_delete_if_owner(struct etcd *e, const char *guard_key, int64_t token, c
 
 /* Grants a lease of ttl_s seconds (>= 1); *id gets its id (never 0). */
 int etcd_lease_grant(struct etcd *e, long ttl_s, int64_t *id, struct client_error *err);
-/* Renews lease id once; *ttl_left gets the seconds it now has, 0 when the lease is gone
- * (expired or revoked: keys bound to it are deleted). */
-int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl_left,
+/* Renews lease id once, each try within timeout_ms (0 = the request timeout); *ttl_left gets
+ * the seconds it now has, 0 when the lease is gone (expired or revoked: keys bound to it are
+ * deleted). */
+int etcd_lease_keepalive(struct etcd *e, int64_t id, long timeout_ms, int64_t *ttl_left,
 			 struct client_error *err);
 /* Revokes lease id, deleting its keys. A lease already gone is success. */
 int etcd_lease_revoke(struct etcd *e, int64_t id, struct client_error *err);

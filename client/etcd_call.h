@@ -47,6 +47,11 @@ void etcd_wipe_free(char *s);
 int etcd_call(struct etcd *e, const char *path, const cJSON *body, cJSON **out,
 	      struct client_error *err);
 
+/* etcd_call with a shorter timeout for each try (timeout_ms; 0 or more than the client's
+ * request timeout = that), for calls that must answer before a deadline. */
+int etcd_call_within(struct etcd *e, const char *path, const cJSON *body, long timeout_ms,
+		     cJSON **out, struct client_error *err);
+
 /* etcd_call that takes body (NULL = it could not be built: CLIENT_E_LOCAL) and frees it. */
 int etcd_call_take(struct etcd *e, const char *path, cJSON *body, cJSON **out,
 		   struct client_error *err);

@@ -71,6 +71,9 @@ void fleet_count(struct fleet *f, uint64_t *field)
 
 /* ---- the lease ---- */
 
+#define KEEPALIVE_RETRY_MS 200	/* after a failed keepalive: the lease may end soon */
+#define KEEPALIVE_TRY_MIN_MS 300 /* one keepalive try never gets less */
+
 /* Grants a lease and registers members/<host> on it, unless another live lease holds that
  * name (another host with the same fleet_host: *err CLIENT_E_BUSINESS). 0 with *lease, or -1
  * with *err. */
@@ -81,9 +84,12 @@ static int join(struct fleet *f, int64_t *lease, struct client_error *err)
 	struct etcd_kv kv;
 	int won = 0;
 
+	int64_t sent = clock_mono_ms();
+
 	fleet_key(f, "members", f->host, key);
 	if (etcd_lease_grant(f->etcd, f->ttl_s, lease, err) != 0)
 		return -1;
+	f->lease_deadline_ms = sent + f->ttl_s * 1000; /* (keepalive thread, or before it) */
 	if (etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host), *lease, &won, &kv,
 			       err) != 0 ||
 	    (!won && kv.lease != *lease)) {
@@ -116,23 +122,43 @@ static int first_join(struct fleet *f, struct client_error *err)
 	return rc;
 }
 
-/* One keepalive round: renew the lease, or when it is gone, join again. */
-static void keepalive_once(struct fleet *f)
+/* How long one keepalive try may take: half the time the lease has left for sure, so a slow
+ * call (etcd electing a leader) leaves time for another try before the lease ends. */
+static long keepalive_timeout_ms(const struct fleet *f, int64_t now)
+{
+	int64_t left = f->lease_deadline_ms - now;
+
+	if (!f->lease_deadline_ms)
+		return 0; /* not known yet: the request timeout */
+	return left / 2 > KEEPALIVE_TRY_MIN_MS ? (long)(left / 2) : KEEPALIVE_TRY_MIN_MS;
+}
+
+/* One keepalive round: renew the lease, or when it is gone, join again. Returns the pause
+ * before the next round: a third of the TTL etcd confirmed after a renewal, a short one after
+ * a failure (the lease may still live: keep trying until etcd says it is gone). */
+static long keepalive_once(struct fleet *f)
 {
 	struct client_error err;
 	int64_t lease = fleet_current_lease(f, &err), left = 0, fresh = 0;
+	int64_t sent = clock_mono_ms();
 
 	client_error_clear(&err);
-	if (lease && fleet_note(f, etcd_lease_keepalive(f->etcd, lease, &left, &err), &err) != 0)
-		return; /* etcd unreachable: the lease may still live; try again next round */
-	if (lease && left > 0)
-		return;
+	if (lease && fleet_note(f, etcd_lease_keepalive(f->etcd, lease,
+							keepalive_timeout_ms(f, sent), &left, &err),
+				&err) != 0)
+		return KEEPALIVE_RETRY_MS;
+	if (lease && left > 0) {
+		/* The lease lives left s from when the call was sent, at least. */
+		f->lease_deadline_ms = sent + left * 1000;
+		return (long)(left * 1000 / 3);
+	}
+	f->lease_deadline_ms = 0;
 	if (fleet_note(f, join(f, &fresh, &err), &err) != 0) {
 		log_warn("fleet: lease lost; granting a new one failed: %s", err.msg);
 		pthread_mutex_lock(&f->lock);
 		f->lease = 0;
 		pthread_mutex_unlock(&f->lock);
-		return;
+		return KEEPALIVE_RETRY_MS;
 	}
 	log_warn("fleet: lease lost (this host stalled or etcd lost it); rejoined with a new one");
 	fleet_reap_clear(f); /* what waited to be freed went with the old lease */
@@ -142,17 +168,18 @@ static void keepalive_once(struct fleet *f)
 	/* Claims and slots bound to the old lease are gone; slot_token keeps their tokens so
 	 * that releasing one stays harmless (the guarded delete no longer matches). */
 	pthread_mutex_unlock(&f->lock);
+	return f->ttl_s * 1000 / 3;
 }
 
 static void *keepalive_main(void *arg)
 {
 	struct fleet *f = arg;
-	long period_ms = f->ttl_s * 1000 / 3;
+	long pause_ms = f->ttl_s * 1000 / 3;
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->stopping) {
 		struct timespec until;
-		clock_mono_deadline(&until, period_ms);
+		clock_mono_deadline(&until, pause_ms);
 		while (!f->stopping && !f->check_now &&
 		       pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0)
 			;
@@ -160,7 +187,7 @@ static void *keepalive_main(void *arg)
 			break;
 		f->check_now = 0;
 		pthread_mutex_unlock(&f->lock);
-		keepalive_once(f);
+		pause_ms = keepalive_once(f);
 		pthread_mutex_lock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);

@@ -14,7 +14,9 @@
  * that failed, and a txn whose outcome is unknown and that nobody retries, are freed by a
  * background thread (fleet_reap.c) until that succeeds or the lease is gone: one failed call
  * never holds a claim or slot for the rest of the host's life.
- * Each host holds one lease, kept alive every TTL/3 by a thread; when the lease is lost (the
+ * Each host holds one lease, kept alive by a thread every third of the TTL etcd confirmed;
+ * a try gets at most half the time the lease surely has left and a failed one is retried
+ * after 0.2 s (moving to the next endpoint), so one slow call cannot lose the lease; when the lease is lost (the
  * host stalled past its TTL, etcd restarted from scratch), the thread grants a new one and
  * registers again, and every claim and slot bound to the old lease is gone. A claim is a txn
  * that puts the claim key only if it does not exist; its create revision is the holder's

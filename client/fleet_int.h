@@ -21,6 +21,8 @@ struct fleet {
 	int max_exports;
 	pthread_t keepalive;
 	int thread_started;
+	int64_t lease_deadline_ms; /* keepalive thread only: monotonic time the lease surely
+				    * lives to (0 unknown) */
 	/* lock guards everything below; never held during an etcd call. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the keepalive thread sleeps on it: stop, or check the lease now */

@@ -8,6 +8,8 @@ Every request is forwarded to etcd unless a rule says otherwise. A rule is a JSO
                            #        (etcd did the work, the client sees no answer)
                            # reset: send a TCP reset before forwarding (nothing reached etcd)
                            # delay: forward, then hold the reply for "delay_s" seconds
+                           # stall: hold the request "delay_s" seconds, then forward (etcd
+                           #        busy electing a leader: nothing happens meanwhile)
                            # 503:   answer 503 with a gRPC "unavailable" body, not forwarded
                            # error: answer "status" (403) with gRPC "code" (7) and
                            #        "message" ("etcdserver: permission denied"), not forwarded
@@ -185,6 +187,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(503, json.dumps({
                 "error": "etcdserver: too many requests", "code": 14,
                 "message": "etcdserver: too many requests"}).encode())
+        if action == "stall":
+            time.sleep(float(rule.get("delay_s", 10)))
         if action == "error":
             msg = rule.get("message", "etcdserver: permission denied")
             data = json.dumps({"error": msg, "message": msg, "code": rule.get("code", 7)})
@@ -210,8 +214,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = to_v36(data)
         self.reply(resp.status, data, resp.getheader("Content-Type", "application/json"))
 
-    do_POST = handle_any
-    do_GET = handle_any
+    def handle_quietly(self):
+        try:
+            self.handle_any()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (its timeout): nothing to say
+
+    do_POST = handle_quietly
+    do_GET = handle_quietly
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

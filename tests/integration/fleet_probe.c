@@ -301,7 +301,7 @@ static int cmd_grant(struct probe *p, char **a, struct client_error *err)
 static int cmd_keepalive(struct probe *p, char **a, struct client_error *err)
 {
 	int64_t left;
-	if (etcd_lease_keepalive(p->etcd, arg_i64(a[1]), &left, err) != 0)
+	if (etcd_lease_keepalive(p->etcd, arg_i64(a[1]), 0, &left, err) != 0)
 		return failed(-EIO, err);
 	cJSON *o = ok_object();
 	add_i64(o, "ttl", left);

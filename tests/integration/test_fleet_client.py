@@ -419,10 +419,8 @@ class TestAuth(FleetTestBase):
         self.assertEqual((r["ok"], r["kind"]), (False, "auth"), r)
 
 
-class TestNoLeaks(FleetTestBase):
-    """A claim or slot txn whose reply is lost, or a release that never reached etcd, must
-    not leave a key bound to the host's live lease that nobody will free (issue 24, defect
-    1). The probes reach etcd through the fault proxy."""
+class ProxyBase(FleetTestBase):
+    """The probes reach etcd through the fault proxy, healed before each test."""
 
     @classmethod
     def setUpClass(cls):
@@ -444,6 +442,13 @@ class TestNoLeaks(FleetTestBase):
 
     def probe(self, host="host-a", endpoints=None, **kw):
         return super().probe(host, endpoints or self.proxy.url, **kw)
+
+
+
+class TestNoLeaks(ProxyBase):
+    """A claim or slot txn whose reply is lost, or a release that never reached etcd, must
+    not leave a key bound to the host's live lease that nobody will free (issue 24, defect
+    1)."""
 
     def once(self, action):
         """The next txn gets action ("drop": done, reply lost; "reset": never reached)."""
@@ -488,6 +493,25 @@ class TestNoLeaks(FleetTestBase):
         self.assertEqual(a.cmd(f"claim {self.key}")["errno"], "EIO")
         self.proxy.heal()
         wait_for(lambda: b.cmd(f"claim {self.key}").get("role") == "holder", timeout=10)
+
+
+class TestSlowKeepalive(ProxyBase):
+    """One keepalive answered slowly (a leader election takes seconds) must not lose the
+    lease: the keepalive works to the lease's deadline, retrying quickly (issue 24, defect
+    3). TTL 3 s, request timeout 2 s, one keepalive held 4 s before it reaches etcd."""
+
+    def test_one_slow_keepalive_keeps_the_lease(self):
+        a = self.joined("host-a", ttl=3)
+        lease = a.ready["lease"]
+        self.proxy.rules([{"path": "/v3/lease/keepalive", "action": "stall", "delay_s": 4,
+                           "limit": 1}])
+        wait_for(lambda: self.proxy.stats()["fired"].get("stall"), timeout=10)
+        after = self.proxy.stats()["paths"]["/v3/lease/keepalive"]
+        # Four keepalives later the lease's fate is known either way.
+        wait_for(lambda: self.proxy.stats()["paths"]["/v3/lease/keepalive"] >= after + 4,
+                 timeout=15)
+        self.assertEqual(a.cmd("stats")["lease_regrants"], 0, a.stderr()[-1500:])
+        self.assertEqual(a.cmd("lease")["lease"], lease)
 
 
 class Etcd36Base(FleetTestBase):
