@@ -563,3 +563,18 @@ void fill_fleet_done(struct fill *f, int rc)
 			 err.msg);
 	f->slot = -1;
 }
+
+void fill_fleet_forget(struct cache_source *src, const struct cache_key *key)
+{
+	char key_str[KEY_STR_MAX];
+	struct client_error err;
+	int r;
+
+	if (!src->fleet)
+		return;
+	key_format(key, key_str);
+	r = fleet_record_forget(src->fleet, key_str, &err);
+	if (r != 0)
+		log_warn("fleet: cannot drop the fleet's record of a removed range (%s): another "
+			 "host may still follow its old export", err.msg);
+}

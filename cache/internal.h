@@ -195,6 +195,11 @@ int fleet_rate_start(struct cache *c, struct cache_source *src);
 /* Stop it (cache->stopping set and broadcast first). */
 void fleet_rate_stop(struct cache *c);
 
+/* --- fill_fleet.c: the fleet forgets a range (rmdir) --- */
+/* In fleet mode, drops the fleet's record of key so the next read on any host exports anew
+ * (once: the claim still decides who). Best effort: a failure is logged. No lock held. */
+void fill_fleet_forget(struct cache_source *src, const struct cache_key *key);
+
 /* --- entry.c: the table (caller holds cache->lock unless said otherwise) --- */
 
 int64_t cache_now_ms(const struct cache *c);

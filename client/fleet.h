@@ -99,6 +99,9 @@ int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
  * not parse strictly is CLIENT_E_PROTOCOL). */
 int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_record *out,
 		     struct client_error *err);
+/* Deletes the record of export_key (rmdir of the range): the next claimer exports anew.
+ * 0 (also when there was none), -EIO. */
+int fleet_record_forget(struct fleet *f, const char *export_key, struct client_error *err);
 /* Deletes the claim of export_key if it is still the one of token; the record stays.
  * 0 (also when the claim was gone already), -EIO (the release goes on in the background). */
 int fleet_release(struct fleet *f, const char *export_key, int64_t token,

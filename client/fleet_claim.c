@@ -51,6 +51,16 @@ int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_recor
 	return 0;
 }
 
+int fleet_record_forget(struct fleet *f, const char *export_key, struct client_error *err)
+{
+	char key[ETCD_KEY_MAX + 1];
+	int rc = export_etcd_key(f, "records", export_key, key, err);
+
+	if (rc != 0)
+		return rc;
+	return fleet_note(f, etcd_delete(f->etcd, key, NULL, err), err);
+}
+
 /* A won claim: note whether a record exists (a task to resume) and who wrote it. When the
  * record cannot be read the claim is given back, so the caller never holds one unknowingly. */
 static int claim_won(struct fleet *f, const char *export_key, const char *claim_key,

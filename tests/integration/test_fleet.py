@@ -810,5 +810,26 @@ class TestStaleRecord(FleetCase):
         self.close_all()
 
 
+class TestRmdir(FleetCase):
+    """rmdir of a range forces a new export fleet-wide: the next read on another host applies
+    anew, once, and the host that removed it follows that export (issue 24, defect 7)."""
+
+    def test_rmdir_forces_one_new_export(self):
+        ms = self.hosts(2)
+        r = rng(18)
+        old = self.read_cat(ms[0], r)
+        old_task = self.assert_served(ms[0], r, old)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        os.rmdir(ms[0].path("exports", r))
+        data = self.read_cat(ms[1], r)
+        new_task = self.assert_served(ms[1], r, data)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        self.assertNotEqual(new_task, old_task)
+        again = self.read_cat(ms[0], r)
+        self.assertEqual(self.assert_served(ms[0], r, again), new_task)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        self.close_all()
+
+
 if __name__ == "__main__":
     unittest.main()
