@@ -253,10 +253,19 @@ static void fleet_rejoined(struct fill *f)
 static int fleet_outage(struct fill *f, const struct client_error *err)
 {
 	struct cache_source *s = f->src;
-	int64_t now = cache_mono_ms();
-	int alone, start = 0;
+	int64_t now = cache_mono_ms(), answered = fleet_last_ok_ms(fleet_of(f));
+	int alone, start = 0, back = 0;
 
 	pthread_mutex_lock(&f->c->lock);
+	/* etcd answered a call (the keepalive) since the previous failure: that outage is over,
+	 * and this failure (a lease being granted again after etcd came back) starts anew. */
+	if (s->fleet_down_since_ms && answered > s->fleet_down_last_ms) {
+		back = s->fleet_alone;
+		if (back)
+			s->fleet_alone_total_s += (double)(now - s->fleet_alone_since_ms) / 1000.0;
+		s->fleet_alone = 0;
+		s->fleet_down_since_ms = 0;
+	}
 	/* A failure long after the last one starts a new outage: an old one whose flights were
 	 * cancelled before any claim succeeded must not count. */
 	if (!s->fleet_down_since_ms || now - s->fleet_down_last_ms > s->fleet_ttl_s * 1000)
@@ -268,6 +277,8 @@ static int fleet_outage(struct fill *f, const struct client_error *err)
 	}
 	alone = s->fleet_alone;
 	pthread_mutex_unlock(&f->c->lock);
+	if (back)
+		log_notice("fleet: etcd answered again (account %s)", s->account);
 	if (start)
 		log_warn("fleet: etcd cannot be reached for %ld s (%s): %s until it answers "
 			 "(account %s)", s->fleet_ttl_s, err->msg,

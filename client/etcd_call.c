@@ -1,6 +1,6 @@
 /*
- * The etcd client's transport: one POST per call on its own curl handle, endpoint failover
- * and the auth token. See etcd.h for the design note.
+ * The etcd client's transport: POSTs on a few kept-alive curl handles, endpoint failover and
+ * the auth token. See etcd.h for the design note.
  */
 #include "etcd_call.h"
 
@@ -125,20 +125,73 @@ static struct curl_slist *post_headers(const char *token, char *auth_line, size_
 	return l;
 }
 
-/* POST body to endpoint+path. Returns 0 with *a holding the answer, 1 when the endpoint could
- * not be reached (nothing sent), -1 on other failures; *err set unless 0. */
+/* ---- kept-alive handles ---- */
+
+/* The lease keepalive's own handle, or one of the pool, waiting while all are busy. NULL on
+ * out of memory. Give it back with handle_put. */
+static CURL *handle_get(struct etcd *e, int lease)
+{
+	CURL *h = NULL;
+
+	if (lease) {
+		pthread_mutex_lock(&e->lease_lock);
+		if (!e->lease_handle)
+			e->lease_handle = curl_easy_init();
+		if (!e->lease_handle)
+			pthread_mutex_unlock(&e->lease_lock);
+		return e->lease_handle;
+	}
+	pthread_mutex_lock(&e->pool_lock);
+	while (e->nidle == 0 && e->ncreated == ETCD_CALL_HANDLES)
+		pthread_cond_wait(&e->pool_free, &e->pool_lock);
+	if (e->nidle > 0) {
+		h = e->idle[--e->nidle];
+	} else if ((h = curl_easy_init()) != NULL) {
+		e->ncreated++;
+	}
+	pthread_mutex_unlock(&e->pool_lock);
+	return h;
+}
+
+static void handle_put(struct etcd *e, CURL *h, int lease)
+{
+	if (lease) {
+		pthread_mutex_unlock(&e->lease_lock);
+		return;
+	}
+	pthread_mutex_lock(&e->pool_lock);
+	e->idle[e->nidle++] = h;
+	pthread_cond_signal(&e->pool_free);
+	pthread_mutex_unlock(&e->pool_lock);
+}
+
+void etcd_handles_free(struct etcd *e)
+{
+	while (e->nidle > 0)
+		curl_easy_cleanup(e->idle[--e->nidle]);
+	if (e->lease_handle)
+		curl_easy_cleanup(e->lease_handle);
+	e->lease_handle = NULL;
+}
+
+/* POST body to endpoint+path on a kept-alive handle (the keepalive's own for its path).
+ * Returns 0 with *a holding the answer, 1 when the endpoint could not be reached (nothing
+ * sent), -1 on other failures; *err set unless 0. */
 static int post_once(struct etcd *e, const char *endpoint, const char *path, const char *body,
 		     const char *token, long timeout_ms, struct answer *a,
 		     struct client_error *err)
 {
 	char url[1024], auth_line[1024] = "";
+	int lease = strcmp(path, "/v3/lease/keepalive") == 0;
 	struct curl_slist *headers;
 	CURL *h;
 	CURLcode rc;
 	int ret = 0;
 
 	snprintf(url, sizeof(url), "%s%s", endpoint, path);
-	h = curl_easy_init();
+	h = handle_get(e, lease);
+	if (h)
+		curl_easy_reset(h); /* options only: its live connection stays for reuse */
 	headers = post_headers(token, auth_line, sizeof(auth_line));
 	if (!h || !headers) {
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
@@ -156,7 +209,7 @@ out:
 	explicit_bzero(auth_line, sizeof(auth_line));
 	curl_slist_free_all(headers);
 	if (h)
-		curl_easy_cleanup(h);
+		handle_put(e, h, lease);
 	return ret;
 }
 

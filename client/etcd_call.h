@@ -16,6 +16,7 @@
 #include "etcd.h"
 
 #define ETCD_RESPONSE_MAX (256u * 1024u)
+#define ETCD_CALL_HANDLES 3 /* kept-alive connections for calls; the keepalive has its own */
 #define ETCD_ENDPOINT_MAX 512 /* bytes of one endpoint URL */
 
 /* The client (etcd_config.c makes it, etcd_call.c uses it). */
@@ -30,7 +31,20 @@ struct etcd {
 	pthread_mutex_t lock;
 	size_t preferred; /* endpoint the next call starts with: the last that answered */
 	char *token;	  /* NULL = not authenticated yet; "" = etcd has auth off */
+	/* Curl handles, each keeping its connection alive between calls (etcd_call.c).
+	 * pool_lock guards the pool; a handle is used by one call at a time. The lease's
+	 * keepalive has one of its own (lease_lock), so a slow call never delays it. Never
+	 * taken with lock held. */
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_free;
+	void *idle[ETCD_CALL_HANDLES]; /* CURL *: free handles */
+	int nidle, ncreated;
+	pthread_mutex_t lease_lock;
+	void *lease_handle; /* CURL *, NULL until the first keepalive */
 };
+
+/* Closes every handle of e (etcd_free). */
+void etcd_handles_free(struct etcd *e);
 
 /* Overwrites s with zeros, then frees it. NULL: no-op. */
 void etcd_wipe_free(char *s);

@@ -226,13 +226,17 @@ static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct c
 	f->ttl_s = cfg->lease_ttl_s ? cfg->lease_ttl_s : FLEET_DEFAULT_TTL_S;
 	f->max_exports = cfg->max_exports;
 	f->slot_token = calloc((size_t)f->max_exports + 1, sizeof(*f->slot_token));
-	if (!f->slot_token || fleet_sha256_hex(cfg->account, account_hex) != 0) {
+	f->slot_taking = calloc((size_t)f->max_exports + 1, 1);
+	if (!f->slot_token || !f->slot_taking || fleet_sha256_hex(cfg->account, account_hex) != 0) {
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		return -1;
 	}
 	snprintf(f->prefix, sizeof(f->prefix), "orderfs/v1/%s/%.16s/", cfg->provider,
 		 account_hex);
-	f->etcd = etcd_new(&cfg->etcd, err);
+	struct etcd_config ec = cfg->etcd;
+
+	ec.spread = cfg->host; /* hosts spread over the endpoints */
+	f->etcd = etcd_new(&ec, err);
 	return f->etcd ? 0 : -1;
 }
 
@@ -299,6 +303,7 @@ void fleet_free(struct fleet *f)
 			 f->ttl_s);
 	etcd_free(f->etcd);
 	free(f->slot_token);
+	free(f->slot_taking);
 	pthread_cond_destroy(&f->wake);
 	pthread_cond_destroy(&f->reap_wake);
 	pthread_mutex_destroy(&f->lock);
@@ -324,6 +329,16 @@ int fleet_reachable(struct fleet *f)
 	     clock_mono_ms() - f->last_ok_ms < f->ttl_s * 1000;
 	pthread_mutex_unlock(&f->lock);
 	return ok;
+}
+
+int64_t fleet_last_ok_ms(struct fleet *f)
+{
+	int64_t ms;
+
+	pthread_mutex_lock(&f->lock);
+	ms = f->last_ok_ms;
+	pthread_mutex_unlock(&f->lock);
+	return ms;
 }
 
 void fleet_get_stats(struct fleet *f, struct fleet_stats *out)

@@ -121,6 +121,9 @@ int fleet_slot_release(struct fleet *f, int slot, struct client_error *err);
 int fleet_members(struct fleet *f, int64_t *count, struct client_error *err);
 /* 1 when the latest etcd call succeeded and that was less than one TTL ago, else 0. */
 int fleet_reachable(struct fleet *f);
+/* Monotonic ms (common/clock.h) of the latest etcd call that succeeded, keepalives
+ * included; 0 if none yet. */
+int64_t fleet_last_ok_ms(struct fleet *f);
 /* The counters since fleet_new. */
 void fleet_get_stats(struct fleet *f, struct fleet_stats *out);
 /* This host's current lease id (0 while it has none). */

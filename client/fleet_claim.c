@@ -191,15 +191,27 @@ static void slot_key(const struct fleet *f, int slot, char *out)
 	fleet_key(f, "slots", name, out);
 }
 
-/* Whether this host holds slot (by its records). */
-static int slot_held(struct fleet *f, int slot)
+/* Whether this host holds slot, or a flight of it is taking it just now; else marks it being
+ * taken (slot_end clears that). */
+static int slot_busy(struct fleet *f, int slot)
 {
-	int held;
+	int busy;
 
 	pthread_mutex_lock(&f->lock);
-	held = f->slot_token[slot] != 0;
+	busy = f->slot_token[slot] != 0 || f->slot_taking[slot];
+	if (!busy)
+		f->slot_taking[slot] = 1;
 	pthread_mutex_unlock(&f->lock);
-	return held;
+	return busy;
+}
+
+/* The take of slot ended: held with token (0: not held). */
+static void slot_end(struct fleet *f, int slot, int64_t token)
+{
+	pthread_mutex_lock(&f->lock);
+	f->slot_taking[slot] = 0;
+	f->slot_token[slot] = token;
+	pthread_mutex_unlock(&f->lock);
 }
 
 int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
@@ -216,24 +228,23 @@ int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 	if (!(lease = fleet_current_lease(f, err)))
 		return -EIO;
 	for (int i = 0; i < f->max_exports; i++) {
-		if (slot_held(f, i))
+		if (slot_busy(f, i))
 			continue;
 		slot_key(f, i, key);
 		if (fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host),
 						     lease, &won, &kv, err),
 			       err) != 0) {
+			slot_end(f, i, 0);
 			fleet_reap_add(f, key, 0, lease); /* freed unless taken back */
 			return -EIO;
 		}
-		/* A slot of ours whose reply was lost or whose release failed: ours again. (One
-		 * without an entry is another flight's of this host, between its txn and its
-		 * slot_token.) */
-		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 1) == 0)
+		/* A slot on this host's lease that no flight of it holds or is taking: its own
+		 * from a reply lost (or a request the transport sent twice), or a release that
+		 * failed. Ours again. */
+		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 0) == 0)
 			won = 1;
+		slot_end(f, i, won ? kv.create_revision : 0);
 		if (won) {
-			pthread_mutex_lock(&f->lock);
-			f->slot_token[i] = kv.create_revision;
-			pthread_mutex_unlock(&f->lock);
 			*slot = i;
 			return 0;
 		}

@@ -29,6 +29,7 @@ struct fleet {
 	int stopping, check_now;
 	int64_t lease;	      /* 0 while there is none */
 	int64_t *slot_token;  /* max_exports entries: create revision of a slot we hold, or 0 */
+	char *slot_taking;    /* max_exports entries: a flight of this host is taking it */
 	int64_t last_ok_ms;   /* monotonic time of the latest successful call */
 	int last_failed;      /* the latest call failed */
 	struct fleet_stats stats;

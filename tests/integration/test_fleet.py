@@ -831,5 +831,30 @@ class TestRmdir(FleetCase):
         self.close_all()
 
 
+class TestConnections(FleetCase):
+    """Each host keeps its few etcd connections alive instead of opening one per call (issue
+    24, scale): every host reaches etcd through a proxy of its own, which counts the TCP
+    connections it accepts."""
+    RANGES = 6
+
+    def test_few_connections_per_host(self):
+        proxies = [EtcdProxy(self.etcd.url) for _ in range(2)]
+        for p in proxies:
+            self.addCleanup(p.stop)
+        ms = [self.mount(f"host{i + 1}", fleet_etcd=p.url, fleet_max_exports=2)
+              for i, p in enumerate(proxies)]
+        ranges = [rng(50 + d) for d in range(self.RANGES)]
+        cats = [self.cat_bg(m, r) for m in ms for r in ranges]
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        self.assertEqual(self.sim.stats()["apply"], self.RANGES)
+        got = [p.stats() for p in proxies]
+        figure("etcd per host over " + str(self.RANGES) + " ranges: " + ", ".join(
+            f"{s['connections']} connections, {s['requests']} requests" for s in got))
+        for s in got:
+            self.assertLessEqual(s["connections"], 4, s)
+        self.close_all()
+
+
 if __name__ == "__main__":
     unittest.main()

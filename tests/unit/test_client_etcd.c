@@ -229,6 +229,35 @@ static void test_int64_fields(void **state)
 	cJSON_Delete(j);
 }
 
+/* Hosts spread over the endpoints: the first one a client tries is picked by its spread key
+ * (the host name), the same every time; without one, the first. */
+static void test_endpoint_spread(void **state)
+{
+	struct etcd_config cfg = {.endpoints = "http://a:1,http://b:2,http://c:3"};
+	struct client_error err;
+	int seen[3] = {0};
+	char name[16];
+
+	for (int i = 0; i < 30; i++) {
+		struct etcd *e, *again;
+		snprintf(name, sizeof(name), "host%d", i);
+		cfg.spread = name;
+		e = etcd_new(&cfg, &err);
+		again = etcd_new(&cfg, &err);
+		assert_non_null(e);
+		assert_int_equal(e->preferred, again->preferred);
+		seen[e->preferred]++;
+		etcd_free(e);
+		etcd_free(again);
+	}
+	for (int k = 0; k < 3; k++)
+		assert_true(seen[k] > 0);
+	cfg.spread = NULL;
+	struct etcd *first = etcd_new(&cfg, &err);
+	assert_int_equal(first->preferred, 0);
+	etcd_free(first);
+}
+
 static void test_parse_kv(void **state)
 {
 	struct client_error err;
@@ -325,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_answer_streaming_error),
 		cmocka_unit_test(test_answer_without_json),
 		cmocka_unit_test(test_int64_fields),
+		cmocka_unit_test(test_endpoint_spread),
 		cmocka_unit_test(test_parse_kv),
 		cmocka_unit_test(test_parse_kv_value_bound),
 		cmocka_unit_test(test_new_validates_config),
