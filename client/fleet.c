@@ -215,6 +215,25 @@ static int config_ok(const struct fleet_config *cfg, struct client_error *err)
 	return 0;
 }
 
+/* SHA-256 over provider, base URL and account, each followed by a NUL (none holds one: an
+ * unambiguous join), as hex. 0 or -1. */
+static int account_prefix_hex(const struct fleet_config *cfg, char *hex)
+{
+	const char *part[3] = {cfg->provider, cfg->base_url ? cfg->base_url : "", cfg->account};
+	unsigned char md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+
+	for (int i = 0; ok && i < 3; i++)
+		ok = EVP_DigestUpdate(ctx, part[i], strlen(part[i]) + 1);
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &n) && n == 32;
+	EVP_MD_CTX_free(ctx);
+	for (unsigned int i = 0; ok && i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return ok ? 0 : -1;
+}
+
 /* Fills f's fields from cfg (no network). 0 or -1 with *err. */
 static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct client_error *err)
 {
@@ -227,12 +246,12 @@ static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct c
 	f->max_exports = cfg->max_exports;
 	f->slot_token = calloc((size_t)f->max_exports + 1, sizeof(*f->slot_token));
 	f->slot_taking = calloc((size_t)f->max_exports + 1, 1);
-	if (!f->slot_token || !f->slot_taking || fleet_sha256_hex(cfg->account, account_hex) != 0) {
+	if (!f->slot_token || !f->slot_taking || account_prefix_hex(cfg, account_hex) != 0) {
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		return -1;
 	}
-	snprintf(f->prefix, sizeof(f->prefix), "orderfs/v1/%s/%.16s/", cfg->provider,
-		 account_hex);
+	snprintf(f->prefix, sizeof(f->prefix), "orderfs/v1/%s/%.*s/", cfg->provider,
+		 FLEET_ACCOUNT_HEX, account_hex);
 	struct etcd_config ec = cfg->etcd;
 
 	ec.spread = cfg->host; /* hosts spread over the endpoints */

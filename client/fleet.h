@@ -2,8 +2,10 @@
  * Fleet mode's protocol over etcd: several hosts that mount the same merchant make one export
  * per date range between them. Knows nothing of the cache or FUSE; the cache drives it.
  *
- * Design note. Keys live under orderfs/v1/<provider>/<sha256(account)[:16]>/ so fleets of
- * different merchants share one etcd, and no account id reaches etcd in clear:
+ * Design note. Keys live under orderfs/v1/<provider>/<h>/, h = the first 128 bits (32 hex)
+ * of SHA-256 over provider, base URL and account id, so fleets of different merchants (or of
+ * one account id at two provider sites) share one etcd without colliding, and no account id
+ * reaches etcd in clear:
  *   members/<host>       this host is alive (bound to the host's lease)
  *   claims/<sha256(key)> who exports that range now (value: host; bound to the lease)
  *   records/<sha256(key)> the task record (fleet_record.h; not bound to a lease, so it
@@ -45,6 +47,8 @@ struct fleet_config {
 	struct etcd_config etcd;
 	const char *provider; /* "vexora": fleet_name_ok() */
 	const char *account;  /* merchant account; only a hash of it reaches etcd */
+	const char *base_url; /* the provider's base URL (NULL = ""): hashed with provider and
+			       * account, so two merchants' prefixes never collide */
 	const char *host;     /* this host's name, unique in the fleet: fleet_name_ok() */
 	long lease_ttl_s;     /* 0 = FLEET_DEFAULT_TTL_S; at least 2 */
 	int max_exports;      /* export slots across the fleet; 0 = no cap */

@@ -10,8 +10,9 @@
 
 #include "fleet.h"
 
-/* "orderfs/v1/" provider "/" 16 hex "/" */
-#define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + 16 + 1 + 1)
+/* "orderfs/v1/" provider "/" 32 hex "/" */
+#define FLEET_ACCOUNT_HEX 32
+#define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + FLEET_ACCOUNT_HEX + 1 + 1)
 
 struct fleet {
 	struct etcd *etcd;

@@ -32,7 +32,7 @@ class Probe:
     """One fleet_probe process: a command line in, one JSON line out."""
 
     def __init__(self, endpoints, host="host-a", account="M100", ttl=3, max_exports=0,
-                 auth_file=None, ca_file=None, raw=False, debug=False):
+                 auth_file=None, ca_file=None, raw=False, debug=False, base_url=None):
         self.err = tempfile.NamedTemporaryFile(prefix="orderfs-probe-", suffix=".err",
                                                delete=False)
         cmd = [BIN, "--endpoints", endpoints, "--host", host, "--account", account,
@@ -40,6 +40,8 @@ class Probe:
                "--connect-ms", "500", "--request-ms", "2000"]
         if auth_file:
             cmd += ["--auth-file", auth_file]
+        if base_url:
+            cmd += ["--base-url", base_url]
         if ca_file:
             cmd += ["--ca-file", ca_file]
         if raw:
@@ -172,6 +174,18 @@ class TestClaims(FleetTestBase):
             self.assertNotIn(self.account, k)
             self.assertNotIn("2026-05-18", k)
         self.assertTrue(any(k.endswith("/members/host-a") for k in keys), keys)
+
+    def test_one_account_id_at_two_sites_are_two_fleets(self):
+        # 128 bits over provider, base URL and account id: the same id at two provider sites
+        # is two merchants, each with its own prefix.
+        a = self.joined("host-a", base_url="https://one.example/api")
+        b = self.joined("host-b", base_url="https://two.example/api")
+        self.assertEqual(a.cmd(f"claim {self.key}")["role"], "holder")
+        self.assertEqual(b.cmd(f"claim {self.key}")["role"], "holder")
+        prefixes = {k.split("/")[3] for k in self.etcd.keys() if "/claims/" in k}
+        self.assertEqual(len(prefixes), 2, prefixes)
+        for p in prefixes:
+            self.assertRegex(p, r"^[0-9a-f]{32}$")
 
     def test_record_round_trip_to_follower(self):
         a, b = self.joined("host-a"), self.joined("host-b")
