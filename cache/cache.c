@@ -617,6 +617,8 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r)
 	pthread_mutex_unlock(&c->lock);
 	store_remove(&c->store, e->hash);
 	pthread_mutex_unlock(&e->io_lock);
+	if (e->kind)
+		fill_fleet_forget(e->kind->src, &e->key); /* fleet-wide: the next read exports */
 	log_info("cache: %s: forgotten", e->range_str);
 	return 0;
 }

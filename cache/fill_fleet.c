@@ -13,6 +13,10 @@
  * A provider whose tasks are local jobs (shared_tasks 0: Mogujie's sync) gets one host at a
  * time per range: a follower waits for the claim to be free, then runs its own.
  *
+ * etcd refuses this host (permission denied, authentication, an answer it cannot read): a
+ * configuration error, not an outage. The flight fails with that error (logged once, shown in
+ * .status) and no host exports alone because of it.
+ *
  * etcd unreachable: ready files never need it. A flight retries the claim for one lease TTL,
  * then runs alone (one log line; .status says so) unless fleet_refuse, which fails -EAGAIN.
  * Alone, flights do not wait on etcd again until its keepalive says it answers; the next
@@ -37,6 +41,8 @@
 				 * "generated" and of the holder's SHA-256 within 0.1 s */
 #define FLEET_RECLAIM_MS 1000	/* and claims again this often (is the holder still there?) */
 #define FLEET_SHA_WAIT_TTLS 2	/* how many lease TTLs a follower waits for the holder's SHA */
+#define FLEET_UNKNOWN_EXPIRY_S (24 * 3600) /* a record's file of unknown expiry: trusted
+					    * this long after the record was written */
 
 /* Beyond 0 and -errno, what a step of the claim loop can say. */
 #define FLEET_AGAIN 10	   /* wait, then claim again */
@@ -101,6 +107,7 @@ static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const c
 	snprintf(rec.task_id, sizeof(rec.task_id), "%s", f->task_id);
 	rec.state = st;
 	rec.expires = f->task.expires;
+	rec.written = cache_now_ms(f->c) / 1000;
 	r = fleet_record_put(fleet_of(f), f->key_str, f->token, &rec, &err);
 	if (r == -ESTALE) {
 		f->fenced = 1;
@@ -112,15 +119,33 @@ static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const c
 	}
 }
 
-/* Whether a record's task may be resumed or followed: a shared task, not found gone in this
- * flight, not failed, and its file not expired. */
-static int record_usable(struct fill *f, const struct fleet_record *rec)
+/* Whether a record's "no data" holds: within nodata_ttl of when it was written, as for a
+ * local entry; a record that does not say when (an older orderfs wrote it) is stale. */
+static int record_nodata_fresh(struct fill *f, const struct fleet_record *rec)
 {
+	int64_t now = cache_now_ms(f->c) / 1000;
+
+	return rec->state == FLEET_NO_DATA && rec->written > 0 &&
+	       now - rec->written < f->c->cfg.nodata_ttl_s;
+}
+
+/* Whether a record's task may be resumed or followed: a shared task, not found gone in this
+ * flight, not failed, and its file not expired. A file of unknown expiry is trusted for
+ * FLEET_UNKNOWN_EXPIRY_S after the record was written; an undated one only while a live
+ * holder vouches for it (following). */
+static int record_usable(struct fill *f, const struct fleet_record *rec, int following)
+{
+	int64_t now = cache_now_ms(f->c) / 1000;
+
 	if (!f->p->shared_tasks || !rec->task_id[0] || !strcmp(rec->task_id, f->dead_task))
 		return 0;
 	if (rec->state == FLEET_FAILED || rec->state == FLEET_NO_DATA)
 		return 0;
-	return !rec->expires || rec->expires > cache_now_ms(f->c) / 1000;
+	if (rec->expires)
+		return rec->expires > now;
+	if (rec->written)
+		return now - rec->written < FLEET_UNKNOWN_EXPIRY_S;
+	return following;
 }
 
 /* Make the record's task this flight's, without applying. 0 or -errno. */
@@ -167,7 +192,7 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 	f->token = cl->token;
 	f->fenced = 0;
 	fleet_publish(f, CACHE_FLEET_HOLDER, cl->holder, 0);
-	if (cl->has_record && record_usable(f, &cl->record)) {
+	if (cl->has_record && record_usable(f, &cl->record, 0)) {
 		return fleet_adopt(f, &cl->record);
 	}
 	if (!f->task_id[0]) {
@@ -196,9 +221,9 @@ static int fleet_follow(struct fill *f, const struct fleet_claim *cl, struct cli
 		return FLEET_AGAIN;
 	if (r != 0)
 		return FLEET_ETCD_DOWN;
-	if (rec.state == FLEET_NO_DATA)
+	if (record_nodata_fresh(f, &rec))
 		return fill_no_data(f);
-	if (rec.state != FLEET_GENERATED || !record_usable(f, &rec))
+	if (rec.state != FLEET_GENERATED || !record_usable(f, &rec, 1))
 		return FLEET_AGAIN;
 	return fleet_adopt(f, &rec);
 }
@@ -216,6 +241,7 @@ static void fleet_rejoined(struct fill *f)
 			(double)(cache_mono_ms() - s->fleet_alone_since_ms) / 1000.0;
 	s->fleet_alone = 0;
 	s->fleet_down_since_ms = 0;
+	s->fleet_refused_logged = 0;
 	pthread_mutex_unlock(&f->c->lock);
 	if (was)
 		log_notice("fleet: etcd answers again; this host rejoined the fleet (account %s)",
@@ -227,10 +253,19 @@ static void fleet_rejoined(struct fill *f)
 static int fleet_outage(struct fill *f, const struct client_error *err)
 {
 	struct cache_source *s = f->src;
-	int64_t now = cache_mono_ms();
-	int alone, start = 0;
+	int64_t now = cache_mono_ms(), answered = fleet_last_ok_ms(fleet_of(f));
+	int alone, start = 0, back = 0;
 
 	pthread_mutex_lock(&f->c->lock);
+	/* etcd answered a call (the keepalive) since the previous failure: that outage is over,
+	 * and this failure (a lease being granted again after etcd came back) starts anew. */
+	if (s->fleet_down_since_ms && answered > s->fleet_down_last_ms) {
+		back = s->fleet_alone;
+		if (back)
+			s->fleet_alone_total_s += (double)(now - s->fleet_alone_since_ms) / 1000.0;
+		s->fleet_alone = 0;
+		s->fleet_down_since_ms = 0;
+	}
 	/* A failure long after the last one starts a new outage: an old one whose flights were
 	 * cancelled before any claim succeeded must not count. */
 	if (!s->fleet_down_since_ms || now - s->fleet_down_last_ms > s->fleet_ttl_s * 1000)
@@ -242,9 +277,14 @@ static int fleet_outage(struct fill *f, const struct client_error *err)
 	}
 	alone = s->fleet_alone;
 	pthread_mutex_unlock(&f->c->lock);
+	if (back)
+		log_notice("fleet: etcd answered again (account %s)", s->account);
 	if (start)
-		log_warn("fleet: etcd cannot be reached for %ld s (%s): running alone until it "
-			 "answers (account %s)", s->fleet_ttl_s, err->msg, s->account);
+		log_warn("fleet: etcd cannot be reached for %ld s (%s): %s until it answers "
+			 "(account %s)", s->fleet_ttl_s, err->msg,
+			 s->fleet_refuse ? "refusing new exports, finishing those in flight"
+					 : "running alone",
+			 s->account);
 	return alone;
 }
 
@@ -275,21 +315,23 @@ static int fleet_alone_slot(struct fill *f)
 	}
 }
 
-/* Without the fleet: fail -EAGAIN (fleet_refuse), wait (FLEET_AGAIN), or run alone. */
+/* Without the fleet: wait (FLEET_AGAIN) within one TTL of the outage, then run alone, or
+ * with fleet_refuse fail -EAGAIN unless the flight has its task already (in flight: it goes
+ * on; refuse only keeps new exports from starting). */
 static int fleet_unreachable(struct fill *f, const struct client_error *err, int *fresh,
 			     long *ms)
 {
 	int r;
 
-	if (f->src->fleet_refuse) {
+	if (!fleet_outage(f, err)) {
+		r = fleet_wait(f, ms, "waiting for etcd");
+		return r ? r : FLEET_AGAIN;
+	}
+	if (f->src->fleet_refuse && !f->task_id[0]) {
 		client_error_set(&f->err, CLIENT_E_UNAVAILABLE,
 				 "fleet: etcd cannot be reached (%s); fleet_fallback = refuse",
 				 err->msg);
 		return -EAGAIN;
-	}
-	if (!fleet_outage(f, err)) {
-		r = fleet_wait(f, ms, "waiting for etcd");
-		return r ? r : FLEET_AGAIN;
 	}
 	fleet_publish(f, CACHE_FLEET_ALONE, "", 0);
 	if (f->task_id[0])
@@ -298,6 +340,32 @@ static int fleet_unreachable(struct fill *f, const struct client_error *err, int
 		return r;
 	*fresh = 1;
 	return fill_apply(f);
+}
+
+/* Whether a failed etcd call means etcd cannot be reached (transport, 5xx, a lease gone), as
+ * opposed to etcd refusing this host. */
+static int fleet_is_outage(const struct client_error *err)
+{
+	return err->kind == CLIENT_E_TRANSIENT || err->kind == CLIENT_E_NOT_FOUND ||
+	       err->kind == CLIENT_E_LOCAL || err->kind == CLIENT_OK;
+}
+
+/* etcd refused this host: the flight fails with why (-EACCES for auth and permissions, else
+ * -EIO), said once in the log until etcd grants a call again. */
+static int fleet_refused(struct fill *f, const struct client_error *err)
+{
+	int first;
+
+	pthread_mutex_lock(&f->c->lock);
+	first = !f->src->fleet_refused_logged;
+	f->src->fleet_refused_logged = 1;
+	pthread_mutex_unlock(&f->c->lock);
+	client_error_set(&f->err, err->kind,
+			 "fleet: etcd refused this host (%s); no export runs outside the fleet "
+			 "for it: check fleet_etcd_auth_file and the user's role", err->msg);
+	if (first)
+		log_err("%s (account %s)", f->err.msg, f->src->account);
+	return err->kind == CLIENT_E_AUTH ? -EACCES : -EIO;
 }
 
 /* Whether this host runs alone and etcd still does not answer: then skip the claim. */
@@ -340,6 +408,8 @@ int fill_fleet_task(struct fill *f, int *fresh)
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
 		}
+		if (r == FLEET_ETCD_DOWN && !fleet_is_outage(&err))
+			return fleet_refused(f, &err);
 		if (r == FLEET_ETCD_DOWN) {
 			if (err.kind == CLIENT_OK)
 				client_error_set(&err, CLIENT_E_TRANSIENT, "etcd does not answer");
@@ -366,15 +436,9 @@ void fill_fleet_state(struct fill *f, enum export_state st)
 }
 
 /* Waiting for the holder's SHA-256 and etcd failed: 1 = this host runs alone now (its file
- * goes unchecked), 0 = wait on, -EAGAIN with fleet_refuse (f->err set). */
+ * goes unchecked), 0 = wait on. The flight is in flight: fleet_refuse does not stop it. */
 static int fleet_sha_outage(struct fill *f, const struct client_error *err)
 {
-	if (f->src->fleet_refuse) {
-		client_error_set(&f->err, CLIENT_E_UNAVAILABLE,
-				 "fleet: etcd cannot be reached (%s); fleet_fallback = refuse",
-				 err->msg);
-		return -EAGAIN;
-	}
 	if (!fleet_outage(f, err))
 		return 0;
 	fleet_publish(f, CACHE_FLEET_ALONE, "", 0);
@@ -431,6 +495,8 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 				return 0;
 			r = r < 0 ? -EIO : 0;
 		}
+		if (r != 0 && !fleet_is_outage(&err))
+			return fleet_refused(f, &err);
 		if (r != 0 && (r = fleet_sha_outage(f, &err)) != 0)
 			return r > 0 ? 0 : r;
 		ms = FLEET_FOLLOW_MS;
@@ -507,4 +573,19 @@ void fill_fleet_done(struct fill *f, int rc)
 		log_info("fleet: %s: cannot give back slot %d: %s", f->e->range_str, f->slot,
 			 err.msg);
 	f->slot = -1;
+}
+
+void fill_fleet_forget(struct cache_source *src, const struct cache_key *key)
+{
+	char key_str[KEY_STR_MAX];
+	struct client_error err;
+	int r;
+
+	if (!src->fleet)
+		return;
+	key_format(key, key_str);
+	r = fleet_record_forget(src->fleet, key_str, &err);
+	if (r != 0)
+		log_warn("fleet: cannot drop the fleet's record of a removed range (%s): another "
+			 "host may still follow its old export", err.msg);
 }

@@ -121,6 +121,7 @@ struct cache_source {
 	double fleet_alone_total_s;	/* time run alone in earlier outages */
 	double fleet_rate;		/* the request rate this host takes (cap / members) */
 	int fleet_alone_running;	/* exports this source applied for alone, still running */
+	int fleet_refused_logged;	/* etcd refused this host: said once, until it answers */
 
 	/* The credential gate (cred.c): with cred_gate set, its ready files are served only once
 	 * its provider accepted its credentials in this run. */
@@ -224,6 +225,11 @@ void cred_learn(struct cache *c, struct cache_source *s, enum cache_cred verdict
 int fleet_rate_start(struct cache *c, struct cache_source *src);
 /* Stop it (cache->stopping set and broadcast first). */
 void fleet_rate_stop(struct cache *c);
+
+/* --- fill_fleet.c: the fleet forgets a range (rmdir) --- */
+/* In fleet mode, drops the fleet's record of key so the next read on any host exports anew
+ * (once: the claim still decides who). Best effort: a failure is logged. No lock held. */
+void fill_fleet_forget(struct cache_source *src, const struct cache_key *key);
 
 /* --- entry.c: the table (caller holds cache->lock unless said otherwise) --- */
 

@@ -3,10 +3,11 @@
  * /v3/kv/txn, /v3/kv/deleterange, /v3/lease/grant|keepalive|revoke, /v3/auth/authenticate),
  * for fleet mode (client/fleet.h). Knows nothing of orderfs's keys.
  *
- * Design note. Every call is one POST on its own curl easy handle, so calls of different
- * threads never share a handle; a mutex guards the only shared state (which endpoint answered
- * last, and the auth token). Endpoints are tried in turn starting from the last one that
- * answered: a call moves on to the next endpoint only when it could not connect at all, since
+ * Design note. A client keeps a few curl handles (ETCD_CALL_HANDLES, and one of its own for
+ * the lease keepalive), each keeping its connection to etcd alive between calls: a host opens
+ * a handful of TCP connections, not one per call. A call takes a free handle for its
+ * duration, waiting while all are busy. Endpoints are tried in turn starting from the last
+ * one that answered (at first, the one cfg.spread picks): a call moves on to the next endpoint only when it could not connect at all, since
  * then nothing was sent and no write can have happened twice. A call that timed out or got a
  * 5xx after sending fails CLIENT_E_TRANSIENT (its effect is unknown), and the next call starts
  * at the next endpoint. With auth configured the client authenticates before its first call,
@@ -41,6 +42,8 @@ struct etcd_config {
 	const char *password;	 /* with user; never logged */
 	long connect_timeout_ms; /* per endpoint; 0 = ETCD_DEFAULT_CONNECT_TIMEOUT_MS */
 	long request_timeout_ms; /* whole call on one endpoint; 0 = ETCD_DEFAULT_REQUEST_... */
+	const char *spread;	 /* picks the endpoint tried first (the host name), so a fleet's
+				  * hosts spread over the endpoints; NULL = the first */
 };
 
 /* One key's state. create_revision == 0 means the key does not exist (etcd never gives a
@@ -95,9 +98,10 @@ int etcd_delete_if_owner(struct etcd *e, const char *guard_key, int64_t token, c
 
 /* Grants a lease of ttl_s seconds (>= 1); *id gets its id (never 0). */
 int etcd_lease_grant(struct etcd *e, long ttl_s, int64_t *id, struct client_error *err);
-/* Renews lease id once; *ttl_left gets the seconds it now has, 0 when the lease is gone
- * (expired or revoked: keys bound to it are deleted). */
-int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl_left,
+/* Renews lease id once, each try within timeout_ms (0 = the request timeout); *ttl_left gets
+ * the seconds it now has, 0 when the lease is gone (expired or revoked: keys bound to it are
+ * deleted). */
+int etcd_lease_keepalive(struct etcd *e, int64_t id, long timeout_ms, int64_t *ttl_left,
 			 struct client_error *err);
 /* Revokes lease id, deleting its keys. A lease already gone is success. */
 int etcd_lease_revoke(struct etcd *e, int64_t id, struct client_error *err);

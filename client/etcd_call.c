@@ -1,6 +1,6 @@
 /*
- * The etcd client's transport: one POST per call on its own curl handle, endpoint failover
- * and the auth token. See etcd.h for the design note.
+ * The etcd client's transport: POSTs on a few kept-alive curl handles, endpoint failover and
+ * the auth token. See etcd.h for the design note.
  */
 #include "etcd_call.h"
 
@@ -82,7 +82,7 @@ static int transfer_failed(CURL *h, CURLcode rc, const struct answer *a, const c
 
 /* Options of every POST, in order; returns the first failure. */
 static CURLcode post_setup(struct etcd *e, CURL *h, const char *url, const char *body,
-			   struct curl_slist *headers, struct answer *a)
+			   long timeout_ms, struct curl_slist *headers, struct answer *a)
 {
 	CURLcode rc = curl_easy_setopt(h, CURLOPT_URL, url);
 
@@ -93,7 +93,7 @@ static CURLcode post_setup(struct etcd *e, CURL *h, const char *url, const char 
 	if (!rc)
 		rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
 	if (!rc)
-		rc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, e->request_timeout_ms);
+		rc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (!rc && e->ca_file)
 		rc = curl_easy_setopt(h, CURLOPT_CAINFO, e->ca_file);
 	if (!rc)
@@ -125,26 +125,80 @@ static struct curl_slist *post_headers(const char *token, char *auth_line, size_
 	return l;
 }
 
-/* POST body to endpoint+path. Returns 0 with *a holding the answer, 1 when the endpoint could
- * not be reached (nothing sent), -1 on other failures; *err set unless 0. */
+/* ---- kept-alive handles ---- */
+
+/* The lease keepalive's own handle, or one of the pool, waiting while all are busy. NULL on
+ * out of memory. Give it back with handle_put. */
+static CURL *handle_get(struct etcd *e, int lease)
+{
+	CURL *h = NULL;
+
+	if (lease) {
+		pthread_mutex_lock(&e->lease_lock);
+		if (!e->lease_handle)
+			e->lease_handle = curl_easy_init();
+		if (!e->lease_handle)
+			pthread_mutex_unlock(&e->lease_lock);
+		return e->lease_handle;
+	}
+	pthread_mutex_lock(&e->pool_lock);
+	while (e->nidle == 0 && e->ncreated == ETCD_CALL_HANDLES)
+		pthread_cond_wait(&e->pool_free, &e->pool_lock);
+	if (e->nidle > 0) {
+		h = e->idle[--e->nidle];
+	} else if ((h = curl_easy_init()) != NULL) {
+		e->ncreated++;
+	}
+	pthread_mutex_unlock(&e->pool_lock);
+	return h;
+}
+
+static void handle_put(struct etcd *e, CURL *h, int lease)
+{
+	if (lease) {
+		pthread_mutex_unlock(&e->lease_lock);
+		return;
+	}
+	pthread_mutex_lock(&e->pool_lock);
+	e->idle[e->nidle++] = h;
+	pthread_cond_signal(&e->pool_free);
+	pthread_mutex_unlock(&e->pool_lock);
+}
+
+void etcd_handles_free(struct etcd *e)
+{
+	while (e->nidle > 0)
+		curl_easy_cleanup(e->idle[--e->nidle]);
+	if (e->lease_handle)
+		curl_easy_cleanup(e->lease_handle);
+	e->lease_handle = NULL;
+}
+
+/* POST body to endpoint+path on a kept-alive handle (the keepalive's own for its path).
+ * Returns 0 with *a holding the answer, 1 when the endpoint could not be reached (nothing
+ * sent), -1 on other failures; *err set unless 0. */
 static int post_once(struct etcd *e, const char *endpoint, const char *path, const char *body,
-		     const char *token, struct answer *a, struct client_error *err)
+		     const char *token, long timeout_ms, struct answer *a,
+		     struct client_error *err)
 {
 	char url[1024], auth_line[1024] = "";
+	int lease = strcmp(path, "/v3/lease/keepalive") == 0;
 	struct curl_slist *headers;
 	CURL *h;
 	CURLcode rc;
 	int ret = 0;
 
 	snprintf(url, sizeof(url), "%s%s", endpoint, path);
-	h = curl_easy_init();
+	h = handle_get(e, lease);
+	if (h)
+		curl_easy_reset(h); /* options only: its live connection stays for reuse */
 	headers = post_headers(token, auth_line, sizeof(auth_line));
 	if (!h || !headers) {
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		ret = -1;
 		goto out;
 	}
-	rc = post_setup(e, h, url, body, headers, a);
+	rc = post_setup(e, h, url, body, timeout_ms, headers, a);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(h);
 	if (rc != CURLE_OK)
@@ -155,7 +209,7 @@ out:
 	explicit_bzero(auth_line, sizeof(auth_line));
 	curl_slist_free_all(headers);
 	if (h)
-		curl_easy_cleanup(h);
+		handle_put(e, h, lease);
 	return ret;
 }
 
@@ -183,7 +237,7 @@ static void skip_preferred(struct etcd *e)
 /* POST text to the endpoints in turn, from the preferred one, until one answers; *status and
  * *json (NULL if the body is not JSON) get its answer. 0, or -1 with *err. */
 static int post_any(struct etcd *e, const char *path, const char *text, const char *token,
-		    long *status, cJSON **json, struct client_error *err)
+		    long timeout_ms, long *status, cJSON **json, struct client_error *err)
 {
 	size_t start, k = 0;
 	int rc = -1;
@@ -194,7 +248,7 @@ static int post_any(struct etcd *e, const char *path, const char *text, const ch
 	for (size_t i = 0; i < e->nendpoints; i++) {
 		struct answer a = {0};
 		k = (start + i) % e->nendpoints;
-		rc = post_once(e, e->endpoints[k], path, text, token, &a, err);
+		rc = post_once(e, e->endpoints[k], path, text, token, timeout_ms, &a, err);
 		if (rc == 0) {
 			*status = a.status;
 			*json = a.len ? cJSON_ParseWithLength(a.buf, a.len) : NULL;
@@ -297,7 +351,8 @@ static int authenticate(struct etcd *e, const char *stale, struct client_error *
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		goto out;
 	}
-	if (post_any(e, "/v3/auth/authenticate", text, NULL, &status, &json, err) == 0 &&
+	if (post_any(e, "/v3/auth/authenticate", text, NULL, e->request_timeout_ms, &status, &json,
+		     err) == 0 &&
 	    token_of(status, json, e->user, token, err) == 0)
 		rc = store_token(e, stale, token, err);
 	explicit_bzero(token, sizeof(token));
@@ -313,7 +368,7 @@ out:
 /* One try of a call with the current token. Returns etcd_answer_check's result, *out set
  * on 0. */
 static int call_once(struct etcd *e, const char *path, const char *text, char *token,
-		     cJSON **out, struct client_error *err)
+		     long timeout_ms, cJSON **out, struct client_error *err)
 {
 	cJSON *json = NULL;
 	long status = 0;
@@ -322,7 +377,7 @@ static int call_once(struct etcd *e, const char *path, const char *text, char *t
 	if (e->user && !current_token(e, token) && authenticate(e, NULL, err) != 0)
 		return -1;
 	current_token(e, token);
-	if (post_any(e, path, text, token, &status, &json, err) != 0)
+	if (post_any(e, path, text, token, timeout_ms, &status, &json, err) != 0)
 		return -1;
 	rc = etcd_answer_check(status, json, err);
 	if (rc == 0)
@@ -337,6 +392,12 @@ static int call_once(struct etcd *e, const char *path, const char *text, char *t
 int etcd_call(struct etcd *e, const char *path, const cJSON *body, cJSON **out,
 	      struct client_error *err)
 {
+	return etcd_call_within(e, path, body, 0, out, err);
+}
+
+int etcd_call_within(struct etcd *e, const char *path, const cJSON *body, long timeout_ms,
+		     cJSON **out, struct client_error *err)
+{
 	char *text = cJSON_PrintUnformatted(body);
 	char token[ETCD_TOKEN_MAX];
 	int rc;
@@ -347,14 +408,16 @@ int etcd_call(struct etcd *e, const char *path, const cJSON *body, cJSON **out,
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		return -1;
 	}
+	if (timeout_ms <= 0 || timeout_ms > e->request_timeout_ms)
+		timeout_ms = e->request_timeout_ms;
 	log_debug("etcd: POST %s", path);
-	rc = call_once(e, path, text, token, out, err);
+	rc = call_once(e, path, text, token, timeout_ms, out, err);
 	if (rc == ETCD_ANSWER_BAD_TOKEN && e->user) {
 		/* Simple tokens expire after a while idle: one fresh token, one more try. */
 		log_debug("etcd: token refused, authenticating again");
 		rc = authenticate(e, token, err);
 		if (rc == 0)
-			rc = call_once(e, path, text, token, out, err);
+			rc = call_once(e, path, text, token, timeout_ms, out, err);
 	}
 	explicit_bzero(token, sizeof(token));
 	free(text);

@@ -16,6 +16,7 @@
 #include "etcd.h"
 
 #define ETCD_RESPONSE_MAX (256u * 1024u)
+#define ETCD_CALL_HANDLES 3 /* kept-alive connections for calls; the keepalive has its own */
 #define ETCD_ENDPOINT_MAX 512 /* bytes of one endpoint URL */
 
 /* The client (etcd_config.c makes it, etcd_call.c uses it). */
@@ -30,7 +31,20 @@ struct etcd {
 	pthread_mutex_t lock;
 	size_t preferred; /* endpoint the next call starts with: the last that answered */
 	char *token;	  /* NULL = not authenticated yet; "" = etcd has auth off */
+	/* Curl handles, each keeping its connection alive between calls (etcd_call.c).
+	 * pool_lock guards the pool; a handle is used by one call at a time. The lease's
+	 * keepalive has one of its own (lease_lock), so a slow call never delays it. Never
+	 * taken with lock held. */
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_free;
+	void *idle[ETCD_CALL_HANDLES]; /* CURL *: free handles */
+	int nidle, ncreated;
+	pthread_mutex_t lease_lock;
+	void *lease_handle; /* CURL *, NULL until the first keepalive */
 };
+
+/* Closes every handle of e (etcd_free). */
+void etcd_handles_free(struct etcd *e);
 
 /* Overwrites s with zeros, then frees it. NULL: no-op. */
 void etcd_wipe_free(char *s);
@@ -47,15 +61,21 @@ void etcd_wipe_free(char *s);
 int etcd_call(struct etcd *e, const char *path, const cJSON *body, cJSON **out,
 	      struct client_error *err);
 
+/* etcd_call with a shorter timeout for each try (timeout_ms; 0 or more than the client's
+ * request timeout = that), for calls that must answer before a deadline. */
+int etcd_call_within(struct etcd *e, const char *path, const cJSON *body, long timeout_ms,
+		     cJSON **out, struct client_error *err);
+
 /* etcd_call that takes body (NULL = it could not be built: CLIENT_E_LOCAL) and frees it. */
 int etcd_call_take(struct etcd *e, const char *path, cJSON *body, cJSON **out,
 		   struct client_error *err);
 
 /*
  * Classify a gateway answer: HTTP status and the parsed body (NULL when it was not JSON).
- * Returns 0 for a 2xx JSON object without "error", else -1 / ETCD_ANSWER_BAD_TOKEN /
- * ETCD_ANSWER_AUTH_OFF with *err set from etcd's gRPC code and message (which never hold a
- * secret). Pure.
+ * Reads both error shapes: etcd 3.4/3.5 {"error","code","message"} and 3.6 {"code",
+ * "message"} without "error". Returns 0 for a 2xx JSON object that is no error, else -1 /
+ * ETCD_ANSWER_BAD_TOKEN / ETCD_ANSWER_AUTH_OFF with *err set from etcd's gRPC code and
+ * message (which never hold a secret). Pure.
  */
 int etcd_answer_check(long status, const cJSON *body, struct client_error *err);
 

@@ -99,6 +99,19 @@ static int copy_config(struct etcd *e, const struct etcd_config *cfg, struct cli
 	return 0;
 }
 
+/* The endpoint a client starts with: FNV-1a of spread, so the hosts of a fleet start at
+ * different endpoints and the load spreads; 0 without spread. */
+static size_t spread_start(const char *spread, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	if (!spread || !spread[0] || n == 0)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)spread; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % n;
+}
+
 struct etcd *etcd_new(const struct etcd_config *cfg, struct client_error *err)
 {
 	struct etcd *e;
@@ -115,10 +128,14 @@ struct etcd *etcd_new(const struct etcd_config *cfg, struct client_error *err)
 		return NULL;
 	}
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->pool_lock, NULL);
+	pthread_cond_init(&e->pool_free, NULL);
+	pthread_mutex_init(&e->lease_lock, NULL);
 	if (parse_endpoints(e, cfg->endpoints, err) != 0 || copy_config(e, cfg, err) != 0) {
 		etcd_free(e);
 		return NULL;
 	}
+	e->preferred = spread_start(cfg->spread, e->nendpoints);
 	return e;
 }
 
@@ -132,7 +149,11 @@ void etcd_free(struct etcd *e)
 	free(e->user);
 	etcd_wipe_free(e->password);
 	etcd_wipe_free(e->token);
+	etcd_handles_free(e);
 	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->pool_lock);
+	pthread_cond_destroy(&e->pool_free);
+	pthread_mutex_destroy(&e->lease_lock);
 	free(e);
 }
 

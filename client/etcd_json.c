@@ -57,22 +57,34 @@ static int grpc_error(int code, const char *msg, struct client_error *err)
 	return rc;
 }
 
+/* Whether a 2xx body is an error after all: etcd 3.4/3.5 add "error" to every error body,
+ * 3.6 (grpc-gateway v2) sends only {"code": N, "message": "..."}; a success never has a
+ * numeric "code" next to a "message". */
+static int is_error_body(const cJSON *body)
+{
+	return cJSON_GetObjectItemCaseSensitive(body, "error") ||
+	       (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(body, "code")) &&
+		cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "message")));
+}
+
 int etcd_answer_check(long status, const cJSON *body, struct client_error *err)
 {
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, "error");
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(body, "code");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(body, "message");
 
-	if (cJSON_IsObject(body) && !e && status >= 200 && status < 300)
+	if (cJSON_IsObject(body) && !is_error_body(body) && status >= 200 && status < 300)
 		return 0;
 	err->http_status = (int)status;
-	if (cJSON_IsObject(e)) { /* streaming calls: {"error":{"grpc_code":..,"message":..}} */
+	if (cJSON_IsObject(e)) { /* a stream's: {"error":{"grpc_code"|"code":..,"message":..}} */
 		code = cJSON_GetObjectItemCaseSensitive(e, "grpc_code");
+		if (!code)
+			code = cJSON_GetObjectItemCaseSensitive(e, "code");
 		msg = cJSON_GetObjectItemCaseSensitive(e, "message");
 	} else if (cJSON_IsString(e) && !cJSON_IsString(msg)) {
 		msg = e;
 	}
-	if (e && cJSON_IsNumber(code))
+	if ((e || cJSON_IsString(msg)) && cJSON_IsNumber(code))
 		return grpc_error(code->valueint, cJSON_IsString(msg) ? msg->valuestring : "",
 				  err);
 	if (status >= 500)

@@ -40,14 +40,21 @@ int etcd_lease_grant(struct etcd *e, long ttl_s, int64_t *id, struct client_erro
 	return rc;
 }
 
-int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl_left,
+int etcd_lease_keepalive(struct etcd *e, int64_t id, long timeout_ms, int64_t *ttl_left,
 			 struct client_error *err)
 {
-	cJSON *answer = NULL;
+	cJSON *answer = NULL, *body = lease_body(id, 0);
 	const cJSON *result;
 	int rc = 0;
 
-	if (etcd_call_take(e, "/v3/lease/keepalive", lease_body(id, 0), &answer, err) != 0)
+	client_error_clear(err);
+	if (!body) {
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		return -1;
+	}
+	rc = etcd_call_within(e, "/v3/lease/keepalive", body, timeout_ms, &answer, err);
+	cJSON_Delete(body);
+	if (rc != 0)
 		return -1;
 	/* A lease etcd no longer has comes back with no TTL: 0. */
 	result = cJSON_GetObjectItemCaseSensitive(answer, "result");

@@ -71,16 +71,32 @@ void fleet_count(struct fleet *f, uint64_t *field)
 
 /* ---- the lease ---- */
 
-/* Grants a lease and registers members/<host> on it. 0 with *lease, or -1 with *err. */
+#define KEEPALIVE_RETRY_MS 200	/* after a failed keepalive: the lease may end soon */
+#define KEEPALIVE_TRY_MIN_MS 300 /* one keepalive try never gets less */
+
+/* Grants a lease and registers members/<host> on it, unless another live lease holds that
+ * name (another host with the same fleet_host: *err CLIENT_E_BUSINESS). 0 with *lease, or -1
+ * with *err. */
 static int join(struct fleet *f, int64_t *lease, struct client_error *err)
 {
 	char key[ETCD_KEY_MAX + 1];
+	struct client_error ignored;
+	struct etcd_kv kv;
+	int won = 0;
+
+	int64_t sent = clock_mono_ms();
 
 	fleet_key(f, "members", f->host, key);
 	if (etcd_lease_grant(f->etcd, f->ttl_s, lease, err) != 0)
 		return -1;
-	if (etcd_put(f->etcd, key, f->host, strlen(f->host), *lease, err) != 0) {
-		struct client_error ignored;
+	f->lease_deadline_ms = sent + f->ttl_s * 1000; /* (keepalive thread, or before it) */
+	if (etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host), *lease, &won, &kv,
+			       err) != 0 ||
+	    (!won && kv.lease != *lease)) {
+		if (err->kind == CLIENT_OK)
+			client_error_set(err, CLIENT_E_BUSINESS,
+					 "fleet_host '%s' is in use by another live host of the "
+					 "fleet: give each host its own fleet_host", f->host);
 		etcd_lease_revoke(f->etcd, *lease, &ignored);
 		*lease = 0;
 		return -1;
@@ -88,42 +104,82 @@ static int join(struct fleet *f, int64_t *lease, struct client_error *err)
 	return 0;
 }
 
-/* One keepalive round: renew the lease, or when it is gone, join again. */
-static void keepalive_once(struct fleet *f)
+/* The first join: a name held by another lease may be this host's own from before a crash,
+ * whose lease ends within one TTL; wait that long for it, then give up. */
+static int first_join(struct fleet *f, struct client_error *err)
+{
+	int64_t until = clock_mono_ms() + f->ttl_s * 1000 + 1000;
+	int rc;
+
+	while ((rc = join(f, &f->lease, err)) != 0 && err->kind == CLIENT_E_BUSINESS &&
+	       clock_mono_ms() < until) {
+		struct timespec pause = {0, 200 * 1000 * 1000};
+		client_error_clear(err);
+		nanosleep(&pause, NULL);
+	}
+	if (rc != 0 && err->kind == CLIENT_E_BUSINESS)
+		err->kind = CLIENT_E_INVALID; /* a configuration error: the mount fails */
+	return rc;
+}
+
+/* How long one keepalive try may take: half the time the lease has left for sure, so a slow
+ * call (etcd electing a leader) leaves time for another try before the lease ends. */
+static long keepalive_timeout_ms(const struct fleet *f, int64_t now)
+{
+	int64_t left = f->lease_deadline_ms - now;
+
+	if (!f->lease_deadline_ms)
+		return 0; /* not known yet: the request timeout */
+	return left / 2 > KEEPALIVE_TRY_MIN_MS ? (long)(left / 2) : KEEPALIVE_TRY_MIN_MS;
+}
+
+/* One keepalive round: renew the lease, or when it is gone, join again. Returns the pause
+ * before the next round: a third of the TTL etcd confirmed after a renewal, a short one after
+ * a failure (the lease may still live: keep trying until etcd says it is gone). */
+static long keepalive_once(struct fleet *f)
 {
 	struct client_error err;
 	int64_t lease = fleet_current_lease(f, &err), left = 0, fresh = 0;
+	int64_t sent = clock_mono_ms();
 
 	client_error_clear(&err);
-	if (lease && fleet_note(f, etcd_lease_keepalive(f->etcd, lease, &left, &err), &err) != 0)
-		return; /* etcd unreachable: the lease may still live; try again next round */
-	if (lease && left > 0)
-		return;
+	if (lease && fleet_note(f, etcd_lease_keepalive(f->etcd, lease,
+							keepalive_timeout_ms(f, sent), &left, &err),
+				&err) != 0)
+		return KEEPALIVE_RETRY_MS;
+	if (lease && left > 0) {
+		/* The lease lives left s from when the call was sent, at least. */
+		f->lease_deadline_ms = sent + left * 1000;
+		return (long)(left * 1000 / 3);
+	}
+	f->lease_deadline_ms = 0;
 	if (fleet_note(f, join(f, &fresh, &err), &err) != 0) {
 		log_warn("fleet: lease lost; granting a new one failed: %s", err.msg);
 		pthread_mutex_lock(&f->lock);
 		f->lease = 0;
 		pthread_mutex_unlock(&f->lock);
-		return;
+		return KEEPALIVE_RETRY_MS;
 	}
 	log_warn("fleet: lease lost (this host stalled or etcd lost it); rejoined with a new one");
+	fleet_reap_clear(f); /* what waited to be freed went with the old lease */
 	pthread_mutex_lock(&f->lock);
 	f->lease = fresh;
 	f->stats.lease_regrants++;
 	/* Claims and slots bound to the old lease are gone; slot_token keeps their tokens so
 	 * that releasing one stays harmless (the guarded delete no longer matches). */
 	pthread_mutex_unlock(&f->lock);
+	return f->ttl_s * 1000 / 3;
 }
 
 static void *keepalive_main(void *arg)
 {
 	struct fleet *f = arg;
-	long period_ms = f->ttl_s * 1000 / 3;
+	long pause_ms = f->ttl_s * 1000 / 3;
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->stopping) {
 		struct timespec until;
-		clock_mono_deadline(&until, period_ms);
+		clock_mono_deadline(&until, pause_ms);
 		while (!f->stopping && !f->check_now &&
 		       pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0)
 			;
@@ -131,7 +187,7 @@ static void *keepalive_main(void *arg)
 			break;
 		f->check_now = 0;
 		pthread_mutex_unlock(&f->lock);
-		keepalive_once(f);
+		pause_ms = keepalive_once(f);
 		pthread_mutex_lock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -159,6 +215,25 @@ static int config_ok(const struct fleet_config *cfg, struct client_error *err)
 	return 0;
 }
 
+/* SHA-256 over provider, base URL and account, each followed by a NUL (none holds one: an
+ * unambiguous join), as hex. 0 or -1. */
+static int account_prefix_hex(const struct fleet_config *cfg, char *hex)
+{
+	const char *part[3] = {cfg->provider, cfg->base_url ? cfg->base_url : "", cfg->account};
+	unsigned char md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+
+	for (int i = 0; ok && i < 3; i++)
+		ok = EVP_DigestUpdate(ctx, part[i], strlen(part[i]) + 1);
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &n) && n == 32;
+	EVP_MD_CTX_free(ctx);
+	for (unsigned int i = 0; ok && i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return ok ? 0 : -1;
+}
+
 /* Fills f's fields from cfg (no network). 0 or -1 with *err. */
 static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct client_error *err)
 {
@@ -170,13 +245,17 @@ static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct c
 	f->ttl_s = cfg->lease_ttl_s ? cfg->lease_ttl_s : FLEET_DEFAULT_TTL_S;
 	f->max_exports = cfg->max_exports;
 	f->slot_token = calloc((size_t)f->max_exports + 1, sizeof(*f->slot_token));
-	if (!f->slot_token || fleet_sha256_hex(cfg->account, account_hex) != 0) {
+	f->slot_taking = calloc((size_t)f->max_exports + 1, 1);
+	if (!f->slot_token || !f->slot_taking || account_prefix_hex(cfg, account_hex) != 0) {
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		return -1;
 	}
-	snprintf(f->prefix, sizeof(f->prefix), "orderfs/v1/%s/%.16s/", cfg->provider,
-		 account_hex);
-	f->etcd = etcd_new(&cfg->etcd, err);
+	snprintf(f->prefix, sizeof(f->prefix), "orderfs/v1/%s/%.*s/", cfg->provider,
+		 FLEET_ACCOUNT_HEX, account_hex);
+	struct etcd_config ec = cfg->etcd;
+
+	ec.spread = cfg->host; /* hosts spread over the endpoints */
+	f->etcd = etcd_new(&ec, err);
 	return f->etcd ? 0 : -1;
 }
 
@@ -194,10 +273,11 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->wake, &ca);
+	pthread_cond_init(&f->reap_wake, &ca);
 	pthread_condattr_destroy(&ca);
 	if (fleet_setup(f, cfg, err) != 0)
 		goto fail;
-	if (fleet_note(f, join(f, &f->lease, err), err) != 0) {
+	if (fleet_note(f, first_join(f, err), err) != 0) {
 		/* A mount starts while etcd is down; the keepalive thread joins when it answers.
 		 * Refused credentials or a bad answer are configuration errors: fail now. */
 		if (err->kind != CLIENT_E_TRANSIENT)
@@ -211,6 +291,10 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 		goto fail;
 	}
 	f->thread_started = 1;
+	if (fleet_reap_start(f) != 0) {
+		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the reaper thread");
+		goto fail;
+	}
 	log_info("fleet: joined as %s (lease ttl %ld s, %d export slots)", f->host, f->ttl_s,
 		 f->max_exports);
 	return f;
@@ -232,12 +316,15 @@ void fleet_free(struct fleet *f)
 		pthread_mutex_unlock(&f->lock);
 		pthread_join(f->keepalive, NULL);
 	}
+	fleet_reap_stop(f);
 	if (f->lease && etcd_lease_revoke(f->etcd, f->lease, &err) != 0)
 		log_warn("fleet: revoking the lease failed (%s); it expires in %ld s", err.msg,
 			 f->ttl_s);
 	etcd_free(f->etcd);
 	free(f->slot_token);
+	free(f->slot_taking);
 	pthread_cond_destroy(&f->wake);
+	pthread_cond_destroy(&f->reap_wake);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -261,6 +348,16 @@ int fleet_reachable(struct fleet *f)
 	     clock_mono_ms() - f->last_ok_ms < f->ttl_s * 1000;
 	pthread_mutex_unlock(&f->lock);
 	return ok;
+}
+
+int64_t fleet_last_ok_ms(struct fleet *f)
+{
+	int64_t ms;
+
+	pthread_mutex_lock(&f->lock);
+	ms = f->last_ok_ms;
+	pthread_mutex_unlock(&f->lock);
+	return ms;
 }
 
 void fleet_get_stats(struct fleet *f, struct fleet_stats *out)

@@ -2,14 +2,23 @@
  * Fleet mode's protocol over etcd: several hosts that mount the same merchant make one export
  * per date range between them. Knows nothing of the cache or FUSE; the cache drives it.
  *
- * Design note. Keys live under orderfs/v1/<provider>/<sha256(account)[:16]>/ so fleets of
- * different merchants share one etcd, and no account id reaches etcd in clear:
+ * Design note. Keys live under orderfs/v1/<provider>/<h>/, h = the first 128 bits (32 hex)
+ * of SHA-256 over provider, base URL and account id, so fleets of different merchants (or of
+ * one account id at two provider sites) share one etcd without colliding, and no account id
+ * reaches etcd in clear:
  *   members/<host>       this host is alive (bound to the host's lease)
  *   claims/<sha256(key)> who exports that range now (value: host; bound to the lease)
  *   records/<sha256(key)> the task record (fleet_record.h; not bound to a lease, so it
  *                        outlives its writer and the next claimer resumes the task)
  *   slots/<i>            one of max_exports export slots (bound to the lease)
- * Each host holds one lease, kept alive every TTL/3 by a thread; when the lease is lost (the
+ * A claim or slot is this host's when its value is the host's name and etcd binds it to the
+ * host's current lease: a txn whose reply was lost is recognised on the next try. A release
+ * that failed, and a txn whose outcome is unknown and that nobody retries, are freed by a
+ * background thread (fleet_reap.c) until that succeeds or the lease is gone: one failed call
+ * never holds a claim or slot for the rest of the host's life.
+ * Each host holds one lease, kept alive by a thread every third of the TTL etcd confirmed;
+ * a try gets at most half the time the lease surely has left and a failed one is retried
+ * after 0.2 s (moving to the next endpoint), so one slow call cannot lose the lease; when the lease is lost (the
  * host stalled past its TTL, etcd restarted from scratch), the thread grants a new one and
  * registers again, and every claim and slot bound to the old lease is gone. A claim is a txn
  * that puts the claim key only if it does not exist; its create revision is the holder's
@@ -38,6 +47,8 @@ struct fleet_config {
 	struct etcd_config etcd;
 	const char *provider; /* "vexora": fleet_name_ok() */
 	const char *account;  /* merchant account; only a hash of it reaches etcd */
+	const char *base_url; /* the provider's base URL (NULL = ""): hashed with provider and
+			       * account, so two merchants' prefixes never collide */
 	const char *host;     /* this host's name, unique in the fleet: fleet_name_ok() */
 	long lease_ttl_s;     /* 0 = FLEET_DEFAULT_TTL_S; at least 2 */
 	int max_exports;      /* export slots across the fleet; 0 = no cap */
@@ -64,6 +75,7 @@ struct fleet_stats {
 	uint64_t fenced_refused; /* record writes refused: this host's claim was gone */
 	uint64_t etcd_errors;	 /* failed etcd calls, keepalives included */
 	uint64_t lease_regrants; /* leases lost and granted again */
+	uint64_t keys_freed;	 /* claims and slots left behind by a failed call, freed */
 };
 
 struct fleet;
@@ -91,22 +103,31 @@ int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
  * not parse strictly is CLIENT_E_PROTOCOL). */
 int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_record *out,
 		     struct client_error *err);
+/* Deletes the record of export_key (rmdir of the range): the next claimer exports anew.
+ * 0 (also when there was none), -EIO. */
+int fleet_record_forget(struct fleet *f, const char *export_key, struct client_error *err);
 /* Deletes the claim of export_key if it is still the one of token; the record stays.
- * 0 (also when the claim was gone already), -EIO. */
+ * 0 (also when the claim was gone already), -EIO (the release goes on in the background). */
 int fleet_release(struct fleet *f, const char *export_key, int64_t token,
 		  struct client_error *err);
 
-/* Takes a free export slot: *slot = 0..max_exports-1. 0, -EBUSY when all are taken, -EIO.
+/* Takes a free export slot: *slot = 0..max_exports-1. 0, -EBUSY when all are taken, -EIO
+ * (a slot the failed txn may have taken is taken back by the next call, or freed in the
+ * background).
  * With max_exports 0 always 0 with *slot = -1. */
 int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err);
 /* Gives back a slot this host took (a slot already lost with the lease is no error; -1 is a
- * no-op). 0, -EINVAL for a slot not taken, -EIO. */
+ * no-op). 0, -EINVAL for a slot not taken, -EIO (the slot is no longer this caller's: it is
+ * given back in the background). */
 int fleet_slot_release(struct fleet *f, int slot, struct client_error *err);
 
 /* How many hosts are registered (this one included while its lease lives). 0 or -EIO. */
 int fleet_members(struct fleet *f, int64_t *count, struct client_error *err);
 /* 1 when the latest etcd call succeeded and that was less than one TTL ago, else 0. */
 int fleet_reachable(struct fleet *f);
+/* Monotonic ms (common/clock.h) of the latest etcd call that succeeded, keepalives
+ * included; 0 if none yet. */
+int64_t fleet_last_ok_ms(struct fleet *f);
 /* The counters since fleet_new. */
 void fleet_get_stats(struct fleet *f, struct fleet_stats *out);
 /* This host's current lease id (0 while it has none). */

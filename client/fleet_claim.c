@@ -10,6 +10,12 @@
 
 #include "../common/log.h"
 
+/* Whether kv is a key of this host on its current lease (the value names this host). */
+static int fleet_own_kv(const struct fleet *f, const struct etcd_kv *kv, int64_t lease)
+{
+	return kv->create_revision > 0 && kv->lease == lease && strcmp(kv->value, f->host) == 0;
+}
+
 /* The etcd key of kind ("claims", "records") for export_key. 0, or -EINVAL with *err. */
 static int export_etcd_key(const struct fleet *f, const char *kind, const char *export_key,
 			   char *out, struct client_error *err)
@@ -45,6 +51,16 @@ int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_recor
 	return 0;
 }
 
+int fleet_record_forget(struct fleet *f, const char *export_key, struct client_error *err)
+{
+	char key[ETCD_KEY_MAX + 1];
+	int rc = export_etcd_key(f, "records", export_key, key, err);
+
+	if (rc != 0)
+		return rc;
+	return fleet_note(f, etcd_delete(f->etcd, key, NULL, err), err);
+}
+
 /* A won claim: note whether a record exists (a task to resume) and who wrote it. When the
  * record cannot be read the claim is given back, so the caller never holds one unknowingly. */
 static int claim_won(struct fleet *f, const char *export_key, const char *claim_key,
@@ -52,6 +68,7 @@ static int claim_won(struct fleet *f, const char *export_key, const char *claim_
 {
 	struct client_error ignored;
 	int applied, rc;
+	int64_t lease = fleet_lease_id(f);
 
 	out->role = FLEET_HOLDER;
 	snprintf(out->holder, sizeof(out->holder), "%s", f->host);
@@ -59,7 +76,9 @@ static int claim_won(struct fleet *f, const char *export_key, const char *claim_
 	if (rc == -ENOENT) {
 		client_error_clear(err);
 	} else if (rc != 0) {
-		etcd_delete_if_owner(f->etcd, claim_key, out->token, claim_key, &applied, &ignored);
+		if (etcd_delete_if_owner(f->etcd, claim_key, out->token, claim_key, &applied,
+					 &ignored) != 0)
+			fleet_reap_add(f, claim_key, out->token, lease);
 		return rc;
 	} else {
 		out->has_record = 1;
@@ -93,13 +112,18 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 	if (rc != 0)
 		return rc;
 	lease = fleet_current_lease(f, err);
-	if (!lease || fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host),
-						       lease, &won, &kv, err),
-				 err) != 0)
+	if (!lease)
 		return -EIO;
+	if (fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host), lease, &won,
+					     &kv, err),
+		       err) != 0) {
+		fleet_reap_add(f, key, 0, lease); /* it may have won: freed unless claimed again */
+		return -EIO;
+	}
 	out->token = kv.create_revision;
-	/* Our own claim on our current lease (claimed before, not released): still ours. */
-	if (won || (kv.lease == lease && strcmp(kv.value, f->host) == 0))
+	/* Our own claim on our current lease (claimed before, or a claim whose reply was lost,
+	 * or one whose release failed): still ours, unless being freed just now. */
+	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 0) == 0))
 		return claim_won(f, export_key, key, out, err);
 	out->role = FLEET_FOLLOWER;
 	out->token = 0;
@@ -151,7 +175,10 @@ int fleet_release(struct fleet *f, const char *export_key, int64_t token,
 
 	if (rc != 0)
 		return rc;
-	return fleet_note(f, etcd_delete_if_owner(f->etcd, key, token, key, &applied, err), err);
+	rc = fleet_note(f, etcd_delete_if_owner(f->etcd, key, token, key, &applied, err), err);
+	if (rc != 0)
+		fleet_reap_add(f, key, token, fleet_lease_id(f));
+	return rc;
 }
 
 /* ---- export slots ---- */
@@ -164,15 +191,27 @@ static void slot_key(const struct fleet *f, int slot, char *out)
 	fleet_key(f, "slots", name, out);
 }
 
-/* Whether this host holds slot (by its records). */
-static int slot_held(struct fleet *f, int slot)
+/* Whether this host holds slot, or a flight of it is taking it just now; else marks it being
+ * taken (slot_end clears that). */
+static int slot_busy(struct fleet *f, int slot)
 {
-	int held;
+	int busy;
 
 	pthread_mutex_lock(&f->lock);
-	held = f->slot_token[slot] != 0;
+	busy = f->slot_token[slot] != 0 || f->slot_taking[slot];
+	if (!busy)
+		f->slot_taking[slot] = 1;
 	pthread_mutex_unlock(&f->lock);
-	return held;
+	return busy;
+}
+
+/* The take of slot ended: held with token (0: not held). */
+static void slot_end(struct fleet *f, int slot, int64_t token)
+{
+	pthread_mutex_lock(&f->lock);
+	f->slot_taking[slot] = 0;
+	f->slot_token[slot] = token;
+	pthread_mutex_unlock(&f->lock);
 }
 
 int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
@@ -189,17 +228,23 @@ int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 	if (!(lease = fleet_current_lease(f, err)))
 		return -EIO;
 	for (int i = 0; i < f->max_exports; i++) {
-		if (slot_held(f, i))
+		if (slot_busy(f, i))
 			continue;
 		slot_key(f, i, key);
 		if (fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host),
 						     lease, &won, &kv, err),
-			       err) != 0)
+			       err) != 0) {
+			slot_end(f, i, 0);
+			fleet_reap_add(f, key, 0, lease); /* freed unless taken back */
 			return -EIO;
+		}
+		/* A slot on this host's lease that no flight of it holds or is taking: its own
+		 * from a reply lost (or a request the transport sent twice), or a release that
+		 * failed. Ours again. */
+		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 0) == 0)
+			won = 1;
+		slot_end(f, i, won ? kv.create_revision : 0);
 		if (won) {
-			pthread_mutex_lock(&f->lock);
-			f->slot_token[i] = kv.create_revision;
-			pthread_mutex_unlock(&f->lock);
 			*slot = i;
 			return 0;
 		}
@@ -229,11 +274,12 @@ int fleet_slot_release(struct fleet *f, int slot, struct client_error *err)
 	}
 	slot_key(f, slot, key);
 	rc = fleet_note(f, etcd_delete_if_owner(f->etcd, key, token, key, &applied, err), err);
-	if (rc == 0) { /* only now: after a failed delete the slot is still ours to give back */
-		pthread_mutex_lock(&f->lock);
-		if (f->slot_token[slot] == token)
-			f->slot_token[slot] = 0;
-		pthread_mutex_unlock(&f->lock);
-	}
+	/* Either way the caller is done with it: a failed delete goes on in the background. */
+	pthread_mutex_lock(&f->lock);
+	if (f->slot_token[slot] == token)
+		f->slot_token[slot] = 0;
+	pthread_mutex_unlock(&f->lock);
+	if (rc != 0)
+		fleet_reap_add(f, key, token, fleet_lease_id(f));
 	return rc;
 }

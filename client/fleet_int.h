@@ -10,8 +10,9 @@
 
 #include "fleet.h"
 
-/* "orderfs/v1/" provider "/" 16 hex "/" */
-#define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + 16 + 1 + 1)
+/* "orderfs/v1/" provider "/" 32 hex "/" */
+#define FLEET_ACCOUNT_HEX 32
+#define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + FLEET_ACCOUNT_HEX + 1 + 1)
 
 struct fleet {
 	struct etcd *etcd;
@@ -21,15 +22,25 @@ struct fleet {
 	int max_exports;
 	pthread_t keepalive;
 	int thread_started;
+	int64_t lease_deadline_ms; /* keepalive thread only: monotonic time the lease surely
+				    * lives to (0 unknown) */
 	/* lock guards everything below; never held during an etcd call. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the keepalive thread sleeps on it: stop, or check the lease now */
 	int stopping, check_now;
 	int64_t lease;	      /* 0 while there is none */
 	int64_t *slot_token;  /* max_exports entries: create revision of a slot we hold, or 0 */
+	char *slot_taking;    /* max_exports entries: a flight of this host is taking it */
 	int64_t last_ok_ms;   /* monotonic time of the latest successful call */
 	int last_failed;      /* the latest call failed */
 	struct fleet_stats stats;
+	/* fleet_reap.c: keys this host may have left behind, and the thread that frees them. */
+	struct fleet_reap_entry *reap;
+	uint64_t reap_next_id;
+	long reap_pause_ms;
+	pthread_cond_t reap_wake;
+	pthread_t reaper;
+	int reaper_started;
 };
 
 /* prefix + kind + "/" + name into out (ETCD_KEY_MAX + 1 bytes). */
@@ -42,6 +53,21 @@ int fleet_sha256_hex(const char *s, char *hex);
 int fleet_note(struct fleet *f, int rc, const struct client_error *err);
 /* This host's lease, or 0 with *err TRANSIENT when it has none just now. */
 int64_t fleet_current_lease(struct fleet *f, struct client_error *err);
+/* After a failed claim or slot txn (token 0: its outcome is unknown) or a failed release
+ * (token: the create revision to delete): the reaper frees key in the background if it is
+ * still bound to lease, until it succeeds or the lease is gone. Takes f->lock. */
+void fleet_reap_add(struct fleet *f, const char *key, int64_t token, int64_t lease);
+/* This host found key bound to its lease and wants to keep it: 0 (any entry of key is
+ * dropped), or -1 when the reaper is deleting it just now (claim again later) or, with
+ * need_entry, when key has no entry (slots: another flight of this host holds it). */
+int fleet_reap_take_back(struct fleet *f, const char *key, int need_entry);
+/* The lease is gone, and its keys with it: forget the entries. */
+void fleet_reap_clear(struct fleet *f);
+/* How many keys wait to be freed. */
+size_t fleet_reap_pending(struct fleet *f);
+/* Starts the reaper thread (0, or -1); fleet_reap_stop sets f->stopping and joins it. */
+int fleet_reap_start(struct fleet *f);
+void fleet_reap_stop(struct fleet *f);
 /* Adds 1 to the counter at the offset of one uint64_t field of struct fleet_stats. */
 void fleet_count(struct fleet *f, uint64_t *field);
 

@@ -69,7 +69,8 @@ int fleet_record_valid(const struct fleet_record *r)
 	return printable_ok(r->task_id, sizeof(r->task_id)) && (unsigned)r->state < NSTATES &&
 	       r->expires >= 0 && r->expires <= (int64_t)JSON_EXACT_MAX && r->size >= -1 &&
 	       r->size <= (int64_t)JSON_EXACT_MAX && sha256_ok(r->sha256) &&
-	       strnlen(r->holder, FLEET_HOST_MAX) < FLEET_HOST_MAX && fleet_name_ok(r->holder);
+	       strnlen(r->holder, FLEET_HOST_MAX) < FLEET_HOST_MAX && fleet_name_ok(r->holder) &&
+	       r->written >= 0 && r->written <= (int64_t)JSON_EXACT_MAX;
 }
 
 long fleet_record_to_json(const struct fleet_record *r, char *out, size_t cap)
@@ -89,6 +90,7 @@ long fleet_record_to_json(const struct fleet_record *r, char *out, size_t cap)
 	    cJSON_AddNumberToObject(o, "size", (double)r->size) &&
 	    cJSON_AddStringToObject(o, "sha256", r->sha256) &&
 	    cJSON_AddStringToObject(o, "holder", r->holder) &&
+	    (!r->written || cJSON_AddNumberToObject(o, "written", (double)r->written)) &&
 	    cJSON_PrintPreallocated(o, out, print_cap, 0))
 		n = (long)strlen(out);
 	else if (cap > 0)
@@ -135,9 +137,32 @@ static int take_fields(const cJSON *o, struct fleet_record *r)
 	    fleet_state_parse(state, &r->state) != 0 ||
 	    take_int(o, "expires", 0, &r->expires) != 0 || take_int(o, "size", -1, &r->size) ||
 	    take_string(o, "sha256", r->sha256, sizeof(r->sha256)) != 0 ||
-	    take_string(o, "holder", r->holder, sizeof(r->holder)) != 0)
+	    take_string(o, "holder", r->holder, sizeof(r->holder)) != 0 ||
+	    (cJSON_GetObjectItemCaseSensitive(o, "written") &&
+	     take_int(o, "written", 0, &r->written) != 0))
 		return -1;
 	return 0;
+}
+
+/* Whether each key this version knows appears exactly once in o (others are ignored: a newer
+ * orderfs may add fields). */
+static int known_keys_once(const cJSON *o)
+{
+	/* The last one is optional. */
+	static const char *const known[RECORD_KEYS + 1] = {"v", "task_id", "state", "expires",
+							   "size", "sha256", "holder", "written"};
+	int seen[RECORD_KEYS + 1] = {0};
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, o) {
+		for (int i = 0; i <= RECORD_KEYS; i++)
+			if (it->string && strcmp(it->string, known[i]) == 0)
+				seen[i]++;
+	}
+	for (int i = 0; i < RECORD_KEYS; i++)
+		if (seen[i] != 1)
+			return 0;
+	return seen[RECORD_KEYS] <= 1;
 }
 
 static int only_space(const char *p, const char *end)
@@ -158,9 +183,9 @@ int fleet_record_from_json(const char *text, size_t len, struct fleet_record *ou
 		return -1;
 	memset(&r, 0, sizeof(r));
 	o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	/* Exactly the record's keys, each once: the count with every name found. Nothing but
-	 * white space after the object. */
-	if (cJSON_IsObject(o) && cJSON_GetArraySize(o) == RECORD_KEYS &&
+	/* The record's keys, each once, and any others ignored. Nothing but white space after
+	 * the object. */
+	if (cJSON_IsObject(o) && known_keys_once(o) &&
 	    take_fields(o, &r) == 0 && fleet_record_valid(&r) && end &&
 	    only_space(end, text + len)) {
 		*out = r;

@@ -4,8 +4,10 @@
  * follower that needs the file asks the provider for URLs of task_id itself.
  *
  * Serialized as one JSON object, {"v":1,"task_id":..,"state":..,"expires":..,"size":..,
- * "sha256":..,"holder":..}, parsed strictly: exactly those keys, the right types, bounded
- * strings. Pure functions, thread-safe.
+ * "sha256":..,"holder":..,"written":..} ("written" optional: older records lack it), parsed
+ * strictly: each of those keys once, the right types, bounded
+ * strings; keys a newer orderfs adds are ignored (version 1 stays readable). Pure functions,
+ * thread-safe.
  */
 #ifndef ORDERFS_FLEET_RECORD_H
 #define ORDERFS_FLEET_RECORD_H
@@ -34,6 +36,7 @@ struct fleet_record {
 	int64_t size;			/* bytes of the file; -1 unknown */
 	char sha256[FLEET_SHA256_HEX];	/* lowercase hex of the file; "" unknown */
 	char holder[FLEET_HOST_MAX];	/* host that wrote the record */
+	int64_t written;		/* unix seconds it was written; 0 unknown (an old record) */
 };
 
 /* "applied", "generating", "generated", "failed", "no_data"; "?" for anything else. */
@@ -52,8 +55,8 @@ int fleet_record_valid(const struct fleet_record *r);
  * valid or out too small (out is then ""). */
 long fleet_record_to_json(const struct fleet_record *r, char *out, size_t cap);
 
-/* Parses len bytes of JSON into *out. Returns 0, or -1 when it is not exactly a valid record
- * (over FLEET_RECORD_JSON_MAX bytes, not an object, a key missing, unknown or repeated, a
+/* Parses len bytes of JSON into *out, ignoring unknown keys. Returns 0, or -1 when it is not
+ * a valid record (over FLEET_RECORD_JSON_MAX bytes, not an object, a key missing or repeated, a
  * wrong type, a non-integral or out of range number, an unknown version or state, a string
  * too long or with bytes outside its rule); *out is then untouched. */
 int fleet_record_from_json(const char *text, size_t len, struct fleet_record *out);

@@ -183,6 +183,7 @@ static const struct key_def keys[] = {
 	{"fleet_max_exports", K_INT, OFF(fleet_max_exports), 1, FLEET_MAX_SLOTS, NULL},
 	{"fleet_fallback", K_STR, OFF(fleet_fallback), 0, 0, NULL},
 	{"fleet_host", K_STR, OFF(fleet_host), 0, 0, NULL},
+	{"fleet_etcd_insecure", K_BOOL, OFF(fleet_etcd_insecure), 0, 0, NULL},
 	{"accounts_dir", K_STR, OFF(accounts_dir), 0, 0, NULL},
 	{"max_exports_total", K_INT, OFF(max_exports_total), 1, 1024, NULL},
 	{"max_open_per_user", K_INT, OFF(max_open_per_user), 0, 1000000, "4096"},
@@ -588,6 +589,28 @@ int config_fleet_host(const struct fs_config *c, char *out, size_t n, char *err,
 	return 0;
 }
 
+/* With fleet_etcd_auth_file, every endpoint is https unless fleet_etcd_insecure: the password
+ * (and the token etcd gives for it) would cross the network in clear. 0 or -1 with err. */
+static int fleet_auth_over_tls(const struct fs_config *c, char *err, size_t errlen)
+{
+	const char *p = c->fleet_etcd;
+
+	if (!c->fleet_etcd_auth_file || c->fleet_etcd_insecure)
+		return 0;
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		if (!strncmp(p, "http://", 7)) {
+			snprintf(err, errlen,
+				 "fleet_etcd_auth_file with the plain http endpoint '%.*s' would send "
+				 "the etcd password in clear: use https, or set fleet_etcd_insecure = "
+				 "yes", (int)(n < 200 ? n : 200), p);
+			return -1;
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
 /* Fleet mode's keys: only with fleet_etcd, each within its rules. */
 static int validate_fleet(const struct fs_config *c, char *err, size_t errlen)
 {
@@ -600,7 +623,8 @@ static int validate_fleet(const struct fs_config *c, char *err, size_t errlen)
 				      "'fleet_etcd' is not (fleet mode is off without it)");
 		return -1;
 	}
-	if (config_check_endpoints("fleet_etcd", c->fleet_etcd, err, errlen))
+	if (config_check_endpoints("fleet_etcd", c->fleet_etcd, err, errlen) ||
+	    fleet_auth_over_tls(c, err, errlen))
 		return -1;
 	if (c->fleet_fallback && strcmp(c->fleet_fallback, "local") &&
 	    strcmp(c->fleet_fallback, "refuse")) {

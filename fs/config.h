@@ -66,6 +66,7 @@ struct fs_config {
 	int fleet_max_exports;	    /* exports at once across the fleet; 0 = max_exports */
 	char *fleet_fallback;	    /* "local" (default, NULL) or "refuse" */
 	char *fleet_host;	    /* this host's name in the fleet; NULL = gethostname() */
+	int fleet_etcd_insecure;    /* default 0: credentials only over https endpoints */
 	int fleet_keys_given;	    /* a fleet_* key other than fleet_etcd was set */
 	/* Many merchants in one mount (README "Accounts"): on when accounts_dir is set. */
 	char *accounts_dir;	    /* one NAME.conf per merchant account */

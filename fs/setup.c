@@ -150,6 +150,7 @@ struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct prov
 		fc.etcd.ca_file = cfg->fleet_etcd_ca_file;
 		fc.provider = prov->name;
 		fc.account = account;
+		fc.base_url = cfg->base_url;
 		fc.host = host;
 		fc.lease_ttl_s = cfg->fleet_lease_ttl_s;
 		fc.max_exports = config_fleet_max_exports(cfg);

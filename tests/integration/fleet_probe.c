@@ -2,7 +2,7 @@
  * fleet_probe: client/fleet.h and client/etcd.h driven line by line from stdin, for the
  * integration tests against a real etcd. Not installed.
  *
- *   fleet_probe --endpoints E [--host H] [--provider P] [--account A] [--ttl S]
+ *   fleet_probe --endpoints E [--host H] [--provider P] [--account A] [--base-url U] [--ttl S]
  *               [--max-exports N] [--ca-file F] [--auth-file F] [--connect-ms N]
  *               [--request-ms N] [--raw] [--debug]
  * Joins the fleet (unless --raw), prints {"ok":true,"ready":true,"lease":..}, then answers
@@ -301,7 +301,7 @@ static int cmd_grant(struct probe *p, char **a, struct client_error *err)
 static int cmd_keepalive(struct probe *p, char **a, struct client_error *err)
 {
 	int64_t left;
-	if (etcd_lease_keepalive(p->etcd, arg_i64(a[1]), &left, err) != 0)
+	if (etcd_lease_keepalive(p->etcd, arg_i64(a[1]), 0, &left, err) != 0)
 		return failed(-EIO, err);
 	cJSON *o = ok_object();
 	add_i64(o, "ttl", left);
@@ -427,6 +427,8 @@ static int parse_args(int argc, char **argv, struct fleet_config *cfg, const cha
 			cfg->provider = v;
 		else if (strcmp(a, "--account") == 0)
 			cfg->account = v;
+		else if (strcmp(a, "--base-url") == 0)
+			cfg->base_url = v;
 		else if (strcmp(a, "--ttl") == 0)
 			cfg->lease_ttl_s = strtol(v, NULL, 10);
 		else if (strcmp(a, "--max-exports") == 0)

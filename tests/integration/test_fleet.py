@@ -21,6 +21,7 @@ import unittest
 import urllib.request
 
 import etcd
+from etcd_proxy import EtcdProxy
 from clover_simulator import CloverSimulator
 from mount import ORDERFS, Mount, wait_for
 from simulator import Simulator
@@ -647,6 +648,211 @@ class TestFleetRequestRate(FleetCase):
         for p, _ in cats:
             self.assertEqual(self.finish(p, timeout=90), (0, ""))
         self.assertEqual(self.sim.stats()["apply"], n_hosts * per_host)
+        self.close_all()
+
+
+# --------------------------------------------------------------------------- faults
+
+class TestFaultProxy(FleetCase):
+    """3 hosts x 8 ranges with fleet_max_exports = 2, every host reaching etcd through the
+    fault proxy: lost replies of claim, slot and release calls and reset connections must
+    leak no claim or slot (issue 24, defect 1): every range is exported once, no host runs
+    alone, and once the proxy heals the fleet reads as fast as one that never saw a fault."""
+    RANGES = 8
+
+    def setUp(self):
+        super().setUp()
+        self.proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(self.proxy.stop)
+
+    def read_ranges(self, ms, ranges):
+        """Every host reads every range at once; returns the seconds it took."""
+        t0 = time.monotonic()
+        cats = {(m.host, r): self.cat_bg(m, r) for m in ms for r in ranges}
+        logs = {m.host: m for m in ms}
+        for (host, r), (p, _) in cats.items():
+            got = self.finish(p, timeout=60)
+            if got != (0, ""):
+                lines = [l for l in logs[host].log_text().splitlines() if r in l or "fleet" in l]
+                self.fail(f"{host} {r}: {got}; its log on the range:\n" +
+                          "\n".join(lines[-30:]))
+        took = time.monotonic() - t0
+        for r in ranges:
+            datas = {sha(read(cats[m.host, r][1])) for m in ms}
+            self.assertEqual(len(datas), 1, f"hosts differ on {r}")
+            ids = {self.file_status(m, r)["task_id"] for m in ms}
+            self.assertEqual(len(ids), 1, f"hosts name different tasks for {r}: {ids}")
+        return took
+
+    def fleet_keys(self, kind):
+        return [k for k in self.etcd.keys() if f"/{kind}/" in k]
+
+    def test_lost_replies_leak_no_claim_or_slot(self):
+        ms = self.hosts(fleet_etcd=self.proxy.url, fleet_max_exports=2)
+        base = self.read_ranges(ms, [rng(20 + d) for d in range(self.RANGES)])
+        self.assertEqual(self.sim.stats()["apply"], self.RANGES)
+        self.proxy.rules([{"path": "/v3/kv/txn", "every": 7, "action": "drop"},
+                          {"path": "/v3/kv/deleterange", "every": 7, "action": "drop"},
+                          {"path": "/v3/kv/*", "every": 11, "action": "reset"}])
+        faulty = self.read_ranges(ms, [rng(30 + d) for d in range(self.RANGES)])
+        fired = self.proxy.stats()["fired"]
+        self.assertEqual(self.sim.stats()["apply"], 2 * self.RANGES)
+        self.proxy.heal()
+        healed = self.read_ranges(ms, [rng(40 + d) for d in range(self.RANGES)])
+        figure(f"3 hosts x {self.RANGES} ranges, 2 slots: {base:.1f} s, with faults "
+               f"{faulty:.1f} s ({fired}), healed {healed:.1f} s")
+        self.assertEqual(self.sim.stats()["apply"], 3 * self.RANGES)
+        self.assertGreater(sum(fired.values()), 0)
+        for m in ms:
+            fs = self.fleet_stats(m)
+            self.assertFalse(fs["running_alone"], fs)
+            self.assertEqual(fs["alone_seconds"], 0.0, fs)
+        self.assertLessEqual(faulty, 2 * base + self.TTL + 1.0)
+        self.assertLessEqual(healed, 1.5 * base + 1.0)
+        # Nothing left behind once the reads are done.
+        wait_for(lambda: not self.fleet_keys("slots") and not self.fleet_keys("claims"),
+                 timeout=10, what="no claim or slot left in etcd")
+        self.close_all()
+
+
+class TestEtcdRefuses(FleetCase):
+    """etcd answers, but refuses this host (permission denied): a configuration error, not
+    an outage. The read fails with a clear error, no host exports alone, and once etcd
+    grants the calls again the fleet works (issue 24, defect 5)."""
+
+    def test_permission_denied_is_no_outage(self):
+        proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(proxy.stop)
+        m = self.mount("host1", fleet_etcd=proxy.url)
+        proxy.rules([{"path": "/v3/kv/txn", "action": "error", "status": 403, "code": 7}])
+        r = rng(15)
+        with self.assertRaises(OSError) as cm:
+            self.read_cat(m, r, timeout=3 * self.TTL + 20)
+        self.assertEqual(self.sim.stats()["apply"], 0)
+        fs = self.fleet_stats(m)
+        self.assertFalse(fs["running_alone"], fs)
+        self.assertEqual(fs["alone_seconds"], 0.0, fs)
+        self.assertIn("permission denied", m.log_text())
+        self.assertIn("permission denied", self.status_text(m, r))
+        proxy.heal()
+        data = self.read_cat(m, r)
+        self.assert_served(m, r, data)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        self.close_all(allowed=("permission denied",))
+
+
+class TestRefuseInFlight(FleetCase):
+    """fleet_fallback = refuse refuses new exports while etcd is gone; a brief 503 from etcd
+    must not fail a read already in flight (issue 24, defect 6)."""
+
+    def test_a_503_does_not_fail_reads_in_flight(self):
+        proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(proxy.stop)
+        self.sim.configure(generating_s=2.0)
+        ms = self.hosts(2, fleet_etcd=proxy.url, fleet_fallback="refuse")
+        r = rng(16)
+        cats = [self.cat_bg(m, r) for m in ms]
+        self.wait_roles(ms, r)
+        proxy.rules([{"path": "/v3/kv/*", "action": "503", "limit": 2}])
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        self.assertEqual(proxy.stats()["fired"], {"503": 2})
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        self.close_all(allowed=ETCD_FAULT_LINES)
+
+
+class TestDuplicateHost(FleetCase):
+    """Two hosts with one fleet_host: the second mount fails, naming the name (issue 24,
+    defect 9); once the first is gone, the name is free again."""
+
+    def test_second_host_with_the_same_name_fails(self):
+        first = self.mount("twin")
+        second = self.mount("twin", start=False)
+        t0 = time.monotonic()
+        with self.assertRaises(AssertionError) as cm:
+            second.start()
+        took = time.monotonic() - t0
+        figure(f"a second 'twin' refused after {took:.1f} s")
+        self.assertIn("orderfs did not mount", str(cm.exception))
+        self.assertIn("'twin'", str(cm.exception))
+        self.assertIn("fleet_host", str(cm.exception))
+        self.assertNotEqual(second.proc.wait(20), 0)
+        second.proc = None
+        self.assertTrue(self.fleet_stats(first)["reachable"])
+        first.umount()
+        first.proc = None
+        third = self.mount("twin")  # the name is free once its host left
+        self.assertTrue(self.fleet_stats(third)["reachable"])
+        self.close_all()
+
+
+class TestStaleRecord(FleetCase):
+    """A "no data" record written long ago (here: by an orderfs that did not date its
+    records) is not trusted: a follower does not answer ENODATA from it, and the range is
+    exported once its holder is gone (issue 24, defect 4)."""
+
+    def test_stale_no_data_record_is_not_trusted(self):
+        r = rng(17)
+        first = self.mount("host1")
+        self.read_cat(first, r)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        (rec_key,) = self.records()
+        claim_key = rec_key.replace("/records/", "/claims/")
+        stale = {"v": 1, "task_id": "T-OLD", "state": "no_data", "expires": 0, "size": -1,
+                 "sha256": "", "holder": "ghost"}
+        self.etcd.ctl("put", rec_key, json.dumps(stale))
+        lease = self.etcd.ctl("lease", "grant", "3").split()[1]
+        self.etcd.ctl("put", "--lease", lease, claim_key, "ghost")
+        second = self.mount("host2")
+        data = self.read_cat(second, r)  # ENODATA when the stale record is trusted
+        self.assert_served(second, r, data)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        self.close_all()
+
+
+class TestRmdir(FleetCase):
+    """rmdir of a range forces a new export fleet-wide: the next read on another host applies
+    anew, once, and the host that removed it follows that export (issue 24, defect 7)."""
+
+    def test_rmdir_forces_one_new_export(self):
+        ms = self.hosts(2)
+        r = rng(18)
+        old = self.read_cat(ms[0], r)
+        old_task = self.assert_served(ms[0], r, old)
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        os.rmdir(ms[0].path("exports", r))
+        data = self.read_cat(ms[1], r)
+        new_task = self.assert_served(ms[1], r, data)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        self.assertNotEqual(new_task, old_task)
+        again = self.read_cat(ms[0], r)
+        self.assertEqual(self.assert_served(ms[0], r, again), new_task)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        self.close_all()
+
+
+class TestConnections(FleetCase):
+    """Each host keeps its few etcd connections alive instead of opening one per call (issue
+    24, scale): every host reaches etcd through a proxy of its own, which counts the TCP
+    connections it accepts."""
+    RANGES = 6
+
+    def test_few_connections_per_host(self):
+        proxies = [EtcdProxy(self.etcd.url) for _ in range(2)]
+        for p in proxies:
+            self.addCleanup(p.stop)
+        ms = [self.mount(f"host{i + 1}", fleet_etcd=p.url, fleet_max_exports=2)
+              for i, p in enumerate(proxies)]
+        ranges = [rng(50 + d) for d in range(self.RANGES)]
+        cats = [self.cat_bg(m, r) for m in ms for r in ranges]
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        self.assertEqual(self.sim.stats()["apply"], self.RANGES)
+        got = [p.stats() for p in proxies]
+        figure("etcd per host over " + str(self.RANGES) + " ranges: " + ", ".join(
+            f"{s['connections']} connections, {s['requests']} requests" for s in got))
+        for s in got:
+            self.assertLessEqual(s["connections"], 4, s)
         self.close_all()
 
 

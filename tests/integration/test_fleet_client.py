@@ -13,6 +13,7 @@ import unittest
 import uuid
 
 import etcd
+from etcd_proxy import EtcdProxy
 from simulator import ROOT
 
 BIN = os.path.join(ROOT, os.environ.get("BUILD", "build/release"), "tests/bin/fleet_probe")
@@ -31,7 +32,7 @@ class Probe:
     """One fleet_probe process: a command line in, one JSON line out."""
 
     def __init__(self, endpoints, host="host-a", account="M100", ttl=3, max_exports=0,
-                 auth_file=None, ca_file=None, raw=False, debug=False):
+                 auth_file=None, ca_file=None, raw=False, debug=False, base_url=None):
         self.err = tempfile.NamedTemporaryFile(prefix="orderfs-probe-", suffix=".err",
                                                delete=False)
         cmd = [BIN, "--endpoints", endpoints, "--host", host, "--account", account,
@@ -39,6 +40,8 @@ class Probe:
                "--connect-ms", "500", "--request-ms", "2000"]
         if auth_file:
             cmd += ["--auth-file", auth_file]
+        if base_url:
+            cmd += ["--base-url", base_url]
         if ca_file:
             cmd += ["--ca-file", ca_file]
         if raw:
@@ -171,6 +174,18 @@ class TestClaims(FleetTestBase):
             self.assertNotIn(self.account, k)
             self.assertNotIn("2026-05-18", k)
         self.assertTrue(any(k.endswith("/members/host-a") for k in keys), keys)
+
+    def test_one_account_id_at_two_sites_are_two_fleets(self):
+        # 128 bits over provider, base URL and account id: the same id at two provider sites
+        # is two merchants, each with its own prefix.
+        a = self.joined("host-a", base_url="https://one.example/api")
+        b = self.joined("host-b", base_url="https://two.example/api")
+        self.assertEqual(a.cmd(f"claim {self.key}")["role"], "holder")
+        self.assertEqual(b.cmd(f"claim {self.key}")["role"], "holder")
+        prefixes = {k.split("/")[3] for k in self.etcd.keys() if "/claims/" in k}
+        self.assertEqual(len(prefixes), 2, prefixes)
+        for p in prefixes:
+            self.assertRegex(p, r"^[0-9a-f]{32}$")
 
     def test_record_round_trip_to_follower(self):
         a, b = self.joined("host-a"), self.joined("host-b")
@@ -416,6 +431,171 @@ class TestAuth(FleetTestBase):
         raw = self.probe("admin", raw=True, auth_file=self.good)
         r = raw.cmd("put elsewhere/x 1")
         self.assertEqual((r["ok"], r["kind"]), (False, "auth"), r)
+
+
+class ProxyBase(FleetTestBase):
+    """The probes reach etcd through the fault proxy, healed before each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.proxy = EtcdProxy(cls.etcd.url)
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.proxy.heal()
+
+    def probe(self, host="host-a", endpoints=None, **kw):
+        return super().probe(host, endpoints or self.proxy.url, **kw)
+
+
+
+class TestNoLeaks(ProxyBase):
+    """A claim or slot txn whose reply is lost, or a release that never reached etcd, must
+    not leave a key bound to the host's live lease that nobody will free (issue 24, defect
+    1)."""
+
+    def once(self, action):
+        """The next txn gets action ("drop": done, reply lost; "reset": never reached). Twice:
+        on a kept-alive connection the transport sends a request again, once, when the
+        connection dies without a reply; the test heals the proxy after the failed call."""
+        self.proxy.rules([{"path": "/v3/kv/txn", "action": action, "limit": 2}])
+
+    def test_slot_txn_reply_lost_is_still_ours(self):
+        a = self.joined("host-a", max_exports=1)
+        self.once("drop")
+        self.assertEqual(a.cmd("slot-take")["errno"], "EIO")
+        self.proxy.heal()
+        self.assertEqual(a.cmd("slot-take"), {"ok": True, "slot": 0})
+        self.assertTrue(a.cmd("slot-release 0")["ok"])
+        self.assertEqual(self.joined("host-b", max_exports=1).cmd("slot-take"),
+                         {"ok": True, "slot": 0})
+
+    def test_slot_txn_reply_lost_then_given_up_is_freed(self):
+        a, b = self.joined("host-a", max_exports=1), self.joined("host-b", max_exports=1)
+        self.once("drop")
+        self.assertEqual(a.cmd("slot-take")["errno"], "EIO")
+        self.proxy.heal()
+        wait_for(lambda: b.cmd("slot-take").get("ok"), timeout=10)
+
+    def test_failed_slot_release_is_retried(self):
+        a, b = self.joined("host-a", max_exports=1), self.joined("host-b", max_exports=1)
+        self.assertEqual(a.cmd("slot-take"), {"ok": True, "slot": 0})
+        self.once("reset")
+        self.assertEqual(a.cmd("slot-release 0")["errno"], "EIO")
+        self.proxy.heal()
+        self.assertEqual(b.cmd("slot-take")["errno"], "EBUSY")
+        wait_for(lambda: b.cmd("slot-take").get("ok"), timeout=10)
+
+    def test_failed_claim_release_is_retried(self):
+        a, b = self.joined("host-a"), self.joined("host-b")
+        c = a.cmd(f"claim {self.key}")
+        self.assertEqual(c["role"], "holder")
+        self.once("reset")
+        self.assertEqual(a.cmd(f"release {self.key} {c['token']}")["errno"], "EIO")
+        self.proxy.heal()
+        wait_for(lambda: b.cmd(f"claim {self.key}").get("role") == "holder", timeout=10)
+
+    def test_claim_txn_reply_lost_then_given_up_is_freed(self):
+        a, b = self.joined("host-a"), self.joined("host-b")
+        self.once("drop")
+        self.assertEqual(a.cmd(f"claim {self.key}")["errno"], "EIO")
+        self.proxy.heal()
+        wait_for(lambda: b.cmd(f"claim {self.key}").get("role") == "holder", timeout=10)
+
+
+class TestSlowKeepalive(ProxyBase):
+    """One keepalive answered slowly (a leader election takes seconds) must not lose the
+    lease: the keepalive works to the lease's deadline, retrying quickly (issue 24, defect
+    3). TTL 3 s, request timeout 2 s, one keepalive held 4 s before it reaches etcd."""
+
+    def test_one_slow_keepalive_keeps_the_lease(self):
+        a = self.joined("host-a", ttl=3)
+        lease = a.ready["lease"]
+        self.proxy.rules([{"path": "/v3/lease/keepalive", "action": "stall", "delay_s": 4,
+                           "limit": 1}])
+        wait_for(lambda: self.proxy.stats()["fired"].get("stall"), timeout=10)
+        after = self.proxy.stats()["paths"]["/v3/lease/keepalive"]
+        # Four keepalives later the lease's fate is known either way.
+        wait_for(lambda: self.proxy.stats()["paths"]["/v3/lease/keepalive"] >= after + 4,
+                 timeout=15)
+        self.assertEqual(a.cmd("stats")["lease_regrants"], 0, a.stderr()[-1500:])
+        self.assertEqual(a.cmd("lease")["lease"], lease)
+
+
+class Etcd36Base(FleetTestBase):
+    """Every probe reaches etcd through the fault proxy, which answers errors in etcd 3.6's
+    shape ({"code", "message"} without "error")."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_etcd()
+        try:
+            cls.proxy = EtcdProxy(cls.etcd.url)
+            cls.proxy.rules([], v36=True)
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def setup_etcd(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        super().tearDownClass()
+
+    def probe(self, host="host-a", endpoints=None, **kw):
+        return super().probe(host, endpoints or self.proxy.url, **kw)
+
+    def write_auth_file(self, text):
+        fd, path = tempfile.mkstemp(prefix="orderfs-fleet-auth-")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        self.addCleanup(os.unlink, path)
+        return path
+
+
+class TestAuthEtcd36(Etcd36Base):
+    etcd_args = {"auth_token_ttl_s": 2}
+
+    @classmethod
+    def setup_etcd(cls):
+        cls.etcd.enable_auth("fleet", PASSWORD)
+
+    def test_expired_token_is_replaced(self):
+        good = self.write_auth_file(f"fleet:{PASSWORD}\n")
+        raw = self.probe("admin", raw=True, auth_file=good, debug=True)
+        self.assertTrue(raw.cmd("put orderfs/t/x 1")["ok"])
+        raw.cmd("sleep 3.5")  # past the token's 2 s TTL
+        got = raw.cmd("get orderfs/t/x")
+        self.assertEqual((got["ok"], got.get("value")), (True, "1"), got)
+        self.assertIn("token refused", raw.stderr())
+        self.assertGreaterEqual(self.proxy.stats()["paths"]["/v3/auth/authenticate"], 2)
+
+    def test_permission_denied_is_auth_error(self):
+        good = self.write_auth_file(f"fleet:{PASSWORD}\n")
+        raw = self.probe("admin", raw=True, auth_file=good)
+        r = raw.cmd("put elsewhere/x 1")
+        self.assertEqual((r["ok"], r["kind"]), (False, "auth"), r)
+
+
+class TestNoAuthEtcd36(Etcd36Base):
+    def test_credentials_while_auth_is_off_join(self):
+        creds = self.write_auth_file(f"fleet:{PASSWORD}\n")
+        p = self.joined("host-a", auth_file=creds)
+        self.assertEqual(p.cmd(f"claim {self.key}")["role"], "holder")
 
 
 if __name__ == "__main__":

@@ -118,6 +118,68 @@ static void test_answer_errors(void **state)
 	assert_int_equal(k, CLIENT_E_PROTOCOL);
 }
 
+/* Error bodies of each etcd line, as its JSON gateway sends them: 3.4 (recorded from etcd
+ * 3.4.23) and 3.5 (grpc-gateway v1: "error", "code", "message", "details") carry "error";
+ * 3.6 (grpc-gateway v2) only "code", "message" and "details". */
+struct recorded {
+	const char *what;
+	long status;
+	const char *body;
+	int rc;
+	enum client_errkind kind;
+};
+
+#define E34(msg, code) "{\"error\":\"" msg "\",\"message\":\"" msg "\",\"code\":" #code "}"
+#define E35(msg, code) \
+	"{\"error\":\"" msg "\",\"code\":" #code ",\"message\":\"" msg "\",\"details\":[]}"
+#define E36(msg, code) "{\"code\":" #code ",\"message\":\"" msg "\",\"details\":[]}"
+
+/* One error of every kind fleet mode tells apart, in the shape of version V. */
+#define RECORDED(V, auth_off_status, exhausted_status)                                      \
+	{"invalid token " #V, 401, V("etcdserver: invalid auth token", 16),                \
+	 ETCD_ANSWER_BAD_TOKEN, CLIENT_E_AUTH},                                            \
+	{"auth not enabled " #V, auth_off_status,                                           \
+	 V("etcdserver: authentication is not enabled", 9), ETCD_ANSWER_AUTH_OFF,          \
+	 CLIENT_E_AUTH},                                                                   \
+	{"permission denied " #V, 403, V("etcdserver: permission denied", 7), -1,           \
+	 CLIENT_E_AUTH},                                                                   \
+	{"compacted " #V, 400, V("etcdserver: mvcc: required revision has been compacted",  \
+				 11), -1, CLIENT_E_PROTOCOL},                              \
+	{"too many requests " #V, exhausted_status, V("etcdserver: too many requests", 8),  \
+	 -1, CLIENT_E_TRANSIENT},                                                          \
+	{"key not found " #V, 400, V("etcdserver: key not found", 3), -1, CLIENT_E_PROTOCOL}, \
+	{"lease not found " #V, 404, V("etcdserver: requested lease not found", 5), -1,     \
+	 CLIENT_E_NOT_FOUND}
+
+static void test_answer_errors_every_version(void **state)
+{
+	static const struct recorded all[] = {
+		RECORDED(E34, 412, 429),
+		RECORDED(E35, 412, 429),
+		RECORDED(E36, 400, 429),
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		enum client_errkind k;
+		int rc = check(all[i].status, all[i].body, &k);
+		if (rc != all[i].rc || k != all[i].kind)
+			fail_msg("%s: rc %d kind %d, want rc %d kind %d", all[i].what, rc, (int)k,
+				 all[i].rc, (int)all[i].kind);
+	}
+}
+
+static void test_answer_message_without_secrets(void **state)
+{
+	struct client_error err;
+	cJSON *j = cJSON_Parse(E36("etcdserver: permission denied", 7));
+
+	client_error_clear(&err);
+	assert_int_equal(etcd_answer_check(403, j, &err), -1);
+	assert_non_null(strstr(err.msg, "permission denied"));
+	assert_int_equal(err.http_status, 403);
+	cJSON_Delete(j);
+}
+
 static void test_answer_streaming_error(void **state)
 {
 	enum client_errkind k;
@@ -165,6 +227,35 @@ static void test_int64_fields(void **state)
 	assert_int_equal(etcd_json_add_int64(j, "id", INT64_MAX), 0);
 	assert_string_equal(cJSON_GetObjectItem(j, "id")->valuestring, "9223372036854775807");
 	cJSON_Delete(j);
+}
+
+/* Hosts spread over the endpoints: the first one a client tries is picked by its spread key
+ * (the host name), the same every time; without one, the first. */
+static void test_endpoint_spread(void **state)
+{
+	struct etcd_config cfg = {.endpoints = "http://a:1,http://b:2,http://c:3"};
+	struct client_error err;
+	int seen[3] = {0};
+	char name[16];
+
+	for (int i = 0; i < 30; i++) {
+		struct etcd *e, *again;
+		snprintf(name, sizeof(name), "host%d", i);
+		cfg.spread = name;
+		e = etcd_new(&cfg, &err);
+		again = etcd_new(&cfg, &err);
+		assert_non_null(e);
+		assert_int_equal(e->preferred, again->preferred);
+		seen[e->preferred]++;
+		etcd_free(e);
+		etcd_free(again);
+	}
+	for (int k = 0; k < 3; k++)
+		assert_true(seen[k] > 0);
+	cfg.spread = NULL;
+	struct etcd *first = etcd_new(&cfg, &err);
+	assert_int_equal(first->preferred, 0);
+	etcd_free(first);
 }
 
 static void test_parse_kv(void **state)
@@ -258,9 +349,12 @@ int main(void)
 		cmocka_unit_test(test_b64_bounds),
 		cmocka_unit_test(test_answer_success),
 		cmocka_unit_test(test_answer_errors),
+		cmocka_unit_test(test_answer_errors_every_version),
+		cmocka_unit_test(test_answer_message_without_secrets),
 		cmocka_unit_test(test_answer_streaming_error),
 		cmocka_unit_test(test_answer_without_json),
 		cmocka_unit_test(test_int64_fields),
+		cmocka_unit_test(test_endpoint_spread),
 		cmocka_unit_test(test_parse_kv),
 		cmocka_unit_test(test_parse_kv_value_bound),
 		cmocka_unit_test(test_new_validates_config),

@@ -525,6 +525,37 @@ static void test_fleet_bad_values(void **state)
 	config_free(&c);
 }
 
+/* A password must not cross the network in clear: credentials with an http:// endpoint are
+ * refused unless fleet_etcd_insecure says the operator means it. */
+static void test_fleet_auth_over_http_refused(void **state)
+{
+	const char *plain[] = {"fleet_etcd", "http://e:2379", "fleet_etcd_auth_file", "/etc/a",
+			       NULL};
+	const char *mixed[] = {"fleet_etcd", "https://e:2379,http://f:2379",
+			       "fleet_etcd_auth_file", "/etc/a", NULL};
+	const char *tls[] = {"fleet_etcd", "https://e:2379,https://f:2379",
+			     "fleet_etcd_auth_file", "/etc/a", NULL};
+	const char *meant[] = {"fleet_etcd", "http://e:2379", "fleet_etcd_auth_file", "/etc/a",
+			       "fleet_etcd_insecure", "yes", NULL};
+	const char *no_auth[] = {"fleet_etcd", "http://e:2379", NULL};
+	struct fs_config c;
+	char err[256];
+
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), plain), -1);
+	assert_non_null(strstr(err, "fleet_etcd_insecure"));
+	assert_non_null(strstr(err, "http://e:2379"));
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), mixed), -1);
+	assert_non_null(strstr(err, "http://f:2379"));
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), tls), 0);
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), meant), 0);
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), no_auth), 0);
+	config_free(&c);
+}
+
 static void test_fleet_keys_need_fleet_etcd(void **state)
 {
 	static const char *const alone[][3] = {
@@ -654,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_secret_missing_or_empty),
 		cmocka_unit_test(test_fleet_defaults),
 		cmocka_unit_test(test_fleet_bad_values),
+		cmocka_unit_test(test_fleet_auth_over_http_refused),
 		cmocka_unit_test(test_fleet_keys_need_fleet_etcd),
 		cmocka_unit_test(test_fleet_bad_endpoints),
 		cmocka_unit_test(test_owner_group_mode),
