@@ -141,7 +141,8 @@ class TestXattrs(OpsTestCase):
         attrs = dict(re.findall(r'^user\.orderfs\.(\w+)="(.*)"$', out, re.M))
         task = sim_task(self.sim, rng)
         self.assertEqual(set(attrs), {"state", "task_id", "server_name", "sha256", "expires",
-                                      "progress", "size", "step"})
+                                      "progress", "size", "step", "as_of", "complete",
+                                      "fresh_until"})
         self.assertEqual(attrs["state"], "ready")
         self.assertEqual(attrs["step"], "ready")
         self.assertEqual(attrs["task_id"], task["id"])
