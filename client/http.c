@@ -582,6 +582,29 @@ static CURLcode setup_request(struct http_client *c, CURL *h, const struct http_
 	return rc;
 }
 
+/* The answer's Content-Type into out, printable ASCII only (it reaches messages). */
+static void content_type_of(CURL *h, char *out, size_t cap)
+{
+	char *ct = NULL;
+	size_t n = 0;
+
+	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+		for (; ct[n] && n + 1 < cap; n++)
+			out[n] = ct[n] >= 0x20 && ct[n] < 0x7f && ct[n] != '"' ? ct[n] : ' ';
+	out[n] = '\0';
+}
+
+void http_reply_context(const struct http_response *resp, struct client_error *err)
+{
+	char was[PROVIDER_MSG_MAX];
+
+	if (err->kind != CLIENT_E_PROTOCOL || !strstr(err->msg, "the reply is not JSON"))
+		return;
+	snprintf(was, sizeof(was), "%s", err->msg); /* never format msg into itself */
+	client_error_set(err, CLIENT_E_PROTOCOL, "HTTP %ld, Content-Type %s: %.180s",
+			 resp->status, resp->content_type[0] ? resp->content_type : "(none)", was);
+}
+
 int http_request(struct http_client *c, const struct http_request *rq,
 		 struct http_response *resp, struct client_error *err)
 {
@@ -610,6 +633,7 @@ int http_request(struct http_client *c, const struct http_request *rq,
 		rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	err->http_status = (int)status;
+	content_type_of(h, resp->content_type, sizeof(resp->content_type));
 	if (pc.failed == -E2BIG) {
 		client_error_set(err, CLIENT_E_PROTOCOL, "response larger than %zu bytes from %s",
 				 pc.body.max, where);

@@ -55,6 +55,7 @@ struct http_response {
 	char *body;	     /* NUL-terminated; owned, free with http_response_free() */
 	size_t len;	     /* body bytes, not counting the NUL */
 	long retry_after_ms; /* parsed Retry-After, -1 when absent or unparseable */
+	char content_type[64]; /* its Content-Type, printable ASCII only; "" when none */
 };
 
 /* Returns a client, or NULL with *err set (CLIENT_E_LOCAL). opt may be NULL for defaults.
@@ -95,6 +96,10 @@ int http_post_json(struct http_client *c, const char *url, const char *const *he
 		   size_t nheaders, const char *body, struct http_response *resp,
 		   struct client_error *err);
 void http_response_free(struct http_response *r);
+
+/* After resp failed to parse: when *err says the reply is not JSON at all
+ * (client_reply_not_json), put what came first: "HTTP <status>, Content-Type <type>: ...". */
+void http_reply_context(const struct http_response *resp, struct client_error *err);
 
 /*
  * GET url into sink from offset (sends "Range: bytes=offset-" when offset > 0), following up

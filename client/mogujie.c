@@ -425,6 +425,8 @@ static int page_call(struct sync *s, struct page *pg, struct client_error *err)
 		return -1;
 	}
 	rc = page_parse(m, &resp, pg, err);
+	if (rc != 0)
+		http_reply_context(&resp, err);
 	http_response_free(&resp);
 	return rc;
 }

@@ -157,6 +157,8 @@ static int vexora_apply(struct provider *p, const struct export_request *req,
 	if (vexora_call(v, VEXORA_EP_APPLY, body, &resp, err) != 0)
 		goto out;
 	rc = vexora_parse_apply(resp.body, resp.len, out, err);
+	if (rc != 0)
+		http_reply_context(&resp, err);
 	http_response_free(&resp);
 	if (rc == 0) {
 		date_range_format(&req->range, r);
@@ -182,6 +184,8 @@ static int vexora_query(struct provider *p, const char *task_id, struct export_t
 	if (vexora_call(v, VEXORA_EP_STATUS, body, &resp, err) != 0)
 		goto out;
 	rc = vexora_parse_status(resp.body, resp.len, task_id, out, err);
+	if (rc != 0)
+		http_reply_context(&resp, err);
 	http_response_free(&resp);
 out:
 	cJSON_Delete(body);
@@ -208,6 +212,8 @@ static int vexora_get_urls(struct provider *p, const char *task_id, struct downl
 		goto out;
 	/* The validity counts from when the answer arrived. */
 	rc = vexora_parse_download_url(resp.body, resp.len, vexora_now_ms(v), &urls[0], err);
+	if (rc != 0)
+		http_reply_context(&resp, err);
 	http_response_free(&resp);
 	if (rc == 0)
 		*n = 1;

@@ -94,6 +94,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except urllib.error.HTTPError as e:
             status, body, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
         body = srv.rewrite(self.path, body)
+        if srv.proxy_ctype and srv.proxy_ctype[0] in self.path:
+            ctype = srv.proxy_ctype[1]
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -187,6 +189,7 @@ class HostileServer:
         self.clover_pads = []
         self.upstream = ""
         self.rewrite = lambda path, body: body
+        self.proxy_ctype = None  # (path part, Content-Type) to answer with instead
         self.requests = 0
         self.sent = 0
         self.stopping = False

@@ -396,3 +396,20 @@ class TestMisleadingReplies(HostileCase):
         self.assertTrue(self.log_lines(m, r, "gzip-compressed"), m.log_text()[-3000:])
         self.assertEqual(self.hostile.requests, 1)
         m.close(self, allowed=(r,))
+
+    def test_html_reply_is_named_and_not_retried(self):
+        page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+        self.hostile.twist = "proxy"
+        self.hostile.upstream = self.sim.url
+        self.hostile.rewrite = lambda path, body: page if path.endswith("/status") else body
+        self.hostile.proxy_ctype = ("/status", "text/html; charset=utf-8")
+        m = self.mount(settings={"base_url": self.hostile.base + "/nigeria"})
+        r = rng(67, 67)
+        with self.assertRaises(OSError) as cm:
+            read(m.path("exports", r, "orders.xlsx"))
+        self.assertEqual(cm.exception.errno, errno.EIO, m.log_text()[-3000:])
+        lines = self.log_lines(m, r, "HTTP 200", "text/html", "<html><head><title>502")
+        self.assertTrue(lines, m.log_text()[-3000:])
+        self.assertNotIn("unreachable", lines[0])
+        self.assertEqual(self.sim.stats()["status"], 1)  # not asked again: it would be HTML
+        m.close(self, allowed=(r,))
