@@ -690,6 +690,29 @@ class MogujieAccountsTest(unittest.TestCase):
         finally:
             am.m.close(self)
 
+    def test_a_made_up_token_under_a_known_name_gets_none_of_its_files(self):
+        def keys(am, name, token):
+            return {"token_file": write_secret(am.adir, "." + name + ".token", token)}
+
+        settings = {"provider": "mogujie", "base_url": self.sim.url,
+                    "app_key": self.sim.merchant, "oauth_url": self.sim.url + "/token"}
+        am = AccountsMount(self.sim, settings, {"shop": self.sim.tokens()["access_token"]},
+                           keys, app_secret=True)
+        try:
+            r = day(3)
+            theirs = read(am.path("shop", "exports", r, "orders.csv"))
+            am.m.umount()
+            am.add("shop", "a-made-up-token")
+            am.m.start()
+            with self.assertRaises(OSError) as cm:
+                got = read(am.path("shop", "exports", r, "orders.csv"))
+                self.assertFalse(got == theirs, "a made-up token was served the seller's file")
+            self.assertEqual(cm.exception.errno, errno.EACCES)
+            self.assertEqual(read_json(am.path("shop", ".status"))["token"], "refused")
+        finally:
+            am.m.close(self, allowed=("refused", "auth", "token"))
+            self.sim.reset_stats()
+
 
 class DemoAccountsTest(unittest.TestCase):
     def test_demo_with_three_clover_merchants(self):
