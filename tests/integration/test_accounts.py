@@ -721,6 +721,27 @@ class MogujieAccountsTest(unittest.TestCase):
         finally:
             am.m.close(self)
 
+    def test_two_names_with_one_token_are_one_merchant(self):
+        def keys(am, name, token):
+            return {"token_file": write_secret(am.adir, "." + name + ".token", token)}
+
+        token = self.sim.tokens()["access_token"]
+        settings = {"provider": "mogujie", "base_url": self.sim.url,
+                    "app_key": self.sim.merchant, "oauth_url": self.sim.url + "/token"}
+        am = AccountsMount(self.sim, settings, {"shop": token, "store": token}, keys,
+                           app_secret=True)
+        try:
+            r = day(4)
+            read(am.path("shop", "exports", r, "orders.csv"))
+            with self.assertRaises(OSError) as cm:
+                read(am.path("store", "exports", r, "orders.csv"))
+            self.assertEqual(cm.exception.errno, errno.EIO)
+            st = read_json(am.path("store", ".status"))
+            self.assertEqual(st["state"], "cannot start")
+            self.assertIn("account shop has the same merchant", st["error"])
+        finally:
+            am.m.close(self, allowed=("cannot start",))
+
     def test_a_made_up_token_under_a_known_name_gets_none_of_its_files(self):
         def keys(am, name, token):
             return {"token_file": write_secret(am.adir, "." + name + ".token", token)}
