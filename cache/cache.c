@@ -468,6 +468,16 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 		*rc = -ENODATA;
 		return OPEN_DONE;
 	}
+	if (!e->filling && e->info.task_id[0] && st != CACHE_EXPIRED && st != CACHE_NO_DATA) {
+		/* Resuming a task (one an earlier run left): the same gate as a ready file. */
+		int g = cred_gate(c, e->kind->src, e->info.task_id);
+		if (g < 0) {
+			*rc = g;
+			return OPEN_DONE;
+		}
+		if (g != CRED_OPEN)
+			return g == CRED_WAIT ? OPEN_WAIT : OPEN_AGAIN;
+	}
 	if (!e->filling) {
 		open_enqueue(c, e, st);
 		w->joined = 1;
@@ -749,6 +759,9 @@ int cache_prefetch(struct cache *c, size_t type, const struct date_range *r)
 		goto out;
 	if (nodata_fresh(c, e, st))
 		goto out;
+	if (e->info.task_id[0] && st != CACHE_EXPIRED && st != CACHE_NO_DATA &&
+	    !cred_accepted(e->kind->src))
+		goto out; /* an earlier run's task waits for a reader and the gate (cred.c) */
 	/* The same start as cache_open's, without a waiter. */
 	open_enqueue(c, e, st);
 	e->prefetched = 1; /* wanted, though nobody waits */

@@ -100,6 +100,11 @@ int cred_gate(struct cache *c, struct cache_source *s, const char *task_id)
 	return rc;
 }
 
+int cred_accepted(struct cache_source *s)
+{
+	return !s->cred_gate || cred_now(s) == CACHE_CRED_ACCEPTED;
+}
+
 void cred_learn(struct cache *c, struct cache_source *s, enum cache_cred verdict)
 {
 	cred_set(s, verdict);

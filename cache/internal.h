@@ -214,6 +214,8 @@ enum { CRED_OPEN = 0, CRED_WAIT = 1, CRED_AGAIN = 2 };
  * task_id is the entry's own task, which the check may query (copied before the lock is
  * dropped). */
 int cred_gate(struct cache *c, struct cache_source *s, const char *task_id);
+/* Whether s may use what an earlier run left (no gate, or its credentials accepted). */
+int cred_accepted(struct cache_source *s);
 /* What a flight of s learned: accepted (it got its file) or refused (an auth error). */
 void cred_learn(struct cache *c, struct cache_source *s, enum cache_cred verdict);
 

@@ -38,6 +38,10 @@ void pool_enqueue(struct cache *c, struct entry *e)
 
 void pool_resume(struct cache *c, struct entry *e)
 {
+	/* A gated source's task is resumed by its first reader, once the gate let it through:
+	 * credentials nobody checked must not poll another merchant's task and mark it failed. */
+	if (e->kind && !cred_accepted(e->kind->src))
+		return;
 	if (e->kind && !e->filling && !c->stopping &&
 	    (e->info.state == CACHE_APPLIED || e->info.state == CACHE_GENERATING ||
 	     e->info.state == CACHE_DOWNLOADING)) {

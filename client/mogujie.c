@@ -107,6 +107,7 @@ struct sync {
 	uint64_t done, total;
 	uint64_t first_total;	       /* totalNum of page 1: the sync's bound (sync_page) */
 	int page;		       /* 1-based number of the page being fetched */
+	int page_size;		       /* 0 = MOGUJIE_PAGE_SIZE */
 	int refreshed;
 };
 
@@ -393,7 +394,7 @@ static int page_call(struct sync *s, struct page *pg, struct client_error *err)
 	snprintf(params, sizeof(params),
 		 "{\"startCreated\":\"%s 00:00:00\",\"endCreated\":\"%s 23:59:59\","
 		 "\"startOrderId\":%" PRId64 ",\"orderBy\":\"ASC\",\"pageSize\":%d}",
-		 s->start, s->end, s->cursor, MOGUJIE_PAGE_SIZE);
+		 s->start, s->end, s->cursor, s->page_size ? s->page_size : MOGUJIE_PAGE_SIZE);
 	snprintf(ts, sizeof(ts), "%" PRId64, now_ms(m) / 1000);
 	const char *names[] = {"app_key", "method",	"access_token", "timestamp", "format",
 			       "sign_method", "version", "Params", "sign"};
@@ -965,6 +966,32 @@ static int mogujie_fetch(struct provider *p, const char *task_id,
 	return rc;
 }
 
+/* Whether Mogujie accepts the token in use: a one-row query of the task's range (or of
+ * today), refreshing an expired token as a sync would. 0, or -1 with *err (CLIENT_E_AUTH:
+ * refused). */
+static int mogujie_check_credentials(struct provider *p, const char *task_id,
+				     struct client_error *err)
+{
+	struct date_range r;
+	struct page pg;
+	struct sync *s;
+	int rc = -1;
+
+	client_error_clear(err);
+	if (task_range(task_id, &r) != 0)
+		r.start = r.end = date_from_time((time_t)(now_ms(mj(p)) / 1000));
+	if (!(s = sync_new(mj(p), &r, NULL, err)))
+		return -1;
+	s->page_size = 1;
+	if (mogujie_token_read(s->m->token_file, "token_file", s->token, sizeof(s->token),
+			       err) == 0 &&
+	    (rc = page_get(s, &pg, err)) == 0)
+		cJSON_Delete(pg.data);
+	OPENSSL_cleanse(s, sizeof(*s));
+	free(s);
+	return rc;
+}
+
 /* A bundle holding all three members, else incomplete: fetch again. */
 static int mogujie_verify(struct provider *p, int fd, uint64_t size, struct client_error *err)
 {
@@ -1023,6 +1050,7 @@ static const struct provider_ops mogujie_ops = {
 	.download = mogujie_download,
 	.verify = mogujie_verify,
 	.fetch = mogujie_fetch,
+	.check_credentials = mogujie_check_credentials,
 	.set_request_rate = mogujie_set_request_rate,
 	.destroy = mogujie_destroy,
 };

@@ -39,6 +39,10 @@ struct fs_account {
 	size_t kind0, nkinds;	    /* its nkinds types in the mount's cache, from kind0 */
 	struct range_map *notes;    /* ranges pinned into its /exports listing (mkdir, use) */
 	atomic_int active;
+	/* Providers whose account is the app's (Mogujie): the SHA-256 of the token it started
+	 * with, so two NAMEs holding one seller's token are one merchant (never the token). */
+	unsigned char token_digest[32];
+	int has_token_digest;
 
 	/* accounts.c's, under the table's lock */
 	struct fs_config cfg;	    /* the config it runs with (active) or would start with */

@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "../common/log.h"
 #include "prefetch.h"
@@ -65,6 +68,27 @@ static int add_source(const struct accounts_env *env, struct fs_account *a, stru
 	return rc ? -1 : 0;
 }
 
+/* Where the account is the app's (Mogujie), the SHA-256 of its token into a (its seller as
+ * far as orderfs can tell before asking), so account_start's taken() sees two NAMEs holding
+ * one token. A token that cannot be read leaves none (its provider says why soon enough). */
+static void take_token_digest(struct fs_account *a)
+{
+	const struct provider_spec *spec = provider_spec_find(a->run_cfg.provider);
+	const char *path;
+	char *token = NULL, why[256];
+	unsigned int n = 0;
+
+	a->has_token_digest = 0;
+	if (!spec || !spec->account_per_name || !spec->account_secret_key ||
+	    !(path = config_string(&a->run_cfg, spec->account_secret_key)) ||
+	    config_read_secret_key(spec->account_secret_key, path, &token, why, sizeof(why)))
+		return;
+	a->has_token_digest = EVP_Digest(token, strlen(token), a->token_digest, &n,
+					 EVP_sha256(), NULL) == 1 && n == sizeof(a->token_digest);
+	explicit_bzero(token, strlen(token));
+	free(token);
+}
+
 int account_start(const struct accounts_env *env, struct fs_account *a,
 		  int (*taken)(void *arg, const struct fs_account *a, char *other, size_t n),
 		  void *arg, char *err, size_t errlen)
@@ -78,9 +102,14 @@ int account_start(const struct accounts_env *env, struct fs_account *a,
 	if (!merchant_fits_a_key(prov->account, err, errlen))
 		goto fail;
 	account_key_account(&a->run_cfg, prov, a->name, a->key_account);
+	take_token_digest(a);
 	if (taken(arg, a, other, sizeof(other))) {
-		snprintf(err, errlen, "account %s has the same merchant (%s); only one may run",
-			 other, prov->account);
+		if (a->has_token_digest)
+			snprintf(err, errlen, "account %s has the same merchant (its token is "
+					      "this one's); only one may run", other);
+		else
+			snprintf(err, errlen, "account %s has the same merchant (%s); only one "
+					      "may run", other, prov->account);
 		goto fail;
 	}
 	if (a->run_cfg.fleet_etcd &&

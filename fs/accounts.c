@@ -449,7 +449,9 @@ static void taken_one(void *arg, const char *name, const void *value)
 	if (a == c->self || c->found || !account_active(a))
 		return;
 	if (!strcmp(a->prov->name, c->self->run_cfg.provider) &&
-	    !strcmp(a->key_account, c->self->key_account)) {
+	    (!strcmp(a->key_account, c->self->key_account) ||
+	     (a->has_token_digest && c->self->has_token_digest &&
+	      !memcmp(a->token_digest, c->self->token_digest, sizeof(a->token_digest))))) {
 		/* A hidden one keeps its merchant's exports until the next mount. */
 		snprintf(c->other, c->n, "%s%s", name,
 			 a->present ? "" : " (its file is gone; it keeps the merchant until the "

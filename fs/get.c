@@ -428,6 +428,8 @@ int get_main(int argc, char **argv)
 	setup_cache_config(run_cfg, &cc);
 	account_key_account(run_cfg, prov, name, key);
 	setup_source_config(run_cfg, NULL, key, &sc);
+	/* As in the mount: an account's cached file only with credentials its provider accepts. */
+	sc.check_credentials = cfg.accounts_dir != NULL;
 	rc = get_run(&cc, prov, &sc, t, range_only, member, out, quiet);
 out:
 	provider_destroy(prov);

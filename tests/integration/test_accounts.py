@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -277,6 +278,36 @@ class VexoraAccountsTest(unittest.TestCase):
         st = read_json(am.path("bravo", ".status"))
         self.assertEqual((st["credentials"], st["token"]), ("ok", "valid"))
         self.assertIn("changed: its new value is used", am.m.log_text())
+
+    def test_a_foreign_account_never_resumes_a_merchants_task(self):
+        generating_s = self.sim.configure()["generating_s"]
+        self.sim.configure(generating_s=60.0)
+        try:
+            am = self.mount(accounts={"alpha": VEXORA["alpha"]})
+            r = day(11)
+            cat = subprocess.Popen(["cat", am.path("alpha", "exports", r, "orders.xlsx")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(lambda: read_json(am.path("alpha", "exports", r, ".status"))["task_id"],
+                     what="alpha's export to be applied")
+            cat.send_signal(signal.SIGINT)
+            cat.wait(10)
+            am.m.umount()
+            v1 = os.path.join(am.m.cache_dir, "v1")
+
+            def metas():
+                return {n: read(os.path.join(v1, n)) for n in os.listdir(v1)
+                        if n.endswith(".meta")}
+            before = metas()
+            am.remove("alpha")
+            am.add("mallory", (VEXORA["alpha"][0], "made-up"))
+            am.m.start()
+            with self.assertRaises(OSError) as cm:
+                read(am.path("mallory", "exports", r, "orders.xlsx"))
+            self.assertEqual(cm.exception.errno, errno.EACCES)
+            am.m.umount()
+            self.assertEqual(metas(), before, "alpha's export left as it was")
+        finally:
+            self.sim.configure(generating_s=generating_s)
 
     def test_accounts_come_and_go_while_mounted(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"]})
@@ -689,6 +720,50 @@ class MogujieAccountsTest(unittest.TestCase):
             self.assertEqual(self.sim.stats()["auth_failures"], 0)
         finally:
             am.m.close(self)
+
+    def test_two_names_with_one_token_are_one_merchant(self):
+        def keys(am, name, token):
+            return {"token_file": write_secret(am.adir, "." + name + ".token", token)}
+
+        token = self.sim.tokens()["access_token"]
+        settings = {"provider": "mogujie", "base_url": self.sim.url,
+                    "app_key": self.sim.merchant, "oauth_url": self.sim.url + "/token"}
+        am = AccountsMount(self.sim, settings, {"shop": token, "store": token}, keys,
+                           app_secret=True)
+        try:
+            r = day(4)
+            read(am.path("shop", "exports", r, "orders.csv"))
+            with self.assertRaises(OSError) as cm:
+                read(am.path("store", "exports", r, "orders.csv"))
+            self.assertEqual(cm.exception.errno, errno.EIO)
+            st = read_json(am.path("store", ".status"))
+            self.assertEqual(st["state"], "cannot start")
+            self.assertIn("account shop has the same merchant", st["error"])
+        finally:
+            am.m.close(self, allowed=("cannot start",))
+
+    def test_a_made_up_token_under_a_known_name_gets_none_of_its_files(self):
+        def keys(am, name, token):
+            return {"token_file": write_secret(am.adir, "." + name + ".token", token)}
+
+        settings = {"provider": "mogujie", "base_url": self.sim.url,
+                    "app_key": self.sim.merchant, "oauth_url": self.sim.url + "/token"}
+        am = AccountsMount(self.sim, settings, {"shop": self.sim.tokens()["access_token"]},
+                           keys, app_secret=True)
+        try:
+            r = day(3)
+            theirs = read(am.path("shop", "exports", r, "orders.csv"))
+            am.m.umount()
+            am.add("shop", "a-made-up-token")
+            am.m.start()
+            with self.assertRaises(OSError) as cm:
+                got = read(am.path("shop", "exports", r, "orders.csv"))
+                self.assertFalse(got == theirs, "a made-up token was served the seller's file")
+            self.assertEqual(cm.exception.errno, errno.EACCES)
+            self.assertEqual(read_json(am.path("shop", ".status"))["token"], "refused")
+        finally:
+            am.m.close(self, allowed=("refused", "auth", "token"))
+            self.sim.reset_stats()
 
 
 class DemoAccountsTest(unittest.TestCase):
