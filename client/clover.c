@@ -246,6 +246,8 @@ static int get_export(struct clover *c, const char *export_id, struct clover_exp
 	if (clover_call(c, export_id, NULL, &resp, err) != 0)
 		return -1;
 	rc = clover_parse_export(resp.body, resp.len, export_id, x, err);
+	if (rc != 0)
+		http_reply_context(&resp, err); /* not JSON: say the status and Content-Type */
 	http_response_free(&resp);
 	if (rc != 0)
 		return -1;
@@ -288,6 +290,8 @@ static int clover_apply(struct provider *p, const struct export_request *req,
 	if (rc != 0)
 		return -1;
 	rc = clover_parse_export(resp.body, resp.len, NULL, &x, err);
+	if (rc != 0)
+		http_reply_context(&resp, err);
 	http_response_free(&resp);
 	if (rc != 0)
 		return -1;

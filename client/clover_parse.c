@@ -280,7 +280,8 @@ int clover_parse_export(const char *json, size_t len, const char *export_id,
 	out->task.progress = -1;
 	root = parse_json(json, len);
 	if (!root) {
-		client_error_set(err, CLIENT_E_PROTOCOL, "malformed JSON from exports");
+		if (!client_reply_not_json(json, len, "exports", err))
+			client_error_set(err, CLIENT_E_PROTOCOL, "malformed JSON from exports");
 		return -1;
 	}
 	if (!cJSON_IsObject(root)) {

@@ -1,6 +1,8 @@
 /* Client errors: the typed error every provider call returns, and the one errno table. */
 #include "provider.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +38,31 @@ void client_error_bound(struct client_error *e, const char *fmt, ...)
 
 #define SHOWN_BYTES 40 /* of a reply that is not JSON, in its message */
 
+/* The deepest nesting of arrays and objects in body, strings skipped. Stops counting past
+ * limit: a reply that goes deeper is refused whole, however it ends. */
+static int json_depth(const char *body, size_t len, int limit)
+{
+	int depth = 0, max = 0, in_str = 0;
+
+	for (size_t i = 0; i < len && max <= limit; i++) {
+		char ch = body[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++; /* the escaped character cannot end the string */
+			else if (ch == '"')
+				in_str = 0;
+		} else if (ch == '"') {
+			in_str = 1;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if ((ch == '}' || ch == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return max;
+}
+
 int client_reply_not_json(const char *body, size_t len, const char *what,
 			  struct client_error *err)
 {
@@ -45,6 +72,13 @@ int client_reply_not_json(const char *body, size_t len, const char *what,
 	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' ||
 			   body[i] == '\n'))
 		i++;
+	if (i < len && (body[i] == '{' || body[i] == '[') &&
+	    json_depth(body + i, len - i, CJSON_NESTING_LIMIT) > CJSON_NESTING_LIMIT) {
+		/* Deeper than the parser goes: it will be so on every try. */
+		client_error_bound(err, "%s: the reply nests deeper than %d levels", what,
+				   CJSON_NESTING_LIMIT);
+		return 1;
+	}
 	if (i == len || body[i] == '{' || body[i] == '[')
 		return 0;
 	for (; i < len && n < SHOWN_BYTES; i++) /* it lands in logs: printable, no quotes */

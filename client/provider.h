@@ -85,11 +85,12 @@ void client_error_set(struct client_error *e, enum client_errkind kind, const ch
  * reader gets EPROTO, not EIO, and it is never retried. Message as client_error_set. */
 void client_error_bound(struct client_error *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* A reply body that failed to parse as JSON: 1 when it is not JSON at all (an HTML error
- * page, plain text: its first byte is not '{' or '['), which asking again will not change;
- * then *err is CLIENT_E_PROTOCOL "<what>: the reply is not JSON; it starts \"...\"" with the
- * first bytes cleaned to printable ASCII. 0 (err untouched) for what may be a body cut
- * short in transit. */
+/* A reply body that failed to parse as JSON: 1 when asking again will not change it, with
+ * *err set: not JSON at all (an HTML error page, plain text: its first byte is not '{' or
+ * '['): CLIENT_E_PROTOCOL "<what>: the reply is not JSON; it starts \"...\"" with the first
+ * bytes cleaned to printable ASCII; nested deeper than cJSON parses (CJSON_NESTING_LIMIT):
+ * client_error_bound (EPROTO) "<what>: the reply nests deeper than N levels". 0 (err
+ * untouched) for what may be a body cut short in transit. */
 int client_reply_not_json(const char *body, size_t len, const char *what,
 			  struct client_error *err);
 /* The one table from client errors to errno (0 for CLIENT_OK). */

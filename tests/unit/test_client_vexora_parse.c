@@ -1,4 +1,5 @@
 /* client/vexora_parse.c: every response shape of the spec, strictness, and request bodies. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,6 +171,30 @@ static void test_html_reply_is_protocol_not_transient(void **state)
 	assert_non_null(strstr(e.msg, "not JSON"));
 	assert_non_null(strstr(e.msg, "starts \"<html><head><title>502 Bad Gateway</"));
 	assert_false(client_error_retryable(&e));
+}
+
+/* Nested deeper than the parser goes: so on every try, EPROTO and no retry. A truncated body
+ * of ordinary depth stays a transient fault (asking again fixes it). */
+static void test_too_deep_reply_is_not_retried(void **state)
+{
+	struct export_task t;
+	struct client_error e;
+	size_t n = 1200;
+	char *deep = malloc(2 * n + 1);
+
+	assert_non_null(deep);
+	memset(deep, '[', n);
+	memset(deep + n, ']', n);
+	deep[2 * n] = '\0';
+	assert_int_equal(status_of(deep, &t, &e), -1);
+	assert_int_equal(e.kind, CLIENT_E_PROTOCOL);
+	assert_int_equal(client_error_to_errno(&e), EPROTO);
+	assert_non_null(strstr(e.msg, "nests deeper than"));
+	assert_false(client_error_retryable(&e));
+	/* Brackets inside strings do not count; a body cut short of ordinary depth is retried. */
+	assert_int_equal(status_of("{\"msg\":\"[[[[[[[[[[\", \"data\":{\"a\":[1,2", &t, &e), -1);
+	assert_int_equal(e.kind, CLIENT_E_TRANSIENT);
+	free(deep);
 }
 
 static void test_business_error_keeps_code_and_msg(void **state)
@@ -626,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_sign_error_is_auth),
 		cmocka_unit_test(test_status_spec_example),
 		cmocka_unit_test(test_html_reply_is_protocol_not_transient),
+		cmocka_unit_test(test_too_deep_reply_is_not_retried),
 		cmocka_unit_test(test_status_epoch_expiry_is_expired),
 		cmocka_unit_test(test_status_every_state),
 		cmocka_unit_test(test_status_unknown_code_is_protocol),
