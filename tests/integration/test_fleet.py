@@ -856,5 +856,21 @@ class TestConnections(FleetCase):
         self.close_all()
 
 
+class TestRecordSweep(FleetCase):
+    """A record whose file has expired is worth nothing: etcd drops it (issue 24, record
+    sweep), so etcd's key count stays bounded by the ranges alive."""
+
+    def test_record_goes_when_the_file_expires(self):
+        self.sim.configure(file_ttl_s=3)
+        m = self.mount("host1")
+        r = rng(19)
+        self.assert_served(m, r, self.read_cat(m, r))
+        self.assertEqual(len(self.records()), 1)
+        wait_for(lambda: not self.records(), timeout=20, interval=0.2,
+                 what="the record of an expired file to leave etcd")
+        self.assertEqual([k for k in self.etcd.keys() if "/claims/" in k], [])
+        self.close_all()
+
+
 if __name__ == "__main__":
     unittest.main()
