@@ -21,6 +21,7 @@ import unittest
 import urllib.request
 
 import etcd
+from etcd_cluster import EtcdCluster
 from etcd_proxy import EtcdProxy
 from clover_simulator import CloverSimulator
 from mount import ORDERFS, Mount, wait_for
@@ -870,6 +871,36 @@ class TestRecordSweep(FleetCase):
                  what="the record of an expired file to leave etcd")
         self.assertEqual([k for k in self.etcd.keys() if "/claims/" in k], [])
         self.close_all()
+
+
+class TestThreeMembers(FleetCase):
+    """A 3-member etcd cluster; its leader killed mid-export: no second apply, no host runs
+    alone, and every file is served (issue 24)."""
+
+    def test_leader_killed_mid_export(self):
+        cluster = EtcdCluster()
+        self.addCleanup(cluster.stop)
+        self.sim.configure(generating_s=3.0)
+        ms = self.hosts(3, fleet_etcd=cluster.urls)
+        r = rng(21)
+        cats = [self.cat_bg(m, r) for m in ms]
+        self.wait_roles(ms, r)
+        self.wait_apply(1)
+        leader = cluster.leader()
+        cluster.kill(leader)
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        figure(f"3-member etcd, leader e{leader} killed mid-export: "
+               f"{self.sim.stats()['apply']} applies")
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        datas = {sha(read(dest)) for _, dest in cats}
+        self.assertEqual(len(datas), 1)
+        for m in ms:
+            fs = self.fleet_stats(m)
+            self.assertFalse(fs["running_alone"], fs)
+            self.assertEqual(fs["alone_seconds"], 0.0, fs)
+            self.assertEqual(fs["lease_regrants"], 0, fs)
+        self.close_all(allowed=ETCD_FAULT_LINES)
 
 
 if __name__ == "__main__":
