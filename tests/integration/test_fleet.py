@@ -854,7 +854,23 @@ class TestConnections(FleetCase):
             f"{s['connections']} connections, {s['requests']} requests" for s in got))
         for s in got:
             self.assertLessEqual(s["connections"], 4, s)
+        # Idle: lease keepalives, and at most one member count every 3 TTLs (the request
+        # cap's share).
+        wait_for(lambda: all(not self.fleet_keys_left(m) for m in ms), timeout=10,
+                 what="every claim and slot given back")
+        for p in proxies:
+            p.reset_stats()
+        time.sleep(2 * self.TTL)  # a measuring window, not a wait for correctness
+        idle = [p.stats()["paths"] for p in proxies]
+        figure(f"idle for {2 * self.TTL} s: {idle}")
+        for paths in idle:
+            self.assertEqual(set(paths) - {"/v3/lease/keepalive", "/v3/kv/range"}, set(),
+                             paths)
+            self.assertLessEqual(paths.get("/v3/kv/range", 0), 1, paths)
         self.close_all()
+
+    def fleet_keys_left(self, m):
+        return [k for k in self.etcd.keys() if "/claims/" in k or "/slots/" in k]
 
 
 class TestRecordSweep(FleetCase):
