@@ -123,7 +123,7 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 	out->token = kv.create_revision;
 	/* Our own claim on our current lease (claimed before, or a claim whose reply was lost,
 	 * or one whose release failed): still ours, unless being freed just now. */
-	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 0) == 0))
+	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0))
 		return claim_won(f, export_key, key, out, err);
 	out->role = FLEET_FOLLOWER;
 	out->token = 0;
@@ -245,7 +245,7 @@ int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 		/* A slot on this host's lease that no flight of it holds or is taking: its own
 		 * from a reply lost (or a request the transport sent twice), or a release that
 		 * failed. Ours again. */
-		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 0) == 0)
+		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0)
 			won = 1;
 		slot_end(f, i, won ? kv.create_revision : 0);
 		if (won) {
