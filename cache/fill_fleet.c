@@ -37,8 +37,10 @@
 
 #define FLEET_WAIT_MIN_MS 200	/* first wait for a slot, or for etcd */
 #define FLEET_WAIT_MAX_MS 1000	/* longest wait for a slot, or for etcd */
-#define FLEET_FOLLOW_MS 100	/* a follower reads the record this often: it learns of
-				 * "generated" and of the holder's SHA-256 within 0.1 s */
+#define FLEET_FOLLOW_MS 100	/* a follower reads the record after this long, then */
+#define FLEET_FOLLOW_MAX_MS 800	/* twice as long each time up to this: it learns of
+				 * "generated" and of the holder's SHA-256 within 0.8 s, and a
+				 * long export costs few reads */
 #define FLEET_RECLAIM_MS 1000	/* and claims again this often (is the holder still there?) */
 #define FLEET_SHA_WAIT_TTLS 2	/* how many lease TTLs a follower waits for the holder's SHA */
 #define FLEET_UNKNOWN_EXPIRY_S (24 * 3600) /* a record's file of unknown expiry: trusted
@@ -87,8 +89,10 @@ static int fleet_wait(struct fill *f, long *ms, const char *what)
 	return 0;
 }
 
-/* Write the record of the held range; a fenced write stops this flight's writes. */
-static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const char *sha)
+/* Write the record of the held range; a fenced write stops this flight's writes. keep_s > 0
+ * for a final state: etcd deletes the record that long after (the record sweep). */
+static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const char *sha,
+		      long keep_s)
 {
 	struct fleet_record rec;
 	struct client_error err;
@@ -108,7 +112,7 @@ static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const c
 	rec.state = st;
 	rec.expires = f->task.expires;
 	rec.written = cache_now_ms(f->c) / 1000;
-	r = fleet_record_put(fleet_of(f), f->key_str, f->token, &rec, &err);
+	r = fleet_record_put(fleet_of(f), f->key_str, f->token, &rec, keep_s, &err);
 	if (r == -ESTALE) {
 		f->fenced = 1;
 		log_warn("fleet: %s: this host's claim is gone (it stalled past its lease?); "
@@ -202,7 +206,7 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 			return r;
 		*fresh = 1;
 	}
-	fleet_put(f, FLEET_APPLIED, -1, NULL);
+	fleet_put(f, FLEET_APPLIED, -1, NULL, 0);
 	return 0;
 }
 
@@ -381,7 +385,7 @@ static int fleet_still_alone(struct fill *f)
 
 int fill_fleet_task(struct fill *f, int *fresh)
 {
-	long ms, unreach_ms = FLEET_WAIT_MIN_MS;
+	long ms, unreach_ms = FLEET_WAIT_MIN_MS, follow_ms = FLEET_FOLLOW_MS;
 	int64_t reclaim_at = 0;
 	struct client_error err;
 	struct fleet_claim cl;
@@ -417,9 +421,10 @@ int fill_fleet_task(struct fill *f, int *fresh)
 		}
 		if (r != FLEET_AGAIN)
 			return r;
-		ms = FLEET_FOLLOW_MS;
+		ms = follow_ms; /* fleet_wait doubles it, to FLEET_WAIT_MAX_MS at most */
 		if ((r = fleet_wait(f, &ms, "waiting on the fleet holder")) != 0)
 			return r;
+		follow_ms = ms < FLEET_FOLLOW_MAX_MS ? ms : FLEET_FOLLOW_MAX_MS;
 	}
 }
 
@@ -428,11 +433,11 @@ void fill_fleet_state(struct fill *f, enum export_state st)
 	if (!fleet_of(f))
 		return;
 	if (st == EXPORT_GENERATED)
-		fleet_put(f, FLEET_GENERATED, -1, NULL);
+		fleet_put(f, FLEET_GENERATED, -1, NULL, 0);
 	else if (st == EXPORT_GENERATING)
-		fleet_put(f, FLEET_GENERATING, -1, NULL);
+		fleet_put(f, FLEET_GENERATING, -1, NULL, 0);
 	else if (st == EXPORT_NO_DATA)
-		fleet_put(f, FLEET_NO_DATA, -1, NULL);
+		fleet_put(f, FLEET_NO_DATA, -1, NULL, f->c->cfg.nodata_ttl_s);
 }
 
 /* Waiting for the holder's SHA-256 and etcd failed: 1 = this host runs alone now (its file
@@ -474,7 +479,7 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 	int64_t next_claim = cache_mono_ms() + every;
 	struct fleet_record rec;
 	struct client_error err;
-	long ms;
+	long ms, follow_ms = FLEET_FOLLOW_MS;
 	int r;
 
 	for (;;) {
@@ -499,9 +504,10 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 			return fleet_refused(f, &err);
 		if (r != 0 && (r = fleet_sha_outage(f, &err)) != 0)
 			return r > 0 ? 0 : r;
-		ms = FLEET_FOLLOW_MS;
+		ms = follow_ms;
 		if ((r = fleet_wait(f, &ms, "waiting for the holder's SHA-256")) != 0)
 			return r;
+		follow_ms = ms < FLEET_FOLLOW_MAX_MS ? ms : FLEET_FOLLOW_MAX_MS;
 	}
 }
 
@@ -531,6 +537,16 @@ void fill_fleet_task_gone(struct fill *f)
 	snprintf(f->dead_task, sizeof(f->dead_task), "%s", f->task_id);
 }
 
+/* How long the record of a verified file is worth keeping: until the server's file expires
+ * (unknown: FLEET_UNKNOWN_EXPIRY_S). Then etcd drops it (a lease of that TTL). */
+static long fleet_file_keep_s(struct fill *f)
+{
+	int64_t left = f->task.expires ? f->task.expires - cache_now_ms(f->c) / 1000
+				       : FLEET_UNKNOWN_EXPIRY_S;
+
+	return left > 1 ? (long)left : 1;
+}
+
 /* What the holder's record says once the flight ended with rc (READY: size and SHA-256). */
 static void fleet_put_outcome(struct fill *f, int rc)
 {
@@ -542,9 +558,9 @@ static void fleet_put_outcome(struct fill *f, int rc)
 		size = f->e->info.size;
 		snprintf(sha, sizeof(sha), "%s", f->e->info.sha256);
 		pthread_mutex_unlock(&f->c->lock);
-		fleet_put(f, FLEET_GENERATED, (int64_t)size, sha);
+		fleet_put(f, FLEET_GENERATED, (int64_t)size, sha, fleet_file_keep_s(f));
 	} else if (rc != -ECANCELED && f->drop_task) {
-		fleet_put(f, FLEET_FAILED, -1, NULL);
+		fleet_put(f, FLEET_FAILED, -1, NULL, f->c->cfg.nodata_ttl_s);
 	}
 }
 

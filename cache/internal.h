@@ -120,6 +120,7 @@ struct cache_source {
 	int64_t fleet_alone_since_ms;	/* monotonic: when this source began running alone */
 	double fleet_alone_total_s;	/* time run alone in earlier outages */
 	double fleet_rate;		/* the request rate this host takes (cap / members) */
+	int64_t fleet_recount_idle_ms;	/* monotonic: idle, count the members again then */
 	int fleet_alone_running;	/* exports this source applied for alone, still running */
 	int fleet_refused_logged;	/* etcd refused this host: said once, until it answers */
 

@@ -95,10 +95,12 @@ void fleet_free(struct fleet *f);
 int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out,
 		struct client_error *err);
 /* Writes the record of export_key if this host's claim still has create revision token.
- * rec->holder is ignored: the record names this host. 0, -ESTALE when fenced (nothing
- * written), -EINVAL for an invalid record, -EIO. */
+ * rec->holder is ignored: the record names this host. keep_s > 0 (a final state: the file
+ * verified, no data, failed): the record is bound to a lease of its own of that TTL, so etcd
+ * deletes it once it is worth nothing (the record sweep); 0 = kept. 0, -ESTALE when fenced
+ * (nothing written), -EINVAL for an invalid record, -EIO. */
 int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
-		     const struct fleet_record *rec, struct client_error *err);
+		     const struct fleet_record *rec, long keep_s, struct client_error *err);
 /* Reads the record of export_key. 0, -ENOENT when there is none, -EIO (a record that does
  * not parse strictly is CLIENT_E_PROTOCOL). */
 int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_record *out,

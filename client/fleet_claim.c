@@ -123,7 +123,7 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 	out->token = kv.create_revision;
 	/* Our own claim on our current lease (claimed before, or a claim whose reply was lost,
 	 * or one whose release failed): still ours, unless being freed just now. */
-	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 0) == 0))
+	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0))
 		return claim_won(f, export_key, key, out, err);
 	out->role = FLEET_FOLLOWER;
 	out->token = 0;
@@ -137,10 +137,11 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 }
 
 int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
-		     const struct fleet_record *rec, struct client_error *err)
+		     const struct fleet_record *rec, long keep_s, struct client_error *err)
 {
 	char guard[ETCD_KEY_MAX + 1], key[ETCD_KEY_MAX + 1], json[FLEET_RECORD_JSON_MAX + 1];
 	struct fleet_record r = *rec;
+	int64_t lease = 0;
 	int applied = 0, rc;
 	long n;
 
@@ -153,7 +154,10 @@ int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
 		client_error_set(err, CLIENT_E_INVALID, "fleet: invalid task record");
 		return -EINVAL;
 	}
-	rc = etcd_put_if_owner(f->etcd, guard, token, key, json, (size_t)n, 0, &applied, err);
+	if (keep_s > 0 &&
+	    fleet_note(f, etcd_lease_grant(f->etcd, keep_s, &lease, err), err) != 0)
+		return -EIO;
+	rc = etcd_put_if_owner(f->etcd, guard, token, key, json, (size_t)n, lease, &applied, err);
 	if (fleet_note(f, rc, err) != 0)
 		return -EIO;
 	if (!applied) {
@@ -241,7 +245,7 @@ int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 		/* A slot on this host's lease that no flight of it holds or is taking: its own
 		 * from a reply lost (or a request the transport sent twice), or a release that
 		 * failed. Ours again. */
-		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key, 0) == 0)
+		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0)
 			won = 1;
 		slot_end(f, i, won ? kv.create_revision : 0);
 		if (won) {

@@ -58,9 +58,8 @@ int64_t fleet_current_lease(struct fleet *f, struct client_error *err);
  * still bound to lease, until it succeeds or the lease is gone. Takes f->lock. */
 void fleet_reap_add(struct fleet *f, const char *key, int64_t token, int64_t lease);
 /* This host found key bound to its lease and wants to keep it: 0 (any entry of key is
- * dropped), or -1 when the reaper is deleting it just now (claim again later) or, with
- * need_entry, when key has no entry (slots: another flight of this host holds it). */
-int fleet_reap_take_back(struct fleet *f, const char *key, int need_entry);
+ * dropped), or -1 when the reaper is deleting it just now (claim again later). */
+int fleet_reap_take_back(struct fleet *f, const char *key);
 /* The lease is gone, and its keys with it: forget the entries. */
 void fleet_reap_clear(struct fleet *f);
 /* How many keys wait to be freed. */

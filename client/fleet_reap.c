@@ -91,14 +91,14 @@ void fleet_reap_add(struct fleet *f, const char *key, int64_t token, int64_t lea
 	pthread_mutex_unlock(&f->lock);
 }
 
-int fleet_reap_take_back(struct fleet *f, const char *key, int need_entry)
+int fleet_reap_take_back(struct fleet *f, const char *key)
 {
 	struct fleet_reap_entry **p;
 	int rc = 0;
 
 	pthread_mutex_lock(&f->lock);
 	p = find_key(f, key);
-	if ((*p && (*p)->deleting) || (!*p && need_entry))
+	if (*p && (*p)->deleting)
 		rc = -1;
 	else if (*p)
 		unlink_entry(p);

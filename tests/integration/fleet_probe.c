@@ -130,7 +130,7 @@ static int cmd_record_put(struct probe *p, char **a, struct client_error *err)
 		r.size = arg_i64(a[5]);
 	if (a[5] && a[6])
 		snprintf(r.sha256, sizeof(r.sha256), "%s", a[6]);
-	int rc = fleet_record_put(p->fleet, a[1], arg_i64(a[2]), &r, err);
+	int rc = fleet_record_put(p->fleet, a[1], arg_i64(a[2]), &r, 0, err);
 	if (rc != 0)
 		return failed(rc, err);
 	emit(ok_object());

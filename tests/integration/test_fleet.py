@@ -21,6 +21,7 @@ import unittest
 import urllib.request
 
 import etcd
+from etcd_cluster import EtcdCluster
 from etcd_proxy import EtcdProxy
 from clover_simulator import CloverSimulator
 from mount import ORDERFS, Mount, wait_for
@@ -853,7 +854,69 @@ class TestConnections(FleetCase):
             f"{s['connections']} connections, {s['requests']} requests" for s in got))
         for s in got:
             self.assertLessEqual(s["connections"], 4, s)
+        # Idle: lease keepalives, and at most one member count every 3 TTLs (the request
+        # cap's share).
+        wait_for(lambda: all(not self.fleet_keys_left(m) for m in ms), timeout=10,
+                 what="every claim and slot given back")
+        for p in proxies:
+            p.reset_stats()
+        time.sleep(2 * self.TTL)  # a measuring window, not a wait for correctness
+        idle = [p.stats()["paths"] for p in proxies]
+        figure(f"idle for {2 * self.TTL} s: {idle}")
+        for paths in idle:
+            self.assertEqual(set(paths) - {"/v3/lease/keepalive", "/v3/kv/range"}, set(),
+                             paths)
+            self.assertLessEqual(paths.get("/v3/kv/range", 0), 1, paths)
         self.close_all()
+
+    def fleet_keys_left(self, m):
+        return [k for k in self.etcd.keys() if "/claims/" in k or "/slots/" in k]
+
+
+class TestRecordSweep(FleetCase):
+    """A record whose file has expired is worth nothing: etcd drops it (issue 24, record
+    sweep), so etcd's key count stays bounded by the ranges alive."""
+
+    def test_record_goes_when_the_file_expires(self):
+        self.sim.configure(file_ttl_s=3)
+        m = self.mount("host1")
+        r = rng(19)
+        self.assert_served(m, r, self.read_cat(m, r))
+        self.assertEqual(len(self.records()), 1)
+        wait_for(lambda: not self.records(), timeout=20, interval=0.2,
+                 what="the record of an expired file to leave etcd")
+        self.assertEqual([k for k in self.etcd.keys() if "/claims/" in k], [])
+        self.close_all()
+
+
+class TestThreeMembers(FleetCase):
+    """A 3-member etcd cluster; its leader killed mid-export: no second apply, no host runs
+    alone, and every file is served (issue 24)."""
+
+    def test_leader_killed_mid_export(self):
+        cluster = EtcdCluster()
+        self.addCleanup(cluster.stop)
+        self.sim.configure(generating_s=3.0)
+        ms = self.hosts(3, fleet_etcd=cluster.urls)
+        r = rng(21)
+        cats = [self.cat_bg(m, r) for m in ms]
+        self.wait_roles(ms, r)
+        self.wait_apply(1)
+        leader = cluster.leader()
+        cluster.kill(leader)
+        for p, _ in cats:
+            self.assertEqual(self.finish(p), (0, ""))
+        figure(f"3-member etcd, leader e{leader} killed mid-export: "
+               f"{self.sim.stats()['apply']} applies")
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        datas = {sha(read(dest)) for _, dest in cats}
+        self.assertEqual(len(datas), 1)
+        for m in ms:
+            fs = self.fleet_stats(m)
+            self.assertFalse(fs["running_alone"], fs)
+            self.assertEqual(fs["alone_seconds"], 0.0, fs)
+            self.assertEqual(fs["lease_regrants"], 0, fs)
+        self.close_all(allowed=ETCD_FAULT_LINES)
 
 
 if __name__ == "__main__":
