@@ -153,6 +153,7 @@ static const struct key_def keys[] = {
 	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0, "1h"},
 	{"settle_delay", K_DURATION, OFF(settle_delay_s), 0, 0, "1h"},
 	{"open_ttl", K_DURATION, OFF(open_ttl_s), 1, 0, "15m"},
+	{"open_refresh", K_STR, OFF(open_refresh), 0, 0, NULL},
 	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0, "10s"},
 	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0, "30s"},
 	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0, "60s"},
@@ -626,6 +627,12 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		return -1;
 	if (c->time_zone && validate_time_zone(c->time_zone, err, errlen))
 		return -1;
+	if (c->open_refresh && strcmp(c->open_refresh, "wait") &&
+	    strcmp(c->open_refresh, "background")) {
+		snprintf(err, errlen, "bad value for 'open_refresh': '%s' (wait, background)",
+			 c->open_refresh);
+		return -1;
+	}
 	if (c->poll_initial_ms > c->poll_max_ms) {
 		snprintf(err, errlen, "'poll_initial_ms' is larger than 'poll_max_ms'");
 		return -1;

@@ -34,6 +34,7 @@ struct fs_config {
 	int nodata_ttl_s;	   /* default 3600 */
 	int settle_delay_s;	   /* a range is complete this long after its end; default 3600 */
 	int open_ttl_s;		   /* an open (incomplete) file is served this long; default 900 */
+	char *open_refresh;	   /* "wait" (default, NULL) or "background" */
 	int connect_timeout_s;	   /* default 10 */
 	int request_timeout_s;	   /* default 30 */
 	int download_stall_s;	   /* default 60 */

@@ -233,6 +233,17 @@ static int export_size(struct orderfs *o, struct fs_account *a, const struct nod
 
 	*size = 0;
 	chunk_lookup(o, a, node->type, &node->chunk, info);
+	/* Past fresh_until, and while its range is exported again, the file there is the one an
+	 * open may get (open_refresh = background, a failed refresh): the kernel must not be
+	 * told 0 meanwhile, or a page-cache read of that file stops at once. */
+	if (node->kind == NODE_WHOLE_FILE && info->state == CACHE_EXPIRED) {
+		*size = info->size;
+		return 0;
+	}
+	if (node->kind == NODE_WHOLE_FILE && info->old_size) {
+		*size = info->old_size;
+		return 0;
+	}
 	if (info->state != CACHE_READY)
 		return 0;
 	if (node->kind == NODE_WHOLE_FILE) {
@@ -450,7 +461,7 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 		return rc;
 	if ((rc = export_size(o, a, node, &info, &size)) != 0)
 		return rc;
-	if (info.state == CACHE_READY) {
+	if (info.state == CACHE_READY || size) {
 		fill_file_stat(o, st, size, (time_t)info.ready_time);
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	} else {

@@ -31,6 +31,8 @@ static void add_freshness(cJSON *o, const struct cache_info *in)
 		cJSON_AddNullToObject(o, "complete");
 	cJSON_AddItemToObject(o, "fresh_until",
 			      time_json(has_file && !in->complete ? in->fresh_until : 0));
+	/* The file served is an old one: its refresh failed or waits (last_error says why). */
+	cJSON_AddBoolToObject(o, "stale", in->stale);
 }
 
 cJSON *status_error_json(const struct cache_info *in)
