@@ -200,6 +200,7 @@ void config_init(struct fs_config *c)
 		if (keys[i].def && config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
 			abort(); /* a default the table itself refuses: a programming error */
 	c->fleet_keys_given = 0; /* the defaults above are not the user's */
+	c->open_ttl_given = 0;
 }
 
 const char *config_string(const struct fs_config *c, const char *key)
@@ -313,6 +314,8 @@ int config_set(struct fs_config *c, const char *key, const char *value, char *er
 	rc = set_value(k, (char *)c + k->offset, value);
 	if (!rc && !strncmp(key, "fleet_", 6) && strcmp(key, "fleet_etcd"))
 		c->fleet_keys_given = 1;
+	if (!rc && !strcmp(key, "open_ttl"))
+		c->open_ttl_given = 1;
 	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
 	else if (rc)
@@ -521,6 +524,11 @@ int config_check_endpoints(const char *key, const char *list, char *err, size_t 
 			return 0;
 		p += len + 1;
 	}
+}
+
+int config_open_ttl(const struct fs_config *c)
+{
+	return c->open_ttl_given || !c->sync_ttl_s ? c->open_ttl_s : c->sync_ttl_s;
 }
 
 int config_max_exports_total(const struct fs_config *c)

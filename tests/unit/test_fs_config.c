@@ -594,12 +594,27 @@ static void test_freshness_keys(void **state)
 	config_free(&c);
 }
 
+/* Mogujie's sync_ttl is open_ttl's older name: it counts unless open_ttl is set. */
+static void test_sync_ttl_is_open_ttl(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	config_init(&c);
+	assert_int_equal(config_open_ttl(&c), 900);
+	assert_int_equal(config_set(&c, "sync_ttl", "2h", err, sizeof(err)), 0);
+	assert_int_equal(config_open_ttl(&c), 7200);
+	assert_int_equal(config_set(&c, "open_ttl", "15m", err, sizeof(err)), 0);
+	assert_int_equal(config_open_ttl(&c), 900);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_time_zone),
 		cmocka_unit_test(test_freshness_keys),
+		cmocka_unit_test(test_sync_ttl_is_open_ttl),
 		cmocka_unit_test(test_override_wins),
 		cmocka_unit_test(test_unknown_key_named),
 		cmocka_unit_test(test_missing_key_named),
