@@ -405,7 +405,7 @@ static char *render_status(struct orderfs *o, struct fs_account *a, const struct
 			chunk_lookup(o, a, t, &chunks[k], &infos[k]);
 		}
 	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos,
-			     stats_fleet_state(o, a), len);
+			     stats_fleet_state(o, a), account_active(a) ? a->prov->zone : NULL, len);
 out:
 	free(names);
 	free(chunks);

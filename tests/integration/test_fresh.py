@@ -76,6 +76,12 @@ class TestTimeZone(FreshTestCase):
         self.assertIn(day(today), os.listdir(exports))
         with open(os.path.join(exports, day(today), "orders.xlsx"), "rb") as f:
             self.assertEqual(f.read(2), b"PK")
+        with open(os.path.join(exports, day(today), ".status")) as f:
+            status = json.load(f)
+        # .status shows times in the zone: the offset is the zone's
+        offset = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).strftime("%z")
+        self.assertTrue(status["ready_time"].endswith(offset), status["ready_time"])
+        self.assertTrue(status["as_of"].startswith(today.isoformat()), status["as_of"])
         if today < utc_today:  # UTC's today is tomorrow there: not yet exportable
             with self.assertRaises(OSError) as cm:
                 os.stat(os.path.join(exports, day(utc_today)))
