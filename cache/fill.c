@@ -562,6 +562,10 @@ int fill_run(struct cache *c, struct entry *e)
 		return -ECANCELED;
 	}
 	snprintf(f.task_id, sizeof(f.task_id), "%s", e->info.task_id);
+	/* A refresh: the fleet's record may still name the task of the file being replaced;
+	 * following it would fetch the same old orders again. */
+	if (e->has_old)
+		snprintf(f.dead_task, sizeof(f.dead_task), "%s", e->old.task_id);
 	e->info.state = f.task_id[0] ? CACHE_APPLIED : CACHE_QUEUED;
 	if (e->info.state == CACHE_QUEUED)
 		e->info.progress = -1;
