@@ -23,6 +23,12 @@
  * cfg.now_ms); from then on the entry reads as EXPIRED, the next cache_open starts a new
  * export, and the sweeper deletes expired files every sweep_interval_s. NO_DATA is served as
  * -ENODATA for nodata_ttl_s after it was learned; FAILED is retried on the next open.
+ *
+ * Freshness (fresh.h): a READY file exported before its range closed also reads as EXPIRED
+ * from fresh_until on, and the next open exports the range again. The old file's info is kept
+ * (entry->old) while that export runs: with open_refresh_background opens get the old file at
+ * once, and if the export fails the entry becomes the old file again, marked stale, instead of
+ * FAILED. The open that waited for a flight always gets that flight's file.
  */
 #include "internal.h"
 

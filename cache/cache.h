@@ -185,6 +185,9 @@ typedef int (*cache_cancel_fn)(void *arg);
  * the flight stays queued and runs when the provider opens (cache_info.wait_until), so a later
  * open finds the file. The cause is in the entry's cache_info.last_error. -EINVAL also for a
  * type that is not one of the provider's.
+ * Freshness (fresh.h): while an open file's range is exported again, the handle may be on the
+ * file it replaces (open_refresh_background, provider closed), and when that export fails it
+ * is that file, 0 returned and cache_info.stale set: a good file is never replaced by an error.
  */
 int cache_open(struct cache *c, size_t type, const struct date_range *r,
 	       cache_cancel_fn cancelled, void *arg, struct cache_handle **h);
