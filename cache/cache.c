@@ -23,6 +23,12 @@
  * cfg.now_ms); from then on the entry reads as EXPIRED, the next cache_open starts a new
  * export, and the sweeper deletes expired files every sweep_interval_s. NO_DATA is served as
  * -ENODATA for nodata_ttl_s after it was learned; FAILED is retried on the next open.
+ *
+ * Freshness (fresh.h): a READY file exported before its range closed also reads as EXPIRED
+ * from fresh_until on, and the next open exports the range again. The old file's info is kept
+ * (entry->old) while that export runs: with open_refresh_background opens get the old file at
+ * once, and if the export fails the entry becomes the old file again, marked stale, instead of
+ * FAILED. The open that waited for a flight always gets that flight's file.
  */
 #include "internal.h"
 
@@ -138,6 +144,7 @@ static int cache_config_copy(struct cache *c, const struct cache_config *cfg)
 	c->cfg.nodata_ttl_s = def(cfg->nodata_ttl_s, 3600);
 	c->cfg.settle_delay_s = cfg->settle_delay_s < 0 ? 0 : def(cfg->settle_delay_s, 3600);
 	c->cfg.open_ttl_s = def(cfg->open_ttl_s, 900);
+	c->cfg.open_refresh_background = cfg->open_refresh_background;
 	c->cfg.poll_initial_ms = def(cfg->poll_initial_ms, 500);
 	c->cfg.poll_max_ms = def(cfg->poll_max_ms, 10000);
 	if (c->cfg.poll_max_ms < c->cfg.poll_initial_ms)
@@ -264,6 +271,8 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 		*out = e->info;
 		out->state = entry_state(c, e);
 		entry_freshness(c, e, &out->complete, &out->fresh_until);
+		out->stale = e->stale || (e->has_old && out->state == CACHE_WAITING);
+		out->old_size = e->has_old ? e->old.size : 0;
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
 			/* Queued behind the waiting flight: it waits for the same opening. */
 			out->wait_until = (e->kind->src->closed_until_ms + 999) / 1000;
@@ -313,10 +322,12 @@ static int data_fd_open(struct cache *c, struct entry *e, const char *path, stru
 	int fd;
 
 	pthread_mutex_lock(&c->lock);
-	info.size = e->info.size;
-	info.ready_time = e->info.ready_time;
-	memcpy(info.sha256, e->info.sha256, sizeof(info.sha256));
-	if (e->info.state != CACHE_READY)
+	const struct cache_info *now = e->info.state != CACHE_READY && e->has_old ? &e->old
+										  : &e->info;
+	info.size = now->size;
+	info.ready_time = now->ready_time;
+	memcpy(info.sha256, now->sha256, sizeof(info.sha256));
+	if (now->state != CACHE_READY)
 		info.sha256[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -378,6 +389,8 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 struct open_wait {
 	unsigned my_flight;
 	int joined, counted, reopened;
+	int flight_done; /* the flight we waited for made the file: ours, however short its
+			  * open_ttl (it may be past fresh_until already) */
 };
 
 enum open_step { OPEN_DONE, OPEN_AGAIN, OPEN_WAIT };
@@ -408,6 +421,23 @@ static enum open_step open_ready(struct cache *c, struct entry *e, struct open_w
 	return OPEN_AGAIN;
 }
 
+/* open_ready behind the credential gate (cred.c): an account's ready file, the old one
+ * served during a refresh included, only once its provider accepted the account's
+ * credentials. cache->lock held, dropped meanwhile. */
+static enum open_step open_gated(struct cache *c, struct entry *e, struct open_wait *w,
+				 struct cache_handle **h, int *rc)
+{
+	int g = cred_gate(c, e->kind->src, e->info.task_id);
+
+	if (g < 0) {
+		*rc = g;
+		return OPEN_DONE;
+	}
+	if (g != CRED_OPEN) /* the lock was or will be dropped: look again */
+		return g == CRED_WAIT ? OPEN_WAIT : OPEN_AGAIN;
+	return open_ready(c, e, w, h, rc);
+}
+
 /* Whether "no data" is still remembered for e. cache->lock held. */
 static int nodata_fresh(struct cache *c, const struct entry *e, enum cache_state st)
 {
@@ -419,6 +449,8 @@ static int nodata_fresh(struct cache *c, const struct entry *e, enum cache_state
 static void open_enqueue(struct cache *c, struct entry *e, enum cache_state st)
 {
 	if (st == CACHE_EXPIRED && !entry_server_expired(c, e)) {
+		e->has_old = 1; /* served meanwhile and again if this export fails */
+		e->old = e->info;
 		entry_counts(c, e)->n_refreshes++;
 		log_info("cache: %s: exported while its range was open; exporting it again",
 			 e->range_str);
@@ -441,12 +473,17 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 	}
 	if (w->joined && e->flight != w->my_flight) {
 		w->joined = 0; /* our flight ended: its result is ours */
-		if (e->result != 0) {
+		/* ... unless it was a refresh that failed: then the old file is served (stale) */
+		if (e->result != 0 && !(e->stale && e->info.state == CACHE_READY)) {
 			*rc = e->result == -ECANCELED ? -EINTR : e->result;
 			return OPEN_DONE;
 		}
+		w->flight_done = 1;
 	}
 	st = entry_state(c, e);
+	if (e->filling && e->fill_gen == e->gen && e->has_old &&
+	    (st == CACHE_WAITING || c->cfg.open_refresh_background))
+		return open_gated(c, e, w, h, rc); /* the old file while its refresh runs */
 	if (e->filling && e->fill_gen == e->gen && st == CACHE_WAITING) {
 		/* The provider is closed for now: say so at once; the flight waits on. */
 		entry_counts(c, e)->n_errors++;
@@ -454,16 +491,8 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 		*rc = -EAGAIN;
 		return OPEN_DONE;
 	}
-	if (!e->filling && st == CACHE_READY) {
-		int g = cred_gate(c, e->kind->src, e->info.task_id);
-		if (g < 0) {
-			*rc = g;
-			return OPEN_DONE;
-		}
-		if (g != CRED_OPEN) /* the lock was or will be dropped: look again */
-			return g == CRED_WAIT ? OPEN_WAIT : OPEN_AGAIN;
-		return open_ready(c, e, w, h, rc);
-	}
+	if (!e->filling && (st == CACHE_READY || (w->flight_done && e->info.state == CACHE_READY)))
+		return open_gated(c, e, w, h, rc);
 	if (!e->filling && nodata_fresh(c, e, st)) {
 		*rc = -ENODATA;
 		return OPEN_DONE;
@@ -480,6 +509,8 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 	}
 	if (!e->filling) {
 		open_enqueue(c, e, st);
+		if (e->has_old && c->cfg.open_refresh_background)
+			return open_gated(c, e, w, h, rc); /* the old file; the export runs behind */
 		w->joined = 1;
 		w->my_flight = e->flight;
 	} else if (!w->joined && e->fill_gen == e->gen) {
@@ -496,7 +527,7 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 int cache_open(struct cache *c, size_t type, const struct date_range *r,
 	       cache_cancel_fn cancelled, void *arg, struct cache_handle **h)
 {
-	struct open_wait w = {0, 0, 0, 0};
+	struct open_wait w = {0, 0, 0, 0, 0};
 	struct entry *e;
 	enum open_step step;
 	int rc = 0;

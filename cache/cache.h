@@ -44,6 +44,8 @@ struct cache_config {
 	int settle_delay_s;	  /* a range turns closed this long after its end (fresh.h);
 				   * 0 = default 3600, < 0 = at its end */
 	int open_ttl_s;		  /* an open file is served this long; 0 = default 900 */
+	int open_refresh_background; /* 1: an open past fresh_until gets the old file at once
+				      * and the export runs behind it; 0: it waits (default) */
 	/* The report_type of type 0 in its keys and requests instead of
 	 * prov->types[0].report_type (Vexora's report_type setting); NULL = none. Every other
 	 * type's is prov->types[t].report_type. */
@@ -152,6 +154,11 @@ struct cache_info {
 					      * unknown (a file of an older orderfs) */
 	int complete;			     /* ready: applied after its range closed (fresh.h) */
 	int64_t fresh_until;		     /* ready and open: re-exported from then on, unix s */
+	uint64_t old_size;		     /* while its range is exported again: the size of
+					      * the file served meanwhile (0 none) */
+	int stale;			     /* the file served is an old one: exporting its range
+					      * again failed or the provider is closed (last_error
+					      * says why) */
 	int64_t last_access;		     /* unix s */
 	int64_t learned_time;		     /* when FAILED/NO_DATA was learned, unix s */
 	char sha256[65];		     /* hex, ready only */
@@ -206,6 +213,9 @@ typedef int (*cache_cancel_fn)(void *arg);
  * the flight stays queued and runs when the provider opens (cache_info.wait_until), so a later
  * open finds the file. The cause is in the entry's cache_info.last_error. -EINVAL also for a
  * type that is not one of the provider's.
+ * Freshness (fresh.h): while an open file's range is exported again, the handle may be on the
+ * file it replaces (open_refresh_background, provider closed), and when that export fails it
+ * is that file, 0 returned and cache_info.stale set: a good file is never replaced by an error.
  */
 int cache_open(struct cache *c, size_t type, const struct date_range *r,
 	       cache_cancel_fn cancelled, void *arg, struct cache_handle **h);

@@ -59,6 +59,8 @@ void entry_reset(struct entry *e)
 	e->total = 0;
 	e->access_dirty = 0;
 	e->warned_big = 0;
+	e->has_old = 0;
+	e->stale = 0;
 }
 
 /* The orphan of key k in memory; NULL if none. */
@@ -285,7 +287,8 @@ enum cache_state entry_state(const struct cache *c, const struct entry *e)
 		return CACHE_EXPIRED;
 	/* An open file past fresh_until: the next open exports it again (fresh.h). */
 	entry_freshness(c, e, &complete, &until);
-	if (!complete && cache_now_ms(c) / 1000 >= until)
+	if (!complete && cache_now_ms(c) / 1000 >= until &&
+	    !(e->stale && cache_now_ms(c) / 1000 < e->stale_until))
 		return CACHE_EXPIRED;
 	/* Queued behind a flight that waits for the provider to open: waiting too. */
 	if (e->info.state == CACHE_QUEUED && e->filling && e->kind &&

@@ -515,6 +515,21 @@ static int fill_main(struct fill *f)
 	}
 }
 
+/* A refresh failed: the entry is its old file again, served as stale (its last_error says
+ * why) for open_ttl before an open tries again; the old .data was never touched. The .meta
+ * written next says READY, so a restart serves it too. cache->lock held. */
+static void fill_keep_old(struct fill *f)
+{
+	struct entry *e = f->e;
+
+	e->info = e->old;
+	e->has_old = 0;
+	e->stale = 1;
+	e->stale_until = cache_now_ms(f->c) / 1000 + f->c->cfg.open_ttl_s;
+	log_warn("cache: %s: exporting it again failed; serving the file exported before "
+		 "(stale) and trying again in %d s", e->range_str, f->c->cfg.open_ttl_s);
+}
+
 /* Record a failed flight in memory and on disk, with one log line. */
 static void fill_record_failure(struct fill *f, int rc)
 {
@@ -547,12 +562,16 @@ static void fill_record_failure(struct fill *f, int rc)
 		k->n_err_again++;
 	else
 		k->n_err_other++;
-	f->e->info.state = CACHE_FAILED;
+	int stale = f->e->has_old;
+	if (stale)
+		fill_keep_old(f);
+	else
+		f->e->info.state = CACHE_FAILED;
 	f->e->info.learned_time = cache_now_ms(c) / 1000;
 	f->e->info.last_errno = eno;
 	f->e->info.last_error = f->err;
 	f->e->info.progress = -1;
-	if (f->drop_task)
+	if (f->drop_task && !stale)
 		f->e->info.task_id[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
 	if (f->err.code[0])
@@ -602,6 +621,10 @@ int fill_run(struct cache *c, struct entry *e)
 		return -ECANCELED;
 	}
 	snprintf(f.task_id, sizeof(f.task_id), "%s", e->info.task_id);
+	/* A refresh: the fleet's record may still name the task of the file being replaced;
+	 * following it would fetch the same old orders again. */
+	if (e->has_old)
+		snprintf(f.dead_task, sizeof(f.dead_task), "%s", e->old.task_id);
 	e->info.state = f.task_id[0] ? CACHE_APPLIED : CACHE_QUEUED;
 	if (e->info.state == CACHE_QUEUED)
 		e->info.progress = -1;

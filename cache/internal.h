@@ -72,6 +72,15 @@ struct entry {
 	struct data_fd *data_fd; /* the descriptor its handles on the current .data share, or
 				  * NULL (cache.c) */
 	int warned_big;		 /* logged once that the file alone exceeds max_size */
+	/* A refresh (fresh.h): the READY file an export of its open range is replacing. Its
+	 * .data stays until the new one is renamed over it, so it can be served meanwhile
+	 * (open_refresh = background, provider closed) and again if the export fails. */
+	int has_old;
+	struct cache_info old;
+	/* The last refresh failed and the old file is served again ("stale"; last_error says
+	 * why) until stale_until (unix s), when the next open tries again. */
+	int stale;
+	int64_t stale_until;
 };
 
 /* What the cache counts, per export type (cache->lock, except n_bytes). */

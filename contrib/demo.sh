@@ -424,15 +424,24 @@ start() {
 	echo
 	echo "$MNT/:"
 	ls -A "$MNT" | sed 's/^/    /'
-	echo "$MNT/exports/: $(ls "$MNT/exports" | wc -l) ranges (a day each in the provider's window), the last three:"
-	ls "$MNT/exports" | tail -n 3 | sed 's/^/    /'
+	echo "$MNT/exports/: $(ls "$MNT/exports" | grep -c '\.\.') ranges (a day each in the provider's window), the last three:"
+	ls "$MNT/exports" | grep '\.\.' | tail -n 3 | sed 's/^/    /'
+	echo "ls -l $MNT/exports/ (the named ranges; listing them exports nothing):"
+	ls -l "$MNT/exports" | grep -- ' -> ' | sed 's/^/    /'
+	echo "demo: reading $MNT/exports/today/$file (today is $(readlink "$MNT/exports/today"))..."
+	today_copy=$DEMO/${file%.*}-today.${file##*.}
+	cp "$MNT/exports/today/$file" "$today_copy"
+	as_of=$(getfattr --only-values -n user.orderfs.as_of "$MNT/exports/today/$file" 2>/dev/null)
+	echo "demo: copied to $today_copy ($(wc -c <"$today_copy") bytes, the orders until" \
+		"$(date -d "@${as_of:-0}" +%T 2>/dev/null || echo now); again after open_ttl: newer)"
 	echo "$MNT/exports/$range/:"
 	ls -lA "$MNT/exports/$range" | tail -n +2 | sed 's/^/    /'
 	echo
 	cat <<EOF
 Try next:
   ls $MNT/exports/
-  cp $MNT/exports/$(date +%F)..$(date +%F)/$file /tmp/      # today's orders
+  cp $MNT/exports/today/$file /tmp/      # today's orders (again after open_ttl: fresh ones)
+  ls -l $MNT/exports/                    # today, this-week, last-month, 2026-11 ... -> dates
   cat $MNT/exports/$range/.status
   getfattr -d $MNT/exports/$range/$file
   cat $MNT/.stats

@@ -158,6 +158,7 @@ static const struct key_def keys[] = {
 	{"nodata_ttl", K_DURATION, OFF(nodata_ttl_s), 0, 0, "1h"},
 	{"settle_delay", K_DURATION, OFF(settle_delay_s), 0, 0, "1h"},
 	{"open_ttl", K_DURATION, OFF(open_ttl_s), 1, 0, "15m"},
+	{"open_refresh", K_STR, OFF(open_refresh), 0, 0, NULL},
 	{"connect_timeout", K_DURATION, OFF(connect_timeout_s), 1, 0, "10s"},
 	{"request_timeout", K_DURATION, OFF(request_timeout_s), 1, 0, "30s"},
 	{"download_stall_timeout", K_DURATION, OFF(download_stall_s), 1, 0, "60s"},
@@ -215,6 +216,7 @@ void config_init(struct fs_config *c)
 	c->fleet_keys_given = 0; /* the defaults above are not the user's */
 	c->owner = c->group = -1; /* the user and group orderfs runs as (perm_of_config) */
 	c->cache_min_free_given = 0;
+	c->open_ttl_given = 0;
 }
 
 const char *config_string(const struct fs_config *c, const char *key)
@@ -336,6 +338,8 @@ int config_set(struct fs_config *c, const char *key, const char *value, char *er
 		c->fleet_keys_given = 1;
 	if (!rc && !strcmp(key, "cache_min_free"))
 		c->cache_min_free_given = 1;
+	if (!rc && !strcmp(key, "open_ttl"))
+		c->open_ttl_given = 1;
 	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
 	else if (rc)
@@ -549,6 +553,11 @@ int config_check_endpoints(const char *key, const char *list, char *err, size_t 
 	}
 }
 
+int config_open_ttl(const struct fs_config *c)
+{
+	return c->open_ttl_given || !c->sync_ttl_s ? c->open_ttl_s : c->sync_ttl_s;
+}
+
 int config_max_exports_total(const struct fs_config *c)
 {
 	if (!c->accounts_dir)
@@ -684,6 +693,12 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		return -1;
 	if (c->time_zone && validate_time_zone(c->time_zone, err, errlen))
 		return -1;
+	if (c->open_refresh && strcmp(c->open_refresh, "wait") &&
+	    strcmp(c->open_refresh, "background")) {
+		snprintf(err, errlen, "bad value for 'open_refresh': '%s' (wait, background)",
+			 c->open_refresh);
+		return -1;
+	}
 	if (c->poll_initial_ms > c->poll_max_ms) {
 		snprintf(err, errlen, "'poll_initial_ms' is larger than 'poll_max_ms'");
 		return -1;

@@ -37,6 +37,8 @@ struct fs_config {
 	int nodata_ttl_s;	   /* default 3600 */
 	int settle_delay_s;	   /* a range is complete this long after its end; default 3600 */
 	int open_ttl_s;		   /* an open (incomplete) file is served this long; default 900 */
+	char *open_refresh;	   /* "wait" (default, NULL) or "background" */
+	int open_ttl_given;	   /* open_ttl was set (it wins over Mogujie's sync_ttl) */
 	int connect_timeout_s;	   /* default 10 */
 	int request_timeout_s;	   /* default 30 */
 	int download_stall_s;	   /* default 60 */
@@ -112,6 +114,10 @@ const char *config_string(const struct fs_config *c, const char *key);
  * providers it refuses. 0 or -1 with err naming the key.
  */
 int config_validate(const struct fs_config *c, char *err, size_t errlen);
+
+/* The open_ttl in force: open_ttl when set, else sync_ttl (Mogujie's older name for it) when
+ * set, else open_ttl's default. */
+int config_open_ttl(const struct fs_config *c);
 
 /* Exports at once across the mount: max_exports without accounts_dir; with it
  * max_exports_total, by default 4 x max_exports and at least 16. */

@@ -270,6 +270,17 @@ static int export_size(struct orderfs *o, struct fs_account *a, const struct nod
 
 	*size = 0;
 	chunk_lookup(o, a, node->type, &node->chunk, info);
+	/* Past fresh_until, and while its range is exported again, the file there is the one an
+	 * open may get (open_refresh = background, a failed refresh): the kernel must not be
+	 * told 0 meanwhile, or a page-cache read of that file stops at once. */
+	if (node->kind == NODE_WHOLE_FILE && info->state == CACHE_EXPIRED) {
+		*size = info->size;
+		return 0;
+	}
+	if (node->kind == NODE_WHOLE_FILE && info->old_size) {
+		*size = info->old_size;
+		return 0;
+	}
 	if (info->state != CACHE_READY)
 		return 0;
 	if (node->kind == NODE_WHOLE_FILE) {
@@ -441,7 +452,7 @@ static char *render_status(struct orderfs *o, struct fs_account *a, const struct
 			chunk_lookup(o, a, t, &chunks[k], &infos[k]);
 		}
 	text = status_render(r, n, (const char(*)[PATH_NAME_MAX])names, chunks, infos,
-			     stats_fleet_state(o, a), len);
+			     stats_fleet_state(o, a), account_active(a) ? a->prov->zone : NULL, len);
 out:
 	free(names);
 	free(chunks);
@@ -502,7 +513,7 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 	if ((rc = export_size(o, a, node, &info, &size)) != 0)
 		return rc;
 	node_perm(o, a, &p);
-	if (info.state == CACHE_READY) {
+	if (info.state == CACHE_READY || size) {
 		fill_file_stat(o, &p, st, size, (time_t)info.ready_time);
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	} else {

@@ -7,31 +7,40 @@
 #include <string.h>
 #include <time.h>
 
-/* ISO 8601 with the local offset, or JSON null for "unknown". */
-static cJSON *time_json(int64_t t)
+/* ISO 8601 with the offset of zone (the account's time_zone; NULL: the process's), or JSON
+ * null for "unknown". */
+static cJSON *time_json(const struct tz *zone, int64_t t)
 {
 	char buf[40];
 	struct tm tm;
 	time_t tt = (time_t)t;
 
-	if (t <= 0 || !localtime_r(&tt, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", &tm))
+	if (t <= 0)
+		return cJSON_CreateNull();
+	if (zone) {
+		tz_format_iso(zone, t, buf);
+		return cJSON_CreateString(buf);
+	}
+	if (!localtime_r(&tt, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", &tm))
 		return cJSON_CreateNull();
 	return cJSON_CreateString(buf);
 }
 
 /* as_of (when the export was applied), complete, fresh_until (README "Freshness"): for a
  * file there is (ready, or expired and about to be exported again), else null. */
-static void add_freshness(cJSON *o, const struct cache_info *in)
+static void add_freshness(cJSON *o, const struct cache_info *in, const struct tz *zone)
 {
 	int has_file = in->state == CACHE_READY || in->state == CACHE_EXPIRED;
 
-	cJSON_AddItemToObject(o, "as_of", time_json(has_file ? in->applied_time : 0));
+	cJSON_AddItemToObject(o, "as_of", time_json(zone, has_file ? in->applied_time : 0));
 	if (has_file)
 		cJSON_AddBoolToObject(o, "complete", in->complete);
 	else
 		cJSON_AddNullToObject(o, "complete");
 	cJSON_AddItemToObject(o, "fresh_until",
-			      time_json(has_file && !in->complete ? in->fresh_until : 0));
+			      time_json(zone, has_file && !in->complete ? in->fresh_until : 0));
+	/* The file served is an old one: its refresh failed or waits (last_error says why). */
+	cJSON_AddBoolToObject(o, "stale", in->stale);
 }
 
 cJSON *status_error_json(const struct cache_info *in)
@@ -88,8 +97,8 @@ static void add_fleet_fields(cJSON *o, const struct cache_info *in)
 		cJSON_AddStringToObject(o, "message", "waiting for a fleet slot (fleet_max_exports)");
 }
 
-static void add_file_fields(cJSON *o, const char *name, const struct date_range *chunk,
-			    const struct cache_info *in)
+static void add_file_fields(cJSON *o, const struct tz *zone, const char *name,
+			    const struct date_range *chunk, const struct cache_info *in)
 {
 	char step[128];
 	char rs[DATE_RANGE_STR_LEN];
@@ -122,17 +131,17 @@ static void add_file_fields(cJSON *o, const char *name, const struct date_range 
 		char msg[PROVIDER_MSG_MAX + 64];
 		waiting_message(in, msg, sizeof(msg));
 		cJSON_AddStringToObject(o, "message", msg);
-		cJSON_AddItemToObject(o, "wait_until", time_json(in->wait_until));
+		cJSON_AddItemToObject(o, "wait_until", time_json(zone, in->wait_until));
 	}
 	if (in->size)
 		cJSON_AddNumberToObject(o, "size", (double)in->size);
 	else
 		cJSON_AddNullToObject(o, "size");
-	cJSON_AddItemToObject(o, "finish_time", time_json(in->finish_time));
-	cJSON_AddItemToObject(o, "expires", time_json(in->expires));
-	cJSON_AddItemToObject(o, "ready_time", time_json(in->ready_time));
-	add_freshness(o, in);
-	cJSON_AddItemToObject(o, "last_access", time_json(in->last_access));
+	cJSON_AddItemToObject(o, "finish_time", time_json(zone, in->finish_time));
+	cJSON_AddItemToObject(o, "expires", time_json(zone, in->expires));
+	cJSON_AddItemToObject(o, "ready_time", time_json(zone, in->ready_time));
+	add_freshness(o, in, zone);
+	cJSON_AddItemToObject(o, "last_access", time_json(zone, in->last_access));
 	if (in->sha256[0])
 		cJSON_AddStringToObject(o, "sha256", in->sha256);
 	else
@@ -143,7 +152,7 @@ static void add_file_fields(cJSON *o, const char *name, const struct date_range 
 
 char *status_render(const struct date_range *r, size_t n, const char (*names)[PATH_NAME_MAX],
 		    const struct date_range *chunks, const struct cache_info *infos, const char *fleet,
-		    size_t *len)
+		    const struct tz *zone, size_t *len)
 {
 	char rs[DATE_RANGE_STR_LEN];
 	cJSON *root = cJSON_CreateObject();
@@ -157,14 +166,14 @@ char *status_render(const struct date_range *r, size_t n, const char (*names)[PA
 		cJSON_AddStringToObject(root, "fleet", fleet);
 	if (n == 1) {
 		/* The common case: one file, its fields at the top level. */
-		add_file_fields(root, names[0], &chunks[0], &infos[0]);
+		add_file_fields(root, zone, names[0], &chunks[0], &infos[0]);
 	} else {
 		cJSON *files = cJSON_AddArrayToObject(root, "files");
 		for (size_t i = 0; files && i < n; i++) {
 			cJSON *o = cJSON_CreateObject();
 			if (!o)
 				break;
-			add_file_fields(o, names[i], &chunks[i], &infos[i]);
+			add_file_fields(o, zone, names[i], &chunks[i], &infos[i]);
 			cJSON_AddItemToArray(files, o);
 		}
 	}

@@ -15,6 +15,7 @@ import threading
 import time
 import unittest
 import urllib.request
+import zoneinfo
 
 import etcd
 from clover_simulator import CloverSimulator
@@ -129,6 +130,25 @@ class VexoraAccountsTest(unittest.TestCase):
 
     def sim_task(self, task_id):
         return next(t for t in self.sim.tasks() if t["id"] == task_id)
+
+    def test_each_account_in_its_own_time_zone(self):
+        zones = {"alpha": "Pacific/Kiritimati", "bravo": "Pacific/Pago_Pago"}
+
+        def keys(am, name, cred):
+            return dict(vexora_keys(am, name, cred), time_zone=zones[name])
+
+        am = AccountsMount(self.sim, {"provider": "vexora"},
+                           {n: VEXORA[n] for n in zones}, keys)
+        self.mounts.append(am)
+        for name, zone in zones.items():
+            today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date().isoformat()
+            link = os.readlink(am.path(name, "exports", "today"))
+            if link != f"{today}..{today}":  # midnight there meanwhile: look again
+                today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date().isoformat()
+            self.assertEqual(link, f"{today}..{today}", name)
+        self.assertNotEqual(os.readlink(am.path("alpha", "exports", "today")),
+                            os.readlink(am.path("bravo", "exports", "today")))
+        self.assertEqual(self.sim.stats()["apply"], 0)
 
     def test_tree_and_three_accounts_read_at_once(self):
         am = self.mount()

@@ -305,6 +305,40 @@ class TestOneExport(FleetCase):
         self.close_all()
 
 
+class TestFleetFreshness(FleetCase):
+    """A range that includes today, past open_ttl on every host: one export for the fleet."""
+
+    def reset_sim(self):
+        super().reset_sim()
+        self.sim.configure(live=False, clock=0)
+
+    def tearDown(self):
+        self.sim.configure(live=False, clock=0)
+        super().tearDown()
+
+    def test_one_reexport_for_the_fleet(self):
+        now = time.time()
+        midnight = datetime.datetime.combine(datetime.date.today(), datetime.time()).timestamp()
+        self.sim.configure(live=True, clock=(midnight + now) / 2, rows=2000)
+        ms = self.hosts(2, open_ttl="2s")
+        r = rng(0)
+        first = [read(m.path("exports", r, "orders.xlsx")) for m in ms]
+        self.assertEqual(sha(first[0]), sha(first[1]))
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        self.sim.configure(clock=time.time())  # more orders now
+        f = ms[0].path("exports", r, "orders.xlsx")
+        until = max(int(os.getxattr(m.path("exports", r, "orders.xlsx"),
+                                    "user.orderfs.fresh_until")) for m in ms)
+        wait_for(lambda: time.time() >= until + 0.05, what="open_ttl to pass")
+        second = [read(m.path("exports", r, "orders.xlsx")) for m in ms]
+        # the holder exported again; the other took its task, not the old one
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        self.assertEqual(sha(second[0]), sha(second[1]))
+        self.assertGreater(len(second[0]), len(first[0]))
+        self.assertTrue(os.path.exists(f))
+        self.close_all()
+
+
 # --------------------------------------------------------------------------- Clover
 
 class TestFleetClover(FleetCase):

@@ -76,6 +76,12 @@ class TestTimeZone(FreshTestCase):
         self.assertIn(day(today), os.listdir(exports))
         with open(os.path.join(exports, day(today), "orders.xlsx"), "rb") as f:
             self.assertEqual(f.read(2), b"PK")
+        with open(os.path.join(exports, day(today), ".status")) as f:
+            status = json.load(f)
+        # .status shows times in the zone: the offset is the zone's
+        offset = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).strftime("%z")
+        self.assertTrue(status["ready_time"].endswith(offset), status["ready_time"])
+        self.assertTrue(status["as_of"].startswith(today.isoformat()), status["as_of"])
         if today < utc_today:  # UTC's today is tomorrow there: not yet exportable
             with self.assertRaises(OSError) as cm:
                 os.stat(os.path.join(exports, day(utc_today)))
@@ -167,12 +173,49 @@ class TestFreshness(FreshTestCase):
             self.sim.configure(clock=time.time())
             wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
             new = self.read(m)  # replaced while held is open
+            self.assertEqual(self.sim.stats()["apply"], 2)
             self.assertNotEqual(new, old)
             rest = held.read()
         self.assertEqual(head + rest, old)
-        self.assertEqual(self.read(m), new)
-        self.assertEqual(self.sim.stats()["apply"], 2)
         m.close(self)
+
+    def test_background_answers_at_once_then_the_new_file(self):
+        m = self.mount(settings={"open_ttl": "1s", "open_refresh": "background"})
+        old = self.read(m)
+        f = m.path("exports", self.today, "orders.xlsx")
+        fresh_until = int(xattr(f, "fresh_until"))
+        as_of = xattr(f, "as_of")
+        self.sim.configure(clock=time.time(), pending_s=3)  # the next export takes a while
+        wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+        t = time.monotonic()
+        self.assertEqual(self.read(m), old)  # at once, while the export runs
+        self.assertLess(time.monotonic() - t, 2.5)
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        old_as_of = as_of
+        # done behind it: a new as_of, and a file again (ready, or already past open_ttl)
+        wait_for(lambda: xattr(f, "as_of") != old_as_of
+                 and xattr(f, "state") in ("ready", "expired"), timeout=30,
+                 what="the export behind it")
+        new = self.read(m)
+        self.assertGreater(order_rows(new), order_rows(old))
+        self.sim.configure(pending_s=0.05)
+        m.close(self)
+
+    def test_provider_down_at_refresh_serves_the_old_file_stale(self):
+        m = self.mount(settings={"open_ttl": "1s", "retry_limit": "1"})
+        old = self.read(m)
+        f = m.path("exports", self.today, "orders.xlsx")
+        fresh_until = int(xattr(f, "fresh_until"))
+        self.sim.configure(clock=time.time(), outcomes={self.today: "failed"})
+        wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+        self.assertEqual(self.read(m), old)  # the export failed: the old file, not an error
+        with open(m.path("exports", self.today, ".status")) as st:
+            status = json.load(st)
+        self.assertIs(status["stale"], True)
+        self.assertEqual(status["state"], "ready")
+        self.assertIsNotNone(status["last_error"])
+        self.assertEqual(self.sim.stats()["apply"], 2)
+        m.close(self, allowed=("failed",))
 
     def test_past_day_is_complete_and_never_refreshed(self):
         yesterday = day(datetime.date.today() - datetime.timedelta(days=1))

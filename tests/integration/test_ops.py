@@ -516,6 +516,11 @@ class TestDemo(unittest.TestCase):
                 self.assertEqual(f.read(), data)
             self.assertIn("Try next", r.stdout)
             self.assertIn("make demo-stop", r.stdout)
+            # ls -l exports/ with the named ranges, and one read through today
+            today = datetime.date.today().isoformat()
+            self.assertIn(f"today -> {today}..{today}", r.stdout)
+            with open(os.path.join(tree, "demo", "orders-today.xlsx"), "rb") as f:
+                self.assertEqual(f.read(2), b"PK")
             self.assertEqual(os.stat(os.path.join(tree, "demo", "secret")).st_mode & 0o077, 0)
             r2 = make("demo")
             self.assertEqual(r2.returncode, 0, r2.stdout + r2.stderr)

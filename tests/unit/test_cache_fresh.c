@@ -169,6 +169,122 @@ static void test_past_range_complete_from_the_start(void **state)
 	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
 }
 
+/* Gives up a wait after two seconds: an open that should answer at once never hangs a test. */
+static int past_deadline(void *arg)
+{
+	return fake_mono_ms() > *(int64_t *)arg;
+}
+
+static unsigned char *read_open(struct env *e, size_t *len)
+{
+	struct cache_handle *h = NULL;
+	int64_t deadline = fake_mono_ms() + 2000;
+	assert_int_equal(cache_open(e->c, 0, TODAY(), past_deadline, &deadline, &h), 0);
+	unsigned char *data = handle_read(h, len);
+	cache_handle_close(h);
+	return data;
+}
+
+static void assert_all(const unsigned char *data, size_t len, char fill)
+{
+	assert_int_equal(len, 3000);
+	for (size_t k = 0; k < len; k++)
+		assert_int_equal(data[k], (unsigned char)fill);
+}
+
+/* A failed assertion must not leave a held apply behind: the cache waits for its flights. */
+static int release_teardown(void **state)
+{
+	struct env *e = *state;
+	fake_release(e->p, FAKE_APPLY);
+	return env_teardown(state);
+}
+
+/* open_refresh = background: the open past fresh_until gets the old file at once while the
+ * export runs; once it is done, the next open gets the new one. */
+static void test_background_refresh_answers_at_once(void **state)
+{
+	struct env *e = *state;
+	size_t len;
+	e->cfg.open_ttl_s = 5;
+	e->cfg.open_refresh_background = 1;
+	set_content(e, 'a');
+	env_start(e);
+	free(read_open(e, &len));
+	set_content(e, 'b');
+	clock_advance_s(5);
+	fake_hold(e->p, FAKE_APPLY, NULL);
+	unsigned char *data = read_open(e, &len); /* returns although the apply is held */
+	assert_all(data, len, 'a');
+	free(data);
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	data = read_open(e, &len); /* still running: the old file again, no second export */
+	assert_all(data, len, 'a');
+	free(data);
+	fake_release(e->p, FAKE_APPLY);
+	WAIT_UNTIL(info_of(e, TODAY()).state == CACHE_READY);
+	data = read_open(e, &len);
+	assert_all(data, len, 'b');
+	free(data);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+}
+
+/* The provider fails at refresh time: the old file is served, marked stale with the reason,
+ * never replaced by the error; the next try comes open_ttl later. */
+static void test_failed_refresh_serves_the_old_file_stale(void **state)
+{
+	struct env *e = *state;
+	size_t len;
+	struct fake_fault down = {.kind = CLIENT_E_BUSINESS, .times = 1, .retry_after_ms = -1,
+				  .code = "5000", .msg = "system busy"};
+	e->cfg.open_ttl_s = 60;
+	set_content(e, 'a');
+	env_start(e);
+	free(read_open(e, &len));
+	set_content(e, 'b');
+	clock_advance_s(60);
+	fake_inject(e->p, FAKE_APPLY, &down);
+	unsigned char *data = read_open(e, &len);
+	assert_all(data, len, 'a');
+	free(data);
+	struct cache_info i = info_of(e, TODAY());
+	assert_int_equal(i.state, CACHE_READY);
+	assert_int_equal(i.stale, 1);
+	assert_string_equal(i.last_error.code, "5000");
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	clock_advance_s(59); /* served as it is, no new try */
+	data = read_open(e, &len);
+	assert_all(data, len, 'a');
+	free(data);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 2);
+	clock_advance_s(1); /* tried again: the provider answers now */
+	data = read_open(e, &len);
+	assert_all(data, len, 'b');
+	free(data);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 3);
+	assert_int_equal(info_of(e, TODAY()).stale, 0);
+}
+
+/* An export that takes longer than open_ttl: the open that waited for it gets its file, not a
+ * second export (the file is past fresh_until the moment it is ready). */
+static void test_export_longer_than_open_ttl_served_once(void **state)
+{
+	struct env *e = *state;
+	struct opener op;
+	e->cfg.open_ttl_s = 5;
+	set_content(e, 'a');
+	env_start(e);
+	fake_hold(e->p, FAKE_QUERY, NULL);
+	opener_start(&op, e, TODAY());
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0);
+	clock_advance_s(10);
+	fake_release(e->p, FAKE_QUERY);
+	assert_int_equal(opener_join(&op), 0);
+	assert_int_equal(op.len, 3000);
+	free(op.data);
+	assert_int_equal(fake_count(e->p, FAKE_APPLY), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +297,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_closed_range_reexported_once, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_past_range_complete_from_the_start,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_export_longer_than_open_ttl_served_once,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_background_refresh_answers_at_once,
+						env_setup, release_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_refresh_serves_the_old_file_stale,
 						env_setup, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

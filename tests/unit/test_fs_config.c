@@ -660,11 +660,50 @@ static void test_time_zone(void **state)
 	config_free(&c);
 }
 
+/* The freshness keys: durations, and open_refresh one of wait or background. */
+static void test_freshness_keys(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	config_init(&c);
+	assert_int_equal(c.settle_delay_s, 3600);
+	assert_int_equal(c.open_ttl_s, 900);
+	assert_null(c.open_refresh);
+	assert_int_equal(config_load_file(&c, tmp_dir_write("a.conf", good, 0644), err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "open_ttl", "5s", err, sizeof(err)), 0);
+	assert_int_equal(c.open_ttl_s, 5);
+	assert_int_equal(config_set(&c, "settle_delay", "0", err, sizeof(err)), 0);
+	assert_int_equal(c.settle_delay_s, 0);
+	assert_int_equal(config_set(&c, "open_ttl", "0", err, sizeof(err)), -1);
+	assert_int_equal(config_set(&c, "open_refresh", "background", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "open_refresh", "later", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'open_refresh'"));
+	config_free(&c);
+}
+
+/* Mogujie's sync_ttl is open_ttl's older name: it counts unless open_ttl is set. */
+static void test_sync_ttl_is_open_ttl(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	config_init(&c);
+	assert_int_equal(config_open_ttl(&c), 900);
+	assert_int_equal(config_set(&c, "sync_ttl", "2h", err, sizeof(err)), 0);
+	assert_int_equal(config_open_ttl(&c), 7200);
+	assert_int_equal(config_set(&c, "open_ttl", "15m", err, sizeof(err)), 0);
+	assert_int_equal(config_open_ttl(&c), 900);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_time_zone),
+		cmocka_unit_test(test_freshness_keys),
+		cmocka_unit_test(test_sync_ttl_is_open_ttl),
 		cmocka_unit_test(test_override_wins),
 		cmocka_unit_test(test_unknown_key_named),
 		cmocka_unit_test(test_missing_key_named),
