@@ -298,6 +298,7 @@ static int orderfs_setup(struct orderfs *o, const struct fs_config *cfg)
 	o->export_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
 	o->mount_time = time(NULL);
 	perm_of_config(cfg, &o->perm);
+	o->mount_uid = getuid();
 	o->max_open_per_user = (unsigned)cfg->max_open_per_user;
 	if (!(o->opens = user_count_new()))
 		return -1;

@@ -169,7 +169,8 @@ static int wait_export(struct orderfs *o, size_t kind, const struct date_range *
 
 /* The cache's open of export type t of chunk. One that has to wait for an export counts for
  * the calling user, who may wait for max_queued_per_user exports at once: past that, -EAGAIN
- * for that user alone, so one user cannot queue exports ahead of everyone else's. */
+ * for that user alone, so one user cannot queue exports ahead of everyone else's. The
+ * mount's own user is not capped (a batch job of the owner may want many ranges at once). */
 static int chunk_open(struct orderfs *o, struct fs_account *a, size_t t,
 		      const struct date_range *chunk, struct cache_handle **h)
 {
@@ -182,6 +183,8 @@ static int chunk_open(struct orderfs *o, struct fs_account *a, size_t t,
 	if (info.state == CACHE_READY)
 		return cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
 	date_range_format(chunk, rs);
+	if (uid == o->mount_uid) /* the mount's own user: uncapped (it can unmount anyway) */
+		return wait_export(o, a->kind0 + t, chunk, rs, h);
 	snprintf(key, sizeof(key), "%zu %s", a->kind0 + t, rs);
 	if (user_waits_take(o->waits, uid, key, o->max_queued_per_user)) {
 		static atomic_llong said;
@@ -829,12 +832,15 @@ static int open_text(struct orderfs *o, struct fs_account *a, const struct node 
 }
 
 /* One more open file for the calling user, unless it holds max_open_per_user already: then
- * EMFILE for that user alone, with one log line naming the uid. 0 or -EMFILE. */
+ * EMFILE for that user alone, with one log line naming the uid (the mount's own user is not
+ * capped). 0 or -EMFILE. */
 static int open_slot_take(struct orderfs *o, uid_t uid)
 {
+	/* The mount's own user is not capped: it can unmount or kill orderfs anyway. */
+	unsigned max = uid == o->mount_uid ? 0 : o->max_open_per_user;
 	int say;
 
-	if (user_count_take(o->opens, uid, o->max_open_per_user, &say) == 0)
+	if (user_count_take(o->opens, uid, max, &say) == 0)
 		return 0;
 	if (say)
 		log_warn("uid %u holds %u open files (max_open_per_user): its further opens get "

@@ -41,6 +41,7 @@ struct orderfs {
 				      * are kept for reads, listings, /.stats and interrupts */
 	time_t mount_time;
 	struct fs_perm perm;	     /* the mount's root and /.stats; without accounts_dir, all */
+	uid_t mount_uid;	     /* the user who mounted: the per-user caps spare it */
 	struct user_count *opens;    /* open files per uid (fs_open .. fs_release) */
 	unsigned max_open_per_user;  /* past it, that user's opens get EMFILE; 0: no cap */
 	struct user_waits *waits;    /* exports each uid waits for (chunk_open) */
