@@ -129,13 +129,14 @@ class TestPathsOfOthers(SharedServerCase):
         self.assertIn(planted.encode(), p.stderr)
 
     def test_cache_subdirectory_made_by_another_user_is_refused(self):
-        cache = os.path.join(self.dir, "cache")
-        os.mkdir(cache, 0o755)
-        planted = os.path.join(cache, "v1")
-        os.mkdir(planted, 0o777)
-        os.chown(planted, self.other.uid, self.other.gid)
-        err = self.refused({"cache_dir": cache})
-        self.assertIn(planted, err)
+        for sub in ("v1", "work"):  # the cache's own, the providers' scratch space
+            cache = os.path.join(self.dir, "cache-" + sub)
+            os.mkdir(cache, 0o755)
+            planted = os.path.join(cache, sub)
+            os.mkdir(planted, 0o777)
+            os.chown(planted, self.other.uid, self.other.gid)
+            err = self.refused({"cache_dir": cache})
+            self.assertIn(planted, err)
 
     def test_secret_file_of_another_user_is_refused(self):
         secret = os.path.join(self.dir, "their.secret")
