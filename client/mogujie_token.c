@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
+#include "../common/owner.h"
 #include "mogujie_sign.h"
 
 int mogujie_token_read(const char *path, const char *what, char *out, size_t cap,
@@ -27,11 +28,19 @@ int mogujie_token_read(const char *path, const char *what, char *out, size_t cap
 		client_error_set(err, CLIENT_E_AUTH, "%s is not set", what);
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		err->sys_errno = errno;
 		client_error_set(err, CLIENT_E_AUTH, "cannot read %s %s: %s", what, path,
 				 strerror(errno));
+		return -1;
+	}
+	/* Re-read at every sync: a file someone else swapped in since the start is not read. */
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !owner_trusted(st.st_uid)) {
+		client_error_set(err, CLIENT_E_AUTH,
+				 "%s %s: not a regular file owned by this user or root", what, path);
+		close(fd);
 		return -1;
 	}
 	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {

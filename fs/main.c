@@ -295,9 +295,10 @@ static int orderfs_setup(struct orderfs *o, const struct fs_config *cfg)
 	o->cache_dir = cfg->cache_dir;
 	o->attr_timeout_s = cfg->attr_timeout_s;
 	o->exact_sizes = cfg->exact_sizes;
-	o->stat_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
+	o->export_waiters_max = cfg->max_threads / 2 > 2 ? cfg->max_threads / 2 : 2;
 	o->mount_time = time(NULL);
 	perm_of_config(cfg, &o->perm);
+	o->mount_uid = getuid();
 	o->max_open_per_user = (unsigned)cfg->max_open_per_user;
 	if (!(o->opens = user_count_new()))
 		return -1;

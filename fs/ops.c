@@ -132,22 +132,42 @@ static void chunk_lookup(struct orderfs *o, struct fs_account *a, size_t t,
 	cache_lookup(o->cache, a->kind0 + t, chunk, info);
 }
 
-/* Say at most every 5 s that a user is at max_queued_per_user: a loop retrying on EAGAIN
- * must not flood the log. */
-static void say_queued_cap(struct orderfs *o, uid_t uid, const char *range)
+/* Whether a line about a refusal may be logged now: at most one every 5 s per call site (a
+ * loop retrying on EAGAIN must not flood the log). */
+static int say_now(atomic_llong *last_s)
 {
-	static atomic_llong last_ms;
-	long long now = (long long)time(NULL) * 1000, last = atomic_load(&last_ms);
+	long long now = (long long)time(NULL), last = atomic_load(last_s);
 
-	if (now - last >= 5000 && atomic_compare_exchange_strong(&last_ms, &last, now))
-		log_warn("open %s: EAGAIN: uid %u waits for %u exports already "
-			 "(max_queued_per_user)",
-			 range, (unsigned)uid, o->max_queued_per_user);
+	return now - last >= 5 && atomic_compare_exchange_strong(last_s, &last, now);
+}
+
+/* Wait in cache_open for an export, counted in o->export_waiters: at most half the FUSE
+ * threads wait for exports at once, so the other half always answers listings, stat,
+ * .status and reads of ready files, and reads the kernel's interrupts for the waiting opens
+ * (a killed reader's open ends only when one is read). Past that, -EAGAIN. */
+static int wait_export(struct orderfs *o, size_t kind, const struct date_range *chunk,
+		       const char *rs, struct cache_handle **h)
+{
+	static atomic_llong said;
+	int rc;
+
+	if (atomic_fetch_add(&o->export_waiters, 1) >= o->export_waiters_max) {
+		atomic_fetch_sub(&o->export_waiters, 1);
+		if (say_now(&said))
+			log_notice("open %s: EAGAIN: %d requests already wait for exports "
+				   "(max_threads / 2)",
+				   rs, o->export_waiters_max);
+		return -EAGAIN;
+	}
+	rc = cache_open(o->cache, kind, chunk, open_cancelled, o->fuse, h);
+	atomic_fetch_sub(&o->export_waiters, 1);
+	return rc;
 }
 
 /* The cache's open of export type t of chunk. One that has to wait for an export counts for
  * the calling user, who may wait for max_queued_per_user exports at once: past that, -EAGAIN
- * for that user alone, so one user cannot queue exports ahead of everyone else's. */
+ * for that user alone, so one user cannot queue exports ahead of everyone else's. The
+ * mount's own user is not capped (a batch job of the owner may want many ranges at once). */
 static int chunk_open(struct orderfs *o, struct fs_account *a, size_t t,
 		      const struct date_range *chunk, struct cache_handle **h)
 {
@@ -160,12 +180,18 @@ static int chunk_open(struct orderfs *o, struct fs_account *a, size_t t,
 	if (info.state == CACHE_READY)
 		return cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
 	date_range_format(chunk, rs);
+	if (uid == o->mount_uid) /* the mount's own user: uncapped (it can unmount anyway) */
+		return wait_export(o, a->kind0 + t, chunk, rs, h);
 	snprintf(key, sizeof(key), "%zu %s", a->kind0 + t, rs);
 	if (user_waits_take(o->waits, uid, key, o->max_queued_per_user)) {
-		say_queued_cap(o, uid, rs);
+		static atomic_llong said;
+		if (say_now(&said))
+			log_warn("open %s: EAGAIN: uid %u waits for %u exports already "
+				 "(max_queued_per_user)",
+				 rs, (unsigned)uid, o->max_queued_per_user);
 		return -EAGAIN;
 	}
-	rc = cache_open(o->cache, a->kind0 + t, chunk, open_cancelled, o->fuse, h);
+	rc = wait_export(o, a->kind0 + t, chunk, rs, h);
 	user_waits_give(o->waits, uid, key);
 	return rc;
 }
@@ -308,15 +334,7 @@ static int wait_exported(struct orderfs *o, struct fs_account *a, const struct n
 	chunk_lookup(o, a, node->type, &node->chunk, &info);
 	if (info.state == CACHE_READY)
 		return 0;
-	if (atomic_fetch_add(&o->stat_waiters, 1) >= o->stat_waiters_max) {
-		atomic_fetch_sub(&o->stat_waiters, 1);
-		date_range_format(&node->chunk, rs);
-		log_notice("stat %s: EAGAIN: %d stats already wait for exports (max_threads / 2)",
-			   rs, o->stat_waiters_max);
-		return -EAGAIN;
-	}
-	rc = chunk_open(o, a, node->type, &node->chunk, &h);
-	atomic_fetch_sub(&o->stat_waiters, 1);
+	rc = chunk_open(o, a, node->type, &node->chunk, &h); /* counts in export_waiters */
 	if (rc == 0) {
 		cache_handle_close(h);
 	} else {
@@ -850,12 +868,15 @@ static int open_text(struct orderfs *o, struct fs_account *a, const struct node 
 }
 
 /* One more open file for the calling user, unless it holds max_open_per_user already: then
- * EMFILE for that user alone, with one log line naming the uid. 0 or -EMFILE. */
+ * EMFILE for that user alone, with one log line naming the uid (the mount's own user is not
+ * capped). 0 or -EMFILE. */
 static int open_slot_take(struct orderfs *o, uid_t uid)
 {
+	/* The mount's own user is not capped: it can unmount or kill orderfs anyway. */
+	unsigned max = uid == o->mount_uid ? 0 : o->max_open_per_user;
 	int say;
 
-	if (user_count_take(o->opens, uid, o->max_open_per_user, &say) == 0)
+	if (user_count_take(o->opens, uid, max, &say) == 0)
 		return 0;
 	if (say)
 		log_warn("uid %u holds %u open files (max_open_per_user): its further opens get "

@@ -36,11 +36,12 @@ struct orderfs {
 	const char *cache_dir;
 	double attr_timeout_s;
 	int exact_sizes;	     /* stat of a file not exported yet waits for its export */
-	atomic_int stat_waiters;     /* stats waiting for an export now (exact_sizes) */
-	int stat_waiters_max;	     /* past this many, a stat answers EAGAIN: FUSE threads are
-				      * kept for reads, listings and /.stats */
+	atomic_int export_waiters;   /* opens and stats waiting for an export now */
+	int export_waiters_max;	     /* past this many, they answer EAGAIN: the other FUSE threads
+				      * are kept for reads, listings, /.stats and interrupts */
 	time_t mount_time;
 	struct fs_perm perm;	     /* the mount's root and /.stats; without accounts_dir, all */
+	uid_t mount_uid;	     /* the user who mounted: the per-user caps spare it */
 	struct user_count *opens;    /* open files per uid (fs_open .. fs_release) */
 	unsigned max_open_per_user;  /* past it, that user's opens get EMFILE; 0: no cap */
 	struct user_waits *waits;    /* exports each uid waits for (chunk_open) */

@@ -1,6 +1,7 @@
 #include "setup.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,25 +38,40 @@ fail:
 	return -1;
 }
 
-int setup_cache_dir(const char *dir)
+/* path, a directory orderfs keeps files in, is ours and closed to others (missing is fine
+ * when may_miss). 0, or -1 after printing why. */
+static int check_private_dir(const char *path, int may_miss)
 {
 	struct stat st;
 	char why[200];
+
+	if (lstat(path, &st)) {
+		if (may_miss && errno == ENOENT)
+			return 0;
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (owner_private_dir(&st, why, sizeof(why))) {
+		fprintf(stderr, "orderfs: cache_dir %s: %s\n", path, why);
+		return -1;
+	}
+	return 0;
+}
+
+int setup_cache_dir(const char *dir)
+{
+	char work[PATH_MAX];
 
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	/* Whoever else can write it could plant symlinks or read exports: the cache's own
-	 * check (store_init) says the same of each directory inside. */
-	if (lstat(dir, &st)) {
-		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
+	/* Whoever else can write it could plant symlinks or read exports. The cache checks each
+	 * directory of its own (store_init); the providers' scratch directory "work" (made when
+	 * first needed, see providers.c) is checked here. */
+	snprintf(work, sizeof(work), "%s/work", dir);
+	if (check_private_dir(dir, 0) || check_private_dir(work, 1))
 		return -1;
-	}
-	if (owner_private_dir(&st, why, sizeof(why))) {
-		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, why);
-		return -1;
-	}
 	if (access(dir, R_OK | W_OK | X_OK)) {
 		fprintf(stderr, "orderfs: cache_dir %s: %s\n", dir, strerror(errno));
 		return -1;

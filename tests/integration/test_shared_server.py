@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -128,13 +129,14 @@ class TestPathsOfOthers(SharedServerCase):
         self.assertIn(planted.encode(), p.stderr)
 
     def test_cache_subdirectory_made_by_another_user_is_refused(self):
-        cache = os.path.join(self.dir, "cache")
-        os.mkdir(cache, 0o755)
-        planted = os.path.join(cache, "v1")
-        os.mkdir(planted, 0o777)
-        os.chown(planted, self.other.uid, self.other.gid)
-        err = self.refused({"cache_dir": cache})
-        self.assertIn(planted, err)
+        for sub in ("v1", "work"):  # the cache's own, the providers' scratch space
+            cache = os.path.join(self.dir, "cache-" + sub)
+            os.mkdir(cache, 0o755)
+            planted = os.path.join(cache, sub)
+            os.mkdir(planted, 0o777)
+            os.chown(planted, self.other.uid, self.other.gid)
+            err = self.refused({"cache_dir": cache})
+            self.assertIn(planted, err)
 
     def test_secret_file_of_another_user_is_refused(self):
         secret = os.path.join(self.dir, "their.secret")
@@ -523,6 +525,75 @@ class TestQueuedExports(SharedServerCase):
         wait_for(lambda: self.stats(m)["in_flight"] == 0, what="no export in flight")
         self.assertEqual(len(self.sim.tasks()), applied + 1)
         self.sim.configure(generating_s=0.2)
+
+
+def timed(fn):
+    """Seconds fn() took (it must not raise)."""
+    start = time.monotonic()
+    fn()
+    return time.monotonic() - start
+
+
+class TestBlockedOpens(SharedServerCase):
+    def test_300_waiting_opens_leave_the_mount_answering(self):
+        self.sim.configure(generating_s=0.2)
+        m = self.mount(args=("-o", "allow_other"), settings={"mode": "0755",
+                                                              "max_exports": "1"})
+        os.chmod(m.dir, 0o755)
+        cached = rng(2, 2)
+        with open(m.path("exports", cached, "orders.xlsx"), "rb") as f:
+            want = f.read()
+        self.sim.configure(generating_s=60)
+        script = os.path.join(self.dir, "waiters.py")
+        with open(script, "w") as f:
+            f.write(WAITERS)
+        out = os.path.join(self.dir, "waiters.json")
+        # 300 opens of 10 ranges: within max_queued_per_user, so each holds a FUSE thread.
+        ranges = [rng(20 + i % 10, 20 + i % 10) for i in range(300)]
+        readers = subprocess.Popen(["runuser", "-u", self.other.name, "--", sys.executable,
+                                    script, m.mnt, out, *ranges])
+        pid = m.proc.pid
+        try:
+            def settled():  # every open is waiting in orderfs or was answered
+                eagain = json.load(open(out)).get("EAGAIN", 0) if os.path.exists(out) else 0
+                return eagain + len(os.listdir(f"/proc/{pid}/task")) >= 300
+            try:
+                wait_for(settled, timeout=10, what="the 300 opens to arrive")
+            except AssertionError:
+                pass  # every FUSE thread taken: what the checks below are about
+            slow = {}
+            ops = {
+                "stat": lambda: os.stat(m.path("exports", cached, "orders.xlsx")),
+                "ls": lambda: os.listdir(m.path("exports")),
+                "status": lambda: open(m.path("exports", cached, ".status")).read(),
+                "cat": lambda: open(m.path("exports", cached, "orders.xlsx"), "rb").read(),
+                "stats": lambda: open(m.path(".stats")).read(),
+            }
+            for name, fn in ops.items():
+                result = []
+                t = threading.Thread(target=lambda: result.append(fn()), daemon=True)
+                start = time.monotonic()
+                t.start()
+                t.join(1.5)
+                took = time.monotonic() - start
+                if not result or took > 1:
+                    slow[name] = round(took, 2)
+                elif name == "cat":
+                    self.assertEqual(result[0], want)
+            self.assertEqual(slow, {}, "operations that took over 1 s")
+        finally:
+            kids = proc_children(readers.pid)
+            for k in kids:
+                os.kill(k, 9)
+            readers.kill()
+            readers.wait()
+            for k in kids:
+                wait_for(lambda: not os.path.exists(f"/proc/{k}"), what=f"pid {k} to exit")
+            self.sim.configure(generating_s=0.2)
+
+    def stats_of(self, m):
+        with open(m.path(".stats")) as f:
+            return json.load(f)["exports"]
 
 
 def proc_children(pid):

@@ -110,12 +110,35 @@ static void test_read_trims_and_rejects(void **state)
 	assert_null(strstr(err.msg, "a\tb"));
 }
 
+/* Re-read at every sync: a token file now owned by someone else (swapped in) is refused. */
+static void test_read_refuses_another_users_file(void **state)
+{
+	char path[128], tok[MOGUJIE_TOKEN_MAX];
+	struct client_error err;
+	FILE *f;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* only root can give a file away */
+	snprintf(path, sizeof(path), "%s/theirs", dir);
+	f = fopen(path, "w");
+	fputs("abc\n", f);
+	fclose(f);
+	assert_int_equal(chown(path, 4242, 4242), 0);
+	client_error_clear(&err);
+	assert_int_equal(mogujie_token_read(path, "token_file", tok, sizeof(tok), &err), -1);
+	assert_int_equal(err.kind, CLIENT_E_AUTH);
+	assert_non_null(strstr(err.msg, "owned"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_then_read),
 		cmocka_unit_test(test_write_failure_leaves_nothing),
 		cmocka_unit_test(test_read_trims_and_rejects),
+		cmocka_unit_test(test_read_refuses_another_users_file),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
