@@ -391,6 +391,7 @@ struct open_wait {
 	int joined, counted, reopened;
 	int flight_done; /* the flight we waited for made the file: ours, however short its
 			  * open_ttl (it may be past fresh_until already) */
+	long who;	 /* the requester, for its turn in the queue (cache_open_as) */
 };
 
 enum open_step { OPEN_DONE, OPEN_AGAIN, OPEN_WAIT };
@@ -446,8 +447,9 @@ static int nodata_fresh(struct cache *c, const struct entry *e, enum cache_state
 }
 
 /* Queue a flight for e (not filling): a new export unless a task is to be resumed. */
-static void open_enqueue(struct cache *c, struct entry *e, enum cache_state st)
+static void open_enqueue(struct cache *c, struct entry *e, enum cache_state st, long who)
 {
+	e->queued_by = who;
 	if (st == CACHE_EXPIRED && !entry_server_expired(c, e)) {
 		e->has_old = 1; /* served meanwhile and again if this export fails */
 		e->old = e->info;
@@ -508,7 +510,7 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 			return g == CRED_WAIT ? OPEN_WAIT : OPEN_AGAIN;
 	}
 	if (!e->filling) {
-		open_enqueue(c, e, st);
+		open_enqueue(c, e, st, w->who);
 		if (e->has_old && c->cfg.open_refresh_background)
 			return open_gated(c, e, w, h, rc); /* the old file; the export runs behind */
 		w->joined = 1;
@@ -527,7 +529,13 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 int cache_open(struct cache *c, size_t type, const struct date_range *r,
 	       cache_cancel_fn cancelled, void *arg, struct cache_handle **h)
 {
-	struct open_wait w = {0, 0, 0, 0, 0};
+	return cache_open_as(c, type, r, CACHE_WHO_NONE, cancelled, arg, h);
+}
+
+int cache_open_as(struct cache *c, size_t type, const struct date_range *r, long who,
+		  cache_cancel_fn cancelled, void *arg, struct cache_handle **h)
+{
+	struct open_wait w = {0, 0, 0, 0, 0, who};
 	struct entry *e;
 	enum open_step step;
 	int rc = 0;
@@ -794,7 +802,7 @@ int cache_prefetch(struct cache *c, size_t type, const struct date_range *r)
 	    !cred_accepted(e->kind->src))
 		goto out; /* an earlier run's task waits for a reader and the gate (cred.c) */
 	/* The same start as cache_open's, without a waiter. */
-	open_enqueue(c, e, st);
+	open_enqueue(c, e, st, CACHE_WHO_NONE);
 	e->prefetched = 1; /* wanted, though nobody waits */
 	entry_counts(c, e)->n_prefetches++;
 	rc = 1;

@@ -220,6 +220,18 @@ typedef int (*cache_cancel_fn)(void *arg);
 int cache_open(struct cache *c, size_t type, const struct date_range *r,
 	       cache_cancel_fn cancelled, void *arg, struct cache_handle **h);
 
+/* Who asks for an export, for fair turns in the queue (a uid, or CACHE_WHO_NONE). */
+#define CACHE_WHO_NONE (-1L)
+/*
+ * cache_open on behalf of who (a uid): an export this call queues is started in who's turn.
+ * The queue serves requesters fairly: a free slot goes to the oldest queued export of the
+ * requester with the fewest exports running, so one user's many ranges never keep another
+ * user's single range waiting for more than one slot. cache_open is this with CACHE_WHO_NONE
+ * (prefetch, orderfs get, resumed tasks share that turn). Same errors as cache_open.
+ */
+int cache_open_as(struct cache *c, size_t type, const struct date_range *r, long who,
+		  cache_cancel_fn cancelled, void *arg, struct cache_handle **h);
+
 int cache_handle_fd(const struct cache_handle *h);
 uint64_t cache_handle_size(const struct cache_handle *h);
 

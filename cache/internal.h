@@ -63,6 +63,8 @@ struct entry {
 	unsigned fill_gen;	 /* gen the current flight was started for */
 	unsigned flight;	 /* count of flights ended; waiters wait for it to change */
 	int result;		 /* 0 or -errno of the last flight that ended */
+	long queued_by;		 /* who queued its flight (cache_open_as), for fair turns */
+	long running_who;	 /* queued_by of the flight a worker runs now */
 	int slot_given_back;	 /* its flight's export is generated: it downloads outside the
 				  * max_exports slots (pool_give_back) */
 	int waiters;		 /* cache_open calls waiting on this entry: pins against eviction */
@@ -97,6 +99,7 @@ struct cache_counts {
 };
 
 #define KIND_NONE ((size_t)-1) /* entry->type of an orphan */
+#define POOL_WHO_MAX 64	       /* requesters whose running flights the pool counts */
 
 /*
  * One merchant account's exports (cache_add_source). Allocated once, never moved or freed
@@ -187,6 +190,15 @@ struct cache {
 	int running;		/* flights the workers run now, every source's */
 	int closed_waiting;	/* of those, waiting for their provider to open: slots lent */
 	int downloading;	/* flights past their export, slot given back (at most max_exports) */
+	/* Per requester (cache_open_as), for fair turns in the queue (pool.c): its flights
+	 * running and when its last one started (start_seq). The POOL_WHO_MAX most recent are
+	 * kept; one forgotten counts as running none and never served. */
+	struct pool_who {
+		long who;
+		int used, n;
+		uint64_t last_start;
+	} who_running[POOL_WHO_MAX];
+	uint64_t start_seq;	/* flights started so far */
 	pthread_t sweeper, recoverer;
 	int sweeper_started, recoverer_started;
 

@@ -46,6 +46,7 @@ void pool_resume(struct cache *c, struct entry *e)
 	    (e->info.state == CACHE_APPLIED || e->info.state == CACHE_GENERATING ||
 	     e->info.state == CACHE_DOWNLOADING)) {
 		log_info("cache: %s: resuming export task %s", e->range_str, e->info.task_id);
+		e->queued_by = CACHE_WHO_NONE;
 		pool_enqueue(c, e);
 	}
 }
@@ -96,20 +97,73 @@ int pool_drop_unwanted(struct cache *c, struct entry *e)
 }
 
 /* Unlink the oldest queued flight whose source is below its cap; NULL when none is. */
+/* Whether row w is a better one to reuse than spare (NULL: none yet): an unused row first,
+ * else the requester served longest ago among those running nothing. */
+static int pool_who_spare_better(const struct pool_who *w, const struct pool_who *spare)
+{
+	if (!w->used)
+		return !spare || spare->used;
+	if (w->n > 0)
+		return 0; /* a requester with flights running is never forgotten */
+	return !spare || (spare->used && w->last_start < spare->last_start);
+}
+
+/* who's row in the table; made if missing (in an unused row, else over the least recently
+ * served one running nothing) when make; NULL when absent or the table is all running. */
+static struct pool_who *pool_who_row(struct cache *c, long who, int make)
+{
+	struct pool_who *spare = NULL;
+
+	for (int i = 0; i < POOL_WHO_MAX; i++) {
+		struct pool_who *w = &c->who_running[i];
+		if (w->used && w->who == who)
+			return w;
+		if (pool_who_spare_better(w, spare))
+			spare = w;
+	}
+	if (!make || !spare)
+		return NULL;
+	*spare = (struct pool_who){who, 1, 0, 0};
+	return spare;
+}
+
+/*
+ * Unlink the queued flight to start now: among those whose source is below its cap, the
+ * oldest of the requester with the fewest flights running, and among requesters running as
+ * few, the one served longest ago (fair turns: one user's hundred queued ranges keep another
+ * user's range waiting for one slot at most). NULL when none may start.
+ */
 static struct entry *pool_pop(struct cache *c)
 {
-	struct entry *prev = NULL, *e = c->queue_head;
+	struct entry *prev = NULL, *best = NULL, *best_prev = NULL;
+	int best_n = 0;
+	uint64_t best_last = 0;
 
-	while (e && !pool_source_free(c, e->kind->src)) {
-		prev = e;
-		e = e->qnext;
+	for (struct entry *e = c->queue_head; e; prev = e, e = e->qnext) {
+		if (!pool_source_free(c, e->kind->src))
+			continue;
+		struct pool_who *w = pool_who_row(c, e->queued_by, 0);
+		int n = w ? w->n : 0;
+		uint64_t last = w ? w->last_start : 0;
+		if (!best || n < best_n || (n == best_n && last < best_last)) {
+			best = e;
+			best_prev = prev;
+			best_n = n;
+			best_last = last;
+		}
 	}
-	if (!e)
+	if (!best)
 		return NULL;
-	pool_unlink(c, prev, e);
-	e->kind->src->running++;
+	pool_unlink(c, best_prev, best);
+	best->kind->src->running++;
 	c->running++;
-	return e;
+	best->running_who = best->queued_by;
+	struct pool_who *w = pool_who_row(c, best->running_who, 1);
+	if (w) {
+		w->n++;
+		w->last_start = ++c->start_seq;
+	}
+	return best;
 }
 
 const double cache_duration_bounds[CACHE_DURATION_NBOUNDS] = {1,  5,   15,  30,  60,
@@ -153,6 +207,9 @@ static void *pool_worker(void *arg)
 		pool_count_outcome(entry_counts(c, e), rc,
 				   (double)(cache_mono_ms() - start) / 1000.0);
 		entry_counts(c, e)->n_running--;
+		struct pool_who *who = pool_who_row(c, e->running_who, 0);
+		if (who && who->n > 0)
+			who->n--;
 		if (e->slot_given_back) {
 			e->slot_given_back = 0;
 			c->downloading--;

@@ -159,7 +159,8 @@ static int wait_export(struct orderfs *o, size_t kind, const struct date_range *
 				   rs, o->export_waiters_max);
 		return -EAGAIN;
 	}
-	rc = cache_open(o->cache, kind, chunk, open_cancelled, o->fuse, h);
+	rc = cache_open_as(o->cache, kind, chunk, (long)fuse_get_context()->uid, open_cancelled,
+			   o->fuse, h);
 	atomic_fetch_sub(&o->export_waiters, 1);
 	return rc;
 }

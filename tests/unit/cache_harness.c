@@ -214,7 +214,7 @@ void *opener_main(void *arg)
 {
 	struct opener *o = arg;
 	struct cache_handle *h = NULL;
-	o->rc = cache_open(o->e->c, o->type, &o->r, opener_cancelled, o, &h);
+	o->rc = cache_open_as(o->e->c, o->type, &o->r, o->who, opener_cancelled, o, &h);
 	o->returned_ms = fake_mono_ms();
 	if (o->rc == 0) {
 		o->data = handle_read(h, &o->len);
@@ -228,12 +228,23 @@ void opener_start(struct opener *o, struct env *e, const struct date_range *r)
 	opener_start_type(o, e, 0, r);
 }
 
+void opener_start_as(struct opener *o, struct env *e, const struct date_range *r, long who)
+{
+	memset(o, 0, sizeof(*o));
+	o->e = e;
+	o->r = *r;
+	o->who = who;
+	atomic_init(&o->cancel, 0);
+	assert_int_equal(pthread_create(&o->th, NULL, opener_main, o), 0);
+}
+
 void opener_start_type(struct opener *o, struct env *e, size_t type, const struct date_range *r)
 {
 	memset(o, 0, sizeof(*o));
 	o->e = e;
 	o->type = type;
 	o->r = *r;
+	o->who = CACHE_WHO_NONE;
 	atomic_init(&o->cancel, 0);
 	assert_int_equal(pthread_create(&o->th, NULL, opener_main, o), 0);
 }

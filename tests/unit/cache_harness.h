@@ -79,6 +79,7 @@ struct opener {
 	struct env *e;
 	size_t type;
 	struct date_range r;
+	long who; /* cache_open_as's requester; CACHE_WHO_NONE from opener_start */
 	pthread_t th;
 	atomic_int cancel;
 	int rc;
@@ -91,6 +92,8 @@ int opener_cancelled(void *arg);
 void *opener_main(void *arg);
 void opener_start(struct opener *o, struct env *e, const struct date_range *r); /* type 0 */
 void opener_start_type(struct opener *o, struct env *e, size_t type, const struct date_range *r);
+/* As opener_start, on behalf of requester who (cache_open_as). */
+void opener_start_as(struct opener *o, struct env *e, const struct date_range *r, long who);
 int opener_join(struct opener *o);
 
 #endif

@@ -215,6 +215,38 @@ static void test_fill_slot_given_back_while_downloading(void **state)
 	assert_int_equal(stats_of(e).fills_running, 0);
 }
 
+/* Fair turns: user A queued three ranges, then user B one; when A's first export ends, the
+ * slot goes to B's range, not to A's next (FIFO would keep B waiting for all of A's). */
+static void test_fill_fair_turns_across_users(void **state)
+{
+	struct env *e = *state;
+	struct opener a[3], b;
+	struct date_range ra[3] = {fake_range("2026-05-10", "2026-05-10"),
+				   fake_range("2026-05-11", "2026-05-11"),
+				   fake_range("2026-05-12", "2026-05-12")};
+	struct date_range rb = fake_range("2026-05-13", "2026-05-13");
+
+	e->cfg.max_exports = 1;
+	env_start(e);
+	fake_hold(e->p, FAKE_APPLY, NULL);
+	opener_start_as(&a[0], e, &ra[0], 1000);
+	assert_int_equal(fake_wait_held(e->p, 1, WAIT_MS), 0); /* A's first export applies */
+	for (int i = 1; i < 3; i++) {
+		opener_start_as(&a[i], e, &ra[i], 1000);
+		WAIT_UNTIL(info_of(e, &ra[i]).state == CACHE_QUEUED);
+	}
+	opener_start_as(&b, e, &rb, 2000);
+	WAIT_UNTIL(info_of(e, &rb).state == CACHE_QUEUED);
+	fake_step(e->p, FAKE_APPLY); /* A's first goes on and ends: the slot is free */
+	WAIT_UNTIL(fake_count(e->p, FAKE_APPLY) == 2);
+	assert_int_equal(fake_count_range(e->p, FAKE_APPLY, &rb), 1);
+	assert_int_equal(fake_count_range(e->p, FAKE_APPLY, &ra[1]), 0);
+	fake_release(e->p, FAKE_APPLY);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(opener_join(&a[i]), 0);
+	assert_int_equal(opener_join(&b), 0);
+}
+
 /* A provider whose "export" is the local fetch itself (Mogujie's sync) keeps its slot. */
 static void test_fill_local_job_keeps_its_slot(void **state)
 {
@@ -827,6 +859,7 @@ int main(void)
 		T(test_fill_max_exports_queue),
 		T(test_fill_slot_given_back_while_downloading),
 		T(test_fill_local_job_keeps_its_slot),
+		T(test_fill_fair_turns_across_users),
 		T(test_fill_unwanted_queued_flight_dropped),
 		T(test_fill_cancel_one_waiter),
 		T(test_fill_cancelled_then_rejoin),
