@@ -111,12 +111,9 @@ class Soak:
                               "--quiet"))
         m = None
         try:
-            # One user (this process) reads all RANGES at once: above max_queued_per_user's
-            # default, whose EAGAIN is the shared-server tests' subject, not this one's.
             m = Mount(sim, settings={"max_exports": "4", "retry_limit": "10",
                                      "poll_initial_ms": "20", "poll_max_ms": "100",
-                                     "max_requests_per_second": "200", "log_level": "info",
-                                     "max_queued_per_user": str(2 * RANGES)})
+                                     "max_requests_per_second": "200", "log_level": "info"})
             pid = m.proc.pid
             at_mount = set(fds(pid))  # e.g. the cache's lock file, held for the whole run
             fd0, rss0 = len(at_mount), vm_rss_kb(pid)
