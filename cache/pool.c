@@ -189,7 +189,7 @@ static void *pool_worker(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		struct entry *e;
+		struct entry *e = NULL;
 		int rc;
 
 		/* Woken when a flight is queued or a source's running count drops. */
