@@ -228,6 +228,12 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r);
  * for all of them. One .meta that cannot be read (EISDIR, EIO) is left out, not an error. */
 int cache_foreach(struct cache *c,
 		  void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg);
+/* As cache_foreach, but only types [first, first + n), which must be one source's (one
+ * account's, as cache_add_source numbered them). Once the recovery scan is done this walks that
+ * source's own entries only, so it costs what the account holds, not what the cache holds.
+ * Same errors; -EINVAL when first is not a type. */
+int cache_foreach_types(struct cache *c, size_t first, size_t n,
+			void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg);
 
 #define CACHE_DURATION_NBOUNDS 10
 
