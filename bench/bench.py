@@ -929,6 +929,7 @@ http {{
         try:
             wait_for(lambda: b"cache: scan of" in open(logf, "rb").read(), timeout=900,
                      what="recovery scan", interval=0.01)
+            t_scan = now_s() - t0
             rss0 = self.rss_kib(m.proc.pid)
             names = os.listdir(m.mnt)
             unstarted = (self.rss_kib(m.proc.pid) - rss0) * 1024 / n_acc
@@ -940,7 +941,7 @@ http {{
                 if got < min(per, 1):
                     raise RuntimeError(f"a{a:04d}: {got} ranges listed, not {per}")
             t_start = now_s() - t0
-            log(f"11 {label}: start and adopt {t_start:.2f} s")
+            log(f"11 {label}: start and adopt {t_start:.2f} s (recovery scan {t_scan:.2f} s)")
             one = os.path.join(m.mnt, "a0000")
             ls = timed(lambda: os.listdir(os.path.join(one, "exports")), self.runs * 3, 2)
             st = timed(lambda: read_all(os.path.join(one, ".status")), self.runs * 3, 2)
@@ -951,7 +952,8 @@ http {{
         finally:
             m.stop()
             shutil.rmtree(cache, ignore_errors=True)
-        target("11", f"{label}: start and adopt", "s", [t_start], 5.0, False)
+        target("11", f"{label}: start and adopt", "s", [t_start], 5.0, False,
+               f"of which the recovery scan {t_scan:.2f} s")
         target("11", f"{label}: ls NAME/exports", "ms", [t * 1000 for t in ls], 20.0, False)
         target("11", f"{label}: NAME/.status", "ms", [t * 1000 for t in st], 10.0, False)
         target("11", f"{label}: cat /.stats", "ms", [t * 1000 for t in stats], 200.0, False)
