@@ -160,7 +160,8 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
  * scan found on disk for this source's keys are served from then on (without an export; one
  * left mid-export resumes its task). The provider must outlive the cache.
  * 0; -EINVAL (an account or report_type that may not be part of a key, two types sharing a
- * report_type, or keys another source already has: their files would be the same), -ENOMEM,
+ * report_type, or a provider and account another source already has: one source per
+ * account, so its files are found through it alone), -ENOMEM,
  * or -errno starting the fleet rate thread; then nothing was added. Thread-safe, may be
  * called at any time while the cache runs (accounts are added without a remount). Sources
  * are never removed while the cache runs.
