@@ -871,6 +871,109 @@ http {{
         finally:
             m.stop()
 
+    def accounts_cache(self, n_acc, n_ent):
+        """A cache dir with n_ent READY entries spread over n_acc Vexora merchants (M9xxxxx),
+        written in the cache's own on-disk format (as make_cache)."""
+        d = self.new_cache(f"acc{n_acc}x{n_ent}")
+        v1 = os.path.join(d, "v1")
+        os.makedirs(v1, mode=0o700)
+        body = b"PK bench entry\n"
+        sha = hashlib.sha256(body).hexdigest()
+        now = int(time.time())
+        base = self.today - datetime.timedelta(days=7)
+        per = n_ent // n_acc
+        for a in range(n_acc):
+            merchant = f"M9{a:05d}"
+            for i in range(per):
+                start = base - datetime.timedelta(days=i // 7)
+                end = start + datetime.timedelta(days=i % 7)
+                s, e = start.isoformat(), end.isoformat()
+                key = f"vexora|{merchant}|order|en-US|{s}|{e}"
+                h = hashlib.sha256(key.encode()).hexdigest()
+                with open(os.path.join(v1, h + ".data"), "wb") as f:
+                    f.write(body)
+                meta = {"version": 1, "provider": "vexora", "account": merchant,
+                        "report_type": "order", "language": "en-US", "start": s, "end": e,
+                        "state": "ready", "task_id": "%032x" % (a * per + i),
+                        "server_name": "Merchant Order List.xlsx", "finish_time": now,
+                        "expires": now + 7 * 86400, "ready_time": now, "learned_time": now,
+                        "last_access_ms": now * 1000, "size": len(body), "total": len(body),
+                        "sha256": sha, "last_errno": 0, "err_kind": "ok", "err_code": "",
+                        "err_msg": ""}
+                with open(os.path.join(v1, h + ".meta"), "w") as f:
+                    json.dump(meta, f)
+        for root, dirs, files in os.walk(d):
+            os.chmod(root, 0o700)
+            for fn in files:
+                os.chmod(os.path.join(root, fn), 0o600)
+        return d
+
+    def accounts_scale(self):
+        """Many merchants x many cached files in one mount (1,000 x 100,000; quick mode 200 x
+        10,000): the cache holds every account's files from an earlier run. Start and adopt
+        (exec until the recovery scan is done and every account has started, i.e. listed its
+        exports/, adopting its files), then one account's `ls exports/` and `.status`, `cat
+        /.stats`, `/metrics`, the resident memory, and what an account costs before it starts
+        (the RSS growth of the first `ls MOUNT`, which reads every account file, per account)."""
+        n_acc, n_ent = (200, 10000) if QUICK else (1000, 100000)
+        label = f"{n_acc} accounts x {n_ent} entries"
+        cache = self.accounts_cache(n_acc, n_ent)
+        adir = os.path.join(self.work, "accounts-scale")
+        shutil.rmtree(adir, ignore_errors=True)
+        os.makedirs(adir)
+        secret = os.path.join(adir, ".secret")
+        with open(secret, "w") as f:
+            f.write(SECRET + "\n")
+        os.chmod(secret, 0o600)
+        for a in range(n_acc):
+            with open(os.path.join(adir, f"a{a:04d}.conf"), "w") as f:
+                f.write(f"merchant_no = M9{a:05d}\nsecret_file = {secret}\n")
+        port = free_port()
+        m = Orderfs(self.work, self.sim, cache, {"accounts_dir": adir, "log_level": "info",
+                                                 "metrics_listen": f"127.0.0.1:{port}"})
+        with open(m.config) as f:
+            lines = [ln for ln in f if not ln.startswith(("merchant_no", "secret_file"))]
+        with open(m.config, "w") as f:
+            f.writelines(lines)
+        logf = os.path.join(m.dir, "orderfs.log")
+        t0 = now_s()
+        m.start()
+        try:
+            wait_for(lambda: b"cache: scan of" in open(logf, "rb").read(), timeout=900,
+                     what="recovery scan", interval=0.01)
+            t_scan = now_s() - t0
+            rss0 = self.rss_kib(m.proc.pid)
+            names = os.listdir(m.mnt)
+            unstarted = (self.rss_kib(m.proc.pid) - rss0) * 1024 / n_acc
+            if len(names) != n_acc + 1:
+                raise RuntimeError(f"{len(names)} names in the mount, not {n_acc} + .stats")
+            per = n_ent // n_acc
+            for a in range(n_acc):
+                got = len(os.listdir(os.path.join(m.mnt, f"a{a:04d}", "exports")))
+                if got < min(per, 1):
+                    raise RuntimeError(f"a{a:04d}: {got} ranges listed, not {per}")
+            t_start = now_s() - t0
+            log(f"11 {label}: start and adopt {t_start:.2f} s (recovery scan {t_scan:.2f} s)")
+            one = os.path.join(m.mnt, "a0000")
+            ls = timed(lambda: os.listdir(os.path.join(one, "exports")), self.runs * 3, 2)
+            st = timed(lambda: read_all(os.path.join(one, ".status")), self.runs * 3, 2)
+            stats = timed(lambda: read_all(os.path.join(m.mnt, ".stats")), self.runs, 1)
+            url = f"http://127.0.0.1:{port}/metrics"
+            met = timed(lambda: urllib.request.urlopen(url, timeout=60).read(), self.runs, 1)
+            rss = self.rss_kib(m.proc.pid) / 1024
+        finally:
+            m.stop()
+            shutil.rmtree(cache, ignore_errors=True)
+        target("11", f"{label}: start and adopt", "s", [t_start], 5.0, False,
+               f"of which the recovery scan {t_scan:.2f} s")
+        target("11", f"{label}: ls NAME/exports", "ms", [t * 1000 for t in ls], 20.0, False)
+        target("11", f"{label}: NAME/.status", "ms", [t * 1000 for t in st], 10.0, False)
+        target("11", f"{label}: cat /.stats", "ms", [t * 1000 for t in stats], 200.0, False)
+        target("11", f"{label}: /metrics", "ms", [t * 1000 for t in met], 200.0, False)
+        target("11", f"{label}, all started: RSS", "MiB", [rss], 64.0, False)
+        target("11", f"{label}: an unstarted account", "bytes", [unstarted], 400.0, False,
+               "RSS growth of the first ls MOUNT / accounts")
+
     @staticmethod
     def rss_kib(pid):
         with open(f"/proc/{pid}/status") as f:
@@ -943,7 +1046,7 @@ def main():
         b = Bench(work)
         only = sys.argv[1:]
         for name in ("reads", "cold", "memory", "metadata", "scale", "parallel", "fleet",
-                     "accounts"):
+                     "accounts", "accounts_scale"):
             if not only or name in only:
                 try:
                     getattr(b, name)()

@@ -708,6 +708,11 @@ static int range_list_add(struct range_list *l, size_t type, const struct date_r
  * cannot be read (or whose data file cannot be checked) is left out with a debug line, so one
  * bad file never fails every listing. 0 or -errno (the directory cannot be read, or this
  * process is out of descriptors or memory). */
+static int listed_hash_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct listed *)a)->hash, ((const struct listed *)b)->hash);
+}
+
 static int foreach_disk(struct cache *c, struct range_list *known)
 {
 	size_t nmem = known->n;
@@ -717,18 +722,20 @@ static int foreach_disk(struct cache *c, struct range_list *known)
 
 	if (!d)
 		return -errno;
+	/* Sorted by hash, so each name on disk is checked in O(log n), not against every entry. */
+	qsort(known->v, nmem, sizeof(*known->v), listed_hash_cmp);
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		char hash[KEY_HASH_LEN], kind;
 		struct store_meta m;
 		size_t type;
-		int own, dup = 0;
+		struct listed probe;
+		int own;
 
 		enum meta_use use;
 		if (!store_name_parse(&c->store, de->d_name, hash, &kind, &own) || kind != 'm')
 			continue;
-		for (size_t i = 0; i < nmem && !dup; i++)
-			dup = strcmp(known->v[i].hash, hash) == 0;
-		if (dup)
+		memcpy(probe.hash, hash, KEY_HASH_LEN);
+		if (nmem && bsearch(&probe, known->v, nmem, sizeof(*known->v), listed_hash_cmp))
 			continue;
 		rc = store_meta_read(&c->store, hash, &m);
 		if (rc == -ENOENT || rc == -EBADMSG) {
@@ -755,6 +762,27 @@ static int foreach_disk(struct cache *c, struct range_list *known)
 	return rc;
 }
 
+/* Pass l's ranges (after the disk pass unless scanned) to fn, then free l. */
+static int foreach_finish(struct cache *c, struct range_list *l, int scanned, int rc,
+			  void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg)
+{
+	if (rc == 0 && !scanned)
+		rc = foreach_disk(c, l);
+	for (size_t i = 0; rc == 0 && i < l->n; i++)
+		if (!l->v[i].absent)
+			fn(arg, l->v[i].type, &l->v[i].r);
+	free(l->v);
+	return rc;
+}
+
+/* Add e to l (ABSENT entries and orphans too, so the disk pass skips their hashes; they are
+ * not listed). */
+static int foreach_add(struct range_list *l, const struct entry *e)
+{
+	return range_list_add(l, e->type, &e->key.range, e->hash,
+			      !e->kind || (e->info.state == CACHE_ABSENT && !e->filling));
+}
+
 int cache_foreach(struct cache *c,
 		  void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg)
 {
@@ -763,19 +791,50 @@ int cache_foreach(struct cache *c,
 
 	pthread_mutex_lock(&c->lock);
 	scanned = c->scan_done;
-	/* ABSENT entries and orphans too, so the disk pass skips their hashes; they are not
-	 * listed. */
 	for (struct entry *e = c->entries; e && rc == 0; e = e->next)
-		rc = range_list_add(&l, e->type, &e->key.range, e->hash,
-				    !e->kind || (e->info.state == CACHE_ABSENT && !e->filling));
+		rc = foreach_add(&l, e);
 	pthread_mutex_unlock(&c->lock);
-	if (rc == 0 && !scanned)
-		rc = foreach_disk(c, &l);
-	for (size_t i = 0; rc == 0 && i < l.n; i++)
-		if (!l.v[i].absent)
-			fn(arg, l.v[i].type, &l.v[i].r);
-	free(l.v);
-	return rc;
+	return foreach_finish(c, &l, scanned, rc, fn, arg);
+}
+
+/* cache_foreach's fn and arg, passed on only for types [first, first + n). */
+struct types_filter {
+	size_t first, n;
+	void (*fn)(void *arg, size_t type, const struct date_range *r);
+	void *arg;
+};
+
+static void types_filter_fn(void *arg, size_t type, const struct date_range *r)
+{
+	struct types_filter *f = arg;
+
+	if (type >= f->first && type - f->first < f->n)
+		f->fn(f->arg, type, r);
+}
+
+int cache_foreach_types(struct cache *c, size_t first, size_t n,
+			void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg)
+{
+	struct types_filter f = {first, n, fn, arg};
+	struct range_list l = {0};
+	struct cache_kind *k;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	k = kind_get(c, first);
+	if (!k) {
+		pthread_mutex_unlock(&c->lock);
+		return -EINVAL;
+	}
+	if (!c->scan_done) {
+		/* The disk may know ranges memory does not: the whole pass, filtered. */
+		pthread_mutex_unlock(&c->lock);
+		return cache_foreach(c, types_filter_fn, &f);
+	}
+	for (struct entry *e = k->src->entries; e && rc == 0; e = e->snext)
+		rc = foreach_add(&l, e);
+	pthread_mutex_unlock(&c->lock);
+	return foreach_finish(c, &l, 1, rc, types_filter_fn, &f);
 }
 
 int cache_prefetch(struct cache *c, size_t type, const struct date_range *r)

@@ -183,7 +183,8 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
  * scan found on disk for this source's keys are served from then on (without an export; one
  * left mid-export resumes its task). The provider must outlive the cache.
  * 0; -EINVAL (an account or report_type that may not be part of a key, two types sharing a
- * report_type, or keys another source already has: their files would be the same), -ENOMEM,
+ * report_type, or a provider and account another source already has: one source per
+ * account, so its files are found through it alone), -ENOMEM,
  * or -errno starting the fleet rate thread; then nothing was added. Thread-safe, may be
  * called at any time while the cache runs (accounts are added without a remount). Sources
  * are never removed while the cache runs.
@@ -266,6 +267,12 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r);
  * for all of them. One .meta that cannot be read (EISDIR, EIO) is left out, not an error. */
 int cache_foreach(struct cache *c,
 		  void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg);
+/* As cache_foreach, but only types [first, first + n), which must be one source's (one
+ * account's, as cache_add_source numbered them). Once the recovery scan is done this walks that
+ * source's own entries only, so it costs what the account holds, not what the cache holds.
+ * Same errors; -EINVAL when first is not a type. */
+int cache_foreach_types(struct cache *c, size_t first, size_t n,
+			void (*fn)(void *arg, size_t type, const struct date_range *r), void *arg);
 
 #define CACHE_DURATION_NBOUNDS 10
 

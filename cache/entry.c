@@ -63,10 +63,36 @@ void entry_reset(struct entry *e)
 	e->stale = 0;
 }
 
+static unsigned entry_hash_bucket(const char *hash)
+{
+	/* The key hash is hex SHA-256: its first characters are as good a hash as any. */
+	unsigned h = 2166136261u;
+
+	for (int i = 0; i < 8 && hash[i]; i++)
+		h = (h ^ (unsigned char)hash[i]) * 16777619u;
+	return h & (ENTRY_BUCKETS - 1);
+}
+
+unsigned account_bucket(const char *provider, const char *account)
+{
+	unsigned h = 2166136261u;
+
+	for (const char *p = provider; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ '|') * 16777619u;
+	for (const char *p = account; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h & (ACCOUNT_BUCKETS - 1);
+}
+
 /* The orphan of key k in memory; NULL if none. */
 static struct entry *entry_find_orphan(struct cache *c, const struct cache_key *k)
 {
-	for (struct entry *e = c->by_range[entry_bucket(KIND_NONE, &k->range)]; e; e = e->hnext)
+	char hash[KEY_HASH_LEN];
+
+	if (key_hash(k, hash) != 0)
+		return NULL;
+	for (struct entry *e = c->by_hash[entry_hash_bucket(hash)]; e; e = e->xnext)
 		if (!e->kind && key_equal(&e->key, k))
 			return e;
 	return NULL;
@@ -92,8 +118,18 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	entry_reset(e);
 	e->next = c->entries;
 	c->entries = e;
-	e->hnext = c->by_range[b];
-	c->by_range[b] = e;
+	e->xnext = c->by_hash[entry_hash_bucket(e->hash)];
+	c->by_hash[entry_hash_bucket(e->hash)] = e;
+	if (kind) {
+		e->hnext = c->by_range[b];
+		c->by_range[b] = e;
+		e->snext = kind->src->entries;
+		kind->src->entries = e;
+	} else {
+		unsigned ab = account_bucket(k->provider, k->account);
+		e->snext = c->orphans[ab];
+		c->orphans[ab] = e;
+	}
 	return e;
 }
 
@@ -156,18 +192,15 @@ struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int
 
 void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k)
 {
-	struct entry **p = &c->by_range[entry_bucket(KIND_NONE, &e->key.range)];
 	unsigned b;
 
-	while (*p && *p != e)
-		p = &(*p)->hnext;
-	if (*p)
-		*p = e->hnext;
 	e->kind = k;
 	e->type = k->src->first + k->ptype;
 	b = entry_bucket(e->type, &e->key.range);
 	e->hnext = c->by_range[b];
 	c->by_range[b] = e;
+	e->snext = k->src->entries;
+	k->src->entries = e;
 }
 
 enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m,
@@ -192,7 +225,7 @@ enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct 
 
 struct entry *entry_find_hash(struct cache *c, const char *hash)
 {
-	for (struct entry *e = c->entries; e; e = e->next)
+	for (struct entry *e = c->by_hash[entry_hash_bucket(hash)]; e; e = e->xnext)
 		if (strcmp(e->hash, hash) == 0)
 			return e;
 	return NULL;
@@ -341,4 +374,6 @@ void entry_free_all(struct cache *c)
 	}
 	c->entries = NULL;
 	memset(c->by_range, 0, sizeof(c->by_range));
+	memset(c->by_hash, 0, sizeof(c->by_hash));
+	memset(c->orphans, 0, sizeof(c->orphans));
 }

@@ -35,12 +35,19 @@
 #include "poll_hint.h"
 #include "store.h"
 
-#define ENTRY_BUCKETS 4096 /* power of two */
+#define ENTRY_BUCKETS 16384 /* power of two */
+/* Sources and orphans are also indexed by (provider, account): kind_of_key and adoption stay
+ * O(1) in the number of accounts. */
+#define ACCOUNT_BUCKETS 1024 /* power of two */
 
 struct entry {
 	struct entry *next;  /* cache->entries */
 	struct entry *hnext; /* cache->by_range[entry_bucket(range)] */
 	struct entry *qnext; /* cache->queue_head while queued */
+	struct entry *xnext; /* cache->by_hash[entry_hash_bucket(hash)] */
+	/* Its source's list (kind->src->entries), or for an orphan the orphan index
+	 * (cache->orphans[account_bucket(provider, account)]) until it is adopted. */
+	struct entry *snext;
 	struct cache_key key;
 	/* Its kind (source and provider type), and that kind's index; NULL and KIND_NONE for
 	 * an orphan: a .meta a recovery scan found whose keys no source has (yet). Orphans are
@@ -108,6 +115,10 @@ struct cache_counts {
  */
 struct cache_source {
 	struct provider *prov;
+	struct cache_source *anext; /* cache->by_account[account_bucket(provider, account)] */
+	/* Its entries (every kind's, any state), linked by snext: a listing or the figures of
+	 * one account walk these, never the whole table (cache->lock). */
+	struct entry *entries;
 	char *account;		/* the account of its keys (owned) */
 	int max_exports;	/* its flights running at once; 0 = no cap of its own */
 	size_t first, ntypes;	/* its kinds: first .. first + ntypes - 1 */
@@ -174,9 +185,17 @@ struct cache {
 			       * count dropped, or stop */
 	struct entry *entries;
 	/* The same entries hashed by (type, range): lookups stay O(1) with tens of thousands
-	 * cached (a list scan per insert made the recovery scan quadratic). Orphans are hashed
-	 * as type KIND_NONE. */
+	 * cached (a list scan per insert made the recovery scan quadratic). Orphans are not in
+	 * it (by_hash and orphans find them). */
 	struct entry *by_range[ENTRY_BUCKETS];
+	/* Every entry (orphans too) by its key hash (the name of its files): the recovery scan
+	 * and the listing's disk pass find an entry by hash in O(1). */
+	struct entry *by_hash[ENTRY_BUCKETS];
+	/* The sources by (provider, account); the orphans by the same, linked by snext: built
+	 * by the recovery scan as it finds them, so a source adopts its own orphans without a
+	 * walk of the table. */
+	struct cache_source *by_account[ACCOUNT_BUCKETS];
+	struct entry *orphans[ACCOUNT_BUCKETS];
 	struct entry *queue_head, *queue_tail;
 	int stopping;
 	/* The recovery scan has read every .meta: memory knows every usable entry. Stays 0 when
@@ -216,6 +235,8 @@ static inline struct cache_counts *entry_counts(struct cache *c, const struct en
 
 /* --- source.c: the sources and their kinds (caller holds cache->lock unless said) --- */
 
+/* The bucket of (provider, account) in cache->by_account and cache->orphans. */
+unsigned account_bucket(const char *provider, const char *account);
 /* The kind of a type index; NULL when it is not one. */
 struct cache_kind *kind_get(const struct cache *c, size_t type);
 /* The key of kind k for r. 0 or -EINVAL (range not valid). */
@@ -275,7 +296,8 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
  * never missed), else as an orphan. Returns the entry (new or existing), *created says which;
  * NULL on ENOMEM. */
 struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created);
-/* Make orphan e an entry of kind k (its keys are k's). */
+/* Make orphan e an entry of kind k (its keys are k's): into the range table and k's source's
+ * list. The caller has taken e out of cache->orphans (it walks that bucket anyway). */
 void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k);
 /* What entry_meta_usable found. */
 enum meta_use {

@@ -31,17 +31,26 @@ int kind_key(const struct cache *c, const struct cache_kind *k, const struct dat
 			c->cfg.language, r);
 }
 
-struct cache_kind *kind_of_key(const struct cache *c, const struct cache_key *key)
+/* The kind of source s whose keys key has (its provider and account are s's); NULL = none. */
+static struct cache_kind *source_kind_of_key(const struct cache *c,
+					     const struct cache_source *s,
+					     const struct cache_key *key)
 {
 	if (strcmp(key->language, c->cfg.language) != 0)
 		return NULL;
-	for (size_t t = 0; t < c->nkinds; t++) {
-		struct cache_kind *k = c->kinds[t];
-		if (!strcmp(k->report_type, key->report_type) &&
-		    !strcmp(k->src->account, key->account) &&
-		    !strcmp(k->src->prov->name, key->provider))
-			return k;
-	}
+	for (size_t t = 0; t < s->ntypes; t++)
+		if (!strcmp(c->kinds[s->first + t]->report_type, key->report_type))
+			return c->kinds[s->first + t];
+	return NULL;
+}
+
+struct cache_kind *kind_of_key(const struct cache *c, const struct cache_key *key)
+{
+	const struct cache_source *s = c->by_account[account_bucket(key->provider, key->account)];
+
+	for (; s; s = s->anext)
+		if (!strcmp(s->account, key->account) && !strcmp(s->prov->name, key->provider))
+			return source_kind_of_key(c, s, key);
 	return NULL;
 }
 
@@ -161,23 +170,36 @@ static int source_register(struct cache *c, struct cache_source *s, struct cache
 	}
 	if ((rc = source_room(c, s->ntypes)) != 0)
 		return rc;
+	for (struct cache_source *o = c->by_account[account_bucket(s->prov->name, s->account)];
+	     o; o = o->anext)
+		if (!strcmp(o->account, s->account) && !strcmp(o->prov->name, s->prov->name))
+			return -EINVAL; /* kind_of_key finds one source per account */
 	s->first = c->nkinds;
 	memcpy(c->kinds + c->nkinds, kinds, s->ntypes * sizeof(*kinds));
 	c->nkinds += s->ntypes;
 	c->sources[c->nsources++] = s;
+	s->anext = c->by_account[account_bucket(s->prov->name, s->account)];
+	c->by_account[account_bucket(s->prov->name, s->account)] = s;
 	return 0;
 }
 
-/* Adopt the orphans whose keys are s's; resume those a flight had left mid-export.
- * cache->lock held. */
-static void source_adopt(struct cache *c, const struct cache_source *s)
+/* Adopt the orphans whose keys are s's (the orphan index holds those of its account in one
+ * bucket); resume those a flight had left mid-export. cache->lock held. */
+static void source_adopt(struct cache *c, struct cache_source *s)
 {
+	struct entry **p = &c->orphans[account_bucket(s->prov->name, s->account)];
 	int n = 0;
 
-	for (struct entry *e = c->entries; e; e = e->next) {
-		struct cache_kind *k = e->kind ? NULL : kind_of_key(c, &e->key);
-		if (!k || k->src != s)
+	while (*p) {
+		struct entry *e = *p;
+		struct cache_kind *k = NULL;
+		if (!strcmp(e->key.account, s->account) && !strcmp(e->key.provider, s->prov->name))
+			k = source_kind_of_key(c, s, &e->key);
+		if (!k) {
+			p = &e->snext;
 			continue;
+		}
+		*p = e->snext;
 		entry_adopt(c, e, k);
 		n++;
 		pool_resume(c, e);

@@ -29,19 +29,24 @@ static void stats_add_counts(const struct cache_counts *k, struct cache_stats *o
 	out->bytes_downloaded += atomic_load(&k->n_bytes);
 }
 
-/* The entries of types [first, first + n) (every entry, orphans too, when all), in one pass.
- * cache->lock held. */
-static void stats_entries(struct cache *c, int all, size_t first, size_t n,
-			  struct cache_stats *out)
+/* Count entry e into out. */
+static void stats_entry(const struct entry *e, struct cache_stats *out)
 {
-	for (struct entry *e = c->entries; e; e = e->next) {
-		if (e->info.state == CACHE_ABSENT ||
-		    (!all && (!e->kind || e->type < first || e->type - first >= n)))
-			continue;
-		out->entries++;
-		if (e->info.state == CACHE_READY)
-			out->total_size += e->info.size;
-	}
+	if (e->info.state == CACHE_ABSENT)
+		return;
+	out->entries++;
+	if (e->info.state == CACHE_READY)
+		out->total_size += e->info.size;
+}
+
+/* Source s's entries of types [first, first + n): a walk of its own list, never of the whole
+ * table (a mount of many accounts renders one line each). cache->lock held. */
+static void stats_source_entries(const struct cache_source *s, size_t first, size_t n,
+				 struct cache_stats *out)
+{
+	for (const struct entry *e = s->entries; e; e = e->snext)
+		if (e->type >= first && e->type - first < n)
+			stats_entry(e, out);
 }
 
 /* Fleet mode's figures of source s, added to out's as cache_stats says. cache->lock held. */
@@ -65,7 +70,8 @@ void cache_get_stats(struct cache *c, struct cache_stats *out)
 		stats_add_counts(&c->kinds[t]->counts, out);
 	for (size_t i = 0; i < c->nsources; i++)
 		stats_fleet(c->sources[i], out);
-	stats_entries(c, 1, 0, 0, out);
+	for (const struct entry *e = c->entries; e; e = e->next) /* orphans too */
+		stats_entry(e, out);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -78,11 +84,11 @@ void cache_get_types_stats(struct cache *c, size_t first, size_t n, struct cache
 	pthread_mutex_lock(&c->lock);
 	for (size_t t = first; t - first < n && (k = kind_get(c, t)) != NULL; t++) {
 		stats_add_counts(&k->counts, out);
-		if (k->src != src) /* one source's fleet figures once */
+		if (k->src != src) { /* one source's fleet figures and entries once */
 			stats_fleet(src = k->src, out);
+			stats_source_entries(src, first, n, out);
+		}
 	}
-	if (src)
-		stats_entries(c, 0, first, n, out);
 	pthread_mutex_unlock(&c->lock);
 }
 

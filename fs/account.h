@@ -48,6 +48,9 @@ struct fs_account {
 	struct fs_config cfg;	    /* the config it runs with (active) or would start with */
 	struct account_sig sig;	    /* what its NAME.conf was when cfg was read */
 	int present;		    /* its NAME.conf exists and is valid now: it is listed */
+	/* Its NAME.conf could not be read for the moment (EMFILE, EIO) and no version of it was
+	 * ever read: listed, cannot start, error says why; read again at the next lookup. */
+	int unread;
 	int change_logged;	    /* said that an edit waits for a remount (until undone) */
 	int starting;		    /* a thread is starting it (others wait for the verdict) */
 	unsigned seen;		    /* the scan that last found its file */

@@ -127,7 +127,7 @@ static void add_running(struct orderfs *o, struct fs_account *a, cJSON *root)
 	struct summary s;
 	const char *fleet = stats_fleet_state(o, a);
 
-	int rc = cache_foreach(o->cache, collect, &l);
+	int rc = cache_foreach_types(o->cache, a->kind0, a->nkinds, collect, &l);
 
 	if (rc || l.oom) {
 		/* Say what is known rather than fail the file. */

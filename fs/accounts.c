@@ -182,10 +182,32 @@ static void take_config(struct fs_account *a, struct fs_config *cfg, const struc
 	set_present(a, 1);
 }
 
+/* NAME.conf could not be read for the moment (t->lock held): an account never read is made
+ * (or shown again) as unread, listed with error saying why, so the name does not vanish for a
+ * passing EMFILE; one that has a version read keeps it. The account, or NULL on ENOMEM. */
+static struct fs_account *transient(struct accounts *t, struct fs_account *a, const char *name,
+				    const char *file, const char *why)
+{
+	if (a && a->present)
+		return a;
+	if (!a && !(a = account_new(t, name)))
+		return NULL;
+	if (!account_active(a)) {
+		a->unread = 1;
+		snprintf(a->error, sizeof(a->error), "%s cannot be read now (%s); read again at "
+			 "the next lookup", file, why);
+		a->tried_ms = clock_mono_ms();
+	}
+	memset(&a->sig, 0, sizeof(a->sig)); /* no version known: the next lookup reads it */
+	set_present(a, 1);
+	return a;
+}
+
 /* NAME.conf could not be stat'ed (t->lock held): gone (ENOENT, ENOTDIR) hides the account;
  * anything else is the moment's, so a known account stays as it is and the lookup fails EIO.
  * The account, or NULL with *eno. */
-static struct fs_account *stat_failed(struct fs_account *a, const char *file, int rc, int *eno)
+static struct fs_account *stat_failed(struct accounts *t, struct fs_account *a,
+				      const char *name, const char *file, int rc, int *eno)
 {
 	if (rc == -ENOENT || rc == -ENOTDIR) {
 		if (a)
@@ -194,10 +216,9 @@ static struct fs_account *stat_failed(struct fs_account *a, const char *file, in
 		return NULL;
 	}
 	log_warn("accounts_dir: %s: %s; tried again at the next lookup", file, strerror(-rc));
-	if (a && a->present)
-		return a;
-	*eno = -EIO;
-	return NULL;
+	if (!(a = transient(t, a, name, file, strerror(-rc))))
+		*eno = -ENOMEM;
+	return a;
 }
 
 /* What account_conf_load said of NAME.conf, taken into the table (t->lock held). The
@@ -212,10 +233,9 @@ static struct fs_account *take_read(struct accounts *t, const char *name, const 
 	if (rc == ACCOUNT_CONF_TRANSIENT) {
 		log_warn("accounts_dir: %s: cannot read it now: %s; tried again at the next lookup",
 			 file, err);
-		if (a && a->present)
-			return a;
-		*eno = -EIO;
-		return NULL;
+		if (!(a = transient(t, a, name, file, err)))
+			*eno = -ENOMEM;
+		return a;
 	}
 	if (rc) {
 		if (!skipped_before(t, file, sig))
@@ -230,6 +250,10 @@ static struct fs_account *take_read(struct accounts *t, const char *name, const 
 		config_free(cfg);
 		*eno = -ENOMEM;
 		return NULL;
+	}
+	if (a->unread) { /* its error was the failed read's */
+		a->unread = 0;
+		a->error[0] = '\0';
 	}
 	take_config(a, cfg, sig);
 	return a;
@@ -253,7 +277,7 @@ static struct fs_account *refresh(struct accounts *t, const char *name, int *eno
 	pthread_mutex_lock(&t->lock);
 	a = find(t, name);
 	if (rc)
-		a = stat_failed(a, file, rc, eno);
+		a = stat_failed(t, a, name, file, rc, eno);
 	else if (a && a->present && account_sig_equal(&sig, &a->sig))
 		;
 	else if (skipped_before(t, file, &sig)) {
@@ -499,6 +523,8 @@ static int claim_start(struct accounts *t, struct fs_account *a)
 		pthread_cond_wait(&t->started, &t->lock);
 	if (account_active(a))
 		return 0;
+	if (a->unread)
+		return -EIO; /* no configuration to start with yet */
 	if (a->error[0] && clock_mono_ms() - a->tried_ms < START_RETRY_MS)
 		return -EIO; /* do not hammer a broken token file */
 	if (config_copy(&a->run_cfg, &a->cfg)) {
@@ -558,7 +584,12 @@ void accounts_credentials(struct accounts *t, struct fs_account *a, char *out, s
 	char *secret = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	spec = provider_spec_find(a->cfg.provider);
+	spec = a->unread ? NULL : provider_spec_find(a->cfg.provider);
+	if (!spec) { /* its file was never read: nothing names a credential yet */
+		pthread_mutex_unlock(&t->lock);
+		snprintf(out, n, "unknown");
+		return;
+	}
 	snprintf(key, sizeof(key), "%s", spec->account_secret_key);
 	if ((p = config_string(&a->cfg, key)) != NULL)
 		snprintf(path, sizeof(path), "%s", p);

@@ -215,18 +215,18 @@ struct cached_list {
 	const struct fs_account *a;
 };
 
-/* cache_foreach's callback for a listing: every type's ranges go into one list. */
+/* cache_foreach_types's callback for a listing: every type's ranges go into one list. */
 static void list_cached_range(void *arg, size_t kind, const struct date_range *r)
 {
 	struct cached_list *c = arg;
-	if (kind >= c->a->kind0 && kind < c->a->kind0 + c->a->nkinds)
-		name_list_add_range(c->l, r);
+	(void)kind;
+	name_list_add_range(c->l, r);
 }
 
 static int cached_ranges_foreach(struct orderfs *o, struct fs_account *a, struct name_list *l)
 {
 	struct cached_list c = {l, a};
-	return cache_foreach(o->cache, list_cached_range, &c);
+	return cache_foreach_types(o->cache, a->kind0, a->nkinds, list_cached_range, &c);
 }
 
 /* Whether any export of range r is known to the cache. */

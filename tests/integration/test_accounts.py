@@ -520,14 +520,21 @@ class HostileAccountFilesTest(unittest.TestCase):
         used = len(os.listdir(f"/proc/{pid}/fd"))
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (used, hard))
         try:
+            # A new name whose file cannot be read now is there, saying why it cannot start.
+            os.stat(self.am.path("bravo"))
+            st = read_json(self.am.path("bravo", ".status"))
             with self.assertRaises(OSError) as cm:
-                os.stat(self.am.path("bravo"))
-            self.assertNotEqual(cm.exception.errno, errno.ENOENT,
-                                "a failed read is not a missing file")
+                os.listdir(self.am.path("bravo", "exports"))
+            self.assertEqual(cm.exception.errno, errno.EIO)
         finally:
             resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        self.assertEqual(st["state"], "cannot start")
+        self.assertIn("bravo.conf", st["error"])
+        self.assertIn("Too many open files", st["error"])
         os.stat(self.am.path("bravo"))  # the next lookup reads it again
         self.assertEqual(sorted(os.listdir(self.am.path())), [".stats", "alpha", "bravo"])
+        self.assertEqual(read_json(self.am.path("bravo", ".status"))["state"], "not started")
+        self.assertTrue(os.listdir(self.am.path("bravo", "exports")) is not None)
 
 
 class FleetAccountsTest(unittest.TestCase):

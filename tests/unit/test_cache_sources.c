@@ -360,6 +360,79 @@ static void test_sources_orphan_mid_export_resumed(void **state)
 	assert_int_equal(fake_count(e->p, FAKE_QUERY) + fake_count(e->p, FAKE_APPLY), 0);
 }
 
+/* Leave a READY file of account acct for r on disk, as an earlier run would have. */
+static void leave_ready_file(struct env *e, struct store *s, const char *acct,
+			     const struct date_range *r)
+{
+	struct store_meta m;
+	char hash[KEY_HASH_LEN], path[512];
+	FILE *f;
+
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(key_init(&m.key, "vexora", acct, "order", "en-US", r), 0);
+	assert_int_equal(key_hash(&m.key, hash), 0);
+	m.state = CACHE_READY;
+	m.size = m.total = 3;
+	memset(m.sha256, 'a', 64); /* a READY .meta records one */
+	m.last_access_ms = pinned_now();
+	store_path(s, hash, ".data", path);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite("abc", 1, 3, f), 3);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(store_meta_write(s, hash, &m, 1), 0);
+	(void)e;
+}
+
+static void count_listed(void *arg, size_t type, const struct date_range *r)
+{
+	size_t *seen = arg; /* seen[0]: listed, seen[1]: the type of the last one */
+	(void)r;
+	seen[0]++;
+	seen[1] = type;
+}
+
+/* Many accounts' files left by an earlier run: each account, added after the scan, adopts
+ * exactly its own (the orphan index), and its listing and figures hold its own only. */
+static void test_sources_many_accounts_each_adopt_and_list_their_own(void **state)
+{
+	struct env *e = *state;
+	enum { NACC = 30 };
+	struct store s;
+	size_t first[NACC], total = 0;
+	char acct[16];
+
+	assert_int_equal(store_init(&s, e->dir), 0);
+	for (int a = 0; a < NACC; a++) {
+		snprintf(acct, sizeof(acct), "S%02d", a);
+		for (int d = 1; d <= a % 5 + 1; d++) {
+			struct date_range r = day(d);
+			leave_ready_file(e, &s, acct, &r);
+		}
+	}
+	env_start(e); /* source A only: the others' files are orphans */
+	WAIT_UNTIL(logs_have("scan of"));
+	for (int a = 0; a < NACC; a++) {
+		struct cache_source_config sc = {.account = acct};
+		snprintf(acct, sizeof(acct), "S%02d", a);
+		assert_int_equal(cache_add_source(e->c, pb, &sc, &first[a]), 0);
+	}
+	for (int a = 0; a < NACC; a++) {
+		size_t seen[2] = {0, 99}, own = (size_t)(a % 5 + 1);
+		struct date_range r = day((int)own);
+		assert_int_equal(type_stats(e, first[a]).entries, own);
+		assert_int_equal(cache_foreach_types(e->c, first[a], 1, count_listed, seen), 0);
+		assert_int_equal(seen[0], own);
+		assert_int_equal(seen[1], first[a]);
+		assert_int_equal(info_of_type(e, first[a], &r).state, CACHE_READY);
+		total += own;
+	}
+	assert_int_equal(stats_of(e).entries, total);
+	assert_int_equal(type_stats(e, 0).entries, 0); /* A left nothing */
+	assert_int_equal(fake_count(pb, FAKE_APPLY) + fake_count(pb, FAKE_QUERY), 0);
+	assert_int_equal(cache_foreach_types(e->c, 999, 1, count_listed, (size_t[2]){0}),
+			 -EINVAL);
+}
+
 /* Two types sharing a report_type, or keys another source has, are refused; nothing added. */
 static void test_sources_add_refused(void **state)
 {
@@ -400,6 +473,7 @@ int main(void)
 		T(test_sources_orphan_swept_at_expiry),
 		T(test_sources_added_during_scan),
 		T(test_sources_add_refused),
+		T(test_sources_many_accounts_each_adopt_and_list_their_own),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
