@@ -391,7 +391,7 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 		return OPEN_DONE;
 	}
 	if (!e->filling && st == CACHE_READY) {
-		int g = cred_gate(c, e->kind->src, e->info.task_id);
+		int g = cred_gate(c, e->kind->src, e->info.task_id, e->info.owner);
 		if (g < 0) {
 			*rc = g;
 			return OPEN_DONE;
@@ -406,7 +406,7 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 	}
 	if (!e->filling && e->info.task_id[0] && st != CACHE_EXPIRED && st != CACHE_NO_DATA) {
 		/* Resuming a task (one an earlier run left): the same gate as a ready file. */
-		int g = cred_gate(c, e->kind->src, e->info.task_id);
+		int g = cred_gate(c, e->kind->src, e->info.task_id, e->info.owner);
 		if (g < 0) {
 			*rc = g;
 			return OPEN_DONE;
@@ -482,7 +482,7 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 			pthread_mutex_unlock(&c->lock);
 			return -ENOENT;
 		}
-		if ((g = cred_gate(c, e->kind->src, e->info.task_id)) < 0) {
+		if ((g = cred_gate(c, e->kind->src, e->info.task_id, e->info.owner)) < 0) {
 			pthread_mutex_unlock(&c->lock);
 			return g;
 		}
