@@ -424,11 +424,15 @@ static enum open_step open_ready(struct cache *c, struct entry *e, struct open_w
 
 /* open_ready behind the credential gate (cred.c): an account's ready file, the old one
  * served during a refresh included, only once its provider accepted the account's
- * credentials. cache->lock held, dropped meanwhile. */
+ * credentials (for Mogujie, a token of the seller the file belongs to). cache->lock held,
+ * dropped meanwhile. */
 static enum open_step open_gated(struct cache *c, struct entry *e, struct open_wait *w,
 				 struct cache_handle **h, int *rc)
 {
-	int g = cred_gate(c, e->kind->src, e->info.task_id);
+	/* The file served: the old one while its refresh runs (as cache_open_data picks). */
+	const struct cache_info *file = e->info.state != CACHE_READY && e->has_old ? &e->old
+										   : &e->info;
+	int g = cred_gate(c, e->kind->src, e->info.task_id, file->owner);
 
 	if (g < 0) {
 		*rc = g;
@@ -501,7 +505,7 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 	}
 	if (!e->filling && e->info.task_id[0] && st != CACHE_EXPIRED && st != CACHE_NO_DATA) {
 		/* Resuming a task (one an earlier run left): the same gate as a ready file. */
-		int g = cred_gate(c, e->kind->src, e->info.task_id);
+		int g = cred_gate(c, e->kind->src, e->info.task_id, e->info.owner);
 		if (g < 0) {
 			*rc = g;
 			return OPEN_DONE;
@@ -587,7 +591,7 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 			pthread_mutex_unlock(&c->lock);
 			return -ENOENT;
 		}
-		if ((g = cred_gate(c, e->kind->src, e->info.task_id)) < 0) {
+		if ((g = cred_gate(c, e->kind->src, e->info.task_id, e->info.owner)) < 0) {
 			pthread_mutex_unlock(&c->lock);
 			return g;
 		}

@@ -136,11 +136,14 @@ enum cache_fleet_role {
 
 const char *cache_fleet_role_name(enum cache_fleet_role r);
 
+#define CACHE_OWNER_MAX 32 /* a provider's id of whom credentials serve (Mogujie's seller) */
+
 /* A snapshot of one entry, for stat and .status. Never causes network traffic. */
 struct cache_info {
 	enum cache_state state;
 	char task_id[PROVIDER_ID_MAX];
 	char server_name[PROVIDER_NAME_MAX]; /* display only */
+	char owner[CACHE_OWNER_MAX]; /* whom the credentials that fetched it serve, "" unknown */
 	int progress;			     /* provider's percent, -1 unknown */
 	uint64_t size;			     /* ready: file size; downloading: total if known */
 	uint64_t bytes_done;		     /* downloading: bytes on disk so far */

@@ -9,6 +9,12 @@
  * flight of its own is refused; refused until CACHE_CRED_RECHECK_S passed or a flight of its
  * own gets its file; either until its credentials change (credentials_version). A call that cannot tell (the provider unreachable) is not remembered:
  * the reader gets its errno and the next read asks again. Nothing on disk changes.
+ *
+ * Where a provider tells whom credentials serve (credentials_owner: Mogujie's seller, the
+ * merchant id there being only the account NAME), an entry keeps the owner of the
+ * credentials that fetched it, and is served only to credentials of the same owner: a NAME
+ * reused with another seller's valid token is accepted, yet gets none of the first seller's
+ * files.
  */
 #include "internal.h"
 
@@ -67,20 +73,56 @@ static void cred_set(struct cache_source *s, enum cache_cred v)
 	s->cred = v;
 }
 
-int cred_gate(struct cache *c, struct cache_source *s, const char *task_id)
+void cred_owner(struct cache_source *s, char *out, size_t n)
 {
-	char id[PROVIDER_ID_MAX];
-	struct client_error err;
-	int rc;
+	struct provider *p = s->prov;
 
-	if (!s->cred_gate || cred_now(s) == CACHE_CRED_ACCEPTED)
+	if (n)
+		out[0] = '\0';
+	if (p->ops->credentials_owner)
+		p->ops->credentials_owner(p, out, n);
+}
+
+/* 1: the credentials in use serve owner (or the entry names none), 0: another, -1: unknown
+ * yet. cache->lock held. */
+static int cred_owner_match(struct cache_source *s, const char *owner)
+{
+	char mine[CACHE_OWNER_MAX];
+
+	if (!owner[0])
+		return 1;
+	cred_owner(s, mine, sizeof(mine));
+	return !mine[0] ? -1 : strcmp(mine, owner) == 0;
+}
+
+/* The entry is another owner's, or the check showed whom the credentials serve not at all. */
+static int cred_owner_refused(struct cache_source *s, const char *owner, int match)
+{
+	log_warn("cache: account %s: a cached file of another owner (%s) is not served: the "
+		 "credentials in use %s", s->account, owner,
+		 match ? "did not say whom they serve (no order rows in its range)"
+		       : "serve another");
+	return -EACCES;
+}
+
+int cred_gate(struct cache *c, struct cache_source *s, const char *task_id, const char *owner)
+{
+	char id[PROVIDER_ID_MAX], own[CACHE_OWNER_MAX];
+	struct client_error err;
+	int rc, match;
+
+	if (!s->cred_gate)
 		return CRED_OPEN;
+	match = cred_owner_match(s, owner);
+	if (cred_now(s) == CACHE_CRED_ACCEPTED && match >= 0)
+		return match ? CRED_OPEN : cred_owner_refused(s, owner, 0);
 	if (s->cred_checking)
 		return CRED_WAIT;
 	if (s->cred == CACHE_CRED_REFUSED &&
 	    cache_mono_ms() - s->cred_refused_ms < CACHE_CRED_RECHECK_S * 1000LL)
 		return -EACCES;
 	snprintf(id, sizeof(id), "%s", task_id);
+	snprintf(own, sizeof(own), "%s", owner);
 	s->cred_checking = 1;
 	pthread_mutex_unlock(&c->lock);
 	rc = cred_ask(s, id, &err);
@@ -93,6 +135,8 @@ int cred_gate(struct cache *c, struct cache_source *s, const char *task_id)
 				   s->account, rc ? "refused" : "accepted", rc ? ": " : "",
 				   rc ? err.msg : "");
 		cred_set(s, rc ? CACHE_CRED_REFUSED : CACHE_CRED_ACCEPTED);
+		if (rc == 0 && (match = cred_owner_match(s, own)) != 1)
+			return cred_owner_refused(s, own, match);
 		return rc ? rc : CRED_AGAIN;
 	}
 	log_warn("cache: account %s: cannot check its credentials now: %s: %s", s->account,

@@ -141,6 +141,7 @@ static void entry_load(struct entry *e, const struct store_meta *m)
 	i->state = m->state;
 	snprintf(i->task_id, sizeof(i->task_id), "%s", m->task_id);
 	snprintf(i->server_name, sizeof(i->server_name), "%s", m->server_name);
+	snprintf(i->owner, sizeof(i->owner), "%s", m->owner);
 	i->finish_time = m->finish_time;
 	i->expires = m->expires;
 	i->ready_time = m->ready_time;
@@ -339,6 +340,7 @@ void entry_to_meta(const struct entry *e, struct store_meta *m)
 	m->state = i->state;
 	snprintf(m->task_id, sizeof(m->task_id), "%s", i->task_id);
 	snprintf(m->server_name, sizeof(m->server_name), "%s", i->server_name);
+	snprintf(m->owner, sizeof(m->owner), "%s", i->owner);
 	m->finish_time = i->finish_time;
 	m->expires = i->expires;
 	m->ready_time = i->ready_time;

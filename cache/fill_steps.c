@@ -113,6 +113,7 @@ static void fill_ready_meta(struct fill *f, struct store_meta *m, uint64_t size,
 	m->last_errno = 0;
 	m->err_kind = CLIENT_OK;
 	m->err_code[0] = m->err_msg[0] = '\0';
+	cred_owner(f->src, m->owner, sizeof(m->owner)); /* the credentials that just fetched it */
 }
 
 /* Memory follows the disk: the entry is READY as m says. Takes cache->lock. */
@@ -127,6 +128,7 @@ static void fill_ready_info(struct fill *f, const struct store_meta *m, const ch
 	i->size = m->size;
 	i->bytes_done = m->size;
 	i->ready_time = m->ready_time;
+	snprintf(i->owner, sizeof(i->owner), "%s", m->owner);
 	snprintf(i->sha256, sizeof(i->sha256), "%s", sha);
 	i->last_errno = 0;
 	client_error_clear(&i->last_error);

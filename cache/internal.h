@@ -254,9 +254,15 @@ enum { CRED_OPEN = 0, CRED_WAIT = 1, CRED_AGAIN = 2 };
  * accepted), CRED_WAIT (another thread asks the provider: wait on cache->wake and look
  * again), CRED_AGAIN (this thread asked, dropping the lock meanwhile: look again),
  * -EACCES (refused), or the errno of a call that could not tell (-EIO...: nothing learned).
- * task_id is the entry's own task, which the check may query (copied before the lock is
- * dropped). */
-int cred_gate(struct cache *c, struct cache_source *s, const char *task_id);
+ * task_id is the entry's own task, which the check may query; owner is whom the credentials
+ * that fetched the file serve ("" unknown: anyone accepted may read it), else the credentials
+ * in use must serve the same (their owner learned by the check if not yet): -EACCES when
+ * they serve another or the check showed none (Mogujie: a seller without orders in the
+ * entry's range is not the one that had them). Both copied before the lock is dropped. */
+int cred_gate(struct cache *c, struct cache_source *s, const char *task_id, const char *owner);
+/* Whom s's credentials in use serve (provider_ops.credentials_owner) into out, "" unknown.
+ * No I/O: callable with cache->lock held. */
+void cred_owner(struct cache_source *s, char *out, size_t n);
 /* Whether s may use what an earlier run left (no gate, or its credentials accepted). */
 int cred_accepted(struct cache_source *s);
 /* What a flight of s learned: accepted (it got its file) or refused (an auth error). */

@@ -204,7 +204,8 @@ int store_meta_write(struct store *s, const char *hash, const struct store_meta 
 	    add_num(o, "size", (double)m->size) || add_num(o, "total", (double)m->total) ||
 	    add_str(o, "sha256", m->sha256) || add_num(o, "last_errno", m->last_errno) ||
 	    add_str(o, "err_kind", client_errkind_name(m->err_kind)) ||
-	    add_str(o, "err_code", m->err_code) || add_str(o, "err_msg", m->err_msg))
+	    add_str(o, "err_code", m->err_code) || add_str(o, "err_msg", m->err_msg) ||
+	    (m->owner[0] && add_str(o, "owner", m->owner)))
 		goto out;
 	txt = cJSON_PrintUnformatted(o);
 	if (!txt)
@@ -286,7 +287,8 @@ static int parse_meta(const char *txt, const char *hash, struct store_meta *m)
 	    get_i64(o, "total", &total) || get_str(o, "sha256", m->sha256, sizeof(m->sha256)) ||
 	    get_i64(o, "last_errno", &lerr) || get_str(o, "err_kind", kind, sizeof(kind)) ||
 	    get_str(o, "err_code", m->err_code, sizeof(m->err_code)) ||
-	    get_str(o, "err_msg", m->err_msg, sizeof(m->err_msg)))
+	    get_str(o, "err_msg", m->err_msg, sizeof(m->err_msg)) ||
+	    (cJSON_HasObjectItem(o, "owner") && get_str(o, "owner", m->owner, sizeof(m->owner))))
 		goto out;
 	/* Optional: a .meta of an older orderfs has none (0: unknown). */
 	if (cJSON_HasObjectItem(o, "applied_time") && get_i64(o, "applied_time", &m->applied_time))

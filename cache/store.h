@@ -44,6 +44,7 @@ struct store_meta {
 	enum cache_state state; /* APPLIED, GENERATING, DOWNLOADING, READY, FAILED or NO_DATA */
 	char task_id[PROVIDER_ID_MAX];
 	char server_name[PROVIDER_NAME_MAX];
+	char owner[CACHE_OWNER_MAX]; /* optional in the JSON (absent = "", unknown) */
 	int64_t finish_time, expires, ready_time, learned_time; /* unix s, 0 unknown */
 	int64_t applied_time; /* unix s; 0 unknown (absent from an older .meta) */
 	int64_t last_access_ms;					/* unix ms */

@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,9 @@ struct mogujie {
 	int64_t (*now_ms)(void);
 	pthread_mutex_t refresh_lock; /* held across one refresh and its write-back */
 	int lock_ok;
+	/* The seller the token serves (sellerUserId of the latest page with orders), 0 unknown:
+	 * the spec names the seller only on order rows. */
+	_Atomic int64_t seller;
 };
 
 /* One fetch in progress. */
@@ -592,14 +596,28 @@ static int page_backoff(struct sync *s, int *retry, struct client_error *err)
 
 /* The page after s->cursor into *pg (caller frees pg->data), refreshing the token or asking
  * again in place as needed. 0, or -1 with *err. */
+/* Learn whom the token serves from a page's first order row (none: nothing learned). */
+static void seller_learn(struct mogujie *m, const cJSON *orders)
+{
+	const cJSON *first = cJSON_IsArray(orders) ? cJSON_GetArrayItem(orders, 0) : NULL;
+	int64_t id;
+
+	if (first && mogujie_json_int(cJSON_GetObjectItemCaseSensitive(first, "sellerUserId"),
+				      &id) == 0 &&
+	    id > 0)
+		atomic_store(&m->seller, id);
+}
+
 static int page_get(struct sync *s, struct page *pg, struct client_error *err)
 {
 	int retry = 0;
 
 	for (;;) {
 		client_error_clear(err);
-		if (page_call(s, pg, err) == 0)
+		if (page_call(s, pg, err) == 0) {
+			seller_learn(s->m, pg->orders);
 			return 0;
+		}
 		if (err->kind == CLIENT_E_AUTH && token_code(err->code)) {
 			if (token_expired(s, err) != 0)
 				return -1;
@@ -992,6 +1010,16 @@ static int mogujie_check_credentials(struct provider *p, const char *task_id,
 	return rc;
 }
 
+static void mogujie_credentials_owner(struct provider *p, char *out, size_t n)
+{
+	int64_t id = atomic_load(&mj(p)->seller);
+
+	if (id > 0)
+		snprintf(out, n, "%" PRId64, id);
+	else if (n)
+		out[0] = '\0';
+}
+
 /* A bundle holding all three members, else incomplete: fetch again. */
 static int mogujie_verify(struct provider *p, int fd, uint64_t size, struct client_error *err)
 {
@@ -1051,6 +1079,7 @@ static const struct provider_ops mogujie_ops = {
 	.verify = mogujie_verify,
 	.fetch = mogujie_fetch,
 	.check_credentials = mogujie_check_credentials,
+	.credentials_owner = mogujie_credentials_owner,
 	.set_request_rate = mogujie_set_request_rate,
 	.destroy = mogujie_destroy,
 };

@@ -179,6 +179,11 @@ struct provider_ops {
 	 */
 	int (*check_credentials)(struct provider *p, const char *task_id,
 				 struct client_error *err);
+	/* Optional (NULL = files are not told apart by owner): whom the credentials in use
+	 * serve, as the provider's latest answer that said so named it (Mogujie: the
+	 * sellerUserId of its order rows), into out (n bytes); "" while no answer said. No I/O,
+	 * no lock but the provider's own: callable under the cache lock. Thread-safe. */
+	void (*credentials_owner)(struct provider *p, char *out, size_t n);
 	/* Optional (NULL = they never change): the version of the credentials in use, one more
 	 * each time a new secret or token was read from its file. Thread-safe. */
 	uint64_t (*credentials_version)(struct provider *p);

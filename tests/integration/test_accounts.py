@@ -793,6 +793,35 @@ class MogujieAccountsTest(unittest.TestCase):
             self.sim.reset_stats()
 
 
+    def test_a_name_reused_with_another_sellers_token_gets_none_of_its_files(self):
+        def keys(am, name, token):
+            return {"token_file": write_secret(am.adir, "." + name + ".token", token)}
+
+        first = self.sim.tokens()["access_token"]
+        settings = {"provider": "mogujie", "base_url": self.sim.url,
+                    "app_key": self.sim.merchant, "oauth_url": self.sim.url + "/token"}
+        am = AccountsMount(self.sim, settings, {"shop": first}, keys, app_secret=True)
+        try:
+            r = day(5)
+            theirs = read(am.path("shop", "exports", r, "orders.csv"))
+            am.m.umount()
+            am.add("shop", "seller-two-token")  # a valid token, of another seller
+            am.m.start()
+            with self.assertRaises(OSError) as cm:
+                got = read(am.path("shop", "exports", r, "orders.csv"))
+                self.assertFalse(got == theirs, "another seller was served the first's file")
+            self.assertEqual(cm.exception.errno, errno.EACCES)
+            am.m.umount()
+            am.add("shop", first)
+            am.m.start()
+            self.sim.reset_stats()
+            self.assertEqual(read(am.path("shop", "exports", r, "orders.csv")), theirs)
+            self.assertLessEqual(self.sim.stats()["max_page_size"], 1)  # a check, no sync
+        finally:
+            am.m.close(self, allowed=("refused", "auth", "token", "seller"))
+            self.sim.reset_stats()
+
+
 class DemoAccountsTest(unittest.TestCase):
     def test_demo_with_three_clover_merchants(self):
         """contrib/demo.sh with ACCOUNTS=3 (what `make demo ACCOUNTS=3` runs after building):

@@ -100,6 +100,13 @@ static void test_store_meta_roundtrip(void **state)
 	assert_int_equal(got.last_errno, ENOSPC);
 	assert_int_equal(got.err_kind, CLIENT_E_LOCAL);
 	assert_string_equal(got.err_msg, "disk full");
+	assert_string_equal(got.owner, ""); /* none written: absent from the JSON */
+
+	/* An owner (Mogujie's seller) is kept. */
+	snprintf(m.owner, sizeof(m.owner), "126900000");
+	assert_int_equal(store_meta_write(&s, hash, &m, 1), 0);
+	assert_int_equal(store_meta_read(&s, hash, &got), 0);
+	assert_string_equal(got.owner, "126900000");
 }
 
 static void test_store_meta_corrupt_or_misplaced(void **state)
