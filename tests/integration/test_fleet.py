@@ -852,6 +852,9 @@ class TestConnections(FleetCase):
         got = [p.stats() for p in proxies]
         figure("etcd per host over " + str(self.RANGES) + " ranges: " + ", ".join(
             f"{s['connections']} connections, {s['requests']} requests" for s in got))
+        figure(f"etcd requests per host-range: "
+               f"{sum(s['requests'] for s in got) / (len(got) * self.RANGES):.1f}; "
+               f"paths {[s['paths'] for s in got]}")
         for s in got:
             self.assertLessEqual(s["connections"], 4, s)
         # Idle: lease keepalives, and at most one member count every 3 TTLs (the request
@@ -921,3 +924,40 @@ class TestThreeMembers(FleetCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestWatch(FleetCase):
+    """A follower waits on the host's watch stream, not on a timer (issue 24, scale): while
+    the holder's export generates for several seconds, the follower reads etcd only when
+    the holder changes the record, and still learns of "generated" at once."""
+    GEN_S = 6.0
+
+    def test_follower_wakes_on_events_not_a_timer(self):
+        self.sim.configure(generating_s=self.GEN_S)
+        proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(proxy.stop)
+        holder = self.mount("host1")
+        follower = self.mount("host2", fleet_etcd=proxy.url)
+        r = rng(70)
+        first, _ = self.cat_bg(holder, r)
+        self.wait_apply(1, timeout=10)
+        wait_for(lambda: self.records(), timeout=10, what="the holder's record")
+        proxy.reset_stats()
+        t0 = time.monotonic()
+        second, _ = self.cat_bg(follower, r)
+        self.assertEqual(self.finish(first), (0, ""))
+        done = time.monotonic()
+        self.assertEqual(self.finish(second), (0, ""))
+        lag = time.monotonic() - done
+        paths = proxy.stats()["paths"]
+        calls = paths.get("/v3/kv/range", 0) + paths.get("/v3/kv/txn", 0)
+        figure(f"follower over a {self.GEN_S} s export: {calls} reads and txns "
+               f"({paths}), done {lag:.2f} s after the holder, {done - t0:.1f} s waited")
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        # A timer (0.1 s doubling to 0.8 s, a claim every second, a member count every
+        # second) made 28 calls in 6 s; on events: a claim, a read per record change
+        # (applied, generating, generated), the adopting claim, the SHA-256 check, one safety
+        # read after 5 s quiet, one member count per 3 TTLs.
+        self.assertLessEqual(calls, 10, paths)
+        self.assertLessEqual(lag, 2.0)
+        self.close_all()
