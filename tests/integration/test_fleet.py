@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -960,4 +961,59 @@ class TestWatch(FleetCase):
         # read after 5 s quiet, one member count per 3 TTLs.
         self.assertLessEqual(calls, 10, paths)
         self.assertLessEqual(lag, 2.0)
+        self.close_all()
+
+
+class TestAuthExpiry(FleetCase):
+    """etcd with authentication on and simple tokens that expire after 2 s idle, reached
+    through the fault proxy in etcd 3.6 mode ({code, message} error bodies): a mount's reads
+    keep working across token expiry (the expired token is replaced, never taken for an
+    outage or a refusal)."""
+    PASSWORD = "fleet-pw-9d1e"
+
+    @classmethod
+    def setUpClass(cls):
+        if not etcd.available():
+            raise unittest.SkipTest("etcd-server / etcd-client not installed (make deps)")
+        if not os.access(ORDERFS, os.X_OK):
+            raise unittest.SkipTest(f"{ORDERFS} not built")
+        cls.etcd = etcd.Etcd(auth_token_ttl_s=2)
+        try:
+            cls.etcd.enable_auth("fleet", cls.PASSWORD)
+            cls.sim = cls.make_sim()
+        except BaseException:
+            cls.etcd.stop()
+            raise
+
+    def setUp(self):
+        self.etcd.ctl("del", "--prefix", "orderfs/", user=f"root:{self.etcd.root_password}")
+        self.reset_sim()
+        self.sim.reset_stats()
+        self.mounts = []
+        self.readers = []
+
+    def test_reads_work_across_token_expiry(self):
+        proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(proxy.stop)
+        proxy.rules([], v36=True)
+        auth = os.path.join(tempfile.mkdtemp(prefix="orderfs-fleet-auth-"), "auth")
+        with open(auth, "w") as f:
+            f.write(f"fleet:{self.PASSWORD}\n")
+        os.chmod(auth, 0o600)
+        # A lease of 10 s is kept alive every ~3.3 s: the 2 s token expires in between.
+        m = self.mount("host1", fleet_etcd=proxy.url, fleet_etcd_auth_file=auth,
+                       fleet_etcd_insecure="yes", fleet_lease_ttl="10s")
+        logins = []
+        for day in (80, 81, 82):
+            p, _ = self.cat_bg(m, rng(day))
+            self.assertEqual(self.finish(p), (0, ""))
+            self.assertEqual(self.role(m, rng(day))[0], "holder")
+            logins.append(proxy.stats()["paths"].get("/v3/auth/authenticate", 0))
+            time.sleep(3.5)  # idle past the token's 2 s TTL: the expiry under test
+        figure(f"authentications after each read: {logins}")
+        self.assertEqual(self.sim.stats()["apply"], 3)
+        self.assertGreater(logins[-1], logins[0], "no token expired and was replaced")
+        fs = self.fleet_stats(m)
+        self.assertFalse(fs["running_alone"], fs)
+        self.assertNotIn(self.PASSWORD, open(m.log_path).read())
         self.close_all()
