@@ -105,14 +105,16 @@ static int watch_pause(struct fleet *f, long ms)
 static const struct etcd_watch_ops watch_ops = {on_revision, on_event, watch_stopping};
 
 /* One stream: from the revision after the last one seen, or after etcd's current one (read
- * first, which also authenticates) when there is none or the token was refused. 0 when it
- * ended because the fleet stops, else -1 (*err). */
+ * first, which also authenticates) when there is none. After a stream that etcd refused
+ * (not a transport failure: the token may have expired, in whatever shape the gateway said
+ * so), that read comes first too, so the next stream carries a fresh token. 0 when it ended
+ * because the fleet stops, else -1 (*err). */
 static int watch_once(struct fleet *f, struct client_error *err)
 {
 	int64_t rev;
 	int r;
 
-	if (f->watch_rev == 0 || err->kind == CLIENT_E_AUTH) {
+	if (f->watch_rev == 0 || (err->kind != CLIENT_OK && err->kind != CLIENT_E_TRANSIENT)) {
 		if (etcd_revision(f->etcd, f->prefix, &rev, err) != 0)
 			return -1;
 		if (f->watch_rev == 0)
