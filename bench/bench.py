@@ -68,6 +68,7 @@ _spec.loader.exec_module(vexora_sim)
 # Item 10 starts a real etcd with the integration tests' helper.
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import etcd as etcd_server  # noqa: E402
+from etcd_proxy import EtcdProxy  # noqa: E402
 import baseline  # noqa: E402  (bench/, beside this file)
 
 # The figures the README quotes, committed: every run prints its change against them.
@@ -138,6 +139,19 @@ def timed(fn, runs, warmup):
         dt = (time.perf_counter_ns() - t0) / 1e9
         if i >= warmup:
             out.append(dt)
+    return out
+
+
+def etcd_metrics(url):
+    """etcd's own counters (/metrics): gRPC calls started, proposals committed (writes)."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out = {"grpc": 0.0, "proposals": 0.0}
+    for line in text.splitlines():
+        if line.startswith("grpc_server_started_total"):
+            out["grpc"] += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("etcd_server_proposals_committed_total"):
+            out["proposals"] = float(line.rsplit(" ", 1)[1])
     return out
 
 
@@ -824,6 +838,108 @@ http {{
         target("10", "fleet of 3 (slowest host) cold cp overhead vs 1 host", "%", over, 5.0,
                False, note)
 
+    # 10: fleet mode at scale
+    def fleet_load(self):
+        """H hosts (quick 6, full 20), each through a counting proxy of its own in front of one
+        etcd, read the same R cold ranges (quick 12, full 50) all at once, short exports; next
+        to one host alone reading them. Rows: applies per range, etcd requests per host-range
+        (the proxies), etcd writes per range (etcd's proposals committed), idle requests per
+        host per minute after the reads, TCP connections opened per host, and the slowest
+        host's time over the lone host's."""
+        n_hosts, n_ranges = (6, 12) if QUICK else (20, 50)
+        # days 30.. (not 40..47, the parallel item's): within the provider's 90 days
+        ttl = 3
+        days = [d for d in range(30, 90) if d not in range(40, 48)][:n_ranges]
+        days = [self.day(d) for d in days]
+        self.sim.configure(pending_s=0.1, generating_s=0.5, rows=rows_for(64 * 1024))
+        # The provider's request cap is shared by the fleet (each host takes cap / members):
+        # lifted here, so the row measures the coordination, not the cap's share.
+        # (max_queued_per_user spares the mounting user, who reads here.)
+        extra = {"max_exports": 64, "max_requests_per_second": 1000}
+        log(f"10 fleet load: {n_hosts} hosts x {n_ranges} ranges at once, export "
+            f"{self.sim.gen_s():.1f} s")
+        m = self.mount(self.new_cache("load-alone"), **extra)
+        try:
+            t_alone = self.read_ranges(m, days)
+        finally:
+            m.stop()
+        server = etcd_server.Etcd()
+        proxies, hosts = [], []
+        try:
+            server.ctl("del", "--prefix", "orderfs/")
+            proxies = [EtcdProxy(server.url) for _ in range(n_hosts)]
+            for i, p in enumerate(proxies):
+                hosts.append(self.mount(self.new_cache(f"load-{i}"), fleet_etcd=p.url,
+                                        fleet_host=f"load{i}", fleet_lease_ttl=f"{ttl}s",
+                                        **extra))
+            before = [p.stats()["requests"] for p in proxies]  # the mounts' own calls
+            a0, m0 = self.sim.stats()["apply"], etcd_metrics(server.url)
+            times = [None] * n_hosts
+
+            def host(i):
+                times[i] = self.read_ranges(hosts[i], days)
+            threads = [threading.Thread(target=host, args=(i,)) for i in range(n_hosts)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if None in times:
+                raise RuntimeError("a host's reads failed")
+            applies = (self.sim.stats()["apply"] - a0) / n_ranges
+            m1 = etcd_metrics(server.url)
+            got = [p.stats() for p in proxies]
+            # Idle: every claim and slot given back, then a window of 2 TTLs.
+            wait_for(lambda: not [k for k in server.keys() if "/claims/" in k or "/slots/" in k],
+                     timeout=30, what="claims and slots given back", interval=0.1)
+            for p in proxies:
+                p.reset_stats()
+            t0 = now_s()
+            time.sleep(2 * ttl)  # a measuring window
+            idle = [p.stats()["requests"] * 60 / (now_s() - t0) for p in proxies]
+        finally:
+            for m in hosts:
+                m.stop()
+            for p in proxies:
+                p.stop()
+            server.stop()
+        reqs = (sum(g["requests"] for g in got) - sum(before)) / (n_hosts * n_ranges)
+        writes = (m1["proposals"] - m0["proposals"]) / n_ranges
+        grpc = (m1["grpc"] - m0["grpc"]) / (n_hosts * n_ranges)
+        log(f"  alone {t_alone:.2f} s, hosts {min(times):.2f}..{max(times):.2f} s, "
+            f"{applies:.2f} applies/range, {reqs:.1f} requests/host-range ({grpc:.1f} gRPC "
+            f"started), {writes:.1f} writes/range, idle {statistics.median(idle):.0f}/host/min")
+        what = f"fleet load {n_hosts} hosts x {n_ranges} ranges"
+        target("10", f"{what}: applies per range", "", [applies], 1.0, False)
+        target("10", f"{what}: etcd requests per host-range", "", [reqs], 6.0, False,
+               f"{grpc:.1f} gRPC calls started per host-range (etcd /metrics)")
+        target("10", f"{what}: etcd writes per range", "", [writes], 8.0 + n_hosts, False,
+               "proposals committed (etcd /metrics)")
+        target("10", f"{what}: idle etcd requests per host", "/min", idle,
+               3 * 60 / ttl, False, f"lease TTL {ttl} s: keepalives alone are {60 / ttl * 3:.0f}")
+        target("10", f"{what}: TCP connections opened per host", "",
+               [g["connections"] for g in got], 4.0, False, "from mount to the last read")
+        target("10", f"{what}: slowest host vs 1 host alone", "x", [max(times) / t_alone], 1.2,
+               False, f"alone {t_alone:.2f} s")
+
+    def read_ranges(self, m, days):
+        """Read every day's file from mount m at once; seconds until the last is read."""
+        errors = []
+
+        def one(day):
+            try:
+                read_all(m.path(day))
+            except OSError as e:
+                errors.append(f"{day}: {e}")
+        t0 = now_s()
+        threads = [threading.Thread(target=one, args=(d,)) for d in days]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise RuntimeError("reads failed: " + "; ".join(errors[:3]))
+        return now_s() - t0
+
     # 11: many merchants in one mount
     def accounts(self):
         """200 accounts in one mount (accounts_dir): `ls MOUNT` (each one re-reads the
@@ -1046,7 +1162,7 @@ def main():
         b = Bench(work)
         only = sys.argv[1:]
         for name in ("reads", "cold", "memory", "metadata", "scale", "parallel", "fleet",
-                     "accounts", "accounts_scale"):
+                     "fleet_load", "accounts", "accounts_scale"):
             if not only or name in only:
                 try:
                     getattr(b, name)()

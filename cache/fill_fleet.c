@@ -42,6 +42,9 @@
 				 * "generated" and of the holder's SHA-256 within 0.8 s, and a
 				 * long export costs few reads */
 #define FLEET_RECLAIM_MS 1000	/* and claims again this often (is the holder still there?) */
+#define FLEET_WATCHED_MS 5000	/* with the watch live, a waiter reads when an event says
+				 * what it waits on changed, and after this long at the latest */
+#define FLEET_WATCHED_SLICE_MS 200 /* how often such a waiter checks its flight is wanted */
 #define FLEET_SHA_WAIT_TTLS 2	/* how many lease TTLs a follower waits for the holder's SHA */
 #define FLEET_UNKNOWN_EXPIRY_S (24 * 3600) /* a record's file of unknown expiry: trusted
 					    * this long after the record was written */
@@ -87,6 +90,39 @@ static int fleet_wait(struct fill *f, long *ms, const char *what)
 		return r;
 	*ms = *ms * 2 > FLEET_WAIT_MAX_MS ? FLEET_WAIT_MAX_MS : *ms * 2;
 	return 0;
+}
+
+/* Wait on the fleet's watch until a mark in *seen changes (FLEET_WATCHED_MS at most). 0 (read
+ * etcd now), -ECANCELED, or -ETIMEDOUT past the flight's export_timeout (f->err set). */
+static int fleet_watched_wait(struct fill *f, const char *key, const struct fleet_marks *seen,
+			      const char *what)
+{
+	int64_t until = cache_mono_ms() + FLEET_WATCHED_MS;
+	int r;
+
+	for (;;) {
+		int64_t now = cache_mono_ms();
+		if (now >= f->deadline) {
+			client_error_set(&f->err, CLIENT_E_TRANSIENT, "fleet: still %s after %d s",
+					 what, f->c->cfg.export_timeout_s);
+			return -ETIMEDOUT;
+		}
+		if ((r = fill_sleep(f, 0)) != 0 || now >= until)
+			return r;
+		if (fleet_watch_wait(fleet_of(f), key, seen, FLEET_WATCHED_SLICE_MS))
+			return 0;
+	}
+}
+
+/* Wait before reading etcd again: on the watch while it is live (seen holds the marks taken
+ * before the last read), else on a timer of *ms (fleet_wait). */
+static int fleet_pause(struct fill *f, const char *key, const struct fleet_marks *seen,
+		       long *ms, const char *what)
+{
+	log_debug("fleet: %s: %s (%s)", f->e->range_str, what, seen->claim ? "watch" : "timer");
+	if (seen->claim)
+		return fleet_watched_wait(f, key, seen, what);
+	return fleet_wait(f, ms, what);
 }
 
 /* Write the record of the held range; a fenced write stops this flight's writes. keep_s > 0
@@ -173,14 +209,17 @@ static int fleet_adopt(struct fill *f, const struct fleet_record *rec)
 static int fleet_take_slot(struct fill *f, struct client_error *err)
 {
 	long ms = FLEET_WAIT_MIN_MS;
+	struct fleet_marks seen;
 	int r;
 
 	if (f->slot >= 0)
 		return 0; /* kept from before a re-apply */
+	fleet_watch_marks(fleet_of(f), NULL, &seen);
 	while ((r = fleet_slot_take(fleet_of(f), &f->slot, err)) == -EBUSY) {
 		fleet_publish(f, CACHE_FLEET_HOLDER, NULL, 1);
-		if ((r = fleet_wait(f, &ms, "waiting for a fleet slot")) != 0)
+		if ((r = fleet_pause(f, NULL, &seen, &ms, "waiting for a fleet slot")) != 0)
 			return r;
+		fleet_watch_marks(fleet_of(f), NULL, &seen);
 	}
 	fleet_publish(f, CACHE_FLEET_HOLDER, NULL, 0);
 	return r == -EIO ? FLEET_ETCD_DOWN : r;
@@ -387,6 +426,7 @@ int fill_fleet_task(struct fill *f, int *fresh)
 {
 	long ms, unreach_ms = FLEET_WAIT_MIN_MS, follow_ms = FLEET_FOLLOW_MS;
 	int64_t reclaim_at = 0;
+	struct fleet_marks seen = {0}, now;
 	struct client_error err;
 	struct fleet_claim cl;
 	int r;
@@ -400,6 +440,10 @@ int fill_fleet_task(struct fill *f, int *fresh)
 	}
 	for (;;) {
 		client_error_clear(&err);
+		fleet_watch_marks(fleet_of(f), f->key_str, &now);
+		if (!now.claim || now.claim != seen.claim)
+			reclaim_at = now.claim ? 0 : reclaim_at; /* the claim changed: claim again */
+		seen = now;
 		if (fleet_still_alone(f))
 			r = FLEET_ETCD_DOWN;
 		else if (f->role == CACHE_FLEET_FOLLOWER && cache_mono_ms() < reclaim_at)
@@ -408,7 +452,10 @@ int fill_fleet_task(struct fill *f, int *fresh)
 			r = FLEET_ETCD_DOWN;
 		else {
 			fleet_rejoined(f);
-			reclaim_at = cache_mono_ms() + FLEET_RECLAIM_MS;
+			/* Watched, the claim is tried again when its key changes (the holder let
+			 * go), and after a few TTLs in case an event was lost. */
+			reclaim_at = cache_mono_ms() + (seen.claim ? f->src->fleet_ttl_s * 3000
+								   : FLEET_RECLAIM_MS);
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
 		}
@@ -422,7 +469,7 @@ int fill_fleet_task(struct fill *f, int *fresh)
 		if (r != FLEET_AGAIN)
 			return r;
 		ms = follow_ms; /* fleet_wait doubles it, to FLEET_WAIT_MAX_MS at most */
-		if ((r = fleet_wait(f, &ms, "waiting on the fleet holder")) != 0)
+		if ((r = fleet_pause(f, f->key_str, &seen, &ms, "waiting on the fleet holder")) != 0)
 			return r;
 		follow_ms = ms < FLEET_FOLLOW_MAX_MS ? ms : FLEET_FOLLOW_MAX_MS;
 	}
@@ -478,12 +525,14 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 	int64_t every = f->src->fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS;
 	int64_t next_claim = cache_mono_ms() + every;
 	struct fleet_record rec;
+	struct fleet_marks seen;
 	struct client_error err;
 	long ms, follow_ms = FLEET_FOLLOW_MS;
 	int r;
 
 	for (;;) {
 		client_error_clear(&err);
+		fleet_watch_marks(fleet_of(f), f->key_str, &seen);
 		r = fleet_record_get(fleet_of(f), f->key_str, &rec, &err);
 		if (r == 0 && strcmp(rec.task_id, f->task_id) != 0)
 			return 0;
@@ -505,7 +554,8 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 		if (r != 0 && (r = fleet_sha_outage(f, &err)) != 0)
 			return r > 0 ? 0 : r;
 		ms = follow_ms;
-		if ((r = fleet_wait(f, &ms, "waiting for the holder's SHA-256")) != 0)
+		if ((r = fleet_pause(f, f->key_str, &seen, &ms,
+				     "waiting for the holder's SHA-256")) != 0)
 			return r;
 		follow_ms = ms < FLEET_FOLLOW_MAX_MS ? ms : FLEET_FOLLOW_MAX_MS;
 	}

@@ -1,8 +1,9 @@
 /*
  * The fleet's request cap: max_requests_per_s holds for the sum of every host's requests to
  * the provider account, so each host takes cap / live members (members are lease-bound keys:
- * a host that dies drops out within its TTL). Re-counted every RECOUNT_MS while the source
- * has flights running, and only every RECOUNT_IDLE_TTLS lease TTLs while it has none (an idle
+ * a host that dies drops out within its TTL). Re-counted when the fleet's watch reports a
+ * member joined or left, and every RECOUNT_IDLE_TTLS lease TTLs in case an event was lost;
+ * while the watch is down, every RECOUNT_MS while the source has flights running (an idle
  * host asks etcd for next to nothing); while etcd cannot be counted, the last share stays. One thread serves every source with a cap (each its own
  * fleet, cap and provider).
  */
@@ -50,8 +51,14 @@ static void fleet_rate_all(struct cache *c)
 	for (size_t i = 0; i < c->nsources && !c->stopping; i++) {
 		struct cache_source *s = c->sources[i]; /* never moves; the array may */
 		int64_t now = cache_mono_ms();
-		if (!fleet_rate_wanted(s) || (s->running == 0 && now < s->fleet_recount_idle_ms))
+		uint64_t mark;
+		if (!fleet_rate_wanted(s))
 			continue;
+		mark = fleet_watch_members_mark(s->fleet);
+		if (now < s->fleet_recount_idle_ms &&
+		    (mark ? mark == s->fleet_members_mark : s->running == 0))
+			continue;
+		s->fleet_members_mark = mark;
 		s->fleet_recount_idle_ms = now + s->fleet_ttl_s * 1000 * RECOUNT_IDLE_TTLS;
 		pthread_mutex_unlock(&c->lock);
 		fleet_rate_once(c, s);

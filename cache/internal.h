@@ -144,6 +144,7 @@ struct cache_source {
 	double fleet_alone_total_s;	/* time run alone in earlier outages */
 	double fleet_rate;		/* the request rate this host takes (cap / members) */
 	int64_t fleet_recount_idle_ms;	/* monotonic: idle, count the members again then */
+	uint64_t fleet_members_mark;	/* the watch's members mark at the last count */
 	int fleet_alone_running;	/* exports this source applied for alone, still running */
 	int fleet_refused_logged;	/* etcd refused this host: said once, until it answers */
 

@@ -101,7 +101,7 @@ int etcd_delete(struct etcd *e, const char *key, int *deleted, struct client_err
 
 /* The range_end that makes a range cover every key starting with prefix: prefix with its
  * last byte below 0xff incremented and what follows dropped (etcd's prefix rule). */
-static size_t prefix_end(const char *prefix, char *end)
+size_t etcd_prefix_end(const char *prefix, char *end)
 {
 	size_t n = strlen(prefix);
 
@@ -126,7 +126,7 @@ int etcd_count_prefix(struct etcd *e, const char *prefix, int64_t *count,
 	if (key_ok(prefix, err) != 0)
 		return -1;
 	body = kv_object(prefix, NULL, 0, 0);
-	if (body && (etcd_json_add_b64(body, "range_end", end, prefix_end(prefix, end)) != 0 ||
+	if (body && (etcd_json_add_b64(body, "range_end", end, etcd_prefix_end(prefix, end)) != 0 ||
 		     !cJSON_AddTrueToObject(body, "count_only"))) {
 		cJSON_Delete(body);
 		body = NULL;

@@ -106,4 +106,30 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, long timeout_ms, int64_t *t
 /* Revokes lease id, deleting its keys. A lease already gone is success. */
 int etcd_lease_revoke(struct etcd *e, int64_t id, struct client_error *err);
 
+/* What a watch stream reports (etcd_watch), on the watching thread, no lock held. */
+struct etcd_watch_ops {
+	/* The stream is live (created = 1: just created) and etcd's revision is rev. */
+	void (*on_revision)(void *arg, int64_t rev, int created);
+	/* A key under the prefix (key_len bytes, NUL-terminated) was put, or deleted. */
+	void (*on_event)(void *arg, const char *key, size_t key_len, int deleted);
+	/* Nonzero: end the stream now. Asked at least once a second, and on every message. */
+	int (*stop)(void *arg);
+};
+
+#define ETCD_WATCH_COMPACTED (-2)
+
+/* etcd's current revision, by a count-only range of prefix (authenticates if needed): a watch
+ * from rev + 1 misses nothing after this read. */
+int etcd_revision(struct etcd *e, const char *prefix, int64_t *rev, struct client_error *err);
+/*
+ * Watches the keys that start with prefix from revision start_rev (>= 1) with one streaming
+ * POST /v3/watch on the client's own watch handle (one watcher per client; its connection is
+ * kept for the next stream), starting at the preferred endpoint. Blocks, calling ops, until
+ * ops->stop says so (returns 0), the stream fails or ends (-1 with *err: TRANSIENT, or AUTH
+ * when the token was refused: etcd_revision authenticates again), or start_rev was compacted
+ * (ETCD_WATCH_COMPACTED: read what matters anew, then watch from a fresh revision).
+ */
+int etcd_watch(struct etcd *e, const char *prefix, int64_t start_rev,
+	       const struct etcd_watch_ops *ops, void *arg, struct client_error *err);
+
 #endif

@@ -172,6 +172,9 @@ void etcd_handles_free(struct etcd *e)
 	if (e->lease_handle)
 		curl_easy_cleanup(e->lease_handle);
 	e->lease_handle = NULL;
+	if (e->watch_handle)
+		curl_easy_cleanup(e->watch_handle);
+	e->watch_handle = NULL;
 }
 
 /* POST body to endpoint+path on a kept-alive handle (the keepalive's own for its path).
@@ -215,7 +218,6 @@ out:
 
 /* ---- failover, auth ---- */
 
-#define ETCD_TOKEN_MAX 1024
 
 static void set_preferred(struct etcd *e, size_t k)
 {
@@ -226,7 +228,14 @@ static void set_preferred(struct etcd *e, size_t k)
 	pthread_mutex_unlock(&e->lock);
 }
 
-static void skip_preferred(struct etcd *e)
+void etcd_preferred_endpoint(struct etcd *e, char *buf)
+{
+	pthread_mutex_lock(&e->lock);
+	snprintf(buf, ETCD_ENDPOINT_MAX, "%s", e->endpoints[e->preferred]);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void etcd_skip_preferred(struct etcd *e)
 {
 	pthread_mutex_lock(&e->lock);
 	size_t k = (e->preferred + 1) % e->nendpoints;
@@ -265,9 +274,7 @@ static int post_any(struct etcd *e, const char *path, const char *text, const ch
 	return rc == 0 ? 0 : -1;
 }
 
-/* Copies the current token into buf. Returns 1 when there is one (maybe "": auth off), 0
- * when the client has not authenticated yet. */
-static int current_token(struct etcd *e, char *buf)
+int etcd_current_token(struct etcd *e, char *buf)
 {
 	int have;
 
@@ -374,9 +381,9 @@ static int call_once(struct etcd *e, const char *path, const char *text, char *t
 	long status = 0;
 	int rc;
 
-	if (e->user && !current_token(e, token) && authenticate(e, NULL, err) != 0)
+	if (e->user && !etcd_current_token(e, token) && authenticate(e, NULL, err) != 0)
 		return -1;
-	current_token(e, token);
+	etcd_current_token(e, token);
 	if (post_any(e, path, text, token, timeout_ms, &status, &json, err) != 0)
 		return -1;
 	rc = etcd_answer_check(status, json, err);
@@ -385,7 +392,7 @@ static int call_once(struct etcd *e, const char *path, const char *text, char *t
 	else
 		cJSON_Delete(json);
 	if (rc != 0 && err->kind == CLIENT_E_TRANSIENT)
-		skip_preferred(e); /* etcd answered but cannot serve (no leader): try another */
+		etcd_skip_preferred(e); /* etcd answered but cannot serve (no leader): try another */
 	return rc;
 }
 

@@ -16,7 +16,8 @@
 #include "etcd.h"
 
 #define ETCD_RESPONSE_MAX (256u * 1024u)
-#define ETCD_CALL_HANDLES 3 /* kept-alive connections for calls; the keepalive has its own */
+#define ETCD_CALL_HANDLES 2 /* kept-alive connections for calls; the keepalive and the
+			     * watch have one each: 4 per host */
 #define ETCD_ENDPOINT_MAX 512 /* bytes of one endpoint URL */
 
 /* The client (etcd_config.c makes it, etcd_call.c uses it). */
@@ -41,7 +42,22 @@ struct etcd {
 	int nidle, ncreated;
 	pthread_mutex_t lease_lock;
 	void *lease_handle; /* CURL *, NULL until the first keepalive */
+	void *watch_handle; /* CURL *: the watch stream's own (etcd_watch.c); one watcher */
 };
+
+#define ETCD_TOKEN_MAX 1024 /* bytes of the auth token */
+
+/* The end of the range of keys that start with prefix into end (ETCD_KEY_MAX + 1 bytes):
+ * its length ("\0", 1, means every key). Pure. */
+size_t etcd_prefix_end(const char *prefix, char *end);
+
+/* Copies the current token into buf (ETCD_TOKEN_MAX bytes). Returns 1 when there is one
+ * (maybe "": auth off), 0 when the client has not authenticated yet. Takes e->lock. */
+int etcd_current_token(struct etcd *e, char *buf);
+/* The endpoint the next call starts with into buf (ETCD_ENDPOINT_MAX bytes). Takes e->lock. */
+void etcd_preferred_endpoint(struct etcd *e, char *buf);
+/* The next call starts at the next endpoint (this one failed). Takes e->lock. */
+void etcd_skip_preferred(struct etcd *e);
 
 /* Closes every handle of e (etcd_free). */
 void etcd_handles_free(struct etcd *e);

@@ -274,6 +274,7 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->wake, &ca);
 	pthread_cond_init(&f->reap_wake, &ca);
+	pthread_cond_init(&f->watch_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (fleet_setup(f, cfg, err) != 0)
 		goto fail;
@@ -293,6 +294,10 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	f->thread_started = 1;
 	if (fleet_reap_start(f) != 0) {
 		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the reaper thread");
+		goto fail;
+	}
+	if (fleet_watch_start(f) != 0) {
+		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the watch thread");
 		goto fail;
 	}
 	log_info("fleet: joined as %s (lease ttl %ld s, %d export slots)", f->host, f->ttl_s,
@@ -317,6 +322,7 @@ void fleet_free(struct fleet *f)
 		pthread_join(f->keepalive, NULL);
 	}
 	fleet_reap_stop(f);
+	fleet_watch_stop(f);
 	if (f->lease && etcd_lease_revoke(f->etcd, f->lease, &err) != 0)
 		log_warn("fleet: revoking the lease failed (%s); it expires in %ld s", err.msg,
 			 f->ttl_s);
@@ -325,6 +331,7 @@ void fleet_free(struct fleet *f)
 	free(f->slot_taking);
 	pthread_cond_destroy(&f->wake);
 	pthread_cond_destroy(&f->reap_wake);
+	pthread_cond_destroy(&f->watch_cond);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }

@@ -76,6 +76,14 @@ struct fleet_stats {
 	uint64_t etcd_errors;	 /* failed etcd calls, keepalives included */
 	uint64_t lease_regrants; /* leases lost and granted again */
 	uint64_t keys_freed;	 /* claims and slots left behind by a failed call, freed */
+	uint64_t watch_events;	 /* events the watch stream delivered */
+};
+
+/* What the watch saw of one range's claim and record, and of the slots: each mark changes
+ * when etcd reports a change of what it covers (or of a range that shares its mark), and all
+ * change when the stream goes live or down. All 0 while the stream is down. */
+struct fleet_marks {
+	uint64_t claim, record, slots;
 };
 
 struct fleet;
@@ -130,6 +138,17 @@ int fleet_reachable(struct fleet *f);
 /* Monotonic ms (common/clock.h) of the latest etcd call that succeeded, keepalives
  * included; 0 if none yet. */
 int64_t fleet_last_ok_ms(struct fleet *f);
+/* The marks of export_key (NULL: the slots only) now. Take them before reading etcd, then
+ * wait on them: a change after the read wakes the waiter. */
+void fleet_watch_marks(struct fleet *f, const char *export_key, struct fleet_marks *out);
+/* A mark of the fleet's members/ keys: it changes when a host joins or leaves (0 while the
+ * stream is down). */
+uint64_t fleet_watch_members_mark(struct fleet *f);
+/* Waits up to ms until a mark of export_key differs from *seen (or the stream is down, or the
+ * fleet stops). 1 when one differs or the stream is down (read etcd now), 0 when ms passed.
+ * One watch stream per fleet (its own connection) covers every range of the fleet. */
+int fleet_watch_wait(struct fleet *f, const char *export_key, const struct fleet_marks *seen,
+		     long ms);
 /* The counters since fleet_new. */
 void fleet_get_stats(struct fleet *f, struct fleet_stats *out);
 /* This host's current lease id (0 while it has none). */

@@ -12,6 +12,7 @@
 
 /* "orderfs/v1/" provider "/" 32 hex "/" */
 #define FLEET_ACCOUNT_HEX 32
+#define FLEET_WATCH_BUCKETS 256 /* ranges share a mark by the first byte of their hash */
 #define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + FLEET_ACCOUNT_HEX + 1 + 1)
 
 struct fleet {
@@ -41,6 +42,16 @@ struct fleet {
 	pthread_cond_t reap_wake;
 	pthread_t reaper;
 	int reaper_started;
+	/* fleet_watch.c: the watch thread, and the marks it bumps (under lock; watch_cond is
+	 * broadcast on every change). */
+	pthread_t watcher;
+	int watcher_started;
+	int64_t watch_rev; /* watch thread only: the latest revision the stream reported */
+	pthread_cond_t watch_cond;
+	int watch_live;
+	uint64_t watch_epoch; /* +1 each time the stream goes live or down */
+	uint64_t watch_claim[FLEET_WATCH_BUCKETS], watch_record[FLEET_WATCH_BUCKETS];
+	uint64_t watch_slots, watch_members;
 };
 
 /* prefix + kind + "/" + name into out (ETCD_KEY_MAX + 1 bytes). */
@@ -67,6 +78,9 @@ size_t fleet_reap_pending(struct fleet *f);
 /* Starts the reaper thread (0, or -1); fleet_reap_stop sets f->stopping and joins it. */
 int fleet_reap_start(struct fleet *f);
 void fleet_reap_stop(struct fleet *f);
+/* Starts the watch thread (0, or -1); fleet_watch_stop sets f->stopping and joins it. */
+int fleet_watch_start(struct fleet *f);
+void fleet_watch_stop(struct fleet *f);
 /* Adds 1 to the counter at the offset of one uint64_t field of struct fleet_stats. */
 void fleet_count(struct fleet *f, uint64_t *field);
 

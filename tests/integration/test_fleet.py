@@ -13,8 +13,10 @@ import errno
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -886,6 +888,9 @@ class TestConnections(FleetCase):
         got = [p.stats() for p in proxies]
         figure("etcd per host over " + str(self.RANGES) + " ranges: " + ", ".join(
             f"{s['connections']} connections, {s['requests']} requests" for s in got))
+        figure(f"etcd requests per host-range: "
+               f"{sum(s['requests'] for s in got) / (len(got) * self.RANGES):.1f}; "
+               f"paths {[s['paths'] for s in got]}")
         for s in got:
             self.assertLessEqual(s["connections"], 4, s)
         # Idle: lease keepalives, and at most one member count every 3 TTLs (the request
@@ -955,3 +960,127 @@ class TestThreeMembers(FleetCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestWatch(FleetCase):
+    """A follower waits on the host's watch stream, not on a timer (issue 24, scale): while
+    the holder's export generates for several seconds, the follower reads etcd only when
+    the holder changes the record, and still learns of "generated" at once."""
+    GEN_S = 6.0
+
+    def test_follower_wakes_on_events_not_a_timer(self):
+        self.sim.configure(generating_s=self.GEN_S)
+        proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(proxy.stop)
+        holder = self.mount("host1")
+        follower = self.mount("host2", fleet_etcd=proxy.url)
+        r = rng(70)
+        first, _ = self.cat_bg(holder, r)
+        self.wait_apply(1, timeout=10)
+        wait_for(lambda: self.records(), timeout=10, what="the holder's record")
+        proxy.reset_stats()
+        t0 = time.monotonic()
+        second, _ = self.cat_bg(follower, r)
+        self.assertEqual(self.finish(first), (0, ""))
+        done = time.monotonic()
+        self.assertEqual(self.finish(second), (0, ""))
+        lag = time.monotonic() - done
+        paths = proxy.stats()["paths"]
+        calls = paths.get("/v3/kv/range", 0) + paths.get("/v3/kv/txn", 0)
+        figure(f"follower over a {self.GEN_S} s export: {calls} reads and txns "
+               f"({paths}), done {lag:.2f} s after the holder, {done - t0:.1f} s waited")
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        # A timer (0.1 s doubling to 0.8 s, a claim every second, a member count every
+        # second) made 28 calls in 6 s; on events: a claim, a read per record change
+        # (applied, generating, generated), the adopting claim, the SHA-256 check, one safety
+        # read after 5 s quiet, one member count per 3 TTLs.
+        self.assertLessEqual(calls, 10, paths)
+        self.assertLessEqual(lag, 2.0)
+        self.close_all()
+
+
+class TestAuthExpiry(FleetCase):
+    """etcd with authentication on and simple tokens that expire after 2 s idle, reached
+    through the fault proxy in etcd 3.6 mode ({code, message} error bodies): a mount's reads
+    keep working across token expiry (the expired token is replaced, never taken for an
+    outage or a refusal)."""
+    PASSWORD = "fleet-pw-9d1e"
+
+    @classmethod
+    def setUpClass(cls):
+        if not etcd.available():
+            raise unittest.SkipTest("etcd-server / etcd-client not installed (make deps)")
+        if not os.access(ORDERFS, os.X_OK):
+            raise unittest.SkipTest(f"{ORDERFS} not built")
+        cls.etcd = etcd.Etcd(auth_token_ttl_s=2)
+        try:
+            cls.etcd.enable_auth("fleet", cls.PASSWORD)
+            cls.sim = cls.make_sim()
+        except BaseException:
+            cls.etcd.stop()
+            raise
+
+    def setUp(self):
+        self.etcd.ctl("del", "--prefix", "orderfs/", user=f"root:{self.etcd.root_password}")
+        self.reset_sim()
+        self.sim.reset_stats()
+        self.mounts = []
+        self.readers = []
+
+    def test_reads_work_across_token_expiry(self):
+        proxy = EtcdProxy(self.etcd.url)
+        self.addCleanup(proxy.stop)
+        proxy.rules([], v36=True)
+        auth = os.path.join(tempfile.mkdtemp(prefix="orderfs-fleet-auth-"), "auth")
+        with open(auth, "w") as f:
+            f.write(f"fleet:{self.PASSWORD}\n")
+        os.chmod(auth, 0o600)
+        # A lease of 10 s is kept alive every ~3.3 s: the 2 s token expires in between.
+        m = self.mount("host1", fleet_etcd=proxy.url, fleet_etcd_auth_file=auth,
+                       fleet_etcd_insecure="yes", fleet_lease_ttl="10s")
+        logins = []
+        for day in (80, 81, 82):
+            p, _ = self.cat_bg(m, rng(day))
+            self.assertEqual(self.finish(p), (0, ""))
+            self.assertEqual(self.role(m, rng(day))[0], "holder")
+            logins.append(proxy.stats()["paths"].get("/v3/auth/authenticate", 0))
+            time.sleep(3.5)  # idle past the token's 2 s TTL: the expiry under test
+        figure(f"authentications after each read: {logins}")
+        self.assertEqual(self.sim.stats()["apply"], 3)
+        self.assertGreater(logins[-1], logins[0], "no token expired and was replaced")
+        fs = self.fleet_stats(m)
+        self.assertFalse(fs["running_alone"], fs)
+        self.assertNotIn(self.PASSWORD, open(m.log_path).read())
+        self.close_all()
+
+
+class TestWatchResume(FleetCase):
+    """The watch stream dies with etcd (restarted mid-export, data kept): it is opened again
+    from the revision after the last one it saw, and the follower waits on it again."""
+    TTL = 4  # etcd is back within a second: no lease is lost meanwhile
+
+    def test_stream_resumed_after_etcd_restart(self):
+        self.sim.configure(generating_s=4.0)
+        holder, follower = self.mount("host1"), self.mount("host2")
+        r = rng(75)
+        first, _ = self.cat_bg(holder, r)
+        self.wait_apply(1, timeout=10)
+        second, _ = self.cat_bg(follower, r)
+        wait_for(lambda: self.role(follower, r)[0] == "follower", what="a follower")
+        self.etcd.kill()
+        self.etcd.restart()
+        self.assertEqual(self.finish(first), (0, ""))
+        done = time.monotonic()
+        self.assertEqual(self.finish(second), (0, ""))
+        lag = time.monotonic() - done
+        log = open(follower.log_path).read()
+        starts = [int(x) for x in re.findall(r"etcd: watching from revision (\d+)", log)]
+        after = log[log.rfind("etcd: watching from revision"):]
+        figure(f"watch streams opened from revisions {starts}; follower {lag:.2f} s after "
+               f"the holder")
+        self.assertGreaterEqual(len(starts), 2, "the stream was not opened again")
+        self.assertGreaterEqual(starts[-1], starts[0])
+        self.assertIn("(watch)", after, "the follower no longer waits on the watch")
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        self.assertLessEqual(lag, 2.0)
+        self.close_all(allowed=ETCD_FAULT_LINES)

@@ -1,0 +1,231 @@
+/*
+ * Fleet mode's watch: one thread per fleet holds one etcd watch stream over the fleet's
+ * prefix (etcd_watch, its own connection) and turns its events into marks that waiting
+ * followers and slot waiters sleep on (fleet_watch_wait), so they read etcd when something
+ * changed instead of on a timer. A mark is 0 while the stream is down: the waiters fall back
+ * to their timers. A stream that drops is resumed from the last revision it saw; when etcd
+ * compacted that revision away, the watch starts anew from etcd's current revision and bumps
+ * every mark, so every waiter reads what it waits on once (the range read fallback).
+ */
+#include "fleet_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+
+#define WATCH_RETRY_MIN_MS 200
+#define WATCH_RETRY_MAX_MS 5000
+
+/* The bucket of a claims/ or records/ key name (its SHA-256 hex): its first byte. */
+static size_t bucket_of_hex(const char *hex)
+{
+	unsigned v = 0;
+
+	for (int i = 0; i < 2; i++) {
+		char c = hex[i];
+		v = v * 16 + (unsigned)(c >= 'a' ? c - 'a' + 10 : c >= '0' && c <= '9' ? c - '0' : 0);
+	}
+	return v % FLEET_WATCH_BUCKETS;
+}
+
+static void on_event(void *arg, const char *key, size_t key_len, int deleted)
+{
+	struct fleet *f = arg;
+	size_t plen = strlen(f->prefix);
+	const char *rest = key + plen;
+
+	if (key_len < plen || memcmp(key, f->prefix, plen) != 0)
+		return;
+	log_debug("fleet: watch: %s %s", deleted ? "deleted" : "put", rest);
+	pthread_mutex_lock(&f->lock);
+	if (strncmp(rest, "claims/", 7) == 0 && strlen(rest + 7) >= 2)
+		f->watch_claim[bucket_of_hex(rest + 7)]++;
+	else if (strncmp(rest, "records/", 8) == 0 && strlen(rest + 8) >= 2)
+		f->watch_record[bucket_of_hex(rest + 8)]++;
+	else if (strncmp(rest, "slots/", 6) == 0)
+		f->watch_slots++;
+	else if (strncmp(rest, "members/", 8) == 0)
+		f->watch_members++;
+	f->stats.watch_events++;
+	pthread_cond_broadcast(&f->watch_cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* The stream is live, or changes state: a new epoch makes every mark differ, so every
+ * waiter reads once what it waits on. */
+static void watch_set_live(struct fleet *f, int live)
+{
+	pthread_mutex_lock(&f->lock);
+	if (f->watch_live != live) {
+		f->watch_live = live;
+		f->watch_epoch++;
+		pthread_cond_broadcast(&f->watch_cond);
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void on_revision(void *arg, int64_t rev, int created)
+{
+	struct fleet *f = arg;
+
+	f->watch_rev = rev; /* the watch thread alone uses it */
+	if (created)
+		watch_set_live(f, 1);
+}
+
+static int watch_stopping(void *arg)
+{
+	struct fleet *f = arg;
+	int stop;
+
+	pthread_mutex_lock(&f->lock);
+	stop = f->stopping;
+	pthread_mutex_unlock(&f->lock);
+	return stop;
+}
+
+/* Sleeps ms unless the fleet stops first. 1 when stopping. */
+static int watch_pause(struct fleet *f, long ms)
+{
+	struct timespec ts;
+	int stop;
+
+	clock_mono_deadline(&ts, ms);
+	pthread_mutex_lock(&f->lock);
+	if (!f->stopping)
+		pthread_cond_timedwait(&f->watch_cond, &f->lock, &ts);
+	stop = f->stopping;
+	pthread_mutex_unlock(&f->lock);
+	return stop;
+}
+
+static const struct etcd_watch_ops watch_ops = {on_revision, on_event, watch_stopping};
+
+/* One stream: from the revision after the last one seen, or after etcd's current one (read
+ * first, which also authenticates) when there is none. After a stream that etcd refused
+ * (not a transport failure: the token may have expired, in whatever shape the gateway said
+ * so), that read comes first too, so the next stream carries a fresh token. 0 when it ended
+ * because the fleet stops, else -1 (*err). */
+static int watch_once(struct fleet *f, struct client_error *err)
+{
+	int64_t rev;
+	int r;
+
+	if (f->watch_rev == 0 || (err->kind != CLIENT_OK && err->kind != CLIENT_E_TRANSIENT)) {
+		if (etcd_revision(f->etcd, f->prefix, &rev, err) != 0)
+			return -1;
+		if (f->watch_rev == 0)
+			f->watch_rev = rev;
+	}
+	r = etcd_watch(f->etcd, f->prefix, f->watch_rev + 1, &watch_ops, f, err);
+	if (r == ETCD_WATCH_COMPACTED) {
+		log_info("fleet: the watch's revision was compacted; reading anew");
+		f->watch_rev = 0; /* the next stream starts after a fresh read */
+	}
+	return r == 0 ? 0 : -1;
+}
+
+static void *watch_main(void *arg)
+{
+	struct fleet *f = arg;
+	struct client_error err;
+	long retry_ms = WATCH_RETRY_MIN_MS;
+
+	client_error_clear(&err);
+	while (!watch_stopping(f)) {
+		int64_t started = clock_mono_ms();
+		if (watch_once(f, &err) == 0)
+			break;
+		watch_set_live(f, 0);
+		if (clock_mono_ms() - started > WATCH_RETRY_MAX_MS)
+			retry_ms = WATCH_RETRY_MIN_MS; /* it ran a while: retry soon */
+		log_debug("fleet: watch down (%s); again in %ld ms", err.msg, retry_ms);
+		if (watch_pause(f, retry_ms))
+			break;
+		retry_ms = retry_ms * 2 > WATCH_RETRY_MAX_MS ? WATCH_RETRY_MAX_MS : retry_ms * 2;
+	}
+	watch_set_live(f, 0);
+	return NULL;
+}
+
+int fleet_watch_start(struct fleet *f)
+{
+	if (pthread_create(&f->watcher, NULL, watch_main, f) != 0)
+		return -1;
+	f->watcher_started = 1;
+	return 0;
+}
+
+void fleet_watch_stop(struct fleet *f)
+{
+	if (!f->watcher_started)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stopping = 1;
+	pthread_cond_broadcast(&f->watch_cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->watcher, NULL);
+	f->watcher_started = 0;
+}
+
+/* The marks of export_key under f->lock. */
+static void marks_locked(struct fleet *f, const char *export_key, struct fleet_marks *out)
+{
+	char hex[FLEET_SHA256_HEX];
+	uint64_t epoch = f->watch_epoch << 40;
+
+	memset(out, 0, sizeof(*out));
+	if (!f->watch_live)
+		return;
+	out->slots = epoch | (f->watch_slots & ((1ull << 40) - 1));
+	out->claim = out->record = epoch;
+	if (export_key && fleet_sha256_hex(export_key, hex) == 0) {
+		size_t b = bucket_of_hex(hex);
+		out->claim |= f->watch_claim[b] & ((1ull << 40) - 1);
+		out->record |= f->watch_record[b] & ((1ull << 40) - 1);
+	}
+	/* never 0 while live: epoch >= 1 once the stream was created */
+}
+
+void fleet_watch_marks(struct fleet *f, const char *export_key, struct fleet_marks *out)
+{
+	pthread_mutex_lock(&f->lock);
+	marks_locked(f, export_key, out);
+	pthread_mutex_unlock(&f->lock);
+}
+
+uint64_t fleet_watch_members_mark(struct fleet *f)
+{
+	uint64_t mark = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->watch_live)
+		mark = f->watch_epoch << 40 | (f->watch_members & ((1ull << 40) - 1));
+	pthread_mutex_unlock(&f->lock);
+	return mark;
+}
+
+int fleet_watch_wait(struct fleet *f, const char *export_key, const struct fleet_marks *seen,
+		     long ms)
+{
+	struct fleet_marks now;
+	struct timespec ts;
+	int changed = 0;
+
+	clock_mono_deadline(&ts, ms > 0 ? ms : 0);
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		marks_locked(f, export_key, &now);
+		if (memcmp(&now, seen, sizeof(now)) != 0 || !now.claim) {
+			changed = 1;
+			break;
+		}
+		if (f->stopping || pthread_cond_timedwait(&f->watch_cond, &f->lock, &ts) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return changed;
+}
