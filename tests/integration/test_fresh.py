@@ -14,6 +14,7 @@ import unittest
 import zipfile
 import zoneinfo
 
+from clover_simulator import CloverSimulator
 from mount import ORDERFS, Mount, wait_for
 from simulator import Simulator
 
@@ -229,6 +230,91 @@ class TestFreshness(FreshTestCase):
         self.read(m, yesterday)
         self.assertEqual(self.sim.stats()["apply"], 1)
         m.close(self)
+
+
+class LiveProviderMixin:
+    """The freshness rule through another provider's simulator in live mode: today's
+    orders exist up to the simulator's clock. Subclasses set how to mount, how many
+    exports (syncs) the simulator made, and today's range in the provider's days."""
+    file = "orders.jsonl"
+
+    def setUp(self):
+        self.sim.reset_stats()
+        self.mounts = []
+        midnight = datetime.datetime.combine(self.day0, datetime.time(),
+                                             tzinfo=self.zone).timestamp()
+        # halfway through the day so far: the clock can move forward and stay today
+        self.t0 = (midnight + time.time()) / 2
+        self.today = day(self.day0)
+        self.sim.configure(live=True, clock=self.t0)
+
+    def tearDown(self):
+        self.sim.configure(live=False, clock=0)
+        for m in self.mounts:
+            if m.proc is not None:
+                m.umount()
+
+    def read_rows(self, m):
+        with open(m.path("exports", self.today, self.file), "rb") as f:
+            return f.read().count(b"\n")
+
+    def test_today_read_across_open_ttl_has_more_orders(self):
+        m = self.mount({"open_ttl": "1s"})
+        first = self.read_rows(m)
+        self.assertEqual(self.exports_made(), 1)
+        f = m.path("exports", self.today, self.file)
+        self.assertEqual(xattr(f, "complete"), "0")
+        fresh_until = int(xattr(f, "fresh_until"))
+        self.sim.configure(clock=time.time())  # the day went on: more orders
+        wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+        second = self.read_rows(m)
+        self.assertGreater(second, first)
+        self.assertEqual(self.exports_made(), 2)
+        with open(m.path(".stats")) as st:
+            self.assertEqual(json.load(st)["freshness"], {"refreshes": 1})
+        m.close(self)
+
+    def test_within_open_ttl_no_new_export(self):
+        m = self.mount({"open_ttl": "1h"})
+        first = self.read_rows(m)
+        self.sim.configure(clock=time.time())
+        self.assertEqual(self.read_rows(m), first)
+        self.assertEqual(self.exports_made(), 1)
+        with open(m.path(".stats")) as st:
+            self.assertEqual(json.load(st)["freshness"], {"refreshes": 0})
+        m.close(self)
+
+
+class TestCloverFreshness(LiveProviderMixin, unittest.TestCase):
+    """Clover's days are UTC days; one ORDERS export per read of orders.jsonl."""
+    zone = datetime.timezone.utc
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = CloverSimulator(args=("--pending-s", "0.05", "--progress-s", "0.05",
+                                        "--orders-per-day", "2000"))
+        cls.day0 = datetime.datetime.now(datetime.timezone.utc).date()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.day0 = datetime.datetime.now(datetime.timezone.utc).date()
+        super().setUp()
+
+    def exports_made(self):
+        return self.sim.stats()["exports_created"]["ORDERS"]
+
+    def mount(self, settings):
+        m = Mount(self.sim, start=False, settings={
+            "provider": "clover", "base_url": self.sim.url, "merchant_id": self.sim.merchant,
+            "region": "sandbox", **settings})
+        with open(m.config, "a") as f:
+            f.write(f"token_file = {m.secret_file}\n")
+        m.start()
+        self.mounts.append(m)
+        return m
 
 
 def rng(a, b):
