@@ -15,6 +15,7 @@ import zipfile
 import zoneinfo
 
 from clover_simulator import CloverSimulator
+from mogujie_simulator import MogujieSimulator
 from mount import ORDERFS, Mount, wait_for
 from simulator import Simulator
 
@@ -312,6 +313,41 @@ class TestCloverFreshness(LiveProviderMixin, unittest.TestCase):
             "region": "sandbox", **settings})
         with open(m.config, "a") as f:
             f.write(f"token_file = {m.secret_file}\n")
+        m.start()
+        self.mounts.append(m)
+        return m
+
+
+class TestMogujieFreshness(LiveProviderMixin, unittest.TestCase):
+    """Mogujie's days are the process's local days; 40 orders a day fit one page, so one
+    sync is one cursor page."""
+    zone = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = MogujieSimulator(args=("--orders-per-day", "40"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.day0 = datetime.date.today()
+        super().setUp()
+
+    def exports_made(self):
+        return self.sim.stats()["pages_cursor"]
+
+    def mount(self, settings):
+        m = Mount(self.sim, start=False, settings={
+            "provider": "mogujie", "base_url": self.sim.url, "app_key": self.sim.merchant,
+            "oauth_url": self.sim.url + "/token", **settings})
+        token_file = os.path.join(m.dir, "token")
+        with open(token_file, "w") as f:
+            f.write(self.sim.tokens()["access_token"] + "\n")
+        os.chmod(token_file, 0o600)
+        with open(m.config, "a") as f:
+            f.write(f"token_file = {token_file}\n")
         m.start()
         self.mounts.append(m)
         return m
