@@ -219,6 +219,23 @@ class TestFreshness(FreshTestCase):
         self.assertEqual(self.sim.stats()["apply"], 2)
         m.close(self, allowed=("failed",))
 
+    def test_prefetch_keeps_today_fresh_without_a_reader(self):
+        m = self.mount(settings={"open_ttl": "4s", "prefetch": "1"})
+        stats = lambda: json.load(open(m.path(".stats")))  # noqa: E731
+        # yesterday and today at start, then today again once its file is past open_ttl:
+        # a pass comes every open_ttl, and nobody read anything
+        wait_for(lambda: stats()["freshness"]["refreshes"] >= 1, timeout=30,
+                 what="prefetch to refresh today")
+        wait_for(lambda: stats()["exports"]["in_flight"] == 0, what="the refresh to finish")
+        applied = self.sim.stats()["apply"]
+        self.assertEqual(applied, 2 + stats()["freshness"]["refreshes"])
+        f = m.path("exports", self.today, "orders.xlsx")
+        self.assertEqual(xattr(f, "complete"), "0")
+        self.assertGreater(int(xattr(f, "fresh_until")), time.time())
+        self.read(m)  # the morning's cp: served from the cache, no export to wait for
+        self.assertEqual(self.sim.stats()["apply"], applied)
+        m.close(self)
+
     def test_past_day_is_complete_and_never_refreshed(self):
         yesterday = day(datetime.date.today() - datetime.timedelta(days=1))
         m = self.mount(settings={"open_ttl": "1s", "settle_delay": "0"})
