@@ -385,6 +385,7 @@ static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 	int err = 0;
 
 	setup_cache_config(cfg, &cc);
+	a->clock_file = cfg->test_clock_file;
 	if (!(o->cache = cache_new(&cc, NULL, &err)))
 		goto fail;
 	if (cfg->accounts_dir)

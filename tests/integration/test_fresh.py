@@ -417,6 +417,32 @@ class TestNamedRanges(FreshTestCase):
         m.close(self)
         return today
 
+    def test_links_move_at_a_simulated_midnight(self):
+        zone = zoneinfo.ZoneInfo("Asia/Tokyo")
+        today = zone_today("Asia/Tokyo")
+        self.sim.configure(today=today.isoformat())
+        eve = datetime.date.fromordinal(today.toordinal() - 1)
+        midnight = datetime.datetime.combine(today, datetime.time(), tzinfo=zone).timestamp()
+        clock = os.path.join(self.tmp, "clock")
+
+        def set_clock(t):
+            with open(clock + ".tmp", "w") as f:
+                f.write(f"{int(t)}\n")
+            os.rename(clock + ".tmp", clock)
+        set_clock(midnight - 2)  # 23:59:58 the evening before
+        m = self.mount(settings={"time_zone": "Asia/Tokyo", "test_clock_file": clock})
+        exports = m.path("exports")
+        self.assertEqual(os.readlink(os.path.join(exports, "today")), day(eve))
+        self.assertIn("today", os.listdir(exports))
+        set_clock(midnight + 1)  # midnight passed
+        want = expected_links(today)
+        for name in ("today", "yesterday", "this-week", "this-month"):
+            self.assertEqual(os.readlink(os.path.join(exports, name)), want[name], name)
+        with open(os.path.join(exports, "today", "orders.xlsx"), "rb") as f:
+            self.assertEqual(f.read(2), b"PK")
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        m.close(self)
+
     def test_links_in_two_zones(self):
         a = self.check_links("Pacific/Kiritimati")
         self.sim.reset_stats()
