@@ -489,7 +489,10 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 	/* entry_get, not entry_find: before the recovery scan has loaded a READY entry, read its
 	 * .meta as cache_lookup does, or a bundle is invisible for a while after a restart. */
 	e = entry_get(c, type, r, 0, &rc);
-	if (!e || entry_state(c, e) != CACHE_READY) {
+	/* The file an open would get: READY, an open one past its freshness, or the old file
+	 * served while its refresh runs (open_refresh = background, a failed refresh). */
+	if (!e || !(entry_state(c, e) == CACHE_READY || e->has_old ||
+		    (e->info.state == CACHE_READY && !entry_server_expired(c, e)))) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOENT;
 	}

@@ -292,6 +292,22 @@ class LiveProviderMixin:
             self.assertEqual(json.load(st)["freshness"], {"refreshes": 1})
         m.close(self)
 
+    def test_background_gives_the_old_file_then_the_new_one(self):
+        m = self.mount({"open_ttl": "1s", "open_refresh": "background"})
+        first = self.read_rows(m)
+        f = m.path("exports", self.today, self.file)
+        fresh_until = int(xattr(f, "fresh_until"))
+        as_of = xattr(f, "as_of")
+        self.sim.configure(clock=time.time())
+        wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+        self.assertEqual(self.read_rows(m), first)  # the old file; the export goes behind it
+        # done behind it: a new as_of, and a file again (ready, or already past open_ttl)
+        wait_for(lambda: xattr(f, "as_of") != as_of
+                 and xattr(f, "state") in ("ready", "expired"), timeout=30,
+                 what="the export behind it")
+        self.assertEqual(self.exports_made(), 2)
+        m.close(self)
+
     def test_within_open_ttl_no_new_export(self):
         m = self.mount({"open_ttl": "1h"})
         first = self.read_rows(m)
