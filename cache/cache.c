@@ -587,11 +587,17 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 		 * read its .meta as cache_lookup does, or a bundle is invisible for a while after
 		 * a restart. */
 		e = entry_get(c, type, r, 0, &rc);
-		if (!e || entry_state(c, e) != CACHE_READY) {
+		/* The file an open would get: READY, an open one past its freshness, or the old
+		 * file served while its refresh runs (open_refresh = background, a failed
+		 * refresh). */
+		if (!e || !(entry_state(c, e) == CACHE_READY || e->has_old ||
+			    (e->info.state == CACHE_READY && !entry_server_expired(c, e)))) {
 			pthread_mutex_unlock(&c->lock);
 			return -ENOENT;
 		}
-		if ((g = cred_gate(c, e->kind->src, e->info.task_id, e->info.owner)) < 0) {
+		const struct cache_info *file =
+			e->info.state != CACHE_READY && e->has_old ? &e->old : &e->info;
+		if ((g = cred_gate(c, e->kind->src, e->info.task_id, file->owner)) < 0) {
 			pthread_mutex_unlock(&c->lock);
 			return g;
 		}

@@ -247,9 +247,10 @@ struct cache_file_info {
 	int64_t ready_time; /* unix s */
 };
 void cache_handle_info(const struct cache_handle *h, struct cache_file_info *out);
-/* A read-only fd on the READY file of export type `type` for a range, without a hit, a miss
- * or an access time: for looking inside the file (a bundle's index) to answer stat. -ENOENT
- * when not READY (or not a valid type). */
+/* A read-only fd on the file an open of export type `type` for a range would get now (READY,
+ * an open file past fresh_until, or the old file while its refresh runs), without a hit, a
+ * miss or an access time: for looking inside the file (a bundle's index) to answer stat.
+ * -ENOENT when there is none (or not a valid type). */
 int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd,
 	       uint64_t *size);
 

@@ -4,8 +4,9 @@
  * Design note. Mogujie has no export files to download, only a paged query that returns
  * at most 50 orders per call. orderfs therefore makes the "export" itself:
  *   - apply() and query() need no network: the task id is "sync:A..B" and is generated at
- *     once; a range that reaches today expires after sync_ttl_s (orders keep arriving), an
- *     older one is kept until evicted.
+ *     once. A synced range has no provider expiry: whether a range that reaches today is
+ *     synced again is the cache's freshness rule (open_ttl), which keeps the old file to
+ *     serve meanwhile and when a sync fails; an expiry here would bypass that rule.
  *   - fetch() pages through the range in cursor mode (startOrderId = the last shopOrderId
  *     seen, orderBy ASC, pageSize 50): unlike page mode it has no 5000-order ceiling and
  *     cannot skip or repeat orders when new ones arrive mid-sync. Each page is decrypted
@@ -88,7 +89,6 @@ struct mogujie {
 	enum mogujie_cipher_mode mode;
 	char *token_file, *refresh_token_file, *work_dir;
 	int redact;
-	int64_t ttl_s;
 	struct http_client *http;
 	int64_t (*now_ms)(void);
 	pthread_mutex_t refresh_lock; /* held across one refresh and its write-back */
@@ -180,7 +180,6 @@ static int mogujie_check(struct provider *p, const struct export_request *req, i
 static void task_fill(struct mogujie *m, const struct date_range *r, struct export_task *out)
 {
 	int64_t now_s = now_ms(m) / 1000;
-	struct date today = provider_today(&m->base, now_s);
 	char s[DATE_RANGE_STR_LEN];
 
 	memset(out, 0, sizeof(*out));
@@ -190,8 +189,8 @@ static void task_fill(struct mogujie *m, const struct date_range *r, struct expo
 	out->progress = -1;
 	snprintf(out->file_name, sizeof(out->file_name), "orders");
 	out->finish_time = now_s;
-	/* Orders of today keep arriving: such a range goes stale; older ones do not. */
-	out->expires = date_cmp(&r->end, &today) >= 0 ? now_s + m->ttl_s : 0;
+	/* Never expires: the cache's freshness rule re-syncs ranges that reach today. */
+	out->expires = 0;
 	snprintf(out->msg, sizeof(out->msg), "synced on demand");
 }
 
@@ -1096,8 +1095,6 @@ static const char *config_problem(const struct mogujie_config *cfg)
 		return "token_file is not set";
 	if (!cfg->work_dir || !*cfg->work_dir)
 		return "work_dir is not set";
-	if (cfg->sync_ttl_s < 0)
-		return "sync_ttl_s must not be negative";
 	return NULL;
 }
 
@@ -1168,7 +1165,6 @@ struct provider *mogujie_new(const struct mogujie_config *cfg, struct client_err
 		goto fail;
 	}
 	m->redact = cfg->redact_receiver;
-	m->ttl_s = cfg->sync_ttl_s ? cfg->sync_ttl_s : MOGUJIE_DEFAULT_TTL_S;
 	m->now_ms = cfg->now_ms;
 
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;

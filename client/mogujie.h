@@ -14,7 +14,6 @@
 
 #define MOGUJIE_MAX_RANGE_DAYS 31
 #define MOGUJIE_WINDOW_DAYS 365
-#define MOGUJIE_DEFAULT_TTL_S 3600
 #define MOGUJIE_PAGE_SIZE 50
 #define MOGUJIE_PAGE_RETRIES 3
 
@@ -29,7 +28,6 @@ struct mogujie_config {
 	const char *decrypt_mode;	/* "ecb" (default) or "cbc" (IV = key) */
 	int redact_receiver;		/* mask receiverName/Phone/Mobile/Address as "***" in
 					 * every file */
-	int sync_ttl_s;			/* expiry of ranges touching today; 0 = default 3600 */
 	const char *work_dir;		/* private dir for xlsx temp files (created 0700 if
 					 * missing) */
 	long connect_timeout_ms, request_timeout_ms, download_stall_s;
@@ -44,7 +42,7 @@ struct mogujie_config {
  * Returns a provider ("mogujie", account = app_key, one bundle type "orders" with members
  * orders.xlsx, orders.csv, orders.jsonl), or NULL with *err: CLIENT_E_INVALID for a bad
  * setting (URLs not http(s), empty app_key, secret shorter than 16 bytes, no token_file or
- * work_dir, unknown decrypt_mode, negative sync_ttl_s), CLIENT_E_LOCAL when work_dir cannot
+ * work_dir, unknown decrypt_mode), CLIENT_E_LOCAL when work_dir cannot
  * be created or memory ran out. The config strings are copied.
  */
 struct provider *mogujie_new(const struct mogujie_config *cfg, struct client_error *err);

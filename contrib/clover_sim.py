@@ -99,6 +99,12 @@ POST /_sim/config   JSON merged into the settings; answers them all (400 on an u
                       availableUntil/exportUrls unless S is "DONE"; null or "" clears it
   expire_files_now    one-shot: the files of every DONE export expire now
   file_url_override S every exportUrls url is S (a server of a test's own); null or "" clears
+  live                (extra) true: the simulator's clock is "now" for the elements: an export
+                      created holds only those with createdTime <= the clock (today's
+                      elements exist up to it), as a provider answers for a day not over yet
+  clock               (extra) the simulator's clock, unix s (0 = the real one): tests move
+                      it forward instead of sleeping; it only bounds the elements in live
+                      mode (export timelines and availableUntil stay on the real clock)
 """
 import argparse
 import hashlib
@@ -416,7 +422,7 @@ class Sim:
             "progress_s": args.progress_s, "orders_per_day": args.orders_per_day,
             "payments_per_day": args.payments_per_day,
             "fail_next": [], "truncate_json_next": 0, "slow_ms": 0, "drop_download_next": 0,
-            "status_override": None, "file_url_override": None,
+            "status_override": None, "file_url_override": None, "live": False, "clock": 0,
         }
         self.closed_until = 0.0    # wall time, for hours {"closed_for_s": S}
         self.configure({"hours": args.hours})
@@ -505,9 +511,12 @@ class Sim:
                 if v is not None and not isinstance(v, str):
                     raise ValueError(f"{k} must be a string or null")
                 v = v or None
-            elif k == "expire_files_now":
+            elif k in ("expire_files_now", "live"):
                 if not isinstance(v, bool):
-                    raise ValueError("expire_files_now must be a boolean")
+                    raise ValueError(f"{k} must be a boolean")
+            elif k == "clock":
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                    raise ValueError("clock must be unix seconds (0 = the real clock)")
             else:
                 raise ValueError(f"unknown setting {k!r}")
             new[k] = v
@@ -577,8 +586,13 @@ class Sim:
         with self.lock:
             s = dict(self.settings)
         per_day = s["orders_per_day"] if etype == "ORDERS" else s["payments_per_day"]
+        upto = end
+        if s["live"]:
+            # elements created after the clock do not exist yet (the export keeps its endTime)
+            upto = min(end, int((s["clock"] or time.time()) * 1000))
         # computed outside the lock: a 30-day range costs a few binary searches
-        segments = self.catalogs[mid].segments(etype, per_day, start, end)
+        segments = self.catalogs[mid].segments(etype, per_day, start, upto) if upto >= start \
+            else []
         with self.lock:
             t = now_ms()
             # max_concurrent holds for each merchant on its own

@@ -122,6 +122,12 @@ POST /_sim/config   JSON merged into the settings; answers them (400 on an unkno
                     last block decrypts to invalid PKCS#5 padding
   slow_ms N         sleep before answering each /invoke call
   retry_after_s N   injected 429 and 503 answers carry "Retry-After: N" (0 = no header)
+  live bool         (extra) the simulator's clock is "now" for the orders: a query (and
+                    /_sim/orders) holds only those created up to the clock (today's orders
+                    exist up to it), and "today" is the clock's date unless today is set
+  clock S           (extra) the simulator's clock, unix s (0 = the real one): tests move it
+                    forward instead of sleeping; it only bounds the orders in live mode
+                    (timestamps and token expiry stay on the real clock)
 faults_injected counts every fired fail_next entry, truncation and garbling.
 """
 import argparse
@@ -377,11 +383,16 @@ def make_order(seed, day, n, i):
     }
 
 
-def segments(seed, n, start, end, today, status=None):
+def segments(seed, n, start, end, today, status=None, until=None):
     """[(day, indices)] of the orders created in [start, end] (datetimes) in ascending order;
-    indices is a range, or a list when filtered by status. Days after today hold no orders.
-    Whole days in the middle need no index, so a year-long range stays cheap to count."""
+    indices is a range, or a list when filtered by status. Days after today hold no orders,
+    nor (live mode) times after until. Whole days in the middle need no index, so a
+    year-long range stays cheap to count."""
     out = []
+    if until is not None and end > until:
+        end = until
+        if end < start:
+            return out
     day = start.date()
     last = min(end.date(), today)
     while day <= last:
@@ -533,6 +544,7 @@ class Sim:
             "encrypt": not args.no_encrypt, "token_ttl_s": args.token_ttl_s,
             "today": args.today or "", "fail_next": [], "truncate_json_next": 0,
             "garble_cipher_next": 0, "slow_ms": 0, "retry_after_s": 0,
+            "live": False, "clock": 0,
         }
         first = Seller(0, args.seed, args.token or "mgjat" + secrets.token_hex(16),
                        args.refresh_token or "mgjrt" + secrets.token_hex(16))
@@ -604,8 +616,20 @@ class Sim:
             return dict(self.settings)
 
     def today(self, s=None):
-        t = (s or self.settings)["today"]
-        return datetime.date.fromisoformat(t) if t else datetime.date.today()
+        s = s or self.settings
+        t = s["today"]
+        if t:
+            return datetime.date.fromisoformat(t)
+        if s["live"]:
+            return self.until(s).date()
+        return datetime.date.today()
+
+    @staticmethod
+    def until(s):
+        """Live mode: the local time up to which orders exist (the clock); None otherwise."""
+        if not s["live"]:
+            return None
+        return datetime.datetime.fromtimestamp(int(s["clock"] or time.time()))
 
     def take(self, key):
         """Consume one unit of a one-shot fault counter; True if it fired."""
@@ -642,7 +666,10 @@ class Sim:
         elif k == "cipher":
             if v not in ("ecb", "cbc"):
                 raise ValueError("cipher must be ecb or cbc")
-        elif k in ("encrypt", "expire_token"):
+        elif k == "clock":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ValueError("clock must be unix seconds (0 = the real clock)")
+        elif k in ("encrypt", "expire_token", "live"):
             if not isinstance(v, bool):
                 raise ValueError(f"{k} must be a boolean")
         elif k == "today":
@@ -724,7 +751,7 @@ class Sim:
         seed = self.authenticate(f).seed
         q = Query(f.get("Params"), self.today(s))
         n = s["orders_per_day"]
-        segs = segments(seed, n, q.start, q.end, self.today(s), q.status)
+        segs = segments(seed, n, q.start, q.end, self.today(s), q.status, self.until(s))
         total = sum(len(idx) for _, idx in segs)
         offset = 0 if q.cursor else (q.page - 1) * q.page_size
         picked, more = select(segs, q.after, q.desc, offset, q.page_size)
@@ -800,7 +827,7 @@ class Sim:
     def orders_in(self, start, end, seller):
         s = self.snapshot()
         n = s["orders_per_day"]
-        segs = segments(seller.seed, n, start, end, self.today(s))
+        segs = segments(seller.seed, n, start, end, self.today(s), until=self.until(s))
         return [make_order(seller.seed, day, n, i) for day, idx in segs for i in idx]
 
 

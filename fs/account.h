@@ -23,6 +23,7 @@
 #include "config.h"
 #include "path.h"
 #include "range_map.h"
+#include "test_clock.h"
 
 struct prefetch;
 
@@ -43,6 +44,8 @@ struct fs_account {
 	 * with, so two NAMEs holding one seller's token are one merchant (never the token). */
 	unsigned char token_digest[32];
 	int has_token_digest;
+	const char *clock_file;	    /* test_clock_file (the mount's config owns it), or NULL:
+				     * set when the account is made, never changed */
 
 	/* accounts.c's, under the table's lock */
 	struct fs_config cfg;	    /* the config it runs with (active) or would start with */
@@ -69,7 +72,7 @@ static inline int account_active(struct fs_account *a)
 /* Today in a's time zone (its provider's; the process's until a is active). Thread-safe. */
 static inline struct date account_today(struct fs_account *a)
 {
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = test_clock_now(a->clock_file);
 	return account_active(a) ? provider_today(a->prov, now) : date_from_time((time_t)now);
 }
 

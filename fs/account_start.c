@@ -125,7 +125,7 @@ int account_start(const struct accounts_env *env, struct fs_account *a,
 	if (a->run_cfg.prefetch_days > 0 &&
 	    !(a->prefetch = prefetch_start(env->cache, kind0, prov->ntypes,
 					   a->run_cfg.prefetch_days, a->run_cfg.prefetch_interval_s,
-					   prov->window_months, prov->zone)))
+					   config_open_ttl(&a->run_cfg), prov->window_months, prov->zone)))
 		log_err("account %s: cannot start prefetch: %s", a->name, strerror(errno));
 	account_set_active(a, prov, kind0);
 	return 0;

@@ -154,6 +154,7 @@ static struct fs_account *account_new(struct accounts *t, const char *name)
 	if (!a)
 		return NULL;
 	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->clock_file = t->env.main->test_clock_file;
 	if (str_map_put(t->by_name, name, &a)) {
 		free(a);
 		return NULL;

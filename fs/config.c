@@ -147,6 +147,7 @@ static const struct key_def keys[] = {
 	{"redact", K_STR, OFF(redact), 0, 0, NULL},
 	{"sync_ttl", K_DURATION, OFF(sync_ttl_s), 1, 0, NULL},
 	{"time_zone", K_STR, OFF(time_zone), 0, 0, NULL},
+	{"test_clock_file", K_STR, OFF(test_clock_file), 0, 0, NULL},
 	{"cache_dir", K_STR, OFF(cache_dir), 0, 0, NULL},
 	{"language", K_STR, OFF(language), 0, 0, NULL},
 	{"report_type", K_STR, OFF(report_type), 0, 0, NULL},

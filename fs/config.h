@@ -11,6 +11,7 @@
 
 struct fs_config {
 	char *provider;	   /* the name of a row of providers.c's table */
+	char *test_clock_file; /* tests only: a file holding fs's "now" (test_clock.h) */
 	char *base_url;	   /* http(s)://host[:port][/path] */
 	char *merchant_no; /* Vexora merchant number */
 	char *secret_file; /* path of the one-line signing secret; must be 0600 or stricter */

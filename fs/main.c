@@ -386,6 +386,7 @@ static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 	int err = 0;
 
 	setup_cache_config(cfg, &cc);
+	a->clock_file = cfg->test_clock_file;
 	if (!(o->cache = cache_new(&cc, NULL, &err)))
 		goto fail;
 	if (cfg->accounts_dir)
@@ -428,7 +429,7 @@ static void mount_live(const struct cmdline *cl, const struct fs_config *cfg, st
 	if (cfg->prefetch_days > 0 && !o->accounts) { /* accounts: each when it starts */
 		o->single.prefetch = prefetch_start(o->cache, 0, o->single.nkinds,
 						    cfg->prefetch_days, cfg->prefetch_interval_s,
-						    o->single.window_months, o->single.prov->zone);
+						    config_open_ttl(cfg), o->single.window_months, o->single.prov->zone);
 		if (!o->single.prefetch)
 			log_err("cannot start prefetch: %s", strerror(errno));
 	}

@@ -308,6 +308,22 @@ static int export_size(struct orderfs *o, struct fs_account *a, const struct nod
 		*size = info->old_size;
 		return 0;
 	}
+	/* The same for a member of a bundle (Clover, Mogujie): its extent in the file served
+	 * meanwhile, read from that file's index (not memoised: the entry describes no READY
+	 * file whose SHA-256 could key it). */
+	if (info->state == CACHE_EXPIRED || info->old_size) {
+		int fd, rc;
+		uint64_t fsize;
+		if (chunk_peek(o, a, node->type, &node->chunk, &fd, &fsize))
+			return 0;
+		rc = bundle_index_read(fd, fsize, &ix);
+		close(fd);
+		if (rc)
+			return 0;
+		rc = node_member_extent(&ix, node->member, &offset, size);
+		bundle_index_free(&ix);
+		return rc;
+	}
 	if (info->state != CACHE_READY)
 		return 0;
 	if (node->kind == NODE_WHOLE_FILE) {

@@ -14,7 +14,7 @@
 struct prefetch {
 	struct cache *cache;
 	size_t first, ntypes; /* the cache's types first .. first + ntypes - 1 */
-	int days, interval_s, window_months;
+	int days, interval_s, open_ttl_s, window_months;
 	const struct tz *zone; /* the account's; NULL = the process's */
 	pthread_t thread;
 	pthread_mutex_t lock; /* protects everything below */
@@ -29,7 +29,8 @@ static struct date zone_date(const struct prefetch *p, time_t t)
 	return p->zone ? tz_date(p->zone, t) : date_from_time(t);
 }
 
-/* Queue exports for the last p->days complete days. No lock held. */
+/* Queue exports for today (a refresh when its file is past open_ttl) and the last p->days
+ * complete days. No lock held. */
 static void prefetch_pass(struct prefetch *p)
 {
 	struct date today = zone_date(p, time(NULL));
@@ -41,7 +42,7 @@ static void prefetch_pass(struct prefetch *p)
 	if (paused)
 		return;
 
-	for (int i = 1; i <= p->days; i++) {
+	for (int i = 0; i <= p->days; i++) {
 		struct date d = date_add_days(&today, -i);
 		struct date_range r = {d, d};
 		char rs[DATE_RANGE_STR_LEN];
@@ -76,6 +77,8 @@ static long prefetch_delay(const struct prefetch *p)
 	struct date tomorrow = date_add_days(&today, 1);
 	int64_t midnight = p->zone ? tz_day_start(p->zone, &tomorrow) : date_start_time(&tomorrow);
 	long d = (long)(midnight - now) + PREFETCH_AFTER_MIDNIGHT_S;
+	if (p->open_ttl_s > 0 && d > p->open_ttl_s)
+		d = p->open_ttl_s; /* today's file is past its freshness by then */
 	return d > 0 ? d : 1;
 }
 
@@ -104,7 +107,8 @@ static void *prefetch_main(void *arg)
 }
 
 struct prefetch *prefetch_start(struct cache *cache, size_t first, size_t ntypes, int days,
-				int interval_s, int window_months, const struct tz *zone)
+				int interval_s, int open_ttl_s, int window_months,
+				const struct tz *zone)
 {
 	struct prefetch *p;
 	pthread_condattr_t ca;
@@ -120,6 +124,7 @@ struct prefetch *prefetch_start(struct cache *cache, size_t first, size_t ntypes
 	p->ntypes = ntypes;
 	p->days = days;
 	p->interval_s = interval_s;
+	p->open_ttl_s = open_ttl_s;
 	p->window_months = window_months;
 	p->zone = zone;
 	p->st.days = days;

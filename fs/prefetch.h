@@ -1,8 +1,11 @@
 /*
  * Prefetch: export the last N complete days (yesterday back) before anyone asks, so the
- * morning's `cp` is served from the cache. Runs once at start and again shortly after each
- * local midnight (or every interval_s seconds when that is set: tests), in its own thread,
- * through cache_prefetch (never waits for an export; the fill pool does the work).
+ * morning's `cp` is served from the cache, and keep today's range (open: its orders keep
+ * arriving) refreshed, so a `cp` of today does not wait for an export either. Runs once at
+ * start, again every open_ttl (today's file is then past its freshness and is exported again)
+ * and shortly after each local midnight (or every interval_s seconds when that is set:
+ * tests), in its own thread, through cache_prefetch (never waits for an export; the fill
+ * pool does the work and keeps the old file served meanwhile).
  */
 #ifndef ORDERFS_PREFETCH_H
 #define ORDERFS_PREFETCH_H
@@ -22,13 +25,15 @@ struct prefetch_stats {
 	int64_t next_run;    /* unix s of the next pass, 0 if off */
 };
 
-/* Start the thread (days > 0): each pass prefetches every day in each of the cache's ntypes
- * export types first .. first + ntypes - 1 (one account's). Days before the provider's window (window_months back from today) are
+/* Start the thread (days > 0): each pass prefetches today and the last days complete days in
+ * each of the cache's ntypes export types first .. first + ntypes - 1 (one account's); a
+ * pass comes at least every open_ttl_s (> 0; the cache's open_ttl) so today stays fresh. Days before the provider's window (window_months back from today) are
  * skipped. NULL with errno on failure; NULL without error when days is 0. The cache must
  * outlive the prefetcher; so must zone (the account's: days and midnight are its; NULL = the
  * process's zone). */
 struct prefetch *prefetch_start(struct cache *cache, size_t first, size_t ntypes, int days,
-				int interval_s, int window_months, const struct tz *zone);
+				int interval_s, int open_ttl_s, int window_months,
+				const struct tz *zone);
 
 /* Stop and join the thread; NULL is fine. */
 void prefetch_stop(struct prefetch *p);

@@ -114,7 +114,6 @@ static struct provider *make_mogujie(const struct fs_config *cfg, const char *se
 		.oauth_url = cfg->oauth_url,
 		.decrypt_mode = cfg->decrypt_mode ? cfg->decrypt_mode : "ecb",
 		.redact_receiver = cfg->redact && !strcmp(cfg->redact, "receiver"),
-		.sync_ttl_s = config_open_ttl(cfg), /* its own expiry agrees with the rule */
 		.work_dir = work_dir,
 		NET_SETTINGS(cfg),
 	};

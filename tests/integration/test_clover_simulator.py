@@ -80,7 +80,7 @@ class CloverCase(unittest.TestCase):
         self.sim.configure(hours="always", max_concurrent=20, file_ttl_s=86400, pending_s=0.05,
                            progress_s=0.1, orders_per_day=40, payments_per_day=40,
                            fail_next=[], truncate_json_next=0, slow_ms=0,
-                           drop_download_next=0, status_override=None)
+                           drop_download_next=0, status_override=None, live=False, clock=0)
         self.sim.reset_stats()
 
     # ---- helpers ------------------------------------------------------------------------
@@ -300,6 +300,25 @@ class FilesTest(CloverCase):
         whole = self.wait_done(self.create()["id"])
         ids = {e["id"] for e in self.elements_of(whole)[0]}
         self.assertTrue({e["id"] for e in elements} <= ids)
+
+    def test_live_mode_holds_elements_up_to_the_clock(self):
+        start, end = day_range("2026-05-18", "2026-05-18")
+        clock_ms = start + DAY // 2
+        self.sim.configure(live=True, clock=clock_ms / 1000)
+        created = self.create(start=start, end=end)
+        self.assertEqual(created["endTime"], end)  # the export keeps the asked range
+        half = self.elements_of(self.wait_done(created["id"]))[0]
+        self.assertTrue(20 - 2 <= len(half) <= 20 + 2, len(half))
+        self.assertTrue(all(e["createdTime"] <= clock_ms for e in half))
+        self.sim.configure(clock=(end + 1) / 1000)  # the day is over: all of it
+        whole = self.elements_of(self.wait_done(self.create(start=start, end=end)["id"]))[0]
+        self.assertEqual(len(whole), 40)
+        self.assertEqual(whole[:len(half)], half)  # the clock moved on: more, same prefix
+        self.sim.configure(clock=(start - 1) / 1000)  # before the range: none yet
+        none = self.wait_done(self.create(start=start, end=end)["id"])
+        self.assertEqual(self.urls(none), [])
+        with self.assertRaises(Exception):
+            self.sim.configure(clock=-1)
 
     def test_file_with_authorization_refused(self):
         done = self.wait_done(self.create()["id"])

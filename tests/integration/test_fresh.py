@@ -14,6 +14,8 @@ import unittest
 import zipfile
 import zoneinfo
 
+from clover_simulator import CloverSimulator
+from mogujie_simulator import MogujieSimulator
 from mount import ORDERFS, Mount, wait_for
 from simulator import Simulator
 
@@ -217,6 +219,23 @@ class TestFreshness(FreshTestCase):
         self.assertEqual(self.sim.stats()["apply"], 2)
         m.close(self, allowed=("failed",))
 
+    def test_prefetch_keeps_today_fresh_without_a_reader(self):
+        m = self.mount(settings={"open_ttl": "4s", "prefetch": "1"})
+        stats = lambda: json.load(open(m.path(".stats")))  # noqa: E731
+        # yesterday and today at start, then today again once its file is past open_ttl:
+        # a pass comes every open_ttl, and nobody read anything
+        wait_for(lambda: stats()["freshness"]["refreshes"] >= 1, timeout=30,
+                 what="prefetch to refresh today")
+        wait_for(lambda: stats()["exports"]["in_flight"] == 0, what="the refresh to finish")
+        applied = self.sim.stats()["apply"]
+        self.assertEqual(applied, 2 + stats()["freshness"]["refreshes"])
+        f = m.path("exports", self.today, "orders.xlsx")
+        self.assertEqual(xattr(f, "complete"), "0")
+        self.assertGreater(int(xattr(f, "fresh_until")), time.time())
+        self.read(m)  # the morning's cp: served from the cache, no export to wait for
+        self.assertEqual(self.sim.stats()["apply"], applied)
+        m.close(self)
+
     def test_past_day_is_complete_and_never_refreshed(self):
         yesterday = day(datetime.date.today() - datetime.timedelta(days=1))
         m = self.mount(settings={"open_ttl": "1s", "settle_delay": "0"})
@@ -229,6 +248,142 @@ class TestFreshness(FreshTestCase):
         self.read(m, yesterday)
         self.assertEqual(self.sim.stats()["apply"], 1)
         m.close(self)
+
+
+class LiveProviderMixin:
+    """The freshness rule through another provider's simulator in live mode: today's
+    orders exist up to the simulator's clock. Subclasses set how to mount, how many
+    exports (syncs) the simulator made, and today's range in the provider's days."""
+    file = "orders.jsonl"
+
+    def setUp(self):
+        self.sim.reset_stats()
+        self.mounts = []
+        midnight = datetime.datetime.combine(self.day0, datetime.time(),
+                                             tzinfo=self.zone).timestamp()
+        # halfway through the day so far: the clock can move forward and stay today
+        self.t0 = (midnight + time.time()) / 2
+        self.today = day(self.day0)
+        self.sim.configure(live=True, clock=self.t0)
+
+    def tearDown(self):
+        self.sim.configure(live=False, clock=0)
+        for m in self.mounts:
+            if m.proc is not None:
+                m.umount()
+
+    def read_rows(self, m):
+        with open(m.path("exports", self.today, self.file), "rb") as f:
+            return f.read().count(b"\n")
+
+    def test_today_read_across_open_ttl_has_more_orders(self):
+        m = self.mount({"open_ttl": "1s"})
+        first = self.read_rows(m)
+        self.assertEqual(self.exports_made(), 1)
+        f = m.path("exports", self.today, self.file)
+        self.assertEqual(xattr(f, "complete"), "0")
+        fresh_until = int(xattr(f, "fresh_until"))
+        self.sim.configure(clock=time.time())  # the day went on: more orders
+        wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+        second = self.read_rows(m)
+        self.assertGreater(second, first)
+        self.assertEqual(self.exports_made(), 2)
+        with open(m.path(".stats")) as st:
+            self.assertEqual(json.load(st)["freshness"], {"refreshes": 1})
+        m.close(self)
+
+    def test_background_gives_the_old_file_then_the_new_one(self):
+        m = self.mount({"open_ttl": "1s", "open_refresh": "background"})
+        first = self.read_rows(m)
+        f = m.path("exports", self.today, self.file)
+        fresh_until = int(xattr(f, "fresh_until"))
+        as_of = xattr(f, "as_of")
+        self.sim.configure(clock=time.time())
+        wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+        self.assertEqual(self.read_rows(m), first)  # the old file; the export goes behind it
+        # done behind it: a new as_of, and a file again (ready, or already past open_ttl)
+        wait_for(lambda: xattr(f, "as_of") != as_of
+                 and xattr(f, "state") in ("ready", "expired"), timeout=30,
+                 what="the export behind it")
+        self.assertEqual(self.exports_made(), 2)
+        m.close(self)
+
+    def test_within_open_ttl_no_new_export(self):
+        m = self.mount({"open_ttl": "1h"})
+        first = self.read_rows(m)
+        self.sim.configure(clock=time.time())
+        self.assertEqual(self.read_rows(m), first)
+        self.assertEqual(self.exports_made(), 1)
+        with open(m.path(".stats")) as st:
+            self.assertEqual(json.load(st)["freshness"], {"refreshes": 0})
+        m.close(self)
+
+
+class TestCloverFreshness(LiveProviderMixin, unittest.TestCase):
+    """Clover's days are UTC days; one ORDERS export per read of orders.jsonl."""
+    zone = datetime.timezone.utc
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = CloverSimulator(args=("--pending-s", "0.05", "--progress-s", "0.05",
+                                        "--orders-per-day", "2000"))
+        cls.day0 = datetime.datetime.now(datetime.timezone.utc).date()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.day0 = datetime.datetime.now(datetime.timezone.utc).date()
+        super().setUp()
+
+    def exports_made(self):
+        return self.sim.stats()["exports_created"]["ORDERS"]
+
+    def mount(self, settings):
+        m = Mount(self.sim, start=False, settings={
+            "provider": "clover", "base_url": self.sim.url, "merchant_id": self.sim.merchant,
+            "region": "sandbox", **settings})
+        with open(m.config, "a") as f:
+            f.write(f"token_file = {m.secret_file}\n")
+        m.start()
+        self.mounts.append(m)
+        return m
+
+
+class TestMogujieFreshness(LiveProviderMixin, unittest.TestCase):
+    """Mogujie's days are the process's local days; 40 orders a day fit one page, so one
+    sync is one cursor page."""
+    zone = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = MogujieSimulator(args=("--orders-per-day", "40"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.day0 = datetime.date.today()
+        super().setUp()
+
+    def exports_made(self):
+        return self.sim.stats()["pages_cursor"]
+
+    def mount(self, settings):
+        m = Mount(self.sim, start=False, settings={
+            "provider": "mogujie", "base_url": self.sim.url, "app_key": self.sim.merchant,
+            "oauth_url": self.sim.url + "/token", **settings})
+        token_file = os.path.join(m.dir, "token")
+        with open(token_file, "w") as f:
+            f.write(self.sim.tokens()["access_token"] + "\n")
+        os.chmod(token_file, 0o600)
+        with open(m.config, "a") as f:
+            f.write(f"token_file = {token_file}\n")
+        m.start()
+        self.mounts.append(m)
+        return m
 
 
 def rng(a, b):
@@ -277,6 +432,32 @@ class TestNamedRanges(FreshTestCase):
         self.assertEqual(self.sim.stats()["apply"], 1)
         m.close(self)
         return today
+
+    def test_links_move_at_a_simulated_midnight(self):
+        zone = zoneinfo.ZoneInfo("Asia/Tokyo")
+        today = zone_today("Asia/Tokyo")
+        self.sim.configure(today=today.isoformat())
+        eve = datetime.date.fromordinal(today.toordinal() - 1)
+        midnight = datetime.datetime.combine(today, datetime.time(), tzinfo=zone).timestamp()
+        clock = os.path.join(self.tmp, "clock")
+
+        def set_clock(t):
+            with open(clock + ".tmp", "w") as f:
+                f.write(f"{int(t)}\n")
+            os.rename(clock + ".tmp", clock)
+        set_clock(midnight - 2)  # 23:59:58 the evening before
+        m = self.mount(settings={"time_zone": "Asia/Tokyo", "test_clock_file": clock})
+        exports = m.path("exports")
+        self.assertEqual(os.readlink(os.path.join(exports, "today")), day(eve))
+        self.assertIn("today", os.listdir(exports))
+        set_clock(midnight + 1)  # midnight passed
+        want = expected_links(today)
+        for name in ("today", "yesterday", "this-week", "this-month"):
+            self.assertEqual(os.readlink(os.path.join(exports, name)), want[name], name)
+        with open(os.path.join(exports, "today", "orders.xlsx"), "rb") as f:
+            self.assertEqual(f.read(2), b"PK")
+        self.assertEqual(self.sim.stats()["apply"], 1)
+        m.close(self)
 
     def test_links_in_two_zones(self):
         a = self.check_links("Pacific/Kiritimati")

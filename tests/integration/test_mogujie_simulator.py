@@ -121,7 +121,7 @@ class MogujieSimulatorTest(unittest.TestCase):
     def setUp(self):
         self.sim.configure(orders_per_day=30, cipher="ecb", encrypt=True, expire_token=False,
                            token_ttl_s=86400, fail_next=[], truncate_json_next=0,
-                           garble_cipher_next=0, slow_ms=0)
+                           garble_cipher_next=0, slow_ms=0, live=False, clock=0, today=TODAY)
         self.sim.reset_stats()
 
     # ---- helpers ------------------------------------------------------------------------
@@ -221,6 +221,23 @@ class MogujieSimulatorTest(unittest.TestCase):
         created = [r["createdStr"] for r in rows]
         self.assertEqual(created, sorted(created))
         self.assertTrue(created[0] >= "2026-05-10" and created[-1] < "2026-05-14")
+
+    def test_live_mode_holds_orders_up_to_the_clock(self):
+        noon = datetime.datetime.fromisoformat(f"{DAY} 12:00:00").timestamp()  # local
+        self.sim.configure(today="", live=True, clock=noon)  # today is the clock's date
+        half, total, _ = self.cursor_all(day_params())
+        self.assertEqual(total, len(half))
+        self.assertTrue(12 <= len(half) <= 18, len(half))
+        self.assertTrue(all(r["createdStr"] <= f"{DAY} 12:00:00" for r in half))
+        self.assertEqual(half, self.sim.orders(DAY, DAY))
+        self.sim.configure(clock=noon + 6 * 3600)
+        later, _, _ = self.cursor_all(day_params())
+        self.assertGreater(len(later), len(half))
+        self.assertEqual(later[:len(half)], half)  # the same orders, more of them
+        self.sim.configure(clock=noon - 13 * 3600)  # the day before: DAY is in the future
+        self.assertEqual(self.cursor_all(day_params())[0], [])
+        with self.assertRaises(Exception):
+            self.sim.configure(clock="soon")
 
     def test_partial_day_range_and_desc(self):
         params = {"startCreated": f"{DAY} 06:00:00", "endCreated": f"{DAY} 17:59:59"}

@@ -193,26 +193,27 @@ class TestPrefetch(OpsTestCase):
         y1, y2 = day_range(1), day_range(2)
         wait_for(lambda: sim_task(self.sim, y1) and sim_task(self.sim, y2),
                  what="prefetch of the last 2 days")
-        wait_for(lambda: read_stats(m)["cache"]["entries"] == 2 and
+        # today's range too: prefetch keeps it fresh (README "Prefetch")
+        wait_for(lambda: read_stats(m)["cache"]["entries"] == 3 and
                  read_stats(m)["exports"]["in_flight"] == 0, what="prefetched files ready")
         s = read_stats(m)
         self.assertEqual(s["prefetch"]["days"], 2)
         self.assertGreaterEqual(s["prefetch"]["runs"], 1)
-        self.assertEqual(s["prefetch"]["started"], 2)
-        self.assertEqual(self.sim.stats()["apply"], 2)
-        # Today was not prefetched (not a complete day).
-        self.assertIsNone(sim_task(self.sim, day_range(0)))
+        self.assertEqual(s["prefetch"]["started"], 3)
+        self.assertEqual(self.sim.stats()["apply"], 3)
+        # Today was prefetched too, and within open_ttl (15m) never again.
+        self.assertIsNotNone(sim_task(self.sim, day_range(0)))
         # The morning's cp is a hit: no new export.
         with open(m.path("exports", y1, "orders.xlsx"), "rb") as f:
             self.assertEqual(sha(f.read()), sim_task(self.sim, y1)["sha256"])
         self.assertEqual(read_stats(m)["cache"]["hits"], 1)
-        self.assertEqual(self.sim.stats()["apply"], 2)
+        self.assertEqual(self.sim.stats()["apply"], 3)
         # A later pass exports again what went missing (the midnight pass, on a short clock).
         runs = read_stats(m)["prefetch"]["runs"]
         os.rmdir(m.path("exports", y2))
-        wait_for(lambda: read_stats(m)["prefetch"]["started"] == 3, what="a second pass")
+        wait_for(lambda: read_stats(m)["prefetch"]["started"] == 4, what="a second pass")
         self.assertGreater(read_stats(m)["prefetch"]["runs"], runs)
-        wait_for(lambda: self.sim.stats()["apply"] == 3, what="the re-export")
+        wait_for(lambda: self.sim.stats()["apply"] == 4, what="the re-export")
         m.close(self)
 
 

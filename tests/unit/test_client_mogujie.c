@@ -163,7 +163,8 @@ static void test_apply_query_no_network(void **state)
 	assert_int_equal(t.progress, -1);
 	assert_int_equal(t.expires, 0); /* past days: kept until evicted */
 	assert_int_equal(p->ops->apply(p, &now, &t, &e), 0);
-	assert_int_equal(t.expires, pinned / 1000 + MOGUJIE_DEFAULT_TTL_S);
+	/* reaching today: no provider expiry either, the cache's open_ttl re-syncs it */
+	assert_int_equal(t.expires, 0);
 
 	assert_int_equal(p->ops->query(p, "sync:2026-05-15..2026-05-20", &q, &e), 0);
 	assert_string_equal(q.id, "sync:2026-05-15..2026-05-20");
@@ -180,20 +181,6 @@ static void test_apply_query_no_network(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(p->ops->download(p, &u[0], 0, NULL, NULL, &e), -1);
 	assert_int_equal(e.kind, CLIENT_E_PROTOCOL);
-	provider_destroy(p);
-}
-
-static void test_ttl_configurable(void **state)
-{
-	struct client_error e;
-	struct export_task t;
-	struct mogujie_config c = config();
-	struct export_request now = {"orders", NULL, {{2026, 5, 20}, {2026, 5, 20}}};
-	c.sync_ttl_s = 60;
-	struct provider *p = mogujie_new(&c, &e);
-	assert_non_null(p);
-	assert_int_equal(p->ops->apply(p, &now, &t, &e), 0);
-	assert_int_equal(t.expires, pinned / 1000 + 60);
 	provider_destroy(p);
 }
 
@@ -238,7 +225,6 @@ int main(void)
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_check_rules),
 		cmocka_unit_test(test_apply_query_no_network),
-		cmocka_unit_test(test_ttl_configurable),
 		cmocka_unit_test(test_verify_wants_a_whole_bundle),
 		cmocka_unit_test(test_fetch_refuses_early),
 	};
