@@ -54,6 +54,18 @@ static void *hash_pipe_main(void *arg)
 	return NULL;
 }
 
+/* Free what hash_pipe_new allocated (its thread stopped or never started). */
+static void hash_pipe_release(struct hash_pipe *hp)
+{
+	for (int i = 0; i < PIPE_SLOTS; i++)
+		free(hp->slot[i]);
+	EVP_MD_CTX_free(hp->md);
+	pthread_cond_destroy(&hp->drained);
+	pthread_cond_destroy(&hp->queued);
+	pthread_mutex_destroy(&hp->lock);
+	free(hp);
+}
+
 struct hash_pipe *hash_pipe_new(void)
 {
 	struct hash_pipe *hp = calloc(1, sizeof(*hp));
@@ -78,13 +90,7 @@ struct hash_pipe *hash_pipe_new(void)
 fail:
 	errno = ENOMEM;
 fail_nothread:
-	for (i = 0; i < PIPE_SLOTS; i++)
-		free(hp->slot[i]);
-	EVP_MD_CTX_free(hp->md);
-	pthread_cond_destroy(&hp->drained);
-	pthread_cond_destroy(&hp->queued);
-	pthread_mutex_destroy(&hp->lock);
-	free(hp);
+	hash_pipe_release(hp);
 	return NULL;
 }
 
@@ -163,8 +169,6 @@ int hash_pipe_final(struct hash_pipe *hp, unsigned char md[32])
 
 void hash_pipe_free(struct hash_pipe *hp)
 {
-	int i;
-
 	if (!hp)
 		return;
 	pthread_mutex_lock(&hp->lock);
@@ -172,11 +176,5 @@ void hash_pipe_free(struct hash_pipe *hp)
 	pthread_cond_signal(&hp->queued);
 	pthread_mutex_unlock(&hp->lock);
 	pthread_join(hp->thread, NULL);
-	for (i = 0; i < PIPE_SLOTS; i++)
-		free(hp->slot[i]);
-	EVP_MD_CTX_free(hp->md);
-	pthread_cond_destroy(&hp->drained);
-	pthread_cond_destroy(&hp->queued);
-	pthread_mutex_destroy(&hp->lock);
-	free(hp);
+	hash_pipe_release(hp);
 }
