@@ -130,14 +130,15 @@ check-asan: deps
 # ThreadSanitizer over every unit test and a few mounted tests that run the threads the most
 # (concurrent readers, prefetch with /.stats, unmount mid-export, three fleet hosts against one
 # etcd: keepalive, member count and claims next to the fills; accounts of one mount starting
-# and filling at once, alone and in a fleet). Nothing is suppressed: libfuse
-# is not instrumented, and orderfs's own use of it reports nothing.
+# and filling at once, alone and in a fleet; a follower waking on the fleet's watch stream).
+# Nothing is suppressed: libfuse is not instrumented, and orderfs's own use of it reports
+# nothing.
 TSAN_ITESTS := test_fs.TestReadPath.test_sixteen_concurrent_readers_one_apply \
 	test_fs.TestLifecycle.test_unmount_with_fill_in_flight \
 	test_ops.TestPrefetch test_ops.TestStats test_fs_clover.TestCloverServiceLimits \
 	test_defects.TestUnmountDuringRetrySleep test_fleet.TestOneExport \
 	test_accounts.VexoraAccountsTest.test_tree_and_three_accounts_read_at_once \
-	test_accounts.CloverAccountsTest test_accounts.FleetAccountsTest
+	test_accounts.CloverAccountsTest test_accounts.FleetAccountsTest test_fleet.TestWatch
 check-tsan: deps
 	$(MAKE) SANITIZE=thread tests-build
 	@BUILD=build/tsan PYTHON=$(PYTHON) SANITIZE=thread ITESTS="$(TSAN_ITESTS)" \
