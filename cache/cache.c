@@ -732,8 +732,10 @@ static int foreach_disk(struct cache *c, struct range_list *known)
 
 	if (!d)
 		return -errno;
-	/* Sorted by hash, so each name on disk is checked in O(log n), not against every entry. */
-	qsort(known->v, nmem, sizeof(*known->v), listed_hash_cmp);
+	/* Sorted by hash, so each name on disk is checked in O(log n), not against every entry.
+	 * (None known: v may be NULL, which qsort must not get.) */
+	if (nmem > 1)
+		qsort(known->v, nmem, sizeof(*known->v), listed_hash_cmp);
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		char hash[KEY_HASH_LEN], kind;
 		struct store_meta m;

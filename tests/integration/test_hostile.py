@@ -13,7 +13,7 @@ import unittest
 
 from clover_simulator import CloverSimulator
 from hostile import HostileServer
-from mount import Mount, is_live, wait_for
+from mount import SANITIZED, VALGRIND, Mount, is_live, wait_for
 from test_faults import FaultCase, read
 from test_fs import rng
 from test_fs_clover import clover_settings, day
@@ -303,7 +303,8 @@ class TestCloverFileMemory(unittest.TestCase):
         self.assertEqual(lines, size_mb * 4)
         grew_mib = (vm_hwm_kb(m.proc.pid) - idle) / 1024
         print(f"\n  {size_mb} MB Clover file: VmHWM {grew_mib:.1f} MiB over the idle mount")
-        self.assertLess(grew_mib, 64)
+        if not (SANITIZED or VALGRIND):  # their allocators keep freed memory on purpose
+            self.assertLess(grew_mib, 64)
         m.close(self)
 
     def test_element_over_the_cap_is_eproto(self):
