@@ -441,12 +441,21 @@ static void mount_live(const struct cmdline *cl, const struct fs_config *cfg, st
 
 /* Serve until unmounted or signalled. 0 or 1 (the exit status), -1 if the loop could not
  * start. */
+/* The exit status once the loop ends: 0 when the mount went away. The kernel says so with
+ * ENODEV, or, when it tore the connection down itself while a reply was on its way (an
+ * unmount racing the end of an export), with ECONNABORTED: that too is the mount's end, not a
+ * failure of orderfs. */
+static int loop_status(int r)
+{
+	return r == 0 || r == -ECONNABORTED || r == ECONNABORTED ? 0 : 1;
+}
+
 static int serve(const struct cmdline *cl, const struct fs_config *cfg, struct mount *m)
 {
 	struct fuse *f = m->o.fuse;
 
 	if (cl->single_thread)
-		return fuse_loop(f) ? 1 : 0;
+		return loop_status(fuse_loop(f));
 	m->lc = fuse_loop_cfg_create();
 	if (!m->lc)
 		return -1;
@@ -454,7 +463,7 @@ static int serve(const struct cmdline *cl, const struct fs_config *cfg, struct m
 	/* Idle workers past this many exit. libfuse's own default keeps every thread a
 	 * burst of blocked opens created, each with its splice pipe (2 fds), for good. */
 	fuse_loop_cfg_set_idle_threads(m->lc, FS_IDLE_THREADS);
-	return fuse_loop_mt(f, m->lc) ? 1 : 0;
+	return loop_status(fuse_loop_mt(f, m->lc));
 }
 
 /* Undo whatever of the mount was set up, in reverse: threads first, then the mount, then the
