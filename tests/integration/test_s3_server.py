@@ -1,0 +1,164 @@
+"""The shared store's test harness is real: radosgw (s3_server.py) checks the signatures of
+s3_client.py's independent SigV4 signer, refuses a wrong secret, honours If-None-Match: *,
+serves ranges and lists by prefix; the signer matches AWS's published example; and the
+server leaves no daemon behind."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import unittest
+
+import s3_server
+from s3_client import EMPTY_SHA256, sign_v4
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class TestSigner(unittest.TestCase):
+    def test_aws_get_object_example(self):
+        # "Example: GET Object" of AWS's "Signature Calculations for the Authorization
+        # Header" (Amazon S3 API reference), its inputs and its published signature.
+        headers = {"Host": "examplebucket.s3.amazonaws.com", "Range": "bytes=0-9",
+                   "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": "20130524T000000Z"}
+        auth = sign_v4("GET", "/test.txt", None, headers, EMPTY_SHA256,
+                       "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                       "us-east-1", "20130524T000000Z")
+        self.assertEqual(
+            auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+            "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+
+
+class TestS3Server(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not s3_server.available():
+            raise unittest.SkipTest("radosgw / ceph-mon / ceph-osd not installed (make deps)")
+        cls.s3 = s3_server.S3Server()
+        cls.c = cls.s3.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        pids = [p.pid for p in cls.s3.procs.values()]
+        cls.s3.stop()
+        left = [pid for pid in pids if s3_server.running(pid)]
+        assert not left, f"daemons {left} still run after stop()"
+        assert not os.path.exists(cls.s3.dir)
+
+    def test_round_trip(self):
+        data = os.urandom(300_000)
+        r = self.c.put("rt/one", data)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["etag"].strip('"'), hashlib.md5(data).hexdigest())
+        self.assertEqual(self.c.put("rt/two", b"2").status, 200)
+        self.assertEqual(self.c.put("other/three", b"3").status, 200)
+        got = self.c.get("rt/one")
+        self.assertEqual(got.status, 200)
+        self.assertEqual(hashlib.sha256(got.body).hexdigest(), hashlib.sha256(data).hexdigest())
+        h = self.c.head("rt/one")
+        self.assertEqual((h.status, int(h.headers["content-length"])), (200, len(data)))
+        self.assertEqual(self.c.list("rt/"), {"rt/one": len(data), "rt/two": 1})
+        self.assertEqual(self.c.delete("rt/one").status, 204)
+        self.assertEqual(self.c.head("rt/one").status, 404)
+        self.assertEqual(self.c.get("rt/one").error_code(), "NoSuchKey")
+        self.assertEqual(self.c.list("rt/"), {"rt/two": 1})
+
+    def test_list_pages(self):
+        for i in range(5):
+            self.assertEqual(self.c.put(f"pages/{i}", b"x").status, 200)
+        r = self.c.request("GET", f"/{self.s3.bucket}",
+                           query={"list-type": "2", "prefix": "pages/", "max-keys": "2"})
+        self.assertIn(b"<IsTruncated>true</IsTruncated>", r.body)
+        self.assertEqual(sorted(self.c.list("pages/")), [f"pages/{i}" for i in range(5)])
+
+    def test_wrong_secret_is_403(self):
+        self.assertEqual(self.c.put("auth/k", b"v").status, 200)
+        bad = self.s3.client(secret="not-the-secret")
+        for r in (bad.get("auth/k"), bad.put("auth/k", b"evil"), bad.head("auth/k")):
+            self.assertEqual(r.status, 403, r)
+        self.assertEqual(bad.get("auth/k").error_code(), "SignatureDoesNotMatch")
+        unknown = self.s3.client(access_key="NOSUCHKEY")
+        self.assertEqual(unknown.get("auth/k").error_code(), "InvalidAccessKeyId")
+        self.assertEqual(self.c.get("auth/k").body, b"v")
+
+    def test_tampered_payload_is_refused(self):
+        # The signature covers x-amz-content-sha256, and radosgw checks the body against it.
+        r = self.c.request("PUT", f"/{self.s3.bucket}/tamper/k", body=b"abc",
+                           headers={"x-amz-content-sha256": hashlib.sha256(b"abd").hexdigest()})
+        self.assertIn(r.status, (400, 403), r)
+        self.assertEqual(self.c.head("tamper/k").status, 404)
+
+    def test_put_if_none_match_on_existing_key_is_412(self):
+        self.assertEqual(self.c.put("cond/k", b"first", headers={"If-None-Match": "*"}).status,
+                         200)
+        r = self.c.put("cond/k", b"second", headers={"If-None-Match": "*"})
+        self.assertEqual(r.status, 412, r)
+        self.assertEqual(self.c.get("cond/k").body, b"first")
+
+    def test_ranged_get(self):
+        data = bytes(range(256)) * 40
+        self.assertEqual(self.c.put("range/k", data).status, 200)
+        r = self.c.get("range/k", (100, 1099))
+        self.assertEqual(r.status, 206)
+        self.assertEqual(r.body, data[100:1100])
+        self.assertEqual(r.headers["content-range"], f"bytes 100-1099/{len(data)}")
+        self.assertEqual(self.c.get("range/k", (len(data), len(data) + 5)).status, 416)
+
+    def test_corrupt_keeps_size_changes_bytes(self):
+        data = b"orderfs " * 1000
+        self.assertEqual(self.c.put("corrupt/k", data).status, 200)
+        self.assertEqual(self.c.corrupt("corrupt/k").status, 200)
+        got = self.c.get("corrupt/k").body
+        self.assertEqual(len(got), len(data))
+        self.assertNotEqual(got, data)
+
+    def test_requests_are_counted_by_method(self):
+        mark = self.s3.mark()
+        self.c.put("count/a", b"1")
+        self.c.get("count/a")
+        self.c.get("count/a")
+        self.c.head("count/missing")
+        self.s3.client(secret="wrong").get("count/a")
+        self.assertEqual(self.s3.count("GET", since=mark), 3)
+        self.assertEqual(self.s3.count("PUT", f"/{self.s3.bucket}/count/", since=mark), 1)
+        self.assertEqual(self.s3.requests(since=mark)[-2:],
+                         [("HEAD", f"/{self.s3.bucket}/count/missing", 404, "orderfs"),
+                          ("GET", f"/{self.s3.bucket}/count/a", 403, "-")])
+
+    def test_missing_bucket(self):
+        r = self.c.get("k", bucket="no-such-bucket")
+        self.assertEqual((r.status, r.error_code()), (404, "NoSuchBucket"))
+
+    def test_zz_gateway_killed_and_restarted_keeps_objects(self):
+        self.assertEqual(self.c.put("restart/k", b"kept").status, 200)
+        self.s3.kill_gateway()
+        with self.assertRaises(ConnectionRefusedError):
+            self.c.get("restart/k")
+        self.s3.start_gateway()
+        self.assertEqual(self.c.get("restart/k").body, b"kept")
+
+
+class TestLeftovers(unittest.TestCase):
+    def test_daemons_of_a_killed_run_are_reaped(self):
+        if not s3_server.available():
+            raise unittest.SkipTest("radosgw / ceph-mon / ceph-osd not installed (make deps)")
+        # A run killed before stop(): its daemons outlive it.
+        code = ("import os, signal, s3_server\n"
+                "s = s3_server.S3Server()\n"
+                "print(s.dir, *[p.pid for p in s.procs.values()], flush=True)\n"
+                "os.kill(os.getpid(), signal.SIGKILL)\n")
+        p = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, -signal.SIGKILL, p.stderr)
+        d, *pids = p.stdout.split()
+        pids = [int(x) for x in pids]
+        self.assertTrue(os.path.isdir(d))
+        self.assertTrue(all(s3_server.running(pid) for pid in pids))
+        s3_server.reap_leftovers()
+        self.assertFalse(os.path.exists(d))
+        self.assertFalse(any(s3_server.running(pid) for pid in pids))
+
+
+if __name__ == "__main__":
+    unittest.main()
