@@ -98,7 +98,7 @@ class S3Client:
             target += "?" + canonical_query(query)
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
-            if body or method in ("PUT", "POST"):
+            if (body or method in ("PUT", "POST")) and "transfer-encoding" not in hdrs:
                 hdrs["content-length"] = str(len(body))
             conn.request(method, target, body=body or None, headers=hdrs)
             r = conn.getresponse()

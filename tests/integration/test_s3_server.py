@@ -1,16 +1,20 @@
 """The shared store's test harness is real: radosgw (s3_server.py) checks the signatures of
 s3_client.py's independent SigV4 signer, refuses a wrong secret, honours If-None-Match: *,
 serves ranges and lists by prefix; the signer matches AWS's published example; and the
-server leaves no daemon behind."""
+server leaves no daemon behind. The store fault proxy (store_proxy.py) relays signed
+requests unchanged, counts them, and each of its faults does what it says."""
 import hashlib
+import http.client
 import os
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
 import s3_server
-from s3_client import EMPTY_SHA256, sign_v4
+from s3_client import EMPTY_SHA256, S3Client, sign_v4
+from store_proxy import StoreProxy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -131,12 +135,148 @@ class TestS3Server(unittest.TestCase):
         self.assertEqual((r.status, r.error_code()), (404, "NoSuchBucket"))
 
     def test_zz_gateway_killed_and_restarted_keeps_objects(self):
+        # Last in the class: the gateway restarts (about a second).
         self.assertEqual(self.c.put("restart/k", b"kept").status, 200)
         self.s3.kill_gateway()
         with self.assertRaises(ConnectionRefusedError):
             self.c.get("restart/k")
         self.s3.start_gateway()
         self.assertEqual(self.c.get("restart/k").body, b"kept")
+
+
+# What a client sees when a connection ends early (the proxy's cut, reset, cut_request).
+BROKEN = (http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionResetError,
+          BrokenPipeError)
+
+
+class TestStoreProxy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not s3_server.available():
+            raise unittest.SkipTest("radosgw / ceph-mon / ceph-osd not installed (make deps)")
+        cls.s3 = s3_server.S3Server()
+        try:
+            cls.proxy = StoreProxy(cls.s3.endpoint)
+        except BaseException:
+            cls.s3.stop()
+            raise
+        cls.direct = cls.s3.client()
+        cls.c = S3Client(cls.proxy.endpoint, cls.s3.bucket, cls.s3.access_key, cls.s3.secret)
+        cls.data = os.urandom(200_000)
+        assert cls.direct.put("p/obj", cls.data).status == 200
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        cls.s3.stop()
+
+    def setUp(self):
+        self.proxy.heal()
+        self.proxy.reset_stats()
+        self.mark = self.s3.mark()
+
+    def store_requests(self):
+        return self.s3.count(since=self.mark)
+
+    def test_relays_signed_requests_and_counts_them(self):
+        b = self.s3.bucket
+        self.assertEqual(self.c.put("p/relay/a", b"abc").status, 200)
+        self.assertEqual(self.c.get("p/relay/a").body, b"abc")
+        self.assertEqual(self.c.get("p/obj", (10, 19)).body, self.data[10:20])
+        self.assertEqual(self.c.head("p/relay/a").status, 200)
+        self.assertEqual(self.c.list("p/relay/"), {"p/relay/a": 3})
+        self.assertEqual(self.c.delete("p/relay/a").status, 204)
+        self.assertEqual(self.c.get("p/obj").body, self.data)
+        self.assertEqual(S3Client(self.proxy.endpoint, b, self.s3.access_key, "wrong")
+                         .get("p/obj").status, 403)
+        self.assertEqual(self.proxy.count("GET"), 5)
+        self.assertEqual(self.proxy.count("GET", f"/{b}/p/obj"), 3)
+        self.assertEqual(self.proxy.count(prefix=f"/{b}/p/relay/"), 4)
+        self.assertEqual(self.proxy.requests()[0], ("PUT", f"/{b}/p/relay/a", 200))
+        self.assertEqual(self.store_requests(), 8)
+        self.proxy.reset_stats()
+        self.assertEqual(self.proxy.requests(), [])
+
+    def test_chunked_upload_is_relayed_as_framed(self):
+        # radosgw, like S3, wants a Content-Length on PUT (orderfs must send one): a chunked
+        # upload gets 411 directly and through the proxy alike, not a hang or a 400 from
+        # broken framing.
+        body = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        for client in (self.direct, self.c):
+            r = client.request("PUT", f"/{self.s3.bucket}/p/chunked", body=body,
+                               headers={"transfer-encoding": "chunked"}, sign_payload=False)
+            self.assertEqual((r.status, r.error_code()), (411, "MissingContentLength"))
+        self.assertEqual(self.proxy.requests(), [("PUT", f"/{self.s3.bucket}/p/chunked", 411)])
+
+    def test_cut_truncates_the_body(self):
+        self.proxy.rules([{"method": "GET", "path": "/*", "action": "cut", "after": 1000,
+                           "limit": 1}])
+        with self.assertRaises(http.client.IncompleteRead) as cm:
+            self.c.get("p/obj")
+        self.assertEqual(len(cm.exception.partial), 1000)
+        self.assertEqual(cm.exception.partial, self.data[:1000])
+        self.assertEqual(self.c.get("p/obj").body, self.data)  # limit 1: fired once
+        self.assertEqual(self.proxy.stats()["fired"], {"cut": 1})
+
+    def test_cut_with_reset(self):
+        self.proxy.rules([{"action": "cut", "after": 70_000, "rst": True}])
+        with self.assertRaises(BROKEN):
+            self.c.get("p/obj")
+
+    def test_cut_request_leaves_no_object(self):
+        self.proxy.rules([{"method": "PUT", "action": "cut_request", "after": 50_000}])
+        with self.assertRaises(BROKEN + (OSError,)):
+            self.c.put("p/cut-upload", os.urandom(1_000_000))
+        self.assertEqual(self.direct.head("p/cut-upload").status, 404)
+        self.assertEqual(self.c.get("p/obj").body, self.data)  # other methods unaffected
+
+    def test_reset_reaches_no_store(self):
+        self.proxy.rules([{"action": "reset"}])
+        with self.assertRaises(BROKEN):
+            self.c.get("p/obj")
+        self.assertEqual(self.store_requests(), 0)
+        self.assertEqual(self.proxy.requests(), [("GET", f"/{self.s3.bucket}/p/obj", 0)])
+
+    def test_status_answers_without_the_store(self):
+        self.proxy.rules([{"method": "PUT", "action": "status", "status": 503},
+                          {"method": "GET", "action": "status", "status": 403}])
+        r = self.c.put("p/status", b"x")
+        self.assertEqual((r.status, r.error_code()), (503, "SlowDown"))
+        r = self.c.get("p/obj")
+        self.assertEqual((r.status, r.error_code()), (403, "AccessDenied"))
+        self.assertEqual(self.store_requests(), 0)
+        self.assertEqual(self.direct.head("p/status").status, 404)
+
+    def test_delay_holds_the_request(self):
+        self.proxy.rules([{"method": "HEAD", "action": "delay", "delay_s": 0.5}])
+        t0 = time.monotonic()
+        self.assertEqual(self.c.head("p/obj").status, 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+
+    def test_flip_corrupts_one_byte(self):
+        self.proxy.rules([{"action": "flip", "at": 150_000}])
+        got = self.c.get("p/obj")
+        self.assertEqual((got.status, len(got.body)), (200, len(self.data)))
+        diff = [i for i in range(len(self.data)) if got.body[i] != self.data[i]]
+        self.assertEqual(diff, [150_000])
+
+    def test_every_and_path_select_requests(self):
+        self.assertEqual(self.direct.put("p/other", b"o").status, 200)
+        self.proxy.rules([{"path": "/" + self.s3.bucket + "/p/obj", "every": 2,
+                           "action": "status", "status": 500}])
+        got = [self.c.head("p/obj").status for _ in range(4)]
+        self.assertEqual(got, [200, 500, 200, 500])
+        self.assertEqual([self.c.head("p/other").status for _ in range(2)], [200, 200])
+        self.assertEqual(self.proxy.stats()["fired"], {"status": 2})
+
+    def test_store_gone_resets_the_client(self):
+        self.s3.kill_gateway()
+        try:
+            with self.assertRaises(BROKEN):
+                self.c.get("p/obj")
+        finally:
+            self.s3.start_gateway()
+        self.assertEqual(self.c.get("p/obj").body, self.data)
 
 
 class TestLeftovers(unittest.TestCase):
