@@ -74,21 +74,30 @@ class S3Response:
 
 
 class S3Client:
-    """Signed path-style requests to http://HOST:PORT; bucket is the default bucket."""
+    """Signed requests to http://HOST:PORT; bucket is the default bucket. Path style
+    (/bucket/key) unless virtual_host: then the bucket is in the Host header
+    (bucket.HOST:PORT, the connection still goes to HOST)."""
 
-    def __init__(self, endpoint, bucket, access_key, secret, region="us-east-1", timeout=30):
+    def __init__(self, endpoint, bucket, access_key, secret, region="us-east-1", timeout=30,
+                 virtual_host=False):
         u = urllib.parse.urlsplit(endpoint)
         if u.scheme != "http":
             raise ValueError("S3Client speaks plain http only")
         self.host, self.port = u.hostname, u.port or 80
         self.bucket, self.access_key, self.secret = bucket, access_key, secret
         self.region, self.timeout = region, timeout
+        self.virtual_host = virtual_host
 
     def request(self, method, path, query=None, body=b"", headers=None, sign_payload=True):
-        """One signed request to path ("/bucket/key"); returns an S3Response."""
+        """One signed request to path ("/bucket/key", also with virtual_host); returns an
+        S3Response."""
         amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         payload_hash = hashlib.sha256(body).hexdigest() if sign_payload else UNSIGNED
-        hdrs = {"host": f"{self.host}:{self.port}", "x-amz-date": amz_date,
+        host = f"{self.host}:{self.port}"
+        if self.virtual_host:
+            bucket, _, rest = path[1:].partition("/")
+            host, path = f"{bucket}.{host}", "/" + rest
+        hdrs = {"host": host, "x-amz-date": amz_date,
                 "x-amz-content-sha256": payload_hash}
         hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
         hdrs["authorization"] = sign_v4(method, path, query, hdrs, payload_hash,
@@ -152,6 +161,49 @@ class S3Client:
             if root.findtext(S3_NS + "IsTruncated") != "true" or token_el is None:
                 return out
             token = token_el.text
+
+    # -- multipart upload ------------------------------------------------------------------
+
+    def create_multipart(self, key, bucket=None):
+        """Starts a multipart upload; returns its UploadId (raises RuntimeError on error)."""
+        r = self.request("POST", self._key_path(key, bucket), query={"uploads": ""})
+        if r.status != 200:
+            raise RuntimeError(f"CreateMultipartUpload {key!r}: {r}")
+        return ET.fromstring(r.body).findtext(S3_NS + "UploadId")
+
+    def upload_part(self, key, upload_id, number, data, bucket=None):
+        """Uploads part number (from 1); returns the response (its ETag names the part)."""
+        return self.request("PUT", self._key_path(key, bucket), body=data,
+                            query={"partNumber": str(number), "uploadId": upload_id})
+
+    def complete_multipart(self, key, upload_id, etags, bucket=None):
+        """Completes the upload from its parts' ETags, in part order."""
+        parts = "".join(f"<Part><PartNumber>{i}</PartNumber><ETag>{e}</ETag></Part>"
+                        for i, e in enumerate(etags, 1))
+        body = f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
+        return self.request("POST", self._key_path(key, bucket), body=body,
+                            query={"uploadId": upload_id})
+
+    def abort_multipart(self, key, upload_id, bucket=None):
+        return self.request("DELETE", self._key_path(key, bucket),
+                            query={"uploadId": upload_id})
+
+    def multipart_uploads(self, prefix="", bucket=None):
+        """[(key, upload_id)] of the uploads started and neither completed nor aborted."""
+        r = self.request("GET", f"/{bucket or self.bucket}",
+                         query={"uploads": "", "prefix": prefix})
+        if r.status != 200:
+            raise RuntimeError(f"ListMultipartUploads {prefix!r}: {r}")
+        return [(u.findtext(S3_NS + "Key"), u.findtext(S3_NS + "UploadId"))
+                for u in ET.fromstring(r.body).iter(S3_NS + "Upload")]
+
+    def parts(self, key, upload_id, bucket=None):
+        """[(part number, size)] uploaded so far to an unfinished multipart upload."""
+        r = self.request("GET", self._key_path(key, bucket), query={"uploadId": upload_id})
+        if r.status != 200:
+            raise RuntimeError(f"ListParts {key!r}: {r}")
+        return [(int(p.findtext(S3_NS + "PartNumber")), int(p.findtext(S3_NS + "Size")))
+                for p in ET.fromstring(r.body).iter(S3_NS + "Part")]
 
     def create_bucket(self, bucket=None):
         return self.request("PUT", f"/{bucket or self.bucket}")

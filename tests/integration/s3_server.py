@@ -9,8 +9,10 @@ test never needs (gc, lifecycle, quota, resharding) are off, so a start takes se
 
 Start: S3Server() (mon, then OSD and radosgw together; waited for by radosgw answering on its
 port, then a user with a known key and a bucket are created). Use: .endpoint, .bucket,
-.access_key, .secret, .url (endpoint/bucket/prefix for store_url), .client() (an S3Client),
-.requests() (what radosgw served, from its log). Faults: .kill_gateway() (SIGKILL radosgw:
+.access_key, .secret, .url (endpoint/bucket/prefix for store_url), .client() (an S3Client,
+path or virtual-host style), .write_credentials() (a store_credentials_file), .create_user()
+(signs right, owns nothing: 403), .requests() and .count() (what radosgw served, from its
+log). Faults: .kill_gateway() (SIGKILL radosgw:
 the store is unreachable, its objects stay) and .start_gateway() (same port). .stop() kills
 every daemon by its pid and removes the temp dir.
 
@@ -177,6 +179,7 @@ osd op num threads per shard = 2
 rgw rados pool pg num min = 1
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:{self.port}
+rgw dns name = localhost
 rgw thread pool size = 16
 rgw enable gc threads = false
 rgw enable lc threads = false
@@ -224,9 +227,20 @@ rgw enable usage log = false
         self.start_gateway()
 
     def _create_user(self):
-        self._run(RADOSGW_ADMIN, "-c", self.conf, "user", "create", "--uid", "orderfs",
-                  "--display-name", "orderfs tests", "--access-key", self.access_key,
-                  "--secret", self.secret)
+        self.create_user("orderfs", self.access_key, self.secret)
+
+    def create_user(self, uid, access_key, secret):
+        """Another S3 user (radosgw-admin): its requests are signed right but it owns no
+        bucket, so the test bucket answers it 403 AccessDenied."""
+        self._run(RADOSGW_ADMIN, "-c", self.conf, "user", "create", "--uid", uid,
+                  "--display-name", uid, "--access-key", access_key, "--secret", secret)
+
+    def write_credentials(self, path, access_key=None, secret=None):
+        """The store_credentials_file line ACCESS_KEY:SECRET, mode 0600; returns path."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{access_key or self.access_key}:{secret or self.secret}\n")
+        return path
 
     def _create_bucket(self):
         """Creates the bucket, then writes and deletes one object: the data pool exists before
@@ -281,9 +295,12 @@ rgw enable usage log = false
 
     # -- what tests read ------------------------------------------------------------------
 
-    def client(self, secret=None, access_key=None):
-        return S3Client(self.endpoint, self.bucket, access_key or self.access_key,
-                        secret or self.secret)
+    def client(self, secret=None, access_key=None, virtual_host=False):
+        """An S3Client for the bucket, signed with the user's key unless told otherwise;
+        virtual_host: bucket.localhost:PORT (radosgw's dns name is localhost)."""
+        endpoint = f"http://localhost:{self.port}" if virtual_host else self.endpoint
+        return S3Client(endpoint, self.bucket, access_key or self.access_key,
+                        secret or self.secret, virtual_host=virtual_host)
 
     def _gateway_log(self):
         return os.path.join(self.dir, "log", "client.rgw.log")
@@ -313,7 +330,8 @@ rgw enable usage log = false
         """[(method, path, status, user)] of every request radosgw answered after the log
         position since (from mark(); default: since the server became ready), in order, the
         harness's own left out. path is the
-        request target as sent (query string included); user is "-" or "anonymous" when
+        request target as sent (query string included; no bucket in it when the request
+        named the bucket in its Host header, virtual-host style); user is "-" or "anonymous" when
         the request was refused or unsigned."""
         since = self.ready_mark if since is None else since
         end = self.mark()

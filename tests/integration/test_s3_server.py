@@ -130,6 +130,47 @@ class TestS3Server(unittest.TestCase):
                          [("HEAD", f"/{self.s3.bucket}/count/missing", 404, "orderfs"),
                           ("GET", f"/{self.s3.bucket}/count/a", 403, "-")])
 
+    def test_user_without_rights_is_403_access_denied(self):
+        self.assertEqual(self.c.put("rights/k", b"v").status, 200)
+        self.s3.create_user("stranger", "STRANGERKEY0001", "stranger-secret")
+        other = self.s3.client(access_key="STRANGERKEY0001", secret="stranger-secret")
+        for r in (other.get("rights/k"), other.put("rights/k", b"w")):
+            self.assertEqual((r.status, r.error_code()), (403, "AccessDenied"))
+        self.assertEqual(self.c.get("rights/k").body, b"v")
+
+    def test_virtual_host_style(self):
+        vh = self.s3.client(virtual_host=True)
+        mark = self.s3.mark()
+        self.assertEqual(vh.put("vhost/k", b"by host").status, 200)
+        self.assertEqual(self.c.get("vhost/k").body, b"by host")
+        self.assertEqual(vh.list("vhost/"), {"vhost/k": 7})
+        self.assertEqual([r[:2] for r in self.s3.requests(since=mark)],
+                         [("PUT", "/vhost/k"), ("GET", "/orderfs/vhost/k"),
+                          ("GET", "/?list-type=2&prefix=vhost%2F")])
+
+    def test_multipart_upload(self):
+        part1, part2 = os.urandom(5 << 20), os.urandom(1000)  # 5 MiB: S3's smallest part
+        uid = self.c.create_multipart("mp/k")
+        self.assertEqual(self.c.multipart_uploads("mp/"), [("mp/k", uid)])
+        r1 = self.c.upload_part("mp/k", uid, 1, part1)
+        self.assertEqual(r1.status, 200, r1)
+        self.assertEqual(self.c.parts("mp/k", uid), [(1, len(part1))])
+        r2 = self.c.upload_part("mp/k", uid, 2, part2)
+        r = self.c.complete_multipart("mp/k", uid, [r1.headers["etag"], r2.headers["etag"]])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.c.get("mp/k").body, part1 + part2)
+        self.assertEqual(self.c.multipart_uploads("mp/"), [])
+        uid2 = self.c.create_multipart("mp/aborted")
+        self.assertEqual(self.c.abort_multipart("mp/aborted", uid2).status, 204)
+        self.assertEqual(self.c.multipart_uploads("mp/"), [])
+        self.assertEqual(self.c.head("mp/aborted").status, 404)
+
+    def test_credentials_file(self):
+        p = self.s3.write_credentials(os.path.join(self.s3.dir, "creds"))
+        self.assertEqual(os.stat(p).st_mode & 0o777, 0o600)
+        with open(p) as f:
+            self.assertEqual(f.read(), f"{self.s3.access_key}:{self.s3.secret}\n")
+
     def test_missing_bucket(self):
         r = self.c.get("k", bucket="no-such-bucket")
         self.assertEqual((r.status, r.error_code()), (404, "NoSuchBucket"))
