@@ -8,6 +8,8 @@ still match), bodies streamed both ways, keep-alive kept. A rule changes that:
                                # ending in "*"; absent = any
    "every": 3,                 # fires on the 3rd, 6th, ... request that matches
    "limit": 1,                 # fires at most this many times (absent = no limit)
+   "header": "If-None-Match",  # only requests that carry this header (absent = any); with
+                               # status 501: a store without conditional PUT (Swift s3api)
    "action": "cut",            # cut:    forward, relay the status, headers and the first
                                #         "after" bytes of the body, then close ("rst": true:
                                #         a TCP reset instead of a close): a truncated download
@@ -17,9 +19,12 @@ still match), bodies streamed both ways, keep-alive kept. A rule changes that:
                                # reset:  a TCP reset before anything reaches the store
                                # status: answer "status" (503) with an S3 XML error whose
                                #         <Code> is "code" (by default from the status:
-                               #         500 InternalError, 503 SlowDown, 403 AccessDenied,
-                               #         404 NoSuchKey); not forwarded
+                               #         500 InternalError, 501 NotImplemented, 503 SlowDown,
+                               #         403 AccessDenied, 404 NoSuchKey); not forwarded
                                # delay:  hold the request "delay_s" seconds, then forward
+                               # stall:  forward, relay the headers and the first "after"
+                               #         bytes, then send nothing for "delay_s" seconds and
+                               #         close: a download that hangs mid-body
                                # flip:   forward, but the body byte at "at" (0) is flipped
                                #         (a corrupt download with the store's own headers)
    "after": 1024, "delay_s": 2.0, "at": 0}
@@ -53,7 +58,7 @@ import urllib.request
 CHUNK = 65536
 HOP_BY_HOP = ("connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade")
 S3_CODES = {400: "InvalidRequest", 403: "AccessDenied", 404: "NoSuchKey",
-            500: "InternalError", 503: "SlowDown"}
+            500: "InternalError", 501: "NotImplemented", 503: "SlowDown"}
 
 
 class State:
@@ -74,7 +79,7 @@ class State:
             self.rules = [dict(r) for r in rules]
             self.seen = [0] * len(self.rules)
 
-    def decide(self, method, path):
+    def decide(self, method, path, headers):
         """Logs a request; returns (its log entry, the rule that fires for it or None)."""
         with self.lock:
             entry = [method, path, 0]
@@ -87,6 +92,8 @@ class State:
                                                   bare.startswith(want[:-1]))):
                     continue
                 if r.get("method") and r["method"] != method:
+                    continue
+                if r.get("header") and r["header"] not in headers:
                     continue
                 self.seen[i] += 1
                 if chosen is None and self.seen[i] % int(r.get("every", 1)) == 0 and \
@@ -226,7 +233,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         action = rule["action"] if rule else None
-        budget = int(rule.get("after", 0)) if action == "cut" else None
+        budget = int(rule.get("after", 0)) if action in ("cut", "stall") else None
         flip_at = int(rule.get("at", 0)) if action == "flip" else None
         sent = 0
         while True:
@@ -238,16 +245,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
             if budget is not None and sent + len(data) >= budget:
                 self.write_piece(data[:budget - sent], chunked)
-                self.end_connection(rule.get("rst", False))
+                self.cut_here(rule)
             self.write_piece(data, chunked)
             sent += len(data)
         if budget is not None:  # a body shorter than "after": cut at its end
-            self.end_connection(rule.get("rst", False))
+            self.cut_here(rule)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
         if resp.will_close:
             self.drop_upstream()
             self.close_connection = True
+
+    def cut_here(self, rule):
+        if rule["action"] == "stall":
+            self.wfile.flush()
+            time.sleep(float(rule.get("delay_s", 30)))
+        self.end_connection(rule.get("rst", False))
 
     def write_piece(self, data, chunked):
         if chunked and data:
@@ -258,7 +271,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         if self.path.startswith("/_proxy/"):
             return self.control()
-        entry, rule = self.server.state.decide(self.command, self.path)
+        entry, rule = self.server.state.decide(self.command, self.path, self.headers)
         action = rule["action"] if rule else None
         if action == "reset":
             self.end_connection(True)

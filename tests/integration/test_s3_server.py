@@ -322,6 +322,23 @@ class TestStoreProxy(unittest.TestCase):
         self.assertEqual(self.c.head("p/obj").status, 200)
         self.assertGreaterEqual(time.monotonic() - t0, 0.5)
 
+    def test_stall_holds_the_body(self):
+        self.proxy.rules([{"action": "stall", "after": 4096, "delay_s": 3}])
+        c = S3Client(self.proxy.endpoint, self.s3.bucket, self.s3.access_key, self.s3.secret,
+                     timeout=0.5)
+        t0 = time.monotonic()
+        with self.assertRaises(TimeoutError):  # the client's read timeout, not the close
+            c.get("p/obj")
+        self.assertLess(time.monotonic() - t0, 2.5)
+
+    def test_conditional_put_refused_like_swift(self):
+        self.proxy.rules([{"method": "PUT", "header": "If-None-Match", "action": "status",
+                           "status": 501}])
+        r = self.c.put("p/cond", b"x", headers={"If-None-Match": "*"})
+        self.assertEqual((r.status, r.error_code()), (501, "NotImplemented"))
+        self.assertEqual(self.c.put("p/cond", b"x").status, 200)  # a plain PUT passes
+        self.assertEqual(self.store_requests(), 1)
+
     def test_flip_corrupts_one_byte(self):
         self.proxy.rules([{"action": "flip", "at": 150_000}])
         got = self.c.get("p/obj")
