@@ -167,6 +167,7 @@ mon max pg per osd = 1000
 mon data avail crit = 0
 mon data avail warn = 0
 paxos propose interval = 0.01
+mon cluster log file = {d}/log/cluster.$channel.log
 [mon]
 mon data = {d}/mon/$name
 [osd]
