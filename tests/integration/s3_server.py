@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """A real S3-compatible server on loopback for the shared store tests: Ceph's radosgw (Debian's
 radosgw, ceph-mon, ceph-osd) over a one-monitor, one-OSD cluster whose OSD keeps its objects
 in memory (memstore), all in a temp dir.
@@ -16,9 +17,15 @@ log). Faults: .kill_gateway() (SIGKILL radosgw:
 the store is unreachable, its objects stay) and .start_gateway() (same port). .stop() kills
 every daemon by its pid and removes the temp dir.
 
+Run alone (a demo, a manual test): s3_server.py --info-file F starts one, writes
+{"endpoint", "url", "bucket", "access_key", "secret", "dir"} as JSON to F once it serves,
+and stops it on SIGTERM or SIGINT.
+
 A run killed before stop() leaves daemons behind: each server writes its owner's pid and the
 daemons' pids into its dir, and the next S3Server() kills those of a dead owner (checking the
 pid still runs a daemon of that dir) and removes the dir."""
+import argparse
+import json
 import os
 import re
 import shutil
@@ -26,6 +33,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -360,3 +368,27 @@ rgw enable usage log = false
                 with open(p, errors="replace") as f:
                     out += f"--- {name}\n" + f.read()[-2000:]
         return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description="a radosgw on loopback until SIGTERM/SIGINT")
+    ap.add_argument("--info-file", required=True)
+    args = ap.parse_args()
+    stop = threading.Event()  # set by the handler: no window between a check and a wait
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    srv = S3Server()
+    try:
+        info = {"endpoint": srv.endpoint, "url": srv.url, "bucket": srv.bucket,
+                "access_key": srv.access_key, "secret": srv.secret, "dir": srv.dir}
+        tmp = args.info_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(info, f)
+        os.rename(tmp, args.info_file)
+        stop.wait()
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()

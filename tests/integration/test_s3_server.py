@@ -5,10 +5,12 @@ server leaves no daemon behind. The store fault proxy (store_proxy.py) relays si
 requests unchanged, counts them, and each of its faults does what it says."""
 import hashlib
 import http.client
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -388,3 +390,32 @@ class TestLeftovers(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestStandalone(unittest.TestCase):
+    def test_runs_until_sigterm(self):
+        if not s3_server.available():
+            raise unittest.SkipTest("radosgw / ceph-mon / ceph-osd not installed (make deps)")
+        with tempfile.TemporaryDirectory() as tmp:
+            info_file = os.path.join(tmp, "info.json")
+            p = subprocess.Popen([sys.executable, os.path.join(HERE, "s3_server.py"),
+                                  "--info-file", info_file])
+            try:
+                deadline = time.monotonic() + 60
+                while not os.path.exists(info_file):
+                    self.assertIsNone(p.poll(), "s3_server.py exited before it served")
+                    self.assertLess(time.monotonic(), deadline, "no info file")
+                    time.sleep(0.05)
+                with open(info_file) as f:
+                    info = json.load(f)
+                c = S3Client(info["endpoint"], info["bucket"], info["access_key"],
+                             info["secret"])
+                self.assertEqual(c.put("k", b"v").status, 200)
+                self.assertEqual(info["url"], info["endpoint"] + "/orderfs/shared")
+                with open(os.path.join(info["dir"], "pids")) as f:
+                    pids = [int(x) for x in f.read().split()]
+            finally:
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(30), 0)
+        self.assertFalse(os.path.exists(info["dir"]))
+        self.assertFalse(any(s3_server.running(pid) for pid in pids))
