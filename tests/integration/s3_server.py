@@ -25,6 +25,7 @@ A run killed before stop() leaves daemons behind: each server writes its owner's
 daemons' pids into its dir, and the next S3Server() kills those of a dead owner (checking the
 pid still runs a daemon of that dir) and removes the dir."""
 import argparse
+import collections
 import json
 import os
 import re
@@ -48,8 +49,10 @@ CEPH = shutil.which("ceph") or "/usr/bin/ceph"
 DIR_PREFIX = "orderfs-s3-"
 PROBE = b"_orderfs_"  # paths of the harness's own requests, left out of requests()
 
-# One radosgw access-log line: client, user, "METHOD TARGET HTTP/x" status bytes.
-BEAST_LINE = re.compile(r'beast: \S+ \S+ - (\S+) \[[^\]]*\] "(\S+) (\S+) [^"]*" (\d+) ')
+# One radosgw access-log line: client, user, "METHOD TARGET HTTP/x" status, body bytes sent.
+BEAST_LINE = re.compile(r'beast: \S+ \S+ - (\S+) \[[^\]]*\] "(\S+) (\S+) [^"]*" (\d+) (\d+|-)')
+# A request radosgw answered, from its log.
+Request = collections.namedtuple("Request", "method path status user sent")
 
 
 def free_port():
@@ -336,12 +339,12 @@ rgw enable usage log = false
             time.sleep(0.01)
 
     def requests(self, since=None):
-        """[(method, path, status, user)] of every request radosgw answered after the log
-        position since (from mark(); default: since the server became ready), in order, the
-        harness's own left out. path is the
-        request target as sent (query string included; no bucket in it when the request
-        named the bucket in its Host header, virtual-host style); user is "-" or "anonymous" when
-        the request was refused or unsigned."""
+        """[Request(method, path, status, user, sent)] of every request radosgw answered
+        after the log position since (from mark(); default: since the server became ready),
+        in order, the harness's own left out. path is the request target as sent (query
+        string included; no bucket in it when the request named the bucket in its Host
+        header, virtual-host style); user is "-" or "anonymous" when the request was refused
+        or unsigned; sent counts the body bytes radosgw sent."""
         since = self.ready_mark if since is None else since
         end = self.mark()
         with open(self._gateway_log(), "rb") as f:
@@ -351,14 +354,21 @@ rgw enable usage log = false
         for line in text.splitlines():
             m = BEAST_LINE.search(line)
             if m and not m.group(3).startswith("/" + PROBE.decode()):
-                out.append((m.group(2), m.group(3), int(m.group(4)), m.group(1)))
+                sent = 0 if m.group(5) == "-" else int(m.group(5))
+                out.append(Request(m.group(2), m.group(3), int(m.group(4)), m.group(1), sent))
         return out
 
     def count(self, method=None, prefix="", since=None):
         """How many requests (of method, to a path starting with prefix) radosgw answered
         after since."""
-        return sum(1 for m, p, _, _ in self.requests(since)
-                   if (method is None or m == method) and p.startswith(prefix))
+        return sum(1 for r in self.requests(since)
+                   if (method is None or r.method == method) and r.path.startswith(prefix))
+
+    def bytes_sent(self, method="GET", prefix="", since=None):
+        """Body bytes radosgw sent in answer to requests of method to paths under prefix
+        after since (a download cut by a client or a proxy still counts what was sent)."""
+        return sum(r.sent for r in self.requests(since)
+                   if r.method == method and r.path.startswith(prefix))
 
     def log_text(self):
         out = ""

@@ -128,9 +128,18 @@ class TestS3Server(unittest.TestCase):
         self.s3.client(secret="wrong").get("count/a")
         self.assertEqual(self.s3.count("GET", since=mark), 3)
         self.assertEqual(self.s3.count("PUT", f"/{self.s3.bucket}/count/", since=mark), 1)
-        self.assertEqual(self.s3.requests(since=mark)[-2:],
+        self.assertEqual([r[:4] for r in self.s3.requests(since=mark)[-2:]],
                          [("HEAD", f"/{self.s3.bucket}/count/missing", 404, "orderfs"),
                           ("GET", f"/{self.s3.bucket}/count/a", 403, "-")])
+
+    def test_bytes_sent(self):
+        self.assertEqual(self.c.put("count/kb", b"k" * 1000).status, 200)
+        mark = self.s3.mark()
+        self.c.get("count/kb")
+        self.c.get("count/kb", (0, 9))
+        self.c.head("count/kb")
+        self.assertEqual(self.s3.bytes_sent(prefix=f"/{self.s3.bucket}/count/kb", since=mark),
+                         1010)
 
     def test_user_without_rights_is_403_access_denied(self):
         self.assertEqual(self.c.put("rights/k", b"v").status, 200)
