@@ -12,10 +12,10 @@ Start: S3Server() (mon, then OSD and radosgw together; waited for by radosgw ans
 port, then a user with a known key and a bucket are created). Use: .endpoint, .bucket,
 .access_key, .secret, .url (endpoint/bucket/prefix for store_url), .client() (an S3Client,
 path or virtual-host style), .write_credentials() (a store_credentials_file), .create_user()
-(signs right, owns nothing: 403), .requests() and .count() (what radosgw served, from its
-log). Faults: .kill_gateway() (SIGKILL radosgw:
-the store is unreachable, its objects stay) and .start_gateway() (same port). .stop() kills
-every daemon by its pid and removes the temp dir.
+(signs right, owns nothing: 403), .mark(), .requests(), .count() and .bytes_sent() (what
+radosgw served, from its log). Faults: .kill_gateway() (SIGKILL radosgw: the store is
+unreachable, its objects stay) and .start_gateway() (same port); store_proxy.py for the rest.
+.stop() kills every daemon by its pid and removes the temp dir.
 
 Run alone (a demo, a manual test): s3_server.py --info-file F starts one, writes
 {"endpoint", "url", "bucket", "access_key", "secret", "dir"} as JSON to F once it serves,
