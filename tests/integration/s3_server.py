@@ -11,7 +11,8 @@ test never needs (gc, lifecycle, quota, resharding) are off, so a start takes se
 Start: S3Server() (mon, then OSD and radosgw together; waited for by radosgw answering on its
 port, then a user with a known key and a bucket are created). Use: .endpoint, .bucket,
 .access_key, .secret, .url (endpoint/bucket/prefix for store_url), .client() (an S3Client,
-path or virtual-host style), .write_credentials() (a store_credentials_file), .create_user()
+path or virtual-host style), .settings() (store_url and store_credentials_file for a mount),
+.write_credentials() (a store_credentials_file), .create_user()
 (signs right, owns nothing: 403), .mark(), .requests(), .count() and .bytes_sent() (what
 radosgw served, from its log). Faults: .kill_gateway() (SIGKILL radosgw: the store is
 unreachable, its objects stay) and .start_gateway() (same port); store_proxy.py for the rest.
@@ -306,6 +307,14 @@ rgw enable usage log = false
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- what tests read ------------------------------------------------------------------
+
+    def settings(self, credentials_file, endpoint=None, prefix="shared"):
+        """Mount settings (mount.Mount's settings=) for this store: store_url and
+        store_credentials_file, the latter written (0600) at credentials_file. endpoint: a
+        StoreProxy's, to reach the store through it."""
+        self.write_credentials(credentials_file)
+        return {"store_url": f"{endpoint or self.endpoint}/{self.bucket}/{prefix}",
+                "store_credentials_file": credentials_file}
 
     def client(self, secret=None, access_key=None, virtual_host=False):
         """An S3Client for the bucket, signed with the user's key unless told otherwise;

@@ -176,8 +176,12 @@ class TestS3Server(unittest.TestCase):
         self.assertEqual(self.c.multipart_uploads("mp/"), [])
         self.assertEqual(self.c.head("mp/aborted").status, 404)
 
-    def test_credentials_file(self):
-        p = self.s3.write_credentials(os.path.join(self.s3.dir, "creds"))
+    def test_credentials_file_and_mount_settings(self):
+        p = os.path.join(self.s3.dir, "creds")
+        got = self.s3.settings(p, endpoint="http://127.0.0.1:1")
+        self.assertEqual(got, {"store_url": f"http://127.0.0.1:1/{self.s3.bucket}/shared",
+                               "store_credentials_file": p})
+        self.assertEqual(self.s3.settings(p)["store_url"], self.s3.url)
         self.assertEqual(os.stat(p).st_mode & 0o777, 0o600)
         with open(p) as f:
             self.assertEqual(f.read(), f"{self.s3.access_key}:{self.s3.secret}\n")
