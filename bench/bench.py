@@ -905,6 +905,13 @@ http {{
         reqs = (sum(g["requests"] for g in got) - sum(before)) / (n_hosts * n_ranges)
         writes = (m1["proposals"] - m0["proposals"]) / n_ranges
         grpc = (m1["grpc"] - m0["grpc"]) / (n_hosts * n_ranges)
+        kinds = {}
+        for g in got:
+            for k, n in g.get("kinds", {}).items():
+                kinds[k] = kinds.get(k, 0) + n
+        log("  etcd calls per host-range by kind (the mounts' own included): " + ", ".join(
+            f"{k} {n / (n_hosts * n_ranges):.2f}"
+            for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])))
         log(f"  alone {t_alone:.2f} s, hosts {min(times):.2f}..{max(times):.2f} s, "
             f"{applies:.2f} applies/range, {reqs:.1f} requests/host-range ({grpc:.1f} gRPC "
             f"started), {writes:.1f} writes/range, idle {statistics.median(idle):.0f}/host/min")
