@@ -79,9 +79,12 @@ struct fleet_stats {
 	uint64_t watch_events;	 /* events the watch stream delivered */
 };
 
-/* What the watch saw of one range's claim and record, and of the slots: each mark changes
- * when etcd reports a change of what it covers (or of a range that shares its mark), and all
- * change when the stream goes live or down. All 0 while the stream is down. */
+/* What the watch saw of one range's claim and record, or of the slots: claim changes when
+ * the range's claim is deleted (its holder let go, or its lease ended: claim again), record
+ * when its record is put or deleted (each also for a range that shares its mark), slots when
+ * a slot is taken or given back; all change when the stream goes live or down. All 0 while
+ * the stream is down. A range's marks have slots 0, the slots' marks claim and record
+ * constant: a waiter wakes for what it waits on only. */
 struct fleet_marks {
 	uint64_t claim, record, slots;
 };
@@ -138,7 +141,7 @@ int fleet_reachable(struct fleet *f);
 /* Monotonic ms (common/clock.h) of the latest etcd call that succeeded, keepalives
  * included; 0 if none yet. */
 int64_t fleet_last_ok_ms(struct fleet *f);
-/* The marks of export_key (NULL: the slots only) now. Take them before reading etcd, then
+/* The marks of export_key (NULL: the slots') now. Take them before reading etcd, then
  * wait on them: a change after the read wakes the waiter. */
 void fleet_watch_marks(struct fleet *f, const char *export_key, struct fleet_marks *out);
 /* A mark of the fleet's members/ keys: it changes when a host joins or leaves (0 while the

@@ -195,14 +195,16 @@ static void slot_key(const struct fleet *f, int slot, char *out)
 	fleet_key(f, "slots", name, out);
 }
 
-/* Whether this host holds slot, or a flight of it is taking it just now; else marks it being
- * taken (slot_end clears that). */
+/* Whether this host holds slot, or a flight of it is taking it just now, or the live watch
+ * saw another host take it (a txn would be a write for nothing); else marks it being taken
+ * (slot_end clears that). */
 static int slot_busy(struct fleet *f, int slot)
 {
 	int busy;
 
 	pthread_mutex_lock(&f->lock);
-	busy = f->slot_token[slot] != 0 || f->slot_taking[slot];
+	busy = f->slot_token[slot] != 0 || f->slot_taking[slot] ||
+	       (f->watch_live && f->slot_watched[slot]);
 	if (!busy)
 		f->slot_taking[slot] = 1;
 	pthread_mutex_unlock(&f->lock);
@@ -218,12 +220,24 @@ static void slot_end(struct fleet *f, int slot, int64_t token)
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* Where this take starts looking: each take of this host one further, so the hosts of a
+ * fleet (starting at their name's hash) seldom try the same free slot at once. */
+static int slot_start(struct fleet *f)
+{
+	unsigned start;
+
+	pthread_mutex_lock(&f->lock);
+	start = f->slot_next++;
+	pthread_mutex_unlock(&f->lock);
+	return (int)(start % (unsigned)f->max_exports);
+}
+
 int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 {
 	char key[ETCD_KEY_MAX + 1];
 	struct etcd_kv kv;
 	int64_t lease;
-	int won;
+	int won, start;
 
 	client_error_clear(err);
 	*slot = -1;
@@ -231,7 +245,9 @@ int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 		return 0;
 	if (!(lease = fleet_current_lease(f, err)))
 		return -EIO;
-	for (int i = 0; i < f->max_exports; i++) {
+	start = slot_start(f);
+	for (int n = 0; n < f->max_exports; n++) {
+		int i = (start + n) % f->max_exports;
 		if (slot_busy(f, i))
 			continue;
 		slot_key(f, i, key);

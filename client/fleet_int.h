@@ -32,6 +32,10 @@ struct fleet {
 	int64_t lease;	      /* 0 while there is none */
 	int64_t *slot_token;  /* max_exports entries: create revision of a slot we hold, or 0 */
 	char *slot_taking;    /* max_exports entries: a flight of this host is taking it */
+	char *slot_watched;   /* max_exports entries: 1 = the live watch saw the slot taken and
+			       * not yet freed (0: free, or not known: a slot taken before the
+			       * stream started); all 0 once the stream goes down */
+	unsigned slot_next;   /* where the next slot take starts looking (spread by host) */
 	int64_t last_ok_ms;   /* monotonic time of the latest successful call */
 	int last_failed;      /* the latest call failed */
 	struct fleet_stats stats;
@@ -50,7 +54,8 @@ struct fleet {
 	pthread_cond_t watch_cond;
 	int watch_live;
 	uint64_t watch_epoch; /* +1 each time the stream goes live or down */
-	uint64_t watch_claim[FLEET_WATCH_BUCKETS], watch_record[FLEET_WATCH_BUCKETS];
+	uint64_t watch_claim[FLEET_WATCH_BUCKETS];  /* claims deleted (the range is free) */
+	uint64_t watch_record[FLEET_WATCH_BUCKETS]; /* records put or deleted */
 	uint64_t watch_slots, watch_members;
 };
 

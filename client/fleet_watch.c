@@ -31,6 +31,17 @@ static size_t bucket_of_hex(const char *hex)
 	return v % FLEET_WATCH_BUCKETS;
 }
 
+/* A put or delete of slots/<name> (under f->lock): what the slot takers skip, and their mark. */
+static void slot_seen(struct fleet *f, const char *name, int deleted)
+{
+	char *end;
+	long i = strtol(name, &end, 10);
+
+	if (*name && !*end && i >= 0 && i < f->max_exports)
+		f->slot_watched[i] = !deleted;
+	f->watch_slots++;
+}
+
 static void on_event(void *arg, const char *key, size_t key_len, int deleted)
 {
 	struct fleet *f = arg;
@@ -41,12 +52,13 @@ static void on_event(void *arg, const char *key, size_t key_len, int deleted)
 		return;
 	log_debug("fleet: watch: %s %s", deleted ? "deleted" : "put", rest);
 	pthread_mutex_lock(&f->lock);
-	if (strncmp(rest, "claims/", 7) == 0 && strlen(rest + 7) >= 2)
+	/* A claim put wakes nobody: a follower waits for the record, or for the claim to go. */
+	if (strncmp(rest, "claims/", 7) == 0 && strlen(rest + 7) >= 2 && deleted)
 		f->watch_claim[bucket_of_hex(rest + 7)]++;
 	else if (strncmp(rest, "records/", 8) == 0 && strlen(rest + 8) >= 2)
 		f->watch_record[bucket_of_hex(rest + 8)]++;
 	else if (strncmp(rest, "slots/", 6) == 0)
-		f->watch_slots++;
+		slot_seen(f, rest + 6, deleted);
 	else if (strncmp(rest, "members/", 8) == 0)
 		f->watch_members++;
 	f->stats.watch_events++;
@@ -62,6 +74,10 @@ static void watch_set_live(struct fleet *f, int live)
 	if (f->watch_live != live) {
 		f->watch_live = live;
 		f->watch_epoch++;
+		/* A stream resumed from its revision misses nothing, but one restarted after a
+		 * compaction may have: what it saw of the slots is forgotten. */
+		if (!live && f->max_exports > 0)
+			memset(f->slot_watched, 0, (size_t)f->max_exports);
 		pthread_cond_broadcast(&f->watch_cond);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -180,9 +196,11 @@ static void marks_locked(struct fleet *f, const char *export_key, struct fleet_m
 	memset(out, 0, sizeof(*out));
 	if (!f->watch_live)
 		return;
-	out->slots = epoch | (f->watch_slots & ((1ull << 40) - 1));
+	/* A range's waiter does not wake for the slots, nor a slot waiter for the ranges. */
 	out->claim = out->record = epoch;
-	if (export_key && fleet_sha256_hex(export_key, hex) == 0) {
+	if (!export_key)
+		out->slots = epoch | (f->watch_slots & ((1ull << 40) - 1));
+	else if (fleet_sha256_hex(export_key, hex) == 0) {
 		size_t b = bucket_of_hex(hex);
 		out->claim |= f->watch_claim[b] & ((1ull << 40) - 1);
 		out->record |= f->watch_record[b] & ((1ull << 40) - 1);
