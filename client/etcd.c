@@ -266,6 +266,46 @@ int etcd_put_if_owner(struct etcd *e, const char *guard_key, int64_t token, cons
 		   op_list(NULL, NULL), applied, NULL, err);
 }
 
+/* Appends {"request_delete_range": {"key": key}} to ops. 0, or -1 (out of memory: ops is
+ * left as it was). */
+static int add_delete(cJSON *ops, const char *key)
+{
+	cJSON *item = cJSON_CreateObject(), *req = kv_object(key, NULL, 0, 0);
+
+	if (!item || !req) {
+		cJSON_Delete(item);
+		cJSON_Delete(req);
+		return -1;
+	}
+	cJSON_AddItemToObject(item, "request_delete_range", req);
+	cJSON_AddItemToArray(ops, item);
+	return 0;
+}
+
+int etcd_put_release_if_owner(struct etcd *e, const char *guard_key, int64_t token,
+			      const char *guard2_key, int64_t token2, const char *key,
+			      const void *value, size_t len, int64_t lease, int *applied,
+			      struct client_error *err)
+{
+	cJSON *compare, *second, *success;
+
+	if (key_ok(guard_key, err) != 0 || key_ok(key, err) != 0 ||
+	    (guard2_key && key_ok(guard2_key, err) != 0))
+		return -1;
+	compare = compare_created_at(guard_key, token);
+	second = guard2_key ? compare_created_at(guard2_key, token2) : NULL;
+	success = op_list("request_put", kv_object(key, value ? value : "", len, lease));
+	if (compare && second)
+		cJSON_AddItemToArray(compare, cJSON_DetachItemFromArray(second, 0));
+	if (!compare || (guard2_key && !second) || !success || add_delete(success, guard_key) ||
+	    (guard2_key && add_delete(success, guard2_key))) {
+		cJSON_Delete(compare);
+		compare = NULL; /* txn answers out of memory */
+	}
+	cJSON_Delete(second);
+	return txn(e, compare, success, op_list(NULL, NULL), applied, NULL, err);
+}
+
 int etcd_delete_if_owner(struct etcd *e, const char *guard_key, int64_t token, const char *key,
 			 int *applied, struct client_error *err)
 {

@@ -282,6 +282,7 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	pthread_cond_init(&f->wake, &ca);
 	pthread_cond_init(&f->reap_wake, &ca);
 	pthread_cond_init(&f->watch_cond, &ca);
+	pthread_cond_init(&f->rec_lease_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (fleet_setup(f, cfg, err) != 0)
 		goto fail;
@@ -340,6 +341,7 @@ void fleet_free(struct fleet *f)
 	pthread_cond_destroy(&f->wake);
 	pthread_cond_destroy(&f->reap_wake);
 	pthread_cond_destroy(&f->watch_cond);
+	pthread_cond_destroy(&f->rec_lease_cond);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }

@@ -82,7 +82,7 @@ struct fleet_stats {
 /* What the watch saw of one range's claim and record, or of the slots: claim changes when
  * the range's claim is deleted (its holder let go, or its lease ended: claim again), record
  * when its record is put or deleted (each also for a range that shares its mark), slots when
- * a slot is taken or given back; all change when the stream goes live or down. All 0 while
+ * a slot is given back (or its holder's lease ended); all change when the stream goes live or down. All 0 while
  * the stream is down. A range's marks have slots 0, the slots' marks claim and record
  * constant: a waiter wakes for what it waits on only. */
 struct fleet_marks {
@@ -107,15 +107,29 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 		struct client_error *err);
 /* Writes the record of export_key if this host's claim still has create revision token.
  * rec->holder is ignored: the record names this host. keep_s > 0 (a final state: the file
- * verified, no data, failed): the record is bound to a lease of its own of that TTL, so etcd
- * deletes it once it is worth nothing (the record sweep); 0 = kept. 0, -ESTALE when fenced
+ * verified, no data, failed): the record is bound to a lease that ends keep_s to keep_s * 9/8
+ * + 1 s from now (shared by the records that end about then), so etcd deletes it once it is
+ * worth nothing (the record sweep); 0 = kept. 0, -ESTALE when fenced
  * (nothing written), -EINVAL for an invalid record, -EIO. */
 int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
 		     const struct fleet_record *rec, long keep_s, struct client_error *err);
+/* Likewise, for the flight's last word: in the same txn the claim of token is deleted, and
+ * slot (fleet_slot_take; -1 none) given back (no fleet_release nor fleet_slot_release after
+ * it). 0 (written, claim and slot released), -ESTALE when fenced (nothing written; the claim
+ * was not this host's any more; the slot is given back), -EINVAL, -EIO (nothing known: the
+ * caller releases claim and slot). */
+int fleet_record_put_final(struct fleet *f, const char *export_key, int64_t token,
+			   const struct fleet_record *rec, long keep_s, int slot,
+			   struct client_error *err);
 /* Reads the record of export_key. 0, -ENOENT when there is none, -EIO (a record that does
  * not parse strictly is CLIENT_E_PROTOCOL). */
 int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_record *out,
 		     struct client_error *err);
+/* Likewise, but from what the live watch delivered last of that record when it knows (no
+ * etcd call; as fresh as the watch's events, which is what a waiter on them wants), else
+ * from etcd. Same returns. */
+int fleet_record_watched(struct fleet *f, const char *export_key, struct fleet_record *out,
+			 struct client_error *err);
 /* Deletes the record of export_key (rmdir of the range): the next claimer exports anew.
  * 0 (also when there was none), -EIO. */
 int fleet_record_forget(struct fleet *f, const char *export_key, struct client_error *err);

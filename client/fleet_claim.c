@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 
 /* Whether kv is a key of this host on its current lease (the value names this host). */
@@ -45,6 +46,26 @@ int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_recor
 	if (kv.create_revision == 0)
 		return -ENOENT;
 	if (fleet_record_from_json(kv.value, kv.value_len, out) != 0) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "fleet: malformed task record");
+		return -EIO;
+	}
+	return 0;
+}
+
+int fleet_record_watched(struct fleet *f, const char *export_key, struct fleet_record *out,
+			 struct client_error *err)
+{
+	char hex[FLEET_SHA256_HEX], value[FLEET_RECORD_JSON_MAX + 1];
+	size_t len;
+	int deleted;
+
+	client_error_clear(err);
+	if (!export_key || !export_key[0] || fleet_sha256_hex(export_key, hex) != 0 ||
+	    !fleet_watch_record(f, hex, value, sizeof(value), &len, &deleted))
+		return fleet_record_get(f, export_key, out, err);
+	if (deleted)
+		return -ENOENT;
+	if (fleet_record_from_json(value, len, out) != 0) {
 		client_error_set(err, CLIENT_E_PROTOCOL, "fleet: malformed task record");
 		return -EIO;
 	}
@@ -136,8 +157,59 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 	return 0;
 }
 
-int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
-		     const struct fleet_record *rec, long keep_s, struct client_error *err)
+/* A lease for a record to keep keep_s seconds: the one granted for an earlier record when it
+ * ends within keep_s .. keep_s + keep_s / 8 + 1 seconds from now (records of files that
+ * expire close together share one: no grant, a proposal of etcd's, per range), else a new
+ * one of keep_s + keep_s / 8 + 1 seconds. 0 with *lease, or -EIO. */
+static int record_lease(struct fleet *f, long keep_s, int64_t *lease, struct client_error *err)
+{
+	long ttl = keep_s + keep_s / 8 + 1;
+	int64_t now, need;
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	/* Records that end together (one export read by many ranges at once) wait for one
+	 * grant instead of each making its own. */
+	while (f->rec_lease_granting)
+		pthread_cond_wait(&f->rec_lease_cond, &f->lock);
+	now = clock_mono_ms();
+	need = now + (int64_t)keep_s * 1000;
+	*lease = f->rec_lease && f->rec_lease_until_ms >= need &&
+			 f->rec_lease_until_ms <= need + (int64_t)(ttl - keep_s) * 1000
+		 ? f->rec_lease : 0;
+	f->rec_lease_granting = !*lease;
+	pthread_mutex_unlock(&f->lock);
+	if (*lease)
+		return 0;
+	rc = fleet_note(f, etcd_lease_grant(f->etcd, ttl, lease, err), err);
+	pthread_mutex_lock(&f->lock);
+	if (rc == 0) {
+		f->rec_lease = *lease;
+		/* from before the grant: it lives at least until then */
+		f->rec_lease_until_ms = now + (int64_t)ttl * 1000;
+	}
+	f->rec_lease_granting = 0;
+	pthread_cond_broadcast(&f->rec_lease_cond);
+	pthread_mutex_unlock(&f->lock);
+	return rc == 0 ? 0 : -EIO;
+}
+
+/* A put with the record lease failed: the lease may be gone (etcd restarted from scratch),
+ * the next record gets a new one. */
+static void record_lease_drop(struct fleet *f, int64_t lease)
+{
+	pthread_mutex_lock(&f->lock);
+	if (f->rec_lease == lease)
+		f->rec_lease = 0;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* fleet_record_put, and with release the claim goes in the same txn, and the slot of
+ * slot_token too (slot_key; 0: none). 0, 1 when a guard did not match (nothing written), or
+ * -errno. */
+static int record_write(struct fleet *f, const char *export_key, int64_t token,
+			const struct fleet_record *rec, long keep_s, int release,
+			const char *slot_key, int64_t slot_token, struct client_error *err)
 {
 	char guard[ETCD_KEY_MAX + 1], key[ETCD_KEY_MAX + 1], json[FLEET_RECORD_JSON_MAX + 1];
 	struct fleet_record r = *rec;
@@ -154,21 +226,73 @@ int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
 		client_error_set(err, CLIENT_E_INVALID, "fleet: invalid task record");
 		return -EINVAL;
 	}
-	if (keep_s > 0 &&
-	    fleet_note(f, etcd_lease_grant(f->etcd, keep_s, &lease, err), err) != 0)
+	if (keep_s > 0 && record_lease(f, keep_s, &lease, err) != 0)
 		return -EIO;
-	rc = etcd_put_if_owner(f->etcd, guard, token, key, json, (size_t)n, lease, &applied, err);
+	rc = release ? etcd_put_release_if_owner(f->etcd, guard, token,
+						 slot_token ? slot_key : NULL, slot_token, key,
+						 json, (size_t)n, lease, &applied, err)
+		     : etcd_put_if_owner(f->etcd, guard, token, key, json, (size_t)n, lease,
+					 &applied, err);
+	if (rc != 0 && lease)
+		record_lease_drop(f, lease);
 	if (fleet_note(f, rc, err) != 0)
 		return -EIO;
-	if (!applied) {
-		fleet_count(f, &f->stats.fenced_refused);
-		client_error_set(err, CLIENT_E_BUSINESS,
-				 "fleet: record write refused: this host's claim is gone");
-		log_notice("fleet: fenced record write refused (task %s): the claim moved on",
-			   r.task_id);
-		return -ESTALE;
+	return !applied;
+}
+
+/* A record write of task was refused: this host's claim is gone. -ESTALE. */
+static int fenced(struct fleet *f, const char *task, struct client_error *err)
+{
+	fleet_count(f, &f->stats.fenced_refused);
+	client_error_set(err, CLIENT_E_BUSINESS,
+			 "fleet: record write refused: this host's claim is gone");
+	log_notice("fleet: fenced record write refused (task %s): the claim moved on", task);
+	return -ESTALE;
+}
+
+int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
+		     const struct fleet_record *rec, long keep_s, struct client_error *err)
+{
+	int rc = record_write(f, export_key, token, rec, keep_s, 0, NULL, 0, err);
+
+	return rc == 1 ? fenced(f, rec->task_id, err) : rc;
+}
+
+static void slot_key(const struct fleet *f, int slot, char *out);
+
+int fleet_record_put_final(struct fleet *f, const char *export_key, int64_t token,
+			   const struct fleet_record *rec, long keep_s, int slot,
+			   struct client_error *err)
+{
+	char skey[ETCD_KEY_MAX + 1] = "";
+	struct client_error ignored;
+	int64_t stoken = 0;
+	int rc;
+
+	if (slot >= 0 && slot < f->max_exports) {
+		pthread_mutex_lock(&f->lock);
+		stoken = f->slot_token[slot];
+		pthread_mutex_unlock(&f->lock);
+		slot_key(f, slot, skey);
 	}
-	return 0;
+	rc = record_write(f, export_key, token, rec, keep_s, 1, skey, stoken, err);
+	if (rc == 1 && stoken) { /* the claim, or the slot, is gone: without the slot */
+		stoken = 0;
+		rc = record_write(f, export_key, token, rec, keep_s, 1, NULL, 0, err);
+	}
+	if (rc == 1)
+		rc = fenced(f, rec->task_id, err);
+	if (rc != 0 && rc != -ESTALE)
+		return rc; /* the caller releases claim and slot */
+	if (stoken) { /* it went in the txn */
+		pthread_mutex_lock(&f->lock);
+		if (f->slot_token[slot] == stoken)
+			f->slot_token[slot] = 0;
+		pthread_mutex_unlock(&f->lock);
+	} else if (slot >= 0) {
+		(void)fleet_slot_release(f, slot, &ignored); /* a failed one is the reaper's */
+	}
+	return rc;
 }
 
 int fleet_release(struct fleet *f, const char *export_key, int64_t token,
@@ -195,20 +319,24 @@ static void slot_key(const struct fleet *f, int slot, char *out)
 	fleet_key(f, "slots", name, out);
 }
 
-/* Whether this host holds slot, or a flight of it is taking it just now, or the live watch
- * saw another host take it (a txn would be a write for nothing); else marks it being taken
- * (slot_end clears that). */
-static int slot_busy(struct fleet *f, int slot)
+#define SLOT_FREE 0	/* worth a txn: marked being taken (slot_end clears that) */
+#define SLOT_OURS 1	/* this host holds it, or a flight of it is taking it just now */
+#define SLOT_WATCHED 2	/* the live watch saw another host take it */
+
+/* What this host knows of slot; SLOT_FREE marks it being taken. */
+static int slot_state(struct fleet *f, int slot, int try_watched)
 {
-	int busy;
+	int st = SLOT_FREE;
 
 	pthread_mutex_lock(&f->lock);
-	busy = f->slot_token[slot] != 0 || f->slot_taking[slot] ||
-	       (f->watch_live && f->slot_watched[slot]);
-	if (!busy)
+	if (f->slot_token[slot] != 0 || f->slot_taking[slot])
+		st = SLOT_OURS;
+	else if (!try_watched && f->watch_live && f->slot_watched[slot])
+		st = SLOT_WATCHED;
+	else
 		f->slot_taking[slot] = 1;
 	pthread_mutex_unlock(&f->lock);
-	return busy;
+	return st;
 }
 
 /* The take of slot ended: held with token (0: not held). */
@@ -232,12 +360,34 @@ static int slot_start(struct fleet *f)
 	return (int)(start % (unsigned)f->max_exports);
 }
 
-int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
+/* One txn for slot i (marked being taken). 1 won, 0 taken by another host, -EIO. */
+static int slot_try(struct fleet *f, int i, int64_t lease, struct client_error *err)
 {
 	char key[ETCD_KEY_MAX + 1];
 	struct etcd_kv kv;
+	int won;
+
+	slot_key(f, i, key);
+	if (fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host), lease, &won,
+					     &kv, err),
+		       err) != 0) {
+		slot_end(f, i, 0);
+		fleet_reap_add(f, key, 0, lease); /* freed unless taken back */
+		return -EIO;
+	}
+	/* A slot on this host's lease that no flight of it holds or is taking: its own from a
+	 * reply lost (or a request the transport sent twice), or a release that failed. Ours
+	 * again. */
+	if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0)
+		won = 1;
+	slot_end(f, i, won ? kv.create_revision : 0);
+	return won;
+}
+
+int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
+{
 	int64_t lease;
-	int won, start;
+	int start, watched = -1, r;
 
 	client_error_clear(err);
 	*slot = -1;
@@ -247,27 +397,23 @@ int fleet_slot_take(struct fleet *f, int *slot, struct client_error *err)
 		return -EIO;
 	start = slot_start(f);
 	for (int n = 0; n < f->max_exports; n++) {
-		int i = (start + n) % f->max_exports;
-		if (slot_busy(f, i))
+		int i = (start + n) % f->max_exports, st = slot_state(f, i, 0);
+		if (st == SLOT_WATCHED && watched < 0)
+			watched = i;
+		if (st != SLOT_FREE)
 			continue;
-		slot_key(f, i, key);
-		if (fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host),
-						     lease, &won, &kv, err),
-			       err) != 0) {
-			slot_end(f, i, 0);
-			fleet_reap_add(f, key, 0, lease); /* freed unless taken back */
-			return -EIO;
+		if ((r = slot_try(f, i, lease, err)) != 0) {
+			*slot = r > 0 ? i : -1;
+			return r > 0 ? 0 : r;
 		}
-		/* A slot on this host's lease that no flight of it holds or is taking: its own
-		 * from a reply lost (or a request the transport sent twice), or a release that
-		 * failed. Ours again. */
-		if (!won && fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0)
-			won = 1;
-		slot_end(f, i, won ? kv.create_revision : 0);
-		if (won) {
-			*slot = i;
-			return 0;
-		}
+	}
+	/* Every slot the watch did not see taken is taken: one txn still for the first the
+	 * watch says is taken, as its event of the slot's release may be on its way (the
+	 * callers wait on the slots' mark, which changes when one is given back). */
+	if (watched >= 0 && slot_state(f, watched, 1) == SLOT_FREE &&
+	    (r = slot_try(f, watched, lease, err)) != 0) {
+		*slot = r > 0 ? watched : -1;
+		return r > 0 ? 0 : r;
 	}
 	return -EBUSY;
 }

@@ -37,6 +37,10 @@ struct fleet {
 			       * stream started); all 0 once the stream goes down */
 	unsigned slot_next;   /* where the next slot take starts looking (spread by host) */
 	int64_t last_ok_ms;   /* monotonic time of the latest successful call */
+	int64_t rec_lease;    /* the lease final records share (fleet_claim.c), 0 none */
+	int64_t rec_lease_until_ms; /* monotonic time it lives at least until */
+	int rec_lease_granting;	    /* a call grants a new one just now: the others wait */
+	pthread_cond_t rec_lease_cond; /* broadcast when that grant ends */
 	int last_failed;      /* the latest call failed */
 	struct fleet_stats stats;
 	/* fleet_reap.c: keys this host may have left behind, and the thread that frees them. */
@@ -57,6 +61,9 @@ struct fleet {
 	uint64_t watch_claim[FLEET_WATCH_BUCKETS];  /* claims deleted (the range is free) */
 	uint64_t watch_record[FLEET_WATCH_BUCKETS]; /* records put or deleted */
 	uint64_t watch_slots, watch_members;
+	/* The latest record event the live stream delivered in each bucket (NULL: none, or
+	 * another key of the bucket changed since): a follower reads it instead of etcd. */
+	struct fleet_seen_record *watch_rec[FLEET_WATCH_BUCKETS];
 };
 
 /* prefix + kind + "/" + name into out (ETCD_KEY_MAX + 1 bytes). */
@@ -86,6 +93,11 @@ void fleet_reap_stop(struct fleet *f);
 /* Starts the watch thread (0, or -1); fleet_watch_stop sets f->stopping and joins it. */
 int fleet_watch_start(struct fleet *f);
 void fleet_watch_stop(struct fleet *f);
+/* What the live watch saw last of the record whose key name is hex (its export key's SHA-256):
+ * 1 with *deleted, or the value (NUL-terminated, *len bytes) in out (cap bytes); 0 when it
+ * does not know (read etcd). Takes f->lock. */
+int fleet_watch_record(struct fleet *f, const char *hex, char *out, size_t cap, size_t *len,
+		       int *deleted);
 /* Adds 1 to the counter at the offset of one uint64_t field of struct fleet_stats. */
 void fleet_count(struct fleet *f, uint64_t *field);
 

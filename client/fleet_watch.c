@@ -19,6 +19,16 @@
 #define WATCH_RETRY_MIN_MS 200
 #define WATCH_RETRY_MAX_MS 5000
 
+/* A record as the stream delivered it: the value etcd holds for records/<hex> from that event
+ * until the next event of that key (which replaces it) or of another key of its bucket (which
+ * takes its place). */
+struct fleet_seen_record {
+	char hex[FLEET_SHA256_HEX];
+	int deleted;
+	size_t len;
+	char value[]; /* len bytes, then a NUL */
+};
+
 /* The bucket of a claims/ or records/ key name (its SHA-256 hex): its first byte. */
 static size_t bucket_of_hex(const char *hex)
 {
@@ -39,10 +49,63 @@ static void slot_seen(struct fleet *f, const char *name, int deleted)
 
 	if (*name && !*end && i >= 0 && i < f->max_exports)
 		f->slot_watched[i] = !deleted;
-	f->watch_slots++;
+	if (deleted)
+		f->watch_slots++; /* a waiter for a slot wakes when one is given back */
 }
 
-static void on_event(void *arg, const char *key, size_t key_len, int deleted)
+/* A put or delete of records/<hex> (under f->lock): keep what it says for the followers. A
+ * put whose value is unknown forgets the bucket's, so they read etcd. */
+static void record_seen(struct fleet *f, const char *hex, int deleted, const char *value,
+			size_t len)
+{
+	size_t b = bucket_of_hex(hex);
+	struct fleet_seen_record *r;
+
+	free(f->watch_rec[b]);
+	f->watch_rec[b] = NULL;
+	if (strlen(hex) != FLEET_SHA256_HEX - 1 || (!deleted && !value))
+		return;
+	if (!(r = malloc(sizeof(*r) + len + 1)))
+		return;
+	memcpy(r->hex, hex, FLEET_SHA256_HEX);
+	r->deleted = deleted;
+	r->len = deleted ? 0 : len;
+	if (!deleted)
+		memcpy(r->value, value, len);
+	r->value[r->len] = '\0';
+	f->watch_rec[b] = r;
+}
+
+/* Forget every record the stream delivered (under f->lock): it went down, and events may be
+ * missed until it is live again. */
+static void records_forget(struct fleet *f)
+{
+	for (size_t b = 0; b < FLEET_WATCH_BUCKETS; b++) {
+		free(f->watch_rec[b]);
+		f->watch_rec[b] = NULL;
+	}
+}
+
+int fleet_watch_record(struct fleet *f, const char *hex, char *out, size_t cap, size_t *len,
+		       int *deleted)
+{
+	const struct fleet_seen_record *r;
+	int known = 0;
+
+	pthread_mutex_lock(&f->lock);
+	r = f->watch_live ? f->watch_rec[bucket_of_hex(hex)] : NULL;
+	if (r && strcmp(r->hex, hex) == 0 && r->len < cap) {
+		*deleted = r->deleted;
+		*len = r->len;
+		memcpy(out, r->value, r->len + 1);
+		known = 1;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return known;
+}
+
+static void on_event(void *arg, const char *key, size_t key_len, int deleted,
+		     const char *value, size_t value_len)
 {
 	struct fleet *f = arg;
 	size_t plen = strlen(f->prefix);
@@ -55,8 +118,10 @@ static void on_event(void *arg, const char *key, size_t key_len, int deleted)
 	/* A claim put wakes nobody: a follower waits for the record, or for the claim to go. */
 	if (strncmp(rest, "claims/", 7) == 0 && strlen(rest + 7) >= 2 && deleted)
 		f->watch_claim[bucket_of_hex(rest + 7)]++;
-	else if (strncmp(rest, "records/", 8) == 0 && strlen(rest + 8) >= 2)
+	else if (strncmp(rest, "records/", 8) == 0 && strlen(rest + 8) >= 2) {
+		record_seen(f, rest + 8, deleted, value, value_len);
 		f->watch_record[bucket_of_hex(rest + 8)]++;
+	}
 	else if (strncmp(rest, "slots/", 6) == 0)
 		slot_seen(f, rest + 6, deleted);
 	else if (strncmp(rest, "members/", 8) == 0)
@@ -78,6 +143,8 @@ static void watch_set_live(struct fleet *f, int live)
 		 * compaction may have: what it saw of the slots is forgotten. */
 		if (!live && f->max_exports > 0)
 			memset(f->slot_watched, 0, (size_t)f->max_exports);
+		if (!live)
+			records_forget(f);
 		pthread_cond_broadcast(&f->watch_cond);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -185,6 +252,9 @@ void fleet_watch_stop(struct fleet *f)
 	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->watcher, NULL);
 	f->watcher_started = 0;
+	pthread_mutex_lock(&f->lock);
+	records_forget(f);
+	pthread_mutex_unlock(&f->lock);
 }
 
 /* The marks of export_key under f->lock. */

@@ -22,7 +22,8 @@ fires decides. "v36": true rewrites every error body to etcd 3.6's shape: {"code
 Control, on the proxy's own port (never forwarded):
   POST /_proxy/rules  {"rules": [...], "v36": bool}  replaces the rules (heal: {"rules": []})
   GET  /_proxy/stats  {"requests", "connections" (accepted that sent a forwarded request),
-                       "paths": {path: n}, "kinds": {kind: n}, "fired": {action: n}}
+                       "paths": {path: n}, "kinds": {kind: n}, "fired": {action: n},
+                       "opened_by": {path: n} (the first request of each connection)}
                        (a kind is the call and the kind of key it names: "range records",
                        "txn claims: put claims", "txn slots: delete slots", ...)
   POST /_proxy/reset-stats
@@ -63,6 +64,7 @@ class State:
     def reset_stats(self):
         self.requests = 0
         self.connections = 0
+        self.opened_by = {}
         self.paths = {}
         self.kinds = {}
         self.fired = {}
@@ -101,6 +103,7 @@ class State:
         with self.lock:
             return {"requests": self.requests, "connections": self.connections,
                     "paths": dict(self.paths), "kinds": dict(self.kinds),
+                    "opened_by": dict(self.opened_by),
                     "fired": dict(self.fired)}
 
 
@@ -219,7 +222,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.counted:
             self.counted = True
             with self.server.state.lock:
-                self.server.state.connections += 1
+                st = self.server.state
+                st.connections += 1
+                st.opened_by[self.path] = st.opened_by.get(self.path, 0) + 1
         rule = self.server.state.decide(self.path, body)
         action = rule["action"] if rule else None
         if action == "reset":
