@@ -271,8 +271,9 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 }
 
 /* A follower: FLEET_AGAIN to wait and claim again, 0 once the holder's task is generated
- * (taken), -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. */
-static int fleet_follow(struct fill *f, const struct fleet_claim *cl, struct client_error *err)
+ * (taken), -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. The record the claim read is used
+ * once; then the watch's copy, or etcd's. */
+static int fleet_follow(struct fill *f, struct fleet_claim *cl, struct client_error *err)
 {
 	struct fleet_record rec;
 	int r;
@@ -280,7 +281,13 @@ static int fleet_follow(struct fill *f, const struct fleet_claim *cl, struct cli
 	fleet_publish(f, CACHE_FLEET_FOLLOWER, cl->holder, 0);
 	if (!f->p->shared_tasks)
 		return FLEET_AGAIN; /* a local job: wait for the range to be free */
-	r = fleet_record_watched(fleet_of(f), f->key_str, &rec, err);
+	if (cl->record_read) {
+		cl->record_read = 0;
+		rec = cl->record;
+		r = cl->has_record ? 0 : -ENOENT;
+	} else {
+		r = fleet_record_watched(fleet_of(f), f->key_str, &rec, err);
+	}
 	if (r == -ENOENT)
 		return FLEET_AGAIN;
 	if (r != 0)
@@ -450,7 +457,7 @@ int fill_fleet_task(struct fill *f, int *fresh)
 	struct fleet_marks seen = {0}, now;
 	struct client_error err;
 	struct fleet_claim cl;
-	int r;
+	int r, followed = 0; /* cl holds this call's claim, which another host won */
 
 	*fresh = 0;
 	if (!fleet_of(f)) {
@@ -469,18 +476,19 @@ int fill_fleet_task(struct fill *f, int *fresh)
 			r = FLEET_ETCD_DOWN;
 		/* A follower reads the record first (from the watch's event, mostly): a holder
 		 * that let go after its file was verified leaves nothing to claim for. */
-		else if (f->role == CACHE_FLEET_FOLLOWER &&
-			 ((r = fleet_follow(f, &cl, &err)) != FLEET_AGAIN ||
-			  cache_mono_ms() < reclaim_at))
+		else if (followed && ((r = fleet_follow(f, &cl, &err)) != FLEET_AGAIN ||
+				      cache_mono_ms() < reclaim_at))
 			; /* taken, no data, etcd down, or claim again later */
-		else if (fleet_claim(fleet_of(f), f->key_str, &cl, &err) != 0)
+		else if (fleet_claim(fleet_of(f), f->key_str, &cl, &err) != 0) {
+			followed = 0;
 			r = FLEET_ETCD_DOWN;
-		else {
+		} else {
 			fleet_rejoined(f);
 			/* Watched, the claim is tried again when its key changes (the holder let
 			 * go), and after a few TTLs in case an event was lost. */
 			reclaim_at = cache_mono_ms() + (seen.claim ? f->src->fleet_ttl_s * 3000
 								   : FLEET_RECLAIM_MS);
+			followed = cl.role == FLEET_FOLLOWER;
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
 		}

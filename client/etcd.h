@@ -84,6 +84,11 @@ int etcd_count_prefix(struct etcd *e, const char *prefix, int64_t *count,
  */
 int etcd_put_if_absent(struct etcd *e, const char *key, const void *value, size_t len,
 		       int64_t lease, int *won, struct etcd_kv *out, struct client_error *err);
+/* etcd_put_if_absent, and the same txn reads read_key (NULL: none) into *read_out either way:
+ * one call where a get would follow. */
+int etcd_put_if_absent_read(struct etcd *e, const char *key, const void *value, size_t len,
+			    int64_t lease, const char *read_key, int *won, struct etcd_kv *out,
+			    struct etcd_kv *read_out, struct client_error *err);
 /*
  * One txn: if guard_key exists with create_revision == token, put key = value (bound to lease
  * unless 0) and set *applied = 1; otherwise change nothing and set *applied = 0 (fenced: the

@@ -67,6 +67,8 @@ struct fleet_claim {
 	int takeover;		     /* HOLDER: ... another host wrote it and its task was
 				      * unfinished (no verified file yet): a takeover */
 	struct fleet_record record;  /* that record, when has_record */
+	int record_read;	     /* FOLLOWER: has_record and record say what the claim's txn
+				      * read of the record (0: read it yourself) */
 };
 
 struct fleet_stats {
@@ -101,8 +103,9 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 void fleet_free(struct fleet *f);
 
 /* Claims the export of export_key (the cache's canonical key; only its SHA-256 reaches
- * etcd). 0 with *out: HOLDER when this host won (or already held it on its current lease),
- * FOLLOWER with the holder's name otherwise. */
+ * etcd), reading its record in the same txn. 0 with *out: HOLDER when this host won (or
+ * already held it on its current lease), FOLLOWER with the holder's name (and the record,
+ * record_read) otherwise. */
 int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out,
 		struct client_error *err);
 /* Writes the record of export_key if this host's claim still has create revision token.

@@ -82,9 +82,24 @@ int fleet_record_forget(struct fleet *f, const char *export_key, struct client_e
 	return fleet_note(f, etcd_delete(f->etcd, key, NULL, err), err);
 }
 
-/* A won claim: note whether a record exists (a task to resume) and who wrote it. When the
- * record cannot be read the claim is given back, so the caller never holds one unknowingly. */
-static int claim_won(struct fleet *f, const char *export_key, const char *claim_key,
+/* The record the claim's txn read (rec: create_revision 0 when there is none) into out:
+ * 0, -ENOENT, or -EIO (CLIENT_E_PROTOCOL: it does not parse). */
+static int claim_record(const struct etcd_kv *rec, struct fleet_claim *out,
+			struct client_error *err)
+{
+	if (rec->create_revision == 0)
+		return -ENOENT;
+	if (fleet_record_from_json(rec->value, rec->value_len, &out->record) != 0) {
+		client_error_set(err, CLIENT_E_PROTOCOL, "fleet: malformed task record");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A won claim: note whether a record exists (a task to resume) and who wrote it (rec, read in
+ * the claim's txn). When the record cannot be read the claim is given back, so the caller
+ * never holds one unknowingly. */
+static int claim_won(struct fleet *f, const struct etcd_kv *rec, const char *claim_key,
 		     struct fleet_claim *out, struct client_error *err)
 {
 	struct client_error ignored;
@@ -93,7 +108,7 @@ static int claim_won(struct fleet *f, const char *export_key, const char *claim_
 
 	out->role = FLEET_HOLDER;
 	snprintf(out->holder, sizeof(out->holder), "%s", f->host);
-	rc = fleet_record_get(f, export_key, &out->record, err);
+	rc = claim_record(rec, out, err);
 	if (rc == -ENOENT) {
 		client_error_clear(err);
 	} else if (rc != 0) {
@@ -123,20 +138,22 @@ static int claim_won(struct fleet *f, const char *export_key, const char *claim_
 int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out,
 		struct client_error *err)
 {
-	char key[ETCD_KEY_MAX + 1];
-	struct etcd_kv kv;
+	char key[ETCD_KEY_MAX + 1], rec_key[ETCD_KEY_MAX + 1];
+	struct etcd_kv kv, rec;
 	int64_t lease;
 	int won = 0, rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = export_etcd_key(f, "claims", export_key, key, err);
-	if (rc != 0)
+	if (rc != 0 || (rc = export_etcd_key(f, "records", export_key, rec_key, err)) != 0)
 		return rc;
 	lease = fleet_current_lease(f, err);
 	if (!lease)
 		return -EIO;
-	if (fleet_note(f, etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host), lease, &won,
-					     &kv, err),
+	/* The record comes in the same txn: the holder resumes its task, a follower follows it,
+	 * without a read of their own. */
+	if (fleet_note(f, etcd_put_if_absent_read(f->etcd, key, f->host, strlen(f->host), lease,
+						  rec_key, &won, &kv, &rec, err),
 		       err) != 0) {
 		fleet_reap_add(f, key, 0, lease); /* it may have won: freed unless claimed again */
 		return -EIO;
@@ -145,9 +162,13 @@ int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out
 	/* Our own claim on our current lease (claimed before, or a claim whose reply was lost,
 	 * or one whose release failed): still ours, unless being freed just now. */
 	if (won || (fleet_own_kv(f, &kv, lease) && fleet_reap_take_back(f, key) == 0))
-		return claim_won(f, export_key, key, out, err);
+		return claim_won(f, &rec, key, out, err);
 	out->role = FLEET_FOLLOWER;
 	out->token = 0;
+	rc = claim_record(&rec, out, err);
+	out->has_record = rc == 0;
+	out->record_read = rc != -EIO; /* one that does not parse: the follower reads it */
+	client_error_clear(err);
 	/* fleet_name_ok bounds the length; a value that is no host name is shown as "?". */
 	if (fleet_name_ok(kv.value))
 		memcpy(out->holder, kv.value, strlen(kv.value) + 1);
