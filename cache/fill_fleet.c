@@ -4,11 +4,13 @@
  *
  * Before applying, a flight claims the range. The holder resumes the task of the range's
  * record when there is a usable one (a takeover after a holder died), else takes a fleet
- * export slot, applies, and writes the record; it writes each state change, then the file's
- * size and SHA-256, and gives claim and slot back when the flight ends. A follower never
- * applies: it waits on the record and, once the task is generated, takes its task id and
- * downloads on its own (the task belongs to the merchant, so any host may ask for its URLs);
- * before its file goes READY its SHA-256 must match the holder's. When the holder dies, its
+ * export slot, applies, and writes the record; it writes it again once the task is generated,
+ * and last the file's size and SHA-256 in the txn that gives claim and slot back when the
+ * flight ends (each write a proposal every etcd member commits: no more than that). A follower
+ * never applies: it waits on the record (the claim's txn read it, then the watch brings each
+ * change) and, once the task is generated, takes its task id and downloads on its own (the
+ * task belongs to the merchant, so any host may ask for its URLs); before its file goes READY
+ * its SHA-256 must match the holder's. When the holder dies, its
  * lease and claim expire and the next follower to claim becomes the holder of the same task.
  * A provider whose tasks are local jobs (shared_tasks 0: Mogujie's sync) gets one host at a
  * time per range: a follower waits for the claim to be free, then runs its own.
