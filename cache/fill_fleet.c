@@ -471,8 +471,9 @@ int fill_fleet_task(struct fill *f, int *fresh)
 	for (;;) {
 		client_error_clear(&err);
 		fleet_watch_marks(fleet_of(f), f->key_str, &now);
-		if (!now.claim || now.claim != seen.claim)
-			reclaim_at = now.claim ? 0 : reclaim_at; /* the claim changed: claim again */
+		/* The claim was deleted (not another range's that shares its mark): claim again. */
+		if (now.claim && fleet_watch_claim_freed(fleet_of(f), f->key_str, &seen))
+			reclaim_at = 0;
 		seen = now;
 		if (fleet_still_alone(f))
 			r = FLEET_ETCD_DOWN;

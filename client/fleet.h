@@ -164,6 +164,11 @@ void fleet_watch_marks(struct fleet *f, const char *export_key, struct fleet_mar
 /* A mark of the fleet's members/ keys: it changes when a host joins or leaves (0 while the
  * stream is down). */
 uint64_t fleet_watch_members_mark(struct fleet *f);
+/* Whether export_key's claim may have been deleted since seen (its marks) was taken: 0 when
+ * no claim of its mark's ranges was deleted since, or exactly one and that one another
+ * range's; else 1 (claim again), also when the stream went down or live. */
+int fleet_watch_claim_freed(struct fleet *f, const char *export_key,
+			    const struct fleet_marks *seen);
 /* Waits up to ms until a mark of export_key differs from *seen (or the stream is down, or the
  * fleet stops). 1 when one differs or the stream is down (read etcd now), 0 when ms passed.
  * One watch stream per fleet (its own connection) covers every range of the fleet. */

@@ -13,6 +13,7 @@
 /* "orderfs/v1/" provider "/" 32 hex "/" */
 #define FLEET_ACCOUNT_HEX 32
 #define FLEET_WATCH_BUCKETS 256 /* ranges share a mark by the first byte of their hash */
+#define FLEET_CLAIM_TAG 16	/* hex digits that tell the claims of a bucket apart */
 #define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + FLEET_ACCOUNT_HEX + 1 + 1)
 
 struct fleet {
@@ -59,6 +60,8 @@ struct fleet {
 	int watch_live;
 	uint64_t watch_epoch; /* +1 each time the stream goes live or down */
 	uint64_t watch_claim[FLEET_WATCH_BUCKETS];  /* claims deleted (the range is free) */
+	char watch_claim_last[FLEET_WATCH_BUCKETS][FLEET_CLAIM_TAG + 1]; /* the first hex
+			    * digits of the claim deleted last in the bucket: whose it was */
 	uint64_t watch_record[FLEET_WATCH_BUCKETS]; /* records put or deleted */
 	uint64_t watch_slots, watch_members;
 	/* The latest record event the live stream delivered in each bucket (NULL: none, or

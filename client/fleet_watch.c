@@ -9,6 +9,7 @@
  */
 #include "fleet_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -116,8 +117,12 @@ static void on_event(void *arg, const char *key, size_t key_len, int deleted,
 	log_debug("fleet: watch: %s %s", deleted ? "deleted" : "put", rest);
 	pthread_mutex_lock(&f->lock);
 	/* A claim put wakes nobody: a follower waits for the record, or for the claim to go. */
-	if (strncmp(rest, "claims/", 7) == 0 && strlen(rest + 7) >= 2 && deleted)
-		f->watch_claim[bucket_of_hex(rest + 7)]++;
+	if (strncmp(rest, "claims/", 7) == 0 && strlen(rest + 7) >= 2 && deleted) {
+		size_t b = bucket_of_hex(rest + 7);
+		f->watch_claim[b]++;
+		snprintf(f->watch_claim_last[b], sizeof(f->watch_claim_last[b]), "%.*s",
+			 FLEET_CLAIM_TAG, rest + 7);
+	}
 	else if (strncmp(rest, "records/", 8) == 0 && strlen(rest + 8) >= 2) {
 		record_seen(f, rest + 8, deleted, value, value_len);
 		f->watch_record[bucket_of_hex(rest + 8)]++;
@@ -294,6 +299,24 @@ uint64_t fleet_watch_members_mark(struct fleet *f)
 		mark = f->watch_epoch << 40 | (f->watch_members & ((1ull << 40) - 1));
 	pthread_mutex_unlock(&f->lock);
 	return mark;
+}
+
+int fleet_watch_claim_freed(struct fleet *f, const char *export_key,
+			    const struct fleet_marks *seen)
+{
+	char hex[FLEET_SHA256_HEX];
+	struct fleet_marks now;
+	int freed = 1;
+
+	pthread_mutex_lock(&f->lock);
+	marks_locked(f, export_key, &now);
+	if (now.claim == seen->claim)
+		freed = 0;
+	else if (now.claim && seen->claim && now.claim - seen->claim == 1 &&
+		 fleet_sha256_hex(export_key, hex) == 0) /* one deletion, this epoch: whose? */
+		freed = strncmp(f->watch_claim_last[bucket_of_hex(hex)], hex, FLEET_CLAIM_TAG) == 0;
+	pthread_mutex_unlock(&f->lock);
+	return freed;
 }
 
 int fleet_watch_wait(struct fleet *f, const char *export_key, const struct fleet_marks *seen,
