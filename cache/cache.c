@@ -271,8 +271,8 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 		*out = e->info;
 		out->state = entry_state(c, e);
 		entry_freshness(c, e, &out->complete, &out->fresh_until);
-		out->stale = e->stale || (e->has_old && out->state == CACHE_WAITING);
-		out->old_size = e->has_old ? e->old.size : 0;
+		out->stale = e->stale || (e->old && out->state == CACHE_WAITING);
+		out->old_size = e->old ? e->old->size : 0;
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
 			/* Queued behind the waiting flight: it waits for the same opening. */
 			out->wait_until = (e->kind->src->closed_until_ms + 999) / 1000;
@@ -322,8 +322,7 @@ static int data_fd_open(struct cache *c, struct entry *e, const char *path, stru
 	int fd;
 
 	pthread_mutex_lock(&c->lock);
-	const struct cache_info *now = e->info.state != CACHE_READY && e->has_old ? &e->old
-										  : &e->info;
+	const struct cache_info *now = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 	info.size = now->size;
 	info.ready_time = now->ready_time;
 	memcpy(info.sha256, now->sha256, sizeof(info.sha256));
@@ -430,8 +429,7 @@ static enum open_step open_gated(struct cache *c, struct entry *e, struct open_w
 				 struct cache_handle **h, int *rc)
 {
 	/* The file served: the old one while its refresh runs (as cache_open_data picks). */
-	const struct cache_info *file = e->info.state != CACHE_READY && e->has_old ? &e->old
-										   : &e->info;
+	const struct cache_info *file = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 	int g = cred_gate(c, e->kind->src, e->info.task_id, file->owner);
 
 	if (g < 0) {
@@ -450,20 +448,25 @@ static int nodata_fresh(struct cache *c, const struct entry *e, enum cache_state
 	       cache_now_ms(c) / 1000 - e->info.learned_time < c->cfg.nodata_ttl_s;
 }
 
-/* Queue a flight for e (not filling): a new export unless a task is to be resumed. */
-static void open_enqueue(struct cache *c, struct entry *e, enum cache_state st, long who)
+/* Queue a flight for e (not filling): a new export unless a task is to be resumed. 0, or
+ * -ENOMEM (nothing queued: the old file of a refresh could not be kept). */
+static int open_enqueue(struct cache *c, struct entry *e, enum cache_state st, long who)
 {
-	e->queued_by = who;
 	if (st == CACHE_EXPIRED && !entry_server_expired(c, e)) {
-		e->has_old = 1; /* served meanwhile and again if this export fails */
-		e->old = e->info;
+		/* served meanwhile and again if this export fails */
+		if (entry_keep_old(e) != 0) {
+			log_err("cache: %s: out of memory starting its refresh", e->range_str);
+			return -ENOMEM;
+		}
 		entry_counts(c, e)->n_refreshes++;
 		log_info("cache: %s: exported while its range was open; exporting it again",
 			 e->range_str);
 	}
 	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
 		e->info.task_id[0] = '\0'; /* a new export, not the old task */
+	e->queued_by = who;
 	pool_enqueue(c, e);
+	return 0;
 }
 
 /* One look at e for a cache_open: done (*rc, *h set), look again at once, or wait for the
@@ -487,7 +490,7 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 		w->flight_done = 1;
 	}
 	st = entry_state(c, e);
-	if (e->filling && e->fill_gen == e->gen && e->has_old &&
+	if (e->filling && e->fill_gen == e->gen && e->old &&
 	    (st == CACHE_WAITING || c->cfg.open_refresh_background))
 		return open_gated(c, e, w, h, rc); /* the old file while its refresh runs */
 	if (e->filling && e->fill_gen == e->gen && st == CACHE_WAITING) {
@@ -514,8 +517,9 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 			return g == CRED_WAIT ? OPEN_WAIT : OPEN_AGAIN;
 	}
 	if (!e->filling) {
-		open_enqueue(c, e, st, w->who);
-		if (e->has_old && c->cfg.open_refresh_background)
+		if ((*rc = open_enqueue(c, e, st, w->who)) != 0)
+			return OPEN_DONE;
+		if (e->old && c->cfg.open_refresh_background)
 			return open_gated(c, e, w, h, rc); /* the old file; the export runs behind */
 		w->joined = 1;
 		w->my_flight = e->flight;
@@ -590,13 +594,13 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 		/* The file an open would get: READY, an open one past its freshness, or the old
 		 * file served while its refresh runs (open_refresh = background, a failed
 		 * refresh). */
-		if (!e || !(entry_state(c, e) == CACHE_READY || e->has_old ||
+		if (!e || !(entry_state(c, e) == CACHE_READY || e->old ||
 			    (e->info.state == CACHE_READY && !entry_server_expired(c, e)))) {
 			pthread_mutex_unlock(&c->lock);
 			return -ENOENT;
 		}
 		const struct cache_info *file =
-			e->info.state != CACHE_READY && e->has_old ? &e->old : &e->info;
+			e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 		if ((g = cred_gate(c, e->kind->src, e->info.task_id, file->owner)) < 0) {
 			pthread_mutex_unlock(&c->lock);
 			return g;
@@ -873,7 +877,8 @@ int cache_prefetch(struct cache *c, size_t type, const struct date_range *r)
 	    !cred_accepted(e->kind->src))
 		goto out; /* an earlier run's task waits for a reader and the gate (cred.c) */
 	/* The same start as cache_open's, without a waiter. */
-	open_enqueue(c, e, st, CACHE_WHO_NONE);
+	if ((rc = open_enqueue(c, e, st, CACHE_WHO_NONE)) != 0)
+		goto out;
 	e->prefetched = 1; /* wanted, though nobody waits */
 	entry_counts(c, e)->n_prefetches++;
 	rc = 1;

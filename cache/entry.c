@@ -59,8 +59,25 @@ void entry_reset(struct entry *e)
 	e->total = 0;
 	e->access_dirty = 0;
 	e->warned_big = 0;
-	e->has_old = 0;
+	entry_drop_old(e);
 	e->stale = 0;
+}
+
+int entry_keep_old(struct entry *e)
+{
+	struct cache_info *old = e->old ? e->old : malloc(sizeof(*old));
+
+	if (!old)
+		return -ENOMEM;
+	*old = e->info;
+	e->old = old;
+	return 0;
+}
+
+void entry_drop_old(struct entry *e)
+{
+	free(e->old);
+	e->old = NULL;
 }
 
 static unsigned entry_hash_bucket(const char *hash)
@@ -371,6 +388,7 @@ void entry_free_all(struct cache *c)
 	while (e) {
 		struct entry *n = e->next;
 		pthread_mutex_destroy(&e->io_lock);
+		entry_drop_old(e);
 		free(e);
 		e = n;
 	}

@@ -522,8 +522,8 @@ static void fill_keep_old(struct fill *f)
 {
 	struct entry *e = f->e;
 
-	e->info = e->old;
-	e->has_old = 0;
+	e->info = *e->old;
+	entry_drop_old(e);
 	e->stale = 1;
 	e->stale_until = cache_now_ms(f->c) / 1000 + f->c->cfg.open_ttl_s;
 	log_warn("cache: %s: exporting it again failed; serving the file exported before "
@@ -562,7 +562,7 @@ static void fill_record_failure(struct fill *f, int rc)
 		k->n_err_again++;
 	else
 		k->n_err_other++;
-	int stale = f->e->has_old;
+	int stale = f->e->old != NULL;
 	if (stale)
 		fill_keep_old(f);
 	else
@@ -623,8 +623,8 @@ int fill_run(struct cache *c, struct entry *e)
 	snprintf(f.task_id, sizeof(f.task_id), "%s", e->info.task_id);
 	/* A refresh: the fleet's record may still name the task of the file being replaced;
 	 * following it would fetch the same old orders again. */
-	if (e->has_old)
-		snprintf(f.dead_task, sizeof(f.dead_task), "%s", e->old.task_id);
+	if (e->old)
+		snprintf(f.dead_task, sizeof(f.dead_task), "%s", e->old->task_id);
 	e->info.state = f.task_id[0] ? CACHE_APPLIED : CACHE_QUEUED;
 	if (e->info.state == CACHE_QUEUED)
 		e->info.progress = -1;

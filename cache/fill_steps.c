@@ -123,7 +123,7 @@ static void fill_ready_info(struct fill *f, const struct store_meta *m, const ch
 
 	pthread_mutex_lock(&f->c->lock);
 	i->state = CACHE_READY;
-	f->e->has_old = 0; /* the new file replaced it */
+	entry_drop_old(f->e); /* the new file replaced it */
 	f->e->stale = 0;
 	i->size = m->size;
 	i->bytes_done = m->size;

@@ -83,9 +83,10 @@ struct entry {
 	int warned_big;		 /* logged once that the file alone exceeds max_size */
 	/* A refresh (fresh.h): the READY file an export of its open range is replacing. Its
 	 * .data stays until the new one is renamed over it, so it can be served meanwhile
-	 * (open_refresh = background, provider closed) and again if the export fails. */
-	int has_old;
-	struct cache_info old;
+	 * (open_refresh = background, provider closed) and again if the export fails. NULL
+	 * when no refresh runs: allocated only while one does, as most entries never have one
+	 * (entry_keep_old, entry_drop_old). */
+	struct cache_info *old;
 	/* The last refresh failed and the old file is served again ("stale"; last_error says
 	 * why) until stale_until (unix s), when the next open tries again. */
 	int stale;
@@ -333,8 +334,14 @@ void entry_freshness(const struct cache *c, const struct entry *e, int *complete
 int entry_server_expired(const struct cache *c, const struct entry *e);
 /* Fill a store_meta from the entry's current info. */
 void entry_to_meta(const struct entry *e, struct store_meta *m);
-/* Reset to ABSENT, keeping the key. */
+/* Reset to ABSENT, keeping the key (drops e->old). */
 void entry_reset(struct entry *e);
+/* A refresh of e begins: keep its current (READY) info as e->old. 0, or -ENOMEM and e
+ * unchanged. */
+int entry_keep_old(struct entry *e);
+/* The refresh ended (its file replaced the old one, or the old one is e's again): free
+ * e->old. */
+void entry_drop_old(struct entry *e);
 void entry_touch(struct cache *c, struct entry *e);
 void entry_free_all(struct cache *c);
 

@@ -220,7 +220,7 @@ static void *pool_worker(void *arg)
 		if (c->queue_head)
 			pthread_cond_signal(&c->work); /* a flight held back may start */
 		e->filling = 0;
-		e->has_old = 0; /* replaced, served again as stale, or gone with the entry */
+		entry_drop_old(e); /* replaced, served again as stale, or gone with the entry */
 		e->result = rc;
 		e->flight++;
 		pthread_cond_broadcast(&c->wake);
