@@ -102,22 +102,19 @@ unsigned account_bucket(const char *provider, const char *account)
 	return h & (ACCOUNT_BUCKETS - 1);
 }
 
-/* The orphan of key k in memory; NULL if none. */
-static struct entry *entry_find_orphan(struct cache *c, const struct cache_key *k)
+/* The orphan whose key hashes to hash in memory; NULL if none. */
+static struct entry *entry_find_orphan(struct cache *c, const char *hash)
 {
-	char hash[KEY_HASH_LEN];
-
-	if (key_hash(k, hash) != 0)
-		return NULL;
 	for (struct entry *e = c->by_hash[entry_hash_bucket(hash)]; e; e = e->xnext)
-		if (!e->kind && key_equal(&e->key, k))
+		if (!e->kind && strcmp(e->hash, hash) == 0)
 			return e;
 	return NULL;
 }
 
-/* A new ABSENT entry of kind (NULL: an orphan) for k. */
+/* A new ABSENT entry of kind (NULL: an orphan) for k, whose key hash is hash (NULL: computed
+ * here; the scan knows it from the file name and saves a SHA-256 per entry). */
 static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t type,
-			       const struct cache_key *k)
+			       const struct cache_key *k, const char *hash)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 	unsigned b = entry_bucket(type, &k->range);
@@ -127,7 +124,9 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	e->key = *k;
 	e->kind = kind;
 	e->type = type;
-	if (key_hash(k, e->hash) != 0 || pthread_mutex_init(&e->io_lock, NULL) != 0) {
+	if (hash)
+		memcpy(e->hash, hash, KEY_HASH_LEN);
+	if ((!hash && key_hash(k, e->hash) != 0) || pthread_mutex_init(&e->io_lock, NULL) != 0) {
 		free(e);
 		return NULL;
 	}
@@ -186,17 +185,18 @@ static struct cache_kind *meta_kind(const struct cache *c, const struct store_me
 	return k;
 }
 
-struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created)
+struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, const char *hash,
+				int *created)
 {
 	size_t type;
 	struct cache_kind *kind = meta_kind(c, m, &type);
-	struct entry *e = kind ? entry_find(c, type, &m->key.range) : entry_find_orphan(c, &m->key);
+	struct entry *e = kind ? entry_find(c, type, &m->key.range) : entry_find_orphan(c, hash);
 
 	*created = 0;
 	if (e && e->info.state != CACHE_ABSENT)
 		return e;
 	if (!e) {
-		e = entry_new(c, kind, type, &m->key);
+		e = entry_new(c, kind, type, &m->key, hash);
 		if (!e)
 			return NULL;
 	} else if (e->filling) {
@@ -298,9 +298,9 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
 	}
 	if (rc == 0) {
 		int created;
-		e = entry_insert_meta(c, &m, &created);
+		e = entry_insert_meta(c, &m, hash, &created);
 	} else if (create) {
-		e = entry_new(c, kind_get(c, type), type, &k);
+		e = entry_new(c, kind_get(c, type), type, &k, hash);
 	}
 	if (!e)
 		*err = create || rc == 0 ? -ENOMEM : -ENOENT;

@@ -301,9 +301,11 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
 			int *err);
 /* Insert an entry built from a .meta if its key is not in memory yet: under the kind whose keys
  * it has (kind_of_key, decided under the lock the caller holds, so a source added meanwhile is
- * never missed), else as an orphan. Returns the entry (new or existing), *created says which;
- * NULL on ENOMEM. */
-struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created);
+ * never missed), else as an orphan. hash is the key hash of m->key (its file name: the .meta
+ * was checked against it). Returns the entry (new or existing), *created says which; NULL on
+ * ENOMEM. */
+struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, const char *hash,
+				int *created);
 /* Make orphan e an entry of kind k (its keys are k's): into the range table and k's source's
  * list. The caller has taken e out of cache->orphans (it walks that bucket anyway). */
 void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k);
