@@ -680,8 +680,11 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r)
 	pthread_mutex_unlock(&c->lock);
 	store_remove(&c->store, e->hash);
 	pthread_mutex_unlock(&e->io_lock);
-	if (e->kind)
-		fill_fleet_forget(e->kind->src, &e->key); /* fleet-wide: the next read exports */
+	if (e->kind) {
+		struct cache_key k;
+		if (kind_key(c, e->kind, &e->range, &k) == 0)
+			fill_fleet_forget(e->kind->src, &k); /* fleet-wide: the next read exports */
+	}
 	log_info("cache: %s: forgotten", e->range_str);
 	return 0;
 }
@@ -795,7 +798,7 @@ static int foreach_finish(struct cache *c, struct range_list *l, int scanned, in
  * not listed). */
 static int foreach_add(struct range_list *l, const struct entry *e)
 {
-	return range_list_add(l, e->type, &e->key.range, e->hash,
+	return range_list_add(l, e->type, &e->range, e->hash,
 			      !e->kind || (e->info.state == CACHE_ABSENT && !e->filling));
 }
 

@@ -44,8 +44,8 @@ static unsigned entry_bucket(size_t type, const struct date_range *r)
 struct entry *entry_find(struct cache *c, size_t type, const struct date_range *r)
 {
 	for (struct entry *e = c->by_range[entry_bucket(type, r)]; e; e = e->hnext)
-		if (e->type == type && e->kind && date_cmp(&e->key.range.start, &r->start) == 0 &&
-		    date_cmp(&e->key.range.end, &r->end) == 0)
+		if (e->type == type && e->kind && date_cmp(&e->range.start, &r->start) == 0 &&
+		    date_cmp(&e->range.end, &r->end) == 0)
 			return e;
 	return NULL;
 }
@@ -111,6 +111,36 @@ static struct entry *entry_find_orphan(struct cache *c, const char *hash)
 	return NULL;
 }
 
+/* An orphan's own copy of k's text fields, "p\0a\0t\0l\0"; NULL on ENOMEM. */
+static char *okey_new(const struct cache_key *k)
+{
+	const char *f[4] = {k->provider, k->account, k->report_type, k->language};
+	size_t len[4], n = 0;
+	char *s, *p;
+
+	for (int i = 0; i < 4; i++)
+		n += (len[i] = strlen(f[i])) + 1;
+	if (!(s = p = malloc(n)))
+		return NULL;
+	for (int i = 0; i < 4; i++) {
+		memcpy(p, f[i], len[i] + 1);
+		p += len[i] + 1;
+	}
+	return s;
+}
+
+int entry_key(const struct cache *c, const struct entry *e, struct cache_key *out)
+{
+	const char *f[4];
+
+	if (e->kind)
+		return kind_key(c, e->kind, &e->range, out);
+	f[0] = e->okey;
+	for (int i = 1; i < 4; i++)
+		f[i] = f[i - 1] + strlen(f[i - 1]) + 1;
+	return key_init(out, f[0], f[1], f[2], f[3], &e->range);
+}
+
 /* A new ABSENT entry of kind (NULL: an orphan) for k, whose key hash is hash (NULL: computed
  * here; the scan knows it from the file name and saves a SHA-256 per entry). */
 static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t type,
@@ -121,12 +151,17 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 
 	if (!e)
 		return NULL;
-	e->key = *k;
+	e->range = k->range;
+	if (!kind && !(e->okey = okey_new(k))) {
+		free(e);
+		return NULL;
+	}
 	e->kind = kind;
 	e->type = type;
 	if (hash)
 		memcpy(e->hash, hash, KEY_HASH_LEN);
 	if ((!hash && key_hash(k, e->hash) != 0) || pthread_mutex_init(&e->io_lock, NULL) != 0) {
+		free(e->okey);
 		free(e);
 		return NULL;
 	}
@@ -214,7 +249,9 @@ void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k)
 
 	e->kind = k;
 	e->type = k->src->first + k->ptype;
-	b = entry_bucket(e->type, &e->key.range);
+	free(e->okey); /* its key is k's now */
+	e->okey = NULL;
+	b = entry_bucket(e->type, &e->range);
 	e->hnext = c->by_range[b];
 	c->by_range[b] = e;
 	e->snext = k->src->entries;
@@ -319,7 +356,7 @@ void entry_freshness(const struct cache *c, const struct entry *e, int *complete
 	*until = 0;
 	if (e->info.state != CACHE_READY || !e->kind || as_of <= 0)
 		return; /* nothing says when it was exported: served until expiry, as before */
-	*until = fresh_until(zone, &e->key.range, as_of, &rule);
+	*until = fresh_until(zone, &e->range, as_of, &rule);
 	*complete = *until == 0;
 }
 
@@ -348,12 +385,12 @@ enum cache_state entry_state(const struct cache *c, const struct entry *e)
 	return e->info.state;
 }
 
-void entry_to_meta(const struct entry *e, struct store_meta *m)
+void entry_to_meta(const struct cache *c, const struct entry *e, struct store_meta *m)
 {
 	const struct cache_info *i = &e->info;
 
 	memset(m, 0, sizeof(*m));
-	m->key = e->key;
+	entry_key(c, e, &m->key);
 	m->state = i->state;
 	snprintf(m->task_id, sizeof(m->task_id), "%s", i->task_id);
 	snprintf(m->server_name, sizeof(m->server_name), "%s", i->server_name);
@@ -389,6 +426,7 @@ void entry_free_all(struct cache *c)
 		struct entry *n = e->next;
 		pthread_mutex_destroy(&e->io_lock);
 		entry_drop_old(e);
+		free(e->okey);
 		free(e);
 		e = n;
 	}

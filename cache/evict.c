@@ -135,7 +135,7 @@ void sweep_run(struct cache *c)
 		if (expired) {
 			entry_reset(e);
 		} else if (dirty) {
-			entry_to_meta(e, &m);
+			entry_to_meta(c, e, &m);
 			e->access_dirty = 0;
 		}
 		pthread_mutex_unlock(&c->lock);

@@ -117,7 +117,7 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 		pthread_mutex_unlock(&f->e->io_lock);
 		return -ECANCELED;
 	}
-	entry_to_meta(f->e, &m);
+	entry_to_meta(f->c, f->e, &m);
 	if (t)
 		meta_set_task(&m, t, now_s);
 	else
@@ -260,7 +260,7 @@ void fill_set_state(struct fill *f, enum cache_state st)
 int fill_apply(struct fill *f)
 {
 	struct cache *c = f->c;
-	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
+	struct export_request req = {f->e->kind->report_type, c->cfg.language, f->e->range};
 	struct export_task t;
 	struct client_error err;
 	int r;
@@ -596,6 +596,7 @@ static int fill_interrupt_stopped(void *arg)
 int fill_run(struct cache *c, struct entry *e)
 {
 	struct fill f;
+	struct cache_key key;
 	struct client_interrupt in = {fill_interrupt_sleep, fill_interrupt_stopped, &f};
 	const struct client_interrupt *outer;
 	int rc;
@@ -612,7 +613,10 @@ int fill_run(struct cache *c, struct entry *e)
 	f.policy.retry_initial_ms = c->cfg.retry_initial_ms;
 	f.policy.retry_max_ms = c->cfg.retry_max_ms;
 	f.slot = -1;
-	key_format(&e->key, f.key_str);
+	/* Cannot fail: the range was checked when the entry was made, the fields when its
+	 * source was added. */
+	(void)kind_key(c, e->kind, &e->range, &key);
+	key_format(&key, f.key_str);
 	client_error_clear(&f.err);
 	pthread_mutex_lock(&c->lock);
 	f.gen = e->fill_gen;

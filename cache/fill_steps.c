@@ -103,7 +103,7 @@ static void fill_items_hook(void *arg, uint64_t done, uint64_t total)
 /* The .meta of the committed file, from the entry's info. cache->lock held. */
 static void fill_ready_meta(struct fill *f, struct store_meta *m, uint64_t size, const char *sha)
 {
-	entry_to_meta(f->e, m);
+	entry_to_meta(f->c, f->e, m);
 	m->state = CACHE_READY;
 	m->size = size;
 	m->total = size;
@@ -263,7 +263,7 @@ static int fill_check_bundle(struct part *pt, struct client_error *err)
 static int fill_fetch_once(struct fill *f, struct part *pt, struct client_error *err)
 {
 	struct cache *c = f->c;
-	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
+	struct export_request req = {f->e->kind->report_type, c->cfg.language, f->e->range};
 	uint64_t got = UINT64_MAX;
 
 	client_error_clear(err);

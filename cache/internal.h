@@ -48,7 +48,12 @@ struct entry {
 	/* Its source's list (kind->src->entries), or for an orphan the orphan index
 	 * (cache->orphans[account_bucket(provider, account)]) until it is adopted. */
 	struct entry *snext;
-	struct cache_key key;
+	/* Its key is its kind's (provider, account, report_type, language: entry_key) and this
+	 * range; an orphan, which has no kind, keeps those four in okey ("p\0a\0t\0l\0", its
+	 * own, freed when adopted). 100,000 entries must not each carry four 128-byte fields
+	 * that 1,000 sources hold once. */
+	struct date_range range;
+	char *okey;
 	/* Its kind (source and provider type), and that kind's index; NULL and KIND_NONE for
 	 * an orphan: a .meta a recovery scan found whose keys no source has (yet). Orphans are
 	 * never filled; they count in the size budget, are evicted and swept like any entry, and
@@ -334,8 +339,11 @@ void entry_freshness(const struct cache *c, const struct entry *e, int *complete
 /* Whether e is READY past the provider's expiry (the sweeper deletes such files; an open file
  * past fresh_until is kept until its re-export replaces it). cache->lock held. */
 int entry_server_expired(const struct cache *c, const struct entry *e);
-/* Fill a store_meta from the entry's current info. */
-void entry_to_meta(const struct entry *e, struct store_meta *m);
+/* e's full key into out. 0, or -EINVAL (an orphan's stored fields do not make a key: never
+ * for one built by entry_new). cache->lock held (its kind's strings never change). */
+int entry_key(const struct cache *c, const struct entry *e, struct cache_key *out);
+/* Fill a store_meta from the entry's current info (its key from entry_key). */
+void entry_to_meta(const struct cache *c, const struct entry *e, struct store_meta *m);
 /* Reset to ABSENT, keeping the key (drops e->old). */
 void entry_reset(struct entry *e);
 /* A refresh of e begins: keep its current (READY) info as e->old. 0, or -ENOMEM and e

@@ -193,8 +193,10 @@ static void source_adopt(struct cache *c, struct cache_source *s)
 	while (*p) {
 		struct entry *e = *p;
 		struct cache_kind *k = NULL;
-		if (!strcmp(e->key.account, s->account) && !strcmp(e->key.provider, s->prov->name))
-			k = source_kind_of_key(c, s, &e->key);
+		struct cache_key key;
+		if (entry_key(c, e, &key) == 0 && !strcmp(key.account, s->account) &&
+		    !strcmp(key.provider, s->prov->name))
+			k = source_kind_of_key(c, s, &key);
 		if (!k) {
 			p = &e->snext;
 			continue;
