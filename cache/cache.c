@@ -268,7 +268,7 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 	pthread_mutex_lock(&c->lock);
 	e = entry_get(c, type, r, 0, &err);
 	if (e) {
-		*out = e->info;
+		entry_info_get(&e->info, out);
 		out->state = entry_state(c, e);
 		entry_freshness(c, e, &out->complete, &out->fresh_until);
 		out->stale = e->stale || (e->old && out->state == CACHE_WAITING);
@@ -322,7 +322,7 @@ static int data_fd_open(struct cache *c, struct entry *e, const char *path, stru
 	int fd;
 
 	pthread_mutex_lock(&c->lock);
-	const struct cache_info *now = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
+	const struct entry_info *now = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 	info.size = now->size;
 	info.ready_time = now->ready_time;
 	memcpy(info.sha256, now->sha256, sizeof(info.sha256));
@@ -429,7 +429,7 @@ static enum open_step open_gated(struct cache *c, struct entry *e, struct open_w
 				 struct cache_handle **h, int *rc)
 {
 	/* The file served: the old one while its refresh runs (as cache_open_data picks). */
-	const struct cache_info *file = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
+	const struct entry_info *file = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 	int g = cred_gate(c, e->kind->src, e->info.task_id, file->owner);
 
 	if (g < 0) {
@@ -463,7 +463,7 @@ static int open_enqueue(struct cache *c, struct entry *e, enum cache_state st, l
 			 e->range_str);
 	}
 	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
-		e->info.task_id[0] = '\0'; /* a new export, not the old task */
+		entry_str_set(&e->info.task_id, ""); /* a new export, not the old task */
 	e->queued_by = who;
 	pool_enqueue(c, e);
 	return 0;
@@ -599,7 +599,7 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 			pthread_mutex_unlock(&c->lock);
 			return -ENOENT;
 		}
-		const struct cache_info *file =
+		const struct entry_info *file =
 			e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 		if ((g = cred_gate(c, e->kind->src, e->info.task_id, file->owner)) < 0) {
 			pthread_mutex_unlock(&c->lock);

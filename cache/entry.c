@@ -50,12 +50,118 @@ struct entry *entry_find(struct cache *c, size_t type, const struct date_range *
 	return NULL;
 }
 
+/* What an empty entry_info string points to: owns no memory. */
+static const char entry_empty[] = "";
+
+static void entry_str_free(const char *s)
+{
+	if (s && s != entry_empty)
+		free((char *)s);
+}
+
+int entry_str_set(const char **slot, const char *v)
+{
+	char *copy;
+
+	if (*slot && strcmp(*slot, v) == 0)
+		return 0; /* polls repeat the same name: no churn */
+	if (!v[0]) {
+		entry_str_free(*slot);
+		*slot = entry_empty;
+		return 0;
+	}
+	if (!(copy = strdup(v))) {
+		log_err("cache: out of memory keeping \"%s\"", v);
+		return -ENOMEM;
+	}
+	entry_str_free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+void entry_err_set(struct entry_info *i, const struct client_error *err)
+{
+	if (!err || (err->kind == CLIENT_OK && !err->code[0] && !err->msg[0] &&
+		     err->http_status == 0)) {
+		free(i->last_error);
+		i->last_error = NULL;
+		return;
+	}
+	if (!i->last_error && !(i->last_error = malloc(sizeof(*i->last_error)))) {
+		log_err("cache: out of memory keeping an error: %s", err->msg);
+		return;
+	}
+	*i->last_error = *err;
+}
+
+void entry_info_clear(struct entry_info *i)
+{
+	entry_str_free(i->task_id);
+	entry_str_free(i->server_name);
+	entry_str_free(i->owner);
+	entry_str_free(i->fleet_holder);
+	free(i->last_error);
+	memset(i, 0, sizeof(*i));
+	i->state = CACHE_ABSENT;
+	i->progress = -1;
+	i->task_id = i->server_name = i->owner = i->fleet_holder = entry_empty;
+}
+
+void entry_info_get(const struct entry_info *i, struct cache_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->state = i->state;
+	snprintf(out->task_id, sizeof(out->task_id), "%s", i->task_id);
+	snprintf(out->server_name, sizeof(out->server_name), "%s", i->server_name);
+	snprintf(out->owner, sizeof(out->owner), "%s", i->owner);
+	out->progress = i->progress;
+	out->size = i->size;
+	out->bytes_done = i->bytes_done;
+	out->items_done = i->items_done;
+	out->items_total = i->items_total;
+	out->wait_until = i->wait_until;
+	out->finish_time = i->finish_time;
+	out->expires = i->expires;
+	out->ready_time = i->ready_time;
+	out->applied_time = i->applied_time;
+	out->last_access = i->last_access;
+	out->learned_time = i->learned_time;
+	memcpy(out->sha256, i->sha256, sizeof(out->sha256));
+	out->last_errno = i->last_errno;
+	if (i->last_error)
+		out->last_error = *i->last_error;
+	else
+		client_error_clear(&out->last_error);
+	out->fleet_role = i->fleet_role;
+	snprintf(out->fleet_holder, sizeof(out->fleet_holder), "%s", i->fleet_holder);
+	out->fleet_slot_wait = i->fleet_slot_wait;
+}
+
+/* A copy of i owning its own strings and error; NULL on ENOMEM. */
+static struct entry_info *entry_info_dup(const struct entry_info *i)
+{
+	struct entry_info *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	*d = *i;
+	d->task_id = d->server_name = d->owner = d->fleet_holder = entry_empty;
+	d->last_error = NULL;
+	if (entry_str_set(&d->task_id, i->task_id) || entry_str_set(&d->server_name, i->server_name) ||
+	    entry_str_set(&d->owner, i->owner) || entry_str_set(&d->fleet_holder, i->fleet_holder) ||
+	    (i->last_error && !(d->last_error = malloc(sizeof(*d->last_error))))) {
+		entry_info_clear(d);
+		free(d);
+		return NULL;
+	}
+	if (i->last_error)
+		*d->last_error = *i->last_error;
+	return d;
+}
+
 void entry_reset(struct entry *e)
 {
-	memset(&e->info, 0, sizeof(e->info));
-	e->info.state = CACHE_ABSENT;
-	e->info.progress = -1;
-	client_error_clear(&e->info.last_error);
+	entry_info_clear(&e->info);
 	e->total = 0;
 	e->access_dirty = 0;
 	e->warned_big = 0;
@@ -65,19 +171,30 @@ void entry_reset(struct entry *e)
 
 int entry_keep_old(struct entry *e)
 {
-	struct cache_info *old = e->old ? e->old : malloc(sizeof(*old));
+	struct entry_info *old = entry_info_dup(&e->info);
 
 	if (!old)
 		return -ENOMEM;
-	*old = e->info;
+	entry_drop_old(e);
 	e->old = old;
 	return 0;
 }
 
-void entry_drop_old(struct entry *e)
+void entry_restore_old(struct entry *e)
 {
+	entry_info_clear(&e->info);
+	e->info = *e->old; /* its strings move with it */
 	free(e->old);
 	e->old = NULL;
+}
+
+void entry_drop_old(struct entry *e)
+{
+	if (e->old) {
+		entry_info_clear(e->old);
+		free(e->old);
+		e->old = NULL;
+	}
 }
 
 static unsigned entry_hash_bucket(const char *hash)
@@ -184,15 +301,18 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	return e;
 }
 
-static void entry_load(struct entry *e, const struct store_meta *m)
+/* e as m says. 0, or -ENOMEM (e is left ABSENT). */
+static int entry_load(struct entry *e, const struct store_meta *m)
 {
-	struct cache_info *i = &e->info;
+	struct entry_info *i = &e->info;
 
 	entry_reset(e);
+	if (entry_str_set(&i->task_id, m->task_id) ||
+	    entry_str_set(&i->server_name, m->server_name) || entry_str_set(&i->owner, m->owner)) {
+		entry_reset(e);
+		return -ENOMEM;
+	}
 	i->state = m->state;
-	snprintf(i->task_id, sizeof(i->task_id), "%s", m->task_id);
-	snprintf(i->server_name, sizeof(i->server_name), "%s", m->server_name);
-	snprintf(i->owner, sizeof(i->owner), "%s", m->owner);
 	i->finish_time = m->finish_time;
 	i->expires = m->expires;
 	i->ready_time = m->ready_time;
@@ -205,9 +325,15 @@ static void entry_load(struct entry *e, const struct store_meta *m)
 	if (m->state == CACHE_READY)
 		snprintf(i->sha256, sizeof(i->sha256), "%s", m->sha256);
 	i->last_errno = m->last_errno;
-	i->last_error.kind = m->err_kind;
-	snprintf(i->last_error.code, sizeof(i->last_error.code), "%s", m->err_code);
-	snprintf(i->last_error.msg, sizeof(i->last_error.msg), "%s", m->err_msg);
+	if (m->err_kind != CLIENT_OK || m->err_code[0] || m->err_msg[0]) {
+		struct client_error err;
+		client_error_clear(&err);
+		err.kind = m->err_kind;
+		snprintf(err.code, sizeof(err.code), "%s", m->err_code);
+		snprintf(err.msg, sizeof(err.msg), "%s", m->err_msg);
+		entry_err_set(i, &err);
+	}
+	return 0;
 }
 
 /* The kind of m's key and its type index; KIND_NONE and NULL for an orphan. */
@@ -237,8 +363,9 @@ struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, con
 	} else if (e->filling) {
 		return e; /* a flight owns it now */
 	}
+	if (entry_load(e, m) != 0)
+		return NULL;
 	*created = 1;
-	entry_load(e, m);
 	e->access_seq = ++c->access_seq;
 	return e;
 }
@@ -387,7 +514,7 @@ enum cache_state entry_state(const struct cache *c, const struct entry *e)
 
 void entry_to_meta(const struct cache *c, const struct entry *e, struct store_meta *m)
 {
-	const struct cache_info *i = &e->info;
+	const struct entry_info *i = &e->info;
 
 	memset(m, 0, sizeof(*m));
 	entry_key(c, e, &m->key);
@@ -405,9 +532,13 @@ void entry_to_meta(const struct cache *c, const struct entry *e, struct store_me
 	m->total = e->total;
 	snprintf(m->sha256, sizeof(m->sha256), "%s", i->sha256);
 	m->last_errno = i->last_errno;
-	m->err_kind = i->last_error.kind;
-	snprintf(m->err_code, sizeof(m->err_code), "%s", i->last_error.code);
-	snprintf(m->err_msg, sizeof(m->err_msg), "%s", i->last_error.msg);
+	if (i->last_error) {
+		m->err_kind = i->last_error->kind;
+		snprintf(m->err_code, sizeof(m->err_code), "%s", i->last_error->code);
+		snprintf(m->err_msg, sizeof(m->err_msg), "%s", i->last_error->msg);
+	} else {
+		m->err_kind = CLIENT_OK;
+	}
 }
 
 void entry_touch(struct cache *c, struct entry *e)
@@ -426,6 +557,7 @@ void entry_free_all(struct cache *c)
 		struct entry *n = e->next;
 		pthread_mutex_destroy(&e->io_lock);
 		entry_drop_old(e);
+		entry_info_clear(&e->info);
 		free(e->okey);
 		free(e);
 		e = n;

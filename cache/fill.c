@@ -76,11 +76,11 @@ void fill_local_error(struct client_error *err, const char *what, int rc)
 }
 
 /* The entry's fields for a freshly applied task. */
-static void fill_task_fields(struct cache_info *i, const struct export_task *t, int64_t now_s)
+static void fill_task_fields(struct entry_info *i, const struct export_task *t, int64_t now_s)
 {
 	i->applied_time = now_s;
-	snprintf(i->task_id, sizeof(i->task_id), "%s", t->id);
-	snprintf(i->server_name, sizeof(i->server_name), "%s", t->file_name);
+	entry_str_set(&i->task_id, t->id);
+	entry_str_set(&i->server_name, t->file_name);
 	i->state = CACHE_APPLIED;
 	i->progress = t->progress;
 	i->finish_time = i->expires = 0;
@@ -186,7 +186,7 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		before = f->e->info.state;
 		f->e->info.state = CACHE_WAITING;
 		f->e->info.wait_until = until_s;
-		f->e->info.last_error = *err;
+		entry_err_set(&f->e->info, err);
 		f->e->info.last_errno = EAGAIN;
 		if (until_s * 1000 > f->src->closed_until_ms) {
 			f->src->closed_until_ms = until_s * 1000; /* its source's flights only */
@@ -207,7 +207,7 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		f->e->info.state = before == CACHE_WAITING ? CACHE_QUEUED : before;
 		f->e->info.wait_until = 0;
 		f->e->info.last_errno = 0;
-		client_error_clear(&f->e->info.last_error);
+		entry_err_set(&f->e->info, NULL);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -301,7 +301,7 @@ static void fill_forget_task(struct fill *f)
 	f->task_id[0] = '\0';
 	pthread_mutex_lock(&f->c->lock);
 	if (fill_alive_locked(f))
-		f->e->info.task_id[0] = '\0';
+		entry_str_set(&f->e->info.task_id, "");
 	pthread_mutex_unlock(&f->c->lock);
 }
 
@@ -356,10 +356,10 @@ static void fill_poll_publish(struct fill *f)
 {
 	pthread_mutex_lock(&f->c->lock);
 	if (fill_alive_locked(f)) {
-		struct cache_info *i = &f->e->info;
+		struct entry_info *i = &f->e->info;
 		i->progress = f->task.progress;
 		if (f->task.file_name[0])
-			snprintf(i->server_name, sizeof(i->server_name), "%s", f->task.file_name);
+			entry_str_set(&i->server_name, f->task.file_name);
 		i->finish_time = f->task.finish_time;
 		i->expires = f->task.expires;
 	}
@@ -376,9 +376,9 @@ int fill_no_data(struct fill *f)
 	if (fill_alive_locked(f)) {
 		f->e->info.state = CACHE_NO_DATA;
 		f->e->info.learned_time = cache_now_ms(c) / 1000;
-		f->e->info.task_id[0] = '\0';
+		entry_str_set(&f->e->info.task_id, "");
 		f->e->info.last_errno = ENODATA;
-		client_error_clear(&f->e->info.last_error);
+		entry_err_set(&f->e->info, NULL);
 	}
 	pthread_mutex_unlock(&c->lock);
 	f->task_id[0] = '\0';
@@ -522,8 +522,7 @@ static void fill_keep_old(struct fill *f)
 {
 	struct entry *e = f->e;
 
-	e->info = *e->old;
-	entry_drop_old(e);
+	entry_restore_old(e);
 	e->stale = 1;
 	e->stale_until = cache_now_ms(f->c) / 1000 + f->c->cfg.open_ttl_s;
 	log_warn("cache: %s: exporting it again failed; serving the file exported before "
@@ -569,10 +568,10 @@ static void fill_record_failure(struct fill *f, int rc)
 		f->e->info.state = CACHE_FAILED;
 	f->e->info.learned_time = cache_now_ms(c) / 1000;
 	f->e->info.last_errno = eno;
-	f->e->info.last_error = f->err;
+	entry_err_set(&f->e->info, &f->err);
 	f->e->info.progress = -1;
 	if (f->drop_task && !stale)
-		f->e->info.task_id[0] = '\0';
+		entry_str_set(&f->e->info.task_id, "");
 	pthread_mutex_unlock(&c->lock);
 	if (f->err.code[0])
 		snprintf(code, sizeof(code), " code %s", f->err.code);

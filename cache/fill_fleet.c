@@ -68,8 +68,7 @@ static void fleet_publish(struct fill *f, enum cache_fleet_role role, const char
 	if (fill_alive_locked(f)) {
 		f->e->info.fleet_role = role;
 		if (holder)
-			snprintf(f->e->info.fleet_holder, sizeof(f->e->info.fleet_holder), "%s",
-				 holder);
+			entry_str_set(&f->e->info.fleet_holder, holder);
 		f->e->info.fleet_slot_wait = slot_wait;
 	}
 	pthread_mutex_unlock(&f->c->lock);

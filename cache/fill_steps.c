@@ -119,7 +119,7 @@ static void fill_ready_meta(struct fill *f, struct store_meta *m, uint64_t size,
 /* Memory follows the disk: the entry is READY as m says. Takes cache->lock. */
 static void fill_ready_info(struct fill *f, const struct store_meta *m, const char *sha)
 {
-	struct cache_info *i = &f->e->info;
+	struct entry_info *i = &f->e->info;
 
 	pthread_mutex_lock(&f->c->lock);
 	i->state = CACHE_READY;
@@ -128,10 +128,10 @@ static void fill_ready_info(struct fill *f, const struct store_meta *m, const ch
 	i->size = m->size;
 	i->bytes_done = m->size;
 	i->ready_time = m->ready_time;
-	snprintf(i->owner, sizeof(i->owner), "%s", m->owner);
+	entry_str_set(&i->owner, m->owner);
 	snprintf(i->sha256, sizeof(i->sha256), "%s", sha);
 	i->last_errno = 0;
-	client_error_clear(&i->last_error);
+	entry_err_set(i, NULL);
 	f->e->total = m->size;
 	entry_touch(f->c, f->e);
 	f->e->access_dirty = 0;

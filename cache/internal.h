@@ -36,6 +36,27 @@
 #include "store.h"
 
 #define ENTRY_BUCKETS 16384 /* power of two */
+
+/*
+ * What an entry knows (cache->lock): cache_info's stored fields, compact, since a mount may
+ * hold 100,000 entries. Its strings are sized to their content (never NULL: "" when empty,
+ * set with entry_str_set), its error is kept only while there is one (NULL = none). The
+ * fields cache_lookup computes (complete, fresh_until, old_size, stale) are not stored.
+ * entry_info_get expands it into a cache_info.
+ */
+struct entry_info {
+	enum cache_state state;
+	int progress;			/* provider's percent, -1 unknown */
+	int last_errno;
+	enum cache_fleet_role fleet_role;
+	int fleet_slot_wait;
+	uint64_t size, bytes_done, items_done, items_total;
+	int64_t wait_until, finish_time, expires, ready_time, applied_time, last_access;
+	int64_t learned_time;
+	const char *task_id, *server_name, *owner, *fleet_holder;
+	struct client_error *last_error;
+	char sha256[KEY_HASH_LEN];	/* hex, ready only */
+};
 /* Sources and orphans are also indexed by (provider, account): kind_of_key and adoption stay
  * O(1) in the number of accounts. */
 #define ACCOUNT_BUCKETS 1024 /* power of two */
@@ -65,7 +86,7 @@ struct entry {
 	pthread_mutex_t io_lock;
 
 	/* The rest is protected by cache->lock. */
-	struct cache_info info;	 /* state and what cache_lookup reports */
+	struct entry_info info;	 /* state and what cache_lookup reports */
 	uint64_t total;		 /* download size if known, for DOWNLOADING meta */
 	int64_t last_access_ms;	 /* LRU order, with access_seq as tie-break */
 	uint64_t access_seq;
@@ -91,7 +112,7 @@ struct entry {
 	 * (open_refresh = background, provider closed) and again if the export fails. NULL
 	 * when no refresh runs: allocated only while one does, as most entries never have one
 	 * (entry_keep_old, entry_drop_old). */
-	struct cache_info *old;
+	struct entry_info *old;
 	/* The last refresh failed and the old file is served again ("stale"; last_error says
 	 * why) until stale_until (unix s), when the next open tries again. */
 	int stale;
@@ -339,6 +360,16 @@ void entry_freshness(const struct cache *c, const struct entry *e, int *complete
 /* Whether e is READY past the provider's expiry (the sweeper deletes such files; an open file
  * past fresh_until is kept until its re-export replaces it). cache->lock held. */
 int entry_server_expired(const struct cache *c, const struct entry *e);
+/* Set *slot (an entry_info string) to a copy of v, freeing what it held; "" needs no
+ * memory. 0, or -ENOMEM with one log line and *slot unchanged. */
+int entry_str_set(const char **slot, const char *v);
+/* Its last error: a copy of err, or none when err is NULL or clear. On ENOMEM the error is
+ * dropped with one log line (last_errno still says what failed). */
+void entry_err_set(struct entry_info *i, const struct client_error *err);
+/* i expanded (strings copied) into out. */
+void entry_info_get(const struct entry_info *i, struct cache_info *out);
+/* Free what i owns and make it an empty (ABSENT) entry_info. */
+void entry_info_clear(struct entry_info *i);
 /* e's full key into out. 0, or -EINVAL (an orphan's stored fields do not make a key: never
  * for one built by entry_new). cache->lock held (its kind's strings never change). */
 int entry_key(const struct cache *c, const struct entry *e, struct cache_key *out);
@@ -349,6 +380,8 @@ void entry_reset(struct entry *e);
 /* A refresh of e begins: keep its current (READY) info as e->old. 0, or -ENOMEM and e
  * unchanged. */
 int entry_keep_old(struct entry *e);
+/* The refresh failed: e is its old file again (e->old moves into e->info; no allocation). */
+void entry_restore_old(struct entry *e);
 /* The refresh ended (its file replaced the old one, or the old one is e's again): free
  * e->old. */
 void entry_drop_old(struct entry *e);
