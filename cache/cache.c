@@ -268,7 +268,7 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 	pthread_mutex_lock(&c->lock);
 	e = entry_get(c, type, r, 0, &err);
 	if (e) {
-		entry_info_get(&e->info, out);
+		entry_info_get(e, out);
 		out->state = entry_state(c, e);
 		entry_freshness(c, e, &out->complete, &out->fresh_until);
 		out->stale = e->stale || (e->old && out->state == CACHE_WAITING);
@@ -325,7 +325,7 @@ static int data_fd_open(struct cache *c, struct entry *e, const char *path, stru
 	const struct entry_info *now = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 	info.size = now->size;
 	info.ready_time = now->ready_time;
-	memcpy(info.sha256, now->sha256, sizeof(info.sha256));
+	entry_sha256_hex(now, info.sha256);
 	if (now->state != CACHE_READY)
 		info.sha256[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
@@ -414,7 +414,7 @@ static enum open_step open_ready(struct cache *c, struct entry *e, struct open_w
 	if (*rc != -ENOENT || w->reopened++)
 		return OPEN_DONE;
 	/* The data file vanished under us: forget it and fetch it again. */
-	log_warn("cache: %s: data file missing, exporting again", e->range_str);
+	log_warn("cache: %s: data file missing, exporting again", entry_name(e).s);
 	if (e->info.state == CACHE_READY && !e->filling)
 		entry_reset(e);
 	w->counted = 1;
@@ -455,12 +455,12 @@ static int open_enqueue(struct cache *c, struct entry *e, enum cache_state st, l
 	if (st == CACHE_EXPIRED && !entry_server_expired(c, e)) {
 		/* served meanwhile and again if this export fails */
 		if (entry_keep_old(e) != 0) {
-			log_err("cache: %s: out of memory starting its refresh", e->range_str);
+			log_err("cache: %s: out of memory starting its refresh", entry_name(e).s);
 			return -ENOMEM;
 		}
 		entry_counts(c, e)->n_refreshes++;
 		log_info("cache: %s: exported while its range was open; exporting it again",
-			 e->range_str);
+			 entry_name(e).s);
 	}
 	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
 		entry_str_set(&e->info.task_id, ""); /* a new export, not the old task */
@@ -685,7 +685,7 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r)
 		if (kind_key(c, e->kind, &e->range, &k) == 0)
 			fill_fleet_forget(e->kind->src, &k); /* fleet-wide: the next read exports */
 	}
-	log_info("cache: %s: forgotten", e->range_str);
+	log_info("cache: %s: forgotten", entry_name(e).s);
 	return 0;
 }
 

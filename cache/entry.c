@@ -107,8 +107,43 @@ void entry_info_clear(struct entry_info *i)
 	i->task_id = i->server_name = i->owner = i->fleet_holder = entry_empty;
 }
 
-void entry_info_get(const struct entry_info *i, struct cache_info *out)
+static int hex_digit(char ch)
 {
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+void entry_sha256_set(struct entry_info *i, const char *hex)
+{
+	i->has_sha256 = 0;
+	if (strlen(hex) != 64)
+		return;
+	for (int k = 0; k < 32; k++) {
+		int hi = hex_digit(hex[2 * k]), lo = hex_digit(hex[2 * k + 1]);
+		if (hi < 0 || lo < 0)
+			return;
+		i->sha256[k] = (unsigned char)(hi << 4 | lo);
+	}
+	i->has_sha256 = 1;
+}
+
+void entry_sha256_hex(const struct entry_info *i, char *out)
+{
+	if (i->has_sha256)
+		key_hex(i->sha256, sizeof(i->sha256), out);
+	else
+		out[0] = '\0';
+}
+
+void entry_info_get(const struct entry *e, struct cache_info *out)
+{
+	const struct entry_info *i = &e->info;
+
 	memset(out, 0, sizeof(*out));
 	out->state = i->state;
 	snprintf(out->task_id, sizeof(out->task_id), "%s", i->task_id);
@@ -124,9 +159,9 @@ void entry_info_get(const struct entry_info *i, struct cache_info *out)
 	out->expires = i->expires;
 	out->ready_time = i->ready_time;
 	out->applied_time = i->applied_time;
-	out->last_access = i->last_access;
+	out->last_access = e->last_access_ms / 1000;
 	out->learned_time = i->learned_time;
-	memcpy(out->sha256, i->sha256, sizeof(out->sha256));
+	entry_sha256_hex(i, out->sha256);
 	out->last_errno = i->last_errno;
 	if (i->last_error)
 		out->last_error = *i->last_error;
@@ -282,7 +317,6 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 		free(e);
 		return NULL;
 	}
-	date_range_format(&k->range, e->range_str);
 	entry_reset(e);
 	e->next = c->entries;
 	c->entries = e;
@@ -318,12 +352,11 @@ static int entry_load(struct entry *e, const struct store_meta *m)
 	i->ready_time = m->ready_time;
 	i->applied_time = m->applied_time;
 	i->learned_time = m->learned_time;
-	i->last_access = m->last_access_ms / 1000;
 	e->last_access_ms = m->last_access_ms;
 	i->size = m->state == CACHE_READY ? m->size : m->total;
 	e->total = m->total;
 	if (m->state == CACHE_READY)
-		snprintf(i->sha256, sizeof(i->sha256), "%s", m->sha256);
+		entry_sha256_set(i, m->sha256);
 	i->last_errno = m->last_errno;
 	if (m->err_kind != CLIENT_OK || m->err_code[0] || m->err_msg[0]) {
 		struct client_error err;
@@ -530,7 +563,7 @@ void entry_to_meta(const struct cache *c, const struct entry *e, struct store_me
 	m->last_access_ms = e->last_access_ms;
 	m->size = i->state == CACHE_READY ? i->size : 0;
 	m->total = e->total;
-	snprintf(m->sha256, sizeof(m->sha256), "%s", i->sha256);
+	entry_sha256_hex(i, m->sha256);
 	m->last_errno = i->last_errno;
 	if (i->last_error) {
 		m->err_kind = i->last_error->kind;
@@ -544,7 +577,6 @@ void entry_to_meta(const struct cache *c, const struct entry *e, struct store_me
 void entry_touch(struct cache *c, struct entry *e)
 {
 	e->last_access_ms = cache_now_ms(c);
-	e->info.last_access = e->last_access_ms / 1000;
 	e->access_seq = ++c->access_seq;
 	e->access_dirty = 1;
 }

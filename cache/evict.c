@@ -53,7 +53,7 @@ static uint64_t counted_total(struct cache *c)
 		} else if (!e->warned_big) {
 			log_warn("cache: %s: file of %llu bytes alone exceeds cache_max_size %llu; "
 				 "keeping it",
-				 e->range_str, (unsigned long long)e->info.size,
+				 entry_name(e).s, (unsigned long long)e->info.size,
 				 (unsigned long long)c->cfg.max_size);
 			e->warned_big = 1;
 		}
@@ -98,7 +98,7 @@ static int evict_one(struct cache *c)
 		store_remove(&c->store, best->hash);
 	pthread_mutex_unlock(&best->io_lock);
 	if (gone)
-		log_info("cache: %s: evicted (least recently used)", best->range_str);
+		log_info("cache: %s: evicted (least recently used)", entry_name(best).s);
 	return 1;
 }
 
@@ -147,7 +147,7 @@ void sweep_run(struct cache *c)
 		}
 		pthread_mutex_unlock(&e->io_lock);
 		if (done)
-			log_info("cache: %s: expired file deleted", e->range_str);
+			log_info("cache: %s: expired file deleted", entry_name(e).s);
 		pthread_mutex_lock(&c->lock);
 		e = e->next;
 		pthread_mutex_unlock(&c->lock);

@@ -180,7 +180,7 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
 	/* Logged before readers are told EAGAIN: by the time they see it, the line is there. */
 	log_notice("cache: %s: provider closed for now (%s); export queued, trying again at %s",
-		   f->e->range_str, err->msg, when);
+		   f->range_str, err->msg, when);
 	pthread_mutex_lock(&c->lock);
 	if (fill_alive_locked(f)) {
 		before = f->e->info.state;
@@ -223,7 +223,7 @@ int fill_judge(struct fill *f, enum fill_step step, const struct client_error *e
 	switch (d.verdict) {
 	case FILL_RETRY:
 		/* One line per fault, so a log shows what the provider did and what we did. */
-		log_notice("cache: %s: %s: %s; retrying in %ld ms%s", f->e->range_str,
+		log_notice("cache: %s: %s: %s; retrying in %ld ms%s", f->range_str,
 			   client_errkind_name(err->kind), err->msg, d.wait_ms,
 			   d.server_paced ? " (as the server asked)" : "");
 		return fill_sleep(f, d.wait_ms);
@@ -290,7 +290,7 @@ int fill_apply(struct fill *f)
 	pthread_mutex_lock(&c->lock);
 	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
-	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
+	log_info("cache: %s: applied for export task %s", f->range_str, t.id);
 	fill_mark(f, "applied");
 	return fill_take_task(f, &t);
 }
@@ -307,7 +307,7 @@ static void fill_forget_task(struct fill *f)
 
 void fill_mark(const struct fill *f, const char *what)
 {
-	log_debug("cache: %s: +%lld ms %s", f->e->range_str,
+	log_debug("cache: %s: +%lld ms %s", f->range_str,
 		  (long long)(cache_mono_ms() - f->start_ms), what);
 }
 
@@ -383,7 +383,7 @@ int fill_no_data(struct fill *f)
 	pthread_mutex_unlock(&c->lock);
 	f->task_id[0] = '\0';
 	r = fill_persist(f);
-	log_info("cache: %s: no data in that range", f->e->range_str);
+	log_info("cache: %s: no data in that range", f->range_str);
 	return r ? r : -ENODATA;
 }
 
@@ -393,7 +393,7 @@ static void fill_learn_poll_hint(struct fill *f)
 	if (!f->applied_ms)
 		return; /* resumed or adopted: its apply time is not ours to know */
 	struct poll_hint h = poll_hint_learn(f->pending_seen_ms, cache_mono_ms() - f->applied_ms);
-	log_debug("cache: %s: generated %lld..%lld ms after the apply, %u polls", f->e->range_str,
+	log_debug("cache: %s: generated %lld..%lld ms after the apply, %u polls", f->range_str,
 		  (long long)f->pending_seen_ms, (long long)(cache_mono_ms() - f->applied_ms),
 		  f->polls);
 	pthread_mutex_lock(&f->c->lock);
@@ -504,7 +504,7 @@ static int fill_main(struct fill *f)
 		if (r != FILL_REAPPLY)
 			return r;
 		log_notice("cache: %s: export task %s is gone (%s), applying again",
-			   f->e->range_str, f->task_id, client_errkind_name(f->err.kind));
+			   f->range_str, f->task_id, client_errkind_name(f->err.kind));
 		fill_fleet_task_gone(f);
 		fill_forget_task(f);
 		fill_slot(f, 1);
@@ -526,7 +526,7 @@ static void fill_keep_old(struct fill *f)
 	e->stale = 1;
 	e->stale_until = cache_now_ms(f->c) / 1000 + f->c->cfg.open_ttl_s;
 	log_warn("cache: %s: exporting it again failed; serving the file exported before "
-		 "(stale) and trying again in %d s", e->range_str, f->c->cfg.open_ttl_s);
+		 "(stale) and trying again in %d s", f->range_str, f->c->cfg.open_ttl_s);
 }
 
 /* Record a failed flight in memory and on disk, with one log line. */
@@ -575,7 +575,7 @@ static void fill_record_failure(struct fill *f, int rc)
 	pthread_mutex_unlock(&c->lock);
 	if (f->err.code[0])
 		snprintf(code, sizeof(code), " code %s", f->err.code);
-	log_err("cache: export %s failed: %s%s%s: %s (%s)", f->e->range_str,
+	log_err("cache: export %s failed: %s%s%s: %s (%s)", f->range_str,
 		f->unreachable ? "unreachable after retries, " : "",
 		client_errkind_name(f->err.kind), code, f->err.msg, strerror(eno));
 	fill_persist(f);
@@ -616,6 +616,7 @@ int fill_run(struct cache *c, struct entry *e)
 	 * source was added. */
 	(void)kind_key(c, e->kind, &e->range, &key);
 	key_format(&key, f.key_str);
+	date_range_format(&e->range, f.range_str);
 	client_error_clear(&f.err);
 	pthread_mutex_lock(&c->lock);
 	f.gen = e->fill_gen;
@@ -643,7 +644,7 @@ int fill_run(struct cache *c, struct entry *e)
 		cred_learn(c, f.src, CACHE_CRED_ACCEPTED); /* before its readers look: their gate */
 		size = e->info.size;
 		pthread_mutex_unlock(&c->lock);
-		log_info("cache: %s: export ready: %llu bytes in %.1f s", e->range_str,
+		log_info("cache: %s: export ready: %llu bytes in %.1f s", f.range_str,
 			 (unsigned long long)size, (double)(cache_mono_ms() - f.start_ms) / 1000.0);
 		return rc;
 	}

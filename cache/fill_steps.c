@@ -52,8 +52,8 @@ static int fill_get_url(struct fill *f, struct download_url *url)
 static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 {
 	struct fill *f = arg;
-	int rc = added ? room_grow(f->c, f->e->range_str, size - added, size)
-		       : room_begin(f->c, f->e->range_str, size, total);
+	int rc = added ? room_grow(f->c, f->range_str, size - added, size)
+		       : room_begin(f->c, f->range_str, size, total);
 
 	if (rc)
 		return rc;
@@ -62,7 +62,7 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 		 * it, or a server that always has one more page keeps it going for good. */
 		log_warn("cache: %s: export_timeout (%d s) passed while the provider was still "
 			 "writing it (%llu bytes so far); stopped",
-			 f->e->range_str, f->c->cfg.export_timeout_s, (unsigned long long)size);
+			 f->range_str, f->c->cfg.export_timeout_s, (unsigned long long)size);
 		return -ETIMEDOUT;
 	}
 	if (added && size == added)
@@ -129,7 +129,7 @@ static void fill_ready_info(struct fill *f, const struct store_meta *m, const ch
 	i->bytes_done = m->size;
 	i->ready_time = m->ready_time;
 	entry_str_set(&i->owner, m->owner);
-	snprintf(i->sha256, sizeof(i->sha256), "%s", sha);
+	entry_sha256_set(i, sha);
 	i->last_errno = 0;
 	entry_err_set(i, NULL);
 	f->e->total = m->size;

@@ -51,11 +51,11 @@ struct entry_info {
 	enum cache_fleet_role fleet_role;
 	int fleet_slot_wait;
 	uint64_t size, bytes_done, items_done, items_total;
-	int64_t wait_until, finish_time, expires, ready_time, applied_time, last_access;
-	int64_t learned_time;
+	int64_t wait_until, finish_time, expires, ready_time, applied_time, learned_time;
 	const char *task_id, *server_name, *owner, *fleet_holder;
 	struct client_error *last_error;
-	char sha256[KEY_HASH_LEN];	/* hex, ready only */
+	int has_sha256;			/* ready only: */
+	unsigned char sha256[32];	/* the file's digest (entry_sha256_set, entry_sha256_hex) */
 };
 /* Sources and orphans are also indexed by (provider, account): kind_of_key and adoption stay
  * O(1) in the number of accounts. */
@@ -82,41 +82,42 @@ struct entry {
 	struct cache_kind *kind;
 	size_t type;
 	char hash[KEY_HASH_LEN];
-	char range_str[DATE_RANGE_STR_LEN]; /* for log lines */
 	pthread_mutex_t io_lock;
 
-	/* The rest is protected by cache->lock. */
+	/* The rest is protected by cache->lock. The flags are bit-fields of one word: all under
+	 * that lock, never written without it. */
 	struct entry_info info;	 /* state and what cache_lookup reports */
 	uint64_t total;		 /* download size if known, for DOWNLOADING meta */
 	int64_t last_access_ms;	 /* LRU order, with access_seq as tie-break */
 	uint64_t access_seq;
-	int access_dirty;	 /* last_access changed since the .meta was written */
 	unsigned gen;		 /* bumped by cache_forget: stale fills must not touch disk */
-	int filling;		 /* a flight is queued or running */
 	unsigned fill_gen;	 /* gen the current flight was started for */
 	unsigned flight;	 /* count of flights ended; waiters wait for it to change */
 	int result;		 /* 0 or -errno of the last flight that ended */
 	long queued_by;		 /* who queued its flight (cache_open_as), for fair turns */
 	long running_who;	 /* queued_by of the flight a worker runs now */
-	int slot_given_back;	 /* its flight's export is generated: it downloads outside the
-				  * max_exports slots (pool_give_back) */
 	int waiters;		 /* cache_open calls waiting on this entry: pins against eviction */
 	int open_refs;		 /* open handles: pin against eviction */
 	enum cache_state before_queue; /* its state when its flight was queued (pool_drop) */
-	int prefetched;		 /* its queued flight is a prefetch's: wanted without a waiter */
+	unsigned access_dirty : 1;    /* last_access changed since the .meta was written */
+	unsigned filling : 1;	      /* a flight is queued or running */
+	unsigned slot_given_back : 1; /* its flight's export is generated: it downloads outside
+				       * the max_exports slots (pool_give_back) */
+	unsigned prefetched : 1;      /* its queued flight is a prefetch's: wanted without a
+				       * waiter */
+	unsigned warned_big : 1;      /* logged once that the file alone exceeds max_size */
+	/* The last refresh failed and the old file is served again ("stale"; last_error says
+	 * why) until stale_until (unix s), when the next open tries again. */
+	unsigned stale : 1;
+	int64_t stale_until;
 	struct data_fd *data_fd; /* the descriptor its handles on the current .data share, or
 				  * NULL (cache.c) */
-	int warned_big;		 /* logged once that the file alone exceeds max_size */
 	/* A refresh (fresh.h): the READY file an export of its open range is replacing. Its
 	 * .data stays until the new one is renamed over it, so it can be served meanwhile
 	 * (open_refresh = background, provider closed) and again if the export fails. NULL
 	 * when no refresh runs: allocated only while one does, as most entries never have one
 	 * (entry_keep_old, entry_drop_old). */
 	struct entry_info *old;
-	/* The last refresh failed and the old file is served again ("stale"; last_error says
-	 * why) until stale_until (unix s), when the next open tries again. */
-	int stale;
-	int64_t stale_until;
 };
 
 /* What the cache counts, per export type (cache->lock, except n_bytes). */
@@ -366,8 +367,12 @@ int entry_str_set(const char **slot, const char *v);
 /* Its last error: a copy of err, or none when err is NULL or clear. On ENOMEM the error is
  * dropped with one log line (last_errno still says what failed). */
 void entry_err_set(struct entry_info *i, const struct client_error *err);
-/* i expanded (strings copied) into out. */
-void entry_info_get(const struct entry_info *i, struct cache_info *out);
+/* e's info expanded (strings copied) into out. */
+void entry_info_get(const struct entry *e, struct cache_info *out);
+/* i's digest as hex into out (65 bytes), "" when it has none. */
+void entry_sha256_hex(const struct entry_info *i, char *out);
+/* Set i's digest from hex ("" or not 64 hex digits: none). */
+void entry_sha256_set(struct entry_info *i, const char *hex);
 /* Free what i owns and make it an empty (ABSENT) entry_info. */
 void entry_info_clear(struct entry_info *i);
 /* e's full key into out. 0, or -EINVAL (an orphan's stored fields do not make a key: never
@@ -387,6 +392,19 @@ void entry_restore_old(struct entry *e);
 void entry_drop_old(struct entry *e);
 void entry_touch(struct cache *c, struct entry *e);
 void entry_free_all(struct cache *c);
+
+/* e's range as text for a log line: entry_name(e).s lives to the end of the full expression
+ * (not kept in the entry: 100,000 entries). */
+struct entry_name {
+	char s[DATE_RANGE_STR_LEN];
+};
+static inline struct entry_name entry_name(const struct entry *e)
+{
+	struct entry_name n;
+
+	date_range_format(&e->range, n.s);
+	return n;
+}
 
 /* --- pool.c: fill workers --- */
 
