@@ -179,14 +179,37 @@ static int cache_first_source(struct cache *c, const struct cache_config *cfg,
 	return prov ? cache_add_source(c, prov, &sc, NULL) : 0;
 }
 
-/* The lock and the two condition variables (CLOCK_MONOTONIC). 0, or -ENOMEM with none made. */
+static void cache_io_locks_destroy(struct cache *c)
+{
+	for (int i = 0; i < IO_LOCKS; i++)
+		pthread_mutex_destroy(&c->io_locks[i]);
+}
+
+/* The entries' io locks (internal.h); 0, or -ENOMEM with none made. */
+static int cache_io_locks_init(struct cache *c)
+{
+	for (int i = 0; i < IO_LOCKS; i++)
+		if (pthread_mutex_init(&c->io_locks[i], NULL) != 0) {
+			while (i-- > 0)
+				pthread_mutex_destroy(&c->io_locks[i]);
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+/* The lock, the two condition variables (CLOCK_MONOTONIC) and the io locks. 0, or -ENOMEM
+ * with none made. */
 static int cache_sync_init(struct cache *c)
 {
 	pthread_condattr_t ca;
 	int ok;
 
-	if (pthread_condattr_init(&ca) != 0)
+	if (cache_io_locks_init(c) != 0)
 		return -ENOMEM;
+	if (pthread_condattr_init(&ca) != 0) {
+		cache_io_locks_destroy(c);
+		return -ENOMEM;
+	}
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	ok = pthread_mutex_init(&c->lock, NULL) == 0;
 	if (ok && !(ok = pthread_cond_init(&c->wake, &ca) == 0))
@@ -196,7 +219,18 @@ static int cache_sync_init(struct cache *c)
 		pthread_mutex_destroy(&c->lock);
 	}
 	pthread_condattr_destroy(&ca);
+	if (!ok)
+		cache_io_locks_destroy(c);
 	return ok ? 0 : -ENOMEM;
+}
+
+/* Undo cache_sync_init (no thread left). */
+static void cache_sync_destroy(struct cache *c)
+{
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	cache_io_locks_destroy(c);
 }
 
 /* Free what cache_new allocated (threads and sync objects already gone). */
@@ -233,9 +267,7 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
 fail:
 	if (synced) {
 		cache_stop(c);
-		pthread_cond_destroy(&c->work);
-		pthread_cond_destroy(&c->wake);
-		pthread_mutex_destroy(&c->lock);
+		cache_sync_destroy(c);
 	}
 	if (c)
 		cache_release(c);
@@ -249,9 +281,7 @@ void cache_free(struct cache *c)
 	if (!c)
 		return;
 	cache_stop(c);
-	pthread_cond_destroy(&c->work);
-	pthread_cond_destroy(&c->wake);
-	pthread_mutex_destroy(&c->lock);
+	cache_sync_destroy(c);
 	cache_release(c);
 }
 
@@ -294,7 +324,7 @@ static void cache_wait_tick(struct cache *c)
 }
 
 /* The entry's shared descriptor if it is still on the file at path, with one more reference;
- * else NULL. io_lock held (no new .data can be committed meanwhile), cache->lock not. */
+ * else NULL. Its io lock held (no new .data can be committed meanwhile), cache->lock not. */
 static struct data_fd *data_fd_reuse(struct cache *c, struct entry *e, const char *path)
 {
 	struct data_fd *d;
@@ -313,7 +343,7 @@ static struct data_fd *data_fd_reuse(struct cache *c, struct entry *e, const cha
 }
 
 /* Open the .data at path as the entry's new shared descriptor, with a snapshot of what it
- * is (taken with e->io_lock held by the caller, so both describe the same file). */
+ * is (taken with e's io lock held by the caller, so both describe the same file). */
 static int data_fd_open(struct cache *c, struct entry *e, const char *path, struct data_fd **out)
 {
 	struct cache_file_info info;
@@ -355,8 +385,8 @@ static int data_fd_open(struct cache *c, struct entry *e, const char *path, stru
 
 /*
  * A handle on the data file of a READY entry whose open_refs we hold: on the entry's shared
- * descriptor when it is still on the current .data, else on a new one. The entry's io_lock is
- * held throughout, so a fill cannot commit a new .data (it renames under io_lock) between
+ * descriptor when it is still on the current .data, else on a new one. The entry's io lock is
+ * held throughout, so a fill cannot commit a new .data (it renames under it) between
  * the look and the open. cache->lock NOT held.
  */
 static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle **h)
@@ -369,10 +399,10 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 	if (!hd)
 		return -ENOMEM;
 	store_path(&c->store, e->hash, ".data", path);
-	pthread_mutex_lock(&e->io_lock);
+	pthread_mutex_lock(entry_io_lock(c, e));
 	if (!(d = data_fd_reuse(c, e, path)))
 		rc = data_fd_open(c, e, path, &d);
-	pthread_mutex_unlock(&e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(c, e));
 	if (rc) {
 		free(hd);
 		return rc;
@@ -672,14 +702,14 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r)
 	}
 	pthread_mutex_unlock(&c->lock);
 
-	pthread_mutex_lock(&e->io_lock);
+	pthread_mutex_lock(entry_io_lock(c, e));
 	pthread_mutex_lock(&c->lock);
 	e->gen++; /* the flight in progress, if any, is now stale */
 	entry_reset(e);
 	pthread_cond_broadcast(&c->wake);
 	pthread_mutex_unlock(&c->lock);
 	store_remove(&c->store, e->hash);
-	pthread_mutex_unlock(&e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(c, e));
 	if (e->kind) {
 		struct cache_key k;
 		if (kind_key(c, e->kind, &e->range, &k) == 0)

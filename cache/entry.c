@@ -312,7 +312,7 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	e->type = type;
 	if (hash)
 		memcpy(e->hash, hash, KEY_HASH_LEN);
-	if ((!hash && key_hash(k, e->hash) != 0) || pthread_mutex_init(&e->io_lock, NULL) != 0) {
+	if (!hash && key_hash(k, e->hash) != 0) {
 		free(e->okey);
 		free(e);
 		return NULL;
@@ -587,7 +587,6 @@ void entry_free_all(struct cache *c)
 
 	while (e) {
 		struct entry *n = e->next;
-		pthread_mutex_destroy(&e->io_lock);
 		entry_drop_old(e);
 		entry_info_clear(&e->info);
 		free(e->okey);

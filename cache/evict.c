@@ -3,7 +3,7 @@
  * recently used files that no handle or waiter pins. A single file bigger than the cap is
  * kept, with a warning, and does not count against the others: counting it would keep the
  * total over the cap for good and evict every other file after each fill. sweep_run deletes
- * expired files and writes lazy last_access updates without fsync. Both take entry->io_lock
+ * expired files and writes lazy last_access updates without fsync. Both take the entry's io lock
  * then cache->lock (internal.h) and re-check the entry after taking them, since it may have
  * changed while no lock was held.
  */
@@ -87,7 +87,7 @@ static int evict_one(struct cache *c)
 	seq = best->access_seq;
 	pthread_mutex_unlock(&c->lock);
 
-	pthread_mutex_lock(&best->io_lock);
+	pthread_mutex_lock(entry_io_lock(c, best));
 	pthread_mutex_lock(&c->lock);
 	if (evictable(c, best) && best->access_seq == seq) {
 		entry_reset(best);
@@ -96,7 +96,7 @@ static int evict_one(struct cache *c)
 	pthread_mutex_unlock(&c->lock);
 	if (gone)
 		store_remove(&c->store, best->hash);
-	pthread_mutex_unlock(&best->io_lock);
+	pthread_mutex_unlock(entry_io_lock(c, best));
 	if (gone)
 		log_info("cache: %s: evicted (least recently used)", entry_name(best).s);
 	return 1;
@@ -123,11 +123,11 @@ void sweep_run(struct cache *c)
 		struct store_meta m;
 		int expired, dirty, done = 0;
 
-		pthread_mutex_lock(&e->io_lock);
+		pthread_mutex_lock(entry_io_lock(c, e));
 		pthread_mutex_lock(&c->lock);
 		if (c->stopping) {
 			pthread_mutex_unlock(&c->lock);
-			pthread_mutex_unlock(&e->io_lock);
+			pthread_mutex_unlock(entry_io_lock(c, e));
 			break;
 		}
 		expired = !e->filling && entry_server_expired(c, e);
@@ -145,7 +145,7 @@ void sweep_run(struct cache *c)
 		} else if (dirty) {
 			store_meta_write(&c->store, e->hash, &m, 0);
 		}
-		pthread_mutex_unlock(&e->io_lock);
+		pthread_mutex_unlock(entry_io_lock(c, e));
 		if (done)
 			log_info("cache: %s: expired file deleted", entry_name(e).s);
 		pthread_mutex_lock(&c->lock);

@@ -110,11 +110,11 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 	int64_t now_s = cache_now_ms(f->c) / 1000; /* as_of: when this task was applied */
 	int rc;
 
-	pthread_mutex_lock(&f->e->io_lock);
+	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	pthread_mutex_lock(&f->c->lock);
 	if (!fill_alive_locked(f)) {
 		pthread_mutex_unlock(&f->c->lock);
-		pthread_mutex_unlock(&f->e->io_lock);
+		pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 		return -ECANCELED;
 	}
 	entry_to_meta(f->c, f->e, &m);
@@ -131,7 +131,7 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 		f->e->access_dirty = 0;
 		pthread_mutex_unlock(&f->c->lock);
 	}
-	pthread_mutex_unlock(&f->e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 	if (rc)
 		fill_local_error(&f->err, "cannot write metadata", rc);
 	return rc;
@@ -153,10 +153,10 @@ int fill_take_task(struct fill *f, const struct export_task *t)
 
 void fill_drop_part(struct fill *f)
 {
-	pthread_mutex_lock(&f->e->io_lock);
+	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	if (fill_alive(f))
 		store_unlink(&f->c->store, f->e->hash, ".part");
-	pthread_mutex_unlock(&f->e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 }
 
 /*

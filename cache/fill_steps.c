@@ -157,11 +157,11 @@ static int fill_commit(struct fill *f, struct part *pt)
 		fill_drop_part(f); /* never served: the fleet holder's file differs */
 		return rc;
 	}
-	pthread_mutex_lock(&f->e->io_lock);
+	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	pthread_mutex_lock(&c->lock);
 	if (!fill_alive_locked(f)) {
 		pthread_mutex_unlock(&c->lock);
-		pthread_mutex_unlock(&f->e->io_lock);
+		pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 		return -ECANCELED;
 	}
 	fill_ready_meta(f, &m, size, sha);
@@ -174,7 +174,7 @@ static int fill_commit(struct fill *f, struct part *pt)
 		fill_ready_info(f, &m, sha);
 		fill_mark(f, "ready (renamed, .meta synced)");
 	}
-	pthread_mutex_unlock(&f->e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 	if (rc)
 		fill_local_error(&f->err, "cannot store download", rc);
 	return rc;
@@ -208,14 +208,14 @@ static int fill_open_part(struct fill *f, struct part *pt)
 	char path[PATH_MAX];
 	int r;
 
-	pthread_mutex_lock(&f->e->io_lock);
+	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	if (!fill_alive(f)) {
-		pthread_mutex_unlock(&f->e->io_lock);
+		pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 		return -ECANCELED;
 	}
 	store_path(&f->c->store, f->e->hash, ".part", path);
 	r = part_open(pt, path);
-	pthread_mutex_unlock(&f->e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 	if (r) {
 		fill_local_error(&f->err, "cannot open partial file", r);
 		return r;

@@ -3,20 +3,24 @@
  *
  * Locks, in the order they nest (take the left one first, never the reverse):
  *
- *     entry->io_lock  ->  cache->lock
+ *     entry io lock (entry_io_lock)  ->  cache->lock
  *
  *   cache->lock   protects ALL in-memory state: the entry table and every entry's fields
- *                 (except io_lock itself), the fill queue, the counters, stopping/scan_done,
+ *                 (its io lock is apart), the fill queue, the counters, stopping/scan_done,
  *                 the source and kind tables and each source's running/closed/fleet state.
  *                 Held only for memory work and the odd open()/unlink() of one file; never
  *                 across a provider call, a download, an fsync or a scan.
- *   entry->io_lock serializes changes to one entry's files (.meta/.data/.part) between the fill,
- *                 cache_forget, the sweeper and eviction. Held across small metadata writes
- *                 (with their fsync) and unlinks; never across a provider call or a download.
+ *   entry_io_lock(c, e) serializes changes to one entry's files (.meta/.data/.part) between
+ *                 the fill, cache_forget, the sweeper and eviction. Held across small metadata
+ *                 writes (with their fsync) and unlinks; never across a provider call, a
+ *                 download or a wait, and never two at once. It is one of IO_LOCKS shared by
+ *                 the entries whose hash falls in its stripe, not a mutex in each entry (40
+ *                 bytes x 100,000 entries): the rules above make sharing one safe, and the
+ *                 short holds make waiting for a neighbour's rare.
  *
- * A writer of an entry's files takes io_lock, then checks under cache->lock that the entry is
+ * A writer of an entry's files takes its io lock, then checks under cache->lock that the entry is
  * still what it expects (entry_gen_ok for fills; state/refs for sweep and eviction), then does
- * the disk work with only io_lock held. cache_forget bumps entry->gen under both locks, so a
+ * the disk work with only the io lock held. cache_forget bumps entry->gen under both locks, so a
  * fill that outlived its entry can never write over a newer state.
  *
  * Entries are never freed before cache_free: forgetting, sweeping and evicting reset them to
@@ -36,6 +40,7 @@
 #include "store.h"
 
 #define ENTRY_BUCKETS 16384 /* power of two */
+#define IO_LOCKS 1024	    /* power of two, at most 4096 (entry_io_lock) */
 
 /*
  * What an entry knows (cache->lock): cache_info's stored fields, compact, since a mount may
@@ -82,7 +87,6 @@ struct entry {
 	struct cache_kind *kind;
 	size_t type;
 	char hash[KEY_HASH_LEN];
-	pthread_mutex_t io_lock;
 
 	/* The rest is protected by cache->lock. The flags are bit-fields of one word: all under
 	 * that lock, never written without it. */
@@ -208,6 +212,7 @@ struct cache {
 	struct store store;
 
 	pthread_mutex_t lock; /* see above */
+	pthread_mutex_t io_locks[IO_LOCKS]; /* the entries' io locks (entry_io_lock) */
 	pthread_cond_t wake;  /* CLOCK_MONOTONIC; broadcast when a flight ends, on forget, on stop:
 			       * waiters in cache_open and sleeping fills re-check */
 	pthread_cond_t work;  /* CLOCK_MONOTONIC; workers: a flight queued, a source's running
@@ -254,6 +259,18 @@ struct cache {
 	pthread_t fleet_rater;
 	int fleet_rater_started;
 };
+
+/* e's io lock (see the top): the stripe of the first three hex digits of its hash. */
+static inline pthread_mutex_t *entry_io_lock(struct cache *c, const struct entry *e)
+{
+	unsigned h = 0;
+
+	for (int i = 0; i < 3; i++) {
+		char ch = e->hash[i];
+		h = h << 4 | (unsigned)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+	}
+	return &c->io_locks[h & (IO_LOCKS - 1)];
+}
 
 /* The counters of e's kind (e is not an orphan). */
 static inline struct cache_counts *entry_counts(struct cache *c, const struct entry *e)

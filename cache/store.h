@@ -1,6 +1,6 @@
 /*
  * The on-disk store: paths, metadata (JSON) and atomic writes. No locks, no threads: callers
- * serialize operations on one entry's files (the entry's io_lock, see internal.h).
+ * serialize operations on one entry's files (the entry's io lock, see internal.h).
  *
  * Layout (everything below cache_dir; directories 0700, files 0600):
  *
