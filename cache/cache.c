@@ -398,7 +398,7 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 
 	if (!hd)
 		return -ENOMEM;
-	store_path(&c->store, e->hash, ".data", path);
+	store_path(&c->store, entry_hex(e).s, ".data", path);
 	pthread_mutex_lock(entry_io_lock(c, e));
 	if (!(d = data_fd_reuse(c, e, path)))
 		rc = data_fd_open(c, e, path, &d);
@@ -638,7 +638,7 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 		if (g == CRED_WAIT)
 			cache_wait_tick(c);
 	}
-	store_path(&c->store, e->hash, ".data", path);
+	store_path(&c->store, entry_hex(e).s, ".data", path);
 	pthread_mutex_unlock(&c->lock);
 	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (*fd < 0)
@@ -708,7 +708,7 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r)
 	entry_reset(e);
 	pthread_cond_broadcast(&c->wake);
 	pthread_mutex_unlock(&c->lock);
-	store_remove(&c->store, e->hash);
+	store_remove(&c->store, entry_hex(e).s);
 	pthread_mutex_unlock(entry_io_lock(c, e));
 	if (e->kind) {
 		struct cache_key k;
@@ -828,7 +828,7 @@ static int foreach_finish(struct cache *c, struct range_list *l, int scanned, in
  * not listed). */
 static int foreach_add(struct range_list *l, const struct entry *e)
 {
-	return range_list_add(l, e->type, &e->range, e->hash,
+	return range_list_add(l, e->type, &e->range, entry_hex(e).s,
 			      !e->kind || (e->info.state == CACHE_ABSENT && !e->filling));
 }
 

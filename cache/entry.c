@@ -12,6 +12,31 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* 64 hex digits into 32 bytes. 0, or -1 when hex is not that. */
+static int hex_to_bin(const char *hex, unsigned char out[32])
+{
+	if (strlen(hex) != 64)
+		return -1;
+	for (int k = 0; k < 32; k++) {
+		int hi = hex_digit(hex[2 * k]), lo = hex_digit(hex[2 * k + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[k] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 int64_t cache_now_ms(const struct cache *c)
 {
 	return c->cfg.now_ms ? c->cfg.now_ms() : clock_real_ms();
@@ -107,29 +132,9 @@ void entry_info_clear(struct entry_info *i)
 	i->task_id = i->server_name = i->owner = i->fleet_holder = entry_empty;
 }
 
-static int hex_digit(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 void entry_sha256_set(struct entry_info *i, const char *hex)
 {
-	i->has_sha256 = 0;
-	if (strlen(hex) != 64)
-		return;
-	for (int k = 0; k < 32; k++) {
-		int hi = hex_digit(hex[2 * k]), lo = hex_digit(hex[2 * k + 1]);
-		if (hi < 0 || lo < 0)
-			return;
-		i->sha256[k] = (unsigned char)(hi << 4 | lo);
-	}
-	i->has_sha256 = 1;
+	i->has_sha256 = hex_to_bin(hex, i->sha256) == 0;
 }
 
 void entry_sha256_hex(const struct entry_info *i, char *out)
@@ -232,14 +237,10 @@ void entry_drop_old(struct entry *e)
 	}
 }
 
-static unsigned entry_hash_bucket(const char *hash)
+static unsigned entry_hash_bucket(const unsigned char hash[32])
 {
-	/* The key hash is hex SHA-256: its first characters are as good a hash as any. */
-	unsigned h = 2166136261u;
-
-	for (int i = 0; i < 8 && hash[i]; i++)
-		h = (h ^ (unsigned char)hash[i]) * 16777619u;
-	return h & (ENTRY_BUCKETS - 1);
+	/* The key hash is a SHA-256: its first bytes are as good a hash as any. */
+	return ((unsigned)hash[0] << 16 | (unsigned)hash[1] << 8 | hash[2]) & (ENTRY_BUCKETS - 1);
 }
 
 unsigned account_bucket(const char *provider, const char *account)
@@ -257,8 +258,12 @@ unsigned account_bucket(const char *provider, const char *account)
 /* The orphan whose key hashes to hash in memory; NULL if none. */
 static struct entry *entry_find_orphan(struct cache *c, const char *hash)
 {
-	for (struct entry *e = c->by_hash[entry_hash_bucket(hash)]; e; e = e->xnext)
-		if (!e->kind && strcmp(e->hash, hash) == 0)
+	unsigned char h[32];
+
+	if (hex_to_bin(hash, h) != 0)
+		return NULL;
+	for (struct entry *e = c->by_hash[entry_hash_bucket(h)]; e; e = e->xnext)
+		if (!e->kind && memcmp(e->hash, h, sizeof(h)) == 0)
 			return e;
 	return NULL;
 }
@@ -300,6 +305,7 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 {
 	struct entry *e = calloc(1, sizeof(*e));
 	unsigned b = entry_bucket(type, &k->range);
+	char hex[KEY_HASH_LEN] = "";
 
 	if (!e)
 		return NULL;
@@ -310,9 +316,9 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	}
 	e->kind = kind;
 	e->type = type;
-	if (hash)
-		memcpy(e->hash, hash, KEY_HASH_LEN);
-	if (!hash && key_hash(k, e->hash) != 0) {
+	if (!hash && key_hash(k, hex) == 0)
+		hash = hex;
+	if (!hash || hex_to_bin(hash, e->hash) != 0) {
 		free(e->okey);
 		free(e);
 		return NULL;
@@ -440,8 +446,12 @@ enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct 
 
 struct entry *entry_find_hash(struct cache *c, const char *hash)
 {
-	for (struct entry *e = c->by_hash[entry_hash_bucket(hash)]; e; e = e->xnext)
-		if (strcmp(e->hash, hash) == 0)
+	unsigned char h[32];
+
+	if (hex_to_bin(hash, h) != 0)
+		return NULL;
+	for (struct entry *e = c->by_hash[entry_hash_bucket(h)]; e; e = e->xnext)
+		if (memcmp(e->hash, h, sizeof(h)) == 0)
 			return e;
 	return NULL;
 }

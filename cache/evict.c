@@ -95,7 +95,7 @@ static int evict_one(struct cache *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (gone)
-		store_remove(&c->store, best->hash);
+		store_remove(&c->store, entry_hex(best).s);
 	pthread_mutex_unlock(entry_io_lock(c, best));
 	if (gone)
 		log_info("cache: %s: evicted (least recently used)", entry_name(best).s);
@@ -140,10 +140,10 @@ void sweep_run(struct cache *c)
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (expired) {
-			store_remove(&c->store, e->hash);
+			store_remove(&c->store, entry_hex(e).s);
 			done = 1;
 		} else if (dirty) {
-			store_meta_write(&c->store, e->hash, &m, 0);
+			store_meta_write(&c->store, entry_hex(e).s, &m, 0);
 		}
 		pthread_mutex_unlock(entry_io_lock(c, e));
 		if (done)

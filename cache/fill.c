@@ -123,7 +123,7 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 	else
 		f->e->access_dirty = 0;
 	pthread_mutex_unlock(&f->c->lock);
-	rc = store_meta_write(&f->c->store, f->e->hash, &m, 1);
+	rc = store_meta_write(&f->c->store, entry_hex(f->e).s, &m, 1);
 	if (rc == 0 && t) {
 		pthread_mutex_lock(&f->c->lock);
 		fill_task_fields(&f->e->info, t, now_s);
@@ -155,7 +155,7 @@ void fill_drop_part(struct fill *f)
 {
 	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	if (fill_alive(f))
-		store_unlink(&f->c->store, f->e->hash, ".part");
+		store_unlink(&f->c->store, entry_hex(f->e).s, ".part");
 	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 }
 

@@ -167,9 +167,9 @@ static int fill_commit(struct fill *f, struct part *pt)
 	fill_ready_meta(f, &m, size, sha);
 	pthread_mutex_unlock(&c->lock);
 
-	rc = store_commit_part(&c->store, f->e->hash);
+	rc = store_commit_part(&c->store, entry_hex(f->e).s);
 	if (rc == 0)
-		rc = store_meta_write(&c->store, f->e->hash, &m, 1);
+		rc = store_meta_write(&c->store, entry_hex(f->e).s, &m, 1);
 	if (rc == 0) {
 		fill_ready_info(f, &m, sha);
 		fill_mark(f, "ready (renamed, .meta synced)");
@@ -213,7 +213,7 @@ static int fill_open_part(struct fill *f, struct part *pt)
 		pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 		return -ECANCELED;
 	}
-	store_path(&f->c->store, f->e->hash, ".part", path);
+	store_path(&f->c->store, entry_hex(f->e).s, ".part", path);
 	r = part_open(pt, path);
 	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 	if (r) {

@@ -86,7 +86,7 @@ struct entry {
 	 * cache_add_source adopts them. Set under cache->lock; a kind never moves. */
 	struct cache_kind *kind;
 	size_t type;
-	char hash[KEY_HASH_LEN];
+	unsigned char hash[32]; /* its key's SHA-256, whose hex names its files (entry_hex) */
 
 	/* The rest is protected by cache->lock. The flags are bit-fields of one word: all under
 	 * that lock, never written without it. */
@@ -260,15 +260,11 @@ struct cache {
 	int fleet_rater_started;
 };
 
-/* e's io lock (see the top): the stripe of the first three hex digits of its hash. */
+/* e's io lock (see the top): the stripe of the first 12 bits of its hash. */
 static inline pthread_mutex_t *entry_io_lock(struct cache *c, const struct entry *e)
 {
-	unsigned h = 0;
+	unsigned h = (unsigned)e->hash[0] << 4 | e->hash[1] >> 4;
 
-	for (int i = 0; i < 3; i++) {
-		char ch = e->hash[i];
-		h = h << 4 | (unsigned)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
-	}
 	return &c->io_locks[h & (IO_LOCKS - 1)];
 }
 
@@ -409,6 +405,19 @@ void entry_restore_old(struct entry *e);
 void entry_drop_old(struct entry *e);
 void entry_touch(struct cache *c, struct entry *e);
 void entry_free_all(struct cache *c);
+
+/* The hex of e's hash, the base name of its files: entry_hex(e).s lives to the end of the
+ * full expression (an entry keeps the 32 bytes, not the 65 of their text). */
+struct entry_hex {
+	char s[KEY_HASH_LEN];
+};
+static inline struct entry_hex entry_hex(const struct entry *e)
+{
+	struct entry_hex h;
+
+	key_hex(e->hash, sizeof(e->hash), h.s);
+	return h;
+}
 
 /* e's range as text for a log line: entry_name(e).s lives to the end of the full expression
  * (not kept in the entry: 100,000 entries). */
