@@ -268,22 +268,30 @@ static struct entry *entry_find_orphan(struct cache *c, const char *hash)
 	return NULL;
 }
 
-/* An orphan's own copy of k's text fields, "p\0a\0t\0l\0"; NULL on ENOMEM. */
-static char *okey_new(const struct cache_key *k)
+/* The shared text of k's fields, "p\0a\0t\0l\0" (cache->okeys), made on first use; NULL
+ * on ENOMEM. */
+static const char *okey_get(struct cache *c, const struct cache_key *k)
 {
 	const char *f[4] = {k->provider, k->account, k->report_type, k->language};
-	size_t len[4], n = 0;
-	char *s, *p;
+	char text[4 * KEY_FIELD_MAX];
+	struct okey **head = &c->okeys[account_bucket(k->provider, k->account)], *o;
+	size_t n = 0;
 
-	for (int i = 0; i < 4; i++)
-		n += (len[i] = strlen(f[i])) + 1;
-	if (!(s = p = malloc(n)))
-		return NULL;
 	for (int i = 0; i < 4; i++) {
-		memcpy(p, f[i], len[i] + 1);
-		p += len[i] + 1;
+		size_t len = strlen(f[i]) + 1; /* < KEY_FIELD_MAX: key_init checked */
+		memcpy(text + n, f[i], len);
+		n += len;
 	}
-	return s;
+	for (o = *head; o; o = o->next)
+		if (o->len == n && memcmp(o->text, text, n) == 0)
+			return o->text;
+	if (!(o = malloc(sizeof(*o) + n)))
+		return NULL;
+	o->len = n;
+	memcpy(o->text, text, n);
+	o->next = *head;
+	*head = o;
+	return o->text;
 }
 
 int entry_key(const struct cache *c, const struct entry *e, struct cache_key *out)
@@ -310,7 +318,7 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	if (!e)
 		return NULL;
 	e->range = k->range;
-	if (!kind && !(e->okey = okey_new(k))) {
+	if (!kind && !(e->okey = okey_get(c, k))) {
 		free(e);
 		return NULL;
 	}
@@ -319,7 +327,6 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	if (!hash && key_hash(k, hex) == 0)
 		hash = hex;
 	if (!hash || hex_to_bin(hash, e->hash) != 0) {
-		free(e->okey);
 		free(e);
 		return NULL;
 	}
@@ -415,8 +422,7 @@ void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k)
 
 	e->kind = k;
 	e->type = k->src->first + k->ptype;
-	free(e->okey); /* its key is k's now */
-	e->okey = NULL;
+	e->okey = NULL; /* its key is k's now */
 	b = entry_bucket(e->type, &e->range);
 	e->hnext = c->by_range[b];
 	c->by_range[b] = e;
@@ -599,10 +605,15 @@ void entry_free_all(struct cache *c)
 		struct entry *n = e->next;
 		entry_drop_old(e);
 		entry_info_clear(&e->info);
-		free(e->okey);
 		free(e);
 		e = n;
 	}
+	for (size_t b = 0; b < ACCOUNT_BUCKETS; b++)
+		while (c->okeys[b]) {
+			struct okey *o = c->okeys[b];
+			c->okeys[b] = o->next;
+			free(o);
+		}
 	c->entries = NULL;
 	memset(c->by_range, 0, sizeof(c->by_range));
 	memset(c->by_hash, 0, sizeof(c->by_hash));

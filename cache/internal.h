@@ -75,11 +75,11 @@ struct entry {
 	 * (cache->orphans[account_bucket(provider, account)]) until it is adopted. */
 	struct entry *snext;
 	/* Its key is its kind's (provider, account, report_type, language: entry_key) and this
-	 * range; an orphan, which has no kind, keeps those four in okey ("p\0a\0t\0l\0", its
-	 * own, freed when adopted). 100,000 entries must not each carry four 128-byte fields
-	 * that 1,000 sources hold once. */
+	 * range; an orphan, which has no kind, points okey at those four ("p\0a\0t\0l\0"),
+	 * shared by every orphan of the same keys (cache->okeys). 100,000 entries must not
+	 * each carry four 128-byte fields that 1,000 accounts have once. */
 	struct date_range range;
-	char *okey;
+	const char *okey;
 	/* Its kind (source and provider type), and that kind's index; NULL and KIND_NONE for
 	 * an orphan: a .meta a recovery scan found whose keys no source has (yet). Orphans are
 	 * never filled; they count in the size budget, are evicted and swept like any entry, and
@@ -230,6 +230,14 @@ struct cache {
 	 * walk of the table. */
 	struct cache_source *by_account[ACCOUNT_BUCKETS];
 	struct entry *orphans[ACCOUNT_BUCKETS];
+	/* The orphans' key texts (entry->okey), one per (provider, account, report_type,
+	 * language) found on disk, in the same buckets; freed by cache_free only, so there are
+	 * at most as many as accounts the disk holds files of. */
+	struct okey {
+		struct okey *next;
+		size_t len;
+		char text[];
+	} *okeys[ACCOUNT_BUCKETS];
 	struct entry *queue_head, *queue_tail;
 	int stopping;
 	/* The recovery scan has read every .meta: memory knows every usable entry. Stays 0 when

@@ -1,9 +1,9 @@
 /*
  * What one cached entry costs in memory. A mount of 1,000 accounts keeps 100,000 entries, so
  * an entry holds what it needs in the size it needs: its key's text is its kind's (an orphan
- * keeps one string sized to it), its strings are sized to their content, its error and the
- * file a refresh replaces are allocated only while they exist. The round trips check that
- * nothing a .meta says is lost on the way.
+ * points at one text shared by the orphans of its account), its strings are sized to their
+ * content, its error and the file a refresh replaces are allocated only while they exist.
+ * The round trips check that nothing a .meta says is lost on the way.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -152,6 +152,35 @@ static void test_entry_old_only_while_refreshing(void **state)
 	cache_free(c);
 }
 
+/* Orphans of one account share the text of their keys, whatever their number. */
+static void test_orphans_share_their_key_text(void **state)
+{
+	struct cache *c = cache_in_tmp();
+	struct date_range r2 = fake_range("2026-05-20", "2026-05-21");
+	struct store_meta m1, m2;
+	char h1[KEY_HASH_LEN], h2[KEY_HASH_LEN];
+	struct cache_key k;
+	struct entry *e1, *e2;
+	int created;
+
+	(void)state;
+	ready_meta(&m1, h1);
+	ready_meta(&m2, h2);
+	m2.key.range = r2;
+	assert_int_equal(key_hash(&m2.key, h2), 0);
+	pthread_mutex_lock(&c->lock);
+	e1 = entry_insert_meta(c, &m1, h1, &created);
+	e2 = entry_insert_meta(c, &m2, h2, &created);
+	assert_non_null(e1);
+	assert_non_null(e2);
+	assert_ptr_not_equal(e1, e2);
+	assert_ptr_equal(e1->okey, e2->okey);
+	assert_int_equal(entry_key(c, e2, &k), 0);
+	pthread_mutex_unlock(&c->lock);
+	assert_true(key_equal(&k, &m2.key));
+	cache_free(c);
+}
+
 static void test_entry_empty_strings_cost_nothing(void **state)
 {
 	struct entry_info i;
@@ -178,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_entry_fits_its_budget),
 		IN_TMP_DIR(test_entry_keeps_what_its_meta_says),
 		IN_TMP_DIR(test_entry_old_only_while_refreshing),
+		IN_TMP_DIR(test_orphans_share_their_key_text),
 		cmocka_unit_test(test_entry_empty_strings_cost_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
