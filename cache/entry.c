@@ -306,12 +306,33 @@ int entry_key(const struct cache *c, const struct entry *e, struct cache_key *ou
 	return key_init(out, f[0], f[1], f[2], f[3], &e->range);
 }
 
+/* A zeroed entry from the newest slab (a new slab when it is full); NULL on ENOMEM. */
+static struct entry *entry_alloc(struct cache *c)
+{
+	if (!c->slabs || c->slab_used == ENTRY_SLAB) {
+		struct entry_slab *s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		s->next = c->slabs;
+		c->slabs = s;
+		c->slab_used = 0;
+	}
+	return &c->slabs->e[c->slab_used++];
+}
+
+/* Give back e, the last entry_alloc gave, unused. */
+static void entry_unalloc(struct cache *c, struct entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	c->slab_used--;
+}
+
 /* A new ABSENT entry of kind (NULL: an orphan) for k, whose key hash is hash (NULL: computed
  * here; the scan knows it from the file name and saves a SHA-256 per entry). */
 static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t type,
 			       const struct cache_key *k, const char *hash)
 {
-	struct entry *e = calloc(1, sizeof(*e));
+	struct entry *e = entry_alloc(c);
 	unsigned b = entry_bucket(type, &k->range);
 	char hex[KEY_HASH_LEN] = "";
 
@@ -319,7 +340,7 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 		return NULL;
 	e->range = k->range;
 	if (!kind && !(e->okey = okey_get(c, k))) {
-		free(e);
+		entry_unalloc(c, e);
 		return NULL;
 	}
 	e->kind = kind;
@@ -327,7 +348,7 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	if (!hash && key_hash(k, hex) == 0)
 		hash = hex;
 	if (!hash || hex_to_bin(hash, e->hash) != 0) {
-		free(e);
+		entry_unalloc(c, e);
 		return NULL;
 	}
 	entry_reset(e);
@@ -605,9 +626,14 @@ void entry_free_all(struct cache *c)
 		struct entry *n = e->next;
 		entry_drop_old(e);
 		entry_info_clear(&e->info);
-		free(e);
 		e = n;
 	}
+	while (c->slabs) {
+		struct entry_slab *sl = c->slabs;
+		c->slabs = sl->next;
+		free(sl);
+	}
+	c->slab_used = 0;
 	for (size_t b = 0; b < ACCOUNT_BUCKETS; b++)
 		while (c->okeys[b]) {
 			struct okey *o = c->okeys[b];

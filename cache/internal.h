@@ -55,12 +55,12 @@ struct entry_info {
 	int last_errno;
 	enum cache_fleet_role fleet_role;
 	int fleet_slot_wait;
+	int has_sha256;			/* ready only: sha256 holds the file's digest */
 	uint64_t size, bytes_done, items_done, items_total;
 	int64_t wait_until, finish_time, expires, ready_time, applied_time, learned_time;
 	const char *task_id, *server_name, *owner, *fleet_holder;
 	struct client_error *last_error;
-	int has_sha256;			/* ready only: */
-	unsigned char sha256[32];	/* the file's digest (entry_sha256_set, entry_sha256_hex) */
+	unsigned char sha256[32];	/* (entry_sha256_set, entry_sha256_hex) */
 };
 /* Sources and orphans are also indexed by (provider, account): kind_of_key and adoption stay
  * O(1) in the number of accounts. */
@@ -122,6 +122,13 @@ struct entry {
 	 * when no refresh runs: allocated only while one does, as most entries never have one
 	 * (entry_keep_old, entry_drop_old). */
 	struct entry_info *old;
+};
+
+#define ENTRY_SLAB 128
+
+struct entry_slab {
+	struct entry_slab *next;
+	struct entry e[ENTRY_SLAB];
 };
 
 /* What the cache counts, per export type (cache->lock, except n_bytes). */
@@ -218,6 +225,10 @@ struct cache {
 	pthread_cond_t work;  /* CLOCK_MONOTONIC; workers: a flight queued, a source's running
 			       * count dropped, or stop */
 	struct entry *entries;
+	/* Where entries live: ENTRY_SLAB at a time (entries are freed only with the cache, so
+	 * one allocation per entry would add its malloc header to each of 100,000). */
+	struct entry_slab *slabs; /* the newest first */
+	size_t slab_used;	  /* entries taken from the newest */
 	/* The same entries hashed by (type, range): lookups stay O(1) with tens of thousands
 	 * cached (a list scan per insert made the recovery scan quadratic). Orphans are not in
 	 * it (by_hash and orphans find them). */
