@@ -391,7 +391,8 @@ static int entry_load(struct entry *e, const struct store_meta *m)
 	e->total = m->total;
 	if (m->state == CACHE_READY)
 		entry_sha256_set(i, m->sha256);
-	i->last_errno = m->last_errno;
+	/* An errno; a .meta edited to say more is an I/O error of unknown kind. */
+	i->last_errno = (int16_t)(m->last_errno < 4096 ? m->last_errno : EIO);
 	if (m->err_kind != CLIENT_OK || m->err_code[0] || m->err_msg[0]) {
 		struct client_error err;
 		client_error_clear(&err);

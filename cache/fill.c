@@ -82,7 +82,7 @@ static void fill_task_fields(struct entry_info *i, const struct export_task *t, 
 	entry_str_set(&i->task_id, t->id);
 	entry_str_set(&i->server_name, t->file_name);
 	i->state = CACHE_APPLIED;
-	i->progress = t->progress;
+	i->progress = entry_progress(t->progress);
 	i->finish_time = i->expires = 0;
 	i->bytes_done = i->size = 0;
 	i->items_done = i->items_total = 0; /* the old task's count is not ours */
@@ -357,7 +357,7 @@ static void fill_poll_publish(struct fill *f)
 	pthread_mutex_lock(&f->c->lock);
 	if (fill_alive_locked(f)) {
 		struct entry_info *i = &f->e->info;
-		i->progress = f->task.progress;
+		i->progress = entry_progress(f->task.progress);
 		if (f->task.file_name[0])
 			entry_str_set(&i->server_name, f->task.file_name);
 		i->finish_time = f->task.finish_time;

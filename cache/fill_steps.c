@@ -95,7 +95,7 @@ static void fill_items_hook(void *arg, uint64_t done, uint64_t total)
 		f->e->info.items_done = done;
 		f->e->info.items_total = total;
 		if (total > 0 && done <= total)
-			f->e->info.progress = (int)(done * 100 / total);
+			f->e->info.progress = entry_progress((int)(done * 100 / total));
 	}
 	pthread_mutex_unlock(&f->c->lock);
 }

@@ -50,12 +50,12 @@
  * entry_info_get expands it into a cache_info.
  */
 struct entry_info {
-	enum cache_state state;
-	int progress;			/* provider's percent, -1 unknown */
-	int last_errno;
-	enum cache_fleet_role fleet_role;
-	int fleet_slot_wait;
-	int has_sha256;			/* ready only: sha256 holds the file's digest */
+	uint8_t state;			/* enum cache_state */
+	uint8_t fleet_role;		/* enum cache_fleet_role */
+	uint8_t fleet_slot_wait;
+	uint8_t has_sha256;		/* ready only: sha256 holds the file's digest */
+	int8_t progress;		/* provider's percent (0..100), -1 unknown */
+	int16_t last_errno;		/* an errno: < 4096 */
 	uint64_t size, bytes_done, items_done, items_total;
 	int64_t wait_until, finish_time, expires, ready_time, applied_time, learned_time;
 	const char *task_id, *server_name, *owner, *fleet_holder;
@@ -285,6 +285,12 @@ static inline pthread_mutex_t *entry_io_lock(struct cache *c, const struct entry
 	unsigned h = (unsigned)e->hash[0] << 4 | e->hash[1] >> 4;
 
 	return &c->io_locks[h & (IO_LOCKS - 1)];
+}
+
+/* A provider's percent as entry_info keeps it: -1 (unknown) or 0..100. */
+static inline int8_t entry_progress(int percent)
+{
+	return (int8_t)(percent < 0 ? -1 : percent > 100 ? 100 : percent);
 }
 
 /* The counters of e's kind (e is not an orphan). */
