@@ -194,8 +194,11 @@ static void source_adopt(struct cache *c, struct cache_source *s)
 		struct entry *e = *p;
 		struct cache_kind *k = NULL;
 		struct cache_key key;
-		if (entry_key(c, e, &key) == 0 && !strcmp(key.account, s->account) &&
-		    !strcmp(key.provider, s->prov->name))
+		/* okey is "provider\0account\0...": the other accounts of the bucket are told
+		 * apart without building their keys. */
+		const char *prov = e->okey, *acct = prov + strlen(prov) + 1;
+		if (!strcmp(acct, s->account) && !strcmp(prov, s->prov->name) &&
+		    entry_key(c, e, &key) == 0)
 			k = source_kind_of_key(c, s, &key);
 		if (!k) {
 			p = &e->snext;
