@@ -164,7 +164,7 @@ void entry_info_get(const struct entry *e, struct cache_info *out)
 	out->expires = i->expires;
 	out->ready_time = i->ready_time;
 	out->applied_time = i->applied_time;
-	out->last_access = e->last_access_ms / 1000;
+	out->last_access = e->accessed ? e->last_access_ms / 1000 : 0;
 	out->learned_time = i->learned_time;
 	entry_sha256_hex(i, out->sha256);
 	out->last_errno = i->last_errno;
@@ -204,6 +204,7 @@ void entry_reset(struct entry *e)
 	entry_info_clear(&e->info);
 	e->total = 0;
 	e->access_dirty = 0;
+	e->accessed = 0;
 	e->warned_big = 0;
 	entry_drop_old(e);
 	e->stale = 0;
@@ -387,6 +388,7 @@ static int entry_load(struct entry *e, const struct store_meta *m)
 	i->applied_time = m->applied_time;
 	i->learned_time = m->learned_time;
 	e->last_access_ms = m->last_access_ms;
+	e->accessed = 1;
 	i->size = m->state == CACHE_READY ? m->size : m->total;
 	e->total = m->total;
 	if (m->state == CACHE_READY)
@@ -617,6 +619,7 @@ void entry_touch(struct cache *c, struct entry *e)
 	e->last_access_ms = cache_now_ms(c);
 	e->access_seq = ++c->access_seq;
 	e->access_dirty = 1;
+	e->accessed = 1;
 }
 
 void entry_free_all(struct cache *c)

@@ -110,6 +110,8 @@ struct entry {
 	unsigned prefetched : 1;      /* its queued flight is a prefetch's: wanted without a
 				       * waiter */
 	unsigned warned_big : 1;      /* logged once that the file alone exceeds max_size */
+	unsigned accessed : 1;	      /* last_access_ms is its file's (loaded or touched since
+				       * the last reset): cache_info.last_access says it */
 	/* The last refresh failed and the old file is served again ("stale"; last_error says
 	 * why) until stale_until (unix s), when the next open tries again. */
 	unsigned stale : 1;

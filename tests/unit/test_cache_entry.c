@@ -117,6 +117,15 @@ static void test_entry_keeps_what_its_meta_says(void **state)
 	assert_int_equal(back.size, m.size);
 	assert_int_equal(back.applied_time, m.applied_time);
 	assert_int_equal(back.last_access_ms, m.last_access_ms);
+	/* Reset (forgotten, evicted, swept), it has no file and no last access. */
+	pthread_mutex_lock(&c->lock);
+	entry_reset(e);
+	entry_info_get(e, &info);
+	pthread_mutex_unlock(&c->lock);
+	assert_int_equal(info.state, CACHE_ABSENT);
+	assert_int_equal(info.last_access, 0);
+	assert_string_equal(info.task_id, "");
+	assert_string_equal(info.sha256, "");
 	cache_free(c);
 }
 
