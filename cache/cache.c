@@ -179,14 +179,37 @@ static int cache_first_source(struct cache *c, const struct cache_config *cfg,
 	return prov ? cache_add_source(c, prov, &sc, NULL) : 0;
 }
 
-/* The lock and the two condition variables (CLOCK_MONOTONIC). 0, or -ENOMEM with none made. */
+static void cache_io_locks_destroy(struct cache *c)
+{
+	for (int i = 0; i < IO_LOCKS; i++)
+		pthread_mutex_destroy(&c->io_locks[i]);
+}
+
+/* The entries' io locks (internal.h); 0, or -ENOMEM with none made. */
+static int cache_io_locks_init(struct cache *c)
+{
+	for (int i = 0; i < IO_LOCKS; i++)
+		if (pthread_mutex_init(&c->io_locks[i], NULL) != 0) {
+			while (i-- > 0)
+				pthread_mutex_destroy(&c->io_locks[i]);
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+/* The lock, the two condition variables (CLOCK_MONOTONIC) and the io locks. 0, or -ENOMEM
+ * with none made. */
 static int cache_sync_init(struct cache *c)
 {
 	pthread_condattr_t ca;
 	int ok;
 
-	if (pthread_condattr_init(&ca) != 0)
+	if (cache_io_locks_init(c) != 0)
 		return -ENOMEM;
+	if (pthread_condattr_init(&ca) != 0) {
+		cache_io_locks_destroy(c);
+		return -ENOMEM;
+	}
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	ok = pthread_mutex_init(&c->lock, NULL) == 0;
 	if (ok && !(ok = pthread_cond_init(&c->wake, &ca) == 0))
@@ -196,7 +219,18 @@ static int cache_sync_init(struct cache *c)
 		pthread_mutex_destroy(&c->lock);
 	}
 	pthread_condattr_destroy(&ca);
+	if (!ok)
+		cache_io_locks_destroy(c);
 	return ok ? 0 : -ENOMEM;
+}
+
+/* Undo cache_sync_init (no thread left). */
+static void cache_sync_destroy(struct cache *c)
+{
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	cache_io_locks_destroy(c);
 }
 
 /* Free what cache_new allocated (threads and sync objects already gone). */
@@ -233,9 +267,7 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
 fail:
 	if (synced) {
 		cache_stop(c);
-		pthread_cond_destroy(&c->work);
-		pthread_cond_destroy(&c->wake);
-		pthread_mutex_destroy(&c->lock);
+		cache_sync_destroy(c);
 	}
 	if (c)
 		cache_release(c);
@@ -249,9 +281,7 @@ void cache_free(struct cache *c)
 	if (!c)
 		return;
 	cache_stop(c);
-	pthread_cond_destroy(&c->work);
-	pthread_cond_destroy(&c->wake);
-	pthread_mutex_destroy(&c->lock);
+	cache_sync_destroy(c);
 	cache_release(c);
 }
 
@@ -268,11 +298,11 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 	pthread_mutex_lock(&c->lock);
 	e = entry_get(c, type, r, 0, &err);
 	if (e) {
-		*out = e->info;
+		entry_info_get(e, out);
 		out->state = entry_state(c, e);
 		entry_freshness(c, e, &out->complete, &out->fresh_until);
-		out->stale = e->stale || (e->has_old && out->state == CACHE_WAITING);
-		out->old_size = e->has_old ? e->old.size : 0;
+		out->stale = e->stale || (e->old && out->state == CACHE_WAITING);
+		out->old_size = e->old ? e->old->size : 0;
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
 			/* Queued behind the waiting flight: it waits for the same opening. */
 			out->wait_until = (e->kind->src->closed_until_ms + 999) / 1000;
@@ -294,7 +324,7 @@ static void cache_wait_tick(struct cache *c)
 }
 
 /* The entry's shared descriptor if it is still on the file at path, with one more reference;
- * else NULL. io_lock held (no new .data can be committed meanwhile), cache->lock not. */
+ * else NULL. Its io lock held (no new .data can be committed meanwhile), cache->lock not. */
 static struct data_fd *data_fd_reuse(struct cache *c, struct entry *e, const char *path)
 {
 	struct data_fd *d;
@@ -313,7 +343,7 @@ static struct data_fd *data_fd_reuse(struct cache *c, struct entry *e, const cha
 }
 
 /* Open the .data at path as the entry's new shared descriptor, with a snapshot of what it
- * is (taken with e->io_lock held by the caller, so both describe the same file). */
+ * is (taken with e's io lock held by the caller, so both describe the same file). */
 static int data_fd_open(struct cache *c, struct entry *e, const char *path, struct data_fd **out)
 {
 	struct cache_file_info info;
@@ -322,11 +352,10 @@ static int data_fd_open(struct cache *c, struct entry *e, const char *path, stru
 	int fd;
 
 	pthread_mutex_lock(&c->lock);
-	const struct cache_info *now = e->info.state != CACHE_READY && e->has_old ? &e->old
-										  : &e->info;
+	const struct entry_info *now = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 	info.size = now->size;
 	info.ready_time = now->ready_time;
-	memcpy(info.sha256, now->sha256, sizeof(info.sha256));
+	entry_sha256_hex(now, info.sha256);
 	if (now->state != CACHE_READY)
 		info.sha256[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
@@ -356,8 +385,8 @@ static int data_fd_open(struct cache *c, struct entry *e, const char *path, stru
 
 /*
  * A handle on the data file of a READY entry whose open_refs we hold: on the entry's shared
- * descriptor when it is still on the current .data, else on a new one. The entry's io_lock is
- * held throughout, so a fill cannot commit a new .data (it renames under io_lock) between
+ * descriptor when it is still on the current .data, else on a new one. The entry's io lock is
+ * held throughout, so a fill cannot commit a new .data (it renames under it) between
  * the look and the open. cache->lock NOT held.
  */
 static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle **h)
@@ -369,11 +398,11 @@ static int cache_open_data(struct cache *c, struct entry *e, struct cache_handle
 
 	if (!hd)
 		return -ENOMEM;
-	store_path(&c->store, e->hash, ".data", path);
-	pthread_mutex_lock(&e->io_lock);
+	store_path(&c->store, entry_hex(e).s, ".data", path);
+	pthread_mutex_lock(entry_io_lock(c, e));
 	if (!(d = data_fd_reuse(c, e, path)))
 		rc = data_fd_open(c, e, path, &d);
-	pthread_mutex_unlock(&e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(c, e));
 	if (rc) {
 		free(hd);
 		return rc;
@@ -415,7 +444,7 @@ static enum open_step open_ready(struct cache *c, struct entry *e, struct open_w
 	if (*rc != -ENOENT || w->reopened++)
 		return OPEN_DONE;
 	/* The data file vanished under us: forget it and fetch it again. */
-	log_warn("cache: %s: data file missing, exporting again", e->range_str);
+	log_warn("cache: %s: data file missing, exporting again", entry_name(e).s);
 	if (e->info.state == CACHE_READY && !e->filling)
 		entry_reset(e);
 	w->counted = 1;
@@ -430,8 +459,7 @@ static enum open_step open_gated(struct cache *c, struct entry *e, struct open_w
 				 struct cache_handle **h, int *rc)
 {
 	/* The file served: the old one while its refresh runs (as cache_open_data picks). */
-	const struct cache_info *file = e->info.state != CACHE_READY && e->has_old ? &e->old
-										   : &e->info;
+	const struct entry_info *file = e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 	int g = cred_gate(c, e->kind->src, e->info.task_id, file->owner);
 
 	if (g < 0) {
@@ -450,20 +478,25 @@ static int nodata_fresh(struct cache *c, const struct entry *e, enum cache_state
 	       cache_now_ms(c) / 1000 - e->info.learned_time < c->cfg.nodata_ttl_s;
 }
 
-/* Queue a flight for e (not filling): a new export unless a task is to be resumed. */
-static void open_enqueue(struct cache *c, struct entry *e, enum cache_state st, long who)
+/* Queue a flight for e (not filling): a new export unless a task is to be resumed. 0, or
+ * -ENOMEM (nothing queued: the old file of a refresh could not be kept). */
+static int open_enqueue(struct cache *c, struct entry *e, enum cache_state st, long who)
 {
-	e->queued_by = who;
 	if (st == CACHE_EXPIRED && !entry_server_expired(c, e)) {
-		e->has_old = 1; /* served meanwhile and again if this export fails */
-		e->old = e->info;
+		/* served meanwhile and again if this export fails */
+		if (entry_keep_old(e) != 0) {
+			log_err("cache: %s: out of memory starting its refresh", entry_name(e).s);
+			return -ENOMEM;
+		}
 		entry_counts(c, e)->n_refreshes++;
 		log_info("cache: %s: exported while its range was open; exporting it again",
-			 e->range_str);
+			 entry_name(e).s);
 	}
 	if (st == CACHE_EXPIRED || st == CACHE_NO_DATA)
-		e->info.task_id[0] = '\0'; /* a new export, not the old task */
+		entry_str_set(&e->info.task_id, ""); /* a new export, not the old task */
+	e->queued_by = who;
 	pool_enqueue(c, e);
+	return 0;
 }
 
 /* One look at e for a cache_open: done (*rc, *h set), look again at once, or wait for the
@@ -487,7 +520,7 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 		w->flight_done = 1;
 	}
 	st = entry_state(c, e);
-	if (e->filling && e->fill_gen == e->gen && e->has_old &&
+	if (e->filling && e->fill_gen == e->gen && e->old &&
 	    (st == CACHE_WAITING || c->cfg.open_refresh_background))
 		return open_gated(c, e, w, h, rc); /* the old file while its refresh runs */
 	if (e->filling && e->fill_gen == e->gen && st == CACHE_WAITING) {
@@ -514,8 +547,9 @@ static enum open_step open_step(struct cache *c, struct entry *e, struct open_wa
 			return g == CRED_WAIT ? OPEN_WAIT : OPEN_AGAIN;
 	}
 	if (!e->filling) {
-		open_enqueue(c, e, st, w->who);
-		if (e->has_old && c->cfg.open_refresh_background)
+		if ((*rc = open_enqueue(c, e, st, w->who)) != 0)
+			return OPEN_DONE;
+		if (e->old && c->cfg.open_refresh_background)
 			return open_gated(c, e, w, h, rc); /* the old file; the export runs behind */
 		w->joined = 1;
 		w->my_flight = e->flight;
@@ -590,13 +624,13 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 		/* The file an open would get: READY, an open one past its freshness, or the old
 		 * file served while its refresh runs (open_refresh = background, a failed
 		 * refresh). */
-		if (!e || !(entry_state(c, e) == CACHE_READY || e->has_old ||
+		if (!e || !(entry_state(c, e) == CACHE_READY || e->old ||
 			    (e->info.state == CACHE_READY && !entry_server_expired(c, e)))) {
 			pthread_mutex_unlock(&c->lock);
 			return -ENOENT;
 		}
-		const struct cache_info *file =
-			e->info.state != CACHE_READY && e->has_old ? &e->old : &e->info;
+		const struct entry_info *file =
+			e->info.state != CACHE_READY && e->old ? e->old : &e->info;
 		if ((g = cred_gate(c, e->kind->src, e->info.task_id, file->owner)) < 0) {
 			pthread_mutex_unlock(&c->lock);
 			return g;
@@ -604,7 +638,7 @@ int cache_peek(struct cache *c, size_t type, const struct date_range *r, int *fd
 		if (g == CRED_WAIT)
 			cache_wait_tick(c);
 	}
-	store_path(&c->store, e->hash, ".data", path);
+	store_path(&c->store, entry_hex(e).s, ".data", path);
 	pthread_mutex_unlock(&c->lock);
 	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (*fd < 0)
@@ -668,17 +702,20 @@ int cache_forget(struct cache *c, size_t type, const struct date_range *r)
 	}
 	pthread_mutex_unlock(&c->lock);
 
-	pthread_mutex_lock(&e->io_lock);
+	pthread_mutex_lock(entry_io_lock(c, e));
 	pthread_mutex_lock(&c->lock);
 	e->gen++; /* the flight in progress, if any, is now stale */
 	entry_reset(e);
 	pthread_cond_broadcast(&c->wake);
 	pthread_mutex_unlock(&c->lock);
-	store_remove(&c->store, e->hash);
-	pthread_mutex_unlock(&e->io_lock);
-	if (e->kind)
-		fill_fleet_forget(e->kind->src, &e->key); /* fleet-wide: the next read exports */
-	log_info("cache: %s: forgotten", e->range_str);
+	store_remove(&c->store, entry_hex(e).s);
+	pthread_mutex_unlock(entry_io_lock(c, e));
+	if (e->kind) {
+		struct cache_key k;
+		if (kind_key(c, e->kind, &e->range, &k) == 0)
+			fill_fleet_forget(e->kind->src, &k); /* fleet-wide: the next read exports */
+	}
+	log_info("cache: %s: forgotten", entry_name(e).s);
 	return 0;
 }
 
@@ -791,7 +828,7 @@ static int foreach_finish(struct cache *c, struct range_list *l, int scanned, in
  * not listed). */
 static int foreach_add(struct range_list *l, const struct entry *e)
 {
-	return range_list_add(l, e->type, &e->key.range, e->hash,
+	return range_list_add(l, e->type, &e->range, entry_hex(e).s,
 			      !e->kind || (e->info.state == CACHE_ABSENT && !e->filling));
 }
 
@@ -873,7 +910,8 @@ int cache_prefetch(struct cache *c, size_t type, const struct date_range *r)
 	    !cred_accepted(e->kind->src))
 		goto out; /* an earlier run's task waits for a reader and the gate (cred.c) */
 	/* The same start as cache_open's, without a waiter. */
-	open_enqueue(c, e, st, CACHE_WHO_NONE);
+	if ((rc = open_enqueue(c, e, st, CACHE_WHO_NONE)) != 0)
+		goto out;
 	e->prefetched = 1; /* wanted, though nobody waits */
 	entry_counts(c, e)->n_prefetches++;
 	rc = 1;

@@ -12,6 +12,31 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* 64 hex digits into 32 bytes. 0, or -1 when hex is not that. */
+static int hex_to_bin(const char *hex, unsigned char out[32])
+{
+	if (strlen(hex) != 64)
+		return -1;
+	for (int k = 0; k < 32; k++) {
+		int hi = hex_digit(hex[2 * k]), lo = hex_digit(hex[2 * k + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[k] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 int64_t cache_now_ms(const struct cache *c)
 {
 	return c->cfg.now_ms ? c->cfg.now_ms() : clock_real_ms();
@@ -44,33 +69,179 @@ static unsigned entry_bucket(size_t type, const struct date_range *r)
 struct entry *entry_find(struct cache *c, size_t type, const struct date_range *r)
 {
 	for (struct entry *e = c->by_range[entry_bucket(type, r)]; e; e = e->hnext)
-		if (e->type == type && e->kind && date_cmp(&e->key.range.start, &r->start) == 0 &&
-		    date_cmp(&e->key.range.end, &r->end) == 0)
+		if (e->type == type && e->kind && date_cmp(&e->range.start, &r->start) == 0 &&
+		    date_cmp(&e->range.end, &r->end) == 0)
 			return e;
 	return NULL;
 }
 
+/* What an empty entry_info string points to: owns no memory. */
+static const char entry_empty[] = "";
+
+static void entry_str_free(const char *s)
+{
+	if (s && s != entry_empty)
+		free((char *)s);
+}
+
+int entry_str_set(const char **slot, const char *v)
+{
+	char *copy;
+
+	if (*slot && strcmp(*slot, v) == 0)
+		return 0; /* polls repeat the same name: no churn */
+	if (!v[0]) {
+		entry_str_free(*slot);
+		*slot = entry_empty;
+		return 0;
+	}
+	if (!(copy = strdup(v))) {
+		log_err("cache: out of memory keeping \"%s\"", v);
+		return -ENOMEM;
+	}
+	entry_str_free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+void entry_err_set(struct entry_info *i, const struct client_error *err)
+{
+	if (!err || (err->kind == CLIENT_OK && !err->code[0] && !err->msg[0] &&
+		     err->http_status == 0)) {
+		free(i->last_error);
+		i->last_error = NULL;
+		return;
+	}
+	if (!i->last_error && !(i->last_error = malloc(sizeof(*i->last_error)))) {
+		log_err("cache: out of memory keeping an error: %s", err->msg);
+		return;
+	}
+	*i->last_error = *err;
+}
+
+void entry_info_clear(struct entry_info *i)
+{
+	entry_str_free(i->task_id);
+	entry_str_free(i->server_name);
+	entry_str_free(i->owner);
+	entry_str_free(i->fleet_holder);
+	free(i->last_error);
+	memset(i, 0, sizeof(*i));
+	i->state = CACHE_ABSENT;
+	i->progress = -1;
+	i->task_id = i->server_name = i->owner = i->fleet_holder = entry_empty;
+}
+
+void entry_sha256_set(struct entry_info *i, const char *hex)
+{
+	i->has_sha256 = hex_to_bin(hex, i->sha256) == 0;
+}
+
+void entry_sha256_hex(const struct entry_info *i, char *out)
+{
+	if (i->has_sha256)
+		key_hex(i->sha256, sizeof(i->sha256), out);
+	else
+		out[0] = '\0';
+}
+
+void entry_info_get(const struct entry *e, struct cache_info *out)
+{
+	const struct entry_info *i = &e->info;
+
+	memset(out, 0, sizeof(*out));
+	out->state = i->state;
+	snprintf(out->task_id, sizeof(out->task_id), "%s", i->task_id);
+	snprintf(out->server_name, sizeof(out->server_name), "%s", i->server_name);
+	snprintf(out->owner, sizeof(out->owner), "%s", i->owner);
+	out->progress = i->progress;
+	out->size = i->size;
+	out->bytes_done = i->bytes_done;
+	out->items_done = i->items_done;
+	out->items_total = i->items_total;
+	out->wait_until = i->wait_until;
+	out->finish_time = i->finish_time;
+	out->expires = i->expires;
+	out->ready_time = i->ready_time;
+	out->applied_time = i->applied_time;
+	out->last_access = e->accessed ? e->last_access_ms / 1000 : 0;
+	out->learned_time = i->learned_time;
+	entry_sha256_hex(i, out->sha256);
+	out->last_errno = i->last_errno;
+	if (i->last_error)
+		out->last_error = *i->last_error;
+	else
+		client_error_clear(&out->last_error);
+	out->fleet_role = i->fleet_role;
+	snprintf(out->fleet_holder, sizeof(out->fleet_holder), "%s", i->fleet_holder);
+	out->fleet_slot_wait = i->fleet_slot_wait;
+}
+
+/* A copy of i owning its own strings and error; NULL on ENOMEM. */
+static struct entry_info *entry_info_dup(const struct entry_info *i)
+{
+	struct entry_info *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	*d = *i;
+	d->task_id = d->server_name = d->owner = d->fleet_holder = entry_empty;
+	d->last_error = NULL;
+	if (entry_str_set(&d->task_id, i->task_id) || entry_str_set(&d->server_name, i->server_name) ||
+	    entry_str_set(&d->owner, i->owner) || entry_str_set(&d->fleet_holder, i->fleet_holder) ||
+	    (i->last_error && !(d->last_error = malloc(sizeof(*d->last_error))))) {
+		entry_info_clear(d);
+		free(d);
+		return NULL;
+	}
+	if (i->last_error)
+		*d->last_error = *i->last_error;
+	return d;
+}
+
 void entry_reset(struct entry *e)
 {
-	memset(&e->info, 0, sizeof(e->info));
-	e->info.state = CACHE_ABSENT;
-	e->info.progress = -1;
-	client_error_clear(&e->info.last_error);
+	entry_info_clear(&e->info);
 	e->total = 0;
 	e->access_dirty = 0;
+	e->accessed = 0;
 	e->warned_big = 0;
-	e->has_old = 0;
+	entry_drop_old(e);
 	e->stale = 0;
 }
 
-static unsigned entry_hash_bucket(const char *hash)
+int entry_keep_old(struct entry *e)
 {
-	/* The key hash is hex SHA-256: its first characters are as good a hash as any. */
-	unsigned h = 2166136261u;
+	struct entry_info *old = entry_info_dup(&e->info);
 
-	for (int i = 0; i < 8 && hash[i]; i++)
-		h = (h ^ (unsigned char)hash[i]) * 16777619u;
-	return h & (ENTRY_BUCKETS - 1);
+	if (!old)
+		return -ENOMEM;
+	entry_drop_old(e);
+	e->old = old;
+	return 0;
+}
+
+void entry_restore_old(struct entry *e)
+{
+	entry_info_clear(&e->info);
+	e->info = *e->old; /* its strings move with it */
+	free(e->old);
+	e->old = NULL;
+}
+
+void entry_drop_old(struct entry *e)
+{
+	if (e->old) {
+		entry_info_clear(e->old);
+		free(e->old);
+		e->old = NULL;
+	}
+}
+
+static unsigned entry_hash_bucket(const unsigned char hash[32])
+{
+	/* The key hash is a SHA-256: its first bytes are as good a hash as any. */
+	return ((unsigned)hash[0] << 16 | (unsigned)hash[1] << 8 | hash[2]) & (ENTRY_BUCKETS - 1);
 }
 
 unsigned account_bucket(const char *provider, const char *account)
@@ -85,36 +256,102 @@ unsigned account_bucket(const char *provider, const char *account)
 	return h & (ACCOUNT_BUCKETS - 1);
 }
 
-/* The orphan of key k in memory; NULL if none. */
-static struct entry *entry_find_orphan(struct cache *c, const struct cache_key *k)
+/* The orphan whose key hashes to hash in memory; NULL if none. */
+static struct entry *entry_find_orphan(struct cache *c, const char *hash)
 {
-	char hash[KEY_HASH_LEN];
+	unsigned char h[32];
 
-	if (key_hash(k, hash) != 0)
+	if (hex_to_bin(hash, h) != 0)
 		return NULL;
-	for (struct entry *e = c->by_hash[entry_hash_bucket(hash)]; e; e = e->xnext)
-		if (!e->kind && key_equal(&e->key, k))
+	for (struct entry *e = c->by_hash[entry_hash_bucket(h)]; e; e = e->xnext)
+		if (!e->kind && memcmp(e->hash, h, sizeof(h)) == 0)
 			return e;
 	return NULL;
 }
 
-/* A new ABSENT entry of kind (NULL: an orphan) for k. */
-static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t type,
-			       const struct cache_key *k)
+/* The shared text of k's fields, "p\0a\0t\0l\0" (cache->okeys), made on first use; NULL
+ * on ENOMEM. */
+static const char *okey_get(struct cache *c, const struct cache_key *k)
 {
-	struct entry *e = calloc(1, sizeof(*e));
+	const char *f[4] = {k->provider, k->account, k->report_type, k->language};
+	char text[4 * KEY_FIELD_MAX];
+	struct okey **head = &c->okeys[account_bucket(k->provider, k->account)], *o;
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		size_t len = strlen(f[i]) + 1; /* < KEY_FIELD_MAX: key_init checked */
+		memcpy(text + n, f[i], len);
+		n += len;
+	}
+	for (o = *head; o; o = o->next)
+		if (o->len == n && memcmp(o->text, text, n) == 0)
+			return o->text;
+	if (!(o = malloc(sizeof(*o) + n)))
+		return NULL;
+	o->len = n;
+	memcpy(o->text, text, n);
+	o->next = *head;
+	*head = o;
+	return o->text;
+}
+
+int entry_key(const struct cache *c, const struct entry *e, struct cache_key *out)
+{
+	const char *f[4];
+
+	if (e->kind)
+		return kind_key(c, e->kind, &e->range, out);
+	f[0] = e->okey;
+	for (int i = 1; i < 4; i++)
+		f[i] = f[i - 1] + strlen(f[i - 1]) + 1;
+	return key_init(out, f[0], f[1], f[2], f[3], &e->range);
+}
+
+/* A zeroed entry from the newest slab (a new slab when it is full); NULL on ENOMEM. */
+static struct entry *entry_alloc(struct cache *c)
+{
+	if (!c->slabs || c->slab_used == ENTRY_SLAB) {
+		struct entry_slab *s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		s->next = c->slabs;
+		c->slabs = s;
+		c->slab_used = 0;
+	}
+	return &c->slabs->e[c->slab_used++];
+}
+
+/* Give back e, the last entry_alloc gave, unused. */
+static void entry_unalloc(struct cache *c, struct entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	c->slab_used--;
+}
+
+/* A new ABSENT entry of kind (NULL: an orphan) for k, whose key hash is hash (NULL: computed
+ * here; the scan knows it from the file name and saves a SHA-256 per entry). */
+static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t type,
+			       const struct cache_key *k, const char *hash)
+{
+	struct entry *e = entry_alloc(c);
 	unsigned b = entry_bucket(type, &k->range);
+	char hex[KEY_HASH_LEN] = "";
 
 	if (!e)
 		return NULL;
-	e->key = *k;
-	e->kind = kind;
-	e->type = type;
-	if (key_hash(k, e->hash) != 0 || pthread_mutex_init(&e->io_lock, NULL) != 0) {
-		free(e);
+	e->range = k->range;
+	if (!kind && !(e->okey = okey_get(c, k))) {
+		entry_unalloc(c, e);
 		return NULL;
 	}
-	date_range_format(&k->range, e->range_str);
+	e->kind = kind;
+	e->type = type;
+	if (!hash && key_hash(k, hex) == 0)
+		hash = hex;
+	if (!hash || hex_to_bin(hash, e->hash) != 0) {
+		entry_unalloc(c, e);
+		return NULL;
+	}
 	entry_reset(e);
 	e->next = c->entries;
 	c->entries = e;
@@ -133,30 +370,40 @@ static struct entry *entry_new(struct cache *c, struct cache_kind *kind, size_t 
 	return e;
 }
 
-static void entry_load(struct entry *e, const struct store_meta *m)
+/* e as m says. 0, or -ENOMEM (e is left ABSENT). */
+static int entry_load(struct entry *e, const struct store_meta *m)
 {
-	struct cache_info *i = &e->info;
+	struct entry_info *i = &e->info;
 
 	entry_reset(e);
+	if (entry_str_set(&i->task_id, m->task_id) ||
+	    entry_str_set(&i->server_name, m->server_name) || entry_str_set(&i->owner, m->owner)) {
+		entry_reset(e);
+		return -ENOMEM;
+	}
 	i->state = m->state;
-	snprintf(i->task_id, sizeof(i->task_id), "%s", m->task_id);
-	snprintf(i->server_name, sizeof(i->server_name), "%s", m->server_name);
-	snprintf(i->owner, sizeof(i->owner), "%s", m->owner);
 	i->finish_time = m->finish_time;
 	i->expires = m->expires;
 	i->ready_time = m->ready_time;
 	i->applied_time = m->applied_time;
 	i->learned_time = m->learned_time;
-	i->last_access = m->last_access_ms / 1000;
 	e->last_access_ms = m->last_access_ms;
+	e->accessed = 1;
 	i->size = m->state == CACHE_READY ? m->size : m->total;
 	e->total = m->total;
 	if (m->state == CACHE_READY)
-		snprintf(i->sha256, sizeof(i->sha256), "%s", m->sha256);
-	i->last_errno = m->last_errno;
-	i->last_error.kind = m->err_kind;
-	snprintf(i->last_error.code, sizeof(i->last_error.code), "%s", m->err_code);
-	snprintf(i->last_error.msg, sizeof(i->last_error.msg), "%s", m->err_msg);
+		entry_sha256_set(i, m->sha256);
+	/* An errno; a .meta edited to say more is an I/O error of unknown kind. */
+	i->last_errno = (int16_t)(m->last_errno < 4096 ? m->last_errno : EIO);
+	if (m->err_kind != CLIENT_OK || m->err_code[0] || m->err_msg[0]) {
+		struct client_error err;
+		client_error_clear(&err);
+		err.kind = m->err_kind;
+		snprintf(err.code, sizeof(err.code), "%s", m->err_code);
+		snprintf(err.msg, sizeof(err.msg), "%s", m->err_msg);
+		entry_err_set(i, &err);
+	}
+	return 0;
 }
 
 /* The kind of m's key and its type index; KIND_NONE and NULL for an orphan. */
@@ -169,24 +416,26 @@ static struct cache_kind *meta_kind(const struct cache *c, const struct store_me
 	return k;
 }
 
-struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created)
+struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, const char *hash,
+				int *created)
 {
 	size_t type;
 	struct cache_kind *kind = meta_kind(c, m, &type);
-	struct entry *e = kind ? entry_find(c, type, &m->key.range) : entry_find_orphan(c, &m->key);
+	struct entry *e = kind ? entry_find(c, type, &m->key.range) : entry_find_orphan(c, hash);
 
 	*created = 0;
 	if (e && e->info.state != CACHE_ABSENT)
 		return e;
 	if (!e) {
-		e = entry_new(c, kind, type, &m->key);
+		e = entry_new(c, kind, type, &m->key, hash);
 		if (!e)
 			return NULL;
 	} else if (e->filling) {
 		return e; /* a flight owns it now */
 	}
+	if (entry_load(e, m) != 0)
+		return NULL;
 	*created = 1;
-	entry_load(e, m);
 	e->access_seq = ++c->access_seq;
 	return e;
 }
@@ -197,7 +446,8 @@ void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k)
 
 	e->kind = k;
 	e->type = k->src->first + k->ptype;
-	b = entry_bucket(e->type, &e->key.range);
+	e->okey = NULL; /* its key is k's now */
+	b = entry_bucket(e->type, &e->range);
 	e->hnext = c->by_range[b];
 	c->by_range[b] = e;
 	e->snext = k->src->entries;
@@ -226,8 +476,12 @@ enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct 
 
 struct entry *entry_find_hash(struct cache *c, const char *hash)
 {
-	for (struct entry *e = c->by_hash[entry_hash_bucket(hash)]; e; e = e->xnext)
-		if (strcmp(e->hash, hash) == 0)
+	unsigned char h[32];
+
+	if (hex_to_bin(hash, h) != 0)
+		return NULL;
+	for (struct entry *e = c->by_hash[entry_hash_bucket(h)]; e; e = e->xnext)
+		if (memcmp(e->hash, h, sizeof(h)) == 0)
 			return e;
 	return NULL;
 }
@@ -281,9 +535,9 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
 	}
 	if (rc == 0) {
 		int created;
-		e = entry_insert_meta(c, &m, &created);
+		e = entry_insert_meta(c, &m, hash, &created);
 	} else if (create) {
-		e = entry_new(c, kind_get(c, type), type, &k);
+		e = entry_new(c, kind_get(c, type), type, &k, hash);
 	}
 	if (!e)
 		*err = create || rc == 0 ? -ENOMEM : -ENOENT;
@@ -302,7 +556,7 @@ void entry_freshness(const struct cache *c, const struct entry *e, int *complete
 	*until = 0;
 	if (e->info.state != CACHE_READY || !e->kind || as_of <= 0)
 		return; /* nothing says when it was exported: served until expiry, as before */
-	*until = fresh_until(zone, &e->key.range, as_of, &rule);
+	*until = fresh_until(zone, &e->range, as_of, &rule);
 	*complete = *until == 0;
 }
 
@@ -331,12 +585,12 @@ enum cache_state entry_state(const struct cache *c, const struct entry *e)
 	return e->info.state;
 }
 
-void entry_to_meta(const struct entry *e, struct store_meta *m)
+void entry_to_meta(const struct cache *c, const struct entry *e, struct store_meta *m)
 {
-	const struct cache_info *i = &e->info;
+	const struct entry_info *i = &e->info;
 
 	memset(m, 0, sizeof(*m));
-	m->key = e->key;
+	entry_key(c, e, &m->key);
 	m->state = i->state;
 	snprintf(m->task_id, sizeof(m->task_id), "%s", i->task_id);
 	snprintf(m->server_name, sizeof(m->server_name), "%s", i->server_name);
@@ -349,19 +603,23 @@ void entry_to_meta(const struct entry *e, struct store_meta *m)
 	m->last_access_ms = e->last_access_ms;
 	m->size = i->state == CACHE_READY ? i->size : 0;
 	m->total = e->total;
-	snprintf(m->sha256, sizeof(m->sha256), "%s", i->sha256);
+	entry_sha256_hex(i, m->sha256);
 	m->last_errno = i->last_errno;
-	m->err_kind = i->last_error.kind;
-	snprintf(m->err_code, sizeof(m->err_code), "%s", i->last_error.code);
-	snprintf(m->err_msg, sizeof(m->err_msg), "%s", i->last_error.msg);
+	if (i->last_error) {
+		m->err_kind = i->last_error->kind;
+		snprintf(m->err_code, sizeof(m->err_code), "%s", i->last_error->code);
+		snprintf(m->err_msg, sizeof(m->err_msg), "%s", i->last_error->msg);
+	} else {
+		m->err_kind = CLIENT_OK;
+	}
 }
 
 void entry_touch(struct cache *c, struct entry *e)
 {
 	e->last_access_ms = cache_now_ms(c);
-	e->info.last_access = e->last_access_ms / 1000;
 	e->access_seq = ++c->access_seq;
 	e->access_dirty = 1;
+	e->accessed = 1;
 }
 
 void entry_free_all(struct cache *c)
@@ -370,10 +628,22 @@ void entry_free_all(struct cache *c)
 
 	while (e) {
 		struct entry *n = e->next;
-		pthread_mutex_destroy(&e->io_lock);
-		free(e);
+		entry_drop_old(e);
+		entry_info_clear(&e->info);
 		e = n;
 	}
+	while (c->slabs) {
+		struct entry_slab *sl = c->slabs;
+		c->slabs = sl->next;
+		free(sl);
+	}
+	c->slab_used = 0;
+	for (size_t b = 0; b < ACCOUNT_BUCKETS; b++)
+		while (c->okeys[b]) {
+			struct okey *o = c->okeys[b];
+			c->okeys[b] = o->next;
+			free(o);
+		}
 	c->entries = NULL;
 	memset(c->by_range, 0, sizeof(c->by_range));
 	memset(c->by_hash, 0, sizeof(c->by_hash));

@@ -3,7 +3,7 @@
  * recently used files that no handle or waiter pins. A single file bigger than the cap is
  * kept, with a warning, and does not count against the others: counting it would keep the
  * total over the cap for good and evict every other file after each fill. sweep_run deletes
- * expired files and writes lazy last_access updates without fsync. Both take entry->io_lock
+ * expired files and writes lazy last_access updates without fsync. Both take the entry's io lock
  * then cache->lock (internal.h) and re-check the entry after taking them, since it may have
  * changed while no lock was held.
  */
@@ -53,7 +53,7 @@ static uint64_t counted_total(struct cache *c)
 		} else if (!e->warned_big) {
 			log_warn("cache: %s: file of %llu bytes alone exceeds cache_max_size %llu; "
 				 "keeping it",
-				 e->range_str, (unsigned long long)e->info.size,
+				 entry_name(e).s, (unsigned long long)e->info.size,
 				 (unsigned long long)c->cfg.max_size);
 			e->warned_big = 1;
 		}
@@ -87,7 +87,7 @@ static int evict_one(struct cache *c)
 	seq = best->access_seq;
 	pthread_mutex_unlock(&c->lock);
 
-	pthread_mutex_lock(&best->io_lock);
+	pthread_mutex_lock(entry_io_lock(c, best));
 	pthread_mutex_lock(&c->lock);
 	if (evictable(c, best) && best->access_seq == seq) {
 		entry_reset(best);
@@ -95,10 +95,10 @@ static int evict_one(struct cache *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (gone)
-		store_remove(&c->store, best->hash);
-	pthread_mutex_unlock(&best->io_lock);
+		store_remove(&c->store, entry_hex(best).s);
+	pthread_mutex_unlock(entry_io_lock(c, best));
 	if (gone)
-		log_info("cache: %s: evicted (least recently used)", best->range_str);
+		log_info("cache: %s: evicted (least recently used)", entry_name(best).s);
 	return 1;
 }
 
@@ -123,11 +123,11 @@ void sweep_run(struct cache *c)
 		struct store_meta m;
 		int expired, dirty, done = 0;
 
-		pthread_mutex_lock(&e->io_lock);
+		pthread_mutex_lock(entry_io_lock(c, e));
 		pthread_mutex_lock(&c->lock);
 		if (c->stopping) {
 			pthread_mutex_unlock(&c->lock);
-			pthread_mutex_unlock(&e->io_lock);
+			pthread_mutex_unlock(entry_io_lock(c, e));
 			break;
 		}
 		expired = !e->filling && entry_server_expired(c, e);
@@ -135,19 +135,19 @@ void sweep_run(struct cache *c)
 		if (expired) {
 			entry_reset(e);
 		} else if (dirty) {
-			entry_to_meta(e, &m);
+			entry_to_meta(c, e, &m);
 			e->access_dirty = 0;
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (expired) {
-			store_remove(&c->store, e->hash);
+			store_remove(&c->store, entry_hex(e).s);
 			done = 1;
 		} else if (dirty) {
-			store_meta_write(&c->store, e->hash, &m, 0);
+			store_meta_write(&c->store, entry_hex(e).s, &m, 0);
 		}
-		pthread_mutex_unlock(&e->io_lock);
+		pthread_mutex_unlock(entry_io_lock(c, e));
 		if (done)
-			log_info("cache: %s: expired file deleted", e->range_str);
+			log_info("cache: %s: expired file deleted", entry_name(e).s);
 		pthread_mutex_lock(&c->lock);
 		e = e->next;
 		pthread_mutex_unlock(&c->lock);

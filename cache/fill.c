@@ -76,13 +76,13 @@ void fill_local_error(struct client_error *err, const char *what, int rc)
 }
 
 /* The entry's fields for a freshly applied task. */
-static void fill_task_fields(struct cache_info *i, const struct export_task *t, int64_t now_s)
+static void fill_task_fields(struct entry_info *i, const struct export_task *t, int64_t now_s)
 {
 	i->applied_time = now_s;
-	snprintf(i->task_id, sizeof(i->task_id), "%s", t->id);
-	snprintf(i->server_name, sizeof(i->server_name), "%s", t->file_name);
+	entry_str_set(&i->task_id, t->id);
+	entry_str_set(&i->server_name, t->file_name);
 	i->state = CACHE_APPLIED;
-	i->progress = t->progress;
+	i->progress = entry_progress(t->progress);
 	i->finish_time = i->expires = 0;
 	i->bytes_done = i->size = 0;
 	i->items_done = i->items_total = 0; /* the old task's count is not ours */
@@ -110,20 +110,20 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 	int64_t now_s = cache_now_ms(f->c) / 1000; /* as_of: when this task was applied */
 	int rc;
 
-	pthread_mutex_lock(&f->e->io_lock);
+	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	pthread_mutex_lock(&f->c->lock);
 	if (!fill_alive_locked(f)) {
 		pthread_mutex_unlock(&f->c->lock);
-		pthread_mutex_unlock(&f->e->io_lock);
+		pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 		return -ECANCELED;
 	}
-	entry_to_meta(f->e, &m);
+	entry_to_meta(f->c, f->e, &m);
 	if (t)
 		meta_set_task(&m, t, now_s);
 	else
 		f->e->access_dirty = 0;
 	pthread_mutex_unlock(&f->c->lock);
-	rc = store_meta_write(&f->c->store, f->e->hash, &m, 1);
+	rc = store_meta_write(&f->c->store, entry_hex(f->e).s, &m, 1);
 	if (rc == 0 && t) {
 		pthread_mutex_lock(&f->c->lock);
 		fill_task_fields(&f->e->info, t, now_s);
@@ -131,7 +131,7 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 		f->e->access_dirty = 0;
 		pthread_mutex_unlock(&f->c->lock);
 	}
-	pthread_mutex_unlock(&f->e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 	if (rc)
 		fill_local_error(&f->err, "cannot write metadata", rc);
 	return rc;
@@ -153,10 +153,10 @@ int fill_take_task(struct fill *f, const struct export_task *t)
 
 void fill_drop_part(struct fill *f)
 {
-	pthread_mutex_lock(&f->e->io_lock);
+	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	if (fill_alive(f))
-		store_unlink(&f->c->store, f->e->hash, ".part");
-	pthread_mutex_unlock(&f->e->io_lock);
+		store_unlink(&f->c->store, entry_hex(f->e).s, ".part");
+	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 }
 
 /*
@@ -180,13 +180,13 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
 	/* Logged before readers are told EAGAIN: by the time they see it, the line is there. */
 	log_notice("cache: %s: provider closed for now (%s); export queued, trying again at %s",
-		   f->e->range_str, err->msg, when);
+		   f->range_str, err->msg, when);
 	pthread_mutex_lock(&c->lock);
 	if (fill_alive_locked(f)) {
 		before = f->e->info.state;
 		f->e->info.state = CACHE_WAITING;
 		f->e->info.wait_until = until_s;
-		f->e->info.last_error = *err;
+		entry_err_set(&f->e->info, err);
 		f->e->info.last_errno = EAGAIN;
 		if (until_s * 1000 > f->src->closed_until_ms) {
 			f->src->closed_until_ms = until_s * 1000; /* its source's flights only */
@@ -207,7 +207,7 @@ static int fill_wait_closed(struct fill *f, const struct client_error *err, long
 		f->e->info.state = before == CACHE_WAITING ? CACHE_QUEUED : before;
 		f->e->info.wait_until = 0;
 		f->e->info.last_errno = 0;
-		client_error_clear(&f->e->info.last_error);
+		entry_err_set(&f->e->info, NULL);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -223,7 +223,7 @@ int fill_judge(struct fill *f, enum fill_step step, const struct client_error *e
 	switch (d.verdict) {
 	case FILL_RETRY:
 		/* One line per fault, so a log shows what the provider did and what we did. */
-		log_notice("cache: %s: %s: %s; retrying in %ld ms%s", f->e->range_str,
+		log_notice("cache: %s: %s: %s; retrying in %ld ms%s", f->range_str,
 			   client_errkind_name(err->kind), err->msg, d.wait_ms,
 			   d.server_paced ? " (as the server asked)" : "");
 		return fill_sleep(f, d.wait_ms);
@@ -260,7 +260,7 @@ void fill_set_state(struct fill *f, enum cache_state st)
 int fill_apply(struct fill *f)
 {
 	struct cache *c = f->c;
-	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
+	struct export_request req = {f->e->kind->report_type, c->cfg.language, f->e->range};
 	struct export_task t;
 	struct client_error err;
 	int r;
@@ -290,7 +290,7 @@ int fill_apply(struct fill *f)
 	pthread_mutex_lock(&c->lock);
 	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
-	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
+	log_info("cache: %s: applied for export task %s", f->range_str, t.id);
 	fill_mark(f, "applied");
 	return fill_take_task(f, &t);
 }
@@ -301,13 +301,13 @@ static void fill_forget_task(struct fill *f)
 	f->task_id[0] = '\0';
 	pthread_mutex_lock(&f->c->lock);
 	if (fill_alive_locked(f))
-		f->e->info.task_id[0] = '\0';
+		entry_str_set(&f->e->info.task_id, "");
 	pthread_mutex_unlock(&f->c->lock);
 }
 
 void fill_mark(const struct fill *f, const char *what)
 {
-	log_debug("cache: %s: +%lld ms %s", f->e->range_str,
+	log_debug("cache: %s: +%lld ms %s", f->range_str,
 		  (long long)(cache_mono_ms() - f->start_ms), what);
 }
 
@@ -356,10 +356,10 @@ static void fill_poll_publish(struct fill *f)
 {
 	pthread_mutex_lock(&f->c->lock);
 	if (fill_alive_locked(f)) {
-		struct cache_info *i = &f->e->info;
-		i->progress = f->task.progress;
+		struct entry_info *i = &f->e->info;
+		i->progress = entry_progress(f->task.progress);
 		if (f->task.file_name[0])
-			snprintf(i->server_name, sizeof(i->server_name), "%s", f->task.file_name);
+			entry_str_set(&i->server_name, f->task.file_name);
 		i->finish_time = f->task.finish_time;
 		i->expires = f->task.expires;
 	}
@@ -376,14 +376,14 @@ int fill_no_data(struct fill *f)
 	if (fill_alive_locked(f)) {
 		f->e->info.state = CACHE_NO_DATA;
 		f->e->info.learned_time = cache_now_ms(c) / 1000;
-		f->e->info.task_id[0] = '\0';
+		entry_str_set(&f->e->info.task_id, "");
 		f->e->info.last_errno = ENODATA;
-		client_error_clear(&f->e->info.last_error);
+		entry_err_set(&f->e->info, NULL);
 	}
 	pthread_mutex_unlock(&c->lock);
 	f->task_id[0] = '\0';
 	r = fill_persist(f);
-	log_info("cache: %s: no data in that range", f->e->range_str);
+	log_info("cache: %s: no data in that range", f->range_str);
 	return r ? r : -ENODATA;
 }
 
@@ -393,7 +393,7 @@ static void fill_learn_poll_hint(struct fill *f)
 	if (!f->applied_ms)
 		return; /* resumed or adopted: its apply time is not ours to know */
 	struct poll_hint h = poll_hint_learn(f->pending_seen_ms, cache_mono_ms() - f->applied_ms);
-	log_debug("cache: %s: generated %lld..%lld ms after the apply, %u polls", f->e->range_str,
+	log_debug("cache: %s: generated %lld..%lld ms after the apply, %u polls", f->range_str,
 		  (long long)f->pending_seen_ms, (long long)(cache_mono_ms() - f->applied_ms),
 		  f->polls);
 	pthread_mutex_lock(&f->c->lock);
@@ -504,7 +504,7 @@ static int fill_main(struct fill *f)
 		if (r != FILL_REAPPLY)
 			return r;
 		log_notice("cache: %s: export task %s is gone (%s), applying again",
-			   f->e->range_str, f->task_id, client_errkind_name(f->err.kind));
+			   f->range_str, f->task_id, client_errkind_name(f->err.kind));
 		fill_fleet_task_gone(f);
 		fill_forget_task(f);
 		fill_slot(f, 1);
@@ -522,12 +522,11 @@ static void fill_keep_old(struct fill *f)
 {
 	struct entry *e = f->e;
 
-	e->info = e->old;
-	e->has_old = 0;
+	entry_restore_old(e);
 	e->stale = 1;
 	e->stale_until = cache_now_ms(f->c) / 1000 + f->c->cfg.open_ttl_s;
 	log_warn("cache: %s: exporting it again failed; serving the file exported before "
-		 "(stale) and trying again in %d s", e->range_str, f->c->cfg.open_ttl_s);
+		 "(stale) and trying again in %d s", f->range_str, f->c->cfg.open_ttl_s);
 }
 
 /* Record a failed flight in memory and on disk, with one log line. */
@@ -562,21 +561,21 @@ static void fill_record_failure(struct fill *f, int rc)
 		k->n_err_again++;
 	else
 		k->n_err_other++;
-	int stale = f->e->has_old;
+	int stale = f->e->old != NULL;
 	if (stale)
 		fill_keep_old(f);
 	else
 		f->e->info.state = CACHE_FAILED;
 	f->e->info.learned_time = cache_now_ms(c) / 1000;
 	f->e->info.last_errno = eno;
-	f->e->info.last_error = f->err;
+	entry_err_set(&f->e->info, &f->err);
 	f->e->info.progress = -1;
 	if (f->drop_task && !stale)
-		f->e->info.task_id[0] = '\0';
+		entry_str_set(&f->e->info.task_id, "");
 	pthread_mutex_unlock(&c->lock);
 	if (f->err.code[0])
 		snprintf(code, sizeof(code), " code %s", f->err.code);
-	log_err("cache: export %s failed: %s%s%s: %s (%s)", f->e->range_str,
+	log_err("cache: export %s failed: %s%s%s: %s (%s)", f->range_str,
 		f->unreachable ? "unreachable after retries, " : "",
 		client_errkind_name(f->err.kind), code, f->err.msg, strerror(eno));
 	fill_persist(f);
@@ -596,6 +595,7 @@ static int fill_interrupt_stopped(void *arg)
 int fill_run(struct cache *c, struct entry *e)
 {
 	struct fill f;
+	struct cache_key key;
 	struct client_interrupt in = {fill_interrupt_sleep, fill_interrupt_stopped, &f};
 	const struct client_interrupt *outer;
 	int rc;
@@ -612,7 +612,11 @@ int fill_run(struct cache *c, struct entry *e)
 	f.policy.retry_initial_ms = c->cfg.retry_initial_ms;
 	f.policy.retry_max_ms = c->cfg.retry_max_ms;
 	f.slot = -1;
-	key_format(&e->key, f.key_str);
+	/* Cannot fail: the range was checked when the entry was made, the fields when its
+	 * source was added. */
+	(void)kind_key(c, e->kind, &e->range, &key);
+	key_format(&key, f.key_str);
+	date_range_format(&e->range, f.range_str);
 	client_error_clear(&f.err);
 	pthread_mutex_lock(&c->lock);
 	f.gen = e->fill_gen;
@@ -623,8 +627,8 @@ int fill_run(struct cache *c, struct entry *e)
 	snprintf(f.task_id, sizeof(f.task_id), "%s", e->info.task_id);
 	/* A refresh: the fleet's record may still name the task of the file being replaced;
 	 * following it would fetch the same old orders again. */
-	if (e->has_old)
-		snprintf(f.dead_task, sizeof(f.dead_task), "%s", e->old.task_id);
+	if (e->old)
+		snprintf(f.dead_task, sizeof(f.dead_task), "%s", e->old->task_id);
 	e->info.state = f.task_id[0] ? CACHE_APPLIED : CACHE_QUEUED;
 	if (e->info.state == CACHE_QUEUED)
 		e->info.progress = -1;
@@ -640,7 +644,7 @@ int fill_run(struct cache *c, struct entry *e)
 		cred_learn(c, f.src, CACHE_CRED_ACCEPTED); /* before its readers look: their gate */
 		size = e->info.size;
 		pthread_mutex_unlock(&c->lock);
-		log_info("cache: %s: export ready: %llu bytes in %.1f s", e->range_str,
+		log_info("cache: %s: export ready: %llu bytes in %.1f s", f.range_str,
 			 (unsigned long long)size, (double)(cache_mono_ms() - f.start_ms) / 1000.0);
 		return rc;
 	}

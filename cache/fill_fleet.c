@@ -70,8 +70,7 @@ static void fleet_publish(struct fill *f, enum cache_fleet_role role, const char
 	if (fill_alive_locked(f)) {
 		f->e->info.fleet_role = role;
 		if (holder)
-			snprintf(f->e->info.fleet_holder, sizeof(f->e->info.fleet_holder), "%s",
-				 holder);
+			entry_str_set(&f->e->info.fleet_holder, holder);
 		f->e->info.fleet_slot_wait = slot_wait;
 	}
 	pthread_mutex_unlock(&f->c->lock);
@@ -121,7 +120,7 @@ static int fleet_watched_wait(struct fill *f, const char *key, const struct flee
 static int fleet_pause(struct fill *f, const char *key, const struct fleet_marks *seen,
 		       long *ms, const char *what)
 {
-	log_debug("fleet: %s: %s (%s)", f->e->range_str, what, seen->claim ? "watch" : "timer");
+	log_debug("fleet: %s: %s (%s)", f->range_str, what, seen->claim ? "watch" : "timer");
 	if (seen->claim)
 		return fleet_watched_wait(f, key, seen, what);
 	return fleet_wait(f, ms, what);
@@ -169,9 +168,9 @@ static int fleet_put(struct fill *f, enum fleet_state st, int64_t size, const ch
 	if (r == -ESTALE) {
 		f->fenced = 1;
 		log_warn("fleet: %s: this host's claim is gone (it stalled past its lease?); "
-			 "its record writes are refused from now on", f->e->range_str);
+			 "its record writes are refused from now on", f->range_str);
 	} else if (r != 0) {
-		log_info("fleet: %s: cannot write the task record: %s", f->e->range_str,
+		log_info("fleet: %s: cannot write the task record: %s", f->range_str,
 			 r == -EIO ? err.msg : strerror(-r));
 	}
 	if (!final || (r != 0 && r != -ESTALE))
@@ -223,7 +222,7 @@ static int fleet_adopt(struct fill *f, const struct fleet_record *rec)
 	snprintf(t.id, sizeof(t.id), "%s", rec->task_id);
 	t.state = rec->state == FLEET_GENERATED ? EXPORT_GENERATED : EXPORT_GENERATING;
 	t.progress = -1;
-	log_info("fleet: %s: taking task %s of %s", f->e->range_str, rec->task_id,
+	log_info("fleet: %s: taking task %s of %s", f->range_str, rec->task_id,
 		 rec->holder[0] ? rec->holder : "the fleet");
 	return fill_take_task(f, &t);
 }
@@ -608,7 +607,7 @@ int fill_fleet_check(struct fill *f, const char *sha)
 	if ((r = fleet_holder_sha(f, want)) <= 0) {
 		if (r == 0)
 			log_info("fleet: %s: no SHA-256 from another host to compare with (this "
-				 "host holds the range or runs alone)", f->e->range_str);
+				 "host holds the range or runs alone)", f->range_str);
 		return r;
 	}
 	if (!strcmp(want, sha))
@@ -644,7 +643,7 @@ static int fleet_put_outcome(struct fill *f, int rc)
 	if (rc == 0) {
 		pthread_mutex_lock(&f->c->lock);
 		size = f->e->info.size;
-		snprintf(sha, sizeof(sha), "%s", f->e->info.sha256);
+		entry_sha256_hex(&f->e->info, sha);
 		pthread_mutex_unlock(&f->c->lock);
 		return fleet_put(f, FLEET_GENERATED, (int64_t)size, sha, fleet_file_keep_s(f), 1);
 	}
@@ -672,10 +671,10 @@ void fill_fleet_done(struct fill *f, int rc)
 	/* Whatever the flight became (alone after losing etcd too), a claim it won goes back,
 	 * so no host waits on a range nobody exports; a stale token deletes nothing. */
 	if (f->token && !released && fleet_release(fleet_of(f), f->key_str, f->token, &err) != 0)
-		log_info("fleet: %s: cannot release the claim: %s", f->e->range_str, err.msg);
+		log_info("fleet: %s: cannot release the claim: %s", f->range_str, err.msg);
 	f->token = 0;
 	if (f->slot >= 0 && fleet_slot_release(fleet_of(f), f->slot, &err) == -EIO)
-		log_info("fleet: %s: cannot give back slot %d: %s", f->e->range_str, f->slot,
+		log_info("fleet: %s: cannot give back slot %d: %s", f->range_str, f->slot,
 			 err.msg);
 	f->slot = -1;
 }

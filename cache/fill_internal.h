@@ -20,6 +20,7 @@ struct fill {
 	struct entry *e;
 	struct cache_source *src;	/* the entry's source */
 	struct provider *p;		/* its provider */
+	char range_str[DATE_RANGE_STR_LEN]; /* the entry's range, for log lines */
 	unsigned gen;			/* e->gen this flight belongs to */
 	int64_t deadline;		/* monotonic ms: export_timeout_s from the start */
 	int64_t start_ms;		/* monotonic ms at the start of the flight */

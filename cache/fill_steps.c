@@ -52,8 +52,8 @@ static int fill_get_url(struct fill *f, struct download_url *url)
 static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 {
 	struct fill *f = arg;
-	int rc = added ? room_grow(f->c, f->e->range_str, size - added, size)
-		       : room_begin(f->c, f->e->range_str, size, total);
+	int rc = added ? room_grow(f->c, f->range_str, size - added, size)
+		       : room_begin(f->c, f->range_str, size, total);
 
 	if (rc)
 		return rc;
@@ -62,7 +62,7 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 		 * it, or a server that always has one more page keeps it going for good. */
 		log_warn("cache: %s: export_timeout (%d s) passed while the provider was still "
 			 "writing it (%llu bytes so far); stopped",
-			 f->e->range_str, f->c->cfg.export_timeout_s, (unsigned long long)size);
+			 f->range_str, f->c->cfg.export_timeout_s, (unsigned long long)size);
 		return -ETIMEDOUT;
 	}
 	if (added && size == added)
@@ -95,7 +95,7 @@ static void fill_items_hook(void *arg, uint64_t done, uint64_t total)
 		f->e->info.items_done = done;
 		f->e->info.items_total = total;
 		if (total > 0 && done <= total)
-			f->e->info.progress = (int)(done * 100 / total);
+			f->e->info.progress = entry_progress((int)(done * 100 / total));
 	}
 	pthread_mutex_unlock(&f->c->lock);
 }
@@ -103,7 +103,7 @@ static void fill_items_hook(void *arg, uint64_t done, uint64_t total)
 /* The .meta of the committed file, from the entry's info. cache->lock held. */
 static void fill_ready_meta(struct fill *f, struct store_meta *m, uint64_t size, const char *sha)
 {
-	entry_to_meta(f->e, m);
+	entry_to_meta(f->c, f->e, m);
 	m->state = CACHE_READY;
 	m->size = size;
 	m->total = size;
@@ -119,19 +119,19 @@ static void fill_ready_meta(struct fill *f, struct store_meta *m, uint64_t size,
 /* Memory follows the disk: the entry is READY as m says. Takes cache->lock. */
 static void fill_ready_info(struct fill *f, const struct store_meta *m, const char *sha)
 {
-	struct cache_info *i = &f->e->info;
+	struct entry_info *i = &f->e->info;
 
 	pthread_mutex_lock(&f->c->lock);
 	i->state = CACHE_READY;
-	f->e->has_old = 0; /* the new file replaced it */
+	entry_drop_old(f->e); /* the new file replaced it */
 	f->e->stale = 0;
 	i->size = m->size;
 	i->bytes_done = m->size;
 	i->ready_time = m->ready_time;
-	snprintf(i->owner, sizeof(i->owner), "%s", m->owner);
-	snprintf(i->sha256, sizeof(i->sha256), "%s", sha);
+	entry_str_set(&i->owner, m->owner);
+	entry_sha256_set(i, sha);
 	i->last_errno = 0;
-	client_error_clear(&i->last_error);
+	entry_err_set(i, NULL);
 	f->e->total = m->size;
 	entry_touch(f->c, f->e);
 	f->e->access_dirty = 0;
@@ -157,24 +157,24 @@ static int fill_commit(struct fill *f, struct part *pt)
 		fill_drop_part(f); /* never served: the fleet holder's file differs */
 		return rc;
 	}
-	pthread_mutex_lock(&f->e->io_lock);
+	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	pthread_mutex_lock(&c->lock);
 	if (!fill_alive_locked(f)) {
 		pthread_mutex_unlock(&c->lock);
-		pthread_mutex_unlock(&f->e->io_lock);
+		pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 		return -ECANCELED;
 	}
 	fill_ready_meta(f, &m, size, sha);
 	pthread_mutex_unlock(&c->lock);
 
-	rc = store_commit_part(&c->store, f->e->hash);
+	rc = store_commit_part(&c->store, entry_hex(f->e).s);
 	if (rc == 0)
-		rc = store_meta_write(&c->store, f->e->hash, &m, 1);
+		rc = store_meta_write(&c->store, entry_hex(f->e).s, &m, 1);
 	if (rc == 0) {
 		fill_ready_info(f, &m, sha);
 		fill_mark(f, "ready (renamed, .meta synced)");
 	}
-	pthread_mutex_unlock(&f->e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 	if (rc)
 		fill_local_error(&f->err, "cannot store download", rc);
 	return rc;
@@ -208,14 +208,14 @@ static int fill_open_part(struct fill *f, struct part *pt)
 	char path[PATH_MAX];
 	int r;
 
-	pthread_mutex_lock(&f->e->io_lock);
+	pthread_mutex_lock(entry_io_lock(f->c, f->e));
 	if (!fill_alive(f)) {
-		pthread_mutex_unlock(&f->e->io_lock);
+		pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 		return -ECANCELED;
 	}
-	store_path(&f->c->store, f->e->hash, ".part", path);
+	store_path(&f->c->store, entry_hex(f->e).s, ".part", path);
 	r = part_open(pt, path);
-	pthread_mutex_unlock(&f->e->io_lock);
+	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 	if (r) {
 		fill_local_error(&f->err, "cannot open partial file", r);
 		return r;
@@ -263,7 +263,7 @@ static int fill_check_bundle(struct part *pt, struct client_error *err)
 static int fill_fetch_once(struct fill *f, struct part *pt, struct client_error *err)
 {
 	struct cache *c = f->c;
-	struct export_request req = {f->e->key.report_type, c->cfg.language, f->e->key.range};
+	struct export_request req = {f->e->kind->report_type, c->cfg.language, f->e->range};
 	uint64_t got = UINT64_MAX;
 
 	client_error_clear(err);

@@ -3,20 +3,24 @@
  *
  * Locks, in the order they nest (take the left one first, never the reverse):
  *
- *     entry->io_lock  ->  cache->lock
+ *     entry io lock (entry_io_lock)  ->  cache->lock
  *
  *   cache->lock   protects ALL in-memory state: the entry table and every entry's fields
- *                 (except io_lock itself), the fill queue, the counters, stopping/scan_done,
+ *                 (its io lock is apart), the fill queue, the counters, stopping/scan_done,
  *                 the source and kind tables and each source's running/closed/fleet state.
  *                 Held only for memory work and the odd open()/unlink() of one file; never
  *                 across a provider call, a download, an fsync or a scan.
- *   entry->io_lock serializes changes to one entry's files (.meta/.data/.part) between the fill,
- *                 cache_forget, the sweeper and eviction. Held across small metadata writes
- *                 (with their fsync) and unlinks; never across a provider call or a download.
+ *   entry_io_lock(c, e) serializes changes to one entry's files (.meta/.data/.part) between
+ *                 the fill, cache_forget, the sweeper and eviction. Held across small metadata
+ *                 writes (with their fsync) and unlinks; never across a provider call, a
+ *                 download or a wait, and never two at once. It is one of IO_LOCKS shared by
+ *                 the entries whose hash falls in its stripe, not a mutex in each entry (40
+ *                 bytes x 100,000 entries): the rules above make sharing one safe, and the
+ *                 short holds make waiting for a neighbour's rare.
  *
- * A writer of an entry's files takes io_lock, then checks under cache->lock that the entry is
+ * A writer of an entry's files takes its io lock, then checks under cache->lock that the entry is
  * still what it expects (entry_gen_ok for fills; state/refs for sweep and eviction), then does
- * the disk work with only io_lock held. cache_forget bumps entry->gen under both locks, so a
+ * the disk work with only the io lock held. cache_forget bumps entry->gen under both locks, so a
  * fill that outlived its entry can never write over a newer state.
  *
  * Entries are never freed before cache_free: forgetting, sweeping and evicting reset them to
@@ -36,6 +40,28 @@
 #include "store.h"
 
 #define ENTRY_BUCKETS 16384 /* power of two */
+#define IO_LOCKS 1024	    /* power of two, at most 4096 (entry_io_lock) */
+
+/*
+ * What an entry knows (cache->lock): cache_info's stored fields, compact, since a mount may
+ * hold 100,000 entries. Its strings are sized to their content (never NULL: "" when empty,
+ * set with entry_str_set), its error is kept only while there is one (NULL = none). The
+ * fields cache_lookup computes (complete, fresh_until, old_size, stale) are not stored.
+ * entry_info_get expands it into a cache_info.
+ */
+struct entry_info {
+	uint8_t state;			/* enum cache_state */
+	uint8_t fleet_role;		/* enum cache_fleet_role */
+	uint8_t fleet_slot_wait;
+	uint8_t has_sha256;		/* ready only: sha256 holds the file's digest */
+	int8_t progress;		/* provider's percent (0..100), -1 unknown */
+	int16_t last_errno;		/* an errno: < 4096 */
+	uint64_t size, bytes_done, items_done, items_total;
+	int64_t wait_until, finish_time, expires, ready_time, applied_time, learned_time;
+	const char *task_id, *server_name, *owner, *fleet_holder;
+	struct client_error *last_error;
+	unsigned char sha256[32];	/* (entry_sha256_set, entry_sha256_hex) */
+};
 /* Sources and orphans are also indexed by (provider, account): kind_of_key and adoption stay
  * O(1) in the number of accounts. */
 #define ACCOUNT_BUCKETS 1024 /* power of two */
@@ -48,48 +74,63 @@ struct entry {
 	/* Its source's list (kind->src->entries), or for an orphan the orphan index
 	 * (cache->orphans[account_bucket(provider, account)]) until it is adopted. */
 	struct entry *snext;
-	struct cache_key key;
+	/* Its key is its kind's (provider, account, report_type, language: entry_key) and this
+	 * range; an orphan, which has no kind, points okey at those four ("p\0a\0t\0l\0"),
+	 * shared by every orphan of the same keys (cache->okeys). 100,000 entries must not
+	 * each carry four 128-byte fields that 1,000 accounts have once. */
+	struct date_range range;
+	const char *okey;
 	/* Its kind (source and provider type), and that kind's index; NULL and KIND_NONE for
 	 * an orphan: a .meta a recovery scan found whose keys no source has (yet). Orphans are
 	 * never filled; they count in the size budget, are evicted and swept like any entry, and
 	 * cache_add_source adopts them. Set under cache->lock; a kind never moves. */
 	struct cache_kind *kind;
 	size_t type;
-	char hash[KEY_HASH_LEN];
-	char range_str[DATE_RANGE_STR_LEN]; /* for log lines */
-	pthread_mutex_t io_lock;
+	unsigned char hash[32]; /* its key's SHA-256, whose hex names its files (entry_hex) */
 
-	/* The rest is protected by cache->lock. */
-	struct cache_info info;	 /* state and what cache_lookup reports */
+	/* The rest is protected by cache->lock. The flags are bit-fields of one word: all under
+	 * that lock, never written without it. */
+	struct entry_info info;	 /* state and what cache_lookup reports */
 	uint64_t total;		 /* download size if known, for DOWNLOADING meta */
 	int64_t last_access_ms;	 /* LRU order, with access_seq as tie-break */
 	uint64_t access_seq;
-	int access_dirty;	 /* last_access changed since the .meta was written */
 	unsigned gen;		 /* bumped by cache_forget: stale fills must not touch disk */
-	int filling;		 /* a flight is queued or running */
 	unsigned fill_gen;	 /* gen the current flight was started for */
 	unsigned flight;	 /* count of flights ended; waiters wait for it to change */
 	int result;		 /* 0 or -errno of the last flight that ended */
 	long queued_by;		 /* who queued its flight (cache_open_as), for fair turns */
 	long running_who;	 /* queued_by of the flight a worker runs now */
-	int slot_given_back;	 /* its flight's export is generated: it downloads outside the
-				  * max_exports slots (pool_give_back) */
 	int waiters;		 /* cache_open calls waiting on this entry: pins against eviction */
 	int open_refs;		 /* open handles: pin against eviction */
 	enum cache_state before_queue; /* its state when its flight was queued (pool_drop) */
-	int prefetched;		 /* its queued flight is a prefetch's: wanted without a waiter */
-	struct data_fd *data_fd; /* the descriptor its handles on the current .data share, or
-				  * NULL (cache.c) */
-	int warned_big;		 /* logged once that the file alone exceeds max_size */
-	/* A refresh (fresh.h): the READY file an export of its open range is replacing. Its
-	 * .data stays until the new one is renamed over it, so it can be served meanwhile
-	 * (open_refresh = background, provider closed) and again if the export fails. */
-	int has_old;
-	struct cache_info old;
+	unsigned access_dirty : 1;    /* last_access changed since the .meta was written */
+	unsigned filling : 1;	      /* a flight is queued or running */
+	unsigned slot_given_back : 1; /* its flight's export is generated: it downloads outside
+				       * the max_exports slots (pool_give_back) */
+	unsigned prefetched : 1;      /* its queued flight is a prefetch's: wanted without a
+				       * waiter */
+	unsigned warned_big : 1;      /* logged once that the file alone exceeds max_size */
+	unsigned accessed : 1;	      /* last_access_ms is its file's (loaded or touched since
+				       * the last reset): cache_info.last_access says it */
 	/* The last refresh failed and the old file is served again ("stale"; last_error says
 	 * why) until stale_until (unix s), when the next open tries again. */
-	int stale;
+	unsigned stale : 1;
 	int64_t stale_until;
+	struct data_fd *data_fd; /* the descriptor its handles on the current .data share, or
+				  * NULL (cache.c) */
+	/* A refresh (fresh.h): the READY file an export of its open range is replacing. Its
+	 * .data stays until the new one is renamed over it, so it can be served meanwhile
+	 * (open_refresh = background, provider closed) and again if the export fails. NULL
+	 * when no refresh runs: allocated only while one does, as most entries never have one
+	 * (entry_keep_old, entry_drop_old). */
+	struct entry_info *old;
+};
+
+#define ENTRY_SLAB 128
+
+struct entry_slab {
+	struct entry_slab *next;
+	struct entry e[ENTRY_SLAB];
 };
 
 /* What the cache counts, per export type (cache->lock, except n_bytes). */
@@ -180,11 +221,16 @@ struct cache {
 	struct store store;
 
 	pthread_mutex_t lock; /* see above */
+	pthread_mutex_t io_locks[IO_LOCKS]; /* the entries' io locks (entry_io_lock) */
 	pthread_cond_t wake;  /* CLOCK_MONOTONIC; broadcast when a flight ends, on forget, on stop:
 			       * waiters in cache_open and sleeping fills re-check */
 	pthread_cond_t work;  /* CLOCK_MONOTONIC; workers: a flight queued, a source's running
 			       * count dropped, or stop */
 	struct entry *entries;
+	/* Where entries live: ENTRY_SLAB at a time (entries are freed only with the cache, so
+	 * one allocation per entry would add its malloc header to each of 100,000). */
+	struct entry_slab *slabs; /* the newest first */
+	size_t slab_used;	  /* entries taken from the newest */
 	/* The same entries hashed by (type, range): lookups stay O(1) with tens of thousands
 	 * cached (a list scan per insert made the recovery scan quadratic). Orphans are not in
 	 * it (by_hash and orphans find them). */
@@ -197,6 +243,14 @@ struct cache {
 	 * walk of the table. */
 	struct cache_source *by_account[ACCOUNT_BUCKETS];
 	struct entry *orphans[ACCOUNT_BUCKETS];
+	/* The orphans' key texts (entry->okey), one per (provider, account, report_type,
+	 * language) found on disk, in the same buckets; freed by cache_free only, so there are
+	 * at most as many as accounts the disk holds files of. */
+	struct okey {
+		struct okey *next;
+		size_t len;
+		char text[];
+	} *okeys[ACCOUNT_BUCKETS];
 	struct entry *queue_head, *queue_tail;
 	int stopping;
 	/* The recovery scan has read every .meta: memory knows every usable entry. Stays 0 when
@@ -226,6 +280,20 @@ struct cache {
 	pthread_t fleet_rater;
 	int fleet_rater_started;
 };
+
+/* e's io lock (see the top): the stripe of the first 12 bits of its hash. */
+static inline pthread_mutex_t *entry_io_lock(struct cache *c, const struct entry *e)
+{
+	unsigned h = (unsigned)e->hash[0] << 4 | e->hash[1] >> 4;
+
+	return &c->io_locks[h & (IO_LOCKS - 1)];
+}
+
+/* A provider's percent as entry_info keeps it: -1 (unknown) or 0..100. */
+static inline int8_t entry_progress(int percent)
+{
+	return (int8_t)(percent < 0 ? -1 : percent > 100 ? 100 : percent);
+}
 
 /* The counters of e's kind (e is not an orphan). */
 static inline struct cache_counts *entry_counts(struct cache *c, const struct entry *e)
@@ -300,9 +368,11 @@ struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r
 			int *err);
 /* Insert an entry built from a .meta if its key is not in memory yet: under the kind whose keys
  * it has (kind_of_key, decided under the lock the caller holds, so a source added meanwhile is
- * never missed), else as an orphan. Returns the entry (new or existing), *created says which;
- * NULL on ENOMEM. */
-struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, int *created);
+ * never missed), else as an orphan. hash is the key hash of m->key (its file name: the .meta
+ * was checked against it). Returns the entry (new or existing), *created says which; NULL on
+ * ENOMEM. */
+struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, const char *hash,
+				int *created);
 /* Make orphan e an entry of kind k (its keys are k's): into the range table and k's source's
  * list. The caller has taken e out of cache->orphans (it walks that bucket anyway). */
 void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k);
@@ -331,12 +401,63 @@ void entry_freshness(const struct cache *c, const struct entry *e, int *complete
 /* Whether e is READY past the provider's expiry (the sweeper deletes such files; an open file
  * past fresh_until is kept until its re-export replaces it). cache->lock held. */
 int entry_server_expired(const struct cache *c, const struct entry *e);
-/* Fill a store_meta from the entry's current info. */
-void entry_to_meta(const struct entry *e, struct store_meta *m);
-/* Reset to ABSENT, keeping the key. */
+/* Set *slot (an entry_info string) to a copy of v, freeing what it held; "" needs no
+ * memory. 0, or -ENOMEM with one log line and *slot unchanged. */
+int entry_str_set(const char **slot, const char *v);
+/* Its last error: a copy of err, or none when err is NULL or clear. On ENOMEM the error is
+ * dropped with one log line (last_errno still says what failed). */
+void entry_err_set(struct entry_info *i, const struct client_error *err);
+/* e's info expanded (strings copied) into out. */
+void entry_info_get(const struct entry *e, struct cache_info *out);
+/* i's digest as hex into out (65 bytes), "" when it has none. */
+void entry_sha256_hex(const struct entry_info *i, char *out);
+/* Set i's digest from hex ("" or not 64 hex digits: none). */
+void entry_sha256_set(struct entry_info *i, const char *hex);
+/* Free what i owns and make it an empty (ABSENT) entry_info. */
+void entry_info_clear(struct entry_info *i);
+/* e's full key into out. 0, or -EINVAL (an orphan's stored fields do not make a key: never
+ * for one built by entry_new). cache->lock held (its kind's strings never change). */
+int entry_key(const struct cache *c, const struct entry *e, struct cache_key *out);
+/* Fill a store_meta from the entry's current info (its key from entry_key). */
+void entry_to_meta(const struct cache *c, const struct entry *e, struct store_meta *m);
+/* Reset to ABSENT, keeping the key (drops e->old). */
 void entry_reset(struct entry *e);
+/* A refresh of e begins: keep its current (READY) info as e->old. 0, or -ENOMEM and e
+ * unchanged. */
+int entry_keep_old(struct entry *e);
+/* The refresh failed: e is its old file again (e->old moves into e->info; no allocation). */
+void entry_restore_old(struct entry *e);
+/* The refresh ended (its file replaced the old one, or the old one is e's again): free
+ * e->old. */
+void entry_drop_old(struct entry *e);
 void entry_touch(struct cache *c, struct entry *e);
 void entry_free_all(struct cache *c);
+
+/* The hex of e's hash, the base name of its files: entry_hex(e).s lives to the end of the
+ * full expression (an entry keeps the 32 bytes, not the 65 of their text). */
+struct entry_hex {
+	char s[KEY_HASH_LEN];
+};
+static inline struct entry_hex entry_hex(const struct entry *e)
+{
+	struct entry_hex h;
+
+	key_hex(e->hash, sizeof(e->hash), h.s);
+	return h;
+}
+
+/* e's range as text for a log line: entry_name(e).s lives to the end of the full expression
+ * (not kept in the entry: 100,000 entries). */
+struct entry_name {
+	char s[DATE_RANGE_STR_LEN];
+};
+static inline struct entry_name entry_name(const struct entry *e)
+{
+	struct entry_name n;
+
+	date_range_format(&e->range, n.s);
+	return n;
+}
 
 /* --- pool.c: fill workers --- */
 

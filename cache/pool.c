@@ -45,7 +45,7 @@ void pool_resume(struct cache *c, struct entry *e)
 	if (e->kind && !e->filling && !c->stopping &&
 	    (e->info.state == CACHE_APPLIED || e->info.state == CACHE_GENERATING ||
 	     e->info.state == CACHE_DOWNLOADING)) {
-		log_info("cache: %s: resuming export task %s", e->range_str, e->info.task_id);
+		log_info("cache: %s: resuming export task %s", entry_name(e).s, e->info.task_id);
 		e->queued_by = CACHE_WHO_NONE;
 		pool_enqueue(c, e);
 	}
@@ -92,7 +92,7 @@ int pool_drop_unwanted(struct cache *c, struct entry *e)
 	e->flight++;
 	pthread_cond_broadcast(&c->wake);
 	log_info("cache: %s: dropped from the queue before its export: nobody waits for it",
-		 e->range_str);
+		 entry_name(e).s);
 	return 1;
 }
 
@@ -220,7 +220,7 @@ static void *pool_worker(void *arg)
 		if (c->queue_head)
 			pthread_cond_signal(&c->work); /* a flight held back may start */
 		e->filling = 0;
-		e->has_old = 0; /* replaced, served again as stale, or gone with the entry */
+		entry_drop_old(e); /* replaced, served again as stale, or gone with the entry */
 		e->result = rc;
 		e->flight++;
 		pthread_cond_broadcast(&c->wake);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,33 +59,93 @@ struct scan_tally {
 	int kept, dropped, temps, unread;
 };
 
-static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t)
+/*
+ * The scan's working state. A big cache has hundreds of thousands of names, so the work per
+ * name is kept to what cannot be shared: files are opened relative to the directory's
+ * descriptor (no walk of the whole path each time), one read buffer serves every .meta, the
+ * entries read are inserted SCAN_BATCH at a time under one hold of cache->lock (never with
+ * file I/O under it), and a .data/.part is checked against its .meta only after the whole
+ * directory was read, in memory, so only a true leftover costs a stat.
+ */
+#define SCAN_BATCH 64
+
+struct scan_leftover {
+	char hash[KEY_HASH_LEN - 1]; /* hex, no NUL */
+	char kind;		     /* 'd' or 'p' */
+};
+
+struct scan {
+	struct cache *c;
+	int vfd;			    /* the store's vdir, open */
+	struct scan_tally t;
+	char buf[STORE_META_MAX + 1];	    /* one .meta's text */
+	struct store_meta m[SCAN_BATCH];    /* read, to be inserted */
+	char hash[SCAN_BATCH][KEY_HASH_LEN];
+	int n;
+	struct scan_leftover *left;	    /* .data/.part names, checked at the end */
+	size_t nleft, left_cap;
+};
+
+/* Insert the batch read so far into memory, under one hold of the lock. */
+static void scan_flush(struct scan *sc)
 {
-	struct store_meta m;
-	struct entry *e;
+	struct cache *c = sc->c;
+
+	if (sc->n == 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < sc->n; i++) {
+		int created;
+		struct entry *e = entry_insert_meta(c, &sc->m[i], sc->hash[i], &created);
+		if (e)
+			pool_resume(c, e);
+	}
+	pthread_mutex_unlock(&c->lock);
+	sc->t.kept += sc->n;
+	sc->n = 0;
+}
+
+/* Whether a READY .meta's .data is there with the recorded size: META_USABLE, META_STALE
+ * (missing, or another size) or META_UNCHECKED (the stat failed otherwise). No lock. */
+static enum meta_use scan_data_ok(struct scan *sc, const char *hash, const struct store_meta *m)
+{
+	char name[KEY_HASH_LEN + 8];
+	struct stat st;
+
+	if (m->state != CACHE_READY)
+		return META_USABLE;
+	snprintf(name, sizeof(name), "%s.data", hash);
+	if (fstatat(sc->vfd, name, &st, 0) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? META_STALE : META_UNCHECKED;
+	return S_ISREG(st.st_mode) && (uint64_t)st.st_size == m->size ? META_USABLE : META_STALE;
+}
+
+static void recover_meta(struct scan *sc, const char *hash)
+{
+	struct cache *c = sc->c;
+	struct store_meta *m = &sc->m[sc->n];
+	int rc = store_meta_read_at(sc->vfd, hash, m, sc->buf);
 	enum meta_use usable;
-	size_t type;
-	int rc = store_meta_read(&c->store, hash, &m), created;
 
 	if (rc == -ENOENT)
 		return;
 	if (rc == -EBADMSG) {
 		if (recover_drop(c, hash, NULL)) {
 			log_warn("cache: dropping corrupt metadata %s.meta", hash);
-			t->dropped++;
+			sc->t.dropped++;
 		}
 		return;
 	}
 	if (rc != 0) {
 		/* EMFILE, EIO...: the file may be fine; deleting it would lose a good export. */
 		log_warn("cache: cannot read %s.meta (%s); leaving its files", hash, strerror(-rc));
-		t->unread++;
+		sc->t.unread++;
 		return;
 	}
-	usable = entry_meta_usable(c, hash, &m, &type);
+	usable = scan_data_ok(sc, hash, m);
 	if (usable == META_UNCHECKED) {
 		log_warn("cache: cannot check the data file of %s.meta; leaving its files", hash);
-		t->unread++;
+		sc->t.unread++;
 		return;
 	}
 	if (usable == META_STALE) {
@@ -92,61 +153,83 @@ static void recover_meta(struct cache *c, const char *hash, struct scan_tally *t
 			log_warn("cache: dropping %s.meta: its data file is missing or has the "
 				 "wrong size",
 				 hash);
-			t->dropped++;
+			sc->t.dropped++;
 		}
 		return;
 	}
-	/* USABLE or FOREIGN: whether a source has its keys is decided again under the lock, so
-	 * a source added since is not missed. */
-	pthread_mutex_lock(&c->lock);
-	e = entry_insert_meta(c, &m, &created);
-	if (e)
-		pool_resume(c, e);
-	pthread_mutex_unlock(&c->lock);
-	t->kept++;
+	/* Whether a source has its keys is decided under the lock at insertion, so a source
+	 * added since is not missed. */
+	memcpy(sc->hash[sc->n], hash, KEY_HASH_LEN);
+	if (++sc->n == SCAN_BATCH)
+		scan_flush(sc);
 }
 
-/* Whether memory has a live (not ABSENT) entry of hash: its .meta was read. */
-static int scan_knows(struct cache *c, const char *hash)
+/* Remember a .data/.part name for the end of the scan. 0 or -ENOMEM. */
+static int scan_leave(struct scan *sc, const char *hash, char kind)
 {
-	struct entry *e;
-	int known;
-
-	pthread_mutex_lock(&c->lock);
-	e = entry_find_hash(c, hash);
-	known = e && e->info.state != CACHE_ABSENT;
-	pthread_mutex_unlock(&c->lock);
-	return known;
+	if (sc->nleft == sc->left_cap) {
+		size_t cap = sc->left_cap ? sc->left_cap * 2 : 1024;
+		struct scan_leftover *v = realloc(sc->left, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		sc->left = v;
+		sc->left_cap = cap;
+	}
+	memcpy(sc->left[sc->nleft].hash, hash, KEY_HASH_LEN - 1);
+	sc->left[sc->nleft++].kind = kind;
+	return 0;
 }
 
-/* One directory entry of the scan: a stray temp file, a .meta, or a .data/.part whose
- * .meta is gone. */
-static void recover_name(struct cache *c, DIR *d, const char *name, struct scan_tally *t)
+/* One directory entry of the scan: a stray temp file, a .meta, or a .data/.part (looked at
+ * once every .meta was read). 0, or -ENOMEM: the scan is not complete. */
+static int recover_name(struct scan *sc, const char *name)
 {
-	char hash[KEY_HASH_LEN], kind, path[PATH_MAX];
-	struct stat st;
+	char hash[KEY_HASH_LEN], kind;
 	int own;
 
-	if (!store_name_parse(&c->store, name, hash, &kind, &own))
-		return;
+	if (!store_name_parse(&sc->c->store, name, hash, &kind, &own))
+		return 0;
 	switch (kind) {
 	case 't':
-		if (!own && unlinkat(dirfd(d), name, 0) == 0)
-			t->temps++;
-		break;
+		if (!own && unlinkat(sc->vfd, name, 0) == 0)
+			sc->t.temps++;
+		return 0;
 	case 'm':
-		recover_meta(c, hash, t);
-		break;
+		recover_meta(sc, hash);
+		return 0;
 	default:
-		/* Its .meta already read (the table knows the hash): no stat needed. Half the
-		 * names of a big cache, in a scan that must stay linear and cheap. */
-		if (scan_knows(c, hash))
-			break;
-		store_path(&c->store, hash, ".meta", path);
-		if (stat(path, &st) != 0 && errno == ENOENT &&
-		    recover_drop(c, hash, kind == 'd' ? ".data" : ".part"))
-			t->dropped++;
-		break;
+		return scan_leave(sc, hash, kind);
+	}
+}
+
+/*
+ * The .data/.part names, every .meta read and inserted: those whose hash memory knows (a
+ * live entry: its .meta was read) are fine; the others are looked at on disk, and deleted
+ * when their .meta is missing. One hold of the lock marks the known ones; the stats happen
+ * without it.
+ */
+static void recover_leftovers(struct scan *sc)
+{
+	struct cache *c = sc->c;
+	char hash[KEY_HASH_LEN], name[KEY_HASH_LEN + 8];
+	size_t n = 0;
+	struct stat st;
+
+	hash[KEY_HASH_LEN - 1] = '\0';
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < sc->nleft; i++) {
+		memcpy(hash, sc->left[i].hash, KEY_HASH_LEN - 1);
+		struct entry *e = entry_find_hash(c, hash);
+		if (!(e && e->info.state != CACHE_ABSENT))
+			sc->left[n++] = sc->left[i];
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(hash, sc->left[i].hash, KEY_HASH_LEN - 1);
+		snprintf(name, sizeof(name), "%s.meta", hash);
+		if (fstatat(sc->vfd, name, &st, 0) != 0 && errno == ENOENT &&
+		    recover_drop(c, hash, sc->left[i].kind == 'd' ? ".data" : ".part"))
+			sc->t.dropped++;
 	}
 }
 
@@ -160,32 +243,45 @@ static int cache_stopping(struct cache *c)
 	return stop;
 }
 
-/* Read the whole directory. 1 when every name was seen, 0 if it could not be read or the
- * cache is stopping. */
-static int recover_dir(struct cache *c, struct scan_tally *t)
+/* Read the whole directory. 1 when every name was seen, 0 if it could not be read, memory
+ * ran out or the cache is stopping. */
+static int recover_dir(struct scan *sc)
 {
+	struct cache *c = sc->c;
 	DIR *d = opendir(c->store.vdir);
 	struct dirent *de;
+	unsigned long seen = 0;
 	int complete = 1;
 
 	if (!d) {
 		log_err("cache: cannot scan %s: %s", c->store.vdir, strerror(errno));
 		return 0;
 	}
+	sc->vfd = dirfd(d);
 	while ((de = readdir(d)) != NULL) {
-		if (cache_stopping(c)) {
+		/* Asked every 256 names: a stop is seen within a few ms, and the lock is not
+		 * taken twice per name. */
+		if ((++seen & 255) == 0 && cache_stopping(c)) {
 			complete = 0;
 			break;
 		}
-		recover_name(c, d, de->d_name, t);
+		if (recover_name(sc, de->d_name) != 0) {
+			log_err("cache: scan of %s: out of memory", c->store.vdir);
+			complete = 0;
+			break;
+		}
 	}
+	scan_flush(sc);
+	if (complete)
+		recover_leftovers(sc);
 	closedir(d);
 	return complete;
 }
 
 void recover_scan(struct cache *c)
 {
-	struct scan_tally t = {0, 0, 0, 0};
+	struct scan *sc;
+	struct scan_tally t;
 	int complete, busy;
 
 	pthread_mutex_lock(&c->lock);
@@ -194,7 +290,18 @@ void recover_scan(struct cache *c)
 	pthread_mutex_unlock(&c->lock);
 	if (busy)
 		return; /* the other scan will do */
-	complete = recover_dir(c, &t);
+	sc = calloc(1, sizeof(*sc)); /* ~110 KiB: not on a thread's stack */
+	if (sc) {
+		sc->c = c;
+		complete = recover_dir(sc);
+		t = sc->t;
+		free(sc->left);
+		free(sc);
+	} else {
+		log_err("cache: scan of %s: out of memory", c->store.vdir);
+		memset(&t, 0, sizeof(t));
+		complete = 0;
+	}
 	pthread_mutex_lock(&c->lock);
 	c->scan_done = complete && t.unread == 0;
 	c->scanning = 0;

@@ -193,8 +193,13 @@ static void source_adopt(struct cache *c, struct cache_source *s)
 	while (*p) {
 		struct entry *e = *p;
 		struct cache_kind *k = NULL;
-		if (!strcmp(e->key.account, s->account) && !strcmp(e->key.provider, s->prov->name))
-			k = source_kind_of_key(c, s, &e->key);
+		struct cache_key key;
+		/* okey is "provider\0account\0...": the other accounts of the bucket are told
+		 * apart without building their keys. */
+		const char *prov = e->okey, *acct = prov + strlen(prov) + 1;
+		if (!strcmp(acct, s->account) && !strcmp(prov, s->prov->name) &&
+		    entry_key(c, e, &key) == 0)
+			k = source_kind_of_key(c, s, &key);
 		if (!k) {
 			p = &e->snext;
 			continue;

@@ -313,22 +313,12 @@ out:
 	return rc;
 }
 
-int store_meta_read(const struct store *s, const char *hash, struct store_meta *m)
+/* Read the open .meta fd into buf (STORE_META_MAX + 1 bytes) and parse it; closes fd. */
+static int meta_read_fd(int fd, const char *hash, struct store_meta *m, char *buf)
 {
-	char path[PATH_MAX];
-	char *buf = NULL;
 	size_t len = 0;
-	int fd, rc;
+	int rc;
 
-	store_path(s, hash, ".meta", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno; /* EMFILE, EIO, EACCES...: says nothing about the file's content */
-	buf = malloc(STORE_META_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
 	for (;;) {
 		ssize_t n = read(fd, buf + len, STORE_META_MAX + 1 - len);
 		if (n < 0 && errno == EINTR)
@@ -348,9 +338,40 @@ int store_meta_read(const struct store *s, const char *hash, struct store_meta *
 	buf[len] = '\0';
 	rc = parse_meta(buf, hash, m);
 out:
-	free(buf);
 	close(fd);
 	return rc;
+}
+
+int store_meta_read(const struct store *s, const char *hash, struct store_meta *m)
+{
+	char path[PATH_MAX];
+	char *buf;
+	int fd;
+
+	store_path(s, hash, ".meta", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno; /* EMFILE, EIO, EACCES...: says nothing about the file's content */
+	buf = malloc(STORE_META_MAX + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	int rc = meta_read_fd(fd, hash, m, buf);
+	free(buf);
+	return rc;
+}
+
+int store_meta_read_at(int vfd, const char *hash, struct store_meta *m, char *buf)
+{
+	char name[KEY_HASH_LEN + 8];
+	int fd;
+
+	snprintf(name, sizeof(name), "%s.meta", hash);
+	fd = openat(vfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	return meta_read_fd(fd, hash, m, buf);
 }
 
 int store_unlink(const struct store *s, const char *hash, const char *suffix)

@@ -1,6 +1,6 @@
 /*
  * The on-disk store: paths, metadata (JSON) and atomic writes. No locks, no threads: callers
- * serialize operations on one entry's files (the entry's io_lock, see internal.h).
+ * serialize operations on one entry's files (the entry's io lock, see internal.h).
  *
  * Layout (everything below cache_dir; directories 0700, files 0600):
  *
@@ -73,6 +73,11 @@ int store_meta_write(struct store *s, const char *hash, const struct store_meta 
  * not hash to hash); any other -errno (-EMFILE, -EIO, -EACCES, -ENOMEM) is an error reading it
  * that says nothing about the file, which must then be left alone. */
 int store_meta_read(const struct store *s, const char *hash, struct store_meta *m);
+
+/* store_meta_read for a scan of many: the .meta is opened relative to vfd, the store's vdir
+ * open by the caller (no walk of the whole path per file), and read into buf, the caller's
+ * STORE_META_MAX + 1 bytes (no allocation per file). Same returns. */
+int store_meta_read_at(int vfd, const char *hash, struct store_meta *m, char *buf);
 
 /* Delete .data, .part, then .meta; fsync the directory. Missing files are fine. */
 void store_remove(const struct store *s, const char *hash);
