@@ -54,11 +54,13 @@ def run_here(suite):
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout,
                                      resultclass=TimedResult).run(suite)
     # A test can both fail and error (e.g. in tearDown): count each test once.
-    failed = len({t.id() for t, _ in result.failures + result.errors}) + \
-        len(result.unexpectedSuccesses)
+    failed_ids = sorted({t.id() for t, _ in result.failures + result.errors} |
+                        {t.id() for t in result.unexpectedSuccesses})
+    failed = len(failed_ids)
     passed = result.testsRun - failed - len(result.skipped) - len(result.expectedFailures)
     return {"passed": passed, "failed": failed, "skipped": len(result.skipped),
-            "durations": result.durations, "class_durations": result.class_durations}
+            "failed_ids": failed_ids, "durations": result.durations,
+            "class_durations": result.class_durations}
 
 
 def main():
@@ -96,6 +98,9 @@ def main():
         return 0 if failed == 0 else 1
     report_durations(res["durations"], res["class_durations"], sys.stdout)
     if args.jobs > 1:
+        # The processes' reports are far apart in the log: the failures once more, together.
+        for name in res["failed_ids"]:
+            print(f"failed: {name}")
         print(f"integration wall time: {time.monotonic() - start:.1f} s")
     print(f"integration: {passed} passed, {failed} failed, {skipped} skipped")
     if args.summary_file:

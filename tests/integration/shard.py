@@ -166,6 +166,7 @@ def run_unit(names, out_dir, index):
         res = res or {"passed": 0, "failed": 0, "skipped": 0, "durations": {},
                       "class_durations": {}}
         res["failed"] += 1
+        res.setdefault("failed_ids", []).append("run.py " + " ".join(names))
         text += f"\nrun.py {' '.join(names)} exited with status {rc} without reporting it\n"
     return text, res, took
 
@@ -173,7 +174,8 @@ def run_unit(names, out_dir, index):
 def run_sharded(tests, jobs, out):
     """Runs the tests in jobs processes, then the serial ones; returns the merged results."""
     units, serial = units_of(tests)
-    total = {"passed": 0, "failed": 0, "skipped": 0, "durations": {}, "class_durations": {}}
+    total = {"passed": 0, "failed": 0, "skipped": 0, "durations": {}, "class_durations": {},
+             "failed_ids": []}
     lock = threading.Lock()
     queue = list(enumerate(units))
     out_dir = tempfile.mkdtemp(prefix="orderfs-itest-")
@@ -185,7 +187,9 @@ def run_sharded(tests, jobs, out):
             for k in ("passed", "failed", "skipped"):
                 total[k] += res[k]
             total["durations"].update(res["durations"])
-            total["class_durations"].update(res["class_durations"])
+            total["failed_ids"] += res.get("failed_ids", [])
+            for cls, secs in res["class_durations"].items():  # a class may run in both parts
+                total["class_durations"][cls] = total["class_durations"].get(cls, 0) + secs
 
     def worker():
         while True:
