@@ -114,8 +114,11 @@ deps:
 	@sh contrib/install-deps.sh
 
 # The README's test command: install what is missing, build, run every test, one summary.
+# A plain `make test` (as CI runs it) builds with a job per core; a -j given to make wins.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+BUILD_JOBS = $(if $(findstring -j,$(MAKEFLAGS)),,-j$(NPROC))
 test: deps
-	$(MAKE) tests-build
+	$(MAKE) $(BUILD_JOBS) tests-build
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) sh tests/run.sh
 
 test-unit: tests-build

@@ -432,7 +432,7 @@ class Bench:
         self.runs = 3 if QUICK else 7
         self.cold_runs = 2 if QUICK else 4
         # the provider's export time
-        self.pending_s, self.generating_s = (0.2, 0.8) if QUICK else (0.5, 2.5)
+        self.pending_s, self.generating_s = (0.1, 0.4) if QUICK else (0.5, 2.5)
 
     def day(self, back):
         return (self.today - datetime.timedelta(days=back)).isoformat()

@@ -2,7 +2,8 @@
 # Runs every unit test binary and the integration suite; prints one summary line at the end.
 # A binary that crashes or exits non-zero without reporting counts as one failure.
 # Env: BUILD (build dir), PYTHON, ONLY=unit|integration|bench, ITESTS (integration tests to run, as
-# module[.Class[.method]] names; default all), VALGRIND=1 (unit tests and the
+# module[.Class[.method]] names; default all), ITEST_JOBS (processes for them; default 2 for the
+# whole suite in a plain build, else 1), VALGRIND=1 (unit tests and the
 # mounted orderfs under valgrind memcheck: any error or definite leak fails; exit code 99).
 BUILD=${BUILD:-build/release}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -42,8 +43,14 @@ fi
 
 if [ "${ONLY:-integration}" = integration ] || [ -z "$ONLY" ]; then
 	summary=$(mktemp)
+	# The whole suite runs in two processes (most tests wait on I/O; shard.py); a chosen
+	# list, or a sanitizer or valgrind build, in one unless ITEST_JOBS says otherwise.
+	jobs=1
+	[ -z "${ITESTS:-}" ] && [ -z "${SANITIZE:-}" ] && [ "${VALGRIND:-0}" != 1 ] && jobs=2
+	jobs=${ITEST_JOBS:-$jobs}
 	# shellcheck disable=SC2086
-	BUILD="$BUILD" "$PYTHON" tests/integration/run.py --summary-file "$summary" ${ITESTS:-}
+	BUILD="$BUILD" "$PYTHON" tests/integration/run.py --jobs "$jobs" --summary-file "$summary" \
+		${ITESTS:-}
 	rc=$?
 	if [ -s "$summary" ]; then
 		read -r ip if_ < "$summary"

@@ -233,10 +233,10 @@ class CloverClientTest(unittest.TestCase):
         self.assertEqual(res["items"], 0)
 
     def test_apply_then_status(self):
-        # Pending long enough that the first status (a CLI start, slow under ASan and load)
-        # always finds the export unfinished; then wait for "generated" on the condition.
-        self.sim.configure(pending_s=2.0)
-        self.addCleanup(self.sim.configure, pending_s=0.1)
+        # Long enough for two runs of the CLI on a busy machine to see the export unfinished
+        # (0.3 s was not, one run in a few beside a parallel test process).
+        self.sim.configure(pending_s=1.0, progress_s=0.5)
+        self.addCleanup(self.sim.configure, pending_s=0.1, progress_s=0.2)
         p = self.run_cli("apply", "ORDERS", rng(-2, -1))
         self.assertEqual(p.returncode, 0, p.stderr)
         eid = p.stdout.strip()
@@ -246,9 +246,9 @@ class CloverClientTest(unittest.TestCase):
         st = json.loads(s.stdout)
         self.assertEqual(st["id"], eid)
         self.assertIn(st["state"], ("pending", "generating"))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 20
         while st["state"] != "generated" and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)  # a poll interval
             st = json.loads(self.run_cli("status", eid).stdout)
         self.assertEqual(st["state"], "generated")
         self.assertEqual(st["progress"], 100)
