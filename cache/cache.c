@@ -117,8 +117,10 @@ static void cache_stop(struct cache *c)
 	c->stopping = 1;
 	pthread_cond_broadcast(&c->wake);
 	pthread_cond_broadcast(&c->work);
+	pthread_cond_broadcast(&c->upload_wake);
 	pthread_mutex_unlock(&c->lock);
 	pool_join(c);
+	shared_stop(c);
 	if (c->sweeper_started)
 		pthread_join(c->sweeper, NULL);
 	if (c->recoverer_started)
@@ -174,12 +176,15 @@ static int cache_first_source(struct cache *c, const struct cache_config *cfg,
 		.fleet_ttl_s = cfg->fleet_ttl_s,
 		.fleet_max_exports = cfg->fleet_max_exports,
 		.fleet_rate_cap = cfg->fleet_rate_cap,
+		.store = cfg->store,
+		.store_prefix = cfg->store_prefix,
+		.store_writer = cfg->store_writer,
 	};
 
 	return prov ? cache_add_source(c, prov, &sc, NULL) : 0;
 }
 
-/* The lock and the two condition variables (CLOCK_MONOTONIC). 0, or -ENOMEM with none made. */
+/* The lock and the three condition variables (CLOCK_MONOTONIC). 0, or -ENOMEM with none made. */
 static int cache_sync_init(struct cache *c)
 {
 	pthread_condattr_t ca;
@@ -192,6 +197,11 @@ static int cache_sync_init(struct cache *c)
 	if (ok && !(ok = pthread_cond_init(&c->wake, &ca) == 0))
 		pthread_mutex_destroy(&c->lock);
 	if (ok && !(ok = pthread_cond_init(&c->work, &ca) == 0)) {
+		pthread_cond_destroy(&c->wake);
+		pthread_mutex_destroy(&c->lock);
+	}
+	if (ok && !(ok = pthread_cond_init(&c->upload_wake, &ca) == 0)) {
+		pthread_cond_destroy(&c->work);
 		pthread_cond_destroy(&c->wake);
 		pthread_mutex_destroy(&c->lock);
 	}
@@ -233,6 +243,7 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
 fail:
 	if (synced) {
 		cache_stop(c);
+		pthread_cond_destroy(&c->upload_wake);
 		pthread_cond_destroy(&c->work);
 		pthread_cond_destroy(&c->wake);
 		pthread_mutex_destroy(&c->lock);
@@ -249,6 +260,7 @@ void cache_free(struct cache *c)
 	if (!c)
 		return;
 	cache_stop(c);
+	pthread_cond_destroy(&c->upload_wake);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
@@ -273,6 +285,8 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 		entry_freshness(c, e, &out->complete, &out->fresh_until);
 		out->stale = e->stale || (e->has_old && out->state == CACHE_WAITING);
 		out->old_size = e->has_old ? e->old.size : 0;
+		if (out->state == CACHE_READY && !out->source[0])
+			snprintf(out->source, sizeof(out->source), "cache"); /* an earlier run's */
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
 			/* Queued behind the waiting flight: it waits for the same opening. */
 			out->wait_until = (e->kind->src->closed_until_ms + 999) / 1000;

@@ -491,6 +491,10 @@ static void fill_slot(struct fill *f, int take)
 
 static int fill_main(struct fill *f)
 {
+	int r0 = fill_from_store(f);
+
+	if (r0 != FILL_STORE_MISS)
+		return r0;
 	for (;;) {
 		int fresh = 0, r;
 
@@ -636,10 +640,16 @@ int fill_run(struct cache *c, struct entry *e)
 	client_interrupt_bind(outer);
 	if (rc == 0) {
 		uint64_t size;
+		int from_store;
 		pthread_mutex_lock(&c->lock);
 		cred_learn(c, f.src, CACHE_CRED_ACCEPTED); /* before its readers look: their gate */
 		size = e->info.size;
+		from_store = !strcmp(e->info.source, "store");
+		if (!from_store)
+			snprintf(e->info.source, sizeof(e->info.source), "provider");
 		pthread_mutex_unlock(&c->lock);
+		if (!from_store)
+			fill_to_store(&f);
 		log_info("cache: %s: export ready: %llu bytes in %.1f s", e->range_str,
 			 (unsigned long long)size, (double)(cache_mono_ms() - f.start_ms) / 1000.0);
 		return rc;

@@ -12,6 +12,7 @@
 /* Beyond 0 and -errno, what a step can tell the driver. */
 #define FILL_REAPPLY 1 /* the task or its file is gone: apply again */
 #define FILL_NEW_URL 2 /* fill_judge: the download URL is dead, get a new one */
+#define FILL_STORE_MISS 4 /* fill_from_store: no usable file in the shared store */
 
 struct part;
 
@@ -107,5 +108,23 @@ void fill_fleet_done(struct fill *f, int rc);
 /* Download the generated file (or have the provider fetch its bundle), verify it and commit
  * it: 0 (READY), FILL_REAPPLY or -errno (f->err set). */
 int fill_transfer(struct fill *f);
+/* Open (or resume) the entry's .part with the fill's hooks (room, progress, cancel). 0 or
+ * -errno (f->err set). */
+int fill_open_part(struct fill *f, struct part *pt);
+/* .part -> .data, .meta READY from the entry's info. Takes ownership of pt (closes it).
+ * 0 or -errno (f->err set). */
+int fill_commit(struct fill *f, struct part *pt);
+
+/* --- shared.c: the shared store (no-ops for a source without one) --- */
+
+/* Before any provider call: when the store has a usable pointer for the entry's range and
+ * file (not expired, fresh by fresh.h, newer than a file being refreshed), take the file
+ * from the store, verified by size and SHA-256, and commit it. 0 (READY, no provider call),
+ * FILL_STORE_MISS (nothing usable, or the store failed: logged and counted; go on with the
+ * provider), or -errno of the commit / -ECANCELED (f->err set). */
+int fill_from_store(struct fill *f);
+/* After a flight from the provider ended READY: the file goes to the store, then its pointer,
+ * on the uploader thread (never blocking a reader), retried when the store fails. */
+void fill_to_store(struct fill *f);
 
 #endif

@@ -103,6 +103,9 @@ struct cache_counts {
 	uint64_t n_ready, n_failed; /* flights that ended READY / failed */
 	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
 	double duration_sum_s;
+	/* The shared store (shared.c): hits, misses, uploads, errors (of those, 403s) */
+	uint64_t n_store_hits, n_store_misses, n_store_uploads, n_store_errors, n_store_auth;
+	atomic_uint_least64_t n_store_bytes; /* bumped without the lock */
 };
 
 #define KIND_NONE ((size_t)-1) /* entry->type of an orphan */
@@ -128,6 +131,10 @@ struct cache_source {
 	long fleet_ttl_s;
 	int fleet_max_exports;
 	double fleet_rate_cap;
+	/* The shared store (shared.c): NULL = none. Set at creation, read-only after. */
+	struct s3_store *store;
+	char *store_prefix; /* "<provider>/<account hash>" (owned) */
+	char *store_writer; /* this host's name in pointers (owned) */
 
 	int running;		/* its flights a worker runs now */
 	int closed_waiting;	/* of those, waiting for its provider to open (pool.c) */
@@ -225,6 +232,13 @@ struct cache {
 	/* One thread re-counts the fleet for every source with a rate cap (fleet_rate.c). */
 	pthread_t fleet_rater;
 	int fleet_rater_started;
+
+	/* One thread uploads verified files to the shared store (shared.c), from this queue
+	 * (cache->lock), started at the first upload. */
+	struct shared_job *uploads;
+	pthread_t uploader;
+	int uploader_started;
+	pthread_cond_t upload_wake; /* CLOCK_MONOTONIC: a job queued, or stop */
 };
 
 /* The counters of e's kind (e is not an orphan). */
@@ -369,6 +383,12 @@ void pool_give_back(struct cache *c, struct entry *e);
 /* Take e's slot again (its task is gone and it must apply anew), waiting for one to be free.
  * No-op when the slot was not given back. cache->lock held. */
 void pool_take_back(struct cache *c, struct entry *e);
+
+/* --- shared.c: the shared store's uploads --- */
+
+/* Stop the uploader (cache->stopping set and broadcast on upload_wake first) and drop the
+ * jobs left: their files stay in the cache, the next fill of the range uploads again. */
+void shared_stop(struct cache *c);
 
 /* --- fill.c: one flight. Called by a worker without locks. Returns 0 when the entry turned
  * READY, else -errno (the entry records the failure). --- */

@@ -42,7 +42,7 @@ int s3_pointer_key(const char *provider, const char *account_hex,
 	int n;
 
 	out[0] = '\0';
-	if (!segment_ok(provider) || !segment_ok(account_hex) || !segment_ok(file))
+	if (!segment_ok(provider) || !segment_ok(account_hex) || !s3_key_ok(file))
 		return -1;
 	date_range_format(range, r);
 	n = snprintf(out, S3_KEY_MAX, "%s/%s/ranges/%s/%s.json", provider, account_hex, r, file);

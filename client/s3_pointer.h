@@ -11,6 +11,7 @@
  *                                                   of that range, how big, as of when,
  *                                                   whether the range was closed, and until
  *                                                   when the provider keeps it
+ *   (<file> is "<report_type>/<language>/<name>": orders.xlsx, or a bundle's name.bundle)
  * The pointer is written after its object, so a reader that finds a pointer finds its bytes
  * (unless the object was deleted since: the reader then falls back to the provider).
  * Pointer JSON: {"v":1,"sha256":..,"size":..,"as_of":..,"complete":..,"expires":..,
@@ -47,8 +48,9 @@ int s3_sha256_ok(const char *s);
 int s3_object_key(const char *provider, const char *account_hex, const char *sha256,
 		  char out[S3_KEY_MAX]);
 
-/* The pointer key of a range's file: "<provider>/<account_hex>/ranges/A..B/<file>.json".
- * 0, or -1 when file holds a byte keys refuse or it does not fit. */
+/* The pointer key of a range's file: "<provider>/<account_hex>/ranges/A..B/<file>.json";
+ * file may have several segments ("order/en-US/orders.xlsx"). 0, or -1 when file is not fit
+ * for a key (s3_key_ok) or it does not fit. */
 int s3_pointer_key(const char *provider, const char *account_hex,
 		   const struct date_range *range, const char *file, char out[S3_KEY_MAX]);
 

@@ -30,6 +30,9 @@ static void test_keys_use_the_fleet_account_hash(void **state)
 	assert_int_equal(s3_pointer_key("vexora", acct, &may, "orders.xlsx", key), 0);
 	assert_string_equal(key, "vexora/9caefdb9da6b460cc54d1076897a21aa/ranges/"
 				 "2026-05-18..2026-05-19/orders.xlsx.json");
+	assert_int_equal(s3_pointer_key("vexora", acct, &may, "order/en-US/orders.xlsx", key), 0);
+	assert_string_equal(key, "vexora/9caefdb9da6b460cc54d1076897a21aa/ranges/"
+				 "2026-05-18..2026-05-19/order/en-US/orders.xlsx.json");
 }
 
 static void test_keys_refuse_bad_parts(void **state)
@@ -41,7 +44,8 @@ static void test_keys_refuse_bad_parts(void **state)
 	assert_int_equal(s3_object_key("vex/ora", "abc", SHA, key), -1);
 	assert_int_equal(s3_object_key("", "abc", SHA, key), -1);
 	assert_int_equal(s3_pointer_key("vexora", "abc", &may, "../x", key), -1);
-	assert_int_equal(s3_pointer_key("vexora", "abc", &may, "a/b", key), -1);
+	assert_int_equal(s3_pointer_key("vexora", "abc", &may, "a//b", key), -1);
+	assert_int_equal(s3_pointer_key("vexora", "abc", &may, "a/./b", key), -1);
 	assert_int_equal(s3_pointer_key("vexora", "abc", &may, "or ders.xlsx", key), -1);
 	assert_string_equal(key, "");
 }

@@ -1,0 +1,442 @@
+/*
+ * The shared store's part of a flight (client/s3.h, client/s3_pointer.h): a host that needs a
+ * range's file takes it from the store when another host put it there, and a host that got
+ * it from the provider puts it there for the others.
+ *
+ * Design note. Reading: before its first provider call a flight reads the range's pointer;
+ * a usable one (not expired, fresh by the local freshness rule, newer than a file being
+ * refreshed) names a content-addressed object, which is downloaded into the .part, verified
+ * by size and SHA-256 while it streams (s3_get_file), and committed like any download. Any
+ * failure (no pointer, the store down, a corrupt object) only costs the store's time: the
+ * flight goes on with the provider, and a .part that failed is deleted. A corrupt object
+ * this host wrote is deleted (the next upload replaces it).
+ * Writing: after a provider fill, one job per file goes to one uploader thread per cache:
+ * the object (If-None-Match: a copy already there is kept), then the pointer, so a pointer
+ * never names a missing object. A failed job is retried with backoff (1, 2, 4, 8 s) then
+ * dropped with one log line; readers never wait for it. The uploader reads the committed
+ * .data through its own descriptor: eviction meanwhile does not cut the upload short, and a
+ * file replaced by a newer export fails the store's payload check (x-amz-content-sha256) and
+ * is dropped (its own flight queued a job for the new file).
+ */
+#include "fill_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../client/interrupt.h"
+#include "../client/s3.h"
+#include "../client/s3_pointer.h"
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "fresh.h"
+#include "part.h"
+
+#define UPLOAD_TRIES 5
+#define UPLOAD_BACKOFF_MS 1000
+
+struct shared_job {
+	struct shared_job *next;
+	struct cache_source *src;
+	struct cache_kind *kind; /* its counters */
+	char hash[KEY_HASH_LEN]; /* the entry's files */
+	char range[DATE_RANGE_STR_LEN];
+	char object[S3_KEY_MAX];
+	char pointer[S3_KEY_MAX];
+	char json[S3_POINTER_JSON_MAX];
+	char sha256[S3_SHA256_HEX];
+	uint64_t size;
+	int tries;
+	int64_t due_ms; /* monotonic */
+};
+
+/* The entry's pointer key: "<prefix>/ranges/A..B/<report_type>/<language>/<name>.json".
+ * 0 or -1 (a field keys cannot hold: that kind is not shared). */
+static int shared_pointer_key(const struct entry *e, const char *language, char *out)
+{
+	const struct provider_type *t = &e->kind->src->prov->types[e->kind->ptype];
+	char file[S3_KEY_MAX], range[DATE_RANGE_STR_LEN];
+	int n;
+
+	n = snprintf(file, sizeof(file), "%s/%s/%s.%s", e->kind->report_type,
+		     language[0] ? language : "-", t->base_name, t->ext ? t->ext : "bundle");
+	if (n <= 0 || (size_t)n >= sizeof(file))
+		return -1;
+	date_range_format(&e->key.range, range);
+	n = snprintf(out, S3_KEY_MAX, "%s/ranges/%s/%s.json", e->kind->src->store_prefix, range,
+		     file);
+	return n > 0 && n < S3_KEY_MAX && s3_key_ok(out) ? 0 : -1;
+}
+
+static int shared_object_key(const struct cache_source *s, const char *sha, char *out)
+{
+	int n = snprintf(out, S3_KEY_MAX, "%s/%s", s->store_prefix, sha);
+
+	return n > 0 && n < S3_KEY_MAX && s3_sha256_ok(sha) && s3_key_ok(out) ? 0 : -1;
+}
+
+/* Count a store call that failed with err (cache->lock taken). */
+static void shared_count_error(struct cache *c, struct cache_kind *k,
+			       const struct client_error *err)
+{
+	pthread_mutex_lock(&c->lock);
+	k->counts.n_store_errors++;
+	if (err->kind == CLIENT_E_AUTH)
+		k->counts.n_store_auth++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Whether pointer p may serve the flight's entry now (fresh.h, as a local file would). */
+static int shared_usable(struct fill *f, const struct s3_pointer *p)
+{
+	struct fresh_rule rule = {f->c->cfg.settle_delay_s, f->c->cfg.open_ttl_s};
+	int64_t now_s = cache_now_ms(f->c) / 1000, until, old_as_of = 0;
+
+	if (!s3_pointer_usable(p, now_s))
+		return 0;
+	until = fresh_until(f->src->prov->zone, &f->e->key.range, p->as_of, &rule);
+	if (until != 0 && now_s >= until)
+		return 0; /* an open range's file past its fresh_until: export it anew */
+	pthread_mutex_lock(&f->c->lock);
+	if (f->e->has_old)
+		old_as_of = f->e->old.applied_time;
+	pthread_mutex_unlock(&f->c->lock);
+	return !(old_as_of && p->as_of <= old_as_of); /* no newer than the file it replaces */
+}
+
+/* The pointer of the flight's range: 0 with *p, or -1 (missing, unusable, the store failed:
+ * counted and, unless simply absent, logged). */
+static int shared_find(struct fill *f, const char *pkey, struct s3_pointer *p)
+{
+	struct client_error err;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	client_error_clear(&err);
+	if (s3_get_small(f->src->store, pkey, &body, &len, &err) != 0) {
+		if (err.kind != CLIENT_E_NOT_FOUND || !strcmp(err.code, "NoSuchBucket")) {
+			shared_count_error(f->c, f->e->kind, &err);
+			log_warn("cache: %s: shared store %s: %s; exporting from the provider",
+				 f->e->range_str, s3_where(f->src->store), err.msg);
+		}
+		return -1;
+	}
+	rc = s3_pointer_from_json(body, len, p);
+	free(body);
+	if (rc != 0) {
+		log_warn("cache: %s: the shared store's pointer %s is not valid; exporting from "
+			 "the provider", f->e->range_str, pkey);
+		return -1;
+	}
+	return shared_usable(f, p) ? 0 : -1;
+}
+
+/* The entry's info as the pointer says, before the commit writes it to the .meta. */
+static void shared_take_fields(struct fill *f, const struct s3_pointer *p)
+{
+	struct cache_info *i = &f->e->info;
+
+	pthread_mutex_lock(&f->c->lock);
+	i->applied_time = p->as_of;
+	i->expires = p->expires;
+	i->finish_time = 0;
+	i->task_id[0] = i->server_name[0] = '\0';
+	i->items_done = i->items_total = 0;
+	pthread_mutex_unlock(&f->c->lock);
+}
+
+/* The object failed its check: delete it (and its pointer) when this host wrote it. */
+static void shared_drop_corrupt(struct fill *f, const struct s3_pointer *p, const char *okey,
+				const char *pkey)
+{
+	struct client_error err;
+
+	if (strcmp(p->writer, f->src->store_writer) != 0)
+		return;
+	client_error_clear(&err);
+	if (s3_delete(f->src->store, pkey, &err) != 0 || s3_delete(f->src->store, okey, &err) != 0)
+		log_warn("cache: %s: deleting the corrupt object %s failed: %s", f->e->range_str,
+			 okey, err.msg);
+}
+
+/* Download the object into a fresh .part and commit it. 0, FILL_STORE_MISS or -errno. */
+static int shared_download(struct fill *f, const struct s3_pointer *p, const char *okey,
+			   const char *pkey)
+{
+	struct client_error err;
+	struct part pt = {.fd = -1};
+	int r;
+
+	if ((r = fill_open_part(f, &pt)) != 0)
+		return r;
+	fill_set_state(f, CACHE_DOWNLOADING);
+	client_error_clear(&err);
+	/* s3_get_file begins the sink at 0: whatever an earlier .part held is dropped. */
+	if (s3_get_file(f->src->store, okey, (uint64_t)p->size, p->sha256, &pt.sink, &err) != 0) {
+		part_close(&pt);
+		fill_drop_part(f);
+		if (err.kind == CLIENT_E_CANCELLED || !fill_alive(f))
+			return -ECANCELED;
+		shared_count_error(f->c, f->e->kind, &err);
+		log_warn("cache: %s: the shared store's object %s: %s; exporting from the provider",
+			 f->e->range_str, okey, err.msg);
+		if (err.kind == CLIENT_E_PROTOCOL)
+			shared_drop_corrupt(f, p, okey, pkey);
+		return FILL_STORE_MISS;
+	}
+	atomic_fetch_add(&f->e->kind->counts.n_store_bytes, (uint64_t)p->size);
+	shared_take_fields(f, p);
+	return fill_commit(f, &pt);
+}
+
+int fill_from_store(struct fill *f)
+{
+	char pkey[S3_KEY_MAX], okey[S3_KEY_MAX];
+	struct s3_pointer p;
+	int r;
+
+	if (!f->src->store || f->task_id[0])
+		return FILL_STORE_MISS; /* no store, or an export of ours is under way: resume */
+	if (shared_pointer_key(f->e, f->c->cfg.language, pkey) != 0)
+		return FILL_STORE_MISS;
+	if (shared_find(f, pkey, &p) != 0 || shared_object_key(f->src, p.sha256, okey) != 0) {
+		pthread_mutex_lock(&f->c->lock);
+		f->e->kind->counts.n_store_misses++;
+		pthread_mutex_unlock(&f->c->lock);
+		return FILL_STORE_MISS;
+	}
+	r = shared_download(f, &p, okey, pkey);
+	pthread_mutex_lock(&f->c->lock);
+	if (r == 0) {
+		f->e->kind->counts.n_store_hits++;
+		snprintf(f->e->info.source, sizeof(f->e->info.source), "store");
+		snprintf(f->e->info.store_key, sizeof(f->e->info.store_key), "%.*s",
+			 (int)sizeof(f->e->info.store_key) - 1, okey);
+	} else if (r == FILL_STORE_MISS) {
+		f->e->kind->counts.n_store_misses++;
+	}
+	pthread_mutex_unlock(&f->c->lock);
+	if (r == 0)
+		log_info("cache: %s: taken from the shared store (%s), no provider call",
+			 f->e->range_str, okey);
+	return r;
+}
+
+/* ---- uploads ---- */
+
+/* The job for the flight's committed file; NULL when it cannot be shared. */
+static struct shared_job *shared_job_new(struct fill *f)
+{
+	struct shared_job *j = calloc(1, sizeof(*j));
+	struct s3_pointer p = {0};
+	int complete;
+	int64_t until;
+
+	if (!j)
+		return NULL;
+	pthread_mutex_lock(&f->c->lock);
+	entry_freshness(f->c, f->e, &complete, &until);
+	snprintf(p.sha256, sizeof(p.sha256), "%s", f->e->info.sha256);
+	p.size = (int64_t)f->e->info.size;
+	p.as_of = f->e->info.applied_time ? f->e->info.applied_time : f->e->info.ready_time;
+	p.complete = complete;
+	p.expires = f->e->info.expires;
+	pthread_mutex_unlock(&f->c->lock);
+	snprintf(p.writer, sizeof(p.writer), "%s", f->src->store_writer);
+	j->src = f->src;
+	j->kind = f->e->kind;
+	j->size = (uint64_t)p.size;
+	snprintf(j->hash, sizeof(j->hash), "%s", f->e->hash);
+	snprintf(j->range, sizeof(j->range), "%s", f->e->range_str);
+	snprintf(j->sha256, sizeof(j->sha256), "%s", p.sha256);
+	if (shared_pointer_key(f->e, f->c->cfg.language, j->pointer) != 0 ||
+	    shared_object_key(f->src, p.sha256, j->object) != 0 ||
+	    s3_pointer_to_json(&p, j->json, sizeof(j->json)) < 0) {
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* One try of job j: the object, then its pointer. 0 or -1 with *err. */
+static int shared_upload(struct cache *c, struct shared_job *j, struct client_error *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, rc;
+
+	store_path(&c->store, j->hash, ".data", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != j->size) {
+		if (fd >= 0)
+			close(fd);
+		client_error_set(err, CLIENT_E_LOCAL, "the file left the cache before its upload");
+		return -1;
+	}
+	rc = s3_put_file(j->src->store, j->object, fd, j->size, j->sha256, NULL, err);
+	close(fd);
+	if (rc == 0)
+		rc = s3_put_small(j->src->store, j->pointer, j->json, strlen(j->json),
+				  "application/json", err);
+	return rc;
+}
+
+/* Run job j once; requeue it for a retry or free it. cache->lock not held. */
+static void shared_run_job(struct cache *c, struct shared_job *j)
+{
+	struct client_error err;
+	int rc;
+
+	client_error_clear(&err);
+	rc = shared_upload(c, j, &err);
+	pthread_mutex_lock(&c->lock);
+	if (rc == 0) {
+		j->kind->counts.n_store_uploads++;
+		atomic_fetch_add(&j->kind->counts.n_store_bytes, j->size);
+	} else if (err.kind != CLIENT_E_LOCAL) {
+		j->kind->counts.n_store_errors++;
+		if (err.kind == CLIENT_E_AUTH)
+			j->kind->counts.n_store_auth++;
+	}
+	if (rc != 0 && client_error_retryable(&err) && ++j->tries < UPLOAD_TRIES &&
+	    !c->stopping) {
+		j->due_ms = cache_mono_ms() + ((int64_t)UPLOAD_BACKOFF_MS << (j->tries - 1));
+		j->next = c->uploads;
+		c->uploads = j;
+		j = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (rc == 0)
+		log_info("cache: %s: uploaded to the shared store as %s", j->range, j->object);
+	else if (j)
+		log_warn("cache: %s: uploading to the shared store failed, given up: %s",
+			 j->range, err.msg);
+	else
+		log_notice("cache: shared store upload failed, retrying: %s", err.msg);
+	free(j);
+}
+
+/* The due job that was queued first, taken off the queue; else NULL with *wait_ms until the
+ * next is due (-1: none queued). cache->lock held. */
+static struct shared_job *shared_next(struct cache *c, int64_t *wait_ms)
+{
+	struct shared_job **pp, **pick = NULL, *j;
+	int64_t now = cache_mono_ms();
+
+	*wait_ms = -1;
+	for (pp = &c->uploads; *pp; pp = &(*pp)->next) {
+		if ((*pp)->due_ms <= now)
+			pick = pp; /* the list is newest first: the last due one is the oldest */
+		else if (*wait_ms < 0 || (*pp)->due_ms - now < *wait_ms)
+			*wait_ms = (*pp)->due_ms - now;
+	}
+	if (!pick)
+		return NULL;
+	j = *pick;
+	*pick = j->next;
+	return j;
+}
+
+/* An upload in flight stops at unmount (interrupt.h): its file stays in the cache. */
+static int shared_stopped(void *arg)
+{
+	struct cache *c = arg;
+	int stop;
+
+	pthread_mutex_lock(&c->lock);
+	stop = c->stopping;
+	pthread_mutex_unlock(&c->lock);
+	return stop;
+}
+
+static int shared_sleep(void *arg, long ms)
+{
+	(void)ms;
+	return shared_stopped(arg); /* the store client never sleeps: no retry loop of its own */
+}
+
+static void *shared_uploader(void *arg)
+{
+	struct cache *c = arg;
+	struct client_interrupt in = {shared_sleep, shared_stopped, c};
+	struct shared_job *j;
+	struct timespec ts;
+	int64_t wait_ms;
+
+	client_interrupt_bind(&in);
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		if (!(j = shared_next(c, &wait_ms))) {
+			if (wait_ms < 0) {
+				pthread_cond_wait(&c->upload_wake, &c->lock);
+			} else {
+				clock_mono_deadline(&ts, wait_ms);
+				pthread_cond_timedwait(&c->upload_wake, &c->lock, &ts);
+			}
+			continue;
+		}
+		pthread_mutex_unlock(&c->lock);
+		shared_run_job(c, j);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+void fill_to_store(struct fill *f)
+{
+	struct cache *c = f->c;
+	struct shared_job *j;
+
+	if (!f->src->store)
+		return;
+	if (!(j = shared_job_new(f))) {
+		log_warn("cache: %s: cannot be shared through the store (a key field it cannot "
+			 "hold, or out of memory)", f->e->range_str);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	snprintf(f->e->info.store_key, sizeof(f->e->info.store_key), "%.*s",
+		 (int)sizeof(f->e->info.store_key) - 1, j->object);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->lock);
+		free(j);
+		return;
+	}
+	if (!c->uploader_started) {
+		if (pthread_create(&c->uploader, NULL, shared_uploader, c) != 0) {
+			pthread_mutex_unlock(&c->lock);
+			log_warn("cache: %s: cannot start the shared store's uploader",
+				 f->e->range_str);
+			free(j);
+			return;
+		}
+		c->uploader_started = 1;
+	}
+	j->due_ms = cache_mono_ms();
+	j->next = c->uploads;
+	c->uploads = j;
+	pthread_cond_broadcast(&c->upload_wake);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void shared_stop(struct cache *c)
+{
+	struct shared_job *j;
+
+	if (c->uploader_started)
+		pthread_join(c->uploader, NULL);
+	c->uploader_started = 0;
+	pthread_mutex_lock(&c->lock);
+	while ((j = c->uploads)) {
+		c->uploads = j->next;
+		free(j);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
