@@ -1,0 +1,238 @@
+"""The shared store (issue 27) for real: a real radosgw on loopback (s3_server.py, which checks
+SigV4 signatures and honours If-None-Match), the Vexora simulator, and real mounts with their
+own cache_dir sharing one store_url.
+
+A host that exported a range uploads the file and its pointer; a host with an empty cache_dir
+then reads the range with no provider call at all. A corrupt object is never served (the host
+falls back to the provider) and wrong credentials (403) show in /.stats while every file is
+still served from the provider. Each test uses a prefix of its own in the one bucket.
+"""
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+import unittest
+import uuid
+
+import s3_server
+from mount import BUILD, ORDERFS, ROOT, Mount, wait_for
+from simulator import Simulator
+
+
+def rng(days_ago_start, days_ago_end=None):
+    today = datetime.date.today()
+    a = today - datetime.timedelta(days=days_ago_start)
+    b = today - datetime.timedelta(days=days_ago_start if days_ago_end is None else
+                                   days_ago_end)
+    return f"{a.isoformat()}..{b.isoformat()}"
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def provider_calls(st):
+    return st["apply"] + st["status"] + st["downloadUrl"] + st["download"]
+
+
+class StoreCase(unittest.TestCase):
+    """One radosgw and one simulator for the class; each test mounts its own hosts."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not s3_server.available():
+            raise unittest.SkipTest("radosgw / ceph-mon / ceph-osd not installed (make deps)")
+        if not os.access(ORDERFS, os.X_OK):
+            raise unittest.SkipTest(f"{ORDERFS} not built")
+        cls.s3 = s3_server.S3Server()
+        try:
+            cls.sim = Simulator(args=("--rows", "200", "--pending-s", "0.1",
+                                      "--generating-s", "0.3"))
+        except BaseException:
+            cls.s3.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        cls.s3.stop()
+
+    def setUp(self):
+        self.sim.reset_stats()
+        self.prefix = "t-" + uuid.uuid4().hex[:12]
+        self.mounts = []
+        self.cred = os.path.join(self.s3.dir, f"cred-{self.prefix}")
+        self.s3.write_credentials(self.cred)
+
+    def tearDown(self):
+        for m in self.mounts:
+            if m.proc is not None:
+                m.umount()
+
+    def mount(self, cred=None, **settings):
+        s = {"store_url": f"{self.s3.endpoint}/{self.s3.bucket}/{self.prefix}",
+             "store_credentials_file": cred or self.cred}
+        s.update(settings)
+        m = Mount(self.sim, settings=s)
+        self.mounts.append(m)
+        return m
+
+    @staticmethod
+    def stats(m):
+        with open(m.path(".stats")) as f:
+            return json.load(f)
+
+    @staticmethod
+    def status(m, r):
+        with open(m.path("exports", r, ".status")) as f:
+            return json.load(f)
+
+    def wait_uploads(self, m, n=1):
+        wait_for(lambda: self.stats(m)["store"]["uploads"] >= n, timeout=20,
+                 what=f"{n} upload(s) to the store")
+
+
+class TestNewHostFromStore(StoreCase):
+    def test_empty_cache_reads_what_another_host_exported(self):
+        r = rng(20, 19)
+        a = self.mount()
+        first = read(a.path("exports", r, "orders.xlsx"))
+        self.assertGreater(len(first), 1000)
+        st_a = self.status(a, r)
+        self.assertEqual(st_a["source"], "provider", st_a)
+        self.wait_uploads(a)
+        self.assertEqual(self.stats(a)["store"]["errors"], 0)
+        before = self.sim.stats()
+        b = self.mount()  # a new host: its own, empty cache_dir
+        second = read(b.path("exports", r, "orders.xlsx"))
+        after = self.sim.stats()
+        self.assertEqual(provider_calls(after) - provider_calls(before), 0,
+                         (before, after))
+        self.assertEqual(sha(second), sha(first))
+        st_b = self.status(b, r)
+        self.assertEqual(st_b["source"], "store", st_b)
+        self.assertEqual(st_b["sha256"], sha(first))
+        self.assertTrue(st_b["store_key"].startswith("vexora/"), st_b)
+        self.assertTrue(st_b["store_key"].endswith("/" + sha(first)), st_b)
+        sb = self.stats(b)["store"]
+        self.assertEqual((sb["hits"], sb["errors"]), (1, 0), sb)
+        # What the store holds: the object under its SHA-256 and one pointer, nothing
+        # that names the merchant in clear.
+        keys = [k for k in self.s3.client().list(prefix=self.prefix + "/")]
+        self.assertEqual(len(keys), 2, keys)
+        self.assertTrue(any(k.endswith("/" + sha(first)) for k in keys), keys)
+        self.assertTrue(any("/ranges/" + r + "/" in k for k in keys), keys)
+        self.assertFalse(any(self.sim.merchant in k for k in keys), keys)
+        a.close(self)
+        b.close(self)
+
+
+class TestStoreFaults(StoreCase):
+    def test_corrupt_object_is_never_served(self):
+        r = rng(30, 29)
+        a = self.mount()
+        good = read(a.path("exports", r, "orders.xlsx"))
+        self.wait_uploads(a)
+        obj = [k for k in self.s3.client().list(prefix=self.prefix + "/")
+               if k.endswith("/" + sha(good))][0]
+        self.assertEqual(self.s3.client().corrupt(obj).status, 200)
+        before = self.sim.stats()
+        b = self.mount()
+        got = read(b.path("exports", r, "orders.xlsx"))
+        self.assertEqual(sha(got), sha(good))
+        after = self.sim.stats()
+        self.assertEqual(after["download"] - before["download"], 1, (before, after))
+        st_b = self.status(b, r)
+        self.assertEqual(st_b["source"], "provider", st_b)
+        self.assertGreaterEqual(self.stats(b)["store"]["errors"], 1)
+        a.close(self)
+        b.close(self, allowed=("shared store",))
+
+    def test_wrong_credentials_counted_files_still_served(self):
+        r = rng(40, 39)
+        bad = os.path.join(os.path.dirname(self.cred), f"bad-{self.prefix}")
+        with open(bad, "w") as f:
+            f.write(f"{self.s3.access_key}:not-the-secret\n")
+        os.chmod(bad, 0o600)
+        m = self.mount(cred=bad)
+        data = read(m.path("exports", r, "orders.xlsx"))
+        self.assertEqual(self.sim.stats()["download"], 1)
+        self.assertGreater(len(data), 1000)
+        wait_for(lambda: self.stats(m)["store"]["auth_errors"] >= 2, timeout=30,
+                 what="the 403s of the read and of the upload")
+        text = m.log_text()
+        self.assertNotIn("not-the-secret", text)
+        self.assertIn("HTTP 403", text)
+        m.close(self, allowed=("shared store",))
+
+
+STORE_TOOL = os.path.join(ROOT, BUILD, "tests", "bin", "store_tool")
+
+
+class TestStoreClient(StoreCase):
+    """client/s3.c against radosgw through store_tool: what a real store answers."""
+
+    def tool(self, *args, cred=None, url=None, extra=()):
+        p = subprocess.run([STORE_TOOL, "--url", url or f"{self.s3.url}-{self.prefix}",
+                            "--credentials-file", cred or self.cred, *extra, *args],
+                           capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stdout.strip(), p.stderr.strip()
+
+    def file_of(self, size):
+        path = os.path.join(self.s3.dir, f"f-{self.prefix}-{size}")
+        data = os.urandom(size)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path, sha(data)
+
+    def test_put_once_get_verified(self):
+        path, digest = self.file_of(1 << 20)
+        key = "vexora/abc/" + digest
+        self.assertEqual(self.tool("put", key, path, digest), (0, '{"existed":0}', ""))
+        # If-None-Match: * gets 412 from radosgw: the object is there, nothing sent twice.
+        self.assertEqual(self.tool("put", key, path, digest), (0, '{"existed":1}', ""))
+        self.assertEqual(self.tool("head", key)[1], '{"size":1048576}')
+        out = path + ".got"
+        self.assertEqual(self.tool("get", key, str(1 << 20), digest, out)[0], 0)
+        self.assertEqual(sha(read(out)), digest)
+        rc, _, err = self.tool("get", key, str(1 << 20), "0" * 64, out)
+        self.assertEqual(rc, 2)
+        self.assertIn("SHA-256 mismatch", err)
+        self.assertEqual(self.tool("delete", key)[0], 0)
+        rc, _, err = self.tool("head", key)
+        self.assertIn("not-found status=404", err)
+
+    def test_multipart_above_64_mib(self):
+        path, digest = self.file_of((64 << 20) + 4096)
+        key = "vexora/abc/" + digest
+        self.assertEqual(self.tool("put", key, path, digest), (0, '{"existed":0}', ""))
+        posts = [q for q in self.s3.requests() if q.method == "POST" and digest in q.path]
+        self.assertGreaterEqual(len(posts), 2, "create and complete a multipart upload")
+        out = path + ".got"
+        self.assertEqual(self.tool("get", key, str((64 << 20) + 4096), digest, out)[0], 0)
+        self.assertEqual(sha(read(out)), digest)
+        self.assertEqual(self.tool("put", key, path, digest)[1], '{"existed":1}')
+
+    def test_refusals_are_told_apart(self):
+        bad = os.path.join(self.s3.dir, f"bad-{self.prefix}")
+        self.s3.write_credentials(bad, secret="not-the-secret")
+        rc, _, err = self.tool("get-small", "x", cred=bad)
+        self.assertEqual(rc, 2)
+        self.assertIn("auth status=403", err)
+        self.assertNotIn("not-the-secret", err)
+        rc, _, err = self.tool("get-small", "x", url=f"{self.s3.endpoint}/no-such-bucket")
+        self.assertIn("code=NoSuchBucket", err)
+        self.assertEqual(self.tool("put-small", "p.json", '{"a":1}')[0], 0)
+        vurl = f"http://localhost:{self.s3.port}/{self.s3.bucket}/shared-{self.prefix}"
+        self.assertEqual(self.tool("get-small", "p.json", url=vurl, extra=("--virtual-host",)),
+                         (0, '{"a":1}', ""))
+
+
+if __name__ == "__main__":
+    unittest.main()
