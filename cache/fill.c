@@ -503,7 +503,9 @@ static int fill_main(struct fill *f)
 		r = fill_poll(f, fresh);
 		if (r == 0) {
 			fill_slot(f, 0);
-			r = fill_transfer(f);
+			r = fill_follow_from_store(f);
+			if (r == FILL_STORE_MISS)
+				r = fill_transfer(f);
 		}
 		if (r != FILL_REAPPLY)
 			return r;

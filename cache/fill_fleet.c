@@ -520,7 +520,7 @@ static int fleet_sha_claim(struct fill *f, struct client_error *err)
  * it. 1 with sha; 0 with nothing to compare with (this host holds the range or runs alone,
  * or the record names another task); -ETIMEDOUT past export_timeout, -EAGAIN, -ECANCELED.
  */
-static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
+static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX], int64_t *size)
 {
 	int64_t every = f->src->fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS;
 	int64_t next_claim = cache_mono_ms() + every;
@@ -538,6 +538,8 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 			return 0;
 		if (r == 0 && rec.sha256[0]) {
 			memcpy(sha, rec.sha256, FLEET_SHA256_HEX);
+			if (size)
+				*size = rec.size;
 			return 1;
 		}
 		if (f->role != CACHE_FLEET_FOLLOWER || r == -ENOENT)
@@ -568,7 +570,7 @@ int fill_fleet_check(struct fill *f, const char *sha)
 
 	if (!fleet_of(f) || !f->adopted || f->role == CACHE_FLEET_ALONE)
 		return 0;
-	if ((r = fleet_holder_sha(f, want)) <= 0) {
+	if ((r = fleet_holder_sha(f, want, NULL)) <= 0) {
 		if (r == 0)
 			log_info("fleet: %s: no SHA-256 from another host to compare with (this "
 				 "host holds the range or runs alone)", f->e->range_str);
@@ -580,6 +582,13 @@ int fill_fleet_check(struct fill *f, const char *sha)
 			 "file of task %s differs from the fleet holder's (sha256 %.12s..., "
 			 "holder %.12s...)", f->task_id, sha, want);
 	return -EIO;
+}
+
+int fill_fleet_holder_file(struct fill *f, char sha[FLEET_SHA256_HEX], int64_t *size)
+{
+	if (!fleet_of(f) || !f->adopted || f->role != CACHE_FLEET_FOLLOWER)
+		return 0;
+	return fleet_holder_sha(f, sha, size);
 }
 
 void fill_fleet_task_gone(struct fill *f)

@@ -98,6 +98,11 @@ void fill_fleet_state(struct fill *f, enum export_state st);
 /* Before a file goes READY: when another host's record gives the file's SHA-256, sha must
  * match it (waiting a little for the holder to write it). 0, or -EIO (f->err set). */
 int fill_fleet_check(struct fill *f, const char *sha);
+/* A follower that took the holder's task: wait for the holder's verified file to be named in
+ * the record (as fill_fleet_check does), then its SHA-256 into sha and its size into *size:
+ * 1. 0 when there is none to wait for (not a follower, the holder is gone and this host holds
+ * the range now, or it runs alone); -ETIMEDOUT, -EAGAIN, -ECANCELED as fill_fleet_check. */
+int fill_fleet_holder_file(struct fill *f, char sha[65], int64_t *size);
 /* The task was found gone (re-apply): never adopt it again in this flight. */
 void fill_fleet_task_gone(struct fill *f);
 /* The flight ended with rc: the holder writes the outcome and gives back claim and slot. */
@@ -123,6 +128,11 @@ int fill_commit(struct fill *f, struct part *pt);
  * FILL_STORE_MISS (nothing usable, or the store failed: logged and counted; go on with the
  * provider), or -errno of the commit / -ECANCELED (f->err set). */
 int fill_from_store(struct fill *f);
+/* Fleet mode, a follower whose task is generated: rather than downloading from the provider,
+ * take the holder's file from the store once the holder's record names it (its SHA-256) and
+ * the holder's upload is there (waited for up to STORE_FOLLOW_WAIT_S). 0 (READY),
+ * FILL_STORE_MISS (go on with the provider's download URL), or -errno. */
+int fill_follow_from_store(struct fill *f);
 /* After a flight from the provider ended READY: the file goes to the store, then its pointer,
  * on the uploader thread (never blocking a reader), retried when the store fails. */
 void fill_to_store(struct fill *f);

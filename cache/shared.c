@@ -39,6 +39,7 @@
 
 #define UPLOAD_TRIES 5
 #define UPLOAD_BACKOFF_MS 1000
+#define STORE_FOLLOW_WAIT_S 20 /* a follower waits this long for the holder's upload */
 
 struct shared_job {
 	struct shared_job *next;
@@ -165,9 +166,10 @@ static void shared_drop_corrupt(struct fill *f, const struct s3_pointer *p, cons
 			 okey, err.msg);
 }
 
-/* Download the object into a fresh .part and commit it. 0, FILL_STORE_MISS or -errno. */
+/* Download the object into a fresh .part and commit it; with take_fields, the entry's task
+ * fields become the pointer's. 0, FILL_STORE_MISS or -errno. */
 static int shared_download(struct fill *f, const struct s3_pointer *p, const char *okey,
-			   const char *pkey)
+			   const char *pkey, int take_fields)
 {
 	struct client_error err;
 	struct part pt = {.fd = -1};
@@ -191,8 +193,27 @@ static int shared_download(struct fill *f, const struct s3_pointer *p, const cha
 		return FILL_STORE_MISS;
 	}
 	atomic_fetch_add(&f->e->kind->counts.n_store_bytes, (uint64_t)p->size);
-	shared_take_fields(f, p);
+	if (take_fields)
+		shared_take_fields(f, p);
 	return fill_commit(f, &pt);
+}
+
+/* A flight's outcome from the store counted, and on success shown in .status. */
+static void shared_count_outcome(struct fill *f, int r, const char *okey)
+{
+	pthread_mutex_lock(&f->c->lock);
+	if (r == 0) {
+		f->e->kind->counts.n_store_hits++;
+		snprintf(f->e->info.source, sizeof(f->e->info.source), "store");
+		snprintf(f->e->info.store_key, sizeof(f->e->info.store_key), "%.*s",
+			 (int)sizeof(f->e->info.store_key) - 1, okey);
+	} else if (r == FILL_STORE_MISS) {
+		f->e->kind->counts.n_store_misses++;
+	}
+	pthread_mutex_unlock(&f->c->lock);
+	if (r == 0)
+		log_info("cache: %s: taken from the shared store (%s), no provider download",
+			 f->e->range_str, okey);
 }
 
 int fill_from_store(struct fill *f)
@@ -211,20 +232,63 @@ int fill_from_store(struct fill *f)
 		pthread_mutex_unlock(&f->c->lock);
 		return FILL_STORE_MISS;
 	}
-	r = shared_download(f, &p, okey, pkey);
-	pthread_mutex_lock(&f->c->lock);
-	if (r == 0) {
-		f->e->kind->counts.n_store_hits++;
-		snprintf(f->e->info.source, sizeof(f->e->info.source), "store");
-		snprintf(f->e->info.store_key, sizeof(f->e->info.store_key), "%.*s",
-			 (int)sizeof(f->e->info.store_key) - 1, okey);
-	} else if (r == FILL_STORE_MISS) {
-		f->e->kind->counts.n_store_misses++;
+	r = shared_download(f, &p, okey, pkey, 1);
+	shared_count_outcome(f, r, okey);
+	return r;
+}
+
+/* Wait for the object okey of size bytes to be in the store (the holder uploads it right
+ * after its file is verified). 0 when it is; FILL_STORE_MISS (not within the wait, or the
+ * store failed: counted, logged); -ECANCELED. */
+static int shared_wait_object(struct fill *f, const char *okey, uint64_t size)
+{
+	int64_t deadline = cache_mono_ms() + STORE_FOLLOW_WAIT_S * 1000;
+	struct client_error err;
+	long ms = 100;
+	uint64_t have;
+
+	for (;;) {
+		client_error_clear(&err);
+		if (s3_head(f->src->store, okey, &have, &err) == 0 && have == size)
+			return 0;
+		if (err.kind == CLIENT_E_CANCELLED)
+			return -ECANCELED;
+		if (err.kind != CLIENT_OK && err.kind != CLIENT_E_NOT_FOUND) {
+			shared_count_error(f->c, f->e->kind, &err);
+			log_warn("cache: %s: shared store %s: %s; downloading from the provider",
+				 f->e->range_str, s3_where(f->src->store), err.msg);
+			return FILL_STORE_MISS;
+		}
+		if (cache_mono_ms() + ms > deadline) {
+			log_notice("cache: %s: the fleet holder's file is not in the shared store "
+				   "after %d s; downloading from the provider", f->e->range_str,
+				   STORE_FOLLOW_WAIT_S);
+			return FILL_STORE_MISS;
+		}
+		if (fill_sleep(f, ms) != 0)
+			return -ECANCELED;
+		ms = ms < 800 ? ms * 2 : 1000;
 	}
-	pthread_mutex_unlock(&f->c->lock);
-	if (r == 0)
-		log_info("cache: %s: taken from the shared store (%s), no provider call",
-			 f->e->range_str, okey);
+}
+
+int fill_follow_from_store(struct fill *f)
+{
+	struct s3_pointer p = {0};
+	char okey[S3_KEY_MAX];
+	int64_t size = -1;
+	int r;
+
+	if (!f->src->store || !f->src->fleet)
+		return FILL_STORE_MISS;
+	r = fill_fleet_holder_file(f, p.sha256, &size);
+	if (r <= 0)
+		return r == 0 ? FILL_STORE_MISS : r;
+	if (size < 0 || shared_object_key(f->src, p.sha256, okey) != 0)
+		return FILL_STORE_MISS;
+	p.size = size; /* writer "": a corrupt object is the holder's to delete */
+	if ((r = shared_wait_object(f, okey, (uint64_t)size)) == 0)
+		r = shared_download(f, &p, okey, NULL, 0);
+	shared_count_outcome(f, r, okey);
 	return r;
 }
 

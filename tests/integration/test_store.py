@@ -12,9 +12,11 @@ import hashlib
 import json
 import os
 import subprocess
+import threading
 import unittest
 import uuid
 
+import etcd
 import s3_server
 from mount import BUILD, ORDERFS, ROOT, Mount, wait_for
 from simulator import Simulator
@@ -170,6 +172,50 @@ class TestStoreFaults(StoreCase):
         self.assertNotIn("not-the-secret", text)
         self.assertIn("HTTP 403", text)
         m.close(self, allowed=("shared store",))
+
+
+class TestFleetWithStore(StoreCase):
+    """Three hosts in fleet mode on a real etcd, one store: one apply and one provider
+    download in all; the followers' bytes come from the store."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not etcd.available():
+            raise unittest.SkipTest("etcd-server / etcd-client not installed (make deps)")
+        super().setUpClass()
+        try:
+            cls.etcd = etcd.Etcd()
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.etcd.stop()
+        super().tearDownClass()
+
+    def test_three_hosts_one_provider_download(self):
+        r = rng(50, 49)
+        ms = [self.mount(fleet_etcd=self.etcd.url, fleet_host=f"host{i + 1}",
+                         fleet_lease_ttl="2s") for i in range(3)]
+        out = [None] * 3
+
+        def cat(i):
+            out[i] = read(ms[i].path("exports", r, "orders.xlsx"))
+
+        readers = [threading.Thread(target=cat, args=(i,)) for i in range(3)]
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(60)
+        st = self.sim.stats()
+        self.assertEqual((st["apply"], st["download"]), (1, 1), st)
+        self.assertGreater(len(out[0]), 1000)
+        self.assertEqual({sha(d) for d in out}, {sha(out[0])}, "hosts differ")
+        sources = sorted(self.status(m, r)["source"] for m in ms)
+        self.assertEqual(sources, ["provider", "store", "store"], sources)
+        for m in ms:
+            m.close(self)
 
 
 STORE_TOOL = os.path.join(ROOT, BUILD, "tests", "bin", "store_tool")
