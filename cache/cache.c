@@ -285,6 +285,9 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 		entry_freshness(c, e, &out->complete, &out->fresh_until);
 		out->stale = e->stale || (e->has_old && out->state == CACHE_WAITING);
 		out->old_size = e->has_old ? e->old.size : 0;
+		if (e->kind && e->kind->src->store)
+			snprintf(out->store_error, sizeof(out->store_error), "%s",
+				 e->kind->src->store_error);
 		if (out->state == CACHE_READY && !out->source[0])
 			snprintf(out->source, sizeof(out->source), "cache"); /* an earlier run's */
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {

@@ -188,6 +188,9 @@ struct cache_info {
 					      * "store" (the shared store) or "cache" (found on
 					      * disk from an earlier run); "" unknown */
 	char store_key[CACHE_STORE_KEY_MAX]; /* the shared store's object of the file, "" none */
+	char store_error[PROVIDER_MSG_MAX];  /* its source's last failed store call ("" none
+					      * since the last success): a 403 says the store
+					      * refused the credentials */
 };
 
 /* Start the cache: create dirs, start the fill pool and, in the background, the recovery scan

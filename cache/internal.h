@@ -135,6 +135,8 @@ struct cache_source {
 	struct s3_store *store;
 	char *store_prefix; /* "<provider>/<account hash>" (owned) */
 	char *store_writer; /* this host's name in pointers (owned) */
+	char store_error[PROVIDER_MSG_MAX]; /* the last failed store call, "" after a success
+					     * (cache->lock) */
 
 	int running;		/* its flights a worker runs now */
 	int closed_waiting;	/* of those, waiting for its provider to open (pool.c) */

@@ -89,6 +89,7 @@ static void shared_count_error(struct cache *c, struct cache_kind *k,
 	k->counts.n_store_errors++;
 	if (err->kind == CLIENT_E_AUTH)
 		k->counts.n_store_auth++;
+	snprintf(k->src->store_error, sizeof(k->src->store_error), "%s", err->msg);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -204,6 +205,7 @@ static void shared_count_outcome(struct fill *f, int r, const char *okey)
 	pthread_mutex_lock(&f->c->lock);
 	if (r == 0) {
 		f->e->kind->counts.n_store_hits++;
+		f->src->store_error[0] = '\0';
 		snprintf(f->e->info.source, sizeof(f->e->info.source), "store");
 		snprintf(f->e->info.store_key, sizeof(f->e->info.store_key), "%.*s",
 			 (int)sizeof(f->e->info.store_key) - 1, okey);
@@ -362,11 +364,13 @@ static void shared_run_job(struct cache *c, struct shared_job *j)
 	pthread_mutex_lock(&c->lock);
 	if (rc == 0) {
 		j->kind->counts.n_store_uploads++;
+		j->src->store_error[0] = '\0';
 		atomic_fetch_add(&j->kind->counts.n_store_bytes, j->size);
 	} else if (err.kind != CLIENT_E_LOCAL) {
 		j->kind->counts.n_store_errors++;
 		if (err.kind == CLIENT_E_AUTH)
 			j->kind->counts.n_store_auth++;
+		snprintf(j->src->store_error, sizeof(j->src->store_error), "%s", err.msg);
 	}
 	if (rc != 0 && client_error_retryable(&err) && ++j->tries < UPLOAD_TRIES &&
 	    !c->stopping) {

@@ -104,6 +104,8 @@ static void add_store_fields(cJSON *o, const struct cache_info *in)
 		cJSON_AddStringToObject(o, "source", in->source);
 	if (in->store_key[0])
 		cJSON_AddStringToObject(o, "store_key", in->store_key);
+	if (in->store_error[0])
+		cJSON_AddStringToObject(o, "store_error", in->store_error);
 }
 
 static void add_file_fields(cJSON *o, const struct tz *zone, const char *name,

@@ -19,6 +19,7 @@ import uuid
 import etcd
 import s3_server
 from mount import BUILD, ORDERFS, ROOT, Mount, wait_for
+from store_proxy import StoreProxy
 from simulator import Simulator
 
 
@@ -77,8 +78,9 @@ class StoreCase(unittest.TestCase):
             if m.proc is not None:
                 m.umount()
 
-    def mount(self, cred=None, **settings):
-        s = {"store_url": f"{self.s3.endpoint}/{self.s3.bucket}/{self.prefix}",
+    def mount(self, cred=None, endpoint=None, bucket=None, **settings):
+        s = {"store_url": f"{endpoint or self.s3.endpoint}/{bucket or self.s3.bucket}/"
+                          f"{self.prefix}",
              "store_credentials_file": cred or self.cred}
         s.update(settings)
         m = Mount(self.sim, settings=s)
@@ -171,6 +173,98 @@ class TestStoreFaults(StoreCase):
         text = m.log_text()
         self.assertNotIn("not-the-secret", text)
         self.assertIn("HTTP 403", text)
+        m.close(self, allowed=("shared store",))
+
+
+class TestStoreFaultsProxy(StoreCase):
+    """Faults between a host and the store, injected by a proxy of the tests' own: every
+    file served is the provider's file, byte for byte."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.proxy = StoreProxy(cls.s3.endpoint)
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.proxy.heal()
+        self.proxy.reset_stats()
+
+    def export_on_a(self, r):
+        """Host a exports r straight to the store: (its bytes, the object's request path)."""
+        a = self.mount()
+        data = read(a.path("exports", r, "orders.xlsx"))
+        self.wait_uploads(a)
+        key = self.status(a, r)["store_key"]
+        a.close(self)
+        return data, f"/{self.s3.bucket}/{self.prefix}/{key}"
+
+    def test_download_cut_mid_body_falls_back_to_provider(self):
+        r = rng(60, 59)
+        good, path = self.export_on_a(r)
+        self.proxy.rules([{"method": "GET", "path": path, "action": "cut", "after": 1000}])
+        before = self.sim.stats()
+        b = self.mount(endpoint=self.proxy.endpoint)
+        got = read(b.path("exports", r, "orders.xlsx"))
+        self.assertEqual(sha(got), sha(good))
+        self.assertEqual(self.sim.stats()["download"] - before["download"], 1)
+        self.assertGreaterEqual(self.proxy.count("GET", path), 1)
+        st = self.status(b, r)
+        self.assertEqual(st["source"], "provider", st)
+        self.assertFalse([n for n in os.listdir(b.cache_dir) if n.endswith(".part")])
+        b.close(self, allowed=("shared store",))
+
+    def test_upload_cut_is_retried_and_then_serves_others(self):
+        r = rng(61, 60)
+        obj_prefix = f"/{self.s3.bucket}/{self.prefix}/vexora/"
+        self.proxy.rules([{"method": "PUT", "path": obj_prefix + "*", "action": "cut_request",
+                           "after": 1000, "limit": 1}])
+        a = self.mount(endpoint=self.proxy.endpoint)
+        good = read(a.path("exports", r, "orders.xlsx"))  # never waits for the upload
+        self.wait_uploads(a)
+        self.assertGreaterEqual(self.stats(a)["store"]["errors"], 1)
+        before = self.sim.stats()
+        b = self.mount()
+        got = read(b.path("exports", r, "orders.xlsx"))
+        self.assertEqual(sha(got), sha(good))
+        self.assertEqual(provider_calls(self.sim.stats()) - provider_calls(before), 0)
+        a.close(self)
+        b.close(self)
+
+    def test_store_down_serves_from_provider(self):
+        r = rng(62, 61)
+        self.proxy.rules([{"action": "status", "status": 503, "code": "ServiceUnavailable"}])
+        m = self.mount(endpoint=self.proxy.endpoint)
+        data = read(m.path("exports", r, "orders.xlsx"))
+        self.assertEqual(self.sim.stats()["download"], 1)
+        self.assertEqual(sha(data), sha(self.sim.file_bytes(self.status(m, r)["task_id"])))
+        self.assertIn("HTTP 503", self.status(m, r).get("store_error", ""))
+        m.close(self, allowed=("shared store",))
+
+    def test_missing_bucket_and_403_are_shown(self):
+        r = rng(63, 62)
+        m = self.mount(bucket="no-such-bucket")
+        data = read(m.path("exports", r, "orders.xlsx"))
+        self.assertGreater(len(data), 1000)
+        self.assertIn("NoSuchBucket", self.status(m, r).get("store_error", ""))
+        m.close(self, allowed=("shared store",))
+        bad = os.path.join(self.s3.dir, f"bad-{self.prefix}")
+        self.s3.write_credentials(bad, secret="not-the-secret")
+        m = self.mount(cred=bad)
+        data2 = read(m.path("exports", rng(64, 63), "orders.xlsx"))
+        self.assertGreater(len(data2), 1000)
+        st = self.status(m, rng(64, 63))
+        self.assertIn("HTTP 403", st.get("store_error", ""), st)
+        self.assertGreaterEqual(self.stats(m)["store"]["auth_errors"], 1)
         m.close(self, allowed=("shared store",))
 
 
