@@ -499,7 +499,7 @@ static int fill_main(struct fill *f)
 		int fresh = 0, r;
 
 		if ((r = fill_fleet_task(f, &fresh)) != 0)
-			return r;
+			return r == FILL_FROM_STORE ? 0 : r;
 		r = fill_poll(f, fresh);
 		if (r == 0) {
 			fill_slot(f, 0);

@@ -52,6 +52,7 @@
 /* Beyond 0 and -errno, what a step of the claim loop can say. */
 #define FLEET_AGAIN 10	   /* wait, then claim again */
 #define FLEET_ETCD_DOWN 11 /* an etcd call failed (*err says how) */
+#define FLEET_IN_STORE 12  /* a local job's file another host made: look in the store */
 
 static struct fleet *fleet_of(const struct fill *f)
 {
@@ -205,6 +206,14 @@ static int fleet_adopt(struct fill *f, const struct fleet_record *rec)
 	return fill_take_task(f, &t);
 }
 
+/* Whether the record says another host made the file of a local job (Mogujie) that the
+ * store may have: the flight has a store and has not looked yet. */
+static int record_in_store(struct fill *f, const struct fleet_record *rec)
+{
+	return f->src->store && !f->store_tried && !f->p->shared_tasks &&
+	       rec->state == FLEET_GENERATED && rec->sha256[0];
+}
+
 /* Take a fleet export slot, waiting while all are taken. 0, FLEET_ETCD_DOWN (*err), -errno. */
 static int fleet_take_slot(struct fill *f, struct client_error *err)
 {
@@ -238,6 +247,8 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 	if (cl->has_record && record_usable(f, &cl->record, 0)) {
 		return fleet_adopt(f, &cl->record);
 	}
+	if (cl->has_record && record_in_store(f, &cl->record))
+		return FLEET_IN_STORE; /* the last holder made it: its upload saves a sync */
 	if (!f->task_id[0]) {
 		if ((r = fleet_take_slot(f, err)) != 0)
 			return r;
@@ -250,15 +261,20 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 }
 
 /* A follower: FLEET_AGAIN to wait and claim again, 0 once the holder's task is generated
- * (taken), -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. */
+ * (taken), FLEET_IN_STORE, -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. */
 static int fleet_follow(struct fill *f, const struct fleet_claim *cl, struct client_error *err)
 {
 	struct fleet_record rec;
 	int r;
 
 	fleet_publish(f, CACHE_FLEET_FOLLOWER, cl->holder, 0);
-	if (!f->p->shared_tasks)
-		return FLEET_AGAIN; /* a local job: wait for the range to be free */
+	if (!f->p->shared_tasks) {
+		/* A local job: wait for the range to be free, or take the holder's upload. */
+		if (!f->src->store || f->store_tried ||
+		    fleet_record_get(fleet_of(f), f->key_str, &rec, err) != 0)
+			return FLEET_AGAIN;
+		return record_in_store(f, &rec) ? FLEET_IN_STORE : FLEET_AGAIN;
+	}
 	r = fleet_record_get(fleet_of(f), f->key_str, &rec, err);
 	if (r == -ENOENT)
 		return FLEET_AGAIN;
@@ -458,6 +474,13 @@ int fill_fleet_task(struct fill *f, int *fresh)
 								   : FLEET_RECLAIM_MS);
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
+		}
+		if (r == FLEET_IN_STORE) {
+			r = fill_wait_store(f);
+			if (r != FILL_STORE_MISS)
+				return r == 0 ? FILL_FROM_STORE : r;
+			r = FLEET_AGAIN;
+			reclaim_at = 0; /* not in the store: claim at once (export here if free) */
 		}
 		if (r == FLEET_ETCD_DOWN && !fleet_is_outage(&err))
 			return fleet_refused(f, &err);

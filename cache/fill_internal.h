@@ -13,6 +13,7 @@
 #define FILL_REAPPLY 1 /* the task or its file is gone: apply again */
 #define FILL_NEW_URL 2 /* fill_judge: the download URL is dead, get a new one */
 #define FILL_STORE_MISS 4 /* fill_from_store: no usable file in the shared store */
+#define FILL_FROM_STORE 5 /* fill_fleet_task: the file came from the store (READY) */
 
 struct part;
 
@@ -46,6 +47,7 @@ struct fill {
 	int adopted;			 /* the task came from another host's record */
 	char dead_task[PROVIDER_ID_MAX]; /* found gone: never adopted again this flight */
 	char key_str[KEY_STR_MAX];	 /* the export key, as the fleet knows it */
+	int store_tried;		 /* fill_wait_store ran in this flight */
 };
 
 /* --- fill.c --- */
@@ -87,6 +89,8 @@ int fill_no_data(struct fill *f);
 /* --- fill_fleet.c: fleet mode's part of a flight (each is a no-op without fleet mode) --- */
 
 /* Get the flight a task: without fleet mode, apply when there is none. In fleet mode, claim
+ * (FILL_FROM_STORE: a host that syncs its files itself found the file another host made in
+ * the shared store: READY, no task needed.) ...
  * the range: the holder resumes the record's task or applies (in a fleet slot) and writes
  * the record; a follower waits on the holder's record and takes its task once generated;
  * with etcd unreachable past one TTL, run alone (or fail -EAGAIN with fleet_refuse).
@@ -133,6 +137,11 @@ int fill_from_store(struct fill *f);
  * the holder's upload is there (waited for up to STORE_FOLLOW_WAIT_S). 0 (READY),
  * FILL_STORE_MISS (go on with the provider's download URL), or -errno. */
 int fill_follow_from_store(struct fill *f);
+/* Fleet mode, a provider whose jobs are local (Mogujie's sync): another host's record says
+ * it made the range's file; wait for its pointer in the store (up to STORE_FOLLOW_WAIT_S)
+ * and take the file as fill_from_store does. Once per flight (store_tried). 0 (READY),
+ * FILL_STORE_MISS (export here), or -errno. */
+int fill_wait_store(struct fill *f);
 /* After a flight from the provider ended READY: the file goes to the store, then its pointer,
  * on the uploader thread (never blocking a reader), retried when the store fails. */
 void fill_to_store(struct fill *f);

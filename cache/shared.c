@@ -111,8 +111,10 @@ static int shared_usable(struct fill *f, const struct s3_pointer *p)
 	return !(old_as_of && p->as_of <= old_as_of); /* no newer than the file it replaces */
 }
 
-/* The pointer of the flight's range: 0 with *p, or -1 (missing, unusable, the store failed:
- * counted and, unless simply absent, logged). */
+#define FIND_ABSENT 1 /* shared_find: no pointer (yet) */
+
+/* The pointer of the flight's range: 0 with *p, FIND_ABSENT, or -1 (unusable, the store
+ * failed: counted and logged). */
 static int shared_find(struct fill *f, const char *pkey, struct s3_pointer *p)
 {
 	struct client_error err;
@@ -126,8 +128,9 @@ static int shared_find(struct fill *f, const char *pkey, struct s3_pointer *p)
 			shared_count_error(f->c, f->e->kind, &err);
 			log_warn("cache: %s: shared store %s: %s; exporting from the provider",
 				 f->e->range_str, s3_where(f->src->store), err.msg);
+			return -1;
 		}
-		return -1;
+		return FIND_ABSENT;
 	}
 	rc = s3_pointer_from_json(body, len, p);
 	free(body);
@@ -232,6 +235,38 @@ int fill_from_store(struct fill *f)
 		pthread_mutex_lock(&f->c->lock);
 		f->e->kind->counts.n_store_misses++;
 		pthread_mutex_unlock(&f->c->lock);
+		return FILL_STORE_MISS;
+	}
+	r = shared_download(f, &p, okey, pkey, 1);
+	shared_count_outcome(f, r, okey);
+	return r;
+}
+
+int fill_wait_store(struct fill *f)
+{
+	int64_t deadline = cache_mono_ms() + STORE_FOLLOW_WAIT_S * 1000;
+	char pkey[S3_KEY_MAX], okey[S3_KEY_MAX];
+	struct s3_pointer p;
+	long ms = 100;
+	int r;
+
+	f->store_tried = 1;
+	if (!f->src->store || f->task_id[0] ||
+	    shared_pointer_key(f->e, f->c->cfg.language, pkey) != 0)
+		return FILL_STORE_MISS;
+	while ((r = shared_find(f, pkey, &p)) == FIND_ABSENT) {
+		if (cache_mono_ms() + ms > deadline) {
+			log_notice("cache: %s: the fleet holder's file is not in the shared store "
+				   "after %d s; exporting it here", f->e->range_str,
+				   STORE_FOLLOW_WAIT_S);
+			break;
+		}
+		if (fill_sleep(f, ms) != 0)
+			return -ECANCELED;
+		ms = ms < 800 ? ms * 2 : 1000;
+	}
+	if (r != 0 || shared_object_key(f->src, p.sha256, okey) != 0) {
+		shared_count_outcome(f, FILL_STORE_MISS, NULL);
 		return FILL_STORE_MISS;
 	}
 	r = shared_download(f, &p, okey, pkey, 1);

@@ -19,6 +19,7 @@ import uuid
 import etcd
 import s3_server
 from mount import BUILD, ORDERFS, ROOT, Mount, wait_for
+from mogujie_simulator import MogujieSimulator
 from store_proxy import StoreProxy
 from simulator import Simulator
 
@@ -55,8 +56,7 @@ class StoreCase(unittest.TestCase):
             raise unittest.SkipTest(f"{ORDERFS} not built")
         cls.s3 = s3_server.S3Server()
         try:
-            cls.sim = Simulator(args=("--rows", "200", "--pending-s", "0.1",
-                                      "--generating-s", "0.3"))
+            cls.sim = cls.make_sim()
         except BaseException:
             cls.s3.stop()
             raise
@@ -65,6 +65,10 @@ class StoreCase(unittest.TestCase):
     def tearDownClass(cls):
         cls.sim.stop()
         cls.s3.stop()
+
+    @classmethod
+    def make_sim(cls):
+        return Simulator(args=("--rows", "200", "--pending-s", "0.1", "--generating-s", "0.3"))
 
     def setUp(self):
         self.sim.reset_stats()
@@ -268,9 +272,8 @@ class TestStoreFaultsProxy(StoreCase):
         m.close(self, allowed=("shared store",))
 
 
-class TestFleetWithStore(StoreCase):
-    """Three hosts in fleet mode on a real etcd, one store: one apply and one provider
-    download in all; the followers' bytes come from the store."""
+class FleetStoreCase(StoreCase):
+    """A real etcd for the class too: hosts in fleet mode sharing one store."""
 
     @classmethod
     def setUpClass(cls):
@@ -287,6 +290,11 @@ class TestFleetWithStore(StoreCase):
     def tearDownClass(cls):
         cls.etcd.stop()
         super().tearDownClass()
+
+
+class TestFleetWithStore(FleetStoreCase):
+    """Three hosts in fleet mode on a real etcd, one store: one apply and one provider
+    download in all; the followers' bytes come from the store."""
 
     def test_three_hosts_one_provider_download(self):
         r = rng(50, 49)
@@ -306,6 +314,59 @@ class TestFleetWithStore(StoreCase):
         self.assertEqual((st["apply"], st["download"]), (1, 1), st)
         self.assertGreater(len(out[0]), 1000)
         self.assertEqual({sha(d) for d in out}, {sha(out[0])}, "hosts differ")
+        sources = sorted(self.status(m, r)["source"] for m in ms)
+        self.assertEqual(sources, ["provider", "store", "store"], sources)
+        for m in ms:
+            m.close(self)
+
+
+class TestMogujieFleetWithStore(FleetStoreCase):
+    """Mogujie has no server-side task: each host would sync the range page by page. With a
+    store and fleet mode, one host syncs and the others read its files from the store."""
+
+    @classmethod
+    def make_sim(cls):
+        return MogujieSimulator(args=("--orders-per-day", "40"))
+
+    def mogujie_mount(self, host):
+        m = Mount(self.sim, start=False, settings={
+            "provider": "mogujie", "base_url": self.sim.url, "app_key": self.sim.merchant,
+            "oauth_url": self.sim.url + "/token", "fleet_etcd": self.etcd.url,
+            "fleet_host": host, "fleet_lease_ttl": "2s",
+            "store_url": f"{self.s3.endpoint}/{self.s3.bucket}/{self.prefix}",
+            "store_credentials_file": self.cred})
+        token = os.path.join(m.dir, "token")
+        with open(token, "w") as f:
+            f.write(self.sim.tokens()["access_token"] + "\n")
+        os.chmod(token, 0o600)
+        with open(m.config, "a") as f:
+            f.write(f"token_file = {token}\n")
+        m.start()
+        self.mounts.append(m)
+        return m
+
+    def test_one_sync_serves_three_hosts(self):
+        day = (datetime.date.today() - datetime.timedelta(days=3)).isoformat()
+        r = f"{day}..{day}"
+        ms = [self.mogujie_mount(f"mhost{i + 1}") for i in range(3)]
+        self.sim.reset_stats()
+        out = {}
+
+        def cat(i, name):
+            out[(i, name)] = read(ms[i].path("exports", r, name))
+
+        readers = [threading.Thread(target=cat, args=(i, "orders.csv")) for i in range(3)]
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(60)
+        st = self.sim.stats()
+        self.assertEqual(st["orders_served"], 40, st)  # one paged sync in all
+        for name in ("orders.csv", "orders.jsonl", "orders.xlsx"):
+            datas = [read(m.path("exports", r, name)) for m in ms]
+            self.assertGreater(len(datas[0]), 100)
+            self.assertEqual({sha(d) for d in datas}, {sha(datas[0])}, name)
+        self.assertEqual(self.sim.stats()["orders_served"], 40)
         sources = sorted(self.status(m, r)["source"] for m in ms)
         self.assertEqual(sources, ["provider", "store", "store"], sources)
         for m in ms:
