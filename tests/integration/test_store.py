@@ -11,7 +11,10 @@ import datetime
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import threading
 import unittest
 import uuid
@@ -371,6 +374,34 @@ class TestMogujieFleetWithStore(FleetStoreCase):
         self.assertEqual(sources, ["provider", "store", "store"], sources)
         for m in ms:
             m.close(self)
+
+
+class TestDemo(unittest.TestCase):
+    def test_demo_fleet_of_three_with_a_store(self):
+        """contrib/demo.sh with FLEET=3 STORE=1 (what `make demo FLEET=3 STORE=1` runs after
+        building): one export and one provider download serve three hosts."""
+        if not s3_server.available() or not etcd.available():
+            raise unittest.SkipTest("radosgw or etcd not installed (make deps)")
+        tmp = tempfile.mkdtemp(prefix="orderfs-demo-store-")
+        env = dict(os.environ, DEMO_DIR=tmp, ORDERFS=ORDERFS, FLEET="3", STORE="1",
+                   PYTHON=sys.executable or "/usr/bin/python3")
+        env.pop("PROVIDER", None)
+        env.pop("ACCOUNTS", None)
+        demo = [os.path.join(ROOT, "contrib", "demo.sh")]
+        try:
+            r = subprocess.run(["sh", *demo, "start"], env=env, capture_output=True, text=True,
+                               timeout=300)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("export tasks: 0 before, 1 after", r.stdout)
+            self.assertIn("file downloads: 0 before, 1 after", r.stdout)
+            hosts = [line for line in r.stdout.splitlines() if "sha256" in line]
+            self.assertEqual(len(hosts), 3, r.stdout)
+            self.assertEqual(len({line.split()[2] for line in hosts}), 1, r.stdout)
+            self.assertEqual(sorted(line.split("(from the ")[1] for line in hosts),
+                             ["provider)", "store)", "store)"], r.stdout)
+        finally:
+            subprocess.run(["sh", *demo, "stop"], env=env, capture_output=True, timeout=120)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 STORE_TOOL = os.path.join(ROOT, BUILD, "tests", "bin", "store_tool")
