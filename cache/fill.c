@@ -632,6 +632,7 @@ int fill_run(struct cache *c, struct entry *e)
 	if (e->has_old)
 		snprintf(f.dead_task, sizeof(f.dead_task), "%s", e->old.task_id);
 	e->info.state = f.task_id[0] ? CACHE_APPLIED : CACHE_QUEUED;
+	e->info.source[0] = e->info.store_key[0] = '\0'; /* this flight's file: not known yet */
 	if (e->info.state == CACHE_QUEUED)
 		e->info.progress = -1;
 	pthread_mutex_unlock(&c->lock);
@@ -642,15 +643,17 @@ int fill_run(struct cache *c, struct entry *e)
 	client_interrupt_bind(outer);
 	if (rc == 0) {
 		uint64_t size;
-		int from_store;
 		pthread_mutex_lock(&c->lock);
-		cred_learn(c, f.src, CACHE_CRED_ACCEPTED); /* before its readers look: their gate */
+		/* Before its readers look: their gate. A file from the shared store says nothing
+		 * of this host's credentials (the gate asks the provider instead): a made-up
+		 * account naming another's merchant never reads that merchant's files so. */
+		if (!f.from_store)
+			cred_learn(c, f.src, CACHE_CRED_ACCEPTED);
 		size = e->info.size;
-		from_store = !strcmp(e->info.source, "store");
-		if (!from_store)
+		if (!f.from_store)
 			snprintf(e->info.source, sizeof(e->info.source), "provider");
 		pthread_mutex_unlock(&c->lock);
-		if (!from_store)
+		if (!f.from_store)
 			fill_to_store(&f);
 		log_info("cache: %s: export ready: %llu bytes in %.1f s", e->range_str,
 			 (unsigned long long)size, (double)(cache_mono_ms() - f.start_ms) / 1000.0);

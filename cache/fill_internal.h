@@ -48,6 +48,7 @@ struct fill {
 	char dead_task[PROVIDER_ID_MAX]; /* found gone: never adopted again this flight */
 	char key_str[KEY_STR_MAX];	 /* the export key, as the fleet knows it */
 	int store_tried;		 /* fill_wait_store ran in this flight */
+	int from_store;			 /* the file came from the shared store (shared.c) */
 };
 
 /* --- fill.c --- */

@@ -151,7 +151,10 @@ static void shared_take_fields(struct fill *f, const struct s3_pointer *p)
 	i->applied_time = p->as_of;
 	i->expires = p->expires;
 	i->finish_time = 0;
-	i->task_id[0] = i->server_name[0] = '\0';
+	/* The task the file came from: the credential gate (accounts_dir) asks the provider
+	 * about it, so the store never vouches for an account's credentials. */
+	snprintf(i->task_id, sizeof(i->task_id), "%s", p->task_id);
+	i->server_name[0] = '\0';
 	i->items_done = i->items_total = 0;
 	pthread_mutex_unlock(&f->c->lock);
 }
@@ -207,6 +210,7 @@ static void shared_count_outcome(struct fill *f, int r, const char *okey)
 {
 	pthread_mutex_lock(&f->c->lock);
 	if (r == 0) {
+		f->from_store = 1;
 		f->e->kind->counts.n_store_hits++;
 		f->src->store_error[0] = '\0';
 		snprintf(f->e->info.source, sizeof(f->e->info.source), "store");
@@ -348,6 +352,8 @@ static struct shared_job *shared_job_new(struct fill *f)
 	p.as_of = f->e->info.applied_time ? f->e->info.applied_time : f->e->info.ready_time;
 	p.complete = complete;
 	p.expires = f->e->info.expires;
+	if (f->p->shared_tasks) /* a local job's id means nothing to another host */
+		snprintf(p.task_id, sizeof(p.task_id), "%s", f->e->info.task_id);
 	pthread_mutex_unlock(&f->c->lock);
 	snprintf(p.writer, sizeof(p.writer), "%s", f->src->store_writer);
 	j->src = f->src;

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../common/check.h"
 #include "fleet_record.h"
 
 #define POINTER_VERSION 1
@@ -56,7 +57,8 @@ int s3_pointer_key(const char *provider, const char *account_hex,
 static int pointer_valid(const struct s3_pointer *p)
 {
 	return s3_sha256_ok(p->sha256) && p->size >= 0 && p->as_of > 0 && p->expires >= 0 &&
-	       (p->complete == 0 || p->complete == 1) && fleet_name_ok(p->writer);
+	       (p->complete == 0 || p->complete == 1) && fleet_name_ok(p->writer) &&
+	       (!p->task_id[0] || check_token(p->task_id, PROVIDER_ID_MAX - 1));
 }
 
 long s3_pointer_to_json(const struct s3_pointer *p, char *out, size_t cap)
@@ -75,7 +77,8 @@ long s3_pointer_to_json(const struct s3_pointer *p, char *out, size_t cap)
 	    cJSON_AddNumberToObject(o, "as_of", (double)p->as_of) &&
 	    cJSON_AddBoolToObject(o, "complete", p->complete) &&
 	    cJSON_AddNumberToObject(o, "expires", (double)p->expires) &&
-	    cJSON_AddStringToObject(o, "writer", p->writer) && cap > 5 &&
+	    cJSON_AddStringToObject(o, "writer", p->writer) &&
+	    (!p->task_id[0] || cJSON_AddStringToObject(o, "task_id", p->task_id)) && cap > 5 &&
 	    cJSON_PrintPreallocated(o, out, (int)(cap - 5), 0))
 		len = (long)strlen(out);
 	else if (cap > 0)
@@ -108,23 +111,24 @@ static int take_string(const cJSON *o, const char *name, char *out, size_t cap)
 	return 0;
 }
 
-/* Whether each key of this version appears exactly once in o (others are ignored). */
+/* Whether each key of this version appears exactly once in o, the optional task_id at most
+ * once (others are ignored). */
 static int known_keys_once(const cJSON *o)
 {
-	static const char *const known[POINTER_KEYS] = {"v", "sha256", "size", "as_of",
-							"complete", "expires", "writer"};
-	int seen[POINTER_KEYS] = {0};
+	static const char *const known[POINTER_KEYS + 1] = {
+		"v", "sha256", "size", "as_of", "complete", "expires", "writer", "task_id"};
+	int seen[POINTER_KEYS + 1] = {0};
 	const cJSON *it;
 
 	cJSON_ArrayForEach(it, o) {
-		for (int i = 0; i < POINTER_KEYS; i++)
+		for (int i = 0; i <= POINTER_KEYS; i++)
 			if (it->string && strcmp(it->string, known[i]) == 0)
 				seen[i]++;
 	}
 	for (int i = 0; i < POINTER_KEYS; i++)
 		if (seen[i] != 1)
 			return 0;
-	return 1;
+	return seen[POINTER_KEYS] <= 1;
 }
 
 int s3_pointer_from_json(const char *text, size_t len, struct s3_pointer *out)
@@ -146,7 +150,9 @@ int s3_pointer_from_json(const char *text, size_t len, struct s3_pointer *out)
 	    take_string(o, "sha256", p.sha256, sizeof(p.sha256)) == 0 &&
 	    take_int(o, "size", 0, &p.size) == 0 && take_int(o, "as_of", 1, &p.as_of) == 0 &&
 	    cJSON_IsBool(complete) && take_int(o, "expires", 0, &p.expires) == 0 &&
-	    take_string(o, "writer", p.writer, sizeof(p.writer)) == 0) {
+	    take_string(o, "writer", p.writer, sizeof(p.writer)) == 0 &&
+	    (!cJSON_GetObjectItemCaseSensitive(o, "task_id") ||
+	     take_string(o, "task_id", p.task_id, sizeof(p.task_id)) == 0)) {
 		p.complete = cJSON_IsTrue(complete);
 		while (end && end < text + len &&
 		       (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))

@@ -15,7 +15,7 @@
  * The pointer is written after its object, so a reader that finds a pointer finds its bytes
  * (unless the object was deleted since: the reader then falls back to the provider).
  * Pointer JSON: {"v":1,"sha256":..,"size":..,"as_of":..,"complete":..,"expires":..,
- * "writer":..}, parsed strictly: each key once with its type, sha256 64 lowercase hex,
+ * "writer":..[,"task_id":..]}, parsed strictly: each key once with its type, sha256 64 lowercase hex,
  * numbers integral and in range, writer a host name (fleet_name_ok); unknown keys ignored.
  */
 #ifndef ORDERFS_S3_POINTER_H
@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "../common/date.h"
+#include "provider.h"
 #include "s3.h"
 
 #define S3_POINTER_JSON_MAX 1024
@@ -38,6 +39,8 @@ struct s3_pointer {
 				     * changes again */
 	int64_t expires;	    /* unix seconds the pointer stops being usable; 0 = never */
 	char writer[S3_WRITER_MAX]; /* host that wrote it (it deletes the object at expiry) */
+	char task_id[PROVIDER_ID_MAX]; /* the provider's task the file came from, "" none (a
+					* reader's credentials are checked against it) */
 };
 
 /* Whether s is 64 lowercase hex digits. 1 or 0. */

@@ -8,6 +8,7 @@ falls back to the provider) and wrong credentials (403) show in /.stats while ev
 still served from the provider. Each test uses a prefix of its own in the one bucket.
 """
 import datetime
+import errno
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ import etcd
 import s3_server
 from mount import BUILD, ORDERFS, ROOT, Mount, wait_for
 from mogujie_simulator import MogujieSimulator
+from test_accounts import AccountsMount, read_json, vexora_keys
 from store_proxy import StoreProxy
 from simulator import Simulator
 
@@ -273,6 +275,41 @@ class TestStoreFaultsProxy(StoreCase):
         self.assertIn("HTTP 403", st.get("store_error", ""), st)
         self.assertGreaterEqual(self.stats(m)["store"]["auth_errors"], 1)
         m.close(self, allowed=("shared store",))
+
+
+class TestStoreAccounts(StoreCase):
+    """accounts_dir with a store: the store never vouches for an account's credentials."""
+
+    def accounts_mount(self, accounts):
+        am = AccountsMount(self.sim, {"provider": "vexora"}, accounts, vexora_keys, {
+            "store_url": f"{self.s3.endpoint}/{self.s3.bucket}/{self.prefix}",
+            "store_credentials_file": self.cred})
+        self.mounts.append(am.m)
+        return am
+
+    def test_a_made_up_account_never_reads_a_merchants_file_from_the_store(self):
+        r = rng(70, 69)
+        a = self.mount()
+        theirs = read(a.path("exports", r, "orders.xlsx"))
+        self.wait_uploads(a)
+        a.close(self)
+        # Someone writes an account file naming the merchant with a made-up secret: the
+        # merchant's file is in the store under the same prefix, but is not theirs to read.
+        am = self.accounts_mount({"mallory": (self.sim.merchant, "made-up")})
+        with self.assertRaises(OSError) as cm:
+            got = read(am.path("mallory", "exports", r, "orders.xlsx"))
+            self.assertFalse(got == theirs, "a made-up account was served the merchant's file")
+        self.assertEqual(cm.exception.errno, errno.EACCES)
+        self.assertEqual(read_json(am.path("mallory", ".status"))["token"], "refused")
+        am.m.close(self, allowed=("refused", "auth", "signature", "credentials"))
+        # The merchant's own account file reads it from the store, credentials checked.
+        am = self.accounts_mount({"alpha": (self.sim.merchant, self.sim.secret)})
+        before = self.sim.stats()
+        self.assertEqual(read(am.path("alpha", "exports", r, "orders.xlsx")), theirs)
+        after = self.sim.stats()
+        self.assertEqual((after["apply"], after["download"]),
+                         (before["apply"], before["download"]), (before, after))
+        am.m.close(self)
 
 
 class FleetStoreCase(StoreCase):

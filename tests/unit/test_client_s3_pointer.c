@@ -74,6 +74,12 @@ static void test_pointer_round_trip(void **state)
 	assert_int_equal(q.complete, 1);
 	assert_int_equal(q.expires, 1779600000);
 	assert_string_equal(q.writer, "host-a");
+	assert_string_equal(q.task_id, "");
+	strcpy(p.task_id, "T-42");
+	n = s3_pointer_to_json(&p, json, sizeof(json));
+	assert_int_equal(s3_pointer_from_json(json, (size_t)n, &q), 0);
+	assert_string_equal(q.task_id, "T-42");
+	p.task_id[0] = '\0';
 	/* An invalid pointer is never written. */
 	p.size = -1;
 	assert_int_equal(s3_pointer_to_json(&p, json, sizeof(json)), -1);
@@ -101,6 +107,10 @@ static void test_bad_pointers_are_refused(void **state)
 		"\"expires\":0,\"writer\":\"h\"}",					   /* bool */
 		"{\"v\":1,\"sha256\":\"" SHA "\",\"size\":5,\"as_of\":1,\"complete\":true,"
 		"\"expires\":0,\"writer\":\"../x\"}",					   /* writer */
+		"{\"v\":1,\"sha256\":\"" SHA "\",\"size\":5," OK_REST ",\"task_id\":\"a b\"}",
+		"{\"v\":1,\"sha256\":\"" SHA "\",\"size\":5," OK_REST ",\"task_id\":7}",
+		"{\"v\":1,\"sha256\":\"" SHA "\",\"size\":5," OK_REST
+		",\"task_id\":\"a\",\"task_id\":\"b\"}",
 	};
 	struct s3_pointer out = sample();
 
