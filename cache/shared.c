@@ -81,16 +81,22 @@ static int shared_object_key(const struct cache_source *s, const char *sha, char
 	return n > 0 && n < S3_KEY_MAX && s3_sha256_ok(sha) && s3_key_ok(out) ? 0 : -1;
 }
 
-/* Count a store call that failed with err (cache->lock taken). */
-static void shared_count_error(struct cache *c, struct cache_kind *k,
-			       const struct client_error *err)
+/* Count a store call that failed with err (cache->lock taken) and make it the source's
+ * store_error. 1 when that changed it (a new outage or a new kind of failure: worth a log
+ * line), 0 when the store keeps failing the same way (logged once, not at every flight). */
+static int shared_count_error(struct cache *c, struct cache_kind *k,
+			      const struct client_error *err)
 {
+	int changed;
+
 	pthread_mutex_lock(&c->lock);
 	k->counts.n_store_errors++;
 	if (err->kind == CLIENT_E_AUTH)
 		k->counts.n_store_auth++;
+	changed = strcmp(k->src->store_error, err->msg) != 0;
 	snprintf(k->src->store_error, sizeof(k->src->store_error), "%s", err->msg);
 	pthread_mutex_unlock(&c->lock);
+	return changed;
 }
 
 /* Whether pointer p may serve the flight's entry now (fresh.h, as a local file would). */
@@ -125,9 +131,10 @@ static int shared_find(struct fill *f, const char *pkey, struct s3_pointer *p)
 	client_error_clear(&err);
 	if (s3_get_small(f->src->store, pkey, &body, &len, &err) != 0) {
 		if (err.kind != CLIENT_E_NOT_FOUND || !strcmp(err.code, "NoSuchBucket")) {
-			shared_count_error(f->c, f->e->kind, &err);
-			log_warn("cache: %s: shared store %s: %s; exporting from the provider",
-				 f->e->range_str, s3_where(f->src->store), err.msg);
+			if (shared_count_error(f->c, f->e->kind, &err))
+				log_warn("cache: %s: shared store %s: %s; exporting from the "
+					 "provider (said once while it fails so)", f->e->range_str,
+					 s3_where(f->src->store), err.msg);
 			return -1;
 		}
 		return FIND_ABSENT;
@@ -295,9 +302,10 @@ static int shared_wait_object(struct fill *f, const char *okey, uint64_t size)
 		if (err.kind == CLIENT_E_CANCELLED)
 			return -ECANCELED;
 		if (err.kind != CLIENT_OK && err.kind != CLIENT_E_NOT_FOUND) {
-			shared_count_error(f->c, f->e->kind, &err);
-			log_warn("cache: %s: shared store %s: %s; downloading from the provider",
-				 f->e->range_str, s3_where(f->src->store), err.msg);
+			if (shared_count_error(f->c, f->e->kind, &err))
+				log_warn("cache: %s: shared store %s: %s; downloading from the "
+					 "provider (said once while it fails so)", f->e->range_str,
+					 s3_where(f->src->store), err.msg);
 			return FILL_STORE_MISS;
 		}
 		if (cache_mono_ms() + ms > deadline) {

@@ -257,6 +257,12 @@ class TestStoreFaultsProxy(StoreCase):
         self.assertEqual(self.sim.stats()["download"], 1)
         self.assertEqual(sha(data), sha(self.sim.file_bytes(self.status(m, r)["task_id"])))
         self.assertIn("HTTP 503", self.status(m, r).get("store_error", ""))
+        # A second range while the store still fails: served, and the outage logged once.
+        r2 = rng(65, 64)
+        self.assertGreater(len(read(m.path("exports", r2, "orders.xlsx"))), 1000)
+        lines = [ln for ln in m.log_text().splitlines()
+                 if "shared store" in ln and "HTTP 503" in ln and "warning" in ln]
+        self.assertEqual(len(lines), 1, lines)
         m.close(self, allowed=("shared store",))
 
     def test_missing_bucket_and_403_are_shown(self):
