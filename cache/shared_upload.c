@@ -36,6 +36,7 @@ struct shared_job {
 	char json[S3_POINTER_JSON_MAX];
 	char sha256[S3_SHA256_HEX];
 	uint64_t size;
+	struct s3_resume resume; /* a multipart upload left open by a failed try */
 	int tries;
 	int64_t due_ms; /* monotonic */
 };
@@ -91,7 +92,8 @@ static int shared_upload(struct cache *c, struct shared_job *j, struct client_er
 		client_error_set(err, CLIENT_E_LOCAL, "the file left the cache before its upload");
 		return -1;
 	}
-	rc = s3_put_file(j->src->store, j->object, fd, j->size, j->sha256, NULL, err);
+	rc = s3_put_file_resumable(j->src->store, j->object, fd, j->size, j->sha256, &j->resume,
+				   NULL, err);
 	close(fd);
 	if (rc == 0)
 		rc = s3_put_small(j->src->store, j->pointer, j->json, strlen(j->json),
@@ -126,6 +128,8 @@ static void shared_run_job(struct cache *c, struct shared_job *j)
 		j = NULL;
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (j)
+		s3_resume_abort(j->src->store, j->object, &j->resume); /* done or given up */
 	if (rc == 0)
 		log_info("cache: %s: uploaded to the shared store as %s", j->range, j->object);
 	else if (j)

@@ -96,6 +96,17 @@ static int put_once(struct s3_store *s, const char *key, int fd, uint64_t size,
 int s3_put_file(struct s3_store *s, const char *key, int fd, uint64_t size,
 		const char *sha256, int *existed, struct client_error *err)
 {
+	struct s3_resume r = {.upload_id = ""};
+	int rc = s3_put_file_resumable(s, key, fd, size, sha256, &r, existed, err);
+
+	s3_resume_abort(s, key, &r); /* no next try here: nothing stays open */
+	return rc;
+}
+
+int s3_put_file_resumable(struct s3_store *s, const char *key, int fd, uint64_t size,
+			  const char *sha256, struct s3_resume *r, int *existed,
+			  struct client_error *err)
+{
 	struct http_response resp;
 	int conditional = !atomic_load(&s->no_conditional), rc;
 
@@ -111,7 +122,7 @@ int s3_put_file(struct s3_store *s, const char *key, int fd, uint64_t size,
 		if (err->kind == CLIENT_E_AUTH)
 			return -1;
 		client_error_clear(err);
-		return s3_put_multipart(s, key, fd, size, err);
+		return s3_put_multipart(s, key, fd, size, r, err);
 	}
 	for (;;) {
 		if (put_once(s, key, fd, size, sha256, conditional, &resp, err) != 0)

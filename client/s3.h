@@ -42,6 +42,7 @@
 #define S3_KEY_MAX 1024	     /* bytes of a key below the prefix, NUL included */
 #define S3_SMALL_MAX 65536   /* largest object s3_get_small reads */
 #define S3_SHA256_HEX 65     /* 64 lowercase hex digits + NUL */
+#define S3_UPLOAD_ID_MAX 1536 /* a multipart upload's id, query-encoded, NUL included */
 
 struct s3_config {
 	const char *url;	      /* store_url */
@@ -111,6 +112,25 @@ int s3_url(const struct s3_store *s, const char *key, const char *query, char *o
  */
 int s3_put_file(struct s3_store *s, const char *key, int fd, uint64_t size,
 		const char *sha256, int *existed, struct client_error *err);
+
+/* A multipart upload kept open across tries of s3_put_file_resumable: "" = none. Zero it
+ * before the first try. */
+struct s3_resume {
+	char upload_id[S3_UPLOAD_ID_MAX];
+};
+
+/*
+ * s3_put_file, except that a multipart upload that failed for a reason a retry may fix
+ * (client_error_retryable) stays open with its id in *r: the next call with the same r sends
+ * only the parts the store lacks. Any other outcome closes it (success, or aborted). Call
+ * s3_resume_abort when giving up. 0 or -1 with *err.
+ */
+int s3_put_file_resumable(struct s3_store *s, const char *key, int fd, uint64_t size,
+			  const char *sha256, struct s3_resume *r, int *existed,
+			  struct client_error *err);
+
+/* Abort r's open multipart upload, if any (best effort, logged), and clear it. */
+void s3_resume_abort(struct s3_store *s, const char *key, struct s3_resume *r);
 
 /*
  * Download key into sink (begin(0, size) then writes; on error the sink holds a partial file

@@ -41,8 +41,9 @@ int s3_status_error(const struct http_response *resp, const char *what,
  * 0, or -1 when absent or too long. */
 int s3_xml_value(const char *xml, const char *tag, char *out, size_t cap);
 
-/* Multipart upload of size bytes of fd as key (s3_multipart.c). 0 or -1 with *err. */
+/* Multipart upload of size bytes of fd as key (s3_multipart.c), resuming r's open upload;
+ * as s3_put_file_resumable. 0 or -1 with *err. */
 int s3_put_multipart(struct s3_store *s, const char *key, int fd, uint64_t size,
-		     struct client_error *err);
+		     struct s3_resume *r, struct client_error *err);
 
 #endif

@@ -1,8 +1,11 @@
 /*
  * Multipart upload of a big file to the shared store (s3.h): create, parts of S3_PART_SIZE,
- * complete; any failure aborts the upload so the store keeps no orphaned parts. Parts are
- * sent with UNSIGNED-PAYLOAD (hashing each part first would read the file twice); the whole
- * object's SHA-256 is in its key and checked by every reader.
+ * complete. A try that fails for a reason a retry may fix keeps the upload open and its id in
+ * the caller's struct s3_resume: the next try lists the parts the store has (ListParts) and
+ * sends only the others, so a cut upload resumes instead of starting over. Any other failure,
+ * and giving up (s3_resume_abort), aborts the upload so the store keeps no orphaned parts.
+ * Parts are sent with UNSIGNED-PAYLOAD (hashing each part first would read the file twice);
+ * the whole object's SHA-256 is in its key and checked by every reader.
  */
 #include "s3.h"
 #include "s3_int.h"
@@ -15,7 +18,7 @@
 #include "../common/buf.h"
 #include "../common/log.h"
 
-#define UPLOAD_ID_MAX 512
+#define UPLOAD_ID_MAX (S3_UPLOAD_ID_MAX / 3)
 #define ETAG_MAX 128
 #define PARTS_MAX 10000 /* S3's limit */
 
@@ -64,6 +67,49 @@ static int mp_create(struct s3_store *s, const char *key, char *id, size_t cap,
 		client_error_set(err, CLIENT_E_PROTOCOL, "multipart create: no UploadId");
 	else
 		rc = 0;
+	http_response_free(&resp);
+	return rc;
+}
+
+/* The ETags of the parts an open upload has, by part number (1..nparts), into etags
+ * (nparts x ETAG_MAX, "" for a part it lacks or holds with another size than the file's
+ * part). 0, or -1 with *err (the upload is gone: NoSuchUpload, or the store failed). */
+static int mp_list(struct s3_store *s, const char *key, const char *id, uint64_t size,
+		   int nparts, char (*etags)[ETAG_MAX], struct client_error *err)
+{
+	struct http_xfer x = {.headers = unsigned_hdr, .nheaders = 1, .body_fd = -1};
+	struct http_response resp;
+	char query[UPLOAD_ID_MAX * 3 + 16], one[1024], num[16], len[24];
+	const char *p, *q;
+	int rc = -1;
+
+	snprintf(query, sizeof(query), "uploadId=%s", id);
+	if (s3_send(s, "GET", key, query, &x, &resp, err) != 0)
+		return -1;
+	if (resp.status != 200) {
+		s3_status_error(&resp, "multipart list", err);
+		goto out;
+	}
+	for (p = resp.body; (p = strstr(p, "<Part>")) && (q = strstr(p, "</Part>")); p = q) {
+		size_t n = (size_t)(q - p);
+		int i;
+		if (n >= sizeof(one))
+			continue;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (s3_xml_value(one, "PartNumber", num, sizeof(num)) != 0 ||
+		    s3_xml_value(one, "Size", len, sizeof(len)) != 0 || (i = atoi(num)) < 1 ||
+		    i > nparts)
+			continue;
+		uint64_t left = size - (uint64_t)(i - 1) * S3_PART_SIZE;
+		uint64_t want = left < S3_PART_SIZE ? left : S3_PART_SIZE;
+		/* A part of another size is not this file's: sent again. */
+		if (strtoull(len, NULL, 10) != want ||
+		    s3_xml_value(one, "ETag", etags[i - 1], ETAG_MAX) != 0)
+			etags[i - 1][0] = '\0';
+	}
+	rc = 0;
+out:
 	http_response_free(&resp);
 	return rc;
 }
@@ -137,40 +183,91 @@ static void mp_abort(struct s3_store *s, const char *key, const char *id)
 	http_response_free(&resp);
 }
 
-int s3_put_multipart(struct s3_store *s, const char *key, int fd, uint64_t size,
-		     struct client_error *err)
+/* Resume r's open upload: the parts the store has into etags. 0; -1 when there is none to
+ * resume (r->upload_id cleared: a new one is created). */
+static int mp_resume(struct s3_store *s, const char *key, struct s3_resume *r, uint64_t size,
+		     int nparts, char (*etags)[ETAG_MAX])
 {
-	char id[UPLOAD_ID_MAX * 3];
+	struct client_error err;
+
+	if (!r->upload_id[0])
+		return -1;
+	client_error_clear(&err);
+	if (mp_list(s, key, r->upload_id, size, nparts, etags, &err) == 0) {
+		log_info("store %s: resuming a multipart upload", s->where);
+		return 0;
+	}
+	mp_abort(s, key, r->upload_id); /* gone or unreadable: start over */
+	r->upload_id[0] = '\0';
+	return -1;
+}
+
+/* The parts etags lacks, then the completion. 0 or -1 with *err. */
+static int mp_send(struct s3_store *s, const char *key, const char *id, int fd, uint64_t size,
+		   char (*etags)[ETAG_MAX], struct client_error *err)
+{
 	struct buf xml;
 	char *body;
 	int number = 0, rc = -1;
 
-	if ((size + S3_PART_SIZE - 1) / S3_PART_SIZE > PARTS_MAX) {
-		client_error_set(err, CLIENT_E_INVALID, "file too big for %d parts", PARTS_MAX);
-		return -1;
-	}
-	if (mp_create(s, key, id, sizeof(id), err) != 0)
-		return -1;
-	buf_init(&xml, (size_t)PARTS_MAX * 128);
+	buf_init(&xml, (size_t)PARTS_MAX * 256);
 	if (buf_add_str(&xml, "<CompleteMultipartUpload>") != 0)
-		goto fail;
+		goto oom;
 	for (uint64_t off = 0; off < size; off += S3_PART_SIZE) {
 		uint64_t len = size - off < S3_PART_SIZE ? size - off : S3_PART_SIZE;
-		if (mp_part(s, key, id, fd, off, len, ++number, &xml, err) != 0)
+		const char *have = etags[number++];
+		if (have[0] ? buf_printf(&xml, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag>"
+					       "</Part>", number, have) != 0
+			    : mp_part(s, key, id, fd, off, len, number, &xml, err) != 0)
 			goto fail;
 	}
-	if (buf_add_str(&xml, "</CompleteMultipartUpload>") != 0 || !(body = buf_take(&xml))) {
-		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
-		goto fail;
-	}
+	if (buf_add_str(&xml, "</CompleteMultipartUpload>") != 0 || !(body = buf_take(&xml)))
+		goto oom;
 	rc = mp_complete(s, key, id, body, err);
 	free(body);
-	if (rc == 0)
-		return 0;
+	return rc;
+oom:
+	client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 fail:
 	if (err->kind == CLIENT_OK)
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
-	mp_abort(s, key, id);
 	buf_free(&xml);
 	return -1;
+}
+
+int s3_put_multipart(struct s3_store *s, const char *key, int fd, uint64_t size,
+		     struct s3_resume *r, struct client_error *err)
+{
+	int nparts = (int)((size + S3_PART_SIZE - 1) / S3_PART_SIZE), rc;
+	char (*etags)[ETAG_MAX];
+
+	if (nparts > PARTS_MAX) {
+		client_error_set(err, CLIENT_E_INVALID, "file too big for %d parts", PARTS_MAX);
+		return -1;
+	}
+	if (!(etags = calloc((size_t)nparts, ETAG_MAX))) {
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		return -1;
+	}
+	if (mp_resume(s, key, r, size, nparts, etags) != 0 &&
+	    mp_create(s, key, r->upload_id, sizeof(r->upload_id), err) != 0) {
+		free(etags);
+		return -1;
+	}
+	rc = mp_send(s, key, r->upload_id, fd, size, etags, err);
+	free(etags);
+	if (rc == 0 || client_error_retryable(err)) {
+		if (rc == 0)
+			r->upload_id[0] = '\0';
+		return rc; /* kept open after a fault a retry may fix: the next try resumes */
+	}
+	s3_resume_abort(s, key, r);
+	return -1;
+}
+
+void s3_resume_abort(struct s3_store *s, const char *key, struct s3_resume *r)
+{
+	if (r->upload_id[0])
+		mp_abort(s, key, r->upload_id);
+	r->upload_id[0] = '\0';
 }
