@@ -161,6 +161,27 @@ def etcd_metrics(url):
     return out
 
 
+def cpu_s(pids):
+    """CPU seconds (user + system) the processes pids have used so far (children waited
+    for included); a process gone counts 0."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
+def provider_calls(before, after):
+    """The simulator's requests between two /_sim/stats, by endpoint (counters only)."""
+    return {k: after[k] - before.get(k, 0) for k in after
+            if isinstance(after[k], int) and after[k] - before.get(k, 0) > 0}
+
+
 def ratios(num, den):
     """Per-run ratios num[i]/den[i] (runs paired in order)."""
     return [a / b for a, b in zip(num, den) if b > 0]
@@ -866,7 +887,10 @@ http {{
             f"{self.sim.gen_s():.1f} s")
         m = self.mount(self.new_cache("load-alone"), **extra)
         try:
+            s0, c0 = self.sim.stats(), cpu_s([m.proc.pid, self.sim.proc.pid])
             t_alone = self.read_ranges(m, days)
+            alone_calls = provider_calls(s0, self.sim.stats())
+            alone_cpu = cpu_s([m.proc.pid, self.sim.proc.pid]) - c0
         finally:
             m.stop()
         server = etcd_server.Etcd()
@@ -879,7 +903,11 @@ http {{
                                         fleet_host=f"load{i}", fleet_lease_ttl=f"{ttl}s",
                                         **extra))
             before = [p.stats()["requests"] for p in proxies]  # the mounts' own calls
-            a0, m0 = self.sim.stats()["apply"], etcd_metrics(server.url)
+            s0 = self.sim.stats()
+            a0, m0 = s0["apply"], etcd_metrics(server.url)
+            groups = {"orderfs": [h.proc.pid for h in hosts], "simulator": [self.sim.proc.pid],
+                      "etcd": [server.proc.pid], "proxies": [p.proc.pid for p in proxies]}
+            cpu0 = {k: cpu_s(v) for k, v in groups.items()}
             times = [None] * n_hosts
 
             def host(i):
@@ -891,8 +919,10 @@ http {{
                 t.join()
             if None in times:
                 raise RuntimeError("a host's reads failed")
-            applies = (self.sim.stats()["apply"] - a0) / n_ranges
+            s1 = self.sim.stats()
+            applies = (s1["apply"] - a0) / n_ranges
             m1 = etcd_metrics(server.url)
+            cpu = {k: cpu_s(v) - cpu0[k] for k, v in groups.items()}
             got = [p.stats() for p in proxies]
             # Idle: every claim and slot given back, then a window of 2 TTLs.
             wait_for(lambda: not [k for k in server.keys() if "/claims/" in k or "/slots/" in k],
@@ -911,6 +941,20 @@ http {{
         reqs = (sum(g["requests"] for g in got) - sum(before)) / (n_hosts * n_ranges)
         writes = (m1["proposals"] - m0["proposals"]) / n_ranges
         grpc = (m1["grpc"] - m0["grpc"]) / (n_hosts * n_ranges)
+        kinds = {}
+        for g in got:
+            for k, n in g.get("kinds", {}).items():
+                kinds[k] = kinds.get(k, 0) + n
+        log("  etcd calls per host-range by kind (the mounts' own included): " + ", ".join(
+            f"{k} {n / (n_hosts * n_ranges):.2f}"
+            for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])))
+        # Where the slowest host's time goes: the CPU the fleet's processes used over its
+        # reads (2 cores: at most 2 s of CPU per second), and the provider's work, next to
+        # the lone host's.
+        log(f"  CPU over the reads: alone {alone_cpu:.1f} s (orderfs and simulator) in "
+            f"{t_alone:.2f} s; fleet " + ", ".join(f"{k} {v:.1f} s" for k, v in cpu.items()) +
+            f" in {max(times):.2f} s ({sum(cpu.values()) / max(times):.2f} cores busy)")
+        log(f"  provider requests: alone {alone_calls}; fleet {provider_calls(s0, s1)}")
         log(f"  alone {t_alone:.2f} s, hosts {min(times):.2f}..{max(times):.2f} s, "
             f"{applies:.2f} applies/range, {reqs:.1f} requests/host-range ({grpc:.1f} gRPC "
             f"started), {writes:.1f} writes/range, idle {statistics.median(idle):.0f}/host/min")

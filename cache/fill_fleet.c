@@ -4,11 +4,13 @@
  *
  * Before applying, a flight claims the range. The holder resumes the task of the range's
  * record when there is a usable one (a takeover after a holder died), else takes a fleet
- * export slot, applies, and writes the record; it writes each state change, then the file's
- * size and SHA-256, and gives claim and slot back when the flight ends. A follower never
- * applies: it waits on the record and, once the task is generated, takes its task id and
- * downloads on its own (the task belongs to the merchant, so any host may ask for its URLs);
- * before its file goes READY its SHA-256 must match the holder's. When the holder dies, its
+ * export slot, applies, and writes the record; it writes it again once the task is generated,
+ * and last the file's size and SHA-256 in the txn that gives claim and slot back when the
+ * flight ends (each write a proposal every etcd member commits: no more than that). A follower
+ * never applies: it waits on the record (the claim's txn read it, then the watch brings each
+ * change) and, once the task is generated, takes its task id and downloads on its own (the
+ * task belongs to the merchant, so any host may ask for its URLs); before its file goes READY
+ * its SHA-256 must match the holder's. When the holder dies, its
  * lease and claim expire and the next follower to claim becomes the holder of the same task.
  * A provider whose tasks are local jobs (shared_tasks 0: Mogujie's sync) gets one host at a
  * time per range: a follower waits for the claim to be free, then runs its own.
@@ -126,30 +128,45 @@ static int fleet_pause(struct fill *f, const char *key, const struct fleet_marks
 	return fleet_wait(f, ms, what);
 }
 
+/* The fleet verified the file of task: its size and SHA-256 go into every record this
+ * flight writes of that task, without reading etcd first. */
+static void fleet_verified(struct fill *f, const char *task, int64_t size, const char *sha)
+{
+	snprintf(f->verified_task, sizeof(f->verified_task), "%s", task);
+	snprintf(f->verified_sha, sizeof(f->verified_sha), "%s", sha);
+	f->verified_size = size;
+}
+
 /* Write the record of the held range; a fenced write stops this flight's writes. keep_s > 0
- * for a final state: etcd deletes the record that long after (the record sweep). */
-static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const char *sha,
-		      long keep_s)
+ * for a final state: etcd deletes the record that long after (the record sweep). final: the
+ * flight's last word, which releases its claim and slot in the same txn. 1 when the claim is
+ * no longer this flight's to release (released, or fenced) nor the slot, else 0. */
+static int fleet_put(struct fill *f, enum fleet_state st, int64_t size, const char *sha,
+		     long keep_s, int final)
 {
 	struct fleet_record rec;
 	struct client_error err;
 	int r;
 
 	if (f->role != CACHE_FLEET_HOLDER || f->fenced || !f->task_id[0])
-		return;
+		return 0;
+	if (sha && sha[0])
+		fleet_verified(f, f->task_id, size, sha);
 	/* A state change of a task whose file a host already verified keeps its size and
 	 * SHA-256: followers compare with them. */
-	if ((sha && sha[0]) || fleet_record_get(fleet_of(f), f->key_str, &rec, &err) != 0 ||
-	    strcmp(rec.task_id, f->task_id) != 0 || !rec.sha256[0]) {
-		memset(&rec, 0, sizeof(rec));
-		rec.size = size;
-		snprintf(rec.sha256, sizeof(rec.sha256), "%s", sha ? sha : "");
+	memset(&rec, 0, sizeof(rec));
+	rec.size = size;
+	if (!strcmp(f->verified_task, f->task_id)) {
+		rec.size = f->verified_size;
+		snprintf(rec.sha256, sizeof(rec.sha256), "%s", f->verified_sha);
 	}
 	snprintf(rec.task_id, sizeof(rec.task_id), "%s", f->task_id);
 	rec.state = st;
 	rec.expires = f->task.expires;
 	rec.written = cache_now_ms(f->c) / 1000;
-	r = fleet_record_put(fleet_of(f), f->key_str, f->token, &rec, keep_s, &err);
+	r = final ? fleet_record_put_final(fleet_of(f), f->key_str, f->token, &rec, keep_s,
+					   f->slot, &err)
+		  : fleet_record_put(fleet_of(f), f->key_str, f->token, &rec, keep_s, &err);
 	if (r == -ESTALE) {
 		f->fenced = 1;
 		log_warn("fleet: %s: this host's claim is gone (it stalled past its lease?); "
@@ -158,6 +175,10 @@ static void fleet_put(struct fill *f, enum fleet_state st, int64_t size, const c
 		log_info("fleet: %s: cannot write the task record: %s", f->e->range_str,
 			 r == -EIO ? err.msg : strerror(-r));
 	}
+	if (!final || (r != 0 && r != -ESTALE))
+		return 0;
+	f->slot = -1; /* given back with the claim */
+	return 1;
 }
 
 /* Whether a record's "no data" holds: within nodata_ttl of when it was written, as for a
@@ -195,6 +216,8 @@ static int fleet_adopt(struct fill *f, const struct fleet_record *rec)
 	struct export_task t;
 
 	f->adopted = 1; /* its file is compared with the record's SHA-256 */
+	if (rec->sha256[0])
+		fleet_verified(f, rec->task_id, rec->size, rec->sha256);
 	if (!strcmp(f->task_id, rec->task_id))
 		return 0;
 	memset(&t, 0, sizeof(t));
@@ -256,26 +279,30 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 			return r;
 		*fresh = 1;
 	}
-	fleet_put(f, FLEET_APPLIED, -1, NULL, 0);
+	fleet_put(f, FLEET_APPLIED, -1, NULL, 0, 0);
 	return 0;
 }
 
 /* A follower: FLEET_AGAIN to wait and claim again, 0 once the holder's task is generated
- * (taken), FLEET_IN_STORE, -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. */
-static int fleet_follow(struct fill *f, const struct fleet_claim *cl, struct client_error *err)
+ * (taken), FLEET_IN_STORE, -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. The record the claim
+ * read is used once; then the watch's copy, or etcd's. */
+static int fleet_follow(struct fill *f, struct fleet_claim *cl, struct client_error *err)
 {
 	struct fleet_record rec;
 	int r;
 
 	fleet_publish(f, CACHE_FLEET_FOLLOWER, cl->holder, 0);
-	if (!f->p->shared_tasks) {
-		/* A local job: wait for the range to be free, or take the holder's upload. */
-		if (!f->src->store || f->store_tried ||
-		    fleet_record_get(fleet_of(f), f->key_str, &rec, err) != 0)
-			return FLEET_AGAIN;
-		return record_in_store(f, &rec) ? FLEET_IN_STORE : FLEET_AGAIN;
+	if (cl->record_read) {
+		cl->record_read = 0;
+		rec = cl->record;
+		r = cl->has_record ? 0 : -ENOENT;
+	} else if (!f->p->shared_tasks && (!f->src->store || f->store_tried)) {
+		return FLEET_AGAIN; /* a local job: wait for the range to be free */
+	} else {
+		r = fleet_record_watched(fleet_of(f), f->key_str, &rec, err);
 	}
-	r = fleet_record_get(fleet_of(f), f->key_str, &rec, err);
+	if (!f->p->shared_tasks) /* a local job: wait, or take the holder's upload */
+		return r == 0 && record_in_store(f, &rec) ? FLEET_IN_STORE : FLEET_AGAIN;
 	if (r == -ENOENT)
 		return FLEET_AGAIN;
 	if (r != 0)
@@ -445,7 +472,7 @@ int fill_fleet_task(struct fill *f, int *fresh)
 	struct fleet_marks seen = {0}, now;
 	struct client_error err;
 	struct fleet_claim cl;
-	int r;
+	int r, followed = 0; /* cl holds this call's claim, which another host won */
 
 	*fresh = 0;
 	if (!fleet_of(f)) {
@@ -457,21 +484,27 @@ int fill_fleet_task(struct fill *f, int *fresh)
 	for (;;) {
 		client_error_clear(&err);
 		fleet_watch_marks(fleet_of(f), f->key_str, &now);
-		if (!now.claim || now.claim != seen.claim)
-			reclaim_at = now.claim ? 0 : reclaim_at; /* the claim changed: claim again */
+		/* The claim was deleted (not another range's that shares its mark): claim again. */
+		if (now.claim && fleet_watch_claim_freed(fleet_of(f), f->key_str, &seen))
+			reclaim_at = 0;
 		seen = now;
 		if (fleet_still_alone(f))
 			r = FLEET_ETCD_DOWN;
-		else if (f->role == CACHE_FLEET_FOLLOWER && cache_mono_ms() < reclaim_at)
-			r = fleet_follow(f, &cl, &err); /* read the record; claim again later */
-		else if (fleet_claim(fleet_of(f), f->key_str, &cl, &err) != 0)
+		/* A follower reads the record first (from the watch's event, mostly): a holder
+		 * that let go after its file was verified leaves nothing to claim for. */
+		else if (followed && ((r = fleet_follow(f, &cl, &err)) != FLEET_AGAIN ||
+				      cache_mono_ms() < reclaim_at))
+			; /* taken, no data, etcd down, or claim again later */
+		else if (fleet_claim(fleet_of(f), f->key_str, &cl, &err) != 0) {
+			followed = 0;
 			r = FLEET_ETCD_DOWN;
-		else {
+		} else {
 			fleet_rejoined(f);
 			/* Watched, the claim is tried again when its key changes (the holder let
 			 * go), and after a few TTLs in case an event was lost. */
 			reclaim_at = cache_mono_ms() + (seen.claim ? f->src->fleet_ttl_s * 3000
 								   : FLEET_RECLAIM_MS);
+			followed = cl.role == FLEET_FOLLOWER;
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
 		}
@@ -502,12 +535,13 @@ void fill_fleet_state(struct fill *f, enum export_state st)
 {
 	if (!fleet_of(f))
 		return;
+	/* No write for GENERATING: nobody waits on it (followers wait for generated, and a
+	 * new holder resumes an applied task the same way), and each write is a proposal
+	 * every member of etcd commits. */
 	if (st == EXPORT_GENERATED)
-		fleet_put(f, FLEET_GENERATED, -1, NULL, 0);
-	else if (st == EXPORT_GENERATING)
-		fleet_put(f, FLEET_GENERATING, -1, NULL, 0);
+		fleet_put(f, FLEET_GENERATED, -1, NULL, 0, 0);
 	else if (st == EXPORT_NO_DATA)
-		fleet_put(f, FLEET_NO_DATA, -1, NULL, f->c->cfg.nodata_ttl_s);
+		fleet_put(f, FLEET_NO_DATA, -1, NULL, f->c->cfg.nodata_ttl_s, 0);
 }
 
 /* Waiting for the holder's SHA-256 and etcd failed: 1 = this host runs alone now (its file
@@ -556,7 +590,7 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX], int64_t 
 	for (;;) {
 		client_error_clear(&err);
 		fleet_watch_marks(fleet_of(f), f->key_str, &seen);
-		r = fleet_record_get(fleet_of(f), f->key_str, &rec, &err);
+		r = fleet_record_watched(fleet_of(f), f->key_str, &rec, &err);
 		if (r == 0 && strcmp(rec.task_id, f->task_id) != 0)
 			return 0;
 		if (r == 0 && rec.sha256[0]) {
@@ -629,8 +663,9 @@ static long fleet_file_keep_s(struct fill *f)
 	return left > 1 ? (long)left : 1;
 }
 
-/* What the holder's record says once the flight ended with rc (READY: size and SHA-256). */
-static void fleet_put_outcome(struct fill *f, int rc)
+/* What the holder's record says once the flight ended with rc (READY: size and SHA-256), in
+ * the txn that releases the claim. 1 when the claim went with it (or was not this host's). */
+static int fleet_put_outcome(struct fill *f, int rc)
 {
 	char sha[KEY_HASH_LEN] = "";
 	uint64_t size = 0;
@@ -640,16 +675,17 @@ static void fleet_put_outcome(struct fill *f, int rc)
 		size = f->e->info.size;
 		snprintf(sha, sizeof(sha), "%s", f->e->info.sha256);
 		pthread_mutex_unlock(&f->c->lock);
-		fleet_put(f, FLEET_GENERATED, (int64_t)size, sha, fleet_file_keep_s(f));
-	} else if (rc != -ECANCELED && f->drop_task) {
-		fleet_put(f, FLEET_FAILED, -1, NULL, f->c->cfg.nodata_ttl_s);
+		return fleet_put(f, FLEET_GENERATED, (int64_t)size, sha, fleet_file_keep_s(f), 1);
 	}
+	if (rc != -ECANCELED && f->drop_task)
+		return fleet_put(f, FLEET_FAILED, -1, NULL, f->c->cfg.nodata_ttl_s, 1);
+	return 0;
 }
 
 void fill_fleet_done(struct fill *f, int rc)
 {
 	struct client_error err;
-	int stopping;
+	int stopping, released = 0;
 
 	if (!fleet_of(f))
 		return;
@@ -661,10 +697,10 @@ void fill_fleet_done(struct fill *f, int rc)
 	if (stopping)
 		return; /* unmount: fleet_free revokes the lease, and claim and slot go with it */
 	if (f->role == CACHE_FLEET_HOLDER)
-		fleet_put_outcome(f, rc);
+		released = fleet_put_outcome(f, rc);
 	/* Whatever the flight became (alone after losing etcd too), a claim it won goes back,
 	 * so no host waits on a range nobody exports; a stale token deletes nothing. */
-	if (f->token && fleet_release(fleet_of(f), f->key_str, f->token, &err) != 0)
+	if (f->token && !released && fleet_release(fleet_of(f), f->key_str, f->token, &err) != 0)
 		log_info("fleet: %s: cannot release the claim: %s", f->e->range_str, err.msg);
 	f->token = 0;
 	if (f->slot >= 0 && fleet_slot_release(fleet_of(f), f->slot, &err) == -EIO)

@@ -47,6 +47,9 @@ struct fill {
 	int adopted;			 /* the task came from another host's record */
 	char dead_task[PROVIDER_ID_MAX]; /* found gone: never adopted again this flight */
 	char key_str[KEY_STR_MAX];	 /* the export key, as the fleet knows it */
+	char verified_task[PROVIDER_ID_MAX]; /* a task whose file the fleet verified ("" none), */
+	char verified_sha[KEY_HASH_LEN];     /* its SHA-256 */
+	int64_t verified_size;		     /* and size: kept in the records this flight writes */
 	int store_tried;		 /* fill_wait_store ran in this flight */
 	int from_store;			 /* the file came from the shared store (shared.c) */
 };

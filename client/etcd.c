@@ -206,12 +206,27 @@ static int txn(struct etcd *e, cJSON *compare, cJSON *success, cJSON *failure,
 	return 0;
 }
 
-/* The range result of a txn's first response. */
-static const cJSON *first_range(const cJSON *answer)
+/* The range result of a txn's response n. */
+static const cJSON *nth_range(const cJSON *answer, int n)
 {
 	const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(answer, "responses"),
-					     0);
+					     n);
 	return cJSON_GetObjectItemCaseSensitive(r, "response_range");
+}
+
+/* Appends {"request_range": {"key": key}} to ops. 0, or -1 (out of memory: ops unchanged). */
+static int add_range(cJSON *ops, const char *key)
+{
+	cJSON *item = cJSON_CreateObject(), *req = kv_object(key, NULL, 0, 0);
+
+	if (!item || !req) {
+		cJSON_Delete(item);
+		cJSON_Delete(req);
+		return -1;
+	}
+	cJSON_AddItemToObject(item, "request_range", req);
+	cJSON_AddItemToArray(ops, item);
+	return 0;
 }
 
 /* What a won put_if_absent wrote: its revision is the txn's. */
@@ -233,26 +248,40 @@ static int written_kv(const cJSON *answer, const void *value, size_t len, int64_
 	return 0;
 }
 
-int etcd_put_if_absent(struct etcd *e, const char *key, const void *value, size_t len,
-		       int64_t lease, int *won, struct etcd_kv *out, struct client_error *err)
+int etcd_put_if_absent_read(struct etcd *e, const char *key, const void *value, size_t len,
+			    int64_t lease, const char *read_key, int *won, struct etcd_kv *out,
+			    struct etcd_kv *read_out, struct client_error *err)
 {
 	struct etcd_kv scratch;
-	cJSON *answer = NULL;
+	cJSON *answer = NULL, *success, *failure;
 	int rc;
 
-	if (key_ok(key, err) != 0)
+	if (key_ok(key, err) != 0 || (read_key && key_ok(read_key, err) != 0))
 		return -1;
 	value = value ? value : "";
-	rc = txn(e, compare_created_at(key, 0),
-		 op_list("request_put", kv_object(key, value, len, lease)),
-		 op_list("request_range", kv_object(key, NULL, 0, 0)), won, &answer, err);
+	success = op_list("request_put", kv_object(key, value, len, lease));
+	failure = op_list("request_range", kv_object(key, NULL, 0, 0));
+	if (read_key && success && failure &&
+	    (add_range(success, read_key) != 0 || add_range(failure, read_key) != 0)) {
+		cJSON_Delete(success);
+		success = NULL; /* txn answers out of memory */
+	}
+	rc = txn(e, compare_created_at(key, 0), success, failure, won, &answer, err);
 	if (rc != 0)
 		return -1;
 	out = out ? out : &scratch;
 	rc = *won ? written_kv(answer, value, len, lease, out, err)
-		  : one_kv(first_range(answer), out, err);
+		  : one_kv(nth_range(answer, 0), out, err);
+	if (rc == 0 && read_key)
+		rc = one_kv(nth_range(answer, 1), read_out, err);
 	cJSON_Delete(answer);
 	return rc;
+}
+
+int etcd_put_if_absent(struct etcd *e, const char *key, const void *value, size_t len,
+		       int64_t lease, int *won, struct etcd_kv *out, struct client_error *err)
+{
+	return etcd_put_if_absent_read(e, key, value, len, lease, NULL, won, out, NULL, err);
 }
 
 int etcd_put_if_owner(struct etcd *e, const char *guard_key, int64_t token, const char *key,
@@ -264,6 +293,46 @@ int etcd_put_if_owner(struct etcd *e, const char *guard_key, int64_t token, cons
 	return txn(e, compare_created_at(guard_key, token),
 		   op_list("request_put", kv_object(key, value ? value : "", len, lease)),
 		   op_list(NULL, NULL), applied, NULL, err);
+}
+
+/* Appends {"request_delete_range": {"key": key}} to ops. 0, or -1 (out of memory: ops is
+ * left as it was). */
+static int add_delete(cJSON *ops, const char *key)
+{
+	cJSON *item = cJSON_CreateObject(), *req = kv_object(key, NULL, 0, 0);
+
+	if (!item || !req) {
+		cJSON_Delete(item);
+		cJSON_Delete(req);
+		return -1;
+	}
+	cJSON_AddItemToObject(item, "request_delete_range", req);
+	cJSON_AddItemToArray(ops, item);
+	return 0;
+}
+
+int etcd_put_release_if_owner(struct etcd *e, const char *guard_key, int64_t token,
+			      const char *guard2_key, int64_t token2, const char *key,
+			      const void *value, size_t len, int64_t lease, int *applied,
+			      struct client_error *err)
+{
+	cJSON *compare, *second, *success;
+
+	if (key_ok(guard_key, err) != 0 || key_ok(key, err) != 0 ||
+	    (guard2_key && key_ok(guard2_key, err) != 0))
+		return -1;
+	compare = compare_created_at(guard_key, token);
+	second = guard2_key ? compare_created_at(guard2_key, token2) : NULL;
+	success = op_list("request_put", kv_object(key, value ? value : "", len, lease));
+	if (compare && second)
+		cJSON_AddItemToArray(compare, cJSON_DetachItemFromArray(second, 0));
+	if (!compare || (guard2_key && !second) || !success || add_delete(success, guard_key) ||
+	    (guard2_key && add_delete(success, guard2_key))) {
+		cJSON_Delete(compare);
+		compare = NULL; /* txn answers out of memory */
+	}
+	cJSON_Delete(second);
+	return txn(e, compare, success, op_list(NULL, NULL), applied, NULL, err);
 }
 
 int etcd_delete_if_owner(struct etcd *e, const char *guard_key, int64_t token, const char *key,

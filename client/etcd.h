@@ -84,6 +84,11 @@ int etcd_count_prefix(struct etcd *e, const char *prefix, int64_t *count,
  */
 int etcd_put_if_absent(struct etcd *e, const char *key, const void *value, size_t len,
 		       int64_t lease, int *won, struct etcd_kv *out, struct client_error *err);
+/* etcd_put_if_absent, and the same txn reads read_key (NULL: none) into *read_out either way:
+ * one call where a get would follow. */
+int etcd_put_if_absent_read(struct etcd *e, const char *key, const void *value, size_t len,
+			    int64_t lease, const char *read_key, int *won, struct etcd_kv *out,
+			    struct etcd_kv *read_out, struct client_error *err);
 /*
  * One txn: if guard_key exists with create_revision == token, put key = value (bound to lease
  * unless 0) and set *applied = 1; otherwise change nothing and set *applied = 0 (fenced: the
@@ -92,6 +97,13 @@ int etcd_put_if_absent(struct etcd *e, const char *key, const void *value, size_
 int etcd_put_if_owner(struct etcd *e, const char *guard_key, int64_t token, const char *key,
 		      const void *value, size_t len, int64_t lease, int *applied,
 		      struct client_error *err);
+/* Likewise, and in the same txn deletes guard_key (the writer's last word and its release);
+ * with guard2_key (NULL: none), only if that one also has create_revision token2, and it is
+ * deleted too. */
+int etcd_put_release_if_owner(struct etcd *e, const char *guard_key, int64_t token,
+			      const char *guard2_key, int64_t token2, const char *key,
+			      const void *value, size_t len, int64_t lease, int *applied,
+			      struct client_error *err);
 /* Likewise, deleting key; *applied = 1 when the guard matched (key may have been absent). */
 int etcd_delete_if_owner(struct etcd *e, const char *guard_key, int64_t token, const char *key,
 			 int *applied, struct client_error *err);
@@ -110,8 +122,11 @@ int etcd_lease_revoke(struct etcd *e, int64_t id, struct client_error *err);
 struct etcd_watch_ops {
 	/* The stream is live (created = 1: just created) and etcd's revision is rev. */
 	void (*on_revision)(void *arg, int64_t rev, int created);
-	/* A key under the prefix (key_len bytes, NUL-terminated) was put, or deleted. */
-	void (*on_event)(void *arg, const char *key, size_t key_len, int deleted);
+	/* A key under the prefix (key_len bytes, NUL-terminated) was put, or deleted. value
+	 * (value_len bytes, NUL-terminated) is what was put; NULL for a delete, and for a value
+	 * over ETCD_VALUE_MAX bytes or one that does not decode (read the key to know it). */
+	void (*on_event)(void *arg, const char *key, size_t key_len, int deleted,
+			 const char *value, size_t value_len);
 	/* Nonzero: end the stream now. Asked at least once a second, and on every message. */
 	int (*stop)(void *arg);
 };

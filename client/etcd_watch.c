@@ -27,14 +27,17 @@ struct stream {
 	struct client_error *err;
 };
 
-/* One event of a message: its key, and whether it was deleted. 0 or -1 (malformed). */
+/* One event of a message: its key, whether it was deleted, and the value put (the watcher
+ * may spare itself a read). 0 or -1 (malformed). */
 static int stream_event(struct stream *s, const cJSON *ev)
 {
 	const cJSON *kv = cJSON_GetObjectItemCaseSensitive(ev, "kv");
 	const cJSON *key = cJSON_GetObjectItemCaseSensitive(kv, "key");
+	const cJSON *val = cJSON_GetObjectItemCaseSensitive(kv, "value");
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
-	char name[ETCD_KEY_MAX + 1];
-	long n;
+	int deleted = cJSON_IsString(type) && strcmp(type->valuestring, "DELETE") == 0;
+	char name[ETCD_KEY_MAX + 1], value[ETCD_VALUE_MAX + 1];
+	long n, vn = 0;
 
 	if (!cJSON_IsString(key))
 		return -1;
@@ -42,8 +45,14 @@ static int stream_event(struct stream *s, const cJSON *ev)
 	if (n < 0)
 		return -1;
 	name[n] = '\0';
-	s->ops->on_event(s->arg, name, (size_t)n,
-			 cJSON_IsString(type) && strcmp(type->valuestring, "DELETE") == 0);
+	/* The gateway leaves out an empty value. */
+	if (!deleted && cJSON_IsString(val))
+		vn = base64_decode(val->valuestring, strlen(val->valuestring), value,
+				   ETCD_VALUE_MAX);
+	if (vn >= 0)
+		value[vn] = '\0';
+	s->ops->on_event(s->arg, name, (size_t)n, deleted, deleted || vn < 0 ? NULL : value,
+			 vn < 0 ? 0 : (size_t)vn);
 	return 0;
 }
 

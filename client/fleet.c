@@ -246,10 +246,17 @@ static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct c
 	f->max_exports = cfg->max_exports;
 	f->slot_token = calloc((size_t)f->max_exports + 1, sizeof(*f->slot_token));
 	f->slot_taking = calloc((size_t)f->max_exports + 1, 1);
-	if (!f->slot_token || !f->slot_taking || fleet_account_hex(cfg->provider, cfg->base_url, cfg->account, account_hex) != 0) {
+	f->slot_watched = calloc((size_t)f->max_exports + 1, 1);
+	if (!f->slot_token || !f->slot_taking || !f->slot_watched ||
+	    fleet_account_hex(cfg->provider, cfg->base_url, cfg->account, account_hex) != 0) {
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		return -1;
 	}
+	/* The hosts of a fleet start looking for a slot at different ones (FNV-1a of the
+	 * name), so they seldom race for the same free slot. */
+	f->slot_next = 2166136261u;
+	for (const char *p = f->host; *p; p++)
+		f->slot_next = (f->slot_next ^ (unsigned char)*p) * 16777619u;
 	snprintf(f->prefix, sizeof(f->prefix), "orderfs/v1/%s/%.*s/", cfg->provider,
 		 FLEET_ACCOUNT_HEX, account_hex);
 	struct etcd_config ec = cfg->etcd;
@@ -275,6 +282,7 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	pthread_cond_init(&f->wake, &ca);
 	pthread_cond_init(&f->reap_wake, &ca);
 	pthread_cond_init(&f->watch_cond, &ca);
+	pthread_cond_init(&f->rec_lease_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (fleet_setup(f, cfg, err) != 0)
 		goto fail;
@@ -329,9 +337,11 @@ void fleet_free(struct fleet *f)
 	etcd_free(f->etcd);
 	free(f->slot_token);
 	free(f->slot_taking);
+	free(f->slot_watched);
 	pthread_cond_destroy(&f->wake);
 	pthread_cond_destroy(&f->reap_wake);
 	pthread_cond_destroy(&f->watch_cond);
+	pthread_cond_destroy(&f->rec_lease_cond);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }

@@ -77,6 +77,8 @@ struct fleet_claim {
 	int takeover;		     /* HOLDER: ... another host wrote it and its task was
 				      * unfinished (no verified file yet): a takeover */
 	struct fleet_record record;  /* that record, when has_record */
+	int record_read;	     /* FOLLOWER: has_record and record say what the claim's txn
+				      * read of the record (0: read it yourself) */
 };
 
 struct fleet_stats {
@@ -89,9 +91,12 @@ struct fleet_stats {
 	uint64_t watch_events;	 /* events the watch stream delivered */
 };
 
-/* What the watch saw of one range's claim and record, and of the slots: each mark changes
- * when etcd reports a change of what it covers (or of a range that shares its mark), and all
- * change when the stream goes live or down. All 0 while the stream is down. */
+/* What the watch saw of one range's claim and record, or of the slots: claim changes when
+ * the range's claim is deleted (its holder let go, or its lease ended: claim again), record
+ * when its record is put or deleted (each also for a range that shares its mark), slots when
+ * a slot is given back (or its holder's lease ended); all change when the stream goes live or down. All 0 while
+ * the stream is down. A range's marks have slots 0, the slots' marks claim and record
+ * constant: a waiter wakes for what it waits on only. */
 struct fleet_marks {
 	uint64_t claim, record, slots;
 };
@@ -108,21 +113,36 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 void fleet_free(struct fleet *f);
 
 /* Claims the export of export_key (the cache's canonical key; only its SHA-256 reaches
- * etcd). 0 with *out: HOLDER when this host won (or already held it on its current lease),
- * FOLLOWER with the holder's name otherwise. */
+ * etcd), reading its record in the same txn. 0 with *out: HOLDER when this host won (or
+ * already held it on its current lease), FOLLOWER with the holder's name (and the record,
+ * record_read) otherwise. */
 int fleet_claim(struct fleet *f, const char *export_key, struct fleet_claim *out,
 		struct client_error *err);
 /* Writes the record of export_key if this host's claim still has create revision token.
  * rec->holder is ignored: the record names this host. keep_s > 0 (a final state: the file
- * verified, no data, failed): the record is bound to a lease of its own of that TTL, so etcd
- * deletes it once it is worth nothing (the record sweep); 0 = kept. 0, -ESTALE when fenced
+ * verified, no data, failed): the record is bound to a lease that ends keep_s to keep_s * 9/8
+ * + 1 s from now (shared by the records that end about then), so etcd deletes it once it is
+ * worth nothing (the record sweep); 0 = kept. 0, -ESTALE when fenced
  * (nothing written), -EINVAL for an invalid record, -EIO. */
 int fleet_record_put(struct fleet *f, const char *export_key, int64_t token,
 		     const struct fleet_record *rec, long keep_s, struct client_error *err);
+/* Likewise, for the flight's last word: in the same txn the claim of token is deleted, and
+ * slot (fleet_slot_take; -1 none) given back (no fleet_release nor fleet_slot_release after
+ * it). 0 (written, claim and slot released), -ESTALE when fenced (nothing written; the claim
+ * was not this host's any more; the slot is given back), -EINVAL, -EIO (nothing known: the
+ * caller releases claim and slot). */
+int fleet_record_put_final(struct fleet *f, const char *export_key, int64_t token,
+			   const struct fleet_record *rec, long keep_s, int slot,
+			   struct client_error *err);
 /* Reads the record of export_key. 0, -ENOENT when there is none, -EIO (a record that does
  * not parse strictly is CLIENT_E_PROTOCOL). */
 int fleet_record_get(struct fleet *f, const char *export_key, struct fleet_record *out,
 		     struct client_error *err);
+/* Likewise, but from what the live watch delivered last of that record when it knows (no
+ * etcd call; as fresh as the watch's events, which is what a waiter on them wants), else
+ * from etcd. Same returns. */
+int fleet_record_watched(struct fleet *f, const char *export_key, struct fleet_record *out,
+			 struct client_error *err);
 /* Deletes the record of export_key (rmdir of the range): the next claimer exports anew.
  * 0 (also when there was none), -EIO. */
 int fleet_record_forget(struct fleet *f, const char *export_key, struct client_error *err);
@@ -148,12 +168,17 @@ int fleet_reachable(struct fleet *f);
 /* Monotonic ms (common/clock.h) of the latest etcd call that succeeded, keepalives
  * included; 0 if none yet. */
 int64_t fleet_last_ok_ms(struct fleet *f);
-/* The marks of export_key (NULL: the slots only) now. Take them before reading etcd, then
+/* The marks of export_key (NULL: the slots') now. Take them before reading etcd, then
  * wait on them: a change after the read wakes the waiter. */
 void fleet_watch_marks(struct fleet *f, const char *export_key, struct fleet_marks *out);
 /* A mark of the fleet's members/ keys: it changes when a host joins or leaves (0 while the
  * stream is down). */
 uint64_t fleet_watch_members_mark(struct fleet *f);
+/* Whether export_key's claim may have been deleted since seen (its marks) was taken: 0 when
+ * no claim of its mark's ranges was deleted since, or exactly one and that one another
+ * range's; else 1 (claim again), also when the stream went down or live. */
+int fleet_watch_claim_freed(struct fleet *f, const char *export_key,
+			    const struct fleet_marks *seen);
 /* Waits up to ms until a mark of export_key differs from *seen (or the stream is down, or the
  * fleet stops). 1 when one differs or the stream is down (read etcd now), 0 when ms passed.
  * One watch stream per fleet (its own connection) covers every range of the fleet. */

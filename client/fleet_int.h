@@ -12,6 +12,7 @@
 
 /* "orderfs/v1/" provider "/" 32 hex "/" */
 #define FLEET_WATCH_BUCKETS 256 /* ranges share a mark by the first byte of their hash */
+#define FLEET_CLAIM_TAG 16	/* hex digits that tell the claims of a bucket apart */
 #define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + FLEET_ACCOUNT_HEX + 1 + 1)
 
 struct fleet {
@@ -31,7 +32,15 @@ struct fleet {
 	int64_t lease;	      /* 0 while there is none */
 	int64_t *slot_token;  /* max_exports entries: create revision of a slot we hold, or 0 */
 	char *slot_taking;    /* max_exports entries: a flight of this host is taking it */
+	char *slot_watched;   /* max_exports entries: 1 = the live watch saw the slot taken and
+			       * not yet freed (0: free, or not known: a slot taken before the
+			       * stream started); all 0 once the stream goes down */
+	unsigned slot_next;   /* where the next slot take starts looking (spread by host) */
 	int64_t last_ok_ms;   /* monotonic time of the latest successful call */
+	int64_t rec_lease;    /* the lease final records share (fleet_claim.c), 0 none */
+	int64_t rec_lease_until_ms; /* monotonic time it lives at least until */
+	int rec_lease_granting;	    /* a call grants a new one just now: the others wait */
+	pthread_cond_t rec_lease_cond; /* broadcast when that grant ends */
 	int last_failed;      /* the latest call failed */
 	struct fleet_stats stats;
 	/* fleet_reap.c: keys this host may have left behind, and the thread that frees them. */
@@ -49,8 +58,14 @@ struct fleet {
 	pthread_cond_t watch_cond;
 	int watch_live;
 	uint64_t watch_epoch; /* +1 each time the stream goes live or down */
-	uint64_t watch_claim[FLEET_WATCH_BUCKETS], watch_record[FLEET_WATCH_BUCKETS];
+	uint64_t watch_claim[FLEET_WATCH_BUCKETS];  /* claims deleted (the range is free) */
+	char watch_claim_last[FLEET_WATCH_BUCKETS][FLEET_CLAIM_TAG + 1]; /* the first hex
+			    * digits of the claim deleted last in the bucket: whose it was */
+	uint64_t watch_record[FLEET_WATCH_BUCKETS]; /* records put or deleted */
 	uint64_t watch_slots, watch_members;
+	/* The latest record event the live stream delivered in each bucket (NULL: none, or
+	 * another key of the bucket changed since): a follower reads it instead of etcd. */
+	struct fleet_seen_record *watch_rec[FLEET_WATCH_BUCKETS];
 };
 
 /* prefix + kind + "/" + name into out (ETCD_KEY_MAX + 1 bytes). */
@@ -80,6 +95,11 @@ void fleet_reap_stop(struct fleet *f);
 /* Starts the watch thread (0, or -1); fleet_watch_stop sets f->stopping and joins it. */
 int fleet_watch_start(struct fleet *f);
 void fleet_watch_stop(struct fleet *f);
+/* What the live watch saw last of the record whose key name is hex (its export key's SHA-256):
+ * 1 with *deleted, or the value (NUL-terminated, *len bytes) in out (cap bytes); 0 when it
+ * does not know (read etcd). Takes f->lock. */
+int fleet_watch_record(struct fleet *f, const char *hex, char *out, size_t cap, size_t *len,
+		       int *deleted);
 /* Adds 1 to the counter at the offset of one uint64_t field of struct fleet_stats. */
 void fleet_count(struct fleet *f, uint64_t *field);
 

@@ -9,6 +9,7 @@
  */
 #include "fleet_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,16 @@
 
 #define WATCH_RETRY_MIN_MS 200
 #define WATCH_RETRY_MAX_MS 5000
+
+/* A record as the stream delivered it: the value etcd holds for records/<hex> from that event
+ * until the next event of that key (which replaces it) or of another key of its bucket (which
+ * takes its place). */
+struct fleet_seen_record {
+	char hex[FLEET_SHA256_HEX];
+	int deleted;
+	size_t len;
+	char value[]; /* len bytes, then a NUL */
+};
 
 /* The bucket of a claims/ or records/ key name (its SHA-256 hex): its first byte. */
 static size_t bucket_of_hex(const char *hex)
@@ -31,7 +42,71 @@ static size_t bucket_of_hex(const char *hex)
 	return v % FLEET_WATCH_BUCKETS;
 }
 
-static void on_event(void *arg, const char *key, size_t key_len, int deleted)
+/* A put or delete of slots/<name> (under f->lock): what the slot takers skip, and their mark. */
+static void slot_seen(struct fleet *f, const char *name, int deleted)
+{
+	char *end;
+	long i = strtol(name, &end, 10);
+
+	if (*name && !*end && i >= 0 && i < f->max_exports)
+		f->slot_watched[i] = !deleted;
+	if (deleted)
+		f->watch_slots++; /* a waiter for a slot wakes when one is given back */
+}
+
+/* A put or delete of records/<hex> (under f->lock): keep what it says for the followers. A
+ * put whose value is unknown forgets the bucket's, so they read etcd. */
+static void record_seen(struct fleet *f, const char *hex, int deleted, const char *value,
+			size_t len)
+{
+	size_t b = bucket_of_hex(hex);
+	struct fleet_seen_record *r;
+
+	free(f->watch_rec[b]);
+	f->watch_rec[b] = NULL;
+	if (strlen(hex) != FLEET_SHA256_HEX - 1 || (!deleted && !value))
+		return;
+	if (!(r = malloc(sizeof(*r) + len + 1)))
+		return;
+	memcpy(r->hex, hex, FLEET_SHA256_HEX);
+	r->deleted = deleted;
+	r->len = deleted ? 0 : len;
+	if (!deleted)
+		memcpy(r->value, value, len);
+	r->value[r->len] = '\0';
+	f->watch_rec[b] = r;
+}
+
+/* Forget every record the stream delivered (under f->lock): it went down, and events may be
+ * missed until it is live again. */
+static void records_forget(struct fleet *f)
+{
+	for (size_t b = 0; b < FLEET_WATCH_BUCKETS; b++) {
+		free(f->watch_rec[b]);
+		f->watch_rec[b] = NULL;
+	}
+}
+
+int fleet_watch_record(struct fleet *f, const char *hex, char *out, size_t cap, size_t *len,
+		       int *deleted)
+{
+	const struct fleet_seen_record *r;
+	int known = 0;
+
+	pthread_mutex_lock(&f->lock);
+	r = f->watch_live ? f->watch_rec[bucket_of_hex(hex)] : NULL;
+	if (r && strcmp(r->hex, hex) == 0 && r->len < cap) {
+		*deleted = r->deleted;
+		*len = r->len;
+		memcpy(out, r->value, r->len + 1);
+		known = 1;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return known;
+}
+
+static void on_event(void *arg, const char *key, size_t key_len, int deleted,
+		     const char *value, size_t value_len)
 {
 	struct fleet *f = arg;
 	size_t plen = strlen(f->prefix);
@@ -41,12 +116,19 @@ static void on_event(void *arg, const char *key, size_t key_len, int deleted)
 		return;
 	log_debug("fleet: watch: %s %s", deleted ? "deleted" : "put", rest);
 	pthread_mutex_lock(&f->lock);
-	if (strncmp(rest, "claims/", 7) == 0 && strlen(rest + 7) >= 2)
-		f->watch_claim[bucket_of_hex(rest + 7)]++;
-	else if (strncmp(rest, "records/", 8) == 0 && strlen(rest + 8) >= 2)
+	/* A claim put wakes nobody: a follower waits for the record, or for the claim to go. */
+	if (strncmp(rest, "claims/", 7) == 0 && strlen(rest + 7) >= 2 && deleted) {
+		size_t b = bucket_of_hex(rest + 7);
+		f->watch_claim[b]++;
+		snprintf(f->watch_claim_last[b], sizeof(f->watch_claim_last[b]), "%.*s",
+			 FLEET_CLAIM_TAG, rest + 7);
+	}
+	else if (strncmp(rest, "records/", 8) == 0 && strlen(rest + 8) >= 2) {
+		record_seen(f, rest + 8, deleted, value, value_len);
 		f->watch_record[bucket_of_hex(rest + 8)]++;
+	}
 	else if (strncmp(rest, "slots/", 6) == 0)
-		f->watch_slots++;
+		slot_seen(f, rest + 6, deleted);
 	else if (strncmp(rest, "members/", 8) == 0)
 		f->watch_members++;
 	f->stats.watch_events++;
@@ -62,6 +144,12 @@ static void watch_set_live(struct fleet *f, int live)
 	if (f->watch_live != live) {
 		f->watch_live = live;
 		f->watch_epoch++;
+		/* A stream resumed from its revision misses nothing, but one restarted after a
+		 * compaction may have: what it saw of the slots is forgotten. */
+		if (!live && f->max_exports > 0)
+			memset(f->slot_watched, 0, (size_t)f->max_exports);
+		if (!live)
+			records_forget(f);
 		pthread_cond_broadcast(&f->watch_cond);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -169,6 +257,9 @@ void fleet_watch_stop(struct fleet *f)
 	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->watcher, NULL);
 	f->watcher_started = 0;
+	pthread_mutex_lock(&f->lock);
+	records_forget(f);
+	pthread_mutex_unlock(&f->lock);
 }
 
 /* The marks of export_key under f->lock. */
@@ -180,9 +271,11 @@ static void marks_locked(struct fleet *f, const char *export_key, struct fleet_m
 	memset(out, 0, sizeof(*out));
 	if (!f->watch_live)
 		return;
-	out->slots = epoch | (f->watch_slots & ((1ull << 40) - 1));
+	/* A range's waiter does not wake for the slots, nor a slot waiter for the ranges. */
 	out->claim = out->record = epoch;
-	if (export_key && fleet_sha256_hex(export_key, hex) == 0) {
+	if (!export_key)
+		out->slots = epoch | (f->watch_slots & ((1ull << 40) - 1));
+	else if (fleet_sha256_hex(export_key, hex) == 0) {
 		size_t b = bucket_of_hex(hex);
 		out->claim |= f->watch_claim[b] & ((1ull << 40) - 1);
 		out->record |= f->watch_record[b] & ((1ull << 40) - 1);
@@ -206,6 +299,24 @@ uint64_t fleet_watch_members_mark(struct fleet *f)
 		mark = f->watch_epoch << 40 | (f->watch_members & ((1ull << 40) - 1));
 	pthread_mutex_unlock(&f->lock);
 	return mark;
+}
+
+int fleet_watch_claim_freed(struct fleet *f, const char *export_key,
+			    const struct fleet_marks *seen)
+{
+	char hex[FLEET_SHA256_HEX];
+	struct fleet_marks now;
+	int freed = 1;
+
+	pthread_mutex_lock(&f->lock);
+	marks_locked(f, export_key, &now);
+	if (now.claim == seen->claim)
+		freed = 0;
+	else if (now.claim && seen->claim && now.claim - seen->claim == 1 &&
+		 fleet_sha256_hex(export_key, hex) == 0) /* one deletion, this epoch: whose? */
+		freed = strncmp(f->watch_claim_last[bucket_of_hex(hex)], hex, FLEET_CLAIM_TAG) == 0;
+	pthread_mutex_unlock(&f->lock);
+	return freed;
 }
 
 int fleet_watch_wait(struct fleet *f, const char *export_key, const struct fleet_marks *seen,

@@ -22,13 +22,17 @@ fires decides. "v36": true rewrites every error body to etcd 3.6's shape: {"code
 Control, on the proxy's own port (never forwarded):
   POST /_proxy/rules  {"rules": [...], "v36": bool}  replaces the rules (heal: {"rules": []})
   GET  /_proxy/stats  {"requests", "connections" (accepted that sent a forwarded request),
-                       "paths": {path: n}, "fired": {action: n}}
+                       "paths": {path: n}, "kinds": {kind: n}, "fired": {action: n},
+                       "opened_by": {path: n} (the first request of each connection)}
+                       (a kind is the call and the kind of key it names: "range records",
+                       "txn claims: put claims", "txn slots: delete slots", ...)
   POST /_proxy/reset-stats
 Streams (/v3/watch) are relayed chunk by chunk as etcd sends them.
 
 Run: etcd_proxy.py --upstream http://127.0.0.1:2379 --port-file F  (binds a free port, writes
 it to F once it listens). EtcdProxy below starts it for a test and stops it by its pid."""
 import argparse
+import base64
 import http.client
 import http.server
 import json
@@ -60,7 +64,9 @@ class State:
     def reset_stats(self):
         self.requests = 0
         self.connections = 0
+        self.opened_by = {}
         self.paths = {}
+        self.kinds = {}
         self.fired = {}
 
     def set_rules(self, rules, v36):
@@ -69,11 +75,13 @@ class State:
             self.seen = [0] * len(self.rules)
             self.v36 = bool(v36)
 
-    def decide(self, path):
+    def decide(self, path, body=b""):
         """Counts a request to path; returns the rule that fires for it, or None."""
+        kind = call_kind(path, body)
         with self.lock:
             self.requests += 1
             self.paths[path] = self.paths.get(path, 0) + 1
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
             chosen = None
             for i, r in enumerate(self.rules):
                 want = r.get("path")
@@ -94,7 +102,43 @@ class State:
     def stats(self):
         with self.lock:
             return {"requests": self.requests, "connections": self.connections,
-                    "paths": dict(self.paths), "fired": dict(self.fired)}
+                    "paths": dict(self.paths), "kinds": dict(self.kinds),
+                    "opened_by": dict(self.opened_by),
+                    "fired": dict(self.fired)}
+
+
+def key_kind(b64):
+    """The kind of an orderfs key (base64, as the gateway carries it): the path segment after
+    the account's hash ("claims", "records", "slots", "members"), else "other"."""
+    try:
+        key = base64.b64decode(b64 or "").decode("utf-8", "replace")
+    except ValueError:
+        return "other"
+    parts = key.split("/")
+    return parts[4] if len(parts) > 5 and parts[0] == "orderfs" else "other"
+
+
+def call_kind(path, body):
+    """What a request does, by its path and body: "range records", "txn claims: put claims"
+    (the compare's key, then the success branch's ops), "lease/keepalive", ..."""
+    name = path.rsplit("/v3/", 1)[-1]
+    try:
+        j = json.loads(body) if body else {}
+    except ValueError:
+        return name
+    if not isinstance(j, dict):
+        return name
+    if name == "kv/txn":
+        cmp = (j.get("compare") or [{}])[0]
+        ops = []
+        for op in j.get("success") or []:
+            for verb, arg in op.items():
+                ops.append(verb.replace("request_", "").replace("_range", "") + " " +
+                           key_kind(arg.get("key")))
+        return f"txn {key_kind(cmp.get('key'))}: {', '.join(ops)}"
+    if name.startswith("kv/") and "key" in j:
+        return f"{name[3:]} {key_kind(j['key'])}"
+    return name
 
 
 def to_v36(body):
@@ -178,8 +222,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.counted:
             self.counted = True
             with self.server.state.lock:
-                self.server.state.connections += 1
-        rule = self.server.state.decide(self.path)
+                st = self.server.state
+                st.connections += 1
+                st.opened_by[self.path] = st.opened_by.get(self.path, 0) + 1
+        rule = self.server.state.decide(self.path, body)
         action = rule["action"] if rule else None
         if action == "reset":
             return self.reset()

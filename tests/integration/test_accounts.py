@@ -691,6 +691,11 @@ class CloverAccountsTest(unittest.TestCase):
         """north at Clover's concurrent-export cap (503 without Retry-After): its next export
         waits for Clover and its reader gets EAGAIN at once; south, same mount, same moment,
         gets its file: its exports never wait for north's provider."""
+        # An export of north's left running by an earlier test would take north's one place
+        # at Clover: the first read below would then get the 503 meant for the second.
+        wait_for(lambda: not any(e["merchant"] == "MCLOVER00001" and e["status"] in
+                                 ("PENDING", "IN_PROGRESS") for e in self.sim.exports()),
+                 what="north's earlier exports finished at the provider")
         self.sim.configure(max_concurrent=1, pending_s=1.5, progress_s=0.5)
         merchants = {n: self.MERCHANTS[n] for n in ("north", "south")}
         am = AccountsMount(self.sim, {"provider": "clover", "base_url": self.sim.url,

@@ -233,6 +233,10 @@ class CloverClientTest(unittest.TestCase):
         self.assertEqual(res["items"], 0)
 
     def test_apply_then_status(self):
+        # Pending long enough that the first status (a CLI start, slow under ASan and load)
+        # always finds the export unfinished; then wait for "generated" on the condition.
+        self.sim.configure(pending_s=2.0)
+        self.addCleanup(self.sim.configure, pending_s=0.1)
         p = self.run_cli("apply", "ORDERS", rng(-2, -1))
         self.assertEqual(p.returncode, 0, p.stderr)
         eid = p.stdout.strip()
@@ -242,8 +246,10 @@ class CloverClientTest(unittest.TestCase):
         st = json.loads(s.stdout)
         self.assertEqual(st["id"], eid)
         self.assertIn(st["state"], ("pending", "generating"))
-        time.sleep(0.5)
-        st = json.loads(self.run_cli("status", eid).stdout)
+        deadline = time.monotonic() + 30
+        while st["state"] != "generated" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            st = json.loads(self.run_cli("status", eid).stdout)
         self.assertEqual(st["state"], "generated")
         self.assertEqual(st["progress"], 100)
         self.assertAlmostEqual(st["expires"], time.time() + 86400, delta=60)
