@@ -277,6 +277,24 @@ class TestStoreFaultsProxy(StoreCase):
         finally:
             self.sim.configure(rows=200, compression="deflate")
 
+    def test_store_without_conditional_put(self):
+        """A store that answers 501 to If-None-Match (Swift's s3api): the upload goes as a
+        plain PUT, and another host reads it."""
+        r = rng(67, 66)
+        self.proxy.rules([{"method": "PUT", "header": "If-None-Match", "action": "status",
+                           "status": 501}])
+        a = self.mount(endpoint=self.proxy.endpoint)
+        good = read(a.path("exports", r, "orders.xlsx"))
+        self.wait_uploads(a)
+        puts = [t for m_, t, st in self.proxy.requests() if m_ == "PUT"]
+        self.assertGreaterEqual(len(puts), 3, puts)  # 501, then the object, then the pointer
+        a.close(self)
+        before = self.sim.stats()
+        b = self.mount()
+        self.assertEqual(sha(read(b.path("exports", r, "orders.xlsx"))), sha(good))
+        self.assertEqual(provider_calls(self.sim.stats()) - provider_calls(before), 0)
+        b.close(self)
+
     def test_store_down_serves_from_provider(self):
         r = rng(62, 61)
         self.proxy.rules([{"action": "status", "status": 503, "code": "ServiceUnavailable"}])
