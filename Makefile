@@ -178,12 +178,15 @@ fuzz: deps
 # undoes it.
 # FLEET=N (2 or more): N mounts in one fleet on a loopback etcd (README "Fleet").
 # ACCOUNTS=N (2 or more): N Clover merchants in one mount (README "Accounts").
+# STORE=1 with FLEET: the hosts share files through a real S3 store on loopback (README
+# "Shared store").
 PROVIDER ?=
 FLEET ?=
 ACCOUNTS ?=
+STORE ?=
 demo: deps
 	$(MAKE) all
-	@PYTHON=$(PYTHON) PROVIDER=$(PROVIDER) FLEET=$(FLEET) ACCOUNTS=$(ACCOUNTS) sh contrib/demo.sh start
+	@PYTHON=$(PYTHON) PROVIDER=$(PROVIDER) FLEET=$(FLEET) ACCOUNTS=$(ACCOUNTS) STORE=$(STORE) sh contrib/demo.sh start
 
 demo-stop:
 	@PYTHON=$(PYTHON) sh contrib/demo.sh stop

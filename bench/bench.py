@@ -14,6 +14,11 @@ the keys each item is about (max_exports) and log_level.
 Item 10 (fleet mode) starts a real etcd (Debian's etcd-server) on loopback and mounts three
 hosts of one fleet, each with its own cache_dir and fleet_host.
 
+Item 12 (shared store) starts a real radosgw on loopback (tests/integration/s3_server.py):
+provider downloads per range with three hosts of one fleet sharing the store, a new host's
+first read of a stored file against curl's signed GET of the same object, and what the
+background upload costs the exporting host's cold cp.
+
 Item 11 (many merchants) mounts 200 accounts from accounts_dir: `ls MOUNT` and the resident
 memory once all have started.
 
@@ -68,6 +73,7 @@ _spec.loader.exec_module(vexora_sim)
 # Item 10 starts a real etcd with the integration tests' helper.
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import etcd as etcd_server  # noqa: E402
+import s3_server  # noqa: E402
 from etcd_proxy import EtcdProxy  # noqa: E402
 import baseline  # noqa: E402  (bench/, beside this file)
 
@@ -1142,6 +1148,106 @@ http {{
                     return int(line.split()[1])
         return 0
 
+    # 12: the shared store
+    def store(self):
+        """A real radosgw on loopback. (a) Three hosts of one fleet sharing it copy one cold
+        range at once: provider downloads per range. (b) A host with an empty cache_dir copies
+        a BIG file another host stored, against curl's signed GET of the same object. (c) The
+        exporting host's cold cp with a store against without (the upload runs behind it)."""
+        srv = s3_server.S3Server()
+        server = etcd_server.Etcd()
+        cred = srv.write_credentials(os.path.join(self.work, "store.cred"))
+        try:
+            self.store_fleet(srv, server, cred)
+            self.store_reads(srv, cred)
+        finally:
+            server.stop()
+            srv.stop()
+
+    def store_settings(self, srv, cred, prefix):
+        return {"store_url": f"{srv.endpoint}/{srv.bucket}/{prefix}",
+                "store_credentials_file": cred}
+
+    def store_fleet(self, srv, server, cred):
+        size = (4 if QUICK else 16) * MIB
+        day = self.day(25)
+        self.sim.configure(pending_s=0.05, generating_s=0.05, rows=rows_for(size))
+        self.sim.export_url(day)
+        log(f"12 store: 3 hosts of a fleet with a store, cold cp of {size // MIB} MiB")
+        downloads = []
+        for i in range(self.cold_runs):
+            server.ctl("del", "--prefix", "orderfs/")
+            hosts = []
+            try:
+                for h in (1, 2, 3):
+                    hosts.append(self.mount(self.new_cache(f"store-fleet-{h}"),
+                                            fleet_etcd=server.url, fleet_host=f"host{h}",
+                                            fleet_lease_ttl="3s",
+                                            **self.store_settings(srv, cred, f"fleet{i}")))
+                d0 = self.sim.stats()["download"]
+                _, sums = self.cps(hosts, day)
+                downloads.append(self.sim.stats()["download"] - d0)
+            finally:
+                for m in hosts:
+                    m.stop()
+            if len(set(sums)) != 1:
+                raise RuntimeError("the fleet's hosts served different bytes")
+            log(f"  run {i}: {downloads[-1]} provider download(s)")
+        target("12", "fleet of 3 with a store: provider downloads per range", "", downloads,
+               1.0, False)
+
+    def store_cp(self, m, day):
+        t0 = now_s()
+        shutil.copyfile(m.path(day), os.devnull)
+        return now_s() - t0
+
+    def store_reads(self, srv, cred):
+        day = self.day(26)
+        self.sim.configure(pending_s=self.pending_s, generating_s=self.generating_s,
+                           rows=rows_for(BIG))
+        self.sim.export_url(day)
+        log(f"12 store: a new host's first read of a stored {BIG // MIB} MiB file vs curl; "
+            f"cold cp with and without the upload")
+        ratio, over = [], []
+        for i in range(self.cold_runs + 1):
+            prefix = f"reads{i}"
+            m = self.mount(self.new_cache("store-plain"))
+            try:
+                t_plain = self.store_cp(m, day)
+            finally:
+                m.stop()
+            a = self.mount(self.new_cache("store-a"), **self.store_settings(srv, cred, prefix))
+            try:
+                t_upload = self.store_cp(a, day)
+                wait_for(lambda: json.load(open(os.path.join(a.mnt, ".stats")))["store"]
+                         ["uploads"] >= 1, timeout=120, what="the upload")
+                key = a.status(day)["store_key"]
+            finally:
+                a.stop()
+            b = self.mount(self.new_cache("store-b"), **self.store_settings(srv, cred, prefix))
+            try:
+                t_store = self.store_cp(b, day)
+                if b.status(day).get("source") != "store":
+                    raise RuntimeError(f"not from the store: {b.status(day)}")
+            finally:
+                b.stop()
+            url = f"{srv.endpoint}/{srv.bucket}/{prefix}/{key}"
+            t0 = now_s()
+            subprocess.run(["curl", "-sf", "-o", "/dev/null", "--aws-sigv4",
+                            "aws:amz:us-east-1:s3", "-u", f"{srv.access_key}:{srv.secret}",
+                            "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", url], check=True)
+            t_curl = now_s() - t0
+            log(f"  run {i}: plain cold cp {t_plain:.2f} s, with upload {t_upload:.2f} s, "
+                f"new host from the store {t_store:.2f} s, curl {t_curl:.2f} s")
+            if i == 0:
+                continue  # warm-up: the simulator generates the file
+            ratio.append(t_curl / t_store)
+            over.append((t_upload / t_plain - 1) * 100)
+        target("12", f"new host's first read of a stored {BIG // MIB} MiB file vs curl", "x",
+               ratio, 0.9, True)
+        target("12", "exporting host's cold cp with the upload vs without", "%", over, 5.0,
+               False)
+
     def cps(self, mounts, day):
         """cp of day's file from every mount at once: (seconds each, SHA-256 each)."""
         times = [None] * len(mounts)
@@ -1206,7 +1312,7 @@ def main():
         b = Bench(work)
         only = sys.argv[1:]
         for name in ("reads", "cold", "memory", "metadata", "scale", "parallel", "fleet",
-                     "fleet_load", "accounts", "accounts_scale"):
+                     "fleet_load", "accounts", "accounts_scale", "store"):
             if not only or name in only:
                 try:
                     getattr(b, name)()

@@ -117,8 +117,10 @@ static void cache_stop(struct cache *c)
 	c->stopping = 1;
 	pthread_cond_broadcast(&c->wake);
 	pthread_cond_broadcast(&c->work);
+	pthread_cond_broadcast(&c->upload_wake);
 	pthread_mutex_unlock(&c->lock);
 	pool_join(c);
+	shared_stop(c);
 	if (c->sweeper_started)
 		pthread_join(c->sweeper, NULL);
 	if (c->recoverer_started)
@@ -174,6 +176,9 @@ static int cache_first_source(struct cache *c, const struct cache_config *cfg,
 		.fleet_ttl_s = cfg->fleet_ttl_s,
 		.fleet_max_exports = cfg->fleet_max_exports,
 		.fleet_rate_cap = cfg->fleet_rate_cap,
+		.store = cfg->store,
+		.store_prefix = cfg->store_prefix,
+		.store_writer = cfg->store_writer,
 	};
 
 	return prov ? cache_add_source(c, prov, &sc, NULL) : 0;
@@ -197,7 +202,7 @@ static int cache_io_locks_init(struct cache *c)
 	return 0;
 }
 
-/* The lock, the two condition variables (CLOCK_MONOTONIC) and the io locks. 0, or -ENOMEM
+/* The lock, the three condition variables (CLOCK_MONOTONIC) and the io locks. 0, or -ENOMEM
  * with none made. */
 static int cache_sync_init(struct cache *c)
 {
@@ -218,6 +223,11 @@ static int cache_sync_init(struct cache *c)
 		pthread_cond_destroy(&c->wake);
 		pthread_mutex_destroy(&c->lock);
 	}
+	if (ok && !(ok = pthread_cond_init(&c->upload_wake, &ca) == 0)) {
+		pthread_cond_destroy(&c->work);
+		pthread_cond_destroy(&c->wake);
+		pthread_mutex_destroy(&c->lock);
+	}
 	pthread_condattr_destroy(&ca);
 	if (!ok)
 		cache_io_locks_destroy(c);
@@ -227,6 +237,7 @@ static int cache_sync_init(struct cache *c)
 /* Undo cache_sync_init (no thread left). */
 static void cache_sync_destroy(struct cache *c)
 {
+	pthread_cond_destroy(&c->upload_wake);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
@@ -285,6 +296,19 @@ void cache_free(struct cache *c)
 	cache_release(c);
 }
 
+/* Where e's ready file came from and, when it is in the shared store, the object's key
+ * (derived: the store holds it under its SHA-256). Caller holds cache->lock. */
+static void cache_lookup_source(const struct entry *e, struct cache_info *out)
+{
+	static const char *const names[] = {"", "provider", "store"};
+
+	snprintf(out->source, sizeof(out->source), "%s", names[e->source]);
+	if (out->state == CACHE_READY && !out->source[0])
+		snprintf(out->source, sizeof(out->source), "cache"); /* an earlier run's */
+	if (e->in_store)
+		shared_entry_object(e, out->store_key, sizeof(out->store_key));
+}
+
 int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 		 struct cache_info *out)
 {
@@ -303,6 +327,10 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 		entry_freshness(c, e, &out->complete, &out->fresh_until);
 		out->stale = e->stale || (e->old && out->state == CACHE_WAITING);
 		out->old_size = e->old ? e->old->size : 0;
+		if (e->kind && e->kind->src->store)
+			snprintf(out->store_error, sizeof(out->store_error), "%s",
+				 e->kind->src->store_error);
+		cache_lookup_source(e, out);
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
 			/* Queued behind the waiting flight: it waits for the same opening. */
 			out->wait_until = (e->kind->src->closed_until_ms + 999) / 1000;

@@ -25,6 +25,7 @@
 
 struct cache;
 struct cache_handle;
+struct s3_store;
 
 #define CACHE_DEFAULT_MAX_FILE (4ull << 30)
 #define CACHE_MIN_FREE_AUTO UINT64_MAX
@@ -70,6 +71,14 @@ struct cache_config {
 				    * exports it starts alone (0 = no cap) */
 	double fleet_rate_cap;	   /* max_requests_per_s of the whole fleet (0 = none): each host
 				    * takes cap / live members, re-counted every TTL */
+	/* The shared store (client/s3.h; NULL = none), with the source's key prefix in it
+	 * ("<provider>/<account hash>", s3_pointer.h) and this host's name (pointers' writer).
+	 * Before applying, a flight looks for the range's pointer there and, when it is usable,
+	 * takes the file from the store; after a fill from the provider, the file and its
+	 * pointer are uploaded in the background (cache/shared.c). Must outlive the cache. */
+	struct s3_store *store;
+	const char *store_prefix;
+	const char *store_writer;
 };
 /* report_type0 and the fleet fields are those of cache_new's provider, its first source
  * (unused when it has none: each source added has its own). */
@@ -89,6 +98,10 @@ struct cache_source_config {
 	long fleet_ttl_s;
 	int fleet_max_exports;
 	double fleet_rate_cap;
+	/* The shared store for this source: as the cache_config fields of the same name. */
+	struct s3_store *store;
+	const char *store_prefix;
+	const char *store_writer;
 	/* Serve its ready files (cache_open, cache_peek) only once its provider accepted its
 	 * credentials in this run: one authenticated call (provider_ops.check_credentials, or a
 	 * query of the entry's own task), or a flight of its own that got its file. Until then
@@ -137,6 +150,7 @@ enum cache_fleet_role {
 const char *cache_fleet_role_name(enum cache_fleet_role r);
 
 #define CACHE_OWNER_MAX 32 /* a provider's id of whom credentials serve (Mogujie's seller) */
+#define CACHE_STORE_KEY_MAX 256 /* "<provider>/<account hash>/<sha256>" */
 
 /* A snapshot of one entry, for stat and .status. Never causes network traffic. */
 struct cache_info {
@@ -170,6 +184,13 @@ struct cache_info {
 	enum cache_fleet_role fleet_role;    /* fleet mode: this host's part in the flight */
 	char fleet_holder[64];		     /* fleet mode: the holding host's name, "" unknown */
 	int fleet_slot_wait;		     /* fleet mode: waiting for a free fleet export slot */
+	char source[12];		     /* ready: where this host got the file: "provider",
+					      * "store" (the shared store) or "cache" (found on
+					      * disk from an earlier run); "" unknown */
+	char store_key[CACHE_STORE_KEY_MAX]; /* the shared store's object of the file, "" none */
+	char store_error[PROVIDER_MSG_MAX];  /* its source's last failed store call ("" none
+					      * since the last success): a 403 says the store
+					      * refused the credentials */
 };
 
 /* Start the cache: create dirs, start the fill pool and, in the background, the recovery scan
@@ -307,6 +328,11 @@ struct cache_stats {
 	int fleet_alone;
 	double fleet_alone_s;
 	double fleet_rate;
+	/* The shared store: files taken from it instead of the provider (hits), flights that
+	 * found no usable pointer there (misses), files and pointers uploaded, bytes moved
+	 * either way, failed store calls (errors; auth_errors: 403, a configuration error). */
+	uint64_t store_hits, store_misses, store_uploads, store_bytes, store_errors;
+	uint64_t store_auth_errors;
 };
 
 /* Upper bounds, in seconds, of the duration buckets. */

@@ -491,15 +491,21 @@ static void fill_slot(struct fill *f, int take)
 
 static int fill_main(struct fill *f)
 {
+	int r0 = fill_from_store(f);
+
+	if (r0 != FILL_STORE_MISS)
+		return r0;
 	for (;;) {
 		int fresh = 0, r;
 
 		if ((r = fill_fleet_task(f, &fresh)) != 0)
-			return r;
+			return r == FILL_FROM_STORE ? 0 : r;
 		r = fill_poll(f, fresh);
 		if (r == 0) {
 			fill_slot(f, 0);
-			r = fill_transfer(f);
+			r = fill_follow_from_store(f);
+			if (r == FILL_STORE_MISS)
+				r = fill_transfer(f);
 		}
 		if (r != FILL_REAPPLY)
 			return r;
@@ -630,6 +636,8 @@ int fill_run(struct cache *c, struct entry *e)
 	if (e->old)
 		snprintf(f.dead_task, sizeof(f.dead_task), "%s", e->old->task_id);
 	e->info.state = f.task_id[0] ? CACHE_APPLIED : CACHE_QUEUED;
+	e->source = ENTRY_SOURCE_NONE; /* this flight's file: not known yet */
+	e->in_store = 0;
 	if (e->info.state == CACHE_QUEUED)
 		e->info.progress = -1;
 	pthread_mutex_unlock(&c->lock);
@@ -641,9 +649,17 @@ int fill_run(struct cache *c, struct entry *e)
 	if (rc == 0) {
 		uint64_t size;
 		pthread_mutex_lock(&c->lock);
-		cred_learn(c, f.src, CACHE_CRED_ACCEPTED); /* before its readers look: their gate */
+		/* Before its readers look: their gate. A file from the shared store says nothing
+		 * of this host's credentials (the gate asks the provider instead): a made-up
+		 * account naming another's merchant never reads that merchant's files so. */
+		if (!f.from_store)
+			cred_learn(c, f.src, CACHE_CRED_ACCEPTED);
 		size = e->info.size;
+		if (!f.from_store)
+			e->source = ENTRY_SOURCE_PROVIDER;
 		pthread_mutex_unlock(&c->lock);
+		if (!f.from_store)
+			fill_to_store(&f);
 		log_info("cache: %s: export ready: %llu bytes in %.1f s", f.range_str,
 			 (unsigned long long)size, (double)(cache_mono_ms() - f.start_ms) / 1000.0);
 		return rc;

@@ -54,6 +54,7 @@
 /* Beyond 0 and -errno, what a step of the claim loop can say. */
 #define FLEET_AGAIN 10	   /* wait, then claim again */
 #define FLEET_ETCD_DOWN 11 /* an etcd call failed (*err says how) */
+#define FLEET_IN_STORE 12  /* a local job's file another host made: look in the store */
 
 static struct fleet *fleet_of(const struct fill *f)
 {
@@ -227,6 +228,14 @@ static int fleet_adopt(struct fill *f, const struct fleet_record *rec)
 	return fill_take_task(f, &t);
 }
 
+/* Whether the record says another host made the file of a local job (Mogujie) that the
+ * store may have: the flight has a store and has not looked yet. */
+static int record_in_store(struct fill *f, const struct fleet_record *rec)
+{
+	return f->src->store && !f->store_tried && !f->p->shared_tasks &&
+	       rec->state == FLEET_GENERATED && rec->sha256[0];
+}
+
 /* Take a fleet export slot, waiting while all are taken. 0, FLEET_ETCD_DOWN (*err), -errno. */
 static int fleet_take_slot(struct fill *f, struct client_error *err)
 {
@@ -260,6 +269,8 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 	if (cl->has_record && record_usable(f, &cl->record, 0)) {
 		return fleet_adopt(f, &cl->record);
 	}
+	if (cl->has_record && record_in_store(f, &cl->record))
+		return FLEET_IN_STORE; /* the last holder made it: its upload saves a sync */
 	if (!f->task_id[0]) {
 		if ((r = fleet_take_slot(f, err)) != 0)
 			return r;
@@ -272,23 +283,25 @@ static int fleet_hold(struct fill *f, const struct fleet_claim *cl, int *fresh,
 }
 
 /* A follower: FLEET_AGAIN to wait and claim again, 0 once the holder's task is generated
- * (taken), -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. The record the claim read is used
- * once; then the watch's copy, or etcd's. */
+ * (taken), FLEET_IN_STORE, -ENODATA, FLEET_ETCD_DOWN (*err), or -errno. The record the claim
+ * read is used once; then the watch's copy, or etcd's. */
 static int fleet_follow(struct fill *f, struct fleet_claim *cl, struct client_error *err)
 {
 	struct fleet_record rec;
 	int r;
 
 	fleet_publish(f, CACHE_FLEET_FOLLOWER, cl->holder, 0);
-	if (!f->p->shared_tasks)
-		return FLEET_AGAIN; /* a local job: wait for the range to be free */
 	if (cl->record_read) {
 		cl->record_read = 0;
 		rec = cl->record;
 		r = cl->has_record ? 0 : -ENOENT;
+	} else if (!f->p->shared_tasks && (!f->src->store || f->store_tried)) {
+		return FLEET_AGAIN; /* a local job: wait for the range to be free */
 	} else {
 		r = fleet_record_watched(fleet_of(f), f->key_str, &rec, err);
 	}
+	if (!f->p->shared_tasks) /* a local job: wait, or take the holder's upload */
+		return r == 0 && record_in_store(f, &rec) ? FLEET_IN_STORE : FLEET_AGAIN;
 	if (r == -ENOENT)
 		return FLEET_AGAIN;
 	if (r != 0)
@@ -494,6 +507,13 @@ int fill_fleet_task(struct fill *f, int *fresh)
 			r = cl.role == FLEET_HOLDER ? fleet_hold(f, &cl, fresh, &err)
 						    : fleet_follow(f, &cl, &err);
 		}
+		if (r == FLEET_IN_STORE) {
+			r = fill_wait_store(f);
+			if (r != FILL_STORE_MISS)
+				return r == 0 ? FILL_FROM_STORE : r;
+			r = FLEET_AGAIN;
+			reclaim_at = 0; /* not in the store: claim at once (export here if free) */
+		}
 		if (r == FLEET_ETCD_DOWN && !fleet_is_outage(&err))
 			return fleet_refused(f, &err);
 		if (r == FLEET_ETCD_DOWN) {
@@ -556,7 +576,7 @@ static int fleet_sha_claim(struct fill *f, struct client_error *err)
  * it. 1 with sha; 0 with nothing to compare with (this host holds the range or runs alone,
  * or the record names another task); -ETIMEDOUT past export_timeout, -EAGAIN, -ECANCELED.
  */
-static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
+static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX], int64_t *size)
 {
 	int64_t every = f->src->fleet_ttl_s * 1000 * FLEET_SHA_WAIT_TTLS;
 	int64_t next_claim = cache_mono_ms() + every;
@@ -574,6 +594,8 @@ static int fleet_holder_sha(struct fill *f, char sha[FLEET_SHA256_HEX])
 			return 0;
 		if (r == 0 && rec.sha256[0]) {
 			memcpy(sha, rec.sha256, FLEET_SHA256_HEX);
+			if (size)
+				*size = rec.size;
 			return 1;
 		}
 		if (f->role != CACHE_FLEET_FOLLOWER || r == -ENOENT)
@@ -604,7 +626,7 @@ int fill_fleet_check(struct fill *f, const char *sha)
 
 	if (!fleet_of(f) || !f->adopted || f->role == CACHE_FLEET_ALONE)
 		return 0;
-	if ((r = fleet_holder_sha(f, want)) <= 0) {
+	if ((r = fleet_holder_sha(f, want, NULL)) <= 0) {
 		if (r == 0)
 			log_info("fleet: %s: no SHA-256 from another host to compare with (this "
 				 "host holds the range or runs alone)", f->range_str);
@@ -616,6 +638,13 @@ int fill_fleet_check(struct fill *f, const char *sha)
 			 "file of task %s differs from the fleet holder's (sha256 %.12s..., "
 			 "holder %.12s...)", f->task_id, sha, want);
 	return -EIO;
+}
+
+int fill_fleet_holder_file(struct fill *f, char sha[FLEET_SHA256_HEX], int64_t *size)
+{
+	if (!fleet_of(f) || !f->adopted || f->role != CACHE_FLEET_FOLLOWER)
+		return 0;
+	return fleet_holder_sha(f, sha, size);
 }
 
 void fill_fleet_task_gone(struct fill *f)

@@ -12,6 +12,8 @@
 /* Beyond 0 and -errno, what a step can tell the driver. */
 #define FILL_REAPPLY 1 /* the task or its file is gone: apply again */
 #define FILL_NEW_URL 2 /* fill_judge: the download URL is dead, get a new one */
+#define FILL_STORE_MISS 4 /* fill_from_store: no usable file in the shared store */
+#define FILL_FROM_STORE 5 /* fill_fleet_task: the file came from the store (READY) */
 
 struct part;
 
@@ -49,6 +51,8 @@ struct fill {
 	char verified_task[PROVIDER_ID_MAX]; /* a task whose file the fleet verified ("" none), */
 	char verified_sha[KEY_HASH_LEN];     /* its SHA-256 */
 	int64_t verified_size;		     /* and size: kept in the records this flight writes */
+	int store_tried;		 /* fill_wait_store ran in this flight */
+	int from_store;			 /* the file came from the shared store (shared.c) */
 };
 
 /* --- fill.c --- */
@@ -90,6 +94,8 @@ int fill_no_data(struct fill *f);
 /* --- fill_fleet.c: fleet mode's part of a flight (each is a no-op without fleet mode) --- */
 
 /* Get the flight a task: without fleet mode, apply when there is none. In fleet mode, claim
+ * (FILL_FROM_STORE: a host that syncs its files itself found the file another host made in
+ * the shared store: READY, no task needed.) ...
  * the range: the holder resumes the record's task or applies (in a fleet slot) and writes
  * the record; a follower waits on the holder's record and takes its task once generated;
  * with etcd unreachable past one TTL, run alone (or fail -EAGAIN with fleet_refuse).
@@ -101,6 +107,11 @@ void fill_fleet_state(struct fill *f, enum export_state st);
 /* Before a file goes READY: when another host's record gives the file's SHA-256, sha must
  * match it (waiting a little for the holder to write it). 0, or -EIO (f->err set). */
 int fill_fleet_check(struct fill *f, const char *sha);
+/* A follower that took the holder's task: wait for the holder's verified file to be named in
+ * the record (as fill_fleet_check does), then its SHA-256 into sha and its size into *size:
+ * 1. 0 when there is none to wait for (not a follower, the holder is gone and this host holds
+ * the range now, or it runs alone); -ETIMEDOUT, -EAGAIN, -ECANCELED as fill_fleet_check. */
+int fill_fleet_holder_file(struct fill *f, char sha[65], int64_t *size);
 /* The task was found gone (re-apply): never adopt it again in this flight. */
 void fill_fleet_task_gone(struct fill *f);
 /* The flight ended with rc: the holder writes the outcome and gives back claim and slot. */
@@ -111,5 +122,33 @@ void fill_fleet_done(struct fill *f, int rc);
 /* Download the generated file (or have the provider fetch its bundle), verify it and commit
  * it: 0 (READY), FILL_REAPPLY or -errno (f->err set). */
 int fill_transfer(struct fill *f);
+/* Open (or resume) the entry's .part with the fill's hooks (room, progress, cancel). 0 or
+ * -errno (f->err set). */
+int fill_open_part(struct fill *f, struct part *pt);
+/* .part -> .data, .meta READY from the entry's info. Takes ownership of pt (closes it).
+ * 0 or -errno (f->err set). */
+int fill_commit(struct fill *f, struct part *pt);
+
+/* --- shared.c: the shared store (no-ops for a source without one) --- */
+
+/* Before any provider call: when the store has a usable pointer for the entry's range and
+ * file (not expired, fresh by fresh.h, newer than a file being refreshed), take the file
+ * from the store, verified by size and SHA-256, and commit it. 0 (READY, no provider call),
+ * FILL_STORE_MISS (nothing usable, or the store failed: logged and counted; go on with the
+ * provider), or -errno of the commit / -ECANCELED (f->err set). */
+int fill_from_store(struct fill *f);
+/* Fleet mode, a follower whose task is generated: rather than downloading from the provider,
+ * take the holder's file from the store once the holder's record names it (its SHA-256) and
+ * the holder's upload is there (waited for up to STORE_FOLLOW_WAIT_S). 0 (READY),
+ * FILL_STORE_MISS (go on with the provider's download URL), or -errno. */
+int fill_follow_from_store(struct fill *f);
+/* Fleet mode, a provider whose jobs are local (Mogujie's sync): another host's record says
+ * it made the range's file; wait for its pointer in the store (up to STORE_FOLLOW_WAIT_S)
+ * and take the file as fill_from_store does. Once per flight (store_tried). 0 (READY),
+ * FILL_STORE_MISS (export here), or -errno. */
+int fill_wait_store(struct fill *f);
+/* After a flight from the provider ended READY: the file goes to the store, then its pointer,
+ * on the uploader thread (never blocking a reader), retried when the store fails. */
+void fill_to_store(struct fill *f);
 
 #endif

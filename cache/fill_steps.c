@@ -139,7 +139,7 @@ static void fill_ready_info(struct fill *f, const struct store_meta *m, const ch
 }
 
 /* .part -> .data, .meta READY. Takes ownership of pt (closes it). 0 or -errno. */
-static int fill_commit(struct fill *f, struct part *pt)
+int fill_commit(struct fill *f, struct part *pt)
 {
 	struct cache *c = f->c;
 	struct store_meta m;
@@ -203,7 +203,7 @@ static int fill_check_whole(struct fill *f, struct part *pt, struct client_error
 }
 
 /* Open (or resume) the entry's .part with the fill's hooks. 0 or -errno (f->err set). */
-static int fill_open_part(struct fill *f, struct part *pt)
+int fill_open_part(struct fill *f, struct part *pt)
 {
 	char path[PATH_MAX];
 	int r;

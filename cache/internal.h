@@ -115,6 +115,9 @@ struct entry {
 	/* The last refresh failed and the old file is served again ("stale"; last_error says
 	 * why) until stale_until (unix s), when the next open tries again. */
 	unsigned stale : 1;
+	unsigned source : 2;   /* enum entry_source: where this host got its ready file */
+	unsigned in_store : 1; /* its file is in the shared store (taken from it, or its upload
+				* queued): .status names the object (shared_object_key) */
 	int64_t stale_until;
 	struct data_fd *data_fd; /* the descriptor its handles on the current .data share, or
 				  * NULL (cache.c) */
@@ -125,6 +128,10 @@ struct entry {
 	 * (entry_keep_old, entry_drop_old). */
 	struct entry_info *old;
 };
+
+/* Where a ready file came from, for .status (entry->source); a ready entry with none was
+ * loaded from the cache by a recovery scan ("cache"). */
+enum entry_source { ENTRY_SOURCE_NONE, ENTRY_SOURCE_PROVIDER, ENTRY_SOURCE_STORE };
 
 #define ENTRY_SLAB 128
 
@@ -144,6 +151,9 @@ struct cache_counts {
 	uint64_t n_ready, n_failed; /* flights that ended READY / failed */
 	uint64_t duration_le[CACHE_DURATION_NBOUNDS];
 	double duration_sum_s;
+	/* The shared store (shared.c): hits, misses, uploads, errors (of those, 403s) */
+	uint64_t n_store_hits, n_store_misses, n_store_uploads, n_store_errors, n_store_auth;
+	atomic_uint_least64_t n_store_bytes; /* bumped without the lock */
 };
 
 #define KIND_NONE ((size_t)-1) /* entry->type of an orphan */
@@ -169,6 +179,12 @@ struct cache_source {
 	long fleet_ttl_s;
 	int fleet_max_exports;
 	double fleet_rate_cap;
+	/* The shared store (shared.c): NULL = none. Set at creation, read-only after. */
+	struct s3_store *store;
+	char *store_prefix; /* "<provider>/<account hash>" (owned) */
+	char *store_writer; /* this host's name in pointers (owned) */
+	char store_error[PROVIDER_MSG_MAX]; /* the last failed store call, "" after a success
+					     * (cache->lock) */
 
 	int running;		/* its flights a worker runs now */
 	int closed_waiting;	/* of those, waiting for its provider to open (pool.c) */
@@ -279,6 +295,13 @@ struct cache {
 	/* One thread re-counts the fleet for every source with a rate cap (fleet_rate.c). */
 	pthread_t fleet_rater;
 	int fleet_rater_started;
+
+	/* One thread uploads verified files to the shared store (shared.c), from this queue
+	 * (cache->lock), started at the first upload. */
+	struct shared_job *uploads;
+	pthread_t uploader;
+	int uploader_started;
+	pthread_cond_t upload_wake; /* CLOCK_MONOTONIC: a job queued, or stop */
 };
 
 /* e's io lock (see the top): the stripe of the first 12 bits of its hash. */
@@ -490,6 +513,15 @@ void pool_give_back(struct cache *c, struct entry *e);
 /* Take e's slot again (its task is gone and it must apply anew), waiting for one to be free.
  * No-op when the slot was not given back. cache->lock held. */
 void pool_take_back(struct cache *c, struct entry *e);
+
+/* --- shared.c: the shared store's uploads --- */
+
+/* The shared store's object key of e's ready file into out (cap bytes; "" when e has no
+ * digest, its source no store, or the key does not fit). Caller holds cache->lock. */
+void shared_entry_object(const struct entry *e, char *out, size_t cap);
+/* Stop the uploader (cache->stopping set and broadcast on upload_wake first) and drop the
+ * jobs left: their files stay in the cache, the next fill of the range uploads again. */
+void shared_stop(struct cache *c);
 
 /* --- fill.c: one flight. Called by a worker without locks. Returns 0 when the entry turned
  * READY, else -errno (the entry records the failure). --- */

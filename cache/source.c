@@ -62,6 +62,8 @@ static void source_free(struct cache_source *s, struct cache_kind **kinds)
 		free(kinds[t]);
 	}
 	free(s->account);
+	free(s->store_prefix);
+	free(s->store_writer);
 	free(s);
 }
 
@@ -105,6 +107,16 @@ static struct cache_source *source_new(struct provider *prov,
 	s->fleet_max_exports = sc->fleet_max_exports;
 	s->fleet_rate_cap = sc->fleet_rate_cap;
 	s->cred_gate = sc->check_credentials;
+	if (sc->store) {
+		*err = -EINVAL;
+		if (!sc->store_prefix || !sc->store_writer)
+			goto fail;
+		*err = -ENOMEM;
+		if (!(s->store_prefix = strdup(sc->store_prefix)) ||
+		    !(s->store_writer = strdup(sc->store_writer)))
+			goto fail;
+		s->store = sc->store;
+	}
 	for (size_t t = 0; t < s->ntypes; t++) {
 		const char *rt = source_report_type(prov, sc, t);
 		*err = -EINVAL;
@@ -120,6 +132,7 @@ static struct cache_source *source_new(struct provider *prov,
 		kinds[t]->src = s;
 		kinds[t]->ptype = t;
 		atomic_init(&kinds[t]->counts.n_bytes, 0);
+		atomic_init(&kinds[t]->counts.n_store_bytes, 0);
 	}
 	*err = 0;
 	return s;

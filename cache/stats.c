@@ -27,6 +27,12 @@ static void stats_add_counts(const struct cache_counts *k, struct cache_stats *o
 		out->duration_le[i] += k->duration_le[i];
 	out->duration_sum_s += k->duration_sum_s;
 	out->bytes_downloaded += atomic_load(&k->n_bytes);
+	out->store_hits += k->n_store_hits;
+	out->store_misses += k->n_store_misses;
+	out->store_uploads += k->n_store_uploads;
+	out->store_errors += k->n_store_errors;
+	out->store_auth_errors += k->n_store_auth;
+	out->store_bytes += atomic_load(&k->n_store_bytes);
 }
 
 /* Count entry e into out. */
@@ -121,6 +127,12 @@ void cache_stats_add(struct cache_stats *sum, const struct cache_stats *s)
 	for (int i = 0; i < CACHE_DURATION_NBOUNDS; i++)
 		sum->duration_le[i] += s->duration_le[i];
 	sum->duration_sum_s += s->duration_sum_s;
+	sum->store_hits += s->store_hits;
+	sum->store_misses += s->store_misses;
+	sum->store_uploads += s->store_uploads;
+	sum->store_bytes += s->store_bytes;
+	sum->store_errors += s->store_errors;
+	sum->store_auth_errors += s->store_auth_errors;
 	/* Fleet figures as cache_get_stats adds sources up. */
 	sum->fleet_alone |= s->fleet_alone;
 	if (s->fleet_alone_s > sum->fleet_alone_s)

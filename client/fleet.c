@@ -215,16 +215,16 @@ static int config_ok(const struct fleet_config *cfg, struct client_error *err)
 	return 0;
 }
 
-/* SHA-256 over provider, base URL and account, each followed by a NUL (none holds one: an
- * unambiguous join), as hex. 0 or -1. */
-static int account_prefix_hex(const struct fleet_config *cfg, char *hex)
+int fleet_account_hex(const char *provider, const char *base_url, const char *account,
+		      char hex[FLEET_SHA256_HEX])
 {
-	const char *part[3] = {cfg->provider, cfg->base_url ? cfg->base_url : "", cfg->account};
+	const char *part[3] = {provider, base_url ? base_url : "", account};
 	unsigned char md[EVP_MAX_MD_SIZE];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = 0;
 	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 
+	hex[0] = '\0';
 	for (int i = 0; ok && i < 3; i++)
 		ok = EVP_DigestUpdate(ctx, part[i], strlen(part[i]) + 1);
 	ok = ok && EVP_DigestFinal_ex(ctx, md, &n) && n == 32;
@@ -248,7 +248,7 @@ static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct c
 	f->slot_taking = calloc((size_t)f->max_exports + 1, 1);
 	f->slot_watched = calloc((size_t)f->max_exports + 1, 1);
 	if (!f->slot_token || !f->slot_taking || !f->slot_watched ||
-	    account_prefix_hex(cfg, account_hex) != 0) {
+	    fleet_account_hex(cfg->provider, cfg->base_url, cfg->account, account_hex) != 0) {
 		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
 		return -1;
 	}

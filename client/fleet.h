@@ -54,6 +54,16 @@ struct fleet_config {
 	int max_exports;      /* export slots across the fleet; 0 = no cap */
 };
 
+/*
+ * The merchant's hash: SHA-256 over provider, base URL (NULL = "") and account, each followed
+ * by a NUL (none holds one: an unambiguous join), as 64 lowercase hex digits into hex. Its
+ * first FLEET_ACCOUNT_HEX digits name the merchant in etcd keys and in the shared store's
+ * keys (s3_pointer.h), so no account id reaches either in clear. 0 or -1 (hex is then "").
+ */
+#define FLEET_ACCOUNT_HEX 32
+int fleet_account_hex(const char *provider, const char *base_url, const char *account,
+		      char hex[FLEET_SHA256_HEX]);
+
 enum fleet_role {
 	FLEET_HOLDER,	/* this host exports the range */
 	FLEET_FOLLOWER, /* another host does: wait on its record */

@@ -11,7 +11,6 @@
 #include "fleet.h"
 
 /* "orderfs/v1/" provider "/" 32 hex "/" */
-#define FLEET_ACCOUNT_HEX 32
 #define FLEET_WATCH_BUCKETS 256 /* ranges share a mark by the first byte of their hash */
 #define FLEET_CLAIM_TAG 16	/* hex digits that tell the claims of a bucket apart */
 #define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + FLEET_ACCOUNT_HEX + 1 + 1)

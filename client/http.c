@@ -1,5 +1,6 @@
 /* libcurl behind http.h: the easy-handle pool, API POSTs and resumable downloads. */
 #include "http.h"
+#include "http_int.h"
 #include "interrupt.h"
 
 #include <ctype.h>
@@ -24,33 +25,8 @@
 #define ORDERFS_VERSION "dev"
 #endif
 
-#define HEADER_LINE_MAX 512
-#define HOST_MAX 256
-#define PATH_MAX_LOG 512
 
-/* curl_easy_setopt unless an earlier option of the run failed: a run of options reports its
- * first failure in rc. */
-#define SETOPT(h, rc, opt, val)                                                            \
-	do {                                                                               \
-		if ((rc) == CURLE_OK)                                                      \
-			(rc) = curl_easy_setopt((h), (opt), (val));                        \
-	} while (0)
 
-struct http_client {
-	struct http_options opt;
-	/* The API itself answered from a loopback, link-local or private address: its
-	 * downloads may come from one too (a simulator, a provider inside the network). */
-	atomic_int api_private;
-	char api_host[HOST_MAX]; /* opt.api_url's host, resolved once (api_resolved) */
-	atomic_int api_resolved;
-	pthread_mutex_t lock; /* protects idle[] and nidle; never held across a transfer */
-	CURL *idle[HTTP_POOL_MAX];
-	size_t nidle;
-	/* Token bucket of max_requests_per_s (burst one second's worth), under rate_lock. */
-	pthread_mutex_t rate_lock;
-	double tokens;
-	struct timespec rate_last;
-};
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -193,7 +169,7 @@ static int xfer_check(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 }
 
 /* Take an idle handle (keeping its live connections) or make a new one; reset options. */
-static CURL *pool_take(struct http_client *c)
+CURL *pool_take(struct http_client *c)
 {
 	CURL *h = NULL;
 
@@ -208,7 +184,7 @@ static CURL *pool_take(struct http_client *c)
 	return h;
 }
 
-static void pool_give(struct http_client *c, CURL *h)
+void pool_give(struct http_client *c, CURL *h)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->nidle < HTTP_POOL_MAX) {
@@ -241,7 +217,7 @@ int http_base_url(const char *base_url, char *out, size_t cap, struct client_err
 }
 
 /* Host (and for API calls the path) of url for logging; never the query. */
-static void url_describe(const char *url, int with_path, char *out, size_t cap)
+void url_describe(const char *url, int with_path, char *out, size_t cap)
 {
 	CURLU *u = curl_url();
 	char *host = NULL, *path = NULL;
@@ -337,7 +313,7 @@ int http_parse_content_range(const char *value, uint64_t *start, uint64_t *end,
 }
 
 /* Copy a raw header line without CR/LF into out; returns the value after "Name:" or NULL. */
-static const char *header_value(const char *buf, size_t len, const char *name, char *out,
+const char *header_value(const char *buf, size_t len, const char *name, char *out,
 				size_t cap)
 {
 	size_t nlen = strlen(name);
@@ -354,14 +330,6 @@ static const char *header_value(const char *buf, size_t len, const char *name, c
 	return v;
 }
 
-/* What one request's connections may reach (open_socket). */
-struct sock_guard {
-	struct http_client *c;
-	int download;		     /* a download: private addresses are refused */
-	int api_private;	     /* a download: the API is on such an address itself */
-	int refused;		     /* a connection was refused; addr says where */
-	char addr[NETADDR_STR_MAX];
-};
 
 /*
  * Every connection's address, before it is made (redirects included, whatever the name
@@ -434,7 +402,7 @@ static int api_on_private(struct http_client *c)
  * An API call waits for its turn under the request cap; a download of a file the provider
  * handed out is not one (it goes to the provider's file host, and a wave of finished exports
  * must not queue behind each other's polls). Returns CURLE_OK or the first failure. */
-static CURLcode setup_common(struct http_client *c, CURL *h, const char *url,
+CURLcode setup_common(struct http_client *c, CURL *h, const char *url,
 			     struct sock_guard *g)
 {
 	CURLcode rc = CURLE_OK;
@@ -459,7 +427,7 @@ static CURLcode setup_common(struct http_client *c, CURL *h, const char *url,
 }
 
 /* Transport failures: what a retry may fix is TRANSIENT, the rest PROTOCOL or LOCAL. */
-static void curl_error(CURLcode rc, struct client_error *err)
+void curl_error(CURLcode rc, struct client_error *err)
 {
 	enum client_errkind kind;
 

@@ -56,6 +56,8 @@ struct http_response {
 	size_t len;	     /* body bytes, not counting the NUL */
 	long retry_after_ms; /* parsed Retry-After, -1 when absent or unparseable */
 	char content_type[64]; /* its Content-Type, printable ASCII only; "" when none */
+	char etag[128];	       /* its ETag as sent, quotes kept (http_xfer only); "" none */
+	int64_t length;	       /* its Content-Length (http_xfer only); -1 when absent */
 };
 
 /* Returns a client, or NULL with *err set (CLIENT_E_LOCAL). opt may be NULL for defaults.
@@ -136,6 +138,48 @@ int http_base_url(const char *base_url, char *out, size_t cap, struct client_err
 
 /* Retry-After value (delta seconds or HTTP-date, relative to now) in ms; -1 if unparseable. */
 long http_parse_retry_after(const char *value, time_t now);
+
+/*
+ * One request to an object store (client/s3.c): any method, signed by libcurl with AWS
+ * SigV4, a body from memory or from a file, and a successful answer's body to a sink.
+ * The store's URL comes from the configuration, not from a remote answer: loopback and
+ * private addresses are allowed, redirects are not followed, the request cap applies.
+ */
+struct http_xfer {
+	const char *method;	     /* "GET", "PUT", "HEAD", "DELETE" or "POST" */
+	const char *url;	     /* path and query already encoded (and the query sorted) */
+	const char *const *headers;  /* "Name: value" lines, all signed; never logged */
+	size_t nheaders;
+	const char *sigv4;	     /* CURLOPT_AWS_SIGV4 ("aws:amz:REGION:s3"); NULL = unsigned */
+	const char *user;	     /* with sigv4: access key (may hold ':'); never logged */
+	const char *password;	     /* with sigv4: secret; never logged */
+	const char *ca_file;	     /* CA bundle for https; NULL = the system's */
+	const char *connect_to;	     /* CURLOPT_CONNECT_TO "HOST:PORT:CHOST:CPORT" (tests);
+				      * NULL = none */
+	const char *body;	     /* body from memory (body_len bytes), or NULL: */
+	int body_fd;		     /* ... body_len bytes from body_fd at body_off when >= 0;
+				      * neither: no body (PUT and POST send Content-Length 0) */
+	uint64_t body_off;
+	uint64_t body_len;
+	const struct download_sink *out; /* a 2xx answer's body goes here (begin(0, length),
+					  * then write); NULL = into resp->body, capped */
+};
+
+/*
+ * Send x and read the answer. The body of a non-2xx answer, and of a 2xx one when x->out is
+ * NULL, lands in resp->body (capped at max_response_bytes: bigger is CLIENT_E_PROTOCOL).
+ * A transfer with a file body or a sink has no overall time limit, only the stall rule of
+ * downloads (download_stall_s); others end after request_timeout_ms.
+ * Returns 0 when an answer arrived whole, whatever its status (the caller interprets it and
+ * frees *resp), or -1 with *err: CLIENT_E_TRANSIENT for connect/timeout/reset failures and a
+ * body shorter than its Content-Length, CLIENT_E_PROTOCOL for a bad URL or an oversized
+ * answer, CLIENT_E_CANCELLED when interrupted (interrupt.h) or the sink returned
+ * -ECANCELED, CLIENT_E_LOCAL for another sink error (sys_errno), a file read error or out of
+ * memory; *resp is then empty. Never logs a header value, a credential or a query.
+ * Thread-safe.
+ */
+int http_xfer(struct http_client *c, const struct http_xfer *x, struct http_response *resp,
+	      struct client_error *err);
 
 /* "bytes A-B/T", or with "*" for T (total = UINT64_MAX). Returns 0, or -1 when malformed or
  * A > B or B >= T. Outputs untouched on error. */

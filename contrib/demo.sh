@@ -12,6 +12,12 @@
 # the one simulator and etcd, reads the same range's file from all N at once and prints the
 # simulator's apply count (1: one export served every host) and each copy's SHA-256.
 #
+# STORE=1 with FLEET (`make demo FLEET=3 STORE=1`) adds the shared store: a real S3 server on
+# loopback (Ceph's radosgw over one monitor and one in-memory OSD, started by
+# tests/integration/s3_server.py, its files in a temp dir), store_url in every host's config;
+# it prints the simulator's download count too (1: one provider download served every host)
+# and where each host got its file (.status source: provider or store).
+#
 # ACCOUNTS=N (N >= 2; `make demo ACCOUNTS=3`) shows many merchants in one mount instead: one
 # Clover simulator serving N merchants (DEMO1..DEMON, each with its own token), one orderfs with
 # accounts_dir = ./demo/accounts holding shopK.conf per merchant, so the mount shows
@@ -38,6 +44,7 @@ else
 	PROVIDER=${PROVIDER:-vexora}
 fi
 ETCD=${ETCD:-/usr/bin/etcd}
+STORE=${STORE:-}
 SECRET=demo-secret-$$-0123456789
 MERCHANT=DEMO1
 
@@ -231,6 +238,51 @@ stop_etcd() {
 	rm -f "$DEMO/etcd.pid" "$DEMO/etcd.port"
 }
 
+# --------------------------------------------------------------------------- store
+
+store_alive() {
+	[ -f "$DEMO/store.pid" ] && kill -0 "$(cat "$DEMO/store.pid")" 2>/dev/null
+}
+
+# A radosgw on loopback (s3_server.py): its endpoint, bucket and keys in store.json, the
+# credentials in store.cred (0600).
+start_store() {
+	store_alive && return 0
+	rm -f "$DEMO/store.json"
+	"$PYTHON" "$ROOT/tests/integration/s3_server.py" --info-file "$DEMO/store.json" \
+		>"$DEMO/store.log" 2>&1 &
+	echo $! >"$DEMO/store.pid"
+	wait_for "[ -s '$DEMO/store.json' ] || ! store_alive" ||
+		die "the store did not start (see $DEMO/store.log; 'make deps' installs radosgw)"
+	store_alive || die "the store exited (see $DEMO/store.log)"
+	write_private "$DEMO/store.cred" "$(store_info access_key):$(store_info secret)"
+}
+
+store_info() {
+	"$PYTHON" -c "import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" \
+		"$DEMO/store.json" "$1"
+}
+
+stop_store() {
+	if store_alive; then
+		pid=$(cat "$DEMO/store.pid")
+		kill "$pid"
+		wait_for "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+		echo "demo: stopped the store"
+	fi
+	rm -f "$DEMO/store.pid" "$DEMO/store.json"
+}
+
+# The simulator's count of file downloads (Vexora; others: n/a).
+sim_downloads() {
+	[ "$PROVIDER" = vexora ] || {
+		echo "n/a"
+		return
+	}
+	curl -s "http://127.0.0.1:$1/_sim/stats" |
+		"$PYTHON" -c "import json, sys; print(json.load(sys.stdin)['download'])"
+}
+
 # The simulator's count of export tasks created (Mogujie has none: it syncs pages).
 sim_applies() {
 	case "$PROVIDER" in
@@ -254,9 +306,15 @@ check_fleet() {
 	[ "$FLEET" -ge 2 ] || die "FLEET must be 2 or more (hosts in the fleet)"
 }
 
+check_store() {
+	[ -z "$STORE" ] && return 0
+	[ -n "$FLEET" ] || die "STORE=1 shows the shared store in a fleet: add FLEET=3"
+}
+
 # FLEET mounts of one fleet: ./demo/hostK with hostK's cache, all on the one etcd.
 start_fleet() {
 	start_etcd
+	[ -z "$STORE" ] || start_store
 	echo "$FLEET" >"$DEMO/fleet"
 	k=1
 	while [ "$k" -le "$FLEET" ]; do
@@ -267,6 +325,10 @@ start_fleet() {
 			echo "fleet_etcd  = http://127.0.0.1:$(cat "$DEMO/etcd.port")"
 			echo "fleet_host  = host$k"
 			echo "fleet_lease_ttl = 5s"
+			if [ -n "$STORE" ]; then
+				echo "store_url   = $(store_info endpoint)/$(store_info bucket)/demo"
+				echo "store_credentials_file = $DEMO/store.cred"
+			fi
 		} >"$h/orderfs.conf"
 		mount_one "$h" "$(cd "$h/mnt" && pwd -P)"
 		k=$((k + 1))
@@ -280,14 +342,20 @@ fleet_read() {
 	range=$day..$day
 	file=$(sample_file)
 	before=$(sim_applies "$1")
+	dl_before=$(sim_downloads "$1")
 	echo "demo: $FLEET orderfs ($PROVIDER) in one fleet, etcd on port $(cat "$DEMO/etcd.port"), simulator on port $1"
 	echo "demo: copying exports/$range/$file from all $FLEET mounts at once..."
 	copy_all "$FLEET" "$DEMO/host%K/mnt/exports/$range/$file" "$DEMO/host%K/$file" \
 		"$DEMO/host*/orderfs.log"
 	echo "demo: the simulator's export tasks: $before before, $(sim_applies "$1") after (1 more: one export for the whole fleet)"
+	if [ -n "$STORE" ]; then
+		echo "demo: the simulator's file downloads: $dl_before before, $(sim_downloads "$1") after (1 more: the others came from the store, $(store_info endpoint))"
+	fi
 	k=1
 	while [ "$k" -le "$FLEET" ]; do
-		echo "    host$k: sha256 $(sha256sum <"$DEMO/host$k/$file" | cut -d' ' -f1)  $DEMO/host$k/$file"
+		src=""
+		[ -z "$STORE" ] || src="  (from the $(sed -n 's/.*"source":[[:space:]]*"\([a-z]*\)".*/\1/p' "$DEMO/host$k/mnt/exports/$range/.status" | head -n 1))"
+		echo "    host$k: sha256 $(sha256sum <"$DEMO/host$k/$file" | cut -d' ' -f1)  $DEMO/host$k/$file$src"
 		k=$((k + 1))
 	done
 	echo
@@ -382,6 +450,7 @@ start() {
 	*) die "PROVIDER must be vexora, clover or mogujie, not '$PROVIDER'" ;;
 	esac
 	check_fleet
+	check_store
 	check_accounts
 	if sim_alive && [ "$(cat "$DEMO/provider" 2>/dev/null)" != "$PROVIDER" ]; then
 		die "a $(cat "$DEMO/provider") simulator is running: 'make demo-stop' first"
@@ -476,6 +545,7 @@ stop() {
 		fi
 	done
 	stop_etcd
+	stop_store
 	rm -f "$DEMO/fleet"
 	if sim_alive; then
 		pid=$(cat "$DEMO/sim.pid")

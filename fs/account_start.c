@@ -55,9 +55,14 @@ static int add_source(const struct accounts_env *env, struct fs_account *a, stru
 		      size_t *kind0, char *err, size_t errlen)
 {
 	struct cache_source_config sc;
+	char prefix[128], writer[FLEET_HOST_MAX];
 	int rc;
 
 	setup_source_config(&a->run_cfg, a->fleet, a->key_account, &sc);
+	/* The main config's store; the account's own prefix, derived as its fleet's. */
+	if (setup_source_store(env->main, env->store, prov->name, a->key_account, &sc, prefix,
+			       writer, err, errlen) != 0)
+		return -1;
 	/* Whoever writes an account file picks its merchant id: its cached files are served
 	 * only once the provider accepted its credentials (cache.h). */
 	sc.check_credentials = a->name[0] != '\0';

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "../client/fleet.h"
+#include "../client/s3.h"
 #include "metrics.h"
 #include "perm.h"
 #include "../common/tz.h"
@@ -186,6 +187,12 @@ static const struct key_def keys[] = {
 	{"fleet_fallback", K_STR, OFF(fleet_fallback), 0, 0, NULL},
 	{"fleet_host", K_STR, OFF(fleet_host), 0, 0, NULL},
 	{"fleet_etcd_insecure", K_BOOL, OFF(fleet_etcd_insecure), 0, 0, NULL},
+	{"store_url", K_STR, OFF(store_url), 0, 0, NULL},
+	{"store_region", K_STR, OFF(store_region), 0, 0, NULL},
+	{"store_credentials_file", K_STR, OFF(store_credentials_file), 0, 0, NULL},
+	{"store_ca_file", K_STR, OFF(store_ca_file), 0, 0, NULL},
+	{"store_virtual_host", K_BOOL, OFF(store_virtual_host), 0, 0, NULL},
+	{"store_insecure", K_BOOL, OFF(store_insecure), 0, 0, NULL},
 	{"accounts_dir", K_STR, OFF(accounts_dir), 0, 0, NULL},
 	{"max_exports_total", K_INT, OFF(max_exports_total), 1, 1024, NULL},
 	{"max_open_per_user", K_INT, OFF(max_open_per_user), 0, 1000000, "4096"},
@@ -337,6 +344,8 @@ int config_set(struct fs_config *c, const char *key, const char *value, char *er
 	rc = set_value(k, (char *)c + k->offset, value);
 	if (!rc && !strncmp(key, "fleet_", 6) && strcmp(key, "fleet_etcd"))
 		c->fleet_keys_given = 1;
+	if (!rc && !strncmp(key, "store_", 6) && strcmp(key, "store_url"))
+		c->store_keys_given = 1;
 	if (!rc && !strcmp(key, "cache_min_free"))
 		c->cache_min_free_given = 1;
 	if (!rc && !strcmp(key, "open_ttl"))
@@ -646,6 +655,27 @@ static int validate_fleet(const struct fs_config *c, char *err, size_t errlen)
 	return config_fleet_host(c, host, sizeof(host), err, errlen);
 }
 
+/* The shared store's keys: only with store_url, which must be a store URL s3.h accepts. */
+static int validate_store(const struct fs_config *c, char *err, size_t errlen)
+{
+	struct s3_location loc;
+	struct client_error cerr;
+
+	if (!c->store_url) {
+		if (!c->store_keys_given)
+			return 0;
+		snprintf(err, errlen, "store_* needs store_url: store keys are set but "
+				      "'store_url' is not (the shared store is off without it)");
+		return -1;
+	}
+	client_error_clear(&cerr);
+	if (s3_parse_url(c->store_url, c->store_insecure, &loc, &cerr) != 0) {
+		snprintf(err, errlen, "bad value for %s", cerr.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* A time_zone value names a zoneinfo file orderfs can read. 0 or -1 with err. */
 static int validate_time_zone(const char *name, char *err, size_t errlen)
 {
@@ -709,6 +739,8 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 				      "max_exports is the mount's cap)");
 		return -1;
 	}
+	if (validate_store(c, err, errlen))
+		return -1;
 	return validate_fleet(c, err, errlen);
 }
 

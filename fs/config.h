@@ -71,6 +71,14 @@ struct fs_config {
 	char *fleet_host;	    /* this host's name in the fleet; NULL = gethostname() */
 	int fleet_etcd_insecure;    /* default 0: credentials only over https endpoints */
 	int fleet_keys_given;	    /* a fleet_* key other than fleet_etcd was set */
+	/* The shared store (README "Shared store"): on when store_url is set. */
+	char *store_url;	      /* https://HOST/BUCKET/PREFIX (client/s3.h) */
+	char *store_region;	      /* default us-east-1 */
+	char *store_credentials_file; /* ACCESS:SECRET (0600); NULL = AWS_* environment */
+	char *store_ca_file;	      /* CA bundle for an https store */
+	int store_virtual_host;	      /* BUCKET.HOST instead of HOST/BUCKET */
+	int store_insecure;	      /* plain http to a host that is not loopback */
+	int store_keys_given;	      /* a store_* key other than store_url was set */
 	/* Many merchants in one mount (README "Accounts"): on when accounts_dir is set. */
 	char *accounts_dir;	    /* one NAME.conf per merchant account */
 	int max_exports_total;	    /* exports at once across all accounts; 0 = default */

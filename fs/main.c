@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../client/s3.h"
 #include "../common/log.h"
 #include "accounts.h"
 #include "config.h"
@@ -360,7 +361,7 @@ static int mount_fuse(const struct cmdline *cl, struct mount *m)
  * mount (the accounts start when used). 0, or -1 after saying why. */
 static int accounts_open(const struct fs_config *cfg, struct orderfs *o)
 {
-	struct accounts_env env = {cfg, o->cache};
+	struct accounts_env env = {cfg, o->cache, o->store};
 	int rc;
 
 	if (setup_accounts_dir(cfg->accounts_dir))
@@ -382,10 +383,13 @@ static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 	struct fs_account *a = &o->single;
 	struct cache_config cc;
 	struct cache_source_config sc;
+	char prefix[128], writer[FLEET_HOST_MAX], why[256];
 	size_t kind0;
 	int err = 0;
 
 	setup_cache_config(cfg, &cc);
+	if (cfg->store_url && !(o->store = setup_store(cfg)))
+		return -1;
 	a->clock_file = cfg->test_clock_file;
 	if (!(o->cache = cache_new(&cc, NULL, &err)))
 		goto fail;
@@ -396,6 +400,11 @@ static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 		return -1;
 	snprintf(a->key_account, sizeof(a->key_account), "%s", a->prov->account);
 	setup_source_config(cfg, a->fleet, a->key_account, &sc);
+	if (setup_source_store(cfg, o->store, a->prov->name, a->key_account, &sc, prefix, writer,
+			       why, sizeof(why)) != 0) {
+		fprintf(stderr, "orderfs: %s\n", why);
+		return -1;
+	}
 	if ((err = cache_add_source(o->cache, a->prov, &sc, &kind0)) != 0)
 		goto fail;
 	account_set_active(a, a->prov, kind0);
@@ -487,6 +496,7 @@ static void mount_teardown(struct mount *m)
 	orderfs_close_all(o);
 	cache_free(o->cache);
 	fleet_free(o->single.fleet); /* after the cache, which used it to the end */
+	s3_free(o->store);	     /* the same */
 	accounts_free(o->accounts);  /* the same for the accounts' providers and fleets */
 	bundle_memo_free(o->bundles);
 	if (f)

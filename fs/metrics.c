@@ -179,6 +179,18 @@ static const struct counter cache_counters[] = {
 	C("orderfs_errors_total", NULL, NULL, ",kind=\"invalid\"", err_invalid),
 	C("orderfs_errors_total", NULL, NULL, ",kind=\"unavailable\"", err_again),
 	C("orderfs_errors_total", NULL, NULL, ",kind=\"other\"", err_other),
+	C("orderfs_store_hits_total", "counter",
+	  "Files taken from the shared store instead of the provider.", "", store_hits),
+	C("orderfs_store_misses_total", "counter",
+	  "Fills that found no usable file in the shared store.", "", store_misses),
+	C("orderfs_store_uploads_total", "counter", "Files uploaded to the shared store.", "",
+	  store_uploads),
+	C("orderfs_store_bytes_total", "counter",
+	  "Bytes moved to and from the shared store.", "", store_bytes),
+	C("orderfs_store_errors_total", "counter",
+	  "Failed shared store calls (auth: refused credentials, HTTP 403).", ",kind=\"any\"",
+	  store_errors),
+	C("orderfs_store_errors_total", NULL, NULL, ",kind=\"auth\"", store_auth_errors),
 };
 
 #undef C

@@ -29,6 +29,7 @@ struct orderfs {
 	struct accounts *accounts; /* NULL without accounts_dir */
 	const struct fs_config *cfg; /* the main config, for the life of the mount */
 	struct cache *cache; /* the exports of every account and type */
+	struct s3_store *store; /* the shared store (store_url), NULL none; freed after cache */
 	char fleet_host[FLEET_HOST_MAX]; /* this host's name in the fleet */
 	struct bundle_memo *bundles; /* indexes of READY bundles, for stat, readdir, open */
 	struct fuse *fuse;

@@ -1,4 +1,5 @@
 #include "setup.h"
+#include "../client/s3.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -210,4 +211,45 @@ void setup_source_config(const struct fs_config *cfg, struct fleet *fleet, const
 	sc->fleet_max_exports = config_fleet_max_exports(cfg);
 	/* The whole fleet's cap: the cache gives each host its share of it. */
 	sc->fleet_rate_cap = cfg->max_requests_per_s;
+}
+
+struct s3_store *setup_store(const struct fs_config *cfg)
+{
+	struct s3_config sc = {
+		.url = cfg->store_url,
+		.virtual_host = cfg->store_virtual_host,
+		.region = cfg->store_region,
+		.credentials_file = cfg->store_credentials_file,
+		.insecure = cfg->store_insecure,
+		.ca_file = cfg->store_ca_file,
+		.stall_s = cfg->download_stall_s,
+	};
+	struct client_error err;
+	struct s3_store *st;
+
+	client_error_clear(&err);
+	if (!(st = s3_new(&sc, &err)))
+		fprintf(stderr, "orderfs: shared store: %s\n", err.msg);
+	return st;
+}
+
+int setup_source_store(const struct fs_config *cfg, struct s3_store *store,
+		       const char *provider, const char *account, struct cache_source_config *sc,
+		       char prefix[128], char writer[FLEET_HOST_MAX], char *err, size_t errlen)
+{
+	char hex[FLEET_SHA256_HEX];
+
+	if (!store)
+		return 0;
+	if (config_fleet_host(cfg, writer, FLEET_HOST_MAX, err, errlen) != 0)
+		return -1;
+	if (fleet_account_hex(provider, cfg->base_url, account, hex) != 0) {
+		snprintf(err, errlen, "shared store: SHA-256 failed");
+		return -1;
+	}
+	snprintf(prefix, 128, "%s/%.*s", provider, FLEET_ACCOUNT_HEX, hex);
+	sc->store = store;
+	sc->store_prefix = prefix;
+	sc->store_writer = writer;
+	return 0;
 }

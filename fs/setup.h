@@ -57,4 +57,19 @@ struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct prov
 void setup_source_config(const struct fs_config *cfg, struct fleet *fleet, const char *account,
 			 struct cache_source_config *sc);
 
+/*
+ * The shared store (cfg->store_url set): the client of the store, its credentials read and
+ * checked (no network). NULL after printing one line saying why (never a secret). Free it
+ * with s3_free after cache_free.
+ */
+struct s3_store *setup_store(const struct fs_config *cfg);
+
+/* The shared store for one merchant into sc: store, its prefix "<provider>/<account hash>"
+ * (the fleet's hash of provider, base_url and account) into prefix, this host's name
+ * (fleet_host or the system's) into writer. No-op when store is NULL. 0, or -1 with err
+ * (a host name the store cannot hold). */
+int setup_source_store(const struct fs_config *cfg, struct s3_store *store,
+		       const char *provider, const char *account, struct cache_source_config *sc,
+		       char prefix[128], char writer[FLEET_HOST_MAX], char *err, size_t errlen);
+
 #endif

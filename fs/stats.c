@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../client/s3.h"
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "accounts.h"
@@ -16,8 +17,9 @@
 #include "orderfs.h"
 #include "prefetch.h"
 
-#define STATS_MAX 4096
+#define STATS_MAX 5120
 #define FLEET_PART_MAX 1024
+#define STORE_PART_MAX 1024
 #define STATS_ACCOUNTS_MAX (4u << 20) /* the accounts section: ~250 bytes an account */
 
 /* The fleet state text of cache stats cs (stats.h). */
@@ -57,6 +59,23 @@ static void fleet_part(struct orderfs *o, const struct cache_stats *cs, const ch
 		 (unsigned long long)fs.etcd_errors, (unsigned long long)fs.lease_regrants,
 		 fleet_reachable(o->single.fleet) ? "true" : "false", cs->fleet_alone ? "true" : "false",
 		 cs->fleet_alone_s, cs->fleet_rate);
+}
+
+/* The shared store's part of /.stats, starting with its comma; "" without a store. */
+static void store_part(struct orderfs *o, const struct cache_stats *cs, const char *nl,
+		       char *out, size_t n)
+{
+	out[0] = '\0';
+	if (!o->store)
+		return;
+	snprintf(out, n,
+		 ",%s\"store\": {\"where\": \"%s\", \"hits\": %llu, \"misses\": %llu, "
+		 "\"uploads\": %llu, \"bytes\": %llu, \"errors\": %llu, "
+		 "\"auth_errors\": %llu}",
+		 nl, s3_where(o->store), (unsigned long long)cs->store_hits,
+		 (unsigned long long)cs->store_misses, (unsigned long long)cs->store_uploads,
+		 (unsigned long long)cs->store_bytes, (unsigned long long)cs->store_errors,
+		 (unsigned long long)cs->store_auth_errors);
 }
 
 struct accounts_part {
@@ -109,7 +128,7 @@ static void accounts_section(struct orderfs *o, const char *nl, struct buf *b, s
 
 char *stats_render(struct orderfs *o, int multiline, size_t *len)
 {
-	char fleet[FLEET_PART_MAX];
+	char fleet[FLEET_PART_MAX + STORE_PART_MAX];
 	struct cache_stats cs;
 	struct prefetch_stats ps;
 	const char *nl = multiline ? "\n  " : " ";
@@ -122,7 +141,8 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 
 	orderfs_cache_stats(o, &cs);
 	prefetch_get_stats(o->accounts ? NULL : o->single.prefetch, &ps);
-	fleet_part(o, &cs, nl, fleet, sizeof(fleet));
+	fleet_part(o, &cs, nl, fleet, FLEET_PART_MAX);
+	store_part(o, &cs, nl, fleet + strlen(fleet), sizeof(fleet) - strlen(fleet));
 	accounts_section(o, nl, &acc, &pinned);
 	if (!o->accounts)
 		pinned = range_map_count(o->single.notes);

@@ -97,6 +97,17 @@ static void add_fleet_fields(cJSON *o, const struct cache_info *in)
 		cJSON_AddStringToObject(o, "message", "waiting for a fleet slot (fleet_max_exports)");
 }
 
+/* The shared store: where this host got the file (provider, store, cache) and its object. */
+static void add_store_fields(cJSON *o, const struct cache_info *in)
+{
+	if (in->state == CACHE_READY && in->source[0])
+		cJSON_AddStringToObject(o, "source", in->source);
+	if (in->store_key[0])
+		cJSON_AddStringToObject(o, "store_key", in->store_key);
+	if (in->store_error[0])
+		cJSON_AddStringToObject(o, "store_error", in->store_error);
+}
+
 static void add_file_fields(cJSON *o, const struct tz *zone, const char *name,
 			    const struct date_range *chunk, const struct cache_info *in)
 {
@@ -148,6 +159,7 @@ static void add_file_fields(cJSON *o, const struct tz *zone, const char *name,
 		cJSON_AddNullToObject(o, "sha256");
 	cJSON_AddItemToObject(o, "last_error", status_error_json(in));
 	add_fleet_fields(o, in);
+	add_store_fields(o, in);
 }
 
 char *status_render(const struct date_range *r, size_t n, const char (*names)[PATH_NAME_MAX],

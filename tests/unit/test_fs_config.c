@@ -525,6 +525,41 @@ static void test_fleet_bad_values(void **state)
 	config_free(&c);
 }
 
+/* The shared store's keys: store_url checked as the store client parses it, plain http only
+ * to loopback or with store_insecure, every other store_* key only with store_url. */
+static void test_store_keys(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	const char *ok[] = {"store_url", "https://s3.eu-west-1.amazonaws.com/bkt/pre",
+			      "store_region", "eu-west-1", "store_virtual_host", "yes", NULL};
+	const char *loop[] = {"store_url", "http://127.0.0.1:9000/bkt", NULL};
+	const char *plain[] = {"store_url", "http://s3.example.com/bkt", NULL};
+	const char *meant[] = {"store_url", "http://s3.example.com/bkt", "store_insecure", "yes",
+			       NULL};
+	const char *bucket[] = {"store_url", "https://s3.example.com/Bkt", NULL};
+	const char *alone[] = {"store_region", "eu-west-1", NULL};
+
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), ok), 0);
+	assert_string_equal(c.store_region, "eu-west-1");
+	assert_int_equal(c.store_virtual_host, 1);
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), loop), 0);
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), plain), -1);
+	assert_non_null(strstr(err, "store_url"));
+	assert_non_null(strstr(err, "store_insecure"));
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), meant), 0);
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), bucket), -1);
+	assert_non_null(strstr(err, "bucket"));
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), alone), -1);
+	assert_non_null(strstr(err, "store_* needs store_url"));
+	config_free(&c);
+}
+
 /* A password must not cross the network in clear: credentials with an http:// endpoint are
  * refused unless fleet_etcd_insecure says the operator means it. */
 static void test_fleet_auth_over_http_refused(void **state)
@@ -724,6 +759,7 @@ int main(void)
 		cmocka_unit_test(test_secret_missing_or_empty),
 		cmocka_unit_test(test_fleet_defaults),
 		cmocka_unit_test(test_fleet_bad_values),
+		cmocka_unit_test(test_store_keys),
 		cmocka_unit_test(test_fleet_auth_over_http_refused),
 		cmocka_unit_test(test_fleet_keys_need_fleet_etcd),
 		cmocka_unit_test(test_fleet_bad_endpoints),
