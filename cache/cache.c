@@ -91,6 +91,14 @@ const char *cache_state_name(enum cache_state s)
 	return "unknown";
 }
 
+const char *cache_step_name(enum cache_step s)
+{
+	static const char *const names[CACHE_STEP_N] = {
+		"applied", "generated", "url", "first_byte", "last_byte", "synced", "ready"};
+
+	return (unsigned)s < CACHE_STEP_N ? names[s] : "?";
+}
+
 const char *cache_fleet_role_name(enum cache_fleet_role r)
 {
 	switch (r) {

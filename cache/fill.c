@@ -86,6 +86,7 @@ static void fill_task_fields(struct cache_info *i, const struct export_task *t, 
 	i->finish_time = i->expires = 0;
 	i->bytes_done = i->size = 0;
 	i->items_done = i->items_total = 0; /* the old task's count is not ours */
+	memset(i->step_ms, 0, sizeof(i->step_ms)); /* a new export: its own steps */
 }
 
 /* The task's fields in a metadata record. */
@@ -291,8 +292,9 @@ int fill_apply(struct fill *f)
 	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
-	fill_mark(f, "applied");
-	return fill_take_task(f, &t);
+	r = fill_take_task(f, &t);
+	fill_stamp(f, CACHE_STEP_APPLIED);
+	return r;
 }
 
 /* Forget the task id (in memory; the next persist or apply replaces it on disk). */
@@ -309,6 +311,17 @@ void fill_mark(const struct fill *f, const char *what)
 {
 	log_debug("cache: %s: +%lld ms %s", f->e->range_str,
 		  (long long)(cache_mono_ms() - f->start_ms), what);
+}
+
+void fill_stamp(const struct fill *f, enum cache_step s)
+{
+	int64_t now = cache_now_ms(f->c);
+
+	fill_mark(f, cache_step_name(s));
+	pthread_mutex_lock(&f->c->lock);
+	if (fill_alive_locked(f))
+		f->e->info.step_ms[s] = now;
+	pthread_mutex_unlock(&f->c->lock);
 }
 
 static long fill_jitter(struct fill *f, long ms)
@@ -463,7 +476,10 @@ static int fill_poll(struct fill *f, int fresh)
 			continue;
 		}
 		f->tries.retries = 0;
-		fill_mark(f, export_state_name(f->task.state));
+		if (f->task.state == EXPORT_GENERATED)
+			fill_stamp(f, CACHE_STEP_GENERATED);
+		else
+			fill_mark(f, export_state_name(f->task.state));
 		fill_poll_publish(f);
 		if ((r = fill_poll_state(f, &last)) != FILL_PENDING)
 			return r;

@@ -74,6 +74,9 @@ int fill_judge(struct fill *f, enum fill_step step, const struct client_error *e
 /* One debug line "+N ms WHAT" timing the flight's steps from its start (apply, each poll,
  * URL, first and last byte, hash + fsync, rename, ready): the breakdown of a cold read. */
 void fill_mark(const struct fill *f, const char *what);
+/* fill_mark of step s, and its time (unix ms) in the entry's cache_info.step_ms while the
+ * flight is alive, for .status. Takes cache->lock. */
+void fill_stamp(const struct fill *f, enum cache_step s);
 /* Sleep ms unless the flight must stop: 0, or -ECANCELED. */
 int fill_sleep(struct fill *f, long ms);
 /* Apply for a new task (check first) and persist its id: 0, or -errno (f->err set). */
