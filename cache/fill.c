@@ -288,6 +288,7 @@ int fill_apply(struct fill *f)
 	}
 	f->applied_ms = cache_mono_ms();
 	f->pending_seen_ms = 0;
+	memset(&f->progress, 0, sizeof(f->progress)); /* a new task: its own rate */
 	pthread_mutex_lock(&c->lock);
 	entry_counts(c, f->e)->n_applies++;
 	pthread_mutex_unlock(&c->lock);
@@ -349,6 +350,8 @@ static int fill_poll_sleep(struct fill *f, long *delay)
 		pthread_mutex_unlock(&c->lock);
 		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h, polling);
 	}
+	/* The provider's own percent, where it gives one: just after the end it predicts. */
+	ms = poll_progress_wait(ms, cache_mono_ms(), &f->progress);
 	if (ms > left)
 		ms = left > 0 ? (long)left : 0;
 	if ((r = fill_sleep(f, ms)) != 0)
@@ -476,6 +479,8 @@ static int fill_poll(struct fill *f, int fresh)
 			continue;
 		}
 		f->tries.retries = 0;
+		if (f->task.state == EXPORT_GENERATING)
+			poll_progress_note(&f->progress, cache_mono_ms(), f->task.progress);
 		if (f->task.state == EXPORT_GENERATED)
 			fill_stamp(f, CACHE_STEP_GENERATED);
 		else

@@ -8,6 +8,7 @@
 
 #include "fill_decide.h"
 #include "internal.h"
+#include "poll_progress.h"
 
 /* Beyond 0 and -errno, what a step can tell the driver. */
 #define FILL_REAPPLY 1 /* the task or its file is gone: apply again */
@@ -32,6 +33,7 @@ struct fill {
 	int64_t applied_ms;		/* monotonic ms of this flight's own apply; 0 = none */
 	int64_t pending_seen_ms;	/* since the apply: the last poll that saw it pending */
 	unsigned polls;			/* status queries this flight made */
+	struct poll_progress progress;	/* the provider's percent while generating, its task */
 	char task_id[PROVIDER_ID_MAX];	/* "" = apply first */
 	struct export_task task;	/* last query answer */
 	struct client_error err;	/* why the flight failed */
