@@ -332,6 +332,38 @@ static long fill_jitter(struct fill *f, long ms)
 	return half + (half > 0 ? (long)(rand_r(&f->seed) % (unsigned)(half + 1)) : 0) + ms / 4;
 }
 
+/* fill_sleep, cut short when another export of the source is found generated about as long
+ * after its apply as this one has run now (poll_hint_wakes): 0 or -ECANCELED. */
+static int fill_poll_nap(struct fill *f, long ms)
+{
+	struct cache *c = f->c;
+	int64_t until = cache_mono_ms() + (ms > 0 ? ms : 0);
+	unsigned seq;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	seq = f->src->poll_hint_seq;
+	for (;;) {
+		int64_t now = cache_mono_ms();
+		struct timespec ts;
+		if (!fill_alive_locked(f)) {
+			rc = -ECANCELED;
+			break;
+		}
+		if (now >= until)
+			break;
+		if (f->src->poll_hint_seq != seq) {
+			seq = f->src->poll_hint_seq;
+			if (f->applied_ms && poll_hint_wakes(&f->src->poll_hint, now - f->applied_ms))
+				break;
+		}
+		clock_mono_deadline(&ts, until - now);
+		pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
 /* Sleep before the next poll: *delay with jitter, never past the deadline. Then *delay
  * becomes the next wait. 0 or -ECANCELED. */
 static int fill_poll_sleep(struct fill *f, long *delay)
@@ -354,7 +386,7 @@ static int fill_poll_sleep(struct fill *f, long *delay)
 	ms = poll_progress_wait(ms, cache_mono_ms(), &f->progress);
 	if (ms > left)
 		ms = left > 0 ? (long)left : 0;
-	if ((r = fill_sleep(f, ms)) != 0)
+	if ((r = fill_poll_nap(f, ms)) != 0)
 		return r;
 	/* Next wait: a tenth of the time the export has taken so far, so the poll that sees it
 	 * generated comes at most ~10% (plus jitter) after it was; doubling would overshoot by
@@ -413,8 +445,11 @@ static void fill_learn_poll_hint(struct fill *f)
 		  (long long)f->pending_seen_ms, (long long)(cache_mono_ms() - f->applied_ms),
 		  f->polls);
 	pthread_mutex_lock(&f->c->lock);
-	if (h.hi_ms > 0)
+	if (h.hi_ms > 0) {
 		f->src->poll_hint = h;
+		f->src->poll_hint_seq++;
+		pthread_cond_broadcast(&f->c->wake); /* the rest of its wave looks now */
+	}
 	pthread_mutex_unlock(&f->c->lock);
 }
 

@@ -25,6 +25,11 @@ long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint
 	return wait_ms;
 }
 
+int poll_hint_wakes(const struct poll_hint *h, int64_t since_apply_ms)
+{
+	return h && h->hi_ms > 0 && since_apply_ms >= h->lo_ms - POLL_HINT_MARGIN_MS;
+}
+
 struct poll_hint poll_hint_learn(int64_t lo_ms, int64_t hi_ms)
 {
 	struct poll_hint h = {0, 0};

@@ -35,6 +35,12 @@ struct poll_hint {
 long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint *h,
 		    int polling);
 
+/* Whether an export applied since_apply_ms ago polls now, when another export of its account
+ * was just found generated with hint h: yes once it is inside or past the window's start,
+ * since exports applied together are generated together (a wave of queued ones), so one's
+ * poll tells the rest to look at once rather than at their own next step. Pure. */
+int poll_hint_wakes(const struct poll_hint *h, int64_t since_apply_ms);
+
 /* The hint learned from an export first seen generated at hi_ms after its apply, last seen
  * pending at lo_ms; nothing ({0, 0}) when it was never seen pending (lo_ms 0). */
 struct poll_hint poll_hint_learn(int64_t lo_ms, int64_t hi_ms);

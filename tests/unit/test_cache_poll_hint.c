@@ -57,6 +57,18 @@ static void test_learn_orders_and_clamps(void **state)
 	assert_int_equal(h.hi_ms, 0);
 }
 
+static void test_a_generated_sibling_wakes_the_wave(void **state)
+{
+	struct poll_hint h = poll_hint_learn(2900, 3000); /* window 2750 .. 3150 */
+
+	assert_true(poll_hint_wakes(&h, 2800));	 /* applied with it: look now */
+	assert_true(poll_hint_wakes(&h, 3400));	 /* past it: surely look now */
+	assert_false(poll_hint_wakes(&h, 2000)); /* applied well after it: its own schedule */
+	h = poll_hint_learn(0, 800);
+	assert_false(poll_hint_wakes(&h, 800)); /* no window: nothing to go by */
+	assert_false(poll_hint_wakes(NULL, 800));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -65,6 +77,7 @@ int main(void)
 		cmocka_unit_test(test_steps_inside_the_window_then_the_schedule),
 		cmocka_unit_test(test_step_grows_with_the_exports_polling),
 		cmocka_unit_test(test_learn_orders_and_clamps),
+		cmocka_unit_test(test_a_generated_sibling_wakes_the_wave),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
