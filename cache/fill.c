@@ -291,6 +291,7 @@ int fill_apply(struct fill *f)
 	memset(&f->progress, 0, sizeof(f->progress)); /* a new task: its own rate */
 	pthread_mutex_lock(&c->lock);
 	entry_counts(c, f->e)->n_applies++;
+	f->poll_turn = f->src->poll_turns++;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->e->range_str, t.id);
 	r = fill_take_task(f, &t);
@@ -380,7 +381,8 @@ static int fill_poll_sleep(struct fill *f, long *delay)
 		h = f->src->poll_hint;
 		polling = f->src->running;
 		pthread_mutex_unlock(&c->lock);
-		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h, polling);
+		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h, polling,
+				    f->poll_turn);
 	}
 	/* The provider's own percent, where it gives one: just after the end it predicts. */
 	ms = poll_progress_wait(ms, cache_mono_ms(), &f->progress);

@@ -34,6 +34,7 @@ struct fill {
 	int64_t pending_seen_ms;	/* since the apply: the last poll that saw it pending */
 	unsigned polls;			/* status queries this flight made */
 	struct poll_progress progress;	/* the provider's percent while generating, its task */
+	unsigned poll_turn;		/* its turn among a wave's polls (poll_hint_wait) */
 	char task_id[PROVIDER_ID_MAX];	/* "" = apply first */
 	struct export_task task;	/* last query answer */
 	struct client_error err;	/* why the flight failed */

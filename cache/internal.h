@@ -133,6 +133,7 @@ struct cache_source {
 	int closed_waiting;	/* of those, waiting for its provider to open (pool.c) */
 	struct poll_hint poll_hint; /* where its last export was generated (poll_hint.h) */
 	unsigned poll_hint_seq;	    /* +1 each time poll_hint is learned: wakes sleeping polls */
+	unsigned poll_turns;	    /* +1 each apply: the flight's turn in a wave (poll_hint.h) */
 	/* Its provider said it is closed (service hours, capacity) until this wall time (ms):
 	 * its flights queued behind the waiting one show WAITING and their readers get EAGAIN.
 	 * Other sources' flights never see it. */
