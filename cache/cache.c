@@ -91,6 +91,14 @@ const char *cache_state_name(enum cache_state s)
 	return "unknown";
 }
 
+const char *cache_step_name(enum cache_step s)
+{
+	static const char *const names[CACHE_STEP_N] = {
+		"applied", "generated", "url", "first_byte", "last_byte", "synced", "ready"};
+
+	return (unsigned)s < CACHE_STEP_N ? names[s] : "?";
+}
+
 const char *cache_fleet_role_name(enum cache_fleet_role r)
 {
 	switch (r) {
@@ -331,6 +339,7 @@ int cache_lookup(struct cache *c, size_t type, const struct date_range *r,
 			snprintf(out->store_error, sizeof(out->store_error), "%s",
 				 e->kind->src->store_error);
 		cache_lookup_source(e, out);
+		steps_get(c, e, out->step_ms);
 		if (out->state == CACHE_WAITING && e->info.state == CACHE_QUEUED) {
 			/* Queued behind the waiting flight: it waits for the same opening. */
 			out->wait_until = (e->kind->src->closed_until_ms + 999) / 1000;

@@ -139,6 +139,22 @@ enum cache_state {
 
 const char *cache_state_name(enum cache_state s);
 
+/* The steps of one fill, in the order they happen; cache_info.step_ms says when each was
+ * passed (README ".status", "steps"). */
+enum cache_step {
+	CACHE_STEP_APPLIED,    /* the provider took the export request */
+	CACHE_STEP_GENERATED,  /* a poll saw the file generated */
+	CACHE_STEP_URL,	       /* the download URL is in: the download request follows */
+	CACHE_STEP_FIRST_BYTE, /* the first byte of the file is on disk */
+	CACHE_STEP_LAST_BYTE,  /* every byte is on disk */
+	CACHE_STEP_SYNCED,     /* SHA-256 final and the file fsynced */
+	CACHE_STEP_READY,      /* renamed, .meta synced, readers woken */
+	CACHE_STEP_N
+};
+
+/* The step's name in .status ("applied", "first_byte", ...); "?" for no step. */
+const char *cache_step_name(enum cache_step s);
+
 /* This host's part in the export of one range, in fleet mode. */
 enum cache_fleet_role {
 	CACHE_FLEET_NONE = 0, /* no fleet mode, or no flight yet */
@@ -191,6 +207,8 @@ struct cache_info {
 	char store_error[PROVIDER_MSG_MAX];  /* its source's last failed store call ("" none
 					      * since the last success): a 403 says the store
 					      * refused the credentials */
+	int64_t step_ms[CACHE_STEP_N];	     /* when this process's last fill of it passed each
+					      * step, unix ms; 0 = not passed (yet) */
 };
 
 /* Start the cache: create dirs, start the fill pool and, in the background, the recovery scan

@@ -127,6 +127,7 @@ static int fill_write_meta(struct fill *f, const struct export_task *t)
 	if (rc == 0 && t) {
 		pthread_mutex_lock(&f->c->lock);
 		fill_task_fields(&f->e->info, t, now_s);
+		steps_reset(f->c, f->e); /* a new export: its own steps */
 		f->e->total = 0;
 		f->e->access_dirty = 0;
 		pthread_mutex_unlock(&f->c->lock);
@@ -287,12 +288,15 @@ int fill_apply(struct fill *f)
 	}
 	f->applied_ms = cache_mono_ms();
 	f->pending_seen_ms = 0;
+	memset(&f->progress, 0, sizeof(f->progress)); /* a new task: its own rate */
 	pthread_mutex_lock(&c->lock);
 	entry_counts(c, f->e)->n_applies++;
+	f->poll_turn = f->src->poll_turns++;
 	pthread_mutex_unlock(&c->lock);
 	log_info("cache: %s: applied for export task %s", f->range_str, t.id);
-	fill_mark(f, "applied");
-	return fill_take_task(f, &t);
+	r = fill_take_task(f, &t);
+	fill_stamp(f, CACHE_STEP_APPLIED);
+	return r;
 }
 
 /* Forget the task id (in memory; the next persist or apply replaces it on disk). */
@@ -311,11 +315,54 @@ void fill_mark(const struct fill *f, const char *what)
 		  (long long)(cache_mono_ms() - f->start_ms), what);
 }
 
+void fill_stamp(const struct fill *f, enum cache_step s)
+{
+	int64_t now = cache_now_ms(f->c);
+
+	fill_mark(f, cache_step_name(s));
+	pthread_mutex_lock(&f->c->lock);
+	if (fill_alive_locked(f))
+		steps_row(f->c, f->e)[s] = now;
+	pthread_mutex_unlock(&f->c->lock);
+}
+
 static long fill_jitter(struct fill *f, long ms)
 {
 	long half = ms / 2;
 
 	return half + (half > 0 ? (long)(rand_r(&f->seed) % (unsigned)(half + 1)) : 0) + ms / 4;
+}
+
+/* fill_sleep, cut short when another export of the source is found generated about as long
+ * after its apply as this one has run now (poll_hint_wakes): 0 or -ECANCELED. */
+static int fill_poll_nap(struct fill *f, long ms)
+{
+	struct cache *c = f->c;
+	int64_t until = cache_mono_ms() + (ms > 0 ? ms : 0);
+	unsigned seq;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	seq = f->src->poll_hint_seq;
+	for (;;) {
+		int64_t now = cache_mono_ms();
+		struct timespec ts;
+		if (!fill_alive_locked(f)) {
+			rc = -ECANCELED;
+			break;
+		}
+		if (now >= until)
+			break;
+		if (f->src->poll_hint_seq != seq) {
+			seq = f->src->poll_hint_seq;
+			if (f->applied_ms && poll_hint_wakes(&f->src->poll_hint, now - f->applied_ms))
+				break;
+		}
+		clock_mono_deadline(&ts, until - now);
+		pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 /* Sleep before the next poll: *delay with jitter, never past the deadline. Then *delay
@@ -334,11 +381,14 @@ static int fill_poll_sleep(struct fill *f, long *delay)
 		h = f->src->poll_hint;
 		polling = f->src->running;
 		pthread_mutex_unlock(&c->lock);
-		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h, polling);
+		ms = poll_hint_wait(ms, cache_mono_ms() - f->applied_ms, &h, polling,
+				    f->poll_turn);
 	}
+	/* The provider's own percent, where it gives one: just after the end it predicts. */
+	ms = poll_progress_wait(ms, cache_mono_ms(), &f->progress);
 	if (ms > left)
 		ms = left > 0 ? (long)left : 0;
-	if ((r = fill_sleep(f, ms)) != 0)
+	if ((r = fill_poll_nap(f, ms)) != 0)
 		return r;
 	/* Next wait: a tenth of the time the export has taken so far, so the poll that sees it
 	 * generated comes at most ~10% (plus jitter) after it was; doubling would overshoot by
@@ -397,8 +447,11 @@ static void fill_learn_poll_hint(struct fill *f)
 		  (long long)f->pending_seen_ms, (long long)(cache_mono_ms() - f->applied_ms),
 		  f->polls);
 	pthread_mutex_lock(&f->c->lock);
-	if (h.hi_ms > 0)
+	if (h.hi_ms > 0) {
 		f->src->poll_hint = h;
+		f->src->poll_hint_seq++;
+		pthread_cond_broadcast(&f->c->wake); /* the rest of its wave looks now */
+	}
 	pthread_mutex_unlock(&f->c->lock);
 }
 
@@ -463,7 +516,12 @@ static int fill_poll(struct fill *f, int fresh)
 			continue;
 		}
 		f->tries.retries = 0;
-		fill_mark(f, export_state_name(f->task.state));
+		if (f->task.state == EXPORT_GENERATING)
+			poll_progress_note(&f->progress, cache_mono_ms(), f->task.progress);
+		if (f->task.state == EXPORT_GENERATED)
+			fill_stamp(f, CACHE_STEP_GENERATED);
+		else
+			fill_mark(f, export_state_name(f->task.state));
 		fill_poll_publish(f);
 		if ((r = fill_poll_state(f, &last)) != FILL_PENDING)
 			return r;

@@ -8,6 +8,7 @@
 
 #include "fill_decide.h"
 #include "internal.h"
+#include "poll_progress.h"
 
 /* Beyond 0 and -errno, what a step can tell the driver. */
 #define FILL_REAPPLY 1 /* the task or its file is gone: apply again */
@@ -35,6 +36,8 @@ struct fill {
 	int64_t applied_ms;		/* monotonic ms of this flight's own apply; 0 = none */
 	int64_t pending_seen_ms;	/* since the apply: the last poll that saw it pending */
 	unsigned polls;			/* status queries this flight made */
+	struct poll_progress progress;	/* the provider's percent while generating, its task */
+	unsigned poll_turn;		/* its turn among a wave's polls (poll_hint_wait) */
 	char task_id[PROVIDER_ID_MAX];	/* "" = apply first */
 	struct export_task task;	/* last query answer */
 	struct client_error err;	/* why the flight failed */
@@ -82,6 +85,9 @@ int fill_judge(struct fill *f, enum fill_step step, const struct client_error *e
 /* One debug line "+N ms WHAT" timing the flight's steps from its start (apply, each poll,
  * URL, first and last byte, hash + fsync, rename, ready): the breakdown of a cold read. */
 void fill_mark(const struct fill *f, const char *what);
+/* fill_mark of step s, and its time (unix ms) in the entry's cache_info.step_ms while the
+ * flight is alive, for .status. Takes cache->lock. */
+void fill_stamp(const struct fill *f, enum cache_step s);
 /* Sleep ms unless the flight must stop: 0, or -ECANCELED. */
 int fill_sleep(struct fill *f, long ms);
 /* Apply for a new task (check first) and persist its id: 0, or -errno (f->err set). */

@@ -66,7 +66,7 @@ static int fill_hook(void *arg, uint64_t size, uint64_t total, size_t added)
 		return -ETIMEDOUT;
 	}
 	if (added && size == added)
-		fill_mark(f, "first byte");
+		fill_stamp(f, CACHE_STEP_FIRST_BYTE);
 	atomic_fetch_add(&entry_counts(f->c, f->e)->n_bytes, added);
 	pthread_mutex_lock(&f->c->lock);
 	if (!fill_alive_locked(f)) {
@@ -128,6 +128,7 @@ static void fill_ready_info(struct fill *f, const struct store_meta *m, const ch
 	i->size = m->size;
 	i->bytes_done = m->size;
 	i->ready_time = m->ready_time;
+	steps_row(f->c, f->e)[CACHE_STEP_READY] = cache_now_ms(f->c); /* with the state */
 	entry_str_set(&i->owner, m->owner);
 	entry_sha256_set(i, sha);
 	i->last_errno = 0;
@@ -147,7 +148,7 @@ int fill_commit(struct fill *f, struct part *pt)
 	uint64_t size = pt->size;
 	int rc = part_finish(pt, sha);
 
-	fill_mark(f, "hashed and synced");
+	fill_stamp(f, CACHE_STEP_SYNCED);
 	part_close(pt);
 	if (rc) {
 		fill_local_error(&f->err, "cannot sync download", rc);
@@ -172,7 +173,7 @@ int fill_commit(struct fill *f, struct part *pt)
 		rc = store_meta_write(&c->store, entry_hex(f->e).s, &m, 1);
 	if (rc == 0) {
 		fill_ready_info(f, &m, sha);
-		fill_mark(f, "ready (renamed, .meta synced)");
+		fill_mark(f, "ready (renamed, .meta synced, readers woken next)");
 	}
 	pthread_mutex_unlock(entry_io_lock(f->c, f->e));
 	if (rc)
@@ -303,6 +304,7 @@ static int fill_fetch(struct fill *f)
 			fill_drop_part(f);
 		return r;
 	}
+	fill_stamp(f, CACHE_STEP_LAST_BYTE);
 	return fill_commit(f, &pt);
 }
 
@@ -382,7 +384,7 @@ static int fill_download(struct fill *f)
 	f->tries.url_refreshes = 0;
 	if ((r = fill_get_url(f, &url)) != 0)
 		return r;
-	fill_mark(f, "download URL");
+	fill_stamp(f, CACHE_STEP_URL);
 	if ((r = fill_open_part(f, &pt)) != 0)
 		return r;
 	pthread_mutex_lock(&f->c->lock);
@@ -397,7 +399,7 @@ static int fill_download(struct fill *f)
 		part_close(&pt);
 		return r;
 	}
-	fill_mark(f, "last byte");
+	fill_stamp(f, CACHE_STEP_LAST_BYTE);
 	if (total != UINT64_MAX && pt.size != total) {
 		client_error_set(&f->err, CLIENT_E_PROTOCOL,
 				 "downloaded %llu bytes but the file has %llu",

@@ -189,6 +189,8 @@ struct cache_source {
 	int running;		/* its flights a worker runs now */
 	int closed_waiting;	/* of those, waiting for its provider to open (pool.c) */
 	struct poll_hint poll_hint; /* where its last export was generated (poll_hint.h) */
+	unsigned poll_hint_seq;	    /* +1 each time poll_hint is learned: wakes sleeping polls */
+	unsigned poll_turns;	    /* +1 each apply: the flight's turn in a wave (poll_hint.h) */
 	/* Its provider said it is closed (service hours, capacity) until this wall time (ms):
 	 * its flights queued behind the waiting one show WAITING and their readers get EAGAIN.
 	 * Other sources' flights never see it. */
@@ -223,7 +225,20 @@ struct cache_kind {
 	struct cache_counts counts;
 };
 
+/* The step times (cache_info.step_ms) of the last fills of this process: a ring, not a field
+ * of every entry, since only the files filled lately have any and 100,000 entries must not
+ * each carry them. A row belongs to an entry while its range and type match it. */
+#define STEP_LOG_N 64
+struct step_log_row {
+	const struct entry *e;
+	struct date_range range;
+	size_t type;
+	int64_t ms[CACHE_STEP_N];
+};
+
 struct cache {
+	struct step_log_row step_log[STEP_LOG_N]; /* (steps.c), under lock */
+	unsigned step_log_next;
 	struct cache_config cfg; /* defaults applied; strings point into the owned copies; the
 				  * fleet fields are the sources' own */
 	char *dir, *language;
@@ -516,6 +531,13 @@ void pool_take_back(struct cache *c, struct entry *e);
 
 /* --- shared.c: the shared store's uploads --- */
 
+/* The step times of e's last fill in this process, made (zeroed, taking the oldest row)
+ * when it has none: never NULL. cache->lock held. */
+int64_t *steps_row(struct cache *c, const struct entry *e);
+/* Zero e's step times: a new export of it starts. cache->lock held. */
+void steps_reset(struct cache *c, const struct entry *e);
+/* e's step times into out (zeros when none are kept). cache->lock held. */
+void steps_get(const struct cache *c, const struct entry *e, int64_t out[CACHE_STEP_N]);
 /* The shared store's object key of e's ready file into out (cap bytes; "" when e has no
  * digest, its source no store, or the key does not fit). Caller holds cache->lock. */
 void shared_entry_object(const struct entry *e, char *out, size_t cap);

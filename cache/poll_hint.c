@@ -2,9 +2,10 @@
 #include "poll_hint.h"
 
 long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint *h,
-		    int polling)
+		    int polling, unsigned turn)
 {
-	long step = POLL_HINT_STEP_MS * (polling > 1 ? polling : 1);
+	unsigned n = polling > 1 ? (unsigned)polling : 1;
+	long step = POLL_HINT_STEP_MS * (long)n;
 	int64_t start, end;
 
 	if (wait_ms < 0)
@@ -15,6 +16,7 @@ long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint
 	end = h->hi_ms + POLL_HINT_MARGIN_MS;
 	if (start < 0)
 		start = 0;
+	start += (int64_t)(turn % n) * POLL_HINT_STEP_MS; /* this export's turn in the wave */
 	if (since_apply_ms < start) {
 		if (since_apply_ms + wait_ms > start)
 			return (long)(start - since_apply_ms);
@@ -23,6 +25,11 @@ long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint
 	if (since_apply_ms < end && wait_ms > step)
 		return step;
 	return wait_ms;
+}
+
+int poll_hint_wakes(const struct poll_hint *h, int64_t since_apply_ms)
+{
+	return h && h->hi_ms > 0 && since_apply_ms >= h->lo_ms - POLL_HINT_MARGIN_MS;
 }
 
 struct poll_hint poll_hint_learn(int64_t lo_ms, int64_t hi_ms)

@@ -29,11 +29,20 @@ struct poll_hint {
  * lands at the start of the hint's window, or at most POLL_HINT_STEP_MS x polling while inside
  * it: polling is how many of the account's exports run now, so the window's polls of a wave
  * of exports stay near 1000 / POLL_HINT_STEP_MS a second together, within the provider's
- * request cap. since_apply_ms: the time since the task was applied now. Pure; never returns
- * more than wait_ms, nor less than 0.
+ * request cap. turn (0 .. polling-1, taken modulo polling) puts this export's first poll in
+ * the window turn x POLL_HINT_STEP_MS after its start, so a wave applied together polls in
+ * turns, one every POLL_HINT_STEP_MS, not all at once every step x polling (the first that
+ * sees its file generated wakes the rest: poll_hint_wakes). since_apply_ms: the time since
+ * the task was applied now. Pure; never returns more than wait_ms, nor less than 0.
  */
 long poll_hint_wait(long wait_ms, int64_t since_apply_ms, const struct poll_hint *h,
-		    int polling);
+		    int polling, unsigned turn);
+
+/* Whether an export applied since_apply_ms ago polls now, when another export of its account
+ * was just found generated with hint h: yes once it is inside or past the window's start,
+ * since exports applied together are generated together (a wave of queued ones), so one's
+ * poll tells the rest to look at once rather than at their own next step. Pure. */
+int poll_hint_wakes(const struct poll_hint *h, int64_t since_apply_ms);
 
 /* The hint learned from an export first seen generated at hi_ms after its apply, last seen
  * pending at lo_ms; nothing ({0, 0}) when it was never seen pending (lo_ms 0). */

@@ -108,6 +108,21 @@ static void add_store_fields(cJSON *o, const struct cache_info *in)
 		cJSON_AddStringToObject(o, "store_error", in->store_error);
 }
 
+/* When this process's last fill of the file passed each step, unix ms (null: not passed),
+ * so a user or a bench reads where a cold read's time went without watching it live. */
+static void add_steps(cJSON *o, const struct cache_info *in)
+{
+	cJSON *s = cJSON_AddObjectToObject(o, "steps_ms");
+
+	for (int i = 0; s && i < CACHE_STEP_N; i++) {
+		const char *name = cache_step_name((enum cache_step)i);
+		if (in->step_ms[i] > 0)
+			cJSON_AddNumberToObject(s, name, (double)in->step_ms[i]);
+		else
+			cJSON_AddNullToObject(s, name);
+	}
+}
+
 static void add_file_fields(cJSON *o, const struct tz *zone, const char *name,
 			    const struct date_range *chunk, const struct cache_info *in)
 {
@@ -158,6 +173,7 @@ static void add_file_fields(cJSON *o, const struct tz *zone, const char *name,
 	else
 		cJSON_AddNullToObject(o, "sha256");
 	cJSON_AddItemToObject(o, "last_error", status_error_json(in));
+	add_steps(o, in);
 	add_fleet_fields(o, in);
 	add_store_fields(o, in);
 }

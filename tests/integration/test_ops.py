@@ -186,6 +186,40 @@ class TestProgress(OpsTestCase):
         finally:
             self.sim.configure(rows=150, compression="deflate", download_rate_bps=0)
 
+    def test_status_steps_time_the_fill_in_order(self):
+        # ~200 KB at 100 KB/s: the download alone takes ~2 s, so its step times must span it.
+        rate = 100000
+        self.sim.configure(rows=600, compression="stored", download_rate_bps=rate)
+        try:
+            m = self.mount()
+            rng = day_range(14)
+            path = m.path("exports", rng, "orders.xlsx")
+            t0 = datetime.datetime.now().timestamp() * 1000
+            with open(path, "rb") as f:
+                data = f.read()
+            t1 = datetime.datetime.now().timestamp() * 1000
+            with open(m.path("exports", rng, ".status")) as f:
+                st = json.load(f)
+            names = ["applied", "generated", "url", "first_byte", "last_byte", "synced",
+                     "ready"]
+            steps = st["steps_ms"]
+            self.assertEqual(list(steps), names)
+            times = [steps[n] for n in names]
+            self.assertTrue(all(isinstance(t, (int, float)) for t in times), steps)
+            self.assertEqual(times, sorted(times), "steps out of order")
+            # Within the read (1 s of slack for clocks rounding), ready before it returned.
+            self.assertGreaterEqual(times[0], t0 - 1000)
+            self.assertLessEqual(times[-1], t1 + 1)
+            # The simulator's own pending + generating time lies between apply and generated.
+            self.assertGreaterEqual(steps["generated"] - steps["applied"], 300 * 0.9)
+            # The download of this very file at the simulator's rate: bytes / rate.
+            self.assertGreaterEqual(steps["last_byte"] - steps["url"],
+                                    len(data) / rate * 1000 * 0.8)
+            self.assertEqual(st["size"], len(data))
+            m.close(self)
+        finally:
+            self.sim.configure(rows=150, compression="deflate", download_rate_bps=0)
+
 
 class TestPrefetch(OpsTestCase):
     def test_prefetch_exports_the_last_days_and_repeats(self):
