@@ -210,7 +210,7 @@ static int cache_io_locks_init(struct cache *c)
 	return 0;
 }
 
-/* The lock, the three condition variables (CLOCK_MONOTONIC) and the io locks. 0, or -ENOMEM
+/* The lock, the four condition variables (CLOCK_MONOTONIC) and the io locks. 0, or -ENOMEM
  * with none made. */
 static int cache_sync_init(struct cache *c)
 {
@@ -236,6 +236,12 @@ static int cache_sync_init(struct cache *c)
 		pthread_cond_destroy(&c->wake);
 		pthread_mutex_destroy(&c->lock);
 	}
+	if (ok && !(ok = pthread_cond_init(&c->poll_wake, &ca) == 0)) {
+		pthread_cond_destroy(&c->upload_wake);
+		pthread_cond_destroy(&c->work);
+		pthread_cond_destroy(&c->wake);
+		pthread_mutex_destroy(&c->lock);
+	}
 	pthread_condattr_destroy(&ca);
 	if (!ok)
 		cache_io_locks_destroy(c);
@@ -245,6 +251,7 @@ static int cache_sync_init(struct cache *c)
 /* Undo cache_sync_init (no thread left). */
 static void cache_sync_destroy(struct cache *c)
 {
+	pthread_cond_destroy(&c->poll_wake);
 	pthread_cond_destroy(&c->upload_wake);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->wake);

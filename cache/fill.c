@@ -358,8 +358,9 @@ static int fill_poll_nap(struct fill *f, long ms)
 			if (f->applied_ms && poll_hint_wakes(&f->src->poll_hint, now - f->applied_ms))
 				break;
 		}
-		clock_mono_deadline(&ts, until - now);
-		pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+		/* A tick of 50 ms at most: stop and forget broadcast cache->wake, not poll_wake. */
+		clock_mono_deadline(&ts, until - now < 50 ? until - now : 50);
+		pthread_cond_timedwait(&c->poll_wake, &c->lock, &ts);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
@@ -450,7 +451,9 @@ static void fill_learn_poll_hint(struct fill *f)
 	if (h.hi_ms > 0) {
 		f->src->poll_hint = h;
 		f->src->poll_hint_seq++;
-		pthread_cond_broadcast(&f->c->wake); /* the rest of its wave looks now */
+		/* The rest of its wave looks now. Its own condition variable: waking every open
+		 * waiting on cache->wake for it made a reader of a refreshed file race it. */
+		pthread_cond_broadcast(&f->c->poll_wake);
 	}
 	pthread_mutex_unlock(&f->c->lock);
 }

@@ -316,6 +316,8 @@ struct cache {
 	struct shared_job *uploads;
 	pthread_t uploader;
 	int uploader_started;
+	pthread_cond_t poll_wake;   /* CLOCK_MONOTONIC: an export of a source was found generated:
+				     * the rest of its wave polls now (fill_poll_nap) */
 	pthread_cond_t upload_wake; /* CLOCK_MONOTONIC: a job queued, or stop */
 };
 
