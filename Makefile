@@ -44,7 +44,7 @@ LDLIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
-CLIENT_SRC := $(sort $(wildcard client/*.c))
+CLIENT_SRC := $(sort $(wildcard client/*.c client/fleet/*.c client/fleet/etcd/*.c))
 CACHE_SRC := $(sort $(wildcard cache/*.c))
 FS_SRC := $(sort $(filter-out fs/main.c,$(wildcard fs/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))

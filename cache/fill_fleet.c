@@ -34,7 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../client/fleet.h"
+#include "../client/fleet/fleet.h"
 #include "../common/log.h"
 
 #define FLEET_WAIT_MIN_MS 200	/* first wait for a slot, or for etcd */

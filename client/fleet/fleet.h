@@ -36,9 +36,9 @@
 
 #include <stdint.h>
 
-#include "etcd.h"
+#include "etcd/etcd.h"
 #include "fleet_record.h"
-#include "provider.h"
+#include "../provider.h"
 
 #define FLEET_DEFAULT_TTL_S 10
 #define FLEET_MAX_SLOTS 1024

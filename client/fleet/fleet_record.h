@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 #define FLEET_HOST_MAX 64	   /* host name bytes with the NUL */
 #define FLEET_SHA256_HEX 65	   /* 64 lowercase hex digits + NUL */

@@ -26,8 +26,8 @@
 #include <cjson/cJSON.h>
 
 #include "../../common/log.h"
-#include "../../client/etcd.h"
-#include "../../client/fleet.h"
+#include "../../client/fleet/etcd/etcd.h"
+#include "../../client/fleet/fleet.h"
 
 #define EXIT_FAIL 2
 #define EXIT_USAGE 64

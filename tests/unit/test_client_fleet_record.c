@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/fleet_record.h"
+#include "../../client/fleet/fleet_record.h"
 
 static struct fleet_record sample(void)
 {

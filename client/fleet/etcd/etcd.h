@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider.h"
+#include "../../provider.h"
 
 #define ETCD_DEFAULT_CONNECT_TIMEOUT_MS 2000L
 #define ETCD_DEFAULT_REQUEST_TIMEOUT_MS 5000L
