@@ -1,8 +1,9 @@
 # orderfs — plain GNU make. `make`, `make test`, `make check-asan`, `make install`.
 #
 # Layout: common/ (log, dates, the bundle format, helpers every layer uses), client/ (provider
-# APIs, no FUSE; uses common/), cache/ (uses client/), fs/ (uses cache/). Each layer becomes a
-# static library; unit tests link only the layers they test.
+# APIs, no FUSE; uses common/; client/fleet/ and its etcd client client/fleet/etcd/ are part of
+# it), cache/ (uses client/), fs/ (uses cache/). Each layer becomes a static library; unit
+# tests link only the layers they test. `make check-layers` checks the includes.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin

@@ -1,6 +1,6 @@
 /*
- * fleet_probe: client/fleet.h and client/etcd.h driven line by line from stdin, for the
- * integration tests against a real etcd. Not installed.
+ * fleet_probe: client/fleet/fleet.h and client/fleet/etcd/etcd.h driven line by line from
+ * stdin, for the integration tests against a real etcd. Not installed.
  *
  *   fleet_probe --endpoints E [--host H] [--provider P] [--account A] [--base-url U] [--ttl S]
  *               [--max-exports N] [--ca-file F] [--auth-file F] [--connect-ms N]
