@@ -1,8 +1,9 @@
 # orderfs — plain GNU make. `make`, `make test`, `make check-asan`, `make install`.
 #
 # Layout: common/ (log, dates, the bundle format, helpers every layer uses), client/ (provider
-# APIs, no FUSE; uses common/), cache/ (uses client/), fs/ (uses cache/). Each layer becomes a
-# static library; unit tests link only the layers they test.
+# APIs, no FUSE; uses common/; client/fleet/ and its etcd client client/fleet/etcd/ are part of
+# it), cache/ (uses client/), fs/ (uses cache/). Each layer becomes a static library; unit
+# tests link only the layers they test. `make check-layers` checks the includes.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -44,7 +45,7 @@ LDLIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
-CLIENT_SRC := $(sort $(wildcard client/*.c))
+CLIENT_SRC := $(sort $(wildcard client/*.c client/fleet/*.c client/fleet/etcd/*.c))
 CACHE_SRC := $(sort $(wildcard cache/*.c))
 FS_SRC := $(sort $(filter-out fs/main.c,$(wildcard fs/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -60,8 +61,8 @@ LIBFS := $(BUILD)/libfs.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/bin/%,$(ITEST_SRC))
 
-.PHONY: all deps test test-unit test-integration check-asan check-tsan check-clients \
-	check-valgrind install uninstall clean tests-build bench soak fuzz demo demo-stop
+.PHONY: all deps test test-unit test-integration check-layers check-asan check-tsan \
+	check-clients check-valgrind install uninstall clean tests-build bench soak fuzz demo demo-stop
 
 all: orderfs
 
@@ -120,6 +121,11 @@ BUILD_JOBS = $(if $(findstring -j,$(MAKEFLAGS)),,-j$(NPROC))
 test: deps
 	$(MAKE) $(BUILD_JOBS) tests-build
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) sh tests/run.sh
+
+# The README's layering, from the sources' #include lines (tests/check_layers.py says the
+# rules); tests/run.sh runs it with the unit tests, so `make test` fails on a stray include.
+check-layers:
+	@$(PYTHON) tests/check_layers.py
 
 test-unit: tests-build
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) ONLY=unit sh tests/run.sh

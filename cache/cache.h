@@ -59,7 +59,7 @@ struct cache_config {
 	int retry_limit;	  /* transient faults in a row before a fill fails; 0 = default 5 */
 	int sweep_interval_s;	  /* how often expired files are deleted; 0 = default 60 */
 	int64_t (*now_ms)(void);  /* wall clock; NULL = real time. Tests pin it. */
-	/* Fleet mode (client/fleet.h; NULL = this host alone). The cache claims each export
+	/* Fleet mode (client/fleet/fleet.h; NULL = this host alone). The cache claims each export
 	 * through it before applying, follows another host's task record instead of applying,
 	 * and writes its own record when it holds the claim. Must outlive the cache. */
 	struct fleet *fleet;

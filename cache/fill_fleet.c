@@ -1,6 +1,6 @@
 /*
  * Fleet mode's part of one flight: several hosts that mount the same merchant make one export
- * per range between them (client/fleet.h speaks etcd).
+ * per range between them (client/fleet/fleet.h speaks etcd).
  *
  * Before applying, a flight claims the range. The holder resumes the task of the range's
  * record when there is a usable one (a takeover after a holder died), else takes a fleet
@@ -34,7 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../client/fleet.h"
+#include "../client/fleet/fleet.h"
 #include "../common/log.h"
 
 #define FLEET_WAIT_MIN_MS 200	/* first wait for a slot, or for etcd */

@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../client/fleet.h"
+#include "../client/fleet/fleet.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "../cache/cache.h"
-#include "../client/fleet.h"
+#include "../client/fleet/fleet.h"
 #include "account_conf.h"
 #include "config.h"
 #include "path.h"

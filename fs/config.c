@@ -1,5 +1,5 @@
 #include "config.h"
-#include "../client/fleet.h"
+#include "../client/fleet/fleet.h"
 #include "../client/s3.h"
 #include "metrics.h"
 #include "perm.h"

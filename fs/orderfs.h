@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "../cache/cache.h"
-#include "../client/fleet.h"
+#include "../client/fleet/fleet.h"
 #include "account.h"
 #include "bundle_memo.h"
 #include "providers.h"

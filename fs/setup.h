@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "../cache/cache.h"
-#include "../client/fleet.h"
+#include "../client/fleet/fleet.h"
 #include "config.h"
 
 /*

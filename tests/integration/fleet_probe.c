@@ -1,6 +1,6 @@
 /*
- * fleet_probe: client/fleet.h and client/etcd.h driven line by line from stdin, for the
- * integration tests against a real etcd. Not installed.
+ * fleet_probe: client/fleet/fleet.h and client/fleet/etcd/etcd.h driven line by line from
+ * stdin, for the integration tests against a real etcd. Not installed.
  *
  *   fleet_probe --endpoints E [--host H] [--provider P] [--account A] [--base-url U] [--ttl S]
  *               [--max-exports N] [--ca-file F] [--auth-file F] [--connect-ms N]
@@ -26,8 +26,8 @@
 #include <cjson/cJSON.h>
 
 #include "../../common/log.h"
-#include "../../client/etcd.h"
-#include "../../client/fleet.h"
+#include "../../client/fleet/etcd/etcd.h"
+#include "../../client/fleet/fleet.h"
 
 #define EXIT_FAIL 2
 #define EXIT_USAGE 64

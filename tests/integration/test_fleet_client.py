@@ -1,6 +1,7 @@
-"""client/fleet.h and client/etcd.h against a real etcd, through the fleet_probe driver (no
-FUSE): one holder per range, fencing of a holder that lost its lease, export slots, members,
-endpoint failover, auth (and that no secret reaches stderr), etcd going away and back."""
+"""client/fleet/fleet.h and client/fleet/etcd/etcd.h against a real etcd, through the
+fleet_probe driver (no FUSE): one holder per range, fencing of a holder that lost its lease,
+export slots, members, endpoint failover, auth (and that no secret reaches stderr), etcd going
+away and back."""
 import json
 import os
 import select

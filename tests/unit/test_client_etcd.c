@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "../../client/etcd.h"
+#include "../../client/fleet/etcd/etcd.h"
 #include "../../common/base64.h"
-#include "../../client/etcd_call.h"
+#include "../../client/fleet/etcd/etcd_call.h"
 
 /* ---- base64 ---- */
 

@@ -1,4 +1,4 @@
-/* client/fleet_record.c: the task record's JSON round trip and its strict parsing. */
+/* client/fleet/fleet_record.c: the task record's JSON round trip and its strict parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/fleet_record.h"
+#include "../../client/fleet/fleet_record.h"
 
 static struct fleet_record sample(void)
 {

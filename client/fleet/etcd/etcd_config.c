@@ -7,8 +7,8 @@
 #include <curl/curl.h>
 
 #include "etcd_call.h"
-#include "../common/check.h"
-#include "http.h"
+#include "../../../common/check.h"
+#include "../../http.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;

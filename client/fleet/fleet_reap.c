@@ -23,8 +23,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 #define REAP_PAUSE_MIN_MS 500 /* first pause: a claimer that failed may take its key back */
 #define REAP_PAUSE_MAX_MS 2000

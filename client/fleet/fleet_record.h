@@ -1,6 +1,6 @@
 /*
  * The task record of fleet mode: what one host tells the others about the export of one
- * range (client/fleet.h stores it in etcd). It never holds a download URL or a secret: a
+ * range (client/fleet/fleet.h stores it in etcd). It never holds a download URL or a secret: a
  * follower that needs the file asks the provider for URLs of task_id itself.
  *
  * Serialized as one JSON object, {"v":1,"task_id":..,"state":..,"expires":..,"size":..,
@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 #define FLEET_HOST_MAX 64	   /* host name bytes with the NUL */
 #define FLEET_SHA256_HEX 65	   /* 64 lowercase hex digits + NUL */

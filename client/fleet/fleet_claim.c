@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 /* Whether kv is a key of this host on its current lease (the value names this host). */
 static int fleet_own_kv(const struct fleet *f, const struct etcd_kv *kv, int64_t lease)

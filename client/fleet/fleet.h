@@ -1,4 +1,18 @@
 /*
+ * The fleet's room, client/fleet/: everything fleet mode says to etcd, behind this one header
+ * (cache/ and fs/ include nothing else of the folder; tests/check_layers.py checks it).
+ *   etcd/           the etcd v3 JSON-gateway client (etcd/etcd.h): keys, txns, leases, the
+ *                   watch stream, endpoints and auth. It knows nothing of ranges, claims or
+ *                   records (it includes no fleet header), so it could serve anything else.
+ *   fleet.c         the fleet: lifecycle, this host's lease and keepalive, membership, counters
+ *   fleet_claim.c   claims, task records and export slots (the coordination)
+ *   fleet_record.c  the task record's strict JSON (fleet_record.h, public through this header)
+ *   fleet_watch.c   one watch stream per fleet, turned into marks waiters sleep on
+ *   fleet_reap.c    keys a failed release or a lost reply left behind, freed in the background
+ *   fleet_int.h     the fleet struct, for this folder's .c files only
+ * The cache drives it: cache/fill_fleet.c (claim, follow, record) and cache/fleet_rate.c (a
+ * host's share of the fleet's request cap, from fleet_members).
+ *
  * Fleet mode's protocol over etcd: several hosts that mount the same merchant make one export
  * per date range between them. Knows nothing of the cache or FUSE; the cache drives it.
  *
@@ -36,9 +50,9 @@
 
 #include <stdint.h>
 
-#include "etcd.h"
+#include "etcd/etcd.h"
 #include "fleet_record.h"
-#include "provider.h"
+#include "../provider.h"
 
 #define FLEET_DEFAULT_TTL_S 10
 #define FLEET_MAX_SLOTS 1024

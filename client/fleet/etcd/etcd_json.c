@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/base64.h"
+#include "../../../common/base64.h"
 #include "etcd_call.h"
 
 /* Largest integer a double holds exactly. */

@@ -1,6 +1,6 @@
 /*
  * Inside fleet mode: the fleet struct (fleet.c: lifecycle and lease; fleet_claim.c: claims,
- * records, slots) and the helpers both use. Not for use outside client/fleet*.c.
+ * records, slots) and the helpers both use. Not for use outside the .c files of client/fleet.
  */
 #ifndef ORDERFS_FLEET_INT_H
 #define ORDERFS_FLEET_INT_H

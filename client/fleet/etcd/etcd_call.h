@@ -2,7 +2,7 @@
  * Inside the etcd client: the client struct (etcd_config.c), one gateway call with endpoint
  * failover and auth (etcd_call.c) that the operations (etcd.c, etcd_lease.c) build on, and
  * the pure JSON helpers (etcd_json.c) the unit tests reach.
- * Not for use outside client/etcd*.c.
+ * Not for use outside the .c files of client/fleet/etcd.
  */
 #ifndef ORDERFS_ETCD_CALL_H
 #define ORDERFS_ETCD_CALL_H

@@ -1,7 +1,7 @@
 /*
  * A small synchronous etcd v3 client over etcd's JSON gateway (POST /v3/kv/range, /v3/kv/put,
  * /v3/kv/txn, /v3/kv/deleterange, /v3/lease/grant|keepalive|revoke, /v3/auth/authenticate),
- * for fleet mode (client/fleet.h). Knows nothing of orderfs's keys.
+ * for fleet mode (client/fleet/fleet.h). Knows nothing of orderfs's keys.
  *
  * Design note. A client keeps a few curl handles (ETCD_CALL_HANDLES, and one of its own for
  * the lease keepalive), each keeping its connection to etcd alive between calls: a host opens
@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider.h"
+#include "../../provider.h"
 
 #define ETCD_DEFAULT_CONNECT_TIMEOUT_MS 2000L
 #define ETCD_DEFAULT_REQUEST_TIMEOUT_MS 5000L

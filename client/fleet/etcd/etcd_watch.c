@@ -12,8 +12,8 @@
 
 #include <curl/curl.h>
 
-#include "../common/base64.h"
-#include "../common/log.h"
+#include "../../../common/base64.h"
+#include "../../../common/log.h"
 
 #define WATCH_LINE_MAX ETCD_RESPONSE_MAX /* one message of the stream */
 

@@ -12,8 +12,8 @@
 
 #include <openssl/evp.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 void fleet_key(const struct fleet *f, const char *kind, const char *name, char *out)
 {

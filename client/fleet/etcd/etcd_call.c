@@ -12,7 +12,7 @@
 
 #include <curl/curl.h>
 
-#include "../common/log.h"
+#include "../../../common/log.h"
 
 /* ---- one POST ---- */
 

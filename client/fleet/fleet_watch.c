@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 #define WATCH_RETRY_MIN_MS 200
 #define WATCH_RETRY_MAX_MS 5000
