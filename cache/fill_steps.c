@@ -193,6 +193,10 @@ static int fill_check_whole(struct fill *f, struct part *pt, struct client_error
 	if (!f->p->ops->verify)
 		return 0;
 	client_error_clear(err);
+	if ((rc = part_flush(pt)) != 0) {
+		fill_local_error(err, "cannot write partial file", rc);
+		return -1;
+	}
 	if (f->p->ops->verify(f->p, pt->fd, pt->size, err) == 0)
 		return 0;
 	if (err->kind != CLIENT_E_TRANSIENT)
@@ -246,8 +250,10 @@ static int fill_start_transfer(struct fill *f, const char *expired)
 static int fill_check_bundle(struct part *pt, struct client_error *err)
 {
 	struct bundle_index ix;
-	int rc = bundle_index_read(pt->fd, pt->size, &ix);
+	int rc = part_flush(pt);
 
+	if (rc == 0)
+		rc = bundle_index_read(pt->fd, pt->size, &ix);
 	if (rc == 0) {
 		bundle_index_free(&ix);
 		return 0;

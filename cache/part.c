@@ -1,5 +1,6 @@
-/* A partial download: pwrite at the right offsets, the SHA-256 computed alongside on a thread
- * of its own (common/hash_pipe.h), so verifying costs the download no time of its own. */
+/* A partial download: pwrite at the right offsets in 1 MiB pieces, the SHA-256 computed
+ * alongside on a thread of its own (common/hash_pipe.h), so verifying costs the download no
+ * time of its own. */
 #include "part.h"
 
 #include <errno.h>
@@ -9,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/hash_pipe.h"
 #include "key.h"
 
 #define PART_READ_BUF 65536
-#define PART_WRITEBACK (8u << 20) /* start writeback every 8 MiB (see part_write) */
+#define PART_WRITEBACK (8u << 20) /* start writeback every 8 MiB (see part_flush) */
+#define PART_WBUF (1u << 20)	  /* bytes gathered per pwrite (see part.h) */
 
 /* Reset the digest and hash the first len bytes already on disk. */
 static int part_rehash(struct part *pt, uint64_t len)
@@ -49,12 +52,45 @@ out:
 	return rc;
 }
 
+int part_flush(struct part *pt)
+{
+	uint64_t at, end;
+	size_t done = 0;
+
+	if (pt->werr)
+		return pt->werr;
+	if (pt->wlen == 0)
+		return 0;
+	at = pt->size - pt->wlen;
+	end = pt->size;
+	while (done < pt->wlen) {
+		ssize_t n = pwrite(pt->fd, pt->wbuf + done, pt->wlen - done, (off_t)(at + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return pt->werr = -errno;
+		done += (size_t)n;
+	}
+	pt->wlen = 0;
+	pt->flushed_ms = clock_mono_ms();
+	if (hash_pipe_feed(pt->hash, pt->wbuf, done) != 0)
+		return pt->werr = -EIO;
+	/* Start writeback of each full 8 MiB behind us now, so the fsync in part_finish
+	 * waits for the tail only, not the whole file. Advisory: errors show at fsync. */
+	if (end / PART_WRITEBACK != at / PART_WRITEBACK)
+		sync_file_range(pt->fd, (off_t)(end / PART_WRITEBACK - 1) * PART_WRITEBACK,
+				PART_WRITEBACK, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
 static int part_begin(void *ctx, uint64_t offset, uint64_t total)
 {
 	struct part *pt = ctx;
 	int rc;
 
 	if (offset != pt->size) {
+		if ((rc = part_flush(pt)) != 0)
+			return rc;
 		/* offset 0: a full body came back, start over. Less than we have: drop the rest.
 		 * More than we have would leave a hole: refuse. */
 		if (offset > pt->size)
@@ -71,26 +107,28 @@ static int part_write(void *ctx, const void *buf, size_t len, uint64_t offset)
 {
 	struct part *pt = ctx;
 	const char *p = buf;
-	size_t done = 0;
+	size_t left = len;
+	int rc;
 
 	if (offset != pt->size)
 		return -EIO; /* bytes must arrive in order */
-	while (done < len) {
-		ssize_t n = pwrite(pt->fd, p + done, len - done, (off_t)(offset + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
+	if (pt->werr)
+		return pt->werr;
+	if (!pt->wbuf && !(pt->wbuf = malloc(PART_WBUF)))
+		return -ENOMEM;
+	while (left > 0) {
+		size_t n = PART_WBUF - pt->wlen < left ? PART_WBUF - pt->wlen : left;
+		memcpy(pt->wbuf + pt->wlen, p, n);
+		pt->wlen += n;
+		pt->size += n;
+		p += n;
+		left -= n;
+		if (pt->wlen == PART_WBUF && (rc = part_flush(pt)) != 0)
+			return rc;
 	}
-	if (hash_pipe_feed(pt->hash, buf, len) != 0)
-		return -EIO;
-	pt->size += len;
-	/* Start writeback of each full 8 MiB behind us now, so the fsync in part_finish
-	 * waits for the tail only, not the whole file. Advisory: errors show at fsync. */
-	if (pt->size / PART_WRITEBACK != offset / PART_WRITEBACK)
-		sync_file_range(pt->fd, (off_t)(pt->size / PART_WRITEBACK - 1) * PART_WRITEBACK,
-				PART_WRITEBACK, SYNC_FILE_RANGE_WRITE);
+	if (pt->wlen > 0 && clock_mono_ms() - pt->flushed_ms >= PART_FLUSH_MS &&
+	    (rc = part_flush(pt)) != 0)
+		return rc;
 	return pt->hook ? pt->hook(pt->hook_arg, pt->size, UINT64_MAX, len) : 0;
 }
 
@@ -99,9 +137,12 @@ static int part_read(void *ctx, void *buf, size_t len, uint64_t offset)
 {
 	struct part *pt = ctx;
 	size_t done = 0;
+	int rc;
 
 	if (offset > pt->size || len > pt->size - offset)
 		return -EIO;
+	if ((rc = part_flush(pt)) != 0)
+		return rc;
 	while (done < len) {
 		ssize_t n = pread(pt->fd, (char *)buf + done, len - done, (off_t)(offset + done));
 		if (n < 0 && errno == EINTR)
@@ -130,6 +171,10 @@ int part_open(struct part *pt, const char *path)
 
 	pt->hash = NULL;
 	pt->size = 0;
+	pt->wbuf = NULL;
+	pt->wlen = 0;
+	pt->werr = 0;
+	pt->flushed_ms = clock_mono_ms();
 	pt->hook = NULL; /* the owner sets it after a successful open */
 	pt->items_hook = NULL;
 	pt->hook_arg = NULL;
@@ -167,6 +212,8 @@ int part_finish(struct part *pt, char hex[65])
 	unsigned char md[32];
 	int rc;
 
+	if ((rc = part_flush(pt)) != 0)
+		return rc;
 	/* The hash catches up with the last bytes while the tail is flushed. */
 	if (fsync(pt->fd) != 0)
 		return -errno;
@@ -178,9 +225,14 @@ int part_finish(struct part *pt, char hex[65])
 
 void part_close(struct part *pt)
 {
-	if (pt->fd >= 0)
+	if (pt->fd >= 0) {
+		(void)part_flush(pt); /* best effort: a resume re-downloads what is not there */
 		close(pt->fd);
+	}
 	pt->fd = -1;
 	hash_pipe_free(pt->hash);
 	pt->hash = NULL;
+	free(pt->wbuf);
+	pt->wbuf = NULL;
+	pt->wlen = 0;
 }

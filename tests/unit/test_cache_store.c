@@ -265,6 +265,56 @@ static void test_store_part_resume_and_restart(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* Writes arrive 16 KiB at a time (curl's) and are gathered into 1 MiB pwrites: the file holds
+ * every byte taken before anyone reads it (read-back, fd users after part_flush, finish), and a
+ * part closed with bytes still gathered keeps them for the resume. */
+static void test_store_part_gathers_small_writes(void **state)
+{
+	struct env *e = *state;
+	struct part pt;
+	char path[512], hex[65], want[65];
+	size_t n = (3u << 20) + 12345, piece = 16384, off = 0;
+	unsigned char *all = malloc(n), back[64];
+	struct stat st;
+
+	assert_non_null(all);
+	for (size_t i = 0; i < n; i++)
+		all[i] = (unsigned char)(i * 2654435761u >> 13);
+	snprintf(path, sizeof(path), "%s/g.part", e->dir);
+	assert_int_equal(part_open(&pt, path), 0);
+	assert_int_equal(pt.sink.begin(pt.sink.ctx, 0, n), 0);
+	while (off < (2u << 20) + 777) {
+		size_t k = piece < n - off ? piece : n - off;
+		assert_int_equal(pt.sink.write(pt.sink.ctx, all + off, k, off), 0);
+		off += k;
+	}
+	/* Read-back of bytes still gathered in memory. */
+	assert_int_equal(pt.sink.read(pt.sink.ctx, back, sizeof(back), off - sizeof(back)), 0);
+	assert_memory_equal(back, all + off - sizeof(back), sizeof(back));
+	assert_int_equal(pt.sink.write(pt.sink.ctx, all + off, 100, off), 0);
+	off += 100;
+	part_close(&pt); /* 100 bytes were only gathered: close writes them */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal((size_t)st.st_size, off);
+	/* The resume hashes what is on disk and goes on from there. */
+	assert_int_equal(part_open(&pt, path), 0);
+	assert_int_equal(pt.size, off);
+	assert_int_equal(pt.sink.begin(pt.sink.ctx, off, n), 0);
+	while (off < n) {
+		size_t k = piece < n - off ? piece : n - off;
+		assert_int_equal(pt.sink.write(pt.sink.ctx, all + off, k, off), 0);
+		off += k;
+	}
+	assert_int_equal(part_flush(&pt), 0);
+	assert_int_equal(fstat(pt.fd, &st), 0);
+	assert_int_equal((size_t)st.st_size, n);
+	assert_int_equal(part_finish(&pt, hex), 0);
+	sha_hex((const char *)all, n, want);
+	assert_string_equal(hex, want);
+	part_close(&pt);
+	free(all);
+}
+
 /* A .part planted as a symlink is never followed: the file it names stays untouched. */
 static void test_store_part_refuses_symlink(void **state)
 {
@@ -341,6 +391,7 @@ int main(void)
 		T(test_store_permissions),
 		T(test_store_name_parse),
 		T(test_store_part_resume_and_restart),
+		T(test_store_part_gathers_small_writes),
 		T(test_store_part_refuses_symlink),
 		T(test_store_meta_refuses_symlink),
 		T(test_store_refuses_shared_dirs),
