@@ -356,6 +356,27 @@ class VexoraAccountsTest(unittest.TestCase):
         self.assertLessEqual(order.index("M200300"), 2,
                              f"bravo waited for every alpha export: {order}")
 
+    def test_two_hundred_accounts_with_prefetch_share_one_thread(self):
+        # Every account's prefetch passes run on the mount's one prefetch thread: the thread
+        # count of a mount with 200 started accounts is a small constant, not 200 more. (The
+        # simulator knows none of these merchants: their exports are refused at once.)
+        accounts = {f"m{i:03d}": (f"M9{i:05d}", "not-known") for i in range(200)}
+        am = self.mount(accounts=accounts, extra={"prefetch": 1, "max_exports_total": 16})
+        pid = am.m.proc.pid
+        for name in accounts:
+            os.listdir(am.path(name, "exports"))  # started, its prefetch scheduled
+        counts = []
+        for _ in range(10):
+            counts.append(threads_of(pid))
+            time.sleep(0.2)
+        self.assertLessEqual(threads_of(pid, "prefetch"), 1)
+        # fill workers (max_exports_total), libfuse's idle threads, and a few of the mount's
+        self.assertLessEqual(max(counts), 16 + FUSE_IDLE_THREADS + 12, counts)
+        # Every account's first pass ran: each asked the provider (and was refused).
+        wait_for(lambda: len([m for m in self.sim.stats()["requests_by_merchant"]
+                              if m.startswith("M9")]) == 200, timeout=60,
+                 what="a request of every account's prefetch")
+
     def test_a_bar_in_the_merchant_id_is_named_as_such(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"], "pipe": ("M1|2", "x")})
         with self.assertRaises(OSError) as cm:
