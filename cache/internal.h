@@ -509,7 +509,9 @@ static inline struct entry_name entry_name(const struct entry *e)
 /* --- pool.c: fill workers --- */
 
 /* Queue a flight for e (caller holds cache->lock, e->filling is 0, e has a kind). Sets
- * QUEUED. A worker takes the oldest queued flight whose source is below its max_exports. */
+ * QUEUED, and starts a worker when none is idle (pool_grow). A worker takes, among the
+ * queued flights whose source is below its max_exports, one of the source running the
+ * fewest, the oldest of its requester's (pool.c). */
 void pool_enqueue(struct cache *c, struct entry *e);
 /* A worker more for a flight that may start now, when none is idle and the pool is below
  * its bound (max_exports + lent + given-back slots); not when stopping. cache->lock held.
