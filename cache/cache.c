@@ -165,6 +165,7 @@ static int cache_config_copy(struct cache *c, const struct cache_config *cfg)
 		c->cfg.retry_max_ms = c->cfg.retry_initial_ms;
 	c->cfg.retry_limit = def(cfg->retry_limit, 5);
 	c->cfg.sweep_interval_s = def(cfg->sweep_interval_s, 60);
+	c->cfg.worker_idle_ms = def(cfg->worker_idle_ms, 2000);
 	if (c->cfg.max_file_size == 0)
 		c->cfg.max_file_size = c->cfg.max_size ? c->cfg.max_size : CACHE_DEFAULT_MAX_FILE;
 	return 0;

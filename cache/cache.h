@@ -58,6 +58,9 @@ struct cache_config {
 	int retry_max_ms;	  /* retry backoff cap; 0 = default 8000 */
 	int retry_limit;	  /* transient faults in a row before a fill fails; 0 = default 5 */
 	int sweep_interval_s;	  /* how often expired files are deleted; 0 = default 60 */
+	int worker_idle_ms;	  /* a fill worker idle this long exits (the pool shrinks back,
+				   * so 1,000 merchants that exported once keep no threads);
+				   * 0 = default 2000 */
 	int64_t (*now_ms)(void);  /* wall clock; NULL = real time. Tests pin it. */
 	/* Fleet mode (client/fleet/fleet.h; NULL = this host alone). The cache claims each export
 	 * through it before applying, follows another host's task record instead of applying,

@@ -290,8 +290,15 @@ struct cache {
 	int scanning; /* a recovery scan is running */
 	uint64_t access_seq;
 
-	pthread_t *workers;	/* grows (pool_lend) under cache->lock until stopping */
+	/* The fill workers (pool.c), under cache->lock: started on demand (a flight queued
+	 * with no idle worker), up to max_exports plus the slots lent and given back; a worker
+	 * idle for cfg.worker_idle_ms exits and moves its handle to `exited`, joined by the
+	 * next pool_add_worker or by pool_join. */
+	pthread_t *workers;
 	int nworkers, workers_cap;
+	pthread_t *exited;	/* workers_cap of them: handles of workers that ended */
+	int nexited;
+	int idle;		/* workers waiting for a flight */
 	int running;		/* flights the workers run now, every source's */
 	int closed_waiting;	/* of those, waiting for their provider to open: slots lent */
 	int downloading;	/* flights past their export, slot given back (at most max_exports) */
@@ -502,8 +509,14 @@ static inline struct entry_name entry_name(const struct entry *e)
 /* --- pool.c: fill workers --- */
 
 /* Queue a flight for e (caller holds cache->lock, e->filling is 0, e has a kind). Sets
- * QUEUED. A worker takes the oldest queued flight whose source is below its max_exports. */
+ * QUEUED, and starts a worker when none is idle (pool_grow). A worker takes, among the
+ * queued flights whose source is below its max_exports, one of the source running the
+ * fewest, the oldest of its requester's (pool.c). */
 void pool_enqueue(struct cache *c, struct entry *e);
+/* A worker more for a flight that may start now, when none is idle and the pool is below
+ * its bound (max_exports + lent + given-back slots); not when stopping. cache->lock held.
+ * A worker that cannot be started is logged; the queued flight waits for the next one. */
+void pool_grow(struct cache *c);
 /* Queue a flight that polls e's saved task (never re-applies) when e has a kind and was left
  * mid-export (APPLIED, GENERATING, DOWNLOADING) with no flight. cache->lock held. */
 void pool_resume(struct cache *c, struct entry *e);
@@ -512,6 +525,7 @@ void pool_resume(struct cache *c, struct entry *e);
  * nobody wants it any more: no waiter, not a prefetch's. Its waiters' flight ends with
  * -ECANCELED and e goes back to the state it had. 1 if dropped, else 0. cache->lock held. */
 int pool_drop_unwanted(struct cache *c, struct entry *e);
+/* Nothing to start: workers come with the first flight (pool_enqueue). Always 0. */
 int pool_start(struct cache *c);
 /* A flight of s begins waiting for its provider to open: its slot is lent to other sources'
  * flights meanwhile (a worker thread more when needed). cache->lock held. */

@@ -10,6 +10,14 @@
  * merchant's closed hours never hold up another's exports and a single source runs exactly as
  * with max_exports plain workers. When the wait ends, the flight takes a slot back before it
  * goes on, waiting for one if the other sources filled them meanwhile.
+ *
+ * One pool serves every source (every account of an accounts_dir mount). Among the flights
+ * that may start, those of the source running the fewest go first, so a merchant with a long
+ * queue (or a max_exports as large as the pool) takes a turn as a slot frees rather than
+ * every slot. Threads come and go with the work: none at start, one more when a flight may
+ * start and no worker is idle (up to max_exports plus the lent and given-back slots), and a
+ * worker idle for worker_idle_ms exits, so a mount of 1,000 merchants that each exported once
+ * keeps no fill thread.
  */
 #include "internal.h"
 
@@ -34,6 +42,7 @@ void pool_enqueue(struct cache *c, struct entry *e)
 	c->queue_tail = e;
 	entry_counts(c, e)->n_queued++;
 	pthread_cond_signal(&c->work);
+	pool_grow(c);
 }
 
 void pool_resume(struct cache *c, struct entry *e)
@@ -127,27 +136,41 @@ static struct pool_who *pool_who_row(struct cache *c, long who, int make)
 	return spare;
 }
 
+/* Whether a queued flight may start now (some source below its cap and a slot free). */
+static int pool_startable(const struct cache *c)
+{
+	for (const struct entry *e = c->queue_head; e; e = e->qnext)
+		if (pool_source_free(c, e->kind->src))
+			return 1;
+	return 0;
+}
+
 /*
- * Unlink the queued flight to start now: among those whose source is below its cap, the
- * oldest of the requester with the fewest flights running, and among requesters running as
- * few, the one served longest ago (fair turns: one user's hundred queued ranges keep another
- * user's range waiting for one slot at most). NULL when none may start.
+ * Unlink the queued flight to start now: among those whose source is below its cap, one of
+ * the source running the fewest (fair turns between merchants: one merchant's queue keeps
+ * another's export waiting for one slot at most); among those, the oldest of the requester
+ * with the fewest flights running, and among requesters running as few, the one served
+ * longest ago (fair turns: one user's hundred queued ranges keep another user's range
+ * waiting for one slot at most). NULL when none may start.
  */
 static struct entry *pool_pop(struct cache *c)
 {
 	struct entry *prev = NULL, *best = NULL, *best_prev = NULL;
-	int best_n = 0;
+	int best_n = 0, best_src = 0;
 	uint64_t best_last = 0;
 
 	for (struct entry *e = c->queue_head; e; prev = e, e = e->qnext) {
 		if (!pool_source_free(c, e->kind->src))
 			continue;
 		struct pool_who *w = pool_who_row(c, e->queued_by, 0);
+		int src = e->kind->src->running;
 		int n = w ? w->n : 0;
 		uint64_t last = w ? w->last_start : 0;
-		if (!best || n < best_n || (n == best_n && last < best_last)) {
+		if (!best || src < best_src ||
+		    (src == best_src && (n < best_n || (n == best_n && last < best_last)))) {
 			best = e;
 			best_prev = prev;
+			best_src = src;
 			best_n = n;
 			best_last = last;
 		}
@@ -183,20 +206,49 @@ static void pool_count_outcome(struct cache_counts *k, int rc, double seconds)
 	}
 }
 
+/* The calling worker ends (idle too long): its handle moves to c->exited, joined later.
+ * cache->lock held, not stopping (pool_join joins the workers then). */
+static void pool_exit(struct cache *c)
+{
+	pthread_t self = pthread_self();
+
+	for (int i = 0; i < c->nworkers; i++)
+		if (pthread_equal(c->workers[i], self)) {
+			c->workers[i] = c->workers[--c->nworkers];
+			c->exited[c->nexited++] = self;
+			return;
+		}
+}
+
 static void *pool_worker(void *arg)
 {
 	struct cache *c = arg;
 
+	pthread_setname_np(pthread_self(), "fill"); /* ps, gdb and the tests count them */
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		struct entry *e = NULL;
 		int rc;
+		int64_t idle_until = cache_mono_ms() + c->cfg.worker_idle_ms;
 
 		/* Woken when a flight is queued or a source's running count drops. */
-		while (!c->stopping && !(e = pool_pop(c)))
-			pthread_cond_wait(&c->work, &c->lock);
+		c->idle++;
+		while (!c->stopping && !(e = pool_pop(c))) {
+			int64_t left = idle_until - cache_mono_ms();
+			if (left <= 0)
+				break;
+			struct timespec ts;
+			clock_mono_deadline(&ts, left);
+			pthread_cond_timedwait(&c->work, &c->lock, &ts);
+		}
+		c->idle--;
 		if (c->stopping)
 			break;
+		if (!e) {
+			pool_exit(c);
+			break;
+		}
+		pool_grow(c); /* more may start than idle workers can take */
 		entry_counts(c, e)->n_running++;
 		pthread_mutex_unlock(&c->lock);
 
@@ -234,17 +286,25 @@ static void *pool_worker(void *arg)
 	return NULL;
 }
 
-/* One more worker thread. 0 or -errno. */
+/* One more worker thread (cache->lock held), after joining those that ended. 0 or -errno. */
 static int pool_add_worker(struct cache *c)
 {
 	int rc;
 
+	/* An exited worker pushed its handle and dropped the lock: it only returns now, so
+	 * joining it under the lock cannot wait on the lock. */
+	while (c->nexited > 0)
+		pthread_join(c->exited[--c->nexited], NULL);
 	if (c->nworkers == c->workers_cap) {
 		int cap = c->workers_cap ? c->workers_cap * 2 : c->cfg.max_exports;
 		pthread_t *v = realloc(c->workers, (size_t)cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		c->workers = v;
+		pthread_t *x = realloc(c->exited, (size_t)cap * sizeof(*x));
+		if (!x)
+			return -ENOMEM; /* workers grew alone: harmless, the cap stays */
+		c->exited = x;
 		c->workers_cap = cap;
 	}
 	rc = pthread_create(&c->workers[c->nworkers], NULL, pool_worker, c);
@@ -256,13 +316,18 @@ static int pool_add_worker(struct cache *c)
 	return 0;
 }
 
+void pool_grow(struct cache *c)
+{
+	if (c->stopping || c->idle > 0 ||
+	    c->nworkers >= c->cfg.max_exports + c->closed_waiting + c->downloading ||
+	    !pool_startable(c))
+		return;
+	pool_add_worker(c);
+}
+
 int pool_start(struct cache *c)
 {
-	for (int i = 0; i < c->cfg.max_exports; i++) {
-		int rc = pool_add_worker(c);
-		if (rc != 0)
-			return rc;
-	}
+	(void)c;
 	return 0;
 }
 
@@ -270,9 +335,8 @@ void pool_lend(struct cache *c, struct cache_source *s)
 {
 	c->closed_waiting++;
 	s->closed_waiting++;
-	/* A thread for each lent slot: the waiting flights keep theirs. */
-	if (!c->stopping && c->nworkers < c->cfg.max_exports + c->closed_waiting + c->downloading)
-		pool_add_worker(c);
+	/* A thread for a lent slot when a flight may take it: the waiting flights keep theirs. */
+	pool_grow(c);
 	if (c->queue_head)
 		pthread_cond_broadcast(&c->work);
 }
@@ -297,9 +361,8 @@ void pool_give_back(struct cache *c, struct entry *e)
 	c->downloading++;
 	e->kind->src->running--;
 	c->running--;
-	/* This flight keeps its thread: one more for the slot it freed. */
-	if (c->nworkers < c->cfg.max_exports + c->closed_waiting + c->downloading)
-		pool_add_worker(c);
+	/* This flight keeps its thread: one more for the slot it freed, when one may start. */
+	pool_grow(c);
 	if (c->queue_head)
 		pthread_cond_signal(&c->work);
 }
@@ -321,9 +384,15 @@ void pool_take_back(struct cache *c, struct entry *e)
 
 void pool_join(struct cache *c)
 {
+	/* Stopping is set: no worker moves itself to exited and none is added any more. */
+	pthread_mutex_lock(&c->lock);
+	pthread_mutex_unlock(&c->lock);
 	for (int i = 0; i < c->nworkers; i++)
 		pthread_join(c->workers[i], NULL);
+	for (int i = 0; i < c->nexited; i++)
+		pthread_join(c->exited[i], NULL);
 	free(c->workers);
-	c->workers = NULL;
-	c->nworkers = c->workers_cap = 0;
+	free(c->exited);
+	c->workers = c->exited = NULL;
+	c->nworkers = c->nexited = c->workers_cap = 0;
 }

@@ -62,10 +62,12 @@
 
 struct clover {
 	struct provider base;
-	char base_url[CLOVER_BASE_URL_MAX];
+	/* Both owned and sized to their text (under CLOVER_BASE_URL_MAX, CLOVER_WORK_DIR_MAX):
+	 * a mount of 1,000 merchants must not carry 6 KiB of buffers for each. */
+	char *base_url;
 	struct secret_file *token; /* the Bearer token, read again when its file changes */
 	char region[16];
-	char work_dir[CLOVER_WORK_DIR_MAX]; /* scratch space for the xlsx */
+	char *work_dir; /* scratch space for the xlsx */
 	struct http_client *http;
 	int64_t (*now_ms)(void);
 };
@@ -793,6 +795,8 @@ static void clover_destroy(struct provider *p)
 	c = cl(p);
 	http_client_free(c->http);
 	secret_file_free(c->token);
+	free(c->base_url);
+	free(c->work_dir);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }
@@ -851,6 +855,9 @@ struct provider *clover_new(const struct clover_config *cfg, struct client_error
 {
 	struct http_options ho = {0};
 	struct clover *c;
+	char url[CLOVER_BASE_URL_MAX];
+	const char *tmp = getenv("TMPDIR");
+	const char *work_dir = cfg->work_dir ? cfg->work_dir : tmp && *tmp ? tmp : "/tmp";
 
 	client_error_clear(err);
 	if (config_ok(cfg, err) != 0)
@@ -859,20 +866,20 @@ struct provider *clover_new(const struct clover_config *cfg, struct client_error
 	if (!c)
 		goto oom;
 	c->base.priv = c; /* first: the fail path destroys through it */
-	if (http_base_url(cfg->base_url, c->base_url, sizeof(c->base_url), err) != 0)
+	if (http_base_url(cfg->base_url, url, sizeof(url), err) != 0)
 		goto fail;
+	if (!(c->base_url = strdup(url)))
+		goto oom;
 	if (!(c->token = secret_file_new(cfg->token_path, cfg->token)))
 		goto oom;
 	snprintf(c->region, sizeof(c->region), "%s", cfg->region ? cfg->region : "sandbox");
 	c->now_ms = cfg->now_ms;
-	if (!cfg->work_dir) {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(c->work_dir, sizeof(c->work_dir), "%s", tmp && *tmp ? tmp : "/tmp");
-	} else if (snprintf(c->work_dir, sizeof(c->work_dir), "%s", cfg->work_dir) >=
-		   (int)sizeof(c->work_dir)) {
+	if (strlen(work_dir) >= CLOVER_WORK_DIR_MAX) {
 		client_error_set(err, CLIENT_E_INVALID, "work_dir is too long");
 		goto fail;
 	}
+	if (!(c->work_dir = strdup(work_dir)))
+		goto oom;
 
 	ho.connect_timeout_ms = cfg->connect_timeout_ms;
 	ho.request_timeout_ms = cfg->request_timeout_ms;

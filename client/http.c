@@ -58,8 +58,16 @@ struct http_client *http_client_new(const struct http_options *opt, struct clien
 	}
 	if (opt)
 		c->opt = *opt;
-	if (c->opt.api_url)
-		url_host(c->opt.api_url, c->api_host, sizeof(c->api_host));
+	if (c->opt.api_url) {
+		char host[HOST_MAX];
+		url_host(c->opt.api_url, host, sizeof(host));
+		if (host[0] && !(c->api_host = strdup(host))) {
+			free(c);
+			err->sys_errno = ENOMEM;
+			client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+			return NULL;
+		}
+	}
 	c->opt.api_url = NULL; /* not kept: the host is */
 	if (c->opt.connect_timeout_ms <= 0)
 		c->opt.connect_timeout_ms = HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
@@ -74,6 +82,7 @@ struct http_client *http_client_new(const struct http_options *opt, struct clien
 	c->tokens = c->opt.max_requests_per_s > 1 ? c->opt.max_requests_per_s : 1;
 	clock_gettime(CLOCK_MONOTONIC, &c->rate_last);
 	if (pthread_mutex_init(&c->rate_lock, NULL) != 0) {
+		free(c->api_host);
 		free(c);
 		err->sys_errno = EAGAIN;
 		client_error_set(err, CLIENT_E_LOCAL, "pthread_mutex_init failed");
@@ -81,6 +90,7 @@ struct http_client *http_client_new(const struct http_options *opt, struct clien
 	}
 	if (pthread_mutex_init(&c->lock, NULL) != 0) {
 		pthread_mutex_destroy(&c->rate_lock);
+		free(c->api_host);
 		free(c);
 		err->sys_errno = EAGAIN;
 		client_error_set(err, CLIENT_E_LOCAL, "pthread_mutex_init failed");
@@ -100,6 +110,7 @@ void http_client_free(struct http_client *c)
 		curl_easy_cleanup(c->idle[i]);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->rate_lock);
+	free(c->api_host);
 	free(c);
 }
 
@@ -386,7 +397,7 @@ static int api_on_private(struct http_client *c)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
 
-	if (atomic_load(&c->api_private) || !c->api_host[0] || atomic_load(&c->api_resolved))
+	if (atomic_load(&c->api_private) || !c->api_host || atomic_load(&c->api_resolved))
 		return atomic_load(&c->api_private);
 	if (getaddrinfo(c->api_host, NULL, &hints, &res) == 0) {
 		for (struct addrinfo *a = res; a; a = a->ai_next)

@@ -31,7 +31,8 @@ struct http_client {
 	/* The API itself answered from a loopback, link-local or private address: its
 	 * downloads may come from one too (a simulator, a provider inside the network). */
 	atomic_int api_private;
-	char api_host[HOST_MAX]; /* opt.api_url's host, resolved once (api_resolved) */
+	char *api_host;	/* opt.api_url's host (owned; NULL none), resolved once (api_resolved);
+			 * sized to its text: a mount holds one client per account */
 	atomic_int api_resolved;
 	pthread_mutex_t lock; /* protects idle[] and nidle; never held across a transfer */
 	CURL *idle[HTTP_POOL_MAX];

@@ -81,8 +81,9 @@
 
 struct mogujie {
 	struct provider base;
-	char url[MOGUJIE_URL_MAX];	 /* base_url + "/invoke" */
-	char oauth_url[MOGUJIE_URL_MAX];
+	/* Owned, sized to their text (under MOGUJIE_URL_MAX): not 4 KiB per account. */
+	char *url;			 /* base_url + "/invoke" */
+	char *oauth_url;
 	char *secret;			 /* owned, wiped on destroy */
 	size_t secret_len;
 	unsigned char key[MOGUJIE_KEY_LEN]; /* first 16 bytes of the secret; wiped */
@@ -1060,6 +1061,8 @@ static void mogujie_destroy(struct provider *p)
 		OPENSSL_cleanse(m->secret, m->secret_len);
 		free(m->secret);
 	}
+	free(m->url);
+	free(m->oauth_url);
 	free(m->token_file);
 	free(m->refresh_token_file);
 	free(m->work_dir);
@@ -1098,23 +1101,31 @@ static const char *config_problem(const struct mogujie_config *cfg)
 	return NULL;
 }
 
-/* The gateway and OAuth URLs and the decrypt mode into m. 0, or -1 with CLIENT_E_INVALID. */
+/* The gateway and OAuth URLs (owned copies) and the decrypt mode into m. 0, or -1 with
+ * CLIENT_E_INVALID or out of memory (what was copied is freed by the destroy). */
 static int set_endpoints(struct mogujie *m, const struct mogujie_config *cfg,
 			 struct client_error *err)
 {
 	const char *oauth = cfg->oauth_url ? cfg->oauth_url : MOGUJIE_DEFAULT_OAUTH_URL;
 	const char *bad = NULL;
+	char url[MOGUJIE_URL_MAX], oauth_url[MOGUJIE_URL_MAX];
 
-	if (check_base_url(cfg->base_url, "/invoke", m->url, sizeof(m->url)) != CHECK_URL_OK)
+	if (check_base_url(cfg->base_url, "/invoke", url, sizeof(url)) != CHECK_URL_OK)
 		bad = "base_url must be an http(s) URL";
-	else if (check_base_url(oauth, "", m->oauth_url, sizeof(m->oauth_url)) != CHECK_URL_OK)
+	else if (check_base_url(oauth, "", oauth_url, sizeof(oauth_url)) != CHECK_URL_OK)
 		bad = "oauth_url must be an http(s) URL";
 	else if (mogujie_cipher_mode_parse(cfg->decrypt_mode, &m->mode) != 0)
 		bad = "decrypt_mode must be ecb or cbc";
-	if (!bad)
-		return 0;
-	client_error_set(err, CLIENT_E_INVALID, "%s", bad);
-	return -1;
+	if (bad) {
+		client_error_set(err, CLIENT_E_INVALID, "%s", bad);
+		return -1;
+	}
+	if (!(m->url = strdup(url)) || !(m->oauth_url = strdup(oauth_url))) {
+		err->sys_errno = ENOMEM;
+		client_error_set(err, CLIENT_E_LOCAL, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 /* m's own copies of cfg's strings, and the AES key. 0, or -1 out of memory (the destroy

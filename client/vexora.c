@@ -31,7 +31,8 @@
 
 struct vexora {
 	struct provider base;
-	char base_url[VEXORA_BASE_URL_MAX];
+	char *base_url; /* owned, sized to its text: 1,000 accounts must not each carry
+			 * VEXORA_BASE_URL_MAX bytes */
 	char merchant_header[160]; /* "merchantNo: <merchant_no>" */
 	struct secret_file *secret; /* the signing secret, read again when its file changes */
 	struct http_client *http;
@@ -280,6 +281,7 @@ static void vexora_destroy(struct provider *p)
 	v = vx(p);
 	http_client_free(v->http);
 	secret_file_free(v->secret);
+	free(v->base_url);
 	OPENSSL_cleanse(v, sizeof(*v));
 	free(v);
 }
@@ -308,6 +310,7 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 {
 	struct http_options ho = {0};
 	struct vexora *v;
+	char url[VEXORA_BASE_URL_MAX];
 
 	client_error_clear(err);
 	/* The merchant number goes into a header line and cache keys. */
@@ -324,8 +327,10 @@ struct provider *vexora_new(const struct vexora_config *cfg, struct client_error
 	if (!v)
 		goto oom;
 	v->base.priv = v; /* first: the fail path destroys through it */
-	if (http_base_url(cfg->base_url, v->base_url, sizeof(v->base_url), err) != 0)
+	if (http_base_url(cfg->base_url, url, sizeof(url), err) != 0)
 		goto fail;
+	if (!(v->base_url = strdup(url)))
+		goto oom;
 	snprintf(v->merchant_header, sizeof(v->merchant_header), "merchantNo: %s",
 		 cfg->merchant_no);
 	if (!(v->secret = secret_file_new(cfg->secret_path, cfg->secret)))

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tz_rule.h"
 
@@ -107,10 +108,16 @@ static int read_file(const char *path, unsigned char **out, size_t *len)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return -1;
-	unsigned char *buf = malloc(TZ_FILE_MAX);
-	size_t n = buf ? fread(buf, 1, TZ_FILE_MAX, f) : 0;
-	int bad = !buf || ferror(f) || n == TZ_FILE_MAX;
-	int e = bad && buf && !ferror(f) ? EFBIG : errno;
+	/* A buffer the file's size (and a byte to see it grew), not TZ_FILE_MAX: each account
+	 * of a mount loads its zone, and a 1 MiB buffer each time leaves the heap fragmented. */
+	struct stat st;
+	size_t cap = TZ_FILE_MAX;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size < TZ_FILE_MAX)
+		cap = (size_t)st.st_size + 1;
+	unsigned char *buf = malloc(cap);
+	size_t n = buf ? fread(buf, 1, cap, f) : 0;
+	int bad = !buf || ferror(f) || n == cap;
+	int e = bad && buf && !ferror(f) ? (cap == TZ_FILE_MAX ? EFBIG : EAGAIN) : errno;
 	fclose(f);
 	if (bad) {
 		free(buf);

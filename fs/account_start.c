@@ -128,7 +128,7 @@ int account_start(const struct accounts_env *env, struct fs_account *a,
 	if (add_source(env, a, prov, &kind0, err, errlen))
 		goto fail;
 	if (a->run_cfg.prefetch_days > 0 &&
-	    !(a->prefetch = prefetch_start(env->cache, kind0, prov->ntypes,
+	    !(a->prefetch = prefetch_start(env->prefetcher, env->cache, kind0, prov->ntypes,
 					   a->run_cfg.prefetch_days, a->run_cfg.prefetch_interval_s,
 					   config_open_ttl(&a->run_cfg), prov->window_months, prov->zone)))
 		log_err("account %s: cannot start prefetch: %s", a->name, strerror(errno));

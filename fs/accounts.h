@@ -30,6 +30,7 @@ struct accounts_env {
 	const struct fs_config *main; /* the main config (accounts_dir set) */
 	struct cache *cache;	      /* the mount's one cache */
 	struct s3_store *store;	      /* the shared store, NULL none (outlives the accounts) */
+	struct prefetcher *prefetcher; /* runs the accounts' prefetch (outlives their stop) */
 };
 
 struct accounts;

@@ -361,7 +361,7 @@ static int mount_fuse(const struct cmdline *cl, struct mount *m)
  * mount (the accounts start when used). 0, or -1 after saying why. */
 static int accounts_open(const struct fs_config *cfg, struct orderfs *o)
 {
-	struct accounts_env env = {cfg, o->cache, o->store};
+	struct accounts_env env = {cfg, o->cache, o->store, o->prefetcher};
 	int rc;
 
 	if (setup_accounts_dir(cfg->accounts_dir))
@@ -393,6 +393,10 @@ static int caches_open(const struct fs_config *cfg, struct orderfs *o)
 	a->clock_file = cfg->test_clock_file;
 	if (!(o->cache = cache_new(&cc, NULL, &err)))
 		goto fail;
+	if (!(o->prefetcher = prefetcher_new())) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	if (cfg->accounts_dir)
 		return accounts_open(cfg, o);
 	/* The fleet before the merchant's exports, each claimed through it. */
@@ -436,7 +440,7 @@ static void mount_live(const struct cmdline *cl, const struct fs_config *cfg, st
 	notify_status("mounted on %s", cl->mountpoint);
 	/* After daemon_ready, so its log lines go where the daemon's go. */
 	if (cfg->prefetch_days > 0 && !o->accounts) { /* accounts: each when it starts */
-		o->single.prefetch = prefetch_start(o->cache, 0, o->single.nkinds,
+		o->single.prefetch = prefetch_start(o->prefetcher, o->cache, 0, o->single.nkinds,
 						    cfg->prefetch_days, cfg->prefetch_interval_s,
 						    config_open_ttl(cfg), o->single.window_months, o->single.prov->zone);
 		if (!o->single.prefetch)
@@ -487,6 +491,8 @@ static void mount_teardown(struct mount *m)
 	prefetch_stop(o->single.prefetch);
 	o->single.prefetch = NULL;
 	accounts_stop(o->accounts);
+	prefetcher_free(o->prefetcher); /* every prefetch is stopped */
+	o->prefetcher = NULL;
 	if (f) {
 		if (m->handlers)
 			fuse_remove_signal_handlers(fuse_get_session(f));

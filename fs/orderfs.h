@@ -27,6 +27,7 @@ struct orderfs {
 	 * one per NAME.conf and single is unused. */
 	struct fs_account single;
 	struct accounts *accounts; /* NULL without accounts_dir */
+	struct prefetcher *prefetcher; /* the one prefetch thread, every account's passes */
 	const struct fs_config *cfg; /* the main config, for the life of the mount */
 	struct cache *cache; /* the exports of every account and type */
 	struct s3_store *store; /* the shared store (store_url), NULL none; freed after cache */

@@ -65,6 +65,23 @@ def write_secret(directory, name, value):
     return path
 
 
+def threads_of(pid, name=None):
+    """The threads of process pid now (named name only, when given: orderfs names its fill
+    workers "fill" and its prefetch thread "prefetch")."""
+    n = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                n += name is None or f.read().strip() == name
+        except FileNotFoundError:
+            pass  # ended meanwhile
+    return n
+
+
+# libfuse keeps this many idle request threads after a burst (FS_IDLE_THREADS, fs/main.c).
+FUSE_IDLE_THREADS = 10
+
+
 class AccountsMount:
     """An orderfs mount whose merchants are files in accounts_dir."""
 
@@ -266,6 +283,99 @@ class VexoraAccountsTest(unittest.TestCase):
             self.assertNotIn("exports_error", st)
             self.assertEqual(st["exports"]["ready"], 1)
         self.assertIn("ab" * 32 + ".meta", am.m.log_text())
+
+    def slow_exports(self, pending_s):
+        """Exports of tasks created from now on take pending_s + a little; undone at the
+        test's end (the class shares its simulator)."""
+        old = self.sim.configure()
+        self.addCleanup(self.sim.configure, pending_s=old["pending_s"],
+                        generating_s=old["generating_s"])
+        self.sim.configure(pending_s=pending_s, generating_s=0.1)
+
+    def test_fill_threads_come_with_exports_and_go_after(self):
+        # One pool of fill threads for every account: none while nothing is exported, one
+        # per export at once (six here, three merchants x two days), gone again once idle.
+        am = self.mount(extra={"max_exports_total": 16})
+        for name in VEXORA:
+            os.listdir(am.path(name, "exports"))  # every account started
+        pid = am.m.proc.pid
+        before = threads_of(pid)
+        self.assertEqual(threads_of(pid, "fill"), 0, "no fill thread before any export")
+        self.slow_exports(1.5)
+        errors, peak = [], [0]
+
+        def reader(name, r):
+            try:
+                read(am.path(name, "exports", r, "orders.xlsx"))
+            except OSError as e:
+                errors.append((name, r, e))
+
+        readers = [threading.Thread(target=reader, args=(n, day(d)))
+                   for n in VEXORA for d in (20, 21)]
+        for t in readers:
+            t.start()
+        while any(t.is_alive() for t in readers):
+            peak.append(threads_of(pid, "fill"))
+            time.sleep(0.05)
+        for t in readers:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(max(peak), 6, "a fill thread per export at once")
+        # Idle fill workers exit after 2 s; libfuse keeps a few idle request threads.
+        wait_for(lambda: threads_of(pid, "fill") == 0, timeout=15, what="fill threads gone")
+        self.assertLessEqual(threads_of(pid), before + FUSE_IDLE_THREADS)
+
+    def test_a_merchant_at_its_max_exports_does_not_starve_another(self):
+        # Two slots for the mount, alpha fills both and queues two more; bravo's export,
+        # queued last, takes the first slot that frees (alpha already runs one).
+        am = self.mount(extra={"max_exports_total": 2})
+        for name in ("alpha", "bravo"):
+            os.listdir(am.path(name, "exports"))
+        self.slow_exports(1.0)
+        errors = []
+
+        def reader(name, r):
+            try:
+                read(am.path(name, "exports", r, "orders.xlsx"))
+            except OSError as e:
+                errors.append((name, r, e))
+
+        alpha = [threading.Thread(target=reader, args=("alpha", day(d))) for d in range(30, 34)]
+        for t in alpha:
+            t.start()
+        wait_for(lambda: read_json(am.path("alpha", ".status"))["exports"]["queued"] == 2,
+                 timeout=10, what="alpha: two running, two queued")
+        bravo = threading.Thread(target=reader, args=("bravo", day(30)))
+        bravo.start()
+        for t in alpha + [bravo]:
+            t.join()
+        self.assertEqual(errors, [])
+        order = [t["merchant"] for t in self.sim.tasks()
+                 if t["merchant"] in ("M100200", "M200300")][-5:]
+        self.assertEqual(order.count("M200300"), 1)
+        self.assertLessEqual(order.index("M200300"), 2,
+                             f"bravo waited for every alpha export: {order}")
+
+    def test_two_hundred_accounts_with_prefetch_share_one_thread(self):
+        # Every account's prefetch passes run on the mount's one prefetch thread: the thread
+        # count of a mount with 200 started accounts is a small constant, not 200 more. (The
+        # simulator knows none of these merchants: their exports are refused at once.)
+        accounts = {f"m{i:03d}": (f"M9{i:05d}", "not-known") for i in range(200)}
+        am = self.mount(accounts=accounts, extra={"prefetch": 1, "max_exports_total": 16})
+        pid = am.m.proc.pid
+        for name in accounts:
+            os.listdir(am.path(name, "exports"))  # started, its prefetch scheduled
+        counts = []
+        for _ in range(10):
+            counts.append(threads_of(pid))
+            time.sleep(0.2)
+        self.assertLessEqual(threads_of(pid, "prefetch"), 1)
+        # fill workers (max_exports_total), libfuse's idle threads, and a few of the mount's
+        self.assertLessEqual(max(counts), 16 + FUSE_IDLE_THREADS + 12, counts)
+        # Every account's first pass ran: each asked the provider (and was refused).
+        wait_for(lambda: len([m for m in self.sim.stats()["requests_by_merchant"]
+                              if m.startswith("M9")]) == 200, timeout=60,
+                 what="a request of every account's prefetch")
 
     def test_a_bar_in_the_merchant_id_is_named_as_such(self):
         am = self.mount(accounts={"alpha": VEXORA["alpha"], "pipe": ("M1|2", "x")})
