@@ -73,6 +73,8 @@ void fleet_count(struct fleet *f, uint64_t *field)
 
 #define KEEPALIVE_RETRY_MS 200	/* after a failed keepalive: the lease may end soon */
 #define KEEPALIVE_TRY_MIN_MS 300 /* one keepalive try never gets less */
+#define KEEPALIVE_RESERVE_MIN_MS (KEEPALIVE_RETRY_MS + KEEPALIVE_TRY_MIN_MS) /* kept for a
+				 * retry: the pause after a failure, then one short try */
 
 /* Grants a lease and registers members/<host> on it, unless another live lease holds that
  * name (another host with the same fleet_host: *err CLIENT_E_BUSINESS). 0 with *lease, or -1
@@ -122,15 +124,21 @@ static int first_join(struct fleet *f, struct client_error *err)
 	return rc;
 }
 
-/* How long one keepalive try may take: half the time the lease has left for sure, so a slow
- * call (etcd electing a leader) leaves time for another try before the lease ends. */
+/* How long one keepalive try may take: the time the lease has left for sure, less a quarter
+ * of it (at least KEEPALIVE_RESERVE_MIN_MS) kept for another try, so a stuck call (etcd
+ * electing a leader) is given up in time to retry before the lease ends. Not half: a try cut
+ * off makes curl drop its connection, and on a busy host a keepalive answered in 1.2 s of
+ * the 2 s left (TTL 3 s) opened a fifth connection to etcd for nothing. */
 static long keepalive_timeout_ms(const struct fleet *f, int64_t now)
 {
-	int64_t left = f->lease_deadline_ms - now;
+	int64_t left = f->lease_deadline_ms - now, reserve = left / 4, tmo;
 
 	if (!f->lease_deadline_ms)
 		return 0; /* not known yet: the request timeout */
-	return left / 2 > KEEPALIVE_TRY_MIN_MS ? (long)(left / 2) : KEEPALIVE_TRY_MIN_MS;
+	if (reserve < KEEPALIVE_RESERVE_MIN_MS)
+		reserve = KEEPALIVE_RESERVE_MIN_MS;
+	tmo = left - reserve;
+	return tmo > KEEPALIVE_TRY_MIN_MS ? (long)tmo : KEEPALIVE_TRY_MIN_MS;
 }
 
 /* One keepalive round: renew the lease, or when it is gone, join again. Returns the pause

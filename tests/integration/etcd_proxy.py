@@ -159,6 +159,11 @@ def to_v36(body):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the client may reuse its connection
+    # A reply goes out as two writes (headers, body), a watch event as one chunk each: with
+    # Nagle's algorithm the second waits for the client's delayed ACK of the first, about
+    # 40 ms a call, which no host without this proxy pays (measured: 48 ms a put through the
+    # proxy, 1.6 ms direct). The proxy counts; it must not slow what it counts.
+    disable_nagle_algorithm = True
 
     counted = False  # this connection is in the counters (control ones never are)
 

@@ -546,6 +546,31 @@ class TestSlowKeepalive(ProxyBase):
         self.assertEqual(a.cmd("lease")["lease"], lease)
 
 
+class TestSlowKeepaliveConnection(ProxyBase):
+    """A keepalive answered slowly, but well before the lease ends, keeps its connection
+    (issue 24, scale: at most 4 connections per host): a try cut off at half the time the
+    lease has left made curl drop the connection, and the retry opened a fifth. TTL 3 s: a
+    keepalive leaves ~2 s before the lease's end; its reply held 1.25 s."""
+
+    def test_slow_keepalive_reply_keeps_its_connection(self):
+        a = self.joined("host-a", ttl=3)
+        lease = a.ready["lease"]
+        # The keepalive's own connection is open before the count starts.
+        wait_for(lambda: self.proxy.stats()["paths"].get("/v3/lease/keepalive", 0) >= 1,
+                 timeout=10)
+        self.proxy.reset_stats()
+        self.proxy.rules([{"path": "/v3/lease/keepalive", "action": "delay", "delay_s": 1.25,
+                           "limit": 1}])
+        wait_for(lambda: self.proxy.stats()["fired"].get("delay"), timeout=10)
+        after = self.proxy.stats()["paths"]["/v3/lease/keepalive"]
+        wait_for(lambda: self.proxy.stats()["paths"]["/v3/lease/keepalive"] >= after + 3,
+                 timeout=15)
+        s = self.proxy.stats()
+        self.assertEqual(s["connections"], 0, s)
+        self.assertEqual(a.cmd("stats")["lease_regrants"], 0, a.stderr()[-1500:])
+        self.assertEqual(a.cmd("lease")["lease"], lease)
+
+
 class Etcd36Base(FleetTestBase):
     """Every probe reaches etcd through the fault proxy, which answers errors in etcd 3.6's
     shape ({"code", "message"} without "error")."""
