@@ -154,6 +154,11 @@ int fill_commit(struct fill *f, struct part *pt)
 		fill_local_error(&f->err, "cannot sync download", rc);
 		return rc;
 	}
+	if (f->want_sha[0] && strcmp(f->want_sha, sha) != 0) {
+		fill_drop_part(f); /* never served: not the bytes the store's pointer names */
+		client_error_set(&f->err, CLIENT_E_PROTOCOL, "store object SHA-256 mismatch");
+		return -EBADMSG;
+	}
 	if ((rc = fill_fleet_check(f, sha)) != 0) {
 		fill_drop_part(f); /* never served: the fleet holder's file differs */
 		return rc;

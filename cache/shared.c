@@ -164,6 +164,19 @@ static void shared_drop_corrupt(struct fill *f, const struct s3_pointer *p, cons
 			 okey, err.msg);
 }
 
+/* A download from the store that failed with err: counted, logged, a corrupt object this host
+ * wrote deleted. FILL_STORE_MISS (the flight goes on with the provider). */
+static int shared_download_failed(struct fill *f, const struct s3_pointer *p, const char *okey,
+				  const char *pkey, const struct client_error *err)
+{
+	shared_count_error(f->c, f->e->kind, err);
+	log_warn("cache: %s: the shared store's object %s: %s; exporting from the provider",
+		 f->range_str, okey, err->msg);
+	if (err->kind == CLIENT_E_PROTOCOL)
+		shared_drop_corrupt(f, p, okey, pkey);
+	return FILL_STORE_MISS;
+}
+
 /* Download the object into a fresh .part and commit it; with take_fields, the entry's task
  * fields become the pointer's. 0, FILL_STORE_MISS or -errno. */
 static int shared_download(struct fill *f, const struct s3_pointer *p, const char *okey,
@@ -177,23 +190,27 @@ static int shared_download(struct fill *f, const struct s3_pointer *p, const cha
 		return r;
 	fill_set_state(f, CACHE_DOWNLOADING);
 	client_error_clear(&err);
-	/* s3_get_file begins the sink at 0: whatever an earlier .part held is dropped. */
-	if (s3_get_file(f->src->store, okey, (uint64_t)p->size, p->sha256, &pt.sink, &err) != 0) {
+	/* s3_get_file begins the sink at 0: whatever an earlier .part held is dropped. It checks
+	 * the size; the SHA-256 is the part's own (hashed on its thread), checked by the commit. */
+	if (s3_get_file(f->src->store, okey, (uint64_t)p->size, NULL, &pt.sink, &err) != 0) {
 		part_close(&pt);
 		fill_drop_part(f);
 		if (err.kind == CLIENT_E_CANCELLED || !fill_alive(f))
 			return -ECANCELED;
-		shared_count_error(f->c, f->e->kind, &err);
-		log_warn("cache: %s: the shared store's object %s: %s; exporting from the provider",
-			 f->range_str, okey, err.msg);
-		if (err.kind == CLIENT_E_PROTOCOL)
-			shared_drop_corrupt(f, p, okey, pkey);
-		return FILL_STORE_MISS;
+		return shared_download_failed(f, p, okey, pkey, &err);
 	}
 	atomic_fetch_add(&f->e->kind->counts.n_store_bytes, (uint64_t)p->size);
 	if (take_fields)
 		shared_take_fields(f, p);
-	return fill_commit(f, &pt);
+	snprintf(f->want_sha, sizeof(f->want_sha), "%s", p->sha256);
+	r = fill_commit(f, &pt);
+	f->want_sha[0] = '\0';
+	if (r == -EBADMSG) {
+		err = f->err;
+		client_error_clear(&f->err);
+		return shared_download_failed(f, p, okey, pkey, &err);
+	}
+	return r;
 }
 
 void shared_entry_object(const struct entry *e, char *out, size_t cap)
