@@ -82,6 +82,18 @@ int shared_count_error(struct cache *c, struct cache_kind *k,
 	return changed;
 }
 
+int64_t shared_keep_until(const struct fill *f, int64_t expires, int64_t as_of)
+{
+	struct fresh_rule rule = {f->c->cfg.settle_delay_s, f->c->cfg.open_ttl_s};
+	int64_t kept;
+
+	if (!f->src->store || f->c->cfg.store_keep_days <= 0 || expires == 0 || as_of <= 0 ||
+	    !fresh_complete(f->src->prov->zone, &f->e->range, as_of, &rule))
+		return expires;
+	kept = as_of + (int64_t)f->c->cfg.store_keep_days * 86400;
+	return kept > expires ? kept : expires;
+}
+
 /* Whether pointer p may serve the flight's entry now (fresh.h, as a local file would). */
 static int shared_usable(struct fill *f, const struct s3_pointer *p)
 {
@@ -204,6 +216,13 @@ static int shared_download(struct fill *f, const struct s3_pointer *p, const cha
 		shared_take_fields(f, p);
 	snprintf(f->want_sha, sizeof(f->want_sha), "%s", p->sha256);
 	r = fill_commit(f, &pt);
+	if (r == 0 && take_fields) {
+		/* This host keeps the file longer than the pointer says (store_keep): the store
+		 * should too, or the others lose it at the provider's expiry. */
+		pthread_mutex_lock(&f->c->lock);
+		f->keep_longer = p->expires != 0 && f->e->info.expires > p->expires;
+		pthread_mutex_unlock(&f->c->lock);
+	}
 	f->want_sha[0] = '\0';
 	if (r == -EBADMSG) {
 		err = f->err;

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import uuid
 
@@ -144,6 +145,69 @@ class TestNewHostFromStore(StoreCase):
         self.assertFalse(any(self.sim.merchant in k for k in keys), keys)
         a.close(self)
         b.close(self)
+
+
+class TestStoreKeep(StoreCase):
+    """store_keep = DAYS: a closed, complete range outlives the provider's expiry in the
+    store and on the hosts that hold it."""
+
+    @staticmethod
+    def expires(m, r):
+        return int(os.getxattr(m.path("exports", r, "orders.xlsx"), "user.orderfs.expires"))
+
+    def pointer(self, r):
+        keys = [k for k in self.s3.client().list(prefix=self.prefix + "/")
+                if "/ranges/" + r + "/" in k]
+        self.assertEqual(len(keys), 1, keys)
+        resp = self.s3.client().get(keys[0])
+        self.assertEqual(resp.status, 200, resp)
+        return json.loads(resp.body)
+
+    def test_kept_range_outlives_the_providers_expiry(self):
+        r = rng(30, 29)  # two closed days: listed only while a host holds the range
+        self.sim.configure(file_ttl_s=6)
+        try:
+            # Host B (store_keep = provider) exports first: its pointer ends with the file.
+            b = self.mount()
+            first = read(b.path("exports", r, "orders.xlsx"))
+            self.wait_uploads(b)
+            provider_expiry = self.expires(b, r)
+            self.assertLess(provider_expiry, time.time() + 60)
+            self.assertEqual(self.pointer(r)["expires"], provider_expiry)
+            # Host A keeps 30 days: it reads B's file from the store and keeps the pointer.
+            a = self.mount(store_keep="30")
+            before = self.sim.stats()
+            self.assertEqual(sha(read(a.path("exports", r, "orders.xlsx"))), sha(first))
+            self.assertEqual(provider_calls(self.sim.stats()) - provider_calls(before), 0)
+            self.assertEqual(self.status(a, r)["source"], "store")
+            kept = self.expires(a, r)
+            self.assertGreaterEqual(kept, time.time() + 29 * 86400)
+            wait_for(lambda: self.pointer(r)["expires"] == kept, timeout=20,
+                     what="the kept pointer")
+            # Past the provider's expiry: A still lists and serves its copy; B's copy has
+            # expired and B reads it back from the store, no new export.
+            wait_for(lambda: time.time() > provider_expiry + 1, timeout=30,
+                     what="the provider's expiry")
+            self.assertIn(r, os.listdir(a.path("exports")))
+            before = self.sim.stats()
+            self.assertEqual(sha(read(a.path("exports", r, "orders.xlsx"))), sha(first))
+            self.assertEqual(sha(read(b.path("exports", r, "orders.xlsx"))), sha(first))
+            self.assertEqual(provider_calls(self.sim.stats()) - provider_calls(before), 0)
+            self.assertEqual(self.status(b, r)["source"], "store")
+            self.assertEqual(self.expires(b, r), kept)
+            self.assertIn(r, os.listdir(b.path("exports")))
+            a.close(self)
+            b.close(self)
+        finally:
+            self.sim.configure(file_ttl_s=3600)
+
+    def test_open_range_is_not_kept(self):
+        r = rng(0)  # today: open, its file is never kept past the provider's expiry
+        a = self.mount(store_keep="30")
+        read(a.path("exports", r, "orders.xlsx"))
+        self.wait_uploads(a)
+        self.assertLess(self.pointer(r)["expires"], time.time() + 2 * 86400)
+        a.close(self)
 
 
 class TestStoreFaults(StoreCase):
