@@ -12,8 +12,9 @@
  * this host wrote is deleted (the next upload replaces it).
  * Writing: after a provider fill, one job per file goes to one uploader thread per cache:
  * the object (If-None-Match: a copy already there is kept), then the pointer, so a pointer
- * never names a missing object. A failed job is retried with backoff (1, 2, 4, 8 s) then
- * dropped with one log line; readers never wait for it. The uploader reads the committed
+ * never names a missing object. A job that failed for a reason a retry may fix is retried
+ * with backoff (1, 2, 4, 8, then every 16 s) while its file is cached; any other failure
+ * drops it with one log line; readers never wait for it. The uploader reads the committed
  * .data through its own descriptor: eviction meanwhile does not cut the upload short, and a
  * file replaced by a newer export fails the store's payload check (x-amz-content-sha256) and
  * is dropped (its own flight queued a job for the new file).
