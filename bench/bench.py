@@ -1239,11 +1239,21 @@ http {{
                 a.stop()
             b = self.mount(self.new_cache("store-b"), **self.store_settings(srv, cred, prefix))
             try:
+                wall0 = time.time() * 1000
                 t_store = self.store_cp(b, day)
-                if b.status(day).get("source") != "store":
-                    raise RuntimeError(f"not from the store: {b.status(day)}")
+                wall1 = time.time() * 1000
+                st = b.status(day)
+                if st.get("source") != "store":
+                    raise RuntimeError(f"not from the store: {st}")
             finally:
                 b.stop()
+            steps = st.get("steps_ms", {})
+            marks = [wall0] + [steps.get(k) for k in ("first_byte", "last_byte", "synced",
+                                                      "ready")] + [wall1]
+            if None not in marks:  # where the new host's time went (not a measured row)
+                d = [(b_ - a_) / 1000 for a_, b_ in zip(marks, marks[1:])]
+                log(f"  new host: to first byte {d[0]:.2f} s, download {d[1]:.2f} s, sync "
+                    f"{d[2]:.2f} s, commit {d[3]:.2f} s, read through FUSE {d[4]:.2f} s")
             url = f"{srv.endpoint}/{srv.bucket}/{prefix}/{key}"
             t0 = now_s()
             subprocess.run(["curl", "-sf", "-o", "/dev/null", "--aws-sigv4",

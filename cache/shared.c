@@ -212,6 +212,7 @@ static int shared_download(struct fill *f, const struct s3_pointer *p, const cha
 			return -ECANCELED;
 		return shared_download_failed(f, p, okey, pkey, &err);
 	}
+	fill_stamp(f, CACHE_STEP_LAST_BYTE);
 	atomic_fetch_add(&f->e->kind->counts.n_store_bytes, (uint64_t)p->size);
 	if (take_fields)
 		shared_take_fields(f, p);
