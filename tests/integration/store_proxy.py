@@ -261,6 +261,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sent += len(data)
         if budget is not None:  # a body shorter than "after": cut at its end
             self.cut_here(rule)
+        if resp.length:
+            # The store's connection ended before its Content-Length (the store was
+            # killed): http.client says so only by a short read. The client's connection
+            # ends there too, as the store's own would have.
+            self.end_connection(True)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
         if resp.will_close:
