@@ -5,7 +5,10 @@ own cache_dir sharing one store_url.
 A host that exported a range uploads the file and its pointer; a host with an empty cache_dir
 then reads the range with no provider call at all. A corrupt object is never served (the host
 falls back to the provider) and wrong credentials (403) show in /.stats while every file is
-still served from the provider. Each test uses a prefix of its own in the one bucket.
+still served from the provider. radosgw killed (by pid) mid-upload and mid-download: the upload
+is retried until the store is back, the download falls back to the provider, nothing partial
+is shown. store_keep = DAYS keeps a closed range past the provider's expiry. Each test uses a
+prefix of its own in the one bucket.
 """
 import datetime
 import errno
