@@ -164,6 +164,8 @@ int fill_commit(struct fill *f, struct part *pt)
 		client_error_set(&f->err, CLIENT_E_PROTOCOL, "store object SHA-256 mismatch");
 		return -EBADMSG;
 	}
+	if (f->take)
+		shared_take_fields(f, f->take);
 	if ((rc = fill_fleet_check(f, sha)) != 0) {
 		fill_drop_part(f); /* never served: the fleet holder's file differs */
 		return rc;

@@ -145,8 +145,7 @@ static int shared_find(struct fill *f, const char *pkey, struct s3_pointer *p)
 	return shared_usable(f, p) ? 0 : -1;
 }
 
-/* The entry's info as the pointer says, before the commit writes it to the .meta. */
-static void shared_take_fields(struct fill *f, const struct s3_pointer *p)
+void shared_take_fields(struct fill *f, const struct s3_pointer *p)
 {
 	struct entry_info *i = &f->e->info;
 
@@ -214,10 +213,12 @@ static int shared_download(struct fill *f, const struct s3_pointer *p, const cha
 	}
 	fill_stamp(f, CACHE_STEP_LAST_BYTE);
 	atomic_fetch_add(&f->e->kind->counts.n_store_bytes, (uint64_t)p->size);
-	if (take_fields)
-		shared_take_fields(f, p);
+	/* The pointer's fields become the entry's only once the bytes proved to be its file:
+	 * a corrupt object leaves the entry as it was for the provider's export. */
 	snprintf(f->want_sha, sizeof(f->want_sha), "%s", p->sha256);
+	f->take = take_fields ? p : NULL;
 	r = fill_commit(f, &pt);
+	f->take = NULL;
 	if (r == 0 && take_fields) {
 		/* This host keeps the file longer than the pointer says (store_keep): the store
 		 * should too, or the others lose it at the provider's expiry. */
