@@ -1163,7 +1163,7 @@ http {{
         range at once: provider downloads per range. (b) A host with an empty cache_dir copies
         a BIG file another host stored, against curl's signed GET of the same object. (c) The
         exporting host's cold cp with a store against without (the upload runs behind it)."""
-        srv = s3_server.S3Server()
+        srv = s3_server.S3Server(memstore_bytes=self.store_bytes())
         server = etcd_server.Etcd()
         cred = srv.write_credentials(os.path.join(self.work, "store.cred"))
         try:
@@ -1172,6 +1172,23 @@ http {{
         finally:
             server.stop()
             srv.stop()
+
+    def store_reads_alone(self):
+        """Item 12's reads and upload cost without the fleet half (`bench/run.sh
+        store_reads`): the same measurement, for chasing one row."""
+        srv = s3_server.S3Server(memstore_bytes=self.store_bytes())
+        cred = srv.write_credentials(os.path.join(self.work, "store.cred"))
+        try:
+            self.store_reads(srv, cred)
+        finally:
+            srv.stop()
+
+    def store_bytes(self):
+        """The radosgw OSD's memory for item 12: every run stores its own BIG object (a fresh
+        prefix) and nothing is freed (rgw gc off). The default 1 GiB filled up at the fifth
+        256 MiB run of a full bench: Ceph then holds writes instead of failing them and
+        the upload never came (that was the "timed out waiting for the upload")."""
+        return 2 * (self.cold_runs + 1) * BIG + 512 * MIB
 
     def store_settings(self, srv, cred, prefix):
         return {"store_url": f"{srv.endpoint}/{srv.bucket}/{prefix}",
@@ -1235,11 +1252,21 @@ http {{
                 a.stop()
             b = self.mount(self.new_cache("store-b"), **self.store_settings(srv, cred, prefix))
             try:
+                wall0 = time.time() * 1000
                 t_store = self.store_cp(b, day)
-                if b.status(day).get("source") != "store":
-                    raise RuntimeError(f"not from the store: {b.status(day)}")
+                wall1 = time.time() * 1000
+                st = b.status(day)
+                if st.get("source") != "store":
+                    raise RuntimeError(f"not from the store: {st}")
             finally:
                 b.stop()
+            steps = st.get("steps_ms", {})
+            marks = [wall0] + [steps.get(k) for k in ("first_byte", "last_byte", "synced",
+                                                      "ready")] + [wall1]
+            if None not in marks:  # where the new host's time went (not a measured row)
+                d = [(b_ - a_) / 1000 for a_, b_ in zip(marks, marks[1:])]
+                log(f"  new host: to first byte {d[0]:.2f} s, download {d[1]:.2f} s, sync "
+                    f"{d[2]:.2f} s, commit {d[3]:.2f} s, read through FUSE {d[4]:.2f} s")
             url = f"{srv.endpoint}/{srv.bucket}/{prefix}/{key}"
             t0 = now_s()
             subprocess.run(["curl", "-sf", "-o", "/dev/null", "--aws-sigv4",
@@ -1321,10 +1348,10 @@ def main():
         b = Bench(work)
         only = sys.argv[1:]
         for name in ("reads", "cold", "memory", "metadata", "scale", "parallel", "fleet",
-                     "fleet_load", "accounts", "accounts_scale", "store"):
-            if not only or name in only:
+                     "fleet_load", "accounts", "accounts_scale", "store", "store_reads"):
+            if (not only and name != "store_reads") or name in only:
                 try:
-                    getattr(b, name)()
+                    getattr(b, "store_reads_alone" if name == "store_reads" else name)()
                 except Exception:  # report it, go on with the other items
                     traceback.print_exc()
                     failed.append(name)

@@ -45,6 +45,9 @@ struct cache_config {
 	int settle_delay_s;	  /* a range turns closed this long after its end (fresh.h);
 				   * 0 = default 3600, < 0 = at its end */
 	int open_ttl_s;		  /* an open file is served this long; 0 = default 900 */
+	int store_keep_days;	  /* with a shared store: a closed range's complete file is kept
+				   * (in the store and here) until its as_of + this many days when
+				   * that is after the provider's expiry; 0 = the provider's expiry */
 	int open_refresh_background; /* 1: an open past fresh_until gets the old file at once
 				      * and the export runs behind it; 0: it waits (default) */
 	/* The report_type of type 0 in its keys and requests instead of

@@ -719,7 +719,7 @@ int fill_run(struct cache *c, struct entry *e)
 		if (!f.from_store)
 			e->source = ENTRY_SOURCE_PROVIDER;
 		pthread_mutex_unlock(&c->lock);
-		if (!f.from_store)
+		if (!f.from_store || f.keep_longer)
 			fill_to_store(&f);
 		log_info("cache: %s: export ready: %llu bytes in %.1f s", f.range_str,
 			 (unsigned long long)size, (double)(cache_mono_ms() - f.start_ms) / 1000.0);

@@ -17,6 +17,7 @@
 #define FILL_FROM_STORE 5 /* fill_fleet_task: the file came from the store (READY) */
 
 struct part;
+struct s3_pointer;
 
 struct fill {
 	struct cache *c;
@@ -56,6 +57,12 @@ struct fill {
 	int64_t verified_size;		     /* and size: kept in the records this flight writes */
 	int store_tried;		 /* fill_wait_store ran in this flight */
 	int from_store;			 /* the file came from the shared store (shared.c) */
+	int keep_longer;		 /* from the store, kept longer than its pointer says
+					  * (store_keep): its pointer is written again */
+	char want_sha[KEY_HASH_LEN];	 /* "" or the SHA-256 fill_commit must find (a store
+					  * object's: checked on the part's own hash) */
+	const struct s3_pointer *take;	 /* NULL, or the pointer whose fields the entry takes
+					  * once fill_commit found want_sha (shared.c) */
 };
 
 /* --- fill.c --- */

@@ -6,6 +6,7 @@
  * call means is fill_decide's answer, acted on by fill_judge.
  */
 #include "fill_internal.h"
+#include "shared.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -108,6 +109,9 @@ static void fill_ready_meta(struct fill *f, struct store_meta *m, uint64_t size,
 	m->size = size;
 	m->total = size;
 	m->ready_time = cache_now_ms(f->c) / 1000;
+	m->expires = shared_keep_until(f, m->expires, f->e->info.applied_time
+							      ? f->e->info.applied_time
+							      : m->ready_time);
 	m->last_access_ms = cache_now_ms(f->c);
 	snprintf(m->sha256, sizeof(m->sha256), "%s", sha);
 	m->last_errno = 0;
@@ -128,6 +132,7 @@ static void fill_ready_info(struct fill *f, const struct store_meta *m, const ch
 	i->size = m->size;
 	i->bytes_done = m->size;
 	i->ready_time = m->ready_time;
+	i->expires = m->expires; /* store_keep may have made it later */
 	steps_row(f->c, f->e)[CACHE_STEP_READY] = cache_now_ms(f->c); /* with the state */
 	entry_str_set(&i->owner, m->owner);
 	entry_sha256_set(i, sha);
@@ -154,6 +159,13 @@ int fill_commit(struct fill *f, struct part *pt)
 		fill_local_error(&f->err, "cannot sync download", rc);
 		return rc;
 	}
+	if (f->want_sha[0] && strcmp(f->want_sha, sha) != 0) {
+		fill_drop_part(f); /* never served: not the bytes the store's pointer names */
+		client_error_set(&f->err, CLIENT_E_PROTOCOL, "store object SHA-256 mismatch");
+		return -EBADMSG;
+	}
+	if (f->take)
+		shared_take_fields(f, f->take);
 	if ((rc = fill_fleet_check(f, sha)) != 0) {
 		fill_drop_part(f); /* never served: the fleet holder's file differs */
 		return rc;

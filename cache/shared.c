@@ -12,8 +12,9 @@
  * this host wrote is deleted (the next upload replaces it).
  * Writing: after a provider fill, one job per file goes to one uploader thread per cache:
  * the object (If-None-Match: a copy already there is kept), then the pointer, so a pointer
- * never names a missing object. A failed job is retried with backoff (1, 2, 4, 8 s) then
- * dropped with one log line; readers never wait for it. The uploader reads the committed
+ * never names a missing object. A job that failed for a reason a retry may fix is retried
+ * with backoff (1, 2, 4, 8, then every 16 s) while its file is cached; any other failure
+ * drops it with one log line; readers never wait for it. The uploader reads the committed
  * .data through its own descriptor: eviction meanwhile does not cut the upload short, and a
  * file replaced by a newer export fails the store's payload check (x-amz-content-sha256) and
  * is dropped (its own flight queued a job for the new file).
@@ -82,6 +83,18 @@ int shared_count_error(struct cache *c, struct cache_kind *k,
 	return changed;
 }
 
+int64_t shared_keep_until(const struct fill *f, int64_t expires, int64_t as_of)
+{
+	struct fresh_rule rule = {f->c->cfg.settle_delay_s, f->c->cfg.open_ttl_s};
+	int64_t kept;
+
+	if (!f->src->store || f->c->cfg.store_keep_days <= 0 || expires == 0 || as_of <= 0 ||
+	    !fresh_complete(f->src->prov->zone, &f->e->range, as_of, &rule))
+		return expires;
+	kept = as_of + (int64_t)f->c->cfg.store_keep_days * 86400;
+	return kept > expires ? kept : expires;
+}
+
 /* Whether pointer p may serve the flight's entry now (fresh.h, as a local file would). */
 static int shared_usable(struct fill *f, const struct s3_pointer *p)
 {
@@ -132,8 +145,7 @@ static int shared_find(struct fill *f, const char *pkey, struct s3_pointer *p)
 	return shared_usable(f, p) ? 0 : -1;
 }
 
-/* The entry's info as the pointer says, before the commit writes it to the .meta. */
-static void shared_take_fields(struct fill *f, const struct s3_pointer *p)
+void shared_take_fields(struct fill *f, const struct s3_pointer *p)
 {
 	struct entry_info *i = &f->e->info;
 
@@ -164,6 +176,19 @@ static void shared_drop_corrupt(struct fill *f, const struct s3_pointer *p, cons
 			 okey, err.msg);
 }
 
+/* A download from the store that failed with err: counted, logged, a corrupt object this host
+ * wrote deleted. FILL_STORE_MISS (the flight goes on with the provider). */
+static int shared_download_failed(struct fill *f, const struct s3_pointer *p, const char *okey,
+				  const char *pkey, const struct client_error *err)
+{
+	shared_count_error(f->c, f->e->kind, err);
+	log_warn("cache: %s: the shared store's object %s: %s; exporting from the provider",
+		 f->range_str, okey, err->msg);
+	if (err->kind == CLIENT_E_PROTOCOL)
+		shared_drop_corrupt(f, p, okey, pkey);
+	return FILL_STORE_MISS;
+}
+
 /* Download the object into a fresh .part and commit it; with take_fields, the entry's task
  * fields become the pointer's. 0, FILL_STORE_MISS or -errno. */
 static int shared_download(struct fill *f, const struct s3_pointer *p, const char *okey,
@@ -177,23 +202,37 @@ static int shared_download(struct fill *f, const struct s3_pointer *p, const cha
 		return r;
 	fill_set_state(f, CACHE_DOWNLOADING);
 	client_error_clear(&err);
-	/* s3_get_file begins the sink at 0: whatever an earlier .part held is dropped. */
-	if (s3_get_file(f->src->store, okey, (uint64_t)p->size, p->sha256, &pt.sink, &err) != 0) {
+	/* s3_get_file begins the sink at 0: whatever an earlier .part held is dropped. It checks
+	 * the size; the SHA-256 is the part's own (hashed on its thread), checked by the commit. */
+	if (s3_get_file(f->src->store, okey, (uint64_t)p->size, NULL, &pt.sink, &err) != 0) {
 		part_close(&pt);
 		fill_drop_part(f);
 		if (err.kind == CLIENT_E_CANCELLED || !fill_alive(f))
 			return -ECANCELED;
-		shared_count_error(f->c, f->e->kind, &err);
-		log_warn("cache: %s: the shared store's object %s: %s; exporting from the provider",
-			 f->range_str, okey, err.msg);
-		if (err.kind == CLIENT_E_PROTOCOL)
-			shared_drop_corrupt(f, p, okey, pkey);
-		return FILL_STORE_MISS;
+		return shared_download_failed(f, p, okey, pkey, &err);
 	}
+	fill_stamp(f, CACHE_STEP_LAST_BYTE);
 	atomic_fetch_add(&f->e->kind->counts.n_store_bytes, (uint64_t)p->size);
-	if (take_fields)
-		shared_take_fields(f, p);
-	return fill_commit(f, &pt);
+	/* The pointer's fields become the entry's only once the bytes proved to be its file:
+	 * a corrupt object leaves the entry as it was for the provider's export. */
+	snprintf(f->want_sha, sizeof(f->want_sha), "%s", p->sha256);
+	f->take = take_fields ? p : NULL;
+	r = fill_commit(f, &pt);
+	f->take = NULL;
+	if (r == 0 && take_fields) {
+		/* This host keeps the file longer than the pointer says (store_keep): the store
+		 * should too, or the others lose it at the provider's expiry. */
+		pthread_mutex_lock(&f->c->lock);
+		f->keep_longer = p->expires != 0 && f->e->info.expires > p->expires;
+		pthread_mutex_unlock(&f->c->lock);
+	}
+	f->want_sha[0] = '\0';
+	if (r == -EBADMSG) {
+		err = f->err;
+		client_error_clear(&f->err);
+		return shared_download_failed(f, p, okey, pkey, &err);
+	}
+	return r;
 }
 
 void shared_entry_object(const struct entry *e, char *out, size_t cap)

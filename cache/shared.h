@@ -17,4 +17,13 @@ int shared_object_key(const struct cache_source *s, const char *sha, char *out);
  * same way. */
 int shared_count_error(struct cache *c, struct cache_kind *k, const struct client_error *err);
 
+/* The entry's info as store pointer p says (as_of, expiry, task), for the commit to write to
+ * the .meta. Takes cache->lock. */
+void shared_take_fields(struct fill *f, const struct s3_pointer *p);
+
+/* The expiry of the flight's file made at as_of whose provider expiry is expires: with a
+ * store and store_keep = DAYS, max(expires, as_of + DAYS) when the file is complete by the
+ * freshness rule (fresh.h); else expires (0, never, stays 0). cache->lock held or not. */
+int64_t shared_keep_until(const struct fill *f, int64_t expires, int64_t as_of);
+
 #endif

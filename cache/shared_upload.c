@@ -1,8 +1,11 @@
 /*
  * The shared store's uploads (design note in shared.c): one job per file a flight got from the
- * provider, run by one uploader thread per cache: the object, then its pointer; a failed job
- * is retried with backoff (1, 2, 4, 8 s) then dropped with one log line. Readers never wait
- * for it.
+ * provider, run by one uploader thread per cache: the object, then its pointer. A job that
+ * failed for a reason a retry may fix (the store unreachable, killed, 5xx, a timeout) is
+ * retried with backoff (1, 2, 4, 8, then every 16 s) for as long as its file is in the cache
+ * and the mount runs: a store down for minutes gets the file once it is back (the job used to
+ * be dropped after 5 tries, 15 s). Any other failure (403, the file evicted) drops it with one
+ * log line. Readers never wait for it.
  */
 #include "fill_internal.h"
 #include "shared.h"
@@ -22,8 +25,9 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 
-#define UPLOAD_TRIES 5
 #define UPLOAD_BACKOFF_MS 1000
+#define UPLOAD_BACKOFF_MAX_SHIFT 4 /* 16 s between tries at most */
+#define UPLOAD_LOG_EVERY 16	   /* a long outage: one log line per this many tries */
 
 struct shared_job {
 	struct shared_job *next;
@@ -105,7 +109,7 @@ static int shared_upload(struct cache *c, struct shared_job *j, struct client_er
 static void shared_run_job(struct cache *c, struct shared_job *j)
 {
 	struct client_error err;
-	int rc;
+	int rc, tries = 0;
 
 	client_error_clear(&err);
 	rc = shared_upload(c, j, &err);
@@ -120,9 +124,10 @@ static void shared_run_job(struct cache *c, struct shared_job *j)
 			j->kind->counts.n_store_auth++;
 		snprintf(j->src->store_error, sizeof(j->src->store_error), "%s", err.msg);
 	}
-	if (rc != 0 && client_error_retryable(&err) && ++j->tries < UPLOAD_TRIES &&
-	    !c->stopping) {
-		j->due_ms = cache_mono_ms() + ((int64_t)UPLOAD_BACKOFF_MS << (j->tries - 1));
+	if (rc != 0 && client_error_retryable(&err) && !c->stopping) {
+		int shift = j->tries < UPLOAD_BACKOFF_MAX_SHIFT ? j->tries : UPLOAD_BACKOFF_MAX_SHIFT;
+		tries = ++j->tries;
+		j->due_ms = cache_mono_ms() + ((int64_t)UPLOAD_BACKOFF_MS << shift);
 		j->next = c->uploads;
 		c->uploads = j;
 		j = NULL;
@@ -135,8 +140,9 @@ static void shared_run_job(struct cache *c, struct shared_job *j)
 	else if (j)
 		log_warn("cache: %s: uploading to the shared store failed, given up: %s",
 			 j->range, err.msg);
-	else
-		log_notice("cache: shared store upload failed, retrying: %s", err.msg);
+	else if (tries % UPLOAD_LOG_EVERY == 1)
+		log_notice("cache: shared store upload failed (%d tries), retrying: %s", tries,
+			   err.msg);
 	free(j);
 }
 

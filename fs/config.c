@@ -191,6 +191,7 @@ static const struct key_def keys[] = {
 	{"store_region", K_STR, OFF(store_region), 0, 0, NULL},
 	{"store_credentials_file", K_STR, OFF(store_credentials_file), 0, 0, NULL},
 	{"store_ca_file", K_STR, OFF(store_ca_file), 0, 0, NULL},
+	{"store_keep", K_STR, OFF(store_keep), 0, 0, NULL},
 	{"store_virtual_host", K_BOOL, OFF(store_virtual_host), 0, 0, NULL},
 	{"store_insecure", K_BOOL, OFF(store_insecure), 0, 0, NULL},
 	{"accounts_dir", K_STR, OFF(accounts_dir), 0, 0, NULL},
@@ -568,6 +569,21 @@ int config_open_ttl(const struct fs_config *c)
 	return c->open_ttl_given || !c->sync_ttl_s ? c->open_ttl_s : c->sync_ttl_s;
 }
 
+#define STORE_KEEP_MAX_DAYS 36500
+
+int config_store_keep_days(const struct fs_config *c)
+{
+	char *end;
+	long days;
+
+	if (!c->store_keep || !strcmp(c->store_keep, "provider"))
+		return 0;
+	days = strtol(c->store_keep, &end, 10);
+	return end != c->store_keep && *end == '\0' && days >= 1 && days <= STORE_KEEP_MAX_DAYS
+		       ? (int)days
+		       : -1;
+}
+
 int config_max_exports_total(const struct fs_config *c)
 {
 	if (!c->accounts_dir)
@@ -671,6 +687,11 @@ static int validate_store(const struct fs_config *c, char *err, size_t errlen)
 	client_error_clear(&cerr);
 	if (s3_parse_url(c->store_url, c->store_insecure, &loc, &cerr) != 0) {
 		snprintf(err, errlen, "bad value for %s", cerr.msg);
+		return -1;
+	}
+	if (config_store_keep_days(c) < 0) {
+		snprintf(err, errlen, "bad value for 'store_keep': 'provider' or a number of days "
+				      "(1-%d)", STORE_KEEP_MAX_DAYS);
 		return -1;
 	}
 	return 0;

@@ -78,6 +78,8 @@ struct fs_config {
 	char *store_ca_file;	      /* CA bundle for an https store */
 	int store_virtual_host;	      /* BUCKET.HOST instead of HOST/BUCKET */
 	int store_insecure;	      /* plain http to a host that is not loopback */
+	char *store_keep;	      /* "provider" (default, NULL) or DAYS: closed complete
+				       * ranges kept that long after their as_of */
 	int store_keys_given;	      /* a store_* key other than store_url was set */
 	/* Many merchants in one mount (README "Accounts"): on when accounts_dir is set. */
 	char *accounts_dir;	    /* one NAME.conf per merchant account */
@@ -127,6 +129,10 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen);
 /* The open_ttl in force: open_ttl when set, else sync_ttl (Mogujie's older name for it) when
  * set, else open_ttl's default. */
 int config_open_ttl(const struct fs_config *c);
+
+/* store_keep in days: 0 for "provider" (the default: files end with the provider's expiry),
+ * 1-36500 days, -1 for a value that is neither (config_validate refuses it). */
+int config_store_keep_days(const struct fs_config *c);
 
 /* Exports at once across the mount: max_exports without accounts_dir; with it
  * max_exports_total, by default 4 x max_exports and at least 16. */

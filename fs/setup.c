@@ -110,6 +110,7 @@ void setup_cache_config(const struct fs_config *cfg, struct cache_config *cc)
 	cc->nodata_ttl_s = cfg->nodata_ttl_s;
 	cc->settle_delay_s = cfg->settle_delay_s ? cfg->settle_delay_s : -1; /* 0: none */
 	cc->open_ttl_s = config_open_ttl(cfg);
+	cc->store_keep_days = cfg->store_url ? config_store_keep_days(cfg) : 0;
 	cc->open_refresh_background = cfg->open_refresh && !strcmp(cfg->open_refresh, "background");
 	cc->language = cfg->language ? cfg->language : "en-US";
 	cc->poll_initial_ms = cfg->poll_initial_ms;

@@ -116,8 +116,13 @@ def _read_pids(d):
 
 class S3Server:
     def __init__(self, bucket="orderfs", access_key="ORDERFSTESTKEY0001",
-                 secret="orderfs-test-secret-0001", prefix="shared"):
+                 secret="orderfs-test-secret-0001", prefix="shared",
+                 memstore_bytes=1 << 30):
+        # memstore_bytes: what the OSD may hold. A full OSD does not refuse a write, it
+        # holds it until space frees (never, with gc off): size it for every object a run
+        # puts, or its uploads stall.
         reap_leftovers()
+        self.memstore_bytes = memstore_bytes
         self.dir = tempfile.mkdtemp(prefix=DIR_PREFIX)
         with open(os.path.join(self.dir, "owner"), "w") as f:
             f.write(str(os.getpid()))
@@ -185,7 +190,7 @@ mon data = {d}/mon/$name
 [osd]
 osd data = {d}/osd/$name
 osd objectstore = memstore
-memstore device bytes = 1073741824
+memstore device bytes = {self.memstore_bytes}
 osd op num shards = 1
 osd op num threads per shard = 2
 [client]

@@ -27,7 +27,10 @@ still match), bodies streamed both ways, keep-alive kept. A rule changes that:
                                #         close: a download that hangs mid-body
                                # flip:   forward, but the body byte at "at" (0) is flipped
                                #         (a corrupt download with the store's own headers)
-   "after": 1024, "delay_s": 2.0, "at": 0}
+   "after": 1024, "delay_s": 2.0, "at": 0,
+   "rate_bps": 1048576}         # any forwarded rule: relay the answer's body at this rate
+                               # (a transfer long enough to kill the store in its middle;
+                               # bytes relayed so far: "slow_bytes" in the stats)
 Rules are tried in order; each counts the requests that match it, and the first that fires
 decides. Control requests (never forwarded, never counted) go to /_proxy/ on the proxy's port:
   POST /_proxy/rules  {"rules": [...]}   replaces the rules (heal: {"rules": []})
@@ -73,6 +76,7 @@ class State:
     def reset_stats(self):
         self.log = []
         self.fired = {}
+        self.slow_bytes = 0
 
     def set_rules(self, rules):
         with self.lock:
@@ -108,7 +112,8 @@ class State:
 
     def stats(self):
         with self.lock:
-            return {"requests": [list(e) for e in self.log], "fired": dict(self.fired)}
+            return {"requests": [list(e) for e in self.log], "fired": dict(self.fired),
+                    "slow_bytes": self.slow_bytes}
 
 
 class Cut(Exception):
@@ -235,11 +240,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         action = rule["action"] if rule else None
         budget = int(rule.get("after", 0)) if action in ("cut", "stall") else None
         flip_at = int(rule.get("at", 0)) if action == "flip" else None
+        rate = float(rule.get("rate_bps", 0)) if rule else 0
         sent = 0
         while True:
             data = resp.read(CHUNK)
             if not data:
                 break
+            if rate:
+                self.wfile.flush()
+                time.sleep(len(data) / rate)
+                with self.server.state.lock:
+                    self.server.state.slow_bytes += len(data)
             if flip_at is not None and sent <= flip_at < sent + len(data):
                 i = flip_at - sent
                 data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
@@ -250,6 +261,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sent += len(data)
         if budget is not None:  # a body shorter than "after": cut at its end
             self.cut_here(rule)
+        if resp.length:
+            # The store's connection ended before its Content-Length (the store was
+            # killed): http.client says so only by a short read. The client's connection
+            # ends there too, as the store's own would have.
+            self.end_connection(True)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
         if resp.will_close:
@@ -298,6 +314,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.drop_upstream()
             self.close_connection = True  # the client gave up: nothing to say
+        except http.client.HTTPException:
+            # The store died in the middle of its answer (killed): the client's answer ends
+            # there too, with a reset, as the store's own would.
+            self.drop_upstream()
+            try:
+                self.end_connection(True)
+            except Cut:
+                pass
+            self.close_connection = True
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = handle_quietly
 

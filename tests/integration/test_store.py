@@ -5,7 +5,10 @@ own cache_dir sharing one store_url.
 A host that exported a range uploads the file and its pointer; a host with an empty cache_dir
 then reads the range with no provider call at all. A corrupt object is never served (the host
 falls back to the provider) and wrong credentials (403) show in /.stats while every file is
-still served from the provider. Each test uses a prefix of its own in the one bucket.
+still served from the provider. radosgw killed (by pid) mid-upload and mid-download: the upload
+is retried until the store is back, the download falls back to the provider, nothing partial
+is shown. store_keep = DAYS keeps a closed range past the provider's expiry. Each test uses a
+prefix of its own in the one bucket.
 """
 import datetime
 import errno
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import uuid
 
@@ -144,6 +148,71 @@ class TestNewHostFromStore(StoreCase):
         self.assertFalse(any(self.sim.merchant in k for k in keys), keys)
         a.close(self)
         b.close(self)
+
+
+class TestStoreKeep(StoreCase):
+    """store_keep = DAYS: a closed, complete range outlives the provider's expiry in the
+    store and on the hosts that hold it."""
+
+    @staticmethod
+    def expires(m, r):
+        return int(os.getxattr(m.path("exports", r, "orders.xlsx"), "user.orderfs.expires"))
+
+    def pointer(self, r):
+        keys = [k for k in self.s3.client().list(prefix=self.prefix + "/")
+                if "/ranges/" + r + "/" in k]
+        self.assertEqual(len(keys), 1, keys)
+        resp = self.s3.client().get(keys[0])
+        self.assertEqual(resp.status, 200, resp)
+        return json.loads(resp.body)
+
+    def test_kept_range_outlives_the_providers_expiry(self):
+        r = rng(30, 29)  # two closed days: listed only while a host holds the range
+        self.sim.configure(file_ttl_s=6)
+        try:
+            # Host B (store_keep = provider) exports first: its pointer ends with the file.
+            b = self.mount()
+            first = read(b.path("exports", r, "orders.xlsx"))
+            self.wait_uploads(b)
+            provider_expiry = self.expires(b, r)
+            self.assertLess(provider_expiry, time.time() + 60)
+            self.assertEqual(self.pointer(r)["expires"], provider_expiry)
+            # Host A keeps 30 days: it reads B's file from the store and keeps the pointer.
+            a = self.mount(store_keep="30")
+            before = self.sim.stats()
+            self.assertEqual(sha(read(a.path("exports", r, "orders.xlsx"))), sha(first))
+            self.assertEqual(provider_calls(self.sim.stats()) - provider_calls(before), 0)
+            self.assertEqual(self.status(a, r)["source"], "store")
+            kept = self.expires(a, r)
+            self.assertGreaterEqual(kept, time.time() + 29 * 86400)
+            wait_for(lambda: self.pointer(r)["expires"] == kept, timeout=20,
+                     what="the kept pointer")
+            # Past the provider's expiry: A still lists and serves its copy; B's copy has
+            # expired and B reads it back from the store, no new export.
+            wait_for(lambda: time.time() > provider_expiry + 1, timeout=30,
+                     what="the provider's expiry")
+            self.assertIn(r, os.listdir(a.path("exports")))
+            before = self.sim.stats()
+            self.assertEqual(sha(read(a.path("exports", r, "orders.xlsx"))), sha(first))
+            self.assertEqual(sha(read(b.path("exports", r, "orders.xlsx"))), sha(first))
+            self.assertEqual(provider_calls(self.sim.stats()) - provider_calls(before), 0)
+            self.assertEqual(self.status(b, r)["source"], "store")
+            self.assertEqual(self.expires(b, r), kept)
+            self.assertIn(r, os.listdir(b.path("exports")))
+            a.close(self)
+            b.close(self)
+        finally:
+            self.sim.configure(file_ttl_s=604800)  # the simulator's default
+
+    def test_open_range_is_not_kept(self):
+        r = rng(0)  # today: open, its file is never kept past the provider's expiry
+        a = self.mount(store_keep="30")
+        read(a.path("exports", r, "orders.xlsx"))
+        self.wait_uploads(a)
+        expiry = self.expires(a, r)  # the provider's (7 days in the simulator)
+        self.assertLess(expiry, time.time() + 8 * 86400)
+        self.assertEqual(self.pointer(r)["expires"], expiry)
+        a.close(self)
 
 
 class TestStoreFaults(StoreCase):
@@ -327,6 +396,107 @@ class TestStoreFaultsProxy(StoreCase):
         self.assertIn("HTTP 403", st.get("store_error", ""), st)
         self.assertGreaterEqual(self.stats(m)["store"]["auth_errors"], 1)
         m.close(self, allowed=("shared store",))
+
+
+class TestStoreKilled(StoreCase):
+    """radosgw really killed (SIGKILL by pid, s3_server.kill_gateway) while a host uploads to
+    it or downloads from it, then started again on the same port (its OSD keeps the objects).
+    A proxy of the tests' own only holds or slows the transfer so the kill lands in its
+    middle."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.proxy = StoreProxy(cls.s3.endpoint)
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.proxy.heal()
+        self.proxy.reset_stats()
+
+    def obj_prefix(self):
+        return f"/{self.s3.bucket}/{self.prefix}/vexora/"
+
+    def test_killed_mid_upload_is_retried_once_back(self):
+        r = rng(70, 69)
+        # The object's PUT is held at the proxy: the store dies while the upload is open.
+        self.proxy.rules([{"method": "PUT", "path": self.obj_prefix() + "*",
+                           "action": "delay", "delay_s": 2, "limit": 1}])
+        a = self.mount(endpoint=self.proxy.endpoint)
+        good = read(a.path("exports", r, "orders.xlsx"))  # never waits for the upload
+        wait_for(lambda: self.proxy.count("PUT", self.obj_prefix()) >= 1, timeout=20,
+                 what="the upload under way")
+        self.s3.kill_gateway()
+        try:
+            # Down through five tries (the uploader used to give up there for good); the
+            # reader is never blocked meanwhile.
+            wait_for(lambda: self.stats(a)["store"]["errors"] >= 5, timeout=60,
+                     what="five failed tries")
+            self.assertEqual(sha(read(a.path("exports", r, "orders.xlsx"))), sha(good))
+            self.assertEqual(self.stats(a)["store"]["uploads"], 0)
+        finally:
+            self.s3.start_gateway()
+        wait_for(lambda: self.stats(a)["store"]["uploads"] >= 1, timeout=60,
+                 what="the upload once the store is back")
+        before = self.sim.stats()
+        b = self.mount()
+        self.assertEqual(sha(read(b.path("exports", r, "orders.xlsx"))), sha(good))
+        self.assertEqual(provider_calls(self.sim.stats()) - provider_calls(before), 0)
+        self.assertEqual(self.status(b, r)["source"], "store")
+        a.close(self, allowed=("shared store",))
+        b.close(self)
+
+    def test_killed_mid_download_falls_back_to_provider(self):
+        r = rng(72, 71)
+        self.sim.configure(rows=16 * 1024 * 1024 // 448, compression="stored")  # 16 MiB
+        try:
+            a = self.mount()
+            good = read(a.path("exports", r, "orders.xlsx"))
+            self.wait_uploads(a)
+            # B's GET of the object relayed at 2 MiB/s: the store dies in its middle.
+            obj = f"/{self.s3.bucket}/{self.prefix}/{self.status(a, r)['store_key']}"
+            self.proxy.rules([{"method": "GET", "path": obj,
+                               "action": "delay", "delay_s": 0, "rate_bps": 2 << 20,
+                               "limit": 1}])
+            b = self.mount(endpoint=self.proxy.endpoint)
+            before = self.sim.stats()
+            got = {}
+            t = threading.Thread(target=lambda: got.update(
+                data=read(b.path("exports", r, "orders.xlsx"))))
+            t.start()
+            wait_for(lambda: self.proxy.stats()["slow_bytes"] >= 1 << 20, timeout=60,
+                     what="the download from the store under way")
+            self.assertNotEqual(self.status(b, r)["state"], "ready")  # nothing partial shown
+            self.s3.kill_gateway()
+            try:
+                t.join(120)
+                self.assertFalse(t.is_alive())
+                self.assertEqual(len(got["data"]), len(good))
+                self.assertEqual(sha(got["data"]), sha(good))
+                st = self.status(b, r)
+                self.assertEqual(st["source"], "provider", st)
+                self.assertEqual(self.sim.stats()["download"] - before["download"], 1)
+                sb = self.stats(b)["store"]
+                self.assertEqual(sb["hits"], 0, sb)
+                self.assertGreaterEqual(sb["errors"], 1, sb)
+                parts = [f for _, _, fs in os.walk(b.cache_dir) for f in fs
+                         if f.endswith(".part")]
+                self.assertEqual(parts, [])
+            finally:
+                self.s3.start_gateway()
+            a.close(self)
+            b.close(self, allowed=("shared store",))
+        finally:
+            self.sim.configure(rows=200, compression="deflate")
 
 
 class TestStoreAccounts(StoreCase):

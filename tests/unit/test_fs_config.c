@@ -560,6 +560,32 @@ static void test_store_keys(void **state)
 	config_free(&c);
 }
 
+/* store_keep: "provider" (the default) or a whole number of days; nothing else. */
+static void test_store_keep(void **state)
+{
+	struct fs_config c;
+	char err[256];
+	const char *days[] = {"store_url", "http://127.0.0.1:9000/bkt", "store_keep", "400",
+			      NULL};
+	const char *prov[] = {"store_url", "http://127.0.0.1:9000/bkt", "store_keep",
+			      "provider", NULL};
+	const char *bad[] = {"0", "-3", "forever", "3d", "36501", "1.5"};
+
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), days), 0);
+	assert_int_equal(config_store_keep_days(&c), 400);
+	config_free(&c);
+	assert_int_equal(fleet_validate(&c, err, sizeof(err), prov), 0);
+	assert_int_equal(config_store_keep_days(&c), 0);
+	config_free(&c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *kv[] = {"store_url", "http://127.0.0.1:9000/bkt", "store_keep", bad[i],
+				    NULL};
+		assert_int_equal(fleet_validate(&c, err, sizeof(err), kv), -1);
+		assert_non_null(strstr(err, "store_keep"));
+		config_free(&c);
+	}
+}
+
 /* A password must not cross the network in clear: credentials with an http:// endpoint are
  * refused unless fleet_etcd_insecure says the operator means it. */
 static void test_fleet_auth_over_http_refused(void **state)
@@ -760,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_fleet_defaults),
 		cmocka_unit_test(test_fleet_bad_values),
 		cmocka_unit_test(test_store_keys),
+		cmocka_unit_test(test_store_keep),
 		cmocka_unit_test(test_fleet_auth_over_http_refused),
 		cmocka_unit_test(test_fleet_keys_need_fleet_etcd),
 		cmocka_unit_test(test_fleet_bad_endpoints),
