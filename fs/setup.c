@@ -150,15 +150,17 @@ static int read_auth(const struct fs_config *cfg, struct fleet_config *fc, char 
 			  err, errlen);
 }
 
-struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct provider *prov,
-				  const char *account, char host[FLEET_HOST_MAX], char *err,
-				  size_t errlen)
+/* fleet_session_new or (with s) fleet_new_in for account of provider; prov_name and account
+ * NULL: the session. The mount's fleet settings from cfg. */
+static void *fleet_make(const struct fs_config *cfg, struct fleet_session *s,
+			const char *prov_name, const char *account, char host[FLEET_HOST_MAX],
+			char *err, size_t errlen)
 {
 	struct fleet_config fc;
 	struct client_error cerr;
 	char *auth = NULL;
 	size_t auth_len = 0;
-	struct fleet *f = NULL;
+	void *made = NULL;
 
 	memset(&fc, 0, sizeof(fc));
 	if (config_fleet_host(cfg, host, FLEET_HOST_MAX, err, errlen))
@@ -166,15 +168,19 @@ struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct prov
 	if (read_auth(cfg, &fc, &auth, &auth_len, err, errlen) == 0) {
 		fc.etcd.endpoints = cfg->fleet_etcd;
 		fc.etcd.ca_file = cfg->fleet_etcd_ca_file;
-		fc.provider = prov->name;
+		fc.provider = prov_name;
 		fc.account = account;
 		fc.base_url = cfg->base_url;
 		fc.host = host;
 		fc.lease_ttl_s = cfg->fleet_lease_ttl_s;
 		fc.max_exports = config_fleet_max_exports(cfg);
 		client_error_clear(&cerr);
-		f = fleet_new(&fc, &cerr); /* copies what it keeps: auth is wiped below */
-		if (!f)
+		/* Each copies what it keeps: auth is wiped below. */
+		if (!account)
+			made = fleet_session_new(&fc, &cerr);
+		else
+			made = s ? (void *)fleet_new_in(s, &fc, &cerr) : (void *)fleet_new(&fc, &cerr);
+		if (!made)
 			snprintf(err, errlen, "fleet_etcd %s: cannot join the fleet (%s): %s",
 				 cfg->fleet_etcd, client_errkind_name(cerr.kind),
 				 cerr.msg[0] ? cerr.msg : "no detail");
@@ -183,14 +189,28 @@ struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct prov
 		explicit_bzero(auth, auth_len);
 		free(auth);
 	}
-	return f;
+	return made;
+}
+
+struct fleet_session *setup_fleet_session(const struct fs_config *cfg, const char *provider,
+					  char host[FLEET_HOST_MAX], char *err, size_t errlen)
+{
+	return fleet_make(cfg, NULL, provider, NULL, host, err, errlen);
+}
+
+struct fleet *setup_fleet_account(const struct fs_config *cfg, struct fleet_session *s,
+				  const struct provider *prov, const char *account,
+				  char host[FLEET_HOST_MAX], char *err, size_t errlen)
+{
+	return fleet_make(cfg, s, prov->name, account, host, err, errlen);
 }
 
 struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *prov,
 			  char host[FLEET_HOST_MAX])
 {
 	char err[512];
-	struct fleet *f = setup_fleet_account(cfg, prov, prov->account, host, err, sizeof(err));
+	struct fleet *f = setup_fleet_account(cfg, NULL, prov, prov->account, host, err,
+					      sizeof(err));
 
 	if (!f)
 		fprintf(stderr, "orderfs: %s\n", err);

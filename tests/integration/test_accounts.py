@@ -698,6 +698,66 @@ class FleetAccountsTest(unittest.TestCase):
                 h.m.close(self)
 
 
+    def etcd_connections(self, pid):
+        """ESTABLISHED TCP connections of process pid to etcd's client port."""
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        n = 0
+        for table in ("tcp", "tcp6"):
+            with open(f"/proc/{pid}/net/{table}") as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    port = int(cols[2].split(":")[1], 16)
+                    n += port == self.etcd.client_port and cols[3] == "01" and cols[9] in inodes
+        return n
+
+    def etcd_metric(self, name):
+        with urllib.request.urlopen(self.etcd.url + "/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    return float(line.split()[-1])
+        return 0.0
+
+    def test_twenty_merchants_share_one_lease_one_watch_and_a_few_connections(self):
+        # One fleet session per mount: the host's one lease and keepalive, one watch stream
+        # over orderfs/v1/ for all its accounts, one reaper, the etcd client's few kept-alive
+        # connections; none of them grows with the accounts.
+        n = 20
+        accounts = {f"m{i:02d}": (f"M8{i:05d}", "not-known") for i in range(n)}
+        am = AccountsMount(self.sim, {"provider": "vexora"}, accounts, vexora_keys,
+                           {"fleet_etcd": self.etcd.url, "fleet_host": "solo"})
+        try:
+            pid = am.m.proc.pid
+            base = threads_of(pid)
+            for name in accounts:
+                os.listdir(am.path(name, "exports"))  # started: its fleet joined
+            for name in accounts:
+                self.assertEqual(read_json(am.path(name, ".status"))["fleet"], "member")
+            wait_for(lambda: self.etcd_metric("etcd_debugging_mvcc_watcher_total") >= 1,
+                     timeout=10, what="the watch stream")
+            members = [k for k in self.etcd.keys() if "/members/" in k]
+            self.assertEqual(len(members), n, "a member key per account")
+            leases = [ln for ln in self.etcd.ctl("lease", "list").splitlines()
+                      if ln.strip() and not ln.startswith("found")]
+            threads = threads_of(pid)
+            conns = self.etcd_connections(pid)
+            watchers = self.etcd_metric("etcd_debugging_mvcc_watcher_total")
+            print(f"\n{n} accounts: threads {base} -> {threads}, leases {len(leases)}, "
+                  f"etcd connections {conns}, watchers {watchers:.0f}", file=sys.stderr)
+            self.assertEqual(len(leases), 1, "one lease for the host")
+            self.assertLessEqual(watchers, 1, "one watch stream for the host")
+            self.assertLessEqual(conns, 4, "a few kept-alive connections to etcd")
+            self.assertLessEqual(threads - base, 8, "fleet threads independent of accounts")
+        finally:
+            am.m.close(self, allowed=("auth", "cannot start", "refused", "sign"))
+
+
 def clover_keys(am, name, cred):
     merchant, token = cred
     return {"merchant_id": merchant,
