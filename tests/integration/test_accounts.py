@@ -1,6 +1,7 @@
 """Many merchants in one mount (accounts_dir): MOUNT/NAME/exports/... per account, each with
 its own credentials against simulators that serve several merchants; accounts added and
 removed while mounted; a revoked token that stays one account's problem."""
+import base64
 import datetime
 import errno
 import hashlib
@@ -698,6 +699,35 @@ class FleetAccountsTest(unittest.TestCase):
                 h.m.close(self)
 
 
+    def test_merchants_rejoin_on_one_new_lease_after_etcd_is_wiped(self):
+        # The session's lease is gone with etcd's data: the keepalive grants one new lease
+        # and every merchant's fleet puts its member key on it; exports still go through.
+        accounts = {"alpha": VEXORA["alpha"], "bravo": VEXORA["bravo"]}
+        am = AccountsMount(self.sim, {"provider": "vexora"}, accounts, vexora_keys,
+                           {"fleet_etcd": self.etcd.url, "fleet_host": "phoenix",
+                            "fleet_lease_ttl": "2s"})
+        try:
+            for name in accounts:
+                os.listdir(am.path(name, "exports"))
+            wait_for(lambda: len([k for k in self.etcd.keys() if "/members/" in k]) == 2,
+                     timeout=10, what="both merchants' member keys")
+            self.etcd.restart(wipe=True)
+            wait_for(lambda: len([k for k in self.etcd.keys() if "/members/" in k]) == 2,
+                     timeout=20, what="both member keys again, on the new lease")
+            self.assertEqual(len(self.member_leases()), 1, "one new lease for the host")
+            for name in accounts:
+                self.assertTrue(read(am.path(name, "exports", day(3), "orders.xlsx"))
+                                .startswith(b"PK"))
+        finally:
+            am.m.close(self, allowed=("lease lost", "etcd", "watch", "fleet"))
+
+    def member_leases(self):
+        """The distinct leases the members/ keys are bound to (a final record's sweep lease,
+        left by another test's reads, is no host's)."""
+        out = json.loads(self.etcd.ctl("get", "--prefix", "orderfs/", "-w", "json"))
+        return {kv.get("lease") for kv in out.get("kvs", [])
+                if b"/members/" in base64.b64decode(kv["key"])}
+
     def etcd_connections(self, pid):
         """ESTABLISHED TCP connections of process pid to etcd's client port."""
         inodes = set()
@@ -743,8 +773,7 @@ class FleetAccountsTest(unittest.TestCase):
                      timeout=10, what="the watch stream")
             members = [k for k in self.etcd.keys() if "/members/" in k]
             self.assertEqual(len(members), n, "a member key per account")
-            leases = [ln for ln in self.etcd.ctl("lease", "list").splitlines()
-                      if ln.strip() and not ln.startswith("found")]
+            leases = self.member_leases()
             threads = threads_of(pid)
             conns = self.etcd_connections(pid)
             watchers = self.etcd_metric("etcd_debugging_mvcc_watcher_total")
