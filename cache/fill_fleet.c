@@ -694,7 +694,8 @@ void fill_fleet_done(struct fill *f, int rc)
 	f->alone_slot = 0;
 	pthread_mutex_unlock(&f->c->lock);
 	if (stopping)
-		return; /* unmount: fleet_free revokes the lease, and claim and slot go with it */
+		return; /* unmount: the host's lease is revoked (fleet_free, or the mount's
+			 * fleet_session_free after every fleet), and claim and slot go with it */
 	if (f->role == CACHE_FLEET_HOLDER)
 		released = fleet_put_outcome(f, rc);
 	/* Whatever the flight became (alone after losing etcd too), a claim it won goes back,

@@ -118,8 +118,8 @@ int account_start(const struct accounts_env *env, struct fs_account *a,
 		goto fail;
 	}
 	if (a->run_cfg.fleet_etcd &&
-	    !(a->fleet = setup_fleet_account(&a->run_cfg, prov, a->key_account, host, err,
-					     errlen)))
+	    !(a->fleet = setup_fleet_account(&a->run_cfg, env->fleet, prov, a->key_account,
+					     host, err, errlen)))
 		goto fail;
 	if (!(a->notes = range_map_new())) {
 		snprintf(err, errlen, "out of memory");

@@ -31,6 +31,8 @@ struct accounts_env {
 	struct cache *cache;	      /* the mount's one cache */
 	struct s3_store *store;	      /* the shared store, NULL none (outlives the accounts) */
 	struct prefetcher *prefetcher; /* runs the accounts' prefetch (outlives their stop) */
+	struct fleet_session *fleet;   /* fleet mode: the session every account's fleet is on
+					* (outlives the accounts), else NULL */
 };
 
 struct accounts;

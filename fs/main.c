@@ -361,11 +361,20 @@ static int mount_fuse(const struct cmdline *cl, struct mount *m)
  * mount (the accounts start when used). 0, or -1 after saying why. */
 static int accounts_open(const struct fs_config *cfg, struct orderfs *o)
 {
-	struct accounts_env env = {cfg, o->cache, o->store, o->prefetcher};
+	struct accounts_env env = {cfg, o->cache, o->store, o->prefetcher, NULL};
+	char why[512];
 	int rc;
 
 	if (setup_accounts_dir(cfg->accounts_dir))
 		return -1;
+	/* One fleet session for every account: one lease, watch and reaper for the mount. */
+	if (cfg->fleet_etcd &&
+	    !(o->fleet_session = setup_fleet_session(cfg, cfg->provider, o->fleet_host, why,
+						     sizeof(why)))) {
+		fprintf(stderr, "orderfs: %s\n", why);
+		return -1;
+	}
+	env.fleet = o->fleet_session;
 	if (!(o->accounts = accounts_new(&env))) {
 		fprintf(stderr, "orderfs: out of memory\n");
 		return -1;
@@ -504,6 +513,7 @@ static void mount_teardown(struct mount *m)
 	fleet_free(o->single.fleet); /* after the cache, which used it to the end */
 	s3_free(o->store);	     /* the same */
 	accounts_free(o->accounts);  /* the same for the accounts' providers and fleets */
+	fleet_session_free(o->fleet_session); /* after every fleet on it */
 	bundle_memo_free(o->bundles);
 	if (f)
 		fuse_destroy(f);

@@ -32,6 +32,7 @@ struct orderfs {
 	struct cache *cache; /* the exports of every account and type */
 	struct s3_store *store; /* the shared store (store_url), NULL none; freed after cache */
 	char fleet_host[FLEET_HOST_MAX]; /* this host's name in the fleet */
+	struct fleet_session *fleet_session; /* accounts_dir in fleet mode: the accounts' one */
 	struct bundle_memo *bundles; /* indexes of READY bundles, for stat, readdir, open */
 	struct fuse *fuse;
 	struct kernel_view *kview; /* per path: size and content the kernel was shown */

@@ -151,39 +151,80 @@ static int read_auth(const struct fs_config *cfg, struct fleet_config *fc, char 
 			  err, errlen);
 }
 
-struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct provider *prov,
-				  const char *account, char host[FLEET_HOST_MAX], char *err,
-				  size_t errlen)
+/* cfg's fleet settings into fc (its credentials are read_auth's) for account of provider. */
+static void fleet_config_of(const struct fs_config *cfg, const char *provider,
+			    const char *account, const char *host, struct fleet_config *fc)
+{
+	fc->etcd.endpoints = cfg->fleet_etcd;
+	fc->etcd.ca_file = cfg->fleet_etcd_ca_file;
+	fc->provider = provider;
+	fc->account = account;
+	fc->base_url = cfg->base_url;
+	fc->host = host;
+	fc->lease_ttl_s = cfg->fleet_lease_ttl_s;
+	fc->max_exports = config_fleet_max_exports(cfg);
+}
+
+static void say_cannot_join(const struct fs_config *cfg, const struct client_error *cerr,
+			    char *err, size_t errlen)
+{
+	snprintf(err, errlen, "fleet_etcd %s: cannot join the fleet (%s): %s", cfg->fleet_etcd,
+		 client_errkind_name(cerr->kind), cerr->msg[0] ? cerr->msg : "no detail");
+}
+
+/* The credentials read_auth read, wiped and freed (NULL is a no-op). */
+static void auth_drop(char *auth, size_t auth_len)
+{
+	if (auth) {
+		explicit_bzero(auth, auth_len);
+		free(auth);
+	}
+}
+
+struct fleet_session *setup_fleet_session(const struct fs_config *cfg, const char *provider,
+					  char host[FLEET_HOST_MAX], char *err, size_t errlen)
 {
 	struct fleet_config fc;
 	struct client_error cerr;
+	struct fleet_session *s = NULL;
 	char *auth = NULL;
 	size_t auth_len = 0;
-	struct fleet *f = NULL;
 
 	memset(&fc, 0, sizeof(fc));
 	if (config_fleet_host(cfg, host, FLEET_HOST_MAX, err, errlen))
 		return NULL;
 	if (read_auth(cfg, &fc, &auth, &auth_len, err, errlen) == 0) {
-		fc.etcd.endpoints = cfg->fleet_etcd;
-		fc.etcd.ca_file = cfg->fleet_etcd_ca_file;
-		fc.provider = prov->name;
-		fc.account = account;
-		fc.base_url = cfg->base_url;
-		fc.host = host;
-		fc.lease_ttl_s = cfg->fleet_lease_ttl_s;
-		fc.max_exports = config_fleet_max_exports(cfg);
-		client_error_clear(&cerr);
-		f = fleet_new(&fc, &cerr); /* copies what it keeps: auth is wiped below */
+		fleet_config_of(cfg, provider, NULL, host, &fc);
+		s = fleet_session_new(&fc, &cerr); /* copies what it keeps: auth is wiped below */
+		if (!s)
+			say_cannot_join(cfg, &cerr, err, errlen);
+	}
+	auth_drop(auth, auth_len);
+	return s;
+}
+
+struct fleet *setup_fleet_account(const struct fs_config *cfg, struct fleet_session *s,
+				  const struct provider *prov, const char *account,
+				  char host[FLEET_HOST_MAX], char *err, size_t errlen)
+{
+	struct fleet_config fc;
+	struct client_error cerr;
+	struct fleet *f = NULL;
+	char *auth = NULL;
+	size_t auth_len = 0;
+
+	memset(&fc, 0, sizeof(fc));
+	if (config_fleet_host(cfg, host, FLEET_HOST_MAX, err, errlen))
+		return NULL;
+	/* On the mount's session the credentials are the session's: none to read. */
+	if (s || read_auth(cfg, &fc, &auth, &auth_len, err, errlen) == 0) {
+		fleet_config_of(cfg, prov->name, account, host, &fc);
+		/* Each copies what it keeps: auth is wiped below. */
+		f = s ? fleet_new_in(s, &fc, &cerr) : fleet_new(&fc, &cerr);
 		if (!f)
-			snprintf(err, errlen, "fleet_etcd %s: cannot join the fleet (%s): %s",
-				 cfg->fleet_etcd, client_errkind_name(cerr.kind),
-				 cerr.msg[0] ? cerr.msg : "no detail");
+			say_cannot_join(cfg, &cerr, err, errlen);
 	}
-	if (auth) {
-		explicit_bzero(auth, auth_len);
-		free(auth);
-	}
+	auth_drop(auth, auth_len);
 	return f;
 }
 
@@ -191,7 +232,8 @@ struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *pr
 			  char host[FLEET_HOST_MAX])
 {
 	char err[512];
-	struct fleet *f = setup_fleet_account(cfg, prov, prov->account, host, err, sizeof(err));
+	struct fleet *f = setup_fleet_account(cfg, NULL, prov, prov->account, host, err,
+					      sizeof(err));
 
 	if (!f)
 		fprintf(stderr, "orderfs: %s\n", err);

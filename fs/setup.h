@@ -46,10 +46,19 @@ struct fleet *setup_fleet(const struct fs_config *cfg, const struct provider *pr
 			  char host[FLEET_HOST_MAX]);
 
 /* The same for one account of a running mount: its fleet prefix is account's (the cache
- * key's account). NULL with one line in err saying why; prints nothing. */
-struct fleet *setup_fleet_account(const struct fs_config *cfg, const struct provider *prov,
-				  const char *account, char host[FLEET_HOST_MAX], char *err,
-				  size_t errlen);
+ * key's account), on the mount's session s (setup_fleet_session; NULL: a session of its own).
+ * NULL with one line in err saying why; prints nothing. */
+struct fleet *setup_fleet_account(const struct fs_config *cfg, struct fleet_session *s,
+				  const struct provider *prov, const char *account,
+				  char host[FLEET_HOST_MAX], char *err, size_t errlen);
+
+/* An accounts_dir mount's one fleet session (fleet.h): the etcd client, this host's lease and
+ * keepalive, the watch stream over provider's keys and the reaper that every account's fleet
+ * shares, so they do not grow with the merchants. Also when etcd is down (it joins later).
+ * NULL with one line in err saying why (as setup_fleet); prints nothing. Free it with
+ * fleet_session_free after every account's fleet. */
+struct fleet_session *setup_fleet_session(const struct fs_config *cfg, const char *provider,
+					  char host[FLEET_HOST_MAX], char *err, size_t errlen);
 
 /* What the cache is given of one merchant (cache_add_source): the account in its keys, the
  * report_type, its own cap on running exports (max_exports) and fleet mode's settings with

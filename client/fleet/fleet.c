@@ -1,5 +1,6 @@
 /*
- * Fleet mode: lifecycle, this host's lease and its keepalive thread, membership, counters.
+ * Fleet mode: a merchant's fleet on a session (fleet_session.c holds the lease), membership,
+ * counters.
  * See fleet.h for the design note.
  */
 #include "fleet_int.h"
@@ -37,16 +38,14 @@ int fleet_note(struct fleet *f, int rc, const struct client_error *err)
 {
 	pthread_mutex_lock(&f->lock);
 	f->last_failed = rc != 0;
-	if (rc == 0) {
+	if (rc == 0)
 		f->last_ok_ms = clock_mono_ms();
-	} else {
+	else
 		f->stats.etcd_errors++;
-		if (err->kind == CLIENT_E_NOT_FOUND) {
-			f->check_now = 1;
-			pthread_cond_signal(&f->wake);
-		}
-	}
 	pthread_mutex_unlock(&f->lock);
+	/* (after f->lock: the session's lock comes first) */
+	if (rc != 0 && err->kind == CLIENT_E_NOT_FOUND)
+		fleet_session_check_lease(f->session);
 	return rc == 0 ? 0 : -EIO;
 }
 
@@ -67,139 +66,6 @@ void fleet_count(struct fleet *f, uint64_t *field)
 	pthread_mutex_lock(&f->lock);
 	(*field)++;
 	pthread_mutex_unlock(&f->lock);
-}
-
-/* ---- the lease ---- */
-
-#define KEEPALIVE_RETRY_MS 200	/* after a failed keepalive: the lease may end soon */
-#define KEEPALIVE_TRY_MIN_MS 300 /* one keepalive try never gets less */
-#define KEEPALIVE_RESERVE_MIN_MS (KEEPALIVE_RETRY_MS + KEEPALIVE_TRY_MIN_MS) /* kept for a
-				 * retry: the pause after a failure, then one short try */
-
-/* Grants a lease and registers members/<host> on it, unless another live lease holds that
- * name (another host with the same fleet_host: *err CLIENT_E_BUSINESS). 0 with *lease, or -1
- * with *err. */
-static int join(struct fleet *f, int64_t *lease, struct client_error *err)
-{
-	char key[ETCD_KEY_MAX + 1];
-	struct client_error ignored;
-	struct etcd_kv kv;
-	int won = 0;
-
-	int64_t sent = clock_mono_ms();
-
-	fleet_key(f, "members", f->host, key);
-	if (etcd_lease_grant(f->etcd, f->ttl_s, lease, err) != 0)
-		return -1;
-	f->lease_deadline_ms = sent + f->ttl_s * 1000; /* (keepalive thread, or before it) */
-	if (etcd_put_if_absent(f->etcd, key, f->host, strlen(f->host), *lease, &won, &kv,
-			       err) != 0 ||
-	    (!won && kv.lease != *lease)) {
-		if (err->kind == CLIENT_OK)
-			client_error_set(err, CLIENT_E_BUSINESS,
-					 "fleet_host '%s' is in use by another live host of the "
-					 "fleet: give each host its own fleet_host", f->host);
-		etcd_lease_revoke(f->etcd, *lease, &ignored);
-		*lease = 0;
-		return -1;
-	}
-	return 0;
-}
-
-/* The first join: a name held by another lease may be this host's own from before a crash,
- * whose lease ends within one TTL; wait that long for it, then give up. */
-static int first_join(struct fleet *f, struct client_error *err)
-{
-	int64_t until = clock_mono_ms() + f->ttl_s * 1000 + 1000;
-	int rc;
-
-	while ((rc = join(f, &f->lease, err)) != 0 && err->kind == CLIENT_E_BUSINESS &&
-	       clock_mono_ms() < until) {
-		struct timespec pause = {0, 200 * 1000 * 1000};
-		client_error_clear(err);
-		nanosleep(&pause, NULL);
-	}
-	if (rc != 0 && err->kind == CLIENT_E_BUSINESS)
-		err->kind = CLIENT_E_INVALID; /* a configuration error: the mount fails */
-	return rc;
-}
-
-/* How long one keepalive try may take: the time the lease has left for sure, less a quarter
- * of it (at least KEEPALIVE_RESERVE_MIN_MS) kept for another try, so a stuck call (etcd
- * electing a leader) is given up in time to retry before the lease ends. Not half: a try cut
- * off makes curl drop its connection, and on a busy host a keepalive answered in 1.2 s of
- * the 2 s left (TTL 3 s) opened a fifth connection to etcd for nothing. */
-static long keepalive_timeout_ms(const struct fleet *f, int64_t now)
-{
-	int64_t left = f->lease_deadline_ms - now, reserve = left / 4, tmo;
-
-	if (!f->lease_deadline_ms)
-		return 0; /* not known yet: the request timeout */
-	if (reserve < KEEPALIVE_RESERVE_MIN_MS)
-		reserve = KEEPALIVE_RESERVE_MIN_MS;
-	tmo = left - reserve;
-	return tmo > KEEPALIVE_TRY_MIN_MS ? (long)tmo : KEEPALIVE_TRY_MIN_MS;
-}
-
-/* One keepalive round: renew the lease, or when it is gone, join again. Returns the pause
- * before the next round: a third of the TTL etcd confirmed after a renewal, a short one after
- * a failure (the lease may still live: keep trying until etcd says it is gone). */
-static long keepalive_once(struct fleet *f)
-{
-	struct client_error err;
-	int64_t lease = fleet_current_lease(f, &err), left = 0, fresh = 0;
-	int64_t sent = clock_mono_ms();
-
-	client_error_clear(&err);
-	if (lease && fleet_note(f, etcd_lease_keepalive(f->etcd, lease,
-							keepalive_timeout_ms(f, sent), &left, &err),
-				&err) != 0)
-		return KEEPALIVE_RETRY_MS;
-	if (lease && left > 0) {
-		/* The lease lives left s from when the call was sent, at least. */
-		f->lease_deadline_ms = sent + left * 1000;
-		return (long)(left * 1000 / 3);
-	}
-	f->lease_deadline_ms = 0;
-	if (fleet_note(f, join(f, &fresh, &err), &err) != 0) {
-		log_warn("fleet: lease lost; granting a new one failed: %s", err.msg);
-		pthread_mutex_lock(&f->lock);
-		f->lease = 0;
-		pthread_mutex_unlock(&f->lock);
-		return KEEPALIVE_RETRY_MS;
-	}
-	log_warn("fleet: lease lost (this host stalled or etcd lost it); rejoined with a new one");
-	fleet_reap_clear(f); /* what waited to be freed went with the old lease */
-	pthread_mutex_lock(&f->lock);
-	f->lease = fresh;
-	f->stats.lease_regrants++;
-	/* Claims and slots bound to the old lease are gone; slot_token keeps their tokens so
-	 * that releasing one stays harmless (the guarded delete no longer matches). */
-	pthread_mutex_unlock(&f->lock);
-	return f->ttl_s * 1000 / 3;
-}
-
-static void *keepalive_main(void *arg)
-{
-	struct fleet *f = arg;
-	long pause_ms = f->ttl_s * 1000 / 3;
-
-	pthread_mutex_lock(&f->lock);
-	while (!f->stopping) {
-		struct timespec until;
-		clock_mono_deadline(&until, pause_ms);
-		while (!f->stopping && !f->check_now &&
-		       pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0)
-			;
-		if (f->stopping)
-			break;
-		f->check_now = 0;
-		pthread_mutex_unlock(&f->lock);
-		pause_ms = keepalive_once(f);
-		pthread_mutex_lock(&f->lock);
-	}
-	pthread_mutex_unlock(&f->lock);
-	return NULL;
 }
 
 /* ---- lifecycle ---- */
@@ -242,15 +108,18 @@ int fleet_account_hex(const char *provider, const char *base_url, const char *ac
 	return ok ? 0 : -1;
 }
 
-/* Fills f's fields from cfg (no network). 0 or -1 with *err. */
-static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct client_error *err)
+/* Fills f's fields from cfg and s (no network). 0 or -1 with *err. */
+static int fleet_setup(struct fleet *f, struct fleet_session *s, const struct fleet_config *cfg,
+		       struct client_error *err)
 {
 	char account_hex[FLEET_SHA256_HEX];
 
 	if (config_ok(cfg, err) != 0)
 		return -1;
-	snprintf(f->host, sizeof(f->host), "%s", cfg->host);
-	f->ttl_s = cfg->lease_ttl_s ? cfg->lease_ttl_s : FLEET_DEFAULT_TTL_S;
+	f->session = s;
+	f->etcd = s->etcd;
+	snprintf(f->host, sizeof(f->host), "%s", s->host);
+	f->ttl_s = s->ttl_s;
 	f->max_exports = cfg->max_exports;
 	f->slot_token = calloc((size_t)f->max_exports + 1, sizeof(*f->slot_token));
 	f->slot_taking = calloc((size_t)f->max_exports + 1, 1);
@@ -267,14 +136,11 @@ static int fleet_setup(struct fleet *f, const struct fleet_config *cfg, struct c
 		f->slot_next = (f->slot_next ^ (unsigned char)*p) * 16777619u;
 	snprintf(f->prefix, sizeof(f->prefix), "orderfs/v1/%s/%.*s/", cfg->provider,
 		 FLEET_ACCOUNT_HEX, account_hex);
-	struct etcd_config ec = cfg->etcd;
-
-	ec.spread = cfg->host; /* hosts spread over the endpoints */
-	f->etcd = etcd_new(&ec, err);
-	return f->etcd ? 0 : -1;
+	return 0;
 }
 
-struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err)
+struct fleet *fleet_new_in(struct fleet_session *s, const struct fleet_config *cfg,
+			   struct client_error *err)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
 	pthread_condattr_t ca;
@@ -287,67 +153,75 @@ struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->wake, &ca);
-	pthread_cond_init(&f->reap_wake, &ca);
 	pthread_cond_init(&f->watch_cond, &ca);
 	pthread_cond_init(&f->rec_lease_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (fleet_setup(f, cfg, err) != 0)
-		goto fail;
-	if (fleet_note(f, first_join(f, err), err) != 0) {
-		/* A mount starts while etcd is down; the keepalive thread joins when it answers.
-		 * Refused credentials or a bad answer are configuration errors: fail now. */
-		if (err->kind != CLIENT_E_TRANSIENT)
-			goto fail;
-		log_warn("fleet: etcd cannot be reached (%s); joining when it answers", err->msg);
-		f->lease = 0;
-		client_error_clear(err);
+	if (fleet_setup(f, s, cfg, err) != 0) {
+		f->session = NULL; /* never registered */
+		fleet_free(f);
+		return NULL;
 	}
-	if (pthread_create(&f->keepalive, NULL, keepalive_main, f) != 0) {
-		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the keepalive thread");
-		goto fail;
-	}
-	f->thread_started = 1;
-	if (fleet_reap_start(f) != 0) {
-		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the reaper thread");
-		goto fail;
-	}
-	if (fleet_watch_start(f) != 0) {
-		client_error_set(err, CLIENT_E_LOCAL, "fleet: cannot start the watch thread");
-		goto fail;
+	if (fleet_session_register(s, f, err) != 0) {
+		fleet_free(f);
+		return NULL;
 	}
 	log_info("fleet: joined as %s (lease ttl %ld s, %d export slots)", f->host, f->ttl_s,
 		 f->max_exports);
 	return f;
-fail:
-	fleet_free(f);
-	return NULL;
+}
+
+struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err)
+{
+	struct fleet_session *s = fleet_session_new(cfg, err);
+	struct fleet *f = s ? fleet_new_in(s, cfg, err) : NULL;
+
+	if (!f) {
+		fleet_session_free(s);
+		return NULL;
+	}
+	f->owns_session = 1;
+	return f;
+}
+
+/* Leaving a shared session: this fleet's member key and the slots it holds go now (the lease
+ * stays for the other fleets). What fails stays until the lease ends. */
+static void leave(struct fleet *f)
+{
+	char key[ETCD_KEY_MAX + 1], name[16];
+	struct client_error err;
+	int64_t lease = fleet_lease_id(f);
+	int applied = 0;
+
+	fleet_key(f, "members", f->host, key);
+	client_error_clear(&err);
+	if (lease && etcd_delete(f->etcd, key, NULL, &err) != 0)
+		log_warn("fleet: %s: leaving failed (%s): its member key stays until the lease "
+			 "ends", f->prefix, err.msg);
+	for (int i = 0; lease && i < f->max_exports; i++) {
+		if (!f->slot_token[i])
+			continue;
+		snprintf(name, sizeof(name), "%d", i);
+		fleet_key(f, "slots", name, key);
+		client_error_clear(&err);
+		etcd_delete_if_owner(f->etcd, key, f->slot_token[i], key, &applied, &err);
+	}
 }
 
 void fleet_free(struct fleet *f)
 {
-	struct client_error err;
-
 	if (!f)
 		return;
-	if (f->thread_started) {
-		pthread_mutex_lock(&f->lock);
-		f->stopping = 1;
-		pthread_cond_signal(&f->wake);
-		pthread_mutex_unlock(&f->lock);
-		pthread_join(f->keepalive, NULL);
+	if (f->session) {
+		fleet_session_unregister(f); /* no thread of the session reaches it any more */
+		if (!f->owns_session)
+			leave(f);
+		fleet_reap_drop(f);
 	}
-	fleet_reap_stop(f);
-	fleet_watch_stop(f);
-	if (f->lease && etcd_lease_revoke(f->etcd, f->lease, &err) != 0)
-		log_warn("fleet: revoking the lease failed (%s); it expires in %ld s", err.msg,
-			 f->ttl_s);
-	etcd_free(f->etcd);
+	if (f->owns_session)
+		fleet_session_free(f->session);
 	free(f->slot_token);
 	free(f->slot_taking);
 	free(f->slot_watched);
-	pthread_cond_destroy(&f->wake);
-	pthread_cond_destroy(&f->reap_wake);
 	pthread_cond_destroy(&f->watch_cond);
 	pthread_cond_destroy(&f->rec_lease_cond);
 	pthread_mutex_destroy(&f->lock);

@@ -4,11 +4,15 @@
  *   etcd/           the etcd v3 JSON-gateway client (etcd/etcd.h): keys, txns, leases, the
  *                   watch stream, endpoints and auth. It knows nothing of ranges, claims or
  *                   records (it includes no fleet header), so it could serve anything else.
- *   fleet.c         the fleet: lifecycle, this host's lease and keepalive, membership, counters
+ *   fleet.c         the fleet: lifecycle, membership, counters
+ *   fleet_session.c a mount's session: the etcd client, this host's one lease and keepalive,
+ *                   the fleets registered on it (one per merchant of an accounts_dir mount)
  *   fleet_claim.c   claims, task records and export slots (the coordination)
  *   fleet_record.c  the task record's strict JSON (fleet_record.h, public through this header)
- *   fleet_watch.c   one watch stream per fleet, turned into marks waiters sleep on
+ *   fleet_watch.c   one watch stream per session, its events turned into marks of the fleet
+ *                   whose prefix they fall under, which waiters sleep on
  *   fleet_reap.c    keys a failed release or a lost reply left behind, freed in the background
+ *                   by the session's one reaper thread
  *   fleet_int.h     the fleet struct, for this folder's .c files only
  * The cache drives it: cache/fill_fleet.c (claim, follow, record) and cache/fleet_rate.c (a
  * host's share of the fleet's request cap, from fleet_members).
@@ -31,7 +35,7 @@
  * background thread (fleet_reap.c) until that succeeds or the lease is gone: one failed call
  * never holds a claim or slot for the rest of the host's life.
  * Each host holds one lease, kept alive by a thread every third of the TTL etcd confirmed;
- * a try gets at most half the time the lease surely has left and a failed one is retried
+ * a try gets the time the lease surely has left less a quarter and a failed one is retried
  * after 0.2 s (moving to the next endpoint), so one slow call cannot lose the lease; when the lease is lost (the
  * host stalled past its TTL, etcd restarted from scratch), the thread grants a new one and
  * registers again, and every claim and slot bound to the old lease is gone. A claim is a txn
@@ -116,14 +120,34 @@ struct fleet_marks {
 };
 
 struct fleet;
+struct fleet_session;
 
-/* Connects: grants this host's lease, registers members/<host>, starts the keepalive thread.
- * When etcd cannot be reached (CLIENT_E_TRANSIENT) the fleet still starts, without a lease:
- * the keepalive thread joins once etcd answers, and until then calls fail -EIO. Returns the
- * fleet, or NULL with *err (CLIENT_E_INVALID for bad cfg, CLIENT_E_AUTH, CLIENT_E_PROTOCOL). */
+/* A mount's session (fleet_session.c): one etcd client (a few kept-alive connections), this
+ * host's one lease with its keepalive thread, one watch stream over orderfs/v1/<provider>/
+ * and one reaper thread, shared by every fleet made on it with fleet_new_in (an accounts_dir
+ * mount: one per merchant), so threads, leases and connections do not grow with the
+ * merchants. Uses cfg's etcd, host, provider and lease_ttl_s (the rest is ignored; what it
+ * keeps is copied). Grants the lease now; when etcd cannot be reached (CLIENT_E_TRANSIENT)
+ * it still starts, and the keepalive thread grants it once etcd answers. Returns the session,
+ * or NULL with *err (CLIENT_E_INVALID for bad cfg, CLIENT_E_AUTH, CLIENT_E_PROTOCOL). */
+struct fleet_session *fleet_session_new(const struct fleet_config *cfg, struct client_error *err);
+/* Stops its threads and revokes the lease (every member, claim and slot of its fleets vanish
+ * at once). Every fleet made on it must be freed first. NULL is a no-op. */
+void fleet_session_free(struct fleet_session *s);
+
+/* Joins merchant cfg's fleet on session s (which must outlive it): registers members/<host> on
+ * the session's lease (without one yet, the keepalive thread does once it has one, and until
+ * then calls fail -EIO). cfg's etcd, host and lease_ttl_s are the session's (ignored here).
+ * Returns the fleet, or NULL with *err (CLIENT_E_INVALID for bad cfg or when the host name is
+ * held by another live host of the fleet, CLIENT_E_AUTH, CLIENT_E_PROTOCOL). */
+struct fleet *fleet_new_in(struct fleet_session *s, const struct fleet_config *cfg,
+			   struct client_error *err);
+/* Likewise on a session of its own (a mount of one merchant, a tool), which fleet_free frees. */
 struct fleet *fleet_new(const struct fleet_config *cfg, struct client_error *err);
-/* Stops the thread and revokes the lease (this host's member, claims and slots vanish at
- * once). No other call may be in flight. NULL is a no-op. */
+/* Leaves the fleet: with its own session, stops it and revokes the lease (this host's member,
+ * claims and slots vanish at once); on a shared one, deletes members/<host> and gives back the
+ * slots it holds (claims still held stay until the session's lease ends), and the lease stays
+ * for the others. No other call on f may be in flight. NULL is a no-op. */
 void fleet_free(struct fleet *f);
 
 /* Claims the export of export_key (the cache's canonical key; only its SHA-256 reaches
@@ -195,7 +219,7 @@ int fleet_watch_claim_freed(struct fleet *f, const char *export_key,
 			    const struct fleet_marks *seen);
 /* Waits up to ms until a mark of export_key differs from *seen (or the stream is down, or the
  * fleet stops). 1 when one differs or the stream is down (read etcd now), 0 when ms passed.
- * One watch stream per fleet (its own connection) covers every range of the fleet. */
+ * The session's one watch stream (its own connection) covers every range of its fleets. */
 int fleet_watch_wait(struct fleet *f, const char *export_key, const struct fleet_marks *seen,
 		     long ms);
 /* The counters since fleet_new. */

@@ -1,6 +1,7 @@
 /*
- * Inside fleet mode: the fleet struct (fleet.c: lifecycle and lease; fleet_claim.c: claims,
- * records, slots) and the helpers both use. Not for use outside the .c files of client/fleet.
+ * Inside fleet mode: the session and fleet structs (fleet_session.c: the lease and the fleets
+ * on it; fleet.c: a fleet's lifecycle; fleet_claim.c: claims, records, slots) and the helpers
+ * they use. Not for use outside the .c files of client/fleet.
  */
 #ifndef ORDERFS_FLEET_INT_H
 #define ORDERFS_FLEET_INT_H
@@ -15,21 +16,53 @@
 #define FLEET_CLAIM_TAG 16	/* hex digits that tell the claims of a bucket apart */
 #define FLEET_PREFIX_MAX (11 + FLEET_HOST_MAX + 1 + FLEET_ACCOUNT_HEX + 1 + 1)
 
-struct fleet {
+/* The mount's side of fleet mode (fleet_session.c): the etcd client, this host's one lease and
+ * its keepalive thread, one watch stream (fleet_watch.c) and one reaper thread (fleet_reap.c)
+ * for every fleet registered on it (an accounts_dir mount: one per merchant).
+ * Lock order: a session's lock before any of its fleets' locks; neither is held during an etcd
+ * call: a thread of the session that calls etcd for one fleet marks it busy instead, and a
+ * fleet leaving waits until it is not. */
+struct fleet_session {
 	struct etcd *etcd;
+	char host[FLEET_HOST_MAX];
+	char prefix[FLEET_PREFIX_MAX]; /* orderfs/v1/<provider>/: the watch covers it */
+	long ttl_s;
+	pthread_t keepalive;
+	int keepalive_started;
+	int64_t lease_deadline_ms; /* keepalive thread only: monotonic time the lease surely
+				    * lives to (0 unknown) */
+	/* lock guards everything below. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;	  /* the keepalive thread sleeps on it: stop, or check now */
+	pthread_cond_t idle;	  /* broadcast when a fleet's busy count drops */
+	pthread_cond_t reap_wake; /* the reaper sleeps on it */
+	pthread_cond_t watch_cond; /* the watch thread's pause between streams */
+	int stopping, check_now;
+	int64_t lease;		  /* 0 while there is none */
+	struct fleet **fleets;	  /* the registered fleets */
+	size_t nfleets, capfleets;
+	pthread_t watcher, reaper;
+	int watcher_started, reaper_started;
+	int watch_live;
+	int64_t watch_rev; /* watch thread only: the latest revision the stream reported */
+};
+
+struct fleet {
+	struct etcd *etcd; /* the session's */
+	struct fleet_session *session;
+	int owns_session;  /* fleet_new made it: fleet_free frees it (and revokes the lease) */
+	int busy;	   /* under session->lock: the keepalive or reaper thread works on it
+			    * without the session's lock; unregistering waits for 0 */
+	int64_t reap_due_ms; /* under session->lock: when the reaper looks at it (0 never) */
 	char prefix[FLEET_PREFIX_MAX];
 	char host[FLEET_HOST_MAX];
 	long ttl_s;
 	int max_exports;
-	pthread_t keepalive;
-	int thread_started;
-	int64_t lease_deadline_ms; /* keepalive thread only: monotonic time the lease surely
-				    * lives to (0 unknown) */
 	/* lock guards everything below; never held during an etcd call. */
 	pthread_mutex_t lock;
-	pthread_cond_t wake; /* the keepalive thread sleeps on it: stop, or check the lease now */
-	int stopping, check_now;
-	int64_t lease;	      /* 0 while there is none */
+	int stopping;
+	int64_t lease;	      /* the session's lease once members/<host> is on it, else 0 */
+	int lease_lost;	      /* its lease was lost: the next join counts a regrant */
 	int64_t *slot_token;  /* max_exports entries: create revision of a slot we hold, or 0 */
 	char *slot_taking;    /* max_exports entries: a flight of this host is taking it */
 	char *slot_watched;   /* max_exports entries: 1 = the live watch saw the slot taken and
@@ -47,14 +80,8 @@ struct fleet {
 	struct fleet_reap_entry *reap;
 	uint64_t reap_next_id;
 	long reap_pause_ms;
-	pthread_cond_t reap_wake;
-	pthread_t reaper;
-	int reaper_started;
-	/* fleet_watch.c: the watch thread, and the marks it bumps (under lock; watch_cond is
-	 * broadcast on every change). */
-	pthread_t watcher;
-	int watcher_started;
-	int64_t watch_rev; /* watch thread only: the latest revision the stream reported */
+	/* fleet_watch.c: the marks the session's watch bumps for this fleet (under lock;
+	 * watch_cond is broadcast on every change). */
 	pthread_cond_t watch_cond;
 	int watch_live;
 	uint64_t watch_epoch; /* +1 each time the stream goes live or down */
@@ -89,12 +116,29 @@ int fleet_reap_take_back(struct fleet *f, const char *key);
 void fleet_reap_clear(struct fleet *f);
 /* How many keys wait to be freed. */
 size_t fleet_reap_pending(struct fleet *f);
-/* Starts the reaper thread (0, or -1); fleet_reap_stop sets f->stopping and joins it. */
-int fleet_reap_start(struct fleet *f);
-void fleet_reap_stop(struct fleet *f);
-/* Starts the watch thread (0, or -1); fleet_watch_stop sets f->stopping and joins it. */
-int fleet_watch_start(struct fleet *f);
-void fleet_watch_stop(struct fleet *f);
+/* The session's reaper thread: starts it (0, or -1); stop sets s->stopping and joins it. */
+int fleet_reap_start(struct fleet_session *s);
+void fleet_reap_stop(struct fleet_session *s);
+/* Drops every entry of f (it leaves the session; its keys go with the lease or stay until
+ * it ends). Takes f->lock. */
+void fleet_reap_drop(struct fleet *f);
+/* The session's watch thread: starts it (0, or -1); stop sets s->stopping and joins it. */
+int fleet_watch_start(struct fleet_session *s);
+void fleet_watch_stop(struct fleet_session *s);
+/* f's stream state is the session's (live or down) from now on: called under s->lock when f
+ * registers (live: it sees every event from now on) and when it leaves (down). */
+void fleet_watch_set_live(struct fleet *f, int live);
+/* Registers f on s: f gets the watch's events and puts its members/<host> on the session's
+ * lease now (waiting up to one TTL while another lease holds the name: it may be this host's
+ * own from before a crash), or, without a lease (etcd down), once the keepalive thread has one.
+ * 0, or -1 with *err (CLIENT_E_INVALID: the name is held by another live host; f stays
+ * registered: fleet_free unregisters it). */
+int fleet_session_register(struct fleet_session *s, struct fleet *f, struct client_error *err);
+/* A call found the lease gone: the keepalive thread checks it now. Takes s->lock. */
+void fleet_session_check_lease(struct fleet_session *s);
+/* f leaves its session (fleet_session.c): no event, keepalive or reap reaches it after this
+ * returns. Takes s->lock; waits while f is busy. */
+void fleet_session_unregister(struct fleet *f);
 /* What the live watch saw last of the record whose key name is hex (its export key's SHA-256):
  * 1 with *deleted, or the value (NUL-terminated, *len bytes) in out (cap bytes); 0 when it
  * does not know (read etcd). Takes f->lock. */

@@ -87,8 +87,14 @@ void fleet_reap_add(struct fleet *f, const char *key, int64_t token, int64_t lea
 		log_warn("fleet: out of memory: a key of this host may stay until its lease ends");
 	}
 	f->reap_pause_ms = REAP_PAUSE_MIN_MS;
-	pthread_cond_signal(&f->reap_wake);
 	pthread_mutex_unlock(&f->lock);
+	/* The session's reaper looks at f after a short pause first: the claimer that failed
+	 * may take its key back. (The session's lock after f's, never within it.) */
+	pthread_mutex_lock(&f->session->lock);
+	if (!f->reap_due_ms)
+		f->reap_due_ms = clock_mono_ms() + REAP_PAUSE_MIN_MS;
+	pthread_cond_signal(&f->session->reap_wake);
+	pthread_mutex_unlock(&f->session->lock);
 }
 
 int fleet_reap_take_back(struct fleet *f, const char *key)
@@ -240,50 +246,95 @@ static int reap_round(struct fleet *f)
 	return failed;
 }
 
-static void *reap_main(void *arg)
+/* The fleet whose entries are due now (NULL: none; *next_ms: when the earliest is due, 0
+ * none). Under s->lock. */
+static struct fleet *due_fleet(struct fleet_session *s, int64_t now, int64_t *next_ms)
 {
-	struct fleet *f = arg;
-
-	pthread_mutex_lock(&f->lock);
-	while (!f->stopping) {
-		struct timespec until;
-
-		if (!f->reap) {
-			pthread_cond_wait(&f->reap_wake, &f->lock);
+	*next_ms = 0;
+	for (size_t i = 0; i < s->nfleets; i++) {
+		struct fleet *f = s->fleets[i];
+		if (!f->reap_due_ms)
 			continue;
-		}
-		clock_mono_deadline(&until, f->reap_pause_ms);
-		/* A short pause first: the claimer that failed may take its key back. */
-		while (!f->stopping && pthread_cond_timedwait(&f->reap_wake, &f->lock, &until) == 0)
-			;
-		if (!f->stopping && reap_round(f))
-			f->reap_pause_ms = f->reap_pause_ms * 2 > REAP_PAUSE_MAX_MS
-						   ? REAP_PAUSE_MAX_MS
-						   : f->reap_pause_ms * 2;
+		if (f->reap_due_ms <= now)
+			return f;
+		if (!*next_ms || f->reap_due_ms < *next_ms)
+			*next_ms = f->reap_due_ms;
 	}
-	while (f->reap)
-		unlink_entry(&f->reap);
-	pthread_mutex_unlock(&f->lock);
 	return NULL;
 }
 
-int fleet_reap_start(struct fleet *f)
+/* One round over f's entries, without the session's lock (f is busy meanwhile); then when
+ * entries remain, f is due again after its pause (growing while rounds fail). Under s->lock. */
+static void reap_fleet(struct fleet_session *s, struct fleet *f)
 {
-	f->reap_pause_ms = REAP_PAUSE_MIN_MS;
-	if (pthread_create(&f->reaper, NULL, reap_main, f) != 0)
+	int pending;
+	long pause;
+
+	f->busy++;
+	f->reap_due_ms = 0;
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&f->lock);
+	if (reap_round(f))
+		f->reap_pause_ms = f->reap_pause_ms * 2 > REAP_PAUSE_MAX_MS ? REAP_PAUSE_MAX_MS
+									: f->reap_pause_ms * 2;
+	pending = f->reap != NULL;
+	pause = f->reap_pause_ms;
+	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_lock(&s->lock);
+	if (pending && !f->reap_due_ms)
+		f->reap_due_ms = clock_mono_ms() + pause;
+	f->busy--;
+	pthread_cond_broadcast(&s->idle);
+}
+
+/* The session's one reaper: the fleets' entries in turn, each when due. */
+static void *reap_main(void *arg)
+{
+	struct fleet_session *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		int64_t now = clock_mono_ms(), next;
+		struct fleet *f = due_fleet(s, now, &next);
+		struct timespec until;
+
+		if (f) {
+			reap_fleet(s, f);
+		} else if (!next) {
+			pthread_cond_wait(&s->reap_wake, &s->lock);
+		} else {
+			clock_mono_deadline(&until, (long)(next - now));
+			pthread_cond_timedwait(&s->reap_wake, &s->lock, &until);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+void fleet_reap_drop(struct fleet *f)
+{
+	pthread_mutex_lock(&f->lock);
+	while (f->reap)
+		unlink_entry(&f->reap);
+	pthread_mutex_unlock(&f->lock);
+}
+
+int fleet_reap_start(struct fleet_session *s)
+{
+	if (pthread_create(&s->reaper, NULL, reap_main, s) != 0)
 		return -1;
-	f->reaper_started = 1;
+	s->reaper_started = 1;
 	return 0;
 }
 
-void fleet_reap_stop(struct fleet *f)
+void fleet_reap_stop(struct fleet_session *s)
 {
-	if (!f->reaper_started)
+	if (!s->reaper_started)
 		return;
-	pthread_mutex_lock(&f->lock);
-	f->stopping = 1;
-	pthread_cond_signal(&f->reap_wake);
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->reaper, NULL);
-	f->reaper_started = 0;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_signal(&s->reap_wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->reaper, NULL);
+	s->reaper_started = 0;
 }

@@ -1,8 +1,10 @@
 /*
- * Fleet mode's watch: one thread per fleet holds one etcd watch stream over the fleet's
- * prefix (etcd_watch, its own connection) and turns its events into marks that waiting
- * followers and slot waiters sleep on (fleet_watch_wait), so they read etcd when something
- * changed instead of on a timer. A mark is 0 while the stream is down: the waiters fall back
+ * Fleet mode's watch: one thread per session holds one etcd watch stream over the session's
+ * prefix, orderfs/v1/<provider>/ (etcd_watch, its own connection), so a mount of 1,000
+ * merchants is still one stream. Each event goes to the fleet whose prefix it falls under
+ * (the session's table of fleets) and becomes marks that that fleet's waiting followers and
+ * slot waiters sleep on (fleet_watch_wait), so they read etcd when something changed instead
+ * of on a timer. A mark is 0 while the stream is down: the waiters fall back
  * to their timers. A stream that drops is resumed from the last revision it saw; when etcd
  * compacted that revision away, the watch starts anew from etcd's current revision and bumps
  * every mark, so every waiter reads what it waits on once (the range read fallback).
@@ -105,15 +107,10 @@ int fleet_watch_record(struct fleet *f, const char *hex, char *out, size_t cap, 
 	return known;
 }
 
-static void on_event(void *arg, const char *key, size_t key_len, int deleted,
-		     const char *value, size_t value_len)
+/* One event of f's keys (rest: the key after f's prefix). Takes f->lock. */
+static void fleet_event(struct fleet *f, const char *rest, int deleted, const char *value,
+			size_t value_len)
 {
-	struct fleet *f = arg;
-	size_t plen = strlen(f->prefix);
-	const char *rest = key + plen;
-
-	if (key_len < plen || memcmp(key, f->prefix, plen) != 0)
-		return;
 	log_debug("fleet: watch: %s %s", deleted ? "deleted" : "put", rest);
 	pthread_mutex_lock(&f->lock);
 	/* A claim put wakes nobody: a follower waits for the record, or for the claim to go. */
@@ -136,9 +133,32 @@ static void on_event(void *arg, const char *key, size_t key_len, int deleted,
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* An event of the session's stream goes to the fleet whose prefix it falls under (a key
+ * of a merchant this mount does not serve goes nowhere). The key is not NUL-terminated. */
+static void on_event(void *arg, const char *key, size_t key_len, int deleted,
+		     const char *value, size_t value_len)
+{
+	struct fleet_session *s = arg;
+	char rest[ETCD_KEY_MAX + 1];
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nfleets; i++) {
+		struct fleet *f = s->fleets[i];
+		size_t plen = strlen(f->prefix);
+		if (key_len < plen || key_len - plen > ETCD_KEY_MAX ||
+		    memcmp(key, f->prefix, plen) != 0)
+			continue;
+		memcpy(rest, key + plen, key_len - plen);
+		rest[key_len - plen] = '\0';
+		fleet_event(f, rest, deleted, value, value_len);
+		break; /* prefixes end in '/' and have one length: one fleet at most */
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* The stream is live, or changes state: a new epoch makes every mark differ, so every
  * waiter reads once what it waits on. */
-static void watch_set_live(struct fleet *f, int live)
+void fleet_watch_set_live(struct fleet *f, int live)
 {
 	pthread_mutex_lock(&f->lock);
 	if (f->watch_live != live) {
@@ -155,38 +175,48 @@ static void watch_set_live(struct fleet *f, int live)
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* The session's stream goes live or down: so does every fleet's. */
+static void watch_set_live(struct fleet_session *s, int live)
+{
+	pthread_mutex_lock(&s->lock);
+	s->watch_live = live;
+	for (size_t i = 0; i < s->nfleets; i++)
+		fleet_watch_set_live(s->fleets[i], live);
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void on_revision(void *arg, int64_t rev, int created)
 {
-	struct fleet *f = arg;
+	struct fleet_session *s = arg;
 
-	f->watch_rev = rev; /* the watch thread alone uses it */
+	s->watch_rev = rev; /* the watch thread alone uses it */
 	if (created)
-		watch_set_live(f, 1);
+		watch_set_live(s, 1);
 }
 
 static int watch_stopping(void *arg)
 {
-	struct fleet *f = arg;
+	struct fleet_session *s = arg;
 	int stop;
 
-	pthread_mutex_lock(&f->lock);
-	stop = f->stopping;
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_lock(&s->lock);
+	stop = s->stopping;
+	pthread_mutex_unlock(&s->lock);
 	return stop;
 }
 
-/* Sleeps ms unless the fleet stops first. 1 when stopping. */
-static int watch_pause(struct fleet *f, long ms)
+/* Sleeps ms unless the session stops first. 1 when stopping. */
+static int watch_pause(struct fleet_session *s, long ms)
 {
 	struct timespec ts;
 	int stop;
 
 	clock_mono_deadline(&ts, ms);
-	pthread_mutex_lock(&f->lock);
-	if (!f->stopping)
-		pthread_cond_timedwait(&f->watch_cond, &f->lock, &ts);
-	stop = f->stopping;
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_lock(&s->lock);
+	if (!s->stopping)
+		pthread_cond_timedwait(&s->watch_cond, &s->lock, &ts);
+	stop = s->stopping;
+	pthread_mutex_unlock(&s->lock);
 	return stop;
 }
 
@@ -196,70 +226,67 @@ static const struct etcd_watch_ops watch_ops = {on_revision, on_event, watch_sto
  * first, which also authenticates) when there is none. After a stream that etcd refused
  * (not a transport failure: the token may have expired, in whatever shape the gateway said
  * so), that read comes first too, so the next stream carries a fresh token. 0 when it ended
- * because the fleet stops, else -1 (*err). */
-static int watch_once(struct fleet *f, struct client_error *err)
+ * because the session stops, else -1 (*err). */
+static int watch_once(struct fleet_session *s, struct client_error *err)
 {
 	int64_t rev;
 	int r;
 
-	if (f->watch_rev == 0 || (err->kind != CLIENT_OK && err->kind != CLIENT_E_TRANSIENT)) {
-		if (etcd_revision(f->etcd, f->prefix, &rev, err) != 0)
+	if (s->watch_rev == 0 || (err->kind != CLIENT_OK && err->kind != CLIENT_E_TRANSIENT)) {
+		if (etcd_revision(s->etcd, s->prefix, &rev, err) != 0)
 			return -1;
-		if (f->watch_rev == 0)
-			f->watch_rev = rev;
+		if (s->watch_rev == 0)
+			s->watch_rev = rev;
 	}
-	r = etcd_watch(f->etcd, f->prefix, f->watch_rev + 1, &watch_ops, f, err);
+	r = etcd_watch(s->etcd, s->prefix, s->watch_rev + 1, &watch_ops, s, err);
 	if (r == ETCD_WATCH_COMPACTED) {
 		log_info("fleet: the watch's revision was compacted; reading anew");
-		f->watch_rev = 0; /* the next stream starts after a fresh read */
+		s->watch_rev = 0; /* the next stream starts after a fresh read */
 	}
 	return r == 0 ? 0 : -1;
 }
 
 static void *watch_main(void *arg)
 {
-	struct fleet *f = arg;
+	struct fleet_session *s = arg;
 	struct client_error err;
 	long retry_ms = WATCH_RETRY_MIN_MS;
 
 	client_error_clear(&err);
-	while (!watch_stopping(f)) {
+	while (!watch_stopping(s)) {
 		int64_t started = clock_mono_ms();
-		if (watch_once(f, &err) == 0)
+		if (watch_once(s, &err) == 0)
 			break;
-		watch_set_live(f, 0);
+		watch_set_live(s, 0);
 		if (clock_mono_ms() - started > WATCH_RETRY_MAX_MS)
 			retry_ms = WATCH_RETRY_MIN_MS; /* it ran a while: retry soon */
 		log_debug("fleet: watch down (%s); again in %ld ms", err.msg, retry_ms);
-		if (watch_pause(f, retry_ms))
+		if (watch_pause(s, retry_ms))
 			break;
 		retry_ms = retry_ms * 2 > WATCH_RETRY_MAX_MS ? WATCH_RETRY_MAX_MS : retry_ms * 2;
 	}
-	watch_set_live(f, 0);
+	watch_set_live(s, 0);
 	return NULL;
 }
 
-int fleet_watch_start(struct fleet *f)
+int fleet_watch_start(struct fleet_session *s)
 {
-	if (pthread_create(&f->watcher, NULL, watch_main, f) != 0)
+	if (pthread_create(&s->watcher, NULL, watch_main, s) != 0)
 		return -1;
-	f->watcher_started = 1;
+	s->watcher_started = 1;
 	return 0;
 }
 
-void fleet_watch_stop(struct fleet *f)
+void fleet_watch_stop(struct fleet_session *s)
 {
-	if (!f->watcher_started)
+	if (!s->watcher_started)
 		return;
-	pthread_mutex_lock(&f->lock);
-	f->stopping = 1;
-	pthread_cond_broadcast(&f->watch_cond);
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->watcher, NULL);
-	f->watcher_started = 0;
-	pthread_mutex_lock(&f->lock);
-	records_forget(f);
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->watch_cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->watcher, NULL);
+	s->watcher_started = 0;
 }
 
 /* The marks of export_key under f->lock. */

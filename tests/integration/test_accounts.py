@@ -1,6 +1,7 @@
 """Many merchants in one mount (accounts_dir): MOUNT/NAME/exports/... per account, each with
 its own credentials against simulators that serve several merchants; accounts added and
 removed while mounted; a revoked token that stays one account's problem."""
+import base64
 import datetime
 import errno
 import hashlib
@@ -696,6 +697,94 @@ class FleetAccountsTest(unittest.TestCase):
         finally:
             for h in hosts:
                 h.m.close(self)
+
+
+    def test_merchants_rejoin_on_one_new_lease_after_etcd_is_wiped(self):
+        # The session's lease is gone with etcd's data: the keepalive grants one new lease
+        # and every merchant's fleet puts its member key on it; exports still go through.
+        accounts = {"alpha": VEXORA["alpha"], "bravo": VEXORA["bravo"]}
+        am = AccountsMount(self.sim, {"provider": "vexora"}, accounts, vexora_keys,
+                           {"fleet_etcd": self.etcd.url, "fleet_host": "phoenix",
+                            "fleet_lease_ttl": "2s"})
+        try:
+            for name in accounts:
+                os.listdir(am.path(name, "exports"))
+            wait_for(lambda: len([k for k in self.etcd.keys() if "/members/" in k]) == 2,
+                     timeout=10, what="both merchants' member keys")
+            self.etcd.restart(wipe=True)
+            wait_for(lambda: len([k for k in self.etcd.keys() if "/members/" in k]) == 2,
+                     timeout=20, what="both member keys again, on the new lease")
+            self.assertEqual(len(self.member_leases()), 1, "one new lease for the host")
+            for name in accounts:
+                self.assertTrue(read(am.path(name, "exports", day(3), "orders.xlsx"))
+                                .startswith(b"PK"))
+        finally:
+            am.m.close(self, allowed=("lease lost", "etcd", "watch", "fleet"))
+
+    def member_leases(self):
+        """The distinct leases the members/ keys are bound to (a final record's sweep lease,
+        left by another test's reads, is no host's)."""
+        out = json.loads(self.etcd.ctl("get", "--prefix", "orderfs/", "-w", "json"))
+        return {kv.get("lease") for kv in out.get("kvs", [])
+                if b"/members/" in base64.b64decode(kv["key"])}
+
+    def etcd_connections(self, pid):
+        """ESTABLISHED TCP connections of process pid to etcd's client port."""
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        n = 0
+        for table in ("tcp", "tcp6"):
+            with open(f"/proc/{pid}/net/{table}") as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    port = int(cols[2].split(":")[1], 16)
+                    n += port == self.etcd.client_port and cols[3] == "01" and cols[9] in inodes
+        return n
+
+    def etcd_metric(self, name):
+        with urllib.request.urlopen(self.etcd.url + "/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    return float(line.split()[-1])
+        return 0.0
+
+    def test_twenty_merchants_share_one_lease_one_watch_and_a_few_connections(self):
+        # One fleet session per mount: the host's one lease and keepalive, one watch stream
+        # over orderfs/v1/ for all its accounts, one reaper, the etcd client's few kept-alive
+        # connections; none of them grows with the accounts.
+        n = 20
+        accounts = {f"m{i:02d}": (f"M8{i:05d}", "not-known") for i in range(n)}
+        am = AccountsMount(self.sim, {"provider": "vexora"}, accounts, vexora_keys,
+                           {"fleet_etcd": self.etcd.url, "fleet_host": "solo"})
+        try:
+            pid = am.m.proc.pid
+            base = threads_of(pid)
+            for name in accounts:
+                os.listdir(am.path(name, "exports"))  # started: its fleet joined
+            for name in accounts:
+                self.assertEqual(read_json(am.path(name, ".status"))["fleet"], "member")
+            wait_for(lambda: self.etcd_metric("etcd_debugging_mvcc_watcher_total") >= 1,
+                     timeout=10, what="the watch stream")
+            members = [k for k in self.etcd.keys() if "/members/" in k]
+            self.assertEqual(len(members), n, "a member key per account")
+            leases = self.member_leases()
+            threads = threads_of(pid)
+            conns = self.etcd_connections(pid)
+            watchers = self.etcd_metric("etcd_debugging_mvcc_watcher_total")
+            print(f"\n{n} accounts: threads {base} -> {threads}, leases {len(leases)}, "
+                  f"etcd connections {conns}, watchers {watchers:.0f}", file=sys.stderr)
+            self.assertEqual(len(leases), 1, "one lease for the host")
+            self.assertLessEqual(watchers, 1, "one watch stream for the host")
+            self.assertLessEqual(conns, 4, "a few kept-alive connections to etcd")
+            self.assertLessEqual(threads - base, 8, "fleet threads independent of accounts")
+        finally:
+            am.m.close(self, allowed=("auth", "cannot start", "refused", "sign"))
 
 
 def clover_keys(am, name, cred):
