@@ -152,8 +152,7 @@ struct open_decision {
 	uint64_t size;
 	const char *sha;
 	int64_t now;
-	enum kernel_open how;
-	int keep;
+	int direct, keep;
 };
 
 static int open_fn(void *arg, void *value, int found)
@@ -161,13 +160,11 @@ static int open_fn(void *arg, void *value, int found)
 	struct open_decision *d = arg;
 	struct kernel_file_view *kv = value;
 
+	d->direct = !found || !kv->size_shown || kv->shown_size != d->size;
 	d->keep = 0;
-	if (!found || !kv->size_shown || kv->shown_size > d->size) {
-		d->how = KERNEL_OPEN_DIRECT;
+	if (d->direct)
 		return 0;
-	}
-	d->how = kv->shown_size < d->size ? KERNEL_OPEN_GREW : KERNEL_OPEN_CACHE;
-	d->keep = d->how == KERNEL_OPEN_CACHE && d->sha[0] && strcmp(kv->cached_sha, d->sha) == 0;
+	d->keep = d->sha[0] && strcmp(kv->cached_sha, d->sha) == 0;
 	if (d->keep)
 		return 0;
 	snprintf(kv->cached_sha, sizeof(kv->cached_sha), "%s", d->sha);
@@ -175,31 +172,15 @@ static int open_fn(void *arg, void *value, int found)
 	return 1;
 }
 
-enum kernel_open kernel_view_open(struct kernel_view *v, const char *path, uint64_t size,
-				  const char *sha, int *keep_cache)
+int kernel_view_open(struct kernel_view *v, const char *path, uint64_t size, const char *sha,
+		     int *keep_cache)
 {
-	struct open_decision d = {size, sha, v->now_ms(), KERNEL_OPEN_DIRECT, 0};
+	struct open_decision d = {size, sha, v->now_ms(), 1, 0};
 
 	/* One step under the map's lock, so a getattr of the same path cannot interleave. */
 	str_map_update(v->map, path, open_fn, &d);
 	*keep_cache = d.keep;
-	return d.how;
-}
-
-static int forget_pages_fn(void *arg, void *value, int found)
-{
-	struct kernel_file_view *kv = value;
-
-	(void)arg;
-	if (!found)
-		return 0;
-	kv->cached_sha[0] = '\0';
-	return 1;
-}
-
-void kernel_view_forget_pages(struct kernel_view *v, const char *path)
-{
-	str_map_update(v->map, path, forget_pages_fn, NULL);
+	return d.direct;
 }
 
 size_t kernel_view_count(struct kernel_view *v)

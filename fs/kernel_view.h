@@ -47,27 +47,14 @@ int kernel_view_put(struct kernel_view *v, const char *path, const struct kernel
 /* getattr told the kernel that path has size bytes. */
 void kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size);
 
-/* How an open of a file must meet the kernel's caches (kernel_view_open). */
-enum kernel_open {
-	KERNEL_OPEN_CACHE = 0,	/* page cache: the kernel holds this file's size */
-	KERNEL_OPEN_DIRECT = 1, /* direct I/O to EOF: the kernel may hold a larger size, or none
-				 * known here; then have it drop its attributes */
-	KERNEL_OPEN_GREW = 2,	/* page cache once the kernel's attributes are dropped: it was
-				 * shown a smaller size (0 before the export), and a page-cache
-				 * read past a dropped size asks getattr for the real one */
-};
-
 /*
- * An open of path whose handle holds size bytes with content sha ("" unknown): how it must
- * meet the kernel's caches. For KERNEL_OPEN_CACHE, *keep_cache says whether the kernel's
- * cached pages hold exactly this content; for it and KERNEL_OPEN_GREW the view records sha as
- * what the kernel will cache (*keep_cache 0 for GREW: the dropped attributes take the pages).
+ * An open of path whose handle holds size bytes with content sha ("" unknown). Returns 1 when
+ * the open must use direct I/O (the kernel may hold another size: read to EOF, then have it
+ * drop its attributes), else 0 with *keep_cache saying whether the kernel's cached pages hold
+ * exactly this content; then the view records sha as what the kernel will cache.
  */
-enum kernel_open kernel_view_open(struct kernel_view *v, const char *path, uint64_t size,
-				  const char *sha, int *keep_cache);
-
-/* The kernel's pages of path may hold anything: the next open keeps none of them. */
-void kernel_view_forget_pages(struct kernel_view *v, const char *path);
+int kernel_view_open(struct kernel_view *v, const char *path, uint64_t size, const char *sha,
+		     int *keep_cache);
 
 /* How many paths are remembered. */
 size_t kernel_view_count(struct kernel_view *v);

@@ -5,12 +5,8 @@
  * shows 0 before that (with exact_sizes, stat waits for the export instead, for tools that
  * read exactly st_size bytes: tar, Samba). The kernel keeps that size for attr_timeout, and a page-cache read never
  * goes past the size it knows, so the open that fetches a file (or any open whose size differs
- * from the last one stat reported) must not read short. When the kernel was shown a smaller
- * size (0, before the export), the open has it drop the attributes first: a page-cache read
- * past a size it dropped asks getattr for the real one, so the file is read whole with
- * readahead. Otherwise (a larger size, or none known) it uses direct I/O, which reads to EOF
- * whatever size the kernel holds, and invalidates the cached attributes so the next stat
- * shows the real size. Later
+ * from the last one stat reported) uses direct I/O, which reads to EOF whatever size the kernel
+ * holds, and invalidates the cached attributes so the next stat shows the real size. Later
  * opens use the page cache; keep_cache is set only when the kernel's cached pages are known to
  * hold the same content (same SHA-256), because a re-export after expiry may change it.
  */
@@ -810,21 +806,11 @@ static void choose_caching(struct orderfs *o, const char *path, const struct fs_
 			   struct fuse_file_info *fi)
 {
 	struct cache_file_info info;
-	enum kernel_open how;
 	int keep;
 
 	/* The handle's own snapshot: a lookup now could already describe a newer export. */
 	cache_handle_info(f->handle, &info);
-	how = kernel_view_open(o->kview, path, f->size, info.sha256, &keep);
-	/* Grown (the open that fetched it): the kernel drops its attributes before this open
-	 * returns (the notice is handled as it is written), so the first read past its old size
-	 * asks getattr and reads the whole file through the page cache, with readahead, instead
-	 * of direct I/O in the reader's small chunks. */
-	if (how == KERNEL_OPEN_GREW && fuse_invalidate_path(o->fuse, path) == 0) {
-		fi->keep_cache = 0;
-	} else if (how != KERNEL_OPEN_CACHE) {
-		if (how == KERNEL_OPEN_GREW)
-			kernel_view_forget_pages(o->kview, path); /* they were not dropped */
+	if (kernel_view_open(o->kview, path, f->size, info.sha256, &keep)) {
 		/* The kernel may hold a stale size: read to EOF directly, refresh its attrs. */
 		fi->direct_io = 1;
 		fi->keep_cache = 0;

@@ -91,10 +91,10 @@ static void test_open_decisions(void **state)
 	const char *a = "aaaa", *b = "bbbb";
 	int keep = -1;
 
-	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), KERNEL_OPEN_DIRECT);
+	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), 1);
 	assert_int_equal(keep, 0);
 	kernel_view_note_size(v, "/p", 10);
-	assert_int_equal(kernel_view_open(v, "/p", 9, a, &keep), KERNEL_OPEN_DIRECT); /* shrunk */
+	assert_int_equal(kernel_view_open(v, "/p", 11, a, &keep), 1);
 	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), 0);
 	assert_int_equal(keep, 0); /* first page-cache open of a: pages are not a's yet */
 	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), 0);
@@ -108,30 +108,6 @@ static void test_open_decisions(void **state)
 	kernel_view_free(v);
 }
 
-/* A file the kernel was shown smaller (0 before its export) is read through the page cache
- * once the kernel's attributes are dropped; its pages are then this content's, unless the
- * drop failed. */
-static void test_open_of_a_grown_file(void **state)
-{
-	struct kernel_view *v = kernel_view_new(NULL);
-	int keep = -1;
-
-	(void)state;
-	kernel_view_note_size(v, "/g", 0);
-	assert_int_equal(kernel_view_open(v, "/g", 10, "aaaa", &keep), KERNEL_OPEN_GREW);
-	assert_int_equal(keep, 0);
-	kernel_view_note_size(v, "/g", 10); /* the getattr the first read asked */
-	assert_int_equal(kernel_view_open(v, "/g", 10, "aaaa", &keep), KERNEL_OPEN_CACHE);
-	assert_int_equal(keep, 1);
-	kernel_view_note_size(v, "/g", 4);
-	assert_int_equal(kernel_view_open(v, "/g", 10, "bbbb", &keep), KERNEL_OPEN_GREW);
-	kernel_view_forget_pages(v, "/g"); /* the drop failed: direct I/O, pages unknown */
-	kernel_view_note_size(v, "/g", 10);
-	assert_int_equal(kernel_view_open(v, "/g", 10, "bbbb", &keep), KERNEL_OPEN_CACHE);
-	assert_int_equal(keep, 0);
-	kernel_view_free(v);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,7 +115,6 @@ int main(void)
 		cmocka_unit_test(test_paths_are_independent),
 		cmocka_unit_test(test_bounded_and_recent_views_kept),
 		cmocka_unit_test(test_open_decisions),
-		cmocka_unit_test(test_open_of_a_grown_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
