@@ -116,10 +116,12 @@ class TestFreshness(FreshTestCase):
 
     def setUp(self):
         super().setUp()
-        now = time.time()
         midnight = datetime.datetime.combine(datetime.date.today(), datetime.time())
-        # halfway through the day so far: the clock can move forward and stay today
-        self.t0 = (midnight.timestamp() + now) / 2
+        # The simulator's day at 08:00, then 16:00 once "the day went on": today's orders are
+        # 1/3 of the day's, then 2/3, whatever the hour the test runs at (at 00:03 the
+        # halfway point of the day so far held no order at all).
+        self.t0 = midnight.timestamp() + 8 * 3600
+        self.later = midnight.timestamp() + 16 * 3600
         self.today = day(datetime.date.today())
         self.sim.configure(live=True, clock=self.t0, rows=2000)
 
@@ -140,7 +142,7 @@ class TestFreshness(FreshTestCase):
         fresh_until = int(xattr(f, "fresh_until"))
         as_of = int(xattr(f, "as_of"))
         self.assertEqual(fresh_until, as_of + 1)
-        self.sim.configure(clock=time.time())  # the day went on: more orders
+        self.sim.configure(clock=self.later)  # the day went on: more orders
         wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
         second = order_rows(self.read(m))
         self.assertGreater(second, first)
@@ -157,7 +159,7 @@ class TestFreshness(FreshTestCase):
     def test_within_open_ttl_no_new_export(self):
         m = self.mount(settings={"open_ttl": "1h"})
         a = self.read(m)
-        self.sim.configure(clock=time.time())
+        self.sim.configure(clock=self.later)
         b = self.read(m)
         self.assertEqual(a, b)
         self.assertEqual(self.sim.stats()["apply"], 1)
@@ -172,7 +174,7 @@ class TestFreshness(FreshTestCase):
         fresh_until = int(xattr(f, "fresh_until"))
         with open(f, "rb") as held:
             head = held.read(1000)
-            self.sim.configure(clock=time.time())
+            self.sim.configure(clock=self.later)
             wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
             new = self.read(m)  # replaced while held is open
             self.assertEqual(self.sim.stats()["apply"], 2)
@@ -187,7 +189,7 @@ class TestFreshness(FreshTestCase):
         f = m.path("exports", self.today, "orders.xlsx")
         fresh_until = int(xattr(f, "fresh_until"))
         as_of = xattr(f, "as_of")
-        self.sim.configure(clock=time.time(), pending_s=3)  # the next export takes a while
+        self.sim.configure(clock=self.later, pending_s=3)  # the next export takes a while
         wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
         t = time.monotonic()
         self.assertEqual(self.read(m), old)  # at once, while the export runs
@@ -208,7 +210,7 @@ class TestFreshness(FreshTestCase):
         old = self.read(m)
         f = m.path("exports", self.today, "orders.xlsx")
         fresh_until = int(xattr(f, "fresh_until"))
-        self.sim.configure(clock=time.time(), outcomes={self.today: "failed"})
+        self.sim.configure(clock=self.later, outcomes={self.today: "failed"})
         wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
         self.assertEqual(self.read(m), old)  # the export failed: the old file, not an error
         with open(m.path("exports", self.today, ".status")) as st:
@@ -261,8 +263,10 @@ class LiveProviderMixin:
         self.mounts = []
         midnight = datetime.datetime.combine(self.day0, datetime.time(),
                                              tzinfo=self.zone).timestamp()
-        # halfway through the day so far: the clock can move forward and stay today
-        self.t0 = (midnight + time.time()) / 2
+        # 08:00 of the provider's day, then 16:00 (self.later) once the day went on: orders
+        # before and after whatever the hour the test runs at (see TestFreshness.setUp)
+        self.t0 = midnight + 8 * 3600
+        self.later = midnight + 16 * 3600
         self.today = day(self.day0)
         self.sim.configure(live=True, clock=self.t0)
 
@@ -283,7 +287,7 @@ class LiveProviderMixin:
         f = m.path("exports", self.today, self.file)
         self.assertEqual(xattr(f, "complete"), "0")
         fresh_until = int(xattr(f, "fresh_until"))
-        self.sim.configure(clock=time.time())  # the day went on: more orders
+        self.sim.configure(clock=self.later)  # the day went on: more orders
         wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
         second = self.read_rows(m)
         self.assertGreater(second, first)
@@ -298,7 +302,7 @@ class LiveProviderMixin:
         f = m.path("exports", self.today, self.file)
         fresh_until = int(xattr(f, "fresh_until"))
         as_of = xattr(f, "as_of")
-        self.sim.configure(clock=time.time())
+        self.sim.configure(clock=self.later)
         wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
         self.assertEqual(self.read_rows(m), first)  # the old file; the export goes behind it
         # done behind it: a new as_of, and a file again (ready, or already past open_ttl)
@@ -311,7 +315,7 @@ class LiveProviderMixin:
     def test_within_open_ttl_no_new_export(self):
         m = self.mount({"open_ttl": "1h"})
         first = self.read_rows(m)
-        self.sim.configure(clock=time.time())
+        self.sim.configure(clock=self.later)
         self.assertEqual(self.read_rows(m), first)
         self.assertEqual(self.exports_made(), 1)
         with open(m.path(".stats")) as st:
