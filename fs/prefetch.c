@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 
 /* After midnight, wait this long so "yesterday" is really complete at the provider too. */
@@ -37,13 +38,6 @@ struct prefetcher {
 	pthread_t thread;
 	int started, stopping;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void heap_set(struct prefetcher *s, size_t i, struct prefetch *p)
 {
@@ -180,16 +174,10 @@ static void *prefetcher_main(void *arg)
 			continue;
 		}
 		struct prefetch *p = s->heap[0];
-		int64_t left = p->due_ms - mono_ms();
+		int64_t left = p->due_ms - clock_mono_ms();
 		if (left > 0) {
 			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += left / 1000;
-			ts.tv_nsec += (left % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			clock_mono_deadline(&ts, left);
 			pthread_cond_timedwait(&s->wake, &s->lock, &ts);
 			continue;
 		}
@@ -205,7 +193,7 @@ static void *prefetcher_main(void *arg)
 
 		pthread_mutex_lock(&s->lock);
 		p->in_pass = 0;
-		p->due_ms = mono_ms() + (int64_t)delay * 1000;
+		p->due_ms = clock_mono_ms() + (int64_t)delay * 1000;
 		/* Stopping: prefetch_stop waits for in_pass to drop. Out of memory cannot happen:
 		 * the heap held p a moment ago and never shrinks. */
 		if (p->stopping || heap_push(s, p) != 0)
@@ -270,7 +258,7 @@ struct prefetch *prefetch_start(struct prefetcher *s, struct cache *cache, size_
 	p->st.days = days;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_lock(&s->lock);
-	p->due_ms = mono_ms(); /* the first pass at once */
+	p->due_ms = clock_mono_ms(); /* the first pass at once */
 	if (!s->started) {
 		rc = pthread_create(&s->thread, NULL, prefetcher_main, s);
 		s->started = rc == 0;
