@@ -44,10 +44,12 @@ LDLIBS_FUSE = $(shell $(PKG_CONFIG) --libs fuse3 libmicrohttpd 2>/dev/null)
 LDLIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 
-COMMON_SRC := $(sort $(wildcard common/*.c))
-CLIENT_SRC := $(sort $(wildcard client/*.c client/fleet/*.c client/fleet/etcd/*.c))
-CACHE_SRC := $(sort $(wildcard cache/*.c))
-FS_SRC := $(sort $(filter-out fs/main.c,$(wildcard fs/*.c)))
+# Every .c of a layer, its folders included (one per provider, room or part).
+layer_src = $(sort $(shell find $(1) -name '*.c' 2>/dev/null))
+COMMON_SRC := $(call layer_src,common)
+CLIENT_SRC := $(call layer_src,client)
+CACHE_SRC := $(call layer_src,cache)
+FS_SRC := $(filter-out fs/main.c,$(call layer_src,fs))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_SUPPORT := $(sort $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c)))
 ITEST_SRC := $(sort $(wildcard tests/integration/*.c))
@@ -61,7 +63,7 @@ LIBFS := $(BUILD)/libfs.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/bin/%,$(ITEST_SRC))
 
-.PHONY: all deps test test-unit test-integration check-layers check-asan check-tsan \
+.PHONY: all deps test test-unit test-integration check-layers check-circles check-asan check-tsan \
 	check-clients check-valgrind install uninstall clean tests-build bench soak fuzz demo demo-stop
 
 all: orderfs
@@ -126,6 +128,10 @@ test: deps
 # rules); tests/run.sh runs it with the unit tests, so `make test` fails on a stray include.
 check-layers:
 	@$(PYTHON) tests/check_layers.py
+
+# The import circles, from the built objects' symbols (tests/check_circles.py says the rules).
+check-circles: tests-build
+	@$(PYTHON) tests/check_circles.py $(BUILD)
 
 test-unit: tests-build
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) ONLY=unit sh tests/run.sh

@@ -36,7 +36,7 @@ LIBS="$($PKG_CONFIG --libs $PKGS) -lpthread"
 # every client and, through fs/metrics.c, libmicrohttpd, the cache and prefetch's counters).
 LIB="$OUT/liborderfs-fuzz.a"
 rm -f "$LIB" "$OUT"/obj/*.o
-for src in common/*.c client/*.c cache/*.c fs/*.c; do
+for src in $(find common client cache fs -name '*.c' | sort); do
 	case $src in fs/main.c | fs/ops.c) continue ;; esac
 	# shellcheck disable=SC2086
 	$CC_FUZZ $CFLAGS -c -o "$OUT/obj/$(echo "$src" | tr / _).o" "$src" ||
