@@ -53,12 +53,13 @@ void kernel_view_get(struct kernel_view *v, const char *path, struct kernel_file
 	str_map_get(v->map, path, out);
 }
 
-/* Keep views noted after a cutoff time. */
+/* Keep views noted after a cutoff time, and those with page-cache handles open (forgetting
+ * them would let another content's open share their pages). */
 static int noted_after(void *arg, const char *key, const void *value)
 {
 	const struct kernel_file_view *kv = value;
 	(void)key;
-	return kv->noted_ms > *(const int64_t *)arg;
+	return kv->noted_ms > *(const int64_t *)arg || kv->cache_opens > 0;
 }
 
 struct time_list {
@@ -152,7 +153,8 @@ struct open_decision {
 	uint64_t size;
 	const char *sha;
 	int64_t now;
-	int direct, keep;
+	enum kernel_open how;
+	int keep;
 };
 
 static int open_fn(void *arg, void *value, int found)
@@ -160,27 +162,48 @@ static int open_fn(void *arg, void *value, int found)
 	struct open_decision *d = arg;
 	struct kernel_file_view *kv = value;
 
-	d->direct = !found || !kv->size_shown || kv->shown_size != d->size;
 	d->keep = 0;
-	if (d->direct)
+	if (!found || !kv->size_shown || kv->shown_size != d->size ||
+	    (kv->cache_opens > 0 && (!d->sha[0] || strcmp(kv->cached_sha, d->sha) != 0))) {
+		d->how = KERNEL_OPEN_DIRECT;
 		return 0;
+	}
+	d->how = KERNEL_OPEN_CACHE;
 	d->keep = d->sha[0] && strcmp(kv->cached_sha, d->sha) == 0;
-	if (d->keep)
-		return 0;
-	snprintf(kv->cached_sha, sizeof(kv->cached_sha), "%s", d->sha);
-	kv->noted_ms = d->now;
+	kv->cache_opens++;
+	if (!d->keep) {
+		snprintf(kv->cached_sha, sizeof(kv->cached_sha), "%s", d->sha);
+		kv->noted_ms = d->now;
+	}
 	return 1;
 }
 
-int kernel_view_open(struct kernel_view *v, const char *path, uint64_t size, const char *sha,
-		     int *keep_cache)
+enum kernel_open kernel_view_open(struct kernel_view *v, const char *path, uint64_t size,
+				  const char *sha, int *keep_cache)
 {
-	struct open_decision d = {size, sha, v->now_ms(), 1, 0};
+	struct open_decision d = {size, sha, v->now_ms(), KERNEL_OPEN_DIRECT, 0};
 
 	/* One step under the map's lock, so a getattr of the same path cannot interleave. */
-	str_map_update(v->map, path, open_fn, &d);
-	*keep_cache = d.keep;
-	return d.direct;
+	if (str_map_update(v->map, path, open_fn, &d) != 0)
+		d.how = KERNEL_OPEN_DIRECT; /* not counted: the safe answer */
+	*keep_cache = d.how == KERNEL_OPEN_DIRECT ? 0 : d.keep;
+	return d.how;
+}
+
+static int close_fn(void *arg, void *value, int found)
+{
+	struct kernel_file_view *kv = value;
+
+	(void)arg;
+	if (!found || kv->cache_opens == 0)
+		return 0;
+	kv->cache_opens--;
+	return 1;
+}
+
+void kernel_view_close(struct kernel_view *v, const char *path)
+{
+	str_map_update(v->map, path, close_fn, NULL);
 }
 
 size_t kernel_view_count(struct kernel_view *v)

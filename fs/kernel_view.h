@@ -9,7 +9,8 @@
  * an open of a path with no view reads with direct I/O to EOF and invalidates the kernel's
  * attributes and pages; all that is lost is page-cache reuse for that one open. When full,
  * the views whose attributes the kernel has already dropped (older than attr_ttl_ms) go
- * first, then the least recently noted half. Thread-safe.
+ * first, then the least recently noted half; a view with page-cache handles open is kept
+ * (there are at most as many as open files). Thread-safe.
  */
 #ifndef ORDERFS_KERNEL_VIEW_H
 #define ORDERFS_KERNEL_VIEW_H
@@ -25,6 +26,9 @@ struct kernel_file_view {
 	int size_shown;	     /* getattr has reported shown_size for this path */
 	uint64_t shown_size; /* last st_size given to the kernel */
 	char cached_sha[65]; /* content the kernel may hold in its page cache, "" if none */
+	uint32_t cache_opens; /* open handles reading this path through the page cache: their
+			       * pages are cached_sha's, so no other content may be cached
+			       * until they are closed (kernel_view_close) */
 	int64_t noted_ms;    /* when this view was last written (monotonic ms), set by put */
 };
 
@@ -47,14 +51,29 @@ int kernel_view_put(struct kernel_view *v, const char *path, const struct kernel
 /* getattr told the kernel that path has size bytes. */
 void kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size);
 
+/* How an open of a file must meet the kernel's caches (kernel_view_open). */
+enum kernel_open {
+	KERNEL_OPEN_CACHE = 0,	/* page cache: the kernel holds this file's size */
+	KERNEL_OPEN_DIRECT = 1, /* direct I/O to EOF: the kernel may hold another size (or none is
+				 * known here), or another content's pages are in use; then have
+				 * it drop its attributes */
+};
+
 /*
- * An open of path whose handle holds size bytes with content sha ("" unknown). Returns 1 when
- * the open must use direct I/O (the kernel may hold another size: read to EOF, then have it
- * drop its attributes), else 0 with *keep_cache saying whether the kernel's cached pages hold
- * exactly this content; then the view records sha as what the kernel will cache.
+ * An open of path whose handle holds size bytes with content sha ("" unknown): how it must
+ * meet the kernel's caches. For KERNEL_OPEN_CACHE, *keep_cache says whether the kernel's
+ * cached pages hold exactly this content, the view records sha as what the kernel will cache,
+ * and the open counts among cache_opens: the caller calls kernel_view_close when it ends.
+ * The kernel keeps one page cache per path, shared by every page-cache handle of it, so while
+ * a page-cache handle of other content (an older export) is open the answer is DIRECT: that
+ * reader keeps its own version's pages and this one reads its own file to EOF.
  */
-int kernel_view_open(struct kernel_view *v, const char *path, uint64_t size, const char *sha,
-		     int *keep_cache);
+enum kernel_open kernel_view_open(struct kernel_view *v, const char *path, uint64_t size,
+				  const char *sha, int *keep_cache);
+
+/* A page-cache open of path (kernel_view_open said CACHE) ended. Once none is open, other
+ * content may be cached. */
+void kernel_view_close(struct kernel_view *v, const char *path);
 
 /* How many paths are remembered. */
 size_t kernel_view_count(struct kernel_view *v);

@@ -8,7 +8,9 @@
  * from the last one stat reported) uses direct I/O, which reads to EOF whatever size the kernel
  * holds, and invalidates the cached attributes so the next stat shows the real size. Later
  * opens use the page cache; keep_cache is set only when the kernel's cached pages are known to
- * hold the same content (same SHA-256), because a re-export after expiry may change it.
+ * hold the same content (same SHA-256), because a re-export after expiry may change it. The
+ * kernel has one page cache per path, shared by all its page-cache handles, so while one of
+ * them reads an older export an open of the newer one uses direct I/O (kernel_view.h).
  */
 #define FUSE_USE_VERSION 314
 #include <fuse.h>
@@ -50,6 +52,8 @@ struct fs_file {
 	char *text;		     /* FILE_STATUS: .status or /.stats text */
 	struct fs_perm perm;	     /* owner, group, mode when it was opened (fstat) */
 	uid_t uid;		     /* who opened it: counts in o->opens until released */
+	char *cache_path;	     /* FILE_EXPORT read through the page cache: its path, whose
+				      * kernel_view counts this open until release */
 	struct fs_file *prev, *next; /* orderfs.files, under files_lock */
 };
 
@@ -87,6 +91,7 @@ static void fs_file_free(struct fs_file *f)
 	if (f->handle)
 		cache_handle_close(f->handle);
 	free(f->text);
+	free(f->cache_path);
 	free(f);
 }
 
@@ -802,22 +807,28 @@ static int member_extent(struct orderfs *o, struct cache_handle *h, const char *
 }
 
 /* Page cache or direct I/O for export file f just opened (see the note at the top). */
-static void choose_caching(struct orderfs *o, const char *path, const struct fs_file *f,
+static void choose_caching(struct orderfs *o, const char *path, struct fs_file *f,
 			   struct fuse_file_info *fi)
 {
 	struct cache_file_info info;
 	int keep;
 
+	/* A page-cache open is counted per path until release, which needs the path. */
+	f->cache_path = strdup(path);
 	/* The handle's own snapshot: a lookup now could already describe a newer export. */
 	cache_handle_info(f->handle, &info);
-	if (kernel_view_open(o->kview, path, f->size, info.sha256, &keep)) {
-		/* The kernel may hold a stale size: read to EOF directly, refresh its attrs. */
-		fi->direct_io = 1;
-		fi->keep_cache = 0;
-		fuse_invalidate_path(o->fuse, path);
-	} else {
+	if (f->cache_path &&
+	    kernel_view_open(o->kview, path, f->size, info.sha256, &keep) == KERNEL_OPEN_CACHE) {
 		fi->keep_cache = keep;
+		return;
 	}
+	free(f->cache_path);
+	f->cache_path = NULL;
+	/* The kernel may hold a stale size (or another content's pages in use): read to EOF
+	 * directly, refresh its attrs. */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fuse_invalidate_path(o->fuse, path);
 }
 
 /* A new open file of kind and size, handed to the kernel in fi and tracked for teardown.
@@ -976,6 +987,8 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	struct orderfs *o = fs_get();
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	files_remove(o, f);
+	if (f->cache_path)
+		kernel_view_close(o->kview, f->cache_path);
 	user_count_give(o->opens, f->uid);
 	fs_file_free(f);
 	return 0;

@@ -84,27 +84,80 @@ static void test_bounded_and_recent_views_kept(void **state)
 }
 
 /* The open decision: an unknown or differently sized path reads with direct I/O; the page
- * cache is kept only for the very content it was filled with. */
+ * cache is kept only for the very content it was filled with. Each open here is released
+ * before the next. */
 static void test_open_decisions(void **state)
 {
 	struct kernel_view *v = kernel_view_new(NULL);
 	const char *a = "aaaa", *b = "bbbb";
 	int keep = -1;
 
-	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), 1);
+	(void)state;
+	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), KERNEL_OPEN_DIRECT);
 	assert_int_equal(keep, 0);
 	kernel_view_note_size(v, "/p", 10);
-	assert_int_equal(kernel_view_open(v, "/p", 11, a, &keep), 1);
-	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), 0);
+	assert_int_equal(kernel_view_open(v, "/p", 9, a, &keep), KERNEL_OPEN_DIRECT); /* shrunk */
+	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), KERNEL_OPEN_CACHE);
 	assert_int_equal(keep, 0); /* first page-cache open of a: pages are not a's yet */
-	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), 0);
+	kernel_view_close(v, "/p");
+	assert_int_equal(kernel_view_open(v, "/p", 10, a, &keep), KERNEL_OPEN_CACHE);
 	assert_int_equal(keep, 1);
-	assert_int_equal(kernel_view_open(v, "/p", 10, b, &keep), 0);
+	kernel_view_close(v, "/p");
+	assert_int_equal(kernel_view_open(v, "/p", 10, b, &keep), KERNEL_OPEN_CACHE);
 	assert_int_equal(keep, 0); /* same size, new content: the old pages must go */
-	assert_int_equal(kernel_view_open(v, "/p", 10, "", &keep), 0);
+	kernel_view_close(v, "/p");
+	assert_int_equal(kernel_view_open(v, "/p", 10, "", &keep), KERNEL_OPEN_CACHE);
 	assert_int_equal(keep, 0); /* content unknown: never keep */
-	assert_int_equal(kernel_view_open(v, "/p", 10, "", &keep), 0);
+	kernel_view_close(v, "/p");
+	assert_int_equal(kernel_view_open(v, "/p", 10, "", &keep), KERNEL_OPEN_CACHE);
 	assert_int_equal(keep, 0);
+	kernel_view_close(v, "/p");
+	kernel_view_free(v);
+}
+
+/* The kernel has one page cache per path: while a reader of one content holds it, an open of
+ * other content (a newer export of the same size, or unknown content) reads with direct I/O, so neither reads
+ * the other's pages; once that reader is gone the new content may use the cache. */
+static void test_open_of_other_content_while_pages_are_held(void **state)
+{
+	struct kernel_view *v = kernel_view_new(NULL);
+	int keep = -1;
+
+	(void)state;
+	kernel_view_note_size(v, "/h", 10);
+	assert_int_equal(kernel_view_open(v, "/h", 10, "aaaa", &keep), KERNEL_OPEN_CACHE);
+	assert_int_equal(kernel_view_open(v, "/h", 10, "bbbb", &keep), KERNEL_OPEN_DIRECT);
+	assert_int_equal(kernel_view_open(v, "/h", 12, "cccc", &keep), KERNEL_OPEN_DIRECT);
+	assert_int_equal(kernel_view_open(v, "/h", 10, "", &keep), KERNEL_OPEN_DIRECT);
+	assert_int_equal(kernel_view_open(v, "/h", 10, "aaaa", &keep), KERNEL_OPEN_CACHE);
+	assert_int_equal(keep, 1); /* the same content shares the held pages */
+	kernel_view_close(v, "/h");
+	assert_int_equal(kernel_view_open(v, "/h", 10, "bbbb", &keep), KERNEL_OPEN_DIRECT);
+	kernel_view_close(v, "/h"); /* the first reader is gone */
+	assert_int_equal(kernel_view_open(v, "/h", 10, "bbbb", &keep), KERNEL_OPEN_CACHE);
+	assert_int_equal(keep, 0);
+	kernel_view_close(v, "/h");
+	kernel_view_free(v);
+}
+
+/* A view with a page-cache reader open is never forgotten to make room. */
+static void test_held_views_are_not_forgotten(void **state)
+{
+	struct kernel_view_limits lim = {4, 1000, NULL};
+	struct kernel_view *v = kernel_view_new(&lim);
+	char path[32];
+	int keep;
+
+	(void)state;
+	kernel_view_note_size(v, "/held", 10);
+	assert_int_equal(kernel_view_open(v, "/held", 10, "aaaa", &keep), KERNEL_OPEN_CACHE);
+	for (int i = 0; i < 16; i++) {
+		snprintf(path, sizeof(path), "/other%d", i);
+		kernel_view_note_size(v, path, 1);
+	}
+	kernel_view_note_size(v, "/held", 10); /* a stat of it: the view must still hold "aaaa" */
+	assert_int_equal(kernel_view_open(v, "/held", 10, "bbbb", &keep), KERNEL_OPEN_DIRECT);
+	kernel_view_close(v, "/held");
 	kernel_view_free(v);
 }
 
@@ -115,6 +168,8 @@ int main(void)
 		cmocka_unit_test(test_paths_are_independent),
 		cmocka_unit_test(test_bounded_and_recent_views_kept),
 		cmocka_unit_test(test_open_decisions),
+		cmocka_unit_test(test_open_of_other_content_while_pages_are_held),
+		cmocka_unit_test(test_held_views_are_not_forgotten),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
