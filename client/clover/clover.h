@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "clover_hours.h"
-#include "provider.h"
+#include "../provider.h"
 
 #define CLOVER_WORK_DIR_MAX 4000
 

@@ -17,7 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "clover_csv.h"
-#include "provider.h"
+#include "../provider.h"
 
 #define CLOVER_BASE_URL_MAX 2048
 #define CLOVER_URL_MAX (CLOVER_BASE_URL_MAX + 2 * PROVIDER_ID_MAX + 64)

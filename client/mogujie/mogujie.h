@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 #define MOGUJIE_MAX_RANGE_DAYS 31
 #define MOGUJIE_WINDOW_DAYS 365

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 #define S3_DEFAULT_REGION "us-east-1"
 #define S3_MULTIPART_MIN (64ull * 1024 * 1024) /* a bigger file goes up in parts */

@@ -7,7 +7,7 @@
 
 #include <stdatomic.h>
 
-#include "http.h"
+#include "../http.h"
 #include "s3.h"
 
 #define S3_URL_MAX 2048

@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/date.h"
-#include "provider.h"
+#include "../../common/date.h"
+#include "../provider.h"
 #include "s3.h"
 
 #define S3_POINTER_JSON_MAX 1024

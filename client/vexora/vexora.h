@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 struct vexora_config {
 	const char *base_url;	 /* http(s)://host[:port][/path]; a path prefix is kept */

@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 enum vexora_endpoint {
 	VEXORA_EP_APPLY,

@@ -27,7 +27,7 @@
 #include <cjson/cJSON.h>
 #include <syslog.h>
 
-#include "../../client/s3.h"
+#include "../../client/store/s3.h"
 #include "../../common/log.h"
 #include "fetch_tool.h"
 

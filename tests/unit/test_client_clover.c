@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "../../common/bundle.h"
-#include "../../client/clover.h"
+#include "../../client/clover/clover.h"
 #include "../../common/date.h"
 #include "../../common/log.h"
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_csv.h"
+#include "../../client/clover/clover_csv.h"
 
 /* The row of element json (a JSON object), NUL-terminated; caller frees. */
 static char *row_of(enum clover_kind kind, const char *json)

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_hours.h"
+#include "../../client/clover/clover_hours.h"
 
 #define MIN 60000LL
 #define HOUR (60 * MIN)

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_parse.h"
+#include "../../client/clover/clover_parse.h"
 #include "../../client/http.h"
 
 #define DAY 86400000LL

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_stream.h"
+#include "../../client/clover/clover_stream.h"
 #include "../../common/buf.h"
 
 struct mem {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_xlsx.h"
+#include "../../client/clover/clover_xlsx.h"
 
 static void test_odd_and_oversized_values_still_make_a_workbook(void **state)
 {

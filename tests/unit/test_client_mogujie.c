@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "../../common/date.h"
-#include "../../client/mogujie.h"
+#include "../../client/mogujie/mogujie.h"
 
 #define SECRET "MGJ-secret-0123456789-do-not-print"
 

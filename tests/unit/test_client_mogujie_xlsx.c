@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/mogujie_xlsx.h"
+#include "../../client/mogujie/mogujie_xlsx.h"
 
 static void test_oversized_title_still_makes_a_workbook(void **state)
 {

@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "../../client/s3.h"
-#include "../../client/s3_int.h"
+#include "../../client/store/s3.h"
+#include "../../client/store/s3_int.h"
 #include "tmp_dir.h"
 
 /* ---- a loopback server: one scripted reply per request, each request kept ---- */

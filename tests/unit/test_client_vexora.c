@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "../../common/date.h"
-#include "../../client/vexora.h"
+#include "../../client/vexora/vexora.h"
 
 #define SECRET "s3cr3t-do-not-print"
 

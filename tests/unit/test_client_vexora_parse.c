@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "../../client/vexora_sign.h"
-#include "../../client/vexora_parse.h"
+#include "../../client/vexora/vexora_sign.h"
+#include "../../client/vexora/vexora_parse.h"
 #include "../../client/http.h"
 
 /* Envelope around a data object (or error fields). */

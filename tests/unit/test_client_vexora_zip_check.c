@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/zip_check.h"
+#include "../../client/vexora/zip_check.h"
 
 struct tmp {
 	char dir[64];
