@@ -15,7 +15,7 @@
  *
  * Clover Merchant Data Export: POST/GET {base_url}/v3/merchants/{mId}/exports/ with a Bearer
  * token; a DONE export lists pre-signed JSON files of at most 1000 elements each, which
- * fetch() assembles into one bundle (client/bundle.h) together with derived .jsonl and .csv
+ * fetch() assembles into one bundle (common/bundle.h) together with derived .jsonl and .csv
  * members (see clover_csv.h and README "Clover").
  */
 #ifndef ORDERFS_CLOVER_H

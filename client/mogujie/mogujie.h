@@ -17,7 +17,7 @@
  * Mogujie (蘑菇街 open platform) orders: xiaodian.trade.sold.encrypted.get, a paged and
  * encrypted order query. Mogujie has no export job, so orderfs syncs a range itself: apply()
  * only names a local sync task, and fetch() pages through the range (cursor mode) and writes
- * one bundle (client/bundle.h) with members orders.jsonl, orders.csv and orders.xlsx.
+ * one bundle (common/bundle.h) with members orders.jsonl, orders.csv and orders.xlsx.
  * See mogujie.c for the design note, mogujie_rows.h for the columns.
  */
 #ifndef ORDERFS_MOGUJIE_H

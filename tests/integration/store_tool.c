@@ -1,5 +1,5 @@
 /*
- * store_tool: a small CLI over the shared store's client (client/s3.h), for integration tests
+ * store_tool: a small CLI over the shared store's client (client/store/s3.h), for integration tests
  * against a real S3-compatible server and manual checks. Not installed.
  *
  *   store_tool --url U [--credentials-file F] [--region R] [--virtual-host] [--insecure]

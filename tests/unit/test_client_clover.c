@@ -1,4 +1,4 @@
-/* client/clover.c without a server: construction, fields, check(), hours, verify(). */
+/* client/clover/clover.c without a server: construction, fields, check(), hours, verify(). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

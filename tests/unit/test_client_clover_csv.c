@@ -1,4 +1,4 @@
-/* client/clover_csv.c: money, times, RFC 4180 quoting, columns, JSON lines. */
+/* client/clover/clover_csv.c: money, times, RFC 4180 quoting, columns, JSON lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* client/clover_hours.c: each region's windows, their edges, and the next opening. */
+/* client/clover/clover_hours.c: each region's windows, their edges, and the next opening. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* client/clover_parse.c: URLs, range mapping, the apply body, export objects and files. */
+/* client/clover/clover_parse.c: URLs, range mapping, the apply body, export objects and files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* client/clover_stream.c: an export file element by element, read in small pieces. */
+/* client/clover/clover_stream.c: an export file element by element, read in small pieces. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

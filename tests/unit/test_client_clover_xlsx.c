@@ -1,4 +1,4 @@
-/* client/clover_xlsx.c: a workbook is written whatever the values, within a cell's limits.
+/* client/clover/clover_xlsx.c: a workbook is written whatever the values, within a cell's limits.
  * (Its contents are read back with openpyxl and five spreadsheet programs in the integration
  * tests and make check-clients.) */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* client/mogujie.c without network: construction, provider fields, check/apply/query. */
+/* client/mogujie/mogujie.c without network: construction, provider fields, check/apply/query. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* client/mogujie_xlsx.c: a text longer than a cell holds is cut, never a failed workbook.
+/* client/mogujie/mogujie_xlsx.c: a text longer than a cell holds is cut, never a failed workbook.
  * (Contents are read back by openpyxl and five spreadsheet programs in the integration tests
  * and make check-clients.) */
 #include <setjmp.h>

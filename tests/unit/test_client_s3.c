@@ -1,4 +1,4 @@
-/* client/s3*.c: store_url parsing, keys and URLs, credentials rules, SigV4 signing against
+/* client/store/s3*.c: store_url parsing, keys and URLs, credentials rules, SigV4 signing against
  * AWS's published S3 examples, and the operations' handling of what a store answers, against
  * a loopback server of the test's own that records each request and plays scripted replies. */
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-/* client/s3_pointer.c: the shared store's keys (with the fleet's account hash) and the
+/* client/store/s3_pointer.c: the shared store's keys (with the fleet's account hash) and the
  * strict parsing of range pointers. */
 #include <setjmp.h>
 #include <stdarg.h>

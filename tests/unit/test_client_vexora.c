@@ -1,4 +1,4 @@
-/* client/vexora.c without network: construction, provider fields, local check() rules. */
+/* client/vexora/vexora.c without network: construction, provider fields, local check() rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

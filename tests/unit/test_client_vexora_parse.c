@@ -1,4 +1,4 @@
-/* client/vexora_parse.c: every response shape of the spec, strictness, and request bodies. */
+/* client/vexora/vexora_parse.c: every response shape of the spec, strictness, request bodies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
