@@ -1,9 +1,11 @@
 # orderfs — plain GNU make. `make`, `make test`, `make check-asan`, `make install`.
 #
 # Layout: common/ (log, dates, the bundle format, helpers every layer uses), client/ (provider
-# APIs, no FUSE; uses common/; client/fleet/ and its etcd client client/fleet/etcd/ are part of
-# it), cache/ (uses client/), fs/ (uses cache/). Each layer becomes a static library; unit
-# tests link only the layers they test. `make check-layers` checks the includes.
+# APIs, no FUSE; uses common/: its top level holds what every provider shares, then one folder
+# per provider, client/store/ for the shared store and client/fleet/ with its etcd client
+# client/fleet/etcd/), cache/ (uses client/), fs/ (uses cache/). Each layer becomes a static
+# library, and each of client/'s folders one more; unit tests link only the layers (or
+# client/'s folders) they test. `make check-layers` checks the includes.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -58,6 +60,15 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBCLIENT := $(BUILD)/libclient.a
+# client/ by folder: its shared top level, one library per provider folder (client/NAME/ ->
+# libNAME.a, found by the folder alone, so a new provider needs no line here), the shared
+# store's S3 client and the fleet's room (fleet + fleet/etcd). libclient.a above holds all of
+# them, for the cache/, fs/ and orderfs link lines.
+CLIENT_ROOMS := store fleet
+CLIENT_PROVIDERS := $(sort $(filter-out $(CLIENT_ROOMS),$(notdir $(patsubst %/,%,$(wildcard client/*/)))))
+LIBCLIENT_SHARED := $(BUILD)/libclient_shared.a
+LIBSTORE := $(BUILD)/libstore.a
+LIBFLEET := $(BUILD)/libfleet.a
 LIBCACHE := $(BUILD)/libcache.a
 LIBFS := $(BUILD)/libfs.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -81,6 +92,16 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBCLIENT): $(call obj,$(CLIENT_SRC))
 	@rm -f $@
 	ar rcs $@ $^
+$(LIBCLIENT_SHARED): $(call obj,$(wildcard client/*.c))
+	@rm -f $@
+	ar rcs $@ $^
+# $(BUILD)/libNAME.a from every .c under client/NAME/ (a provider, store or fleet).
+define client_folder_lib
+$(BUILD)/lib$(1).a: $$(call obj,$$(call layer_src,client/$(1)))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach f,$(CLIENT_PROVIDERS) $(CLIENT_ROOMS),$(eval $(call client_folder_lib,$(f))))
 $(LIBCACHE): $(call obj,$(CACHE_SRC))
 	@rm -f $@
 	ar rcs $@ $^
@@ -91,7 +112,11 @@ $(LIBFS): $(call obj,$(FS_SRC))
 $(BUILD)/orderfs: $(call obj,fs/main.c) $(LIBFS) $(LIBCACHE) $(LIBCLIENT) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_FUSE) $(LDLIBS_CLIENT)
 
-# Unit tests: test_common_* link common/ only, test_client_* add client/, test_cache_* add cache/, test_fs_* add fs/.
+# Unit tests: test_common_* link common/ only, test_client_* add client/'s shared files,
+# test_client_NAME[_*] (a provider) its folder's library too, test_client_s3[_*] the store's
+# and the fleet's (the store's writer is a fleet host, fleet_name_ok), test_client_etcd[_*]
+# and test_client_fleet[_*] the fleet's; test_cache_* add all of client/ and cache/,
+# test_fs_* fs/.
 # Support files (fake provider, cache harness) form an archive, so each test pulls only the
 # pieces it uses and a client test never needs cache symbols.
 LIBTESTSUPPORT := $(BUILD)/libtestsupport.a
@@ -100,7 +125,19 @@ $(LIBTESTSUPPORT): $(call obj,$(UNIT_SUPPORT))
 	ar rcs $@ $^
 $(BUILD)/tests/test_common_%: $(call obj,tests/unit/test_common_%.c) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_COMMON)
-$(BUILD)/tests/test_client_%: $(call obj,tests/unit/test_client_%.c) $(LIBTESTSUPPORT) $(LIBCLIENT) $(LIBCOMMON)
+$(BUILD)/tests/test_client_%: $(call obj,tests/unit/test_client_%.c) $(LIBTESTSUPPORT) $(LIBCLIENT_SHARED) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
+# The unit tests of one of client/'s folders: test_client_P and test_client_P_* for each
+# prefix P (static pattern rules, which win over test_client_%).
+client_tests = $(filter $(foreach p,$(1),$(BUILD)/tests/test_client_$(p) $(BUILD)/tests/test_client_$(p)_%),$(UNIT_BINS))
+define client_provider_tests
+$(call client_tests,$(1)): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBTESTSUPPORT) $(BUILD)/lib$(1).a $(LIBCLIENT_SHARED) $(LIBCOMMON)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(LDLIBS_CMOCKA) $$(LDLIBS_CLIENT)
+endef
+$(foreach p,$(CLIENT_PROVIDERS),$(eval $(call client_provider_tests,$(p))))
+$(call client_tests,s3): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBTESTSUPPORT) $(LIBSTORE) $(LIBFLEET) $(LIBCLIENT_SHARED) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
+$(call client_tests,etcd fleet): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBTESTSUPPORT) $(LIBFLEET) $(LIBCLIENT_SHARED) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)
 $(BUILD)/tests/test_cache_%: $(call obj,tests/unit/test_cache_%.c) $(LIBTESTSUPPORT) $(LIBCACHE) $(LIBCLIENT) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_CMOCKA) $(LDLIBS_CLIENT)

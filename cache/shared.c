@@ -31,8 +31,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../client/s3.h"
-#include "../client/s3_pointer.h"
+#include "../client/store/s3.h"
+#include "../client/store/s3_pointer.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "fresh.h"

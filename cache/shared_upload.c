@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "../client/interrupt.h"
-#include "../client/s3.h"
-#include "../client/s3_pointer.h"
+#include "../client/store/s3.h"
+#include "../client/store/s3_pointer.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 

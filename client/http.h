@@ -140,7 +140,7 @@ int http_base_url(const char *base_url, char *out, size_t cap, struct client_err
 long http_parse_retry_after(const char *value, time_t now);
 
 /*
- * One request to an object store (client/s3.c): any method, signed by libcurl with AWS
+ * One request to an object store (client/store/s3.c): any method, signed by libcurl with AWS
  * SigV4, a body from memory or from a file, and a successful answer's body to a sink.
  * The store's URL comes from the configuration, not from a remote answer: loopback and
  * private addresses are allowed, redirects are not followed, the request cap applies.

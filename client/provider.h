@@ -1,6 +1,15 @@
 /*
  * The provider interface: what orderfs needs from any merchant export API.
  *
+ * client/ holds at its top level what every provider shares: this interface and its errors
+ * (error.c), HTTP over libcurl (http.h: http.c, http_xfer.c), the interrupt of a call in
+ * flight (interrupt.h), a secret read again when its file changes (secret_file.h) and text
+ * into an xlsx cell (xlsx_text.h). Each provider has a folder of its own (client/vexora/,
+ * client/clover/, client/mogujie/) whose main header says what lives there; none uses
+ * another's, and nothing at the top level uses a provider's. Beside them: client/store/ (the
+ * shared store's S3 client) and client/fleet/ (fleet mode over etcd). A new provider is one
+ * new folder client/NAME/ with NAME.h declaring NAME_new(), and one row in fs/providers.c.
+ *
  * Design note. Every provider orderfs speaks to fits one shape:
  *   apply(range)      -> a server task id            (Vexora apply, Clover POST exports,
  *                                                      Mogujie: a local sync job)

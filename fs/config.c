@@ -1,6 +1,6 @@
 #include "config.h"
 #include "../client/fleet/fleet.h"
-#include "../client/s3.h"
+#include "../client/store/s3.h"
 #include "metrics.h"
 #include "perm.h"
 #include "../common/tz.h"

@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../client/s3.h"
+#include "../client/store/s3.h"
 #include "../common/log.h"
 #include "accounts.h"
 #include "config.h"

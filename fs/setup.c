@@ -1,5 +1,5 @@
 #include "setup.h"
-#include "../client/s3.h"
+#include "../client/store/s3.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../client/s3.h"
+#include "../client/store/s3.h"
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "accounts.h"

@@ -14,6 +14,9 @@ Rules, for the product's sources (common/, client/, cache/, fs/):
   2. No circle holds more than MAX_CIRCLE files.
   3. client/ holds no provider-specific file at its top level: every provider folder's files
      are its own, and no file at client/'s top level uses a symbol of a provider folder.
+  4. A provider folder's files use only their own folder, client/'s top level and common/
+     (no other provider, no room of client/), so a provider's unit tests link its folder,
+     client/'s shared files and common/ alone.
 Usage: check_circles.py BUILD [ROOT]  (BUILD: the build directory holding the .o files).
 """
 import os
@@ -141,6 +144,15 @@ def check(root, build):
         for dep in sorted(graph[m]):
             if os.path.dirname(dep).split("/")[:2] in [["client", p] for p in providers]:
                 bad.append("%s uses %s: client/'s shared files know no provider" % (m, dep))
+    for m in mods:
+        parts = m.split("/")
+        if len(parts) < 3 or parts[0] != "client" or parts[1] not in providers:
+            continue
+        for dep in sorted(graph[m]):
+            d = dep.split("/")
+            if d[:2] != parts[:2] and os.path.dirname(dep) != "client" and d[0] != "common":
+                bad.append("%s uses %s: a provider uses only its folder, client/'s top level "
+                           "and common/" % (m, dep))
     return len(mods), bad
 
 

@@ -13,7 +13,7 @@
 #include "../../client/http.h"
 #include "../../common/check.h"
 #include "../../common/log.h"
-#include "../../client/vexora_parse.h"
+#include "../../client/vexora/vexora_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -27,7 +27,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../client/clover.h"
+#include "../../client/clover/clover.h"
 #include "../../common/log.h"
 #include "../../client/provider.h"
 #include "fetch_tool.h"

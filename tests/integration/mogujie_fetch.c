@@ -27,7 +27,7 @@
 
 #include "../../common/bundle.h"
 #include "../../common/log.h"
-#include "../../client/mogujie.h"
+#include "../../client/mogujie/mogujie.h"
 #include "../../client/provider.h"
 #include "fetch_tool.h"
 

@@ -1,5 +1,5 @@
 /*
- * store_tool: a small CLI over the shared store's client (client/s3.h), for integration tests
+ * store_tool: a small CLI over the shared store's client (client/store/s3.h), for integration tests
  * against a real S3-compatible server and manual checks. Not installed.
  *
  *   store_tool --url U [--credentials-file F] [--region R] [--virtual-host] [--insecure]
@@ -27,7 +27,7 @@
 #include <cjson/cJSON.h>
 #include <syslog.h>
 
-#include "../../client/s3.h"
+#include "../../client/store/s3.h"
 #include "../../common/log.h"
 #include "fetch_tool.h"
 

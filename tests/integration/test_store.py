@@ -667,7 +667,7 @@ STORE_TOOL = os.path.join(ROOT, BUILD, "tests", "bin", "store_tool")
 
 
 class TestStoreClient(StoreCase):
-    """client/s3.c against radosgw through store_tool: what a real store answers."""
+    """client/store/s3.c against radosgw through store_tool: what a real store answers."""
 
     def tool(self, *args, cred=None, url=None, extra=()):
         p = subprocess.run([STORE_TOOL, "--url", url or f"{self.s3.url}-{self.prefix}",

@@ -28,7 +28,7 @@
 
 #include "../../common/log.h"
 #include "../../client/provider.h"
-#include "../../client/vexora.h"
+#include "../../client/vexora/vexora.h"
 #include "fetch_tool.h"
 
 #define EXIT_FAIL 2

@@ -1,4 +1,4 @@
-/* client/clover.c without a server: construction, fields, check(), hours, verify(). */
+/* client/clover/clover.c without a server: construction, fields, check(), hours, verify(). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "../../common/bundle.h"
-#include "../../client/clover.h"
+#include "../../client/clover/clover.h"
 #include "../../common/date.h"
 #include "../../common/log.h"
 

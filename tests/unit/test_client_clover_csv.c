@@ -1,4 +1,4 @@
-/* client/clover_csv.c: money, times, RFC 4180 quoting, columns, JSON lines. */
+/* client/clover/clover_csv.c: money, times, RFC 4180 quoting, columns, JSON lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_csv.h"
+#include "../../client/clover/clover_csv.h"
 
 /* The row of element json (a JSON object), NUL-terminated; caller frees. */
 static char *row_of(enum clover_kind kind, const char *json)

@@ -1,4 +1,4 @@
-/* client/clover_hours.c: each region's windows, their edges, and the next opening. */
+/* client/clover/clover_hours.c: each region's windows, their edges, and the next opening. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_hours.h"
+#include "../../client/clover/clover_hours.h"
 
 #define MIN 60000LL
 #define HOUR (60 * MIN)

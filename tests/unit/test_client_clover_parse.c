@@ -1,4 +1,4 @@
-/* client/clover_parse.c: URLs, range mapping, the apply body, export objects and files. */
+/* client/clover/clover_parse.c: URLs, range mapping, the apply body, export objects and files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_parse.h"
+#include "../../client/clover/clover_parse.h"
 #include "../../client/http.h"
 
 #define DAY 86400000LL

@@ -1,4 +1,4 @@
-/* client/clover_stream.c: an export file element by element, read in small pieces. */
+/* client/clover/clover_stream.c: an export file element by element, read in small pieces. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_stream.h"
+#include "../../client/clover/clover_stream.h"
 #include "../../common/buf.h"
 
 struct mem {

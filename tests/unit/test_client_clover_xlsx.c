@@ -1,4 +1,4 @@
-/* client/clover_xlsx.c: a workbook is written whatever the values, within a cell's limits.
+/* client/clover/clover_xlsx.c: a workbook is written whatever the values, within a cell's limits.
  * (Its contents are read back with openpyxl and five spreadsheet programs in the integration
  * tests and make check-clients.) */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/clover_xlsx.h"
+#include "../../client/clover/clover_xlsx.h"
 
 static void test_odd_and_oversized_values_still_make_a_workbook(void **state)
 {

@@ -1,4 +1,4 @@
-/* client/mogujie.c without network: construction, provider fields, check/apply/query. */
+/* client/mogujie/mogujie.c without network: construction, provider fields, check/apply/query. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "../../common/date.h"
-#include "../../client/mogujie.h"
+#include "../../client/mogujie/mogujie.h"
 
 #define SECRET "MGJ-secret-0123456789-do-not-print"
 

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "../../client/mogujie_cipher.h"
+#include "../../client/mogujie/mogujie_cipher.h"
 
 static const unsigned char KEY[16] = "MGJ-secret-01234"; /* first 16 bytes of the secret */
 

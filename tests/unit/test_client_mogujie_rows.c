@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/mogujie_rows.h"
+#include "../../client/mogujie/mogujie_rows.h"
 #include "../../common/csv.h"
 
 /* The spec's example shop order, trimmed. */

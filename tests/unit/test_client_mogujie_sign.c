@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/mogujie_sign.h"
+#include "../../client/mogujie/mogujie_sign.h"
 
 /* The contract's vector, given out of order: the function sorts by name itself. */
 static void test_sign_vector(void **state)

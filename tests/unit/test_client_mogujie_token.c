@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/mogujie_token.h"
+#include "../../client/mogujie/mogujie_token.h"
 
 static char dir[64];
 

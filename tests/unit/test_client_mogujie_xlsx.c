@@ -1,4 +1,4 @@
-/* client/mogujie_xlsx.c: a text longer than a cell holds is cut, never a failed workbook.
+/* client/mogujie/mogujie_xlsx.c: a text longer than a cell holds is cut, never a failed workbook.
  * (Contents are read back by openpyxl and five spreadsheet programs in the integration tests
  * and make check-clients.) */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/mogujie_xlsx.h"
+#include "../../client/mogujie/mogujie_xlsx.h"
 
 static void test_oversized_title_still_makes_a_workbook(void **state)
 {

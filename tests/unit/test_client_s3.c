@@ -1,4 +1,4 @@
-/* client/s3*.c: store_url parsing, keys and URLs, credentials rules, SigV4 signing against
+/* client/store/s3*.c: store_url parsing, keys and URLs, credentials rules, SigV4 signing against
  * AWS's published S3 examples, and the operations' handling of what a store answers, against
  * a loopback server of the test's own that records each request and plays scripted replies. */
 #include <arpa/inet.h>
@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "../../client/s3.h"
-#include "../../client/s3_int.h"
+#include "../../client/store/s3.h"
+#include "../../client/store/s3_int.h"
 #include "tmp_dir.h"
 
 /* ---- a loopback server: one scripted reply per request, each request kept ---- */

@@ -1,4 +1,4 @@
-/* client/s3_pointer.c: the shared store's keys (with the fleet's account hash) and the
+/* client/store/s3_pointer.c: the shared store's keys (with the fleet's account hash) and the
  * strict parsing of range pointers. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "../../client/fleet/fleet.h"
-#include "../../client/s3_pointer.h"
+#include "../../client/store/s3_pointer.h"
 
 #define SHA "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 

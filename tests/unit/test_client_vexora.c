@@ -1,4 +1,4 @@
-/* client/vexora.c without network: construction, provider fields, local check() rules. */
+/* client/vexora/vexora.c without network: construction, provider fields, local check() rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "../../common/date.h"
-#include "../../client/vexora.h"
+#include "../../client/vexora/vexora.h"
 
 #define SECRET "s3cr3t-do-not-print"
 

@@ -1,4 +1,4 @@
-/* client/vexora_parse.c: every response shape of the spec, strictness, and request bodies. */
+/* client/vexora/vexora_parse.c: every response shape of the spec, strictness, request bodies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "../../client/vexora_sign.h"
-#include "../../client/vexora_parse.h"
+#include "../../client/vexora/vexora_sign.h"
+#include "../../client/vexora/vexora_parse.h"
 #include "../../client/http.h"
 
 /* Envelope around a data object (or error fields). */

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/vexora_sign.h"
+#include "../../client/vexora/vexora_sign.h"
 
 /* The example body of the spec with the test secret s3cr3t. */
 static cJSON *spec_body(void)

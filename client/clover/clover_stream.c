@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/buf.h"
+#include "../../common/buf.h"
 
 #define STREAM_CHUNK (64u * 1024u)
 #define KEY_MAX 16 /* enough to tell "elements" from any other key */

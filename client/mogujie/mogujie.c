@@ -48,14 +48,14 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-#include "../common/bundle.h"
-#include "../common/buf.h"
-#include "../common/check.h"
-#include "../common/csv.h"
-#include "http.h"
-#include "interrupt.h"
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/bundle.h"
+#include "../../common/buf.h"
+#include "../../common/check.h"
+#include "../../common/csv.h"
+#include "../http.h"
+#include "../interrupt.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 #include "mogujie_cipher.h"
 #include "mogujie_rows.h"
 #include "mogujie_sign.h"

@@ -18,11 +18,11 @@
 
 #include <openssl/crypto.h>
 
-#include "../common/check.h"
-#include "http.h"
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "secret_file.h"
+#include "../../common/check.h"
+#include "../http.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../secret_file.h"
 #include "vexora_parse.h"
 #include "zip_check.h"
 

@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-#include "../common/owner.h"
+#include "../../common/owner.h"
 #include "mogujie_sign.h"
 
 int mogujie_token_read(const char *path, const char *what, char *out, size_t cap,

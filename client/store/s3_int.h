@@ -1,13 +1,13 @@
 /*
  * Inside the shared store's client: the store struct (s3_config.c builds it, s3.c and
- * s3_multipart.c use it) and the helpers they share. Not for use outside client/s3*.c.
+ * s3_multipart.c use it) and the helpers they share. Not for use outside client/store/.
  */
 #ifndef ORDERFS_S3_INT_H
 #define ORDERFS_S3_INT_H
 
 #include <stdatomic.h>
 
-#include "http.h"
+#include "../http.h"
 #include "s3.h"
 
 #define S3_URL_MAX 2048

@@ -6,8 +6,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../common/check.h"
-#include "fleet/fleet.h"
+#include "../../common/check.h"
+#include "../fleet/fleet.h"
 
 #define POINTER_VERSION 1
 #define POINTER_KEYS 7		     /* v sha256 size as_of complete expires writer */

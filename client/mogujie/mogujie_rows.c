@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/csv.h"
+#include "../../common/csv.h"
 
 #define SKU_JOIN_MAX 4096
 

@@ -54,7 +54,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../common/buf.h"
+#include "../../common/buf.h"
 
 #define MOGUJIE_SHOP_COLS 20
 #define MOGUJIE_ITEM_NCOLS 30 /* columns of a csv / "items" row */

@@ -1,4 +1,4 @@
-/* client/zip_check.c: the zip end-record check that keeps a cut xlsx from turning ready
+/* client/vexora/zip_check.c: the zip end-record check that keeps a cut xlsx from turning ready
  * (a server declaring a short Content-Length makes a cut file look complete). */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../client/zip_check.h"
+#include "../../client/vexora/zip_check.h"
 
 struct tmp {
 	char dir[64];

@@ -1,8 +1,23 @@
 /*
+ * Mogujie's room, client/mogujie/: the Mogujie provider, behind this one header
+ * (fs/providers.c includes nothing else of the folder).
+ *   mogujie.c        the provider: a local sync job that pages through the order query and
+ *                    writes the bundle (design note there), over client/http.h
+ *   mogujie_sign.c   the form body and the gateway's MD5 signature
+ *   mogujie_token.c  the access and refresh token files and the OAuth refresh
+ *   mogujie_cipher.c Base64 and AES-128 decryption of the query's answers
+ *   mogujie_rows.c   shop orders as table rows, money and receiver redaction (the columns
+ *                    of orders.csv and orders.xlsx)
+ *   mogujie_xlsx.c   the spreadsheet writer: orders.xlsx from those rows (libxlsxwriter,
+ *                    client/xlsx_text.h for cells)
+ * mogujie.c drives the others; mogujie_token.c signs with mogujie_sign.c, mogujie_xlsx.c
+ * reads mogujie_rows.c; none calls up. It uses client/'s shared files and common/, and no
+ * other provider.
+ *
  * Mogujie (蘑菇街 open platform) orders: xiaodian.trade.sold.encrypted.get, a paged and
  * encrypted order query. Mogujie has no export job, so orderfs syncs a range itself: apply()
  * only names a local sync task, and fetch() pages through the range (cursor mode) and writes
- * one bundle (client/bundle.h) with members orders.jsonl, orders.csv and orders.xlsx.
+ * one bundle (common/bundle.h) with members orders.jsonl, orders.csv and orders.xlsx.
  * See mogujie.c for the design note, mogujie_rows.h for the columns.
  */
 #ifndef ORDERFS_MOGUJIE_H
@@ -10,7 +25,7 @@
 
 #include <stdint.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 #define MOGUJIE_MAX_RANGE_DAYS 31
 #define MOGUJIE_WINDOW_DAYS 365

@@ -8,7 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "../common/base64.h"
+#include "../../common/base64.h"
 
 int mogujie_cipher_mode_parse(const char *s, enum mogujie_cipher_mode *out)
 {

@@ -8,7 +8,7 @@
 
 #include <xlsxwriter.h>
 
-#include "xlsx_text.h"
+#include "../xlsx_text.h"
 
 #define XLSX_MAX_ROWS 1048576u /* rows a sheet holds, the header row included */
 

@@ -33,17 +33,17 @@
 
 #include <openssl/crypto.h>
 
-#include "../common/bundle.h"
-#include "../common/buf.h"
-#include "../common/check.h"
+#include "../../common/bundle.h"
+#include "../../common/buf.h"
+#include "../../common/check.h"
 #include "clover_csv.h"
 #include "clover_parse.h"
 #include "clover_stream.h"
 #include "clover_xlsx.h"
-#include "http.h"
-#include "secret_file.h"
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../http.h"
+#include "../secret_file.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 #define CLOVER_MAX_RANGE_DAYS 30
 #define CLOVER_WINDOW_MONTHS 12

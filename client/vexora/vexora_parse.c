@@ -10,8 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "../common/check.h"
-#include "../common/date.h"
+#include "../../common/check.h"
+#include "../../common/date.h"
 #include "vexora_sign.h"
 
 const char *vexora_endpoint_name(enum vexora_endpoint ep)

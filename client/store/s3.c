@@ -10,7 +10,7 @@
 
 #include <openssl/evp.h>
 
-#include "../common/log.h"
+#include "../../common/log.h"
 
 int s3_xml_value(const char *xml, const char *tag, char *out, size_t cap)
 {

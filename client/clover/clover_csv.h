@@ -18,7 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../common/buf.h"
+#include "../../common/buf.h"
 
 enum clover_kind {
 	CLOVER_ORDERS,

@@ -1,4 +1,16 @@
 /*
+ * Vexora's room, client/vexora/: the Vexora provider, behind this one header (fs/providers.c
+ * includes nothing else of the folder).
+ *   vexora.c        the provider: provider_ops over client/http.h (apply, status, download
+ *                   URL, fetch) and the signing secret's file
+ *   vexora_parse.c  the wire format without I/O: URLs, signed request bodies, strict response
+ *                   parsing (vexora_parse.h, for vexora.c and the unit tests)
+ *   vexora_sign.c   MD5 and the signing rule (vexora_sign.h), used by vexora_parse.c
+ *   zip_check.c     whether a downloaded xlsx ends like a whole zip, so a cut file never
+ *                   turns ready (zip_check.h)
+ * Vexora serves its own xlsx, so the folder has no spreadsheet writer. It uses client/'s
+ * shared files (http, error, interrupt, secret_file) and common/, and no other provider.
+ *
  * Vexora order export: POST {base_url}/v1/vexora/orderExport/{apply,status,downloadUrl}
  * with an MD5-signed JSON body (see vexora_sign.h and README "Signing").
  */
@@ -7,7 +19,7 @@
 
 #include <stdint.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 struct vexora_config {
 	const char *base_url;	 /* http(s)://host[:port][/path]; a path prefix is kept */

@@ -1,7 +1,21 @@
 /*
+ * Clover's room, client/clover/: the Clover provider, behind this one header (fs/providers.c
+ * includes nothing else of the folder).
+ *   clover.c        the provider: provider_ops over client/http.h (apply, poll, fetch of
+ *                   every export file into one bundle) and the token's file
+ *   clover_parse.c  the wire format without I/O: URLs, the request body, strict export object
+ *                   and file parsing (clover_parse.h)
+ *   clover_stream.c an export file read element by element, in bounded memory
+ *   clover_csv.c    each element as a CSV row and a JSON line (the bundle's .csv and .jsonl)
+ *   clover_xlsx.c   the spreadsheet writer: orders.xlsx and payments.xlsx from the CSV's
+ *                   columns (libxlsxwriter, client/xlsx_text.h for cells)
+ *   clover_hours.c  the API's service hours per region (clover_hours.h, public through here)
+ * clover.c drives the others; clover_xlsx.c reads clover_csv.c's columns; none calls up.
+ * It uses client/'s shared files and common/, and no other provider.
+ *
  * Clover Merchant Data Export: POST/GET {base_url}/v3/merchants/{mId}/exports/ with a Bearer
  * token; a DONE export lists pre-signed JSON files of at most 1000 elements each, which
- * fetch() assembles into one bundle (client/bundle.h) together with derived .jsonl and .csv
+ * fetch() assembles into one bundle (common/bundle.h) together with derived .jsonl and .csv
  * members (see clover_csv.h and README "Clover").
  */
 #ifndef ORDERFS_CLOVER_H
@@ -10,7 +24,7 @@
 #include <stdint.h>
 
 #include "clover_hours.h"
-#include "provider.h"
+#include "../provider.h"
 
 #define CLOVER_WORK_DIR_MAX 4000
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/csv.h"
-#include "../common/date.h"
+#include "../../common/csv.h"
+#include "../../common/date.h"
 
 /* The largest magnitude a double holds exactly as an integer: beyond it cents are not exact. */
 #define EXACT_INT_MAX 9007199254740992.0

@@ -1,6 +1,6 @@
 /*
  * The shared store's layout: where a file's bytes and its range pointer live, and the
- * pointer's JSON. Pure functions, thread-safe; no network (client/s3.h moves the bytes).
+ * pointer's JSON. Pure functions, thread-safe; no network (s3.h moves the bytes).
  *
  * Design note. Below the store's prefix, per merchant (h = the fleet's account hash,
  * fleet_account_hex: 32 hex of SHA-256 over provider, base URL and account, so no account id
@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/date.h"
-#include "provider.h"
+#include "../../common/date.h"
+#include "../provider.h"
 #include "s3.h"
 
 #define S3_POINTER_JSON_MAX 1024

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/check.h"
-#include "../common/date.h"
+#include "../../common/check.h"
+#include "../../common/date.h"
 
 #define DAY_MS 86400000LL
 

@@ -1,7 +1,7 @@
 /*
  * Clover Merchant Data Export wire format, without any I/O: URLs, the request body, the
- * export object and export files. Internal to client/ (clover.c and the unit tests). Pure and
- * thread-safe.
+ * export object and export files. Internal to client/clover/ (clover.c and the unit tests).
+ * Pure and thread-safe.
  *
  * Strict like vexora_parse: a body that is not JSON, a required field missing or of the wrong
  * type is CLIENT_E_PROTOCOL naming the field. The one leniency is status: anything but
@@ -17,7 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "clover_csv.h"
-#include "provider.h"
+#include "../provider.h"
 
 #define CLOVER_BASE_URL_MAX 2048
 #define CLOVER_URL_MAX (CLOVER_BASE_URL_MAX + 2 * PROVIDER_ID_MAX + 64)

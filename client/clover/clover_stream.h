@@ -18,7 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 #define CLOVER_ELEMENT_MAX (1u << 20) /* bytes of one element: an order or a payment */
 

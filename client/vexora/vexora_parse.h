@@ -1,6 +1,6 @@
 /*
  * Vexora wire format, without any I/O: request URLs and bodies, response parsing.
- * Internal to client/ (vexora.c and the unit tests). Pure and thread-safe.
+ * Internal to client/vexora/ (vexora.c and the unit tests). Pure and thread-safe.
  *
  * Strictness is the point: a field the spec marks required that is missing or of the wrong
  * JSON type is CLIENT_E_PROTOCOL naming the field, a status code outside "0".."4" (or a
@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 enum vexora_endpoint {
 	VEXORA_EP_APPLY,

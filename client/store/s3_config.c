@@ -13,7 +13,7 @@
 
 #include <openssl/crypto.h>
 
-#include "../common/owner.h"
+#include "../../common/owner.h"
 
 #define CRED_LINE_MAX 1024
 

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/buf.h"
-#include "../common/log.h"
+#include "../../common/buf.h"
+#include "../../common/log.h"
 
 #define UPLOAD_ID_MAX (S3_UPLOAD_ID_MAX / 3)
 #define ETAG_MAX 128

@@ -1,4 +1,16 @@
 /*
+ * The shared store's room, client/store/: the S3 client the cache's shared store speaks
+ * through (cache/shared.c, cache/shared_upload.c), behind s3.h and s3_pointer.h.
+ *   s3_config.c     store_url, credentials, keys and URLs: the store struct (built here)
+ *   s3.c            PUT, GET with verification, HEAD, DELETE of one object
+ *   s3_multipart.c  a big file's multipart upload, resumable across tries
+ *   s3_int.h        the store struct and helpers, for this folder's .c files only
+ *   s3_pointer.c    the store's key layout and a range pointer's JSON, pure (s3_pointer.h)
+ * s3.c builds on s3_config.c and hands a big file to s3_multipart.c, which sends its
+ * requests through s3.c's helpers (the two call each other: one job, one upload).
+ * s3_pointer.c checks a pointer's writer with the fleet's host-name rule (fleet_name_ok,
+ * client/fleet/fleet.h): the folder's one use of another room. No provider, no cache, no FUSE.
+ *
  * The shared store: an S3-compatible object store (AWS S3, MinIO, Ceph RGW, Swift s3api, R2)
  * spoken through the HTTP layer (http_xfer) with libcurl's AWS SigV4 signing. Knows nothing
  * of the cache or FUSE; the cache decides what to store (cache/shared_store.c).
@@ -34,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider.h"
+#include "../provider.h"
 
 #define S3_DEFAULT_REGION "us-east-1"
 #define S3_MULTIPART_MIN (64ull * 1024 * 1024) /* a bigger file goes up in parts */

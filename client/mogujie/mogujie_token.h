@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-#include "http.h"
-#include "provider.h"
+#include "../http.h"
+#include "../provider.h"
 
 #define MOGUJIE_TOKEN_MAX 1024
 #define MOGUJIE_DEFAULT_OAUTH_URL "https://oauth.mogujie.com/token"
