@@ -29,3 +29,17 @@ void clock_mono_deadline(struct timespec *ts, int64_t ms)
 		ts->tv_nsec -= 1000000000L;
 	}
 }
+
+int clock_mono_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+	int rc = pthread_condattr_init(&ca);
+
+	if (rc != 0)
+		return rc;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc;
+}

@@ -143,7 +143,6 @@ struct fleet *fleet_new_in(struct fleet_session *s, const struct fleet_config *c
 			   struct client_error *err)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
-	pthread_condattr_t ca;
 
 	client_error_clear(err);
 	if (!f) {
@@ -151,11 +150,8 @@ struct fleet *fleet_new_in(struct fleet_session *s, const struct fleet_config *c
 		return NULL;
 	}
 	pthread_mutex_init(&f->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->watch_cond, &ca);
-	pthread_cond_init(&f->rec_lease_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_mono_cond_init(&f->watch_cond);
+	clock_mono_cond_init(&f->rec_lease_cond);
 	if (fleet_setup(f, s, cfg, err) != 0) {
 		f->session = NULL; /* never registered */
 		fleet_free(f);

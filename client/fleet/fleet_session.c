@@ -321,7 +321,6 @@ struct fleet_session *fleet_session_new(const struct fleet_config *cfg, struct c
 {
 	struct fleet_session *s = calloc(1, sizeof(*s));
 	struct etcd_config ec = cfg->etcd;
-	pthread_condattr_t ca;
 
 	client_error_clear(err);
 	if (!s) {
@@ -329,13 +328,10 @@ struct fleet_session *fleet_session_new(const struct fleet_config *cfg, struct c
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->wake, &ca);
-	pthread_cond_init(&s->idle, &ca);
-	pthread_cond_init(&s->reap_wake, &ca);
-	pthread_cond_init(&s->watch_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_mono_cond_init(&s->wake);
+	clock_mono_cond_init(&s->idle);
+	clock_mono_cond_init(&s->reap_wake);
+	clock_mono_cond_init(&s->watch_cond);
 	if (!cfg->host || !fleet_name_ok(cfg->host) || !cfg->provider ||
 	    !fleet_name_ok(cfg->provider) || cfg->lease_ttl_s == 1 || cfg->lease_ttl_s < 0) {
 		client_error_set(err, CLIENT_E_INVALID,
