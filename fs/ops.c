@@ -14,15 +14,15 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
-#include "account_status.h"
-#include "accounts.h"
+#include "report/account_status.h"
+#include "accounts/accounts.h"
 #include "name_list.h"
 #include "named.h"
 #include "node.h"
 #include "orderfs.h"
 #include "progress.h"
-#include "stats.h"
-#include "status.h"
+#include "report/stats.h"
+#include "report/status.h"
 #include "user_count.h"
 #include "user_waits.h"
 

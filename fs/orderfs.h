@@ -10,9 +10,9 @@
 
 #include "../cache/cache.h"
 #include "../client/fleet/fleet.h"
-#include "account.h"
+#include "accounts/account.h"
 #include "bundle_memo.h"
-#include "providers.h"
+#include "mount/providers.h"
 #include "kernel_view.h"
 #include "path.h"
 #include "perm.h"

@@ -20,10 +20,10 @@
 
 #include <stddef.h>
 
-#include "../cache/cache.h"
+#include "../../cache/cache.h"
 #include "account.h"
-#include "config.h"
-#include "perm.h"
+#include "../mount/config.h"
+#include "../perm.h"
 
 /* What starting an account needs; the pointers must outlive the table. */
 struct accounts_env {

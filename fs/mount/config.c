@@ -1,11 +1,11 @@
 #include "config.h"
-#include "../client/fleet/fleet.h"
-#include "../client/s3.h"
-#include "perm.h"
-#include "../common/tz.h"
+#include "../../client/fleet/fleet.h"
+#include "../../client/s3.h"
+#include "../perm.h"
+#include "../../common/tz.h"
 #include "providers.h"
-#include "../common/owner.h"
-#include "../common/netaddr.h"
+#include "../../common/owner.h"
+#include "../../common/netaddr.h"
 
 #include <ctype.h>
 #include <errno.h>

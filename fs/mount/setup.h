@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "../cache/cache.h"
-#include "../client/fleet/fleet.h"
+#include "../../cache/cache.h"
+#include "../../client/fleet/fleet.h"
 #include "config.h"
 
 /*

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "accounts.h"
-#include "orderfs.h"
+#include "../accounts/accounts.h"
+#include "../orderfs.h"
 #include "stats.h"
 #include "status.h"
 

@@ -13,12 +13,12 @@
 
 #include <microhttpd.h>
 
-#include "../common/log.h"
-#include "../common/netaddr.h"
-#include "accounts.h"
+#include "../../common/log.h"
+#include "../../common/netaddr.h"
+#include "../accounts/accounts.h"
 #include "metrics_guard.h"
-#include "orderfs.h"
-#include "prefetch.h"
+#include "../orderfs.h"
+#include "../mount/prefetch.h"
 
 #define TEXT_MAX (1u << 20) /* a scrape larger than this is a bug, not a reason to grow */
 

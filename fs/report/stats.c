@@ -9,13 +9,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "../client/s3.h"
-#include "../common/buf.h"
-#include "../common/log.h"
-#include "accounts.h"
-#include "notify.h"
-#include "orderfs.h"
-#include "prefetch.h"
+#include "../../client/s3.h"
+#include "../../common/buf.h"
+#include "../../common/log.h"
+#include "../accounts/accounts.h"
+#include "../mount/notify.h"
+#include "../orderfs.h"
+#include "../mount/prefetch.h"
 
 #define STATS_MAX 5120
 #define FLEET_PART_MAX 1024

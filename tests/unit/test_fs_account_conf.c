@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../fs/account_conf.h"
-#include "../../fs/config.h"
+#include "../../fs/accounts/account_conf.h"
+#include "../../fs/mount/config.h"
 #include "tmp_dir.h"
 
 /* A Clover main config with accounts_dir; the merchant keys live in the account files. */

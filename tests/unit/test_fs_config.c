@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../fs/config.h"
+#include "../../fs/mount/config.h"
 #include "../../fs/perm.h"
 #include "tmp_dir.h"
-#include "../../fs/providers.h"
+#include "../../fs/mount/providers.h"
 
 static const char *good =
 	"# a comment\n"
