@@ -33,7 +33,7 @@ LIBS="$($PKG_CONFIG --libs $PKGS) -lpthread"
 
 # Every source but the FUSE adapters (fs/main.c, fs/ops.c) is compiled once into one archive:
 # each target then links only the objects it reaches (fuzz_config reaches the provider table,
-# every client and, through fs/metrics.c, libmicrohttpd, the cache and prefetch's counters).
+# every client and, through fs/report/metrics.c, libmicrohttpd, the cache and prefetch's counters).
 LIB="$OUT/liborderfs-fuzz.a"
 rm -f "$LIB" "$OUT"/obj/*.o
 for src in $(find common client cache fs -name '*.c' | sort); do

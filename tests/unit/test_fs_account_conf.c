@@ -1,4 +1,4 @@
-/* fs/account_conf.c: account names, the NAME.conf rules (owner, mode, keys) and what an
+/* fs/accounts/account_conf.c: account names, the NAME.conf rules (owner, mode, keys) and what an
  * account inherits from the main config; and config.c's rules for accounts_dir. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
-/* fs/config.c: the config file, -o overrides, required keys and the secret file rules; and
- * fs/providers.c's table, which config.c asks about each provider's keys and values. */
+/* fs/mount/config.c: the config file, -o overrides, required keys and the secret file rules; and
+ * fs/mount/providers.c's table, which config.c asks about each provider's keys and values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
