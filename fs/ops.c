@@ -103,18 +103,6 @@ void orderfs_close_all(struct orderfs *o)
 	}
 }
 
-void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out)
-{
-	cache_get_stats(o->cache, out);
-}
-
-void orderfs_account_stats(struct orderfs *o, struct fs_account *a, struct cache_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (account_active(a))
-		cache_get_types_stats(o->cache, a->kind0, a->nkinds, out);
-}
-
 /* A waiting open or stat polls this: Ctrl-C on the caller, or the mount going away. */
 static int open_cancelled(void *arg)
 {

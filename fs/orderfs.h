@@ -57,12 +57,6 @@ struct orderfs {
 /* The fuse_operations table of orderfs. */
 const struct fuse_operations *orderfs_operations(void);
 
-/* The stats of the whole cache, every kind's added up. */
-void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out);
-
-/* The stats of account a's types (all zero before it started). */
-void orderfs_account_stats(struct orderfs *o, struct fs_account *a, struct cache_stats *out);
-
 /* Close every file the kernel left open (called after the FUSE loop has ended). */
 void orderfs_close_all(struct orderfs *o);
 

@@ -18,6 +18,7 @@
 #include "../accounts/accounts.h"
 #include "metrics_guard.h"
 #include "../orderfs.h"
+#include "report.h"
 #include "../mount/prefetch.h"
 
 #define TEXT_MAX (1u << 20) /* a scrape larger than this is a bug, not a reason to grow */
@@ -207,7 +208,7 @@ static void render_fleet(struct text *t, struct orderfs *o)
 	if (o->accounts || !o->single.fleet)
 		return; /* with accounts_dir: per account in its .status */
 	fleet_get_stats(o->single.fleet, &fs);
-	orderfs_cache_stats(o, &cs);
+	report_cache_stats(o, &cs);
 	const struct {
 		const char *metric, *type, *help;
 		double v;
