@@ -1,14 +1,14 @@
 #include "get.h"
-#include "../accounts/account.h"
-#include "dirlock.h"
-#include "../node.h"
-#include "../progress.h"
-#include "providers.h"
-#include "setup.h"
+#include "accounts/account.h"
+#include "mount/dirlock.h"
+#include "node.h"
+#include "progress.h"
+#include "mount/providers.h"
+#include "mount/setup.h"
 
-#include "../../common/bundle.h"
-#include "../../common/clock.h"
-#include "../../common/log.h"
+#include "../common/bundle.h"
+#include "../common/clock.h"
+#include "../common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 #ifndef ORDERFS_GET_H
 #define ORDERFS_GET_H
 
-#include "../../cache/cache.h"
+#include "../cache/cache.h"
 
 /* Exit statuses of `orderfs get` (also in the man page). */
 enum get_status {

@@ -34,7 +34,7 @@
 #include "accounts/accounts.h"
 #include "mount/config.h"
 #include "mount/dirlock.h"
-#include "mount/get.h"
+#include "get.h"
 #include "mount/notify.h"
 #include "orderfs.h"
 #include "report/metrics.h"
