@@ -2,9 +2,11 @@
 #include "netaddr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* a (host order) in prefix/bits. */
@@ -57,4 +59,54 @@ void netaddr_format(const struct sockaddr *sa, size_t len, char *out, size_t cap
 		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 	if (!a || !inet_ntop(sa->sa_family, a, out, (socklen_t)cap))
 		snprintf(out, cap, "?");
+}
+
+int netaddr_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t *len,
+			 const char **why)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	memset(out, 0, sizeof(*out));
+	*why = "not ADDRESS:PORT (127.0.0.1:9464 or [::1]:9464)";
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 1 || port > 65535) {
+		*why = "the port must be 1..65535";
+		return -1;
+	}
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	*why = "the address must be a literal IPv4 or [IPv6] address";
+	if (host[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+		size_t n = strlen(host);
+		if (n < 3 || host[n - 1] != ']')
+			return -1;
+		host[n - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return -1;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+		return 0;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)out;
+	if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+		return -1;
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)port);
+	*len = sizeof(*a);
+	return 0;
+}
+
+int netaddr_is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
 }

@@ -1,8 +1,9 @@
 /*
  * Which network addresses a provider's download may not lead to: loopback, link-local and
  * private ones, where other services of this host or its network live (a download URL or a
- * redirect pointing there would read them and serve their answer as an export file). Pure;
- * thread-safe.
+ * redirect pointing there would read them and serve their answer as an export file); and the
+ * literal ADDRESS:PORT a listening socket of the mount binds (metrics_listen), which config
+ * validation and the metrics server both parse. Pure; thread-safe.
  */
 #ifndef ORDERFS_NETADDR_H
 #define ORDERFS_NETADDR_H
@@ -23,5 +24,13 @@ int netaddr_is_private(const struct sockaddr *sa, size_t len);
 
 /* The numeric address of sa into out ("127.0.0.1", "::1"; "?" when it cannot be shown). */
 void netaddr_format(const struct sockaddr *sa, size_t len, char *out, size_t cap);
+
+/* Parse "IPv4:PORT" or "[IPv6]:PORT" (a literal address, port 1..65535) into *out. 0, or -1
+ * with a reason (static) in *why. */
+int netaddr_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t *len,
+			 const char **why);
+
+/* Whether a (AF_INET or AF_INET6) is a loopback address. */
+int netaddr_is_loopback(const struct sockaddr_storage *a);
 
 #endif

@@ -31,18 +31,18 @@
 
 #include "../client/store/s3.h"
 #include "../common/log.h"
-#include "accounts.h"
-#include "config.h"
-#include "dirlock.h"
+#include "accounts/accounts.h"
+#include "mount/config.h"
+#include "mount/dirlock.h"
 #include "get.h"
-#include "notify.h"
+#include "mount/notify.h"
 #include "orderfs.h"
-#include "metrics.h"
-#include "prefetch.h"
-#include "setup.h"
+#include "report/metrics.h"
+#include "mount/prefetch.h"
+#include "mount/setup.h"
 #include "user_count.h"
 #include "user_waits.h"
-#include "stats.h"
+#include "report/stats.h"
 
 extern char **environ;
 

@@ -16,15 +16,15 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
-#include "account_status.h"
-#include "accounts.h"
+#include "report/account_status.h"
+#include "accounts/accounts.h"
 #include "name_list.h"
 #include "named.h"
 #include "node.h"
 #include "orderfs.h"
 #include "progress.h"
-#include "stats.h"
-#include "status.h"
+#include "report/stats.h"
+#include "report/status.h"
 #include "user_count.h"
 #include "user_waits.h"
 
@@ -106,18 +106,6 @@ void orderfs_close_all(struct orderfs *o)
 		fs_file_free(f);
 		f = next;
 	}
-}
-
-void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out)
-{
-	cache_get_stats(o->cache, out);
-}
-
-void orderfs_account_stats(struct orderfs *o, struct fs_account *a, struct cache_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (account_active(a))
-		cache_get_types_stats(o->cache, a->kind0, a->nkinds, out);
 }
 
 /* A waiting open or stat polls this: Ctrl-C on the caller, or the mount going away. */

@@ -1,5 +1,24 @@
 /*
  * The state every FUSE op reaches through fuse_get_context()->private_data.
+ *
+ * fs/, the only layer that speaks FUSE, in four rooms whose calls run one way:
+ *   fs/ (top)      the entry points, main.c (the command line, the mount's start and teardown)
+ *                  and get.c (`orderfs get`, one export without FUSE); the FUSE adapter, ops.c
+ *                  (struct fuse_operations), and what it is built from: node and path (what a
+ *                  path names), named, kernel_view, name_list, range_map, bundle_memo, perm,
+ *                  progress, user_count, user_waits, test_clock; the containers str_map and
+ *                  bsearch.
+ *   fs/mount/      the mount's set-up: config, the provider table, setup, notify, dirlock,
+ *                  prefetch (setup.h says how they relate).
+ *   fs/accounts/   the merchants of one mount: account.h, accounts, account_conf, account_start
+ *                  (accounts.h).
+ *   fs/report/     what the mount reports: .stats, /metrics, .status (report.h).
+ * main.c and get.c set the others up; the adapter calls accounts and reports; reports read
+ * accounts, the mount's state and the cache; accounts call the set-up; the set-up calls
+ * nothing of the accounts, the reports or the adapter (config and the provider table ask only
+ * each other and perm.h). The containers and pure helpers at the top (range_map, str_map,
+ * kernel_view, perm, node, progress) call no room. No file calls back up into one that
+ * calls it.
  */
 #ifndef ORDERFS_ORDERFS_H
 #define ORDERFS_ORDERFS_H
@@ -10,9 +29,9 @@
 
 #include "../cache/cache.h"
 #include "../client/fleet/fleet.h"
-#include "account.h"
+#include "accounts/account.h"
 #include "bundle_memo.h"
-#include "providers.h"
+#include "mount/providers.h"
 #include "kernel_view.h"
 #include "path.h"
 #include "perm.h"
@@ -56,12 +75,6 @@ struct orderfs {
 
 /* The fuse_operations table of orderfs. */
 const struct fuse_operations *orderfs_operations(void);
-
-/* The stats of the whole cache, every kind's added up. */
-void orderfs_cache_stats(struct orderfs *o, struct cache_stats *out);
-
-/* The stats of account a's types (all zero before it started). */
-void orderfs_account_stats(struct orderfs *o, struct fs_account *a, struct cache_stats *out);
 
 /* Close every file the kernel left open (called after the FUSE loop has ended). */
 void orderfs_close_all(struct orderfs *o);

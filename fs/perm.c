@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "mount/config.h"
 
 #define PERM_NSS_BUF 16384
 

@@ -110,7 +110,7 @@ def circles(graph):
     return found
 
 
-# The providers orderfs speaks today (fs/providers.c's table); a new one's folder counts too.
+# The providers orderfs speaks today (fs/mount/providers.c's table); a new one's folder counts too.
 KNOWN_PROVIDERS = {"vexora", "clover", "mogujie"}
 
 

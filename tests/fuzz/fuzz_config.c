@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../fs/config.h"
+#include "../../fs/mount/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -32,8 +32,9 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DORDERFS_VERSION=\"fuzz\" -fsanitize=fuzz
 LIBS="$($PKG_CONFIG --libs $PKGS) -lpthread"
 
 # Every source but the FUSE adapters (fs/main.c, fs/ops.c) is compiled once into one archive:
-# each target then links only the objects it reaches (fuzz_config reaches the provider table,
-# every client and, through fs/metrics.c, libmicrohttpd, the cache and prefetch's counters).
+# each target then links only the objects it reaches (fuzz_config reaches the provider table
+# and every client; since config parses metrics_listen through common/netaddr, no longer the
+# metrics server, libmicrohttpd, the cache or prefetch's counters).
 LIB="$OUT/liborderfs-fuzz.a"
 rm -f "$LIB" "$OUT"/obj/*.o
 for src in $(find common client cache fs -name '*.c' | sort); do

@@ -507,7 +507,7 @@ class TestManPage(unittest.TestCase):
         self.assertIn("orderfs get", r.stdout)
 
     def test_lists_every_config_key_and_option(self):
-        with open(os.path.join(ROOT, "fs", "config.c")) as f:
+        with open(os.path.join(ROOT, "fs", "mount", "config.c")) as f:
             keys = re.findall(r'^\s*\{"(\w+)", K_', f.read(), re.M)
         self.assertGreater(len(keys), 20)
         with open(self.MAN) as f:

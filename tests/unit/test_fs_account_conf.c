@@ -1,4 +1,4 @@
-/* fs/account_conf.c: account names, the NAME.conf rules (owner, mode, keys) and what an
+/* fs/accounts/account_conf.c: account names, the NAME.conf rules (owner, mode, keys) and what an
  * account inherits from the main config; and config.c's rules for accounts_dir. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../fs/account_conf.h"
-#include "../../fs/config.h"
+#include "../../fs/accounts/account_conf.h"
+#include "../../fs/mount/config.h"
 #include "tmp_dir.h"
 
 /* A Clover main config with accounts_dir; the merchant keys live in the account files. */

@@ -1,5 +1,5 @@
-/* fs/config.c: the config file, -o overrides, required keys and the secret file rules; and
- * fs/providers.c's table, which config.c asks about each provider's keys and values. */
+/* fs/mount/config.c: the config file, -o overrides, required keys and the secret file rules; and
+ * fs/mount/providers.c's table, which config.c asks about each provider's keys and values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../fs/config.h"
+#include "../../fs/mount/config.h"
 #include "../../fs/perm.h"
 #include "tmp_dir.h"
-#include "../../fs/providers.h"
+#include "../../fs/mount/providers.h"
 
 static const char *good =
 	"# a comment\n"

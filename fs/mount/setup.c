@@ -1,5 +1,5 @@
 #include "setup.h"
-#include "../client/store/s3.h"
+#include "../../client/store/s3.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/owner.h"
+#include "../../common/owner.h"
 
 int setup_load_config(const char *path, char **overrides, size_t n_overrides,
 		      struct fs_config *cfg)

@@ -9,18 +9,9 @@
 #define ORDERFS_METRICS_H
 
 #include <stddef.h>
-#include <sys/socket.h>
 
 struct orderfs;
 struct metrics;
-
-/* Parse "IPv4:PORT" or "[IPv6]:PORT" (a literal address, port 1..65535) into *out. 0, or -1
- * with a reason (static) in *why. */
-int metrics_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t *len,
-			 const char **why);
-
-/* Whether a (AF_INET or AF_INET6) is a loopback address. */
-int metrics_is_loopback(const struct sockaddr_storage *a);
 
 /* The exposition text for o (malloc'd, NUL-terminated, *len set). NULL on ENOMEM. */
 char *metrics_render(struct orderfs *o, size_t *len);

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "providers.h"
+#include "../mount/providers.h"
 
 int account_name_ok(const char *name)
 {

@@ -13,11 +13,13 @@
 
 #include <microhttpd.h>
 
-#include "../common/log.h"
-#include "accounts.h"
+#include "../../common/log.h"
+#include "../../common/netaddr.h"
+#include "../accounts/accounts.h"
 #include "metrics_guard.h"
-#include "orderfs.h"
-#include "prefetch.h"
+#include "../orderfs.h"
+#include "report.h"
+#include "../mount/prefetch.h"
 
 #define TEXT_MAX (1u << 20) /* a scrape larger than this is a bug, not a reason to grow */
 
@@ -33,58 +35,6 @@ struct metrics {
 	struct metrics_guard *guard;
 	struct orderfs *o;
 };
-
-/* ------------------------------------------------------------------ the listen address */
-
-int metrics_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t *len,
-			 const char **why)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
-
-	memset(out, 0, sizeof(*out));
-	*why = "not ADDRESS:PORT (127.0.0.1:9464 or [::1]:9464)";
-	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port < 1 || port > 65535) {
-		*why = "the port must be 1..65535";
-		return -1;
-	}
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	*why = "the address must be a literal IPv4 or [IPv6] address";
-	if (host[0] == '[') {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
-		size_t n = strlen(host);
-		if (n < 3 || host[n - 1] != ']')
-			return -1;
-		host[n - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
-			return -1;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a);
-		return 0;
-	}
-	struct sockaddr_in *a = (struct sockaddr_in *)out;
-	if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-		return -1;
-	a->sin_family = AF_INET;
-	a->sin_port = htons((uint16_t)port);
-	*len = sizeof(*a);
-	return 0;
-}
-
-int metrics_is_loopback(const struct sockaddr_storage *a)
-{
-	if (a->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
-	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
-}
 
 /* ------------------------------------------------------------------ rendering */
 
@@ -258,7 +208,7 @@ static void render_fleet(struct text *t, struct orderfs *o)
 	if (o->accounts || !o->single.fleet)
 		return; /* with accounts_dir: per account in its .status */
 	fleet_get_stats(o->single.fleet, &fs);
-	orderfs_cache_stats(o, &cs);
+	report_cache_stats(o, &cs);
 	const struct {
 		const char *metric, *type, *help;
 		double v;
@@ -401,11 +351,11 @@ struct metrics *metrics_start(struct orderfs *o, const char *listen)
 	/* poll/epoll, not select: descriptors past 1024 (many open files) must still work. */
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
 
-	if (metrics_parse_listen(listen, &addr, &alen, &why) != 0) {
+	if (netaddr_parse_listen(listen, &addr, &alen, &why) != 0) {
 		log_err("metrics_listen %s: %s", listen, why);
 		return NULL;
 	}
-	if (!metrics_is_loopback(&addr)) /* config_validate asked for metrics_public = yes */
+	if (!netaddr_is_loopback(&addr)) /* config_validate asked for metrics_public = yes */
 		log_notice("metrics_listen %s is not a loopback address (metrics_public): anyone "
 			   "who can reach it sees the counters",
 			   listen);

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "../mount/config.h"
 
 #define ACCOUNT_NAME_MAX 64 /* 63 characters and the NUL */
 #define ACCOUNT_CONF_SUFFIX ".conf"

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "prefetch.h"
-#include "providers.h"
-#include "str_map.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../mount/prefetch.h"
+#include "../mount/providers.h"
+#include "../str_map.h"
 
 #define START_RETRY_MS 1000 /* a failed start is tried again at most this often */
 

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "../client/provider.h"
+#include "../../client/provider.h"
 #include "config.h"
 
 #define FS_TYPES_MAX 4 /* export types one provider may have */

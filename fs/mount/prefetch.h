@@ -16,8 +16,8 @@
 
 #include <stdint.h>
 
-#include "../cache/cache.h"
-#include "../common/tz.h"
+#include "../../cache/cache.h"
+#include "../../common/tz.h"
 
 struct prefetch;
 struct prefetcher;

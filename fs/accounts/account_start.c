@@ -9,10 +9,10 @@
 
 #include <openssl/evp.h>
 
-#include "../common/log.h"
-#include "prefetch.h"
-#include "providers.h"
-#include "setup.h"
+#include "../../common/log.h"
+#include "../mount/prefetch.h"
+#include "../mount/providers.h"
+#include "../mount/setup.h"
 
 void account_set_active(struct fs_account *a, struct provider *prov, size_t kind0)
 {

@@ -1,11 +1,11 @@
 #include "config.h"
-#include "../client/fleet/fleet.h"
-#include "../client/store/s3.h"
-#include "metrics.h"
-#include "perm.h"
-#include "../common/tz.h"
+#include "../../client/fleet/fleet.h"
+#include "../../client/store/s3.h"
+#include "../perm.h"
+#include "../../common/tz.h"
 #include "providers.h"
-#include "../common/owner.h"
+#include "../../common/owner.h"
+#include "../../common/netaddr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -723,12 +723,12 @@ int config_validate(const struct fs_config *c, char *err, size_t errlen)
 		struct sockaddr_storage a;
 		socklen_t alen;
 		const char *why;
-		if (metrics_parse_listen(c->metrics_listen, &a, &alen, &why)) {
+		if (netaddr_parse_listen(c->metrics_listen, &a, &alen, &why)) {
 			snprintf(err, errlen, "bad value for 'metrics_listen': '%s': %s",
 				 c->metrics_listen, why);
 			return -1;
 		}
-		if (!metrics_is_loopback(&a) && !c->metrics_public) {
+		if (!netaddr_is_loopback(&a) && !c->metrics_public) {
 			snprintf(err, errlen,
 				 "'metrics_listen' %s is not a loopback address: anyone who can "
 				 "reach it would read the counters; set metrics_public = yes to "

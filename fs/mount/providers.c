@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../client/clover/clover.h"
-#include "../client/mogujie/mogujie.h"
-#include "../client/vexora/vexora.h"
+#include "../../client/clover/clover.h"
+#include "../../client/mogujie/mogujie.h"
+#include "../../client/vexora/vexora.h"
 
 /* The transport settings every client config has, as designated initializers. */
 #define NET_SETTINGS(cfg)                                              \

@@ -1,4 +1,13 @@
 /*
+ * fs/accounts/: the merchant accounts of one mount.
+ *   account.h        one account (struct fs_account): its provider, types, fleet and pins;
+ *                    account_start.c starts one (provider, cache source, fleet, prefetch)
+ *   account_conf.c   ACCOUNTS_DIR/NAME.conf: names, permissions, keys, change detection
+ *   accounts.c       the table of a mount's accounts (this header)
+ * accounts.c reads NAME.conf through account_conf.c and starts an account through
+ * account_start.c, which uses the mount's set-up (fs/mount/). The FUSE adapter and the
+ * reports call in; nothing here calls them.
+ *
  * The accounts of a mount with accounts_dir: one per ACCOUNTS_DIR/NAME.conf, shown as
  * MOUNT/NAME/. Accounts come and go without a remount: a listing of the mount's root rescans
  * the directory, and every lookup of MOUNT/NAME checks NAME.conf (one stat), so a new file
@@ -20,10 +29,10 @@
 
 #include <stddef.h>
 
-#include "../cache/cache.h"
+#include "../../cache/cache.h"
 #include "account.h"
-#include "config.h"
-#include "perm.h"
+#include "../mount/config.h"
+#include "../perm.h"
 
 /* What starting an account needs; the pointers must outlive the table. */
 struct accounts_env {

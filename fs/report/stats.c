@@ -9,13 +9,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "../client/store/s3.h"
-#include "../common/buf.h"
-#include "../common/log.h"
-#include "accounts.h"
-#include "notify.h"
-#include "orderfs.h"
-#include "prefetch.h"
+#include "../../client/store/s3.h"
+#include "../../common/buf.h"
+#include "../../common/log.h"
+#include "../accounts/accounts.h"
+#include "../mount/notify.h"
+#include "../orderfs.h"
+#include "report.h"
+#include "../mount/prefetch.h"
 
 #define STATS_MAX 5120
 #define FLEET_PART_MAX 1024
@@ -34,7 +35,7 @@ const char *stats_fleet_state(struct orderfs *o, struct fs_account *a)
 
 	if (!account_active(a) || !a->fleet)
 		return NULL;
-	orderfs_account_stats(o, a, &cs);
+	report_account_stats(o, a, &cs);
 	return fleet_state_text(&cs);
 }
 
@@ -94,7 +95,7 @@ static void account_part(void *arg, struct fs_account *a)
 	char err[256];
 	const char *state = accounts_state(p->o->accounts, a, err, sizeof(err));
 
-	orderfs_account_stats(p->o, a, &cs);
+	report_account_stats(p->o, a, &cs);
 	if (account_active(a))
 		p->pinned += range_map_count(a->notes);
 	buf_printf(p->b,
@@ -139,7 +140,7 @@ char *stats_render(struct orderfs *o, int multiline, size_t *len)
 	struct buf acc = BUF_INIT(STATS_ACCOUNTS_MAX);
 	size_t pinned, cap;
 
-	orderfs_cache_stats(o, &cs);
+	report_cache_stats(o, &cs);
 	prefetch_get_stats(o->accounts ? NULL : o->single.prefetch, &ps);
 	fleet_part(o, &cs, nl, fleet, FLEET_PART_MAX);
 	store_part(o, &cs, nl, fleet + strlen(fleet), sizeof(fleet) - strlen(fleet));
@@ -205,7 +206,7 @@ static void stats_status_line(struct orderfs *o)
 	struct cache_stats cs;
 	if (!getenv("NOTIFY_SOCKET"))
 		return; /* not under systemd: nobody to tell */
-	orderfs_cache_stats(o, &cs);
+	report_cache_stats(o, &cs);
 	notify_status("%llu exports running, %llu queued, %llu files cached (%llu bytes), "
 		      "%llu failed",
 		      (unsigned long long)cs.fills_running, (unsigned long long)cs.fills_queued,

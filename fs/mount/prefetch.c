@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 /* After midnight, wait this long so "yesterday" is really complete at the provider too. */
 #define PREFETCH_AFTER_MIDNIGHT_S 300

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "accounts.h"
-#include "orderfs.h"
+#include "../accounts/accounts.h"
+#include "../orderfs.h"
+#include "report.h"
 #include "stats.h"
 #include "status.h"
 
@@ -139,7 +140,7 @@ static void add_running(struct orderfs *o, struct fs_account *a, cJSON *root)
 	}
 	summarize(o, &l, &s);
 	free(l.v);
-	orderfs_account_stats(o, a, &cs);
+	report_account_stats(o, a, &cs);
 	cJSON_AddStringToObject(root, "merchant", a->prov->account);
 	cJSON_AddStringToObject(root, "token", token_verdict(o, a, &s));
 	cJSON_AddItemToObject(root, "last_error", last_error_json(&s));

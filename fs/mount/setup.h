@@ -1,4 +1,16 @@
 /*
+ * fs/mount/: how a mount (or `orderfs get`) is set up and what runs beside the FUSE loop.
+ *   config.c     the configuration file: keys, defaults, -o overrides, validation
+ *   providers.c  the provider table: each provider's keys and values (config asks it) and the
+ *                making of a provider from a configuration
+ *   setup.c      the start-up steps main.c and get.c share (this header)
+ *   dirlock.c    one orderfs process per cache_dir
+ *   notify.c     systemd's readiness and STATUS= protocol
+ *   prefetch.c   the one thread that exports recent days before anyone asks
+ * Config and the provider table ask each other about a provider's keys and know nothing of
+ * accounts, reports or the FUSE adapter; setup builds on them. The entry points (fs/main.c,
+ * fs/get.c) and the accounts (fs/accounts/) call in; nothing here calls up into them.
+ *
  * Start-up steps the mount (main.c) and `orderfs get` (get.c) share: the configuration with
  * its -o overrides, the cache directory, and what each type's cache is given. Each prints one
  * line to stderr saying what is wrong, so mistakes show on the terminal.
@@ -8,8 +20,8 @@
 
 #include <stddef.h>
 
-#include "../cache/cache.h"
-#include "../client/fleet/fleet.h"
+#include "../../cache/cache.h"
+#include "../../client/fleet/fleet.h"
 #include "config.h"
 
 /*

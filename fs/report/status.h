@@ -7,9 +7,9 @@
 
 #include <stddef.h>
 
-#include "../cache/cache.h"
-#include "../common/tz.h"
-#include "path.h"
+#include "../../cache/cache.h"
+#include "../../common/tz.h"
+#include "../path.h"
 
 /*
  * Render the .status JSON for range r. names[i]/chunks[i]/infos[i] describe its n files; in

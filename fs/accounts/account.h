@@ -17,13 +17,13 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../cache/cache.h"
-#include "../client/fleet/fleet.h"
+#include "../../cache/cache.h"
+#include "../../client/fleet/fleet.h"
 #include "account_conf.h"
-#include "config.h"
-#include "path.h"
-#include "range_map.h"
-#include "test_clock.h"
+#include "../mount/config.h"
+#include "../path.h"
+#include "../range_map.h"
+#include "../test_clock.h"
 
 struct prefetch;
 
