@@ -206,15 +206,11 @@ static void *prefetcher_main(void *arg)
 struct prefetcher *prefetcher_new(void)
 {
 	struct prefetcher *s = calloc(1, sizeof(*s));
-	pthread_condattr_t ca;
 
 	if (!s)
 		return NULL;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_mono_cond_init(&s->wake);
 	return s;
 }
 

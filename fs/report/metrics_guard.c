@@ -91,17 +91,13 @@ static void *watchdog(void *arg)
 struct metrics_guard *metrics_guard_new(unsigned deadline_ms, unsigned per_addr_max)
 {
 	struct metrics_guard *g = calloc(1, sizeof(*g));
-	pthread_condattr_t ca;
 
 	if (!g)
 		return NULL;
 	g->deadline_ms = deadline_ms;
 	g->per_addr_max = per_addr_max;
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&g->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_mono_cond_init(&g->wake);
 	if (pthread_create(&g->thread, NULL, watchdog, g)) {
 		pthread_cond_destroy(&g->wake);
 		pthread_mutex_destroy(&g->lock);
