@@ -35,9 +35,9 @@
 #include <stdint.h>
 
 #include "cache.h"
-#include "key.h"
-#include "poll_hint.h"
-#include "store.h"
+#include "store/key.h"
+#include "fill/poll_hint.h"
+#include "store/store.h"
 
 #define ENTRY_BUCKETS 16384 /* power of two */
 #define IO_LOCKS 1024	    /* power of two, at most 4096 (entry_io_lock) */

@@ -1,5 +1,5 @@
 /* The entry table: find, load on demand, insert from metadata. See internal.h for locking. */
-#include "internal.h"
+#include "../internal.h"
 #include "fresh.h"
 
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 static int hex_digit(char ch)
 {

@@ -14,7 +14,7 @@
  * FILE_EXPIRED/NOT_FOUND drop the task and re-apply once per flight; everything else ends the
  * flight with the provider's error kept.
  */
-#include "fill_internal.h"
+#include "fill.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,10 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../client/interrupt.h"
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "part.h"
+#include "../../client/interrupt.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../store/part.h"
 
 #define FILL_PENDING 3 /* fill_poll_state: not generated yet, poll again */
 

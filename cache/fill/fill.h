@@ -7,7 +7,7 @@
 #define ORDERFS_CACHE_FILL_INTERNAL_H
 
 #include "fill_decide.h"
-#include "internal.h"
+#include "../internal.h"
 #include "poll_progress.h"
 
 /* Beyond 0 and -errno, what a step can tell the driver. */

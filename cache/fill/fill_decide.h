@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "../client/provider.h"
+#include "../../client/provider.h"
 
 /* The step whose provider call failed. */
 enum fill_step {

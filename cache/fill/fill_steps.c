@@ -5,17 +5,17 @@
  * verified, then committed (.part -> .data, .meta READY; store.h has the order). What a failed
  * call means is fill_decide's answer, acted on by fill_judge.
  */
-#include "fill_internal.h"
-#include "shared.h"
+#include "fill.h"
+#include "../shared/shared.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/bundle.h"
-#include "../common/log.h"
-#include "part.h"
+#include "../../common/bundle.h"
+#include "../../common/log.h"
+#include "../store/part.h"
 
 #define FILL_WHOLE 3 /* fill_download_try: the .part holds the whole file */
 

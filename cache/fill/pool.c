@@ -19,13 +19,13 @@
  * worker idle for worker_idle_ms exits, so a mount of 1,000 merchants that each exported once
  * keeps no fill thread.
  */
-#include "internal.h"
+#include "../internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 void pool_enqueue(struct cache *c, struct entry *e)
 {

@@ -28,14 +28,14 @@
  * wait, or take over). A fenced one (this host's claim is gone: it stalled past its TTL)
  * stops this flight's writes for good, so a newer holder's record is never overwritten.
  */
-#include "fill_internal.h"
+#include "../fill/fill.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../client/fleet/fleet.h"
-#include "../common/log.h"
+#include "../../client/fleet/fleet.h"
+#include "../../common/log.h"
 
 #define FLEET_WAIT_MIN_MS 200	/* first wait for a slot, or for etcd */
 #define FLEET_WAIT_MAX_MS 1000	/* longest wait for a slot, or for etcd */

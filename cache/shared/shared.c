@@ -19,7 +19,7 @@
  * file replaced by a newer export fails the store's payload check (x-amz-content-sha256) and
  * is dropped (its own flight queued a job for the new file).
  */
-#include "fill_internal.h"
+#include "../fill/fill.h"
 #include "shared.h"
 
 #include <errno.h>
@@ -31,12 +31,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../client/s3.h"
-#include "../client/s3_pointer.h"
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "fresh.h"
-#include "part.h"
+#include "../../client/s3.h"
+#include "../../client/s3_pointer.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../entry/fresh.h"
+#include "../store/part.h"
 
 #define STORE_FOLLOW_WAIT_S 20 /* a follower waits this long for the holder's upload */
 

@@ -5,7 +5,7 @@
 #ifndef ORDERFS_CACHE_SHARED_H
 #define ORDERFS_CACHE_SHARED_H
 
-#include "internal.h"
+#include "../internal.h"
 
 /* e's pointer key: "<prefix>/ranges/A..B/<report_type>/<language>/<name>.json" into out
  * (S3_KEY_MAX bytes). 0 or -1 (a field keys cannot hold: that kind is not shared). */

@@ -14,8 +14,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../common/log.h"
-#include "../common/owner.h"
+#include "../../common/log.h"
+#include "../../common/owner.h"
 
 #define META_VERSION 1
 

@@ -26,7 +26,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "cache.h"
+#include "../cache.h"
 #include "key.h"
 
 #define STORE_VDIR "v1"

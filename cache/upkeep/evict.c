@@ -7,12 +7,12 @@
  * then cache->lock (internal.h) and re-check the entry after taking them, since it may have
  * changed while no lock was held.
  */
-#include "internal.h"
+#include "../internal.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "../../common/log.h"
 
 static int evictable(const struct cache *c, const struct entry *e)
 {
