@@ -64,41 +64,6 @@ struct cache_handle {
 	struct data_fd *d;
 };
 
-const char *cache_state_name(enum cache_state s)
-{
-	switch (s) {
-	case CACHE_ABSENT:
-		return "absent";
-	case CACHE_QUEUED:
-		return "queued";
-	case CACHE_APPLIED:
-		return "applied";
-	case CACHE_GENERATING:
-		return "generating";
-	case CACHE_DOWNLOADING:
-		return "downloading";
-	case CACHE_READY:
-		return "ready";
-	case CACHE_EXPIRED:
-		return "expired";
-	case CACHE_FAILED:
-		return "failed";
-	case CACHE_NO_DATA:
-		return "no-data";
-	case CACHE_WAITING:
-		return "waiting";
-	}
-	return "unknown";
-}
-
-const char *cache_step_name(enum cache_step s)
-{
-	static const char *const names[CACHE_STEP_N] = {
-		"applied", "generated", "url", "first_byte", "last_byte", "synced", "ready"};
-
-	return (unsigned)s < CACHE_STEP_N ? names[s] : "?";
-}
-
 const char *cache_fleet_role_name(enum cache_fleet_role r)
 {
 	switch (r) {

@@ -7,6 +7,14 @@
 
 #include <string.h>
 
+const char *cache_step_name(enum cache_step s)
+{
+	static const char *const names[CACHE_STEP_N] = {
+		"applied", "generated", "url", "first_byte", "last_byte", "synced", "ready"};
+
+	return (unsigned)s < CACHE_STEP_N ? names[s] : "?";
+}
+
 static int row_is(const struct step_log_row *r, const struct entry *e)
 {
 	return r->e == e && r->type == e->type && date_cmp(&r->range.start, &e->range.start) == 0 &&
