@@ -349,7 +349,7 @@ static inline struct cache_counts *entry_counts(struct cache *c, const struct en
 	return &e->kind->counts;
 }
 
-/* --- source.c: the sources and their kinds (caller holds cache->lock unless said) --- */
+/* --- entry/kind.c: the kinds looked up (caller holds cache->lock unless said) --- */
 
 /* The bucket of (provider, account) in cache->by_account and cache->orphans. */
 unsigned account_bucket(const char *provider, const char *account);
@@ -360,6 +360,11 @@ int kind_key(const struct cache *c, const struct cache_kind *k, const struct dat
 	     struct cache_key *key);
 /* The kind whose keys key has (provider, account, report_type, language); NULL = none. */
 struct cache_kind *kind_of_key(const struct cache *c, const struct cache_key *key);
+/* The kind of source s whose keys key has (its provider and account are s's); NULL = none. */
+struct cache_kind *source_kind_of_key(const struct cache *c, const struct cache_source *s,
+				      const struct cache_key *key);
+/* --- source.c: the sources (cache_add_source) --- */
+
 /* Free every source and kind (threads gone). */
 void source_free_all(struct cache *c);
 

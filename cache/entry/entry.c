@@ -244,18 +244,6 @@ static unsigned entry_hash_bucket(const unsigned char hash[32])
 	return ((unsigned)hash[0] << 16 | (unsigned)hash[1] << 8 | hash[2]) & (ENTRY_BUCKETS - 1);
 }
 
-unsigned account_bucket(const char *provider, const char *account)
-{
-	unsigned h = 2166136261u;
-
-	for (const char *p = provider; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	h = (h ^ '|') * 16777619u;
-	for (const char *p = account; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h & (ACCOUNT_BUCKETS - 1);
-}
-
 /* The orphan whose key hashes to hash in memory; NULL if none. */
 static struct entry *entry_find_orphan(struct cache *c, const char *hash)
 {
