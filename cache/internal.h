@@ -583,7 +583,7 @@ int room_begin(const struct cache *c, const char *range, uint64_t have, uint64_t
  * (checked each ROOM_CHECK_EVERY) the filesystem has less than cache_min_free left; else 0. */
 int room_grow(const struct cache *c, const char *range, uint64_t before, uint64_t size);
 
-/* --- evict.c: LRU eviction and the expiry sweeper --- */
+/* --- upkeep/evict.c: LRU eviction; upkeep/sweep.c: the expiry sweeper --- */
 
 /* Evict READY files with no handle, least recently used first, until the total fits
  * max_size; downloads in progress count with their declared size (or the bytes they have)

@@ -1,11 +1,10 @@
 /*
- * Eviction and expiry. evict_run keeps the READY total under max_size by deleting the least
- * recently used files that no handle or waiter pins. A single file bigger than the cap is
- * kept, with a warning, and does not count against the others: counting it would keep the
- * total over the cap for good and evict every other file after each fill. sweep_run deletes
- * expired files and writes lazy last_access updates without fsync. Both take the entry's io lock
- * then cache->lock (internal.h) and re-check the entry after taking them, since it may have
- * changed while no lock was held.
+ * Eviction. evict_run keeps the READY total under max_size by deleting the least recently used
+ * files that no handle or waiter pins. A single file bigger than the cap is kept, with a
+ * warning, and does not count against the others: counting it would keep the total over the
+ * cap for good and evict every other file after each fill. It takes the entry's io lock then
+ * cache->lock (internal.h) and re-checks the entry after taking them, since it may have
+ * changed while no lock was held. The workers and the sweeper (sweep.c) call it.
  */
 #include "../internal.h"
 
@@ -108,89 +107,4 @@ void evict_run(struct cache *c)
 		return;
 	while (evict_one(c))
 		;
-}
-
-void sweep_run(struct cache *c)
-{
-	struct entry *e;
-
-	/* Entries are only ever added at the head and never freed, so ->next stays valid while
-	 * the lock is dropped. */
-	pthread_mutex_lock(&c->lock);
-	e = c->entries;
-	pthread_mutex_unlock(&c->lock);
-	while (e) {
-		struct store_meta m;
-		int expired, dirty, done = 0;
-
-		pthread_mutex_lock(entry_io_lock(c, e));
-		pthread_mutex_lock(&c->lock);
-		if (c->stopping) {
-			pthread_mutex_unlock(&c->lock);
-			pthread_mutex_unlock(entry_io_lock(c, e));
-			break;
-		}
-		expired = !e->filling && entry_server_expired(c, e);
-		dirty = !e->filling && e->info.state == CACHE_READY && e->access_dirty;
-		if (expired) {
-			entry_reset(e);
-		} else if (dirty) {
-			entry_to_meta(c, e, &m);
-			e->access_dirty = 0;
-		}
-		pthread_mutex_unlock(&c->lock);
-		if (expired) {
-			store_remove(&c->store, entry_hex(e).s);
-			done = 1;
-		} else if (dirty) {
-			store_meta_write(&c->store, entry_hex(e).s, &m, 0);
-		}
-		pthread_mutex_unlock(entry_io_lock(c, e));
-		if (done)
-			log_info("cache: %s: expired file deleted", entry_name(e).s);
-		pthread_mutex_lock(&c->lock);
-		e = e->next;
-		pthread_mutex_unlock(&c->lock);
-	}
-}
-
-static void *sweep_main(void *arg)
-{
-	struct cache *c = arg;
-
-	pthread_mutex_lock(&c->lock);
-	while (!c->stopping) {
-		struct timespec ts;
-		int64_t until = cache_mono_ms() + (int64_t)c->cfg.sweep_interval_s * 1000;
-
-		while (!c->stopping && cache_mono_ms() < until) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (until - cache_mono_ms()) / 1000 + 1;
-			pthread_cond_timedwait(&c->wake, &c->lock, &ts);
-		}
-		if (c->stopping)
-			break;
-		pthread_mutex_unlock(&c->lock);
-		sweep_run(c);
-		evict_run(c);
-		pthread_mutex_lock(&c->lock);
-		if (!c->scan_done && !c->stopping) {
-			/* The last scan could not read everything (EMFILE, EIO): try again. */
-			pthread_mutex_unlock(&c->lock);
-			recover_scan(c);
-			pthread_mutex_lock(&c->lock);
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
-int sweep_start(struct cache *c)
-{
-	int rc = pthread_create(&c->sweeper, NULL, sweep_main, c);
-
-	if (rc != 0)
-		return -rc;
-	c->sweeper_started = 1;
-	return 0;
 }
