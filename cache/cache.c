@@ -252,7 +252,9 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
 	    (rc = cache_sync_init(c)) != 0)
 		goto fail;
 	synced = 1;
-	if ((rc = cache_first_source(c, cfg, prov)) != 0 || (rc = pool_start(c)) != 0 ||
+	/* The pool runs flights with fill_run: passed down, as the pool sits below the fill that
+	 * borrows and gives back its slots. Before the first source, whose orphans may resume. */
+	if ((rc = pool_start(c, fill_run)) != 0 || (rc = cache_first_source(c, cfg, prov)) != 0 ||
 	    (rc = sweep_start(c)) != 0 || (rc = recover_start(c)) != 0)
 		goto fail;
 	return c;

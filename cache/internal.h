@@ -311,6 +311,7 @@ struct cache {
 		uint64_t last_start;
 	} who_running[POOL_WHO_MAX];
 	uint64_t start_seq;	/* flights started so far */
+	int (*pool_run)(struct cache *c, struct entry *e); /* what a worker runs (pool_start) */
 	pthread_t sweeper, recoverer;
 	int sweeper_started, recoverer_started;
 
@@ -530,8 +531,13 @@ void pool_resume(struct cache *c, struct entry *e);
  * nobody wants it any more: no waiter, not a prefetch's. Its waiters' flight ends with
  * -ECANCELED and e goes back to the state it had. 1 if dropped, else 0. cache->lock held. */
 int pool_drop_unwanted(struct cache *c, struct entry *e);
-/* Nothing to start: workers come with the first flight (pool_enqueue). Always 0. */
-int pool_start(struct cache *c);
+/* What a worker runs for a queued flight e, without locks: 0 when e turned READY, else -errno
+ * (fill_run). */
+typedef int pool_run_fn(struct cache *c, struct entry *e);
+/* Set the pool up to run its flights with run (before the first pool_enqueue; no lock
+ * needed then). Nothing starts: workers come with the first flight (pool_enqueue). Always
+ * 0. */
+int pool_start(struct cache *c, pool_run_fn *run);
 /* A flight of s begins waiting for its provider to open: its slot is lent to other sources'
  * flights meanwhile (a worker thread more when needed). cache->lock held. */
 void pool_lend(struct cache *c, struct cache_source *s);

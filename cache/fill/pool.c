@@ -253,7 +253,7 @@ static void *pool_worker(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		int64_t start = cache_mono_ms();
-		rc = fill_run(c, e);
+		rc = c->pool_run(c, e);
 
 		pthread_mutex_lock(&c->lock);
 		pool_count_outcome(entry_counts(c, e), rc,
@@ -325,9 +325,9 @@ void pool_grow(struct cache *c)
 	pool_add_worker(c);
 }
 
-int pool_start(struct cache *c)
+int pool_start(struct cache *c, pool_run_fn *run)
 {
-	(void)c;
+	c->pool_run = run;
 	return 0;
 }
 
