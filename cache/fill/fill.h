@@ -65,7 +65,7 @@ struct fill {
 					  * once fill_commit found want_sha (shared.c) */
 };
 
-/* --- fill.c --- */
+/* --- flight.c: the flight's own acts (fill.c, the driver, declares only fill_run) --- */
 
 /* Whether this flight may still act: not stopping, not forgotten. cache->lock held. */
 int fill_alive_locked(const struct fill *f);
