@@ -364,6 +364,7 @@ int fill_run(struct cache *c, struct entry *e)
 	f.policy.retry_initial_ms = c->cfg.retry_initial_ms;
 	f.policy.retry_max_ms = c->cfg.retry_max_ms;
 	f.slot = -1;
+	f.check_file = fill_fleet_check;
 	/* Cannot fail: the range was checked when the entry was made, the fields when its
 	 * source was added. */
 	(void)kind_key(c, e->kind, &e->range, &key);

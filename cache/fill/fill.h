@@ -63,6 +63,11 @@ struct fill {
 					  * object's: checked on the part's own hash) */
 	const struct s3_pointer *take;	 /* NULL, or the pointer whose fields the entry takes
 					  * once fill_commit found want_sha (shared.c) */
+	/* Before a file goes READY, fill_commit has the flight check its SHA-256 here: 0, or
+	 * -errno (f->err set) and the file is dropped. The driver sets it at the flight's start
+	 * (fill_fleet_check): the commit sits below the fleet's part of the flight, which reaches
+	 * it through the shared store. */
+	int (*check_file)(struct fill *f, const char *sha);
 };
 
 /* --- flight.c: the flight's own acts (fill.c, the driver, declares only fill_run) --- */
@@ -117,8 +122,9 @@ int fill_fleet_task(struct fill *f, int *fresh);
 /* The holder tells the fleet the task's state (GENERATING, GENERATED with its expiry,
  * NO_DATA). */
 void fill_fleet_state(struct fill *f, enum export_state st);
-/* Before a file goes READY: when another host's record gives the file's SHA-256, sha must
- * match it (waiting a little for the holder to write it). 0, or -EIO (f->err set). */
+/* The flight's check_file (fill_commit, before a file goes READY): when another host's record
+ * gives the file's SHA-256, sha must match it (waiting a little for the holder to write it).
+ * 0, or -EIO (f->err set). */
 int fill_fleet_check(struct fill *f, const char *sha);
 /* A follower that took the holder's task: wait for the holder's verified file to be named in
  * the record (as fill_fleet_check does), then its SHA-256 into sha and its size into *size:

@@ -166,7 +166,7 @@ int fill_commit(struct fill *f, struct part *pt)
 	}
 	if (f->take)
 		shared_take_fields(f, f->take);
-	if ((rc = fill_fleet_check(f, sha)) != 0) {
+	if ((rc = f->check_file(f, sha)) != 0) {
 		fill_drop_part(f); /* never served: the fleet holder's file differs */
 		return rc;
 	}
