@@ -131,6 +131,11 @@ int fill_fleet_check(struct fill *f, const char *sha);
  * 1. 0 when there is none to wait for (not a follower, the holder is gone and this host holds
  * the range now, or it runs alone); -ETIMEDOUT, -EAGAIN, -ECANCELED as fill_fleet_check. */
 int fill_fleet_holder_file(struct fill *f, char sha[65], int64_t *size);
+/* Fleet mode, a follower whose task is generated: rather than downloading from the provider,
+ * take the holder's file from the store once the holder's record names it (its SHA-256) and
+ * the holder's upload is there (fill_from_store_object). 0 (READY), FILL_STORE_MISS (no
+ * store, not a follower, or go on with the provider's download URL), or -errno. */
+int fill_follow_from_store(struct fill *f);
 /* The task was found gone (re-apply): never adopt it again in this flight. */
 void fill_fleet_task_gone(struct fill *f);
 /* The flight ended with rc: the holder writes the outcome and gives back claim and slot. */
@@ -156,11 +161,11 @@ int fill_commit(struct fill *f, struct part *pt);
  * FILL_STORE_MISS (nothing usable, or the store failed: logged and counted; go on with the
  * provider), or -errno of the commit / -ECANCELED (f->err set). */
 int fill_from_store(struct fill *f);
-/* Fleet mode, a follower whose task is generated: rather than downloading from the provider,
- * take the holder's file from the store once the holder's record names it (its SHA-256) and
- * the holder's upload is there (waited for up to STORE_FOLLOW_WAIT_S). 0 (READY),
- * FILL_STORE_MISS (go on with the provider's download URL), or -errno. */
-int fill_follow_from_store(struct fill *f);
+/* Take object sha of size bytes (a fleet holder's verified file) from the store once it is
+ * there (waited for up to STORE_FOLLOW_WAIT_S: the holder uploads it right after verifying
+ * it), verified and committed. 0 (READY), FILL_STORE_MISS (size < 0, no such key, not within
+ * the wait, or the store failed: counted, logged), or -errno. */
+int fill_from_store_object(struct fill *f, const char *sha, int64_t size);
 /* Fleet mode, a provider whose jobs are local (Mogujie's sync): another host's record says
  * it made the range's file; wait for its pointer in the store (up to STORE_FOLLOW_WAIT_S)
  * and take the file as fill_from_store does. Once per flight (store_tried). 0 (READY),

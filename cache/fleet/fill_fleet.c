@@ -647,6 +647,20 @@ int fill_fleet_holder_file(struct fill *f, char sha[FLEET_SHA256_HEX], int64_t *
 	return fleet_holder_sha(f, sha, size);
 }
 
+int fill_follow_from_store(struct fill *f)
+{
+	char sha[FLEET_SHA256_HEX] = "";
+	int64_t size = -1;
+	int r;
+
+	if (!f->src->store || !f->src->fleet)
+		return FILL_STORE_MISS;
+	r = fill_fleet_holder_file(f, sha, &size);
+	if (r <= 0)
+		return r == 0 ? FILL_STORE_MISS : r;
+	return fill_from_store_object(f, sha, size);
+}
+
 void fill_fleet_task_gone(struct fill *f)
 {
 	snprintf(f->dead_task, sizeof(f->dead_task), "%s", f->task_id);

@@ -270,20 +270,15 @@ static int shared_wait_object(struct fill *f, const char *okey, uint64_t size)
 	}
 }
 
-int fill_follow_from_store(struct fill *f)
+int fill_from_store_object(struct fill *f, const char *sha, int64_t size)
 {
 	struct s3_pointer p = {0};
 	char okey[S3_KEY_MAX];
-	int64_t size = -1;
 	int r;
 
-	if (!f->src->store || !f->src->fleet)
+	if (size < 0 || shared_object_key(f->src, sha, okey) != 0)
 		return FILL_STORE_MISS;
-	r = fill_fleet_holder_file(f, p.sha256, &size);
-	if (r <= 0)
-		return r == 0 ? FILL_STORE_MISS : r;
-	if (size < 0 || shared_object_key(f->src, p.sha256, okey) != 0)
-		return FILL_STORE_MISS;
+	snprintf(p.sha256, sizeof(p.sha256), "%s", sha);
 	p.size = size; /* writer "": a corrupt object is the holder's to delete */
 	if ((r = shared_wait_object(f, okey, (uint64_t)size)) == 0)
 		r = shared_download(f, &p, okey, NULL, 0);
