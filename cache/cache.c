@@ -31,6 +31,11 @@
  * FAILED. The open that waited for a flight always gets that flight's file.
  */
 #include "internal.h"
+#include "entry/entry.h"
+#include "fill/fill.h"
+#include "fleet/fleet.h"
+#include "shared/shared.h"
+#include "upkeep/upkeep.h"
 
 #include <dirent.h>
 #include <errno.h>

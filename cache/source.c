@@ -11,6 +11,9 @@
  * mid-export resumes its task (never re-applies).
  */
 #include "internal.h"
+#include "entry/entry.h"
+#include "fill/pool.h"
+#include "fleet/fleet.h"
 
 #include <errno.h>
 #include <stdio.h>

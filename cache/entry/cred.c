@@ -16,7 +16,7 @@
  * reused with another seller's valid token is accepted, yet gets none of the first seller's
  * files.
  */
-#include "../internal.h"
+#include "entry.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* The entry table: find, load on demand, insert from metadata. See internal.h for locking. */
-#include "../internal.h"
+#include "entry.h"
 #include "fresh.h"
 
 #include <errno.h>

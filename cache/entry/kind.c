@@ -4,7 +4,7 @@
  * cache_add_source (source.c, above); the table of entries below them looks kinds up here.
  * Caller holds cache->lock.
  */
-#include "../internal.h"
+#include "entry.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * steps_ms: a ring of STEP_LOG_N rows in the cache rather than a field of every entry.
  * All functions run under cache->lock.
  */
-#include "../internal.h"
+#include "entry.h"
 
 #include <string.h>
 

@@ -8,6 +8,8 @@
  * fault) are in flight.c, below this file and below the fleet and store parts that use them.
  */
 #include "fill.h"
+#include "../fleet/fleet.h"
+#include "../shared/shared.h"
 
 #include <errno.h>
 #include <stdio.h>

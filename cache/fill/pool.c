@@ -19,7 +19,9 @@
  * worker idle for worker_idle_ms exits, so a mount of 1,000 merchants that each exported once
  * keeps no fill thread.
  */
-#include "../internal.h"
+#include "pool.h"
+#include "../entry/entry.h"
+#include "../upkeep/upkeep.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -29,6 +29,8 @@
  * stops this flight's writes for good, so a newer holder's record is never overwritten.
  */
 #include "../fill/fill.h"
+#include "fleet.h"
+#include "../shared/shared.h"
 
 #include <errno.h>
 #include <stdio.h>

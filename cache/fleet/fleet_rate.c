@@ -9,7 +9,8 @@
  * next round). One thread serves every source with a cap (each its own fleet, cap and
  * provider).
  */
-#include "../internal.h"
+#include "fleet.h"
+#include "../entry/entry.h"
 
 #include <errno.h>
 #include <string.h>

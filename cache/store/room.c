@@ -7,6 +7,7 @@
  * flight's failure, and the .part is deleted.
  */
 #include "../internal.h"
+#include "room.h"
 
 #include <errno.h>
 #include <sys/statvfs.h>

@@ -19,7 +19,9 @@
  * they are. Deletions happen under cache->lock after checking no entry owns the hash, so a
  * flight that has just started cannot lose its files.
  */
-#include "../internal.h"
+#include "upkeep.h"
+#include "../entry/entry.h"
+#include "../fill/pool.h"
 
 #include <dirent.h>
 #include <errno.h>

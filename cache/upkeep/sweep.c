@@ -5,7 +5,8 @@
  * io lock then cache->lock (internal.h) and re-checks the entry after taking them, since it
  * may have changed while no lock was held.
  */
-#include "../internal.h"
+#include "upkeep.h"
+#include "../entry/entry.h"
 
 #include <time.h>
 
