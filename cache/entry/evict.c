@@ -6,8 +6,8 @@
  * cache->lock (internal.h) and re-checks the entry after taking them, since it may have
  * changed while no lock was held. The workers and the sweeper (sweep.c) call it.
  */
-#include "upkeep.h"
-#include "../entry/entry.h"
+#include "entry.h"
+#include "../upkeep/upkeep.h"
 
 #include <errno.h>
 #include <string.h>
