@@ -7,8 +7,9 @@
  *   fill/fill.h      one flight (fill.c drives it) and the pool of workers (fill/pool.h)
  *   fleet/fleet.h    the cache's side of fleet mode: a flight's claim, the fleet's rate cap
  *   shared/shared.h  the shared store: a flight's file from it, uploads to it
- *   upkeep/upkeep.h  the recovery scan, the expiry sweeper, LRU eviction
- *   entry/entry.h    the in-memory table: entries, kinds, freshness, credential gate, steps
+ *   upkeep/upkeep.h  the recovery scan at start, the expiry sweeper
+ *   entry/entry.h    the in-memory table: entries, kinds, freshness, credential gate, steps,
+ *                    LRU eviction
  *   store/store.h    the on-disk files: keys, .meta/.data/.part, room on the disk
  *
  * Calls go down that list (and within a folder), never up: where a lower part must reach an

@@ -6,6 +6,8 @@
  *   fresh.c  the freshness rule (fresh.h): whether a file is complete, until when it is served
  *   cred.c   the credential gate: a source's ready files served once its provider accepted it
  *   steps.c  the step times of the last fills (a ring), and the steps' names
+ *   evict.c  LRU eviction of the table's READY files down to max_size (the fill's workers
+ *            and the sweeper call it)
  *
  * The structures themselves are in ../internal.h (every part shares them). entry.c loads and
  * checks .meta files through ../store/; nothing here calls the fill, the pool or the cache's
@@ -159,6 +161,14 @@ void cred_owner(struct cache_source *s, char *out, size_t n);
 int cred_accepted(struct cache_source *s);
 /* What a flight of s learned: accepted (it got its file) or refused (an auth error). */
 void cred_learn(struct cache *c, struct cache_source *s, enum cache_cred verdict);
+
+/* --- evict.c: LRU eviction --- */
+
+/* Evict READY files with no handle, least recently used first, until the total fits
+ * max_size; downloads in progress count with their declared size (or the bytes they have)
+ * so the cache plus what is being downloaded fits. Takes the locks itself (none held on
+ * entry). */
+void evict_run(struct cache *c);
 
 /* --- steps.c: the step times of the last fills, and the steps' names --- */
 

@@ -4,10 +4,9 @@
  * warning, and does not count against the others: counting it would keep the total over the
  * cap for good and evict every other file after each fill. It takes the entry's io lock then
  * cache->lock (internal.h) and re-checks the entry after taking them, since it may have
- * changed while no lock was held. The workers and the sweeper (sweep.c) call it.
+ * changed while no lock was held. The workers and the sweeper (../upkeep/sweep.c) call it.
  */
 #include "entry.h"
-#include "../upkeep/upkeep.h"
 
 #include <errno.h>
 #include <string.h>

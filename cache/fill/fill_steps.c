@@ -8,7 +8,6 @@
 #include "fill.h"
 #include "../shared/shared.h"
 #include "../store/room.h"
-#include "../upkeep/upkeep.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -21,7 +21,6 @@
  */
 #include "pool.h"
 #include "../entry/entry.h"
-#include "../upkeep/upkeep.h"
 
 #include <errno.h>
 #include <stdlib.h>
