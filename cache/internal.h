@@ -337,8 +337,8 @@ struct cache {
 	pthread_t fleet_rater;
 	int fleet_rater_started;
 
-	/* One thread uploads verified files to the shared store (shared.c), from this queue
-	 * (cache->lock), started at the first upload. */
+	/* One thread uploads verified files to the shared store (shared/shared_upload.c), from
+	 * this queue (cache->lock), started at the first upload. */
 	struct shared_job *uploads;
 	pthread_t uploader;
 	int uploader_started;

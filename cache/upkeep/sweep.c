@@ -1,9 +1,9 @@
 /*
  * The sweeper: a thread that, every sweep_interval_s, deletes expired files and writes lazy
- * last_access updates without fsync (sweep_run), evicts (../entry/evict.c), and runs the recovery scan
- * again (recover.c) while the last one could not read everything. sweep_run takes the entry's
- * io lock then cache->lock (internal.h) and re-checks the entry after taking them, since it
- * may have changed while no lock was held.
+ * last_access updates without fsync (sweep_run), evicts (../entry/evict.c), and runs the
+ * recovery scan again (recover.c) while the last one could not read everything. sweep_run
+ * takes the entry's io lock then cache->lock (internal.h) and re-checks the entry after taking
+ * them, since it may have changed while no lock was held.
  */
 #include "upkeep.h"
 #include "../entry/entry.h"
