@@ -31,6 +31,11 @@
  * FAILED. The open that waited for a flight always gets that flight's file.
  */
 #include "internal.h"
+#include "entry/entry.h"
+#include "fill/fill.h"
+#include "fleet/fleet.h"
+#include "shared/shared.h"
+#include "upkeep/upkeep.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -63,41 +68,6 @@ struct cache_handle {
 	struct entry *e;
 	struct data_fd *d;
 };
-
-const char *cache_state_name(enum cache_state s)
-{
-	switch (s) {
-	case CACHE_ABSENT:
-		return "absent";
-	case CACHE_QUEUED:
-		return "queued";
-	case CACHE_APPLIED:
-		return "applied";
-	case CACHE_GENERATING:
-		return "generating";
-	case CACHE_DOWNLOADING:
-		return "downloading";
-	case CACHE_READY:
-		return "ready";
-	case CACHE_EXPIRED:
-		return "expired";
-	case CACHE_FAILED:
-		return "failed";
-	case CACHE_NO_DATA:
-		return "no-data";
-	case CACHE_WAITING:
-		return "waiting";
-	}
-	return "unknown";
-}
-
-const char *cache_step_name(enum cache_step s)
-{
-	static const char *const names[CACHE_STEP_N] = {
-		"applied", "generated", "url", "first_byte", "last_byte", "synced", "ready"};
-
-	return (unsigned)s < CACHE_STEP_N ? names[s] : "?";
-}
 
 const char *cache_fleet_role_name(enum cache_fleet_role r)
 {
@@ -287,7 +257,9 @@ struct cache *cache_new(const struct cache_config *cfg, struct provider *prov, i
 	    (rc = cache_sync_init(c)) != 0)
 		goto fail;
 	synced = 1;
-	if ((rc = cache_first_source(c, cfg, prov)) != 0 || (rc = pool_start(c)) != 0 ||
+	/* The pool runs flights with fill_run: passed down, as the pool sits below the fill that
+	 * borrows and gives back its slots. Before the first source, whose orphans may resume. */
+	if ((rc = pool_start(c, fill_run)) != 0 || (rc = cache_first_source(c, cfg, prov)) != 0 ||
 	    (rc = sweep_start(c)) != 0 || (rc = recover_start(c)) != 0)
 		goto fail;
 	return c;

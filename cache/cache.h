@@ -81,7 +81,7 @@ struct cache_config {
 	 * ("<provider>/<account hash>", s3_pointer.h) and this host's name (pointers' writer).
 	 * Before applying, a flight looks for the range's pointer there and, when it is usable,
 	 * takes the file from the store; after a fill from the provider, the file and its
-	 * pointer are uploaded in the background (cache/shared.c). Must outlive the cache. */
+	 * pointer are uploaded in the background (cache/shared/). Must outlive the cache. */
 	struct s3_store *store;
 	const char *store_prefix;
 	const char *store_writer;

@@ -1,5 +1,23 @@
 /*
- * Private to cache/: the cache and entry structures shared by its modules.
+ * Private to cache/: the structures every part of the cache shares (the cache, its sources and
+ * kinds, its entries), and the lock order. Each part's calls are declared in its folder's
+ * header, not here:
+ *
+ *   cache.c, source.c, stats.c  the public calls (cache.h): above everything below
+ *   upkeep/upkeep.h  the recovery scan at start, the expiry sweeper
+ *   fill/fill.h      one flight and the pool of workers that runs it (fill/pool.h)
+ *   fleet/fleet.h    the cache's side of fleet mode: a flight's claim, the fleet's rate cap
+ *   shared/shared.h  the shared store: a flight's file from it, uploads to it
+ *   entry/entry.h    the in-memory table: entries, kinds, freshness, credential gate, steps,
+ *                    LRU eviction
+ *   store/store.h    the on-disk files: keys, .meta/.data/.part, room on the disk
+ *
+ * A flight runs down through three folders: its driver (fill/fill.c) calls the fleet's part
+ * and the shared store's, which call the flight's own acts and steps (fill/flight.c,
+ * fill/fill_steps.c, shared/pointer.c) below them; those call only the pool, the entry table
+ * and the store. No file calls one that calls it back, directly or not: where a lower part
+ * must reach an upper one it is given a function at set-up (pool_start's flight runner, a
+ * flight's check_file).
  *
  * Locks, in the order they nest (take the left one first, never the reverse):
  *
@@ -35,9 +53,9 @@
 #include <stdint.h>
 
 #include "cache.h"
-#include "key.h"
-#include "poll_hint.h"
-#include "store.h"
+#include "fill/poll_hint.h"
+#include "store/key.h"
+#include "store/store.h"
 
 #define ENTRY_BUCKETS 16384 /* power of two */
 #define IO_LOCKS 1024	    /* power of two, at most 4096 (entry_io_lock) */
@@ -311,6 +329,7 @@ struct cache {
 		uint64_t last_start;
 	} who_running[POOL_WHO_MAX];
 	uint64_t start_seq;	/* flights started so far */
+	int (*pool_run)(struct cache *c, struct entry *e); /* what a worker runs (pool_start) */
 	pthread_t sweeper, recoverer;
 	int sweeper_started, recoverer_started;
 
@@ -318,8 +337,8 @@ struct cache {
 	pthread_t fleet_rater;
 	int fleet_rater_started;
 
-	/* One thread uploads verified files to the shared store (shared.c), from this queue
-	 * (cache->lock), started at the first upload. */
+	/* One thread uploads verified files to the shared store (shared/shared_upload.c), from
+	 * this queue (cache->lock), started at the first upload. */
 	struct shared_job *uploads;
 	pthread_t uploader;
 	int uploader_started;
@@ -349,250 +368,9 @@ static inline struct cache_counts *entry_counts(struct cache *c, const struct en
 	return &e->kind->counts;
 }
 
-/* --- source.c: the sources and their kinds (caller holds cache->lock unless said) --- */
+/* --- source.c: the sources (cache_add_source) --- */
 
-/* The bucket of (provider, account) in cache->by_account and cache->orphans. */
-unsigned account_bucket(const char *provider, const char *account);
-/* The kind of a type index; NULL when it is not one. */
-struct cache_kind *kind_get(const struct cache *c, size_t type);
-/* The key of kind k for r. 0 or -EINVAL (range not valid). */
-int kind_key(const struct cache *c, const struct cache_kind *k, const struct date_range *r,
-	     struct cache_key *key);
-/* The kind whose keys key has (provider, account, report_type, language); NULL = none. */
-struct cache_kind *kind_of_key(const struct cache *c, const struct cache_key *key);
 /* Free every source and kind (threads gone). */
 void source_free_all(struct cache *c);
-
-/* --- cred.c: the credential gate (caller holds cache->lock) --- */
-
-enum { CRED_OPEN = 0, CRED_WAIT = 1, CRED_AGAIN = 2 };
-/* Whether a ready file of s may be served now: CRED_OPEN (no gate, or its credentials were
- * accepted), CRED_WAIT (another thread asks the provider: wait on cache->wake and look
- * again), CRED_AGAIN (this thread asked, dropping the lock meanwhile: look again),
- * -EACCES (refused), or the errno of a call that could not tell (-EIO...: nothing learned).
- * task_id is the entry's own task, which the check may query; owner is whom the credentials
- * that fetched the file serve ("" unknown: anyone accepted may read it), else the credentials
- * in use must serve the same (their owner learned by the check if not yet): -EACCES when
- * they serve another or the check showed none (Mogujie: a seller without orders in the
- * entry's range is not the one that had them). Both copied before the lock is dropped. */
-int cred_gate(struct cache *c, struct cache_source *s, const char *task_id, const char *owner);
-/* Whom s's credentials in use serve (provider_ops.credentials_owner) into out, "" unknown.
- * No I/O: callable with cache->lock held. */
-void cred_owner(struct cache_source *s, char *out, size_t n);
-/* Whether s may use what an earlier run left (no gate, or its credentials accepted). */
-int cred_accepted(struct cache_source *s);
-/* What a flight of s learned: accepted (it got its file) or refused (an auth error). */
-void cred_learn(struct cache *c, struct cache_source *s, enum cache_cred verdict);
-
-/* --- fleet_rate.c: the fleet's request cap, shared by its live members --- */
-
-/* When src has fleet mode and a rate cap: give its provider the whole cap / members now (before
- * its first request), and start the thread that re-counts the members of every such source
- * every second or so, unless it runs. No locks held. 0 or -errno. */
-int fleet_rate_start(struct cache *c, struct cache_source *src);
-/* Stop it (cache->stopping set and broadcast first). */
-void fleet_rate_stop(struct cache *c);
-
-/* --- fill_fleet.c: the fleet forgets a range (rmdir) --- */
-/* In fleet mode, drops the fleet's record of key so the next read on any host exports anew
- * (once: the claim still decides who). Best effort: a failure is logged. No lock held. */
-void fill_fleet_forget(struct cache_source *src, const struct cache_key *key);
-
-/* --- entry.c: the table (caller holds cache->lock unless said otherwise) --- */
-
-int64_t cache_now_ms(const struct cache *c);
-int64_t cache_mono_ms(void);
-/* Find the entry of type for r; NULL if not in memory. */
-struct entry *entry_find(struct cache *c, size_t type, const struct date_range *r);
-struct entry *entry_find_hash(struct cache *c, const char *hash);
-/* Find the entry of type for r, else load its .meta from disk (dropping the lock meanwhile),
- * else (create != 0) create an ABSENT one. NULL with *err: -EINVAL invalid range or type,
- * -ENOMEM,
- * -ENOENT when nothing is known and create is 0, or the -errno of a .meta or .data that could
- * not be read (EMFILE, EIO): then nothing is created, so a file that may be fine is never
- * exported over. */
-struct entry *entry_get(struct cache *c, size_t type, const struct date_range *r, int create,
-			int *err);
-/* Insert an entry built from a .meta if its key is not in memory yet: under the kind whose keys
- * it has (kind_of_key, decided under the lock the caller holds, so a source added meanwhile is
- * never missed), else as an orphan. hash is the key hash of m->key (its file name: the .meta
- * was checked against it). Returns the entry (new or existing), *created says which; NULL on
- * ENOMEM. */
-struct entry *entry_insert_meta(struct cache *c, const struct store_meta *m, const char *hash,
-				int *created);
-/* Make orphan e an entry of kind k (its keys are k's): into the range table and k's source's
- * list. The caller has taken e out of cache->orphans (it walks that bucket anyway). */
-void entry_adopt(struct cache *c, struct entry *e, struct cache_kind *k);
-/* What entry_meta_usable found. */
-enum meta_use {
-	META_UNCHECKED = -2, /* the .data could not be stat'ed (EIO, ...): leave everything */
-	META_FOREIGN = -1,   /* no source has its keys (yet): an orphan */
-	META_STALE = 0,	     /* READY but its .data is missing or has the wrong size: drop it */
-	META_USABLE = 1,
-};
-/* Whether a .meta read from disk can be served: for READY, its .data exists with the
- * recorded size (does a stat; STALE or UNCHECKED otherwise), and a source has its keys
- * (provider, account, report_type, language): *type is that kind, else META_FOREIGN.
- * Takes cache->lock itself (not held on entry). */
-enum meta_use entry_meta_usable(struct cache *c, const char *hash, const struct store_meta *m,
-				size_t *type);
-/* The state cache_lookup reports: READY past its expiry is EXPIRED; QUEUED while its source's
- * provider is closed is WAITING. */
-enum cache_state entry_state(const struct cache *c, const struct entry *e);
-/* Whether e's READY file is complete, and until when it is served when open (0 when complete);
- * fresh.h. Its as_of is when its export was applied (a file of an older orderfs: when it
- * turned ready); an orphan, or a file with neither time, counts as complete. cache->lock
- * held. */
-void entry_freshness(const struct cache *c, const struct entry *e, int *complete,
-		     int64_t *until);
-/* Whether e is READY past the provider's expiry (the sweeper deletes such files; an open file
- * past fresh_until is kept until its re-export replaces it). cache->lock held. */
-int entry_server_expired(const struct cache *c, const struct entry *e);
-/* Set *slot (an entry_info string) to a copy of v, freeing what it held; "" needs no
- * memory. 0, or -ENOMEM with one log line and *slot unchanged. */
-int entry_str_set(const char **slot, const char *v);
-/* Its last error: a copy of err, or none when err is NULL or clear. On ENOMEM the error is
- * dropped with one log line (last_errno still says what failed). */
-void entry_err_set(struct entry_info *i, const struct client_error *err);
-/* e's info expanded (strings copied) into out. */
-void entry_info_get(const struct entry *e, struct cache_info *out);
-/* i's digest as hex into out (65 bytes), "" when it has none. */
-void entry_sha256_hex(const struct entry_info *i, char *out);
-/* Set i's digest from hex ("" or not 64 hex digits: none). */
-void entry_sha256_set(struct entry_info *i, const char *hex);
-/* Free what i owns and make it an empty (ABSENT) entry_info. */
-void entry_info_clear(struct entry_info *i);
-/* e's full key into out. 0, or -EINVAL (an orphan's stored fields do not make a key: never
- * for one built by entry_new). cache->lock held (its kind's strings never change). */
-int entry_key(const struct cache *c, const struct entry *e, struct cache_key *out);
-/* Fill a store_meta from the entry's current info (its key from entry_key). */
-void entry_to_meta(const struct cache *c, const struct entry *e, struct store_meta *m);
-/* Reset to ABSENT, keeping the key (drops e->old). */
-void entry_reset(struct entry *e);
-/* A refresh of e begins: keep its current (READY) info as e->old. 0, or -ENOMEM and e
- * unchanged. */
-int entry_keep_old(struct entry *e);
-/* The refresh failed: e is its old file again (e->old moves into e->info; no allocation). */
-void entry_restore_old(struct entry *e);
-/* The refresh ended (its file replaced the old one, or the old one is e's again): free
- * e->old. */
-void entry_drop_old(struct entry *e);
-void entry_touch(struct cache *c, struct entry *e);
-void entry_free_all(struct cache *c);
-
-/* The hex of e's hash, the base name of its files: entry_hex(e).s lives to the end of the
- * full expression (an entry keeps the 32 bytes, not the 65 of their text). */
-struct entry_hex {
-	char s[KEY_HASH_LEN];
-};
-static inline struct entry_hex entry_hex(const struct entry *e)
-{
-	struct entry_hex h;
-
-	key_hex(e->hash, sizeof(e->hash), h.s);
-	return h;
-}
-
-/* e's range as text for a log line: entry_name(e).s lives to the end of the full expression
- * (not kept in the entry: 100,000 entries). */
-struct entry_name {
-	char s[DATE_RANGE_STR_LEN];
-};
-static inline struct entry_name entry_name(const struct entry *e)
-{
-	struct entry_name n;
-
-	date_range_format(&e->range, n.s);
-	return n;
-}
-
-/* --- pool.c: fill workers --- */
-
-/* Queue a flight for e (caller holds cache->lock, e->filling is 0, e has a kind). Sets
- * QUEUED, and starts a worker when none is idle (pool_grow). A worker takes, among the
- * queued flights whose source is below its max_exports, one of the source running the
- * fewest, the oldest of its requester's (pool.c). */
-void pool_enqueue(struct cache *c, struct entry *e);
-/* A worker more for a flight that may start now, when none is idle and the pool is below
- * its bound (max_exports + lent + given-back slots); not when stopping. cache->lock held.
- * A worker that cannot be started is logged; the queued flight waits for the next one. */
-void pool_grow(struct cache *c);
-/* Queue a flight that polls e's saved task (never re-applies) when e has a kind and was left
- * mid-export (APPLIED, GENERATING, DOWNLOADING) with no flight. cache->lock held. */
-void pool_resume(struct cache *c, struct entry *e);
-
-/* Drop e's flight if it is still in the queue (not started), has not applied for a task, and
- * nobody wants it any more: no waiter, not a prefetch's. Its waiters' flight ends with
- * -ECANCELED and e goes back to the state it had. 1 if dropped, else 0. cache->lock held. */
-int pool_drop_unwanted(struct cache *c, struct entry *e);
-/* Nothing to start: workers come with the first flight (pool_enqueue). Always 0. */
-int pool_start(struct cache *c);
-/* A flight of s begins waiting for its provider to open: its slot is lent to other sources'
- * flights meanwhile (a worker thread more when needed). cache->lock held. */
-void pool_lend(struct cache *c, struct cache_source *s);
-/* Its wait ended: with take, take a slot back, waiting on cache->wake while other sources'
- * flights hold them all (not when stopping); without (the flight stops), just end the loan.
- * cache->lock held, dropped while waiting. */
-void pool_unlend(struct cache *c, struct cache_source *s, int take);
-/* Join the workers; cache->stopping must be set and broadcast first. */
-void pool_join(struct cache *c);
-/* e's export is generated at the provider: its flight gives its slot of max_exports (and of
- * its source's cap) back, so the next queued export applies while this one downloads. At
- * most max_exports flights download so; past that the flight keeps its slot. Only for
- * providers whose exports run at the server (provider->shared_tasks). cache->lock held. */
-void pool_give_back(struct cache *c, struct entry *e);
-/* Take e's slot again (its task is gone and it must apply anew), waiting for one to be free.
- * No-op when the slot was not given back. cache->lock held. */
-void pool_take_back(struct cache *c, struct entry *e);
-
-/* --- shared.c: the shared store's uploads --- */
-
-/* The step times of e's last fill in this process, made (zeroed, taking the oldest row)
- * when it has none: never NULL. cache->lock held. */
-int64_t *steps_row(struct cache *c, const struct entry *e);
-/* Zero e's step times: a new export of it starts. cache->lock held. */
-void steps_reset(struct cache *c, const struct entry *e);
-/* e's step times into out (zeros when none are kept). cache->lock held. */
-void steps_get(const struct cache *c, const struct entry *e, int64_t out[CACHE_STEP_N]);
-/* The shared store's object key of e's ready file into out (cap bytes; "" when e has no
- * digest, its source no store, or the key does not fit). Caller holds cache->lock. */
-void shared_entry_object(const struct entry *e, char *out, size_t cap);
-/* Stop the uploader (cache->stopping set and broadcast on upload_wake first) and drop the
- * jobs left: their files stay in the cache, the next fill of the range uploads again. */
-void shared_stop(struct cache *c);
-
-/* --- fill.c: one flight. Called by a worker without locks. Returns 0 when the entry turned
- * READY, else -errno (the entry records the failure). --- */
-int fill_run(struct cache *c, struct entry *e);
-
-/* --- room.c: max_file_size and cache_min_free for one download; no lock needed --- */
-
-#define ROOM_CHECK_EVERY (1u << 20) /* room_grow looks at the disk once per MiB */
-
-/* A response is about to write: have bytes on disk, total declared (UINT64_MAX = not).
- * 0, or -EFBIG (total over max_file_size) / -ENOSPC (total would leave less than
- * cache_min_free on cache_dir's filesystem), each with one log line naming both numbers.
- * range names the export in that line. */
-int room_begin(const struct cache *c, const char *range, uint64_t have, uint64_t total);
-/* The download grew from before to size bytes: -EFBIG past max_file_size, -ENOSPC when
- * (checked each ROOM_CHECK_EVERY) the filesystem has less than cache_min_free left; else 0. */
-int room_grow(const struct cache *c, const char *range, uint64_t before, uint64_t size);
-
-/* --- evict.c: LRU eviction and the expiry sweeper --- */
-
-/* Evict READY files with no handle, least recently used first, until the total fits
- * max_size; downloads in progress count with their declared size (or the bytes they have)
- * so the cache plus what is being downloaded fits. Takes the locks itself (none held on
- * entry). */
-void evict_run(struct cache *c);
-/* Delete expired data files and flush lazy last_access; no locks held on entry. */
-void sweep_run(struct cache *c);
-int sweep_start(struct cache *c);
-
-/* --- recover.c: the background scan of what an earlier run left --- */
-int recover_start(struct cache *c);
-/* The scan itself (no locks held on entry); at most one runs at a time, a second call while
- * one runs returns at once. The sweeper calls it again while scan_done is 0. */
-void recover_scan(struct cache *c);
 
 #endif

@@ -11,6 +11,9 @@
  * mid-export resumes its task (never re-applies).
  */
 #include "internal.h"
+#include "entry/entry.h"
+#include "fill/pool.h"
+#include "fleet/fleet.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,41 +21,6 @@
 #include <string.h>
 
 #include "../common/log.h"
-
-struct cache_kind *kind_get(const struct cache *c, size_t type)
-{
-	return type < c->nkinds ? c->kinds[type] : NULL;
-}
-
-int kind_key(const struct cache *c, const struct cache_kind *k, const struct date_range *r,
-	     struct cache_key *key)
-{
-	return key_init(key, k->src->prov->name, k->src->account, k->report_type,
-			c->cfg.language, r);
-}
-
-/* The kind of source s whose keys key has (its provider and account are s's); NULL = none. */
-static struct cache_kind *source_kind_of_key(const struct cache *c,
-					     const struct cache_source *s,
-					     const struct cache_key *key)
-{
-	if (strcmp(key->language, c->cfg.language) != 0)
-		return NULL;
-	for (size_t t = 0; t < s->ntypes; t++)
-		if (!strcmp(c->kinds[s->first + t]->report_type, key->report_type))
-			return c->kinds[s->first + t];
-	return NULL;
-}
-
-struct cache_kind *kind_of_key(const struct cache *c, const struct cache_key *key)
-{
-	const struct cache_source *s = c->by_account[account_bucket(key->provider, key->account)];
-
-	for (; s; s = s->anext)
-		if (!strcmp(s->account, key->account) && !strcmp(s->prov->name, key->provider))
-			return source_kind_of_key(c, s, key);
-	return NULL;
-}
 
 static void source_free(struct cache_source *s, struct cache_kind **kinds)
 {

@@ -1,5 +1,6 @@
 /* The cache's figures, per export type (kind) and for the whole cache (cache_get_stats). */
 #include "internal.h"
+#include "entry/entry.h"
 
 #include <string.h>
 

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "../../cache/cache.h"
-#include "../../cache/internal.h"
+#include "../../cache/entry/entry.h"
 #include "fake_provider.h"
 #include "tmp_dir.h"
 

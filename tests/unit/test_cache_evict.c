@@ -18,7 +18,7 @@
 #include <openssl/evp.h>
 
 #include "../../cache/cache.h"
-#include "../../cache/internal.h" /* evict_run: eviction at a moment the test chooses */
+#include "../../cache/entry/entry.h" /* evict_run: eviction at a moment the test chooses */
 #include "../../common/log.h"
 #include "cache_harness.h"
 

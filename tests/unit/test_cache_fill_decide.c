@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../cache/fill_decide.h"
+#include "../../cache/fill/fill_decide.h"
 
 #define N_KINDS (CLIENT_E_CANCELLED + 1)
 #define N_STEPS (FILL_STEP_FETCH + 1)

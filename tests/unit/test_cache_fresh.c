@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "../../cache/cache.h"
-#include "../../cache/fresh.h"
+#include "../../cache/entry/fresh.h"
 #include "cache_harness.h"
 
 static int64_t utc(int y, int mo, int d, int h, int mi)

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../cache/poll_hint.h"
+#include "../../cache/fill/poll_hint.h"
 
 static void test_no_hint_keeps_the_schedule(void **state)
 {

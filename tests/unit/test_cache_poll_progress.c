@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "../../cache/poll_hint.h"
-#include "../../cache/poll_progress.h"
+#include "../../cache/fill/poll_hint.h"
+#include "../../cache/fill/poll_progress.h"
 
 /* 10 % at 1000 ms, 30 % at 1500 ms: 25 ms a point, 69.5 points left, the end at 3237 ms. */
 static struct poll_progress rising(void)

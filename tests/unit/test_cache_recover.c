@@ -26,7 +26,7 @@
 #define UNUSED __attribute__((unused))
 
 
-#include "../../cache/store.h"
+#include "../../cache/store/store.h"
 
 static const struct date_range *R1(void)
 {

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "../../cache/cache.h"
-#include "../../cache/key.h"
-#include "../../cache/store.h"
+#include "../../cache/store/key.h"
+#include "../../cache/store/store.h"
 #include "../../common/log.h"
 #include "cache_harness.h"
 

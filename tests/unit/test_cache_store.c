@@ -26,9 +26,9 @@
 
 #include <dirent.h>
 
-#include "../../cache/key.h"
-#include "../../cache/part.h"
-#include "../../cache/store.h"
+#include "../../cache/store/key.h"
+#include "../../cache/store/part.h"
+#include "../../cache/store/store.h"
 
 static const struct date_range *R1(void)
 {

@@ -1,4 +1,11 @@
 /*
+ * cache/store/: the on-disk files, at the bottom of the cache (it calls nothing above it).
+ *
+ *   store.c  paths, metadata (JSON) and atomic writes (this header), the states' names
+ *   key.c    an export's canonical key and its SHA-256, which names its files (key.h)
+ *   part.c   the .part being downloaded, hashed as it grows (part.h)
+ *   room.c   room on cache_dir's filesystem for one download (room.h)
+ *
  * The on-disk store: paths, metadata (JSON) and atomic writes. No locks, no threads: callers
  * serialize operations on one entry's files (the entry's io lock, see internal.h).
  *
@@ -26,7 +33,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "cache.h"
+#include "../cache.h"
 #include "key.h"
 
 #define STORE_VDIR "v1"

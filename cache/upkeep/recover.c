@@ -19,7 +19,9 @@
  * they are. Deletions happen under cache->lock after checking no entry owns the hash, so a
  * flight that has just started cannot lose its files.
  */
-#include "internal.h"
+#include "upkeep.h"
+#include "../entry/entry.h"
+#include "../fill/pool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,7 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/log.h"
+#include "../../common/log.h"
 
 /* Delete an entry's files unless the entry is live in memory. */
 static int recover_drop(struct cache *c, const char *hash, const char *only)

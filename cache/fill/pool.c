@@ -19,13 +19,14 @@
  * worker idle for worker_idle_ms exits, so a mount of 1,000 merchants that each exported once
  * keeps no fill thread.
  */
-#include "internal.h"
+#include "pool.h"
+#include "../entry/entry.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 void pool_enqueue(struct cache *c, struct entry *e)
 {
@@ -253,7 +254,7 @@ static void *pool_worker(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		int64_t start = cache_mono_ms();
-		rc = fill_run(c, e);
+		rc = c->pool_run(c, e);
 
 		pthread_mutex_lock(&c->lock);
 		pool_count_outcome(entry_counts(c, e), rc,
@@ -325,9 +326,9 @@ void pool_grow(struct cache *c)
 	pool_add_worker(c);
 }
 
-int pool_start(struct cache *c)
+int pool_start(struct cache *c, pool_run_fn *run)
 {
-	(void)c;
+	c->pool_run = run;
 	return 0;
 }
 

@@ -1,14 +1,30 @@
 /*
- * Private to the fill engine: the flight shared by its driver (fill.c: apply, poll, waits,
- * failures) and its transfer steps (fill_steps.c: URL, download or fetch, verify, commit).
- * Locking as in internal.h: none of these is called with a lock held.
+ * cache/fill/: one flight (apply -> poll -> URL -> download or fetch -> verify -> READY) and
+ * the workers that run them.
+ *
+ *   fill.c           the driver: a flight from its start to its outcome (fill_run). It calls
+ *                    the fleet's part (../fleet/) and the shared store's (../shared/), which
+ *                    call the flight's own acts and steps below, never the driver
+ *   flight.c         the flight's own acts: alive, sleep, state and .meta, apply or take a
+ *                    task, no data, step stamps, what a failed call means (fill_judge)
+ *   fill_steps.c     the generated file onto the disk: URL, download or fetch, verify, commit
+ *   fill_decide.c    what a failed provider call means, for every step (a pure table)
+ *   poll_hint.c      where the next poll lands, from the last export's window (pure)
+ *   poll_progress.c  the end predicted from the provider's percent (pure)
+ *   pool.c           the workers (pool.h): below the fill, which it runs through pool_start's
+ *                    function
+ *
+ * struct fill is the flight shared by these files and by ../fleet/ and ../shared/. Locking
+ * as in ../internal.h: none of the functions here is called with a lock held.
  */
-#ifndef ORDERFS_CACHE_FILL_INTERNAL_H
-#define ORDERFS_CACHE_FILL_INTERNAL_H
+#ifndef ORDERFS_CACHE_FILL_H
+#define ORDERFS_CACHE_FILL_H
 
+#include "../entry/entry.h"
+#include "../internal.h"
 #include "fill_decide.h"
-#include "internal.h"
 #include "poll_progress.h"
+#include "pool.h"
 
 /* Beyond 0 and -errno, what a step can tell the driver. */
 #define FILL_REAPPLY 1 /* the task or its file is gone: apply again */
@@ -63,9 +79,19 @@ struct fill {
 					  * object's: checked on the part's own hash) */
 	const struct s3_pointer *take;	 /* NULL, or the pointer whose fields the entry takes
 					  * once fill_commit found want_sha (shared.c) */
+	/* Before a file goes READY, fill_commit has the flight check its SHA-256 here: 0, or
+	 * -errno (f->err set) and the file is dropped. The driver sets it at the flight's start
+	 * (fill_fleet_check): the commit sits below the fleet's part of the flight, which reaches
+	 * it through the shared store. */
+	int (*check_file)(struct fill *f, const char *sha);
 };
 
-/* --- fill.c --- */
+/* --- fill.c: one flight, run by a pool worker (the function given to pool_start) without
+ * locks. Returns 0 when the entry turned READY, else -errno (the entry records the
+ * failure). --- */
+int fill_run(struct cache *c, struct entry *e);
+
+/* --- flight.c: the flight's own acts (fill.c, the driver, declares only fill_run) --- */
 
 /* Whether this flight may still act: not stopping, not forgotten. cache->lock held. */
 int fill_alive_locked(const struct fill *f);
@@ -104,32 +130,6 @@ int fill_take_task(struct fill *f, const struct export_task *t);
 /* Nothing in the range: remembered as NO_DATA. -ENODATA, or -errno of the write. */
 int fill_no_data(struct fill *f);
 
-/* --- fill_fleet.c: fleet mode's part of a flight (each is a no-op without fleet mode) --- */
-
-/* Get the flight a task: without fleet mode, apply when there is none. In fleet mode, claim
- * (FILL_FROM_STORE: a host that syncs its files itself found the file another host made in
- * the shared store: READY, no task needed.) ...
- * the range: the holder resumes the record's task or applies (in a fleet slot) and writes
- * the record; a follower waits on the holder's record and takes its task once generated;
- * with etcd unreachable past one TTL, run alone (or fail -EAGAIN with fleet_refuse).
- * *fresh = 1 when the task was just applied for. 0, or -errno (f->err set). */
-int fill_fleet_task(struct fill *f, int *fresh);
-/* The holder tells the fleet the task's state (GENERATING, GENERATED with its expiry,
- * NO_DATA). */
-void fill_fleet_state(struct fill *f, enum export_state st);
-/* Before a file goes READY: when another host's record gives the file's SHA-256, sha must
- * match it (waiting a little for the holder to write it). 0, or -EIO (f->err set). */
-int fill_fleet_check(struct fill *f, const char *sha);
-/* A follower that took the holder's task: wait for the holder's verified file to be named in
- * the record (as fill_fleet_check does), then its SHA-256 into sha and its size into *size:
- * 1. 0 when there is none to wait for (not a follower, the holder is gone and this host holds
- * the range now, or it runs alone); -ETIMEDOUT, -EAGAIN, -ECANCELED as fill_fleet_check. */
-int fill_fleet_holder_file(struct fill *f, char sha[65], int64_t *size);
-/* The task was found gone (re-apply): never adopt it again in this flight. */
-void fill_fleet_task_gone(struct fill *f);
-/* The flight ended with rc: the holder writes the outcome and gives back claim and slot. */
-void fill_fleet_done(struct fill *f, int rc);
-
 /* --- fill_steps.c: the generated file onto the disk --- */
 
 /* Download the generated file (or have the provider fetch its bundle), verify it and commit
@@ -141,27 +141,5 @@ int fill_open_part(struct fill *f, struct part *pt);
 /* .part -> .data, .meta READY from the entry's info. Takes ownership of pt (closes it).
  * 0 or -errno (f->err set). */
 int fill_commit(struct fill *f, struct part *pt);
-
-/* --- shared.c: the shared store (no-ops for a source without one) --- */
-
-/* Before any provider call: when the store has a usable pointer for the entry's range and
- * file (not expired, fresh by fresh.h, newer than a file being refreshed), take the file
- * from the store, verified by size and SHA-256, and commit it. 0 (READY, no provider call),
- * FILL_STORE_MISS (nothing usable, or the store failed: logged and counted; go on with the
- * provider), or -errno of the commit / -ECANCELED (f->err set). */
-int fill_from_store(struct fill *f);
-/* Fleet mode, a follower whose task is generated: rather than downloading from the provider,
- * take the holder's file from the store once the holder's record names it (its SHA-256) and
- * the holder's upload is there (waited for up to STORE_FOLLOW_WAIT_S). 0 (READY),
- * FILL_STORE_MISS (go on with the provider's download URL), or -errno. */
-int fill_follow_from_store(struct fill *f);
-/* Fleet mode, a provider whose jobs are local (Mogujie's sync): another host's record says
- * it made the range's file; wait for its pointer in the store (up to STORE_FOLLOW_WAIT_S)
- * and take the file as fill_from_store does. Once per flight (store_tried). 0 (READY),
- * FILL_STORE_MISS (export here), or -errno. */
-int fill_wait_store(struct fill *f);
-/* After a flight from the provider ended READY: the file goes to the store, then its pointer,
- * on the uploader thread (never blocking a reader), retried when the store fails. */
-void fill_to_store(struct fill *f);
 
 #endif

@@ -5,17 +5,18 @@
  * verified, then committed (.part -> .data, .meta READY; store.h has the order). What a failed
  * call means is fill_decide's answer, acted on by fill_judge.
  */
-#include "fill_internal.h"
-#include "shared.h"
+#include "fill.h"
+#include "../shared/shared.h"
+#include "../store/room.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/bundle.h"
-#include "../common/log.h"
-#include "part.h"
+#include "../../common/bundle.h"
+#include "../../common/log.h"
+#include "../store/part.h"
 
 #define FILL_WHOLE 3 /* fill_download_try: the .part holds the whole file */
 
@@ -166,7 +167,7 @@ int fill_commit(struct fill *f, struct part *pt)
 	}
 	if (f->take)
 		shared_take_fields(f, f->take);
-	if ((rc = fill_fleet_check(f, sha)) != 0) {
+	if ((rc = f->check_file(f, sha)) != 0) {
 		fill_drop_part(f); /* never served: the fleet holder's file differs */
 		return rc;
 	}

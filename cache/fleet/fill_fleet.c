@@ -28,14 +28,16 @@
  * wait, or take over). A fenced one (this host's claim is gone: it stalled past its TTL)
  * stops this flight's writes for good, so a newer holder's record is never overwritten.
  */
-#include "fill_internal.h"
+#include "../fill/fill.h"
+#include "fleet.h"
+#include "../shared/shared.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../client/fleet/fleet.h"
-#include "../common/log.h"
+#include "../../client/fleet/fleet.h"
+#include "../../common/log.h"
 
 #define FLEET_WAIT_MIN_MS 200	/* first wait for a slot, or for etcd */
 #define FLEET_WAIT_MAX_MS 1000	/* longest wait for a slot, or for etcd */
@@ -645,6 +647,20 @@ int fill_fleet_holder_file(struct fill *f, char sha[FLEET_SHA256_HEX], int64_t *
 	if (!fleet_of(f) || !f->adopted || f->role != CACHE_FLEET_FOLLOWER)
 		return 0;
 	return fleet_holder_sha(f, sha, size);
+}
+
+int fill_follow_from_store(struct fill *f)
+{
+	char sha[FLEET_SHA256_HEX] = "";
+	int64_t size = -1;
+	int r;
+
+	if (!f->src->store || !f->src->fleet)
+		return FILL_STORE_MISS;
+	r = fill_fleet_holder_file(f, sha, &size);
+	if (r <= 0)
+		return r == 0 ? FILL_STORE_MISS : r;
+	return fill_from_store_object(f, sha, size);
 }
 
 void fill_fleet_task_gone(struct fill *f)

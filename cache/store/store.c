@@ -14,10 +14,39 @@
 
 #include <cjson/cJSON.h>
 
-#include "../common/log.h"
-#include "../common/owner.h"
+#include "../../common/log.h"
+#include "../../common/owner.h"
 
 #define META_VERSION 1
+
+/* The states' names are the words a .meta stores (and .status shows): the store parses them
+ * back (parse_state), so they live with it. */
+const char *cache_state_name(enum cache_state s)
+{
+	switch (s) {
+	case CACHE_ABSENT:
+		return "absent";
+	case CACHE_QUEUED:
+		return "queued";
+	case CACHE_APPLIED:
+		return "applied";
+	case CACHE_GENERATING:
+		return "generating";
+	case CACHE_DOWNLOADING:
+		return "downloading";
+	case CACHE_READY:
+		return "ready";
+	case CACHE_EXPIRED:
+		return "expired";
+	case CACHE_FAILED:
+		return "failed";
+	case CACHE_NO_DATA:
+		return "no-data";
+	case CACHE_WAITING:
+		return "waiting";
+	}
+	return "unknown";
+}
 
 static int mkdir_0700(const char *path)
 {

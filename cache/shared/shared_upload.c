@@ -7,7 +7,7 @@
  * be dropped after 5 tries, 15 s). Any other failure (403, the file evicted) drops it with one
  * log line. Readers never wait for it.
  */
-#include "fill_internal.h"
+#include "../fill/fill.h"
 #include "shared.h"
 
 #include <errno.h>
@@ -19,11 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../client/interrupt.h"
-#include "../client/store/s3.h"
-#include "../client/store/s3_pointer.h"
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../client/interrupt.h"
+#include "../../client/store/s3.h"
+#include "../../client/store/s3_pointer.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 #define UPLOAD_BACKOFF_MS 1000
 #define UPLOAD_BACKOFF_MAX_SHIFT 4 /* 16 s between tries at most */

@@ -6,12 +6,13 @@
  * Each refusal logs one line with both numbers; the caller turns the -errno into the
  * flight's failure, and the .part is deleted.
  */
-#include "internal.h"
+#include "../internal.h"
+#include "room.h"
 
 #include <errno.h>
 #include <sys/statvfs.h>
 
-#include "../common/log.h"
+#include "../../common/log.h"
 
 #define ROOM_MIN_FREE_CAP (1ull << 30) /* the automatic reserve: at most 1 GiB... */
 #define ROOM_MIN_FREE_PERCENT 5	       /* ...or 5 % of the filesystem, whichever is smaller */

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "../common/date.h"
+#include "../../common/date.h"
 
 #define KEY_FIELD_MAX 128
 #define KEY_STR_MAX 600 /* 4 fields + 2 dates + separators */

@@ -9,14 +9,15 @@
  * next round). One thread serves every source with a cap (each its own fleet, cap and
  * provider).
  */
-#include "internal.h"
+#include "fleet.h"
+#include "../entry/entry.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "../client/fleet/fleet.h"
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../client/fleet/fleet.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 #define RECOUNT_MS 1000
 #define RECOUNT_IDLE_TTLS 3

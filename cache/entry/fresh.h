@@ -17,8 +17,8 @@
 
 #include <stdint.h>
 
-#include "../common/date.h"
-#include "../common/tz.h"
+#include "../../common/date.h"
+#include "../../common/tz.h"
 
 struct fresh_rule {
 	int64_t settle_s;   /* after the range's end, orders still arriving: default 1 h */

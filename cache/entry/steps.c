@@ -3,9 +3,17 @@
  * steps_ms: a ring of STEP_LOG_N rows in the cache rather than a field of every entry.
  * All functions run under cache->lock.
  */
-#include "internal.h"
+#include "entry.h"
 
 #include <string.h>
+
+const char *cache_step_name(enum cache_step s)
+{
+	static const char *const names[CACHE_STEP_N] = {
+		"applied", "generated", "url", "first_byte", "last_byte", "synced", "ready"};
+
+	return (unsigned)s < CACHE_STEP_N ? names[s] : "?";
+}
 
 static int row_is(const struct step_log_row *r, const struct entry *e)
 {

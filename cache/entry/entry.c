@@ -1,5 +1,5 @@
 /* The entry table: find, load on demand, insert from metadata. See internal.h for locking. */
-#include "internal.h"
+#include "entry.h"
 #include "fresh.h"
 
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 static int hex_digit(char ch)
 {
@@ -242,18 +242,6 @@ static unsigned entry_hash_bucket(const unsigned char hash[32])
 {
 	/* The key hash is a SHA-256: its first bytes are as good a hash as any. */
 	return ((unsigned)hash[0] << 16 | (unsigned)hash[1] << 8 | hash[2]) & (ENTRY_BUCKETS - 1);
-}
-
-unsigned account_bucket(const char *provider, const char *account)
-{
-	unsigned h = 2166136261u;
-
-	for (const char *p = provider; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	h = (h ^ '|') * 16777619u;
-	for (const char *p = account; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h & (ACCOUNT_BUCKETS - 1);
 }
 
 /* The orphan whose key hashes to hash in memory; NULL if none. */

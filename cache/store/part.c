@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/clock.h"
-#include "../common/hash_pipe.h"
+#include "../../common/clock.h"
+#include "../../common/hash_pipe.h"
 #include "key.h"
 
 #define PART_READ_BUF 65536

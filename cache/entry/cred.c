@@ -16,13 +16,13 @@
  * reused with another seller's valid token is accepted, yet gets none of the first seller's
  * files.
  */
-#include "internal.h"
+#include "entry.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "../../common/log.h"
 
 /* Ask s's provider once (no lock held). 0 accepted, -EACCES refused, else -errno. */
 static int cred_ask(struct cache_source *s, const char *task_id, struct client_error *err)

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "../client/provider.h"
+#include "../../client/provider.h"
 
 #define PART_FLUSH_MS 10 /* see wbuf */
 

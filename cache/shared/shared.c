@@ -19,7 +19,7 @@
  * file replaced by a newer export fails the store's payload check (x-amz-content-sha256) and
  * is dropped (its own flight queued a job for the new file).
  */
-#include "fill_internal.h"
+#include "../fill/fill.h"
 #include "shared.h"
 
 #include <errno.h>
@@ -31,69 +31,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../client/store/s3.h"
-#include "../client/store/s3_pointer.h"
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "fresh.h"
-#include "part.h"
+#include "../../client/store/s3.h"
+#include "../../client/store/s3_pointer.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../entry/fresh.h"
+#include "../store/part.h"
 
 #define STORE_FOLLOW_WAIT_S 20 /* a follower waits this long for the holder's upload */
-
-/* The entry's pointer key: "<prefix>/ranges/A..B/<report_type>/<language>/<name>.json".
- * 0 or -1 (a field keys cannot hold: that kind is not shared). */
-int shared_pointer_key(const struct entry *e, const char *language, char *out)
-{
-	const struct provider_type *t = &e->kind->src->prov->types[e->kind->ptype];
-	char file[S3_KEY_MAX], range[DATE_RANGE_STR_LEN];
-	int n;
-
-	n = snprintf(file, sizeof(file), "%s/%s/%s.%s", e->kind->report_type,
-		     language[0] ? language : "-", t->base_name, t->ext ? t->ext : "bundle");
-	if (n <= 0 || (size_t)n >= sizeof(file))
-		return -1;
-	date_range_format(&e->range, range);
-	n = snprintf(out, S3_KEY_MAX, "%s/ranges/%s/%s.json", e->kind->src->store_prefix, range,
-		     file);
-	return n > 0 && n < S3_KEY_MAX && s3_key_ok(out) ? 0 : -1;
-}
-
-int shared_object_key(const struct cache_source *s, const char *sha, char *out)
-{
-	int n = snprintf(out, S3_KEY_MAX, "%s/%s", s->store_prefix, sha);
-
-	return n > 0 && n < S3_KEY_MAX && s3_sha256_ok(sha) && s3_key_ok(out) ? 0 : -1;
-}
-
-/* Count a store call that failed with err (cache->lock taken) and make it the source's
- * store_error. 1 when that changed it (a new outage or a new kind of failure: worth a log
- * line), 0 when the store keeps failing the same way (logged once, not at every flight). */
-int shared_count_error(struct cache *c, struct cache_kind *k,
-			      const struct client_error *err)
-{
-	int changed;
-
-	pthread_mutex_lock(&c->lock);
-	k->counts.n_store_errors++;
-	if (err->kind == CLIENT_E_AUTH)
-		k->counts.n_store_auth++;
-	changed = strcmp(k->src->store_error, err->msg) != 0;
-	snprintf(k->src->store_error, sizeof(k->src->store_error), "%s", err->msg);
-	pthread_mutex_unlock(&c->lock);
-	return changed;
-}
-
-int64_t shared_keep_until(const struct fill *f, int64_t expires, int64_t as_of)
-{
-	struct fresh_rule rule = {f->c->cfg.settle_delay_s, f->c->cfg.open_ttl_s};
-	int64_t kept;
-
-	if (!f->src->store || f->c->cfg.store_keep_days <= 0 || expires == 0 || as_of <= 0 ||
-	    !fresh_complete(f->src->prov->zone, &f->e->range, as_of, &rule))
-		return expires;
-	kept = as_of + (int64_t)f->c->cfg.store_keep_days * 86400;
-	return kept > expires ? kept : expires;
-}
 
 /* Whether pointer p may serve the flight's entry now (fresh.h, as a local file would). */
 static int shared_usable(struct fill *f, const struct s3_pointer *p)
@@ -143,23 +88,6 @@ static int shared_find(struct fill *f, const char *pkey, struct s3_pointer *p)
 		return -1;
 	}
 	return shared_usable(f, p) ? 0 : -1;
-}
-
-void shared_take_fields(struct fill *f, const struct s3_pointer *p)
-{
-	struct entry_info *i = &f->e->info;
-
-	pthread_mutex_lock(&f->c->lock);
-	i->applied_time = p->as_of;
-	i->expires = p->expires;
-	i->finish_time = 0;
-	/* The task the file came from: the credential gate (accounts_dir) asks the provider
-	 * about it, so the store never vouches for an account's credentials. An entry that
-	 * cannot hold it (out of memory) keeps none, and the gate then asks for another. */
-	(void)entry_str_set(&i->task_id, p->task_id);
-	(void)entry_str_set(&i->server_name, "");
-	i->items_done = i->items_total = 0;
-	pthread_mutex_unlock(&f->c->lock);
 }
 
 /* The object failed its check: delete it (and its pointer) when this host wrote it. */
@@ -233,18 +161,6 @@ static int shared_download(struct fill *f, const struct s3_pointer *p, const cha
 		return shared_download_failed(f, p, okey, pkey, &err);
 	}
 	return r;
-}
-
-void shared_entry_object(const struct entry *e, char *out, size_t cap)
-{
-	char sha[KEY_HASH_LEN], key[S3_KEY_MAX];
-
-	out[0] = '\0';
-	if (!e->kind || !e->kind->src->store || !e->info.has_sha256)
-		return;
-	entry_sha256_hex(&e->info, sha);
-	if (shared_object_key(e->kind->src, sha, key) == 0 && strlen(key) < cap)
-		memcpy(out, key, strlen(key) + 1);
 }
 
 /* A flight's outcome from the store counted, and on success shown in .status. */
@@ -354,20 +270,15 @@ static int shared_wait_object(struct fill *f, const char *okey, uint64_t size)
 	}
 }
 
-int fill_follow_from_store(struct fill *f)
+int fill_from_store_object(struct fill *f, const char *sha, int64_t size)
 {
 	struct s3_pointer p = {0};
 	char okey[S3_KEY_MAX];
-	int64_t size = -1;
 	int r;
 
-	if (!f->src->store || !f->src->fleet)
+	if (size < 0 || shared_object_key(f->src, sha, okey) != 0)
 		return FILL_STORE_MISS;
-	r = fill_fleet_holder_file(f, p.sha256, &size);
-	if (r <= 0)
-		return r == 0 ? FILL_STORE_MISS : r;
-	if (size < 0 || shared_object_key(f->src, p.sha256, okey) != 0)
-		return FILL_STORE_MISS;
+	snprintf(p.sha256, sizeof(p.sha256), "%s", sha);
 	p.size = size; /* writer "": a corrupt object is the holder's to delete */
 	if ((r = shared_wait_object(f, okey, (uint64_t)size)) == 0)
 		r = shared_download(f, &p, okey, NULL, 0);

@@ -5,14 +5,14 @@
  * error's kind, on the step that failed and on what the flight went through so far; never on
  * the HTTP status, which the client already folded into the kind.
  *
- * Pure: no clock, no lock, no I/O, no log. fill.c acts on the verdict (fill_judge).
+ * Pure: no clock, no lock, no I/O, no log. flight.c acts on the verdict (fill_judge).
  */
 #ifndef ORDERFS_CACHE_FILL_DECIDE_H
 #define ORDERFS_CACHE_FILL_DECIDE_H
 
 #include <stdint.h>
 
-#include "../client/provider.h"
+#include "../../client/provider.h"
 
 /* The step whose provider call failed. */
 enum fill_step {
