@@ -2,7 +2,7 @@
 #include "accounts/account.h"
 #include "mount/dirlock.h"
 #include "node.h"
-#include "progress.h"
+#include "base/progress.h"
 #include "mount/providers.h"
 #include "mount/setup.h"
 

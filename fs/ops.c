@@ -22,7 +22,7 @@
 #include "named.h"
 #include "node.h"
 #include "orderfs.h"
-#include "progress.h"
+#include "base/progress.h"
 #include "report/stats.h"
 #include "report/status.h"
 #include "user_count.h"

@@ -32,10 +32,10 @@
 #include "accounts/account.h"
 #include "bundle_memo.h"
 #include "mount/providers.h"
-#include "kernel_view.h"
+#include "base/kernel_view.h"
 #include "path.h"
-#include "perm.h"
-#include "range_map.h"
+#include "base/perm.h"
+#include "base/range_map.h"
 
 struct accounts;
 struct fuse;

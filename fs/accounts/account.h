@@ -22,7 +22,7 @@
 #include "account_conf.h"
 #include "../mount/config.h"
 #include "../path.h"
-#include "../range_map.h"
+#include "../base/range_map.h"
 #include "../test_clock.h"
 
 struct prefetch;

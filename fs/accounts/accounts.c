@@ -11,7 +11,7 @@
 #include "../../common/log.h"
 #include "../mount/prefetch.h"
 #include "../mount/providers.h"
-#include "../str_map.h"
+#include "../base/str_map.h"
 
 #define START_RETRY_MS 1000 /* a failed start is tried again at most this often */
 

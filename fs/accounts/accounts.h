@@ -32,7 +32,7 @@
 #include "../../cache/cache.h"
 #include "account.h"
 #include "../mount/config.h"
-#include "../perm.h"
+#include "../base/perm.h"
 
 /* What starting an account needs; the pointers must outlive the table. */
 struct accounts_env {

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "mount/config.h"
 
 #define PERM_NSS_BUF 16384
 
@@ -74,13 +73,6 @@ int perm_parse_mode(const char *s, int *mode)
 		return -1;
 	*mode = (int)v;
 	return 0;
-}
-
-void perm_of_config(const struct fs_config *c, struct fs_perm *p)
-{
-	p->uid = c->owner >= 0 ? (uid_t)c->owner : getuid();
-	p->gid = c->group >= 0 ? (gid_t)c->group : getgid();
-	p->mode = (mode_t)c->mode;
 }
 
 void perm_dir_stat(const struct fs_perm *p, int mkdir_here, struct stat *st)

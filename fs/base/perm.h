@@ -14,8 +14,6 @@
 
 #define PERM_MODE_DEFAULT "0750"
 
-struct fs_config;
-
 struct fs_perm {
 	uid_t uid;
 	gid_t gid;
@@ -31,10 +29,6 @@ int perm_parse_group(const char *s, long *gid);
 /* An octal mode 0..0777 ("0750", "750") into *mode. 0, or -1 (not octal, setuid/setgid/sticky
  * bits, or beyond 0777). */
 int perm_parse_mode(const char *s, int *mode);
-
-/* The perm c's owner, group and mode keys give; unset owner and group are the user and group
- * orderfs runs as (its real ids: the mounting user). */
-void perm_of_config(const struct fs_config *c, struct fs_perm *p);
 
 /* Owner, group and mode of a directory into st (other fields untouched); mkdir_here: the
  * exports directory, where mkdir and rmdir of ranges are allowed (see the top of this file). */

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "../cache/cache.h"
+#include "../../cache/cache.h"
 
 /*
  * The step of in, e.g. "queued", "applied", "generating 40%", "downloading 12.0 of 64.0

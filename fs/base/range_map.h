@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/date.h"
+#include "../../common/date.h"
 
 struct range_map;
 

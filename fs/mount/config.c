@@ -1,7 +1,7 @@
 #include "config.h"
 #include "../../client/fleet/fleet.h"
 #include "../../client/store/s3.h"
-#include "../perm.h"
+#include "../base/perm.h"
 #include "../../common/tz.h"
 #include "providers.h"
 #include "../../common/owner.h"
@@ -857,4 +857,11 @@ fail:
 	}
 	close(fd);
 	return -1;
+}
+
+void perm_of_config(const struct fs_config *c, struct fs_perm *p)
+{
+	p->uid = c->owner >= 0 ? (uid_t)c->owner : getuid();
+	p->gid = c->group >= 0 ? (gid_t)c->group : getgid();
+	p->mode = (mode_t)c->mode;
 }

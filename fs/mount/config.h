@@ -173,4 +173,10 @@ int config_read_secret_key(const char *key, const char *path, char **out, char *
 int config_parse_size(const char *s, uint64_t *out);
 int config_parse_duration(const char *s, int *seconds);
 
+struct fs_perm;
+
+/* The perm c's owner, group and mode keys give; unset owner and group are the user and group
+ * orderfs runs as (its real ids: the mounting user). */
+void perm_of_config(const struct fs_config *c, struct fs_perm *p);
+
 #endif

@@ -1,5 +1,5 @@
 #include "status.h"
-#include "../progress.h"
+#include "../base/progress.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../fs/bsearch.h"
+#include "../../fs/base/bsearch.h"
 
 struct key {
 	const int *items;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "../../fs/mount/config.h"
-#include "../../fs/perm.h"
+#include "../../fs/base/perm.h"
 #include "tmp_dir.h"
 #include "../../fs/mount/providers.h"
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../fs/kernel_view.h"
+#include "../../fs/base/kernel_view.h"
 
 static void test_unknown_path_is_zeroed(void **state)
 {

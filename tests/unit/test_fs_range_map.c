@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../fs/range_map.h"
+#include "../../fs/base/range_map.h"
 
 static struct date_range day(int d)
 {
