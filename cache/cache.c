@@ -33,7 +33,9 @@
 #include "internal.h"
 #include "entry/entry.h"
 #include "fill/fill.h"
+#include "fill_run.h"
 #include "fleet/fleet.h"
+#include "entry/shared_pointer.h"
 #include "shared/shared.h"
 #include "upkeep/upkeep.h"
 

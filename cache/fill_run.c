@@ -1,15 +1,17 @@
 /*
- * The fill engine's driver: one flight for one entry, run by a pool worker (fill_run, given to
- * the pool by cache_new) with no lock held: the shared store first (shared/), then a task (the
- * fleet's claim, fleet/, or an apply), poll until generated, give the export slot back, the
- * holder's file from the store or the transfer (fill_steps.c), and the outcome (READY, no data,
- * or the failure recorded). See internal.h for the locking rules and store/store.h for the order
- * in which the files change. The flight's own acts (alive, sleep, persist, apply, judge a
- * fault) are in flight.c, below this file and below the fleet and store parts that use them.
+ * The fill engine's driver: one flight for one entry, run by a pool worker (fill_run, given
+ * to the pool by cache_new) with no lock held: the shared store first (shared/), then a task
+ * (the fleet's claim, fleet/, or an apply), poll until generated, give the export slot back,
+ * the holder's file from the store or the transfer (fill/fill_steps.c), and the outcome
+ * (READY, no data, or the failure recorded). See internal.h for the locking rules and
+ * store/store.h for the order in which the files change. The flight's own acts (alive,
+ * sleep, persist, apply, judge a fault) are in fill/flight.c, below this file and below the
+ * fleet and store parts that use them.
  */
-#include "fill.h"
-#include "../fleet/fleet.h"
-#include "../shared/shared.h"
+#include "fill_run.h"
+#include "fill/fill.h"
+#include "fleet/fleet.h"
+#include "shared/shared.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../client/interrupt.h"
-#include "../../common/clock.h"
-#include "../../common/log.h"
+#include "../client/interrupt.h"
+#include "../common/clock.h"
+#include "../common/log.h"
 
 #define FILL_PENDING 3 /* fill_poll_state: not generated yet, poll again */
 

@@ -4,20 +4,22 @@
  * header, not here:
  *
  *   cache.c, source.c, stats.c  the public calls (cache.h): above everything below
+ *   fill_run.h       a flight's driver (fill_run.c): the shared store, the fleet or its own
+ *                    export, whichever gives the file
  *   upkeep/upkeep.h  the recovery scan at start, the expiry sweeper
- *   fill/fill.h      one flight and the pool of workers that runs it (fill/pool.h)
  *   fleet/fleet.h    the cache's side of fleet mode: a flight's claim, the fleet's rate cap
  *   shared/shared.h  the shared store: a flight's file from it, uploads to it
+ *   fill/fill.h      one flight's acts and steps, and the pool of workers (fill/pool.h)
  *   entry/entry.h    the in-memory table: entries, kinds, freshness, credential gate, steps,
- *                    LRU eviction
+ *                    LRU eviction; entry/shared_pointer.h, an entry's keys in the shared store
  *   store/store.h    the on-disk files: keys, .meta/.data/.part, room on the disk
  *
- * A flight runs down through three folders: its driver (fill/fill.c) calls the fleet's part
- * and the shared store's, which call the flight's own acts and steps (fill/flight.c,
- * fill/fill_steps.c, shared/pointer.c) below them; those call only the pool, the entry table
- * and the store. No file calls one that calls it back, directly or not: where a lower part
- * must reach an upper one it is given a function at set-up (pool_start's flight runner, a
- * flight's check_file).
+ * The folders call one way, in that order (tests/check_circles.py checks it from the built
+ * objects): the driver (fill_run.c) calls the fleet's part and the shared store's, the fleet's
+ * part calls the shared store's, both call the flight's own acts and steps (fill/flight.c,
+ * fill/fill_steps.c), and those call only the pool, the entry table and the store. No file
+ * calls one that calls it back, directly or not: where a lower part must reach an upper one
+ * it is given a function at set-up (pool_start's flight runner, a flight's check_file).
  *
  * Locks, in the order they nest (take the left one first, never the reverse):
  *

@@ -1,19 +1,19 @@
 /*
- * What the shared store's reader (shared.c), its uploader (shared_upload.c) and the fill's
- * commit (fill/fill_steps.c) share: an entry's pointer and object keys, what a pointer gives
- * the entry it fills (its fields, how long a store-kept file is kept), and a failed store call
- * counted. Below the reader, which commits through the fill's steps, so the commit reaches
- * these without calling up into it.
+ * What the shared store's reader (../shared/shared.c), its uploader
+ * (../shared/shared_upload.c) and the fill's commit (../fill/fill_steps.c) share: an entry's
+ * pointer and object keys, what a pointer gives the entry it fills (its fields, how long a
+ * store-kept file is kept), and a failed store call counted. Below the reader, which commits
+ * through the fill's steps, so the commit reaches these without calling up into it.
  */
-#include "../fill/fill.h"
-#include "shared.h"
+#include "shared_pointer.h"
+#include "entry.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "../../client/store/s3.h"
 #include "../../client/store/s3_pointer.h"
-#include "../entry/fresh.h"
+#include "fresh.h"
 
 /* The entry's pointer key: "<prefix>/ranges/A..B/<report_type>/<language>/<name>.json".
  * 0 or -1 (a field keys cannot hold: that kind is not shared). */
@@ -58,23 +58,24 @@ int shared_count_error(struct cache *c, struct cache_kind *k,
 	return changed;
 }
 
-int64_t shared_keep_until(const struct fill *f, int64_t expires, int64_t as_of)
+int64_t shared_keep_until(const struct cache *c, const struct cache_source *src,
+			  const struct entry *e, int64_t expires, int64_t as_of)
 {
-	struct fresh_rule rule = {f->c->cfg.settle_delay_s, f->c->cfg.open_ttl_s};
+	struct fresh_rule rule = {c->cfg.settle_delay_s, c->cfg.open_ttl_s};
 	int64_t kept;
 
-	if (!f->src->store || f->c->cfg.store_keep_days <= 0 || expires == 0 || as_of <= 0 ||
-	    !fresh_complete(f->src->prov->zone, &f->e->range, as_of, &rule))
+	if (!src->store || c->cfg.store_keep_days <= 0 || expires == 0 || as_of <= 0 ||
+	    !fresh_complete(src->prov->zone, &e->range, as_of, &rule))
 		return expires;
-	kept = as_of + (int64_t)f->c->cfg.store_keep_days * 86400;
+	kept = as_of + (int64_t)c->cfg.store_keep_days * 86400;
 	return kept > expires ? kept : expires;
 }
 
-void shared_take_fields(struct fill *f, const struct s3_pointer *p)
+void shared_take_fields(struct cache *c, struct entry *e, const struct s3_pointer *p)
 {
-	struct entry_info *i = &f->e->info;
+	struct entry_info *i = &e->info;
 
-	pthread_mutex_lock(&f->c->lock);
+	pthread_mutex_lock(&c->lock);
 	i->applied_time = p->as_of;
 	i->expires = p->expires;
 	i->finish_time = 0;
@@ -84,7 +85,7 @@ void shared_take_fields(struct fill *f, const struct s3_pointer *p)
 	(void)entry_str_set(&i->task_id, p->task_id);
 	(void)entry_str_set(&i->server_name, "");
 	i->items_done = i->items_total = 0;
-	pthread_mutex_unlock(&f->c->lock);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void shared_entry_object(const struct entry *e, char *out, size_t cap)

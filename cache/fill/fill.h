@@ -2,9 +2,11 @@
  * cache/fill/: one flight (apply -> poll -> URL -> download or fetch -> verify -> READY) and
  * the workers that run them.
  *
- *   fill.c           the driver: a flight from its start to its outcome (fill_run). It calls
- *                    the fleet's part (../fleet/) and the shared store's (../shared/), which
- *                    call the flight's own acts and steps below, never the driver
+ * The driver, which runs a flight from its start to its outcome and chooses between its own
+ * export, the fleet's part (../fleet/) and the shared store (../shared/), is ../fill_run.c,
+ * above all three: they call the acts and steps here, never the driver, and nothing here
+ * calls them (a commit's SHA-256 check reaches the fleet through struct fill's check_file).
+ *
  *   flight.c         the flight's own acts: alive, sleep, state and .meta, apply or take a
  *                    task, no data, step stamps, what a failed call means (fill_judge)
  *   fill_steps.c     the generated file onto the disk: URL, download or fetch, verify, commit
@@ -86,12 +88,7 @@ struct fill {
 	int (*check_file)(struct fill *f, const char *sha);
 };
 
-/* --- fill.c: one flight, run by a pool worker (the function given to pool_start) without
- * locks. Returns 0 when the entry turned READY, else -errno (the entry records the
- * failure). --- */
-int fill_run(struct cache *c, struct entry *e);
-
-/* --- flight.c: the flight's own acts (fill.c, the driver, declares only fill_run) --- */
+/* --- flight.c: the flight's own acts (the driver, ../fill_run.c, calls them) --- */
 
 /* Whether this flight may still act: not stopping, not forgotten. cache->lock held. */
 int fill_alive_locked(const struct fill *f);

@@ -6,7 +6,7 @@
  * call means is fill_decide's answer, acted on by fill_judge.
  */
 #include "fill.h"
-#include "../shared/shared.h"
+#include "../entry/shared_pointer.h"
 #include "../store/room.h"
 
 #include <errno.h>
@@ -110,7 +110,7 @@ static void fill_ready_meta(struct fill *f, struct store_meta *m, uint64_t size,
 	m->size = size;
 	m->total = size;
 	m->ready_time = cache_now_ms(f->c) / 1000;
-	m->expires = shared_keep_until(f, m->expires, f->e->info.applied_time
+	m->expires = shared_keep_until(f->c, f->src, f->e, m->expires, f->e->info.applied_time
 							      ? f->e->info.applied_time
 							      : m->ready_time);
 	m->last_access_ms = cache_now_ms(f->c);
@@ -166,7 +166,7 @@ int fill_commit(struct fill *f, struct part *pt)
 		return -EBADMSG;
 	}
 	if (f->take)
-		shared_take_fields(f, f->take);
+		shared_take_fields(f->c, f->e, f->take);
 	if ((rc = f->check_file(f, sha)) != 0) {
 		fill_drop_part(f); /* never served: the fleet holder's file differs */
 		return rc;

@@ -1,6 +1,7 @@
 /*
- * One flight's own acts, shared by its driver (fill.c), its transfer steps (fill_steps.c), the
- * fleet's part (fleet/fill_fleet.c) and the shared store's (shared/shared.c): whether it is
+ * One flight's own acts, shared by its driver (../fill_run.c), its transfer steps
+ * (fill_steps.c), the fleet's part (../fleet/fill_fleet.c) and the shared store's
+ * (../shared/shared.c): whether it is
  * still alive, sleeping, the entry's state and .meta, applying for or taking a task, no data,
  * the step stamps, and what a failed provider call means for it (fill_judge). None of these
  * is called with a lock held; none calls back up into those files.

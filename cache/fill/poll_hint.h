@@ -1,8 +1,8 @@
 /*
  * When to poll an export, helped by how long the account's last export took.
  *
- * The schedule alone (fill.c: poll_initial_ms, then a tenth of the time so far) finds a short
- * export generated half a poll interval late on average: ~0.25 s of a 3 s export, once per
+ * The schedule alone (../fill_run.c: poll_initial_ms, then a tenth of the time so far) finds
+ * a short export generated half a poll interval late on average: ~0.25 s of a 3 s export, once per
  * export, and so once per wave of queued exports. Exports of one account take much the same
  * time, so a flight remembers where the last one ended: between the last poll that saw it
  * pending (lo) and the first that saw it generated (hi), in ms since its apply. The next

@@ -3,7 +3,7 @@
  * percentComplete). Two reports give a rate, and at that rate the export ends at a predicted
  * time: one poll lands just after it, a few more follow POLL_HINT_STEP_MS apart in case the
  * prediction was a little early, then the schedule goes on. The schedule alone finds the
- * export done up to a tenth of its time late (fill.c); this costs a poll or two per export.
+ * export done up to a tenth of its time late (../fill_run.c); this costs a poll or two per export.
  * Times are in any one monotonic clock, in ms.
  */
 #ifndef ORDERFS_CACHE_POLL_PROGRESS_H

@@ -6,7 +6,7 @@
  *                 SHA-256 against the holder's, take the holder's file from the shared store
  *   fleet_rate.c  the fleet's request cap shared by its live members (one thread)
  *
- * The driver (../fill/fill.c) calls fill_fleet.c, which calls the flight's own acts
+ * The driver (../fill_run.c) calls fill_fleet.c, which calls the flight's own acts
  * (../fill/flight.c) and the shared store (../shared/); the commit reaches fill_fleet_check
  * only through the flight's check_file. Each call is a no-op for a source without fleet mode.
  */

@@ -36,6 +36,7 @@
 #include "../../common/clock.h"
 #include "../../common/log.h"
 #include "../entry/fresh.h"
+#include "../entry/shared_pointer.h"
 #include "../store/part.h"
 
 #define STORE_FOLLOW_WAIT_S 20 /* a follower waits this long for the holder's upload */

@@ -9,6 +9,7 @@
  */
 #include "../fill/fill.h"
 #include "shared.h"
+#include "../entry/shared_pointer.h"
 
 #include <errno.h>
 #include <fcntl.h>
