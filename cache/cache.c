@@ -187,38 +187,24 @@ static int cache_io_locks_init(struct cache *c)
  * with none made. */
 static int cache_sync_init(struct cache *c)
 {
-	pthread_condattr_t ca;
-	int ok;
+	pthread_cond_t *conds[] = {&c->wake, &c->work, &c->upload_wake, &c->poll_wake};
+	size_t n = 0;
 
 	if (cache_io_locks_init(c) != 0)
 		return -ENOMEM;
-	if (pthread_condattr_init(&ca) != 0) {
+	if (pthread_mutex_init(&c->lock, NULL) != 0) {
 		cache_io_locks_destroy(c);
 		return -ENOMEM;
 	}
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	ok = pthread_mutex_init(&c->lock, NULL) == 0;
-	if (ok && !(ok = pthread_cond_init(&c->wake, &ca) == 0))
-		pthread_mutex_destroy(&c->lock);
-	if (ok && !(ok = pthread_cond_init(&c->work, &ca) == 0)) {
-		pthread_cond_destroy(&c->wake);
-		pthread_mutex_destroy(&c->lock);
-	}
-	if (ok && !(ok = pthread_cond_init(&c->upload_wake, &ca) == 0)) {
-		pthread_cond_destroy(&c->work);
-		pthread_cond_destroy(&c->wake);
-		pthread_mutex_destroy(&c->lock);
-	}
-	if (ok && !(ok = pthread_cond_init(&c->poll_wake, &ca) == 0)) {
-		pthread_cond_destroy(&c->upload_wake);
-		pthread_cond_destroy(&c->work);
-		pthread_cond_destroy(&c->wake);
-		pthread_mutex_destroy(&c->lock);
-	}
-	pthread_condattr_destroy(&ca);
-	if (!ok)
-		cache_io_locks_destroy(c);
-	return ok ? 0 : -ENOMEM;
+	while (n < sizeof(conds) / sizeof(conds[0]) && clock_mono_cond_init(conds[n]) == 0)
+		n++;
+	if (n == sizeof(conds) / sizeof(conds[0]))
+		return 0;
+	while (n > 0) /* undo what was made, newest first */
+		pthread_cond_destroy(conds[--n]);
+	pthread_mutex_destroy(&c->lock);
+	cache_io_locks_destroy(c);
+	return -ENOMEM;
 }
 
 /* Undo cache_sync_init (no thread left). */
