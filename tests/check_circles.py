@@ -10,7 +10,8 @@ strongly connected set of such files.
 
 Rules, for the product's sources (common/, client/, cache/, fs/):
   1. No circle spans two folders: a folder's files may call another folder's, or be called by
-     it, but not both.
+     it, but not both; and the folders themselves call one way (the graph of folders, an edge
+     where any file of one uses a symbol of the other, has no circle).
   2. No circle holds more than MAX_CIRCLE files.
   3. client/ holds no provider-specific file at its top level: every provider folder's files
      are its own, and no file at client/'s top level uses a symbol of a provider folder.
@@ -121,6 +122,29 @@ def provider_folders(root):
                                      d not in CLIENT_ROOMS})
 
 
+def folder_circles(graph):
+    """Rule 1 between folders: a violation for each circle of folders, with (up to two of)
+    the calls of each edge inside it."""
+    folders = {}
+    calls = {}
+    for m, deps in graph.items():
+        a = os.path.dirname(m)
+        folders.setdefault(a, set())
+        for d in deps:
+            b = os.path.dirname(d)
+            folders.setdefault(b, set())
+            if a != b:
+                folders[a].add(b)
+                calls.setdefault((a, b), []).append("%s -> %s" % (m, d))
+    bad = []
+    for comp in circles(folders):
+        inside = set(comp)
+        edges = [c for (a, b), cs in sorted(calls.items())
+                 if a in inside and b in inside for c in sorted(cs)[:2]]
+        bad.append("folders call each other: %s (%s)" % (" ".join(comp), "; ".join(edges)))
+    return bad
+
+
 def check(root, build):
     mods = list(sources(root))
     graph = import_graph(build, mods)
@@ -132,6 +156,7 @@ def check(root, build):
         if len(comp) > MAX_CIRCLE:
             bad.append("circle of %d files (at most %d): %s"
                        % (len(comp), MAX_CIRCLE, " ".join(comp)))
+    bad += folder_circles(graph)
     providers = provider_folders(root)
     for m in mods:
         if os.path.dirname(m) != "client":

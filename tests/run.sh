@@ -30,6 +30,13 @@ if [ "${ONLY:-unit}" = unit ] || [ -z "$ONLY" ]; then
 		failed=$((failed + 1))
 		failed_names="$failed_names check_layers"
 	fi
+	# The import circles, from the built objects (one folder per room, calls one way).
+	if "$PYTHON" tests/check_circles.py "$BUILD"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failed_names="$failed_names check_circles"
+	fi
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
 		# shellcheck disable=SC2086
