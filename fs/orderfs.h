@@ -1,23 +1,24 @@
 /*
  * The state every FUSE op reaches through fuse_get_context()->private_data.
  *
- * fs/, the only layer that speaks FUSE, in four rooms whose calls run one way:
+ * fs/, the only layer that speaks FUSE, in five rooms whose calls run one way (top to bottom
+ * here; tests/check_circles.py checks it from the built objects):
  *   fs/ (top)      the entry points, main.c (the command line, the mount's start and teardown)
  *                  and get.c (`orderfs get`, one export without FUSE); the FUSE adapter, ops.c
- *                  (struct fuse_operations), and what it is built from: node and path (what a
- *                  path names), named, kernel_view, name_list, range_map, bundle_memo, perm,
- *                  progress, user_count, user_waits, test_clock; the containers str_map and
- *                  bsearch.
- *   fs/mount/      the mount's set-up: config, the provider table, setup, notify, dirlock,
- *                  prefetch (setup.h says how they relate).
+ *                  (struct fuse_operations), and what only it uses: node and path (what a
+ *                  path names), named, name_list, bundle_memo, user_count, user_waits,
+ *                  test_clock.
+ *   fs/report/     what the mount reports: .stats, /metrics, .status (report.h).
  *   fs/accounts/   the merchants of one mount: account.h, accounts, account_conf, account_start
  *                  (accounts.h).
- *   fs/report/     what the mount reports: .stats, /metrics, .status (report.h).
+ *   fs/mount/      the mount's set-up: config, the provider table, setup, notify, dirlock,
+ *                  prefetch (setup.h says how they relate).
+ *   fs/base/       the small parts every room uses: kernel_view, range_map, perm, progress,
+ *                  and the containers str_map and bsearch.
  * main.c and get.c set the others up; the adapter calls accounts and reports; reports read
- * accounts, the mount's state and the cache; accounts call the set-up; the set-up calls
+ * accounts, the set-up's prefetcher and the cache; accounts call the set-up; the set-up calls
  * nothing of the accounts, the reports or the adapter (config and the provider table ask only
- * each other and perm.h). The containers and pure helpers at the top (range_map, str_map,
- * kernel_view, perm, node, progress) call no room. No file calls back up into one that
+ * each other and fs/base/); fs/base/ calls no room. No file calls back up into one that
  * calls it.
  */
 #ifndef ORDERFS_ORDERFS_H
