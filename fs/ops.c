@@ -52,8 +52,9 @@ struct fs_file {
 	char *text;		     /* FILE_STATUS: .status or /.stats text */
 	struct fs_perm perm;	     /* owner, group, mode when it was opened (fstat) */
 	uid_t uid;		     /* who opened it: counts in o->opens until released */
-	char *cache_path;	     /* FILE_EXPORT read through the page cache: its path, whose
-				      * kernel_view counts this open until release */
+	char *path;		     /* FILE_EXPORT: the path it was opened by, for kernel_view */
+	int page_cached;	     /* FILE_EXPORT read through the page cache: path's view
+				      * counts this open until release */
 	struct fs_file *prev, *next; /* orderfs.files, under files_lock */
 };
 
@@ -91,7 +92,7 @@ static void fs_file_free(struct fs_file *f)
 	if (f->handle)
 		cache_handle_close(f->handle);
 	free(f->text);
-	free(f->cache_path);
+	free(f->path);
 	free(f);
 }
 
@@ -541,6 +542,9 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 	if ((rc = export_size(o, a, node, &info, &size)) != 0)
 		return rc;
 	node_perm(o, a, &p);
+	/* Never below what a page-cache reader of an older export holds: the kernel would cut
+	 * that reader's file at the smaller size. */
+	size = kernel_view_size_to_show(o->kview, path, size);
 	if (info.state == CACHE_READY || size) {
 		fill_file_stat(o, &p, st, size, (time_t)info.ready_time);
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
@@ -552,18 +556,25 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 }
 
 /* fstat of an open file: what that handle reads, never a newer export's size (an open file
- * keeps its bytes when the range is exported again) and never a wait. */
+ * keeps its bytes when the range is exported again) and never a wait; more only while a
+ * page-cache reader of an older, larger export of the path is open (kernel_view.h). */
 static int getattr_open(struct orderfs *o, const struct fs_file *f, struct stat *st)
 {
 	struct cache_file_info info;
 	time_t mtime = time(NULL);
+	uint64_t size = f->size;
 
 	if (f->kind == FILE_EXPORT) {
 		cache_handle_info(f->handle, &info);
 		mtime = (time_t)info.ready_time;
 	}
-	fill_file_stat(o, &f->perm, st, f->size, mtime);
-	st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
+	/* The kernel takes this size for the path, as from a stat of it (see getattr_export). */
+	if (f->path)
+		size = kernel_view_size_to_show(o->kview, f->path, size);
+	fill_file_stat(o, &f->perm, st, size, mtime);
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	if (f->path)
+		kernel_view_note_size(o->kview, f->path, size);
 	return 0;
 }
 
@@ -801,17 +812,17 @@ static void choose_caching(struct orderfs *o, const char *path, struct fs_file *
 	struct cache_file_info info;
 	int keep;
 
-	/* A page-cache open is counted per path until release, which needs the path. */
-	f->cache_path = strdup(path);
+	/* A page-cache open is counted per path until release, and fstat shows the path's
+	 * size (kernel_view_size_to_show): both need the path. Without it, direct I/O. */
+	f->path = strdup(path);
 	/* The handle's own snapshot: a lookup now could already describe a newer export. */
 	cache_handle_info(f->handle, &info);
-	if (f->cache_path &&
+	if (f->path &&
 	    kernel_view_open(o->kview, path, f->size, info.sha256, &keep) == KERNEL_OPEN_CACHE) {
+		f->page_cached = 1;
 		fi->keep_cache = keep;
 		return;
 	}
-	free(f->cache_path);
-	f->cache_path = NULL;
 	/* The kernel may hold a stale size (or another content's pages in use): read to EOF
 	 * directly, refresh its attrs. */
 	fi->direct_io = 1;
@@ -975,8 +986,8 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	struct orderfs *o = fs_get();
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	files_remove(o, f);
-	if (f->cache_path)
-		kernel_view_close(o->kview, f->cache_path);
+	if (f->page_cached)
+		kernel_view_close(o->kview, f->path);
 	user_count_give(o->opens, f->uid);
 	fs_file_free(f);
 	return 0;

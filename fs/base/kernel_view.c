@@ -171,6 +171,7 @@ static int open_fn(void *arg, void *value, int found)
 	d->how = KERNEL_OPEN_CACHE;
 	d->keep = d->sha[0] && strcmp(kv->cached_sha, d->sha) == 0;
 	kv->cache_opens++;
+	kv->held_size = d->size;
 	if (!d->keep) {
 		snprintf(kv->cached_sha, sizeof(kv->cached_sha), "%s", d->sha);
 		kv->noted_ms = d->now;
@@ -188,6 +189,15 @@ enum kernel_open kernel_view_open(struct kernel_view *v, const char *path, uint6
 		d.how = KERNEL_OPEN_DIRECT; /* not counted: the safe answer */
 	*keep_cache = d.how == KERNEL_OPEN_DIRECT ? 0 : d.keep;
 	return d.how;
+}
+
+uint64_t kernel_view_size_to_show(struct kernel_view *v, const char *path, uint64_t size)
+{
+	struct kernel_file_view kv;
+
+	if (str_map_get(v->map, path, &kv) != 0 || kv.cache_opens == 0 || kv.held_size <= size)
+		return size;
+	return kv.held_size;
 }
 
 static int close_fn(void *arg, void *value, int found)

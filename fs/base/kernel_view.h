@@ -29,6 +29,7 @@ struct kernel_file_view {
 	uint32_t cache_opens; /* open handles reading this path through the page cache: their
 			       * pages are cached_sha's, so no other content may be cached
 			       * until they are closed (kernel_view_close) */
+	uint64_t held_size;   /* the size of cached_sha's content, while cache_opens > 0 */
 	int64_t noted_ms;    /* when this view was last written (monotonic ms), set by put */
 };
 
@@ -70,6 +71,15 @@ enum kernel_open {
  */
 enum kernel_open kernel_view_open(struct kernel_view *v, const char *path, uint64_t size,
 				  const char *sha, int *keep_cache);
+
+/*
+ * The st_size to show for path, whose current content is size bytes: never less than the
+ * content its page-cache readers hold while any is open. The kernel keeps one size per path
+ * and cuts its page-cache reads there, so showing a newer, smaller export's size would cut
+ * those readers' files short; a reader of the newer file reads it with direct I/O to its own
+ * end whatever the size (kernel_view_open), so only its stat shows more until they close.
+ */
+uint64_t kernel_view_size_to_show(struct kernel_view *v, const char *path, uint64_t size);
 
 /* A page-cache open of path (kernel_view_open said CACHE) ended. Once none is open, other
  * content may be cached. */

@@ -183,6 +183,38 @@ class TestFreshness(FreshTestCase):
         self.assertEqual(head + rest, old)
         m.close(self)
 
+    def test_page_cache_reader_of_the_old_file_reads_it_whole_when_the_new_one_is_smaller(self):
+        """A reader through the page cache (its open came after a stat showed the size) holds
+        the old export while a refresh brings a smaller one, read and stat'ed meanwhile: it
+        still reads the old file to its end, not cut at the new size (the kernel keeps one
+        size per path and cuts page-cache reads there)."""
+        m = self.mount(settings={"open_ttl": "1s"})
+        self.sim.configure(clock=self.later)
+        old = self.read(m)
+        f = m.path("exports", self.today, "orders.xlsx")
+        self.assertEqual(os.stat(f).st_size, len(old))  # the kernel holds the size now
+        fresh_until = int(xattr(f, "fresh_until"))
+        with open(f, "rb") as held:
+            head = held.read(1000)
+            self.sim.configure(clock=self.t0)  # an earlier clock: fewer orders, a smaller file
+            wait_for(lambda: time.time() >= fresh_until + 0.05, what="open_ttl to pass")
+            with open(f, "rb") as newer:  # the new export, read with direct I/O
+                new = newer.read()
+                # While held is open the size shown stays the old one (a stat of the path and
+                # an fstat of the new file: either would set the kernel's size for the path)
+                self.assertEqual(os.fstat(newer.fileno()).st_size, len(old))
+                self.assertEqual(os.stat(f).st_size, len(old))
+            self.assertEqual(self.sim.stats()["apply"], 2)
+            self.assertLess(len(new), len(old))
+            self.assertEqual(new, self.read(m))
+            rest = held.read()
+        self.assertEqual(len(head + rest), len(old))
+        self.assertEqual(head + rest, old)
+        # the old reader gone, the path shows the new export's size (once the kernel's
+        # attributes of it time out)
+        wait_for(lambda: os.stat(f).st_size == len(new), what="the new size")
+        m.close(self)
+
     def test_background_answers_at_once_then_the_new_file(self):
         m = self.mount(settings={"open_ttl": "1s", "open_refresh": "background"})
         old = self.read(m)

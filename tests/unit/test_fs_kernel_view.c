@@ -140,6 +140,26 @@ static void test_open_of_other_content_while_pages_are_held(void **state)
 	kernel_view_free(v);
 }
 
+/* While a page-cache reader of a larger, older content is open, the size shown for the path
+ * never drops below what it holds (the kernel would cut its reads there); before and after,
+ * the content's own size. */
+static void test_size_shown_while_pages_are_held(void **state)
+{
+	struct kernel_view *v = kernel_view_new(NULL);
+	int keep;
+
+	(void)state;
+	assert_int_equal(kernel_view_size_to_show(v, "/s", 7), 7); /* nothing known */
+	kernel_view_note_size(v, "/s", 100);
+	assert_int_equal(kernel_view_size_to_show(v, "/s", 100), 100);
+	assert_int_equal(kernel_view_open(v, "/s", 100, "aaaa", &keep), KERNEL_OPEN_CACHE);
+	assert_int_equal(kernel_view_size_to_show(v, "/s", 60), 100); /* a smaller new export */
+	assert_int_equal(kernel_view_size_to_show(v, "/s", 140), 140); /* a larger one */
+	kernel_view_close(v, "/s");
+	assert_int_equal(kernel_view_size_to_show(v, "/s", 60), 60);
+	kernel_view_free(v);
+}
+
 /* A view with a page-cache reader open is never forgotten to make room. */
 static void test_held_views_are_not_forgotten(void **state)
 {
@@ -169,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_bounded_and_recent_views_kept),
 		cmocka_unit_test(test_open_decisions),
 		cmocka_unit_test(test_open_of_other_content_while_pages_are_held),
+		cmocka_unit_test(test_size_shown_while_pages_are_held),
 		cmocka_unit_test(test_held_views_are_not_forgotten),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
