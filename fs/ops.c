@@ -544,14 +544,13 @@ static int getattr_export(struct orderfs *o, struct fs_account *a, const char *p
 	node_perm(o, a, &p);
 	/* Never below what a page-cache reader of an older export holds: the kernel would cut
 	 * that reader's file at the smaller size. */
-	size = kernel_view_size_to_show(o->kview, path, size);
+	size = kernel_view_note_size(o->kview, path, size);
 	if (info.state == CACHE_READY || size) {
 		fill_file_stat(o, &p, st, size, (time_t)info.ready_time);
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	} else {
 		fill_file_stat(o, &p, st, 0, 0);
 	}
-	kernel_view_note_size(o->kview, path, (uint64_t)st->st_size);
 	return 0;
 }
 
@@ -570,11 +569,9 @@ static int getattr_open(struct orderfs *o, const struct fs_file *f, struct stat 
 	}
 	/* The kernel takes this size for the path, as from a stat of it (see getattr_export). */
 	if (f->path)
-		size = kernel_view_size_to_show(o->kview, f->path, size);
+		size = kernel_view_note_size(o->kview, f->path, size);
 	fill_file_stat(o, &f->perm, st, size, mtime);
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	if (f->path)
-		kernel_view_note_size(o->kview, f->path, size);
 	return 0;
 }
 
@@ -813,7 +810,7 @@ static void choose_caching(struct orderfs *o, const char *path, struct fs_file *
 	int keep;
 
 	/* A page-cache open is counted per path until release, and fstat shows the path's
-	 * size (kernel_view_size_to_show): both need the path. Without it, direct I/O. */
+	 * size (kernel_view_note_size): both need the path. Without it, direct I/O. */
 	f->path = strdup(path);
 	/* The handle's own snapshot: a lookup now could already describe a newer export. */
 	cache_handle_info(f->handle, &info);

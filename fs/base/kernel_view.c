@@ -129,9 +129,11 @@ struct note_size {
 
 static int note_size_fn(void *arg, void *value, int found)
 {
-	const struct note_size *ns = arg;
+	struct note_size *ns = arg;
 	struct kernel_file_view *kv = value;
 
+	if (found && kv->cache_opens > 0 && kv->held_size > ns->size)
+		ns->size = kv->held_size; /* the page-cache readers' size, never less */
 	if (found && kv->size_shown && kv->shown_size == ns->size &&
 	    ns->now - kv->noted_ms < ns->fresh_ms)
 		return 0; /* unchanged and fresh: spare the write */
@@ -141,12 +143,13 @@ static int note_size_fn(void *arg, void *value, int found)
 	return 1;
 }
 
-void kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size)
+uint64_t kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size)
 {
 	struct note_size ns = {size, v->now_ms(), v->attr_ttl_ms / 2 + 1};
 
 	room_for(v, path, ns.now);
 	str_map_update(v->map, path, note_size_fn, &ns);
+	return ns.size;
 }
 
 struct open_decision {
@@ -189,15 +192,6 @@ enum kernel_open kernel_view_open(struct kernel_view *v, const char *path, uint6
 		d.how = KERNEL_OPEN_DIRECT; /* not counted: the safe answer */
 	*keep_cache = d.how == KERNEL_OPEN_DIRECT ? 0 : d.keep;
 	return d.how;
-}
-
-uint64_t kernel_view_size_to_show(struct kernel_view *v, const char *path, uint64_t size)
-{
-	struct kernel_file_view kv;
-
-	if (str_map_get(v->map, path, &kv) != 0 || kv.cache_opens == 0 || kv.held_size <= size)
-		return size;
-	return kv.held_size;
 }
 
 static int close_fn(void *arg, void *value, int found)

@@ -49,8 +49,15 @@ void kernel_view_get(struct kernel_view *v, const char *path, struct kernel_file
  * 0, or -ENOMEM (then the old view, if any, is kept). */
 int kernel_view_put(struct kernel_view *v, const char *path, const struct kernel_file_view *in);
 
-/* getattr told the kernel that path has size bytes. */
-void kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size);
+/*
+ * getattr is telling the kernel the size of path, whose current content is size bytes: the
+ * size to show, noted as shown, in one step. It is never less than the content the path's
+ * page-cache readers hold while any is open: the kernel keeps one size per path and cuts
+ * page-cache reads there, so a newer, smaller export's size would cut those readers' files
+ * short; a reader of the newer file reads it with direct I/O to its own end whatever the size
+ * (kernel_view_open), so only its stat shows more until they close.
+ */
+uint64_t kernel_view_note_size(struct kernel_view *v, const char *path, uint64_t size);
 
 /* How an open of a file must meet the kernel's caches (kernel_view_open). */
 enum kernel_open {
@@ -71,15 +78,6 @@ enum kernel_open {
  */
 enum kernel_open kernel_view_open(struct kernel_view *v, const char *path, uint64_t size,
 				  const char *sha, int *keep_cache);
-
-/*
- * The st_size to show for path, whose current content is size bytes: never less than the
- * content its page-cache readers hold while any is open. The kernel keeps one size per path
- * and cuts its page-cache reads there, so showing a newer, smaller export's size would cut
- * those readers' files short; a reader of the newer file reads it with direct I/O to its own
- * end whatever the size (kernel_view_open), so only its stat shows more until they close.
- */
-uint64_t kernel_view_size_to_show(struct kernel_view *v, const char *path, uint64_t size);
 
 /* A page-cache open of path (kernel_view_open said CACHE) ended. Once none is open, other
  * content may be cached. */

@@ -149,14 +149,14 @@ static void test_size_shown_while_pages_are_held(void **state)
 	int keep;
 
 	(void)state;
-	assert_int_equal(kernel_view_size_to_show(v, "/s", 7), 7); /* nothing known */
+	assert_int_equal(kernel_view_note_size(v, "/s", 7), 7); /* nothing known */
 	kernel_view_note_size(v, "/s", 100);
-	assert_int_equal(kernel_view_size_to_show(v, "/s", 100), 100);
+	assert_int_equal(kernel_view_note_size(v, "/s", 100), 100);
 	assert_int_equal(kernel_view_open(v, "/s", 100, "aaaa", &keep), KERNEL_OPEN_CACHE);
-	assert_int_equal(kernel_view_size_to_show(v, "/s", 60), 100); /* a smaller new export */
-	assert_int_equal(kernel_view_size_to_show(v, "/s", 140), 140); /* a larger one */
+	assert_int_equal(kernel_view_note_size(v, "/s", 60), 100); /* a smaller new export */
+	assert_int_equal(kernel_view_note_size(v, "/s", 140), 140); /* a larger one */
 	kernel_view_close(v, "/s");
-	assert_int_equal(kernel_view_size_to_show(v, "/s", 60), 60);
+	assert_int_equal(kernel_view_note_size(v, "/s", 60), 60);
 	kernel_view_free(v);
 }
 
